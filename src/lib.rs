@@ -1,0 +1,2 @@
+//! invitation-gateway: an OpenAPI-documented gateway in front of Google's Cloud Identity
+//! User Invitation API.
