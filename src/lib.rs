@@ -1,2 +1,20 @@
 //! invitation-gateway: an OpenAPI-documented gateway in front of Google's Cloud Identity
-//! User Invitation API.
+//! User Invitation API. See README.md for what it does and how to run it.
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod middleware;
+pub mod readiness;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+/// Installs ring as the process-wide rustls crypto provider; idempotent.
+///
+/// Every TLS client in the tree (reqwest, gcp_auth's hyper client) then uses the same provider.
+pub fn install_crypto_provider() {
+    // An Err only means a provider is already installed, which is what we want.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -1,1 +1,39 @@
-fn main() {}
+//! The `invitation-gateway` binary: parse the command line, hand over to the library.
+
+use clap::Parser;
+use invitation_gateway::cli::{Cli, Command};
+use invitation_gateway::startup::Application;
+use invitation_gateway::{install_crypto_provider, routes, telemetry};
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    install_crypto_provider();
+    match cli.command {
+        Command::Openapi => {
+            print!("{}", routes::openapi::document_json());
+            ExitCode::SUCCESS
+        }
+        Command::Serve(args) => {
+            let settings = match args.settings() {
+                Ok(settings) => settings,
+                Err(err) => return fail(&err),
+            };
+            telemetry::init(cli.log_format);
+            match Application::build(settings).await {
+                Ok(app) => match app.run_until_stopped().await {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(err) => fail(&err),
+                },
+                Err(err) => fail(&format!("{err:#}")),
+            }
+        }
+    }
+}
+
+/// One clear line on stderr and a non-zero exit.
+fn fail(err: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("invitation-gateway: error: {err}");
+    ExitCode::from(2)
+}

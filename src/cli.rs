@@ -1,0 +1,308 @@
+//! The command line: commands and their settings.
+//!
+//! Every setting is a flag with an environment variable (`GATEWAY_*`, plus Google's own
+//! `GOOGLE_APPLICATION_CREDENTIALS`); `--help` lists them. Secrets are never echoed: clap is told
+//! to hide their env values.
+
+use crate::config::{
+    self, ConfigError, GoogleCredentials, GoogleSettings, HttpSettings, JwtSettings, Settings,
+};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use secrecy::{ExposeSecret, SecretString};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Shortest accepted HS256 secret: RFC 7518 asks for a key at least as long as the hash.
+const MIN_HS256_SECRET_BYTES: usize = 32;
+
+/// invitation-gateway: a safe, audited HTTP API in front of Google's User Invitation API.
+#[derive(Debug, Parser)]
+#[command(name = "invitation-gateway", version, about, long_about = None)]
+pub struct Cli {
+    /// Log format: JSON lines for Cloud Logging, readable text, or auto (text on a terminal).
+    #[arg(long, env = "GATEWAY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto, global = true)]
+    pub log_format: LogFormat,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Text on a terminal, JSON otherwise.
+    Auto,
+    /// JSON lines that Google Cloud Logging understands.
+    Json,
+    /// Human-readable text.
+    Text,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway.
+    Serve(Box<ServeArgs>),
+    /// Print the OpenAPI document (the committed openapi/openapi.json must equal it).
+    Openapi,
+}
+
+/// Settings of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (the chosen address is logged).
+    #[arg(long, env = "GATEWAY_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+
+    /// Google customer id the invitations belong to.
+    #[arg(long, env = "GATEWAY_CUSTOMER", default_value = "my_customer")]
+    pub customer: String,
+
+    /// Service-account key file (a mounted secret) with domain-wide delegation.
+    #[arg(long, env = "GOOGLE_APPLICATION_CREDENTIALS")]
+    pub google_application_credentials: Option<PathBuf>,
+
+    /// The Workspace admin the service account impersonates.
+    #[arg(long, env = "GATEWAY_DELEGATED_ADMIN")]
+    pub delegated_admin: Option<String>,
+
+    /// Keyless mode: service account whose assertion IAM signJwt signs, using the
+    /// workload's ambient credentials (no key file anywhere).
+    #[arg(
+        long,
+        env = "GATEWAY_SIGNER_SERVICE_ACCOUNT",
+        conflicts_with = "google_application_credentials"
+    )]
+    pub signer_service_account: Option<String>,
+
+    /// Base URL of the Cloud Identity API.
+    #[arg(long, env = "GATEWAY_GOOGLE_API_URL", default_value = config::GOOGLE_API_URL)]
+    pub google_api_url: String,
+
+    /// Base URL of the IAM Credentials API (keyless mode).
+    #[arg(long, env = "GATEWAY_GOOGLE_IAM_URL", default_value = config::GOOGLE_IAM_URL)]
+    pub google_iam_url: String,
+
+    /// Token endpoint for keyless mode (a key file names its own token_uri).
+    #[arg(long, env = "GATEWAY_GOOGLE_TOKEN_URL", default_value = config::GOOGLE_TOKEN_URL)]
+    pub google_token_url: String,
+
+    /// Shared secret for HS256 caller JWTs (at least 32 bytes).
+    #[arg(long, env = "GATEWAY_JWT_HS256_SECRET", hide_env_values = true)]
+    pub jwt_hs256_secret: Option<SecretString>,
+
+    /// PEM file with the public keys of asymmetric caller JWTs (RS256, ES256, EdDSA).
+    #[arg(long, env = "GATEWAY_JWT_PUBLIC_KEY_FILE")]
+    pub jwt_public_key_file: Option<PathBuf>,
+
+    /// JWKS URL of the caller JWT issuer.
+    #[arg(long, env = "GATEWAY_JWT_JWKS_URL")]
+    pub jwt_jwks_url: Option<String>,
+
+    /// Required `iss` of caller JWTs.
+    #[arg(long, env = "GATEWAY_JWT_ISSUER", default_value = "invitation-gateway")]
+    pub jwt_issuer: String,
+
+    /// Required `aud` of caller JWTs.
+    #[arg(
+        long,
+        env = "GATEWAY_JWT_AUDIENCE",
+        default_value = "invitation-gateway"
+    )]
+    pub jwt_audience: String,
+
+    /// Comma-separated domains callers may act on; unset means all.
+    #[arg(long, env = "GATEWAY_ALLOWED_DOMAINS")]
+    pub allowed_domains: Option<String>,
+
+    /// Largest accepted JSON request body, in bytes.
+    #[arg(long, env = "GATEWAY_JSON_LIMIT_BYTES", default_value_t = 16 * 1024)]
+    pub json_limit_bytes: usize,
+
+    /// Seconds in-flight requests get to finish after SIGTERM.
+    #[arg(long, env = "GATEWAY_SHUTDOWN_TIMEOUT_SECS", default_value_t = 20)]
+    pub shutdown_timeout_secs: u64,
+
+    /// HTTP worker threads; 0 means one per core.
+    #[arg(long, env = "GATEWAY_WORKERS", default_value_t = 0)]
+    pub workers: usize,
+}
+
+impl ServeArgs {
+    /// Validates the flags into [`Settings`]; the error names the setting and the fix.
+    pub fn settings(&self) -> Result<Settings, ConfigError> {
+        Ok(Settings {
+            listen: self.listen,
+            customer: non_empty("GATEWAY_CUSTOMER", &self.customer)?,
+            google: GoogleSettings {
+                credentials: self.google_credentials()?,
+                api_url: config::base_url("GATEWAY_GOOGLE_API_URL", &self.google_api_url)?,
+                iam_url: config::base_url("GATEWAY_GOOGLE_IAM_URL", &self.google_iam_url)?,
+                token_url: config::base_url("GATEWAY_GOOGLE_TOKEN_URL", &self.google_token_url)?,
+            },
+            jwt: self.jwt_settings()?,
+            allowed_domains: match &self.allowed_domains {
+                Some(list) => config::domain_list("GATEWAY_ALLOWED_DOMAINS", list)?,
+                None => Vec::new(),
+            },
+            http: HttpSettings {
+                json_limit_bytes: self.json_limit_bytes.max(1024),
+                shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
+                workers: self.workers,
+            },
+        })
+    }
+
+    fn google_credentials(&self) -> Result<GoogleCredentials, ConfigError> {
+        let admin = || {
+            let admin = self.delegated_admin.as_deref().unwrap_or_default().trim();
+            if admin.contains('@') {
+                Ok(admin.to_owned())
+            } else {
+                Err(ConfigError(
+                    "missing GATEWAY_DELEGATED_ADMIN: the email of the Workspace admin the service account impersonates".into(),
+                ))
+            }
+        };
+        match (&self.google_application_credentials, &self.signer_service_account) {
+            (Some(path), _) => {
+                if !path.is_file() {
+                    return Err(ConfigError(format!(
+                        "GOOGLE_APPLICATION_CREDENTIALS: `{}` is not a readable file",
+                        path.display()
+                    )));
+                }
+                Ok(GoogleCredentials::KeyFile { path: path.clone(), delegated_admin: admin()? })
+            }
+            (None, Some(signer)) => Ok(GoogleCredentials::Keyless {
+                signer_service_account: non_empty("GATEWAY_SIGNER_SERVICE_ACCOUNT", signer)?,
+                delegated_admin: admin()?,
+            }),
+            (None, None) => Err(ConfigError(
+                "missing Google credentials: set GOOGLE_APPLICATION_CREDENTIALS (key file) or GATEWAY_SIGNER_SERVICE_ACCOUNT (keyless)".into(),
+            )),
+        }
+    }
+
+    fn jwt_settings(&self) -> Result<JwtSettings, ConfigError> {
+        if let Some(secret) = &self.jwt_hs256_secret
+            && secret.expose_secret().len() < MIN_HS256_SECRET_BYTES
+        {
+            return Err(ConfigError(format!(
+                "GATEWAY_JWT_HS256_SECRET: must be at least {MIN_HS256_SECRET_BYTES} bytes"
+            )));
+        }
+        if let Some(path) = &self.jwt_public_key_file
+            && !path.is_file()
+        {
+            return Err(ConfigError(format!(
+                "GATEWAY_JWT_PUBLIC_KEY_FILE: `{}` is not a readable file",
+                path.display()
+            )));
+        }
+        let jwks_url = match &self.jwt_jwks_url {
+            Some(url) => Some(config::base_url("GATEWAY_JWT_JWKS_URL", url)?),
+            None => None,
+        };
+        let jwt = JwtSettings {
+            hs256_secret: self.jwt_hs256_secret.clone(),
+            public_key_file: self.jwt_public_key_file.clone(),
+            jwks_url,
+            issuer: non_empty("GATEWAY_JWT_ISSUER", &self.jwt_issuer)?,
+            audience: non_empty("GATEWAY_JWT_AUDIENCE", &self.jwt_audience)?,
+        };
+        if !jwt.has_key_source() {
+            return Err(ConfigError(
+                "no way to verify caller JWTs: set GATEWAY_JWT_HS256_SECRET, GATEWAY_JWT_PUBLIC_KEY_FILE or GATEWAY_JWT_JWKS_URL".into(),
+            ));
+        }
+        Ok(jwt)
+    }
+}
+
+fn non_empty(name: &str, value: &str) -> Result<String, ConfigError> {
+    let value = value.trim();
+    if value.is_empty() {
+        Err(ConfigError(format!("{name}: must not be empty")))
+    } else {
+        Ok(value.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> ServeArgs {
+        let mut argv = vec!["invitation-gateway", "serve"];
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv).expect("arguments parse").command {
+            Command::Serve(args) => *args,
+            other => panic!("expected serve, got {other:?}"),
+        }
+    }
+
+    const SECRET: &str = "--jwt-hs256-secret=0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn serve_without_credentials_names_what_is_missing() {
+        let err = parse(&[SECRET]).settings().unwrap_err().to_string();
+        assert!(err.contains("GOOGLE_APPLICATION_CREDENTIALS"), "{err}");
+    }
+
+    #[test]
+    fn serve_without_admin_names_the_setting() {
+        let err = parse(&[
+            "--signer-service-account=sa@p.iam.gserviceaccount.com",
+            SECRET,
+        ])
+        .settings()
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("GATEWAY_DELEGATED_ADMIN"), "{err}");
+    }
+
+    #[test]
+    fn serve_without_jwt_key_source_names_the_settings() {
+        let err = parse(&[
+            "--signer-service-account=sa@p.iam.gserviceaccount.com",
+            "--delegated-admin=admin@example.com",
+        ])
+        .settings()
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("GATEWAY_JWT_HS256_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn short_hs256_secret_is_refused() {
+        let err = parse(&[
+            "--signer-service-account=sa@p.iam.gserviceaccount.com",
+            "--delegated-admin=admin@example.com",
+            "--jwt-hs256-secret=short",
+        ])
+        .settings()
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("at least 32 bytes"), "{err}");
+    }
+
+    #[test]
+    fn keyless_settings_are_accepted() {
+        let settings = parse(&[
+            "--signer-service-account=sa@p.iam.gserviceaccount.com",
+            "--delegated-admin=admin@example.com",
+            SECRET,
+            "--allowed-domains=Example.com",
+        ])
+        .settings()
+        .expect("valid settings");
+        assert_eq!(settings.allowed_domains, vec!["example.com"]);
+        assert!(matches!(
+            settings.google.credentials,
+            GoogleCredentials::Keyless { .. }
+        ));
+    }
+}

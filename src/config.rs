@@ -1,0 +1,173 @@
+//! Validated settings for the gateway.
+//!
+//! [`Settings`] is a plain struct: the command line builds it from flags and environment variables
+//! (see `cli`), tests build it directly. Nothing in the library reads the process environment.
+
+use secrecy::SecretString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Google's production base URL of the Cloud Identity API.
+pub const GOOGLE_API_URL: &str = "https://cloudidentity.googleapis.com";
+/// Google's production base URL of the IAM Credentials API (keyless signing).
+pub const GOOGLE_IAM_URL: &str = "https://iamcredentials.googleapis.com";
+/// Google's OAuth 2.0 token endpoint.
+pub const GOOGLE_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
+
+/// Everything the gateway needs to run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Google customer id (`my_customer` means the admin's own customer).
+    pub customer: String,
+    /// How to reach and authenticate to Google.
+    pub google: GoogleSettings,
+    /// How caller JWTs are verified.
+    pub jwt: JwtSettings,
+    /// Domains callers may act on, lower case; empty means every domain.
+    pub allowed_domains: Vec<String>,
+    /// HTTP server limits.
+    pub http: HttpSettings,
+}
+
+/// The upstream: credentials and base URLs.
+#[derive(Debug, Clone)]
+pub struct GoogleSettings {
+    /// Which credential the gateway uses to act as the delegated admin.
+    pub credentials: GoogleCredentials,
+    /// Base URL of the Cloud Identity API, without a trailing slash.
+    pub api_url: String,
+    /// Base URL of IAM Credentials, without a trailing slash.
+    pub iam_url: String,
+    /// Token endpoint for keyless mode (a key file names its own `token_uri`).
+    pub token_url: String,
+}
+
+/// The two ways of holding Google's domain-wide delegation.
+#[derive(Debug, Clone)]
+pub enum GoogleCredentials {
+    /// A service-account key file (a mounted secret) and the admin to impersonate.
+    KeyFile {
+        /// Path of the service-account JSON key.
+        path: PathBuf,
+        /// The Workspace admin the service account acts as.
+        delegated_admin: String,
+    },
+    /// No key anywhere: IAM signs the assertion for `signer_service_account` with the
+    /// workload's ambient credentials.
+    Keyless {
+        /// Service account whose assertion IAM `signJwt` signs.
+        signer_service_account: String,
+        /// The Workspace admin the service account acts as.
+        delegated_admin: String,
+    },
+}
+
+/// Caller JWT verification.
+#[derive(Debug, Clone)]
+pub struct JwtSettings {
+    /// Shared HS256 secret.
+    pub hs256_secret: Option<SecretString>,
+    /// PEM file with one or more public keys (RS256, ES256 or EdDSA).
+    pub public_key_file: Option<PathBuf>,
+    /// JWKS endpoint of the issuer.
+    pub jwks_url: Option<String>,
+    /// Required `iss`.
+    pub issuer: String,
+    /// Required `aud`.
+    pub audience: String,
+}
+
+impl JwtSettings {
+    /// True when at least one key source is configured.
+    pub fn has_key_source(&self) -> bool {
+        self.hs256_secret.is_some() || self.public_key_file.is_some() || self.jwks_url.is_some()
+    }
+}
+
+/// Limits of the HTTP server.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Largest accepted JSON request body, in bytes.
+    pub json_limit_bytes: usize,
+    /// How long in-flight requests may take to finish once shutdown starts.
+    pub shutdown_timeout: Duration,
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            json_limit_bytes: 16 * 1024,
+            shutdown_timeout: Duration::from_secs(20),
+            workers: 0,
+        }
+    }
+}
+
+/// A setting that cannot work; the message names the setting and what to do.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// Checks that `url` is an absolute http(s) URL and returns it without a trailing slash.
+pub fn base_url(name: &str, url: &str) -> Result<String, ConfigError> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| ConfigError(format!("{name}: `{url}` is not a valid URL ({e})")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(ConfigError(format!(
+            "{name}: `{url}` must be an http(s) URL with a host"
+        )));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+/// Parses a comma-separated domain list into lower-case domains, rejecting empty entries.
+pub fn domain_list(name: &str, value: &str) -> Result<Vec<String>, ConfigError> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|d| {
+            let domain = d.to_ascii_lowercase();
+            let valid = domain.contains('.')
+                && domain.split('.').all(|label| {
+                    !label.is_empty()
+                        && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                });
+            if valid {
+                Ok(domain)
+            } else {
+                Err(ConfigError(format!("{name}: `{d}` is not a domain name")))
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_url_drops_trailing_slash_and_rejects_other_schemes() {
+        assert_eq!(
+            base_url("X", "http://127.0.0.1:9/").unwrap(),
+            "http://127.0.0.1:9"
+        );
+        assert!(base_url("X", "ftp://example.com").is_err());
+        assert!(base_url("X", "not a url").is_err());
+    }
+
+    #[test]
+    fn domain_list_lowercases_and_rejects_garbage() {
+        assert_eq!(
+            domain_list("D", " Example.com, hr.example.org ,").unwrap(),
+            vec!["example.com", "hr.example.org"]
+        );
+        let err = domain_list("D", "example.com,bad domain").unwrap_err();
+        assert!(err.to_string().contains("bad domain"), "{err}");
+    }
+}

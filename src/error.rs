@@ -1,0 +1,342 @@
+//! The one error type of the public API, its table of stable codes, and problem+json rendering.
+//!
+//! Every error answer, whatever produced it (a handler, an extractor, the router, a middleware),
+//! leaves the server as an RFC 9457 problem document:
+//! `{"type", "title", "status", "detail", "code", "requestId"}`. Handlers return [`ApiError`]; its
+//! [`ResponseError`] impl only attaches a [`Problem`] to the response, and the
+//! `render_problems` middleware writes the body, because only the middleware knows the request
+//! id. Internal causes are logged there and never serialised.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use std::fmt;
+use utoipa::ToSchema;
+
+/// Base URI of the problem `type` links; the code is appended, so each code has its own type.
+pub const PROBLEM_TYPE_BASE: &str = "https://invitation-gateway.dev/problems/";
+
+/// The media type of every error answer.
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+macro_rules! error_codes {
+    ($($variant:ident => $code:literal, $status:ident, $title:literal;)+) => {
+        /// Stable, machine-readable error codes: the contract callers program against.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode { $($variant,)+ }
+
+        impl ErrorCode {
+            /// Every code, in table order (the OpenAPI document and tests enumerate them).
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)+];
+
+            /// The snake_case name on the wire.
+            pub fn as_str(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $code,)+ }
+            }
+
+            /// The HTTP status this code is answered with.
+            pub fn status(self) -> StatusCode {
+                match self { $(ErrorCode::$variant => StatusCode::$status,)+ }
+            }
+
+            /// A short, human-readable summary that never changes between occurrences.
+            pub fn title(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $title,)+ }
+            }
+        }
+    };
+}
+
+error_codes! {
+    InvalidRequest => "invalid_request", BAD_REQUEST, "The request is invalid";
+    InvalidQuery => "invalid_query", BAD_REQUEST, "A query parameter is invalid";
+    TooManyEmails => "too_many_emails", BAD_REQUEST, "Too many emails in one request";
+    DuplicateEmails => "duplicate_emails", BAD_REQUEST, "The same email appears twice";
+    InvalidToken => "invalid_token", UNAUTHORIZED, "The bearer token is missing or invalid";
+    InsufficientScope => "insufficient_scope", FORBIDDEN, "The token lacks the required scope";
+    NotFound => "not_found", NOT_FOUND, "No such resource";
+    MethodNotAllowed => "method_not_allowed", METHOD_NOT_ALLOWED, "Method not allowed on this resource";
+    NotAcceptable => "not_acceptable", NOT_ACCEPTABLE, "No acceptable representation";
+    IdempotencyKeyReused => "idempotency_key_reused", UNPROCESSABLE_ENTITY, "The idempotency key was used with a different request";
+    PayloadTooLarge => "payload_too_large", PAYLOAD_TOO_LARGE, "The request body is too large";
+    UnsupportedMediaType => "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE, "Unsupported content type";
+    RateLimited => "rate_limited", TOO_MANY_REQUESTS, "Too many requests";
+    MailQuotaExceeded => "mail_quota_exceeded", TOO_MANY_REQUESTS, "The daily mail quota is used up";
+    Internal => "internal", INTERNAL_SERVER_ERROR, "Internal error";
+    UpstreamRejected => "upstream_rejected", BAD_GATEWAY, "Google rejected the request";
+    CredentialsMisconfigured => "credentials_misconfigured", BAD_GATEWAY, "The Google credentials are misconfigured";
+    UpstreamUnavailable => "upstream_unavailable", SERVICE_UNAVAILABLE, "Google is unavailable";
+    NotReady => "not_ready", SERVICE_UNAVAILABLE, "The service is not ready";
+    AuditUnavailable => "audit_unavailable", SERVICE_UNAVAILABLE, "The audit trail cannot be written";
+    UpstreamTimeout => "upstream_timeout", GATEWAY_TIMEOUT, "Google did not answer in time";
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ErrorCode {
+    /// The code used when an error answer with this status was produced outside our handlers
+    /// (actix's router or payload layer).
+    pub fn for_status(status: StatusCode) -> ErrorCode {
+        ErrorCode::ALL
+            .iter()
+            .copied()
+            .find(|code| code.status() == status)
+            .unwrap_or(if status.is_server_error() {
+                ErrorCode::Internal
+            } else {
+                ErrorCode::InvalidRequest
+            })
+    }
+}
+
+/// An error answer: a code, a caller-safe detail, and optionally the internal cause and
+/// headers the code calls for.
+pub struct ApiError {
+    code: ErrorCode,
+    detail: String,
+    cause: Option<anyhow::Error>,
+    retry_after_secs: Option<u64>,
+    www_authenticate: Option<String>,
+}
+
+impl ApiError {
+    /// An error with a detail that is safe to show the caller (no emails, tokens or internals).
+    pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
+        Self {
+            code,
+            detail: detail.into(),
+            cause: None,
+            retry_after_secs: None,
+            www_authenticate: None,
+        }
+    }
+
+    /// An internal error: the cause is logged, the caller sees only a generic detail.
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        Self::new(
+            ErrorCode::Internal,
+            "An internal error occurred; see the request id in the service logs.",
+        )
+        .with_cause(cause)
+    }
+
+    /// Attaches the internal cause, for the log only.
+    pub fn with_cause(mut self, cause: impl Into<anyhow::Error>) -> Self {
+        self.cause = Some(cause.into());
+        self
+    }
+
+    /// Adds `Retry-After` (seconds) to the answer.
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after_secs = Some(secs);
+        self
+    }
+
+    /// Adds a `WWW-Authenticate` header value to the answer.
+    pub fn with_www_authenticate(mut self, value: impl Into<String>) -> Self {
+        self.www_authenticate = Some(value.into());
+        self
+    }
+
+    /// The stable code of this error.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+}
+
+impl fmt::Debug for ApiError {
+    // The whole cause chain, for the log; the body never contains it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.detail)?;
+        if let Some(cause) = &self.cause {
+            write!(f, " (cause: {cause:#})")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.detail)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.code.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Some(cause) = &self.cause {
+            tracing::error!(code = %self.code, cause = %format!("{cause:#}"), "request failed");
+        }
+        let mut response = HttpResponse::build(self.code.status());
+        if let Some(secs) = self.retry_after_secs {
+            response.insert_header((header::RETRY_AFTER, secs.to_string()));
+        } else if matches!(
+            self.code.status(),
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+        ) {
+            // 429 and 503 always tell the caller when to come back.
+            response.insert_header((header::RETRY_AFTER, "1"));
+        }
+        if let Some(challenge) = &self.www_authenticate
+            && let Ok(value) = HeaderValue::from_str(challenge)
+        {
+            response.insert_header((header::WWW_AUTHENTICATE, value));
+        }
+        let problem = Problem {
+            code: self.code,
+            detail: self.detail.clone(),
+        };
+        // The `render_problems` middleware re-renders this with the request id; this body is the
+        // fallback for the rare answer that never passes through it.
+        let body = serde_json::to_vec(&ProblemDocument::new(&problem, "")).unwrap_or_default();
+        let mut response = response.content_type(PROBLEM_CONTENT_TYPE).body(body);
+        response.extensions_mut().insert(problem);
+        response
+    }
+}
+
+/// What an error answer says, attached to the response until the body is rendered.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    /// The stable code.
+    pub code: ErrorCode,
+    /// Caller-safe explanation of this occurrence.
+    pub detail: String,
+}
+
+/// The RFC 9457 problem document every error answer carries.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "type": "https://invitation-gateway.dev/problems/invalid_request",
+    "title": "The request is invalid",
+    "status": 400,
+    "detail": "emails: expected between 1 and 100 items",
+    "code": "invalid_request",
+    "requestId": "3f1b0c1e-8a52-4c1e-9b7e-0d6f2f0f4b11"
+}))]
+pub struct ProblemDocument {
+    /// A URI naming the kind of problem (one per code).
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// A short summary of the kind of problem.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong with this request, safe to show to a person.
+    pub detail: String,
+    /// Stable snake_case code to program against.
+    pub code: String,
+    /// The request id, also in the `x-request-id` header and in every log line of the request.
+    pub request_id: String,
+}
+
+impl ProblemDocument {
+    /// Builds the document for a problem answered to the request `request_id`.
+    pub fn new(problem: &Problem, request_id: &str) -> Self {
+        Self {
+            problem_type: format!("{PROBLEM_TYPE_BASE}{}", problem.code),
+            title: problem.code.title().to_owned(),
+            status: problem.code.status().as_u16(),
+            detail: problem.detail.clone(),
+            code: problem.code.as_str().to_owned(),
+            request_id: request_id.to_owned(),
+        }
+    }
+}
+
+/// Rewrites a serde/JSON error message so that it can go into an error body: values the
+/// caller sent (which may be emails) are elided, field names and positions stay.
+pub fn sanitize_parse_error(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut chars = message.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '"' || c == '`' {
+            let mut quoted = String::new();
+            for q in chars.by_ref() {
+                if q == c {
+                    break;
+                }
+                quoted.push(q);
+            }
+            let is_identifier = quoted.len() <= 64
+                && !quoted.is_empty()
+                && quoted
+                    .chars()
+                    .all(|q| q.is_ascii_alphanumeric() || q == '_' || q == '-');
+            out.push(c);
+            out.push_str(if is_identifier && c == '`' {
+                &quoted
+            } else {
+                "…"
+            });
+            out.push(c);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_are_unique_snake_case() {
+        let mut seen = HashSet::new();
+        for code in ErrorCode::ALL {
+            assert!(seen.insert(code.as_str()), "duplicate code {code}");
+            assert!(
+                code.as_str()
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{code} is not snake_case"
+            );
+            assert!(code.status().is_client_error() || code.status().is_server_error());
+        }
+    }
+
+    #[test]
+    fn sanitize_elides_values_but_keeps_field_names() {
+        let message =
+            r#"invalid type: string "ada@example.com", expected a sequence at line 1 column 28"#;
+        assert_eq!(
+            sanitize_parse_error(message),
+            r#"invalid type: string "…", expected a sequence at line 1 column 28"#
+        );
+        let unknown = "unknown field `sendd`, expected `emails` or `resend`";
+        assert_eq!(sanitize_parse_error(unknown), unknown);
+        assert_eq!(
+            sanitize_parse_error("unknown field `ada@example.com`"),
+            "unknown field `…`"
+        );
+    }
+
+    #[test]
+    fn status_without_own_code_falls_back_by_class() {
+        assert_eq!(
+            ErrorCode::for_status(StatusCode::NOT_FOUND),
+            ErrorCode::NotFound
+        );
+        assert_eq!(
+            ErrorCode::for_status(StatusCode::IM_A_TEAPOT),
+            ErrorCode::InvalidRequest
+        );
+        assert_eq!(
+            ErrorCode::for_status(StatusCode::BAD_GATEWAY),
+            ErrorCode::UpstreamRejected
+        );
+    }
+}

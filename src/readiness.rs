@@ -1,0 +1,117 @@
+//! Readiness: what `/readyz` reports, fed by the parts that must be ready before traffic.
+//!
+//! Each check is an atomic that its owner updates (the Google credentials after a token was
+//! obtained, the caller keys after they loaded, startup when draining begins); the probe only
+//! reads them, so it never calls anything per probe.
+
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+
+/// The state of one readiness check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckState {
+    /// Not yet known (e.g. no token obtained yet).
+    Pending,
+    /// Working.
+    Ready,
+    /// Failed in a way that needs an operator.
+    Failed,
+}
+
+impl CheckState {
+    fn from_u8(value: u8) -> Self {
+        match value {
+            1 => CheckState::Ready,
+            2 => CheckState::Failed,
+            _ => CheckState::Pending,
+        }
+    }
+
+    /// Lower-case name for reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckState::Pending => "pending",
+            CheckState::Ready => "ready",
+            CheckState::Failed => "failed",
+        }
+    }
+}
+
+/// One check, updated by its owner.
+#[derive(Debug, Default)]
+pub struct Check(AtomicU8);
+
+impl Check {
+    /// Records the check's new state.
+    pub fn set(&self, state: CheckState) {
+        let value = match state {
+            CheckState::Pending => 0,
+            CheckState::Ready => 1,
+            CheckState::Failed => 2,
+        };
+        self.0.store(value, Ordering::Release);
+    }
+
+    /// The check's current state.
+    pub fn get(&self) -> CheckState {
+        CheckState::from_u8(self.0.load(Ordering::Acquire))
+    }
+}
+
+/// Everything `/readyz` looks at.
+#[derive(Debug, Default)]
+pub struct Readiness {
+    /// Google credentials: a token was obtained and the last refresh did not fail for good.
+    pub credentials: Check,
+    /// Caller JWT keys are loaded.
+    pub caller_keys: Check,
+    draining: AtomicBool,
+}
+
+impl Readiness {
+    /// Marks the process as shutting down: readiness fails from now on.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+
+    /// True once shutdown has begun.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
+
+    /// The checks that are not ready, as `name: state` strings; empty when ready.
+    pub fn blockers(&self) -> Vec<String> {
+        let mut blockers = Vec::new();
+        if self.is_draining() {
+            blockers.push("draining".to_owned());
+        }
+        for (name, check) in [
+            ("credentials", &self.credentials),
+            ("caller_keys", &self.caller_keys),
+        ] {
+            let state = check.get();
+            if state != CheckState::Ready {
+                blockers.push(format!("{name}: {}", state.as_str()));
+            }
+        }
+        blockers
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_only_when_every_check_is_ready_and_not_draining() {
+        let readiness = Readiness::default();
+        assert_eq!(
+            readiness.blockers(),
+            vec!["credentials: pending", "caller_keys: pending"]
+        );
+        readiness.credentials.set(CheckState::Ready);
+        readiness.caller_keys.set(CheckState::Ready);
+        assert!(readiness.blockers().is_empty());
+        readiness.start_draining();
+        assert_eq!(readiness.blockers(), vec!["draining"]);
+    }
+}

@@ -1,0 +1,54 @@
+//! Probes: `/livez` (the process answers) and `/readyz` (ready for traffic).
+
+use crate::error::{ApiError, ErrorCode};
+use crate::state::AppState;
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The answer of a passing probe.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ProbeResponse {
+    /// `alive` or `ready`.
+    #[schema(example = "ready")]
+    pub status: String,
+}
+
+/// Liveness: the process is up and serving HTTP. Touches nothing else.
+#[utoipa::path(
+    get,
+    path = "/livez",
+    tag = "operations",
+    responses((status = 200, description = "The process is alive.", body = ProbeResponse))
+)]
+pub async fn livez() -> HttpResponse {
+    HttpResponse::Ok().json(ProbeResponse {
+        status: "alive".into(),
+    })
+}
+
+/// Readiness: credentials usable, caller keys loaded, not draining. Reads cached state only;
+/// never calls Google per probe.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Ready for traffic.", body = ProbeResponse),
+        (status = 503, description = "Not ready; `detail` names the checks that are not ready.",
+         body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+    )
+)]
+pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let blockers = state.readiness.blockers();
+    if blockers.is_empty() {
+        Ok(HttpResponse::Ok().json(ProbeResponse {
+            status: "ready".into(),
+        }))
+    } else {
+        Err(ApiError::new(
+            ErrorCode::NotReady,
+            format!("not ready: {}", blockers.join(", ")),
+        ))
+    }
+}

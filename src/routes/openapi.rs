@@ -1,0 +1,65 @@
+//! The OpenAPI root: every documented operation, the bearer JWT scheme and the error schema.
+
+use crate::error::ProblemDocument;
+use crate::routes::health;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+/// Name of the bearer JWT security scheme in the document.
+pub const BEARER_SCHEME: &str = "bearerAuth";
+
+/// The OpenAPI document of the gateway.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "invitation-gateway",
+        description = "Find unmanaged Google accounts that use the company's domains, check that they \
+            can be invited, invite them into the company's Google Workspace or Cloud Identity \
+            account, and track or cancel those invitations.\n\nEvery `/v1` operation needs a \
+            bearer JWT carrying the scope the operation names. Every error is an RFC 9457 \
+            `application/problem+json` document with a stable `code`.",
+        license(name = "MIT OR Apache-2.0")
+    ),
+    paths(health::livez, health::readyz),
+    components(schemas(ProblemDocument, health::ProbeResponse)),
+    modifiers(&BearerJwt),
+    tags((name = "operations", description = "Probes for the platform."))
+)]
+pub struct ApiDoc;
+
+/// Declares the bearer JWT scheme that the `/v1` operations require.
+struct BearerJwt;
+
+impl Modify for BearerJwt {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            BEARER_SCHEME,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "A JWT from your identity provider (or `invitation-gateway token` locally) \
+                         whose `scope` claim holds the scopes the operation names.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document as served at `/openapi.json` and printed by `invitation-gateway openapi`.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The document as pretty JSON with a trailing newline: the form committed in
+/// `openapi/openapi.json`.
+pub fn document_json() -> String {
+    let mut json = document()
+        .to_pretty_json()
+        .expect("the OpenAPI document always serialises");
+    json.push('\n');
+    json
+}

@@ -1,0 +1,81 @@
+use std::process::Command;
+
+fn gateway() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_invitation-gateway"));
+    // Only what a test sets: the caller's environment must not leak settings in.
+    command.env_clear();
+    command
+}
+
+#[test]
+fn serve_without_credentials_refuses_to_start_with_one_clear_line() {
+    let output = gateway()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env(
+            "GATEWAY_JWT_HS256_SECRET",
+            "0123456789abcdef0123456789abcdef",
+        )
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("GOOGLE_APPLICATION_CREDENTIALS"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_bad_url_setting_is_named() {
+    let output = gateway()
+        .args([
+            "serve",
+            "--signer-service-account",
+            "sa@p.iam.gserviceaccount.com",
+        ])
+        .env("GATEWAY_DELEGATED_ADMIN", "admin@example.com")
+        .env(
+            "GATEWAY_JWT_HS256_SECRET",
+            "0123456789abcdef0123456789abcdef",
+        )
+        .env("GATEWAY_GOOGLE_API_URL", "ftp://example.com")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("GATEWAY_GOOGLE_API_URL"), "{stderr}");
+}
+
+#[test]
+fn help_documents_every_setting_with_its_env_var_and_hides_secrets() {
+    let output = gateway()
+        .args(["serve", "--help"])
+        .env(
+            "GATEWAY_JWT_HS256_SECRET",
+            "super-secret-value-that-must-not-print",
+        )
+        .output()
+        .unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    for env in [
+        "GATEWAY_LISTEN",
+        "GATEWAY_CUSTOMER",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "GATEWAY_DELEGATED_ADMIN",
+        "GATEWAY_SIGNER_SERVICE_ACCOUNT",
+        "GATEWAY_GOOGLE_API_URL",
+        "GATEWAY_GOOGLE_IAM_URL",
+        "GATEWAY_GOOGLE_TOKEN_URL",
+        "GATEWAY_JWT_HS256_SECRET",
+        "GATEWAY_JWT_PUBLIC_KEY_FILE",
+        "GATEWAY_JWT_JWKS_URL",
+        "GATEWAY_JWT_ISSUER",
+        "GATEWAY_JWT_AUDIENCE",
+        "GATEWAY_ALLOWED_DOMAINS",
+        "GATEWAY_LOG_FORMAT",
+    ] {
+        assert!(help.contains(env), "--help does not mention {env}");
+    }
+    assert!(!help.contains("super-secret-value"), "a secret was printed");
+}

@@ -1,0 +1,83 @@
+use crate::helpers::spawn_app;
+use invitation_gateway::routes::openapi::document_json;
+use similar::TextDiff;
+
+const COMMITTED: &str = "openapi/openapi.json";
+
+fn committed_spec() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"))
+        .unwrap_or_default()
+}
+
+/// Fails with a unified diff when the committed spec differs from the code. Run with
+/// `UPDATE_OPENAPI=1` (or `cargo run -- openapi > openapi/openapi.json`) to regenerate it.
+#[test]
+fn committed_openapi_document_matches_the_code() {
+    let generated = document_json();
+    let committed = committed_spec();
+    if committed == generated {
+        return;
+    }
+    if std::env::var_os("UPDATE_OPENAPI").is_some() {
+        std::fs::write(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"),
+            &generated,
+        )
+        .expect("write openapi/openapi.json");
+        return;
+    }
+    let diff = TextDiff::from_lines(&committed, &generated)
+        .unified_diff()
+        .context_radius(3)
+        .header(COMMITTED, "generated from the code")
+        .to_string();
+    panic!(
+        "{COMMITTED} is stale. Regenerate it with `UPDATE_OPENAPI=1 cargo test openapi` \
+         or `cargo run -- openapi > {COMMITTED}`.\n{diff}"
+    );
+}
+
+#[test]
+fn openapi_command_prints_the_committed_document() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_invitation-gateway"))
+        .arg("openapi")
+        .output()
+        .expect("run invitation-gateway openapi");
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8(output.stdout).unwrap(), document_json());
+}
+
+#[tokio::test]
+async fn the_served_document_declares_bearer_jwt_and_the_problem_schema() {
+    let app = spawn_app().await;
+    let response = app.get("/openapi.json").await;
+    assert_eq!(response.status().as_u16(), 200);
+    let served: serde_json::Value = response.json().await.unwrap();
+    let committed: serde_json::Value = serde_json::from_str(&committed_spec()).unwrap();
+    assert_eq!(served, committed);
+    let scheme = &served["components"]["securitySchemes"]["bearerAuth"];
+    assert_eq!(scheme["type"], "http");
+    assert_eq!(scheme["scheme"], "bearer");
+    assert_eq!(scheme["bearerFormat"], "JWT");
+    let problem = &served["components"]["schemas"]["ProblemDocument"]["properties"];
+    for field in ["type", "title", "status", "detail", "code", "requestId"] {
+        assert!(
+            problem.get(field).is_some(),
+            "ProblemDocument lacks {field}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn swagger_ui_is_served_and_its_slashless_path_redirects() {
+    let app = spawn_app().await;
+    let redirect = app.get("/swagger-ui").await;
+    assert_eq!(redirect.status().as_u16(), 308);
+    assert_eq!(redirect.headers()["location"], "/swagger-ui/");
+    let page = app.get("/swagger-ui/").await;
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.text().await.unwrap().contains("Swagger UI"));
+    let initializer = app.get("/swagger-ui/swagger-initializer.js").await;
+    assert_eq!(initializer.status().as_u16(), 200);
+    assert!(initializer.text().await.unwrap().contains("/openapi.json"));
+}
