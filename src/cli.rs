@@ -5,7 +5,8 @@
 //! to hide their env values.
 
 use crate::config::{
-    self, ConfigError, GoogleCredentials, GoogleSettings, HttpSettings, JwtSettings, Settings,
+    self, AmbientCredentials, ConfigError, GoogleCredentials, GoogleSettings, GoogleTimeouts,
+    HttpSettings, JwtSettings, ProtectionSettings, RetrySettings, Settings,
 };
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use secrecy::{ExposeSecret, SecretString};
@@ -89,6 +90,66 @@ pub struct ServeArgs {
     #[arg(long, env = "GATEWAY_GOOGLE_TOKEN_URL", default_value = config::GOOGLE_TOKEN_URL)]
     pub google_token_url: String,
 
+    /// Ask Google only for the read-only scope (get, list, isInvitableUser).
+    #[arg(long, env = "GATEWAY_GOOGLE_READONLY")]
+    pub google_readonly: bool,
+
+    /// Connect timeout to Google, in milliseconds.
+    #[arg(
+        long,
+        env = "GATEWAY_GOOGLE_CONNECT_TIMEOUT_MS",
+        default_value_t = 3_000
+    )]
+    pub google_connect_timeout_ms: u64,
+
+    /// Timeout of one HTTP attempt to Google, in milliseconds.
+    #[arg(
+        long,
+        env = "GATEWAY_GOOGLE_ATTEMPT_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    pub google_attempt_timeout_ms: u64,
+
+    /// Deadline of one call to Google, all retries included, in milliseconds.
+    #[arg(
+        long,
+        env = "GATEWAY_GOOGLE_TOTAL_TIMEOUT_MS",
+        default_value_t = 30_000
+    )]
+    pub google_total_timeout_ms: u64,
+
+    /// Timeout of obtaining an access token, in milliseconds.
+    #[arg(
+        long,
+        env = "GATEWAY_GOOGLE_TOKEN_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    pub google_token_timeout_ms: u64,
+
+    /// Attempts per retryable call to Google, the first included.
+    #[arg(long, env = "GATEWAY_GOOGLE_MAX_ATTEMPTS", default_value_t = 4)]
+    pub google_max_attempts: u32,
+
+    /// Calls per second to Google from this process (set it from the project's quota page).
+    #[arg(long, env = "GATEWAY_GOOGLE_CALLS_PER_SECOND", default_value_t = 20)]
+    pub google_calls_per_second: u32,
+
+    /// Calls to Google in flight at once from this process.
+    #[arg(
+        long,
+        env = "GATEWAY_GOOGLE_MAX_CONCURRENT_CALLS",
+        default_value_t = 32
+    )]
+    pub google_max_concurrent_calls: usize,
+
+    /// Consecutive upstream failures that open the circuit breaker.
+    #[arg(long, env = "GATEWAY_GOOGLE_BREAKER_THRESHOLD", default_value_t = 5)]
+    pub google_breaker_threshold: u32,
+
+    /// Seconds the circuit breaker stays open before it lets a probe through.
+    #[arg(long, env = "GATEWAY_GOOGLE_BREAKER_OPEN_SECS", default_value_t = 30)]
+    pub google_breaker_open_secs: u64,
+
     /// Shared secret for HS256 caller JWTs (at least 32 bytes).
     #[arg(long, env = "GATEWAY_JWT_HS256_SECRET", hide_env_values = true)]
     pub jwt_hs256_secret: Option<SecretString>,
@@ -141,6 +202,44 @@ impl ServeArgs {
                 api_url: config::base_url("GATEWAY_GOOGLE_API_URL", &self.google_api_url)?,
                 iam_url: config::base_url("GATEWAY_GOOGLE_IAM_URL", &self.google_iam_url)?,
                 token_url: config::base_url("GATEWAY_GOOGLE_TOKEN_URL", &self.google_token_url)?,
+                readonly: self.google_readonly,
+                timeouts: GoogleTimeouts {
+                    connect: positive_ms(
+                        "GATEWAY_GOOGLE_CONNECT_TIMEOUT_MS",
+                        self.google_connect_timeout_ms,
+                    )?,
+                    attempt: positive_ms(
+                        "GATEWAY_GOOGLE_ATTEMPT_TIMEOUT_MS",
+                        self.google_attempt_timeout_ms,
+                    )?,
+                    total: positive_ms(
+                        "GATEWAY_GOOGLE_TOTAL_TIMEOUT_MS",
+                        self.google_total_timeout_ms,
+                    )?,
+                    token: positive_ms(
+                        "GATEWAY_GOOGLE_TOKEN_TIMEOUT_MS",
+                        self.google_token_timeout_ms,
+                    )?,
+                },
+                retry: RetrySettings {
+                    max_attempts: self.google_max_attempts.max(1),
+                    ..RetrySettings::default()
+                },
+                protection: ProtectionSettings {
+                    calls_per_second: positive(
+                        "GATEWAY_GOOGLE_CALLS_PER_SECOND",
+                        self.google_calls_per_second,
+                    )?,
+                    max_concurrent_calls: positive(
+                        "GATEWAY_GOOGLE_MAX_CONCURRENT_CALLS",
+                        self.google_max_concurrent_calls,
+                    )?,
+                    breaker_failure_threshold: positive(
+                        "GATEWAY_GOOGLE_BREAKER_THRESHOLD",
+                        self.google_breaker_threshold,
+                    )?,
+                    breaker_open_for: Duration::from_secs(self.google_breaker_open_secs.max(1)),
+                },
             },
             jwt: self.jwt_settings()?,
             allowed_domains: match &self.allowed_domains {
@@ -179,6 +278,7 @@ impl ServeArgs {
             (None, Some(signer)) => Ok(GoogleCredentials::Keyless {
                 signer_service_account: non_empty("GATEWAY_SIGNER_SERVICE_ACCOUNT", signer)?,
                 delegated_admin: admin()?,
+                ambient: AmbientCredentials::Default,
             }),
             (None, None) => Err(ConfigError(
                 "missing Google credentials: set GOOGLE_APPLICATION_CREDENTIALS (key file) or GATEWAY_SIGNER_SERVICE_ACCOUNT (keyless)".into(),
@@ -220,6 +320,18 @@ impl ServeArgs {
         }
         Ok(jwt)
     }
+}
+
+fn positive<T: PartialOrd + Default + Copy>(name: &str, value: T) -> Result<T, ConfigError> {
+    if value > T::default() {
+        Ok(value)
+    } else {
+        Err(ConfigError(format!("{name}: must be greater than 0")))
+    }
+}
+
+fn positive_ms(name: &str, millis: u64) -> Result<Duration, ConfigError> {
+    positive(name, millis).map(Duration::from_millis)
 }
 
 fn non_empty(name: &str, value: &str) -> Result<String, ConfigError> {

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod google;
 pub mod middleware;
 pub mod readiness;
 pub mod routes;

@@ -2,7 +2,8 @@
 
 use invitation_gateway::cli::LogFormat;
 use invitation_gateway::config::{
-    GoogleCredentials, GoogleSettings, HttpSettings, JwtSettings, Settings,
+    GoogleCredentials, GoogleSettings, GoogleTimeouts, HttpSettings, JwtSettings,
+    ProtectionSettings, RetrySettings, Settings,
 };
 use invitation_gateway::startup::Application;
 use invitation_gateway::{install_crypto_provider, telemetry};
@@ -35,6 +36,10 @@ pub fn test_settings() -> Settings {
             api_url: "http://127.0.0.1:9".into(),
             iam_url: "http://127.0.0.1:9".into(),
             token_url: "http://127.0.0.1:9/token".into(),
+            readonly: false,
+            timeouts: GoogleTimeouts::default(),
+            retry: RetrySettings::default(),
+            protection: ProtectionSettings::default(),
         },
         jwt: JwtSettings {
             hs256_secret: Some("test-secret-test-secret-test-secret!".into()),

@@ -1,0 +1,185 @@
+//! A circuit breaker: after repeated upstream failures, stop calling Google for a while.
+//!
+//! Closed: calls flow; `failure_threshold` consecutive upstream failures open it. Open: calls
+//! are refused at once with the time left as `Retry-After`. When that time is up, one probe call
+//! is let through (half-open): success closes the breaker, failure opens it again.
+
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The breaker's state, as reported to metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakerState {
+    /// Calls flow.
+    Closed,
+    /// Calls are refused.
+    Open,
+    /// One probe call is in flight.
+    HalfOpen,
+}
+
+#[derive(Debug)]
+enum Inner {
+    Closed { consecutive_failures: u32 },
+    Open { until: Instant },
+    HalfOpen,
+}
+
+/// Decides whether a call may go to Google.
+#[derive(Debug)]
+pub struct CircuitBreaker {
+    failure_threshold: u32,
+    open_for: Duration,
+    inner: Mutex<Inner>,
+}
+
+/// Permission to make a call; report how it went with [`CircuitBreaker::record`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// A normal call.
+    Call,
+    /// The single probe of a half-open breaker.
+    Probe,
+}
+
+impl CircuitBreaker {
+    /// A closed breaker.
+    pub fn new(failure_threshold: u32, open_for: Duration) -> Self {
+        Self {
+            failure_threshold: failure_threshold.max(1),
+            open_for,
+            inner: Mutex::new(Inner::Closed {
+                consecutive_failures: 0,
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // The state is a few integers: a panic elsewhere cannot leave it inconsistent.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// May a call go out now? `Err(wait)` says how long until the next probe.
+    pub fn admit(&self) -> Result<Admission, Duration> {
+        let mut inner = self.lock();
+        match *inner {
+            Inner::Closed { .. } => Ok(Admission::Call),
+            Inner::Open { until } => {
+                let now = Instant::now();
+                if now >= until {
+                    *inner = Inner::HalfOpen;
+                    Ok(Admission::Probe)
+                } else {
+                    Err(until - now)
+                }
+            }
+            // The probe is out; everyone else waits for its verdict.
+            Inner::HalfOpen => Err(Duration::from_secs(1)),
+        }
+    }
+
+    /// Reports the outcome of an admitted call: `failed` means an upstream failure.
+    pub fn record(&self, admission: Admission, failed: bool) {
+        let mut inner = self.lock();
+        match (&mut *inner, admission, failed) {
+            (Inner::HalfOpen, Admission::Probe, false) | (Inner::Closed { .. }, _, false) => {
+                *inner = Inner::Closed {
+                    consecutive_failures: 0,
+                };
+            }
+            (Inner::HalfOpen, Admission::Probe, true) => {
+                *inner = Inner::Open {
+                    until: Instant::now() + self.open_for,
+                };
+            }
+            (
+                Inner::Closed {
+                    consecutive_failures,
+                },
+                _,
+                true,
+            ) => {
+                *consecutive_failures += 1;
+                if *consecutive_failures >= self.failure_threshold {
+                    tracing::warn!(
+                        failures = *consecutive_failures,
+                        "circuit breaker opened: Google keeps failing"
+                    );
+                    *inner = Inner::Open {
+                        until: Instant::now() + self.open_for,
+                    };
+                }
+            }
+            // Late answers of calls admitted before the state changed do not move it.
+            _ => {}
+        }
+    }
+
+    /// A probe that ended without a verdict (e.g. the caller gave up) lets the next one through.
+    pub fn abandon(&self, admission: Admission) {
+        if admission == Admission::Probe {
+            let mut inner = self.lock();
+            if matches!(*inner, Inner::HalfOpen) {
+                *inner = Inner::Open {
+                    until: Instant::now(),
+                };
+            }
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> BreakerState {
+        match *self.lock() {
+            Inner::Closed { .. } => BreakerState::Closed,
+            Inner::Open { .. } => BreakerState::Open,
+            Inner::HalfOpen => BreakerState::HalfOpen,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn opens_after_threshold_and_closes_after_a_good_probe() {
+        let breaker = CircuitBreaker::new(3, Duration::from_secs(10));
+        for _ in 0..3 {
+            let admission = breaker.admit().unwrap();
+            breaker.record(admission, true);
+        }
+        assert_eq!(breaker.state(), BreakerState::Open);
+        let wait = breaker.admit().unwrap_err();
+        assert!(wait <= Duration::from_secs(10) && wait > Duration::from_secs(9));
+
+        tokio::time::advance(Duration::from_secs(10)).await;
+        let probe = breaker.admit().unwrap();
+        assert_eq!(probe, Admission::Probe);
+        assert!(breaker.admit().is_err(), "only one probe at a time");
+        breaker.record(probe, false);
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        assert_eq!(breaker.admit(), Ok(Admission::Call));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_probe_reopens() {
+        let breaker = CircuitBreaker::new(1, Duration::from_secs(5));
+        breaker.record(breaker.admit().unwrap(), true);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        let probe = breaker.admit().unwrap();
+        breaker.record(probe, true);
+        assert_eq!(breaker.state(), BreakerState::Open);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn successes_reset_the_failure_count() {
+        let breaker = CircuitBreaker::new(2, Duration::from_secs(5));
+        breaker.record(breaker.admit().unwrap(), true);
+        breaker.record(breaker.admit().unwrap(), false);
+        breaker.record(breaker.admit().unwrap(), true);
+        assert_eq!(breaker.state(), BreakerState::Closed);
+    }
+}

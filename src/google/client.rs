@@ -1,0 +1,570 @@
+//! The typed client for the five methods, with retries, limits and the circuit breaker.
+//!
+//! Every call runs under a deadline. Each attempt passes the breaker, the process-wide rate
+//! limiter and the bulkhead, gets a token and makes one HTTP request with its own timeout.
+//! Which failures are retried depends on the method (DESIGN section 5): reads and cancel retry
+//! anything transient; send retries only what provably did not reach Google (connect errors)
+//! or was refused (429), and an ambiguous send is reconciled by reading the invitation.
+
+use crate::config::GoogleSettings;
+use crate::google::breaker::CircuitBreaker;
+use crate::google::credentials::{Credentials, CredentialsError};
+use crate::google::error::{Method, UpstreamError, UpstreamErrorKind, canonical_status};
+use crate::google::wire::{
+    ErrorBody, IsInvitableUserResponse, ListUserInvitationsResponse, Operation, State, Status,
+    UserInvitation,
+};
+use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use secrecy::ExposeSecret;
+use serde::de::DeserializeOwned;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+/// Characters left raw in the `{email}` path segment: unreserved ones and `@`. `+` is encoded,
+/// so no server can mistake it for a space.
+const EMAIL_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'@');
+
+/// Where a call comes from and how long it may take.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    /// Forwarded as `x-request-id`, so a call can be matched with the request that made it.
+    pub request_id: Option<String>,
+    /// No attempt starts, and no wait ends, after this instant.
+    pub deadline: Instant,
+}
+
+impl CallContext {
+    /// A context with a deadline `budget` from now.
+    pub fn new(request_id: Option<String>, budget: Duration) -> Self {
+        Self {
+            request_id,
+            deadline: Instant::now() + budget,
+        }
+    }
+}
+
+/// Parameters of list, in Google's syntax.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListParams {
+    /// e.g. `state=='invited'||state=='declined'`.
+    pub filter: Option<String>,
+    /// e.g. `update_time desc`.
+    pub order_by: Option<String>,
+    /// 1 to 200.
+    pub page_size: Option<u32>,
+    /// From the previous page.
+    pub page_token: Option<String>,
+}
+
+/// The result of a send that Google applied.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    /// The invitation after the send, when known.
+    pub invitation: Option<UserInvitation>,
+    /// True when the answer was lost and a read showed that the mail went out.
+    pub reconciled: bool,
+}
+
+/// The only code that talks to Google's API.
+pub struct GoogleClient {
+    http: reqwest::Client,
+    api_url: String,
+    customer: String,
+    credentials: Arc<Credentials>,
+    breaker: CircuitBreaker,
+    limiter: DefaultDirectRateLimiter,
+    bulkhead: Semaphore,
+    backoff: ExponentialBuilder,
+    attempt_timeout: Duration,
+    total_timeout: Duration,
+}
+
+impl GoogleClient {
+    /// Builds the client; `http` is the process's one reqwest client.
+    pub fn new(
+        settings: &GoogleSettings,
+        customer: &str,
+        http: reqwest::Client,
+        credentials: Arc<Credentials>,
+    ) -> Self {
+        let protection = &settings.protection;
+        let per_second = NonZeroU32::new(protection.calls_per_second).unwrap_or(NonZeroU32::MIN);
+        Self {
+            http,
+            api_url: settings.api_url.clone(),
+            customer: customer.to_owned(),
+            credentials,
+            breaker: CircuitBreaker::new(
+                protection.breaker_failure_threshold,
+                protection.breaker_open_for,
+            ),
+            limiter: RateLimiter::direct(Quota::per_second(per_second)),
+            bulkhead: Semaphore::new(protection.max_concurrent_calls.max(1)),
+            backoff: ExponentialBuilder::default()
+                .with_min_delay(settings.retry.min_delay)
+                .with_max_delay(settings.retry.max_delay)
+                .with_max_times(settings.retry.max_attempts.saturating_sub(1) as usize),
+            attempt_timeout: settings.timeouts.attempt,
+            total_timeout: settings.timeouts.total,
+        }
+    }
+
+    /// A context for a call made on behalf of `request_id`, with the configured total timeout.
+    pub fn context(&self, request_id: Option<String>) -> CallContext {
+        CallContext::new(request_id, self.total_timeout)
+    }
+
+    /// The circuit breaker (for metrics and tests).
+    pub fn breaker(&self) -> &CircuitBreaker {
+        &self.breaker
+    }
+
+    /// The credentials (readiness warm-up).
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// One page of invitations.
+    pub async fn list(
+        &self,
+        params: &ListParams,
+        ctx: &CallContext,
+    ) -> Result<ListUserInvitationsResponse, UpstreamError> {
+        let mut query: Vec<(&str, String)> = Vec::new();
+        if let Some(filter) = &params.filter {
+            query.push(("filter", filter.clone()));
+        }
+        if let Some(order_by) = &params.order_by {
+            query.push(("orderBy", order_by.clone()));
+        }
+        if let Some(page_size) = params.page_size {
+            query.push(("pageSize", page_size.to_string()));
+        }
+        if let Some(page_token) = &params.page_token {
+            query.push(("pageToken", page_token.clone()));
+        }
+        let url = format!(
+            "{}/v1/customers/{}/userinvitations",
+            self.api_url,
+            self.customer_segment()
+        );
+        self.call(
+            Method::List,
+            reqwest::Method::GET,
+            &url,
+            &query,
+            ctx,
+            &AtomicBool::new(false),
+        )
+        .await
+    }
+
+    /// One invitation; `NOT_FOUND` when Google has none (or not yet: the 48-hour lag).
+    pub async fn get(
+        &self,
+        email: &str,
+        ctx: &CallContext,
+    ) -> Result<UserInvitation, UpstreamError> {
+        let url = self.invitation_url(email, "");
+        self.call(
+            Method::Get,
+            reqwest::Method::GET,
+            &url,
+            &[],
+            ctx,
+            &AtomicBool::new(false),
+        )
+        .await
+    }
+
+    /// Whether the address is an unmanaged account that can be invited.
+    pub async fn is_invitable(
+        &self,
+        email: &str,
+        ctx: &CallContext,
+    ) -> Result<bool, UpstreamError> {
+        let url = self.invitation_url(email, ":isInvitableUser");
+        let answer: IsInvitableUserResponse = self
+            .call(
+                Method::IsInvitableUser,
+                reqwest::Method::GET,
+                &url,
+                &[],
+                ctx,
+                &AtomicBool::new(false),
+            )
+            .await?;
+        Ok(answer.is_invitable_user)
+    }
+
+    /// Mails an invitation. `before` is the invitation as read just before (None when get said
+    /// NOT_FOUND); when the answer is lost, a read compared with it tells whether the mail went
+    /// out. The send itself is never repeated after an ambiguous failure.
+    pub async fn send(
+        &self,
+        email: &str,
+        before: Option<&UserInvitation>,
+        ctx: &CallContext,
+    ) -> Result<Sent, UpstreamError> {
+        let url = self.invitation_url(email, ":send");
+        let result: Result<Operation, UpstreamError> = self
+            .call(
+                Method::Send,
+                reqwest::Method::POST,
+                &url,
+                &[],
+                ctx,
+                &AtomicBool::new(false),
+            )
+            .await;
+        match result {
+            Ok(operation) => Ok(Sent {
+                invitation: operation_result(Method::Send, operation)?,
+                reconciled: false,
+            }),
+            Err(err) if err.is_ambiguous() => {
+                // Give the read a fresh, short budget: the send's deadline may be spent.
+                let read_ctx = CallContext::new(
+                    ctx.request_id.clone(),
+                    self.attempt_timeout.max(Duration::from_secs(5)),
+                );
+                match self.get(email, &read_ctx).await {
+                    Ok(after) if mail_went_out(before, &after) => {
+                        tracing::info!(error = %err, "send answer lost; a read shows the mail went out");
+                        Ok(Sent {
+                            invitation: Some(after),
+                            reconciled: true,
+                        })
+                    }
+                    Ok(_) => Err(err),
+                    Err(read_err) => {
+                        tracing::warn!(error = %err, read_error = %read_err, "send answer lost and the invitation could not be read");
+                        Err(err)
+                    }
+                }
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Withdraws an INVITED invitation. Retried like a read (the end state is the same); if a
+    /// retry finds nothing to cancel after an ambiguous attempt, a read confirms the earlier
+    /// attempt worked.
+    pub async fn cancel(
+        &self,
+        email: &str,
+        ctx: &CallContext,
+    ) -> Result<Option<UserInvitation>, UpstreamError> {
+        let url = self.invitation_url(email, ":cancel");
+        let ambiguous = AtomicBool::new(false);
+        let result: Result<Operation, UpstreamError> = self
+            .call(
+                Method::Cancel,
+                reqwest::Method::POST,
+                &url,
+                &[],
+                ctx,
+                &ambiguous,
+            )
+            .await;
+        match result {
+            Ok(operation) => operation_result(Method::Cancel, operation),
+            Err(err)
+                if err.is_status("FAILED_PRECONDITION") && ambiguous.load(Ordering::Relaxed) =>
+            {
+                match self.get(email, ctx).await {
+                    Ok(after) if after.state == State::NotYetSent => Ok(Some(after)),
+                    _ => Err(err),
+                }
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    fn customer_segment(&self) -> String {
+        utf8_percent_encode(&self.customer, EMAIL_SEGMENT).to_string()
+    }
+
+    fn invitation_url(&self, email: &str, suffix: &str) -> String {
+        format!(
+            "{}/v1/customers/{}/userinvitations/{}{suffix}",
+            self.api_url,
+            self.customer_segment(),
+            utf8_percent_encode(email, EMAIL_SEGMENT)
+        )
+    }
+
+    /// One call: attempts under the method's retry rule until success, a final error, or the
+    /// deadline. `ambiguous_seen` records whether any attempt may have been applied.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        http_method: reqwest::Method,
+        url: &str,
+        query: &[(&str, String)],
+        ctx: &CallContext,
+        ambiguous_seen: &AtomicBool,
+    ) -> Result<T, UpstreamError> {
+        let attempt = || async {
+            let result = self
+                .attempt::<T>(method, http_method.clone(), url, query, ctx)
+                .await;
+            if let Err(err) = &result
+                && err.is_ambiguous()
+            {
+                ambiguous_seen.store(true, Ordering::Relaxed);
+            }
+            result
+        };
+        attempt
+            .retry(self.backoff.build())
+            .sleep(tokio::time::sleep)
+            .when(|err: &UpstreamError| may_retry(method, err))
+            .adjust(|err: &UpstreamError, step: Option<Duration>| {
+                // Full jitter, but never sooner than Google asked, and never past the deadline.
+                let step = step?;
+                let jittered = step.mul_f64(rand::random::<f64>());
+                let wait = jittered.max(err.retry_after.unwrap_or_default());
+                (Instant::now() + wait < ctx.deadline).then_some(wait)
+            })
+            .notify(|err: &UpstreamError, wait: Duration| {
+                tracing::info!(method = method.as_str(), error = %err, wait_ms = wait.as_millis() as u64, "retrying a call to Google");
+            })
+            .await
+    }
+
+    /// One HTTP attempt through the breaker, the limiter and the bulkhead.
+    async fn attempt<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        http_method: reqwest::Method,
+        url: &str,
+        query: &[(&str, String)],
+        ctx: &CallContext,
+    ) -> Result<T, UpstreamError> {
+        let overloaded = || {
+            UpstreamError::new(
+                method,
+                UpstreamErrorKind::Overloaded,
+                "local limits would wait past the deadline",
+            )
+        };
+        let admission = self.breaker.admit().map_err(|wait| {
+            UpstreamError::new(
+                method,
+                UpstreamErrorKind::CircuitOpen,
+                "circuit breaker open",
+            )
+            .with_retry_after(wait)
+        })?;
+        let gate = async {
+            self.limiter.until_ready().await;
+            self.bulkhead.acquire().await.ok()
+        };
+        let Ok(Some(_permit)) = tokio::time::timeout_at(ctx.deadline, gate).await else {
+            self.breaker.abandon(admission);
+            return Err(overloaded());
+        };
+        let token = match self.credentials.access_token().await {
+            Ok(token) => token,
+            Err(err) => {
+                self.breaker.abandon(admission);
+                let kind = match err {
+                    CredentialsError::Misconfigured(_) => {
+                        UpstreamErrorKind::CredentialsMisconfigured
+                    }
+                    CredentialsError::Unavailable(_) => UpstreamErrorKind::CredentialsUnavailable,
+                };
+                return Err(UpstreamError::new(method, kind, err.to_string()));
+            }
+        };
+        let remaining = ctx.deadline.saturating_duration_since(Instant::now());
+        let mut request = self
+            .http
+            .request(http_method.clone(), url)
+            .query(query)
+            .bearer_auth(token.expose_secret())
+            .timeout(
+                self.attempt_timeout
+                    .min(remaining.max(Duration::from_millis(1))),
+            );
+        if let Some(request_id) = &ctx.request_id {
+            request = request.header("x-request-id", request_id);
+        }
+        if http_method == reqwest::Method::POST {
+            request = request.json(&serde_json::json!({}));
+        }
+        let result = self.exchange::<T>(method, request).await;
+        let failed = result
+            .as_ref()
+            .err()
+            .is_some_and(UpstreamError::is_upstream_failure);
+        self.breaker.record(admission, failed);
+        if let Err(err) = &result
+            && err.http_status == Some(401)
+        {
+            // The token was revoked or expired early: the next attempt gets a fresh one.
+            self.credentials.invalidate();
+        }
+        result
+    }
+
+    async fn exchange<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, UpstreamError> {
+        let transport = |err: reqwest::Error| {
+            let kind = if err.is_connect() {
+                UpstreamErrorKind::Connect
+            } else if err.is_timeout() {
+                UpstreamErrorKind::Timeout
+            } else {
+                UpstreamErrorKind::Transport
+            };
+            UpstreamError::new(method, kind, err.to_string())
+        };
+        let response = request.send().await.map_err(transport)?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|secs| Duration::from_secs(secs.min(3600)));
+        let body = response.bytes().await.map_err(transport)?;
+        if (200..300).contains(&status) {
+            return serde_json::from_slice(&body).map_err(|e| {
+                UpstreamError::new(
+                    method,
+                    UpstreamErrorKind::Decode,
+                    format!("unexpected answer: {e}"),
+                )
+            });
+        }
+        let error = serde_json::from_slice::<ErrorBody>(&body)
+            .map(|b| b.error)
+            .unwrap_or_else(|_| Status {
+                code: i32::from(status),
+                status: canonical_status(status).to_owned(),
+                ..Status::default()
+            });
+        Err(UpstreamError::from_google(
+            method,
+            status,
+            error,
+            retry_after,
+        ))
+    }
+}
+
+/// DESIGN section 5: what each method may retry.
+fn may_retry(method: Method, err: &UpstreamError) -> bool {
+    // A 401 was not applied: one more attempt with a fresh token is always safe.
+    if err.http_status == Some(401) {
+        return true;
+    }
+    match method {
+        Method::Send => err.kind == UpstreamErrorKind::Connect || err.is_quota(),
+        Method::List | Method::Get | Method::IsInvitableUser | Method::Cancel => err.is_transient(),
+    }
+}
+
+/// Did a send whose answer was lost go out? Compare the invitation after with before.
+fn mail_went_out(before: Option<&UserInvitation>, after: &UserInvitation) -> bool {
+    if after.state != State::Invited {
+        return false;
+    }
+    match before {
+        Some(before) => after.mails_sent_count > before.mails_sent_count,
+        None => after.mails_sent_count > 0,
+    }
+}
+
+fn operation_result(
+    method: Method,
+    operation: Operation,
+) -> Result<Option<UserInvitation>, UpstreamError> {
+    match operation.error {
+        Some(status) if status.code != 0 => {
+            let http = match status.status.as_str() {
+                "FAILED_PRECONDITION" | "INVALID_ARGUMENT" => 400,
+                "NOT_FOUND" => 404,
+                "PERMISSION_DENIED" => 403,
+                _ => 500,
+            };
+            Err(UpstreamError::from_google(method, http, status, None))
+        }
+        _ => Ok(operation.response),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invitation(state: State, mails: i64) -> UserInvitation {
+        UserInvitation {
+            name: "customers/C/userinvitations/a@b.c".into(),
+            state,
+            mails_sent_count: mails,
+            update_time: None,
+        }
+    }
+
+    #[test]
+    fn email_segment_keeps_at_and_encodes_plus_and_slash() {
+        let encoded = utf8_percent_encode("ada+hr/x@example.com", EMAIL_SEGMENT).to_string();
+        assert_eq!(encoded, "ada%2Bhr%2Fx@example.com");
+    }
+
+    #[test]
+    fn a_lost_send_is_seen_by_the_mail_count() {
+        assert!(mail_went_out(
+            Some(&invitation(State::NotYetSent, 0)),
+            &invitation(State::Invited, 1)
+        ));
+        assert!(mail_went_out(
+            Some(&invitation(State::Invited, 1)),
+            &invitation(State::Invited, 2)
+        ));
+        assert!(!mail_went_out(
+            Some(&invitation(State::Invited, 2)),
+            &invitation(State::Invited, 2)
+        ));
+        assert!(!mail_went_out(
+            Some(&invitation(State::NotYetSent, 0)),
+            &invitation(State::NotYetSent, 0)
+        ));
+        assert!(mail_went_out(None, &invitation(State::Invited, 1)));
+    }
+
+    #[test]
+    fn send_retries_only_what_did_not_reach_google() {
+        let google = |code| UpstreamError::from_google(Method::Send, code, Status::default(), None);
+        assert!(may_retry(Method::Send, &google(429)));
+        assert!(!may_retry(Method::Send, &google(503)));
+        assert!(may_retry(
+            Method::Send,
+            &UpstreamError::new(Method::Send, UpstreamErrorKind::Connect, "")
+        ));
+        assert!(!may_retry(
+            Method::Send,
+            &UpstreamError::new(Method::Send, UpstreamErrorKind::Timeout, "")
+        ));
+        assert!(may_retry(Method::Get, &google(503)));
+        assert!(!may_retry(Method::Get, &google(400)));
+        assert!(may_retry(Method::Cancel, &google(503)));
+    }
+}
