@@ -75,6 +75,9 @@ pub fn parse_api_path(raw: &str) -> Result<ApiPath, GoogleError> {
 /// Percent-decodes an email segment; a literal `+` stays a plus (paths are not form-encoded).
 fn decode_email(segment: &str) -> Result<String, GoogleError> {
     let invalid = || GoogleError::invalid_argument("Invalid email address in the resource name.");
+    if !has_valid_escapes(segment) {
+        return Err(invalid());
+    }
     let email = percent_decode_str(segment)
         .decode_utf8()
         .map_err(|_| invalid())?;
@@ -83,6 +86,17 @@ fn decode_email(segment: &str) -> Result<String, GoogleError> {
     } else {
         Err(invalid())
     }
+}
+
+/// Every `%` starts a two-hex-digit escape; percent_decode_str would pass a broken one through.
+fn has_valid_escapes(segment: &str) -> bool {
+    let bytes = segment.as_bytes();
+    bytes.iter().enumerate().all(|(index, &byte)| {
+        byte != b'%'
+            || bytes
+                .get(index + 1..index + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    })
 }
 
 #[cfg(test)]

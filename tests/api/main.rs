@@ -1,0 +1,3 @@
+//! Black-box tests of invitation-gateway: one binary, one module per area.
+
+mod emulator;
