@@ -89,7 +89,7 @@ async fn call_invitations(
         let mut world = shared.world();
         let email = email.as_deref().unwrap_or_default();
         match (method, list) {
-            (Method::List, Some(list)) => list.run(&world.directory)?,
+            (Method::List, Some(list)) => list.run(&world.directory, &shared.page_tokens)?,
             (Method::Get, _) => Value::Object(invitation_json(world.directory.get(email)?)),
             (Method::IsInvitableUser, _) if world.directory.is_invitable(email) => {
                 json!({"isInvitableUser": true})

@@ -2,13 +2,12 @@
 
 use std::collections::BTreeSet;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 
 use super::accounts::{Account, Directory, State};
+use super::page_token::PageTokenKey;
 use super::wire::{GoogleError, invitation_json};
 
 const DEFAULT_PAGE_SIZE: usize = 100;
@@ -70,10 +69,10 @@ impl ListQuery {
     }
 
     /// Runs the query: one page of visible invitations and, when more follow, the next token.
-    pub fn run(&self, directory: &Directory) -> Result<Value, GoogleError> {
+    pub fn run(&self, directory: &Directory, key: &PageTokenKey) -> Result<Value, GoogleError> {
         let fingerprint = self.fingerprint();
         let cursor = match &self.page_token {
-            Some(token) => Some(decode_token(token, &fingerprint)?),
+            Some(token) => Some(decode_token(key, token, &fingerprint)?),
             None => None,
         };
         let mut matching: Vec<&Account> = directory
@@ -105,7 +104,7 @@ impl ListQuery {
         if let (true, Some(last)) = (matching.len() > page.len(), page.last()) {
             answer.insert(
                 "nextPageToken".into(),
-                Value::String(self.encode_token(last, fingerprint)),
+                Value::String(self.encode_token(key, last, fingerprint)),
             );
         }
         Ok(Value::Object(answer))
@@ -147,7 +146,7 @@ impl ListQuery {
             .collect()
     }
 
-    fn encode_token(&self, last: &Account, fingerprint: String) -> String {
+    fn encode_token(&self, key: &PageTokenKey, last: &Account, fingerprint: String) -> String {
         let token = PageToken {
             q: fingerprint,
             t: (self.field == Field::UpdateTime).then(|| last.update_time.timestamp_millis()),
@@ -155,15 +154,17 @@ impl ListQuery {
         };
         // Serialising a struct of strings and integers cannot fail.
         let json = serde_json::to_vec(&token).unwrap_or_default();
-        URL_SAFE_NO_PAD.encode(json)
+        key.seal(&json)
     }
 }
 
-fn decode_token(token: &str, fingerprint: &str) -> Result<PageToken, GoogleError> {
+fn decode_token(
+    key: &PageTokenKey,
+    token: &str,
+    fingerprint: &str,
+) -> Result<PageToken, GoogleError> {
     let invalid = || GoogleError::invalid_argument("Invalid page token.");
-    let bytes = URL_SAFE_NO_PAD
-        .decode(token.trim_end_matches('='))
-        .map_err(|_| invalid())?;
+    let bytes = key.open(token).ok_or_else(invalid)?;
     let token: PageToken = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
     if token.q != fingerprint {
         return Err(GoogleError::invalid_argument(

@@ -16,6 +16,7 @@ mod iam;
 mod key;
 mod list;
 mod method;
+mod page_token;
 mod path;
 mod seed;
 mod state;

@@ -11,6 +11,7 @@ use super::bearer::TokenStore;
 use super::faults::{Fault, Faults};
 use super::key::ServiceAccount;
 use super::method::Method;
+use super::page_token::PageTokenKey;
 use super::stats::Stats;
 use super::wire::GoogleError;
 use super::{USERINVITATIONS_READONLY_SCOPE, USERINVITATIONS_SCOPE};
@@ -54,6 +55,8 @@ pub struct Shared {
     pub admin: String,
     /// This emulator's token URL (an accepted assertion audience).
     pub token_url: String,
+    /// Seals list's page tokens.
+    pub page_tokens: PageTokenKey,
     initial: World,
     world: Mutex<World>,
     tokens: Mutex<TokenStore>,
@@ -71,6 +74,7 @@ impl Shared {
             account,
             admin,
             token_url,
+            page_tokens: PageTokenKey::random(),
             world: Mutex::new(initial.clone()),
             initial,
             tokens: Mutex::new(TokenStore::default()),

@@ -278,3 +278,21 @@ async fn garbage_page_tokens_are_rejected() {
         reply.assert_google_error(400, "INVALID_ARGUMENT");
     }
 }
+
+#[tokio::test]
+async fn page_tokens_do_not_reveal_addresses() {
+    use base64::Engine as _;
+    let app = spawn_emulator().await;
+
+    let body = list(&app, "pageSize=1").await;
+
+    let token = body["nextPageToken"].as_str().expect("a next page");
+    let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&decoded);
+    assert!(
+        !token.contains("ada") && !text.contains("ada") && !text.contains("example"),
+        "{text}"
+    );
+}
