@@ -48,6 +48,8 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Print the OpenAPI document (the committed openapi/openapi.json must equal it).
     Openapi,
+    /// Run the emulator of Google's User Invitation API alone on its own port (for CI).
+    Emulator(crate::emulator::EmulatorArgs),
 }
 
 /// Settings of `serve`.

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod emulator;
 pub mod error;
 pub mod google;
 pub mod middleware;

@@ -3,7 +3,7 @@
 use clap::Parser;
 use invitation_gateway::cli::{Cli, Command};
 use invitation_gateway::startup::Application;
-use invitation_gateway::{install_crypto_provider, routes, telemetry};
+use invitation_gateway::{emulator, install_crypto_provider, routes, telemetry};
 use std::process::ExitCode;
 
 #[tokio::main]
@@ -14,6 +14,14 @@ async fn main() -> ExitCode {
         Command::Openapi => {
             print!("{}", routes::openapi::document_json());
             ExitCode::SUCCESS
+        }
+        Command::Emulator(args) => {
+            // stdout carries only the "emulator listening on URL" line that scripts read.
+            telemetry::init_with_writer(cli.log_format, std::io::stderr);
+            match emulator::run_standalone(args).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => fail(&format!("{err:#}")),
+            }
         }
         Command::Serve(args) => {
             let settings = match args.settings() {

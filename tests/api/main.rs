@@ -1,6 +1,8 @@
-//! Black-box tests: the real server on port 0, spoken to over HTTP.
+//! Black-box tests: the real server (and the emulator standing in for Google) on port 0,
+//! spoken to over HTTP. One binary, one module per area.
 
 mod cli;
+mod emulator;
 mod errors;
 mod health;
 mod helpers;

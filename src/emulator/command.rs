@@ -1,0 +1,100 @@
+//! `invitation-gateway emulator`: the emulator alone on its own port, for callers' own CI.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+
+use super::{Emulator, EmulatorSettings, Seed};
+
+/// Settings of the standalone emulator.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EmulatorArgs {
+    /// Address to listen on; port 0 picks a free port (the first stdout line names it).
+    #[arg(
+        long,
+        env = "GATEWAY_EMULATOR_LISTEN",
+        default_value = "127.0.0.1:8081"
+    )]
+    pub listen: String,
+    /// Initial accounts: `demo`, `empty`, or the path of a JSON seed file.
+    #[arg(long, env = "GATEWAY_EMULATOR_SEED", default_value = "demo")]
+    pub seed: String,
+    /// The admin the token endpoint accepts as `sub` (the impersonated user).
+    #[arg(
+        long,
+        env = "GATEWAY_EMULATOR_ADMIN",
+        default_value = "admin@example.com"
+    )]
+    pub admin: String,
+    /// Write a service-account key file whose `token_uri` points at this emulator (mode 0600).
+    #[arg(long, env = "GATEWAY_EMULATOR_WRITE_KEY", value_name = "FILE")]
+    pub write_key: Option<PathBuf>,
+}
+
+/// Runs the emulator until Ctrl-C or SIGTERM; first prints `emulator listening on URL` to stdout.
+pub async fn run_standalone(args: EmulatorArgs) -> anyhow::Result<()> {
+    let seed = Seed::from_arg(&args.seed)?;
+    let listener = std::net::TcpListener::bind(&args.listen)
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let emulator = Emulator::start(
+        listener,
+        EmulatorSettings {
+            seed,
+            admin: args.admin,
+        },
+    )
+    .await?;
+    if let Some(path) = &args.write_key {
+        emulator
+            .write_key(path)
+            .with_context(|| format!("cannot write the key file {}", path.display()))?;
+        tracing::info!(path = %path.display(), "service-account key written");
+    }
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "emulator listening on {}", emulator.url())?;
+    stdout.flush()?;
+    drop(stdout);
+    wait_for_shutdown().await?;
+    tracing::info!("emulator stopping");
+    emulator.stop().await;
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn wait_for_shutdown() -> anyhow::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result?,
+        _ = terminate.recv() => {}
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+async fn wait_for_shutdown() -> anyhow::Result<()> {
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}
+
+/// Writes a secret file that only its owner may read.
+pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        options.mode(0o600);
+        let mut file = options.open(path)?;
+        // `mode` only applies to new files; an existing file keeps its bits unless we narrow them.
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        file.write_all(contents)?;
+        file.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let mut file = options.open(path)?;
+        file.write_all(contents)?;
+        file.sync_all()
+    }
+}

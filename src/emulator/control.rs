@@ -1,0 +1,176 @@
+//! The control API under `/emulator/v1`: accounts, faults, latency, delegation, tokens, stats, reset.
+
+use actix_web::{HttpResponse, web};
+use chrono::{SecondsFormat, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::accounts::{Account, State};
+use super::body::read_json;
+use super::faults::{FaultRequest, check_latency};
+use super::state::Shared;
+use super::wire::{GoogleError, reject_method};
+
+type Answer = Result<HttpResponse, GoogleError>;
+
+/// Registers every control route; a wrong verb on one of them is a Google-shaped 405.
+pub fn routes(config: &mut web::ServiceConfig) {
+    let not_allowed = || web::to(reject_method);
+    config
+        .service(
+            web::resource("/emulator/v1/accounts")
+                .post(add_account)
+                .default_service(not_allowed()),
+        )
+        .service(
+            web::resource("/emulator/v1/accounts/accept")
+                .post(accept_invitation)
+                .default_service(not_allowed()),
+        )
+        .service(
+            web::resource("/emulator/v1/accounts/decline")
+                .post(decline_invitation)
+                .default_service(not_allowed()),
+        )
+        .service(
+            web::resource("/emulator/v1/faults")
+                .post(add_fault)
+                .delete(clear_faults)
+                .default_service(not_allowed()),
+        )
+        .service(
+            web::resource("/emulator/v1/latency")
+                .post(set_latency)
+                .default_service(not_allowed()),
+        )
+        .service(
+            web::resource("/emulator/v1/delegation")
+                .post(set_delegation)
+                .default_service(not_allowed()),
+        )
+        .service(
+            web::resource("/emulator/v1/tokens/revoke")
+                .post(revoke_tokens)
+                .default_service(not_allowed()),
+        )
+        .service(
+            web::resource("/emulator/v1/stats")
+                .get(show_stats)
+                .default_service(not_allowed()),
+        )
+        .service(
+            web::resource("/emulator/v1/reset")
+                .post(reset)
+                .default_service(not_allowed()),
+        );
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct AddAccountRequest {
+    email: String,
+    state: Option<State>,
+    recent: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EmailRequest {
+    email: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LatencyRequest {
+    ms: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct DelegationRequest {
+    authorized_scopes: Vec<String>,
+}
+
+/// The control API's view of an account (plain integers, unlike Google's proto3 JSON).
+fn account_json(account: &Account) -> Value {
+    json!({
+        "email": account.email,
+        "state": account.state,
+        "recent": account.recent,
+        "mailsSentCount": account.mails_sent_count,
+        "updateTime": account.update_time.to_rfc3339_opts(SecondsFormat::Millis, true),
+    })
+}
+
+async fn add_account(payload: web::Payload, shared: web::Data<Shared>) -> Answer {
+    let request: AddAccountRequest = read_json(payload).await?;
+    let account = Account {
+        email: request.email.trim().to_string(),
+        state: request.state.unwrap_or(State::NotYetSent),
+        recent: request.recent.unwrap_or(false),
+        mails_sent_count: 0,
+        update_time: Utc::now(),
+    };
+    let mut world = shared.world();
+    let added = world.directory.insert(account)?;
+    Ok(HttpResponse::Created().json(account_json(added)))
+}
+
+async fn accept_invitation(payload: web::Payload, shared: web::Data<Shared>) -> Answer {
+    answer_invitation(payload, shared, State::Accepted).await
+}
+
+async fn decline_invitation(payload: web::Payload, shared: web::Data<Shared>) -> Answer {
+    answer_invitation(payload, shared, State::Declined).await
+}
+
+async fn answer_invitation(
+    payload: web::Payload,
+    shared: web::Data<Shared>,
+    answer: State,
+) -> Answer {
+    let request: EmailRequest = read_json(payload).await?;
+    let account = shared
+        .world()
+        .directory
+        .answer(request.email.trim(), answer, Utc::now())?;
+    Ok(HttpResponse::Ok().json(account_json(&account)))
+}
+
+async fn add_fault(payload: web::Payload, shared: web::Data<Shared>) -> Answer {
+    let request: FaultRequest = read_json(payload).await?;
+    shared.world().faults.add(request)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn clear_faults(shared: web::Data<Shared>) -> HttpResponse {
+    shared.world().faults.clear();
+    HttpResponse::NoContent().finish()
+}
+
+async fn set_latency(payload: web::Payload, shared: web::Data<Shared>) -> Answer {
+    let request: LatencyRequest = read_json(payload).await?;
+    shared.world().latency = check_latency(request.ms)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn set_delegation(payload: web::Payload, shared: web::Data<Shared>) -> Answer {
+    let request: DelegationRequest = read_json(payload).await?;
+    shared.world().authorized_scopes = request.authorized_scopes;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn revoke_tokens(shared: web::Data<Shared>) -> HttpResponse {
+    shared.tokens().revoke_all();
+    HttpResponse::NoContent().finish()
+}
+
+async fn show_stats(shared: web::Data<Shared>) -> HttpResponse {
+    let stats = shared.world().stats.to_json();
+    HttpResponse::Ok().json(stats)
+}
+
+async fn reset(shared: web::Data<Shared>) -> HttpResponse {
+    shared.reset();
+    HttpResponse::NoContent().finish()
+}

@@ -1,0 +1,238 @@
+//! Google's JSON on the wire: the UserInvitation resource, the Operation wrapper and the error body.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use actix_web::{HttpResponse, ResponseError};
+use chrono::SecondsFormat;
+use serde_json::{Map, Value, json};
+
+use super::CUSTOMER_ID;
+use super::accounts::Account;
+
+/// `@type` of the invitation inside a send/cancel Operation.
+const INVITATION_TYPE: &str =
+    "type.googleapis.com/google.apps.cloudidentity.userinvitations.v1.UserInvitation";
+
+/// Google's 401 message; clients only look at `status`, but we keep the text familiar.
+const UNAUTHENTICATED_MESSAGE: &str = "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.";
+
+/// Renders one account as a proto3-JSON `UserInvitation` (int64 as string, defaults omitted).
+pub fn invitation_json(account: &Account) -> Map<String, Value> {
+    let mut map = Map::new();
+    map.insert(
+        "name".into(),
+        Value::String(format!(
+            "customers/{CUSTOMER_ID}/userinvitations/{}",
+            account.email
+        )),
+    );
+    map.insert("state".into(), Value::String(account.state.as_str().into()));
+    if account.mails_sent_count != 0 {
+        map.insert(
+            "mailsSentCount".into(),
+            Value::String(account.mails_sent_count.to_string()),
+        );
+    }
+    map.insert(
+        "updateTime".into(),
+        Value::String(
+            account
+                .update_time
+                .to_rfc3339_opts(SecondsFormat::Millis, true),
+        ),
+    );
+    map
+}
+
+/// Wraps an invitation in the already-done long-running `Operation` that send and cancel answer.
+pub fn operation_json(account: &Account) -> Value {
+    let mut response = Map::new();
+    response.insert("@type".into(), Value::String(INVITATION_TYPE.into()));
+    response.extend(invitation_json(account));
+    json!({
+        "name": format!("operations/{}", uuid::Uuid::new_v4().simple()),
+        "done": true,
+        "response": response,
+    })
+}
+
+/// A failure rendered as Google's error body; every emulated Google route answers errors with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoogleError {
+    /// HTTP status code.
+    pub code: u16,
+    /// Canonical status name (`INVALID_ARGUMENT`, ...); never omitted, clients classify by it.
+    pub status: &'static str,
+    /// Human-readable message.
+    pub message: String,
+    /// `ErrorInfo.reason`.
+    pub reason: &'static str,
+    /// Seconds for `Retry-After` and the `RetryInfo` detail, when set.
+    pub retry_after_secs: Option<u64>,
+}
+
+impl GoogleError {
+    fn new(
+        code: u16,
+        status: &'static str,
+        reason: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            code,
+            status,
+            message: message.into(),
+            reason,
+            retry_after_secs: None,
+        }
+    }
+
+    /// 400 INVALID_ARGUMENT.
+    pub fn invalid_argument(message: impl Into<String>) -> Self {
+        Self::new(400, "INVALID_ARGUMENT", "BAD_REQUEST", message)
+    }
+
+    /// 400 FAILED_PRECONDITION: the emulator's choice where Google publishes no exact error.
+    pub fn failed_precondition(message: impl Into<String>) -> Self {
+        Self::new(400, "FAILED_PRECONDITION", "FAILED_PRECONDITION", message)
+    }
+
+    /// 401 UNAUTHENTICATED with Google's message.
+    pub fn unauthenticated(reason: &'static str) -> Self {
+        Self::new(401, "UNAUTHENTICATED", reason, UNAUTHENTICATED_MESSAGE)
+    }
+
+    /// 403 PERMISSION_DENIED.
+    pub fn permission_denied(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(403, "PERMISSION_DENIED", reason, message)
+    }
+
+    /// 403 for a token that lacks the scope the method needs.
+    pub fn insufficient_scope() -> Self {
+        Self::permission_denied(
+            "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+            "Request had insufficient authentication scopes.",
+        )
+    }
+
+    /// 404 NOT_FOUND.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(404, "NOT_FOUND", "NOT_FOUND", message)
+    }
+
+    /// 404 for a path no method lives at.
+    pub fn unknown_path() -> Self {
+        Self::not_found("Method not found.")
+    }
+
+    /// 405 for a known path called with the wrong HTTP verb (gRPC has no 405; UNIMPLEMENTED fits best).
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            405,
+            "UNIMPLEMENTED",
+            "METHOD_NOT_ALLOWED",
+            "HTTP method not allowed on this path.",
+        )
+    }
+
+    /// 409 ALREADY_EXISTS.
+    pub fn already_exists(message: impl Into<String>) -> Self {
+        Self::new(409, "ALREADY_EXISTS", "ALREADY_EXISTS", message)
+    }
+
+    /// 409 ABORTED: a control call that conflicts with the account's state.
+    pub fn aborted(message: impl Into<String>) -> Self {
+        Self::new(409, "ABORTED", "ABORTED", message)
+    }
+
+    /// 413 for a body over the limit (Google uses 400 INVALID_ARGUMENT's sibling OUT_OF_RANGE).
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            413,
+            "OUT_OF_RANGE",
+            "REQUEST_TOO_LARGE",
+            format!("Request body is larger than {limit} bytes."),
+        )
+    }
+
+    /// An injected fault: the status name comes from the HTTP code, as in the wire-facts table.
+    pub fn from_fault(code: u16, retry_after_secs: Option<u64>) -> Self {
+        let (status, reason) = match code {
+            400 => ("INVALID_ARGUMENT", "BAD_REQUEST"),
+            401 => ("UNAUTHENTICATED", "ACCESS_TOKEN_EXPIRED"),
+            403 => ("PERMISSION_DENIED", "IAM_PERMISSION_DENIED"),
+            404 => ("NOT_FOUND", "NOT_FOUND"),
+            409 => ("ABORTED", "ABORTED"),
+            429 => ("RESOURCE_EXHAUSTED", "RATE_LIMIT_EXCEEDED"),
+            499 => ("CANCELLED", "CANCELLED"),
+            500 => ("INTERNAL", "INTERNAL"),
+            501 => ("UNIMPLEMENTED", "UNIMPLEMENTED"),
+            503 => ("UNAVAILABLE", "SERVICE_UNAVAILABLE"),
+            408 | 504 => ("DEADLINE_EXCEEDED", "DEADLINE_EXCEEDED"),
+            _ => ("UNKNOWN", "UNKNOWN"),
+        };
+        let mut error = Self::new(code, status, reason, format!("Injected fault: {status}."));
+        error.retry_after_secs = retry_after_secs;
+        error
+    }
+
+    /// The JSON body `{"error": {...}}`.
+    pub fn body(&self) -> Value {
+        let mut details = vec![json!({
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": self.reason,
+            "domain": "googleapis.com",
+        })];
+        if let Some(secs) = self.retry_after_secs {
+            details.push(json!({
+                "@type": "type.googleapis.com/google.rpc.RetryInfo",
+                "retryDelay": format!("{secs}s"),
+            }));
+        }
+        json!({"error": {
+            "code": self.code,
+            "message": self.message,
+            "status": self.status,
+            "details": details,
+        }})
+    }
+}
+
+impl std::fmt::Display for GoogleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.code, self.status, self.message)
+    }
+}
+
+impl ResponseError for GoogleError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((CONTENT_TYPE, "application/json; charset=UTF-8"));
+        if self.code == 401 {
+            response.insert_header((
+                WWW_AUTHENTICATE,
+                r#"Bearer realm="https://accounts.google.com/""#,
+            ));
+        }
+        if let Some(secs) = self.retry_after_secs {
+            response.insert_header((RETRY_AFTER, secs.to_string()));
+        }
+        response.body(self.body().to_string())
+    }
+}
+
+/// A 200 answer with a JSON body, Google's content type.
+pub fn ok_json(value: &Value) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "application/json; charset=UTF-8"))
+        .body(value.to_string())
+}
+
+/// Handler for a known path called with the wrong verb.
+pub async fn reject_method() -> HttpResponse {
+    GoogleError::method_not_allowed().error_response()
+}

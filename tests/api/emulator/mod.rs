@@ -1,0 +1,10 @@
+//! The emulator, tested over HTTP as Google's clients see it.
+
+mod api;
+mod auth;
+mod control;
+mod faults;
+mod helpers;
+mod iam;
+mod list;
+mod token;
