@@ -23,7 +23,7 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
         let address = listener.local_addr()?;
         let http = settings.http.clone();
-        let state = AppState::new(settings);
+        let state = AppState::build(settings).await?;
 
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {

@@ -1,4 +1,5 @@
 use crate::helpers::{assert_problem, spawn_app};
+use invitation_gateway::readiness::CheckState;
 
 #[tokio::test]
 async fn livez_answers_alive() {
@@ -10,11 +11,37 @@ async fn livez_answers_alive() {
 }
 
 #[tokio::test]
-async fn readyz_is_not_ready_until_credentials_and_caller_keys_are_ready() {
+async fn readyz_reports_credentials_ready_once_a_token_was_obtained() {
     let app = spawn_app().await;
+    assert_eq!(app.credentials_settled().await, CheckState::Ready);
     let response = app.get("/readyz").await;
     assert!(response.headers().contains_key("retry-after"));
+    // Caller keys are not loaded by anything yet, so the service is honestly not ready.
     let body = assert_problem(response, 503, "not_ready").await;
     let detail = body["detail"].as_str().unwrap();
-    assert!(detail.contains("credentials"), "{detail}");
+    assert!(!detail.contains("credentials"), "{detail}");
+    assert!(detail.contains("caller_keys: pending"), "{detail}");
+}
+
+#[tokio::test]
+async fn readyz_names_failed_credentials() {
+    let app = spawn_app().await;
+    assert_eq!(app.credentials_settled().await, CheckState::Ready);
+    app.control("delegation", serde_json::json!({"authorizedScopes": []}))
+        .await;
+    app.control("tokens/revoke", serde_json::json!({})).await;
+    let _ = app
+        .state
+        .google
+        .get("ada@example.com", &app.state.google.context(None))
+        .await;
+
+    let body = assert_problem(app.get("/readyz").await, 503, "not_ready").await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("credentials: failed"),
+        "{body}"
+    );
 }

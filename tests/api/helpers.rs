@@ -5,10 +5,15 @@ use invitation_gateway::config::{
     GoogleCredentials, GoogleSettings, GoogleTimeouts, HttpSettings, JwtSettings,
     ProtectionSettings, RetrySettings, Settings,
 };
+use invitation_gateway::emulator::{Emulator, EmulatorSettings, Seed};
+use invitation_gateway::readiness::CheckState;
 use invitation_gateway::startup::Application;
+use invitation_gateway::state::AppState;
 use invitation_gateway::{install_crypto_provider, telemetry};
 use reqwest::Response;
+use std::path::PathBuf;
 use std::sync::Once;
+use std::time::Duration;
 
 static TRACING: Once = Once::new();
 
@@ -23,23 +28,74 @@ fn init_tracing() {
     });
 }
 
-/// Settings for a test gateway: loopback, port 0, an HS256 secret, nothing reachable upstream.
-pub fn test_settings() -> Settings {
+/// The admin the emulator's token endpoint accepts.
+pub const ADMIN: &str = "admin@example.com";
+
+/// A started emulator with its key written to a private temporary directory.
+pub struct TestGoogle {
+    /// The running emulator.
+    pub emulator: Emulator,
+    /// Holds the key file for as long as the test runs (removed on drop).
+    _key_dir: tempfile::TempDir,
+    /// Path of the service-account key the emulator issued.
+    pub key_path: PathBuf,
+}
+
+/// Starts an emulator with the given seed on a loopback port.
+pub async fn spawn_google(seed: Seed) -> TestGoogle {
+    install_crypto_provider();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the emulator");
+    let emulator = Emulator::start(
+        listener,
+        EmulatorSettings {
+            seed,
+            admin: ADMIN.into(),
+        },
+    )
+    .await
+    .expect("the emulator starts");
+    let key_dir = tempfile::tempdir().expect("temporary directory");
+    let key_path = key_dir.path().join("key.json");
+    emulator.write_key(&key_path).expect("write the key");
+    TestGoogle {
+        emulator,
+        _key_dir: key_dir,
+        key_path,
+    }
+}
+
+/// Settings for a test gateway against `google`: loopback, port 0, an HS256 secret, short
+/// timeouts and a quick breaker so failure tests stay fast.
+pub fn test_settings(google: &TestGoogle) -> Settings {
     Settings {
         listen: "127.0.0.1:0".parse().expect("loopback address"),
         customer: "my_customer".into(),
         google: GoogleSettings {
             credentials: GoogleCredentials::KeyFile {
-                path: "/nonexistent/key.json".into(),
-                delegated_admin: "admin@example.com".into(),
+                path: google.key_path.clone(),
+                delegated_admin: ADMIN.into(),
             },
-            api_url: "http://127.0.0.1:9".into(),
-            iam_url: "http://127.0.0.1:9".into(),
-            token_url: "http://127.0.0.1:9/token".into(),
+            api_url: google.emulator.url().to_owned(),
+            iam_url: google.emulator.url().to_owned(),
+            token_url: google.emulator.token_url(),
             readonly: false,
-            timeouts: GoogleTimeouts::default(),
-            retry: RetrySettings::default(),
-            protection: ProtectionSettings::default(),
+            timeouts: GoogleTimeouts {
+                connect: Duration::from_secs(2),
+                attempt: Duration::from_secs(2),
+                total: Duration::from_secs(5),
+                token: Duration::from_secs(5),
+            },
+            retry: RetrySettings {
+                max_attempts: 4,
+                min_delay: Duration::from_millis(5),
+                max_delay: Duration::from_millis(50),
+            },
+            protection: ProtectionSettings {
+                calls_per_second: 1_000,
+                max_concurrent_calls: 64,
+                breaker_failure_threshold: 5,
+                breaker_open_for: Duration::from_millis(300),
+            },
         },
         jwt: JwtSettings {
             hs256_secret: Some("test-secret-test-secret-test-secret!".into()),
@@ -56,36 +112,94 @@ pub fn test_settings() -> Settings {
     }
 }
 
-/// A running gateway and a client to talk to it.
+/// A running gateway, the emulator behind it, and a client to talk to both.
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`
     pub address: String,
     /// Plain HTTP client (no redirects followed, so redirects can be asserted).
     pub client: reqwest::Client,
+    /// The emulator standing in for Google.
+    pub google: TestGoogle,
+    /// The gateway's shared state (its Google client, readiness).
+    pub state: AppState,
 }
 
-/// Starts the real server with the default test settings.
+/// Starts an emulator with the demo seed and the real server in front of it.
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(test_settings()).await
+    let google = spawn_google(Seed::Demo).await;
+    let settings = test_settings(&google);
+    spawn_app_with(google, settings).await
 }
 
-/// Starts the real server with the given settings.
-pub async fn spawn_app_with(settings: Settings) -> TestApp {
+/// Starts the real server with the given settings in front of `google`.
+pub async fn spawn_app_with(google: TestGoogle, settings: Settings) -> TestApp {
     init_tracing();
     install_crypto_provider();
     let app = Application::build(settings)
         .await
         .expect("the gateway builds");
     let address = format!("http://{}", app.address());
+    let state = app.state().clone();
     tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("test HTTP client");
-    TestApp { address, client }
+    TestApp {
+        address,
+        client,
+        google,
+        state,
+    }
 }
 
 impl TestApp {
+    /// The emulator's control API: POST `path` (under `/emulator/v1/`) with a JSON body.
+    pub async fn control(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let response = self
+            .client
+            .post(format!("{}/emulator/v1/{path}", self.google.emulator.url()))
+            .json(&body)
+            .send()
+            .await
+            .expect("the emulator answers");
+        assert!(
+            response.status().is_success(),
+            "control {path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The emulator's statistics.
+    pub async fn stats(&self) -> serde_json::Value {
+        self.client
+            .get(format!("{}/emulator/v1/stats", self.google.emulator.url()))
+            .send()
+            .await
+            .expect("the emulator answers")
+            .json()
+            .await
+            .expect("stats are JSON")
+    }
+
+    /// How many calls of a method reached the emulator.
+    pub async fn calls(&self, method: &str) -> u64 {
+        self.stats().await["calls"][method].as_u64().unwrap_or(0)
+    }
+
+    /// Waits (bounded) until the credentials check has a verdict other than pending.
+    pub async fn credentials_settled(&self) -> CheckState {
+        for _ in 0..250 {
+            let state = self.state.readiness.credentials.get();
+            if state != CheckState::Pending {
+                return state;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.state.readiness.credentials.get()
+    }
+
     /// GET a path.
     pub async fn get(&self, path: &str) -> Response {
         self.client

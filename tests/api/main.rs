@@ -4,6 +4,7 @@
 mod cli;
 mod emulator;
 mod errors;
+mod google;
 mod health;
 mod helpers;
 mod openapi;
