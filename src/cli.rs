@@ -53,11 +53,17 @@ pub enum Command {
 }
 
 /// Settings of `serve`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
+    /// Run against an in-process emulator of Google with demo data, an HS256 dev secret and a
+    /// generated service-account key: no network, no Google account. Prints a ready token.
+    #[arg(long, env = "GATEWAY_SANDBOX")]
+    pub sandbox: bool,
+
     /// Address to listen on; port 0 picks a free port (the chosen address is logged).
-    #[arg(long, env = "GATEWAY_LISTEN", default_value = "0.0.0.0:8080")]
-    pub listen: SocketAddr,
+    /// [default: 0.0.0.0:8080, or 127.0.0.1:8080 with --sandbox]
+    #[arg(long, env = "GATEWAY_LISTEN")]
+    pub listen: Option<SocketAddr>,
 
     /// Google customer id the invitations belong to.
     #[arg(long, env = "GATEWAY_CUSTOMER", default_value = "my_customer")]
@@ -197,7 +203,9 @@ impl ServeArgs {
     /// Validates the flags into [`Settings`]; the error names the setting and the fix.
     pub fn settings(&self) -> Result<Settings, ConfigError> {
         Ok(Settings {
-            listen: self.listen,
+            listen: self
+                .listen
+                .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 8080))),
             customer: non_empty("GATEWAY_CUSTOMER", &self.customer)?,
             google: GoogleSettings {
                 credentials: self.google_credentials()?,

@@ -3,6 +3,7 @@
 use clap::Parser;
 use invitation_gateway::cli::{Cli, Command};
 use invitation_gateway::startup::Application;
+use invitation_gateway::startup::sandbox::Sandbox;
 use invitation_gateway::{emulator, install_crypto_provider, routes, telemetry};
 use std::process::ExitCode;
 
@@ -21,6 +22,18 @@ async fn main() -> ExitCode {
             match emulator::run_standalone(args).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => fail(&format!("{err:#}")),
+            }
+        }
+        Command::Serve(args) if args.sandbox => {
+            telemetry::init(cli.log_format);
+            let sandbox = match Sandbox::start(&args).await {
+                Ok(sandbox) => sandbox,
+                Err(err) => return fail(&format!("{err:#}")),
+            };
+            print!("{}", sandbox.banner());
+            match sandbox.run_until_stopped().await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => fail(&err),
             }
         }
         Command::Serve(args) => {

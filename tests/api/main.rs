@@ -9,3 +9,4 @@ mod health;
 mod helpers;
 mod openapi;
 mod request_id;
+mod sandbox;

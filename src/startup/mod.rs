@@ -1,4 +1,7 @@
 //! Builds the server from settings and runs it: bind, state, routes, middleware.
+//! `sandbox` wires it to the in-process emulator (the only place outside tests that does).
+
+pub mod sandbox;
 
 use crate::config::Settings;
 use crate::middleware::{problems, request_id};

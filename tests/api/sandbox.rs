@@ -1,0 +1,107 @@
+//! `serve --sandbox` as a new user runs it: the real binary, no settings, no network.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Kills the child when the test ends, whatever happens.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the sandbox on a free port and returns it with its banner lines.
+fn start_sandbox() -> (Running, Vec<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_invitation-gateway"))
+        .args(["serve", "--sandbox", "--listen", "127.0.0.1:0"])
+        .env_clear()
+        .env("RUST_LOG", "warn")
+        .env("GATEWAY_LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the sandbox");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let running = Running(child);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut banner = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
+        let done = line.contains("Emulator:");
+        banner.push(line);
+        if done {
+            return (running, banner);
+        }
+    }
+    panic!("the sandbox printed no banner: {banner:?}");
+}
+
+fn field<'a>(banner: &'a [String], label: &str) -> &'a str {
+    banner
+        .iter()
+        .find_map(|line| line.trim().strip_prefix(label))
+        .map(|rest| rest.split_whitespace().next().unwrap_or_default())
+        .unwrap_or_else(|| panic!("no {label} in {banner:?}"))
+}
+
+#[tokio::test]
+async fn the_sandbox_serves_swagger_ui_against_its_own_emulator() {
+    let (_sandbox, banner) = start_sandbox();
+    let swagger = field(&banner, "Swagger UI:");
+    let emulator = field(&banner, "Emulator:");
+    invitation_gateway::install_crypto_provider();
+    let client = reqwest::Client::new();
+
+    let page = client.get(swagger).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+
+    let stats: serde_json::Value = client
+        .get(format!("{emulator}/emulator/v1/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(stats["calls"].is_object(), "{stats}");
+
+    // The gateway obtains its token from the emulator through the real credential path.
+    let gateway = swagger.trim_end_matches("/swagger-ui/");
+    let mut detail = String::new();
+    for _ in 0..100 {
+        let body: serde_json::Value = client
+            .get(format!("{gateway}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        detail = body["detail"].as_str().unwrap_or("ready").to_owned();
+        if !detail.contains("credentials") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!detail.contains("credentials"), "{detail}");
+    let grants: serde_json::Value = client
+        .get(format!("{emulator}/emulator/v1/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(grants["tokenGrants"][0]["sub"], "admin@example.com");
+}
