@@ -1,7 +1,7 @@
 //! `invitation-gateway emulator`: the emulator alone on its own port, for callers' own CI.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 
@@ -75,26 +75,4 @@ async fn wait_for_shutdown() -> anyhow::Result<()> {
 async fn wait_for_shutdown() -> anyhow::Result<()> {
     tokio::signal::ctrl_c().await?;
     Ok(())
-}
-
-/// Writes a secret file that only its owner may read.
-pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-        options.mode(0o600);
-        let mut file = options.open(path)?;
-        // `mode` only applies to new files; an existing file keeps its bits unless we narrow them.
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        file.write_all(contents)?;
-        file.sync_all()
-    }
-    #[cfg(not(unix))]
-    {
-        let mut file = options.open(path)?;
-        file.write_all(contents)?;
-        file.sync_all()
-    }
 }

@@ -51,7 +51,7 @@ pub async fn sign_jwt(
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some(shared.account.private_key_id.clone());
     let signed = jsonwebtoken::encode(&header, &claims, &shared.account.encoding_key)
-        .map_err(|_| GoogleError::from_fault(500, None))?;
+        .map_err(|_| GoogleError::internal("The JWT could not be signed."))?;
     fault.finish(ok_json(&json!({
         "keyId": shared.account.private_key_id,
         "signedJwt": signed,
