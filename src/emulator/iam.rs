@@ -12,7 +12,6 @@ use super::method::Method;
 use super::path::parse_sign_jwt_path;
 use super::state::Shared;
 use super::wire::{GoogleError, ok_json};
-use super::{CLOUD_PLATFORM_SCOPE, IAM_SCOPE};
 
 /// Body of signJwt.
 #[derive(Deserialize)]
@@ -37,7 +36,7 @@ pub async fn sign_jwt(
         return Err(GoogleError::method_not_allowed());
     }
     shared.count_call(Method::SignJwt);
-    shared.authorize(&request, &[CLOUD_PLATFORM_SCOPE, IAM_SCOPE])?;
+    shared.authorize(&request, Method::SignJwt.accepted_scopes())?;
     let fault = shared.enter(Method::SignJwt).await?;
     if !account_email.eq_ignore_ascii_case(CLIENT_EMAIL) {
         return Err(GoogleError::permission_denied(
