@@ -149,7 +149,7 @@ async fn clear_faults(shared: web::Data<Shared>) -> HttpResponse {
 
 async fn set_latency(payload: web::Payload, shared: web::Data<Shared>) -> Answer {
     let request: LatencyRequest = read_json(payload).await?;
-    shared.world().latency = check_latency(request.ms)?;
+    shared.world().latency = check_latency("ms", request.ms)?;
     Ok(HttpResponse::NoContent().finish())
 }
 
