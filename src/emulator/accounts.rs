@@ -64,6 +64,17 @@ pub struct Account {
 }
 
 impl Account {
+    /// A new account; one mail is assumed to have gone out unless it was never invited.
+    pub fn new(email: &str, state: State, recent: bool, update_time: DateTime<Utc>) -> Account {
+        Account {
+            email: email.trim().to_string(),
+            state,
+            recent,
+            mails_sent_count: i64::from(state != State::NotYetSent),
+            update_time,
+        }
+    }
+
     /// Whether Google would let this account be invited (managed accounts are not).
     pub fn is_invitable(&self) -> bool {
         self.state != State::Accepted

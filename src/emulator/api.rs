@@ -11,7 +11,7 @@ use super::method::Method;
 use super::path::{ApiPath, parse_api_path};
 use super::state::Shared;
 use super::wire::{GoogleError, invitation_json, ok_json, operation_json};
-use super::{CUSTOMER_ID, USERINVITATIONS_READONLY_SCOPE, USERINVITATIONS_SCOPE, iam};
+use super::{CUSTOMER_ID, iam};
 
 /// Customer alias Google accepts in practice (the admin CLI's default).
 const MY_CUSTOMER: &str = "my_customer";
@@ -61,12 +61,7 @@ async fn call_invitations(
         return Err(GoogleError::method_not_allowed());
     }
     shared.count_call(method);
-    let accepted: &[&str] = if method.is_write() {
-        &[USERINVITATIONS_SCOPE]
-    } else {
-        &[USERINVITATIONS_SCOPE, USERINVITATIONS_READONLY_SCOPE]
-    };
-    shared.authorize(&request, accepted)?;
+    shared.authorize(&request, method.accepted_scopes())?;
     let fault = shared.enter(method).await?;
     if customer != CUSTOMER_ID && customer != MY_CUSTOMER {
         return Err(GoogleError::permission_denied(

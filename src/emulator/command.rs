@@ -1,7 +1,7 @@
 //! `invitation-gateway emulator`: the emulator alone on its own port, for callers' own CI.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 
@@ -35,6 +35,7 @@ pub struct EmulatorArgs {
 /// Runs the emulator until Ctrl-C or SIGTERM; first prints `emulator listening on URL` to stdout.
 pub async fn run_standalone(args: EmulatorArgs) -> anyhow::Result<()> {
     let seed = Seed::from_arg(&args.seed)?;
+    let shutdown = shutdown_signal()?;
     let listener = std::net::TcpListener::bind(&args.listen)
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let emulator = Emulator::start(
@@ -55,46 +56,30 @@ pub async fn run_standalone(args: EmulatorArgs) -> anyhow::Result<()> {
     writeln!(stdout, "emulator listening on {}", emulator.url())?;
     stdout.flush()?;
     drop(stdout);
-    wait_for_shutdown().await?;
+    shutdown.await;
     tracing::info!("emulator stopping");
     emulator.stop().await;
     Ok(())
 }
 
+/// Registers for Ctrl-C and SIGTERM at once, so a signal sent right after the URL line is seen.
 #[cfg(unix)]
-async fn wait_for_shutdown() -> anyhow::Result<()> {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => result?,
-        _ = terminate.recv() => {}
-    }
-    Ok(())
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+    })
 }
 
+/// Waits for Ctrl-C.
 #[cfg(not(unix))]
-async fn wait_for_shutdown() -> anyhow::Result<()> {
-    tokio::signal::ctrl_c().await?;
-    Ok(())
-}
-
-/// Writes a secret file that only its owner may read.
-pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-        options.mode(0o600);
-        let mut file = options.open(path)?;
-        // `mode` only applies to new files; an existing file keeps its bits unless we narrow them.
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        file.write_all(contents)?;
-        file.sync_all()
-    }
-    #[cfg(not(unix))]
-    {
-        let mut file = options.open(path)?;
-        file.write_all(contents)?;
-        file.sync_all()
-    }
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }

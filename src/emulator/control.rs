@@ -104,13 +104,12 @@ fn account_json(account: &Account) -> Value {
 
 async fn add_account(payload: web::Payload, shared: web::Data<Shared>) -> Answer {
     let request: AddAccountRequest = read_json(payload).await?;
-    let account = Account {
-        email: request.email.trim().to_string(),
-        state: request.state.unwrap_or(State::NotYetSent),
-        recent: request.recent.unwrap_or(false),
-        mails_sent_count: 0,
-        update_time: Utc::now(),
-    };
+    let account = Account::new(
+        &request.email,
+        request.state.unwrap_or(State::NotYetSent),
+        request.recent.unwrap_or(false),
+        Utc::now(),
+    );
     let mut world = shared.world();
     let added = world.directory.insert(account)?;
     Ok(HttpResponse::Created().json(account_json(added)))
@@ -150,7 +149,7 @@ async fn clear_faults(shared: web::Data<Shared>) -> HttpResponse {
 
 async fn set_latency(payload: web::Payload, shared: web::Data<Shared>) -> Answer {
     let request: LatencyRequest = read_json(payload).await?;
-    shared.world().latency = check_latency(request.ms)?;
+    shared.world().latency = check_latency("ms", request.ms)?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -66,14 +66,9 @@ impl Faults {
                 "status must be an HTTP error code (400-599).",
             ));
         }
-        let latency_ms = request.latency_ms.unwrap_or(0);
-        if latency_ms > MAX_LATENCY_MS {
-            return Err(GoogleError::invalid_argument(format!(
-                "latencyMs must be at most {MAX_LATENCY_MS}."
-            )));
-        }
+        let delay = check_latency("latencyMs", request.latency_ms.unwrap_or(0))?;
         let fault = Fault {
-            delay: Duration::from_millis(latency_ms),
+            delay,
             error: request
                 .status
                 .map(|status| GoogleError::from_fault(status, request.retry_after_secs)),
@@ -113,11 +108,11 @@ impl Faults {
     }
 }
 
-/// Validates a global latency.
-pub fn check_latency(ms: u64) -> Result<Duration, GoogleError> {
+/// Validates a delay given in milliseconds by the control field `field`.
+pub fn check_latency(field: &str, ms: u64) -> Result<Duration, GoogleError> {
     if ms > MAX_LATENCY_MS {
         return Err(GoogleError::invalid_argument(format!(
-            "ms must be at most {MAX_LATENCY_MS}."
+            "{field} must be at most {MAX_LATENCY_MS}."
         )));
     }
     Ok(Duration::from_millis(ms))

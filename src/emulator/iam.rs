@@ -12,7 +12,6 @@ use super::method::Method;
 use super::path::parse_sign_jwt_path;
 use super::state::Shared;
 use super::wire::{GoogleError, ok_json};
-use super::{CLOUD_PLATFORM_SCOPE, IAM_SCOPE};
 
 /// Body of signJwt.
 #[derive(Deserialize)]
@@ -37,7 +36,7 @@ pub async fn sign_jwt(
         return Err(GoogleError::method_not_allowed());
     }
     shared.count_call(Method::SignJwt);
-    shared.authorize(&request, &[CLOUD_PLATFORM_SCOPE, IAM_SCOPE])?;
+    shared.authorize(&request, Method::SignJwt.accepted_scopes())?;
     let fault = shared.enter(Method::SignJwt).await?;
     if !account_email.eq_ignore_ascii_case(CLIENT_EMAIL) {
         return Err(GoogleError::permission_denied(
@@ -51,7 +50,7 @@ pub async fn sign_jwt(
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some(shared.account.private_key_id.clone());
     let signed = jsonwebtoken::encode(&header, &claims, &shared.account.encoding_key)
-        .map_err(|_| GoogleError::from_fault(500, None))?;
+        .map_err(|_| GoogleError::internal("The JWT could not be signed."))?;
     fault.finish(ok_json(&json!({
         "keyId": shared.account.private_key_id,
         "signedJwt": signed,

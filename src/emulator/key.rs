@@ -1,5 +1,8 @@
 //! The emulator's service account: a fresh RSA key and its Google-format key file.
 
+use std::io::Write as _;
+use std::path::Path;
+
 use jsonwebtoken::{DecodingKey, EncodingKey};
 use rand::Rng as _;
 use rsa::pkcs8::{EncodePrivateKey as _, LineEnding};
@@ -65,5 +68,27 @@ impl ServiceAccount {
             encoding_key,
             decoding_key,
         })
+    }
+}
+
+/// Writes a key file that only its owner may read.
+pub fn write_key_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        options.mode(0o600);
+        let mut file = options.open(path)?;
+        // `mode` only applies to new files; an existing file keeps its bits unless we narrow them.
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        file.write_all(contents)?;
+        file.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let mut file = options.open(path)?;
+        file.write_all(contents)?;
+        file.sync_all()
     }
 }

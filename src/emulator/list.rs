@@ -88,7 +88,7 @@ impl ListQuery {
                     .is_none_or(|cursor| self.is_after(account, cursor))
             })
             .collect();
-        matching.sort_by_key(|account| self.sort_key(account));
+        matching.sort_by_cached_key(|account| self.sort_key(account));
         if self.descending {
             matching.reverse();
         }
@@ -120,8 +120,9 @@ impl ListQuery {
     }
 
     fn is_after(&self, account: &Account, cursor: &PageToken) -> bool {
-        let key = self.sort_key(account);
-        let last = (cursor.t.unwrap_or(0), cursor.e.clone());
+        let (time, email) = self.sort_key(account);
+        let key = (time, email.as_str());
+        let last = (cursor.t.unwrap_or(0), cursor.e.as_str());
         if self.descending {
             key < last
         } else {

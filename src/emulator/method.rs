@@ -2,6 +2,10 @@
 
 use serde::Deserialize;
 
+use super::{
+    CLOUD_PLATFORM_SCOPE, IAM_SCOPE, USERINVITATIONS_READONLY_SCOPE, USERINVITATIONS_SCOPE,
+};
+
 /// A method of the emulated Google APIs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -55,6 +59,18 @@ impl Method {
     /// Whether the method changes state (and so needs the read-write scope).
     pub fn is_write(self) -> bool {
         matches!(self, Method::Send | Method::Cancel)
+    }
+
+    /// Scopes of which a bearer token needs one; the token endpoint takes no bearer token.
+    pub fn accepted_scopes(self) -> &'static [&'static str] {
+        match self {
+            Method::List | Method::Get | Method::IsInvitableUser => {
+                &[USERINVITATIONS_SCOPE, USERINVITATIONS_READONLY_SCOPE]
+            }
+            Method::Send | Method::Cancel => &[USERINVITATIONS_SCOPE],
+            Method::SignJwt => &[CLOUD_PLATFORM_SCOPE, IAM_SCOPE],
+            Method::Token => &[],
+        }
     }
 
     /// Index into per-method counters.

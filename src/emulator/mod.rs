@@ -153,7 +153,7 @@ impl Emulator {
 
     /// Writes the key file, readable by its owner only.
     pub fn write_key(&self, path: &Path) -> std::io::Result<()> {
-        command::write_private_file(path, self.key_json.as_bytes())
+        key::write_key_file(path, self.key_json.as_bytes())
     }
 
     /// Stops accepting, lets in-flight requests finish, and waits for the server to end.

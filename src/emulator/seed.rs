@@ -69,20 +69,17 @@ impl Seed {
         let mut directory = Directory::default();
         for seed in accounts {
             let state = seed.state.unwrap_or(State::NotYetSent);
-            let default_mails = i64::from(state != State::NotYetSent);
-            let mails_sent_count = seed.mails_sent_count.unwrap_or(default_mails);
-            anyhow::ensure!(
-                mails_sent_count >= 0,
-                "seed account {} has a negative mailsSentCount",
-                seed.email
-            );
-            let account = Account {
-                email: seed.email.trim().to_string(),
-                state,
-                recent: seed.recent.unwrap_or(false),
-                mails_sent_count,
-                update_time: seed.update_time.unwrap_or(now),
-            };
+            let recent = seed.recent.unwrap_or(false);
+            let mut account =
+                Account::new(&seed.email, state, recent, seed.update_time.unwrap_or(now));
+            if let Some(count) = seed.mails_sent_count {
+                anyhow::ensure!(
+                    count >= 0,
+                    "seed account {} has a negative mailsSentCount",
+                    seed.email
+                );
+                account.mails_sent_count = count;
+            }
             directory.insert(account).map_err(|error| {
                 anyhow::anyhow!("seed account {}: {}", seed.email, error.message)
             })?;

@@ -145,7 +145,7 @@ impl GoogleError {
         Self::new(409, "ABORTED", "ABORTED", message)
     }
 
-    /// 413 for a body over the limit (Google uses 400 INVALID_ARGUMENT's sibling OUT_OF_RANGE).
+    /// 413 for a body over the limit; OUT_OF_RANGE is the canonical status closest to "too large".
     pub fn payload_too_large(limit: usize) -> Self {
         Self::new(
             413,
@@ -153,6 +153,11 @@ impl GoogleError {
             "REQUEST_TOO_LARGE",
             format!("Request body is larger than {limit} bytes."),
         )
+    }
+
+    /// 500 INTERNAL for a failure of the emulator itself.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(500, "INTERNAL", "INTERNAL", message)
     }
 
     /// An injected fault: the status name comes from the HTTP code, as in the wire-facts table.

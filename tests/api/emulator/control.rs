@@ -45,6 +45,7 @@ async fn added_recent_account_with_a_state_is_hidden_from_get() {
 
     assert_eq!(reply.status, 201);
     assert_eq!(reply.body["state"], json!("DECLINED"));
+    assert_eq!(reply.body["mailsSentCount"], json!(1));
     app.get_invitation("new@example.com")
         .await
         .assert_google_error(404, "NOT_FOUND");

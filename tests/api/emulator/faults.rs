@@ -170,3 +170,21 @@ async fn invalid_fault_rules_are_rejected() {
             .assert_google_error(400, "INVALID_ARGUMENT");
     }
 }
+
+#[tokio::test]
+async fn delays_over_two_minutes_are_rejected() {
+    let app = spawn_emulator().await;
+
+    let rule = app
+        .control(
+            "/emulator/v1/faults",
+            json!({"count": 1, "latencyMs": 120_001}),
+        )
+        .await;
+    let latency = app
+        .control("/emulator/v1/latency", json!({"ms": 120_001}))
+        .await;
+
+    rule.assert_google_error(400, "INVALID_ARGUMENT");
+    latency.assert_google_error(400, "INVALID_ARGUMENT");
+}

@@ -225,9 +225,14 @@ impl TestEmulator {
     pub fn sign(&self, claims: &Value) -> String {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(self.private_key_id());
+        self.sign_with_header(&header, claims)
+    }
+
+    /// Signs claims with the key file under a given header.
+    pub fn sign_with_header(&self, header: &Header, claims: &Value) -> String {
         let pem = self.key["private_key"].as_str().expect("private_key");
         let key = EncodingKey::from_rsa_pem(pem.as_bytes()).expect("the key file's key loads");
-        jsonwebtoken::encode(&header, claims, &key).expect("the claims sign")
+        jsonwebtoken::encode(header, claims, &key).expect("the claims sign")
     }
 
     /// Exchanges an assertion at `/token`.
@@ -247,12 +252,7 @@ impl TestEmulator {
 
     /// A delegated access token for these scopes.
     pub async fn token_for(&self, scope: &str) -> String {
-        let reply = self.exchange(&self.sign(&self.claims(scope))).await;
-        assert_eq!(reply.status, 200, "{:?}", reply.body);
-        reply.body["access_token"]
-            .as_str()
-            .expect("access_token")
-            .to_string()
+        self.grant(&self.claims(scope)).await
     }
 
     /// A read-only delegated token.
@@ -267,7 +267,12 @@ impl TestEmulator {
             .as_object_mut()
             .expect("claims are an object")
             .remove("sub");
-        let reply = self.exchange(&self.sign(&claims)).await;
+        self.grant(&claims).await
+    }
+
+    /// Signs the claims and exchanges them, asserting the grant succeeds.
+    async fn grant(&self, claims: &Value) -> String {
+        let reply = self.exchange(&self.sign(claims)).await;
         assert_eq!(reply.status, 200, "{:?}", reply.body);
         reply.body["access_token"]
             .as_str()

@@ -7,4 +7,5 @@ mod faults;
 mod helpers;
 mod iam;
 mod list;
+mod seed;
 mod token;

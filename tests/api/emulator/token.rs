@@ -6,6 +6,7 @@ use gcp_auth::TokenProvider as _;
 use invitation_gateway::emulator::{
     CLOUD_PLATFORM_SCOPE, USERINVITATIONS_READONLY_SCOPE, USERINVITATIONS_SCOPE,
 };
+use jsonwebtoken::{Algorithm, Header};
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
 
@@ -168,22 +169,13 @@ async fn an_assertion_without_exp_is_invalid_grant() {
 async fn a_header_without_kid_is_accepted_and_a_wrong_kid_is_not() {
     let app = spawn_emulator().await;
     let signed = app.sign(&app.claims(USERINVITATIONS_SCOPE));
-    let pem = serde_json::from_str::<Value>(app.emulator.service_account_key_json()).expect("json")
-        ["private_key"]
-        .as_str()
-        .expect("pem")
-        .to_string();
-    let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).expect("key");
-    let no_kid = jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+    let no_kid = app.sign_with_header(
+        &Header::new(Algorithm::RS256),
         &app.claims(USERINVITATIONS_SCOPE),
-        &key,
-    )
-    .expect("signs");
-    let mut wrong = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    );
+    let mut wrong = Header::new(Algorithm::RS256);
     wrong.kid = Some("0000".into());
-    let wrong_kid =
-        jsonwebtoken::encode(&wrong, &app.claims(USERINVITATIONS_SCOPE), &key).expect("signs");
+    let wrong_kid = app.sign_with_header(&wrong, &app.claims(USERINVITATIONS_SCOPE));
 
     assert_eq!(app.exchange(&signed).await.status, 200);
     assert_eq!(app.exchange(&no_kid).await.status, 200);
