@@ -43,6 +43,7 @@ pub async fn run_standalone(args: EmulatorArgs) -> anyhow::Result<()> {
         EmulatorSettings {
             seed,
             admin: args.admin,
+            key: None,
         },
     )
     .await?;

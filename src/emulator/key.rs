@@ -15,6 +15,24 @@ pub const PROJECT_ID: &str = "emulator-project";
 /// The emulated service account's address.
 pub const CLIENT_EMAIL: &str = "invitation-gateway@emulator-project.iam.gserviceaccount.com";
 
+/// An RSA private key for an emulator's service account. Generating one costs a few hundred
+/// milliseconds of CPU; tests that start many emulators generate one and share it.
+#[derive(Clone)]
+pub struct EmulatorKey(RsaPrivateKey);
+
+impl EmulatorKey {
+    /// A fresh 2048-bit key.
+    pub fn generate() -> anyhow::Result<EmulatorKey> {
+        Ok(EmulatorKey(RsaPrivateKey::new(&mut OsRng, 2048)?))
+    }
+}
+
+impl std::fmt::Debug for EmulatorKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EmulatorKey(..)")
+    }
+}
+
 /// A service account whose private key exists only in this emulator (and the key file it hands out).
 pub struct ServiceAccount {
     /// `private_key_id`, also the `kid` of signJwt's JWTs.
@@ -28,9 +46,9 @@ pub struct ServiceAccount {
 }
 
 impl ServiceAccount {
-    /// Generates a fresh 2048-bit key; `token_uri` goes into the key file.
-    pub fn generate(token_uri: &str) -> anyhow::Result<ServiceAccount> {
-        let private_key = RsaPrivateKey::new(&mut OsRng, 2048)?;
+    /// The account for `key`; `token_uri` goes into the key file.
+    pub fn new(key: &EmulatorKey, token_uri: &str) -> anyhow::Result<ServiceAccount> {
+        let private_key = &key.0;
         let pem = private_key.to_pkcs8_pem(LineEnding::LF)?;
         let encoding_key = EncodingKey::from_rsa_pem(pem.as_bytes())?;
         let decoding_key = DecodingKey::from_rsa_raw_components(

@@ -32,6 +32,7 @@ use actix_web::{App, HttpServer, web};
 
 pub use accounts::State;
 pub use command::{EmulatorArgs, run_standalone};
+pub use key::EmulatorKey;
 pub use seed::{Seed, SeedAccount};
 
 /// The emulated customer's id.
@@ -54,6 +55,8 @@ pub struct EmulatorSettings {
     pub seed: Seed,
     /// The admin the token endpoint accepts as `sub`.
     pub admin: String,
+    /// The service account's key; `None` generates a fresh one.
+    pub key: Option<EmulatorKey>,
 }
 
 impl Default for EmulatorSettings {
@@ -61,6 +64,7 @@ impl Default for EmulatorSettings {
         Self {
             seed: Seed::Demo,
             admin: "admin@example.com".into(),
+            key: None,
         }
     }
 }
@@ -93,9 +97,15 @@ impl Emulator {
         let directory = settings.seed.directory(chrono::Utc::now())?;
         // Key generation is CPU-bound; keep it off the async runtime's threads.
         let token_uri = token_url.clone();
-        let account =
-            tokio::task::spawn_blocking(move || key::ServiceAccount::generate(&token_uri))
-                .await??;
+        let given = settings.key;
+        let account = tokio::task::spawn_blocking(move || {
+            let key = match given {
+                Some(key) => key,
+                None => EmulatorKey::generate()?,
+            };
+            key::ServiceAccount::new(&key, &token_uri)
+        })
+        .await??;
         let key_json = account.key_json.clone();
         let shared = web::Data::new(state::Shared::new(
             account,

@@ -5,14 +5,14 @@ use invitation_gateway::config::{
     GoogleCredentials, GoogleSettings, GoogleTimeouts, HttpSettings, JwtSettings,
     ProtectionSettings, RetrySettings, Settings,
 };
-use invitation_gateway::emulator::{Emulator, EmulatorSettings, Seed};
+use invitation_gateway::emulator::{Emulator, EmulatorKey, EmulatorSettings, Seed};
 use invitation_gateway::readiness::CheckState;
 use invitation_gateway::startup::Application;
 use invitation_gateway::state::AppState;
 use invitation_gateway::{install_crypto_provider, telemetry};
 use reqwest::Response;
 use std::path::PathBuf;
-use std::sync::Once;
+use std::sync::{Once, OnceLock};
 use std::time::Duration;
 
 static TRACING: Once = Once::new();
@@ -41,6 +41,14 @@ pub struct TestGoogle {
     pub key_path: PathBuf,
 }
 
+/// One service-account key for every emulator of the test process: generating a 2048-bit RSA
+/// key per test would cost most of the suite's time.
+pub fn shared_key() -> EmulatorKey {
+    static KEY: OnceLock<EmulatorKey> = OnceLock::new();
+    KEY.get_or_init(|| EmulatorKey::generate().expect("generate an RSA key"))
+        .clone()
+}
+
 /// Starts an emulator with the given seed on a loopback port.
 pub async fn spawn_google(seed: Seed) -> TestGoogle {
     install_crypto_provider();
@@ -50,6 +58,7 @@ pub async fn spawn_google(seed: Seed) -> TestGoogle {
         EmulatorSettings {
             seed,
             admin: ADMIN.into(),
+            key: Some(shared_key()),
         },
     )
     .await

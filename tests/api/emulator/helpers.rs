@@ -87,7 +87,8 @@ pub async fn spawn_with_seed(seed: Seed) -> TestEmulator {
 }
 
 /// Starts an emulator on a free loopback port and obtains a read-write token through `/token`.
-pub async fn spawn_with(settings: EmulatorSettings) -> TestEmulator {
+pub async fn spawn_with(mut settings: EmulatorSettings) -> TestEmulator {
+    settings.key.get_or_insert_with(crate::helpers::shared_key);
     let _ = rustls::crypto::ring::default_provider().install_default();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     let emulator = Emulator::start(listener, settings)
