@@ -11,7 +11,8 @@ cargo build --locked --bin invitation-gateway
 venv=target/google-client-venv
 if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import googleapiclient, google.oauth2, google_auth_httplib2" 2>/dev/null; then
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet google-api-python-client google-auth google-auth-httplib2
+    # Pinned: the check must not change under us when Google releases a new client.
+    "$venv/bin/pip" install --quiet google-api-python-client==2.202.0 google-auth==2.62.2 google-auth-httplib2==0.4.4
 fi
 
 work=$(mktemp -d)
