@@ -6,6 +6,7 @@ pub mod config;
 pub mod emulator;
 pub mod error;
 pub mod google;
+pub mod invitations;
 pub mod middleware;
 pub mod readiness;
 pub mod routes;

@@ -1,0 +1,209 @@
+//! send and cancel of one address, safely.
+//!
+//! send reads the invitation first: INVITED without `resend` is `already_invited` and sends no
+//! mail; ACCEPTED is `already_accepted`; an address Google does not list yet (the 48-hour lag) is
+//! sent to only when isInvitableUser says yes. The send itself goes through the Google client,
+//! which reconciles a lost answer with a read and never repeats a send blindly.
+
+use crate::google::wire::{State, UserInvitation};
+use crate::google::{CallContext, GoogleClient, UpstreamError};
+use crate::invitations::eligibility::EligibilityCache;
+use crate::invitations::email::Email;
+use crate::invitations::outcome::{Invitation, ItemError, ItemErrorCode, MutationResult, Outcome};
+
+/// What the caller's side needs to hear about each item: the mail quota and the audit trail.
+pub trait MutationObserver: Send + Sync {
+    /// A mail is about to go out for this caller; `Err` refuses it (quota used up).
+    fn allow_mail(&self) -> Result<(), ItemError>;
+    /// The allowed mail did not go out after all.
+    fn refund_mail(&self);
+    /// The item's result, written to the audit trail before the answer leaves.
+    fn record(&self, action: Action, result: &MutationResult, google_status: Option<u16>);
+}
+
+/// The two mutations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// send
+    Send,
+    /// cancel
+    Cancel,
+}
+
+impl Action {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Send => "send",
+            Action::Cancel => "cancel",
+        }
+    }
+}
+
+/// A result and the HTTP status of the mutating call to Google, if one was made.
+pub(crate) struct Done {
+    pub result: MutationResult,
+    pub google_status: Option<u16>,
+}
+
+fn done(
+    email: &Email,
+    outcome: Outcome,
+    invitation: Option<&UserInvitation>,
+    google_status: Option<u16>,
+) -> Done {
+    Done {
+        result: MutationResult {
+            email: email.to_string(),
+            outcome,
+            invitation: invitation.map(Invitation::from),
+            error: None,
+        },
+        google_status,
+    }
+}
+
+fn failed(email: &Email, error: ItemError, google_status: Option<u16>) -> Done {
+    Done {
+        result: MutationResult {
+            email: email.to_string(),
+            outcome: Outcome::Failed,
+            invitation: None,
+            error: Some(error),
+        },
+        google_status,
+    }
+}
+
+/// Reads the invitation: `Ok(None)` when Google has none (yet).
+async fn read(
+    google: &GoogleClient,
+    email: &Email,
+    ctx: &CallContext,
+) -> Result<Option<UserInvitation>, UpstreamError> {
+    match google.get(email.as_str(), ctx).await {
+        Ok(invitation) => Ok(Some(invitation)),
+        Err(err) if err.is_status("NOT_FOUND") => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// One send, safely.
+pub(crate) async fn send_one(
+    google: &GoogleClient,
+    eligibility: &EligibilityCache,
+    email: Email,
+    resend: bool,
+    observer: &dyn MutationObserver,
+    ctx: &CallContext,
+) -> Done {
+    let email = &email;
+    let before = match read(google, email, ctx).await {
+        Ok(before) => before,
+        Err(err) => return failed(email, ItemError::from_upstream(&err), None),
+    };
+    let outcome = match before.as_ref().map(|b| b.state) {
+        Some(State::Accepted) => {
+            return done(email, Outcome::AlreadyAccepted, before.as_ref(), None);
+        }
+        Some(State::Invited) if !resend => {
+            return done(email, Outcome::AlreadyInvited, before.as_ref(), None);
+        }
+        Some(State::Invited) => Outcome::Resent,
+        Some(State::NotYetSent | State::Declined) => Outcome::Sent,
+        // Not listed yet (new accounts take up to 48 h) or a state we do not know: ask.
+        Some(State::StateUnspecified) | None => match eligibility.check(google, email, ctx).await {
+            Ok(answer) if answer.checked.eligible => Outcome::Sent,
+            Ok(_) => return done(email, Outcome::NotEligible, before.as_ref(), None),
+            Err(err) => return failed(email, ItemError::from_upstream(&err), None),
+        },
+    };
+    if let Err(error) = observer.allow_mail() {
+        return failed(email, error, None);
+    }
+    let result = google.send(email.as_str(), before.as_ref(), ctx).await;
+    eligibility.invalidate(email).await;
+    match result {
+        Ok(sent) => {
+            let after = sent.invitation.or(before);
+            done(email, outcome, after.as_ref(), Some(200))
+        }
+        Err(err) if err.is_status("FAILED_PRECONDITION") => {
+            // Not invitable after all (e.g. the person joined meanwhile): no mail went out.
+            observer.refund_mail();
+            done(
+                email,
+                Outcome::NotEligible,
+                before.as_ref(),
+                err.http_status,
+            )
+        }
+        Err(err) => {
+            let mut error = ItemError::from_upstream(&err);
+            if err.is_ambiguous() {
+                error.detail =
+                    "Google did not confirm the send and the invitation could not be read back: \
+                    the mail may have gone out. Look the address up before sending again."
+                        .into();
+            } else {
+                observer.refund_mail();
+            }
+            failed(email, error, err.http_status)
+        }
+    }
+}
+
+/// One cancel.
+pub(crate) async fn cancel_one(
+    google: &GoogleClient,
+    eligibility: &EligibilityCache,
+    email: Email,
+    ctx: &CallContext,
+) -> Done {
+    let email = &email;
+    let before = match read(google, email, ctx).await {
+        Ok(before) => before,
+        Err(err) => return failed(email, ItemError::from_upstream(&err), None),
+    };
+    if before.as_ref().map(|b| b.state) != Some(State::Invited) {
+        return done(email, Outcome::NotInvited, before.as_ref(), None);
+    }
+    let result = google.cancel(email.as_str(), ctx).await;
+    eligibility.invalidate(email).await;
+    match result {
+        Ok(after) => {
+            let after = after.or_else(|| {
+                before.map(|b| UserInvitation {
+                    state: State::NotYetSent,
+                    ..b
+                })
+            });
+            done(email, Outcome::Cancelled, after.as_ref(), Some(200))
+        }
+        Err(err) if err.is_status("FAILED_PRECONDITION") => {
+            done(email, Outcome::NotInvited, None, err.http_status)
+        }
+        Err(err) => failed(email, ItemError::from_upstream(&err), err.http_status),
+    }
+}
+
+/// The per-item error of an address refused before any call.
+pub(crate) fn refused(raw: &str, error: ItemError) -> Done {
+    Done {
+        result: MutationResult {
+            email: raw.trim().to_owned(),
+            outcome: Outcome::Failed,
+            invitation: None,
+            error: Some(error),
+        },
+        google_status: None,
+    }
+}
+
+/// The quota error an observer returns when the caller's mails are used up.
+pub fn mail_quota_exceeded() -> ItemError {
+    ItemError::new(
+        ItemErrorCode::MailQuotaExceeded,
+        "Your daily mail quota is used up; no mail was sent.",
+    )
+}

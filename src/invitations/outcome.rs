@@ -1,0 +1,331 @@
+//! What the API answers: invitations, per-item results and errors, and whole-request failures.
+//!
+//! These types are the wire shapes (camelCase JSON, documented in the OpenAPI document); the
+//! domain builds them and the handlers serialise them unchanged.
+
+use crate::google::wire::{State, UserInvitation};
+use crate::google::{UpstreamError, UpstreamErrorKind};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use utoipa::ToSchema;
+
+/// The state of an invitation.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum InvitationState {
+    /// Found, no mail sent (or the invitation was cancelled).
+    NotYetSent,
+    /// Mailed, waiting for the person.
+    Invited,
+    /// The person joined; the account is managed.
+    Accepted,
+    /// The person declined.
+    Declined,
+    /// Google reported a state this version does not know.
+    StateUnspecified,
+}
+
+impl InvitationState {
+    /// Every state a filter may name.
+    pub const FILTERABLE: [InvitationState; 4] = [
+        InvitationState::NotYetSent,
+        InvitationState::Invited,
+        InvitationState::Accepted,
+        InvitationState::Declined,
+    ];
+
+    /// The wire name (`NOT_YET_SENT`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvitationState::NotYetSent => "NOT_YET_SENT",
+            InvitationState::Invited => "INVITED",
+            InvitationState::Accepted => "ACCEPTED",
+            InvitationState::Declined => "DECLINED",
+            InvitationState::StateUnspecified => "STATE_UNSPECIFIED",
+        }
+    }
+
+    /// Parses a wire name, case-insensitively.
+    pub fn parse(name: &str) -> Option<InvitationState> {
+        Self::FILTERABLE
+            .into_iter()
+            .find(|s| s.as_str().eq_ignore_ascii_case(name))
+    }
+}
+
+impl From<State> for InvitationState {
+    fn from(state: State) -> Self {
+        match state {
+            State::NotYetSent => InvitationState::NotYetSent,
+            State::Invited => InvitationState::Invited,
+            State::Accepted => InvitationState::Accepted,
+            State::Declined => InvitationState::Declined,
+            State::StateUnspecified => InvitationState::StateUnspecified,
+        }
+    }
+}
+
+/// An invitation as this API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"email": "ada@example.com", "state": "INVITED", "mailsSentCount": 2, "updateTime": "2026-03-12T16:50:14.365Z"}))]
+pub struct Invitation {
+    /// The person's address, as Google stores it.
+    pub email: String,
+    /// Where the invitation stands.
+    pub state: InvitationState,
+    /// How many invitation mails went out so far.
+    pub mails_sent_count: i64,
+    /// When Google last changed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub update_time: Option<DateTime<Utc>>,
+}
+
+impl From<&UserInvitation> for Invitation {
+    fn from(invitation: &UserInvitation) -> Self {
+        Self {
+            email: invitation.email().to_owned(),
+            state: invitation.state.into(),
+            mails_sent_count: invitation.mails_sent_count,
+            update_time: invitation.update_time,
+        }
+    }
+}
+
+/// Stable codes of per-item errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemErrorCode {
+    /// The address is not valid.
+    InvalidEmail,
+    /// The address's domain is outside `GATEWAY_ALLOWED_DOMAINS`.
+    DomainNotAllowed,
+    /// Google has no invitation for the address (or not yet: new accounts take up to 48 h).
+    NotFound,
+    /// Google is unavailable or overloaded; retry later.
+    UpstreamUnavailable,
+    /// Google did not answer in time. For a send, the mail may have gone out.
+    UpstreamTimeout,
+    /// Google refused the request.
+    UpstreamRejected,
+    /// The gateway's Google credentials are misconfigured.
+    CredentialsMisconfigured,
+    /// The caller's daily mail quota is used up.
+    MailQuotaExceeded,
+    /// The audit trail cannot be written, so nothing was changed.
+    AuditUnavailable,
+}
+
+/// Why one item of a batch failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ItemError {
+    /// Stable code.
+    pub code: ItemErrorCode,
+    /// Human explanation; never contains the address.
+    pub detail: String,
+}
+
+impl ItemError {
+    /// An error with this code and detail.
+    pub fn new(code: ItemErrorCode, detail: impl Into<String>) -> Self {
+        Self {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    /// The per-item view of a failed call to Google.
+    pub fn from_upstream(err: &UpstreamError) -> Self {
+        let failure = Failure::from(err);
+        let code = match failure {
+            Failure::Unavailable { .. } => ItemErrorCode::UpstreamUnavailable,
+            Failure::Timeout => ItemErrorCode::UpstreamTimeout,
+            Failure::Misconfigured => ItemErrorCode::CredentialsMisconfigured,
+            Failure::Rejected { .. } | Failure::InvalidPageToken => ItemErrorCode::UpstreamRejected,
+        };
+        Self::new(code, failure.detail())
+    }
+}
+
+/// A whole request that could not be served because of Google.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// Google is failing, overloaded, or the breaker is open; come back after `retry_after`.
+    Unavailable {
+        /// When to come back.
+        retry_after: Option<Duration>,
+    },
+    /// Google did not answer in time.
+    Timeout,
+    /// Our delegation is misconfigured (an operator must act).
+    Misconfigured,
+    /// Google refused with this canonical status.
+    Rejected {
+        /// Google's status, e.g. `PERMISSION_DENIED`.
+        status: String,
+    },
+    /// Google refused the page token (it belongs to other parameters, or is garbage).
+    InvalidPageToken,
+}
+
+impl Failure {
+    /// A caller-safe explanation.
+    pub fn detail(&self) -> String {
+        match self {
+            Failure::Unavailable { .. } => "Google is unavailable or over quota; retry later.".into(),
+            Failure::Timeout => "Google did not answer in time.".into(),
+            Failure::Misconfigured => {
+                "The gateway's Google credentials are misconfigured; an operator has been told how to fix them.".into()
+            }
+            Failure::Rejected { status } => format!("Google refused the request ({status})."),
+            Failure::InvalidPageToken => {
+                "pageToken is not valid for these parameters; start again without it.".into()
+            }
+        }
+    }
+}
+
+impl From<&UpstreamError> for Failure {
+    fn from(err: &UpstreamError) -> Self {
+        match err.kind {
+            UpstreamErrorKind::CredentialsMisconfigured => Failure::Misconfigured,
+            UpstreamErrorKind::Timeout => Failure::Timeout,
+            UpstreamErrorKind::Google if matches!(err.http_status, Some(504) | Some(408)) => {
+                Failure::Timeout
+            }
+            UpstreamErrorKind::Google
+                if err.is_quota() || err.http_status.is_some_and(|c| c >= 500) =>
+            {
+                Failure::Unavailable {
+                    retry_after: err.retry_after,
+                }
+            }
+            UpstreamErrorKind::Google | UpstreamErrorKind::Decode => Failure::Rejected {
+                status: err.status.clone().unwrap_or_else(|| "UNKNOWN".into()),
+            },
+            UpstreamErrorKind::Connect
+            | UpstreamErrorKind::Transport
+            | UpstreamErrorKind::CircuitOpen
+            | UpstreamErrorKind::Overloaded
+            | UpstreamErrorKind::CredentialsUnavailable
+            | UpstreamErrorKind::Draining => Failure::Unavailable {
+                retry_after: err.retry_after,
+            },
+        }
+    }
+}
+
+/// One answer of an eligibility check.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EligibilityResult {
+    /// The address (normalised when valid, as sent otherwise).
+    pub email: String,
+    /// True when the address is an unmanaged account that can be invited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eligible: Option<bool>,
+    /// When Google answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checked_at: Option<DateTime<Utc>>,
+    /// True when the answer came from the gateway's cache (or a concurrent check of the same
+    /// address) rather than from a call made for this item.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cached: Option<bool>,
+    /// Why this item has no answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ItemError>,
+}
+
+/// One answer of a lookup.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LookupResult {
+    /// The address.
+    pub email: String,
+    /// The invitation, when Google has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invitation: Option<Invitation>,
+    /// Why there is none (`not_found` included).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ItemError>,
+}
+
+/// What happened to one address of a send or cancel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// send: the first mail went out.
+    Sent,
+    /// send with `resend: true`: another mail went out.
+    Resent,
+    /// send: already INVITED and `resend` was false; no mail.
+    AlreadyInvited,
+    /// send: the person already joined; no mail.
+    AlreadyAccepted,
+    /// send: not an unmanaged account of a verified domain; no mail.
+    NotEligible,
+    /// cancel: the invitation was withdrawn.
+    Cancelled,
+    /// cancel: nothing was pending.
+    NotInvited,
+    /// The item failed; see `error`.
+    Failed,
+}
+
+impl Outcome {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Sent => "sent",
+            Outcome::Resent => "resent",
+            Outcome::AlreadyInvited => "already_invited",
+            Outcome::AlreadyAccepted => "already_accepted",
+            Outcome::NotEligible => "not_eligible",
+            Outcome::Cancelled => "cancelled",
+            Outcome::NotInvited => "not_invited",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// One item of a send or cancel answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MutationResult {
+    /// The address.
+    pub email: String,
+    /// What happened.
+    pub outcome: Outcome,
+    /// The invitation afterwards, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invitation: Option<Invitation>,
+    /// Why the item failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ItemError>,
+}
+
+/// The answer of a send or cancel.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MutationResponse {
+    /// One result per address, in the order sent.
+    pub results: Vec<MutationResult>,
+    /// How many items had each outcome.
+    #[schema(value_type = BTreeMap<String, usize>)]
+    pub summary: BTreeMap<Outcome, usize>,
+}
+
+impl MutationResponse {
+    /// Builds the answer and its summary.
+    pub fn new(results: Vec<MutationResult>) -> Self {
+        let mut summary = BTreeMap::new();
+        for result in &results {
+            *summary.entry(result.outcome).or_insert(0) += 1;
+        }
+        Self { results, summary }
+    }
+}
