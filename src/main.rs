@@ -15,6 +15,13 @@ async fn main() -> ExitCode {
             print!("{}", routes::openapi::document_json());
             ExitCode::SUCCESS
         }
+        Command::Token(args) => match args.mint() {
+            Ok(token) => {
+                println!("{token}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => fail(&err),
+        },
         Command::Serve(args) => {
             let settings = match args.settings() {
                 Ok(settings) => settings,

@@ -23,7 +23,9 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
         let address = listener.local_addr()?;
         let http = settings.http.clone();
-        let state = AppState::new(settings);
+        let state = AppState::new(settings)?;
+        // Secret and PEM keys are ready now; a JWKS is fetched in the background.
+        state.auth.start(state.readiness.clone());
 
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {

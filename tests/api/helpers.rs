@@ -2,7 +2,8 @@
 
 use invitation_gateway::cli::LogFormat;
 use invitation_gateway::config::{
-    GoogleCredentials, GoogleSettings, HttpSettings, JwtSettings, Settings,
+    AuditSettings, GoogleCredentials, GoogleSettings, HttpSettings, JwtSettings, LimitSettings,
+    Settings,
 };
 use invitation_gateway::startup::Application;
 use invitation_gateway::{install_crypto_provider, telemetry};
@@ -38,16 +39,16 @@ pub fn test_settings() -> Settings {
         },
         jwt: JwtSettings {
             hs256_secret: Some("test-secret-test-secret-test-secret!".into()),
-            public_key_file: None,
-            jwks_url: None,
-            issuer: "invitation-gateway".into(),
-            audience: "invitation-gateway".into(),
+            ..JwtSettings::default()
         },
         allowed_domains: Vec::new(),
         http: HttpSettings {
             workers: 1,
             ..HttpSettings::default()
         },
+        limits: LimitSettings::default(),
+        audit: AuditSettings::default(),
+        log_hash_key: None,
     }
 }
 
