@@ -175,8 +175,9 @@ impl JwksSource {
                     }
                     Err(err) => {
                         tracing::warn!(error = %err, "JWKS fetch failed; keeping the last good keys");
+                        let delay = retry.min(jwks.ttl);
                         retry = (retry * 2).min(Duration::from_secs(30));
-                        retry.min(jwks.ttl)
+                        delay
                     }
                 };
                 drop(jwks);
