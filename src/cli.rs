@@ -450,6 +450,43 @@ mod tests {
         assert!(err.contains("at least 32 bytes"), "{err}");
     }
 
+    const VALID: [&str; 3] = [
+        "--signer-service-account=sa@p.iam.gserviceaccount.com",
+        "--delegated-admin=admin@example.com",
+        SECRET,
+    ];
+
+    fn refusal(extra: &str) -> String {
+        let mut args = VALID.to_vec();
+        args.push(extra);
+        parse(&args).settings().unwrap_err().to_string()
+    }
+
+    #[test]
+    fn auth_limits_audit_and_hash_settings_are_validated_by_name() {
+        assert!(refusal("--rate-limit-per-second=0").contains("GATEWAY_RATE_LIMIT_PER_SECOND"));
+        assert!(refusal("--rate-limit-burst=0").contains("GATEWAY_RATE_LIMIT_BURST"));
+        assert!(refusal("--log-hash-key=short").contains("GATEWAY_LOG_HASH_KEY"));
+        assert!(refusal("--jwt-leeway-secs=3600").contains("GATEWAY_JWT_LEEWAY_SECS"));
+        assert!(refusal("--jwt-max-lifetime-secs=0").contains("GATEWAY_JWT_MAX_LIFETIME_SECS"));
+        assert!(refusal("--jwt-scope-claim= ").contains("GATEWAY_JWT_SCOPE_CLAIM"));
+        let missing_dir = refusal("--audit-file=/nonexistent-dir/audit.jsonl");
+        assert!(missing_dir.contains("GATEWAY_AUDIT_FILE"), "{missing_dir}");
+    }
+
+    #[test]
+    fn auth_settings_have_safe_defaults() {
+        let settings = parse(&VALID).settings().expect("valid settings");
+        assert_eq!(settings.jwt.leeway, Duration::from_secs(30));
+        assert_eq!(settings.jwt.max_lifetime, Duration::from_secs(86_400));
+        assert_eq!(settings.jwt.scope_claim, "scope");
+        assert_eq!(settings.jwt.jwks_ttl, Duration::from_secs(600));
+        assert_eq!(settings.limits.requests_per_second, 10);
+        assert_eq!(settings.limits.burst, 20);
+        assert_eq!(settings.limits.daily_mails_per_caller, 1000);
+        assert!(settings.audit.file.is_none() && settings.log_hash_key.is_none());
+    }
+
     #[test]
     fn keyless_settings_are_accepted() {
         let settings = parse(&[

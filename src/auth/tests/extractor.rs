@@ -308,3 +308,51 @@ async fn denials_are_audited_with_the_caller_when_known() {
         "tokens never reach the audit trail"
     );
 }
+
+/// The answers above are deliberately alike; these check each refusal happens for its reason.
+#[actix_web::test]
+async fn each_refusal_has_its_own_logged_reason() {
+    use crate::auth::AuthFailure;
+    use crate::auth::claims::ClaimError;
+    use crate::auth::compact::ShapeError;
+    let state = state_with_rsa_pem();
+    let verify = |token: String| {
+        let auth = state.auth.clone();
+        async move { auth.verify(&token).await.unwrap_err() }
+    };
+    let big = json!({"alg": "HS256", "pad": "x".repeat(9 * 1024)});
+    assert!(matches!(
+        verify(raw_token(&big, &claims(SEND), "c2ln")).await,
+        AuthFailure::Shape(ShapeError::Length)
+    ));
+    let none = json!({"alg": "none"});
+    assert!(matches!(
+        verify(raw_token(&none, &claims(SEND), "AAAA")).await,
+        AuthFailure::Malformed
+    ));
+    let confused = EncodingKey::from_secret(rsa_keys()[0].public_pem.as_bytes());
+    assert!(matches!(
+        verify(sign(&claims(SEND), Algorithm::HS256, &confused, None)).await,
+        AuthFailure::Signature(_)
+    ));
+    let es256 = json!({"alg": "ES256"});
+    assert!(matches!(
+        verify(raw_token(&es256, &claims(SEND), "AAAA")).await,
+        AuthFailure::Algorithm(_)
+    ));
+    let late = claims_with(SEND, "nbf", json!(now() + 120));
+    assert!(matches!(
+        verify(hs256(&late)).await,
+        AuthFailure::Claims(ClaimError::NotYetValid)
+    ));
+    let long = claims_with(SEND, "exp", json!(now() + 25 * 3600));
+    assert!(matches!(
+        verify(hs256(&long)).await,
+        AuthFailure::Claims(ClaimError::LifetimeTooLong)
+    ));
+    let anonymous = claims_with(SEND, "sub", Value::Null);
+    assert!(matches!(
+        verify(hs256(&anonymous)).await,
+        AuthFailure::Claims(ClaimError::Subject)
+    ));
+}
