@@ -33,7 +33,7 @@ pub enum AuditAction {
 }
 
 /// One audit record; serialised as one JSON object (absent values are `null`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct AuditRecord {
     /// When, RFC 3339 UTC.
     pub time: String,
@@ -57,6 +57,18 @@ pub struct AuditRecord {
     pub idempotency_key: Option<String>,
     /// Why, for denials (e.g. `expired`, `missing scope invitations.send`).
     pub detail: Option<String>,
+}
+
+impl std::fmt::Debug for AuditRecord {
+    // A record that strays into an application log must not carry the email there.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditRecord")
+            .field("request_id", &self.request_id)
+            .field("action", &self.action)
+            .field("outcome", &self.outcome)
+            .field("email", &self.email.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
 }
 
 impl AuditRecord {
@@ -366,6 +378,12 @@ mod tests {
         assert!(log.check_writable().is_ok());
         assert!(log.record(&full_record()).is_err());
         assert!(log.check_writable().is_err());
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_email() {
+        let debug = format!("{:?}", full_record());
+        assert!(!debug.contains("ada@"), "{debug}");
     }
 
     #[test]
