@@ -4,10 +4,13 @@
 //! `GOOGLE_APPLICATION_CREDENTIALS`); `--help` lists them. Secrets are never echoed: clap is told
 //! to hide their env values.
 
+use crate::auth::mint::{self, TokenRequest};
 use crate::config::{
-    self, AmbientCredentials, ConfigError, GoogleCredentials, GoogleSettings, GoogleTimeouts,
-    HttpSettings, JwtSettings, ProtectionSettings, RetrySettings, Settings,
+    self, AmbientCredentials, AuditSettings, ConfigError, GoogleCredentials, GoogleSettings,
+    GoogleTimeouts, HttpSettings, JwtSettings, LimitSettings, ProtectionSettings, RetrySettings,
+    Settings,
 };
+use crate::privacy::MIN_HASH_KEY_BYTES;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
@@ -16,6 +19,9 @@ use std::time::Duration;
 
 /// Shortest accepted HS256 secret: RFC 7518 asks for a key at least as long as the hash.
 const MIN_HS256_SECRET_BYTES: usize = 32;
+
+/// Largest clock-skew leeway: more would keep expired tokens alive noticeably longer.
+const MAX_LEEWAY_SECS: u64 = 300;
 
 /// invitation-gateway: a safe, audited HTTP API in front of Google's User Invitation API.
 #[derive(Debug, Parser)]
@@ -50,6 +56,8 @@ pub enum Command {
     Openapi,
     /// Run the emulator of Google's User Invitation API alone on its own port (for CI).
     Emulator(crate::emulator::EmulatorArgs),
+    /// Print an HS256 caller JWT for local use and tests.
+    Token(TokenArgs),
 }
 
 /// Settings of `serve`.
@@ -182,6 +190,43 @@ pub struct ServeArgs {
     )]
     pub jwt_audience: String,
 
+    /// Clock skew tolerated on exp, nbf and iat of caller JWTs, in seconds.
+    #[arg(long, env = "GATEWAY_JWT_LEEWAY_SECS", default_value_t = 30)]
+    pub jwt_leeway_secs: u64,
+
+    /// Longest accepted caller JWT lifetime (exp - iat), in seconds.
+    #[arg(long, env = "GATEWAY_JWT_MAX_LIFETIME_SECS", default_value_t = 86_400)]
+    pub jwt_max_lifetime_secs: u64,
+
+    /// Claim holding the caller's scopes: a space-separated string or an array (e.g. scp, permissions).
+    #[arg(long, env = "GATEWAY_JWT_SCOPE_CLAIM", default_value = "scope")]
+    pub jwt_scope_claim: String,
+
+    /// Seconds fetched JWKS keys are used before the set is fetched again.
+    #[arg(long, env = "GATEWAY_JWT_JWKS_TTL_SECS", default_value_t = 600)]
+    pub jwt_jwks_ttl_secs: u64,
+
+    /// Sustained requests per second per caller (verified iss + sub).
+    #[arg(long, env = "GATEWAY_RATE_LIMIT_PER_SECOND", default_value_t = 10)]
+    pub rate_limit_per_second: u32,
+
+    /// Requests a caller may make at once above the sustained rate.
+    #[arg(long, env = "GATEWAY_RATE_LIMIT_BURST", default_value_t = 20)]
+    pub rate_limit_burst: u32,
+
+    /// Invitation mails one caller may cause per UTC day.
+    #[arg(long, env = "GATEWAY_DAILY_MAIL_LIMIT", default_value_t = 1000)]
+    pub daily_mail_limit: u32,
+
+    /// Append-only JSON-lines audit file, besides the `audit` log target.
+    #[arg(long, env = "GATEWAY_AUDIT_FILE")]
+    pub audit_file: Option<PathBuf>,
+
+    /// Key of the hash that replaces emails in logs (at least 16 bytes); unset means a random
+    /// key per process, so hashes differ between replicas and restarts.
+    #[arg(long, env = "GATEWAY_LOG_HASH_KEY", hide_env_values = true)]
+    pub log_hash_key: Option<SecretString>,
+
     /// Comma-separated domains callers may act on; unset means all.
     #[arg(long, env = "GATEWAY_ALLOWED_DOMAINS")]
     pub allowed_domains: Option<String>,
@@ -261,7 +306,57 @@ impl ServeArgs {
                 shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
                 workers: self.workers,
             },
+            limits: self.limit_settings()?,
+            audit: self.audit_settings()?,
+            log_hash_key: self.log_hash_key()?,
         })
+    }
+
+    fn limit_settings(&self) -> Result<LimitSettings, ConfigError> {
+        if self.rate_limit_per_second == 0 {
+            return Err(ConfigError(
+                "GATEWAY_RATE_LIMIT_PER_SECOND: must be at least 1".into(),
+            ));
+        }
+        if self.rate_limit_burst == 0 {
+            return Err(ConfigError(
+                "GATEWAY_RATE_LIMIT_BURST: must be at least 1".into(),
+            ));
+        }
+        Ok(LimitSettings {
+            requests_per_second: self.rate_limit_per_second,
+            burst: self.rate_limit_burst,
+            daily_mails_per_caller: self.daily_mail_limit,
+        })
+    }
+
+    fn audit_settings(&self) -> Result<AuditSettings, ConfigError> {
+        if let Some(path) = &self.audit_file {
+            let dir = match path.parent() {
+                Some(dir) if !dir.as_os_str().is_empty() => dir,
+                _ => std::path::Path::new("."),
+            };
+            if !dir.is_dir() || path.is_dir() {
+                return Err(ConfigError(format!(
+                    "GATEWAY_AUDIT_FILE: `{}` must be a file in an existing directory",
+                    path.display()
+                )));
+            }
+        }
+        Ok(AuditSettings {
+            file: self.audit_file.clone(),
+        })
+    }
+
+    fn log_hash_key(&self) -> Result<Option<SecretString>, ConfigError> {
+        if let Some(key) = &self.log_hash_key
+            && key.expose_secret().len() < MIN_HASH_KEY_BYTES
+        {
+            return Err(ConfigError(format!(
+                "GATEWAY_LOG_HASH_KEY: must be at least {MIN_HASH_KEY_BYTES} bytes"
+            )));
+        }
+        Ok(self.log_hash_key.clone())
     }
 
     fn google_credentials(&self) -> Result<GoogleCredentials, ConfigError> {
@@ -322,7 +417,21 @@ impl ServeArgs {
             jwks_url,
             issuer: non_empty("GATEWAY_JWT_ISSUER", &self.jwt_issuer)?,
             audience: non_empty("GATEWAY_JWT_AUDIENCE", &self.jwt_audience)?,
+            leeway: Duration::from_secs(self.jwt_leeway_secs),
+            max_lifetime: Duration::from_secs(self.jwt_max_lifetime_secs),
+            scope_claim: non_empty("GATEWAY_JWT_SCOPE_CLAIM", &self.jwt_scope_claim)?,
+            jwks_ttl: Duration::from_secs(self.jwt_jwks_ttl_secs.max(30)),
         };
+        if self.jwt_leeway_secs > MAX_LEEWAY_SECS {
+            return Err(ConfigError(format!(
+                "GATEWAY_JWT_LEEWAY_SECS: at most {MAX_LEEWAY_SECS} seconds"
+            )));
+        }
+        if self.jwt_max_lifetime_secs == 0 {
+            return Err(ConfigError(
+                "GATEWAY_JWT_MAX_LIFETIME_SECS: must be at least 1".into(),
+            ));
+        }
         if !jwt.has_key_source() {
             return Err(ConfigError(
                 "no way to verify caller JWTs: set GATEWAY_JWT_HS256_SECRET, GATEWAY_JWT_PUBLIC_KEY_FILE or GATEWAY_JWT_JWKS_URL".into(),
@@ -342,6 +451,58 @@ fn positive<T: PartialOrd + Default + Copy>(name: &str, value: T) -> Result<T, C
 
 fn positive_ms(name: &str, millis: u64) -> Result<Duration, ConfigError> {
     positive(name, millis).map(Duration::from_millis)
+}
+
+/// Settings of `token`.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The token's subject (`sub`): who the caller is.
+    #[arg(long)]
+    pub sub: String,
+
+    /// Space-separated scopes, e.g. "invitations.check invitations.read".
+    #[arg(long)]
+    pub scope: String,
+
+    /// Lifetime: 30m, 1h, 3600s, 2d.
+    #[arg(long, default_value = "1h", value_parser = mint::parse_ttl)]
+    pub ttl: Duration,
+
+    /// Shared HS256 secret to sign with (at least 32 bytes).
+    #[arg(long, env = "GATEWAY_JWT_HS256_SECRET", hide_env_values = true)]
+    pub jwt_hs256_secret: Option<SecretString>,
+
+    /// The token's `iss`.
+    #[arg(long, env = "GATEWAY_JWT_ISSUER", default_value = config::DEFAULT_JWT_ISSUER)]
+    pub jwt_issuer: String,
+
+    /// The token's `aud`.
+    #[arg(long, env = "GATEWAY_JWT_AUDIENCE", default_value = config::DEFAULT_JWT_ISSUER)]
+    pub jwt_audience: String,
+}
+
+impl TokenArgs {
+    /// Mints the token the flags describe.
+    pub fn mint(&self) -> Result<String, ConfigError> {
+        let secret = self.jwt_hs256_secret.as_ref().ok_or_else(|| {
+            ConfigError("missing GATEWAY_JWT_HS256_SECRET: the secret to sign with".into())
+        })?;
+        let scopes =
+            mint::parse_scopes(&self.scope).map_err(|e| ConfigError(format!("--scope: {e}")))?;
+        let request = TokenRequest {
+            issuer: non_empty("GATEWAY_JWT_ISSUER", &self.jwt_issuer)?,
+            audience: non_empty("GATEWAY_JWT_AUDIENCE", &self.jwt_audience)?,
+            subject: non_empty("--sub", &self.sub)?,
+            scopes,
+            ttl: self.ttl,
+        };
+        mint::mint_hs256(secret, &request).map_err(|e| match e {
+            mint::MintError::ShortSecret => ConfigError(format!(
+                "GATEWAY_JWT_HS256_SECRET: must be at least {MIN_HS256_SECRET_BYTES} bytes"
+            )),
+            other => ConfigError(other.to_string()),
+        })
+    }
 }
 
 fn non_empty(name: &str, value: &str) -> Result<String, ConfigError> {
@@ -409,6 +570,43 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("at least 32 bytes"), "{err}");
+    }
+
+    const VALID: [&str; 3] = [
+        "--signer-service-account=sa@p.iam.gserviceaccount.com",
+        "--delegated-admin=admin@example.com",
+        SECRET,
+    ];
+
+    fn refusal(extra: &str) -> String {
+        let mut args = VALID.to_vec();
+        args.push(extra);
+        parse(&args).settings().unwrap_err().to_string()
+    }
+
+    #[test]
+    fn auth_limits_audit_and_hash_settings_are_validated_by_name() {
+        assert!(refusal("--rate-limit-per-second=0").contains("GATEWAY_RATE_LIMIT_PER_SECOND"));
+        assert!(refusal("--rate-limit-burst=0").contains("GATEWAY_RATE_LIMIT_BURST"));
+        assert!(refusal("--log-hash-key=short").contains("GATEWAY_LOG_HASH_KEY"));
+        assert!(refusal("--jwt-leeway-secs=3600").contains("GATEWAY_JWT_LEEWAY_SECS"));
+        assert!(refusal("--jwt-max-lifetime-secs=0").contains("GATEWAY_JWT_MAX_LIFETIME_SECS"));
+        assert!(refusal("--jwt-scope-claim= ").contains("GATEWAY_JWT_SCOPE_CLAIM"));
+        let missing_dir = refusal("--audit-file=/nonexistent-dir/audit.jsonl");
+        assert!(missing_dir.contains("GATEWAY_AUDIT_FILE"), "{missing_dir}");
+    }
+
+    #[test]
+    fn auth_settings_have_safe_defaults() {
+        let settings = parse(&VALID).settings().expect("valid settings");
+        assert_eq!(settings.jwt.leeway, Duration::from_secs(30));
+        assert_eq!(settings.jwt.max_lifetime, Duration::from_secs(86_400));
+        assert_eq!(settings.jwt.scope_claim, "scope");
+        assert_eq!(settings.jwt.jwks_ttl, Duration::from_secs(600));
+        assert_eq!(settings.limits.requests_per_second, 10);
+        assert_eq!(settings.limits.burst, 20);
+        assert_eq!(settings.limits.daily_mails_per_caller, 1000);
+        assert!(settings.audit.file.is_none() && settings.log_hash_key.is_none());
     }
 
     #[test]

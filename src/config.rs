@@ -30,6 +30,13 @@ pub struct Settings {
     pub allowed_domains: Vec<String>,
     /// HTTP server limits.
     pub http: HttpSettings,
+    /// Per-caller request rate and daily mail limits.
+    pub limits: LimitSettings,
+    /// Where audit records go besides the `audit` log target.
+    pub audit: AuditSettings,
+    /// Key of the keyed hash that stands in for emails in logs; `None` picks a random key per
+    /// process (hashes then differ between replicas and restarts).
+    pub log_hash_key: Option<SecretString>,
 }
 
 /// The upstream: credentials and base URLs.
@@ -181,6 +188,62 @@ pub struct JwtSettings {
     pub issuer: String,
     /// Required `aud`.
     pub audience: String,
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`.
+    pub leeway: Duration,
+    /// Longest accepted token lifetime (`exp - iat`).
+    pub max_lifetime: Duration,
+    /// Claim holding the scopes: a space-separated string or an array of strings.
+    pub scope_claim: String,
+    /// How long fetched JWKS keys are used before they are fetched again.
+    pub jwks_ttl: Duration,
+}
+
+/// Default `iss` and `aud` of caller JWTs (also what `invitation-gateway token` mints).
+pub const DEFAULT_JWT_ISSUER: &str = "invitation-gateway";
+
+impl Default for JwtSettings {
+    // No key source: a default alone verifies nothing, which is the safe failure.
+    fn default() -> Self {
+        Self {
+            hs256_secret: None,
+            public_key_file: None,
+            jwks_url: None,
+            issuer: DEFAULT_JWT_ISSUER.to_owned(),
+            audience: DEFAULT_JWT_ISSUER.to_owned(),
+            leeway: Duration::from_secs(30),
+            max_lifetime: Duration::from_secs(24 * 60 * 60),
+            scope_claim: "scope".to_owned(),
+            jwks_ttl: Duration::from_secs(10 * 60),
+        }
+    }
+}
+
+/// Per-caller limits; callers are told apart by their verified (`iss`, `sub`), never by IP.
+#[derive(Debug, Clone)]
+pub struct LimitSettings {
+    /// Sustained requests per second per caller.
+    pub requests_per_second: u32,
+    /// Requests a caller may make at once above the sustained rate.
+    pub burst: u32,
+    /// Invitation mails one caller may cause per UTC day.
+    pub daily_mails_per_caller: u32,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            requests_per_second: 10,
+            burst: 20,
+            daily_mails_per_caller: 1000,
+        }
+    }
+}
+
+/// The audit trail's optional file sink.
+#[derive(Debug, Clone, Default)]
+pub struct AuditSettings {
+    /// Append-only JSON-lines file; `None` writes the `audit` log target only.
+    pub file: Option<PathBuf>,
 }
 
 impl JwtSettings {

@@ -1,6 +1,8 @@
 //! invitation-gateway: an OpenAPI-documented gateway in front of Google's Cloud Identity
 //! User Invitation API. See README.md for what it does and how to run it.
 
+pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod emulator;
@@ -8,6 +10,7 @@ pub mod error;
 pub mod google;
 pub mod invitations;
 pub mod middleware;
+pub mod privacy;
 pub mod readiness;
 pub mod routes;
 pub mod startup;

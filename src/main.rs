@@ -36,6 +36,13 @@ async fn main() -> ExitCode {
                 Err(err) => fail(&err),
             }
         }
+        Command::Token(args) => match args.mint() {
+            Ok(token) => {
+                println!("{token}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => fail(&err),
+        },
         Command::Serve(args) => {
             let settings = match args.settings() {
                 Ok(settings) => settings,

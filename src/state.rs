@@ -1,7 +1,10 @@
 //! The application state: built once at startup, shared by every worker. No global statics.
 
+use crate::audit::AuditLog;
+use crate::auth::{Authenticator, CallerLimits};
 use crate::config::Settings;
 use crate::google::{self, GoogleClient};
+use crate::privacy::EmailHasher;
 use crate::readiness::Readiness;
 use std::sync::Arc;
 
@@ -14,18 +17,35 @@ pub struct AppState {
     pub readiness: Arc<Readiness>,
     /// The client for Google's API.
     pub google: Arc<GoogleClient>,
+    /// Verifies caller JWTs.
+    pub auth: Arc<Authenticator>,
+    /// Per-caller request rate and daily mail budget.
+    pub limits: Arc<CallerLimits>,
+    /// The audit trail.
+    pub audit: Arc<AuditLog>,
+    /// Replaces emails in logs with a keyed hash.
+    pub emails: EmailHasher,
 }
 
 impl AppState {
-    /// Builds the state from settings: loads the credentials and starts obtaining a token.
+    /// Builds the state from settings: loads the caller keys (failing on an unreadable or
+    /// malformed PEM file) and the Google credentials, and starts obtaining a token.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let readiness = Arc::new(Readiness::default());
+        let auth = Authenticator::new(&settings.jwt)?;
+        let limits = CallerLimits::new(&settings.limits);
+        let audit = AuditLog::new(&settings.audit);
+        let emails = EmailHasher::from_settings(settings.log_hash_key.as_ref());
         let google =
             google::connect(&settings.google, &settings.customer, Arc::clone(&readiness)).await?;
         Ok(Self {
             settings: Arc::new(settings),
             readiness,
             google,
+            auth: Arc::new(auth),
+            limits: Arc::new(limits),
+            audit: Arc::new(audit),
+            emails,
         })
     }
 }

@@ -27,6 +27,8 @@ impl Application {
         let address = listener.local_addr()?;
         let http = settings.http.clone();
         let state = AppState::build(settings).await?;
+        // Secret and PEM keys are ready now; a JWKS is fetched in the background.
+        state.auth.start(state.readiness.clone());
 
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {

@@ -6,15 +6,22 @@
 //! dev secret (`GATEWAY_JWT_HS256_SECRET` if set, a random one otherwise). Nothing leaves the
 //! machine and no Google account is needed.
 
+use crate::auth::Scope;
+use crate::auth::mint::{self, TokenRequest};
 use crate::cli::ServeArgs;
 use crate::emulator::{Emulator, EmulatorSettings};
 use crate::startup::Application;
 use base64::Engine;
 use secrecy::SecretString;
 use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
 
 /// The admin the sandbox's emulator accepts and the gateway impersonates.
 pub const SANDBOX_ADMIN: &str = "admin@example.com";
+/// The `sub` of the printed caller token.
+pub const SANDBOX_CALLER: &str = "sandbox-developer";
+/// Lifetime of the printed caller token (capped by the maximum token lifetime setting).
+const SANDBOX_TOKEN_TTL: Duration = Duration::from_secs(12 * 3600);
 
 /// A running sandbox: the gateway, the emulator behind it, and the key it uses.
 pub struct Sandbox {
@@ -22,8 +29,8 @@ pub struct Sandbox {
     pub app: Application,
     /// The emulator standing in for Google.
     pub emulator: Emulator,
-    /// The HS256 secret caller tokens are signed with.
-    pub jwt_secret: SecretString,
+    /// A caller token with every scope, signed with the sandbox's HS256 secret.
+    pub token: String,
     // The key file lives as long as the sandbox.
     _key_dir: tempfile::TempDir,
 }
@@ -61,11 +68,21 @@ impl Sandbox {
         sandbox.jwt_hs256_secret = Some(jwt_secret.clone());
         let settings = sandbox.settings()?;
 
+        let token = mint::mint_hs256(
+            &jwt_secret,
+            &TokenRequest {
+                issuer: settings.jwt.issuer.clone(),
+                audience: settings.jwt.audience.clone(),
+                subject: SANDBOX_CALLER.into(),
+                scopes: Scope::ALL.to_vec(),
+                ttl: SANDBOX_TOKEN_TTL.min(settings.jwt.max_lifetime),
+            },
+        )?;
         let app = Application::build(settings).await?;
         Ok(Self {
             app,
             emulator,
-            jwt_secret,
+            token,
             _key_dir: key_dir,
         })
     }
@@ -82,8 +99,12 @@ impl Sandbox {
             "invitation-gateway sandbox: emulated Google with demo data; nothing leaves this machine.\n\
              \x20 Swagger UI:  http://{host}/swagger-ui/\n\
              \x20 API:         http://{host}/v1\n\
-             \x20 Emulator:    {} (Google's paths, control API under /emulator/v1/)\n",
-            self.emulator.url()
+             \x20 Emulator:    {} (Google's paths, control API under /emulator/v1/)\n\
+             \x20 Bearer token (every scope, {} h; paste it into Swagger UI's Authorize):\n\
+             {}\n",
+            self.emulator.url(),
+            SANDBOX_TOKEN_TTL.as_secs() / 3600,
+            self.token
         )
     }
 

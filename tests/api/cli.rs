@@ -55,6 +55,10 @@ fn help_documents_every_setting_with_its_env_var_and_hides_secrets() {
             "GATEWAY_JWT_HS256_SECRET",
             "super-secret-value-that-must-not-print",
         )
+        .env(
+            "GATEWAY_LOG_HASH_KEY",
+            "super-secret-hash-key-that-must-not-print",
+        )
         .output()
         .unwrap();
     let help = String::from_utf8(output.stdout).unwrap();
@@ -74,6 +78,15 @@ fn help_documents_every_setting_with_its_env_var_and_hides_secrets() {
         "GATEWAY_JWT_AUDIENCE",
         "GATEWAY_ALLOWED_DOMAINS",
         "GATEWAY_LOG_FORMAT",
+        "GATEWAY_JWT_LEEWAY_SECS",
+        "GATEWAY_JWT_MAX_LIFETIME_SECS",
+        "GATEWAY_JWT_SCOPE_CLAIM",
+        "GATEWAY_JWT_JWKS_TTL_SECS",
+        "GATEWAY_RATE_LIMIT_PER_SECOND",
+        "GATEWAY_RATE_LIMIT_BURST",
+        "GATEWAY_DAILY_MAIL_LIMIT",
+        "GATEWAY_AUDIT_FILE",
+        "GATEWAY_LOG_HASH_KEY",
     ] {
         assert!(help.contains(env), "--help does not mention {env}");
     }

@@ -2,8 +2,8 @@
 
 use invitation_gateway::cli::LogFormat;
 use invitation_gateway::config::{
-    GoogleCredentials, GoogleSettings, GoogleTimeouts, HttpSettings, JwtSettings,
-    ProtectionSettings, RetrySettings, Settings,
+    AuditSettings, GoogleCredentials, GoogleSettings, GoogleTimeouts, HttpSettings, JwtSettings,
+    LimitSettings, ProtectionSettings, RetrySettings, Settings,
 };
 use invitation_gateway::emulator::{Emulator, EmulatorKey, EmulatorSettings, Seed};
 use invitation_gateway::readiness::CheckState;
@@ -108,16 +108,16 @@ pub fn test_settings(google: &TestGoogle) -> Settings {
         },
         jwt: JwtSettings {
             hs256_secret: Some("test-secret-test-secret-test-secret!".into()),
-            public_key_file: None,
-            jwks_url: None,
-            issuer: "invitation-gateway".into(),
-            audience: "invitation-gateway".into(),
+            ..JwtSettings::default()
         },
         allowed_domains: Vec::new(),
         http: HttpSettings {
             workers: 1,
             ..HttpSettings::default()
         },
+        limits: LimitSettings::default(),
+        audit: AuditSettings::default(),
+        log_hash_key: None,
     }
 }
 

@@ -10,3 +10,4 @@ mod helpers;
 mod openapi;
 mod request_id;
 mod sandbox;
+mod token;

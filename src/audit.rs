@@ -1,0 +1,395 @@
+//! The audit trail: who did what to whom, one record per send/cancel item and per denied
+//! request.
+//!
+//! Records go to the `audit` tracing target (one event per record, fields as below; route
+//! `target="audit"` to its own log stream) and, when `GATEWAY_AUDIT_FILE` is set, to an
+//! append-only JSON-lines file. This is the one place the real email belongs. Each record is
+//! written before the answer leaves: mutations call [`AuditLog::check_writable`] first and
+//! are refused with `503 audit_unavailable` rather than done unaudited.
+
+use crate::auth::Caller;
+use crate::config::AuditSettings;
+use crate::error::{ApiError, ErrorCode};
+use serde::Serialize;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// After a failed write, mutations are refused this long before the file is tried again.
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(5);
+
+/// What was done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditAction {
+    /// An invitation send for one email.
+    Send,
+    /// An invitation cancel for one email.
+    Cancel,
+    /// A request refused before it reached an operation (401, 403, 429).
+    Denied,
+}
+
+/// One audit record; serialised as one JSON object (absent values are `null`).
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct AuditRecord {
+    /// When, RFC 3339 UTC.
+    pub time: String,
+    /// The request id (also in `x-request-id`).
+    pub request_id: String,
+    /// The caller's verified `iss` (absent when the caller was not authenticated).
+    pub caller_iss: Option<String>,
+    /// The caller's verified `sub` (absent when the caller was not authenticated).
+    pub caller_sub: Option<String>,
+    /// What was done.
+    pub action: AuditAction,
+    /// The route template (`POST /v1/invitations/send`).
+    pub route: Option<String>,
+    /// The target email, as sent to Google.
+    pub email: Option<String>,
+    /// The outcome (`sent`, `cancelled`, ..., or the error code of a denial).
+    pub outcome: String,
+    /// Google's HTTP status, when Google was called.
+    pub google_status: Option<u16>,
+    /// The request's `Idempotency-Key`, when given.
+    pub idempotency_key: Option<String>,
+    /// Why, for denials (e.g. `expired`, `missing scope invitations.send`).
+    pub detail: Option<String>,
+}
+
+impl std::fmt::Debug for AuditRecord {
+    // A record that strays into an application log must not carry the email there.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditRecord")
+            .field("request_id", &self.request_id)
+            .field("action", &self.action)
+            .field("outcome", &self.outcome)
+            .field("email", &self.email.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuditRecord {
+    /// A record stamped now, with the fields every record has.
+    pub fn new(
+        action: AuditAction,
+        request_id: impl Into<String>,
+        outcome: impl Into<String>,
+    ) -> Self {
+        Self {
+            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            request_id: request_id.into(),
+            caller_iss: None,
+            caller_sub: None,
+            action,
+            route: None,
+            email: None,
+            outcome: outcome.into(),
+            google_status: None,
+            idempotency_key: None,
+            detail: None,
+        }
+    }
+
+    /// Sets the caller.
+    pub fn caller(mut self, caller: &Caller) -> Self {
+        self.caller_iss = Some(caller.issuer.clone());
+        self.caller_sub = Some(caller.subject.clone());
+        self
+    }
+
+    /// Sets the target email.
+    pub fn email(mut self, email: impl Into<String>) -> Self {
+        self.email = Some(email.into());
+        self
+    }
+
+    /// Sets Google's HTTP status.
+    pub fn google_status(mut self, status: u16) -> Self {
+        self.google_status = Some(status);
+        self
+    }
+
+    /// Sets the idempotency key.
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+
+    /// Sets the route template.
+    pub fn route(mut self, route: impl Into<String>) -> Self {
+        self.route = Some(route.into());
+        self
+    }
+
+    /// Sets the reason of a denial.
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+}
+
+/// The audit trail cannot be written.
+#[derive(Debug, thiserror::Error)]
+#[error("audit file {path}: {reason}")]
+pub struct AuditError {
+    path: PathBuf,
+    reason: String,
+}
+
+impl From<AuditError> for ApiError {
+    fn from(err: AuditError) -> Self {
+        ApiError::new(
+            ErrorCode::AuditUnavailable,
+            "The audit trail cannot be written, so no change is made; retry later.",
+        )
+        .with_retry_after(RETRY_AFTER_FAILURE.as_secs())
+        .with_cause(err)
+    }
+}
+
+/// The audit sink: the `audit` log target, plus the optional file.
+#[derive(Debug)]
+pub struct AuditLog {
+    file: Option<FileSink>,
+}
+
+#[derive(Debug)]
+struct FileSink {
+    path: PathBuf,
+    state: Mutex<FileState>,
+}
+
+#[derive(Debug, Default)]
+struct FileState {
+    file: Option<File>,
+    failed_at: Option<Instant>,
+}
+
+impl AuditLog {
+    /// The sink the settings describe. A file that cannot be opened now is not fatal here (the
+    /// CLI checks its directory at start); it makes [`check_writable`](Self::check_writable) fail.
+    pub fn new(settings: &AuditSettings) -> Self {
+        let file = settings.file.as_ref().map(|path| {
+            let sink = FileSink {
+                path: path.clone(),
+                state: Mutex::new(FileState::default()),
+            };
+            if let Err(err) = sink.ensure_open() {
+                tracing::error!(error = %err, "audit file unavailable; mutations will be refused");
+            }
+            sink
+        });
+        Self { file }
+    }
+
+    /// Writes `record` to every sink; `Err` when the file sink failed (the log target always
+    /// receives it).
+    pub fn record(&self, record: &AuditRecord) -> Result<(), AuditError> {
+        tracing::info!(
+            target: "audit",
+            time = %record.time,
+            request_id = %record.request_id,
+            caller_iss = record.caller_iss.as_deref(),
+            caller_sub = record.caller_sub.as_deref(),
+            action = ?record.action,
+            route = record.route.as_deref(),
+            email = record.email.as_deref(),
+            outcome = %record.outcome,
+            google_status = record.google_status,
+            idempotency_key = record.idempotency_key.as_deref(),
+            detail = record.detail.as_deref(),
+            "audit"
+        );
+        match &self.file {
+            Some(sink) => sink.write(record),
+            None => Ok(()),
+        }
+    }
+
+    /// Cheap check that a mutation may proceed: the file (if any) is open and did not fail in
+    /// the last few seconds.
+    pub fn check_writable(&self) -> Result<(), AuditError> {
+        let Some(sink) = &self.file else {
+            return Ok(());
+        };
+        let mut state = sink.lock();
+        if let Some(at) = state.failed_at
+            && at.elapsed() < RETRY_AFTER_FAILURE
+        {
+            return Err(sink.error("a recent write failed"));
+        }
+        sink.open_into(&mut state)
+    }
+
+    /// The file sink's path, when configured.
+    pub fn file_path(&self) -> Option<&Path> {
+        self.file.as_ref().map(|sink| sink.path.as_path())
+    }
+}
+
+impl FileSink {
+    fn lock(&self) -> std::sync::MutexGuard<'_, FileState> {
+        match self.state.lock() {
+            Ok(state) => state,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    fn error(&self, reason: impl Into<String>) -> AuditError {
+        AuditError {
+            path: self.path.clone(),
+            reason: reason.into(),
+        }
+    }
+
+    fn ensure_open(&self) -> Result<(), AuditError> {
+        let mut state = self.lock();
+        self.open_into(&mut state)
+    }
+
+    fn open_into(&self, state: &mut FileState) -> Result<(), AuditError> {
+        if state.file.is_some() {
+            return Ok(());
+        }
+        // O_APPEND: every write lands at the end, even with other writers on the file.
+        match OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&self.path)
+        {
+            Ok(file) => {
+                state.file = Some(file);
+                Ok(())
+            }
+            Err(err) => {
+                state.failed_at = Some(Instant::now());
+                Err(self.error(format!("cannot open: {err}")))
+            }
+        }
+    }
+
+    fn write(&self, record: &AuditRecord) -> Result<(), AuditError> {
+        let mut line =
+            serde_json::to_vec(record).map_err(|e| self.error(format!("cannot serialise: {e}")))?;
+        line.push(b'\n');
+        let mut state = self.lock();
+        self.open_into(&mut state)?;
+        let Some(file) = state.file.as_mut() else {
+            return Err(self.error("not open"));
+        };
+        // One write per line, so concurrent records never interleave; flushed to the OS at once.
+        match file.write_all(&line).and_then(|()| file.flush()) {
+            Ok(()) => {
+                state.failed_at = None;
+                Ok(())
+            }
+            Err(err) => {
+                // Reopen next time: the file may have been rotated away or the disk freed.
+                state.file = None;
+                state.failed_at = Some(Instant::now());
+                Err(self.error(format!("cannot write: {err}")))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::ScopeSet;
+
+    fn full_record() -> AuditRecord {
+        let caller = Caller {
+            issuer: "https://idp.example.com".into(),
+            subject: "hr-system".into(),
+            scopes: ScopeSet::default(),
+        };
+        AuditRecord::new(AuditAction::Send, "req-1", "sent")
+            .caller(&caller)
+            .route("POST /v1/invitations/send")
+            .email("ada@example.com")
+            .google_status(200)
+            .idempotency_key("key-1")
+            .detail("first mail")
+    }
+
+    #[test]
+    fn records_are_appended_to_the_file_as_json_lines_with_every_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        std::fs::write(&path, "{\"earlier\":true}\n").unwrap();
+        let log = AuditLog::new(&AuditSettings {
+            file: Some(path.clone()),
+        });
+        log.check_writable().unwrap();
+        log.record(&full_record()).unwrap();
+        log.record(&AuditRecord::new(
+            AuditAction::Denied,
+            "req-2",
+            "invalid_token",
+        ))
+        .unwrap();
+
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert_eq!(lines[0]["earlier"], true, "existing lines are kept");
+        let sent = &lines[1];
+        assert_eq!(sent["request_id"], "req-1");
+        assert_eq!(sent["caller_iss"], "https://idp.example.com");
+        assert_eq!(sent["caller_sub"], "hr-system");
+        assert_eq!(sent["action"], "send");
+        assert_eq!(sent["route"], "POST /v1/invitations/send");
+        assert_eq!(sent["email"], "ada@example.com");
+        assert_eq!(sent["outcome"], "sent");
+        assert_eq!(sent["google_status"], 200);
+        assert_eq!(sent["idempotency_key"], "key-1");
+        assert_eq!(sent["detail"], "first mail");
+        let time = sent["time"].as_str().unwrap();
+        assert!(chrono::DateTime::parse_from_rfc3339(time).is_ok(), "{time}");
+        let denied = &lines[2];
+        assert_eq!(denied["action"], "denied");
+        assert!(denied["caller_sub"].is_null() && denied["email"].is_null());
+    }
+
+    #[test]
+    fn a_file_in_a_missing_directory_is_not_writable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing").join("audit.jsonl");
+        let log = AuditLog::new(&AuditSettings { file: Some(path) });
+        assert!(log.check_writable().is_err());
+        assert!(log.record(&full_record()).is_err());
+        let api: ApiError = log.check_writable().unwrap_err().into();
+        assert_eq!(api.code(), ErrorCode::AuditUnavailable);
+    }
+
+    #[test]
+    fn a_failed_write_refuses_mutations_for_a_while() {
+        // /dev/full opens fine and fails every write with ENOSPC.
+        let log = AuditLog::new(&AuditSettings {
+            file: Some("/dev/full".into()),
+        });
+        assert!(log.check_writable().is_ok());
+        assert!(log.record(&full_record()).is_err());
+        assert!(log.check_writable().is_err());
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_email() {
+        let debug = format!("{:?}", full_record());
+        assert!(!debug.contains("ada@"), "{debug}");
+    }
+
+    #[test]
+    fn without_a_file_everything_is_writable() {
+        let log = AuditLog::new(&AuditSettings::default());
+        assert!(log.check_writable().is_ok());
+        assert!(log.record(&full_record()).is_ok());
+    }
+}

@@ -1,0 +1,227 @@
+//! Per-caller limits: a request rate (governor, keyed by the verified `iss` + `sub`) and a
+//! daily budget of invitation mails.
+//!
+//! Both are per replica (see README): with N replicas a caller may reach N times the rate.
+
+use crate::auth::caller::{Caller, CallerKey};
+use crate::config::LimitSettings;
+use crate::error::{ApiError, ErrorCode};
+use chrono::{DateTime, NaiveDate, Utc};
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Every this many checks, callers idle long enough to be back at a full bucket are forgotten,
+/// so the limiter's memory follows the number of recently active callers.
+const RETAIN_EVERY: u64 = 1024;
+
+/// The per-caller limits; `C` is governor's clock (a fake one in tests).
+pub struct CallerLimits<C: Clock = DefaultClock> {
+    requests: RateLimiter<
+        CallerKey,
+        DefaultKeyedStateStore<CallerKey>,
+        C,
+        NoOpMiddleware<<C as Clock>::Instant>,
+    >,
+    clock: C,
+    checks: AtomicU64,
+    daily_mails: u32,
+    mails: Mutex<HashMap<CallerKey, (NaiveDate, u32)>>,
+}
+
+impl CallerLimits<DefaultClock> {
+    /// Limits with the settings' quotas and the real clock.
+    pub fn new(settings: &LimitSettings) -> Self {
+        Self::with_clock(settings, DefaultClock::default())
+    }
+}
+
+impl<C: Clock + Clone> CallerLimits<C> {
+    /// Limits with the settings' quotas and a given clock.
+    pub fn with_clock(settings: &LimitSettings, clock: C) -> Self {
+        let rate = NonZeroU32::new(settings.requests_per_second).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(settings.burst).unwrap_or(rate);
+        let quota = Quota::per_second(rate).allow_burst(burst);
+        Self {
+            requests: RateLimiter::new(quota, DefaultKeyedStateStore::default(), clock.clone()),
+            clock,
+            checks: AtomicU64::new(0),
+            daily_mails: settings.daily_mails_per_caller,
+            mails: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts one request of `caller`; `429 rate_limited` with `Retry-After` when over.
+    pub fn check_request(&self, caller: &Caller) -> Result<(), ApiError> {
+        if self.checks.fetch_add(1, Ordering::Relaxed) % RETAIN_EVERY == RETAIN_EVERY - 1 {
+            self.requests.retain_recent();
+            self.requests.shrink_to_fit();
+        }
+        self.requests.check_key(&caller.key()).map_err(|not_until| {
+            let wait = not_until.wait_time_from(self.clock.now());
+            // Round up: a client that waits the whole seconds we name must get through.
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            ApiError::new(
+                ErrorCode::RateLimited,
+                "Too many requests from this caller; retry after the time in Retry-After.",
+            )
+            .with_retry_after(secs.max(1))
+        })
+    }
+
+    /// How many callers the request limiter currently remembers.
+    pub fn tracked_callers(&self) -> usize {
+        self.requests.len()
+    }
+
+    /// Takes `count` mails from the caller's budget for today (UTC), all or nothing;
+    /// `429 mail_quota_exceeded` with `Retry-After` until midnight UTC when it does not fit.
+    pub fn try_consume_mails(&self, caller: &Caller, count: u32) -> Result<(), ApiError> {
+        self.try_consume_mails_at(caller, count, Utc::now())
+    }
+
+    /// [`try_consume_mails`](Self::try_consume_mails) as of `now`.
+    pub fn try_consume_mails_at(
+        &self,
+        caller: &Caller,
+        count: u32,
+        now: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
+        let today = now.date_naive();
+        let mut mails = match self.mails.lock() {
+            Ok(mails) => mails,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        // Yesterday's counters are worthless; dropping them bounds the map to today's senders.
+        mails.retain(|_, (day, _)| *day == today);
+        let used = mails.get(&caller.key()).map_or(0, |(_, used)| *used);
+        let left = self.daily_mails.saturating_sub(used);
+        if count > left {
+            let midnight = today
+                .succ_opt()
+                .and_then(|day| day.and_hms_opt(0, 0, 0))
+                .map(|at| at.and_utc());
+            let secs = midnight.map_or(86_400, |at| (at - now).num_seconds().max(1));
+            return Err(ApiError::new(
+                ErrorCode::MailQuotaExceeded,
+                format!(
+                    "This caller may send {} invitation mails per day; {left} are left today.",
+                    self.daily_mails
+                ),
+            )
+            .with_retry_after(u64::try_from(secs).unwrap_or(1)));
+        }
+        mails.insert(caller.key(), (today, used + count));
+        Ok(())
+    }
+
+    /// Gives back mails taken by [`try_consume_mails`](Self::try_consume_mails) that were not
+    /// sent after all (e.g. the person was already invited).
+    pub fn refund_mails(&self, caller: &Caller, count: u32) {
+        let mut mails = match self.mails.lock() {
+            Ok(mails) => mails,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some((_, used)) = mails.get_mut(&caller.key()) {
+            *used = used.saturating_sub(count);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::scopes::ScopeSet;
+    use governor::clock::FakeRelativeClock;
+    use std::time::Duration;
+
+    fn caller(sub: &str) -> Caller {
+        Caller {
+            issuer: "iss".into(),
+            subject: sub.into(),
+            scopes: ScopeSet::default(),
+        }
+    }
+
+    fn limits(
+        rps: u32,
+        burst: u32,
+        mails: u32,
+    ) -> (CallerLimits<FakeRelativeClock>, FakeRelativeClock) {
+        let clock = FakeRelativeClock::default();
+        let settings = LimitSettings {
+            requests_per_second: rps,
+            burst,
+            daily_mails_per_caller: mails,
+        };
+        (CallerLimits::with_clock(&settings, clock.clone()), clock)
+    }
+
+    #[test]
+    fn a_caller_over_its_burst_gets_429_with_retry_after_until_the_bucket_refills() {
+        let (limits, clock) = limits(1, 2, 0);
+        let ada = caller("ada");
+        assert!(limits.check_request(&ada).is_ok());
+        assert!(limits.check_request(&ada).is_ok());
+        let err = limits.check_request(&ada).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::RateLimited);
+        let response = actix_web::ResponseError::error_response(&err);
+        assert_eq!(response.headers().get("retry-after").unwrap(), "1");
+        clock.advance(Duration::from_secs(1));
+        assert!(limits.check_request(&ada).is_ok());
+    }
+
+    #[test]
+    fn the_same_subject_from_another_issuer_is_another_caller() {
+        let (limits, _) = limits(1, 1, 0);
+        let mut other = caller("ada");
+        other.issuer = "other-iss".into();
+        assert!(limits.check_request(&caller("ada")).is_ok());
+        assert!(limits.check_request(&other).is_ok());
+        assert!(limits.check_request(&caller("ada")).is_err());
+    }
+
+    #[test]
+    fn idle_callers_are_forgotten() {
+        let (limits, clock) = limits(10, 10, 0);
+        for i in 0..100 {
+            limits.check_request(&caller(&format!("c{i}"))).unwrap();
+        }
+        assert_eq!(limits.tracked_callers(), 100);
+        clock.advance(Duration::from_secs(5));
+        for _ in 0..RETAIN_EVERY {
+            limits.check_request(&caller("busy")).ok();
+        }
+        assert!(
+            limits.tracked_callers() <= 2,
+            "{}",
+            limits.tracked_callers()
+        );
+    }
+
+    #[test]
+    fn the_daily_mail_budget_is_all_or_nothing_and_resets_at_midnight_utc() {
+        let (limits, _) = limits(1, 1, 10);
+        let ada = caller("ada");
+        let noon: DateTime<Utc> = "2030-01-01T12:00:00Z".parse().unwrap();
+        assert!(limits.try_consume_mails_at(&ada, 8, noon).is_ok());
+        let err = limits.try_consume_mails_at(&ada, 3, noon).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::MailQuotaExceeded);
+        let response = actix_web::ResponseError::error_response(&err);
+        assert_eq!(response.headers().get("retry-after").unwrap(), "43200");
+        assert!(
+            limits
+                .try_consume_mails_at(&caller("bob"), 10, noon)
+                .is_ok()
+        );
+        limits.refund_mails(&ada, 1);
+        assert!(limits.try_consume_mails_at(&ada, 3, noon).is_ok());
+        let tomorrow = noon + chrono::Duration::days(1);
+        assert!(limits.try_consume_mails_at(&ada, 10, tomorrow).is_ok());
+    }
+}

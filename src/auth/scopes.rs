@@ -1,0 +1,157 @@
+//! The four permissions of the API and the marker types that put one into a handler's signature.
+
+use std::fmt;
+
+/// A permission a caller's token may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// Check whether accounts can be invited.
+    Check,
+    /// Read invitations.
+    Read,
+    /// Send invitation mails.
+    Send,
+    /// Cancel invitations.
+    Cancel,
+}
+
+impl Scope {
+    /// Every scope, in a stable order (the sandbox mints a token with all of them).
+    pub const ALL: [Scope; 4] = [Scope::Check, Scope::Read, Scope::Send, Scope::Cancel];
+
+    /// The scope's name in tokens and in the OpenAPI document.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Check => "invitations.check",
+            Scope::Read => "invitations.read",
+            Scope::Send => "invitations.send",
+            Scope::Cancel => "invitations.cancel",
+        }
+    }
+
+    /// The scope with this exact name; unknown names are `None` (and grant nothing).
+    pub fn parse(name: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|scope| scope.as_str() == name)
+    }
+
+    fn bit(self) -> u8 {
+        match self {
+            Scope::Check => 1,
+            Scope::Read => 2,
+            Scope::Send => 4,
+            Scope::Cancel => 8,
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The scopes a caller holds; empty by default, so nothing is granted unless a token says so.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct ScopeSet(u8);
+
+impl ScopeSet {
+    /// True when the set grants `scope`.
+    pub fn contains(self, scope: Scope) -> bool {
+        self.0 & scope.bit() != 0
+    }
+
+    /// Adds `scope` to the set.
+    pub fn insert(&mut self, scope: Scope) {
+        self.0 |= scope.bit();
+    }
+
+    /// The granted scopes, in [`Scope::ALL`] order.
+    pub fn iter(self) -> impl Iterator<Item = Scope> {
+        Scope::ALL
+            .into_iter()
+            .filter(move |scope| self.contains(*scope))
+    }
+
+    /// True when nothing is granted.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl FromIterator<Scope> for ScopeSet {
+    fn from_iter<I: IntoIterator<Item = Scope>>(iter: I) -> Self {
+        let mut set = ScopeSet::default();
+        for scope in iter {
+            set.insert(scope);
+        }
+        set
+    }
+}
+
+impl fmt::Display for ScopeSet {
+    /// Space separated, as in a `scope` claim.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.iter().map(Scope::as_str).collect();
+        f.write_str(&names.join(" "))
+    }
+}
+
+/// A marker type naming the scope an endpoint requires, used as `Authorized<scope::Send>`.
+pub trait RequiredScope: 'static {
+    /// The scope the endpoint requires.
+    const SCOPE: Scope;
+}
+
+/// Marker types for [`Authorized`](crate::auth::Authorized), one per [`Scope`].
+pub mod scope {
+    use super::{RequiredScope, Scope};
+
+    /// Requires `invitations.check`.
+    #[derive(Debug)]
+    pub struct Check;
+    /// Requires `invitations.read`.
+    #[derive(Debug)]
+    pub struct Read;
+    /// Requires `invitations.send`.
+    #[derive(Debug)]
+    pub struct Send;
+    /// Requires `invitations.cancel`.
+    #[derive(Debug)]
+    pub struct Cancel;
+
+    impl RequiredScope for Check {
+        const SCOPE: Scope = Scope::Check;
+    }
+    impl RequiredScope for Read {
+        const SCOPE: Scope = Scope::Read;
+    }
+    impl RequiredScope for Send {
+        const SCOPE: Scope = Scope::Send;
+    }
+    impl RequiredScope for Cancel {
+        const SCOPE: Scope = Scope::Cancel;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_unknown_names_grant_nothing() {
+        for scope in Scope::ALL {
+            assert_eq!(Scope::parse(scope.as_str()), Some(scope));
+        }
+        assert_eq!(Scope::parse("invitations.*"), None);
+        assert_eq!(Scope::parse("INVITATIONS.SEND"), None);
+    }
+
+    #[test]
+    fn a_set_holds_exactly_what_was_inserted() {
+        let set: ScopeSet = [Scope::Read, Scope::Send].into_iter().collect();
+        assert!(set.contains(Scope::Read) && set.contains(Scope::Send));
+        assert!(!set.contains(Scope::Check) && !set.contains(Scope::Cancel));
+        assert_eq!(set.to_string(), "invitations.read invitations.send");
+        assert!(ScopeSet::default().is_empty());
+    }
+}

@@ -1,0 +1,196 @@
+//! Verifies a bearer token and turns it into a [`Caller`].
+//!
+//! Order matters, cheapest and safest first: the compact-JWS shape; the header (`alg` must be
+//! one a configured source can verify); the unverified claims (`iss`, `aud`, `exp`, ...); only
+//! then key lookup, which may refetch the JWKS; then the signature with `jsonwebtoken`, pinned to
+//! the key's algorithm; then the claim rules again on the verified claims.
+
+use crate::auth::caller::Caller;
+use crate::auth::claims::{ClaimError, ClaimRules, RawClaims};
+use crate::auth::compact::{CompactJws, ShapeError};
+use crate::auth::jwks::JwksSource;
+use crate::auth::keys::{self, JWKS_ALGORITHMS, KeyError, VerificationKey};
+use crate::config::JwtSettings;
+use crate::readiness::{CheckState, Readiness};
+use jsonwebtoken::{Algorithm, Validation};
+use std::sync::Arc;
+
+/// Most keys one token is tried against (several PEM keys may share an algorithm).
+const MAX_CANDIDATES: usize = 8;
+
+/// Why a token was refused; for the log only, the answer says `invalid_token` and nothing more.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthFailure {
+    /// No `Authorization: Bearer` header.
+    #[error("no bearer token")]
+    Missing,
+    /// A token was offered in the query string.
+    #[error("token in the query string")]
+    TokenInQuery,
+    /// Not a compact JWS.
+    #[error("not a compact JWS: {0}")]
+    Shape(#[from] ShapeError),
+    /// The header or payload is not the JSON it should be.
+    #[error("malformed header or claims")]
+    Malformed,
+    /// No configured source verifies this `alg`.
+    #[error("algorithm {0} is not accepted")]
+    Algorithm(String),
+    /// A claim rule failed.
+    #[error("claims: {0}")]
+    Claims(#[from] ClaimError),
+    /// No key matches the token's `alg` and `kid`.
+    #[error("no key for this alg/kid")]
+    NoKey,
+    /// The signature (or `jsonwebtoken`'s own validation) failed.
+    #[error("verification failed: {0}")]
+    Signature(String),
+}
+
+/// Verifies caller JWTs against every configured key source.
+pub struct Authenticator {
+    rules: ClaimRules,
+    static_keys: Vec<Arc<VerificationKey>>,
+    jwks: Option<Arc<JwksSource>>,
+}
+
+impl Authenticator {
+    /// Builds the key sources the settings name; reads the PEM file now. The JWKS is not
+    /// fetched here: see [`Authenticator::start`].
+    pub fn new(settings: &JwtSettings) -> Result<Self, KeyError> {
+        let mut static_keys = Vec::new();
+        if let Some(secret) = &settings.hs256_secret {
+            static_keys.push(Arc::new(keys::hs256_key(secret)));
+        }
+        if let Some(path) = &settings.public_key_file {
+            static_keys.extend(keys::pem_file_keys(path)?.into_iter().map(Arc::new));
+        }
+        let jwks = match &settings.jwks_url {
+            Some(url) => Some(Arc::new(
+                JwksSource::new(url.clone(), settings.jwks_ttl)
+                    .map_err(|e| KeyError(format!("GATEWAY_JWT_JWKS_URL: {e}")))?,
+            )),
+            None => None,
+        };
+        Ok(Self::from_sources(
+            ClaimRules::from_settings(settings),
+            static_keys,
+            jwks,
+        ))
+    }
+
+    /// Assembles an authenticator from ready-made sources (tests use their own JWKS source).
+    pub fn from_sources(
+        rules: ClaimRules,
+        static_keys: Vec<Arc<VerificationKey>>,
+        jwks: Option<Arc<JwksSource>>,
+    ) -> Self {
+        Self {
+            rules,
+            static_keys,
+            jwks,
+        }
+    }
+
+    /// Marks the caller keys ready, at once for a secret or PEM keys, after the first
+    /// successful fetch for a JWKS (fetched in the background from now on).
+    pub fn start(&self, readiness: Arc<Readiness>) {
+        match &self.jwks {
+            Some(jwks) => jwks.spawn_refresh(readiness),
+            None => readiness.caller_keys.set(CheckState::Ready),
+        }
+    }
+
+    /// The JWKS source, when one is configured.
+    pub fn jwks(&self) -> Option<&Arc<JwksSource>> {
+        self.jwks.as_ref()
+    }
+
+    /// Verifies `token` now.
+    pub async fn verify(&self, token: &str) -> Result<Caller, AuthFailure> {
+        self.verify_at(token, chrono::Utc::now().timestamp()).await
+    }
+
+    /// Verifies `token` as of `now` (seconds since the epoch).
+    pub async fn verify_at(&self, token: &str, now: i64) -> Result<Caller, AuthFailure> {
+        let jws = CompactJws::parse(token)?;
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthFailure::Malformed)?;
+        let algorithm = header.alg;
+        if !self.accepts(algorithm) {
+            return Err(AuthFailure::Algorithm(format!("{algorithm:?}")));
+        }
+        let unverified: RawClaims =
+            serde_json::from_slice(&jws.payload_bytes()?).map_err(|_| AuthFailure::Malformed)?;
+        self.rules.check(&unverified, now)?;
+
+        let kid = header.kid.as_deref();
+        if let (Some(jwks), Some(kid)) = (&self.jwks, kid)
+            && JWKS_ALGORITHMS.contains(&algorithm)
+            && !jwks.knows_kid(kid)
+        {
+            jwks.refetch_for_unknown_kid(kid).await;
+        }
+        let candidates = self.candidates(algorithm, kid);
+        if candidates.is_empty() {
+            return Err(AuthFailure::NoKey);
+        }
+
+        let validation = self.validation(algorithm);
+        let mut last_error = None;
+        for key in candidates {
+            match jsonwebtoken::decode::<RawClaims>(token, &key.key, &validation) {
+                Ok(data) => {
+                    self.rules.check(&data.claims, now)?;
+                    return Ok(Caller {
+                        issuer: data.claims.iss.clone().unwrap_or_default(),
+                        subject: data.claims.sub.clone().unwrap_or_default(),
+                        scopes: self.rules.scopes(&data.claims),
+                    });
+                }
+                Err(err) => last_error = Some(format!("{:?}", err.kind())),
+            }
+        }
+        Err(AuthFailure::Signature(last_error.unwrap_or_default()))
+    }
+
+    /// True when some configured source can verify `alg`.
+    fn accepts(&self, algorithm: Algorithm) -> bool {
+        self.static_keys
+            .iter()
+            .any(|key| key.algorithm == algorithm)
+            || (self.jwks.is_some() && JWKS_ALGORITHMS.contains(&algorithm))
+    }
+
+    /// The keys pinned to `alg` whose `kid` fits: static keys have no kid and fit any token;
+    /// JWKS keys fit when the token names their kid or names none.
+    fn candidates(&self, algorithm: Algorithm, kid: Option<&str>) -> Vec<Arc<VerificationKey>> {
+        let jwks_keys = self
+            .jwks
+            .as_ref()
+            .map(|jwks| jwks.keys())
+            .unwrap_or_default();
+        self.static_keys
+            .iter()
+            .filter(|key| key.algorithm == algorithm)
+            .chain(jwks_keys.iter().filter(|key| {
+                key.algorithm == algorithm && (kid.is_none() || key.kid.as_deref() == kid)
+            }))
+            .take(MAX_CANDIDATES)
+            .cloned()
+            .collect()
+    }
+
+    /// `jsonwebtoken`'s own checks, as a second line behind [`ClaimRules`]: the one algorithm,
+    /// `iss`, `aud`, and the presence of `exp` and `sub`.
+    fn validation(&self, algorithm: Algorithm) -> Validation {
+        let mut validation = Validation::new(algorithm);
+        validation.set_issuer(&[&self.rules.issuer]);
+        validation.set_audience(&[&self.rules.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = u64::try_from(self.rules.leeway_secs).unwrap_or(0);
+        // Time is judged by ClaimRules against the caller's `now`, so both agree.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation
+    }
+}

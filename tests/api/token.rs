@@ -1,0 +1,107 @@
+//! The `token` command, black box: run the binary, decode what it prints.
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use std::process::Command;
+
+const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+fn gateway() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_invitation-gateway"));
+    command.env_clear();
+    command
+}
+
+#[test]
+fn token_prints_only_an_hs256_jwt_with_the_requested_claims() {
+    let output = gateway()
+        .args([
+            "token",
+            "--sub",
+            "hr-system",
+            "--scope",
+            "invitations.check invitations.read",
+            "--ttl",
+            "30m",
+        ])
+        .env("GATEWAY_JWT_HS256_SECRET", SECRET)
+        .env("GATEWAY_JWT_ISSUER", "https://idp.example.com")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    let token = stdout.trim_end();
+
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.set_issuer(&["https://idp.example.com"]);
+    validation.set_audience(&["invitation-gateway"]);
+    let data = jsonwebtoken::decode::<serde_json::Value>(
+        token,
+        &DecodingKey::from_secret(SECRET.as_bytes()),
+        &validation,
+    )
+    .expect("the token verifies with the same secret");
+    let claims = data.claims;
+    assert_eq!(data.header.alg, Algorithm::HS256);
+    assert_eq!(claims["sub"], "hr-system");
+    assert_eq!(claims["scope"], "invitations.check invitations.read");
+    assert_eq!(claims["iss"], "https://idp.example.com");
+    assert_eq!(claims["aud"], "invitation-gateway");
+    let lifetime = claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap();
+    assert_eq!(lifetime, 30 * 60);
+    let now = chrono::Utc::now().timestamp();
+    assert!((claims["iat"].as_i64().unwrap() - now).abs() < 60);
+}
+
+#[test]
+fn token_without_a_secret_names_the_setting() {
+    let output = gateway()
+        .args(["token", "--sub", "s", "--scope", "invitations.read"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("GATEWAY_JWT_HS256_SECRET"), "{stderr}");
+}
+
+#[test]
+fn token_refuses_a_short_secret_and_unknown_scopes() {
+    let short = gateway()
+        .args(["token", "--sub", "s", "--scope", "invitations.read"])
+        .env("GATEWAY_JWT_HS256_SECRET", "short")
+        .output()
+        .unwrap();
+    assert_eq!(short.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 32 bytes"));
+    let unknown = gateway()
+        .args(["token", "--sub", "s", "--scope", "invitations.admin"])
+        .env("GATEWAY_JWT_HS256_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("invitations.admin"));
+}
+
+#[test]
+fn token_refuses_a_bad_ttl() {
+    let output = gateway()
+        .args([
+            "token",
+            "--sub",
+            "s",
+            "--scope",
+            "invitations.read",
+            "--ttl",
+            "1w",
+        ])
+        .env("GATEWAY_JWT_HS256_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty());
+}
