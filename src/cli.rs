@@ -10,6 +10,9 @@ use crate::config::{
     GoogleTimeouts, HttpSettings, JwtSettings, LimitSettings, ProtectionSettings, RetrySettings,
     Settings,
 };
+use crate::invitations::InvitationSettings;
+use crate::invitations::eligibility::EligibilitySettings;
+use crate::invitations::idempotency::IdempotencySettings;
 use crate::privacy::MIN_HASH_KEY_BYTES;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use secrecy::{ExposeSecret, SecretString};
@@ -231,6 +234,38 @@ pub struct ServeArgs {
     #[arg(long, env = "GATEWAY_ALLOWED_DOMAINS")]
     pub allowed_domains: Option<String>,
 
+    /// Calls to Google in flight at once for one batch request.
+    #[arg(long, env = "GATEWAY_BATCH_CONCURRENCY", default_value_t = 10)]
+    pub batch_concurrency: usize,
+
+    /// Seconds an "eligible" answer stays in the eligibility cache.
+    #[arg(long, env = "GATEWAY_ELIGIBLE_TTL_SECS", default_value_t = 600)]
+    pub eligible_ttl_secs: u64,
+
+    /// Seconds a "not eligible" answer stays in the eligibility cache.
+    #[arg(long, env = "GATEWAY_NOT_ELIGIBLE_TTL_SECS", default_value_t = 60)]
+    pub not_eligible_ttl_secs: u64,
+
+    /// Most addresses the eligibility cache holds.
+    #[arg(
+        long,
+        env = "GATEWAY_ELIGIBILITY_CACHE_CAPACITY",
+        default_value_t = 100_000
+    )]
+    pub eligibility_cache_capacity: u64,
+
+    /// Seconds a summary is reused before Google is walked again.
+    #[arg(long, env = "GATEWAY_SUMMARY_TTL_SECS", default_value_t = 30)]
+    pub summary_ttl_secs: u64,
+
+    /// Seconds an Idempotency-Key's answer is kept.
+    #[arg(long, env = "GATEWAY_IDEMPOTENCY_TTL_SECS", default_value_t = 86_400)]
+    pub idempotency_ttl_secs: u64,
+
+    /// Most Idempotency-Keys kept.
+    #[arg(long, env = "GATEWAY_IDEMPOTENCY_CAPACITY", default_value_t = 10_000)]
+    pub idempotency_capacity: u64,
+
     /// Largest accepted JSON request body, in bytes.
     #[arg(long, env = "GATEWAY_JSON_LIMIT_BYTES", default_value_t = 16 * 1024)]
     pub json_limit_bytes: usize,
@@ -309,6 +344,25 @@ impl ServeArgs {
             limits: self.limit_settings()?,
             audit: self.audit_settings()?,
             log_hash_key: self.log_hash_key()?,
+            invitations: InvitationSettings {
+                batch_concurrency: positive("GATEWAY_BATCH_CONCURRENCY", self.batch_concurrency)?,
+                eligibility: EligibilitySettings {
+                    eligible_ttl: Duration::from_secs(self.eligible_ttl_secs),
+                    not_eligible_ttl: Duration::from_secs(self.not_eligible_ttl_secs),
+                    capacity: positive(
+                        "GATEWAY_ELIGIBILITY_CACHE_CAPACITY",
+                        self.eligibility_cache_capacity,
+                    )?,
+                },
+                idempotency: IdempotencySettings {
+                    ttl: Duration::from_secs(positive(
+                        "GATEWAY_IDEMPOTENCY_TTL_SECS",
+                        self.idempotency_ttl_secs,
+                    )?),
+                    capacity: positive("GATEWAY_IDEMPOTENCY_CAPACITY", self.idempotency_capacity)?,
+                },
+                summary_ttl: Duration::from_secs(self.summary_ttl_secs),
+            },
         })
     }
 

@@ -37,6 +37,8 @@ pub struct Settings {
     /// Key of the keyed hash that stands in for emails in logs; `None` picks a random key per
     /// process (hashes then differ between replicas and restarts).
     pub log_hash_key: Option<SecretString>,
+    /// Batch fan-out, the eligibility cache, idempotency keys, the summary cache.
+    pub invitations: crate::invitations::InvitationSettings,
 }
 
 /// The upstream: credentials and base URLs.

@@ -205,6 +205,32 @@ impl ResponseError for ApiError {
     }
 }
 
+impl From<crate::invitations::outcome::Failure> for ApiError {
+    fn from(failure: crate::invitations::outcome::Failure) -> Self {
+        use crate::invitations::outcome::Failure;
+        let detail = failure.detail();
+        match failure {
+            Failure::Unavailable { retry_after } => {
+                let secs = retry_after.map_or(1, |d| d.as_secs().max(1));
+                ApiError::new(ErrorCode::UpstreamUnavailable, detail).with_retry_after(secs)
+            }
+            Failure::Timeout => ApiError::new(ErrorCode::UpstreamTimeout, detail),
+            Failure::Misconfigured => ApiError::new(ErrorCode::CredentialsMisconfigured, detail),
+            Failure::Rejected { .. } => ApiError::new(ErrorCode::UpstreamRejected, detail),
+            Failure::InvalidPageToken => ApiError::new(ErrorCode::InvalidQuery, detail),
+        }
+    }
+}
+
+impl From<crate::invitations::idempotency::KeyReused> for ApiError {
+    fn from(_: crate::invitations::idempotency::KeyReused) -> Self {
+        ApiError::new(
+            ErrorCode::IdempotencyKeyReused,
+            "This Idempotency-Key was used for a different request; use a new key for a new request.",
+        )
+    }
+}
+
 /// What an error answer says, attached to the response until the body is rendered.
 #[derive(Debug, Clone)]
 pub struct Problem {

@@ -4,6 +4,7 @@ use crate::audit::AuditLog;
 use crate::auth::{Authenticator, CallerLimits};
 use crate::config::Settings;
 use crate::google::{self, GoogleClient};
+use crate::invitations::Invitations;
 use crate::privacy::EmailHasher;
 use crate::readiness::Readiness;
 use std::sync::Arc;
@@ -25,6 +26,8 @@ pub struct AppState {
     pub audit: Arc<AuditLog>,
     /// Replaces emails in logs with a keyed hash.
     pub emails: EmailHasher,
+    /// The domain: eligibility, lookup, listing, send and cancel.
+    pub invitations: Arc<Invitations>,
 }
 
 impl AppState {
@@ -38,7 +41,14 @@ impl AppState {
         let emails = EmailHasher::from_settings(settings.log_hash_key.as_ref());
         let google =
             google::connect(&settings.google, &settings.customer, Arc::clone(&readiness)).await?;
+        let invitations = Invitations::new(
+            Arc::clone(&google),
+            &settings.customer,
+            settings.allowed_domains.clone(),
+            &settings.invitations,
+        );
         Ok(Self {
+            invitations: Arc::new(invitations),
             settings: Arc::new(settings),
             readiness,
             google,

@@ -1,6 +1,10 @@
 //! HTTP handlers, one file per resource, and the route table.
 
+pub mod common;
+pub mod eligibility;
 pub mod health;
+pub mod invitations;
+pub mod mutations;
 pub mod openapi;
 
 use crate::error::{ApiError, ErrorCode, sanitize_parse_error};
@@ -15,6 +19,34 @@ pub fn configure(json_limit_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig
             .app_data(query_config())
             .service(web::resource("/livez").route(web::get().to(health::livez)))
             .service(web::resource("/readyz").route(web::get().to(health::readyz)))
+            .service(
+                web::resource("/v1/eligibility/check")
+                    .route(web::post().to(eligibility::check_eligibility)),
+            )
+            .service(
+                web::resource("/v1/invitations")
+                    .route(web::get().to(invitations::list_invitations)),
+            )
+            .service(
+                web::resource("/v1/invitations/lookup")
+                    .route(web::post().to(invitations::lookup_invitations)),
+            )
+            .service(
+                web::resource("/v1/invitations/summary")
+                    .route(web::get().to(invitations::summarize_invitations)),
+            )
+            .service(
+                web::resource("/v1/invitations/export")
+                    .route(web::get().to(invitations::export_invitations)),
+            )
+            .service(
+                web::resource("/v1/invitations/send")
+                    .route(web::post().to(mutations::send_invitations)),
+            )
+            .service(
+                web::resource("/v1/invitations/cancel")
+                    .route(web::post().to(mutations::cancel_invitations)),
+            )
             .service(web::resource("/swagger-ui").route(web::get().to(redirect_to_swagger_ui)))
             .service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", openapi::document()))
             .default_service(web::to(no_route));

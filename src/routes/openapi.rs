@@ -1,7 +1,7 @@
 //! The OpenAPI root: every documented operation, the bearer JWT scheme and the error schema.
 
 use crate::error::ProblemDocument;
-use crate::routes::health;
+use crate::routes::{eligibility, health, invitations, mutations};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -20,10 +20,24 @@ pub const BEARER_SCHEME: &str = "bearerAuth";
             `application/problem+json` document with a stable `code`.",
         license(name = "MIT OR Apache-2.0")
     ),
-    paths(health::livez, health::readyz),
+    paths(
+        eligibility::check_eligibility,
+        invitations::lookup_invitations,
+        invitations::list_invitations,
+        invitations::summarize_invitations,
+        invitations::export_invitations,
+        mutations::send_invitations,
+        mutations::cancel_invitations,
+        health::livez,
+        health::readyz,
+    ),
     components(schemas(ProblemDocument, health::ProbeResponse)),
     modifiers(&BearerJwt),
-    tags((name = "operations", description = "Probes for the platform."))
+    tags(
+        (name = "eligibility", description = "Can an address be invited?"),
+        (name = "invitations", description = "Find, send, track and cancel invitations."),
+        (name = "operations", description = "Probes for the platform."),
+    )
 )]
 pub struct ApiDoc;
 

@@ -1,5 +1,7 @@
 //! The test harness: the real server on port 0, with test settings, and typed helpers.
 
+use invitation_gateway::auth::Scope;
+use invitation_gateway::auth::mint::{self, TokenRequest};
 use invitation_gateway::cli::LogFormat;
 use invitation_gateway::config::{
     AuditSettings, GoogleCredentials, GoogleSettings, GoogleTimeouts, HttpSettings, JwtSettings,
@@ -27,6 +29,11 @@ fn init_tracing() {
         }
     });
 }
+
+/// The HS256 secret of test callers.
+pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret!";
+/// The `sub` of the test caller.
+pub const CALLER: &str = "hr-onboarding";
 
 /// The admin the emulator's token endpoint accepts.
 pub const ADMIN: &str = "admin@example.com";
@@ -107,7 +114,7 @@ pub fn test_settings(google: &TestGoogle) -> Settings {
             },
         },
         jwt: JwtSettings {
-            hs256_secret: Some("test-secret-test-secret-test-secret!".into()),
+            hs256_secret: Some(JWT_SECRET.into()),
             ..JwtSettings::default()
         },
         allowed_domains: Vec::new(),
@@ -115,9 +122,15 @@ pub fn test_settings(google: &TestGoogle) -> Settings {
             workers: 1,
             ..HttpSettings::default()
         },
-        limits: LimitSettings::default(),
+        // Generous: tests that are about limits set their own.
+        limits: LimitSettings {
+            requests_per_second: 100_000,
+            burst: 100_000,
+            daily_mails_per_caller: 10_000,
+        },
         audit: AuditSettings::default(),
         log_hash_key: None,
+        invitations: Default::default(),
     }
 }
 
@@ -162,7 +175,95 @@ pub async fn spawn_app_with(google: TestGoogle, settings: Settings) -> TestApp {
     }
 }
 
+/// An answer with its JSON body (`Null` when the body is not JSON).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: serde_json::Value,
+}
+
+impl Answer {
+    async fn read(response: Response) -> Answer {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_default();
+        Answer {
+            status,
+            headers,
+            body: serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        }
+    }
+
+    /// Asserts a problem document with this status and code.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "{}", self.body);
+        assert_eq!(self.body["code"], code, "{}", self.body);
+        assert_eq!(self.headers["content-type"], "application/problem+json");
+    }
+}
+
+/// A caller token with these scopes, signed with the test secret.
+pub fn token(scopes: &[Scope]) -> String {
+    token_for(CALLER, scopes)
+}
+
+/// A token for another caller.
+pub fn token_for(subject: &str, scopes: &[Scope]) -> String {
+    mint::mint_hs256(
+        &JWT_SECRET.into(),
+        &TokenRequest {
+            issuer: "invitation-gateway".into(),
+            audience: "invitation-gateway".into(),
+            subject: subject.into(),
+            scopes: scopes.to_vec(),
+            ttl: Duration::from_secs(600),
+        },
+    )
+    .expect("mint a test token")
+}
+
+/// A token with every scope.
+pub fn admin_token() -> String {
+    token(&Scope::ALL)
+}
+
 impl TestApp {
+    /// POST JSON with a bearer token.
+    pub async fn post_json(&self, path: &str, token: &str, body: serde_json::Value) -> Answer {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.address))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request reaches the gateway");
+        Answer::read(response).await
+    }
+
+    /// GET with a bearer token.
+    pub async fn get_as(&self, path: &str, token: &str) -> Answer {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.address))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request reaches the gateway");
+        Answer::read(response).await
+    }
+
+    /// The calls of every Google method together.
+    pub async fn google_calls(&self) -> u64 {
+        let stats = self.stats().await;
+        ["list", "get", "isInvitableUser", "send", "cancel"]
+            .iter()
+            .map(|m| stats["calls"][m].as_u64().unwrap_or(0))
+            .sum()
+    }
+
     /// The emulator's control API: POST `path` (under `/emulator/v1/`) with a JSON body.
     pub async fn control(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
         let response = self

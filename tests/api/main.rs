@@ -1,13 +1,16 @@
 //! Black-box tests: the real server (and the emulator standing in for Google) on port 0,
 //! spoken to over HTTP. One binary, one module per area.
 
+mod bad_input;
 mod cli;
 mod emulator;
 mod errors;
 mod google;
 mod health;
 mod helpers;
+mod mutations;
 mod openapi;
+mod reads;
 mod request_id;
 mod sandbox;
 mod token;

@@ -38,7 +38,8 @@ fn start_sandbox() -> (Running, Vec<String>) {
     });
     let mut banner = Vec::new();
     while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
-        let done = line.contains("Emulator:");
+        // The banner ends with the bearer token.
+        let done = line.trim_start().starts_with("eyJ");
         banner.push(line);
         if done {
             return (running, banner);
@@ -104,4 +105,33 @@ async fn the_sandbox_serves_swagger_ui_against_its_own_emulator() {
         .await
         .unwrap();
     assert_eq!(grants["tokenGrants"][0]["sub"], "admin@example.com");
+}
+
+#[tokio::test]
+async fn the_printed_token_works_for_every_operation() {
+    let (_sandbox, banner) = start_sandbox();
+    let gateway = field(&banner, "API:").trim_end_matches("/v1").to_owned();
+    let token = banner.last().unwrap().trim().to_owned();
+    invitation_gateway::install_crypto_provider();
+    let client = reqwest::Client::new();
+    let emails = serde_json::json!({"emails": ["grace+hr@example.com"]});
+
+    for (method, path, body) in [
+        ("POST", "/v1/eligibility/check", Some(&emails)),
+        ("POST", "/v1/invitations/lookup", Some(&emails)),
+        ("GET", "/v1/invitations?state=INVITED", None),
+        ("GET", "/v1/invitations/summary", None),
+        ("GET", "/v1/invitations/export", None),
+        ("POST", "/v1/invitations/send", Some(&emails)),
+        ("POST", "/v1/invitations/cancel", Some(&emails)),
+    ] {
+        let mut request = client
+            .request(method.parse().unwrap(), format!("{gateway}{path}"))
+            .bearer_auth(&token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{method} {path}");
+    }
 }

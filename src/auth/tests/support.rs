@@ -143,6 +143,7 @@ pub fn settings() -> Settings {
         },
         audit: AuditSettings::default(),
         log_hash_key: None,
+        invitations: Default::default(),
     }
 }
 

@@ -1,0 +1,341 @@
+//! Reading invitations: lookup, list, summary, export.
+
+use crate::auth::{Authorized, scope};
+use crate::error::{ApiError, ErrorCode};
+use crate::invitations::listing::{
+    self, ExportFormat, InvitationPage, ListQuery, MAX_PAGE_SIZE, OrderBy, Summary,
+};
+use crate::invitations::outcome::{InvitationState, LookupResult};
+use crate::routes::common::{
+    AuthErrors, BodyErrors, EmailsRequest, UpstreamErrors, call_context, request_id, validate_batch,
+};
+use crate::state::AppState;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::TryStreamExt;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// Longest page token passed through (Google's are far shorter).
+const MAX_PAGE_TOKEN_LEN: usize = 2048;
+
+/// The answer of a lookup.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"results": [
+    {"email": "ada@example.com", "invitation": {"email": "ada@example.com", "state": "INVITED", "mailsSentCount": 2, "updateTime": "2026-01-05T09:00:00Z"}},
+    {"email": "nobody@example.com", "error": {"code": "not_found", "detail": "Google has no invitation for this address (accounts created in the last 48 hours are not listed yet)."}}
+]}))]
+pub struct LookupInvitationsResponse {
+    /// One result per address, in the order sent.
+    pub results: Vec<LookupResult>,
+}
+
+/// Look invitations up by address.
+///
+/// Returns the invitation of each address. An address Google has no invitation for gets the
+/// per-item error `not_found` (accounts created in the last 48 hours are not listed by Google
+/// yet, although they can already be checked and invited). Addresses travel in the body, never
+/// in the URL.
+#[utoipa::path(
+    post,
+    path = "/v1/invitations/lookup",
+    tag = "invitations",
+    request_body = EmailsRequest,
+    security(("bearerAuth" = ["invitations.read"])),
+    responses(
+        (status = 200, description = "One result per address.", body = LookupInvitationsResponse),
+        BodyErrors,
+        AuthErrors,
+    )
+)]
+pub async fn lookup_invitations(
+    _caller: Authorized<scope::Read>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<EmailsRequest>,
+) -> Result<HttpResponse, ApiError> {
+    validate_batch(&body.emails)?;
+    let results = state
+        .invitations
+        .lookup(&body.emails, &call_context(&req, &state))
+        .await;
+    Ok(HttpResponse::Ok().json(LookupInvitationsResponse { results }))
+}
+
+/// The query of list (documentation; the handler parses the query string itself because
+/// `state` repeats).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub struct ListInvitationsParams {
+    /// Only invitations in these states (repeat the parameter for several); all when absent.
+    state: Option<Vec<InvitationState>>,
+    /// `email` (default) or `updateTime`, optionally followed by ` asc` or ` desc`.
+    #[param(
+        example = "updateTime desc",
+        pattern = r"^(email|updateTime)( (asc|desc))?$"
+    )]
+    order_by: Option<String>,
+    /// Invitations per page, 1 to 200 (Google's default, 100, when absent).
+    #[param(minimum = 1, maximum = 200)]
+    page_size: Option<u32>,
+    /// `nextPageToken` of the previous page; the other parameters must be the same.
+    #[param(max_length = 2048)]
+    page_token: Option<String>,
+}
+
+/// The query of export (documentation).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub struct ExportInvitationsParams {
+    /// Only invitations in these states (repeat the parameter for several); all when absent.
+    state: Option<Vec<InvitationState>>,
+}
+
+fn invalid_query(detail: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorCode::InvalidQuery, detail)
+}
+
+/// Parses the query of list or export; `allowed` names the parameters the operation takes.
+fn parse_query(query_string: &str, allowed: &[&str]) -> Result<ListQuery, ApiError> {
+    let mut query = ListQuery::default();
+    let mut seen_order = false;
+    let mut seen_size = false;
+    for (name, value) in form_urlencoded::parse(query_string.as_bytes()) {
+        if !allowed.contains(&name.as_ref()) {
+            // Name the parameter only when it is a plain word: the query is the caller's text.
+            let plain =
+                name.len() <= 40 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            return Err(invalid_query(if plain {
+                format!("unknown parameter `{name}`")
+            } else {
+                "unknown parameter".to_owned()
+            }));
+        }
+        match name.as_ref() {
+            "state" => {
+                let state = InvitationState::parse(&value).ok_or_else(|| {
+                    invalid_query("state must be NOT_YET_SENT, INVITED, ACCEPTED or DECLINED")
+                })?;
+                if !query.states.contains(&state) {
+                    query.states.push(state);
+                }
+            }
+            "orderBy" if !seen_order => {
+                seen_order = true;
+                query.order_by = OrderBy::parse(&value)
+                    .ok_or_else(|| invalid_query("orderBy must be `email` or `updateTime`, optionally with ` asc` or ` desc`"))?;
+            }
+            "pageSize" if !seen_size => {
+                seen_size = true;
+                let size = value
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|size| (1..=MAX_PAGE_SIZE).contains(size))
+                    .ok_or_else(|| {
+                        invalid_query("pageSize must be a whole number from 1 to 200")
+                    })?;
+                query.page_size = Some(size);
+            }
+            "pageToken" if query.page_token.is_none() => {
+                if value.is_empty() || value.len() > MAX_PAGE_TOKEN_LEN {
+                    return Err(invalid_query("pageToken must be 1 to 2048 characters"));
+                }
+                query.page_token = Some(value.into_owned());
+            }
+            _ => return Err(invalid_query(format!("`{name}` may appear only once"))),
+        }
+    }
+    Ok(query)
+}
+
+/// List invitations, one page at a time.
+///
+/// Filters by state (repeat `state` for several), orders by email or last update, and pages with
+/// `pageSize` and `pageToken` (pass `nextPageToken` back with the same other parameters). New
+/// accounts take up to 48 hours to appear here.
+#[utoipa::path(
+    get,
+    path = "/v1/invitations",
+    tag = "invitations",
+    params(ListInvitationsParams),
+    security(("bearerAuth" = ["invitations.read"])),
+    responses(
+        (status = 200, description = "One page.", body = InvitationPage,
+         example = json!({"invitations": [{"email": "ada@example.com", "state": "INVITED", "mailsSentCount": 2, "updateTime": "2026-01-05T09:00:00Z"}], "nextPageToken": "CiAKGjBpNDd2Nmp2Zml2cXRwYjBpOXA"})),
+        (status = 400, description = "A query parameter is invalid (`invalid_query`), including a page token that does not belong to these parameters.",
+         body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        AuthErrors,
+        UpstreamErrors,
+    )
+)]
+pub async fn list_invitations(
+    _caller: Authorized<scope::Read>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let query = parse_query(
+        req.query_string(),
+        &["state", "orderBy", "pageSize", "pageToken"],
+    )?;
+    let page = listing::list_page(&state.google, &query, &call_context(&req, &state)).await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// Count invitations by state.
+///
+/// Walks every page of Google's list and counts invitations per state. The answer is reused for
+/// a short while (`GATEWAY_SUMMARY_TTL_SECS`; `asOf` says when it was computed) and concurrent
+/// requests share one walk.
+#[utoipa::path(
+    get,
+    path = "/v1/invitations/summary",
+    tag = "invitations",
+    security(("bearerAuth" = ["invitations.read"])),
+    responses(
+        (status = 200, description = "Counts per state.", body = Summary),
+        AuthErrors,
+        UpstreamErrors,
+    )
+)]
+pub async fn summarize_invitations(
+    _caller: Authorized<scope::Read>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let request_id = request_id(&req);
+    let google = state.google.clone();
+    let summary = state
+        .invitations
+        .summary(|| google.context(Some(request_id.clone())))
+        .await?;
+    Ok(HttpResponse::Ok().json(summary.as_ref()))
+}
+
+/// Which format the caller accepts: CSV unless it asks for NDJSON; `None` when it accepts
+/// neither.
+fn export_format(req: &HttpRequest) -> Option<ExportFormat> {
+    let Some(accept) = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Some(ExportFormat::Csv);
+    };
+    let media: Vec<String> = accept
+        .split(',')
+        .map(|part| {
+            part.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .collect();
+    if media.iter().any(|m| m == "application/x-ndjson") {
+        Some(ExportFormat::Ndjson)
+    } else if media
+        .iter()
+        .any(|m| m == "text/csv" || m == "text/*" || m == "*/*")
+    {
+        Some(ExportFormat::Csv)
+    } else {
+        None
+    }
+}
+
+/// Export every invitation as CSV or NDJSON.
+///
+/// Streams all invitations (optionally only some states), page by page, in email order: memory
+/// stays constant however many there are. `Accept: text/csv` (the default) gives a header line
+/// `email,state,mailsSentCount,updateTime` then one line per invitation; `Accept:
+/// application/x-ndjson` gives one Invitation JSON object per line. If Google fails after the
+/// first page, the transfer ends early and incomplete, which HTTP clients report as an error.
+#[utoipa::path(
+    get,
+    path = "/v1/invitations/export",
+    tag = "invitations",
+    params(ExportInvitationsParams),
+    security(("bearerAuth" = ["invitations.read"])),
+    responses(
+        (status = 200, description = "Every invitation, streamed.",
+         content(
+            (String = "text/csv", example = "email,state,mailsSentCount,updateTime\r\nada@example.com,INVITED,2,2026-01-05T09:00:00.000Z\r\n"),
+            (String = "application/x-ndjson", example = "{\"email\":\"ada@example.com\",\"state\":\"INVITED\",\"mailsSentCount\":2,\"updateTime\":\"2026-01-05T09:00:00Z\"}\n")
+         )),
+        (status = 400, description = "A query parameter is invalid (`invalid_query`).",
+         body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        (status = 406, description = "The caller accepts neither CSV nor NDJSON (`not_acceptable`).",
+         body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+        AuthErrors,
+        UpstreamErrors,
+    )
+)]
+pub async fn export_invitations(
+    _caller: Authorized<scope::Read>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let query = parse_query(req.query_string(), &["state"])?;
+    let format = export_format(&req).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::NotAcceptable,
+            "Accept text/csv or application/x-ndjson.",
+        )
+    })?;
+    let request_id = request_id(&req);
+    let google = state.google.clone();
+    let context = move || google.context(Some(request_id.clone()));
+    let stream = listing::export(state.google.clone(), query.states, format, context).await?;
+    Ok(HttpResponse::Ok()
+        .content_type(format.content_type())
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .streaming(stream.map_err(|failure| {
+            tracing::warn!(detail = %failure.detail(), "export ended early: Google failed mid-stream");
+            std::io::Error::other(failure.detail())
+        })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIST: &[&str] = &["state", "orderBy", "pageSize", "pageToken"];
+
+    #[test]
+    fn list_query_parses_repeated_states_and_the_rest() {
+        let query = parse_query(
+            "state=INVITED&state=declined&orderBy=updateTime%20desc&pageSize=50&pageToken=abc",
+            LIST,
+        )
+        .unwrap();
+        assert_eq!(
+            query.states,
+            vec![InvitationState::Invited, InvitationState::Declined]
+        );
+        assert_eq!(query.order_by, OrderBy::UpdateTimeDesc);
+        assert_eq!(query.page_size, Some(50));
+        assert_eq!(query.page_token.as_deref(), Some("abc"));
+    }
+
+    #[test]
+    fn bad_list_queries_are_refused() {
+        for bad in [
+            "state=GONE",
+            "pageSize=0",
+            "pageSize=201",
+            "pageSize=x",
+            "orderBy=email,updateTime",
+            "bogus=1",
+            "pageSize=5&pageSize=6",
+            "pageToken=",
+        ] {
+            assert!(parse_query(bad, LIST).is_err(), "{bad}");
+        }
+        assert!(
+            parse_query("orderBy=email", &["state"]).is_err(),
+            "export takes state only"
+        );
+    }
+}

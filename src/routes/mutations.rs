@@ -1,0 +1,264 @@
+//! Changing invitations: send and cancel, audited, quota-checked and idempotent.
+
+use crate::audit::{AuditAction, AuditRecord};
+use crate::auth::{Authorized, Caller, scope};
+use crate::error::{ApiError, ErrorCode, ProblemDocument};
+use crate::invitations::idempotency::IdempotencyScope;
+use crate::invitations::mutation::{self, Action, MutationObserver};
+use crate::invitations::outcome::{ItemError, MutationResponse, MutationResult};
+use crate::routes::common::{
+    AuthErrors, BodyErrors, EmailsRequest, call_context, request_id, validate_batch,
+};
+use crate::state::AppState;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoResponses, ToSchema};
+
+/// The header that makes a send or cancel idempotent.
+pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+/// Set on an answer replayed for a repeated Idempotency-Key.
+pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+/// A send request.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"emails": ["grace+hr@example.com", "ada@example.com"], "resend": false}))]
+pub struct SendInvitationsRequest {
+    /// 1 to 100 addresses, each at most once.
+    #[schema(min_items = 1, max_items = 100)]
+    pub emails: Vec<String>,
+    /// Mail again addresses that are already INVITED (otherwise they are `already_invited` and
+    /// get no mail).
+    #[serde(default)]
+    pub resend: bool,
+}
+
+/// Errors only mutations answer.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub enum MutationErrors {
+    /// The Idempotency-Key was used with a different request (`idempotency_key_reused`).
+    #[response(status = 422, content_type = "application/problem+json")]
+    KeyReused(ProblemDocument),
+    /// The audit trail cannot be written (`audit_unavailable`): nothing was changed.
+    #[response(status = 503, content_type = "application/problem+json")]
+    AuditUnavailable(ProblemDocument),
+}
+
+/// Reports every item to the audit trail and charges mails to the caller's daily quota.
+struct AuditedCaller<'a> {
+    state: &'a AppState,
+    caller: &'a Caller,
+    request_id: &'a str,
+    idempotency_key: Option<&'a str>,
+    route: &'static str,
+}
+
+impl MutationObserver for AuditedCaller<'_> {
+    fn allow_mail(&self) -> Result<(), ItemError> {
+        self.state
+            .limits
+            .try_consume_mails(self.caller, 1)
+            .map_err(|_| mutation::mail_quota_exceeded())
+    }
+
+    fn refund_mail(&self) {
+        self.state.limits.refund_mails(self.caller, 1);
+    }
+
+    fn record(&self, action: Action, result: &MutationResult, google_status: Option<u16>) {
+        let action = match action {
+            Action::Send => AuditAction::Send,
+            Action::Cancel => AuditAction::Cancel,
+        };
+        let mut record = AuditRecord::new(action, self.request_id, result.outcome.as_str())
+            .caller(self.caller)
+            .email(&result.email)
+            .route(self.route);
+        if let Some(status) = google_status {
+            record = record.google_status(status);
+        }
+        if let Some(key) = self.idempotency_key {
+            record = record.idempotency_key(key);
+        }
+        if let Some(error) = &result.error {
+            record = record.detail(
+                serde_json::to_value(error.code)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+            );
+        }
+        if let Err(err) = self.state.audit.record(&record) {
+            // The batch has started; the mutation is done. Refusing the remaining items happens
+            // through check_writable on the next request.
+            tracing::error!(error = %err, email = %self.state.emails.tag(&result.email), "audit record could not be written");
+        }
+    }
+}
+
+/// Reads and checks the Idempotency-Key header: 1 to 255 visible ASCII characters.
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get(&IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()));
+    key.map(|k| Some(k.to_owned())).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::InvalidRequest,
+            "Idempotency-Key must be 1 to 255 visible ASCII characters.",
+        )
+    })
+}
+
+/// Runs a mutation for a validated request, once per Idempotency-Key.
+async fn mutate(
+    state: &AppState,
+    caller: &Caller,
+    req: &HttpRequest,
+    action: Action,
+    route: &'static str,
+    fingerprint: &impl Serialize,
+    run: impl AsyncFnOnce(&AuditedCaller<'_>) -> MutationResponse,
+) -> Result<HttpResponse, ApiError> {
+    // Nothing is changed unless it can be audited.
+    state.audit.check_writable()?;
+    let key = idempotency_key(req)?;
+    let request_id = request_id(req);
+    let observer = AuditedCaller {
+        state,
+        caller,
+        request_id: &request_id,
+        idempotency_key: key.as_deref(),
+        route,
+    };
+    let Some(key) = key.clone() else {
+        return Ok(HttpResponse::Ok().json(run(&observer).await));
+    };
+    let caller_key = caller.key();
+    let scope = IdempotencyScope::new(
+        format!("{}\u{0}{}", caller_key.issuer, caller_key.subject),
+        key,
+        action.as_str(),
+        fingerprint,
+    );
+    let answer = state
+        .invitations
+        .idempotency()
+        .run_once(scope, run(&observer))
+        .await?;
+    let mut response = HttpResponse::Ok();
+    if answer.replayed {
+        response.insert_header((IDEMPOTENT_REPLAYED, HeaderValue::from_static("true")));
+    }
+    Ok(response.json(answer.response.as_ref()))
+}
+
+/// Send invitations, never twice by accident.
+///
+/// For each address, reads the invitation first: INVITED without `resend` is `already_invited`
+/// and gets no mail; ACCEPTED is `already_accepted`; an address that is not an unmanaged account
+/// is `not_eligible`; otherwise the invitation is mailed (`sent`, or `resent` with `resend`).
+/// Accounts created in the last 48 hours, which Google does not list yet, are mailed when Google
+/// says they can be invited. If Google's answer to a send is lost, the invitation is read again
+/// to learn whether the mail went out; a send is never repeated blindly. An item that fails does
+/// not fail the others (`failed` with an `error`). Every item is written to the audit trail, with
+/// the caller, before the answer. With an `Idempotency-Key`, the same key from the same caller
+/// within 24 hours returns the first answer (header `Idempotent-Replayed: true`) without calling
+/// Google again; the same key with a different body is `422`.
+#[utoipa::path(
+    post,
+    path = "/v1/invitations/send",
+    tag = "invitations",
+    request_body = SendInvitationsRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request idempotent for 24 h (1 to 255 visible ASCII characters).")),
+    security(("bearerAuth" = ["invitations.send"])),
+    responses(
+        (status = 200, description = "One result per address, and counts per outcome.", body = MutationResponse,
+         example = json!({"results": [
+            {"email": "grace+hr@example.com", "outcome": "sent", "invitation": {"email": "grace+hr@example.com", "state": "INVITED", "mailsSentCount": 1, "updateTime": "2026-11-22T03:30:00.120Z"}},
+            {"email": "ada@example.com", "outcome": "already_invited", "invitation": {"email": "ada@example.com", "state": "INVITED", "mailsSentCount": 2, "updateTime": "2026-01-05T09:00:00Z"}}
+         ], "summary": {"sent": 1, "already_invited": 1}})),
+        BodyErrors,
+        AuthErrors,
+        MutationErrors,
+    )
+)]
+pub async fn send_invitations(
+    caller: Authorized<scope::Send>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<SendInvitationsRequest>,
+) -> Result<HttpResponse, ApiError> {
+    validate_batch(&body.emails)?;
+    let ctx = call_context(&req, &state);
+    let request = body.into_inner();
+    mutate(
+        &state,
+        caller.caller(),
+        &req,
+        Action::Send,
+        "POST /v1/invitations/send",
+        &request,
+        async |observer| {
+            state
+                .invitations
+                .send(&request.emails, request.resend, observer, &ctx)
+                .await
+        },
+    )
+    .await
+}
+
+/// Cancel pending invitations.
+///
+/// For each address, withdraws an INVITED invitation (`cancelled`; no mail goes out, and the
+/// invitation returns to NOT_YET_SENT). Anything else is `not_invited`. Audited, per item, like
+/// send, and idempotent with an `Idempotency-Key`.
+#[utoipa::path(
+    post,
+    path = "/v1/invitations/cancel",
+    tag = "invitations",
+    request_body = EmailsRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request idempotent for 24 h (1 to 255 visible ASCII characters).")),
+    security(("bearerAuth" = ["invitations.cancel"])),
+    responses(
+        (status = 200, description = "One result per address, and counts per outcome.", body = MutationResponse,
+         example = json!({"results": [
+            {"email": "ada@example.com", "outcome": "cancelled", "invitation": {"email": "ada@example.com", "state": "NOT_YET_SENT", "mailsSentCount": 2, "updateTime": "2026-11-22T03:31:00.004Z"}},
+            {"email": "grace+hr@example.com", "outcome": "not_invited", "invitation": {"email": "grace+hr@example.com", "state": "NOT_YET_SENT", "updateTime": "2026-01-05T10:00:00Z", "mailsSentCount": 0}}
+         ], "summary": {"cancelled": 1, "not_invited": 1}})),
+        BodyErrors,
+        AuthErrors,
+        MutationErrors,
+    )
+)]
+pub async fn cancel_invitations(
+    caller: Authorized<scope::Cancel>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<EmailsRequest>,
+) -> Result<HttpResponse, ApiError> {
+    validate_batch(&body.emails)?;
+    let ctx = call_context(&req, &state);
+    let request = body.into_inner();
+    mutate(
+        &state,
+        caller.caller(),
+        &req,
+        Action::Cancel,
+        "POST /v1/invitations/cancel",
+        &request.emails,
+        async |observer| {
+            state
+                .invitations
+                .cancel(&request.emails, observer, &ctx)
+                .await
+        },
+    )
+    .await
+}

@@ -1,0 +1,235 @@
+//! Requests wrong as a whole get a 4xx problem document and nothing reaches Google; every
+//! operation of the OpenAPI document requires its scope (deny by default).
+
+use crate::helpers::{Answer, TestApp, admin_token, spawn_app, token};
+use invitation_gateway::auth::Scope;
+use invitation_gateway::auth::openapi::declared_scopes;
+use invitation_gateway::routes::openapi::document;
+use reqwest::Method;
+use serde_json::json;
+
+const BATCH_PATHS: [&str; 4] = [
+    "/v1/eligibility/check",
+    "/v1/invitations/lookup",
+    "/v1/invitations/send",
+    "/v1/invitations/cancel",
+];
+
+async fn post_raw(app: &TestApp, path: &str, content_type: &str, body: &str) -> Answer {
+    let response = app
+        .client
+        .post(format!("{}{path}", app.address))
+        .bearer_auth(admin_token())
+        .header("content-type", content_type)
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.json().await.unwrap_or(serde_json::Value::Null);
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+#[tokio::test]
+async fn malformed_batches_are_refused_whole_and_reach_nobody() {
+    let app = spawn_app().await;
+    let hundred_and_one: Vec<String> = (0..101).map(|i| format!("p{i}@example.com")).collect();
+    let oversized = format!("{{\"emails\": [\"{}\"]}}", "a".repeat(20_000));
+    let cases: Vec<(&str, String, u16, &str)> = vec![
+        (
+            "application/json",
+            "{\"emails\": [".into(),
+            400,
+            "invalid_request",
+        ),
+        (
+            "application/json",
+            "{\"emails\": \"ada@example.com\"}".into(),
+            400,
+            "invalid_request",
+        ),
+        (
+            "application/json",
+            "{\"emails\": [1, 2]}".into(),
+            400,
+            "invalid_request",
+        ),
+        (
+            "application/json",
+            "{\"emails\": [\"ada@example.com\"], \"sendAll\": true}".into(),
+            400,
+            "invalid_request",
+        ),
+        ("application/json", "{}".into(), 400, "invalid_request"),
+        (
+            "application/json",
+            "{\"emails\": []}".into(),
+            400,
+            "invalid_request",
+        ),
+        (
+            "application/json",
+            json!({ "emails": hundred_and_one }).to_string(),
+            400,
+            "too_many_emails",
+        ),
+        (
+            "application/json",
+            "{\"emails\": [\"ada@example.com\", \"ADA@example.com\"]}".into(),
+            400,
+            "duplicate_emails",
+        ),
+        ("application/json", oversized, 413, "payload_too_large"),
+        (
+            "text/plain",
+            "{\"emails\": [\"ada@example.com\"]}".into(),
+            415,
+            "unsupported_media_type",
+        ),
+    ];
+    for path in BATCH_PATHS {
+        for (content_type, body, status, code) in &cases {
+            let answer = post_raw(&app, path, content_type, body).await;
+            assert_eq!(answer.status, *status, "{path} {body:.60}: {}", answer.body);
+            assert_eq!(answer.body["code"], *code, "{path} {body:.60}");
+            assert!(
+                !answer.body.to_string().contains("ada@example.com"),
+                "the body echoes an address: {}",
+                answer.body
+            );
+        }
+    }
+    assert_eq!(app.google_calls().await, 0, "nothing reached Google");
+}
+
+#[tokio::test]
+async fn bad_query_values_are_refused_and_reach_nobody() {
+    let app = spawn_app().await;
+    for query in [
+        "state=SOMETHING",
+        "orderBy=email%2CupdateTime",
+        "orderBy=update_time",
+        "pageSize=0",
+        "pageSize=201",
+        "pageSize=ten",
+        "pageSize=1&pageSize=2",
+        "email=ada@example.com",
+    ] {
+        let answer = app
+            .get_as(&format!("/v1/invitations?{query}"), &admin_token())
+            .await;
+        answer.assert_problem(400, "invalid_query");
+    }
+    let export = app
+        .get_as("/v1/invitations/export?pageSize=5", &admin_token())
+        .await;
+    export.assert_problem(400, "invalid_query");
+    assert_eq!(app.google_calls().await, 0);
+}
+
+#[tokio::test]
+async fn a_bad_idempotency_key_is_refused() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(format!("{}/v1/invitations/send", app.address))
+        .bearer_auth(admin_token())
+        .header("idempotency-key", "x".repeat(256))
+        .json(&json!({"emails": ["john@example.com"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    assert_eq!(app.google_calls().await, 0);
+}
+
+/// What to send to an operation so that only authorisation can refuse it.
+fn request_for(method: &str, path: &str) -> (Method, Option<serde_json::Value>) {
+    match method {
+        "post" => (Method::POST, Some(json!({"emails": ["ada@example.com"]}))),
+        "get" => (Method::GET, None),
+        other => panic!("no request for {other} {path}"),
+    }
+}
+
+#[tokio::test]
+async fn every_operation_requires_its_scope_and_refuses_tokens_without_it() {
+    let app = spawn_app().await;
+    let spec = serde_json::to_value(document()).unwrap();
+    let mut checked = 0;
+    for (path, operations) in spec["paths"].as_object().unwrap() {
+        for (method, _) in operations.as_object().unwrap() {
+            let operation = document().paths.paths[path.as_str()].clone();
+            let operation = match method.as_str() {
+                "get" => operation.get,
+                "post" => operation.post,
+                _ => None,
+            }
+            .unwrap_or_else(|| panic!("{method} {path} in the document"));
+            let scopes = declared_scopes(&operation);
+            if !path.starts_with("/v1/") {
+                assert!(scopes.is_empty(), "{path} is a public probe");
+                continue;
+            }
+            assert_eq!(scopes.len(), 1, "{method} {path} names exactly one scope");
+            let required = Scope::parse(&scopes[0]).expect("a known scope");
+            let others: Vec<Scope> = Scope::ALL.into_iter().filter(|s| *s != required).collect();
+
+            let (http_method, body) = request_for(method, path);
+            let send = |bearer: Option<String>| {
+                let mut request = app
+                    .client
+                    .request(http_method.clone(), format!("{}{path}", app.address));
+                if let Some(bearer) = bearer {
+                    request = request.bearer_auth(bearer);
+                }
+                if let Some(body) = &body {
+                    request = request.json(body);
+                }
+                request.send()
+            };
+
+            let anonymous = send(None).await.unwrap();
+            assert_eq!(
+                anonymous.status().as_u16(),
+                401,
+                "{method} {path} without a token"
+            );
+            assert!(
+                anonymous.headers()["www-authenticate"]
+                    .to_str()
+                    .unwrap()
+                    .contains("invalid_token")
+            );
+
+            let without = send(Some(token(&others))).await.unwrap();
+            assert_eq!(
+                without.status().as_u16(),
+                403,
+                "{method} {path} without {required}"
+            );
+            let challenge = without.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            assert!(
+                challenge.contains(&format!("scope=\"{required}\"")),
+                "{challenge}"
+            );
+
+            let with = send(Some(token(&[required]))).await.unwrap();
+            assert!(
+                with.status().is_success(),
+                "{method} {path} with {required}: {}",
+                with.status()
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 7, "every /v1 operation was walked");
+}
