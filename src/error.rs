@@ -175,7 +175,13 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         if let Some(cause) = &self.cause {
-            tracing::error!(code = %self.code, cause = %format!("{cause:#}"), "request failed");
+            // A caller's mistake is not an incident: only server-side failures are errors.
+            let cause = format!("{cause:#}");
+            if self.code.status().is_server_error() {
+                tracing::error!(code = %self.code, %cause, "request failed");
+            } else {
+                tracing::debug!(code = %self.code, %cause, "request refused");
+            }
         }
         let mut response = HttpResponse::build(self.code.status());
         if let Some(secs) = self.retry_after_secs {

@@ -81,7 +81,13 @@ fn json_config(limit: usize) -> web::JsonConfig {
                     "The request body could not be read.",
                 ),
             };
-            api_error.with_cause(anyhow::anyhow!("{err}")).into()
+            // The cause goes to the log, so it is sanitised too: the body may hold emails.
+            api_error
+                .with_cause(anyhow::anyhow!(
+                    "{}",
+                    sanitize_parse_error(&err.to_string())
+                ))
+                .into()
         })
 }
 

@@ -68,6 +68,14 @@ impl MutationObserver for AuditedCaller<'_> {
     }
 
     fn record(&self, action: Action, result: &MutationResult, google_status: Option<u16>) {
+        // The application log names the address only by its keyed hash.
+        tracing::info!(
+            action = action.as_str(),
+            outcome = result.outcome.as_str(),
+            email = %self.state.emails.tag(&result.email),
+            google_status,
+            "invitation item done"
+        );
         let action = match action {
             Action::Send => AuditAction::Send,
             Action::Cancel => AuditAction::Cancel,

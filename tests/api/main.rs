@@ -10,6 +10,7 @@ mod health;
 mod helpers;
 mod mutations;
 mod openapi;
+mod privacy;
 mod reads;
 mod request_id;
 mod sandbox;
