@@ -27,6 +27,9 @@ pub struct FaultRequest {
     pub retry_after_secs: Option<u64>,
     /// The call takes effect first and only its answer is replaced (a lost response).
     pub after_apply: Option<bool>,
+    /// Only every n-th matching call is affected (the others pass on to later rules), so a
+    /// share of calls fails interleaved with successes; 1 when absent.
+    pub every: Option<u32>,
 }
 
 /// What happens to one call.
@@ -44,6 +47,8 @@ pub struct Fault {
 struct Rule {
     method: Option<Method>,
     remaining: u32,
+    every: u32,
+    seen: u32,
     fault: Fault,
 }
 
@@ -58,6 +63,9 @@ impl Faults {
     pub fn add(&mut self, request: FaultRequest) -> Result<(), GoogleError> {
         if request.count == 0 {
             return Err(GoogleError::invalid_argument("count must be at least 1."));
+        }
+        if request.every == Some(0) {
+            return Err(GoogleError::invalid_argument("every must be at least 1."));
         }
         if let Some(status) = request.status
             && !(400..=599).contains(&status)
@@ -77,18 +85,23 @@ impl Faults {
         self.rules.push_back(Rule {
             method: request.method,
             remaining: request.count,
+            every: request.every.unwrap_or(1),
+            seen: 0,
             fault,
         });
         Ok(())
     }
 
-    /// Takes the first rule that matches `method`, if any, and uses up one of its calls.
+    /// Finds the first rule that matches `method` and whose turn it is (every n-th matching
+    /// call), and uses up one of its calls.
     pub fn take(&mut self, method: Method) -> Fault {
-        let Some(position) = self
-            .rules
-            .iter()
-            .position(|rule| rule.method.is_none_or(|wanted| wanted == method))
-        else {
+        let Some(position) = self.rules.iter_mut().position(|rule| {
+            if rule.method.is_some_and(|wanted| wanted != method) {
+                return false;
+            }
+            rule.seen = rule.seen.wrapping_add(1);
+            rule.seen % rule.every == 0
+        }) else {
             return Fault::default();
         };
         let Some(rule) = self.rules.get_mut(position) else {
@@ -125,5 +138,37 @@ impl Fault {
             Some(error) => Err(error),
             None => Ok(answer),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(status: u16, every: Option<u32>) -> FaultRequest {
+        FaultRequest {
+            method: None,
+            status: Some(status),
+            count: 100,
+            latency_ms: None,
+            retry_after_secs: None,
+            after_apply: None,
+            every,
+        }
+    }
+
+    #[test]
+    fn every_nth_call_fails_and_the_others_pass_on_to_later_rules() {
+        let mut faults = Faults::default();
+        faults.add(rule(503, Some(3))).unwrap();
+        faults.add(rule(429, Some(2))).unwrap();
+        let codes: Vec<Option<u16>> = (0..6)
+            .map(|_| faults.take(Method::Get).error.map(|e| e.code))
+            .collect();
+        // 503 on its 3rd and 6th calls; 429 on every 2nd call the 503 rule passed on.
+        assert_eq!(
+            codes,
+            vec![None, Some(429), Some(503), None, Some(429), Some(503)]
+        );
     }
 }

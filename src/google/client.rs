@@ -42,6 +42,7 @@ pub struct CallContext {
     pub request_id: Option<String>,
     /// No attempt starts, and no wait ends, after this instant.
     pub deadline: Instant,
+    budget: Duration,
 }
 
 impl CallContext {
@@ -50,7 +51,14 @@ impl CallContext {
         Self {
             request_id,
             deadline: Instant::now() + budget,
+            budget,
         }
+    }
+
+    /// The same request with a fresh deadline: each item of a batch gets the whole budget for
+    /// its own calls, however long the items before it took.
+    pub fn renewed(&self) -> Self {
+        Self::new(self.request_id.clone(), self.budget)
     }
 }
 
@@ -88,6 +96,7 @@ pub struct GoogleClient {
     backoff: ExponentialBuilder,
     attempt_timeout: Duration,
     total_timeout: Duration,
+    max_attempts: u32,
 }
 
 impl GoogleClient {
@@ -117,6 +126,7 @@ impl GoogleClient {
                 .with_max_times(settings.retry.max_attempts.saturating_sub(1) as usize),
             attempt_timeout: settings.timeouts.attempt,
             total_timeout: settings.timeouts.total,
+            max_attempts: settings.retry.max_attempts.max(1),
         }
     }
 
@@ -209,8 +219,11 @@ impl GoogleClient {
     }
 
     /// Mails an invitation. `before` is the invitation as read just before (None when get said
-    /// NOT_FOUND); when the answer is lost, a read compared with it tells whether the mail went
-    /// out. The send itself is never repeated after an ambiguous failure.
+    /// NOT_FOUND). When the answer is ambiguous, a read compared with `before` tells whether the
+    /// mail went out: if it did, the send is done; if Google answered with an error and the read
+    /// proves nothing changed, the send is tried again (DESIGN: reconciled before anything is
+    /// retried). After a timeout or a broken connection the request may still be in flight at
+    /// Google, so it is never repeated: the failure is reported.
     pub async fn send(
         &self,
         email: &str,
@@ -218,43 +231,55 @@ impl GoogleClient {
         ctx: &CallContext,
     ) -> Result<Sent, UpstreamError> {
         let url = self.invitation_url(email, ":send");
-        let result: Result<Operation, UpstreamError> = self
-            .call(
-                Method::Send,
-                reqwest::Method::POST,
-                &url,
-                &[],
-                ctx,
-                &AtomicBool::new(false),
-            )
-            .await;
-        match result {
-            Ok(operation) => Ok(Sent {
-                invitation: operation_result(Method::Send, operation)?,
-                reconciled: false,
-            }),
-            Err(err) if err.is_ambiguous() => {
-                // Give the read a fresh, short budget: the send's deadline may be spent.
-                let read_ctx = CallContext::new(
-                    ctx.request_id.clone(),
-                    self.attempt_timeout.max(Duration::from_secs(5)),
-                );
-                match self.get(email, &read_ctx).await {
-                    Ok(after) if mail_went_out(before, &after) => {
-                        tracing::info!(error = %err, "send answer lost; a read shows the mail went out");
-                        Ok(Sent {
-                            invitation: Some(after),
-                            reconciled: true,
-                        })
-                    }
-                    Ok(_) => Err(err),
-                    Err(read_err) => {
-                        tracing::warn!(error = %err, read_error = %read_err, "send answer lost and the invitation could not be read");
-                        Err(err)
-                    }
+        let mut before = before.cloned();
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let result: Result<Operation, UpstreamError> = self
+                .call(
+                    Method::Send,
+                    reqwest::Method::POST,
+                    &url,
+                    &[],
+                    ctx,
+                    &AtomicBool::new(false),
+                )
+                .await;
+            let err = match result {
+                Ok(operation) => {
+                    return Ok(Sent {
+                        invitation: operation_result(Method::Send, operation)?,
+                        reconciled: false,
+                    });
                 }
+                Err(err) if err.is_ambiguous() => err,
+                Err(err) => return Err(err),
+            };
+            // Give the read a fresh, short budget: the send's deadline may be spent.
+            let read_ctx = CallContext::new(
+                ctx.request_id.clone(),
+                self.attempt_timeout.max(Duration::from_secs(5)),
+            );
+            let after = match self.get(email, &read_ctx).await {
+                Ok(after) => after,
+                Err(read_err) => {
+                    tracing::warn!(error = %err, read_error = %read_err, "send answer lost and the invitation could not be read");
+                    return Err(err);
+                }
+            };
+            if mail_went_out(before.as_ref(), &after) {
+                tracing::info!(error = %err, "send answer lost; a read shows the mail went out");
+                return Ok(Sent {
+                    invitation: Some(after),
+                    reconciled: true,
+                });
             }
-            Err(err) => Err(err),
+            let answered = err.kind == UpstreamErrorKind::Google;
+            if !answered || attempts >= self.max_attempts || Instant::now() >= ctx.deadline {
+                return Err(err);
+            }
+            tracing::info!(error = %err, "send failed and a read shows no mail went out; sending again");
+            before = Some(after);
         }
     }
 

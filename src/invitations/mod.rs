@@ -98,25 +98,36 @@ impl Invitations {
     }
 
     /// Runs `work` for every address with at most `concurrency` at once; answers in input order.
-    async fn fan_out<'a, T, F, Fut>(&self, emails: &'a [String], work: F) -> Vec<T>
+    /// Each item gets its own deadline, renewed from `ctx` when the item starts.
+    async fn fan_out<'a, T, F, Fut>(
+        &self,
+        emails: &'a [String],
+        ctx: &CallContext,
+        work: F,
+    ) -> Vec<T>
     where
-        F: Fn(&'a str) -> Fut,
+        F: Fn(&'a str, CallContext) -> Fut,
         Fut: Future<Output = T>,
     {
-        futures_util::stream::iter(emails.iter().map(|raw| work(raw.as_str())))
-            .buffered(self.concurrency)
-            .collect()
-            .await
+        let work = &work;
+        futures_util::stream::iter(
+            emails
+                .iter()
+                .map(|raw| async move { work(raw.as_str(), ctx.renewed()).await }),
+        )
+        .buffered(self.concurrency)
+        .collect()
+        .await
     }
 
     /// isInvitableUser for every address, through the cache.
     pub async fn check(&self, emails: &[String], ctx: &CallContext) -> Vec<EligibilityResult> {
-        self.fan_out(emails, |raw| async move {
+        self.fan_out(emails, ctx, |raw, ctx| async move {
             let email = match self.policy.admit(raw) {
                 Ok(email) => email,
                 Err(error) => return eligibility_error(raw.trim(), error),
             };
-            match self.eligibility.check(&self.google, &email, ctx).await {
+            match self.eligibility.check(&self.google, &email, &ctx).await {
                 Ok(answer) => EligibilityResult {
                     email: email.to_string(),
                     eligible: Some(answer.checked.eligible),
@@ -132,12 +143,12 @@ impl Invitations {
 
     /// The invitation of every address; `not_found` is a per-item error.
     pub async fn lookup(&self, emails: &[String], ctx: &CallContext) -> Vec<LookupResult> {
-        self.fan_out(emails, |raw| async move {
+        self.fan_out(emails, ctx, |raw, ctx| async move {
             let email = match self.policy.admit(raw) {
                 Ok(email) => email,
                 Err(error) => return lookup_error(raw.trim(), error),
             };
-            match self.google.get(email.as_str(), ctx).await {
+            match self.google.get(email.as_str(), &ctx).await {
                 Ok(invitation) => LookupResult {
                     email: email.to_string(),
                     invitation: Some(Invitation::from(&invitation)),
@@ -164,15 +175,16 @@ impl Invitations {
         observer: &dyn MutationObserver,
         ctx: &CallContext,
     ) -> MutationResponse {
-        self.mutate(Action::Send, emails, observer, |email| {
+        self.mutate(Action::Send, emails, observer, ctx, async |email, ctx| {
             mutation::send_one(
                 &self.google,
                 &self.eligibility,
                 email,
                 resend,
                 observer,
-                ctx,
+                &ctx,
             )
+            .await
         })
         .await
     }
@@ -184,28 +196,28 @@ impl Invitations {
         observer: &dyn MutationObserver,
         ctx: &CallContext,
     ) -> MutationResponse {
-        self.mutate(Action::Cancel, emails, observer, |email| {
-            mutation::cancel_one(&self.google, &self.eligibility, email, ctx)
+        self.mutate(Action::Cancel, emails, observer, ctx, async |email, ctx| {
+            mutation::cancel_one(&self.google, &self.eligibility, email, &ctx).await
         })
         .await
     }
 
-    async fn mutate<'a, F, Fut>(
+    async fn mutate<'a, F>(
         &'a self,
         action: Action,
         emails: &'a [String],
         observer: &'a dyn MutationObserver,
+        ctx: &CallContext,
         one: F,
     ) -> MutationResponse
     where
-        F: Fn(email::Email) -> Fut + 'a,
-        Fut: Future<Output = Done> + 'a,
+        F: AsyncFn(email::Email, CallContext) -> Done + 'a,
     {
         let one = &one;
         let results = self
-            .fan_out(emails, |raw| async move {
+            .fan_out(emails, ctx, |raw, ctx| async move {
                 let done = match self.policy.admit(raw) {
-                    Ok(email) => one(email).await,
+                    Ok(email) => one(email, ctx).await,
                     Err(error) => mutation::refused(raw, error),
                 };
                 observer.record(action, &done.result, done.google_status);

@@ -210,7 +210,7 @@ async fn a_send_whose_answer_is_lost_is_reconciled_without_a_second_mail() {
 }
 
 #[tokio::test]
-async fn a_send_that_failed_before_applying_is_not_repeated_and_reports_the_failure() {
+async fn a_send_refused_with_503_is_sent_again_once_a_read_proves_no_mail_went_out() {
     let app = spawn_app().await;
     let before = app
         .state
@@ -224,6 +224,42 @@ async fn a_send_that_failed_before_applying_is_not_repeated_and_reports_the_fail
     )
     .await;
 
+    let sent = app
+        .state
+        .google
+        .send("john@example.com", Some(&before), &ctx(&app))
+        .await
+        .unwrap();
+
+    assert!(!sent.reconciled);
+    let stats = app.stats().await;
+    assert_eq!(stats["calls"]["send"], 2, "sent again after the read");
+    assert_eq!(
+        stats["calls"]["get"], 2,
+        "the read before, and the reconciling read"
+    );
+    assert_eq!(stats["mailsSent"]["john@example.com"], 1, "{stats}");
+}
+
+#[tokio::test]
+async fn a_send_that_times_out_is_never_repeated_because_it_may_still_land() {
+    let google = spawn_google(Seed::Demo).await;
+    let mut settings = test_settings(&google);
+    settings.google.timeouts.attempt = Duration::from_millis(150);
+    let app = spawn_app_with(google, settings).await;
+    let before = app
+        .state
+        .google
+        .get("john@example.com", &ctx(&app))
+        .await
+        .unwrap();
+    // The send is applied only after 400 ms: long after the gateway stopped waiting and read.
+    app.control(
+        "faults",
+        json!({"method": "send", "count": 1, "latencyMs": 400}),
+    )
+    .await;
+
     let err = app
         .state
         .google
@@ -231,13 +267,8 @@ async fn a_send_that_failed_before_applying_is_not_repeated_and_reports_the_fail
         .await
         .unwrap_err();
 
-    assert_eq!(err.http_status, Some(503));
-    let stats = app.stats().await;
-    assert_eq!(stats["calls"]["send"], 1);
-    assert!(
-        stats["mailsSent"].get("john@example.com").is_none(),
-        "{stats}"
-    );
+    assert_eq!(err.kind, UpstreamErrorKind::Timeout, "{err}");
+    assert_eq!(app.calls("send").await, 1, "not repeated");
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ mod bad_input;
 mod cli;
 mod emulator;
 mod errors;
+mod fault_injection;
 mod google;
 mod health;
 mod helpers;
