@@ -169,15 +169,8 @@ impl GoogleClient {
             self.api_url,
             self.customer_segment()
         );
-        self.call(
-            Method::List,
-            reqwest::Method::GET,
-            &url,
-            &query,
-            ctx,
-            &AtomicBool::new(false),
-        )
-        .await
+        self.call(Method::List, reqwest::Method::GET, &url, &query, ctx, None)
+            .await
     }
 
     /// One invitation; `NOT_FOUND` when Google has none (or not yet: the 48-hour lag).
@@ -187,15 +180,8 @@ impl GoogleClient {
         ctx: &CallContext,
     ) -> Result<UserInvitation, UpstreamError> {
         let url = self.invitation_url(email, "");
-        self.call(
-            Method::Get,
-            reqwest::Method::GET,
-            &url,
-            &[],
-            ctx,
-            &AtomicBool::new(false),
-        )
-        .await
+        self.call(Method::Get, reqwest::Method::GET, &url, &[], ctx, None)
+            .await
     }
 
     /// Whether the address is an unmanaged account that can be invited.
@@ -212,7 +198,7 @@ impl GoogleClient {
                 &url,
                 &[],
                 ctx,
-                &AtomicBool::new(false),
+                None,
             )
             .await?;
         Ok(answer.is_invitable_user)
@@ -236,14 +222,7 @@ impl GoogleClient {
         loop {
             attempts += 1;
             let result: Result<Operation, UpstreamError> = self
-                .call(
-                    Method::Send,
-                    reqwest::Method::POST,
-                    &url,
-                    &[],
-                    ctx,
-                    &AtomicBool::new(false),
-                )
+                .call(Method::Send, reqwest::Method::POST, &url, &[], ctx, None)
                 .await;
             let err = match result {
                 Ok(operation) => {
@@ -300,7 +279,7 @@ impl GoogleClient {
                 &url,
                 &[],
                 ctx,
-                &ambiguous,
+                Some(&ambiguous),
             )
             .await;
         match result {
@@ -331,7 +310,7 @@ impl GoogleClient {
     }
 
     /// One call: attempts under the method's retry rule until success, a final error, or the
-    /// deadline. `ambiguous_seen` records whether any attempt may have been applied.
+    /// deadline. `ambiguous_seen`, when given, records whether any attempt may have been applied.
     async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
@@ -339,7 +318,7 @@ impl GoogleClient {
         url: &str,
         query: &[(&str, String)],
         ctx: &CallContext,
-        ambiguous_seen: &AtomicBool,
+        ambiguous_seen: Option<&AtomicBool>,
     ) -> Result<T, UpstreamError> {
         let attempt = || async {
             let result = self
@@ -347,8 +326,9 @@ impl GoogleClient {
                 .await;
             if let Err(err) = &result
                 && err.is_ambiguous()
+                && let Some(seen) = ambiguous_seen
             {
-                ambiguous_seen.store(true, Ordering::Relaxed);
+                seen.store(true, Ordering::Relaxed);
             }
             result
         };
