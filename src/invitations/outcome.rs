@@ -49,11 +49,9 @@ impl InvitationState {
         }
     }
 
-    /// Parses a wire name, case-insensitively.
+    /// Parses a filterable wire name, spelled exactly as documented (`INVITED`, not `invited`).
     pub fn parse(name: &str) -> Option<InvitationState> {
-        Self::FILTERABLE
-            .into_iter()
-            .find(|s| s.as_str().eq_ignore_ascii_case(name))
+        Self::FILTERABLE.into_iter().find(|s| s.as_str() == name)
     }
 }
 
