@@ -100,6 +100,7 @@ pub struct InvitationPage {
     pub invitations: Vec<Invitation>,
     /// Pass as `pageToken` (with the same other parameters) for the next page; absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub next_page_token: Option<String>,
 }
 
@@ -133,7 +134,6 @@ pub async fn list_page(
 #[schema(example = json!({"counts": {"NOT_YET_SENT": 12, "INVITED": 8, "ACCEPTED": 7, "DECLINED": 5}, "total": 32, "asOf": "2026-11-22T03:20:00Z"}))]
 pub struct Summary {
     /// Invitations per state (every state present, 0 included).
-    #[schema(value_type = BTreeMap<String, u64>)]
     pub counts: BTreeMap<InvitationState, u64>,
     /// All invitations.
     pub total: u64,
