@@ -29,19 +29,16 @@ pub enum OrderBy {
 }
 
 impl OrderBy {
-    /// Parses this API's syntax: `email`, `updateTime`, either with ` asc` or ` desc`.
+    /// Parses this API's syntax, exactly as documented: `email` or `updateTime`, optionally
+    /// followed by one space and `asc` or `desc` (the OpenAPI pattern
+    /// `^(email|updateTime)( (asc|desc))?$`).
     pub fn parse(text: &str) -> Option<OrderBy> {
-        let mut words = text.split_whitespace();
-        let field = words.next()?;
-        let descending = match words.next() {
-            None => false,
-            Some(direction) if direction.eq_ignore_ascii_case("asc") => false,
-            Some(direction) if direction.eq_ignore_ascii_case("desc") => true,
+        let (field, descending) = match text.split_once(' ') {
+            None => (text, false),
+            Some((field, "asc")) => (field, false),
+            Some((field, "desc")) => (field, true),
             Some(_) => return None,
         };
-        if words.next().is_some() {
-            return None;
-        }
         match (field, descending) {
             ("email", false) => Some(OrderBy::Email),
             ("email", true) => Some(OrderBy::EmailDesc),
@@ -103,6 +100,7 @@ pub struct InvitationPage {
     pub invitations: Vec<Invitation>,
     /// Pass as `pageToken` (with the same other parameters) for the next page; absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub next_page_token: Option<String>,
 }
 
@@ -136,7 +134,6 @@ pub async fn list_page(
 #[schema(example = json!({"counts": {"NOT_YET_SENT": 12, "INVITED": 8, "ACCEPTED": 7, "DECLINED": 5}, "total": 32, "asOf": "2026-11-22T03:20:00Z"}))]
 pub struct Summary {
     /// Invitations per state (every state present, 0 included).
-    #[schema(value_type = BTreeMap<String, u64>)]
     pub counts: BTreeMap<InvitationState, u64>,
     /// All invitations.
     pub total: u64,
@@ -298,6 +295,17 @@ mod tests {
         assert_eq!(OrderBy::parse("email desc extra"), None);
         assert_eq!(OrderBy::parse("email sideways"), None);
         assert_eq!(OrderBy::parse(""), None);
+        // Only the documented spelling: what the OpenAPI pattern refuses is refused here too.
+        for variant in [
+            "email  desc",
+            " email",
+            "email ",
+            "email\tdesc",
+            "email DESC",
+            "Email",
+        ] {
+            assert_eq!(OrderBy::parse(variant), None, "{variant:?}");
+        }
     }
 
     #[test]

@@ -49,11 +49,9 @@ impl InvitationState {
         }
     }
 
-    /// Parses a wire name, case-insensitively.
+    /// Parses a filterable wire name, spelled exactly as documented (`INVITED`, not `invited`).
     pub fn parse(name: &str) -> Option<InvitationState> {
-        Self::FILTERABLE
-            .into_iter()
-            .find(|s| s.as_str().eq_ignore_ascii_case(name))
+        Self::FILTERABLE.into_iter().find(|s| s.as_str() == name)
     }
 }
 
@@ -82,6 +80,7 @@ pub struct Invitation {
     pub mails_sent_count: i64,
     /// When Google last changed it.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub update_time: Option<DateTime<Utc>>,
 }
 
@@ -227,16 +226,20 @@ pub struct EligibilityResult {
     pub email: String,
     /// True when the address is an unmanaged account that can be invited.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub eligible: Option<bool>,
     /// When Google answered.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub checked_at: Option<DateTime<Utc>>,
     /// True when the answer came from the gateway's cache (or a concurrent check of the same
     /// address) rather than from a call made for this item.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub cached: Option<bool>,
     /// Why this item has no answer.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub error: Option<ItemError>,
 }
 
@@ -248,9 +251,11 @@ pub struct LookupResult {
     pub email: String,
     /// The invitation, when Google has one.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub invitation: Option<Invitation>,
     /// Why there is none (`not_found` included).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub error: Option<ItemError>,
 }
 
@@ -302,9 +307,11 @@ pub struct MutationResult {
     pub outcome: Outcome,
     /// The invitation afterwards, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub invitation: Option<Invitation>,
     /// Why the item failed.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub error: Option<ItemError>,
 }
 
@@ -315,7 +322,6 @@ pub struct MutationResponse {
     /// One result per address, in the order sent.
     pub results: Vec<MutationResult>,
     /// How many items had each outcome.
-    #[schema(value_type = BTreeMap<String, usize>)]
     pub summary: BTreeMap<Outcome, usize>,
 }
 

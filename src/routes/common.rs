@@ -16,8 +16,10 @@ use utoipa::{IntoResponses, ToSchema};
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schema(example = json!({"emails": ["ada@example.com", "grace+hr@example.com"]}))]
 pub struct EmailsRequest {
-    /// 1 to 100 addresses, each at most once.
-    #[schema(min_items = 1, max_items = 100)]
+    /// 1 to 100 addresses, each at most once: spellings of one valid address that differ only
+    /// in case or surrounding white space count as the same address.
+    // Documented as a set so that the schema says `uniqueItems`; the order is kept on the wire.
+    #[schema(value_type = BTreeSet<String>, min_items = 1, max_items = 100)]
     pub emails: Vec<String>,
 }
 
@@ -34,8 +36,11 @@ pub fn call_context(req: &HttpRequest, state: &AppState) -> CallContext {
     state.google.context(Some(request_id(req)))
 }
 
-/// Whole-request checks of a batch: 1 to 100 addresses, none twice (after normalisation).
-/// Per-item problems (an invalid address) are not whole-request errors.
+/// Whole-request checks of a batch: 1 to 100 addresses, none twice. Valid addresses are
+/// compared as Google compares them (after normalisation, ignoring case), so one person cannot
+/// be named twice; invalid ones, which never reach Google, only when they are exactly the same
+/// text (what the schema's `uniqueItems` says). Per-item problems (an invalid address) are not
+/// whole-request errors.
 pub fn validate_batch(emails: &[String]) -> Result<(), ApiError> {
     if emails.is_empty() {
         return Err(ApiError::new(
@@ -52,10 +57,10 @@ pub fn validate_batch(emails: &[String]) -> Result<(), ApiError> {
             ),
         ));
     }
-    let mut seen: HashMap<String, usize> = HashMap::with_capacity(emails.len());
+    let mut seen: HashMap<(bool, String), usize> = HashMap::with_capacity(emails.len());
     for (index, raw) in emails.iter().enumerate() {
-        let identity =
-            Email::parse(raw).map_or_else(|_| raw.trim().to_lowercase(), |email| email.identity());
+        let identity = Email::parse(raw)
+            .map_or_else(|_| (false, raw.clone()), |email| (true, email.identity()));
         if let Some(first) = seen.insert(identity, index) {
             return Err(ApiError::new(
                 ErrorCode::DuplicateEmails,
@@ -135,10 +140,13 @@ mod tests {
             validate_batch(&twice).unwrap_err().code(),
             ErrorCode::DuplicateEmails
         );
-        let invalid_twice = vec!["nope".to_owned(), "NOPE".to_owned()];
+        let invalid_twice = vec!["nope".to_owned(), "nope".to_owned()];
         assert_eq!(
             validate_batch(&invalid_twice).unwrap_err().code(),
             ErrorCode::DuplicateEmails
         );
+        // Distinct invalid texts are distinct items (each gets its own `invalid_email`).
+        let invalid_spellings = vec!["nope".to_owned(), "NOPE".to_owned(), " nope".to_owned()];
+        assert!(validate_batch(&invalid_spellings).is_ok());
     }
 }

@@ -62,6 +62,23 @@ pub async fn lookup_invitations(
     Ok(HttpResponse::Ok().json(LookupInvitationsResponse { results }))
 }
 
+/// A state that list and export filter by, spelled exactly so (`STATE_UNSPECIFIED` is never a
+/// filter).
+// Documentation only: `parse_query` reads the parameter with `InvitationState::parse`.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub enum StateFilter {
+    /// Found, no mail sent.
+    NotYetSent,
+    /// Mailed, waiting for the person.
+    Invited,
+    /// The person joined.
+    Accepted,
+    /// The person declined.
+    Declined,
+}
+
 /// The query of list (documentation; the handler parses the query string itself because
 /// `state` repeats).
 #[derive(Debug, IntoParams)]
@@ -69,7 +86,7 @@ pub async fn lookup_invitations(
 #[allow(dead_code)] // Only read by the OpenAPI derive.
 pub struct ListInvitationsParams {
     /// Only invitations in these states (repeat the parameter for several); all when absent.
-    state: Option<Vec<InvitationState>>,
+    state: Option<Vec<StateFilter>>,
     /// `email` (default) or `updateTime`, optionally followed by ` asc` or ` desc`.
     #[param(
         example = "updateTime desc",
@@ -80,7 +97,7 @@ pub struct ListInvitationsParams {
     #[param(minimum = 1, maximum = 200)]
     page_size: Option<u32>,
     /// `nextPageToken` of the previous page; the other parameters must be the same.
-    #[param(max_length = 2048)]
+    #[param(min_length = 1, max_length = 2048)]
     page_token: Option<String>,
 }
 
@@ -90,7 +107,7 @@ pub struct ListInvitationsParams {
 #[allow(dead_code)] // Only read by the OpenAPI derive.
 pub struct ExportInvitationsParams {
     /// Only invitations in these states (repeat the parameter for several); all when absent.
-    state: Option<Vec<InvitationState>>,
+    state: Option<Vec<StateFilter>>,
 }
 
 fn invalid_query(detail: impl Into<String>) -> ApiError {
@@ -306,7 +323,7 @@ mod tests {
     #[test]
     fn list_query_parses_repeated_states_and_the_rest() {
         let query = parse_query(
-            "state=INVITED&state=declined&orderBy=updateTime%20desc&pageSize=50&pageToken=abc",
+            "state=INVITED&state=DECLINED&orderBy=updateTime%20desc&pageSize=50&pageToken=abc",
             LIST,
         )
         .unwrap();
@@ -330,6 +347,10 @@ mod tests {
             "bogus=1",
             "pageSize=5&pageSize=6",
             "pageToken=",
+            "state=invited",
+            "state=STATE_UNSPECIFIED",
+            "orderBy=email%20%20desc",
+            "orderBy=email%20DESC",
         ] {
             assert!(parse_query(bad, LIST).is_err(), "{bad}");
         }

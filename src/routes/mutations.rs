@@ -13,7 +13,7 @@ use crate::state::AppState;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoResponses, ToSchema};
+use utoipa::{IntoParams, IntoResponses, ToSchema};
 
 /// The header that makes a send or cancel idempotent.
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
@@ -25,13 +25,32 @@ pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schema(example = json!({"emails": ["grace+hr@example.com", "ada@example.com"], "resend": false}))]
 pub struct SendInvitationsRequest {
-    /// 1 to 100 addresses, each at most once.
-    #[schema(min_items = 1, max_items = 100)]
+    /// 1 to 100 addresses, each at most once: spellings of one valid address that differ only
+    /// in case or surrounding white space count as the same address.
+    // Documented as a set so that the schema says `uniqueItems`; the order is kept on the wire.
+    #[schema(value_type = BTreeSet<String>, min_items = 1, max_items = 100)]
     pub emails: Vec<String>,
     /// Mail again addresses that are already INVITED (otherwise they are `already_invited` and
     /// get no mail).
     #[serde(default)]
     pub resend: bool,
+}
+
+/// The optional header of send and cancel (documentation; read by `idempotency_key`).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub struct IdempotencyKeyHeader {
+    /// Makes the request idempotent for 24 h (1 to 255 visible ASCII characters).
+    #[param(
+        rename = "Idempotency-Key",
+        required = false,
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[!-~]+$",
+        example = "onboarding-2026-11-22-batch-7"
+    )]
+    idempotency_key: String,
 }
 
 /// Errors only mutations answer.
@@ -183,7 +202,7 @@ async fn mutate(
     path = "/v1/invitations/send",
     tag = "invitations",
     request_body = SendInvitationsRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request idempotent for 24 h (1 to 255 visible ASCII characters).")),
+    params(IdempotencyKeyHeader),
     security(("bearerAuth" = ["invitations.send"])),
     responses(
         (status = 200, description = "One result per address, and counts per outcome.", body = MutationResponse,
@@ -232,7 +251,7 @@ pub async fn send_invitations(
     path = "/v1/invitations/cancel",
     tag = "invitations",
     request_body = EmailsRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request idempotent for 24 h (1 to 255 visible ASCII characters).")),
+    params(IdempotencyKeyHeader),
     security(("bearerAuth" = ["invitations.cancel"])),
     responses(
         (status = 200, description = "One result per address, and counts per outcome.", body = MutationResponse,

@@ -31,7 +31,7 @@ pub const BEARER_SCHEME: &str = "bearerAuth";
         health::livez,
         health::readyz,
     ),
-    components(schemas(ProblemDocument, health::ProbeResponse)),
+    components(schemas(ProblemDocument, health::ProbeResponse, invitations::StateFilter)),
     modifiers(&BearerJwt),
     tags(
         (name = "eligibility", description = "Can an address be invited?"),

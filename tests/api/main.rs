@@ -15,4 +15,5 @@ mod privacy;
 mod reads;
 mod request_id;
 mod sandbox;
+mod spec_agreement;
 mod token;
