@@ -30,10 +30,11 @@ impl Default for IdempotencySettings {
     }
 }
 
-/// Who used a key for what.
+/// Who used a key for what. Keys belong to a caller and an operation: the same key sent to
+/// send and to cancel names two requests.
 #[derive(Debug, Clone)]
 pub struct IdempotencyScope {
-    /// The verified caller (`iss` and `sub`).
+    /// The verified caller (`iss` and `sub`) and the operation.
     pub caller: String,
     /// The caller's key (1 to 255 visible ASCII characters; the route checks).
     pub key: String,
@@ -49,7 +50,7 @@ impl IdempotencyScope {
         hasher.update([0]);
         hasher.update(serde_json::to_vec(request).unwrap_or_default());
         Self {
-            caller,
+            caller: format!("{caller}\u{0}{action}"),
             key,
             fingerprint: hasher.finalize().into(),
         }

@@ -41,14 +41,15 @@ pub struct SendInvitationsRequest {
 #[into_params(parameter_in = Header)]
 #[allow(dead_code)] // Only read by the OpenAPI derive.
 pub struct IdempotencyKeyHeader {
-    /// Makes the request idempotent for 24 h (1 to 255 visible ASCII characters).
+    /// Makes the request idempotent for 24 h (1 to 255 visible ASCII characters), e.g.
+    /// `onboarding-2026-11-22-batch-7`. Keys are the caller's own, per operation.
+    // No `example`: Swagger UI would pre-fill it, and every "Try it out" would reuse one key.
     #[param(
         rename = "Idempotency-Key",
         required = false,
         min_length = 1,
         max_length = 255,
-        pattern = r"^[!-~]+$",
-        example = "onboarding-2026-11-22-batch-7"
+        pattern = r"^[!-~]+$"
     )]
     idempotency_key: String,
 }
