@@ -1,5 +1,7 @@
 //! HTTP middleware, one per file. Order (outermost first): request id and access log, then
-//! problem rendering, then the routes.
+//! request metrics, then problem rendering, then the routes.
 
+pub mod http_metrics;
 pub mod problems;
 pub mod request_id;
+pub mod trace_context;
