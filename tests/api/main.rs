@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod cli;
+mod deploy;
 mod emulator;
 mod errors;
 mod fault_injection;
