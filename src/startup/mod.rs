@@ -6,7 +6,7 @@ pub mod sandbox;
 pub mod shutdown;
 
 use crate::config::Settings;
-use crate::middleware::{http_metrics, problems, request_id};
+use crate::middleware::{draining, http_metrics, problems, request_id};
 use crate::routes;
 use crate::state::AppState;
 use actix_web::dev::Server;
@@ -43,6 +43,7 @@ impl Application {
                 .configure(routes::configure(http.json_limit_bytes))
                 .wrap(from_fn(problems::render_problems))
                 .wrap(Compress::default())
+                .wrap(from_fn(draining::close_connections_while_draining))
                 .wrap(from_fn(http_metrics::record_http_metrics))
                 .wrap(from_fn(request_id::assign_request_id))
         })

@@ -91,6 +91,11 @@ async fn a_stop_fails_readiness_at_once_keeps_accepting_during_the_drain_then_st
 
     assert_eq!(readyz.status().as_u16(), 503);
     assert_eq!(livez.status().as_u16(), 200);
+    assert_eq!(
+        livez.headers().get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..]),
+        "keep-alive clients are told to reconnect elsewhere"
+    );
     assert!(
         drained_before < Duration::from_millis(800),
         "{drained_before:?}"
