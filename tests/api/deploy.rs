@@ -122,10 +122,12 @@ fn the_scanners_read_durations_and_fall_back_to_the_server_defaults() {
 #[test]
 fn the_key_is_a_read_only_file_where_the_settings_look_for_it() {
     let deployment = read("k8s/base/deployment.yaml");
-    let settings = env_file("k8s/base/gateway.env");
-    let key_path = settings
-        .get("GOOGLE_APPLICATION_CREDENTIALS")
-        .expect("the base names the key file");
+    let key_path = deployment
+        .split_once("- name: GOOGLE_APPLICATION_CREDENTIALS")
+        .and_then(|(_, rest)| rest.lines().nth(1))
+        .and_then(|line| line.trim().strip_prefix("value:"))
+        .map(str::trim)
+        .expect("the container names the key file");
     let (directory, file) = key_path.rsplit_once('/').expect("an absolute path");
     let mount = deployment
         .split_once(&format!("mountPath: {directory}"))
