@@ -65,7 +65,7 @@ pub async fn lookup_invitations(
 /// The query of list (documentation; the handler parses the query string itself because
 /// `state` repeats).
 #[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Query)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
 #[allow(dead_code)] // Only read by the OpenAPI derive.
 pub struct ListInvitationsParams {
     /// Only invitations in these states (repeat the parameter for several); all when absent.
@@ -86,7 +86,7 @@ pub struct ListInvitationsParams {
 
 /// The query of export (documentation).
 #[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Query)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
 #[allow(dead_code)] // Only read by the OpenAPI derive.
 pub struct ExportInvitationsParams {
     /// Only invitations in these states (repeat the parameter for several); all when absent.

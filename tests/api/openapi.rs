@@ -81,3 +81,35 @@ async fn swagger_ui_is_served_and_its_slashless_path_redirects() {
     assert_eq!(initializer.status().as_u16(), 200);
     assert!(initializer.text().await.unwrap().contains("/openapi.json"));
 }
+
+#[tokio::test]
+async fn every_documented_query_parameter_is_one_the_handler_accepts() {
+    let app = spawn_app().await;
+    let spec: serde_json::Value =
+        serde_json::to_value(invitation_gateway::routes::openapi::document()).unwrap();
+    let valid = |name: &str| match name {
+        "state" => "INVITED",
+        "orderBy" => "updateTime%20desc",
+        "pageSize" => "5",
+        other => panic!("undocumented in this test: {other}"),
+    };
+    let token = crate::helpers::admin_token();
+    let mut checked = 0;
+    for path in ["/v1/invitations", "/v1/invitations/export"] {
+        for parameter in spec["paths"][path]["get"]["parameters"].as_array().unwrap() {
+            let name = parameter["name"].as_str().unwrap();
+            if parameter["in"] != "query" || name == "pageToken" {
+                continue;
+            }
+            let answer = app
+                .get_as(&format!("{path}?{name}={}", valid(name)), &token)
+                .await;
+            assert_eq!(answer.status, 200, "{path}?{name}: {}", answer.body);
+            checked += 1;
+        }
+    }
+    assert_eq!(
+        checked, 4,
+        "state, orderBy, pageSize on list; state on export"
+    );
+}

@@ -1,0 +1,53 @@
+// Swagger UI as a person uses it: Authorize with the sandbox's token, then "Try it out" and
+// "Execute" on every operation, and read the status each one answered.
+// Usage: node swagger.mjs <swagger-ui-url> <token> [screenshot.png]
+import { chromium } from 'playwright-core';
+
+const [url, token, screenshot] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const failures = [];
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 2400 } });
+  await page.goto(url);
+  await page.waitForSelector('.opblock');
+
+  await page.click('button.authorize');
+  await page.fill('.modal-ux input[type=text], .modal-ux input:not([type])', token);
+  await page.click('.modal-ux button.authorize');
+  await page.click('.modal-ux button.btn-done');
+
+  const blocks = await page.$$('.opblock');
+  let tried = 0;
+  for (const block of blocks) {
+    const path = (await block.$eval('.opblock-summary-path', (e) => e.getAttribute('data-path'))) || '';
+    const method = (await block.$eval('.opblock-summary-method', (e) => e.textContent)).trim();
+    if (!path.startsWith('/v1/')) continue;
+    await (await block.$('.opblock-summary-control, .opblock-summary')).click();
+    await block.waitForSelector('.try-out__btn');
+    await block.$eval('.try-out__btn', (e) => e.click());
+    await block.waitForSelector('.execute');
+    await block.$eval('.execute', (e) => e.click());
+    // The server's answer appears in the live responses table once the request completed.
+    const cell = await block.waitForSelector('.live-responses-table tr.response .response-col_status', { timeout: 15000 });
+    const status = (await cell.textContent()).trim().split(/\s+/)[0];
+    const curl = await block.$eval('.curl', (e) => e.textContent);
+    const sentToken = curl.includes(`Bearer ${token}`);
+    console.log(`${method} ${path} -> ${status}${sentToken ? '' : ' (no bearer token sent!)'}`);
+    if (status !== '200') console.log(curl.replace(token, 'TOKEN'));
+    if (status !== '200' || !sentToken) failures.push(`${method} ${path}: ${status}`);
+    tried += 1;
+  }
+  if (tried !== 7) failures.push(`expected 7 /v1 operations, tried ${tried}`);
+  if (screenshot) await page.screenshot({ path: screenshot, fullPage: false });
+} finally {
+  await browser.close();
+}
+if (failures.length) {
+  console.error(`Swagger UI failures:\n  ${failures.join('\n  ')}`);
+  process.exit(1);
+}
+console.log('Swagger UI: Authorize and Try it out work for every operation.');
