@@ -204,7 +204,9 @@ impl AuditLog {
             "audit"
         );
         match &self.file {
-            Some(sink) => sink.write(record),
+            Some(sink) => sink
+                .write(record)
+                .inspect_err(|_| crate::metrics::audit_write_failure()),
             None => Ok(()),
         }
     }

@@ -270,9 +270,19 @@ pub struct ServeArgs {
     #[arg(long, env = "GATEWAY_JSON_LIMIT_BYTES", default_value_t = 16 * 1024)]
     pub json_limit_bytes: usize,
 
-    /// Seconds in-flight requests get to finish after SIGTERM.
+    /// Seconds in-flight requests get to finish once the listener has closed (after the drain).
     #[arg(long, env = "GATEWAY_SHUTDOWN_TIMEOUT_SECS", default_value_t = 20)]
     pub shutdown_timeout_secs: u64,
+
+    /// Seconds after SIGTERM during which /readyz fails but the listener still accepts, so load
+    /// balancers stop sending first.
+    #[arg(long, env = "GATEWAY_SHUTDOWN_DRAIN_SECS", default_value_t = 5)]
+    pub shutdown_drain_secs: u64,
+
+    /// Google Cloud project id for the trace fields of JSON log lines
+    /// (`logging.googleapis.com/trace`); unset logs the bare `trace_id`.
+    #[arg(long, env = "GATEWAY_GCP_PROJECT")]
+    pub gcp_project: Option<String>,
 
     /// HTTP worker threads; 0 means one per core.
     #[arg(long, env = "GATEWAY_WORKERS", default_value_t = 0)]
@@ -339,11 +349,17 @@ impl ServeArgs {
             http: HttpSettings {
                 json_limit_bytes: self.json_limit_bytes.max(1024),
                 shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
+                shutdown_drain: Duration::from_secs(self.shutdown_drain_secs),
                 workers: self.workers,
             },
             limits: self.limit_settings()?,
             audit: self.audit_settings()?,
             log_hash_key: self.log_hash_key()?,
+            gcp_project: self
+                .gcp_project
+                .as_deref()
+                .map(|p| config::gcp_project("GATEWAY_GCP_PROJECT", p))
+                .transpose()?,
             invitations: InvitationSettings {
                 batch_concurrency: positive("GATEWAY_BATCH_CONCURRENCY", self.batch_concurrency)?,
                 eligibility: EligibilitySettings {

@@ -39,6 +39,9 @@ pub struct Settings {
     pub log_hash_key: Option<SecretString>,
     /// Batch fan-out, the eligibility cache, idempotency keys, the summary cache.
     pub invitations: crate::invitations::InvitationSettings,
+    /// Google Cloud project whose Cloud Trace the log lines link to; `None` logs the bare
+    /// trace id under `trace_id`.
+    pub gcp_project: Option<String>,
 }
 
 /// The upstream: credentials and base URLs.
@@ -260,8 +263,11 @@ impl JwtSettings {
 pub struct HttpSettings {
     /// Largest accepted JSON request body, in bytes.
     pub json_limit_bytes: usize,
-    /// How long in-flight requests may take to finish once shutdown starts.
+    /// How long in-flight requests may take to finish once the listener has closed.
     pub shutdown_timeout: Duration,
+    /// How long after SIGTERM the listener keeps accepting while `/readyz` already fails, so
+    /// load balancers stop sending before connections are refused.
+    pub shutdown_drain: Duration,
     /// Worker threads; 0 means one per core.
     pub workers: usize,
 }
@@ -271,6 +277,7 @@ impl Default for HttpSettings {
         Self {
             json_limit_bytes: 16 * 1024,
             shutdown_timeout: Duration::from_secs(20),
+            shutdown_drain: Duration::from_secs(5),
             workers: 0,
         }
     }
@@ -294,6 +301,24 @@ pub fn base_url(name: &str, url: &str) -> Result<String, ConfigError> {
 }
 
 /// Parses a comma-separated domain list into lower-case domains, rejecting empty entries.
+/// A Google Cloud project id (`my-project-123`, or the older `example.com:my-project`): it
+/// ends up in every log line's trace field, so nothing but the id's own characters.
+pub fn gcp_project(name: &str, value: &str) -> Result<String, ConfigError> {
+    let value = value.trim();
+    let valid = (6..=100).contains(&value.len())
+        && value.starts_with(|c: char| c.is_ascii_lowercase())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.:".contains(&b));
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err(ConfigError(format!(
+            "{name}: `{value}` is not a Google Cloud project id (lower-case letters, digits and hyphens, 6 to 30 characters)"
+        )))
+    }
+}
+
 pub fn domain_list(name: &str, value: &str) -> Result<Vec<String>, ConfigError> {
     value
         .split(',')
@@ -318,6 +343,16 @@ pub fn domain_list(name: &str, value: &str) -> Result<Vec<String>, ConfigError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gcp_project_ids_are_checked() {
+        assert_eq!(gcp_project("P", " my-project-1 ").unwrap(), "my-project-1");
+        assert!(gcp_project("P", "example.com:my-project").is_ok());
+        assert!(gcp_project("P", "My-Project").is_err());
+        assert!(gcp_project("P", "abc").is_err());
+        assert!(gcp_project("P", "my-project/traces").is_err());
+        assert!(gcp_project("P", "1project").is_err());
+    }
 
     #[test]
     fn base_url_drops_trailing_slash_and_rejects_other_schemes() {

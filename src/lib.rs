@@ -9,6 +9,7 @@ pub mod emulator;
 pub mod error;
 pub mod google;
 pub mod invitations;
+pub mod metrics;
 pub mod middleware;
 pub mod privacy;
 pub mod readiness;

@@ -4,7 +4,7 @@ use clap::Parser;
 use invitation_gateway::cli::{Cli, Command};
 use invitation_gateway::startup::Application;
 use invitation_gateway::startup::sandbox::Sandbox;
-use invitation_gateway::{emulator, install_crypto_provider, routes, telemetry};
+use invitation_gateway::{config, emulator, install_crypto_provider, routes, telemetry};
 use std::process::ExitCode;
 
 #[tokio::main]
@@ -25,7 +25,14 @@ async fn main() -> ExitCode {
             }
         }
         Command::Serve(args) if args.sandbox => {
-            telemetry::init(cli.log_format);
+            let gcp_project = match &args.gcp_project {
+                Some(project) => match config::gcp_project("GATEWAY_GCP_PROJECT", project) {
+                    Ok(project) => Some(project),
+                    Err(err) => return fail(&err),
+                },
+                None => None,
+            };
+            telemetry::init(cli.log_format, gcp_project);
             let sandbox = match Sandbox::start(&args).await {
                 Ok(sandbox) => sandbox,
                 Err(err) => return fail(&format!("{err:#}")),
@@ -48,7 +55,7 @@ async fn main() -> ExitCode {
                 Ok(settings) => settings,
                 Err(err) => return fail(&err),
             };
-            telemetry::init(cli.log_format);
+            telemetry::init(cli.log_format, settings.gcp_project.clone());
             match Application::build(settings).await {
                 Ok(app) => match app.run_until_stopped().await {
                     Ok(()) => ExitCode::SUCCESS,

@@ -3,8 +3,14 @@
 //! Each check is an atomic that its owner updates (the Google credentials after a token was
 //! obtained, the caller keys after they loaded, startup when draining begins); the probe only
 //! reads them, so it never calls anything per probe.
+//!
+//! Shutdown also sets the instant after which no new call to Google may start (the Google
+//! client reads it before every attempt): a call started later could be cut off by the forced
+//! stop halfway, leaving a send whose outcome nobody learns.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use tokio::time::Instant;
 
 /// The state of one readiness check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +71,7 @@ pub struct Readiness {
     /// Caller JWT keys are loaded.
     pub caller_keys: Check,
     draining: AtomicBool,
+    upstream_deadline: OnceLock<Instant>,
 }
 
 impl Readiness {
@@ -76,6 +83,19 @@ impl Readiness {
     /// True once shutdown has begun.
     pub fn is_draining(&self) -> bool {
         self.draining.load(Ordering::Acquire)
+    }
+
+    /// No call to Google may start at or after `deadline`; the first deadline set wins.
+    pub fn stop_upstream_calls_at(&self, deadline: Instant) {
+        // A second signal must not extend the promise made by the first.
+        let _ = self.upstream_deadline.set(deadline);
+    }
+
+    /// True once the upstream deadline has passed: new calls to Google are refused.
+    pub fn upstream_calls_stopped(&self) -> bool {
+        self.upstream_deadline
+            .get()
+            .is_some_and(|deadline| Instant::now() >= *deadline)
     }
 
     /// The checks that are not ready, as `name: state` strings; empty when ready.
@@ -113,5 +133,17 @@ mod tests {
         assert!(readiness.blockers().is_empty());
         readiness.start_draining();
         assert_eq!(readiness.blockers(), vec!["draining"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn upstream_calls_stop_at_the_deadline_and_the_first_deadline_wins() {
+        let readiness = Readiness::default();
+        assert!(!readiness.upstream_calls_stopped());
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        readiness.stop_upstream_calls_at(deadline);
+        readiness.stop_upstream_calls_at(deadline + std::time::Duration::from_secs(60));
+        assert!(!readiness.upstream_calls_stopped());
+        tokio::time::advance(std::time::Duration::from_secs(10)).await;
+        assert!(readiness.upstream_calls_stopped());
     }
 }

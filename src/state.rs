@@ -7,6 +7,7 @@ use crate::google::{self, GoogleClient};
 use crate::invitations::Invitations;
 use crate::privacy::EmailHasher;
 use crate::readiness::Readiness;
+use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::Arc;
 
 /// Everything the handlers need, cheap to clone.
@@ -28,12 +29,15 @@ pub struct AppState {
     pub emails: EmailHasher,
     /// The domain: eligibility, lookup, listing, send and cancel.
     pub invitations: Arc<Invitations>,
+    /// Renders the process's metrics for `/metrics`.
+    pub metrics: PrometheusHandle,
 }
 
 impl AppState {
     /// Builds the state from settings: loads the caller keys (failing on an unreadable or
     /// malformed PEM file) and the Google credentials, and starts obtaining a token.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let metrics = crate::metrics::install()?;
         let readiness = Arc::new(Readiness::default());
         let auth = Authenticator::new(&settings.jwt)?;
         let limits = CallerLimits::new(&settings.limits);
@@ -56,6 +60,7 @@ impl AppState {
             limits: Arc::new(limits),
             audit: Arc::new(audit),
             emails,
+            metrics,
         })
     }
 }

@@ -4,6 +4,13 @@
 //! `severity`, `message` and `time` (the field names Cloud Logging's agent maps to its own), the
 //! event's fields, and the fields of the spans it happened in (so every line of a request
 //! carries its `request_id`). `RUST_LOG` filters; the default is `info`.
+//!
+//! Trace fields: a span's `trace_id`, `span_id` and `trace_sampled` (from a W3C `traceparent`)
+//! become `logging.googleapis.com/trace` (`projects/PROJECT/traces/TRACE_ID`),
+//! `logging.googleapis.com/spanId` and `logging.googleapis.com/trace_sampled` when the Google
+//! Cloud project is known, so Cloud Logging links the line to its trace; without a project the
+//! bare `trace_id` and `span_id` stay. A field `httpRequest` holding a JSON object (as text) is
+//! embedded as that object, Cloud Logging's request shape.
 
 use crate::cli::LogFormat;
 use serde_json::{Map, Value};
@@ -15,14 +22,23 @@ use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, JsonFields, Wri
 use tracing_subscriber::fmt::{FmtContext, FormattedFields, MakeWriter};
 use tracing_subscriber::registry::LookupSpan;
 
-/// Installs the global subscriber writing to stdout. Call once, at process start.
-pub fn init(format: LogFormat) {
-    init_with_writer(format, std::io::stdout);
+/// Installs the global subscriber writing to stdout; `gcp_project` names the Cloud Trace
+/// project of the trace fields. Call once, at process start.
+pub fn init(format: LogFormat, gcp_project: Option<String>) {
+    try_init(format, std::io::stdout, gcp_project);
 }
 
 /// Installs the global subscriber with a given writer; returns false if one was already set
 /// (tests initialise tracing once per process).
 pub fn init_with_writer<W>(format: LogFormat, writer: W) -> bool
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    try_init(format, writer, None)
+}
+
+/// Installs the global subscriber; returns false if one was already set.
+pub fn try_init<W>(format: LogFormat, writer: W, gcp_project: Option<String>) -> bool
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
@@ -38,7 +54,7 @@ where
     let result = if json {
         builder
             .fmt_fields(JsonFields::new())
-            .event_format(CloudLoggingFormat)
+            .event_format(CloudLoggingFormat::new(gcp_project))
             .try_init()
     } else {
         builder.with_target(true).try_init()
@@ -57,7 +73,40 @@ fn severity(level: &Level) -> &'static str {
 }
 
 /// One JSON object per event, in the shape Cloud Logging's structured logging expects.
-pub struct CloudLoggingFormat;
+#[derive(Debug, Clone, Default)]
+pub struct CloudLoggingFormat {
+    gcp_project: Option<String>,
+}
+
+impl CloudLoggingFormat {
+    /// A format whose trace fields point into `gcp_project`'s Cloud Trace, when given.
+    pub fn new(gcp_project: Option<String>) -> Self {
+        Self { gcp_project }
+    }
+
+    /// Renames the trace fields to Cloud Logging's, and embeds `httpRequest` as an object.
+    fn cloud_fields(&self, entry: &mut Map<String, Value>) {
+        if let Some(project) = &self.gcp_project
+            && let Some(Value::String(trace_id)) = entry.remove("trace_id")
+        {
+            entry.insert(
+                "logging.googleapis.com/trace".into(),
+                format!("projects/{project}/traces/{trace_id}").into(),
+            );
+            if let Some(span_id) = entry.remove("span_id") {
+                entry.insert("logging.googleapis.com/spanId".into(), span_id);
+            }
+            if let Some(sampled) = entry.remove("trace_sampled") {
+                entry.insert("logging.googleapis.com/trace_sampled".into(), sampled);
+            }
+        }
+        if let Some(Value::String(text)) = entry.get("httpRequest")
+            && let Ok(object @ Value::Object(_)) = serde_json::from_str::<Value>(text)
+        {
+            entry.insert("httpRequest".into(), object);
+        }
+    }
+}
 
 impl<S, N> FormatEvent<S, N> for CloudLoggingFormat
 where
@@ -92,6 +141,7 @@ where
 
         let mut visitor = JsonVisitor(&mut entry);
         event.record(&mut visitor);
+        self.cloud_fields(&mut entry);
         if !entry.contains_key("message") {
             entry.insert("message".into(), Value::String(String::new()));
         }
@@ -126,18 +176,36 @@ impl tracing::field::Visit for JsonVisitor<'_> {
     }
 }
 
+/// Captures JSON log lines in memory (unit tests of anything that logs).
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod capture {
+    use super::CloudLoggingFormat;
+    use serde_json::Value;
     use std::sync::{Arc, Mutex};
+    use tracing_subscriber::fmt::format::JsonFields;
     use tracing_subscriber::layer::SubscriberExt;
 
+    /// The lines written so far.
     #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    pub(crate) struct LogBuffer(Arc<Mutex<Vec<u8>>>);
 
-    impl std::io::Write for Buffer {
+    impl LogBuffer {
+        /// Every line, parsed as JSON.
+        pub(crate) fn lines(&self) -> Vec<Value> {
+            let bytes = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            String::from_utf8_lossy(&bytes)
+                .lines()
+                .map(|line| serde_json::from_str(line).expect("each line is JSON"))
+                .collect()
+        }
+    }
+
+    impl std::io::Write for LogBuffer {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().expect("buffer lock").extend_from_slice(buf);
+            self.0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend_from_slice(buf);
             Ok(buf.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
@@ -145,27 +213,79 @@ mod tests {
         }
     }
 
-    #[test]
-    fn json_lines_carry_severity_message_and_span_fields() {
-        let buffer = Buffer::default();
+    /// A subscriber writing Cloud Logging JSON into a buffer; use with `set_default`.
+    pub(crate) fn json_subscriber(
+        gcp_project: Option<&str>,
+    ) -> (impl tracing::Subscriber + Send + Sync, LogBuffer) {
+        let buffer = LogBuffer::default();
         let writer = buffer.clone();
         let subscriber = tracing_subscriber::registry().with(
             tracing_subscriber::fmt::layer()
                 .fmt_fields(JsonFields::new())
-                .event_format(CloudLoggingFormat)
+                .event_format(CloudLoggingFormat::new(gcp_project.map(str::to_owned)))
                 .with_writer(move || writer.clone()),
         );
+        (subscriber, buffer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::capture::json_subscriber;
+
+    #[test]
+    fn json_lines_carry_severity_message_and_span_fields() {
+        let (subscriber, buffer) = json_subscriber(None);
         tracing::subscriber::with_default(subscriber, || {
             let span = tracing::info_span!("request", request_id = "abc");
             let _entered = span.enter();
             tracing::warn!(status = 503, "upstream slow");
         });
-        let output = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
-        let line: Value = serde_json::from_str(output.trim()).expect("one JSON line");
+        let lines = buffer.lines();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        let line = &lines[0];
         assert_eq!(line["severity"], "WARNING");
         assert_eq!(line["message"], "upstream slow");
         assert_eq!(line["request_id"], "abc");
         assert_eq!(line["status"], 503);
         assert!(line["time"].as_str().unwrap().ends_with('Z'));
+    }
+
+    #[test]
+    fn trace_ids_become_cloud_trace_fields_when_the_project_is_known() {
+        let (subscriber, buffer) = json_subscriber(Some("my-project"));
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!(
+                "request",
+                trace_id = "abc123",
+                span_id = "def456",
+                trace_sampled = true
+            );
+            let _entered = span.enter();
+            tracing::info!(httpRequest = r#"{"status":200}"#, "request answered");
+        });
+        let line = &buffer.lines()[0];
+        assert_eq!(
+            line["logging.googleapis.com/trace"],
+            "projects/my-project/traces/abc123"
+        );
+        assert_eq!(line["logging.googleapis.com/spanId"], "def456");
+        assert_eq!(line["logging.googleapis.com/trace_sampled"], true);
+        assert!(line.get("trace_id").is_none(), "{line}");
+        assert_eq!(line["httpRequest"]["status"], 200);
+    }
+
+    #[test]
+    fn without_a_project_the_bare_trace_id_stays() {
+        let (subscriber, buffer) = json_subscriber(None);
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("request", trace_id = "abc123", span_id = "def456");
+            let _entered = span.enter();
+            tracing::info!("hello");
+        });
+        let line = &buffer.lines()[0];
+        assert_eq!(line["trace_id"], "abc123");
+        assert_eq!(line["span_id"], "def456");
+        assert!(line.get("logging.googleapis.com/trace").is_none(), "{line}");
     }
 }

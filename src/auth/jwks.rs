@@ -52,6 +52,7 @@ pub struct JwksSource {
     keys: RwLock<Arc<Vec<Arc<VerificationKey>>>>,
     last_forced: Mutex<Option<Instant>>,
     fetches: AtomicU64,
+    loaded_at: RwLock<Option<Instant>>,
 }
 
 impl JwksSource {
@@ -72,6 +73,7 @@ impl JwksSource {
             keys: RwLock::new(Arc::new(Vec::new())),
             last_forced: Mutex::new(None),
             fetches: AtomicU64::new(0),
+            loaded_at: RwLock::new(None),
         })
     }
 
@@ -101,9 +103,30 @@ impl JwksSource {
         self.fetches.load(Ordering::Relaxed)
     }
 
+    /// How long ago the keys in use were fetched; `None` before the first success.
+    pub fn key_age(&self) -> Option<Duration> {
+        let loaded_at = match self.loaded_at.read() {
+            Ok(slot) => *slot,
+            Err(poisoned) => *poisoned.into_inner(),
+        };
+        loaded_at.map(|at| at.elapsed())
+    }
+
     /// Fetches the set now; on success replaces the keys and returns how many were loaded.
     pub async fn fetch(&self, force: bool) -> Result<usize, JwksError> {
         self.fetches.fetch_add(1, Ordering::Relaxed);
+        let result = self.fetch_keys(force).await;
+        crate::metrics::jwks_refresh(force, result.is_ok());
+        if result.is_ok() {
+            match self.loaded_at.write() {
+                Ok(mut slot) => *slot = Some(Instant::now()),
+                Err(poisoned) => *poisoned.into_inner() = Some(Instant::now()),
+            }
+        }
+        result
+    }
+
+    async fn fetch_keys(&self, force: bool) -> Result<usize, JwksError> {
         let mut request = self
             .client
             .get(&self.url)

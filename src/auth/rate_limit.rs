@@ -63,6 +63,7 @@ impl<C: Clock + Clone> CallerLimits<C> {
             self.requests.shrink_to_fit();
         }
         self.requests.check_key(&caller.key()).map_err(|not_until| {
+            crate::metrics::rate_limited("requests");
             let wait = not_until.wait_time_from(self.clock.now());
             // Round up: a client that waits the whole seconds we name must get through.
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
@@ -107,6 +108,7 @@ impl<C: Clock + Clone> CallerLimits<C> {
                 .and_then(|day| day.and_hms_opt(0, 0, 0))
                 .map(|at| at.and_utc());
             let secs = midnight.map_or(86_400, |at| (at - now).num_seconds().max(1));
+            crate::metrics::rate_limited("daily_mails");
             return Err(ApiError::new(
                 ErrorCode::MailQuotaExceeded,
                 format!(

@@ -26,6 +26,25 @@ enum Inner {
     HalfOpen,
 }
 
+impl Inner {
+    fn label(&self) -> &'static str {
+        match self {
+            Inner::Closed { .. } => "closed",
+            Inner::Open { .. } => "open",
+            Inner::HalfOpen => "half_open",
+        }
+    }
+}
+
+/// Moves the breaker to `next`, counting the transition when the state changes.
+fn transition(inner: &mut Inner, next: Inner) {
+    let (from, to) = (inner.label(), next.label());
+    *inner = next;
+    if from != to {
+        crate::metrics::breaker_transition(to);
+    }
+}
+
 /// Decides whether a call may go to Google.
 #[derive(Debug)]
 pub struct CircuitBreaker {
@@ -46,6 +65,7 @@ pub enum Admission {
 impl CircuitBreaker {
     /// A closed breaker.
     pub fn new(failure_threshold: u32, open_for: Duration) -> Self {
+        crate::metrics::breaker_state("closed");
         Self {
             failure_threshold: failure_threshold.max(1),
             open_for,
@@ -70,7 +90,7 @@ impl CircuitBreaker {
             Inner::Open { until } => {
                 let now = Instant::now();
                 if now >= until {
-                    *inner = Inner::HalfOpen;
+                    transition(&mut inner, Inner::HalfOpen);
                     Ok(Admission::Probe)
                 } else {
                     Err(until - now)
@@ -86,14 +106,16 @@ impl CircuitBreaker {
         let mut inner = self.lock();
         match (&mut *inner, admission, failed) {
             (Inner::HalfOpen, Admission::Probe, false) | (Inner::Closed { .. }, _, false) => {
-                *inner = Inner::Closed {
-                    consecutive_failures: 0,
-                };
+                transition(
+                    &mut inner,
+                    Inner::Closed {
+                        consecutive_failures: 0,
+                    },
+                );
             }
             (Inner::HalfOpen, Admission::Probe, true) => {
-                *inner = Inner::Open {
-                    until: Instant::now() + self.open_for,
-                };
+                let until = Instant::now() + self.open_for;
+                transition(&mut inner, Inner::Open { until });
             }
             (
                 Inner::Closed {
@@ -108,9 +130,8 @@ impl CircuitBreaker {
                         failures = *consecutive_failures,
                         "circuit breaker opened: Google keeps failing"
                     );
-                    *inner = Inner::Open {
-                        until: Instant::now() + self.open_for,
-                    };
+                    let until = Instant::now() + self.open_for;
+                    transition(&mut inner, Inner::Open { until });
                 }
             }
             // Late answers of calls admitted before the state changed do not move it.
@@ -123,9 +144,12 @@ impl CircuitBreaker {
         if admission == Admission::Probe {
             let mut inner = self.lock();
             if matches!(*inner, Inner::HalfOpen) {
-                *inner = Inner::Open {
-                    until: Instant::now(),
-                };
+                transition(
+                    &mut inner,
+                    Inner::Open {
+                        until: Instant::now(),
+                    },
+                );
             }
         }
     }

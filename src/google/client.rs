@@ -14,6 +14,7 @@ use crate::google::wire::{
     ErrorBody, IsInvitableUserResponse, ListUserInvitationsResponse, Operation, State, Status,
     UserInvitation,
 };
+use crate::readiness::Readiness;
 use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -21,7 +22,7 @@ use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -90,6 +91,7 @@ pub struct GoogleClient {
     api_url: String,
     customer: String,
     credentials: Arc<Credentials>,
+    readiness: Arc<Readiness>,
     breaker: CircuitBreaker,
     limiter: DefaultDirectRateLimiter,
     bulkhead: Semaphore,
@@ -100,12 +102,14 @@ pub struct GoogleClient {
 }
 
 impl GoogleClient {
-    /// Builds the client; `http` is the process's one reqwest client.
+    /// Builds the client; `http` is the process's one reqwest client. `readiness` says when
+    /// shutdown forbids new calls.
     pub fn new(
         settings: &GoogleSettings,
         customer: &str,
         http: reqwest::Client,
         credentials: Arc<Credentials>,
+        readiness: Arc<Readiness>,
     ) -> Self {
         let protection = &settings.protection;
         let per_second = NonZeroU32::new(protection.calls_per_second).unwrap_or(NonZeroU32::MIN);
@@ -114,6 +118,7 @@ impl GoogleClient {
             api_url: settings.api_url.clone(),
             customer: customer.to_owned(),
             credentials,
+            readiness,
             breaker: CircuitBreaker::new(
                 protection.breaker_failure_threshold,
                 protection.breaker_open_for,
@@ -320,10 +325,19 @@ impl GoogleClient {
         ctx: &CallContext,
         ambiguous_seen: Option<&AtomicBool>,
     ) -> Result<T, UpstreamError> {
+        let attempts = AtomicU32::new(0);
         let attempt = || async {
+            let number = attempts.fetch_add(1, Ordering::Relaxed) + 1;
+            let started = Instant::now();
             let result = self
                 .attempt::<T>(method, http_method.clone(), url, query, ctx)
                 .await;
+            crate::metrics::google_attempt(
+                method.as_str(),
+                attempt_status(&result),
+                number,
+                started.elapsed(),
+            );
             if let Err(err) = &result
                 && err.is_ambiguous()
                 && let Some(seen) = ambiguous_seen
@@ -344,6 +358,7 @@ impl GoogleClient {
                 (Instant::now() + wait < ctx.deadline).then_some(wait)
             })
             .notify(|err: &UpstreamError, wait: Duration| {
+                crate::metrics::google_retry(method.as_str());
                 tracing::info!(method = method.as_str(), error = %err, wait_ms = wait.as_millis() as u64, "retrying a call to Google");
             })
             .await
@@ -358,6 +373,13 @@ impl GoogleClient {
         query: &[(&str, String)],
         ctx: &CallContext,
     ) -> Result<T, UpstreamError> {
+        if self.readiness.upstream_calls_stopped() {
+            return Err(UpstreamError::new(
+                method,
+                UpstreamErrorKind::Draining,
+                "shutting down: no new calls to Google",
+            ));
+        }
         let overloaded = || {
             UpstreamError::new(
                 method,
@@ -472,6 +494,30 @@ impl GoogleClient {
             retry_after,
         ))
     }
+}
+
+/// The `status` label of an attempt: `ok`, Google's HTTP code, or the kind of failure.
+fn attempt_status<T>(result: &Result<T, UpstreamError>) -> String {
+    let err = match result {
+        Ok(_) => return "ok".to_owned(),
+        Err(err) => err,
+    };
+    if let Some(code) = err.http_status {
+        return code.to_string();
+    }
+    match err.kind {
+        UpstreamErrorKind::Connect => "connect",
+        UpstreamErrorKind::Timeout => "timeout",
+        UpstreamErrorKind::Transport => "transport",
+        UpstreamErrorKind::Google => "google",
+        UpstreamErrorKind::Decode => "decode",
+        UpstreamErrorKind::CircuitOpen => "circuit_open",
+        UpstreamErrorKind::Overloaded => "overloaded",
+        UpstreamErrorKind::CredentialsMisconfigured => "credentials_misconfigured",
+        UpstreamErrorKind::CredentialsUnavailable => "credentials_unavailable",
+        UpstreamErrorKind::Draining => "draining",
+    }
+    .to_owned()
 }
 
 /// DESIGN section 5: what each method may retry.

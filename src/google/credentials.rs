@@ -69,6 +69,8 @@ struct KeyFileSource {
     key_json: SecretString,
     info: KeyInfo,
     provider: RwLock<Arc<CustomServiceAccount>>,
+    // gcp_auth refreshes inside `token()`; a new expiry is how we see that it did.
+    last_expiry: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
 }
 
 /// Keyless mode: IAM signs the assertion for the signer service account.
@@ -122,6 +124,7 @@ impl Credentials {
                     key_json: SecretString::from(json),
                     info,
                     provider: RwLock::new(provider),
+                    last_expiry: Mutex::new(None),
                 })
             }
             GoogleCredentials::Keyless {
@@ -183,6 +186,7 @@ impl Credentials {
                 }
             }
             Err(CredentialsError::Misconfigured(message)) => {
+                crate::metrics::token_refresh("misconfigured");
                 self.readiness.credentials.set(CheckState::Failed);
                 let mut slot = self.misconfigured.lock().unwrap_or_else(|p| p.into_inner());
                 if slot.is_none() {
@@ -192,6 +196,8 @@ impl Credentials {
                 *slot = Some((Instant::now(), message.clone()));
             }
             Err(CredentialsError::Unavailable(reason)) => {
+                // A cached token never fails: every error here was a refresh attempt.
+                crate::metrics::token_refresh("unavailable");
                 tracing::warn!(%reason, "could not obtain a Google access token");
             }
         }
@@ -241,7 +247,14 @@ impl Credentials {
             .map(|p| Arc::clone(&p))
             .map_err(|_| CredentialsError::Unavailable("credentials lock poisoned".into()))?;
         match provider.token(&[self.scope]).await {
-            Ok(token) => Ok(SecretString::from(token.as_str().to_owned())),
+            Ok(token) => {
+                let mut last = source.last_expiry.lock().unwrap_or_else(|p| p.into_inner());
+                if *last != Some(token.expires_at()) {
+                    *last = Some(token.expires_at());
+                    crate::metrics::token_refresh("success");
+                }
+                Ok(SecretString::from(token.as_str().to_owned()))
+            }
             // gcp_auth does not say why the endpoint refused; ask it once ourselves.
             Err(err) => Err(self.diagnose(source, &provider, &err.to_string()).await),
         }
@@ -340,6 +353,7 @@ impl Credentials {
             other => other,
         })?;
         *cached = Some((token.clone(), Instant::now() + expires_in));
+        crate::metrics::token_refresh("success");
         Ok(token)
     }
 

@@ -52,7 +52,7 @@ pub async fn connect(
             token_timeout: settings.timeouts.token,
         },
         http.clone(),
-        readiness,
+        Arc::clone(&readiness),
     )
     .await?;
     let client = Arc::new(GoogleClient::new(
@@ -60,6 +60,7 @@ pub async fn connect(
         customer,
         http,
         Arc::new(credentials),
+        readiness,
     ));
     tokio::spawn(keep_token_fresh(Arc::downgrade(&client)));
     Ok(client)

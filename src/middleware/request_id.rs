@@ -4,7 +4,11 @@
 //! (`^[A-Za-z0-9._-]{1,64}$`), a fresh UUID otherwise. The id is stored in the request
 //! extensions (error bodies and handlers read it), set on a span that encloses all of the
 //! request's work (so every log line carries it), and echoed in `x-request-id` on every answer.
+//! A valid W3C `traceparent` puts `trace_id`, `span_id` and `trace_sampled` on the same span
+//! (the JSON log format turns them into Cloud Logging's trace fields). The access log line
+//! carries an `httpRequest` object in Cloud Logging's shape, with the route template as its URL.
 
+use crate::middleware::trace_context::TraceContext;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -48,13 +52,23 @@ pub async fn assign_request_id(
         .and_then(RequestId::from_caller)
         .unwrap_or_else(RequestId::generate);
     req.extensions_mut().insert(request_id.clone());
+    let method = req.method().clone();
+    let protocol = format!("{:?}", req.version());
 
     let span = tracing::info_span!(
         "http_request",
         request_id = %request_id.0,
-        method = %req.method(),
+        method = %method,
         route = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
+        span_id = tracing::field::Empty,
+        trace_sampled = tracing::field::Empty,
     );
+    if let Some(trace) = TraceContext::from_headers(req.headers()) {
+        span.record("trace_id", trace.trace_id.as_str());
+        span.record("span_id", trace.span_id.as_str());
+        span.record("trace_sampled", trace.sampled);
+    }
     let started = Instant::now();
     let mut response = match next.call(req).instrument(span.clone()).await {
         Ok(response) => response,
@@ -71,12 +85,22 @@ pub async fn assign_request_id(
         .unwrap_or_else(|| "unmatched".to_owned());
     span.record("route", route.as_str());
     let status = response.status().as_u16();
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let latency = started.elapsed().as_secs_f64();
+    let latency_ms = latency * 1000.0;
+    // The URL is the route template: a raw path may carry an email.
+    let http_request = serde_json::json!({
+        "requestMethod": crate::metrics::method_label(method.as_str()),
+        "requestUrl": route,
+        "status": status,
+        "latency": format!("{latency:.6}s"),
+        "protocol": protocol,
+    })
+    .to_string();
     span.in_scope(|| {
         if response.status().is_server_error() {
-            tracing::warn!(status, latency_ms, "request answered");
+            tracing::warn!(status, latency_ms, httpRequest = %http_request, "request answered");
         } else {
-            tracing::info!(status, latency_ms, "request answered");
+            tracing::info!(status, latency_ms, httpRequest = %http_request, "request answered");
         }
     });
 
@@ -89,6 +113,80 @@ pub async fn assign_request_id(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::telemetry::capture::json_subscriber;
+    use actix_web::middleware::from_fn;
+    use actix_web::test as actix_test;
+    use actix_web::{App, HttpResponse, web};
+
+    /// The access log line of one request through the middleware, logged as JSON.
+    async fn access_log_line(headers: &[(&str, &str)], path: &str) -> serde_json::Value {
+        let (subscriber, buffer) = json_subscriber(Some("my-project"));
+        let _default = tracing::subscriber::set_default(subscriber);
+        let app = actix_test::init_service(
+            App::new()
+                .route(
+                    "/v1/invitations/{email}",
+                    web::get().to(|| async { HttpResponse::Ok().finish() }),
+                )
+                .wrap(from_fn(assign_request_id)),
+        )
+        .await;
+        let mut request = actix_test::TestRequest::get().uri(path);
+        for header in headers {
+            request = request.insert_header(*header);
+        }
+        let response = actix_test::call_service(&app, request.to_request()).await;
+        assert_eq!(response.status().as_u16(), 200);
+        buffer
+            .lines()
+            .into_iter()
+            .find(|line| line["message"] == "request answered")
+            .expect("an access log line")
+    }
+
+    #[actix_web::test]
+    async fn a_valid_traceparent_links_the_log_line_to_its_trace() {
+        let line = access_log_line(
+            &[(
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            )],
+            "/v1/invitations/ada@example.com",
+        )
+        .await;
+        assert_eq!(
+            line["logging.googleapis.com/trace"],
+            "projects/my-project/traces/4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert_eq!(line["logging.googleapis.com/spanId"], "00f067aa0ba902b7");
+        assert_eq!(line["logging.googleapis.com/trace_sampled"], true);
+        assert_eq!(line["httpRequest"]["requestMethod"], "GET");
+        assert_eq!(line["httpRequest"]["requestUrl"], "/v1/invitations/{email}");
+        assert_eq!(line["httpRequest"]["status"], 200);
+        assert!(
+            line["httpRequest"]["latency"]
+                .as_str()
+                .unwrap()
+                .ends_with('s'),
+            "{line}"
+        );
+        assert!(!line.to_string().contains("ada@example.com"), "{line}");
+    }
+
+    #[actix_web::test]
+    async fn a_malformed_traceparent_is_ignored() {
+        let line = access_log_line(
+            &[(
+                "traceparent",
+                "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            )],
+            "/v1/invitations/x",
+        )
+        .await;
+        assert!(line.get("logging.googleapis.com/trace").is_none(), "{line}");
+        assert!(line.get("trace_id").is_none(), "{line}");
+        assert_eq!(line["status"], 200);
+    }
 
     #[test]
     fn caller_ids_are_accepted_only_when_plain() {

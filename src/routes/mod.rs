@@ -4,6 +4,7 @@ pub mod common;
 pub mod eligibility;
 pub mod health;
 pub mod invitations;
+pub mod metrics;
 pub mod mutations;
 pub mod openapi;
 
@@ -19,6 +20,7 @@ pub fn configure(json_limit_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig
             .app_data(query_config())
             .service(web::resource("/livez").route(web::get().to(health::livez)))
             .service(web::resource("/readyz").route(web::get().to(health::readyz)))
+            .service(web::resource("/metrics").route(web::get().to(metrics::scrape_metrics)))
             .service(
                 web::resource("/v1/eligibility/check")
                     .route(web::post().to(eligibility::check_eligibility)),

@@ -1,15 +1,19 @@
 //! Builds the server from settings and runs it: bind, state, routes, middleware.
-//! `sandbox` wires it to the in-process emulator (the only place outside tests that does).
+//! `sandbox` wires it to the in-process emulator (the only place outside tests that does);
+//! `shutdown` is what happens on SIGTERM.
 
 pub mod sandbox;
+pub mod shutdown;
 
 use crate::config::Settings;
-use crate::middleware::{problems, request_id};
+use crate::middleware::{draining, http_metrics, problems, request_id};
 use crate::routes;
 use crate::state::AppState;
 use actix_web::dev::Server;
 use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, HttpServer, web};
+use shutdown::ShutdownPlan;
+use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
 
 /// A bound, ready-to-run gateway.
@@ -17,6 +21,7 @@ pub struct Application {
     address: SocketAddr,
     state: AppState,
     server: Server,
+    shutdown: ShutdownPlan,
 }
 
 impl Application {
@@ -26,6 +31,7 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
         let address = listener.local_addr()?;
         let http = settings.http.clone();
+        let shutdown = ShutdownPlan::from_settings(&settings);
         let state = AppState::build(settings).await?;
         // Secret and PEM keys are ready now; a JWKS is fetched in the background.
         state.auth.start(state.readiness.clone());
@@ -37,8 +43,12 @@ impl Application {
                 .configure(routes::configure(http.json_limit_bytes))
                 .wrap(from_fn(problems::render_problems))
                 .wrap(Compress::default())
+                .wrap(from_fn(draining::close_connections_while_draining))
+                .wrap(from_fn(http_metrics::record_http_metrics))
                 .wrap(from_fn(request_id::assign_request_id))
         })
+        // Our own handler flips readiness before the listener closes: see `shutdown`.
+        .disable_signals()
         .shutdown_timeout(http.shutdown_timeout.as_secs())
         .listen(listener)?;
         if http.workers > 0 {
@@ -50,6 +60,7 @@ impl Application {
             address,
             state,
             server,
+            shutdown,
         })
     }
 
@@ -68,8 +79,41 @@ impl Application {
         &self.state
     }
 
-    /// Serves until the server is stopped (SIGTERM/SIGINT, or its handle).
+    /// Serves until SIGTERM or SIGINT, then shuts down as `shutdown` describes.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        self.run_until(shutdown::signal()).await
+    }
+
+    /// Serves until `stop` resolves, then shuts down: readiness fails at once, the listener
+    /// closes after the drain pause, in-flight requests get the shutdown timeout.
+    pub async fn run_until(self, stop: impl Future<Output = ()>) -> std::io::Result<()> {
+        let Self {
+            state,
+            server,
+            shutdown,
+            ..
+        } = self;
+        let handle = server.handle();
+        let upkeep = tokio::spawn(crate::metrics::run_upkeep(state.metrics.clone()));
+        let result = async {
+            let mut server = std::pin::pin!(server);
+            tokio::select! {
+                result = &mut server => return result,
+                () = stop => {}
+            }
+            shutdown.begin(&state.readiness);
+            // The server must keep being polled while it drains.
+            tokio::select! {
+                result = &mut server => return result,
+                () = tokio::time::sleep(shutdown.drain) => {}
+            }
+            tracing::info!("drain pause over: the listener closes, in-flight requests finish");
+            let (result, ()) = tokio::join!(server, handle.stop(true));
+            tracing::info!("server stopped");
+            result
+        }
+        .await;
+        upkeep.abort();
+        result
     }
 }

@@ -131,6 +131,7 @@ pub fn test_settings(google: &TestGoogle) -> Settings {
         audit: AuditSettings::default(),
         log_hash_key: None,
         invitations: Default::default(),
+        gcp_project: None,
     }
 }
 

@@ -3,17 +3,20 @@
 
 mod bad_input;
 mod cli;
+mod deploy;
 mod emulator;
 mod errors;
 mod fault_injection;
 mod google;
 mod health;
 mod helpers;
+mod metrics;
 mod mutations;
 mod openapi;
 mod privacy;
 mod reads;
 mod request_id;
 mod sandbox;
+mod shutdown;
 mod spec_agreement;
 mod token;

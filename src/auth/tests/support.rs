@@ -144,6 +144,7 @@ pub fn settings() -> Settings {
         audit: AuditSettings::default(),
         log_hash_key: None,
         invitations: Default::default(),
+        gcp_project: None,
     }
 }
 

@@ -1,0 +1,303 @@
+//! Prometheus metrics: every metric name and its labels, the recorder, and small recording
+//! helpers, so the label conventions live in one place.
+//!
+//! Labels carry only bounded, non-personal values: route templates (never raw paths), HTTP
+//! methods, status codes, Google method names, error kinds. Never an email, a token, a caller
+//! id or a path a caller typed. Names are `gateway_*` with their unit (`_seconds`, `_total`).
+//!
+//! Code outside this file records through the helpers below, or with the `metrics` macros and the
+//! constants here (the invitations domain does, for its eligibility cache).
+
+use anyhow::Context;
+use metrics::{
+    Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// Counter: HTTP requests answered. Labels: `route` (the route template, `unmatched` when no
+/// route matched), `method` (`GET`, `POST`, ..., `other`), `status` (`200`, `404`, ...).
+pub const HTTP_REQUESTS: &str = "gateway_http_requests_total";
+/// Histogram: time to answer an HTTP request. Labels as [`HTTP_REQUESTS`].
+pub const HTTP_REQUEST_DURATION: &str = "gateway_http_request_duration_seconds";
+
+/// Counter: HTTP attempts to Google. Labels: `method` (`list`, `get`, `isInvitableUser`,
+/// `send`, `cancel`), `status` (`ok`, the HTTP code of an error answer, or the failure kind:
+/// `connect`, `timeout`, `transport`, `decode`, `circuit_open`, `overloaded`,
+/// `credentials_misconfigured`, `credentials_unavailable`, `draining`), `attempt` (`1`, `2`, ...).
+pub const GOOGLE_ATTEMPTS: &str = "gateway_google_attempts_total";
+/// Histogram: duration of one attempt to Google. Labels: `method`, `status`.
+pub const GOOGLE_ATTEMPT_DURATION: &str = "gateway_google_attempt_duration_seconds";
+/// Counter: retries scheduled after a failed attempt. Label: `method`.
+pub const GOOGLE_RETRIES: &str = "gateway_google_retries_total";
+/// Gauge: the circuit breaker's state, 1 for the current one. Label: `state` (`closed`,
+/// `open`, `half_open`).
+pub const BREAKER_STATE: &str = "gateway_google_breaker_state";
+/// Counter: circuit breaker transitions. Label: `to` (`closed`, `open`, `half_open`).
+pub const BREAKER_TRANSITIONS: &str = "gateway_google_breaker_transitions_total";
+/// Counter: access tokens obtained from (or refused by) the token endpoint. Label: `result`
+/// (`success`, `misconfigured`, `unavailable`).
+pub const TOKEN_REFRESHES: &str = "gateway_google_token_refreshes_total";
+
+/// Counter: requests refused by a per-caller limit. Label: `limit` (`requests`, `daily_mails`).
+pub const RATE_LIMITED: &str = "gateway_rate_limited_total";
+/// Counter: audit records the audit file could not take (the log stream still got them).
+pub const AUDIT_WRITE_FAILURES: &str = "gateway_audit_write_failures_total";
+/// Counter: JWKS fetches. Labels: `trigger` (`scheduled`, `unknown_kid`), `result` (`success`,
+/// `failure`).
+pub const JWKS_REFRESHES: &str = "gateway_jwks_refreshes_total";
+/// Gauge: seconds since the JWKS keys in use were fetched (set at each scrape; absent without
+/// a JWKS or before the first success).
+pub const JWKS_KEY_AGE: &str = "gateway_jwks_key_age_seconds";
+
+/// Counter: eligibility cache lookups. Label: `result` (`hit`, `miss`). Recorded by the
+/// invitations domain: `metrics::counter!(ELIGIBILITY_LOOKUPS, "result" => "hit").increment(1)`.
+pub const ELIGIBILITY_LOOKUPS: &str = "gateway_eligibility_lookups_total";
+/// Gauge: entries in the eligibility cache. Recorded by the invitations domain:
+/// `metrics::gauge!(ELIGIBILITY_ENTRIES).set(cache.entry_count() as f64)`.
+pub const ELIGIBILITY_ENTRIES: &str = "gateway_eligibility_cache_entries";
+
+/// Bucket bounds (seconds) of every `_seconds` histogram: from a cached answer to a call that
+/// used its whole 30 s budget.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// How often histogram samples are folded into their buckets when nobody scrapes.
+pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Installs the process's Prometheus recorder on first use and returns its handle.
+///
+/// The `metrics` facade has one global recorder per process; the macros everywhere record into
+/// it, which is why the handle, not the recorder, is what the application state keeps. This
+/// slot only remembers the handle so that every `Application` of a process (tests build many)
+/// renders the same recorder instead of failing to install a second one.
+pub fn install() -> anyhow::Result<PrometheusHandle> {
+    static RECORDER: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
+    RECORDER
+        .get_or_init(|| {
+            let handle = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+                .map_err(|e| e.to_string())?
+                .install_recorder()
+                .map_err(|e| e.to_string())?;
+            describe();
+            register_zeros();
+            Ok(handle)
+        })
+        .clone()
+        .map_err(anyhow::Error::msg)
+        .context("cannot install the metrics recorder")
+}
+
+/// Folds histogram samples into buckets every [`UPKEEP_INTERVAL`]; runs until dropped.
+pub async fn run_upkeep(handle: PrometheusHandle) {
+    let mut ticks = tokio::time::interval(UPKEEP_INTERVAL);
+    loop {
+        ticks.tick().await;
+        handle.run_upkeep();
+    }
+}
+
+/// The `# HELP` lines.
+fn describe() {
+    describe_counter!(
+        HTTP_REQUESTS,
+        "HTTP requests answered, by route template, method and status"
+    );
+    describe_histogram!(
+        HTTP_REQUEST_DURATION,
+        Unit::Seconds,
+        "Time to answer an HTTP request"
+    );
+    describe_counter!(
+        GOOGLE_ATTEMPTS,
+        "HTTP attempts to Google, by method, status or failure kind, and attempt number"
+    );
+    describe_histogram!(
+        GOOGLE_ATTEMPT_DURATION,
+        Unit::Seconds,
+        "Duration of one attempt to Google"
+    );
+    describe_counter!(
+        GOOGLE_RETRIES,
+        "Retries of calls to Google after a failed attempt"
+    );
+    describe_gauge!(
+        BREAKER_STATE,
+        "Circuit breaker state: 1 for the current state"
+    );
+    describe_counter!(
+        BREAKER_TRANSITIONS,
+        "Circuit breaker transitions, by new state"
+    );
+    describe_counter!(
+        TOKEN_REFRESHES,
+        "Google access tokens obtained or refused, by result"
+    );
+    describe_counter!(RATE_LIMITED, "Requests refused by a per-caller limit");
+    describe_counter!(
+        AUDIT_WRITE_FAILURES,
+        "Audit records the audit file could not take"
+    );
+    describe_counter!(JWKS_REFRESHES, "JWKS fetches, by trigger and result");
+    describe_gauge!(JWKS_KEY_AGE, Unit::Seconds, "Age of the JWKS keys in use");
+    describe_counter!(
+        ELIGIBILITY_LOOKUPS,
+        "Eligibility cache lookups, by hit or miss"
+    );
+    describe_gauge!(ELIGIBILITY_ENTRIES, "Entries in the eligibility cache");
+}
+
+/// Starts the counters of rare events at zero, so they are scraped (and alerts on their rate
+/// work) before the first event.
+fn register_zeros() {
+    for state in BREAKER_STATES {
+        counter!(BREAKER_TRANSITIONS, "to" => state).increment(0);
+    }
+    for result in ["success", "misconfigured", "unavailable"] {
+        counter!(TOKEN_REFRESHES, "result" => result).increment(0);
+    }
+    for limit in ["requests", "daily_mails"] {
+        counter!(RATE_LIMITED, "limit" => limit).increment(0);
+    }
+    counter!(AUDIT_WRITE_FAILURES).increment(0);
+    for trigger in ["scheduled", "unknown_kid"] {
+        for result in ["success", "failure"] {
+            counter!(JWKS_REFRESHES, "trigger" => trigger, "result" => result).increment(0);
+        }
+    }
+    for result in ["hit", "miss"] {
+        counter!(ELIGIBILITY_LOOKUPS, "result" => result).increment(0);
+    }
+    gauge!(ELIGIBILITY_ENTRIES).set(0.0);
+}
+
+/// An HTTP method as a label: the standard ones by name, anything else as `other` (a caller
+/// can send any token as a method).
+pub fn method_label(method: &str) -> &'static str {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    KNOWN
+        .into_iter()
+        .find(|known| *known == method)
+        .unwrap_or("other")
+}
+
+/// Records one answered HTTP request.
+pub fn http_request(route: &str, method: &str, status: u16, elapsed: Duration) {
+    let labels = [
+        ("route", route.to_owned()),
+        ("method", method_label(method).to_owned()),
+        ("status", status.to_string()),
+    ];
+    counter!(HTTP_REQUESTS, &labels).increment(1);
+    histogram!(HTTP_REQUEST_DURATION, &labels).record(elapsed.as_secs_f64());
+}
+
+/// Records one attempt to Google; `status` is `ok`, an HTTP code or a failure kind.
+pub fn google_attempt(method: &'static str, status: String, attempt: u32, elapsed: Duration) {
+    counter!(
+        GOOGLE_ATTEMPTS,
+        "method" => method,
+        "status" => status.clone(),
+        "attempt" => attempt.to_string()
+    )
+    .increment(1);
+    histogram!(GOOGLE_ATTEMPT_DURATION, "method" => method, "status" => status)
+        .record(elapsed.as_secs_f64());
+}
+
+/// Records a retry of a call to Google.
+pub fn google_retry(method: &'static str) {
+    counter!(GOOGLE_RETRIES, "method" => method).increment(1);
+}
+
+/// The breaker states, as label values.
+pub const BREAKER_STATES: [&str; 3] = ["closed", "open", "half_open"];
+
+/// Sets the breaker gauge to `state` (one of [`BREAKER_STATES`]).
+pub fn breaker_state(state: &'static str) {
+    for candidate in BREAKER_STATES {
+        let value = if candidate == state { 1.0 } else { 0.0 };
+        gauge!(BREAKER_STATE, "state" => candidate).set(value);
+    }
+}
+
+/// Records a breaker transition to `state` and updates the gauge.
+pub fn breaker_transition(state: &'static str) {
+    counter!(BREAKER_TRANSITIONS, "to" => state).increment(1);
+    breaker_state(state);
+}
+
+/// Records a token obtained (`success`) or refused (`misconfigured`, `unavailable`).
+pub fn token_refresh(result: &'static str) {
+    counter!(TOKEN_REFRESHES, "result" => result).increment(1);
+}
+
+/// Records a request refused by the per-caller `limit` (`requests`, `daily_mails`).
+pub fn rate_limited(limit: &'static str) {
+    counter!(RATE_LIMITED, "limit" => limit).increment(1);
+}
+
+/// Records an audit record the audit file could not take.
+pub fn audit_write_failure() {
+    counter!(AUDIT_WRITE_FAILURES).increment(1);
+}
+
+/// Records a JWKS fetch.
+pub fn jwks_refresh(forced: bool, succeeded: bool) {
+    let trigger = if forced { "unknown_kid" } else { "scheduled" };
+    let result = if succeeded { "success" } else { "failure" };
+    counter!(JWKS_REFRESHES, "trigger" => trigger, "result" => result).increment(1);
+}
+
+/// Sets the age of the JWKS keys in use.
+pub fn jwks_key_age(age: Duration) {
+    gauge!(JWKS_KEY_AGE).set(age.as_secs_f64());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_methods_share_one_label() {
+        assert_eq!(method_label("GET"), "GET");
+        assert_eq!(method_label("PATCH"), "PATCH");
+        assert_eq!(method_label("get"), "other");
+        assert_eq!(method_label("X-ada@example.com"), "other");
+    }
+
+    #[test]
+    fn every_name_is_prefixed_and_carries_its_unit() {
+        let counters = [
+            HTTP_REQUESTS,
+            GOOGLE_ATTEMPTS,
+            GOOGLE_RETRIES,
+            BREAKER_TRANSITIONS,
+            TOKEN_REFRESHES,
+            RATE_LIMITED,
+            AUDIT_WRITE_FAILURES,
+            JWKS_REFRESHES,
+            ELIGIBILITY_LOOKUPS,
+        ];
+        for name in counters {
+            assert!(
+                name.starts_with("gateway_") && name.ends_with("_total"),
+                "{name}"
+            );
+        }
+        for name in [HTTP_REQUEST_DURATION, GOOGLE_ATTEMPT_DURATION, JWKS_KEY_AGE] {
+            assert!(
+                name.starts_with("gateway_") && name.ends_with("_seconds"),
+                "{name}"
+            );
+        }
+        for name in [BREAKER_STATE, ELIGIBILITY_ENTRIES] {
+            assert!(name.starts_with("gateway_"), "{name}");
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! Shutdown: readiness fails at once, the listener keeps accepting for the drain pause,
+//! in-flight requests finish, no Google call starts after the cutoff, the process exits 0.
+
+use crate::helpers::{spawn_app, spawn_google, test_settings, token};
+use invitation_gateway::auth::Scope;
+use invitation_gateway::emulator::Seed;
+use invitation_gateway::google::UpstreamErrorKind;
+use invitation_gateway::readiness::CheckState;
+use invitation_gateway::startup::Application;
+use serde_json::json;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+#[tokio::test]
+async fn after_the_cutoff_a_google_call_fails_with_draining_without_reaching_google() {
+    let app = spawn_app().await;
+    assert_eq!(app.credentials_settled().await, CheckState::Ready);
+    let before = app.google_calls().await;
+
+    app.state
+        .readiness
+        .stop_upstream_calls_at(tokio::time::Instant::now());
+    let err = app
+        .state
+        .google
+        .get("grace+hr@example.com", &app.state.google.context(None))
+        .await
+        .expect_err("no call after the cutoff");
+
+    assert_eq!(err.kind, UpstreamErrorKind::Draining);
+    assert_eq!(app.google_calls().await, before, "Google saw no call");
+}
+
+#[tokio::test]
+async fn after_the_cutoff_a_request_is_answered_503_without_calling_google() {
+    let app = spawn_app().await;
+    assert_eq!(app.credentials_settled().await, CheckState::Ready);
+    let before = app.google_calls().await;
+    app.state
+        .readiness
+        .stop_upstream_calls_at(tokio::time::Instant::now());
+
+    let answer = app.get_as("/v1/invitations", &token(&[Scope::Read])).await;
+
+    answer.assert_problem(503, "upstream_unavailable");
+    assert_eq!(app.google_calls().await, before, "Google saw no call");
+}
+
+#[tokio::test]
+async fn a_stop_fails_readiness_at_once_keeps_accepting_during_the_drain_then_stops() {
+    let google = spawn_google(Seed::Demo).await;
+    let mut settings = test_settings(&google);
+    settings.http.shutdown_drain = Duration::from_millis(800);
+    settings.http.shutdown_timeout = Duration::from_secs(2);
+    invitation_gateway::install_crypto_provider();
+    let app = Application::build(settings)
+        .await
+        .expect("the gateway builds");
+    let address = format!("http://{}", app.address());
+    let readiness = app.state().readiness.clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::new();
+    let ready = client.get(format!("{address}/livez")).send().await.unwrap();
+    assert_eq!(ready.status().as_u16(), 200);
+
+    let stopping_at = Instant::now();
+    stop.send(()).expect("the server listens for the stop");
+    for _ in 0..200 {
+        if readiness.is_draining() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let readyz = client
+        .get(format!("{address}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    // A fresh connection: the listener still accepts during the drain pause.
+    let livez = reqwest::Client::new()
+        .get(format!("{address}/livez"))
+        .send()
+        .await
+        .expect("the listener accepts during the drain");
+    let drained_before = stopping_at.elapsed();
+
+    assert_eq!(readyz.status().as_u16(), 503);
+    assert_eq!(livez.status().as_u16(), 200);
+    assert_eq!(
+        livez.headers().get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..]),
+        "keep-alive clients are told to reconnect elsewhere"
+    );
+    assert!(
+        drained_before < Duration::from_millis(800),
+        "{drained_before:?}"
+    );
+    let result = tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("the server stops within drain + timeout")
+        .expect("the server task ends");
+    assert!(result.is_ok(), "{result:?}");
+    assert!(
+        stopping_at.elapsed() >= Duration::from_millis(800),
+        "the drain pause was kept"
+    );
+    assert!(
+        reqwest::Client::new()
+            .get(format!("{address}/livez"))
+            .send()
+            .await
+            .is_err(),
+        "the listener is closed once stopped"
+    );
+}
+
+/// The real binary in sandbox mode, killed by a signal when dropped.
+struct Gateway {
+    child: Child,
+    api: String,
+    emulator: String,
+    token: String,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Gateway {
+    /// Starts `serve --sandbox` on a free port and reads the URLs and the token from its banner.
+    fn start(drain_secs: u64, timeout_secs: u64) -> Gateway {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_invitation-gateway"))
+            .args(["serve", "--sandbox", "--listen", "127.0.0.1:0"])
+            .args(["--shutdown-drain-secs", &drain_secs.to_string()])
+            .args(["--shutdown-timeout-secs", &timeout_secs.to_string()])
+            .env("RUST_LOG", "info")
+            .env("GATEWAY_LOG_FORMAT", "json")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the binary starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (lines, received) = mpsc::channel();
+        // Keep reading to the end: a full pipe would block the gateway's logging.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let (mut api, mut emulator, mut token) = (None, None, None);
+        let mut token_next = false;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while api.is_none() || emulator.is_none() || token.is_none() {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            let line = received.recv_timeout(wait).expect("the banner within 60 s");
+            let trimmed = line.trim();
+            if token_next {
+                token = Some(trimmed.to_owned());
+                token_next = false;
+            } else if let Some(url) = trimmed.strip_prefix("API:") {
+                api = Some(url.trim().trim_end_matches("/v1").to_owned());
+            } else if let Some(rest) = trimmed.strip_prefix("Emulator:") {
+                emulator = rest.split_whitespace().next().map(str::to_owned);
+            } else if trimmed.starts_with("Bearer token") {
+                token_next = true;
+            }
+        }
+        Gateway {
+            child,
+            api: api.unwrap_or_default(),
+            emulator: emulator.unwrap_or_default(),
+            token: token.unwrap_or_default(),
+        }
+    }
+
+    fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    /// Waits (bounded) for the process to exit.
+    fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_fails_readiness_lets_in_flight_requests_finish_and_exits_zero() {
+    let (drain, timeout) = (1, 10);
+    let mut gateway = Gateway::start(drain, timeout);
+    let client = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..500 {
+        let answer = client.get(format!("{}/readyz", gateway.api)).send().await;
+        if answer.is_ok_and(|a| a.status().as_u16() == 200) {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(ready, "the sandbox became ready");
+    let latency = client
+        .post(format!("{}/emulator/v1/latency", gateway.emulator))
+        .json(&json!({"ms": 1500}))
+        .send()
+        .await
+        .unwrap();
+    assert!(latency.status().is_success());
+
+    // Slow requests, each on its own connection, in flight at Google.
+    let in_flight: Vec<_> = (0..3)
+        .map(|_| {
+            let url = format!("{}/v1/invitations", gateway.api);
+            let token = gateway.token.clone();
+            tokio::spawn(async move {
+                let answer = reqwest::Client::new()
+                    .get(url)
+                    .bearer_auth(token)
+                    .send()
+                    .await?;
+                Ok::<u16, reqwest::Error>(answer.status().as_u16())
+            })
+        })
+        .collect();
+    let mut arrived = 0;
+    for _ in 0..250 {
+        let stats: serde_json::Value = client
+            .get(format!("{}/emulator/v1/stats", gateway.emulator))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        arrived = stats["calls"]["list"].as_u64().unwrap_or(0);
+        if arrived >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(arrived, 3, "the three list calls reached the emulator");
+
+    let signalled = Instant::now();
+    gateway.terminate();
+    let mut readyz = 0;
+    for _ in 0..100 {
+        readyz = client
+            .get(format!("{}/readyz", gateway.api))
+            .send()
+            .await
+            .map(|a| a.status().as_u16())
+            .unwrap_or(0);
+        if readyz == 503 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let still_in_flight = in_flight.iter().filter(|task| !task.is_finished()).count();
+
+    assert_eq!(readyz, 503, "readiness fails at once after SIGTERM");
+    assert_eq!(
+        still_in_flight, 3,
+        "readiness failed while the requests were in flight"
+    );
+    for task in in_flight {
+        let status = task.await.expect("task").expect("the request is answered");
+        assert_eq!(status, 200, "an in-flight request completes");
+    }
+    let limit = Duration::from_secs(drain + timeout + 5);
+    let status = tokio::task::block_in_place(|| gateway.wait_exit(limit))
+        .expect("the process exits within drain + timeout");
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert!(
+        signalled.elapsed() >= Duration::from_secs(drain),
+        "the drain pause was kept"
+    );
+}
