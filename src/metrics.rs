@@ -51,11 +51,9 @@ pub const JWKS_REFRESHES: &str = "gateway_jwks_refreshes_total";
 /// a JWKS or before the first success).
 pub const JWKS_KEY_AGE: &str = "gateway_jwks_key_age_seconds";
 
-/// Counter: eligibility cache lookups. Label: `result` (`hit`, `miss`). Recorded by the
-/// invitations domain: `metrics::counter!(ELIGIBILITY_LOOKUPS, "result" => "hit").increment(1)`.
+/// Counter: eligibility cache lookups. Label: `result` (`hit`, `miss`).
 pub const ELIGIBILITY_LOOKUPS: &str = "gateway_eligibility_lookups_total";
-/// Gauge: entries in the eligibility cache. Recorded by the invitations domain:
-/// `metrics::gauge!(ELIGIBILITY_ENTRIES).set(cache.entry_count() as f64)`.
+/// Gauge: entries in the eligibility cache.
 pub const ELIGIBILITY_ENTRIES: &str = "gateway_eligibility_cache_entries";
 
 /// Bucket bounds (seconds) of every `_seconds` histogram: from a cached answer to a call that
@@ -252,6 +250,16 @@ pub fn jwks_refresh(forced: bool, succeeded: bool) {
     let trigger = if forced { "unknown_kid" } else { "scheduled" };
     let result = if succeeded { "success" } else { "failure" };
     counter!(JWKS_REFRESHES, "trigger" => trigger, "result" => result).increment(1);
+}
+
+/// Records an eligibility lookup answered from the cache (`hit`) or by Google (`miss`).
+pub fn eligibility_lookup(hit: bool) {
+    counter!(ELIGIBILITY_LOOKUPS, "result" => if hit { "hit" } else { "miss" }).increment(1);
+}
+
+/// Sets the number of entries in the eligibility cache.
+pub fn eligibility_entries(entries: u64) {
+    gauge!(ELIGIBILITY_ENTRIES).set(entries as f64);
 }
 
 /// Sets the age of the JWKS keys in use.

@@ -115,8 +115,10 @@ impl EligibilityCache {
                 })
             })
             .await?;
+        let cached = !entry.is_fresh();
+        crate::metrics::eligibility_lookup(cached);
         Ok(Eligibility {
-            cached: !entry.is_fresh(),
+            cached,
             checked: entry.into_value(),
         })
     }
@@ -126,13 +128,10 @@ impl EligibilityCache {
         self.cache.invalidate(&self.key(email)).await;
     }
 
-    /// Entries held (approximate; for metrics).
-    pub fn len(&self) -> u64 {
+    /// Entries held, after moka has applied the writes it still had pending (for the scrape;
+    /// too slow for a request path).
+    pub async fn settled_len(&self) -> u64 {
+        self.cache.run_pending_tasks().await;
         self.cache.entry_count()
-    }
-
-    /// True when nothing is cached (approximate).
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }

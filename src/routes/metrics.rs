@@ -15,6 +15,8 @@ pub async fn scrape_metrics(state: web::Data<AppState>) -> HttpResponse {
     if let Some(age) = state.auth.jwks().and_then(|jwks| jwks.key_age()) {
         crate::metrics::jwks_key_age(age);
     }
+    // Likewise the cache's size: moka counts lazily, so settle it first.
+    crate::metrics::eligibility_entries(state.invitations.eligibility().settled_len().await);
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE))
         .body(state.metrics.render())

@@ -83,6 +83,18 @@ async fn a_scrape_after_a_scenario_shows_every_family_with_route_templates_and_n
     let answer = app.get_as("/v1/invitations", &reader).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(app.calls("list").await, 2, "one failure, one retry");
+    // The same address checked twice (by two callers: this test's rate is one per second): a
+    // miss, then a hit.
+    for caller in ["metrics-checker-1", "metrics-checker-2"] {
+        let check = app
+            .post_json(
+                "/v1/eligibility/check",
+                &token_for(caller, &[Scope::Check]),
+                json!({"emails": ["ken@example.com"]}),
+            )
+            .await;
+        assert_eq!(check.status, 200, "{}", check.body);
+    }
     // Unknown paths, one with an address in it.
     let nothing = app.get_as("/v1/nothing/here", &reader).await;
     assert_eq!(nothing.status, 404);
@@ -130,6 +142,18 @@ async fn a_scrape_after_a_scenario_shows_every_family_with_route_templates_and_n
     );
     assert!(
         delta("gateway_google_attempts_total", &list_503) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        delta("gateway_eligibility_lookups_total", &[("result", "miss")]) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        delta("gateway_eligibility_lookups_total", &[("result", "hit")]) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        sample(&text, "gateway_eligibility_cache_entries", &[]).unwrap_or(0.0) >= 1.0,
         "{text}"
     );
     assert!(
