@@ -135,12 +135,7 @@ async fn a_thousand_unknown_kids_cause_at_most_one_refetch() {
     let tokens: Vec<String> = (0..1000)
         .map(|_| rs256(&uuid::Uuid::new_v4().to_string(), 1))
         .collect();
-    let answers = futures_util::future::join_all(
-        tokens
-            .iter()
-            .map(|token| call(&state, "/probe", Some(token))),
-    )
-    .await;
+    let answers = send_all(&state, tokens.iter().map(|t| probe_request(t)).collect()).await;
     assert!(answers.iter().all(|a| a.status == 401));
 
     let issuer = issuer.lock().unwrap();

@@ -198,6 +198,12 @@ pub async fn call(state: &AppState, uri: &str, token: Option<&str>) -> Answer {
 
 /// Sends any request to the probe app.
 pub async fn send(state: &AppState, request: test::TestRequest) -> Answer {
+    send_all(state, vec![request]).await.remove(0)
+}
+
+/// Sends requests concurrently to one probe app (building an app per request would starve the
+/// single-threaded test runtime, and with it any fetch under way).
+pub async fn send_all(state: &AppState, requests: Vec<test::TestRequest>) -> Vec<Answer> {
     let app = test::init_service(
         App::new()
             .app_data(web::Data::new(state.clone()))
@@ -206,16 +212,27 @@ pub async fn send(state: &AppState, request: test::TestRequest) -> Answer {
             .wrap(from_fn(request_id::assign_request_id)),
     )
     .await;
-    let response = test::call_service(&app, request.to_request()).await;
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let bytes = test::read_body(response).await;
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Answer {
-        status,
-        headers,
-        body,
-    }
+    let app = &app;
+    futures_util::future::join_all(requests.into_iter().map(|request| async move {
+        let response = test::call_service(app, request.to_request()).await;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = test::read_body(response).await;
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }))
+    .await
+}
+
+/// A POST to the probe with this bearer token.
+pub fn probe_request(token: &str) -> test::TestRequest {
+    test::TestRequest::post()
+        .uri("/probe")
+        .insert_header(("authorization", format!("Bearer {token}")))
 }
 
 /// The application state for `settings`, with its Google credentials issued by a running
