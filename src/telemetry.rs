@@ -22,6 +22,11 @@ use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, JsonFields, Wri
 use tracing_subscriber::fmt::{FmtContext, FormattedFields, MakeWriter};
 use tracing_subscriber::registry::LookupSpan;
 
+/// The filter without `RUST_LOG`: info, except actix's HTTP/1 dispatcher, which logs every
+/// malformed request a client sends (a bad header byte) at ERROR; the client gets its 400, and
+/// an alert on ERROR lines should not fire for it.
+pub const DEFAULT_FILTER: &str = "info,actix_http::h1::dispatcher=off";
+
 /// Installs the global subscriber writing to stdout; `gcp_project` names the Cloud Trace
 /// project of the trace fields. Call once, at process start.
 pub fn init(format: LogFormat, gcp_project: Option<String>) {
@@ -42,7 +47,8 @@ pub fn try_init<W>(format: LogFormat, writer: W, gcp_project: Option<String>) ->
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let json = match format {
         LogFormat::Json => true,
         LogFormat::Text => false,
