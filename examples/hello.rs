@@ -29,8 +29,8 @@ async fn main() -> std::io::Result<()> {
         .unwrap_or(0);
     let listener = TcpListener::bind(&listen)?;
     let address = listener.local_addr()?;
-    let mut server = HttpServer::new(|| App::new().route("/", web::post().to(hello)))
-        .listen(listener)?;
+    let mut server =
+        HttpServer::new(|| App::new().route("/", web::post().to(hello))).listen(listener)?;
     if workers > 0 {
         server = server.workers(workers);
     }
