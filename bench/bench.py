@@ -125,6 +125,15 @@ def process_ticks():
     return ticks
 
 
+def busy_ticks():
+    """(busy ticks of the whole machine, all ticks, CPU ticks of this script and its children)."""
+    total, idle = cpu_times()
+    times = os.times()
+    hz = os.sysconf("SC_CLK_TCK")
+    ours = (times.user + times.system + times.children_user + times.children_system) * hz
+    return total - idle, total, ours
+
+
 def background_busy(seconds=3.0):
     """Share of all cores busy while the benchmark itself runs nothing, and who was busy."""
     total0, idle0 = cpu_times()
@@ -134,8 +143,8 @@ def background_busy(seconds=3.0):
     after = process_ticks()
     hz = os.sysconf("SC_CLK_TCK")
     busiest = sorted(
-        ((after[pid][1] - before[pid][1], name) for pid, (name, _) in after.items()
-         if pid in before and after[pid][1] > before[pid][1]),
+        ((ticks - before.get(pid, ("", 0))[1], name) for pid, (name, ticks) in after.items()
+         if ticks > before.get(pid, ("", 0))[1]),
         reverse=True)[:5]
     others = [f"{name} {100.0 * ticks / hz / seconds:.0f}%" for ticks, name in busiest]
     return 1.0 - (idle1 - idle0) / max(1, total1 - total0), others
@@ -532,6 +541,7 @@ def run(args):
     log("measuring background CPU load (3 s, nothing of ours running)")
     busy_before, others_before = background_busy()
 
+    start_ticks = busy_ticks()
     seed, accounts = bench.write_seed()
     log(f"seed file with {accounts} accounts; starting the emulator")
     bench.start_emulator(seed)
@@ -569,8 +579,13 @@ def run(args):
     log("(4) RSS with 100,000 cached eligibility answers (fresh gateway)")
     fill = bench.measure_cache_fill(token)
 
-    busy_after, others_after = background_busy(2.0)
     stop_all()
+    end_ticks = busy_ticks()
+    # Everything busy on the machine during the measurements that was not this script or
+    # the processes it started (all waited for, so their CPU time is in os.times()).
+    others_during = max(0.0, (end_ticks[0] - start_ticks[0]) - (end_ticks[2] - start_ticks[2])) \
+        / max(1, end_ticks[1] - start_ticks[1])
+    busy_after, others_after = background_busy(2.0)
 
     # ---- figures
     hello_rps = statistics.median(r["rps"] for r in hello_runs)
@@ -613,7 +628,8 @@ def run(args):
     print()
     print(f"invitation-gateway benchmark, {facts['date']}: {facts['nproc']} cores ({facts['cpu']}), "
           f"kernel {facts['kernel']}, {facts['rustc']}, load average at start {facts['load']}")
-    print(f"other load: {busy_before:.0%} of all cores busy before the run, {busy_after:.0%} after; "
+    print(f"other load: {busy_before:.0%} of all cores busy before the run, {others_during:.0%} "
+          f"used by other processes during it, {busy_after:.0%} after; "
           f"GATEWAY_WORKERS={bench.workers} (0 = one per core), GATEWAY_BATCH_CONCURRENCY={conc}, "
           f"wrk -t1 -c{args.connections} x {args.seconds} s; errors in (1): {errors_1}; "
           f"fill errors: {fill['errors']}")
@@ -626,12 +642,13 @@ def run(args):
     if others_before or others_after:
         print("busiest other processes (% of one core): before: "
               + "; ".join(others_before) + " | after: " + "; ".join(others_after))
-    if busy_before > 0.10 or busy_after > 0.10:
+    if max(busy_before, others_during, busy_after) > 0.10:
         print("NOTE: the machine was not quiet (more than 10% busy without us): "
               "the throughput and latency figures are disturbed; rerun on a quiet machine.")
     if args.json:
         with open(args.json, "w") as out:
             json.dump({"machine": facts, "busy_before": busy_before, "busy_after": busy_after,
+                       "others_during": others_during,
                        "hello": hello_runs, "gateway": gw_runs, "direct": direct,
                        "uncached": uncached, "connections": conn_run, "rss_idle": rss_idle,
                        "rss_256": rss_256, "hwm_256": hwm_256, "sends": sends, "fill": fill,
