@@ -618,7 +618,6 @@ def run(args):
     ideal = math.ceil(100 / conc) * calls_per_item * 0.100
     elapsed = statistics.median(s["elapsed_s"] for s in sends)
     ready = statistics.median(startup)
-    loaded = max(rss_256, fill["rss"])
     errors_1 = sum(r["errors"] + r["status"] for r in gw_runs + hello_runs)
 
     rows = [
