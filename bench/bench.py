@@ -533,7 +533,8 @@ class Bench:
         rss = [r for _, r in samples]
         return {"target_rps": target, "connections": connections, "delay_ms": delay_ms,
                 "wrk": result, "rss_start": rss[0], "rss_end": rss[-1], "rss_peak": max(rss),
-                "hwm": proc_status(gw_pid, "VmHWM")}
+                "hwm": proc_status(gw_pid, "VmHWM"),
+                "rss_samples": [(round(t - samples[0][0], 1), r) for t, r in samples]}
 
 
 # ---------------------------------------------------------------------------- the report
@@ -639,7 +640,7 @@ def run(args):
         achieved = w["rps"]
         rows.append(("soak", f"{args.soak_minutes:g} min at half of max ({soak['target_rps']:,.0f} req/s target, {soak['connections']} conns x {soak['delay_ms']:.1f} ms pause)",
                      f"{achieved:,.0f} req/s achieved; RSS start {soak['rss_start']:.1f}, end {soak['rss_end']:.1f}, peak {soak['rss_peak']:.1f} MiB (growth {soak['rss_end'] - soak['rss_start']:+.1f} MiB); errors {w['errors']}, non-2xx {w['status']}; p99 {ms(w['p99_us']):.2f} ms",
-                     "no growth, 0 errors", verdict(w["errors"] == 0 and w["status"] == 0 and soak["rss_end"] - soak["rss_start"] <= 4.0)))
+                     "growth <= 4 MiB, 0 errors", verdict(w["errors"] == 0 and w["status"] == 0 and soak["rss_end"] - soak["rss_start"] <= 4.0)))
 
     print()
     print(f"invitation-gateway benchmark, {facts['date']}: {facts['nproc']} cores ({facts['cpu']}), "
