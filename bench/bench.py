@@ -1,0 +1,697 @@
+#!/usr/bin/env python3
+"""The invitation-gateway benchmark: starts everything on 127.0.0.1, measures, prints one table.
+
+Called by bench/run.sh after it built the release binaries and installed wrk; python3 stdlib only.
+Every figure is measured in this one run on this one machine. See README "Benchmark" and
+bench/RESULTS.md for what each figure means.
+"""
+
+import argparse
+import base64
+import concurrent.futures
+import http.client
+import json
+import math
+import os
+import platform
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GATEWAY_BIN = os.path.join(ROOT, "target", "release", "invitation-gateway")
+HELLO_BIN = os.path.join(ROOT, "target", "release", "examples", "hello")
+WRK_DIR = os.path.join(ROOT, "bench", "wrk")
+ADMIN = "admin@example.com"
+UPSTREAM_SCOPE = "https://www.googleapis.com/auth/cloud-identity.userinvitations"
+
+# Seeded accounts (emails are PREFIX + 7 digits + @example.com, as bench/wrk/distinct.lua builds them).
+HOT = "hot@example.com"  # the one address of the cached check (1)
+UNCACHED = ("u", 100_000)  # checked once each in (2)
+FILL = ("c", 100_000)  # fill the eligibility cache in (4)
+SEND = ("s", 100)  # NOT_YET_SENT accounts of the send batch (3)
+
+TARGETS = {
+    "ratio": 0.7,
+    "added_p50_ms": 0.3,
+    "batch_factor": 1.2,
+    "rss_idle_mib": 20.0,
+    "rss_loaded_mib": 64.0,
+    "ready_ms": 200.0,
+}
+
+CHILDREN = []
+TEMP_DIRS = []
+
+
+def log(message):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def address(prefix, n):
+    return f"{prefix}{n:07d}@example.com"
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def spawn(args, env=None, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
+    process = subprocess.Popen(args, env=env, stdout=stdout, stderr=stderr, start_new_session=True)
+    CHILDREN.append(process)
+    return process
+
+
+def stop(process):
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def stop_all():
+    for process in reversed(CHILDREN):
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+# ---------------------------------------------------------------------------- machine facts
+
+
+def proc_status(pid, field):
+    """VmRSS / VmHWM of a process in MiB."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024.0
+    raise RuntimeError(f"{field} not in /proc/{pid}/status")
+
+
+def process_cpu_s(pid):
+    """CPU seconds (user + system) a process used so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_times():
+    with open("/proc/stat") as stat:
+        fields = [int(x) for x in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields), idle
+
+
+def process_ticks():
+    """CPU ticks (user + system) and name of every process."""
+    ticks = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                text = stat.read()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1:text.rindex(")")]
+        fields = text[text.rindex(")") + 2:].split()
+        ticks[pid] = (name, int(fields[11]) + int(fields[12]))
+    return ticks
+
+
+def busy_ticks():
+    """(busy ticks of the whole machine, all ticks, CPU ticks of this script and its children)."""
+    total, idle = cpu_times()
+    times = os.times()
+    hz = os.sysconf("SC_CLK_TCK")
+    ours = (times.user + times.system + times.children_user + times.children_system) * hz
+    return total - idle, total, ours
+
+
+def background_busy(seconds=3.0):
+    """Share of all cores busy while the benchmark itself runs nothing, and who was busy."""
+    total0, idle0 = cpu_times()
+    before = process_ticks()
+    time.sleep(seconds)
+    total1, idle1 = cpu_times()
+    after = process_ticks()
+    hz = os.sysconf("SC_CLK_TCK")
+    busiest = sorted(
+        ((ticks - before.get(pid, ("", 0))[1], name) for pid, (name, ticks) in after.items()
+         if ticks > before.get(pid, ("", 0))[1]),
+        reverse=True)[:5]
+    others = [f"{name} {100.0 * ticks / hz / seconds:.0f}%" for ticks, name in busiest]
+    return 1.0 - (idle1 - idle0) / max(1, total1 - total0), others
+
+
+def machine():
+    model = "unknown"
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/loadavg") as loadavg:
+        load = " ".join(loadavg.read().split()[:3])
+    rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True,
+                           check=False).stdout.strip()
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "kernel": platform.release(),
+        "rustc": rustc,
+        "load": load,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+
+
+# ---------------------------------------------------------------------------- HTTP helpers
+
+
+def http_json(method, url, body=None, token=None, timeout=120):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=timeout) as answer:
+        text = answer.read()
+        return answer.status, (json.loads(text) if text else None)
+
+
+def wait_ready(port, deadline_s=20.0):
+    """Polls /readyz every millisecond; returns the time it first answered 200."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.request("GET", "/readyz")
+            status = conn.getresponse().status
+            conn.close()
+            if status == 200:
+                return time.monotonic()
+        except OSError:
+            pass
+        time.sleep(0.001)
+    raise RuntimeError(f"the server on port {port} was not ready within {deadline_s} s")
+
+
+def wrk(script, url, connections, seconds, env_extra, threads=1, timeout_s=10):
+    """Runs wrk with bench/wrk/report.lua + SCRIPT; returns the parsed BENCH_JSON line."""
+    with open(os.path.join(WRK_DIR, "report.lua")) as report, \
+            open(os.path.join(WRK_DIR, script)) as body:
+        combined = body.read() + "\n" + report.read()
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+        lua.write(combined)
+        lua_path = lua.name
+    env = dict(os.environ, BENCH_THREADS=str(threads), **env_extra)
+    try:
+        out = subprocess.run(
+            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", f"--timeout={timeout_s}s",
+             "-s", lua_path, url],
+            env=env, capture_output=True, text=True, check=True,
+        ).stdout
+    finally:
+        os.unlink(lua_path)
+    for line in out.splitlines():
+        if line.startswith("BENCH_JSON "):
+            result = json.loads(line[len("BENCH_JSON "):])
+            result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+            result["errors"] = sum(result[k] for k in ("connect", "read", "write", "timeout"))
+            return result
+    raise RuntimeError(f"wrk printed no BENCH_JSON line:\n{out}")
+
+
+# ---------------------------------------------------------------------------- the processes
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.tmp = tempfile.mkdtemp(prefix="invitation-gateway-bench-")
+        TEMP_DIRS.append(self.tmp)
+        self.secret = secrets.token_urlsafe(32)
+        self.workers = os.environ.get("GATEWAY_WORKERS", "0")
+
+    def write_seed(self):
+        accounts = [{"email": HOT}]
+        for prefix, count in (UNCACHED, FILL, SEND):
+            accounts += [{"email": address(prefix, n)} for n in range(count)]
+        path = os.path.join(self.tmp, "seed.json")
+        with open(path, "w") as seed:
+            json.dump(accounts, seed)
+        return path, len(accounts)
+
+    def start_emulator(self, seed):
+        self.key = os.path.join(self.tmp, "key.json")
+        out = os.path.join(self.tmp, "emulator.out")
+        # The emulator logs at warn so its own logging does not weigh on figure (2).
+        env = dict(os.environ, RUST_LOG="warn")
+        self.emulator = spawn(
+            [GATEWAY_BIN, "emulator", "--listen", "127.0.0.1:0", "--seed", seed,
+             "--write-key", self.key],
+            env=env, stdout=open(out, "w"), stderr=open(os.path.join(self.tmp, "emulator.err"), "w"),
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with open(out) as lines:
+                first = lines.readline()
+            if first.startswith("emulator listening on ") and first.endswith("\n"):
+                self.emulator_url = first.strip().split(" ")[-1]
+                return
+            if self.emulator.poll() is not None:
+                raise RuntimeError("the emulator exited; see " + out)
+            time.sleep(0.02)
+        raise RuntimeError("the emulator did not start")
+
+    def gateway_env(self, port):
+        env = dict(
+            os.environ,
+            RUST_LOG="info",
+            GATEWAY_LOG_FORMAT="json",
+            GATEWAY_LISTEN=f"127.0.0.1:{port}",
+            GOOGLE_APPLICATION_CREDENTIALS=self.key,
+            GATEWAY_DELEGATED_ADMIN=ADMIN,
+            GATEWAY_GOOGLE_API_URL=self.emulator_url,
+            GATEWAY_JWT_HS256_SECRET=self.secret,
+            GATEWAY_WORKERS=self.workers,
+            # One caller drives all the load: its per-caller limit is not what is measured.
+            GATEWAY_RATE_LIMIT_PER_SECOND="1000000",
+            GATEWAY_RATE_LIMIT_BURST="1000000",
+            # The Google quota limiter (default 20/s) would otherwise bound (2), (3) and the fill.
+            GATEWAY_GOOGLE_CALLS_PER_SECOND="1000000",
+        )
+        env.pop("GATEWAY_SANDBOX", None)
+        return env
+
+    def start_gateway(self):
+        """Starts a gateway; returns (process, port, ms from spawn to /readyz 200)."""
+        port = free_port()
+        env = self.gateway_env(port)
+        err = open(os.path.join(self.tmp, f"gateway-{port}.err"), "w")
+        started = time.monotonic()
+        # Logs (stdout) go to /dev/null, as the brief says: the cost of formatting them stays.
+        process = spawn([GATEWAY_BIN, "serve"], env=env, stderr=err)
+        ready = wait_ready(port)
+        return process, port, (ready - started) * 1000.0
+
+    def mint_token(self):
+        env = dict(os.environ, GATEWAY_JWT_HS256_SECRET=self.secret)
+        return subprocess.run(
+            [GATEWAY_BIN, "token", "--sub", "bench", "--scope",
+             "invitations.check invitations.read invitations.send", "--ttl", "2h"],
+            env=env, capture_output=True, text=True, check=True,
+        ).stdout.strip()
+
+    def emulator_token(self):
+        """A delegated access token from the emulator's token endpoint, signed with openssl."""
+        with open(self.key) as key_file:
+            key = json.load(key_file)
+        pem = os.path.join(self.tmp, "private.pem")
+        with open(os.open(pem, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+            out.write(key["private_key"])
+
+        def b64(data):
+            return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+        now = int(time.time())
+        header = b64(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
+        claims = b64(json.dumps({
+            "iss": key["client_email"], "sub": ADMIN, "scope": UPSTREAM_SCOPE,
+            "aud": key["token_uri"], "iat": now, "exp": now + 3600,
+        }).encode())
+        signature = subprocess.run(
+            ["openssl", "dgst", "-sha256", "-sign", pem],
+            input=f"{header}.{claims}".encode(), capture_output=True, check=True,
+        ).stdout
+        form = (f"grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer"
+                f"&assertion={header}.{claims}.{b64(signature)}").encode()
+        request = urllib.request.Request(key["token_uri"], data=form, method="POST")
+        request.add_header("Content-Type", "application/x-www-form-urlencoded")
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return json.loads(answer.read())["access_token"]
+
+    def start_hello(self):
+        out = os.path.join(self.tmp, "hello.out")
+        port = free_port()
+        env = dict(os.environ, HELLO_LISTEN=f"127.0.0.1:{port}", GATEWAY_WORKERS=self.workers)
+        process = spawn([HELLO_BIN], env=env, stdout=open(out, "w"))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return process, port
+            except OSError:
+                time.sleep(0.01)
+        raise RuntimeError("the hello server did not start")
+
+    # ------------------------------------------------------------------------ measurements
+
+    def measure_startup(self, runs):
+        times = []
+        for _ in range(runs):
+            process, _, ms = self.start_gateway()
+            times.append(ms)
+            stop(process)
+        return times
+
+    def measure_throughput(self, gw_pid, gw_port, hello_pid, hello_port, token):
+        """(1): the cached check against hello, interleaved rounds; medians of the rounds."""
+        body = json.dumps({"emails": [HOT]})
+        status, answer = http_json("POST", f"http://127.0.0.1:{gw_port}/v1/eligibility/check",
+                                   {"emails": [HOT]}, token)
+        assert status == 200 and "eligible" in answer["results"][0], answer
+        gw_env = {"BENCH_BODY": body, "BENCH_TOKEN": token}
+        hello_env = {"BENCH_BODY": body, "BENCH_TOKEN": token}
+        conns, secs = self.args.connections, self.args.seconds
+        gw_url = f"http://127.0.0.1:{gw_port}/v1/eligibility/check"
+        hello_url = f"http://127.0.0.1:{hello_port}/"
+        # Warm up both (connections, allocator, caches), then alternate so drift hits both.
+        wrk("static.lua", hello_url, conns, 2, hello_env)
+        wrk("static.lua", gw_url, conns, 2, gw_env)
+        hello_runs, gw_runs = [], []
+
+        def measured(pid, url, env):
+            # CPU per request is steadier than throughput when other processes take CPU.
+            cpu = process_cpu_s(pid)
+            result = wrk("static.lua", url, conns, secs, env)
+            result["cpu_us_per_request"] = (process_cpu_s(pid) - cpu) * 1e6 / result["requests"]
+            return result
+
+        for _ in range(self.args.rounds):
+            hello_runs.append(measured(hello_pid, hello_url, hello_env))
+            gw_runs.append(measured(gw_pid, gw_url, gw_env))
+        status, answer = http_json("POST", gw_url, {"emails": [HOT]}, token)
+        assert answer["results"][0]["cached"] is True, answer
+        return hello_runs, gw_runs
+
+    def measure_connections(self, gw_pid, gw_port, token):
+        """(4b): RSS while 256 connections hammer the cached check."""
+        body = json.dumps({"emails": [HOT]})
+        samples = []
+        stop_sampling = threading.Event()
+
+        def sample():
+            while not stop_sampling.is_set():
+                samples.append(proc_status(gw_pid, "VmRSS"))
+                time.sleep(0.2)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            result = wrk("static.lua", f"http://127.0.0.1:{gw_port}/v1/eligibility/check", 256,
+                          self.args.seconds, {"BENCH_BODY": body, "BENCH_TOKEN": token})
+        finally:
+            stop_sampling.set()
+            sampler.join()
+        return result, max(samples), proc_status(gw_pid, "VmHWM")
+
+    def measure_uncached(self, gw_port, token):
+        """(2): one connection, a different seeded address per request, direct vs gateway."""
+        emulator_token = self.emulator_token()
+        secs = self.args.uncached_seconds
+        common = {"BENCH_PREFIX": UNCACHED[0], "BENCH_START": "0"}
+        # Warm-up on addresses outside the measured range (they are not seeded: still uncached).
+        warm = {"BENCH_PREFIX": "w", "BENCH_START": "0"}
+        wrk("distinct.lua", self.emulator_url, 1, 1,
+            dict(warm, BENCH_MODE="emulator", BENCH_TOKEN=emulator_token))
+        wrk("distinct.lua", f"http://127.0.0.1:{gw_port}", 1, 1,
+            dict(warm, BENCH_MODE="gateway", BENCH_TOKEN=token, BENCH_START="5000000"))
+        direct = wrk("distinct.lua", self.emulator_url, 1, secs,
+                     dict(common, BENCH_MODE="emulator", BENCH_TOKEN=emulator_token))
+        gateway = wrk("distinct.lua", f"http://127.0.0.1:{gw_port}", 1, secs,
+                      dict(common, BENCH_MODE="gateway", BENCH_TOKEN=token))
+        # Proof that the measured run went through the gateway's cache: one of its addresses
+        # is cached now (wrk numbers them from the second one on; the tenth is surely used).
+        url = f"http://127.0.0.1:{gw_port}/v1/eligibility/check"
+        _, tenth = http_json("POST", url, {"emails": [address(UNCACHED[0], 10)]}, token)
+        assert tenth["results"][0].get("cached") is True, (tenth, direct, gateway)
+        return direct, gateway
+
+    def measure_send_batch(self, gw_port, token, trials):
+        """(3): 100 NOT_YET_SENT addresses with every emulator call taking 100 ms."""
+        emails = [address(SEND[0], n) for n in range(SEND[1])]
+        url = f"http://127.0.0.1:{gw_port}/v1/invitations/send"
+        runs = []
+        for _ in range(trials):
+            http_json("POST", f"{self.emulator_url}/emulator/v1/reset")
+            http_json("POST", f"{self.emulator_url}/emulator/v1/latency", {"ms": 100})
+            started = time.monotonic()
+            status, answer = http_json("POST", url, {"emails": emails, "resend": False}, token)
+            elapsed = time.monotonic() - started
+            _, stats = http_json("GET", f"{self.emulator_url}/emulator/v1/stats")
+            calls = {k: v for k, v in stats["calls"].items() if v}
+            upstream = sum(calls.get(m, 0) for m in ("get", "send", "isInvitableUser"))
+            assert status == 200 and answer["summary"].get("sent") == len(emails), answer["summary"]
+            runs.append({"elapsed_s": elapsed, "calls": calls,
+                         "calls_per_item": upstream / len(emails)})
+        http_json("POST", f"{self.emulator_url}/emulator/v1/reset")
+        return runs
+
+    def measure_cache_fill(self, token):
+        """(4c): a fresh gateway, 100,000 distinct addresses checked in batches of 100."""
+        process, port, _ = self.start_gateway()
+        idle = proc_status(process.pid, "VmRSS")
+        prefix, count = FILL
+        batches = [[address(prefix, n) for n in range(i, min(i + 100, count))]
+                   for i in range(0, count, 100)]
+        local = threading.local()
+
+        def check(batch):
+            if not hasattr(local, "conn"):
+                local.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            local.conn.request("POST", "/v1/eligibility/check",
+                               json.dumps({"emails": batch}),
+                               {"Content-Type": "application/json",
+                                "Authorization": f"Bearer {token}"})
+            answer = local.conn.getresponse()
+            results = json.loads(answer.read())["results"]
+            return answer.status, sum(1 for r in results if r.get("cached") is True), \
+                sum(1 for r in results if "error" in r)
+
+        def run_all():
+            with concurrent.futures.ThreadPoolExecutor(4) as pool:
+                return list(pool.map(check, batches))
+
+        started = time.monotonic()
+        first = run_all()
+        fill_s = time.monotonic() - started
+        time.sleep(1)
+        rss = proc_status(process.pid, "VmRSS")
+        hwm = proc_status(process.pid, "VmHWM")
+        errors = sum(e for _, _, e in first) + sum(1 for s, _, _ in first if s != 200)
+        # Second pass: how many of the 100,000 answers the cache still holds.
+        second = run_all()
+        held = sum(c for _, c, _ in second)
+        stop(process)
+        return {"idle": idle, "rss": rss, "hwm": hwm, "fill_s": fill_s, "errors": errors,
+                "held": held}
+
+    def soak(self, gw_pid, gw_port, token, max_rps, minutes):
+        """Half the measured maximum for MINUTES, paced through wrk's delay() hook."""
+        target = max_rps / 2.0
+        # Plain wrk has no -R: each connection pauses between requests, about 20 ms, so the
+        # rate is connections / (pause + latency). A 10 s calibration run measures the latency
+        # part and the pause is shortened by it.
+        connections = max(4, min(512, round(target * 0.020)))
+        delay_ms = connections * 1000.0 / target
+        url = f"http://127.0.0.1:{gw_port}/v1/eligibility/check"
+        env = {"BENCH_BODY": json.dumps({"emails": [HOT]}), "BENCH_TOKEN": token}
+        probe = wrk("static.lua", url, connections, 10, dict(env, BENCH_DELAY_MS=f"{delay_ms:.3f}"))
+        overhead_ms = connections * 1000.0 / probe["rps"] - delay_ms
+        delay_ms = max(0.0, delay_ms - overhead_ms)
+        samples = []
+        stop_sampling = threading.Event()
+
+        def sample():
+            while not stop_sampling.is_set():
+                samples.append((time.monotonic(), proc_status(gw_pid, "VmRSS")))
+                stop_sampling.wait(5)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            result = wrk("static.lua", url, connections, int(minutes * 60),
+                         dict(env, BENCH_DELAY_MS=f"{delay_ms:.3f}"))
+        finally:
+            stop_sampling.set()
+            sampler.join()
+        rss = [r for _, r in samples]
+        return {"target_rps": target, "connections": connections, "delay_ms": delay_ms,
+                "wrk": result, "rss_start": rss[0], "rss_end": rss[-1], "rss_peak": max(rss),
+                "hwm": proc_status(gw_pid, "VmHWM"),
+                "rss_samples": [(round(t - samples[0][0], 1), r) for t, r in samples]}
+
+
+# ---------------------------------------------------------------------------- the report
+
+
+def verdict(ok):
+    return "PASS" if ok else "MISS"
+
+
+def ms(us):
+    return us / 1000.0
+
+
+def run(args):
+    for binary in (GATEWAY_BIN, HELLO_BIN):
+        if not os.access(binary, os.X_OK):
+            sys.exit(f"missing {binary}: run bench/run.sh, which builds it")
+    bench = Bench(args)
+    facts = machine()
+    log("measuring background CPU load (3 s, nothing of ours running)")
+    busy_before, others_before = background_busy()
+
+    start_ticks = busy_ticks()
+    seed, accounts = bench.write_seed()
+    log(f"seed file with {accounts} accounts; starting the emulator")
+    bench.start_emulator(seed)
+    token = bench.mint_token()
+
+    log(f"(5) start to /readyz 200, {args.startup_runs} fresh processes")
+    startup = bench.measure_startup(args.startup_runs)
+
+    gateway, gw_port, _ = bench.start_gateway()
+    time.sleep(1.0)
+    rss_idle = proc_status(gateway.pid, "VmRSS")
+    hello, hello_port = bench.start_hello()
+
+    log(f"(1) cached check vs hello: {args.rounds} rounds x {args.seconds} s each, "
+        f"{args.connections} connections")
+    hello_runs, gw_runs = bench.measure_throughput(gateway.pid, gw_port, hello.pid, hello_port,
+                                                   token)
+    stop(hello)
+
+    log("(4) RSS under 256 connections")
+    conn_run, rss_256, hwm_256 = bench.measure_connections(gateway.pid, gw_port, token)
+
+    log(f"(2) uncached check vs the emulator directly, 1 connection, {args.uncached_seconds} s each")
+    direct, uncached = bench.measure_uncached(gw_port, token)
+
+    log(f"(3) send batch of 100 at 100 ms upstream latency, {args.send_trials} trials")
+    sends = bench.measure_send_batch(gw_port, token, args.send_trials)
+
+    soak = None
+    if args.soak:
+        max_rps = statistics.median(r["rps"] for r in gw_runs)
+        log(f"soak: {args.soak_minutes} min at half of {max_rps:.0f} req/s")
+        soak = bench.soak(gateway.pid, gw_port, token, max_rps, args.soak_minutes)
+    stop(gateway)
+
+    log("(4) RSS with 100,000 cached eligibility answers (fresh gateway)")
+    fill = bench.measure_cache_fill(token)
+
+    stop_all()
+    end_ticks = busy_ticks()
+    # Everything busy on the machine during the measurements that was not this script or
+    # the processes it started (all waited for, so their CPU time is in os.times()).
+    others_during = max(0.0, (end_ticks[0] - start_ticks[0]) - (end_ticks[2] - start_ticks[2])) \
+        / max(1, end_ticks[1] - start_ticks[1])
+    busy_after, others_after = background_busy(2.0)
+
+    # ---- figures
+    hello_rps = statistics.median(r["rps"] for r in hello_runs)
+    gw_rps = statistics.median(r["rps"] for r in gw_runs)
+    ratios = [g["rps"] / h["rps"] for g, h in zip(gw_runs, hello_runs)]
+    ratio = gw_rps / hello_rps
+    p = lambda runs, key: statistics.median(r[key] for r in runs)  # noqa: E731
+    added_p50 = ms(uncached["p50_us"] - direct["p50_us"])
+    # Addresses past the seeded range are unknown to the emulator: the same lookup, a "no" answer.
+    past = max(0, direct["requests"] + 1 - UNCACHED[1])
+    beyond = f"; the last {past:,} past the seeded range, answered as unknown" if past else ""
+    conc = int(os.environ.get("GATEWAY_BATCH_CONCURRENCY", "10"))
+    calls_per_item = statistics.median(s["calls_per_item"] for s in sends)
+    ideal = math.ceil(100 / conc) * calls_per_item * 0.100
+    elapsed = statistics.median(s["elapsed_s"] for s in sends)
+    ready = statistics.median(startup)
+    errors_1 = sum(r["errors"] + r["status"] for r in gw_runs + hello_runs)
+
+    rows = [
+        ("1", "hello (bare actix-web) POST /", f"{hello_rps:,.0f} req/s, p50 {ms(p(hello_runs, 'p50_us')):.2f} ms, p99 {ms(p(hello_runs, 'p99_us')):.2f} ms", "baseline", ""),
+        ("1", "gateway cached check (1 email, HS256, RUST_LOG=info)", f"{gw_rps:,.0f} req/s, p50 {ms(p(gw_runs, 'p50_us')):.2f} ms, p99 {ms(p(gw_runs, 'p99_us')):.2f} ms", "", ""),
+        ("1", "server CPU per request, gateway / hello", f"{p(gw_runs, 'cpu_us_per_request'):.0f} us / {p(hello_runs, 'cpu_us_per_request'):.0f} us (steadier than throughput on a busy machine)", "", ""),
+        ("1", "throughput gateway / hello", f"{ratio:.2f} (rounds: {', '.join(f'{r:.2f}' for r in ratios)})", ">= 0.7", verdict(ratio >= TARGETS["ratio"])),
+        ("2", "emulator isInvitableUser directly, 1 conn", f"p50 {ms(direct['p50_us']):.3f} ms, p99 {ms(direct['p99_us']):.3f} ms ({direct['requests']:,} calls{beyond})", "baseline", ""),
+        ("2", "gateway uncached check, 1 conn", f"p50 {ms(uncached['p50_us']):.3f} ms, p99 {ms(uncached['p99_us']):.3f} ms ({uncached['requests']:,} distinct addresses)", "", ""),
+        ("2", "latency added by the gateway (p50 difference)", f"{added_p50:.3f} ms", "<= 0.3 ms", verdict(added_p50 <= TARGETS["added_p50_ms"])),
+        ("3", f"send batch of 100 at 100 ms/call (median of {len(sends)})", f"{elapsed:.2f} s vs ideal {ideal:.2f} s = ceil(100/{conc}) x {calls_per_item:g} calls x 100 ms: {elapsed / ideal:.2f}x", "<= 1.2x ideal", verdict(elapsed <= TARGETS["batch_factor"] * ideal)),
+        ("4", "RSS idle (VmRSS after /readyz 200)", f"{rss_idle:.1f} MiB", "<= 20 MiB", verdict(rss_idle <= TARGETS["rss_idle_mib"])),
+        ("4", "RSS under 256 connections (peak VmRSS sampled)", f"{rss_256:.1f} MiB (VmHWM {hwm_256:.1f} MiB; {conn_run['rps']:,.0f} req/s, p99 {ms(conn_run['p99_us']):.1f} ms)", "<= 64 MiB", verdict(rss_256 <= TARGETS["rss_loaded_mib"])),
+        ("4", "RSS with 100,000 cached answers (fresh process)", f"{fill['rss']:.1f} MiB (VmHWM {fill['hwm']:.1f} MiB; filled in {fill['fill_s']:.1f} s; {fill['held']:,} held)", "<= 64 MiB", verdict(fill["rss"] <= TARGETS["rss_loaded_mib"])),
+        ("5", f"process start to /readyz 200 (median of {len(startup)})", f"{ready:.0f} ms (min {min(startup):.0f}, max {max(startup):.0f})", "<= 200 ms", verdict(ready <= TARGETS["ready_ms"])),
+    ]
+    if soak:
+        w = soak["wrk"]
+        achieved = w["rps"]
+        rows.append(("soak", f"{args.soak_minutes:g} min at half of max ({soak['target_rps']:,.0f} req/s target, {soak['connections']} conns x {soak['delay_ms']:.1f} ms pause)",
+                     f"{achieved:,.0f} req/s achieved; RSS start {soak['rss_start']:.1f}, end {soak['rss_end']:.1f}, peak {soak['rss_peak']:.1f} MiB (growth {soak['rss_end'] - soak['rss_start']:+.1f} MiB); errors {w['errors']}, non-2xx {w['status']}; p99 {ms(w['p99_us']):.2f} ms",
+                     "growth <= 4 MiB, 0 errors", verdict(w["errors"] == 0 and w["status"] == 0 and soak["rss_end"] - soak["rss_start"] <= 4.0)))
+
+    print()
+    print(f"invitation-gateway benchmark, {facts['date']}: {facts['nproc']} cores ({facts['cpu']}), "
+          f"kernel {facts['kernel']}, {facts['rustc']}, load average at start {facts['load']}")
+    print(f"other load: {busy_before:.0%} of all cores busy before the run, {others_during:.0%} "
+          f"used by other processes during it, {busy_after:.0%} after; "
+          f"GATEWAY_WORKERS={bench.workers} (0 = one per core), GATEWAY_BATCH_CONCURRENCY={conc}, "
+          f"wrk -t1 -c{args.connections} x {args.seconds} s; errors in (1): {errors_1}; "
+          f"fill errors: {fill['errors']}")
+    print()
+    print("| # | figure | measured | target | result |")
+    print("|---|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    print()
+    if others_before or others_after:
+        print("busiest other processes (% of one core): before: "
+              + "; ".join(others_before) + " | after: " + "; ".join(others_after))
+    if max(busy_before, others_during, busy_after) > 0.10:
+        print("NOTE: the machine was not quiet (more than 10% busy without us): "
+              "the throughput and latency figures are disturbed; rerun on a quiet machine.")
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump({"machine": facts, "busy_before": busy_before, "busy_after": busy_after,
+                       "others_during": others_during,
+                       "hello": hello_runs, "gateway": gw_runs, "direct": direct,
+                       "uncached": uncached, "connections": conn_run, "rss_idle": rss_idle,
+                       "rss_256": rss_256, "hwm_256": hwm_256, "sends": sends, "fill": fill,
+                       "startup_ms": startup, "soak": soak}, out, indent=2)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--soak", action="store_true", help="also run the soak (10 minutes)")
+    parser.add_argument("--soak-minutes", type=float, default=10.0)
+    parser.add_argument("--seconds", type=int, default=10, help="length of each load run")
+    parser.add_argument("--rounds", type=int, default=2, help="hello/gateway rounds in (1)")
+    parser.add_argument("--connections", type=int, default=64, help="connections in (1)")
+    parser.add_argument("--uncached-seconds", type=int, default=5)
+    parser.add_argument("--send-trials", type=int, default=3)
+    parser.add_argument("--startup-runs", type=int, default=5)
+    parser.add_argument("--json", help="also write every raw figure to this file")
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        run(args)
+    finally:
+        stop_all()
+        for tmp in TEMP_DIRS:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The benchmark, one command: bash bench/run.sh [--soak] [--json FILE] [other bench.py flags]
+#
+# Builds the release gateway and the bare actix-web baseline (examples/hello.rs, same
+# dependency versions), installs wrk if missing, then bench/bench.py starts everything on
+# 127.0.0.1, measures and prints one table. About 3 minutes; --soak adds 10 minutes.
+# GATEWAY_WORKERS and GATEWAY_BATCH_CONCURRENCY are passed through to both servers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== building release binaries" >&2
+cargo build --release --locked --bin invitation-gateway
+cargo build --release --locked --example hello
+
+if ! command -v wrk >/dev/null 2>&1; then
+  echo "== installing wrk (Debian package)" >&2
+  if command -v apt-get >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq wrk >/dev/null
+  fi
+  command -v wrk >/dev/null 2>&1 || { echo "wrk is required: apt-get install wrk" >&2; exit 1; }
+fi
+for tool in python3 openssl; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "$tool is required" >&2; exit 1; }
+done
+
+# 256 connections plus the servers' own descriptors.
+ulimit -n 4096 2>/dev/null || true
+exec python3 bench/bench.py "$@"
