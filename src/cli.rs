@@ -209,6 +209,15 @@ pub struct ServeArgs {
     #[arg(long, env = "GATEWAY_JWT_JWKS_TTL_SECS", default_value_t = 600)]
     pub jwt_jwks_ttl_secs: u64,
 
+    /// Verified caller tokens remembered (by their SHA-256) so a token used again skips the
+    /// signature check until its exp; claims are still checked on every request. 0 turns it off.
+    #[arg(
+        long,
+        env = "GATEWAY_JWT_VERIFIED_CACHE_CAPACITY",
+        default_value_t = 10_000
+    )]
+    pub jwt_verified_cache_capacity: u64,
+
     /// Sustained requests per second per caller (verified iss + sub).
     #[arg(long, env = "GATEWAY_RATE_LIMIT_PER_SECOND", default_value_t = 10)]
     pub rate_limit_per_second: u32,
@@ -491,6 +500,7 @@ impl ServeArgs {
             max_lifetime: Duration::from_secs(self.jwt_max_lifetime_secs),
             scope_claim: non_empty("GATEWAY_JWT_SCOPE_CLAIM", &self.jwt_scope_claim)?,
             jwks_ttl: Duration::from_secs(self.jwt_jwks_ttl_secs.max(30)),
+            verified_cache_capacity: self.jwt_verified_cache_capacity,
         };
         if self.jwt_leeway_secs > MAX_LEEWAY_SECS {
             return Err(ConfigError(format!(

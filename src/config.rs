@@ -201,6 +201,9 @@ pub struct JwtSettings {
     pub scope_claim: String,
     /// How long fetched JWKS keys are used before they are fetched again.
     pub jwks_ttl: Duration,
+    /// Verified tokens remembered so that a token used again is not verified from scratch;
+    /// 0 verifies every request in full.
+    pub verified_cache_capacity: u64,
 }
 
 /// Default `iss` and `aud` of caller JWTs (also what `invitation-gateway token` mints).
@@ -219,6 +222,7 @@ impl Default for JwtSettings {
             max_lifetime: Duration::from_secs(24 * 60 * 60),
             scope_claim: "scope".to_owned(),
             jwks_ttl: Duration::from_secs(10 * 60),
+            verified_cache_capacity: 10_000,
         }
     }
 }

@@ -52,6 +52,7 @@ pub struct JwksSource {
     keys: RwLock<Arc<Vec<Arc<VerificationKey>>>>,
     last_forced: Mutex<Option<Instant>>,
     fetches: AtomicU64,
+    generation: AtomicU64,
     loaded_at: RwLock<Option<Instant>>,
 }
 
@@ -64,6 +65,9 @@ impl JwksSource {
             .timeout(FETCH_TIMEOUT)
             .connect_timeout(FETCH_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
+            // Fetches are minutes apart: an idle pooled connection would only be one the
+            // issuer has closed meanwhile, and reusing it fails the fetch.
+            .pool_max_idle_per_host(0)
             .build()?;
         Ok(Self {
             url,
@@ -73,6 +77,7 @@ impl JwksSource {
             keys: RwLock::new(Arc::new(Vec::new())),
             last_forced: Mutex::new(None),
             fetches: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
             loaded_at: RwLock::new(None),
         })
     }
@@ -101,6 +106,12 @@ impl JwksSource {
     /// How many fetches succeeded or failed so far (tests and diagnostics).
     pub fn fetch_count(&self) -> u64 {
         self.fetches.load(Ordering::Relaxed)
+    }
+
+    /// Counts the key sets loaded so far: it changes whenever the keys are replaced, so
+    /// whatever was verified under an older value must be verified again.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// How long ago the keys in use were fetched; `None` before the first success.
@@ -158,6 +169,7 @@ impl JwksSource {
             Ok(mut slot) => *slot = keys,
             Err(poisoned) => *poisoned.into_inner() = keys,
         }
+        self.generation.fetch_add(1, Ordering::AcqRel);
         Ok(count)
     }
 

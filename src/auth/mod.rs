@@ -16,6 +16,7 @@ pub mod mint;
 pub mod openapi;
 pub mod rate_limit;
 pub mod scopes;
+pub mod token_cache;
 pub mod verifier;
 
 #[cfg(test)]

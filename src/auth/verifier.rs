@@ -3,13 +3,15 @@
 //! Order matters, cheapest and safest first: the compact-JWS shape; the header (`alg` must be
 //! one a configured source can verify); the unverified claims (`iss`, `aud`, `exp`, ...); only
 //! then key lookup, which may refetch the JWKS; then the signature with `jsonwebtoken`, pinned to
-//! the key's algorithm; then the claim rules again on the verified claims.
+//! the key's algorithm; then the claim rules again on the verified claims. A token verified
+//! before is found in the [`TokenCache`] and only its claim rules run again.
 
 use crate::auth::caller::Caller;
 use crate::auth::claims::{ClaimError, ClaimRules, RawClaims};
 use crate::auth::compact::{CompactJws, ShapeError};
 use crate::auth::jwks::JwksSource;
 use crate::auth::keys::{self, JWKS_ALGORITHMS, KeyError, VerificationKey};
+use crate::auth::token_cache::{TokenCache, VerifiedToken};
 use crate::config::JwtSettings;
 use crate::readiness::{CheckState, Readiness};
 use jsonwebtoken::{Algorithm, Validation};
@@ -52,6 +54,9 @@ pub struct Authenticator {
     rules: ClaimRules,
     static_keys: Vec<Arc<VerificationKey>>,
     jwks: Option<Arc<JwksSource>>,
+    /// `jsonwebtoken`'s validation for each accepted algorithm, built once.
+    validations: Vec<(Algorithm, Validation)>,
+    verified: TokenCache,
 }
 
 impl Authenticator {
@@ -72,24 +77,47 @@ impl Authenticator {
             )),
             None => None,
         };
-        Ok(Self::from_sources(
-            ClaimRules::from_settings(settings),
-            static_keys,
-            jwks,
-        ))
+        let rules = ClaimRules::from_settings(settings);
+        let verified = TokenCache::new(settings.verified_cache_capacity, rules.leeway_secs);
+        Ok(Self::from_sources(rules, static_keys, jwks).with_token_cache(verified))
     }
 
-    /// Assembles an authenticator from ready-made sources (tests use their own JWKS source).
+    /// Assembles an authenticator from ready-made sources (tests use their own JWKS source);
+    /// it keeps no verified tokens until given a cache.
     pub fn from_sources(
         rules: ClaimRules,
         static_keys: Vec<Arc<VerificationKey>>,
         jwks: Option<Arc<JwksSource>>,
     ) -> Self {
+        let jwks_algorithms = jwks.iter().flat_map(|_| JWKS_ALGORITHMS);
+        let mut validations: Vec<(Algorithm, Validation)> = Vec::new();
+        for algorithm in static_keys
+            .iter()
+            .map(|key| key.algorithm)
+            .chain(jwks_algorithms)
+        {
+            if !validations.iter().any(|(known, _)| *known == algorithm) {
+                validations.push((algorithm, validation(&rules, algorithm)));
+            }
+        }
         Self {
             rules,
             static_keys,
             jwks,
+            validations,
+            verified: TokenCache::disabled(),
         }
+    }
+
+    /// Keeps verified tokens in `cache`.
+    pub fn with_token_cache(mut self, cache: TokenCache) -> Self {
+        self.verified = cache;
+        self
+    }
+
+    /// The verified-token cache.
+    pub fn token_cache(&self) -> &TokenCache {
+        &self.verified
     }
 
     /// Marks the caller keys ready, at once for a secret or PEM keys, after the first
@@ -113,12 +141,37 @@ impl Authenticator {
 
     /// Verifies `token` as of `now` (seconds since the epoch).
     pub async fn verify_at(&self, token: &str, now: i64) -> Result<Caller, AuthFailure> {
+        // Read before verifying: keys that change meanwhile make the new entry stale at once.
+        let key_generation = self.key_generation();
+        let digest = self.verified.digest(token);
+        if let Some(hit) = digest
+            .as_ref()
+            .and_then(|digest| self.verified.get(digest, key_generation))
+        {
+            self.rules.check(&hit.claims, now)?;
+            return Ok(hit.caller.clone());
+        }
+        let verified = self.verify_token(token, now, key_generation).await?;
+        let caller = verified.caller.clone();
+        if let Some(digest) = digest {
+            self.verified.insert(digest, verified);
+        }
+        Ok(caller)
+    }
+
+    /// The whole verification of a token no cache entry vouches for.
+    async fn verify_token(
+        &self,
+        token: &str,
+        now: i64,
+        key_generation: u64,
+    ) -> Result<VerifiedToken, AuthFailure> {
         let jws = CompactJws::parse(token)?;
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthFailure::Malformed)?;
         let algorithm = header.alg;
-        if !self.accepts(algorithm) {
+        let Some(validation) = self.validation_for(algorithm) else {
             return Err(AuthFailure::Algorithm(format!("{algorithm:?}")));
-        }
+        };
         let unverified: RawClaims =
             serde_json::from_slice(&jws.payload_bytes()?).map_err(|_| AuthFailure::Malformed)?;
         self.rules.check(&unverified, now)?;
@@ -135,16 +188,21 @@ impl Authenticator {
             return Err(AuthFailure::NoKey);
         }
 
-        let validation = self.validation(algorithm);
         let mut last_error = None;
         for key in candidates {
-            match jsonwebtoken::decode::<RawClaims>(token, &key.key, &validation) {
+            match jsonwebtoken::decode::<RawClaims>(token, &key.key, validation) {
                 Ok(data) => {
-                    self.rules.check(&data.claims, now)?;
-                    return Ok(Caller {
-                        issuer: data.claims.iss.clone().unwrap_or_default(),
-                        subject: data.claims.sub.clone().unwrap_or_default(),
-                        scopes: self.rules.scopes(&data.claims),
+                    let claims = data.claims;
+                    self.rules.check(&claims, now)?;
+                    let caller = Caller {
+                        issuer: claims.iss.clone().unwrap_or_default(),
+                        subject: claims.sub.clone().unwrap_or_default(),
+                        scopes: self.rules.scopes(&claims),
+                    };
+                    return Ok(VerifiedToken {
+                        claims,
+                        caller,
+                        key_generation,
                     });
                 }
                 Err(err) => last_error = Some(format!("{:?}", err.kind())),
@@ -153,12 +211,17 @@ impl Authenticator {
         Err(AuthFailure::Signature(last_error.unwrap_or_default()))
     }
 
-    /// True when some configured source can verify `alg`.
-    fn accepts(&self, algorithm: Algorithm) -> bool {
-        self.static_keys
+    /// Changes whenever the JWKS keys are replaced; 0 without a JWKS.
+    fn key_generation(&self) -> u64 {
+        self.jwks.as_ref().map_or(0, |jwks| jwks.generation())
+    }
+
+    /// The validation of `alg`, when some configured source can verify it.
+    fn validation_for(&self, algorithm: Algorithm) -> Option<&Validation> {
+        self.validations
             .iter()
-            .any(|key| key.algorithm == algorithm)
-            || (self.jwks.is_some() && JWKS_ALGORITHMS.contains(&algorithm))
+            .find(|(accepted, _)| *accepted == algorithm)
+            .map(|(_, validation)| validation)
     }
 
     /// The keys pinned to `alg` whose `kid` fits: static keys have no kid and fit any token;
@@ -179,18 +242,18 @@ impl Authenticator {
             .cloned()
             .collect()
     }
+}
 
-    /// `jsonwebtoken`'s own checks, as a second line behind [`ClaimRules`]: the one algorithm,
-    /// `iss`, `aud`, and the presence of `exp` and `sub`.
-    fn validation(&self, algorithm: Algorithm) -> Validation {
-        let mut validation = Validation::new(algorithm);
-        validation.set_issuer(&[&self.rules.issuer]);
-        validation.set_audience(&[&self.rules.audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = u64::try_from(self.rules.leeway_secs).unwrap_or(0);
-        // Time is judged by ClaimRules against the caller's `now`, so both agree.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation
-    }
+/// `jsonwebtoken`'s own checks, as a second line behind [`ClaimRules`]: the one algorithm,
+/// `iss`, `aud`, and the presence of `exp` and `sub`.
+fn validation(rules: &ClaimRules, algorithm: Algorithm) -> Validation {
+    let mut validation = Validation::new(algorithm);
+    validation.set_issuer(&[&rules.issuer]);
+    validation.set_audience(&[&rules.audience]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    validation.leeway = u64::try_from(rules.leeway_secs).unwrap_or(0);
+    // Time is judged by ClaimRules against the caller's `now`, so both agree.
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation
 }

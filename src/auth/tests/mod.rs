@@ -4,3 +4,4 @@
 mod extractor;
 mod jwks;
 mod support;
+mod token_cache;
