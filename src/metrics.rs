@@ -10,7 +10,7 @@
 
 use anyhow::Context;
 use metrics::{
-    Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+    Label, Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
@@ -186,13 +186,13 @@ pub fn method_label(method: &str) -> &'static str {
 
 /// Records one answered HTTP request.
 pub fn http_request(route: &str, method: &str, status: u16, elapsed: Duration) {
-    let labels = [
-        ("route", route.to_owned()),
-        ("method", method_label(method).to_owned()),
-        ("status", status.to_string()),
+    let labels = vec![
+        Label::new("route", route.to_owned()),
+        Label::from_static_parts("method", method_label(method)),
+        Label::new("status", status.to_string()),
     ];
-    counter!(HTTP_REQUESTS, &labels).increment(1);
-    histogram!(HTTP_REQUEST_DURATION, &labels).record(elapsed.as_secs_f64());
+    counter!(HTTP_REQUESTS, labels.clone()).increment(1);
+    histogram!(HTTP_REQUEST_DURATION, labels).record(elapsed.as_secs_f64());
 }
 
 /// Records one attempt to Google; `status` is `ok`, an HTTP code or a failure kind.

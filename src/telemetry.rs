@@ -9,11 +9,12 @@
 //! become `logging.googleapis.com/trace` (`projects/PROJECT/traces/TRACE_ID`),
 //! `logging.googleapis.com/spanId` and `logging.googleapis.com/trace_sampled` when the Google
 //! Cloud project is known, so Cloud Logging links the line to its trace; without a project the
-//! bare `trace_id` and `span_id` stay. A field `httpRequest` holding a JSON object (as text) is
-//! embedded as that object, Cloud Logging's request shape.
+//! bare `trace_id` and `span_id` stay. Fields named `httpRequest.<name>` (tracing allows dots in
+//! field names) become the members of one `httpRequest` object, Cloud Logging's request shape.
 
 use crate::cli::LogFormat;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::fmt;
 use std::io::IsTerminal;
 use tracing::{Event, Level, Subscriber};
@@ -79,6 +80,11 @@ fn severity(level: &Level) -> &'static str {
 }
 
 /// One JSON object per event, in the shape Cloud Logging's structured logging expects.
+///
+/// A line is written in one pass, without an intermediate map: `time`, `severity`, `target`,
+/// the span fields (outermost first), the event's fields, `message`. A later field of the same
+/// name replaces an earlier one, so an event's field wins over a span's. Fields named
+/// `httpRequest.<name>` become the members of one `httpRequest` object.
 #[derive(Debug, Clone, Default)]
 pub struct CloudLoggingFormat {
     gcp_project: Option<String>,
@@ -90,26 +96,22 @@ impl CloudLoggingFormat {
         Self { gcp_project }
     }
 
-    /// Renames the trace fields to Cloud Logging's, and embeds `httpRequest` as an object.
-    fn cloud_fields(&self, entry: &mut Map<String, Value>) {
-        if let Some(project) = &self.gcp_project
-            && let Some(Value::String(trace_id)) = entry.remove("trace_id")
-        {
-            entry.insert(
+    /// Renames the trace fields to Cloud Logging's when the project is known.
+    fn cloud_fields(&self, line: &mut LineFields) {
+        let Some(project) = &self.gcp_project else {
+            return;
+        };
+        if let Some(Value::String(trace_id)) = line.remove("trace_id") {
+            line.set(
                 "logging.googleapis.com/trace".into(),
                 format!("projects/{project}/traces/{trace_id}").into(),
             );
-            if let Some(span_id) = entry.remove("span_id") {
-                entry.insert("logging.googleapis.com/spanId".into(), span_id);
+            if let Some(span_id) = line.remove("span_id") {
+                line.set("logging.googleapis.com/spanId".into(), span_id);
             }
-            if let Some(sampled) = entry.remove("trace_sampled") {
-                entry.insert("logging.googleapis.com/trace_sampled".into(), sampled);
+            if let Some(sampled) = line.remove("trace_sampled") {
+                line.set("logging.googleapis.com/trace_sampled".into(), sampled);
             }
-        }
-        if let Some(Value::String(text)) = entry.get("httpRequest")
-            && let Ok(object @ Value::Object(_)) = serde_json::from_str::<Value>(text)
-        {
-            entry.insert("httpRequest".into(), object);
         }
     }
 }
@@ -125,60 +127,110 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let mut entry = Map::new();
-        entry.insert(
-            "time".into(),
-            Value::String(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
-        );
-        entry.insert("severity".into(), severity(event.metadata().level()).into());
-        entry.insert("target".into(), event.metadata().target().into());
-
+        let mut line = LineFields::default();
         // Span fields first (outermost to innermost), so the event's own fields win.
         if let Some(scope) = ctx.event_scope() {
             for span in scope.from_root() {
                 let extensions = span.extensions();
                 if let Some(fields) = extensions.get::<FormattedFields<N>>()
-                    && let Ok(Value::Object(map)) = serde_json::from_str::<Value>(fields)
+                    && let Ok(map) = serde_json::from_str::<Map<String, Value>>(fields)
                 {
-                    entry.extend(map);
+                    for (name, value) in map {
+                        line.set(Cow::Owned(name), value);
+                    }
                 }
             }
         }
+        event.record(&mut line);
+        self.cloud_fields(&mut line);
 
-        let mut visitor = JsonVisitor(&mut entry);
-        event.record(&mut visitor);
-        self.cloud_fields(&mut entry);
-        if !entry.contains_key("message") {
-            entry.insert("message".into(), Value::String(String::new()));
+        let metadata = event.metadata();
+        let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let mut out = String::with_capacity(256);
+        out.push_str("{\"time\":");
+        push_json(&mut out, &time)?;
+        out.push_str(",\"severity\":");
+        push_json(&mut out, severity(metadata.level()))?;
+        out.push_str(",\"target\":");
+        push_json(&mut out, metadata.target())?;
+        for (name, value) in &line.fields {
+            out.push(',');
+            push_json(&mut out, name)?;
+            out.push(':');
+            push_json(&mut out, value)?;
         }
-        let line = serde_json::to_string(&entry).map_err(|_| fmt::Error)?;
-        writeln!(writer, "{line}")
+        if !line.http_request.is_empty() {
+            out.push_str(",\"httpRequest\":");
+            push_json(&mut out, &line.http_request)?;
+        }
+        if !line.fields.iter().any(|(name, _)| name == "message") {
+            out.push_str(",\"message\":\"\"");
+        }
+        out.push('}');
+        writeln!(writer, "{out}")
     }
 }
 
-/// Collects an event's fields into a JSON map.
-struct JsonVisitor<'a>(&'a mut Map<String, Value>);
+/// Appends `value` as JSON.
+fn push_json(out: &mut String, value: &(impl serde::Serialize + ?Sized)) -> fmt::Result {
+    let json = serde_json::to_string(value).map_err(|_| fmt::Error)?;
+    out.push_str(&json);
+    Ok(())
+}
 
-impl tracing::field::Visit for JsonVisitor<'_> {
+/// The fields of one line, in order, each name once; and the `httpRequest` members.
+#[derive(Default)]
+struct LineFields {
+    fields: Vec<(Cow<'static, str>, Value)>,
+    http_request: Map<String, Value>,
+}
+
+/// The prefix of the fields that make up the `httpRequest` object.
+const HTTP_REQUEST_PREFIX: &str = "httpRequest.";
+
+impl LineFields {
+    /// Sets `name`, replacing an earlier value in place.
+    fn set(&mut self, name: Cow<'static, str>, value: Value) {
+        match self.fields.iter_mut().find(|(known, _)| *known == name) {
+            Some((_, slot)) => *slot = value,
+            None => self.fields.push((name, value)),
+        }
+    }
+
+    fn remove(&mut self, name: &str) -> Option<Value> {
+        let index = self.fields.iter().position(|(known, _)| known == name)?;
+        Some(self.fields.remove(index).1)
+    }
+
+    fn record(&mut self, field: &tracing::field::Field, value: Value) {
+        let name = field.name();
+        match name.strip_prefix(HTTP_REQUEST_PREFIX) {
+            Some(member) => {
+                self.http_request.insert(member.to_owned(), value);
+            }
+            None => self.set(Cow::Borrowed(name), value),
+        }
+    }
+}
+
+impl tracing::field::Visit for LineFields {
     fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
-        self.0
-            .insert(field.name().into(), Value::String(format!("{value:?}")));
+        self.record(field, Value::String(format!("{value:?}")));
     }
     fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-        self.0
-            .insert(field.name().into(), Value::String(value.into()));
+        self.record(field, Value::String(value.into()));
     }
     fn record_i64(&mut self, field: &tracing::field::Field, value: i64) {
-        self.0.insert(field.name().into(), value.into());
+        self.record(field, value.into());
     }
     fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
-        self.0.insert(field.name().into(), value.into());
+        self.record(field, value.into());
     }
     fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
-        self.0.insert(field.name().into(), value.into());
+        self.record(field, value.into());
     }
     fn record_bool(&mut self, field: &tracing::field::Field, value: bool) {
-        self.0.insert(field.name().into(), value.into());
+        self.record(field, value.into());
     }
 }
 
@@ -196,10 +248,15 @@ pub(crate) mod capture {
     pub(crate) struct LogBuffer(Arc<Mutex<Vec<u8>>>);
 
     impl LogBuffer {
+        /// Everything written, as text.
+        pub(crate) fn text(&self) -> String {
+            let bytes = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+
         /// Every line, parsed as JSON.
         pub(crate) fn lines(&self) -> Vec<Value> {
-            let bytes = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            String::from_utf8_lossy(&bytes)
+            self.text()
                 .lines()
                 .map(|line| serde_json::from_str(line).expect("each line is JSON"))
                 .collect()
@@ -268,7 +325,11 @@ mod tests {
                 trace_sampled = true
             );
             let _entered = span.enter();
-            tracing::info!(httpRequest = r#"{"status":200}"#, "request answered");
+            tracing::info!(
+                httpRequest.status = 200,
+                httpRequest.requestUrl = "/x",
+                "request answered"
+            );
         });
         let line = &buffer.lines()[0];
         assert_eq!(
@@ -279,6 +340,24 @@ mod tests {
         assert_eq!(line["logging.googleapis.com/trace_sampled"], true);
         assert!(line.get("trace_id").is_none(), "{line}");
         assert_eq!(line["httpRequest"]["status"], 200);
+        assert_eq!(line["httpRequest"]["requestUrl"], "/x");
+        assert!(line.get("httpRequest.status").is_none(), "{line}");
+    }
+
+    #[test]
+    fn an_event_field_replaces_a_span_field_of_the_same_name() {
+        let (subscriber, buffer) = json_subscriber(None);
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("request", status = "pending", request_id = "abc");
+            let _entered = span.enter();
+            tracing::info!(status = 200, "done");
+        });
+        let text = buffer.text();
+        assert_eq!(text.matches("\"status\"").count(), 1, "{text}");
+        let line = &buffer.lines()[0];
+        assert_eq!(line["status"], 200);
+        assert_eq!(line["request_id"], "abc");
+        assert_eq!(line["message"], "done");
     }
 
     #[test]

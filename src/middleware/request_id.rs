@@ -1,4 +1,4 @@
-//! Request ids and the access log.
+//! Request ids, the access log and the request metrics: everything recorded once per request.
 //!
 //! Every request gets an id: the caller's `X-Request-Id` when it is a plain token
 //! (`^[A-Za-z0-9._-]{1,64}$`), a fresh UUID otherwise. The id is stored in the request
@@ -6,11 +6,14 @@
 //! request's work (so every log line carries it), and echoed in `x-request-id` on every answer.
 //! A valid W3C `traceparent` puts `trace_id`, `span_id` and `trace_sampled` on the same span
 //! (the JSON log format turns them into Cloud Logging's trace fields). The access log line
-//! carries an `httpRequest` object in Cloud Logging's shape, with the route template as its URL.
+//! carries an `httpRequest` object in Cloud Logging's shape, with the route template as its URL;
+//! the same route template, method and status label the request metrics (never the raw path:
+//! paths may carry anything a caller typed, and every distinct path would be a new series).
 
 use crate::middleware::trace_context::TraceContext;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Version;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage};
@@ -34,14 +37,22 @@ impl RequestId {
         valid.then(|| Self(value.to_owned()))
     }
 
-    /// A fresh random id.
+    /// A fresh random id: a UUID v4 from the thread-local generator (`Uuid::new_v4` would make
+    /// a `getrandom` system call per request).
     pub fn generate() -> Self {
-        Self(uuid::Uuid::new_v4().to_string())
+        Self(
+            uuid::Builder::from_random_bytes(rand::random())
+                .into_uuid()
+                .to_string(),
+        )
     }
 }
 
-/// Assigns the request id, logs one line per request, echoes the id.
-pub async fn assign_request_id(
+/// The `route` of a request that matched no route.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// Assigns the request id, logs one line per request, counts it, echoes the id.
+pub async fn observe_request(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
@@ -52,14 +63,13 @@ pub async fn assign_request_id(
         .and_then(RequestId::from_caller)
         .unwrap_or_else(RequestId::generate);
     req.extensions_mut().insert(request_id.clone());
-    let method = req.method().clone();
-    let protocol = format!("{:?}", req.version());
+    let method = crate::metrics::method_label(req.method().as_str());
+    let protocol = protocol_name(req.version());
 
     let span = tracing::info_span!(
         "http_request",
         request_id = %request_id.0,
-        method = %method,
-        route = tracing::field::Empty,
+        method,
         trace_id = tracing::field::Empty,
         span_id = tracing::field::Empty,
         trace_sampled = tracing::field::Empty,
@@ -82,25 +92,33 @@ pub async fn assign_request_id(
     let route = response
         .request()
         .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
-    span.record("route", route.as_str());
+        .unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
     let status = response.status().as_u16();
-    let latency = started.elapsed().as_secs_f64();
-    let latency_ms = latency * 1000.0;
-    // The URL is the route template: a raw path may carry an email.
-    let http_request = serde_json::json!({
-        "requestMethod": crate::metrics::method_label(method.as_str()),
-        "requestUrl": route,
-        "status": status,
-        "latency": format!("{latency:.6}s"),
-        "protocol": protocol,
-    })
-    .to_string();
+    let elapsed = started.elapsed();
+    crate::metrics::http_request(&route, method, status, elapsed);
+    let latency_ms = elapsed.as_secs_f64() * 1000.0;
+    let latency = format!("{:.6}s", elapsed.as_secs_f64());
     span.in_scope(|| {
+        // `httpRequest.*` become Cloud Logging's `httpRequest` object (see `telemetry`).
+        macro_rules! answered {
+            ($level:ident) => {
+                tracing::$level!(
+                    status,
+                    latency_ms,
+                    route = %route,
+                    httpRequest.requestMethod = method,
+                    httpRequest.requestUrl = %route,
+                    httpRequest.status = status,
+                    httpRequest.latency = %latency,
+                    httpRequest.protocol = protocol,
+                    "request answered"
+                )
+            };
+        }
         if response.status().is_server_error() {
-            tracing::warn!(status, latency_ms, httpRequest = %http_request, "request answered");
+            answered!(warn);
         } else {
-            tracing::info!(status, latency_ms, httpRequest = %http_request, "request answered");
+            answered!(info);
         }
     });
 
@@ -108,6 +126,18 @@ pub async fn assign_request_id(
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     Ok(response)
+}
+
+/// The protocol as Cloud Logging's `httpRequest.protocol` names it.
+fn protocol_name(version: Version) -> &'static str {
+    match version {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_11 => "HTTP/1.1",
+        Version::HTTP_2 => "HTTP/2.0",
+        Version::HTTP_3 => "HTTP/3.0",
+        _ => "other",
+    }
 }
 
 #[cfg(test)]
@@ -128,7 +158,7 @@ mod tests {
                     "/v1/invitations/{email}",
                     web::get().to(|| async { HttpResponse::Ok().finish() }),
                 )
-                .wrap(from_fn(assign_request_id)),
+                .wrap(from_fn(observe_request)),
         )
         .await;
         let mut request = actix_test::TestRequest::get().uri(path);
@@ -163,6 +193,8 @@ mod tests {
         assert_eq!(line["httpRequest"]["requestMethod"], "GET");
         assert_eq!(line["httpRequest"]["requestUrl"], "/v1/invitations/{email}");
         assert_eq!(line["httpRequest"]["status"], 200);
+        assert_eq!(line["httpRequest"]["protocol"], "HTTP/1.1");
+        assert_eq!(line["route"], "/v1/invitations/{email}");
         assert!(
             line["httpRequest"]["latency"]
                 .as_str()
@@ -196,5 +228,14 @@ mod tests {
         assert!(RequestId::from_caller("").is_none());
         assert!(RequestId::from_caller("a b").is_none());
         assert!(RequestId::from_caller("a\"b").is_none());
+    }
+
+    #[test]
+    fn generated_ids_are_distinct_uuid_v4s() {
+        let (a, b) = (RequestId::generate(), RequestId::generate());
+        assert_ne!(a, b);
+        let parsed = uuid::Uuid::parse_str(&a.0).unwrap();
+        assert_eq!(parsed.get_version(), Some(uuid::Version::Random));
+        assert!(RequestId::from_caller(&a.0).is_some());
     }
 }

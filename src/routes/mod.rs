@@ -148,7 +148,7 @@ mod tests {
                 .configure(configure(1024))
                 .route("/probe", web::post().to(echo))
                 .wrap(from_fn(problems::render_problems))
-                .wrap(from_fn(request_id::assign_request_id)),
+                .wrap(from_fn(request_id::observe_request)),
         )
         .await;
         let request = test::TestRequest::post()

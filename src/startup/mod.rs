@@ -6,7 +6,7 @@ pub mod sandbox;
 pub mod shutdown;
 
 use crate::config::Settings;
-use crate::middleware::{draining, http_metrics, problems, request_id};
+use crate::middleware::{draining, problems, request_id};
 use crate::routes;
 use crate::state::AppState;
 use actix_web::dev::Server;
@@ -44,8 +44,7 @@ impl Application {
                 .wrap(from_fn(problems::render_problems))
                 .wrap(Compress::default())
                 .wrap(from_fn(draining::close_connections_while_draining))
-                .wrap(from_fn(http_metrics::record_http_metrics))
-                .wrap(from_fn(request_id::assign_request_id))
+                .wrap(from_fn(request_id::observe_request))
         })
         // Our own handler flips readiness before the listener closes: see `shutdown`.
         .disable_signals()

@@ -209,7 +209,7 @@ pub async fn send_all(state: &AppState, requests: Vec<test::TestRequest>) -> Vec
             .app_data(web::Data::new(state.clone()))
             .route("/probe", web::post().to(probe))
             .wrap(from_fn(problems::render_problems))
-            .wrap(from_fn(request_id::assign_request_id)),
+            .wrap(from_fn(request_id::observe_request)),
     )
     .await;
     let app = &app;
