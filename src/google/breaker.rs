@@ -53,13 +53,47 @@ pub struct CircuitBreaker {
     inner: Mutex<Inner>,
 }
 
-/// Permission to make a call; report how it went with [`CircuitBreaker::record`].
+/// What kind of call an admission is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admission {
     /// A normal call.
     Call,
     /// The single probe of a half-open breaker.
     Probe,
+}
+
+/// Permission to make one call; report how it went with [`Permit::record`].
+///
+/// A permit dropped without a verdict (the caller gave up, or its future was dropped because
+/// the client went away mid-call) abandons the call: an abandoned probe lets the next one
+/// through at once, so a half-open breaker can never stay shut for want of a verdict.
+#[derive(Debug)]
+#[must_use = "a permit dropped unused abandons its call"]
+pub struct Permit<'a> {
+    breaker: &'a CircuitBreaker,
+    admission: Admission,
+    settled: bool,
+}
+
+impl Permit<'_> {
+    /// What kind of call this is.
+    pub fn admission(&self) -> Admission {
+        self.admission
+    }
+
+    /// Reports the outcome of the call: `failed` means an upstream failure.
+    pub fn record(mut self, failed: bool) {
+        self.settled = true;
+        self.breaker.record(self.admission, failed);
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.breaker.abandon(self.admission);
+        }
+    }
 }
 
 impl CircuitBreaker {
@@ -83,26 +117,30 @@ impl CircuitBreaker {
     }
 
     /// May a call go out now? `Err(wait)` says how long until the next probe.
-    pub fn admit(&self) -> Result<Admission, Duration> {
+    pub fn admit(&self) -> Result<Permit<'_>, Duration> {
         let mut inner = self.lock();
-        match *inner {
-            Inner::Closed { .. } => Ok(Admission::Call),
+        let admission = match *inner {
+            Inner::Closed { .. } => Admission::Call,
             Inner::Open { until } => {
                 let now = Instant::now();
-                if now >= until {
-                    transition(&mut inner, Inner::HalfOpen);
-                    Ok(Admission::Probe)
-                } else {
-                    Err(until - now)
+                if now < until {
+                    return Err(until - now);
                 }
+                transition(&mut inner, Inner::HalfOpen);
+                Admission::Probe
             }
             // The probe is out; everyone else waits for its verdict.
-            Inner::HalfOpen => Err(Duration::from_secs(1)),
-        }
+            Inner::HalfOpen => return Err(Duration::from_secs(1)),
+        };
+        Ok(Permit {
+            breaker: self,
+            admission,
+            settled: false,
+        })
     }
 
-    /// Reports the outcome of an admitted call: `failed` means an upstream failure.
-    pub fn record(&self, admission: Admission, failed: bool) {
+    /// Moves the state on the outcome of an admitted call.
+    fn record(&self, admission: Admission, failed: bool) {
         let mut inner = self.lock();
         match (&mut *inner, admission, failed) {
             (Inner::HalfOpen, Admission::Probe, false) | (Inner::Closed { .. }, _, false) => {
@@ -139,8 +177,8 @@ impl CircuitBreaker {
         }
     }
 
-    /// A probe that ended without a verdict (e.g. the caller gave up) lets the next one through.
-    pub fn abandon(&self, admission: Admission) {
+    /// A probe that ended without a verdict lets the next one through.
+    fn abandon(&self, admission: Admission) {
         if admission == Admission::Probe {
             let mut inner = self.lock();
             if matches!(*inner, Inner::HalfOpen) {
@@ -172,8 +210,7 @@ mod tests {
     async fn opens_after_threshold_and_closes_after_a_good_probe() {
         let breaker = CircuitBreaker::new(3, Duration::from_secs(10));
         for _ in 0..3 {
-            let admission = breaker.admit().unwrap();
-            breaker.record(admission, true);
+            breaker.admit().unwrap().record(true);
         }
         assert_eq!(breaker.state(), BreakerState::Open);
         let wait = breaker.admit().unwrap_err();
@@ -181,29 +218,55 @@ mod tests {
 
         tokio::time::advance(Duration::from_secs(10)).await;
         let probe = breaker.admit().unwrap();
-        assert_eq!(probe, Admission::Probe);
+        assert_eq!(probe.admission(), Admission::Probe);
         assert!(breaker.admit().is_err(), "only one probe at a time");
-        breaker.record(probe, false);
+        probe.record(false);
         assert_eq!(breaker.state(), BreakerState::Closed);
-        assert_eq!(breaker.admit(), Ok(Admission::Call));
+        assert_eq!(breaker.admit().unwrap().admission(), Admission::Call);
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_failed_probe_reopens() {
         let breaker = CircuitBreaker::new(1, Duration::from_secs(5));
-        breaker.record(breaker.admit().unwrap(), true);
+        breaker.admit().unwrap().record(true);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        breaker.admit().unwrap().record(true);
+        assert_eq!(breaker.state(), BreakerState::Open);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_probe_dropped_without_a_verdict_lets_the_next_one_through() {
+        let breaker = CircuitBreaker::new(1, Duration::from_secs(5));
+        breaker.admit().unwrap().record(true);
         tokio::time::advance(Duration::from_secs(5)).await;
         let probe = breaker.admit().unwrap();
-        breaker.record(probe, true);
-        assert_eq!(breaker.state(), BreakerState::Open);
+        assert_eq!(probe.admission(), Admission::Probe);
+        // As when actix drops a handler whose client went away in the middle of the call.
+        drop(probe);
+        let next = breaker
+            .admit()
+            .expect("a new probe, not a breaker shut for good");
+        assert_eq!(next.admission(), Admission::Probe);
+        next.record(false);
+        assert_eq!(breaker.state(), BreakerState::Closed);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_dropped_without_a_verdict_does_not_count() {
+        let breaker = CircuitBreaker::new(2, Duration::from_secs(5));
+        breaker.admit().unwrap().record(true);
+        drop(breaker.admit().unwrap());
+        breaker.admit().unwrap().record(false);
+        breaker.admit().unwrap().record(true);
+        assert_eq!(breaker.state(), BreakerState::Closed);
     }
 
     #[tokio::test(start_paused = true)]
     async fn successes_reset_the_failure_count() {
         let breaker = CircuitBreaker::new(2, Duration::from_secs(5));
-        breaker.record(breaker.admit().unwrap(), true);
-        breaker.record(breaker.admit().unwrap(), false);
-        breaker.record(breaker.admit().unwrap(), true);
+        breaker.admit().unwrap().record(true);
+        breaker.admit().unwrap().record(false);
+        breaker.admit().unwrap().record(true);
         assert_eq!(breaker.state(), BreakerState::Closed);
     }
 }

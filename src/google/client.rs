@@ -239,25 +239,29 @@ impl GoogleClient {
                 Err(err) if err.is_ambiguous() => err,
                 Err(err) => return Err(err),
             };
-            // Give the read a fresh, short budget: the send's deadline may be spent.
-            let read_ctx = CallContext::new(
-                ctx.request_id.clone(),
-                self.attempt_timeout.max(Duration::from_secs(5)),
-            );
-            let after = match self.get(email, &read_ctx).await {
+            let after = match self.get(email, &self.reconciling_read(ctx)).await {
                 Ok(after) => after,
                 Err(read_err) => {
                     tracing::warn!(error = %err, read_error = %read_err, "send answer lost and the invitation could not be read");
                     return Err(err);
                 }
             };
-            if mail_went_out(before.as_ref(), &after) {
-                tracing::info!(error = %err, "send answer lost; a read shows the mail went out");
-                return Ok(Sent {
-                    invitation: Some(after),
-                    reconciled: true,
-                });
+            match send_evidence(before.as_ref(), &after) {
+                SendEvidence::WentOut => {
+                    tracing::info!(error = %err, "send answer lost; a read shows the mail went out");
+                    return Ok(Sent {
+                        invitation: Some(after),
+                        reconciled: true,
+                    });
+                }
+                SendEvidence::Unclear => {
+                    tracing::warn!(error = %err, "send failed and the invitation changed without a new mail; not sending again");
+                    return Err(err);
+                }
+                SendEvidence::Unchanged => {}
             }
+            // A timeout or broken connection may still land later: only a send Google answered
+            // (5xx), whose invitation a read shows untouched, is sent again.
             let answered = err.kind == UpstreamErrorKind::Google;
             if !answered || attempts >= self.max_attempts || Instant::now() >= ctx.deadline {
                 return Err(err);
@@ -292,13 +296,22 @@ impl GoogleClient {
             Err(err)
                 if err.is_status("FAILED_PRECONDITION") && ambiguous.load(Ordering::Relaxed) =>
             {
-                match self.get(email, ctx).await {
+                match self.get(email, &self.reconciling_read(ctx)).await {
                     Ok(after) if after.state == State::NotYetSent => Ok(Some(after)),
                     _ => Err(err),
                 }
             }
             Err(err) => Err(err),
         }
+    }
+
+    /// The context of a read that settles what a failed mutation did: a fresh, short budget,
+    /// because the mutation's own deadline may be spent.
+    fn reconciling_read(&self, ctx: &CallContext) -> CallContext {
+        CallContext::new(
+            ctx.request_id.clone(),
+            self.attempt_timeout.max(Duration::from_secs(5)),
+        )
     }
 
     fn customer_segment(&self) -> String {
@@ -373,12 +386,15 @@ impl GoogleClient {
         query: &[(&str, String)],
         ctx: &CallContext,
     ) -> Result<T, UpstreamError> {
-        if self.readiness.upstream_calls_stopped() {
-            return Err(UpstreamError::new(
+        let draining = || {
+            UpstreamError::new(
                 method,
                 UpstreamErrorKind::Draining,
                 "shutting down: no new calls to Google",
-            ));
+            )
+        };
+        if self.readiness.upstream_calls_stopped() {
+            return Err(draining());
         }
         let overloaded = || {
             UpstreamError::new(
@@ -387,7 +403,8 @@ impl GoogleClient {
                 "local limits would wait past the deadline",
             )
         };
-        let admission = self.breaker.admit().map_err(|wait| {
+        // Every early return below drops the permit, which abandons the call.
+        let permit = self.breaker.admit().map_err(|wait| {
             UpstreamError::new(
                 method,
                 UpstreamErrorKind::CircuitOpen,
@@ -399,14 +416,12 @@ impl GoogleClient {
             self.limiter.until_ready().await;
             self.bulkhead.acquire().await.ok()
         };
-        let Ok(Some(_permit)) = tokio::time::timeout_at(ctx.deadline, gate).await else {
-            self.breaker.abandon(admission);
+        let Ok(Some(_slot)) = tokio::time::timeout_at(ctx.deadline, gate).await else {
             return Err(overloaded());
         };
         let token = match self.credentials.access_token().await {
             Ok(token) => token,
             Err(err) => {
-                self.breaker.abandon(admission);
                 let kind = match err {
                     CredentialsError::Misconfigured(_) => {
                         UpstreamErrorKind::CredentialsMisconfigured
@@ -416,6 +431,11 @@ impl GoogleClient {
                 return Err(UpstreamError::new(method, kind, err.to_string()));
             }
         };
+        // The waits above (limiter, bulkhead, token fetch) can outlast the shutdown cutoff: only
+        // an attempt that starts before it is sure to end before the forced stop.
+        if self.readiness.upstream_calls_stopped() {
+            return Err(draining());
+        }
         let remaining = ctx.deadline.saturating_duration_since(Instant::now());
         let mut request = self
             .http
@@ -437,7 +457,7 @@ impl GoogleClient {
             .as_ref()
             .err()
             .is_some_and(UpstreamError::is_upstream_failure);
-        self.breaker.record(admission, failed);
+        permit.record(failed);
         if let Err(err) = &result
             && err.http_status == Some(401)
         {
@@ -532,14 +552,36 @@ fn may_retry(method: Method, err: &UpstreamError) -> bool {
     }
 }
 
-/// Did a send whose answer was lost go out? Compare the invitation after with before.
-fn mail_went_out(before: Option<&UserInvitation>, after: &UserInvitation) -> bool {
-    if after.state != State::Invited {
-        return false;
+/// What a read after a failed send says about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SendEvidence {
+    /// A new mail: `mailsSentCount` went up and the invitation is INVITED.
+    WentOut,
+    /// Nothing changed: state, `mailsSentCount` and `updateTime` are as read before.
+    Unchanged,
+    /// Something else changed the invitation: neither a mail nor its absence is proven.
+    Unclear,
+}
+
+/// Compares the invitation read after a failed send with the one read before it (`None`: not
+/// visible to get then, as in Google's first 48 hours).
+fn send_evidence(before: Option<&UserInvitation>, after: &UserInvitation) -> SendEvidence {
+    let mails_before = before.map_or(0, |b| b.mails_sent_count);
+    if after.state == State::Invited && after.mails_sent_count > mails_before {
+        return SendEvidence::WentOut;
     }
-    match before {
-        Some(before) => after.mails_sent_count > before.mails_sent_count,
-        None => after.mails_sent_count > 0,
+    let unchanged = match before {
+        Some(before) => {
+            before.state == after.state
+                && before.mails_sent_count == after.mails_sent_count
+                && before.update_time == after.update_time
+        }
+        None => after.mails_sent_count == 0 && after.state != State::Invited,
+    };
+    if unchanged {
+        SendEvidence::Unchanged
+    } else {
+        SendEvidence::Unclear
     }
 }
 
@@ -582,23 +624,47 @@ mod tests {
 
     #[test]
     fn a_lost_send_is_seen_by_the_mail_count() {
-        assert!(mail_went_out(
-            Some(&invitation(State::NotYetSent, 0)),
-            &invitation(State::Invited, 1)
-        ));
-        assert!(mail_went_out(
-            Some(&invitation(State::Invited, 1)),
-            &invitation(State::Invited, 2)
-        ));
-        assert!(!mail_went_out(
-            Some(&invitation(State::Invited, 2)),
-            &invitation(State::Invited, 2)
-        ));
-        assert!(!mail_went_out(
-            Some(&invitation(State::NotYetSent, 0)),
-            &invitation(State::NotYetSent, 0)
-        ));
-        assert!(mail_went_out(None, &invitation(State::Invited, 1)));
+        use SendEvidence::*;
+        let (not_yet_sent, invited) = (State::NotYetSent, State::Invited);
+        let evidence =
+            |before: Option<UserInvitation>, after| send_evidence(before.as_ref(), &after);
+        assert_eq!(
+            evidence(Some(invitation(not_yet_sent, 0)), invitation(invited, 1)),
+            WentOut
+        );
+        assert_eq!(
+            evidence(Some(invitation(invited, 1)), invitation(invited, 2)),
+            WentOut
+        );
+        assert_eq!(evidence(None, invitation(invited, 1)), WentOut);
+        assert_eq!(
+            evidence(Some(invitation(invited, 2)), invitation(invited, 2)),
+            Unchanged
+        );
+        assert_eq!(
+            evidence(
+                Some(invitation(not_yet_sent, 0)),
+                invitation(not_yet_sent, 0)
+            ),
+            Unchanged
+        );
+        assert_eq!(evidence(None, invitation(not_yet_sent, 0)), Unchanged);
+    }
+
+    #[test]
+    fn a_touched_invitation_without_a_new_mail_proves_nothing() {
+        let before = invitation(State::Invited, 2);
+        let mut touched = before.clone();
+        touched.update_time = Some(chrono::Utc::now());
+        assert_eq!(
+            send_evidence(Some(&before), &touched),
+            SendEvidence::Unclear
+        );
+        let cancelled = invitation(State::NotYetSent, 2);
+        assert_eq!(
+            send_evidence(Some(&before), &cancelled),
+            SendEvidence::Unclear
+        );
     }
 
     #[test]
