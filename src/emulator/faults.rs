@@ -11,6 +11,9 @@ use super::wire::GoogleError;
 /// Longest delay one rule may add; keeps a typo from hanging a test suite for hours.
 const MAX_LATENCY_MS: u64 = 120_000;
 
+/// Longest error reason a rule may choose (`google.rpc.ErrorInfo` allows at most 63 characters).
+const MAX_REASON_CHARS: usize = 63;
+
 /// Body of `POST /emulator/v1/faults`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -19,6 +22,8 @@ pub struct FaultRequest {
     pub method: Option<Method>,
     /// HTTP status of the Google error to answer; only a delay when absent.
     pub status: Option<u16>,
+    /// Google's error reason (`rateLimitExceeded`, ...) instead of the status's default one.
+    pub reason: Option<String>,
     /// How many matching calls the rule applies to.
     pub count: u32,
     /// Delay before answering.
@@ -74,12 +79,20 @@ impl Faults {
                 "status must be an HTTP error code (400-599).",
             ));
         }
+        if let Some(reason) = &request.reason {
+            check_reason(reason)?;
+            if request.status.is_none() {
+                return Err(GoogleError::invalid_argument(
+                    "reason needs a status: a rule without status only delays.",
+                ));
+            }
+        }
         let delay = check_latency("latencyMs", request.latency_ms.unwrap_or(0))?;
         let fault = Fault {
             delay,
-            error: request
-                .status
-                .map(|status| GoogleError::from_fault(status, request.retry_after_secs)),
+            error: request.status.map(|status| {
+                GoogleError::from_fault(status, request.reason.as_deref(), request.retry_after_secs)
+            }),
             after_apply: request.after_apply.unwrap_or(false),
         };
         self.rules.push_back(Rule {
@@ -121,6 +134,19 @@ impl Faults {
     }
 }
 
+/// A reason is a short word of printable ASCII: no spaces, no control characters.
+fn check_reason(reason: &str) -> Result<(), GoogleError> {
+    if reason.is_empty()
+        || reason.len() > MAX_REASON_CHARS
+        || !reason.bytes().all(|byte| byte.is_ascii_graphic())
+    {
+        return Err(GoogleError::invalid_argument(format!(
+            "reason must be 1 to {MAX_REASON_CHARS} printable ASCII characters without spaces."
+        )));
+    }
+    Ok(())
+}
+
 /// Validates a delay given in milliseconds by the control field `field`.
 pub fn check_latency(field: &str, ms: u64) -> Result<Duration, GoogleError> {
     if ms > MAX_LATENCY_MS {
@@ -149,6 +175,7 @@ mod tests {
         FaultRequest {
             method: None,
             status: Some(status),
+            reason: None,
             count: 100,
             latency_ms: None,
             retry_after_secs: None,

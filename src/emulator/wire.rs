@@ -1,5 +1,7 @@
 //! Google's JSON on the wire: the UserInvitation resource, the Operation wrapper and the error body.
 
+use std::borrow::Cow;
+
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::{HttpResponse, ResponseError};
@@ -66,10 +68,21 @@ pub struct GoogleError {
     /// Human-readable message.
     pub message: String,
     /// `ErrorInfo.reason`.
-    pub reason: &'static str,
+    pub reason: Cow<'static, str>,
     /// Seconds for `Retry-After` and the `RetryInfo` detail, when set.
     pub retry_after_secs: Option<u64>,
+    /// Domain of the legacy `errors[]` entry that repeats `reason`; no `errors` array when `None`.
+    pub legacy_domain: Option<&'static str>,
 }
+
+/// Reasons Google files under the legacy `usageLimits` domain (the others under `global`).
+const USAGE_LIMIT_REASONS: [&str; 5] = [
+    "rateLimitExceeded",
+    "userRateLimitExceeded",
+    "quotaExceeded",
+    "dailyLimitExceeded",
+    "concurrentLimitExceeded",
+];
 
 impl GoogleError {
     fn new(
@@ -82,8 +95,9 @@ impl GoogleError {
             code,
             status,
             message: message.into(),
-            reason,
+            reason: Cow::Borrowed(reason),
             retry_after_secs: None,
+            legacy_domain: None,
         }
     }
 
@@ -161,7 +175,14 @@ impl GoogleError {
     }
 
     /// An injected fault: the status name comes from the HTTP code, as in the wire-facts table.
-    pub fn from_fault(code: u16, retry_after_secs: Option<u64>) -> Self {
+    /// A chosen `reason` (already validated) replaces the default one and is put where Google puts
+    /// it: in the `ErrorInfo` detail and in the legacy `errors[]` entry, which is where Google's own
+    /// Python client looks for `rateLimitExceeded` on a 403.
+    pub fn from_fault(
+        code: u16,
+        chosen_reason: Option<&str>,
+        retry_after_secs: Option<u64>,
+    ) -> Self {
         let (status, reason) = match code {
             400 => ("INVALID_ARGUMENT", "BAD_REQUEST"),
             401 => ("UNAUTHENTICATED", "ACCESS_TOKEN_EXPIRED"),
@@ -178,6 +199,14 @@ impl GoogleError {
         };
         let mut error = Self::new(code, status, reason, format!("Injected fault: {status}."));
         error.retry_after_secs = retry_after_secs;
+        if let Some(reason) = chosen_reason {
+            error.legacy_domain = Some(if USAGE_LIMIT_REASONS.contains(&reason) {
+                "usageLimits"
+            } else {
+                "global"
+            });
+            error.reason = Cow::Owned(reason.to_owned());
+        }
         error
     }
 
@@ -194,12 +223,23 @@ impl GoogleError {
                 "retryDelay": format!("{secs}s"),
             }));
         }
-        json!({"error": {
+        let mut error = json!({
             "code": self.code,
             "message": self.message,
             "status": self.status,
             "details": details,
-        }})
+        });
+        if let (Some(domain), Value::Object(fields)) = (self.legacy_domain, &mut error) {
+            fields.insert(
+                "errors".into(),
+                json!([{
+                    "message": self.message,
+                    "domain": domain,
+                    "reason": self.reason,
+                }]),
+            );
+        }
+        json!({ "error": error })
     }
 }
 

@@ -188,3 +188,115 @@ async fn delays_over_two_minutes_are_rejected() {
     rule.assert_google_error(400, "INVALID_ARGUMENT");
     latency.assert_google_error(400, "INVALID_ARGUMENT");
 }
+
+#[tokio::test]
+async fn a_403_fault_with_a_rate_limit_reason_is_a_quota_answer_in_google_s_shape() {
+    let app = spawn_emulator().await;
+    let added = app
+        .control(
+            "/emulator/v1/faults",
+            json!({"method": "send", "status": 403, "reason": "rateLimitExceeded", "count": 1}),
+        )
+        .await;
+    assert_eq!(added.status, 204, "{:?}", added.body);
+
+    let reply = app.send("donald@example.com").await;
+
+    reply.assert_google_error(403, "PERMISSION_DENIED");
+    let message = reply.body["error"]["message"].clone();
+    assert_eq!(
+        reply.body["error"]["errors"],
+        json!([{"message": message, "domain": "usageLimits", "reason": "rateLimitExceeded"}]),
+        "the legacy errors[] entry, where Google's Python client looks for it"
+    );
+    assert_eq!(
+        reply.body["error"]["details"],
+        json!([{
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": "rateLimitExceeded",
+            "domain": "googleapis.com",
+        }])
+    );
+    assert_eq!(
+        app.get_invitation("donald@example.com").await.body["state"],
+        json!("NOT_YET_SENT"),
+        "a quota answer changes nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_chosen_reason_that_is_not_a_usage_limit_is_filed_under_global() {
+    let app = spawn_emulator().await;
+    app.control(
+        "/emulator/v1/faults",
+        json!({"status": 403, "reason": "forbidden", "count": 1, "retryAfterSecs": 1}),
+    )
+    .await;
+
+    let reply = app.get(&app.invitations("")).await;
+
+    reply.assert_google_error(403, "PERMISSION_DENIED");
+    assert_eq!(reply.body["error"]["errors"][0]["domain"], json!("global"));
+    assert_eq!(
+        reply.body["error"]["errors"][0]["reason"],
+        json!("forbidden")
+    );
+    assert_eq!(
+        reply.body["error"]["details"][0]["reason"],
+        json!("forbidden")
+    );
+    assert_eq!(
+        reply.body["error"]["details"][1]["@type"],
+        json!("type.googleapis.com/google.rpc.RetryInfo")
+    );
+}
+
+#[tokio::test]
+async fn without_a_reason_a_403_fault_keeps_its_default_reason_and_has_no_errors_array() {
+    let app = spawn_emulator().await;
+    app.control("/emulator/v1/faults", json!({"status": 403, "count": 1}))
+        .await;
+
+    let reply = app.get(&app.invitations("")).await;
+
+    reply.assert_google_error(403, "PERMISSION_DENIED");
+    assert_eq!(
+        reply.body["error"]["details"][0]["reason"],
+        json!("IAM_PERMISSION_DENIED")
+    );
+    assert!(
+        reply.body["error"].get("errors").is_none(),
+        "{:?}",
+        reply.body
+    );
+}
+
+#[tokio::test]
+async fn invalid_fault_reasons_are_rejected() {
+    let app = spawn_emulator().await;
+
+    for rule in [
+        json!({"status": 403, "reason": "", "count": 1}),
+        json!({"status": 403, "reason": "rate limit", "count": 1}),
+        json!({"status": 403, "reason": "rate\u{7}Limit", "count": 1}),
+        json!({"status": 403, "reason": "r\u{e9}sum\u{e9}", "count": 1}),
+        json!({"status": 403, "reason": "x".repeat(64), "count": 1}),
+        json!({"status": 403, "reason": 7, "count": 1}),
+        json!({"reason": "rateLimitExceeded", "count": 1}),
+    ] {
+        let reply = app.control("/emulator/v1/faults", rule.clone()).await;
+        reply.assert_google_error(400, "INVALID_ARGUMENT");
+        assert!(reply.body["error"]["message"].is_string(), "{rule}");
+    }
+    let longest = app
+        .control(
+            "/emulator/v1/faults",
+            json!({"status": 403, "reason": "x".repeat(63), "count": 1}),
+        )
+        .await;
+    assert_eq!(longest.status, 204, "{:?}", longest.body);
+    assert_eq!(
+        app.get(&app.invitations("")).await.body["error"]["details"][0]["reason"],
+        json!("x".repeat(63))
+    );
+}
