@@ -16,14 +16,21 @@ use super::{CUSTOMER_ID, iam};
 /// Customer alias Google accepts in practice (the admin CLI's default).
 const MY_CUSTOMER: &str = "my_customer";
 
-/// Google's system parameters: accepted on every method and ignored.
-const SYSTEM_PARAMETERS: [&str; 6] = [
-    "alt",
-    "prettyPrint",
-    "fields",
-    "quotaUser",
-    "key",
+/// Google's system parameters (the discovery document's global `parameters`): accepted on every
+/// method. `access_token` and `oauth_token` are read as the credential by the bearer check; the
+/// others are ignored.
+const SYSTEM_PARAMETERS: [&str; 11] = [
     "$.xgafv",
+    "access_token",
+    "alt",
+    "callback",
+    "fields",
+    "key",
+    "oauth_token",
+    "prettyPrint",
+    "quotaUser",
+    "uploadType",
+    "upload_protocol",
 ];
 
 /// Every path outside the control API and `/token`: Google's routes, else Google's 404.

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use actix_web::web;
 use rand::Rng as _;
 use rand::distr::Alphanumeric;
 
@@ -46,19 +47,10 @@ impl TokenStore {
         self.tokens.clear();
     }
 
-    /// Checks an `Authorization` header: 401 without a live token, 403 without one of `accepted`.
-    pub fn authorize(
-        &self,
-        authorization: Option<&str>,
-        accepted: &[&str],
-    ) -> Result<(), GoogleError> {
-        let header =
-            authorization.ok_or_else(|| GoogleError::unauthenticated("CREDENTIALS_MISSING"))?;
-        let token = header
-            .split_once(' ')
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim())
-            .ok_or_else(|| GoogleError::unauthenticated("ACCESS_TOKEN_TYPE_UNSUPPORTED"))?;
+    /// Checks a credential (from [`bearer_token`] or [`query_token`]): 401 without a live token,
+    /// 403 without one of `accepted`.
+    pub fn authorize(&self, token: Option<&str>, accepted: &[&str]) -> Result<(), GoogleError> {
+        let token = token.ok_or_else(|| GoogleError::unauthenticated("CREDENTIALS_MISSING"))?;
         let issued = self
             .tokens
             .get(token)
@@ -74,4 +66,27 @@ impl TokenStore {
             Err(GoogleError::insufficient_scope())
         }
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` header; 401 for any other scheme.
+pub fn bearer_token(header: &str) -> Result<&str, GoogleError> {
+    header
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .ok_or_else(|| GoogleError::unauthenticated("ACCESS_TOKEN_TYPE_UNSUPPORTED"))
+}
+
+/// The token of Google's `access_token` (or older `oauth_token`) system parameter, which Google
+/// accepts in place of the header. A query string that does not parse carries no token.
+pub fn query_token(query: &str) -> Option<String> {
+    let params = web::Query::<Vec<(String, String)>>::from_query(query).ok()?;
+    ["access_token", "oauth_token"]
+        .into_iter()
+        .find_map(|wanted| {
+            params
+                .iter()
+                .find(|(name, value)| name == wanted && !value.is_empty())
+                .map(|(_, value)| value.clone())
+        })
 }

@@ -226,12 +226,18 @@ fn parse_order_by(order_by: &str) -> Result<(Field, bool), GoogleError> {
     }
 }
 
-/// Positive integer; larger than the maximum is clamped, as Google does.
+/// A positive int32 (the discovery document's format): 201 up to `i32::MAX` is clamped to 200 as
+/// Google does, while anything that is not an int32 (above `i32::MAX` included) is rejected.
 fn parse_page_size(value: &str) -> Result<usize, GoogleError> {
-    let invalid = || GoogleError::invalid_argument(format!("Invalid pageSize: {value}"));
-    let size: i64 = value.trim().parse().map_err(|_| invalid())?;
+    let size: i32 = value.trim().parse().map_err(|_| {
+        GoogleError::invalid_argument(format!(
+            "Invalid value at 'page_size' (TYPE_INT32), \"{value}\""
+        ))
+    })?;
     if size <= 0 {
-        return Err(invalid());
+        return Err(GoogleError::invalid_argument(format!(
+            "Invalid pageSize: {value}"
+        )));
     }
     Ok(usize::try_from(size).map_or(MAX_PAGE_SIZE, |size| size.min(MAX_PAGE_SIZE)))
 }

@@ -7,7 +7,7 @@ use actix_web::HttpRequest;
 use actix_web::http::header::AUTHORIZATION;
 
 use super::accounts::Directory;
-use super::bearer::TokenStore;
+use super::bearer::{TokenStore, bearer_token, query_token};
 use super::faults::{Fault, Faults};
 use super::key::ServiceAccount;
 use super::method::Method;
@@ -102,13 +102,15 @@ impl Shared {
         self.world().stats.count_call(method);
     }
 
-    /// Checks the request's bearer token against the scopes the method accepts.
+    /// Checks the request's access token against the scopes the method accepts. The token comes
+    /// from the `Authorization` header or, when there is none, from the `access_token` (or
+    /// `oauth_token`) query parameter, as Google takes it.
     pub fn authorize(&self, request: &HttpRequest, accepted: &[&str]) -> Result<(), GoogleError> {
-        let header = request
-            .headers()
-            .get(AUTHORIZATION)
-            .and_then(|value| value.to_str().ok());
-        self.tokens().authorize(header, accepted)
+        let token = match request.headers().get(AUTHORIZATION) {
+            Some(header) => Some(bearer_token(header.to_str().unwrap_or_default())?.to_owned()),
+            None => query_token(request.query_string()),
+        };
+        self.tokens().authorize(token.as_deref(), accepted)
     }
 
     /// Takes the call's fault, waits its delay (plus global latency for User Invitation calls) and

@@ -348,6 +348,51 @@ async fn google_system_parameters_are_ignored() {
 }
 
 #[tokio::test]
+async fn the_fields_system_parameter_is_accepted_on_list_and_get() {
+    let app = spawn_emulator().await;
+
+    let list = app
+        .get(&app.invitations("?fields=nextPageToken,userInvitations(name,state)&pageSize=2"))
+        .await;
+    let get = app
+        .get(&app.invitations("/ada@example.com?fields=name"))
+        .await;
+
+    assert_eq!(list.status, 200, "{:?}", list.body);
+    assert_eq!(emails(&list.body).len(), 2);
+    assert_eq!(get.status, 200, "{:?}", get.body);
+    assert_eq!(
+        get.body["name"],
+        json!("customers/C0demo000/userinvitations/ada@example.com")
+    );
+}
+
+#[tokio::test]
+async fn every_global_parameter_of_the_discovery_document_is_accepted() {
+    let app = spawn_emulator().await;
+    let everything = "%24.xgafv=1&access_token=ignored-when-a-header-is-given&alt=json&callback=cb\
+        &fields=name&key=AIzaKey&oauth_token=ignored-too&prettyPrint=true&quotaUser=hr-ci\
+        &uploadType=media&upload_protocol=raw";
+
+    let get = app
+        .get(&app.invitations(&format!("/ada@example.com?{everything}")))
+        .await;
+    let list = app
+        .get(&app.invitations(&format!("?{everything}&pageSize=1")))
+        .await;
+    let check = app
+        .get(&app.invitations(&format!("/ada@example.com:isInvitableUser?{everything}")))
+        .await;
+    let send = app
+        .post(&app.invitations(&format!("/donald@example.com:send?{everything}")))
+        .await;
+
+    for reply in [&get, &list, &check, &send] {
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+    }
+}
+
+#[tokio::test]
 async fn unknown_query_parameters_are_invalid_argument() {
     let app = spawn_emulator().await;
 

@@ -118,3 +118,70 @@ async fn revoked_tokens_stop_working_and_new_ones_do() {
         200
     );
 }
+
+#[tokio::test]
+async fn an_access_token_query_parameter_is_the_credential_when_there_is_no_header() {
+    let app = spawn_emulator().await;
+
+    let list = app
+        .get_as(
+            &app.invitations(&format!("?access_token={}&pageSize=1", app.token)),
+            None,
+        )
+        .await;
+    let send = app
+        .post_as(
+            &app.invitations(&format!(
+                "/donald@example.com:send?access_token={}",
+                app.token
+            )),
+            None,
+            "{}",
+        )
+        .await;
+    let legacy = app
+        .get_as(
+            &app.invitations(&format!("/ada@example.com?oauth_token={}", app.token)),
+            None,
+        )
+        .await;
+
+    assert_eq!(list.status, 200, "{:?}", list.body);
+    assert_eq!(
+        list.body["userInvitations"].as_array().map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(send.status, 200, "{:?}", send.body);
+    assert_eq!(send.body["response"]["state"], json!("INVITED"));
+    assert_eq!(legacy.status, 200, "{:?}", legacy.body);
+}
+
+#[tokio::test]
+async fn a_query_access_token_is_checked_like_a_header_token() {
+    let app = spawn_emulator().await;
+    let readonly = app.readonly_token().await;
+
+    let forged = app
+        .get_as(&app.invitations("?access_token=ya29.forged"), None)
+        .await;
+    let empty = app.get_as(&app.invitations("?access_token="), None).await;
+    let readonly_send = app
+        .post_as(
+            &app.invitations(&format!("/donald@example.com:send?access_token={readonly}")),
+            None,
+            "{}",
+        )
+        .await;
+    // The header, when present, is the credential: a good query token does not rescue a bad one.
+    let bad_header = app
+        .get_as(
+            &app.invitations(&format!("?access_token={}", app.token)),
+            Some("ya29.forged"),
+        )
+        .await;
+
+    forged.assert_google_error(401, "UNAUTHENTICATED");
+    empty.assert_google_error(401, "UNAUTHENTICATED");
+    readonly_send.assert_google_error(403, "PERMISSION_DENIED");
+    bad_header.assert_google_error(401, "UNAUTHENTICATED");
+}

@@ -193,23 +193,42 @@ async fn ordering_by_two_fields_or_unknown_fields_is_rejected() {
 }
 
 #[tokio::test]
-async fn page_size_defaults_to_100_and_is_clamped_to_200() {
+async fn page_size_defaults_to_100_and_up_to_i32_max_is_clamped_to_200() {
     let app = spawn_with_seed(many_accounts(250)).await;
 
     assert_eq!(emails(&list(&app, "").await).len(), 100);
     assert_eq!(emails(&list(&app, "pageSize=150").await).len(), 150);
+    assert_eq!(emails(&list(&app, "pageSize=200").await).len(), 200);
+    assert_eq!(emails(&list(&app, "pageSize=201").await).len(), 200);
     assert_eq!(emails(&list(&app, "pageSize=1000").await).len(), 200);
-    assert_eq!(
-        emails(&list(&app, "pageSize=99999999999999999").await).len(),
-        200
-    );
+    assert_eq!(emails(&list(&app, "pageSize=2147483647").await).len(), 200);
+}
+
+#[tokio::test]
+async fn page_sizes_beyond_int32_are_invalid_argument_not_clamped() {
+    let app = spawn_emulator().await;
+
+    for size in ["2147483648", "3000000000", "99999999999999999"] {
+        let reply = app
+            .get(&app.invitations(&format!("?pageSize={size}")))
+            .await;
+        reply.assert_google_error(400, "INVALID_ARGUMENT");
+    }
 }
 
 #[tokio::test]
 async fn invalid_page_sizes_are_rejected() {
     let app = spawn_emulator().await;
 
-    for size in ["0", "-1", "ten", "1.5", "999999999999999999999999", ""] {
+    for size in [
+        "0",
+        "-1",
+        "-2147483649",
+        "ten",
+        "1.5",
+        "999999999999999999999999",
+        "",
+    ] {
         let reply = app
             .get(&app.invitations(&format!("?pageSize={size}")))
             .await;
