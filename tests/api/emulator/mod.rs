@@ -2,6 +2,7 @@
 
 mod api;
 mod auth;
+mod command;
 mod control;
 mod faults;
 mod helpers;
