@@ -4,8 +4,14 @@
 //! Records go to the `audit` tracing target (one event per record, fields as below; route
 //! `target="audit"` to its own log stream) and, when `GATEWAY_AUDIT_FILE` is set, to an
 //! append-only JSON-lines file. This is the one place the real email belongs. Each record is
-//! written before the answer leaves: mutations call [`AuditLog::check_writable`] first and
-//! are refused with `503 audit_unavailable` rather than done unaudited.
+//! written before the answer leaves. Nothing is changed at Google unless the file takes
+//! records: a mutation request calls [`AuditLog::check_writable`] first (`503
+//! audit_unavailable`), and so does every item right before its send or cancel (the item is
+//! `failed` with `audit_unavailable`), so once a write fails the rest of the batch changes
+//! nothing. Only the items already at Google when the disk filled can miss the file; their
+//! records still reach the `audit` log target. After a failure the file is tried again every
+//! few seconds with a real write, a `resumed` record saying how many records it missed; only a
+//! write that succeeds lets mutations through again.
 
 use crate::auth::Caller;
 use crate::config::AuditSettings;
@@ -30,6 +36,8 @@ pub enum AuditAction {
     Cancel,
     /// A request refused before it reached an operation (401, 403, 429).
     Denied,
+    /// The file takes records again after failed writes; `detail` says how many it missed.
+    Resumed,
 }
 
 /// One audit record; serialised as one JSON object (absent values are `null`).
@@ -166,6 +174,8 @@ struct FileSink {
 struct FileState {
     file: Option<File>,
     failed_at: Option<Instant>,
+    /// Records the file could not take since its last good write.
+    missed: u64,
 }
 
 impl AuditLog {
@@ -211,19 +221,26 @@ impl AuditLog {
         }
     }
 
-    /// Cheap check that a mutation may proceed: the file (if any) is open and did not fail in
-    /// the last few seconds.
+    /// May a mutation proceed? Yes while the file (if any) is open and its last write
+    /// succeeded. After a failure: no for a few seconds, then yes only if a `resumed` record
+    /// can be written (a file that opens may still refuse writes, as a full disk does).
     pub fn check_writable(&self) -> Result<(), AuditError> {
         let Some(sink) = &self.file else {
             return Ok(());
         };
         let mut state = sink.lock();
-        if let Some(at) = state.failed_at
-            && at.elapsed() < RETRY_AFTER_FAILURE
-        {
+        let Some(failed_at) = state.failed_at else {
+            return sink.open_into(&mut state);
+        };
+        if failed_at.elapsed() < RETRY_AFTER_FAILURE {
             return Err(sink.error("a recent write failed"));
         }
-        sink.open_into(&mut state)
+        let resumed = AuditRecord::new(AuditAction::Resumed, "", "resumed").detail(format!(
+            "{} audit records could not be written to this file before this one; they went to \
+             the audit log target only",
+            state.missed
+        ));
+        sink.write_locked(&mut state, &resumed)
     }
 
     /// The file sink's path, when configured.
@@ -274,27 +291,39 @@ impl FileSink {
     }
 
     fn write(&self, record: &AuditRecord) -> Result<(), AuditError> {
+        let mut state = self.lock();
+        self.write_locked(&mut state, record)
+    }
+
+    fn write_locked(&self, state: &mut FileState, record: &AuditRecord) -> Result<(), AuditError> {
+        let result = self.append(state, record);
+        match &result {
+            Ok(()) => {
+                state.failed_at = None;
+                state.missed = 0;
+            }
+            Err(_) => {
+                // Reopen next time: the file may have been rotated away or the disk freed.
+                state.file = None;
+                state.failed_at = Some(Instant::now());
+                state.missed += 1;
+            }
+        }
+        result
+    }
+
+    fn append(&self, state: &mut FileState, record: &AuditRecord) -> Result<(), AuditError> {
         let mut line =
             serde_json::to_vec(record).map_err(|e| self.error(format!("cannot serialise: {e}")))?;
         line.push(b'\n');
-        let mut state = self.lock();
-        self.open_into(&mut state)?;
+        self.open_into(state)?;
         let Some(file) = state.file.as_mut() else {
             return Err(self.error("not open"));
         };
         // One write per line, so concurrent records never interleave; flushed to the OS at once.
-        match file.write_all(&line).and_then(|()| file.flush()) {
-            Ok(()) => {
-                state.failed_at = None;
-                Ok(())
-            }
-            Err(err) => {
-                // Reopen next time: the file may have been rotated away or the disk freed.
-                state.file = None;
-                state.failed_at = Some(Instant::now());
-                Err(self.error(format!("cannot write: {err}")))
-            }
-        }
+        file.write_all(&line)
+            .and_then(|()| file.flush())
+            .map_err(|err| self.error(format!("cannot write: {err}")))
     }
 }
 
@@ -380,6 +409,50 @@ mod tests {
         assert!(log.check_writable().is_ok());
         assert!(log.record(&full_record()).is_err());
         assert!(log.check_writable().is_err());
+    }
+
+    #[test]
+    fn after_the_pause_only_a_write_that_succeeds_lets_mutations_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = AuditLog::new(&AuditSettings {
+            file: Some(path.clone()),
+        });
+        let sink = log.file.as_ref().unwrap();
+        let long_ago = Instant::now() - RETRY_AFTER_FAILURE * 2;
+        {
+            // A sink that failed twice, long enough ago, on a file that now opens but still
+            // refuses writes (a read-only handle stands in for a full disk).
+            let mut state = sink.lock();
+            state.file = Some(File::open("/dev/null").unwrap());
+            state.failed_at = Some(long_ago);
+            state.missed = 2;
+        }
+        assert!(log.check_writable().is_err(), "the probe write failed");
+        assert_eq!(sink.lock().missed, 3);
+
+        // The disk is freed: the next probe (after the pause) writes, and says what was missed.
+        {
+            let mut state = sink.lock();
+            state.file = None;
+            state.failed_at = Some(long_ago);
+        }
+        assert!(log.check_writable().is_ok());
+        assert!(log.check_writable().is_ok(), "no probe once it works");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 1, "{text}");
+        assert_eq!(lines[0]["action"], "resumed");
+        assert!(
+            lines[0]["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("3 audit records"),
+            "{text}"
+        );
     }
 
     #[test]

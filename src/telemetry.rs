@@ -28,6 +28,9 @@ use tracing_subscriber::registry::LookupSpan;
 /// an alert on ERROR lines should not fire for it.
 pub const DEFAULT_FILTER: &str = "info,actix_http::h1::dispatcher=off";
 
+/// Added to every filter: audit records are written whatever `RUST_LOG` says.
+pub const AUDIT_DIRECTIVE: &str = "audit=info";
+
 /// Installs the global subscriber writing to stdout; `gcp_project` names the Cloud Trace
 /// project of the trace fields. Call once, at process start.
 pub fn init(format: LogFormat, gcp_project: Option<String>) {
@@ -48,8 +51,9 @@ pub fn try_init<W>(format: LogFormat, writer: W, gcp_project: Option<String>) ->
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let filter = with_audit(
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER)),
+    );
     let json = match format {
         LogFormat::Json => true,
         LogFormat::Text => false,
@@ -67,6 +71,16 @@ where
         builder.with_target(true).try_init()
     };
     result.is_ok()
+}
+
+/// `filter` with the `audit` target let through at info: it is a sink, not a log, and no
+/// `RUST_LOG` may silence it.
+pub fn with_audit(filter: EnvFilter) -> EnvFilter {
+    filter.add_directive(
+        AUDIT_DIRECTIVE
+            .parse()
+            .expect("AUDIT_DIRECTIVE is a valid directive"),
+    )
 }
 
 /// Cloud Logging's name for a tracing level.
@@ -295,6 +309,23 @@ pub(crate) mod capture {
 #[cfg(test)]
 mod tests {
     use super::capture::json_subscriber;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    #[test]
+    fn no_filter_silences_the_audit_target() {
+        let (subscriber, buffer) = json_subscriber(None);
+        let filtered = subscriber.with(super::with_audit(tracing_subscriber::EnvFilter::new(
+            "warn,audit=off",
+        )));
+        tracing::subscriber::with_default(filtered, || {
+            tracing::info!(target: "audit", outcome = "sent", "audit");
+            tracing::info!("an application line the filter drops");
+        });
+        let lines = buffer.lines();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert_eq!(lines[0]["target"], "audit");
+        assert_eq!(lines[0]["outcome"], "sent");
+    }
 
     #[test]
     fn json_lines_carry_severity_message_and_span_fields() {

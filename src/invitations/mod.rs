@@ -197,7 +197,7 @@ impl Invitations {
         ctx: &CallContext,
     ) -> MutationResponse {
         self.mutate(Action::Cancel, emails, observer, ctx, async |email, ctx| {
-            mutation::cancel_one(&self.google, &self.eligibility, email, &ctx).await
+            mutation::cancel_one(&self.google, &self.eligibility, email, observer, &ctx).await
         })
         .await
     }
@@ -220,7 +220,7 @@ impl Invitations {
                     Ok(email) => one(email, ctx).await,
                     Err(error) => mutation::refused(raw, error),
                 };
-                observer.record(action, &done.result, done.google_status);
+                observer.record(action, &done);
                 done.result
             })
             .await;

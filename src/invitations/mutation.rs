@@ -13,12 +13,15 @@ use crate::invitations::outcome::{Invitation, ItemError, ItemErrorCode, Mutation
 
 /// What the caller's side needs to hear about each item: the mail quota and the audit trail.
 pub trait MutationObserver: Send + Sync {
+    /// A send or cancel is about to change something at Google; `Err` refuses it (the audit
+    /// trail cannot be written).
+    fn allow_change(&self) -> Result<(), ItemError>;
     /// A mail is about to go out for this caller; `Err` refuses it (quota used up).
     fn allow_mail(&self) -> Result<(), ItemError>;
     /// The allowed mail did not go out after all.
     fn refund_mail(&self);
     /// The item's result, written to the audit trail before the answer leaves.
-    fn record(&self, action: Action, result: &MutationResult, google_status: Option<u16>);
+    fn record(&self, action: Action, done: &Done);
 }
 
 /// The two mutations.
@@ -40,10 +43,15 @@ impl Action {
     }
 }
 
-/// A result and the HTTP status of the mutating call to Google, if one was made.
-pub(crate) struct Done {
+/// One item's result, with what the audit trail says of the call to Google.
+#[derive(Debug)]
+pub struct Done {
+    /// The result the caller gets.
     pub result: MutationResult,
+    /// The HTTP status of the mutating call to Google, when it answered.
     pub google_status: Option<u16>,
+    /// Google's answer to the send was lost, and a read showed the mail went out.
+    pub reconciled: bool,
 }
 
 fn done(
@@ -60,6 +68,7 @@ fn done(
             error: None,
         },
         google_status,
+        reconciled: false,
     }
 }
 
@@ -72,6 +81,7 @@ fn failed(email: &Email, error: ItemError, google_status: Option<u16>) -> Done {
             error: Some(error),
         },
         google_status,
+        reconciled: false,
     }
 }
 
@@ -118,7 +128,7 @@ pub(crate) async fn send_one(
             Err(err) => return failed(email, ItemError::from_upstream(&err), None),
         },
     };
-    if let Err(error) = observer.allow_mail() {
+    if let Err(error) = observer.allow_change().and_then(|()| observer.allow_mail()) {
         return failed(email, error, None);
     }
     let result = google.send(email.as_str(), before.as_ref(), ctx).await;
@@ -126,7 +136,12 @@ pub(crate) async fn send_one(
     match result {
         Ok(sent) => {
             let after = sent.invitation.or(before);
-            done(email, outcome, after.as_ref(), Some(200))
+            // A reconciled send has no status of its own: its answer was lost.
+            let status = (!sent.reconciled).then_some(200);
+            Done {
+                reconciled: sent.reconciled,
+                ..done(email, outcome, after.as_ref(), status)
+            }
         }
         Err(err) if err.is_status("FAILED_PRECONDITION") => {
             // Not invitable after all (e.g. the person joined meanwhile): no mail went out.
@@ -158,6 +173,7 @@ pub(crate) async fn cancel_one(
     google: &GoogleClient,
     eligibility: &EligibilityCache,
     email: Email,
+    observer: &dyn MutationObserver,
     ctx: &CallContext,
 ) -> Done {
     let email = &email;
@@ -167,6 +183,9 @@ pub(crate) async fn cancel_one(
     };
     if before.as_ref().map(|b| b.state) != Some(State::Invited) {
         return done(email, Outcome::NotInvited, before.as_ref(), None);
+    }
+    if let Err(error) = observer.allow_change() {
+        return failed(email, error, None);
     }
     let result = google.cancel(email.as_str(), ctx).await;
     eligibility.invalidate(email).await;
@@ -197,7 +216,16 @@ pub(crate) fn refused(raw: &str, error: ItemError) -> Done {
             error: Some(error),
         },
         google_status: None,
+        reconciled: false,
     }
+}
+
+/// The error an observer returns when the audit trail cannot take the item's record.
+pub fn audit_unavailable() -> ItemError {
+    ItemError::new(
+        ItemErrorCode::AuditUnavailable,
+        "The audit trail cannot be written, so nothing was changed for this address; retry later.",
+    )
 }
 
 /// The quota error an observer returns when the caller's mails are used up.

@@ -4,8 +4,8 @@ use crate::audit::{AuditAction, AuditRecord};
 use crate::auth::{Authorized, Caller, scope};
 use crate::error::{ApiError, ErrorCode, ProblemDocument};
 use crate::invitations::idempotency::IdempotencyScope;
-use crate::invitations::mutation::{self, Action, MutationObserver};
-use crate::invitations::outcome::{ItemError, MutationResponse, MutationResult};
+use crate::invitations::mutation::{self, Action, Done, MutationObserver};
+use crate::invitations::outcome::{ItemError, MutationResponse};
 use crate::routes::common::{
     AuthErrors, BodyErrors, EmailsRequest, call_context, request_id, validate_batch,
 };
@@ -76,6 +76,13 @@ struct AuditedCaller<'a> {
 }
 
 impl MutationObserver for AuditedCaller<'_> {
+    fn allow_change(&self) -> Result<(), ItemError> {
+        self.state.audit.check_writable().map_err(|err| {
+            tracing::error!(error = %err, "audit trail unavailable: item refused before any change");
+            mutation::audit_unavailable()
+        })
+    }
+
     fn allow_mail(&self) -> Result<(), ItemError> {
         self.state
             .limits
@@ -87,7 +94,8 @@ impl MutationObserver for AuditedCaller<'_> {
         self.state.limits.refund_mails(self.caller, 1);
     }
 
-    fn record(&self, action: Action, result: &MutationResult, google_status: Option<u16>) {
+    fn record(&self, action: Action, done: &Done) {
+        let (result, google_status) = (&done.result, done.google_status);
         // The application log names the address only by its keyed hash.
         tracing::info!(
             action = action.as_str(),
@@ -117,10 +125,13 @@ impl MutationObserver for AuditedCaller<'_> {
                     .and_then(|v| v.as_str().map(str::to_owned))
                     .unwrap_or_default(),
             );
+        } else if done.reconciled {
+            record =
+                record.detail("Google's answer was lost; a read showed that the mail went out");
         }
         if let Err(err) = self.state.audit.record(&record) {
-            // The batch has started; the mutation is done. Refusing the remaining items happens
-            // through check_writable on the next request.
+            // This item's change is made (its record reached the audit log target); the items
+            // after it are refused by allow_change.
             tracing::error!(error = %err, email = %self.state.emails.tag(&result.email), "audit record could not be written");
         }
     }

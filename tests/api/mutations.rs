@@ -208,20 +208,11 @@ async fn idempotency_keys_belong_to_their_caller() {
 
 #[tokio::test]
 async fn every_send_item_is_audited_once_naming_the_caller() {
-    let google = spawn_google(Seed::Demo).await;
-    let audit_dir = tempfile::tempdir().unwrap();
-    let audit_file = audit_dir.path().join("audit.jsonl");
-    let mut settings = test_settings(&google);
-    settings.audit.file = Some(audit_file.clone());
-    let app = spawn_app_with(google, settings).await;
+    let (app, _dir, audit_file) = spawn_audited_app().await;
 
     send(&app, &["robin@example.com", "ada@example.com"], false).await;
 
-    let records: Vec<Value> = std::fs::read_to_string(&audit_file)
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
+    let records = audit_records(&audit_file);
     assert_eq!(records.len(), 2, "{records:?}");
     let robin = records
         .iter()
@@ -243,6 +234,80 @@ async fn every_send_item_is_audited_once_naming_the_caller() {
         .unwrap();
     assert_eq!(ada["outcome"], "already_invited");
     assert!(ada["google_status"].is_null(), "no send was made");
+}
+
+/// The records of an audit file.
+fn audit_records(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// A gateway whose audit trail is also a file in a fresh directory.
+async fn spawn_audited_app() -> (TestApp, tempfile::TempDir, std::path::PathBuf) {
+    let google = spawn_google(Seed::Demo).await;
+    let audit_dir = tempfile::tempdir().unwrap();
+    let audit_file = audit_dir.path().join("audit.jsonl");
+    let mut settings = test_settings(&google);
+    settings.audit.file = Some(audit_file.clone());
+    (
+        spawn_app_with(google, settings).await,
+        audit_dir,
+        audit_file,
+    )
+}
+
+#[tokio::test]
+async fn a_send_whose_answer_was_lost_is_audited_as_reconciled_without_a_google_status() {
+    let (app, _dir, audit_file) = spawn_audited_app().await;
+    app.control(
+        "faults",
+        json!({"method": "send", "status": 503, "count": 1, "afterApply": true}),
+    )
+    .await;
+
+    send(&app, &["john@example.com"], false).await;
+
+    let records = audit_records(&audit_file);
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["outcome"], "sent");
+    assert!(records[0]["google_status"].is_null(), "{:?}", records[0]);
+    assert!(
+        records[0]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("answer was lost")),
+        "{:?}",
+        records[0]
+    );
+}
+
+#[tokio::test]
+async fn every_cancel_item_is_audited_once_naming_the_caller() {
+    let (app, _dir, audit_file) = spawn_audited_app().await;
+
+    let answer = app
+        .post_json(
+            "/v1/invitations/cancel",
+            &token(&[Scope::Cancel]),
+            json!({"emails": ["ada@example.com", "john@example.com"]}),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+
+    let records = audit_records(&audit_file);
+    assert_eq!(records.len(), 2, "{records:?}");
+    let by_email = |email: &str| records.iter().find(|r| r["email"] == email).unwrap();
+    let ada = by_email("ada@example.com");
+    assert_eq!(ada["action"], "cancel");
+    assert_eq!(ada["outcome"], "cancelled");
+    assert_eq!(ada["google_status"], 200);
+    assert_eq!(ada["caller_sub"], CALLER);
+    assert_eq!(ada["route"], "POST /v1/invitations/cancel");
+    let john = by_email("john@example.com");
+    assert_eq!(john["outcome"], "not_invited");
+    assert!(john["google_status"].is_null(), "no cancel was made");
 }
 
 #[tokio::test]
@@ -275,6 +340,36 @@ async fn an_unwritable_audit_trail_refuses_mutations_before_anything_changes() {
         calls,
         "nothing was done unaudited"
     );
+}
+
+#[tokio::test]
+async fn a_disk_that_fills_during_a_batch_stops_the_rest_of_it_before_any_change() {
+    let google = spawn_google(Seed::Demo).await;
+    let mut settings = test_settings(&google);
+    settings.audit.file = Some("/dev/full".into());
+    settings.invitations.batch_concurrency = 1;
+    let app = spawn_app_with(google, settings).await;
+
+    let body = send(
+        &app,
+        &[
+            "radia@example.com",
+            "bjarne@example.com",
+            "james@example.com",
+        ],
+        false,
+    )
+    .await;
+
+    // The first mail went out before its record failed; the other two were never sent.
+    assert_eq!(body["results"][0]["outcome"], "sent", "{body}");
+    for result in &body["results"].as_array().unwrap()[1..] {
+        assert_eq!(result["outcome"], "failed", "{body}");
+        assert_eq!(result["error"]["code"], "audit_unavailable", "{body}");
+    }
+    let stats = app.stats().await;
+    assert_eq!(stats["mailsSent"].as_object().unwrap().len(), 1, "{stats}");
+    assert_eq!(stats["calls"]["send"], 1, "{stats}");
 }
 
 #[tokio::test]
