@@ -143,12 +143,18 @@ impl UpstreamError {
     /// Google refused for quota (429, or a 403 whose reason says rate limit): the request was
     /// not applied.
     pub fn is_quota(&self) -> bool {
+        // The same reason is spelled `rateLimitExceeded` (legacy errors list) and
+        // `RATE_LIMIT_EXCEEDED` (ErrorInfo): compare without case and underscores.
+        let is_rate_limit = |reason: &str| {
+            let folded: String = reason
+                .chars()
+                .filter(|c| *c != '_')
+                .map(|c| c.to_ascii_lowercase())
+                .collect();
+            folded == "ratelimitexceeded" || folded == "userratelimitexceeded"
+        };
         self.http_status == Some(429)
-            || (self.http_status == Some(403)
-                && self.reason.as_deref().is_some_and(|r| {
-                    r.eq_ignore_ascii_case("rateLimitExceeded")
-                        || r.eq_ignore_ascii_case("userRateLimitExceeded")
-                }))
+            || (self.http_status == Some(403) && self.reason.as_deref().is_some_and(is_rate_limit))
     }
 
     /// The request may have been applied although no success came back: a timeout, a broken
@@ -237,6 +243,26 @@ pub fn scrub_emails(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_403_is_quota_only_when_its_reason_says_rate_limit_in_either_spelling() {
+        let forbidden = |body: serde_json::Value| {
+            let status: Status = serde_json::from_value(body).unwrap();
+            UpstreamError::from_google(Method::Get, 403, status, None)
+        };
+        let info = |reason: &str| {
+            serde_json::json!({"code": 403, "status": "PERMISSION_DENIED", "details": [
+                {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason}]})
+        };
+        assert!(forbidden(info("RATE_LIMIT_EXCEEDED")).is_quota());
+        assert!(forbidden(info("rateLimitExceeded")).is_quota());
+        assert!(forbidden(info("USER_RATE_LIMIT_EXCEEDED")).is_quota());
+        assert!(!forbidden(info("IAM_PERMISSION_DENIED")).is_quota());
+        let legacy = serde_json::json!({"code": 403, "errors": [
+            {"domain": "usageLimits", "reason": "userRateLimitExceeded", "message": "slow down"}]});
+        assert!(forbidden(legacy).is_quota());
+        assert!(!forbidden(serde_json::json!({"code": 403})).is_quota());
+    }
 
     #[test]
     fn emails_are_scrubbed_from_messages() {

@@ -150,6 +150,9 @@ pub struct Status {
     /// Typed details (ErrorInfo, RetryInfo, ...).
     #[serde(default)]
     pub details: Vec<serde_json::Value>,
+    /// The legacy `errors: [{"domain", "reason", "message"}]` list some answers still carry.
+    #[serde(default)]
+    pub errors: Vec<serde_json::Value>,
 }
 
 /// Google's error body `{"error": Status}`.
@@ -173,7 +176,7 @@ impl Status {
             .and_then(parse_duration)
     }
 
-    /// The `reason` of a `google.rpc.ErrorInfo` detail, if any.
+    /// The `reason` of a `google.rpc.ErrorInfo` detail, or else of the legacy `errors` list.
     pub fn reason(&self) -> Option<&str> {
         self.details
             .iter()
@@ -183,6 +186,7 @@ impl Status {
                     .is_some_and(|t| t.ends_with("google.rpc.ErrorInfo"))
             })
             .find_map(|d| d["reason"].as_str())
+            .or_else(|| self.errors.iter().find_map(|e| e["reason"].as_str()))
     }
 }
 

@@ -134,6 +134,34 @@ async fn reads_succeed_through_injected_503s() {
 }
 
 #[tokio::test]
+async fn a_quota_403_is_retried_like_a_429_but_a_permission_403_is_not() {
+    let app = spawn_app().await;
+    app.control(
+        "faults",
+        json!({"method": "get", "status": 403, "reason": "rateLimitExceeded", "count": 1}),
+    )
+    .await;
+    let invitation = app.state.google.get("ada@example.com", &ctx(&app)).await;
+    assert_eq!(invitation.unwrap().state, State::Invited);
+    assert_eq!(app.calls("get").await, 2, "the quota answer, then success");
+
+    app.control(
+        "faults",
+        json!({"method": "get", "status": 403, "count": 1}),
+    )
+    .await;
+    let err = app
+        .state
+        .google
+        .get("ada@example.com", &ctx(&app))
+        .await
+        .unwrap_err();
+    assert_eq!(err.http_status, Some(403));
+    assert!(!err.is_quota());
+    assert_eq!(app.calls("get").await, 3, "a permission 403 is final");
+}
+
+#[tokio::test]
 async fn a_429_is_retried_no_sooner_than_retry_after() {
     let app = spawn_app().await;
     assert_eq!(app.credentials_settled().await, CheckState::Ready);
