@@ -38,12 +38,14 @@ pub struct IdempotencyScope {
     pub caller: String,
     /// The caller's key (1 to 255 visible ASCII characters; the route checks).
     pub key: String,
-    /// A hash of the action and the normalised request.
+    /// A hash of the action and the request as parsed: JSON spacing and key order do not
+    /// matter, the spelling of each address does (as with Stripe's keys, a retry repeats the
+    /// request exactly).
     pub fingerprint: [u8; 32],
 }
 
 impl IdempotencyScope {
-    /// Fingerprints `request` (already normalised) for `action`.
+    /// Fingerprints the parsed `request` for `action`.
     pub fn new(caller: String, key: String, action: &str, request: &impl serde::Serialize) -> Self {
         let mut hasher = Sha256::new();
         hasher.update(action.as_bytes());
