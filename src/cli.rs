@@ -26,6 +26,36 @@ const MIN_HS256_SECRET_BYTES: usize = 32;
 /// Largest clock-skew leeway: more would keep expired tokens alive noticeably longer.
 const MAX_LEEWAY_SECS: u64 = 300;
 
+/// A command line clap refused, as one line naming the setting's env var too: values come from
+/// the environment as often as from flags (`invalid value 'x' for '--listen <ADDR>': ... (env
+/// GATEWAY_LISTEN)`).
+pub fn parse_failure(err: &clap::Error) -> String {
+    use clap::CommandFactory;
+    use clap::error::{ContextKind, ContextValue};
+    let rendered = err.render().to_string();
+    let line = rendered
+        .lines()
+        .find(|line| !line.trim().is_empty())
+        .unwrap_or("invalid command line")
+        .trim_start_matches("error: ")
+        .to_owned();
+    let Some(ContextValue::String(arg)) = err.get(ContextKind::InvalidArg) else {
+        return line;
+    };
+    let flag = arg.split_whitespace().next().unwrap_or_default();
+    let command = Cli::command();
+    let env = std::iter::once(&command)
+        .chain(command.get_subcommands())
+        .flat_map(|c| c.get_arguments())
+        .find(|a| a.get_long().is_some_and(|long| flag == format!("--{long}")))
+        .and_then(|a| a.get_env())
+        .map(|env| env.to_string_lossy().into_owned());
+    match env {
+        Some(env) => format!("{line} (env {env})"),
+        None => line,
+    }
+}
+
 /// invitation-gateway: a safe, audited HTTP API in front of Google's User Invitation API.
 #[derive(Debug, Parser)]
 #[command(name = "invitation-gateway", version, about, long_about = None)]
@@ -275,9 +305,14 @@ pub struct ServeArgs {
     #[arg(long, env = "GATEWAY_IDEMPOTENCY_CAPACITY", default_value_t = 10_000)]
     pub idempotency_capacity: u64,
 
-    /// Largest accepted JSON request body, in bytes.
-    #[arg(long, env = "GATEWAY_JSON_LIMIT_BYTES", default_value_t = 16 * 1024)]
-    pub json_limit_bytes: usize,
+    /// Largest accepted JSON request body, in bytes (at least 1024).
+    #[arg(
+        long,
+        env = "GATEWAY_JSON_LIMIT_BYTES",
+        default_value_t = 16 * 1024,
+        value_parser = clap::value_parser!(u32).range(1024..)
+    )]
+    pub json_limit_bytes: u32,
 
     /// Seconds in-flight requests get to finish once the listener has closed (after the drain).
     #[arg(long, env = "GATEWAY_SHUTDOWN_TIMEOUT_SECS", default_value_t = 20)]
@@ -356,7 +391,7 @@ impl ServeArgs {
                 None => Vec::new(),
             },
             http: HttpSettings {
-                json_limit_bytes: self.json_limit_bytes.max(1024),
+                json_limit_bytes: self.json_limit_bytes as usize,
                 shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
                 shutdown_drain: Duration::from_secs(self.shutdown_drain_secs),
                 workers: self.workers,
@@ -608,6 +643,43 @@ mod tests {
     }
 
     const SECRET: &str = "--jwt-hs256-secret=0123456789abcdef0123456789abcdef";
+
+    fn clap_refusal(args: &[&str]) -> String {
+        let mut argv = vec!["invitation-gateway", "serve"];
+        argv.extend_from_slice(args);
+        parse_failure(&Cli::try_parse_from(argv).expect_err("clap refuses"))
+    }
+
+    #[test]
+    fn a_value_clap_refuses_is_one_line_naming_flag_and_env_var() {
+        let line = clap_refusal(&["--listen", "nowhere"]);
+        assert!(!line.contains('\n'), "{line}");
+        assert!(
+            line.contains("'nowhere'") && line.contains("--listen"),
+            "{line}"
+        );
+        assert!(line.ends_with("(env GATEWAY_LISTEN)"), "{line}");
+        assert!(!line.starts_with("error:"), "{line}");
+    }
+
+    #[test]
+    fn a_json_limit_under_one_kib_is_refused_not_clamped() {
+        let line = clap_refusal(&["--json-limit-bytes", "100"]);
+        assert!(line.contains("GATEWAY_JSON_LIMIT_BYTES"), "{line}");
+        assert_eq!(
+            parse(&["--json-limit-bytes", "1024"]).json_limit_bytes,
+            1024
+        );
+    }
+
+    #[test]
+    fn an_unknown_flag_is_one_line_too() {
+        let line = clap_refusal(&["--no-such-flag"]);
+        assert!(
+            !line.contains('\n') && line.contains("--no-such-flag"),
+            "{line}"
+        );
+    }
 
     #[test]
     fn serve_without_credentials_names_what_is_missing() {

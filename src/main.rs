@@ -1,7 +1,7 @@
 //! The `invitation-gateway` binary: parse the command line, hand over to the library.
 
 use clap::Parser;
-use invitation_gateway::cli::{Cli, Command};
+use invitation_gateway::cli::{self, Cli, Command};
 use invitation_gateway::startup::Application;
 use invitation_gateway::startup::sandbox::Sandbox;
 use invitation_gateway::{config, emulator, install_crypto_provider, routes, telemetry};
@@ -9,7 +9,12 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version print as clap has them; a refusal is one line.
+        Err(err) if !err.use_stderr() => err.exit(),
+        Err(err) => return fail(&cli::parse_failure(&err)),
+    };
     install_crypto_provider();
     match cli.command {
         Command::Openapi => {
@@ -18,7 +23,7 @@ async fn main() -> ExitCode {
         }
         Command::Emulator(args) => {
             // stdout carries only the "emulator listening on URL" line that scripts read.
-            telemetry::init_with_writer(cli.log_format, std::io::stderr);
+            telemetry::init_stderr(cli.log_format);
             match emulator::run_standalone(args).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => fail(&format!("{err:#}")),

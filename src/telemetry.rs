@@ -34,20 +34,29 @@ pub const AUDIT_DIRECTIVE: &str = "audit=info";
 /// Installs the global subscriber writing to stdout; `gcp_project` names the Cloud Trace
 /// project of the trace fields. Call once, at process start.
 pub fn init(format: LogFormat, gcp_project: Option<String>) {
-    try_init(format, std::io::stdout, gcp_project);
+    let terminal = std::io::stdout().is_terminal();
+    install(format, std::io::stdout, terminal, gcp_project);
 }
 
-/// Installs the global subscriber with a given writer; returns false if one was already set
-/// (tests initialise tracing once per process).
+/// Installs the global subscriber writing to stderr (the emulator's stdout carries only the
+/// line scripts read); `auto` follows whether stderr is a terminal.
+pub fn init_stderr(format: LogFormat) {
+    let terminal = std::io::stderr().is_terminal();
+    install(format, std::io::stderr, terminal, None);
+}
+
+/// Installs the global subscriber with a given writer, which `auto` takes for no terminal;
+/// returns false if one was already set (tests initialise tracing once per process).
 pub fn init_with_writer<W>(format: LogFormat, writer: W) -> bool
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    try_init(format, writer, None)
+    install(format, writer, false, None)
 }
 
-/// Installs the global subscriber; returns false if one was already set.
-pub fn try_init<W>(format: LogFormat, writer: W, gcp_project: Option<String>) -> bool
+/// Installs the global subscriber; `terminal` says whether `writer` writes to one (text for
+/// `auto`). Returns false if one was already set.
+fn install<W>(format: LogFormat, writer: W, terminal: bool, gcp_project: Option<String>) -> bool
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
@@ -57,7 +66,7 @@ where
     let json = match format {
         LogFormat::Json => true,
         LogFormat::Text => false,
-        LogFormat::Auto => !std::io::stdout().is_terminal(),
+        LogFormat::Auto => !terminal,
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -27,6 +27,23 @@ fn serve_without_credentials_refuses_to_start_with_one_clear_line() {
 }
 
 #[test]
+fn a_value_from_the_environment_that_does_not_parse_is_one_line_naming_the_variable() {
+    let output = gateway()
+        .arg("serve")
+        .env("GATEWAY_LISTEN", "nowhere")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("invitation-gateway: error: "),
+        "{stderr}"
+    );
+    assert!(stderr.contains("GATEWAY_LISTEN"), "{stderr}");
+}
+
+#[test]
 fn a_bad_url_setting_is_named() {
     let output = gateway()
         .args([
