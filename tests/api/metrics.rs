@@ -212,3 +212,94 @@ async fn metrics_need_no_token_and_are_not_in_the_openapi_document() {
     let document: serde_json::Value = app.get("/openapi.json").await.json().await.unwrap();
     assert!(document["paths"].get("/metrics").is_none());
 }
+
+/// A JWKS document serving `jwk`, on a loopback port of its own; the URL of the document.
+async fn serve_jwks(jwk: serde_json::Value) -> String {
+    use actix_web::{App, HttpResponse, HttpServer, web};
+    let document = json!({ "keys": [jwk] });
+    let server = HttpServer::new(move || {
+        let document = document.clone();
+        App::new().route(
+            "/jwks.json",
+            web::get().to(move || {
+                let document = document.clone();
+                async move { HttpResponse::Ok().json(document) }
+            }),
+        )
+    })
+    .workers(1)
+    .bind(("127.0.0.1", 0))
+    .expect("bind the JWKS server");
+    let address = server.addrs()[0];
+    tokio::spawn(server.run());
+    format!("http://{address}/jwks.json")
+}
+
+#[tokio::test]
+async fn a_jwks_deployment_exports_its_fetches_and_the_age_of_its_keys() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use rsa::pkcs8::DecodePrivateKey;
+    use rsa::traits::PublicKeyParts;
+
+    // The emulator's service-account key stands in for the identity provider's signing key.
+    let google = spawn_google(Seed::Demo).await;
+    let key_file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&google.key_path).unwrap()).unwrap();
+    let pem = key_file["private_key"].as_str().unwrap();
+    let private = rsa::RsaPrivateKey::from_pkcs8_pem(pem).unwrap();
+    let signing_key = jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap();
+    let jwk = json!({
+        "kty": "RSA", "use": "sig", "alg": "RS256", "kid": "idp-key-1",
+        "n": URL_SAFE_NO_PAD.encode(private.n().to_bytes_be()),
+        "e": URL_SAFE_NO_PAD.encode(private.e().to_bytes_be()),
+    });
+    let mut settings = test_settings(&google);
+    settings.jwt.hs256_secret = None;
+    settings.jwt.jwks_url = Some(serve_jwks(jwk).await);
+    let app = spawn_app_with(google, settings).await;
+    let mut ready = false;
+    for _ in 0..100 {
+        if app.get("/readyz").await.status().as_u16() == 200 {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(ready, "the JWKS loaded");
+    let before = scrape(&app).await;
+
+    let sign = |kid: &str| {
+        let now = chrono::Utc::now().timestamp();
+        let claims = json!({
+            "iss": "invitation-gateway", "aud": "invitation-gateway", "sub": "jwks-caller",
+            "iat": now, "exp": now + 300, "scope": "invitations.check",
+        });
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        header.kid = Some(kid.to_owned());
+        jsonwebtoken::encode(&header, &claims, &signing_key).unwrap()
+    };
+    let body = json!({"emails": ["ken@example.com"]});
+    let known = app
+        .post_json("/v1/eligibility/check", &sign("idp-key-1"), body.clone())
+        .await;
+    assert_eq!(known.status, 200, "{}", known.body);
+    // An unknown kid makes the gateway look for a rotated key: one forced fetch.
+    let unknown = app
+        .post_json("/v1/eligibility/check", &sign("idp-key-2"), body)
+        .await;
+    assert_eq!(unknown.status, 401, "{}", unknown.body);
+
+    let text = scrape(&app).await;
+    let age = sample(&text, "gateway_jwks_key_age_seconds", &[]);
+    assert!(age.is_some_and(|age| (0.0..60.0).contains(&age)), "{text}");
+    let scheduled = [("trigger", "scheduled"), ("result", "success")];
+    assert!(
+        sample(&text, "gateway_jwks_refreshes_total", &scheduled).is_some_and(|v| v >= 1.0),
+        "the fetch at start: {text}"
+    );
+    let forced = [("trigger", "unknown_kid"), ("result", "success")];
+    let delta = sample(&text, "gateway_jwks_refreshes_total", &forced).unwrap_or(0.0)
+        - sample(&before, "gateway_jwks_refreshes_total", &forced).unwrap_or(0.0);
+    assert!(delta >= 1.0, "the fetch for the unknown kid: {text}");
+}
