@@ -59,10 +59,19 @@ pub struct IdempotencyKeyHeader {
 #[allow(dead_code)] // Only read by the OpenAPI derive.
 pub enum MutationErrors {
     /// The Idempotency-Key was used with a different request (`idempotency_key_reused`).
-    #[response(status = 422, content_type = "application/problem+json")]
+    #[response(
+        status = 422,
+        content_type = "application/problem+json",
+        example = json!({"type": "https://invitation-gateway.dev/problems/idempotency_key_reused", "title": "The idempotency key was used with a different request", "status": 422, "detail": "This Idempotency-Key was used for a different request; use a new key for a new request.", "code": "idempotency_key_reused", "requestId": "3f1b0c1e-8a52-4c1e-9b7e-0d6f2f0f4b11"})
+    )]
     KeyReused(ProblemDocument),
     /// The audit trail cannot be written (`audit_unavailable`): nothing was changed.
-    #[response(status = 503, content_type = "application/problem+json")]
+    #[response(
+        status = 503,
+        content_type = "application/problem+json",
+        headers(("Retry-After" = u64, description = "Seconds to wait before trying again")),
+        example = json!({"type": "https://invitation-gateway.dev/problems/audit_unavailable", "title": "The audit trail cannot be written", "status": 503, "detail": "The audit trail cannot be written, so no change is made; retry later.", "code": "audit_unavailable", "requestId": "3f1b0c1e-8a52-4c1e-9b7e-0d6f2f0f4b11"})
+    )]
     AuditUnavailable(ProblemDocument),
 }
 
@@ -218,6 +227,7 @@ async fn mutate(
     security(("bearerAuth" = ["invitations.send"])),
     responses(
         (status = 200, description = "One result per address, and counts per outcome.", body = MutationResponse,
+         headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to a repeated Idempotency-Key")),
          example = json!({"results": [
             {"email": "grace+hr@example.com", "outcome": "sent", "invitation": {"email": "grace+hr@example.com", "state": "INVITED", "mailsSentCount": 1, "updateTime": "2026-11-22T03:30:00.120Z"}},
             {"email": "ada@example.com", "outcome": "already_invited", "invitation": {"email": "ada@example.com", "state": "INVITED", "mailsSentCount": 2, "updateTime": "2026-01-05T09:00:00Z"}}
@@ -267,6 +277,7 @@ pub async fn send_invitations(
     security(("bearerAuth" = ["invitations.cancel"])),
     responses(
         (status = 200, description = "One result per address, and counts per outcome.", body = MutationResponse,
+         headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to a repeated Idempotency-Key")),
          example = json!({"results": [
             {"email": "ada@example.com", "outcome": "cancelled", "invitation": {"email": "ada@example.com", "state": "NOT_YET_SENT", "mailsSentCount": 2, "updateTime": "2026-11-22T03:31:00.004Z"}},
             {"email": "grace+hr@example.com", "outcome": "not_invited", "invitation": {"email": "grace+hr@example.com", "state": "NOT_YET_SENT", "updateTime": "2026-01-05T10:00:00Z", "mailsSentCount": 0}}
