@@ -488,8 +488,7 @@ impl GoogleClient {
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(|secs| Duration::from_secs(secs.min(3600)));
+            .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
         let body = response.bytes().await.map_err(transport)?;
         if (200..300).contains(&status) {
             return serde_json::from_slice(&body).map_err(|e| {
@@ -550,6 +549,22 @@ fn may_retry(method: Method, err: &UpstreamError) -> bool {
         Method::Send => err.kind == UpstreamErrorKind::Connect || err.is_quota(),
         Method::List | Method::Get | Method::IsInvitableUser | Method::Cancel => err.is_transient(),
     }
+}
+
+/// A `Retry-After` value (RFC 9110: delay-seconds or an HTTP-date), as a wait from `now`,
+/// at most an hour.
+fn parse_retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+    const LONGEST: Duration = Duration::from_secs(3600);
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs).min(LONGEST));
+    }
+    // IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) is a valid RFC 2822 date.
+    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let wait = (date.with_timezone(&chrono::Utc) - now)
+        .to_std()
+        .unwrap_or_default();
+    Some(wait.min(LONGEST))
 }
 
 /// What a read after a failed send says about it.
@@ -649,6 +664,29 @@ mod tests {
             Unchanged
         );
         assert_eq!(evidence(None, invitation(not_yet_sent, 0)), Unchanged);
+    }
+
+    #[test]
+    fn retry_after_is_read_as_seconds_or_as_an_http_date() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
+        assert_eq!(
+            parse_retry_after("Tue, 01 Dec 2026 10:00:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after("Tue, 01 Dec 2026 09:00:00 GMT", now),
+            Some(Duration::ZERO),
+            "a date in the past means now"
+        );
+        assert_eq!(
+            parse_retry_after("999999", now),
+            Some(Duration::from_secs(3600))
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-5", now), None);
     }
 
     #[test]
