@@ -39,7 +39,10 @@ pub async fn render_problems(
         .get::<RequestId>()
         .map(|id| id.0.clone())
         .unwrap_or_default();
-    let document = ProblemDocument::new(&problem, &request_id);
+    let mut document = ProblemDocument::new(&problem, &request_id);
+    // RFC 9457: `status` is the status of the answer, also for one the code table has no code
+    // of its own for (a 408 falls back to `invalid_request`, whose own status is 400).
+    document.status = status.as_u16();
     let body = serde_json::to_vec(&document).map_err(actix_web::error::ErrorInternalServerError)?;
     let mut response = response.map_body(|_, _| BoxBody::new(body));
     response.headers_mut().insert(
@@ -60,5 +63,31 @@ fn default_detail(code: ErrorCode) -> &'static str {
             "An internal error occurred; see the request id in the service logs."
         }
         _ => "The request could not be processed.",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::middleware::from_fn;
+    use actix_web::{App, HttpResponse, test, web};
+
+    #[actix_web::test]
+    async fn the_document_states_the_status_of_the_answer() {
+        let app = test::init_service(
+            App::new()
+                .route(
+                    "/slow",
+                    web::get().to(|| async { HttpResponse::RequestTimeout().finish() }),
+                )
+                .wrap(from_fn(render_problems)),
+        )
+        .await;
+        let response =
+            test::call_service(&app, test::TestRequest::get().uri("/slow").to_request()).await;
+        assert_eq!(response.status().as_u16(), 408);
+        let body: serde_json::Value = test::read_body_json(response).await;
+        assert_eq!(body["status"], 408, "{body}");
+        assert_eq!(body["code"], "invalid_request", "{body}");
     }
 }
