@@ -15,8 +15,19 @@ pub enum BreakerState {
     Closed,
     /// Calls are refused.
     Open,
-    /// One probe call is in flight.
+    /// The open period is over: the next call, or the one in flight, is the probe.
     HalfOpen,
+}
+
+impl BreakerState {
+    /// The metrics label.
+    pub fn label(self) -> &'static str {
+        match self {
+            BreakerState::Closed => "closed",
+            BreakerState::Open => "open",
+            BreakerState::HalfOpen => "half_open",
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -192,12 +203,13 @@ impl CircuitBreaker {
         }
     }
 
-    /// The current state.
+    /// The current state. An open breaker whose open period is over is half-open: an idle
+    /// replica's breaker must not look open for good just because no call came to probe.
     pub fn state(&self) -> BreakerState {
         match *self.lock() {
             Inner::Closed { .. } => BreakerState::Closed,
-            Inner::Open { .. } => BreakerState::Open,
-            Inner::HalfOpen => BreakerState::HalfOpen,
+            Inner::Open { until } if Instant::now() < until => BreakerState::Open,
+            Inner::Open { .. } | Inner::HalfOpen => BreakerState::HalfOpen,
         }
     }
 }
@@ -223,6 +235,16 @@ mod tests {
         probe.record(false);
         assert_eq!(breaker.state(), BreakerState::Closed);
         assert_eq!(breaker.admit().unwrap().admission(), Admission::Call);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_open_breaker_reads_half_open_once_its_open_period_is_over() {
+        let breaker = CircuitBreaker::new(1, Duration::from_secs(5));
+        breaker.admit().unwrap().record(true);
+        assert_eq!(breaker.state(), BreakerState::Open);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(breaker.state(), BreakerState::HalfOpen, "no call came yet");
+        assert_eq!(breaker.state().label(), "half_open");
     }
 
     #[tokio::test(start_paused = true)]

@@ -15,6 +15,8 @@ pub async fn scrape_metrics(state: web::Data<AppState>) -> HttpResponse {
     if let Some(age) = state.auth.jwks().and_then(|jwks| jwks.key_age()) {
         crate::metrics::jwks_key_age(age);
     }
+    // The breaker's state moves with time too (open becomes half-open with no call).
+    crate::metrics::breaker_state(state.google.breaker().state().label());
     // Likewise the cache's size: moka counts lazily, so settle it first.
     crate::metrics::eligibility_entries(state.invitations.eligibility().settled_len().await);
     HttpResponse::Ok()
