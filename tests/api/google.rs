@@ -6,7 +6,7 @@ use invitation_gateway::config::{AmbientCredentials, GoogleCredentials};
 use invitation_gateway::emulator::Seed;
 use invitation_gateway::google::breaker::BreakerState;
 use invitation_gateway::google::wire::{SCOPE, State};
-use invitation_gateway::google::{ListParams, UpstreamErrorKind};
+use invitation_gateway::google::{CallContext, ListParams, UpstreamErrorKind};
 use invitation_gateway::readiness::CheckState;
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -346,7 +346,11 @@ async fn a_cancel_whose_answer_is_lost_is_confirmed_by_a_read() {
 
 #[tokio::test]
 async fn the_breaker_opens_on_repeated_failures_and_closes_after_a_good_probe() {
-    let app = spawn_app().await;
+    let google = spawn_google(Seed::Demo).await;
+    let mut settings = test_settings(&google);
+    // Long enough that the steps below happen well inside it, on a busy machine too.
+    settings.google.protection.breaker_open_for = Duration::from_millis(1500);
+    let app = spawn_app_with(google, settings).await;
     assert_eq!(app.credentials_settled().await, CheckState::Ready);
     app.control(
         "faults",
@@ -394,7 +398,7 @@ async fn the_breaker_opens_on_repeated_failures_and_closes_after_a_good_probe() 
         .await
         .unwrap();
     let mut recovered = None;
-    for _ in 0..50 {
+    for _ in 0..100 {
         match app.state.google.get("ada@example.com", &ctx(&app)).await {
             Ok(invitation) => {
                 recovered = Some(invitation);
@@ -473,4 +477,65 @@ async fn a_revoked_token_is_replaced_transparently() {
     assert_eq!(invitation.state, State::Invited);
     let grants = app.stats().await["tokenGrants"].as_array().unwrap().len();
     assert_eq!(grants, 2, "a second token was obtained");
+}
+
+#[tokio::test]
+async fn the_process_wide_limiter_refuses_a_call_that_would_wait_past_its_deadline() {
+    let google = spawn_google(Seed::Demo).await;
+    let mut settings = test_settings(&google);
+    // One call a second: the second call of this test would wait about a second.
+    settings.google.protection.calls_per_second = 1;
+    let app = spawn_app_with(google, settings).await;
+    app.state
+        .google
+        .get("ada@example.com", &ctx(&app))
+        .await
+        .unwrap();
+
+    let hurried = CallContext::new(None, Duration::from_millis(100));
+    let err = app
+        .state
+        .google
+        .get("ada@example.com", &hurried)
+        .await
+        .unwrap_err();
+
+    assert_eq!(err.kind, UpstreamErrorKind::Overloaded, "{err}");
+    assert_eq!(app.calls("get").await, 1, "the limited call never left");
+}
+
+#[tokio::test]
+async fn the_bulkhead_holds_back_calls_beyond_its_limit() {
+    let google = spawn_google(Seed::Demo).await;
+    let mut settings = test_settings(&google);
+    settings.google.protection.max_concurrent_calls = 1;
+    let app = spawn_app_with(google, settings).await;
+    app.control("latency", json!({"ms": 1500})).await;
+    let slow = {
+        let state = app.state.clone();
+        tokio::spawn(async move {
+            let ctx = state.google.context(None);
+            state.google.get("ada@example.com", &ctx).await
+        })
+    };
+    // The slow call holds the only place once the emulator has it.
+    for _ in 0..200 {
+        if app.calls("get").await == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(app.calls("get").await, 1, "the slow call is in flight");
+
+    let hurried = CallContext::new(None, Duration::from_millis(200));
+    let err = app
+        .state
+        .google
+        .get("john@example.com", &hurried)
+        .await
+        .unwrap_err();
+
+    assert_eq!(err.kind, UpstreamErrorKind::Overloaded, "{err}");
+    assert!(slow.await.unwrap().is_ok(), "the call in flight finished");
+    assert_eq!(app.calls("get").await, 1, "the held-back call never left");
 }

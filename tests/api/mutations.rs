@@ -457,3 +457,37 @@ async fn a_send_invalidates_the_cached_eligibility_of_the_address() {
         "the send cleared it"
     );
 }
+
+#[tokio::test]
+async fn a_cancel_invalidates_the_cached_eligibility_of_the_address() {
+    let app = spawn_app().await;
+    let check_token = token(&[Scope::Check]);
+    let check = || {
+        app.post_json(
+            "/v1/eligibility/check",
+            &check_token,
+            json!({"emails": ["ada@example.com"]}),
+        )
+    };
+    assert_eq!(check().await.body["results"][0]["cached"], false);
+    assert_eq!(check().await.body["results"][0]["cached"], true);
+
+    let cancel = app
+        .post_json(
+            "/v1/invitations/cancel",
+            &token(&[Scope::Cancel]),
+            json!({"emails": ["ada@example.com"]}),
+        )
+        .await;
+    assert_eq!(
+        cancel.body["results"][0]["outcome"], "cancelled",
+        "{}",
+        cancel.body
+    );
+
+    assert_eq!(
+        check().await.body["results"][0]["cached"],
+        false,
+        "the cancel cleared it"
+    );
+}

@@ -353,3 +353,39 @@ async fn a_failing_google_is_a_503_with_retry_after_for_list() {
     answer.assert_problem(503, "upstream_unavailable");
     assert!(answer.headers.contains_key("retry-after"));
 }
+
+#[tokio::test]
+async fn eligible_and_not_eligible_answers_live_for_their_own_ttls() {
+    let google = spawn_google(Seed::Demo).await;
+    let mut settings = test_settings(&google);
+    settings.invitations.eligibility.eligible_ttl = std::time::Duration::from_secs(600);
+    settings.invitations.eligibility.not_eligible_ttl = std::time::Duration::from_secs(1);
+    let app = spawn_app_with(google, settings).await;
+    // ada is invitable; nobody is not an account Google knows.
+    let emails = ["ada@example.com", "nobody@example.com"];
+    let cached = |body: &Value| {
+        let results = body["results"].as_array().unwrap();
+        (results[0]["cached"].clone(), results[1]["cached"].clone())
+    };
+    let first = check(&app, &emails).await;
+    assert_eq!(first["results"][0]["eligible"], true, "{first}");
+    assert_eq!(first["results"][1]["eligible"], false, "{first}");
+    assert_eq!(cached(&first), (json!(false), json!(false)));
+    assert_eq!(
+        cached(&check(&app, &emails).await),
+        (json!(true), json!(true))
+    );
+
+    // Past the not-eligible TTL, far inside the eligible one.
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+
+    assert_eq!(
+        cached(&check(&app, &emails).await),
+        (json!(true), json!(false))
+    );
+    assert_eq!(
+        app.calls("isInvitableUser").await,
+        3,
+        "two misses, then one"
+    );
+}

@@ -114,6 +114,46 @@ async fn a_pem_key_verifies_its_own_algorithm() {
     assert_eq!(answer.status, 200, "{answer:?}");
 }
 
+/// Test-only key pairs, made for these tests with `openssl genpkey` (P-256 and Ed25519).
+const ES256_PRIVATE: &str = include_str!("keys/es256.key.pem");
+const ES256_PUBLIC: &str = include_str!("keys/es256.pub.pem");
+const ED25519_PRIVATE: &str = include_str!("keys/ed25519.key.pem");
+const ED25519_PUBLIC: &str = include_str!("keys/ed25519.pub.pem");
+
+#[actix_web::test]
+async fn es256_and_eddsa_pem_keys_verify_their_own_tokens_beside_rsa_and_hs256() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.pem");
+    let pem = format!("{ES256_PUBLIC}{}{ED25519_PUBLIC}", rsa_keys()[0].public_pem);
+    std::fs::write(&path, pem).unwrap();
+    let mut settings = settings();
+    settings.jwt.public_key_file = Some(path);
+    let state = app_state(settings).await;
+    let es256 = EncodingKey::from_ec_pem(ES256_PRIVATE.as_bytes()).unwrap();
+    let ed25519 = EncodingKey::from_ed_pem(ED25519_PRIVATE.as_bytes()).unwrap();
+
+    for (alg, key) in [(Algorithm::ES256, &es256), (Algorithm::EdDSA, &ed25519)] {
+        let token = sign(&claims(SEND), alg, key, None);
+        let answer = call(&state, "/probe", Some(&token)).await;
+        assert_eq!(answer.status, 200, "{alg:?}: {answer:?}");
+
+        // The same token with another signature of the right length is refused.
+        let (signed, signature) = token.rsplit_once('.').unwrap();
+        let flipped = if signature.starts_with('A') { "B" } else { "A" };
+        let forged = format!("{signed}.{flipped}{}", &signature[1..]);
+        call(&state, "/probe", Some(&forged))
+            .await
+            .assert_invalid_token();
+    }
+    let hs256 = sign(
+        &claims(SEND),
+        Algorithm::HS256,
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+        None,
+    );
+    assert_eq!(call(&state, "/probe", Some(&hs256)).await.status, 200);
+}
+
 #[actix_web::test]
 async fn hs256_signed_with_the_rsa_public_key_as_secret_is_401() {
     let state = state_with_rsa_pem().await;
