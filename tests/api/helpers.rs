@@ -366,3 +366,57 @@ pub async fn assert_problem(response: Response, status: u16, code: &str) -> serd
     assert!(!body["detail"].as_str().unwrap_or_default().is_empty());
     body
 }
+
+/// A child process of a test, killed when the test ends, whatever happens.
+pub struct Running(pub std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the `invitation-gateway` binary with `args` and an environment of only `env`; every
+/// line it prints on stdout (and, `with_stderr`, on stderr) arrives on the returned channel.
+pub fn start_binary<K, V>(
+    args: &[&str],
+    env: impl IntoIterator<Item = (K, V)>,
+    with_stderr: bool,
+) -> (Running, std::sync::mpsc::Receiver<String>)
+where
+    K: AsRef<std::ffi::OsStr>,
+    V: AsRef<std::ffi::OsStr>,
+{
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::Stdio;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_invitation-gateway"))
+        .args(args)
+        .env_clear()
+        .envs(env)
+        .stdout(Stdio::piped())
+        .stderr(if with_stderr {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .spawn()
+        .expect("start invitation-gateway");
+    let mut streams: Vec<Box<dyn Read + Send>> =
+        vec![Box::new(child.stdout.take().expect("piped stdout"))];
+    if let Some(stderr) = child.stderr.take() {
+        streams.push(Box::new(stderr));
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    for stream in streams {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    (Running(child), rx)
+}

@@ -1,22 +1,10 @@
 //! No personal data in application logs: a full scenario at TRACE, and not one test email,
 //! token or key in the gateway's output (the `audit` stream is the one place emails belong).
 
-use crate::helpers::{JWT_SECRET, admin_token, shared_key};
+use crate::helpers::{JWT_SECRET, admin_token, shared_key, start_binary};
 use invitation_gateway::emulator::{Emulator, EmulatorSettings};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[tokio::test]
 async fn a_full_scenario_at_trace_logs_no_email_token_or_key() {
@@ -34,37 +22,19 @@ async fn a_full_scenario_at_trace_logs_no_email_token_or_key() {
     let key_path = dir.path().join("key.json");
     emulator.write_key(&key_path).unwrap();
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_invitation-gateway"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env_clear()
-        .env("RUST_LOG", "trace")
-        .env("GATEWAY_LOG_FORMAT", "json")
-        .env("GOOGLE_APPLICATION_CREDENTIALS", &key_path)
-        .env("GATEWAY_DELEGATED_ADMIN", "admin@example.com")
-        .env("GATEWAY_GOOGLE_API_URL", emulator.url())
-        .env("GATEWAY_JWT_HS256_SECRET", JWT_SECRET)
-        .env("GATEWAY_RATE_LIMIT_PER_SECOND", "1000")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let running = Running(child);
-    let (tx, rx) = mpsc::channel::<String>();
-    let err_tx = tx.clone();
-    std::thread::spawn(move || {
-        BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .for_each(|l| drop(tx.send(l)))
-    });
-    std::thread::spawn(move || {
-        BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-            .for_each(|l| drop(err_tx.send(l)))
-    });
+    let (running, rx) = start_binary(
+        &["serve", "--listen", "127.0.0.1:0"],
+        [
+            ("RUST_LOG", "trace"),
+            ("GATEWAY_LOG_FORMAT", "json"),
+            ("GOOGLE_APPLICATION_CREDENTIALS", key_path.to_str().unwrap()),
+            ("GATEWAY_DELEGATED_ADMIN", "admin@example.com"),
+            ("GATEWAY_GOOGLE_API_URL", emulator.url()),
+            ("GATEWAY_JWT_HS256_SECRET", JWT_SECRET),
+            ("GATEWAY_RATE_LIMIT_PER_SECOND", "1000"),
+        ],
+        true,
+    );
 
     let mut lines = Vec::new();
     let address = loop {

@@ -1,41 +1,15 @@
 //! `serve --sandbox` as a new user runs it: the real binary, no settings, no network.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use crate::helpers::{Running, start_binary};
 use std::time::Duration;
-
-/// Kills the child when the test ends, whatever happens.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Starts the sandbox on a free port and returns it with its banner lines.
 fn start_sandbox() -> (Running, Vec<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_invitation-gateway"))
-        .args(["serve", "--sandbox", "--listen", "127.0.0.1:0"])
-        .env_clear()
-        .env("RUST_LOG", "warn")
-        .env("GATEWAY_LOG_FORMAT", "json")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the sandbox");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let running = Running(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let (running, rx) = start_binary(
+        &["serve", "--sandbox", "--listen", "127.0.0.1:0"],
+        [("RUST_LOG", "warn"), ("GATEWAY_LOG_FORMAT", "json")],
+        false,
+    );
     let mut banner = Vec::new();
     while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
         // The banner ends with the bearer token.

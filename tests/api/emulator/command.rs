@@ -1,8 +1,5 @@
 //! `invitation-gateway emulator`, the standalone command, as a caller's CI starts it.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use invitation_gateway::emulator::USERINVITATIONS_SCOPE;
@@ -11,39 +8,14 @@ use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
 
 use super::helpers::{ADMIN, GOOGLE_TOKEN_URL};
-
-/// Kills the emulator when the test ends, whatever happens.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::helpers::{Running, start_binary};
 
 /// Starts the command with these extra arguments on a free port; returns it and its URL, read
 /// from the first stdout line as scripts do.
 fn start(args: &[&str]) -> (Running, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_invitation-gateway"))
-        .args(["emulator", "--listen", "127.0.0.1:0"])
-        .args(args)
-        .env_clear()
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the emulator");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let running = Running(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let mut argv = vec!["emulator", "--listen", "127.0.0.1:0"];
+    argv.extend_from_slice(args);
+    let (running, rx) = start_binary(&argv, [("RUST_LOG", "warn")], false);
     let line = rx
         .recv_timeout(Duration::from_secs(60))
         .expect("the emulator prints its URL");
