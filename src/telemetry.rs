@@ -12,10 +12,6 @@
 //! bare `trace_id` and `span_id` stay. Fields named `httpRequest.<name>` (tracing allows dots in
 //! field names) become the members of one `httpRequest` object, Cloud Logging's request shape.
 
-mod writer;
-
-pub use writer::StdoutLines;
-
 use crate::cli::LogFormat;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -39,11 +35,7 @@ pub const AUDIT_DIRECTIVE: &str = "audit=info";
 /// project of the trace fields. Call once, at process start.
 pub fn init(format: LogFormat, gcp_project: Option<String>) {
     let terminal = std::io::stdout().is_terminal();
-    // Off a terminal, every worker writes its lines without queuing on stdout's lock.
-    match StdoutLines::new() {
-        Ok(lines) if !terminal => install(format, lines, terminal, gcp_project),
-        _ => install(format, std::io::stdout, terminal, gcp_project),
-    };
+    install(format, std::io::stdout, terminal, gcp_project);
 }
 
 /// Installs the global subscriber writing to stderr (the emulator's stdout carries only the
