@@ -539,3 +539,36 @@ async fn the_bulkhead_holds_back_calls_beyond_its_limit() {
     assert!(slow.await.unwrap().is_ok(), "the call in flight finished");
     assert_eq!(app.calls("get").await, 1, "the held-back call never left");
 }
+
+#[tokio::test]
+async fn a_token_endpoint_that_hangs_is_given_up_on_at_the_token_timeout() {
+    let google = spawn_google(Seed::Demo).await;
+    let mut settings = test_settings(&google);
+    settings.google.timeouts.token = Duration::from_millis(300);
+    let app = spawn_app_with(google, settings).await;
+    assert_eq!(app.credentials_settled().await, CheckState::Ready);
+    // Every token request from now on takes 3 s; the gateway's token is revoked, so the next
+    // call needs a new one.
+    app.control(
+        "faults",
+        json!({"method": "token", "count": 1000, "latencyMs": 3000}),
+    )
+    .await;
+    app.control("tokens/revoke", json!({})).await;
+
+    let started = Instant::now();
+    let err = app
+        .state
+        .google
+        .get("ada@example.com", &ctx(&app))
+        .await
+        .unwrap_err();
+
+    assert_eq!(err.kind, UpstreamErrorKind::CredentialsUnavailable, "{err}");
+    // Waiting for the token endpoint would take 3 s per attempt.
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "took {:?}",
+        started.elapsed()
+    );
+}
