@@ -19,6 +19,8 @@ const SEND: &str = "invitations.send";
 struct Issuer {
     keys: Vec<Value>,
     failing: bool,
+    /// Bytes of filler added to the document (to make it too large).
+    padding: usize,
     fetches: usize,
     no_cache_fetches: usize,
 }
@@ -38,7 +40,7 @@ async fn serve_jwks(req: HttpRequest, issuer: web::Data<Shared>) -> HttpResponse
     if issuer.failing {
         return HttpResponse::ServiceUnavailable().finish();
     }
-    HttpResponse::Ok().json(json!({ "keys": issuer.keys }))
+    HttpResponse::Ok().json(json!({ "keys": issuer.keys, "filler": "x".repeat(issuer.padding) }))
 }
 
 /// Starts the fake issuer on 127.0.0.1:0; returns its JWKS URL.
@@ -243,6 +245,30 @@ async fn a_failing_jwks_keeps_the_last_good_keys() {
     assert_eq!(
         call(&state, "/probe", Some(&rs256("a", 0))).await.status,
         200
+    );
+}
+
+#[actix_web::test]
+async fn a_jwks_document_over_the_size_limit_is_refused_and_the_last_good_keys_stay() {
+    let issuer = issuer_with(vec![rsa_keys()[0].jwk("a")]);
+    issuer.lock().unwrap().padding = crate::auth::jwks::MAX_JWKS_BYTES;
+    let state = jwks_state(&start_issuer(&issuer)).await;
+    let err = jwks(&state).fetch(false).await.unwrap_err();
+    assert!(err.to_string().contains("larger than"), "{err}");
+    assert_eq!(
+        call(&state, "/probe", Some(&rs256("a", 0))).await.status,
+        401,
+        "no key was taken from the oversized document"
+    );
+
+    issuer.lock().unwrap().padding = 0;
+    jwks(&state).fetch(false).await.unwrap();
+    issuer.lock().unwrap().padding = crate::auth::jwks::MAX_JWKS_BYTES;
+    assert!(jwks(&state).fetch(false).await.is_err());
+    assert_eq!(
+        call(&state, "/probe", Some(&rs256("a", 0))).await.status,
+        200,
+        "the last good keys stay"
     );
 }
 
