@@ -236,6 +236,34 @@ async fn summary_counts_every_invitation_by_state() {
     assert!(answer.body["asOf"].is_string());
 }
 
+#[tokio::test]
+async fn concurrent_and_repeated_summaries_share_one_walk_of_the_pages() {
+    let app = spawn_app().await;
+    let reader = token(&[Scope::Read]);
+
+    let answers = futures_util::future::join_all(
+        (0..5).map(|_| app.get_as("/v1/invitations/summary", &reader)),
+    )
+    .await;
+    let walked = app.calls("list").await;
+    let again = app.get_as("/v1/invitations/summary", &reader).await;
+
+    assert_eq!(
+        walked, 1,
+        "one walk (32 invitations fit one page) for all five"
+    );
+    for answer in answers.iter().chain([&again]) {
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert_eq!(answer.body["total"], 32);
+        assert_eq!(answer.body["asOf"], answers[0].body["asOf"], "one summary");
+    }
+    assert_eq!(
+        app.calls("list").await,
+        walked,
+        "the repeat within GATEWAY_SUMMARY_TTL_SECS called nobody"
+    );
+}
+
 fn many_accounts(n: usize) -> Seed {
     let states = [
         State::NotYetSent,
