@@ -1,7 +1,9 @@
 //! The gateway's Google client against the emulator over real HTTP: the real gcp_auth token
 //! exchange, keyless signing, retries, reconciliation and the circuit breaker.
 
-use crate::helpers::{ADMIN, TestApp, spawn_app, spawn_app_with, spawn_google, test_settings};
+use crate::helpers::{
+    ADMIN, TestApp, spawn_app, spawn_app_tuned, spawn_app_with, spawn_google, test_settings,
+};
 use invitation_gateway::config::{AmbientCredentials, GoogleCredentials};
 use invitation_gateway::emulator::Seed;
 use invitation_gateway::google::breaker::BreakerState;
@@ -271,10 +273,10 @@ async fn a_send_refused_with_503_is_sent_again_once_a_read_proves_no_mail_went_o
 
 #[tokio::test]
 async fn a_send_that_times_out_is_never_repeated_because_it_may_still_land() {
-    let google = spawn_google(Seed::Demo).await;
-    let mut settings = test_settings(&google);
-    settings.google.timeouts.attempt = Duration::from_millis(150);
-    let app = spawn_app_with(google, settings).await;
+    let app = spawn_app_tuned(|settings| {
+        settings.google.timeouts.attempt = Duration::from_millis(150);
+    })
+    .await;
     let before = app
         .state
         .google
@@ -346,11 +348,11 @@ async fn a_cancel_whose_answer_is_lost_is_confirmed_by_a_read() {
 
 #[tokio::test]
 async fn the_breaker_opens_on_repeated_failures_and_closes_after_a_good_probe() {
-    let google = spawn_google(Seed::Demo).await;
-    let mut settings = test_settings(&google);
-    // Long enough that the steps below happen well inside it, on a busy machine too.
-    settings.google.protection.breaker_open_for = Duration::from_millis(1500);
-    let app = spawn_app_with(google, settings).await;
+    let app = spawn_app_tuned(|settings| {
+        // Long enough that the steps below happen well inside it, on a busy machine too.
+        settings.google.protection.breaker_open_for = Duration::from_millis(1500);
+    })
+    .await;
     assert_eq!(app.credentials_settled().await, CheckState::Ready);
     app.control(
         "faults",
@@ -481,11 +483,11 @@ async fn a_revoked_token_is_replaced_transparently() {
 
 #[tokio::test]
 async fn the_process_wide_limiter_refuses_a_call_that_would_wait_past_its_deadline() {
-    let google = spawn_google(Seed::Demo).await;
-    let mut settings = test_settings(&google);
-    // One call a second: the second call of this test would wait about a second.
-    settings.google.protection.calls_per_second = 1;
-    let app = spawn_app_with(google, settings).await;
+    let app = spawn_app_tuned(|settings| {
+        // One call a second: the second call of this test would wait about a second.
+        settings.google.protection.calls_per_second = 1;
+    })
+    .await;
     app.state
         .google
         .get("ada@example.com", &ctx(&app))
@@ -506,10 +508,10 @@ async fn the_process_wide_limiter_refuses_a_call_that_would_wait_past_its_deadli
 
 #[tokio::test]
 async fn the_bulkhead_holds_back_calls_beyond_its_limit() {
-    let google = spawn_google(Seed::Demo).await;
-    let mut settings = test_settings(&google);
-    settings.google.protection.max_concurrent_calls = 1;
-    let app = spawn_app_with(google, settings).await;
+    let app = spawn_app_tuned(|settings| {
+        settings.google.protection.max_concurrent_calls = 1;
+    })
+    .await;
     app.control("latency", json!({"ms": 1500})).await;
     let slow = {
         let state = app.state.clone();
@@ -542,10 +544,10 @@ async fn the_bulkhead_holds_back_calls_beyond_its_limit() {
 
 #[tokio::test]
 async fn a_token_endpoint_that_hangs_is_given_up_on_at_the_token_timeout() {
-    let google = spawn_google(Seed::Demo).await;
-    let mut settings = test_settings(&google);
-    settings.google.timeouts.token = Duration::from_millis(300);
-    let app = spawn_app_with(google, settings).await;
+    let app = spawn_app_tuned(|settings| {
+        settings.google.timeouts.token = Duration::from_millis(300);
+    })
+    .await;
     assert_eq!(app.credentials_settled().await, CheckState::Ready);
     // Every token request from now on takes 3 s; the gateway's token is revoked, so the next
     // call needs a new one.

@@ -1,5 +1,4 @@
-use crate::helpers::{assert_problem, spawn_app, spawn_app_with, spawn_google, test_settings};
-use invitation_gateway::emulator::Seed;
+use crate::helpers::{assert_problem, spawn_app, spawn_app_tuned};
 use invitation_gateway::readiness::CheckState;
 
 #[tokio::test]
@@ -62,12 +61,12 @@ async fn readyz_fails_while_draining_and_livez_stays_alive() {
 
 #[tokio::test]
 async fn readyz_waits_for_the_caller_keys_of_a_jwks_that_cannot_be_fetched() {
-    let google = spawn_google(Seed::Demo).await;
-    let mut settings = test_settings(&google);
-    settings.jwt.hs256_secret = None;
-    // Nothing listens on the discard port: the JWKS never loads.
-    settings.jwt.jwks_url = Some("http://127.0.0.1:9/jwks.json".into());
-    let app = spawn_app_with(google, settings).await;
+    let app = spawn_app_tuned(|settings| {
+        settings.jwt.hs256_secret = None;
+        // Nothing listens on the discard port: the JWKS never loads.
+        settings.jwt.jwks_url = Some("http://127.0.0.1:9/jwks.json".into());
+    })
+    .await;
     assert_eq!(app.credentials_settled().await, CheckState::Ready);
 
     let body = assert_problem(app.get("/readyz").await, 503, "not_ready").await;

@@ -149,8 +149,14 @@ pub struct TestApp {
 
 /// Starts an emulator with the demo seed and the real server in front of it.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_tuned(|_| {}).await
+}
+
+/// A gateway against the demo emulator, with test settings changed by `tune` first.
+pub async fn spawn_app_tuned(tune: impl FnOnce(&mut Settings)) -> TestApp {
     let google = spawn_google(Seed::Demo).await;
-    let settings = test_settings(&google);
+    let mut settings = test_settings(&google);
+    tune(&mut settings);
     spawn_app_with(google, settings).await
 }
 

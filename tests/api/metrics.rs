@@ -4,7 +4,8 @@
 //! assert on series their own scenario moves (at least by what it did) and on families.
 
 use crate::helpers::{
-    TestApp, spawn_app, spawn_app_with, spawn_google, test_settings, token, token_for,
+    TestApp, spawn_app, spawn_app_tuned, spawn_app_with, spawn_google, test_settings, token,
+    token_for,
 };
 use invitation_gateway::auth::Scope;
 use invitation_gateway::emulator::Seed;
@@ -62,12 +63,12 @@ async fn scrape(app: &TestApp) -> String {
 
 #[tokio::test]
 async fn a_scrape_after_a_scenario_shows_every_family_with_route_templates_and_no_personal_data() {
-    let google = spawn_google(Seed::Demo).await;
-    let mut settings = test_settings(&google);
-    // One request per second, no burst: a caller's second quick request is refused.
-    settings.limits.requests_per_second = 1;
-    settings.limits.burst = 1;
-    let app = spawn_app_with(google, settings).await;
+    let app = spawn_app_tuned(|settings| {
+        // One request per second, no burst: a caller's second quick request is refused.
+        settings.limits.requests_per_second = 1;
+        settings.limits.burst = 1;
+    })
+    .await;
     assert_eq!(app.credentials_settled().await, CheckState::Ready);
     let before = scrape(&app).await;
     let list_503 = [("method", "list"), ("status", "503"), ("attempt", "1")];

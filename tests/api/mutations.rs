@@ -1,7 +1,8 @@
 //! send and cancel: outcomes, no duplicate mails, idempotency, quotas, the audit trail.
 
 use crate::helpers::{
-    CALLER, TestApp, spawn_app, spawn_app_with, spawn_google, test_settings, token, token_for,
+    CALLER, TestApp, spawn_app, spawn_app_tuned, spawn_app_with, spawn_google, test_settings,
+    token, token_for,
 };
 use invitation_gateway::auth::Scope;
 use invitation_gateway::emulator::Seed;
@@ -128,10 +129,10 @@ async fn send_through_lost_answers_never_mails_twice() {
 
 #[tokio::test]
 async fn one_failing_address_does_not_fail_the_others() {
-    let google = spawn_google(Seed::Demo).await;
-    let mut settings = test_settings(&google);
-    settings.invitations.batch_concurrency = 1;
-    let app = spawn_app_with(google, settings).await;
+    let app = spawn_app_tuned(|settings| {
+        settings.invitations.batch_concurrency = 1;
+    })
+    .await;
     app.control(
         "faults",
         json!({"method": "send", "status": 400, "count": 1}),
@@ -312,10 +313,10 @@ async fn every_cancel_item_is_audited_once_naming_the_caller() {
 
 #[tokio::test]
 async fn an_unwritable_audit_trail_refuses_mutations_before_anything_changes() {
-    let google = spawn_google(Seed::Demo).await;
-    let mut settings = test_settings(&google);
-    settings.audit.file = Some("/dev/full".into());
-    let app = spawn_app_with(google, settings).await;
+    let app = spawn_app_tuned(|settings| {
+        settings.audit.file = Some("/dev/full".into());
+    })
+    .await;
 
     // The first write fails (the device is full); from then on mutations are refused.
     let _ = app
@@ -344,11 +345,11 @@ async fn an_unwritable_audit_trail_refuses_mutations_before_anything_changes() {
 
 #[tokio::test]
 async fn a_disk_that_fills_during_a_batch_stops_the_rest_of_it_before_any_change() {
-    let google = spawn_google(Seed::Demo).await;
-    let mut settings = test_settings(&google);
-    settings.audit.file = Some("/dev/full".into());
-    settings.invitations.batch_concurrency = 1;
-    let app = spawn_app_with(google, settings).await;
+    let app = spawn_app_tuned(|settings| {
+        settings.audit.file = Some("/dev/full".into());
+        settings.invitations.batch_concurrency = 1;
+    })
+    .await;
 
     let body = send(
         &app,
@@ -374,11 +375,11 @@ async fn a_disk_that_fills_during_a_batch_stops_the_rest_of_it_before_any_change
 
 #[tokio::test]
 async fn the_daily_mail_quota_stops_mails_per_item() {
-    let google = spawn_google(Seed::Demo).await;
-    let mut settings = test_settings(&google);
-    settings.invitations.batch_concurrency = 1;
-    settings.limits.daily_mails_per_caller = 1;
-    let app = spawn_app_with(google, settings).await;
+    let app = spawn_app_tuned(|settings| {
+        settings.invitations.batch_concurrency = 1;
+        settings.limits.daily_mails_per_caller = 1;
+    })
+    .await;
 
     let body = send(
         &app,

@@ -1,7 +1,8 @@
 //! The read operations of /v1: eligibility, lookup, list, summary, export.
 
 use crate::helpers::{
-    TestApp, admin_token, spawn_app, spawn_app_with, spawn_google, test_settings, token,
+    TestApp, admin_token, spawn_app, spawn_app_tuned, spawn_app_with, spawn_google, test_settings,
+    token,
 };
 use invitation_gateway::auth::Scope;
 use invitation_gateway::emulator::{Seed, SeedAccount, State};
@@ -58,10 +59,10 @@ async fn eligibility_of_a_recent_account_is_true_though_google_does_not_list_it(
 
 #[tokio::test]
 async fn invalid_addresses_and_other_domains_are_per_item_errors_that_never_reach_google() {
-    let google = spawn_google(Seed::Demo).await;
-    let mut settings = test_settings(&google);
-    settings.allowed_domains = vec!["example.com".into()];
-    let app = spawn_app_with(google, settings).await;
+    let app = spawn_app_tuned(|settings| {
+        settings.allowed_domains = vec!["example.com".into()];
+    })
+    .await;
 
     let body = check(
         &app,
@@ -384,11 +385,11 @@ async fn a_failing_google_is_a_503_with_retry_after_for_list() {
 
 #[tokio::test]
 async fn eligible_and_not_eligible_answers_live_for_their_own_ttls() {
-    let google = spawn_google(Seed::Demo).await;
-    let mut settings = test_settings(&google);
-    settings.invitations.eligibility.eligible_ttl = std::time::Duration::from_secs(600);
-    settings.invitations.eligibility.not_eligible_ttl = std::time::Duration::from_secs(1);
-    let app = spawn_app_with(google, settings).await;
+    let app = spawn_app_tuned(|settings| {
+        settings.invitations.eligibility.eligible_ttl = std::time::Duration::from_secs(600);
+        settings.invitations.eligibility.not_eligible_ttl = std::time::Duration::from_secs(1);
+    })
+    .await;
     // ada is invitable; nobody is not an account Google knows.
     let emails = ["ada@example.com", "nobody@example.com"];
     let cached = |body: &Value| {
