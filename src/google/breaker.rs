@@ -38,21 +38,22 @@ enum Inner {
 }
 
 impl Inner {
-    fn label(&self) -> &'static str {
+    /// The state this is, as recorded (an open period that is over still reads open here).
+    fn kind(&self) -> BreakerState {
         match self {
-            Inner::Closed { .. } => "closed",
-            Inner::Open { .. } => "open",
-            Inner::HalfOpen => "half_open",
+            Inner::Closed { .. } => BreakerState::Closed,
+            Inner::Open { .. } => BreakerState::Open,
+            Inner::HalfOpen => BreakerState::HalfOpen,
         }
     }
 }
 
 /// Moves the breaker to `next`, counting the transition when the state changes.
 fn transition(inner: &mut Inner, next: Inner) {
-    let (from, to) = (inner.label(), next.label());
+    let (from, to) = (inner.kind(), next.kind());
     *inner = next;
     if from != to {
-        crate::metrics::breaker_transition(to);
+        crate::metrics::breaker_transition(to.label());
     }
 }
 
@@ -207,9 +208,8 @@ impl CircuitBreaker {
     /// replica's breaker must not look open for good just because no call came to probe.
     pub fn state(&self) -> BreakerState {
         match *self.lock() {
-            Inner::Closed { .. } => BreakerState::Closed,
-            Inner::Open { until } if Instant::now() < until => BreakerState::Open,
-            Inner::Open { .. } | Inner::HalfOpen => BreakerState::HalfOpen,
+            Inner::Open { until } if Instant::now() >= until => BreakerState::HalfOpen,
+            ref inner => inner.kind(),
         }
     }
 }
