@@ -1,30 +1,23 @@
-//! The typed client for the five methods, with retries, limits and the circuit breaker.
+//! The typed client for the five methods (get, list, isInvitableUser, send, cancel) and the
+//! reconciliation of a send whose answer was lost.
 //!
-//! Every call runs under a deadline. Each attempt passes the breaker, the process-wide rate
-//! limiter and the bulkhead, gets a token and makes one HTTP request with its own timeout.
-//! Which failures are retried depends on the method (DESIGN section 5): reads and cancel retry
-//! anything transient; send retries only what provably did not reach Google (connect errors)
-//! or was refused (429), and an ambiguous send is reconciled by reading the invitation.
+//! Every call runs under a deadline and goes through the transport (retries, limits, the
+//! circuit breaker, tokens). An ambiguous send is reconciled by reading the invitation before
+//! anything is sent again.
 
 use crate::config::GoogleSettings;
 use crate::google::breaker::CircuitBreaker;
-use crate::google::credentials::{Credentials, CredentialsError};
-use crate::google::error::{Method, UpstreamError, UpstreamErrorKind, canonical_status};
+use crate::google::credentials::Credentials;
+use crate::google::error::{Method, UpstreamError, UpstreamErrorKind};
+use crate::google::transport::Transport;
 use crate::google::wire::{
-    ErrorBody, IsInvitableUserResponse, ListUserInvitationsResponse, Operation, State, Status,
-    UserInvitation,
+    IsInvitableUserResponse, ListUserInvitationsResponse, Operation, State, UserInvitation,
 };
 use crate::readiness::Readiness;
-use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use secrecy::ExposeSecret;
-use serde::de::DeserializeOwned;
-use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 /// Characters left raw in the `{email}` path segment: unreserved ones and `@`. `+` is encoded,
@@ -87,16 +80,9 @@ pub struct Sent {
 
 /// The only code that talks to Google's API.
 pub struct GoogleClient {
-    http: reqwest::Client,
     api_url: String,
     customer: String,
-    credentials: Arc<Credentials>,
-    readiness: Arc<Readiness>,
-    breaker: CircuitBreaker,
-    limiter: DefaultDirectRateLimiter,
-    bulkhead: Semaphore,
-    backoff: ExponentialBuilder,
-    attempt_timeout: Duration,
+    transport: Transport,
     total_timeout: Duration,
     max_attempts: u32,
 }
@@ -111,25 +97,10 @@ impl GoogleClient {
         credentials: Arc<Credentials>,
         readiness: Arc<Readiness>,
     ) -> Self {
-        let protection = &settings.protection;
-        let per_second = NonZeroU32::new(protection.calls_per_second).unwrap_or(NonZeroU32::MIN);
         Self {
-            http,
             api_url: settings.api_url.clone(),
             customer: customer.to_owned(),
-            credentials,
-            readiness,
-            breaker: CircuitBreaker::new(
-                protection.breaker_failure_threshold,
-                protection.breaker_open_for,
-            ),
-            limiter: RateLimiter::direct(Quota::per_second(per_second)),
-            bulkhead: Semaphore::new(protection.max_concurrent_calls.max(1)),
-            backoff: ExponentialBuilder::default()
-                .with_min_delay(settings.retry.min_delay)
-                .with_max_delay(settings.retry.max_delay)
-                .with_max_times(settings.retry.max_attempts.saturating_sub(1) as usize),
-            attempt_timeout: settings.timeouts.attempt,
+            transport: Transport::new(settings, http, credentials, readiness),
             total_timeout: settings.timeouts.total,
             max_attempts: settings.retry.max_attempts.max(1),
         }
@@ -142,12 +113,12 @@ impl GoogleClient {
 
     /// The circuit breaker (for metrics and tests).
     pub fn breaker(&self) -> &CircuitBreaker {
-        &self.breaker
+        self.transport.breaker()
     }
 
     /// The credentials (readiness warm-up).
     pub fn credentials(&self) -> &Credentials {
-        &self.credentials
+        self.transport.credentials()
     }
 
     /// One page of invitations.
@@ -174,7 +145,8 @@ impl GoogleClient {
             self.api_url,
             self.customer_segment()
         );
-        self.call(Method::List, reqwest::Method::GET, &url, &query, ctx, None)
+        self.transport
+            .call(Method::List, reqwest::Method::GET, &url, &query, ctx, None)
             .await
     }
 
@@ -185,7 +157,8 @@ impl GoogleClient {
         ctx: &CallContext,
     ) -> Result<UserInvitation, UpstreamError> {
         let url = self.invitation_url(email, "");
-        self.call(Method::Get, reqwest::Method::GET, &url, &[], ctx, None)
+        self.transport
+            .call(Method::Get, reqwest::Method::GET, &url, &[], ctx, None)
             .await
     }
 
@@ -197,6 +170,7 @@ impl GoogleClient {
     ) -> Result<bool, UpstreamError> {
         let url = self.invitation_url(email, ":isInvitableUser");
         let answer: IsInvitableUserResponse = self
+            .transport
             .call(
                 Method::IsInvitableUser,
                 reqwest::Method::GET,
@@ -227,6 +201,7 @@ impl GoogleClient {
         loop {
             attempts += 1;
             let result: Result<Operation, UpstreamError> = self
+                .transport
                 .call(Method::Send, reqwest::Method::POST, &url, &[], ctx, None)
                 .await;
             let err = match result {
@@ -282,6 +257,7 @@ impl GoogleClient {
         let url = self.invitation_url(email, ":cancel");
         let ambiguous = AtomicBool::new(false);
         let result: Result<Operation, UpstreamError> = self
+            .transport
             .call(
                 Method::Cancel,
                 reqwest::Method::POST,
@@ -310,7 +286,7 @@ impl GoogleClient {
     fn reconciling_read(&self, ctx: &CallContext) -> CallContext {
         CallContext::new(
             ctx.request_id.clone(),
-            self.attempt_timeout.max(Duration::from_secs(5)),
+            self.transport.attempt_timeout().max(Duration::from_secs(5)),
         )
     }
 
@@ -326,245 +302,6 @@ impl GoogleClient {
             utf8_percent_encode(email, EMAIL_SEGMENT)
         )
     }
-
-    /// One call: attempts under the method's retry rule until success, a final error, or the
-    /// deadline. `ambiguous_seen`, when given, records whether any attempt may have been applied.
-    async fn call<T: DeserializeOwned>(
-        &self,
-        method: Method,
-        http_method: reqwest::Method,
-        url: &str,
-        query: &[(&str, String)],
-        ctx: &CallContext,
-        ambiguous_seen: Option<&AtomicBool>,
-    ) -> Result<T, UpstreamError> {
-        let attempts = AtomicU32::new(0);
-        let attempt = || async {
-            let number = attempts.fetch_add(1, Ordering::Relaxed) + 1;
-            let started = Instant::now();
-            let result = self
-                .attempt::<T>(method, http_method.clone(), url, query, ctx)
-                .await;
-            crate::metrics::google_attempt(
-                method.as_str(),
-                attempt_status(&result),
-                number,
-                started.elapsed(),
-            );
-            if let Err(err) = &result
-                && err.is_ambiguous()
-                && let Some(seen) = ambiguous_seen
-            {
-                seen.store(true, Ordering::Relaxed);
-            }
-            result
-        };
-        attempt
-            .retry(self.backoff.build())
-            .sleep(tokio::time::sleep)
-            .when(|err: &UpstreamError| may_retry(method, err))
-            .adjust(|err: &UpstreamError, step: Option<Duration>| {
-                // Full jitter, but never sooner than Google asked, and never past the deadline.
-                let step = step?;
-                let jittered = step.mul_f64(rand::random::<f64>());
-                let wait = jittered.max(err.retry_after.unwrap_or_default());
-                (Instant::now() + wait < ctx.deadline).then_some(wait)
-            })
-            .notify(|err: &UpstreamError, wait: Duration| {
-                crate::metrics::google_retry(method.as_str());
-                tracing::info!(method = method.as_str(), error = %err, wait_ms = wait.as_millis() as u64, "retrying a call to Google");
-            })
-            .await
-    }
-
-    /// One HTTP attempt through the breaker, the limiter and the bulkhead.
-    async fn attempt<T: DeserializeOwned>(
-        &self,
-        method: Method,
-        http_method: reqwest::Method,
-        url: &str,
-        query: &[(&str, String)],
-        ctx: &CallContext,
-    ) -> Result<T, UpstreamError> {
-        let draining = || {
-            UpstreamError::new(
-                method,
-                UpstreamErrorKind::Draining,
-                "shutting down: no new calls to Google",
-            )
-        };
-        if self.readiness.upstream_calls_stopped() {
-            return Err(draining());
-        }
-        let overloaded = || {
-            UpstreamError::new(
-                method,
-                UpstreamErrorKind::Overloaded,
-                "local limits would wait past the deadline",
-            )
-        };
-        // Every early return below drops the permit, which abandons the call.
-        let permit = self.breaker.admit().map_err(|wait| {
-            UpstreamError::new(
-                method,
-                UpstreamErrorKind::CircuitOpen,
-                "circuit breaker open",
-            )
-            .with_retry_after(wait)
-        })?;
-        let gate = async {
-            self.limiter.until_ready().await;
-            self.bulkhead.acquire().await.ok()
-        };
-        let Ok(Some(_slot)) = tokio::time::timeout_at(ctx.deadline, gate).await else {
-            return Err(overloaded());
-        };
-        let token = match self.credentials.access_token().await {
-            Ok(token) => token,
-            Err(err) => {
-                let kind = match err {
-                    CredentialsError::Misconfigured(_) => {
-                        UpstreamErrorKind::CredentialsMisconfigured
-                    }
-                    CredentialsError::Unavailable(_) => UpstreamErrorKind::CredentialsUnavailable,
-                };
-                return Err(UpstreamError::new(method, kind, err.to_string()));
-            }
-        };
-        // The waits above (limiter, bulkhead, token fetch) can outlast the shutdown cutoff: only
-        // an attempt that starts before it is sure to end before the forced stop.
-        if self.readiness.upstream_calls_stopped() {
-            return Err(draining());
-        }
-        let remaining = ctx.deadline.saturating_duration_since(Instant::now());
-        let mut request = self
-            .http
-            .request(http_method.clone(), url)
-            .query(query)
-            .bearer_auth(token.expose_secret())
-            .timeout(
-                self.attempt_timeout
-                    .min(remaining.max(Duration::from_millis(1))),
-            );
-        if let Some(request_id) = &ctx.request_id {
-            request = request.header("x-request-id", request_id);
-        }
-        if http_method == reqwest::Method::POST {
-            request = request.json(&serde_json::json!({}));
-        }
-        let result = self.exchange::<T>(method, request).await;
-        let failed = result
-            .as_ref()
-            .err()
-            .is_some_and(UpstreamError::is_upstream_failure);
-        permit.record(failed);
-        if let Err(err) = &result
-            && err.http_status == Some(401)
-        {
-            // The token was revoked or expired early: the next attempt gets a fresh one.
-            self.credentials.invalidate();
-        }
-        result
-    }
-
-    async fn exchange<T: DeserializeOwned>(
-        &self,
-        method: Method,
-        request: reqwest::RequestBuilder,
-    ) -> Result<T, UpstreamError> {
-        let transport = |err: reqwest::Error| {
-            let kind = if err.is_connect() {
-                UpstreamErrorKind::Connect
-            } else if err.is_timeout() {
-                UpstreamErrorKind::Timeout
-            } else {
-                UpstreamErrorKind::Transport
-            };
-            UpstreamError::new(method, kind, err.to_string())
-        };
-        let response = request.send().await.map_err(transport)?;
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
-        let body = response.bytes().await.map_err(transport)?;
-        if (200..300).contains(&status) {
-            return serde_json::from_slice(&body).map_err(|e| {
-                UpstreamError::new(
-                    method,
-                    UpstreamErrorKind::Decode,
-                    format!("unexpected answer: {e}"),
-                )
-            });
-        }
-        let error = serde_json::from_slice::<ErrorBody>(&body)
-            .map(|b| b.error)
-            .unwrap_or_else(|_| Status {
-                code: i32::from(status),
-                status: canonical_status(status).to_owned(),
-                ..Status::default()
-            });
-        Err(UpstreamError::from_google(
-            method,
-            status,
-            error,
-            retry_after,
-        ))
-    }
-}
-
-/// The `status` label of an attempt: `ok`, Google's HTTP code, or the kind of failure.
-fn attempt_status<T>(result: &Result<T, UpstreamError>) -> String {
-    let err = match result {
-        Ok(_) => return "ok".to_owned(),
-        Err(err) => err,
-    };
-    if let Some(code) = err.http_status {
-        return code.to_string();
-    }
-    match err.kind {
-        UpstreamErrorKind::Connect => "connect",
-        UpstreamErrorKind::Timeout => "timeout",
-        UpstreamErrorKind::Transport => "transport",
-        UpstreamErrorKind::Google => "google",
-        UpstreamErrorKind::Decode => "decode",
-        UpstreamErrorKind::CircuitOpen => "circuit_open",
-        UpstreamErrorKind::Overloaded => "overloaded",
-        UpstreamErrorKind::CredentialsMisconfigured => "credentials_misconfigured",
-        UpstreamErrorKind::CredentialsUnavailable => "credentials_unavailable",
-        UpstreamErrorKind::Draining => "draining",
-    }
-    .to_owned()
-}
-
-/// DESIGN section 5: what each method may retry.
-fn may_retry(method: Method, err: &UpstreamError) -> bool {
-    // A 401 was not applied: one more attempt with a fresh token is always safe.
-    if err.http_status == Some(401) {
-        return true;
-    }
-    match method {
-        Method::Send => err.kind == UpstreamErrorKind::Connect || err.is_quota(),
-        Method::List | Method::Get | Method::IsInvitableUser | Method::Cancel => err.is_transient(),
-    }
-}
-
-/// A `Retry-After` value (RFC 9110: delay-seconds or an HTTP-date), as a wait from `now`,
-/// at most an hour.
-fn parse_retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
-    const LONGEST: Duration = Duration::from_secs(3600);
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs).min(LONGEST));
-    }
-    // IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) is a valid RFC 2822 date.
-    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let wait = (date.with_timezone(&chrono::Utc) - now)
-        .to_std()
-        .unwrap_or_default();
-    Some(wait.min(LONGEST))
 }
 
 /// What a read after a failed send says about it.
@@ -667,29 +404,6 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_is_read_as_seconds_or_as_an_http_date() {
-        let now = chrono::DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z")
-            .unwrap()
-            .with_timezone(&chrono::Utc);
-        assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
-        assert_eq!(
-            parse_retry_after("Tue, 01 Dec 2026 10:00:30 GMT", now),
-            Some(Duration::from_secs(30))
-        );
-        assert_eq!(
-            parse_retry_after("Tue, 01 Dec 2026 09:00:00 GMT", now),
-            Some(Duration::ZERO),
-            "a date in the past means now"
-        );
-        assert_eq!(
-            parse_retry_after("999999", now),
-            Some(Duration::from_secs(3600))
-        );
-        assert_eq!(parse_retry_after("soon", now), None);
-        assert_eq!(parse_retry_after("-5", now), None);
-    }
-
-    #[test]
     fn a_touched_invitation_without_a_new_mail_proves_nothing() {
         let before = invitation(State::Invited, 2);
         let mut touched = before.clone();
@@ -703,23 +417,5 @@ mod tests {
             send_evidence(Some(&before), &cancelled),
             SendEvidence::Unclear
         );
-    }
-
-    #[test]
-    fn send_retries_only_what_did_not_reach_google() {
-        let google = |code| UpstreamError::from_google(Method::Send, code, Status::default(), None);
-        assert!(may_retry(Method::Send, &google(429)));
-        assert!(!may_retry(Method::Send, &google(503)));
-        assert!(may_retry(
-            Method::Send,
-            &UpstreamError::new(Method::Send, UpstreamErrorKind::Connect, "")
-        ));
-        assert!(!may_retry(
-            Method::Send,
-            &UpstreamError::new(Method::Send, UpstreamErrorKind::Timeout, "")
-        ));
-        assert!(may_retry(Method::Get, &google(503)));
-        assert!(!may_retry(Method::Get, &google(400)));
-        assert!(may_retry(Method::Cancel, &google(503)));
     }
 }

@@ -5,6 +5,7 @@ pub mod breaker;
 pub mod client;
 pub mod credentials;
 pub mod error;
+mod transport;
 pub mod wire;
 
 pub use client::{CallContext, GoogleClient, ListParams, Sent};
