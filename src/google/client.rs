@@ -9,6 +9,7 @@ use crate::config::GoogleSettings;
 use crate::google::breaker::CircuitBreaker;
 use crate::google::credentials::Credentials;
 use crate::google::error::{Method, UpstreamError, UpstreamErrorKind};
+use crate::google::status::Status;
 use crate::google::transport::Transport;
 use crate::google::wire::{
     IsInvitableUserResponse, ListUserInvitationsResponse, Operation, State, UserInvitation,
@@ -270,7 +271,8 @@ impl GoogleClient {
         match result {
             Ok(operation) => operation_result(Method::Cancel, operation),
             Err(err)
-                if err.is_status("FAILED_PRECONDITION") && ambiguous.load(Ordering::Relaxed) =>
+                if err.status == Some(Status::FailedPrecondition)
+                    && ambiguous.load(Ordering::Relaxed) =>
             {
                 match self.get(email, &self.reconciling_read(ctx)).await {
                     Ok(after) if after.state == State::NotYetSent => Ok(Some(after)),
@@ -343,10 +345,10 @@ fn operation_result(
 ) -> Result<Option<UserInvitation>, UpstreamError> {
     match operation.error {
         Some(status) if status.code != 0 => {
-            let http = match status.status.as_str() {
-                "FAILED_PRECONDITION" | "INVALID_ARGUMENT" => 400,
-                "NOT_FOUND" => 404,
-                "PERMISSION_DENIED" => 403,
+            let http = match status.status {
+                Some(Status::FailedPrecondition | Status::InvalidArgument) => 400,
+                Some(Status::NotFound) => 404,
+                Some(Status::PermissionDenied) => 403,
                 _ => 500,
             };
             Err(UpstreamError::from_google(method, http, status, None))

@@ -1,6 +1,7 @@
 //! The one upstream error type: what Google (or the way to it) answered, with retry hints.
 
-use crate::google::wire::Status;
+use crate::google::status::Status;
+use crate::google::wire::RpcStatus;
 use std::fmt;
 use std::time::Duration;
 
@@ -66,8 +67,8 @@ pub struct UpstreamError {
     pub kind: UpstreamErrorKind,
     /// HTTP status, when Google answered.
     pub http_status: Option<u16>,
-    /// Google's canonical status (`NOT_FOUND`, `FAILED_PRECONDITION`, ...), when Google answered.
-    pub status: Option<String>,
+    /// Google's canonical status, when Google answered (from the HTTP code if the body named none).
+    pub status: Option<Status>,
     /// ErrorInfo reason, when present.
     pub reason: Option<String>,
     /// Scrubbed message, safe for the log.
@@ -94,15 +95,13 @@ impl UpstreamError {
     pub fn from_google(
         method: Method,
         http_status: u16,
-        status: Status,
+        status: RpcStatus,
         retry_after: Option<Duration>,
     ) -> Self {
         let retry_after = retry_after.or_else(|| status.retry_delay());
-        let canonical = if status.status.is_empty() {
-            canonical_status(http_status).to_owned()
-        } else {
-            status.status.clone()
-        };
+        let canonical = status
+            .status
+            .unwrap_or_else(|| Status::from_http(http_status));
         Self {
             method,
             kind: UpstreamErrorKind::Google,
@@ -118,11 +117,6 @@ impl UpstreamError {
     pub fn with_retry_after(mut self, retry_after: Duration) -> Self {
         self.retry_after = Some(retry_after);
         self
-    }
-
-    /// True when Google answered with this canonical status.
-    pub fn is_status(&self, status: &str) -> bool {
-        self.status.as_deref() == Some(status)
     }
 
     /// Worth another attempt for an idempotent call: 408, 429, 5xx, quota 403s, connection
@@ -197,24 +191,6 @@ impl fmt::Display for UpstreamError {
 
 impl std::error::Error for UpstreamError {}
 
-/// The canonical status Google uses for an HTTP code, for answers that omit it.
-pub fn canonical_status(http_status: u16) -> &'static str {
-    match http_status {
-        400 => "INVALID_ARGUMENT",
-        401 => "UNAUTHENTICATED",
-        403 => "PERMISSION_DENIED",
-        404 => "NOT_FOUND",
-        409 => "ABORTED",
-        429 => "RESOURCE_EXHAUSTED",
-        499 => "CANCELLED",
-        501 => "UNIMPLEMENTED",
-        503 => "UNAVAILABLE",
-        504 => "DEADLINE_EXCEEDED",
-        500..=599 => "INTERNAL",
-        _ => "UNKNOWN",
-    }
-}
-
 /// Replaces anything that looks like an email address: Google's messages quote the address,
 /// and logs must not carry it.
 pub fn scrub_emails(text: &str) -> String {
@@ -247,7 +223,7 @@ mod tests {
     #[test]
     fn a_403_is_quota_only_when_its_reason_says_rate_limit_in_either_spelling() {
         let forbidden = |body: serde_json::Value| {
-            let status: Status = serde_json::from_value(body).unwrap();
+            let status: RpcStatus = serde_json::from_value(body).unwrap();
             UpstreamError::from_google(Method::Get, 403, status, None)
         };
         let info = |reason: &str| {
@@ -280,13 +256,13 @@ mod tests {
     #[test]
     fn classification_follows_the_design() {
         let google =
-            |code: u16| UpstreamError::from_google(Method::Get, code, Status::default(), None);
+            |code: u16| UpstreamError::from_google(Method::Get, code, RpcStatus::default(), None);
         assert!(google(503).is_transient() && google(503).is_ambiguous());
         assert!(
             google(429).is_transient() && !google(429).is_ambiguous() && google(429).is_quota()
         );
         assert!(!google(400).is_transient() && !google(400).is_ambiguous());
-        assert_eq!(google(404).status.as_deref(), Some("NOT_FOUND"));
+        assert_eq!(google(404).status, Some(Status::NotFound));
         let connect = UpstreamError::new(Method::Send, UpstreamErrorKind::Connect, "refused");
         assert!(connect.is_transient() && !connect.is_ambiguous());
         let timeout = UpstreamError::new(Method::Send, UpstreamErrorKind::Timeout, "slow");

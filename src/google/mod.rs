@@ -5,11 +5,13 @@ pub mod breaker;
 pub mod client;
 pub mod credentials;
 pub mod error;
+pub mod status;
 mod transport;
 pub mod wire;
 
 pub use client::{CallContext, GoogleClient, ListParams, Sent};
 pub use error::{Method, UpstreamError, UpstreamErrorKind};
+pub use status::Status;
 
 use crate::config::GoogleSettings;
 use crate::google::credentials::{Credentials, CredentialsConfig, CredentialsError};

@@ -10,8 +10,8 @@ use crate::config::GoogleSettings;
 use crate::google::breaker::CircuitBreaker;
 use crate::google::client::CallContext;
 use crate::google::credentials::{Credentials, CredentialsError};
-use crate::google::error::{Method, UpstreamError, UpstreamErrorKind, canonical_status};
-use crate::google::wire::{ErrorBody, Status};
+use crate::google::error::{Method, UpstreamError, UpstreamErrorKind};
+use crate::google::wire::{ErrorBody, RpcStatus};
 use crate::readiness::Readiness;
 use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -253,10 +253,10 @@ impl Transport {
         }
         let error = serde_json::from_slice::<ErrorBody>(&body)
             .map(|b| b.error)
-            .unwrap_or_else(|_| Status {
+            // No status named: from_google takes it from the HTTP code.
+            .unwrap_or_else(|_| RpcStatus {
                 code: i32::from(status),
-                status: canonical_status(status).to_owned(),
-                ..Status::default()
+                ..RpcStatus::default()
             });
         Err(UpstreamError::from_google(
             method,
@@ -348,7 +348,8 @@ mod tests {
 
     #[test]
     fn send_retries_only_what_did_not_reach_google() {
-        let google = |code| UpstreamError::from_google(Method::Send, code, Status::default(), None);
+        let google =
+            |code| UpstreamError::from_google(Method::Send, code, RpcStatus::default(), None);
         assert!(may_retry(Method::Send, &google(429)));
         assert!(!may_retry(Method::Send, &google(503)));
         assert!(may_retry(

@@ -1,5 +1,6 @@
 //! Google's JSON, exactly as on the wire (proto3 JSON: int64 as a string, defaults omitted).
 
+use crate::google::status::Status;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// The full-access scope of the User Invitation API.
@@ -132,21 +133,21 @@ pub struct Operation {
     pub response: Option<UserInvitation>,
     /// A failure reported inside the operation.
     #[serde(default)]
-    pub error: Option<Status>,
+    pub error: Option<RpcStatus>,
 }
 
 /// `google.rpc.Status`, as in an error body or a failed operation.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct Status {
+pub struct RpcStatus {
     /// HTTP code (error bodies) or gRPC code (operations).
     #[serde(default)]
     pub code: i32,
     /// Human message; may contain the email.
     #[serde(default)]
     pub message: String,
-    /// Canonical status name, e.g. `FAILED_PRECONDITION`.
-    #[serde(default)]
-    pub status: String,
+    /// Canonical status, e.g. `FAILED_PRECONDITION`; `None` when omitted or empty.
+    #[serde(default, deserialize_with = "canonical")]
+    pub status: Option<Status>,
     /// Typed details (ErrorInfo, RetryInfo, ...).
     #[serde(default)]
     pub details: Vec<serde_json::Value>,
@@ -159,10 +160,16 @@ pub struct Status {
 #[derive(Debug, Clone, Deserialize)]
 pub struct ErrorBody {
     /// The error.
-    pub error: Status,
+    pub error: RpcStatus,
 }
 
-impl Status {
+/// A status name; an empty one counts as omitted, so the HTTP code decides.
+fn canonical<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Status>, D::Error> {
+    let name = Option::<String>::deserialize(deserializer)?;
+    Ok(name.filter(|n| !n.is_empty()).map(Status::from))
+}
+
+impl RpcStatus {
     /// The `retryDelay` of a `google.rpc.RetryInfo` detail, if any.
     pub fn retry_delay(&self) -> Option<std::time::Duration> {
         self.details
@@ -267,5 +274,18 @@ mod tests {
             Some(std::time::Duration::from_millis(2500))
         );
         assert_eq!(body.error.reason(), Some("RATE_LIMIT_EXCEEDED"));
+        assert_eq!(body.error.status, Some(Status::ResourceExhausted));
+    }
+
+    #[test]
+    fn an_empty_or_omitted_status_is_left_to_the_http_code() {
+        for body in [
+            r#"{"error":{"code":503}}"#,
+            r#"{"error":{"code":503,"status":""}}"#,
+            r#"{"error":{"code":503,"status":null}}"#,
+        ] {
+            let read: ErrorBody = serde_json::from_str(body).unwrap();
+            assert_eq!(read.error.status, None, "{body}");
+        }
     }
 }

@@ -105,7 +105,7 @@ pub struct InvitationPage {
 }
 
 fn failure(err: &UpstreamError, with_token: bool) -> Failure {
-    if with_token && err.is_status("INVALID_ARGUMENT") {
+    if with_token && err.status == Some(crate::google::Status::InvalidArgument) {
         Failure::InvalidPageToken
     } else {
         Failure::from(err)

@@ -154,7 +154,7 @@ impl Invitations {
                     invitation: Some(Invitation::from(&invitation)),
                     error: None,
                 },
-                Err(err) if err.is_status("NOT_FOUND") => lookup_error(
+                Err(err) if err.status == Some(crate::google::Status::NotFound) => lookup_error(
                     email.as_str(),
                     ItemError::new(
                         ItemErrorCode::NotFound,

@@ -93,7 +93,7 @@ async fn read(
 ) -> Result<Option<UserInvitation>, UpstreamError> {
     match google.get(email.as_str(), ctx).await {
         Ok(invitation) => Ok(Some(invitation)),
-        Err(err) if err.is_status("NOT_FOUND") => Ok(None),
+        Err(err) if err.status == Some(crate::google::Status::NotFound) => Ok(None),
         Err(err) => Err(err),
     }
 }
@@ -143,7 +143,7 @@ pub(crate) async fn send_one(
                 ..done(email, outcome, after.as_ref(), status)
             }
         }
-        Err(err) if err.is_status("FAILED_PRECONDITION") => {
+        Err(err) if err.status == Some(crate::google::Status::FailedPrecondition) => {
             // Not invitable after all (e.g. the person joined meanwhile): no mail went out.
             observer.refund_mail();
             done(
@@ -199,7 +199,7 @@ pub(crate) async fn cancel_one(
             });
             done(email, Outcome::Cancelled, after.as_ref(), Some(200))
         }
-        Err(err) if err.is_status("FAILED_PRECONDITION") => {
+        Err(err) if err.status == Some(crate::google::Status::FailedPrecondition) => {
             done(email, Outcome::NotInvited, None, err.http_status)
         }
         Err(err) => failed(email, ItemError::from_upstream(&err), err.http_status),

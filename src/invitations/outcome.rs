@@ -204,7 +204,10 @@ impl From<&UpstreamError> for Failure {
                 }
             }
             UpstreamErrorKind::Google | UpstreamErrorKind::Decode => Failure::Rejected {
-                status: err.status.clone().unwrap_or_else(|| "UNKNOWN".into()),
+                status: err
+                    .status
+                    .unwrap_or(crate::google::Status::Unknown)
+                    .to_string(),
             },
             UpstreamErrorKind::Connect
             | UpstreamErrorKind::Transport

@@ -8,7 +8,7 @@ use invitation_gateway::config::{AmbientCredentials, GoogleCredentials};
 use invitation_gateway::emulator::Seed;
 use invitation_gateway::google::breaker::BreakerState;
 use invitation_gateway::google::wire::{SCOPE, State};
-use invitation_gateway::google::{CallContext, ListParams, UpstreamErrorKind};
+use invitation_gateway::google::{CallContext, ListParams, Status, UpstreamErrorKind};
 use invitation_gateway::readiness::CheckState;
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -202,7 +202,7 @@ async fn a_400_is_never_retried() {
         .unwrap_err();
 
     assert_eq!(err.http_status, Some(400));
-    assert!(err.is_status("FAILED_PRECONDITION"), "{err}");
+    assert_eq!(err.status, Some(Status::FailedPrecondition), "{err}");
     assert!(
         !err.message.contains("nobody@elsewhere.org"),
         "emails are scrubbed: {err}"
