@@ -339,19 +339,26 @@ fn send_evidence(before: Option<&UserInvitation>, after: &UserInvitation) -> Sen
     }
 }
 
+/// The invitation a finished operation carries, or the failure it reports.
 fn operation_result(
     method: Method,
     operation: Operation,
 ) -> Result<Option<UserInvitation>, UpstreamError> {
     match operation.error {
-        Some(status) if status.code != 0 => {
-            let http = match status.status {
-                Some(Status::FailedPrecondition | Status::InvalidArgument) => 400,
-                Some(Status::NotFound) => 404,
-                Some(Status::PermissionDenied) => 403,
-                _ => 500,
-            };
-            Err(UpstreamError::from_google(method, http, status, None))
+        Some(mut error) if error.code != 0 => {
+            // Unlike an error body, whose `code` is the HTTP code, an operation's error is a
+            // plain google.rpc.Status: its `code` is the gRPC code and the name is often absent.
+            let status = error
+                .status
+                .or_else(|| Status::from_code(error.code))
+                .unwrap_or(Status::Unknown);
+            error.status = Some(status);
+            Err(UpstreamError::from_google(
+                method,
+                status.http_code(),
+                error,
+                None,
+            ))
         }
         _ => Ok(operation.response),
     }
@@ -419,5 +426,38 @@ mod tests {
             send_evidence(Some(&before), &cancelled),
             SendEvidence::Unclear
         );
+    }
+
+    #[test]
+    fn a_failed_operation_is_classified_by_its_grpc_code_when_it_names_no_status() {
+        let failed = |error: serde_json::Value| {
+            let operation: Operation =
+                serde_json::from_value(serde_json::json!({"done": true, "error": error})).unwrap();
+            let err = operation_result(Method::Cancel, operation).unwrap_err();
+            (err.status, err.http_status)
+        };
+        // An operation's error is a plain google.rpc.Status: a gRPC code, usually no name.
+        assert_eq!(
+            failed(serde_json::json!({"code": 9, "message": "not invited"})),
+            (Some(Status::FailedPrecondition), Some(400))
+        );
+        assert_eq!(
+            failed(serde_json::json!({"code": 5})),
+            (Some(Status::NotFound), Some(404))
+        );
+        assert_eq!(
+            failed(serde_json::json!({"code": 6, "status": "ALREADY_EXISTS"})),
+            (Some(Status::AlreadyExists), Some(409))
+        );
+        assert_eq!(
+            failed(serde_json::json!({"code": 8})),
+            (Some(Status::ResourceExhausted), Some(429))
+        );
+        assert_eq!(
+            failed(serde_json::json!({"code": 99})),
+            (Some(Status::Unknown), Some(500))
+        );
+        let done: Operation = serde_json::from_value(serde_json::json!({"done": true})).unwrap();
+        assert!(matches!(operation_result(Method::Send, done), Ok(None)));
     }
 }

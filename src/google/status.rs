@@ -88,6 +88,38 @@ impl Status {
         }
     }
 
+    /// The gRPC code (`google.rpc.Code`: CANCELLED is 1, UNAUTHENTICATED 16).
+    pub fn code(self) -> i32 {
+        match self {
+            Status::Cancelled => 1,
+            Status::Unknown => 2,
+            Status::InvalidArgument => 3,
+            Status::DeadlineExceeded => 4,
+            Status::NotFound => 5,
+            Status::AlreadyExists => 6,
+            Status::PermissionDenied => 7,
+            Status::ResourceExhausted => 8,
+            Status::FailedPrecondition => 9,
+            Status::Aborted => 10,
+            Status::OutOfRange => 11,
+            Status::Unimplemented => 12,
+            Status::Internal => 13,
+            Status::Unavailable => 14,
+            Status::DataLoss => 15,
+            Status::Unauthenticated => 16,
+        }
+    }
+
+    /// The status of a gRPC code, as an operation's error carries it: `None` for 0 (OK, no
+    /// failure), `UNKNOWN` for a code outside the table.
+    pub fn from_code(code: i32) -> Option<Status> {
+        if code == 0 {
+            return None;
+        }
+        let known = Status::ALL.into_iter().find(|status| status.code() == code);
+        Some(known.unwrap_or(Status::Unknown))
+    }
+
     /// The HTTP code Google answers this status with (the mapping documented on
     /// `google.rpc.Code`).
     pub fn http_code(self) -> u16 {
@@ -176,6 +208,19 @@ mod tests {
             "names are case-sensitive"
         );
         assert_eq!(read("OK"), Status::Unknown, "OK is no failure");
+    }
+
+    #[test]
+    fn each_status_pairs_with_its_grpc_code() {
+        for status in Status::ALL {
+            assert_eq!(Status::from_code(status.code()), Some(status), "{status}");
+        }
+        assert_eq!(Status::Cancelled.code(), 1);
+        assert_eq!(Status::FailedPrecondition.code(), 9);
+        assert_eq!(Status::Unauthenticated.code(), 16);
+        assert_eq!(Status::from_code(0), None, "OK is no failure");
+        assert_eq!(Status::from_code(17), Some(Status::Unknown));
+        assert_eq!(Status::from_code(-1), Some(Status::Unknown));
     }
 
     #[test]
