@@ -187,7 +187,7 @@ impl GoogleClient {
     /// Mails an invitation. `before` is the invitation as read just before (None when get said
     /// NOT_FOUND). When the answer is ambiguous, a read compared with `before` tells whether the
     /// mail went out: if it did, the send is done; if Google answered with an error and the read
-    /// proves nothing changed, the send is tried again (DESIGN: reconciled before anything is
+    /// proves nothing changed, the send is tried again (reconciled before anything is
     /// retried). After a timeout or a broken connection the request may still be in flight at
     /// Google, so it is never repeated: the failure is reported.
     pub async fn send(

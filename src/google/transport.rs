@@ -291,7 +291,8 @@ fn attempt_status<T>(result: &Result<T, UpstreamError>) -> String {
     .to_owned()
 }
 
-/// DESIGN section 5: what each method may retry.
+/// What each method may retry: anything transient for reads and cancel (the end state is the
+/// same), only what provably did not reach Google for send.
 fn may_retry(method: Method, err: &UpstreamError) -> bool {
     // A 401 was not applied: one more attempt with a fresh token is always safe.
     if err.http_status == Some(401) {
