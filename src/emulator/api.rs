@@ -65,7 +65,7 @@ async fn call_invitations(
         HttpMethod::GET
     };
     if request.method() != verb {
-        return Err(GoogleError::method_not_allowed());
+        return Err(GoogleError::unknown_path());
     }
     shared.count_call(method);
     shared.authorize(&request, method.accepted_scopes())?;

@@ -5,6 +5,7 @@ mod auth;
 mod command;
 mod control;
 mod faults;
+mod fidelity;
 mod helpers;
 mod iam;
 mod list;
