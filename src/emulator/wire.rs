@@ -214,6 +214,18 @@ impl GoogleError {
         )
     }
 
+    /// 429 for a call past the project's per-minute quota, as Google words it: reason
+    /// `RATE_LIMIT_EXCEEDED`, no `Retry-After` (Google sends none for quota).
+    pub fn quota_exceeded() -> Self {
+        Self::new(
+            429,
+            "RESOURCE_EXHAUSTED",
+            "RATE_LIMIT_EXCEEDED",
+            "Quota exceeded for quota metric 'Requests' and limit 'Requests per minute' of service \
+             'cloudidentity.googleapis.com'.",
+        )
+    }
+
     /// 500 INTERNAL for a failure of the emulator itself.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(500, "INTERNAL", "INTERNAL", message)

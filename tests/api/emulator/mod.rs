@@ -9,5 +9,6 @@ mod fidelity;
 mod helpers;
 mod iam;
 mod list;
+mod quota;
 mod seed;
 mod token;
