@@ -20,15 +20,49 @@ pub struct RawClaims {
     pub sub: Option<String>,
     /// Audience: one string or an array.
     pub aud: Option<Audience>,
-    /// Expiry, seconds since the epoch.
-    pub exp: Option<i64>,
-    /// Not before, seconds since the epoch.
-    pub nbf: Option<i64>,
-    /// Issued at, seconds since the epoch.
-    pub iat: Option<i64>,
+    /// Expiry.
+    pub exp: Option<NumericDate>,
+    /// Not before.
+    pub nbf: Option<NumericDate>,
+    /// Issued at.
+    pub iat: Option<NumericDate>,
     /// Every other claim.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// A NumericDate (RFC 7519 section 2): seconds since the epoch, which may have a fractional
+/// part (`1767225600.5`). Kept as the JSON number's `f64`: exact for every whole second until
+/// the year 285 million, and to well under a millisecond for any date a token carries.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Deserialize)]
+#[serde(try_from = "f64")]
+pub struct NumericDate(f64);
+
+impl TryFrom<f64> for NumericDate {
+    type Error = &'static str;
+
+    fn try_from(secs: f64) -> Result<Self, Self::Error> {
+        // serde_json never yields NaN or infinity, but other deserializers could.
+        if secs.is_finite() {
+            Ok(Self(secs))
+        } else {
+            Err("a NumericDate must be a finite number")
+        }
+    }
+}
+
+impl NumericDate {
+    /// Seconds since the epoch.
+    pub fn secs(self) -> f64 {
+        self.0
+    }
+
+    /// Whole seconds since the epoch, rounded up (an entry kept until then is never dropped
+    /// before the date), saturating at the ends of `i64`.
+    pub fn ceil_secs(self) -> i64 {
+        // `as` saturates for out-of-range floats, which is what is wanted here.
+        self.0.ceil() as i64
+    }
 }
 
 /// The `aud` claim, which RFC 7519 allows as a string or an array.
@@ -118,25 +152,23 @@ impl ClaimRules {
         {
             return Err(ClaimError::Audience);
         }
-        let exp = claims.exp.ok_or(ClaimError::MissingExpiry)?;
-        if exp.saturating_add(self.leeway_secs) < now {
+        // Compared as f64 so fractional dates count exactly (RFC 7519 NumericDate); every
+        // integer involved is far inside f64's exact range.
+        let now = now as f64;
+        let leeway = self.leeway_secs as f64;
+        let exp = claims.exp.ok_or(ClaimError::MissingExpiry)?.secs();
+        if exp + leeway < now {
             return Err(ClaimError::Expired);
         }
-        if claims
-            .nbf
-            .is_some_and(|nbf| nbf > now.saturating_add(self.leeway_secs))
-        {
+        if claims.nbf.is_some_and(|nbf| nbf.secs() > now + leeway) {
             return Err(ClaimError::NotYetValid);
         }
-        if claims
-            .iat
-            .is_some_and(|iat| iat > now.saturating_add(self.leeway_secs))
-        {
+        if claims.iat.is_some_and(|iat| iat.secs() > now + leeway) {
             return Err(ClaimError::IssuedInFuture);
         }
         // Without `iat`, the remaining lifetime is what a leaked token would be worth.
-        let start = claims.iat.unwrap_or(now);
-        if exp.saturating_sub(start) > self.max_lifetime_secs.saturating_add(self.leeway_secs) {
+        let start = claims.iat.map_or(now, NumericDate::secs);
+        if exp - start > self.max_lifetime_secs as f64 + leeway {
             return Err(ClaimError::LifetimeTooLong);
         }
         match claims.sub.as_deref() {
@@ -240,6 +272,25 @@ mod tests {
             r.check(&claims(no_exp), NOW),
             Err(ClaimError::MissingExpiry)
         );
+    }
+
+    #[test]
+    fn fractional_numeric_dates_are_compared_exactly() {
+        let r = rules();
+        let now = NOW as f64;
+        assert_eq!(r.check(&with("exp", json!(now + 0.5)), NOW), Ok(()));
+        assert_eq!(r.check(&with("iat", json!(now - 0.5)), NOW), Ok(()));
+        assert_eq!(r.check(&with("nbf", json!(now + 29.5)), NOW), Ok(()));
+        assert_eq!(
+            r.check(&with("nbf", json!(now + 30.5)), NOW),
+            Err(ClaimError::NotYetValid)
+        );
+        assert_eq!(r.check(&with("exp", json!(now - 29.5)), NOW), Ok(()));
+        assert_eq!(
+            r.check(&with("exp", json!(now - 30.5)), NOW),
+            Err(ClaimError::Expired)
+        );
+        assert!(serde_json::from_value::<RawClaims>(json!({"exp": "1"})).is_err());
     }
 
     #[test]

@@ -70,6 +70,13 @@ impl<'a> CompactJws<'a> {
         })
     }
 
+    /// The decoded header bytes.
+    pub fn header_bytes(&self) -> Result<Vec<u8>, ShapeError> {
+        URL_SAFE_NO_PAD
+            .decode(self.header)
+            .map_err(|_| ShapeError::Alphabet)
+    }
+
     /// The decoded payload bytes.
     pub fn payload_bytes(&self) -> Result<Vec<u8>, ShapeError> {
         URL_SAFE_NO_PAD

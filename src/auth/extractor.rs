@@ -7,7 +7,9 @@
 //! It refuses, in order: a token in the query string (even next to a valid header), a missing
 //! or non-Bearer `Authorization`, an invalid token (401 `invalid_token`); a caller over its
 //! request rate (429 `rate_limited`); a caller without the scope (403 `insufficient_scope`).
-//! Every refusal is audited and logged with its reason; the answer names only the code.
+//! Every refusal is audited and logged with its reason; the answer names only the code. The
+//! 401 challenge follows RFC 6750 section 3.1: `Bearer` alone when the request had no bearer
+//! credentials, `Bearer error="invalid_token"` when it had a token that was refused.
 
 use crate::audit::{AuditAction, AuditRecord};
 use crate::auth::caller::Caller;
@@ -27,8 +29,12 @@ use std::ops::Deref;
 /// Query parameters that would carry a token (RFC 6750 §2.3); refused, never read.
 const QUERY_TOKEN_NAMES: [&str; 2] = ["access_token", "token"];
 
-/// The `WWW-Authenticate` challenge of every 401.
+/// The `WWW-Authenticate` challenge of a 401 for a token that is present but refused.
 pub const INVALID_TOKEN_CHALLENGE: &str = r#"Bearer error="invalid_token""#;
+
+/// The `WWW-Authenticate` challenge of a 401 for a request without bearer credentials: no
+/// error code, since no token was wrong (RFC 6750 section 3.1).
+pub const NO_CREDENTIALS_CHALLENGE: &str = "Bearer";
 
 /// A verified caller holding the scope `S` requires; derefs to [`Caller`].
 #[derive(Debug)]
@@ -80,11 +86,16 @@ impl<S: RequiredScope> FromRequest for Authorized<S> {
                         ErrorCode::InvalidToken,
                         &failure.to_string(),
                     );
+                    let challenge = if failure.lacks_credentials() {
+                        NO_CREDENTIALS_CHALLENGE
+                    } else {
+                        INVALID_TOKEN_CHALLENGE
+                    };
                     return Err(ApiError::new(
                         ErrorCode::InvalidToken,
                         "A valid bearer token is required in the Authorization header.",
                     )
-                    .with_www_authenticate(INVALID_TOKEN_CHALLENGE));
+                    .with_www_authenticate(challenge));
                 }
             };
             if let Err(err) = state.limits.check_request(&caller) {
@@ -129,21 +140,30 @@ async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Caller, Aut
     if has_query_token(req.query_string()) {
         return Err(AuthFailure::TokenInQuery);
     }
-    let token = bearer_token(req).ok_or(AuthFailure::Missing)?;
+    let token = bearer_token(req)?;
     state.auth.verify(&token).await
 }
 
-/// The token of the one `Authorization: Bearer` header; several headers count as none.
-fn bearer_token(req: &HttpRequest) -> Option<String> {
+/// The token of the one `Authorization: Bearer` header. No header, or one of another scheme,
+/// is a request without bearer credentials; several headers, or a Bearer one without a
+/// token, are refused as a bad token.
+fn bearer_token(req: &HttpRequest) -> Result<String, AuthFailure> {
     let mut values = req.headers().get_all(AUTHORIZATION);
-    let value = values.next()?;
+    let value = values.next().ok_or(AuthFailure::Missing)?;
     if values.next().is_some() {
-        return None;
+        return Err(AuthFailure::BadHeader);
     }
-    let value = value.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
+    let value = value.to_str().map_err(|_| AuthFailure::BadHeader)?;
+    let value = value.trim_start();
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(AuthFailure::OtherScheme);
+    }
     let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
+    if token.is_empty() {
+        return Err(AuthFailure::BadHeader);
+    }
+    Ok(token.to_owned())
 }
 
 /// True when the query string has a parameter named like a token, however it is encoded.

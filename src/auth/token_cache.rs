@@ -114,7 +114,7 @@ impl Expiry<TokenDigest, Arc<VerifiedToken>> for UntilExpiry {
         let until = value
             .claims
             .exp
-            .unwrap_or(now)
+            .map_or(now, |exp| exp.ceil_secs())
             .saturating_add(self.leeway_secs);
         Some(Duration::from_secs(
             u64::try_from(until.saturating_sub(now)).unwrap_or(0),

@@ -1,10 +1,11 @@
 //! Verifies a bearer token and turns it into a [`Caller`].
 //!
-//! Order matters, cheapest and safest first: the compact-JWS shape; the header (`alg` must be
-//! one a configured source can verify); the unverified claims (`iss`, `aud`, `exp`, ...); only
-//! then key lookup, which may refetch the JWKS; then the signature with `jsonwebtoken`, pinned to
-//! the key's algorithm; then the claim rules again on the verified claims. A token verified
-//! before is found in the [`TokenCache`] and only its claim rules run again.
+//! Order matters, cheapest and safest first: the compact-JWS shape; the header (no `crit`, and
+//! `alg` must be one a configured source can verify); the unverified claims (`iss`, `aud`,
+//! `exp`, ...); only then key lookup, which may refetch the JWKS; then the signature with
+//! `jsonwebtoken`, pinned to the key's algorithm; then the claim rules again on the verified
+//! claims. A token verified before is found in the [`TokenCache`] and only its claim rules run
+//! again.
 
 use crate::auth::caller::Caller;
 use crate::auth::claims::{ClaimError, ClaimRules, RawClaims};
@@ -23,9 +24,15 @@ const MAX_CANDIDATES: usize = 8;
 /// Why a token was refused; for the log only, the answer says `invalid_token` and nothing more.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthFailure {
-    /// No `Authorization: Bearer` header.
+    /// No `Authorization` header at all.
     #[error("no bearer token")]
     Missing,
+    /// An `Authorization` header of another scheme (`Basic`, ...): no bearer credentials.
+    #[error("authorization scheme is not Bearer")]
+    OtherScheme,
+    /// Several `Authorization` headers, or a Bearer one without a usable token.
+    #[error("unusable Authorization header")]
+    BadHeader,
     /// A token was offered in the query string.
     #[error("token in the query string")]
     TokenInQuery,
@@ -35,6 +42,10 @@ pub enum AuthFailure {
     /// The header or payload is not the JSON it should be.
     #[error("malformed header or claims")]
     Malformed,
+    /// The header has `crit`: it names extensions the gateway must understand, and it
+    /// understands none (RFC 7515 section 4.1.11).
+    #[error("crit header present")]
+    Critical,
     /// No configured source verifies this `alg`.
     #[error("algorithm {0} is not accepted")]
     Algorithm(String),
@@ -47,6 +58,14 @@ pub enum AuthFailure {
     /// The signature (or `jsonwebtoken`'s own validation) failed.
     #[error("verification failed: {0}")]
     Signature(String),
+}
+
+impl AuthFailure {
+    /// True when the request carried no bearer credentials at all: RFC 6750 section 3.1 says
+    /// such an answer names no error code, because nothing was wrong with a token.
+    pub fn lacks_credentials(&self) -> bool {
+        matches!(self, AuthFailure::Missing | AuthFailure::OtherScheme)
+    }
 }
 
 /// Verifies caller JWTs against every configured key source.
@@ -167,6 +186,7 @@ impl Authenticator {
         key_generation: u64,
     ) -> Result<VerifiedToken, AuthFailure> {
         let jws = CompactJws::parse(token)?;
+        refuse_critical_extensions(&jws)?;
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthFailure::Malformed)?;
         let algorithm = header.alg;
         let Some(validation) = self.validation_for(algorithm) else {
@@ -242,6 +262,21 @@ impl Authenticator {
             .cloned()
             .collect()
     }
+}
+
+/// Refuses a header with a `crit` member, whatever its value. RFC 7515 section 4.1.11: a
+/// recipient must refuse a JWS whose `crit` lists an extension it does not understand, and
+/// this gateway understands none; an empty list, a list naming a standard header, or a value
+/// that is not a list are malformed. `jsonwebtoken` parses `crit` but never acts on it (and
+/// reads `"crit": null` as absent), so the raw header JSON is looked at here, the same for
+/// every key source.
+fn refuse_critical_extensions(jws: &CompactJws<'_>) -> Result<(), AuthFailure> {
+    let header: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&jws.header_bytes()?).map_err(|_| AuthFailure::Malformed)?;
+    if header.contains_key("crit") {
+        return Err(AuthFailure::Critical);
+    }
+    Ok(())
 }
 
 /// `jsonwebtoken`'s own checks, as a second line behind [`ClaimRules`]: the one algorithm,

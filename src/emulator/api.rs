@@ -65,10 +65,12 @@ async fn call_invitations(
         HttpMethod::GET
     };
     if request.method() != verb {
-        return Err(GoogleError::method_not_allowed());
+        return Err(GoogleError::unknown_path());
     }
     shared.count_call(method);
     shared.authorize(&request, method.accepted_scopes())?;
+    // Google charges the quota to the caller's project, which only a valid token names.
+    shared.check_quota()?;
     let fault = shared.enter(method).await?;
     if customer != CUSTOMER_ID && customer != MY_CUSTOMER {
         return Err(GoogleError::permission_denied(

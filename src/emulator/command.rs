@@ -30,6 +30,15 @@ pub struct EmulatorArgs {
     /// Write a service-account key file whose `token_uri` points at this emulator (mode 0600).
     #[arg(long, env = "GATEWAY_EMULATOR_WRITE_KEY", value_name = "FILE")]
     pub write_key: Option<PathBuf>,
+    /// Project quota: calls of the five User Invitation methods per minute, past which Google
+    /// answers 429 RESOURCE_EXHAUSTED; 0 for no quota.
+    #[arg(
+        long,
+        env = "GATEWAY_EMULATOR_QUOTA_PER_MINUTE",
+        default_value_t = 60,
+        value_name = "N"
+    )]
+    pub quota_per_minute: u32,
 }
 
 /// Runs the emulator until Ctrl-C or SIGTERM; first prints `emulator listening on URL` to stdout.
@@ -44,6 +53,7 @@ pub async fn run_standalone(args: EmulatorArgs) -> anyhow::Result<()> {
             seed,
             admin: args.admin,
             key: None,
+            quota_per_minute: (args.quota_per_minute > 0).then_some(args.quota_per_minute),
         },
     )
     .await?;

@@ -44,6 +44,11 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .default_service(not_allowed()),
         )
         .service(
+            web::resource("/emulator/v1/quota")
+                .post(set_quota)
+                .default_service(not_allowed()),
+        )
+        .service(
             web::resource("/emulator/v1/delegation")
                 .post(set_delegation)
                 .default_service(not_allowed()),
@@ -83,6 +88,21 @@ struct EmailRequest {
 #[serde(deny_unknown_fields)]
 struct LatencyRequest {
     ms: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct QuotaRequest {
+    /// Calls per minute; `null` lifts the quota. Required, so a typo cannot lift it by accident.
+    #[serde(deserialize_with = "required_nullable")]
+    per_minute: Option<u32>,
+}
+
+/// A field that must be present but may be `null`.
+fn required_nullable<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u32>, D::Error> {
+    Option::<u32>::deserialize(deserializer)
 }
 
 #[derive(Deserialize)]
@@ -153,6 +173,17 @@ async fn set_latency(payload: web::Payload, shared: web::Data<Shared>) -> Answer
     Ok(HttpResponse::NoContent().finish())
 }
 
+async fn set_quota(payload: web::Payload, shared: web::Data<Shared>) -> Answer {
+    let request: QuotaRequest = read_json(payload).await?;
+    if request.per_minute == Some(0) {
+        return Err(GoogleError::invalid_argument(
+            "perMinute must be at least 1, or null for no quota.",
+        ));
+    }
+    shared.world().quota.set_per_minute(request.per_minute);
+    Ok(HttpResponse::NoContent().finish())
+}
+
 async fn set_delegation(payload: web::Payload, shared: web::Data<Shared>) -> Answer {
     let request: DelegationRequest = read_json(payload).await?;
     shared.world().authorized_scopes = request.authorized_scopes;
@@ -165,7 +196,11 @@ async fn revoke_tokens(shared: web::Data<Shared>) -> HttpResponse {
 }
 
 async fn show_stats(shared: web::Data<Shared>) -> HttpResponse {
-    let stats = shared.world().stats.to_json();
+    let world = shared.world();
+    let mut stats = world.stats.to_json();
+    if let Value::Object(fields) = &mut stats {
+        fields.insert("quotaPerMinute".into(), json!(world.quota.per_minute()));
+    }
     HttpResponse::Ok().json(stats)
 }
 

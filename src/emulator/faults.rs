@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::method::Method;
-use super::wire::GoogleError;
+use super::wire::{GoogleError, canonical_name, canonical_names, canonical_status};
 
 /// Longest delay one rule may add; keeps a typo from hanging a test suite for hours.
 const MAX_LATENCY_MS: u64 = 120_000;
@@ -20,8 +20,9 @@ const MAX_REASON_CHARS: usize = 63;
 pub struct FaultRequest {
     /// Only calls of this method match; any method when absent.
     pub method: Option<Method>,
-    /// HTTP status of the Google error to answer; only a delay when absent.
-    pub status: Option<u16>,
+    /// The Google error to answer: a canonical status name (`"DEADLINE_EXCEEDED"`, HTTP code
+    /// derived) or an HTTP code that has one (`504`, status derived); only a delay when absent.
+    pub status: Option<FaultStatus>,
     /// Google's error reason (`rateLimitExceeded`, ...) instead of the status's default one.
     pub reason: Option<String>,
     /// How many matching calls the rule applies to.
@@ -35,6 +36,40 @@ pub struct FaultRequest {
     /// Only every n-th matching call is affected (the others pass on to later rules), so a
     /// share of calls fails interleaved with successes; 1 when absent.
     pub every: Option<u32>,
+}
+
+/// The `status` of a fault rule, as the caller wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum FaultStatus {
+    /// An HTTP code.
+    Code(u16),
+    /// A canonical status name.
+    Name(String),
+}
+
+impl FaultStatus {
+    /// The canonical status this names, or a message saying why there is none: every Google
+    /// error pairs its HTTP code with a canonical status, so a fault must too.
+    fn canonical(&self) -> Result<&'static str, GoogleError> {
+        let found = match self {
+            FaultStatus::Code(code) => canonical_status(*code),
+            FaultStatus::Name(name) => canonical_name(name),
+        };
+        found.ok_or_else(|| {
+            let given = match self {
+                FaultStatus::Code(code) => format!("HTTP code {code}"),
+                FaultStatus::Name(name) => format!("\"{name}\""),
+            };
+            let names: Vec<&str> = canonical_names().collect();
+            GoogleError::invalid_argument(format!(
+                "status {given} has no canonical Google status. Use a canonical status name \
+                 ({}) or an HTTP code that has one (400, 401, 403, 404, 409, 429, 499, 500, 501, \
+                 503, 504); e.g. a timeout is \"DEADLINE_EXCEEDED\" (504), not 408.",
+                names.join(", ")
+            ))
+        })
+    }
 }
 
 /// What happens to one call.
@@ -72,13 +107,11 @@ impl Faults {
         if request.every == Some(0) {
             return Err(GoogleError::invalid_argument("every must be at least 1."));
         }
-        if let Some(status) = request.status
-            && !(400..=599).contains(&status)
-        {
-            return Err(GoogleError::invalid_argument(
-                "status must be an HTTP error code (400-599).",
-            ));
-        }
+        let status = request
+            .status
+            .as_ref()
+            .map(FaultStatus::canonical)
+            .transpose()?;
         if let Some(reason) = &request.reason {
             check_reason(reason)?;
             if request.status.is_none() {
@@ -90,7 +123,7 @@ impl Faults {
         let delay = check_latency("latencyMs", request.latency_ms.unwrap_or(0))?;
         let fault = Fault {
             delay,
-            error: request.status.map(|status| {
+            error: status.map(|status| {
                 GoogleError::from_fault(status, request.reason.as_deref(), request.retry_after_secs)
             }),
             after_apply: request.after_apply.unwrap_or(false),
@@ -170,17 +203,32 @@ impl Fault {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::emulator::wire::canonical_code;
 
     fn rule(status: u16, every: Option<u32>) -> FaultRequest {
         FaultRequest {
             method: None,
-            status: Some(status),
+            status: Some(FaultStatus::Code(status)),
             reason: None,
             count: 100,
             latency_ms: None,
             retry_after_secs: None,
             after_apply: None,
             every,
+        }
+    }
+
+    #[test]
+    fn every_canonical_status_pairs_with_its_code_both_ways() {
+        for name in canonical_names() {
+            let code = canonical_code(name).unwrap();
+            let status = FaultStatus::Name(name.into()).canonical().unwrap();
+            assert_eq!(GoogleError::from_fault(status, None, None).code, code);
+            let by_code = FaultStatus::Code(code).canonical().unwrap();
+            assert_eq!(canonical_code(by_code), Some(code), "{name}");
+        }
+        for code in [200, 405, 408, 413, 502, 599] {
+            assert!(FaultStatus::Code(code).canonical().is_err(), "{code}");
         }
     }
 

@@ -33,7 +33,7 @@ pub async fn sign_jwt(
 ) -> Result<HttpResponse, GoogleError> {
     let account_email = parse_sign_jwt_path(request.uri().path())?;
     if request.method() != HttpMethod::POST {
-        return Err(GoogleError::method_not_allowed());
+        return Err(GoogleError::unknown_path());
     }
     shared.count_call(Method::SignJwt);
     shared.authorize(&request, Method::SignJwt.accepted_scopes())?;

@@ -18,6 +18,7 @@ mod list;
 mod method;
 mod page_token;
 mod path;
+mod quota;
 mod seed;
 mod state;
 mod stats;
@@ -57,6 +58,10 @@ pub struct EmulatorSettings {
     pub admin: String,
     /// The service account's key; `None` generates a fresh one.
     pub key: Option<EmulatorKey>,
+    /// The project quota: calls of the five User Invitation methods per minute; `None` (the
+    /// default here, for tests and the sandbox) is unlimited. The `emulator` command's
+    /// `--quota-per-minute` defaults to 60.
+    pub quota_per_minute: Option<u32>,
 }
 
 impl Default for EmulatorSettings {
@@ -65,6 +70,7 @@ impl Default for EmulatorSettings {
             seed: Seed::Demo,
             admin: "admin@example.com".into(),
             key: None,
+            quota_per_minute: None,
         }
     }
 }
@@ -111,7 +117,7 @@ impl Emulator {
             account,
             settings.admin,
             token_url.clone(),
-            state::World::new(directory),
+            state::World::new(directory, settings.quota_per_minute),
         ));
         let server = HttpServer::new(move || {
             App::new()

@@ -12,6 +12,7 @@ use super::faults::{Fault, Faults};
 use super::key::ServiceAccount;
 use super::method::Method;
 use super::page_token::PageTokenKey;
+use super::quota::Quota;
 use super::stats::Stats;
 use super::wire::GoogleError;
 use super::{USERINVITATIONS_READONLY_SCOPE, USERINVITATIONS_SCOPE};
@@ -27,13 +28,15 @@ pub struct World {
     pub latency: Duration,
     /// Scopes the (emulated) Admin console authorises for domain-wide delegation.
     pub authorized_scopes: Vec<String>,
+    /// The project quota.
+    pub quota: Quota,
     /// Counters.
     pub stats: Stats,
 }
 
 impl World {
-    /// A fresh world around seeded accounts.
-    pub fn new(directory: Directory) -> World {
+    /// A fresh world around seeded accounts, with a quota of `quota_per_minute` calls.
+    pub fn new(directory: Directory, quota_per_minute: Option<u32>) -> World {
         World {
             directory,
             faults: Faults::default(),
@@ -42,6 +45,7 @@ impl World {
                 USERINVITATIONS_SCOPE.into(),
                 USERINVITATIONS_READONLY_SCOPE.into(),
             ],
+            quota: Quota::new(quota_per_minute),
             stats: Stats::default(),
         }
     }
@@ -100,6 +104,18 @@ impl Shared {
     /// Counts a call routed to `method`, before anything can fail it.
     pub fn count_call(&self, method: Method) {
         self.world().stats.count_call(method);
+    }
+
+    /// Counts an authenticated User Invitation call against the project quota; past it, 429
+    /// RESOURCE_EXHAUSTED as Google answers (counted in stats).
+    pub fn check_quota(&self) -> Result<(), GoogleError> {
+        let mut world = self.world();
+        if world.quota.admit(tokio::time::Instant::now()) {
+            Ok(())
+        } else {
+            world.stats.record_quota_rejection();
+            Err(GoogleError::quota_exceeded())
+        }
     }
 
     /// Checks the request's access token against the scopes the method accepts. The token comes

@@ -30,6 +30,7 @@ pub struct Stats {
     calls: [u64; Method::ALL.len()],
     token_grants: VecDeque<TokenGrant>,
     mails_sent: BTreeMap<String, u64>,
+    quota_rejections: u64,
 }
 
 impl Stats {
@@ -54,6 +55,11 @@ impl Stats {
         *count = count.saturating_add(1);
     }
 
+    /// Counts one call refused by the project quota.
+    pub fn record_quota_rejection(&mut self) {
+        self.quota_rejections = self.quota_rejections.saturating_add(1);
+    }
+
     /// The `GET /emulator/v1/stats` body.
     pub fn to_json(&self) -> Value {
         let calls: Map<String, Value> = Method::ALL
@@ -65,6 +71,7 @@ impl Stats {
             "calls": calls,
             "tokenGrants": self.token_grants,
             "mailsSent": self.mails_sent,
+            "quotaRejections": self.quota_rejections,
         })
     }
 }

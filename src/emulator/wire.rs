@@ -75,6 +75,58 @@ pub struct GoogleError {
     pub legacy_domain: Option<&'static str>,
 }
 
+/// Every canonical error status (google.rpc.Code, `OK` aside) with the HTTP code Google
+/// sends it with (the mapping documented in google/rpc/code.proto).
+const CANONICAL_PAIRS: [(&str, u16); 16] = [
+    ("INVALID_ARGUMENT", 400),
+    ("FAILED_PRECONDITION", 400),
+    ("OUT_OF_RANGE", 400),
+    ("UNAUTHENTICATED", 401),
+    ("PERMISSION_DENIED", 403),
+    ("NOT_FOUND", 404),
+    ("ALREADY_EXISTS", 409),
+    ("ABORTED", 409),
+    ("RESOURCE_EXHAUSTED", 429),
+    ("CANCELLED", 499),
+    ("INTERNAL", 500),
+    ("UNKNOWN", 500),
+    ("DATA_LOSS", 500),
+    ("UNIMPLEMENTED", 501),
+    ("UNAVAILABLE", 503),
+    ("DEADLINE_EXCEEDED", 504),
+];
+
+/// The canonical status names, for messages.
+pub fn canonical_names() -> impl Iterator<Item = &'static str> {
+    CANONICAL_PAIRS.iter().map(|(name, _)| *name)
+}
+
+/// The HTTP code of a canonical status name (exact spelling), `None` for anything else.
+pub fn canonical_code(status: &str) -> Option<u16> {
+    CANONICAL_PAIRS
+        .iter()
+        .find(|(name, _)| *name == status)
+        .map(|(_, code)| *code)
+}
+
+/// The canonical status name itself for `status`, when it is one (`'static`, for errors).
+pub fn canonical_name(status: &str) -> Option<&'static str> {
+    canonical_names().find(|name| *name == status)
+}
+
+/// The status Google usually sends with an HTTP code alone; where a code has several
+/// (400, 409, 500) the first in [`CANONICAL_PAIRS`]: INVALID_ARGUMENT, ABORTED, INTERNAL.
+/// `None` for a code no canonical status maps to (408, 502, 405, ...).
+pub fn canonical_status(code: u16) -> Option<&'static str> {
+    match code {
+        409 => Some("ABORTED"),
+        _ => CANONICAL_PAIRS
+            .iter()
+            .find(|(_, pair_code)| *pair_code == code)
+            .map(|(name, _)| *name),
+    }
+}
+
 /// Reasons Google files under the legacy `usageLimits` domain (the others under `global`).
 const USAGE_LIMIT_REASONS: [&str; 5] = [
     "rateLimitExceeded",
@@ -139,16 +191,6 @@ impl GoogleError {
         Self::not_found("Method not found.")
     }
 
-    /// 405 for a known path called with the wrong HTTP verb (gRPC has no 405; UNIMPLEMENTED fits best).
-    pub fn method_not_allowed() -> Self {
-        Self::new(
-            405,
-            "UNIMPLEMENTED",
-            "METHOD_NOT_ALLOWED",
-            "HTTP method not allowed on this path.",
-        )
-    }
-
     /// 409 ALREADY_EXISTS.
     pub fn already_exists(message: impl Into<String>) -> Self {
         Self::new(409, "ALREADY_EXISTS", "ALREADY_EXISTS", message)
@@ -159,13 +201,28 @@ impl GoogleError {
         Self::new(409, "ABORTED", "ABORTED", message)
     }
 
-    /// 413 for a body over the limit; OUT_OF_RANGE is the canonical status closest to "too large".
+    /// A body over the limit. Google's own limit is many megabytes, past which its front end
+    /// answers an HTML 413 page; below it, a body these methods do not take is 400
+    /// INVALID_ARGUMENT, which is also what the emulator answers for a body over its limit:
+    /// Google's JSON shape with a canonical pair (413 has no canonical status).
     pub fn payload_too_large(limit: usize) -> Self {
         Self::new(
-            413,
-            "OUT_OF_RANGE",
+            400,
+            "INVALID_ARGUMENT",
             "REQUEST_TOO_LARGE",
             format!("Request body is larger than {limit} bytes."),
+        )
+    }
+
+    /// 429 for a call past the project's per-minute quota, as Google words it: reason
+    /// `RATE_LIMIT_EXCEEDED`, no `Retry-After` (Google sends none for quota).
+    pub fn quota_exceeded() -> Self {
+        Self::new(
+            429,
+            "RESOURCE_EXHAUSTED",
+            "RATE_LIMIT_EXCEEDED",
+            "Quota exceeded for quota metric 'Requests' and limit 'Requests per minute' of service \
+             'cloudidentity.googleapis.com'.",
         )
     }
 
@@ -174,28 +231,23 @@ impl GoogleError {
         Self::new(500, "INTERNAL", "INTERNAL", message)
     }
 
-    /// An injected fault: the status name comes from the HTTP code, as in the wire-facts table.
-    /// A chosen `reason` (already validated) replaces the default one and is put where Google puts
-    /// it: in the `ErrorInfo` detail and in the legacy `errors[]` entry, which is where Google's own
-    /// Python client looks for `rateLimitExceeded` on a 403.
+    /// An injected fault of a canonical `status` (see [`canonical_status`] and
+    /// [`canonical_code`]). A chosen `reason` (already validated) replaces the default one and is
+    /// put where Google puts it: in the `ErrorInfo` detail and in the legacy `errors[]` entry,
+    /// which is where Google's own Python client looks for `rateLimitExceeded` on a 403.
     pub fn from_fault(
-        code: u16,
+        status: &'static str,
         chosen_reason: Option<&str>,
         retry_after_secs: Option<u64>,
     ) -> Self {
-        let (status, reason) = match code {
-            400 => ("INVALID_ARGUMENT", "BAD_REQUEST"),
-            401 => ("UNAUTHENTICATED", "ACCESS_TOKEN_EXPIRED"),
-            403 => ("PERMISSION_DENIED", "IAM_PERMISSION_DENIED"),
-            404 => ("NOT_FOUND", "NOT_FOUND"),
-            409 => ("ABORTED", "ABORTED"),
-            429 => ("RESOURCE_EXHAUSTED", "RATE_LIMIT_EXCEEDED"),
-            499 => ("CANCELLED", "CANCELLED"),
-            500 => ("INTERNAL", "INTERNAL"),
-            501 => ("UNIMPLEMENTED", "UNIMPLEMENTED"),
-            503 => ("UNAVAILABLE", "SERVICE_UNAVAILABLE"),
-            408 | 504 => ("DEADLINE_EXCEEDED", "DEADLINE_EXCEEDED"),
-            _ => ("UNKNOWN", "UNKNOWN"),
+        let code = canonical_code(status).unwrap_or(500);
+        let reason = match status {
+            "INVALID_ARGUMENT" => "BAD_REQUEST",
+            "UNAUTHENTICATED" => "ACCESS_TOKEN_EXPIRED",
+            "PERMISSION_DENIED" => "IAM_PERMISSION_DENIED",
+            "RESOURCE_EXHAUSTED" => "RATE_LIMIT_EXCEEDED",
+            "UNAVAILABLE" => "SERVICE_UNAVAILABLE",
+            other => other,
         };
         let mut error = Self::new(code, status, reason, format!("Injected fault: {status}."));
         error.retry_after_secs = retry_after_secs;
@@ -277,7 +329,8 @@ pub fn ok_json(value: &Value) -> HttpResponse {
         .body(value.to_string())
 }
 
-/// Handler for a known path called with the wrong verb.
+/// Handler for a known path called with the wrong verb: Google's front end has no 405, it
+/// answers 404 "Method not found." as for any path/verb pair no method is bound to.
 pub async fn reject_method() -> HttpResponse {
-    GoogleError::method_not_allowed().error_response()
+    GoogleError::unknown_path().error_response()
 }

@@ -75,11 +75,13 @@ pub fn validate_batch(emails: &[String]) -> Result<(), ApiError> {
 #[derive(IntoResponses)]
 #[allow(dead_code)] // Only read by the OpenAPI derive.
 pub enum AuthErrors {
-    /// No valid bearer token (`invalid_token`); `WWW-Authenticate: Bearer error="invalid_token"`.
+    /// No valid bearer token (`invalid_token`). `WWW-Authenticate` is `Bearer` alone when the
+    /// request had no bearer credentials, `Bearer error="invalid_token"` when its token was
+    /// refused (RFC 6750 section 3.1).
     #[response(
         status = 401,
         content_type = "application/problem+json",
-        headers(("WWW-Authenticate" = String, description = r#"`Bearer error="invalid_token"`"#)),
+        headers(("WWW-Authenticate" = String, description = r#"`Bearer` when the request has no bearer credentials (no `Authorization` header, or another scheme); `Bearer error="invalid_token"` when a token is present but refused"#)),
         example = json!({"type": "https://invitation-gateway.dev/problems/invalid_token", "title": "The bearer token is missing or invalid", "status": 401, "detail": "A valid bearer token is required in the Authorization header.", "code": "invalid_token", "requestId": "3f1b0c1e-8a52-4c1e-9b7e-0d6f2f0f4b11"})
     )]
     Unauthorized(ProblemDocument),

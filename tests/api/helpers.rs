@@ -66,6 +66,8 @@ pub async fn spawn_google(seed: Seed) -> TestGoogle {
             seed,
             admin: ADMIN.into(),
             key: Some(shared_key()),
+            // Tests that are about the quota set their own.
+            quota_per_minute: None,
         },
     )
     .await

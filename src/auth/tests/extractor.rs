@@ -40,17 +40,33 @@ async fn a_valid_token_with_the_scope_reaches_the_handler_as_its_caller() {
 }
 
 #[actix_web::test]
-async fn no_token_is_401() {
+async fn no_token_is_401_with_a_bare_challenge() {
     call(&state().await, "/probe", None)
         .await
-        .assert_invalid_token();
+        .assert_no_credentials();
 }
 
 #[actix_web::test]
-async fn a_non_bearer_scheme_is_401() {
+async fn a_non_bearer_scheme_is_401_with_a_bare_challenge() {
     let request = TestRequest::post()
         .uri("/probe")
         .insert_header(("authorization", format!("Basic {}", hs256(&claims(SEND)))));
+    send(&state().await, request).await.assert_no_credentials();
+}
+
+#[actix_web::test]
+async fn a_bearer_header_without_a_token_or_twice_is_an_invalid_token() {
+    for value in ["Bearer", "Bearer   "] {
+        let request = TestRequest::post()
+            .uri("/probe")
+            .insert_header(("authorization", value));
+        send(&state().await, request).await.assert_invalid_token();
+    }
+    let token = hs256(&claims(SEND));
+    let request = TestRequest::post()
+        .uri("/probe")
+        .append_header(("authorization", format!("Bearer {token}")))
+        .append_header(("authorization", format!("Bearer {token}")));
     send(&state().await, request).await.assert_invalid_token();
 }
 
@@ -112,6 +128,32 @@ async fn a_pem_key_verifies_its_own_algorithm() {
     let token = sign(&claims(SEND), Algorithm::RS256, &key.encoding_key(), None);
     let answer = call(&state_with_rsa_pem().await, "/probe", Some(&token)).await;
     assert_eq!(answer.status, 200, "{answer:?}");
+}
+
+#[actix_web::test]
+async fn crit_header_is_refused_for_pem_keys() {
+    let state = state_with_rsa_pem().await;
+    let key = rsa_keys()[0].encoding_key();
+    let plain = json!({"alg": "RS256", "typ": "JWT"});
+    let token = sign_with_header(&plain, &claims(SEND), Algorithm::RS256, &key);
+    assert_eq!(call(&state, "/probe", Some(&token)).await.status, 200);
+    for crit in [json!(["x-must-understand"]), json!([]), json!(["alg"])] {
+        let header = json!({"alg": "RS256", "typ": "JWT", "crit": crit, "x-must-understand": 1});
+        let token = sign_with_header(&header, &claims(SEND), Algorithm::RS256, &key);
+        call(&state, "/probe", Some(&token))
+            .await
+            .assert_invalid_token();
+    }
+}
+
+#[actix_web::test]
+async fn crit_header_is_refused_for_the_hs256_secret() {
+    let key = EncodingKey::from_secret(SECRET.as_bytes());
+    let header = json!({"alg": "HS256", "crit": ["x-must-understand"], "x-must-understand": 1});
+    let token = sign_with_header(&header, &claims(SEND), Algorithm::HS256, &key);
+    call(&state().await, "/probe", Some(&token))
+        .await
+        .assert_invalid_token();
 }
 
 /// Test-only key pairs, made for these tests with `openssl genpkey` (P-256 and Ed25519).

@@ -291,3 +291,20 @@ async fn unusable_keys_in_the_set_are_skipped() {
     let caller = auth.verify(&rs256("a", 0)).await.unwrap();
     assert!(caller.has_scope(<scope::Send as crate::auth::RequiredScope>::SCOPE));
 }
+
+#[actix_web::test]
+async fn crit_header_is_refused_for_jwks_keys() {
+    let issuer = issuer_with(vec![rsa_keys()[0].jwk("a")]);
+    let state = jwks_state(&start_issuer(&issuer)).await;
+    jwks(&state).fetch(false).await.unwrap();
+    let key = rsa_keys()[0].encoding_key();
+    let plain = json!({"alg": "RS256", "kid": "a"});
+    let token = sign_with_header(&plain, &claims(SEND), Algorithm::RS256, &key);
+    assert_eq!(call(&state, "/probe", Some(&token)).await.status, 200);
+    let header = json!({"alg": "RS256", "kid": "a", "crit": ["x-must-understand"],
+        "x-must-understand": 1});
+    let token = sign_with_header(&header, &claims(SEND), Algorithm::RS256, &key);
+    call(&state, "/probe", Some(&token))
+        .await
+        .assert_invalid_token();
+}

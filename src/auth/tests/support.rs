@@ -100,6 +100,23 @@ pub fn sign(claims: &Value, alg: Algorithm, key: &EncodingKey, kid: Option<&str>
     jsonwebtoken::encode(&header, claims, key).unwrap()
 }
 
+/// A token with exactly this header (which `jsonwebtoken::Header` may not be able to express),
+/// correctly signed with `key`.
+pub fn sign_with_header(
+    header: &Value,
+    claims: &Value,
+    alg: Algorithm,
+    key: &EncodingKey,
+) -> String {
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let signature = jsonwebtoken::crypto::sign(signing_input.as_bytes(), key, alg).unwrap();
+    format!("{signing_input}.{signature}")
+}
+
 /// A token assembled by hand: any header, any claims, any signature.
 pub fn raw_token(header: &Value, claims: &Value, signature: &str) -> String {
     format!(
@@ -162,6 +179,14 @@ impl Answer {
             .get(name)
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
+    }
+
+    /// Asserts a 401 `invalid_token` whose challenge names no error: the request carried no
+    /// bearer credentials (RFC 6750 section 3.1).
+    pub fn assert_no_credentials(&self) {
+        assert_eq!(self.status, 401, "{self:?}");
+        assert_eq!(self.body["code"], "invalid_token", "{self:?}");
+        assert_eq!(self.header("www-authenticate"), "Bearer");
     }
 
     /// Asserts a 401 `invalid_token` with its challenge.

@@ -96,3 +96,25 @@ async fn the_command_with_seed_empty_lists_nothing() {
         "no demo account behind an empty seed"
     );
 }
+
+#[tokio::test]
+async fn the_command_enforces_a_quota_of_60_per_minute_unless_told_otherwise() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    for (args, expected) in [
+        (&[][..], json!(60)),
+        (&["--quota-per-minute", "5"][..], json!(5)),
+        (&["--quota-per-minute", "0"][..], Value::Null),
+    ] {
+        let (_emulator, url) = start(args);
+        let stats: Value = http
+            .get(format!("{url}/emulator/v1/stats"))
+            .send()
+            .await
+            .expect("stats answer")
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(stats["quotaPerMinute"], expected, "{args:?}");
+    }
+}

@@ -75,8 +75,9 @@ async fn bad_control_bodies_are_google_errors() {
             .await
             .assert_google_error(400, "INVALID_ARGUMENT");
     }
+    // A wrong verb is Google's 404 "Method not found." here too (no 405 at Google).
     let reply = app.get_as(&app.url("/emulator/v1/accounts"), None).await;
-    reply.assert_google_error(405, "UNIMPLEMENTED");
+    reply.assert_google_error(404, "NOT_FOUND");
 }
 
 #[tokio::test]
