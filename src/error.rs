@@ -237,6 +237,19 @@ impl From<crate::invitations::idempotency::KeyReused> for ApiError {
     }
 }
 
+/// A batch refused as a whole is a 400 problem; nothing is done for any of its addresses.
+impl From<crate::invitations::batch::BatchError> for ApiError {
+    fn from(error: crate::invitations::batch::BatchError) -> Self {
+        use crate::invitations::batch::BatchError;
+        let code = match error {
+            BatchError::Empty => ErrorCode::InvalidRequest,
+            BatchError::TooMany { .. } => ErrorCode::TooManyEmails,
+            BatchError::Duplicate { .. } => ErrorCode::DuplicateEmails,
+        };
+        ApiError::new(code, error.to_string())
+    }
+}
+
 /// What an error answer says, attached to the response until the body is rendered.
 #[derive(Debug, Clone)]
 pub struct Problem {
@@ -354,6 +367,18 @@ mod tests {
             sanitize_parse_error("unknown field `ada@example.com`"),
             "unknown field `…`"
         );
+    }
+
+    #[test]
+    fn refused_batches_answer_their_own_codes() {
+        use crate::invitations::batch::EmailBatch;
+        let refused = |emails: &[&str]| {
+            let batch = EmailBatch::parse(emails.iter().map(|e| (*e).to_owned()).collect());
+            ApiError::from(batch.unwrap_err()).code()
+        };
+        assert_eq!(refused(&[]), ErrorCode::InvalidRequest);
+        assert_eq!(refused(&["a@example.com"; 101]), ErrorCode::TooManyEmails);
+        assert_eq!(refused(&["nope", "nope"]), ErrorCode::DuplicateEmails);
     }
 
     #[test]

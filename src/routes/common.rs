@@ -1,14 +1,9 @@
 //! What every `/v1` handler shares: the call context, batch validation, documented errors.
 
-use crate::error::{ApiError, ErrorCode, ProblemDocument};
-use crate::google::CallContext;
-use crate::invitations::MAX_EMAILS;
-use crate::invitations::email::Email;
+use crate::error::ProblemDocument;
 use crate::middleware::request_id::RequestId;
-use crate::state::AppState;
 use actix_web::{HttpMessage, HttpRequest};
 use serde::Deserialize;
-use std::collections::HashMap;
 use utoipa::{IntoResponses, ToSchema};
 
 /// A request naming addresses: check, lookup, cancel.
@@ -29,46 +24,6 @@ pub fn request_id(req: &HttpRequest) -> String {
         .get::<RequestId>()
         .map(|id| id.0.clone())
         .unwrap_or_default()
-}
-
-/// The context of the Google calls made for `req`: its request id and the call deadline.
-pub fn call_context(req: &HttpRequest, state: &AppState) -> CallContext {
-    state.google.context(Some(request_id(req)))
-}
-
-/// Whole-request checks of a batch: 1 to 100 addresses, none twice. Valid addresses are
-/// compared as Google compares them (after normalisation, ignoring case), so one person cannot
-/// be named twice; invalid ones, which never reach Google, only when they are exactly the same
-/// text (what the schema's `uniqueItems` says). Per-item problems (an invalid address) are not
-/// whole-request errors.
-pub fn validate_batch(emails: &[String]) -> Result<(), ApiError> {
-    if emails.is_empty() {
-        return Err(ApiError::new(
-            ErrorCode::InvalidRequest,
-            "emails: at least one address is required.",
-        ));
-    }
-    if emails.len() > MAX_EMAILS {
-        return Err(ApiError::new(
-            ErrorCode::TooManyEmails,
-            format!(
-                "emails: at most {MAX_EMAILS} addresses per request, got {}.",
-                emails.len()
-            ),
-        ));
-    }
-    let mut seen: HashMap<(bool, String), usize> = HashMap::with_capacity(emails.len());
-    for (index, raw) in emails.iter().enumerate() {
-        let identity = Email::parse(raw)
-            .map_or_else(|_| (false, raw.clone()), |email| (true, email.identity()));
-        if let Some(first) = seen.insert(identity, index) {
-            return Err(ApiError::new(
-                ErrorCode::DuplicateEmails,
-                format!("emails[{index}] repeats emails[{first}]; send each address once."),
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// Errors every authenticated operation can answer.
@@ -157,36 +112,4 @@ pub enum UpstreamErrors {
         example = json!({"type": "https://invitation-gateway.dev/problems/upstream_timeout", "title": "Google did not answer in time", "status": 504, "detail": "Google did not answer in time.", "code": "upstream_timeout", "requestId": "3f1b0c1e-8a52-4c1e-9b7e-0d6f2f0f4b11"})
     )]
     Timeout(ProblemDocument),
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn batches_must_hold_one_to_a_hundred_distinct_addresses() {
-        assert_eq!(
-            validate_batch(&[]).unwrap_err().code(),
-            ErrorCode::InvalidRequest
-        );
-        let many: Vec<String> = (0..101).map(|i| format!("p{i}@example.com")).collect();
-        assert_eq!(
-            validate_batch(&many).unwrap_err().code(),
-            ErrorCode::TooManyEmails
-        );
-        assert!(validate_batch(&many[..100]).is_ok());
-        let twice = vec!["Ada@Example.com".to_owned(), " ada@example.COM ".to_owned()];
-        assert_eq!(
-            validate_batch(&twice).unwrap_err().code(),
-            ErrorCode::DuplicateEmails
-        );
-        let invalid_twice = vec!["nope".to_owned(), "nope".to_owned()];
-        assert_eq!(
-            validate_batch(&invalid_twice).unwrap_err().code(),
-            ErrorCode::DuplicateEmails
-        );
-        // Distinct invalid texts are distinct items (each gets its own `invalid_email`).
-        let invalid_spellings = vec!["nope".to_owned(), "NOPE".to_owned(), " nope".to_owned()];
-        assert!(validate_batch(&invalid_spellings).is_ok());
-    }
 }

@@ -2,13 +2,12 @@
 
 use crate::auth::{Authorized, scope};
 use crate::error::{ApiError, ErrorCode};
+use crate::invitations::batch::EmailBatch;
 use crate::invitations::listing::{
-    self, ExportFormat, InvitationPage, ListQuery, MAX_PAGE_SIZE, OrderBy, Summary,
+    ExportFormat, InvitationPage, ListQuery, MAX_PAGE_SIZE, OrderBy, Summary,
 };
 use crate::invitations::outcome::{InvitationState, LookupResult};
-use crate::routes::common::{
-    AuthErrors, BodyErrors, EmailsRequest, UpstreamErrors, call_context, request_id, validate_batch,
-};
+use crate::routes::common::{AuthErrors, BodyErrors, EmailsRequest, UpstreamErrors, request_id};
 use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -54,11 +53,8 @@ pub async fn lookup_invitations(
     req: HttpRequest,
     body: web::Json<EmailsRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    validate_batch(&body.emails)?;
-    let results = state
-        .invitations
-        .lookup(&body.emails, &call_context(&req, &state))
-        .await;
+    let batch = EmailBatch::parse(body.into_inner().emails)?;
+    let results = state.invitations.lookup(&batch, &request_id(&req)).await;
     Ok(HttpResponse::Ok().json(LookupInvitationsResponse { results }))
 }
 
@@ -196,7 +192,7 @@ pub async fn list_invitations(
         req.query_string(),
         &["state", "orderBy", "pageSize", "pageToken"],
     )?;
-    let page = listing::list_page(&state.google, &query, &call_context(&req, &state)).await?;
+    let page = state.invitations.list(&query, &request_id(&req)).await?;
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -221,12 +217,7 @@ pub async fn summarize_invitations(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let request_id = request_id(&req);
-    let google = state.google.clone();
-    let summary = state
-        .invitations
-        .summary(|| google.context(Some(request_id.clone())))
-        .await?;
+    let summary = state.invitations.summary(&request_id(&req)).await?;
     Ok(HttpResponse::Ok().json(summary.as_ref()))
 }
 
@@ -301,10 +292,10 @@ pub async fn export_invitations(
             "Accept text/csv or application/x-ndjson.",
         )
     })?;
-    let request_id = request_id(&req);
-    let google = state.google.clone();
-    let context = move || google.context(Some(request_id.clone()));
-    let stream = listing::export(state.google.clone(), query.states, format, context).await?;
+    let stream = state
+        .invitations
+        .export(query.states, format, &request_id(&req))
+        .await?;
     Ok(HttpResponse::Ok()
         .content_type(format.content_type())
         .insert_header((header::CACHE_CONTROL, "no-store"))

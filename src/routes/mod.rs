@@ -218,3 +218,29 @@ mod tests {
         assert_eq!(body["emails"][0], "a@b.c");
     }
 }
+
+#[cfg(test)]
+mod layering {
+    /// Handlers reach Google only through the domain (`invitations`): no route file names the
+    /// client, its module or its call context.
+    #[test]
+    fn handlers_never_name_google() {
+        let files = [
+            ("common.rs", include_str!("common.rs")),
+            ("eligibility.rs", include_str!("eligibility.rs")),
+            ("health.rs", include_str!("health.rs")),
+            ("invitations.rs", include_str!("invitations.rs")),
+            ("metrics.rs", include_str!("metrics.rs")),
+            ("mutations.rs", include_str!("mutations.rs")),
+            ("openapi.rs", include_str!("openapi.rs")),
+        ];
+        // Lower-case `google` as a whole word is an identifier (prose says "Google").
+        let named = regex_lite::Regex::new(r"\bgoogle\b|GoogleClient|CallContext")
+            .expect("the pattern is valid");
+        for (name, text) in files {
+            if let Some(found) = named.find(text) {
+                panic!("routes/{name} names `{}`", found.as_str());
+            }
+        }
+    }
+}

@@ -3,12 +3,11 @@
 use crate::audit::{AuditAction, AuditRecord};
 use crate::auth::{Authorized, Caller, scope};
 use crate::error::{ApiError, ErrorCode, ProblemDocument};
+use crate::invitations::batch::EmailBatch;
 use crate::invitations::idempotency::IdempotencyScope;
 use crate::invitations::mutation::{self, Action, Done, MutationObserver};
 use crate::invitations::outcome::{ItemError, MutationResponse};
-use crate::routes::common::{
-    AuthErrors, BodyErrors, EmailsRequest, call_context, request_id, validate_batch,
-};
+use crate::routes::common::{AuthErrors, BodyErrors, EmailsRequest, request_id};
 use crate::state::AppState;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -34,6 +33,14 @@ pub struct SendInvitationsRequest {
     /// get no mail).
     #[serde(default)]
     pub resend: bool,
+}
+
+/// What a send's idempotency fingerprint is taken over: the request as sent, field for field
+/// (serialises exactly as [`SendInvitationsRequest`] does).
+#[derive(Serialize)]
+struct SendFingerprint<'a> {
+    emails: &'a EmailBatch,
+    resend: bool,
 }
 
 /// The optional header of send and cancel (documentation; read by `idempotency_key`).
@@ -243,20 +250,23 @@ pub async fn send_invitations(
     req: HttpRequest,
     body: web::Json<SendInvitationsRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    validate_batch(&body.emails)?;
-    let ctx = call_context(&req, &state);
-    let request = body.into_inner();
+    let SendInvitationsRequest { emails, resend } = body.into_inner();
+    let batch = EmailBatch::parse(emails)?;
+    let request_id = request_id(&req);
     mutate(
         &state,
         caller.caller(),
         &req,
         Action::Send,
         "POST /v1/invitations/send",
-        &request,
+        &SendFingerprint {
+            emails: &batch,
+            resend,
+        },
         async |observer| {
             state
                 .invitations
-                .send(&request.emails, request.resend, observer, &ctx)
+                .send(&batch, resend, observer, &request_id)
                 .await
         },
     )
@@ -293,22 +303,44 @@ pub async fn cancel_invitations(
     req: HttpRequest,
     body: web::Json<EmailsRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    validate_batch(&body.emails)?;
-    let ctx = call_context(&req, &state);
-    let request = body.into_inner();
+    let batch = EmailBatch::parse(body.into_inner().emails)?;
+    let request_id = request_id(&req);
     mutate(
         &state,
         caller.caller(),
         &req,
         Action::Cancel,
         "POST /v1/invitations/cancel",
-        &request.emails,
+        &batch,
         async |observer| {
             state
                 .invitations
-                .cancel(&request.emails, observer, &ctx)
+                .cancel(&batch, observer, &request_id)
                 .await
         },
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sends_fingerprint_is_taken_over_the_request_as_sent() {
+        let emails = vec![" Ada@Example.com".to_owned(), "nope".to_owned()];
+        let request = SendInvitationsRequest {
+            emails: emails.clone(),
+            resend: true,
+        };
+        let batch = EmailBatch::parse(emails).unwrap();
+        let fingerprint = SendFingerprint {
+            emails: &batch,
+            resend: true,
+        };
+        assert_eq!(
+            serde_json::to_vec(&fingerprint).unwrap(),
+            serde_json::to_vec(&request).unwrap()
+        );
+    }
 }

@@ -29,8 +29,12 @@ async fn readyz_names_failed_credentials() {
     app.control("tokens/revoke", serde_json::json!({})).await;
     let _ = app
         .state
-        .google
-        .get("ada@example.com", &app.state.google.context(None))
+        .invitations
+        .google()
+        .get(
+            "ada@example.com",
+            &app.state.invitations.google().context(None),
+        )
         .await;
 
     let body = assert_problem(app.get("/readyz").await, 503, "not_ready").await;
