@@ -1,6 +1,6 @@
 //! What every `/v1` handler shares: the call context, batch validation, documented errors.
 
-use crate::error::ProblemDocument;
+use crate::error::{ErrorCode, ProblemDocument};
 use crate::middleware::request_id::RequestId;
 use actix_web::{HttpMessage, HttpRequest};
 use serde::Deserialize;
@@ -35,7 +35,7 @@ pub enum AuthErrors {
         status = 401,
         content_type = "application/problem+json",
         headers(("WWW-Authenticate" = String, description = r#"`Bearer error="invalid_token"`"#)),
-        example = json!({"type": "https://invitation-gateway.dev/problems/invalid_token", "title": "The bearer token is missing or invalid", "status": 401, "detail": "A valid bearer token is required in the Authorization header.", "code": "invalid_token", "requestId": "3f1b0c1e-8a52-4c1e-9b7e-0d6f2f0f4b11"})
+        example = json!(ErrorCode::InvalidToken.example())
     )]
     Unauthorized(ProblemDocument),
     /// The token lacks the operation's scope (`insufficient_scope`).
@@ -43,7 +43,7 @@ pub enum AuthErrors {
         status = 403,
         content_type = "application/problem+json",
         headers(("WWW-Authenticate" = String, description = r#"`Bearer error="insufficient_scope", scope="..."`, naming the scope"#)),
-        example = json!({"type": "https://invitation-gateway.dev/problems/insufficient_scope", "title": "The token lacks the required scope", "status": 403, "detail": "This operation requires the scope invitations.send.", "code": "insufficient_scope", "requestId": "3f1b0c1e-8a52-4c1e-9b7e-0d6f2f0f4b11"})
+        example = json!(ErrorCode::InsufficientScope.example())
     )]
     Forbidden(ProblemDocument),
     /// The caller exceeded its request rate (`rate_limited`); see `Retry-After`.
@@ -51,7 +51,7 @@ pub enum AuthErrors {
         status = 429,
         content_type = "application/problem+json",
         headers(("Retry-After" = u64, description = "Seconds to wait before the next request")),
-        example = json!({"type": "https://invitation-gateway.dev/problems/rate_limited", "title": "Too many requests", "status": 429, "detail": "Too many requests from this caller; retry after the time in Retry-After.", "code": "rate_limited", "requestId": "3f1b0c1e-8a52-4c1e-9b7e-0d6f2f0f4b11"})
+        example = json!(ErrorCode::RateLimited.example())
     )]
     TooManyRequests(ProblemDocument),
 }
@@ -65,21 +65,21 @@ pub enum BodyErrors {
     #[response(
         status = 400,
         content_type = "application/problem+json",
-        example = json!({"type": "https://invitation-gateway.dev/problems/duplicate_emails", "title": "The same email appears twice", "status": 400, "detail": "emails[1] repeats emails[0]; send each address once.", "code": "duplicate_emails", "requestId": "3f1b0c1e-8a52-4c1e-9b7e-0d6f2f0f4b11"})
+        example = json!(ErrorCode::DuplicateEmails.example())
     )]
     BadRequest(ProblemDocument),
     /// The body exceeds the size limit (`payload_too_large`).
     #[response(
         status = 413,
         content_type = "application/problem+json",
-        example = json!({"type": "https://invitation-gateway.dev/problems/payload_too_large", "title": "The request body is too large", "status": 413, "detail": "The request body exceeds 16384 bytes.", "code": "payload_too_large", "requestId": "3f1b0c1e-8a52-4c1e-9b7e-0d6f2f0f4b11"})
+        example = json!(ErrorCode::PayloadTooLarge.example())
     )]
     PayloadTooLarge(ProblemDocument),
     /// The body is not `application/json` (`unsupported_media_type`).
     #[response(
         status = 415,
         content_type = "application/problem+json",
-        example = json!({"type": "https://invitation-gateway.dev/problems/unsupported_media_type", "title": "Unsupported content type", "status": 415, "detail": "The request body must be application/json.", "code": "unsupported_media_type", "requestId": "3f1b0c1e-8a52-4c1e-9b7e-0d6f2f0f4b11"})
+        example = json!(ErrorCode::UnsupportedMediaType.example())
     )]
     UnsupportedMediaType(ProblemDocument),
 }
@@ -93,7 +93,7 @@ pub enum UpstreamErrors {
     #[response(
         status = 502,
         content_type = "application/problem+json",
-        example = json!({"type": "https://invitation-gateway.dev/problems/upstream_rejected", "title": "Google rejected the request", "status": 502, "detail": "Google rejected the request.", "code": "upstream_rejected", "requestId": "3f1b0c1e-8a52-4c1e-9b7e-0d6f2f0f4b11"})
+        example = json!(ErrorCode::UpstreamRejected.example())
     )]
     BadGateway(ProblemDocument),
     /// Google is unavailable or over quota, or the circuit breaker is open
@@ -102,14 +102,14 @@ pub enum UpstreamErrors {
         status = 503,
         content_type = "application/problem+json",
         headers(("Retry-After" = u64, description = "Seconds to wait before trying again")),
-        example = json!({"type": "https://invitation-gateway.dev/problems/upstream_unavailable", "title": "Google is unavailable", "status": 503, "detail": "Google is unavailable or over quota; retry later.", "code": "upstream_unavailable", "requestId": "3f1b0c1e-8a52-4c1e-9b7e-0d6f2f0f4b11"})
+        example = json!(ErrorCode::UpstreamUnavailable.example())
     )]
     Unavailable(ProblemDocument),
     /// Google did not answer in time (`upstream_timeout`).
     #[response(
         status = 504,
         content_type = "application/problem+json",
-        example = json!({"type": "https://invitation-gateway.dev/problems/upstream_timeout", "title": "Google did not answer in time", "status": 504, "detail": "Google did not answer in time.", "code": "upstream_timeout", "requestId": "3f1b0c1e-8a52-4c1e-9b7e-0d6f2f0f4b11"})
+        example = json!(ErrorCode::UpstreamTimeout.example())
     )]
     Timeout(ProblemDocument),
 }

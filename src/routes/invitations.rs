@@ -1,7 +1,7 @@
 //! Reading invitations: lookup, list, summary, export.
 
 use crate::auth::{Authorized, scope};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorCode, ProblemDocument};
 use crate::invitations::batch::EmailBatch;
 use crate::invitations::listing::{
     ExportFormat, InvitationPage, ListQuery, MAX_PAGE_SIZE, OrderBy, Summary,
@@ -178,7 +178,7 @@ fn parse_query(query_string: &str, allowed: &[&str]) -> Result<ListQuery, ApiErr
         (status = 200, description = "One page.", body = InvitationPage,
          example = json!({"invitations": [{"email": "ada@example.com", "state": "INVITED", "mailsSentCount": 2, "updateTime": "2026-01-05T09:00:00Z"}], "nextPageToken": "CiAKGjBpNDd2Nmp2Zml2cXRwYjBpOXA"})),
         (status = 400, description = "A query parameter is invalid (`invalid_query`), including a page token that does not belong to these parameters.",
-         body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+         body = ProblemDocument, content_type = "application/problem+json", example = json!(ErrorCode::InvalidQuery.example())),
         AuthErrors,
         UpstreamErrors,
     )
@@ -273,9 +273,9 @@ fn export_format(req: &HttpRequest) -> Option<ExportFormat> {
             (String = "application/x-ndjson", example = "{\"email\":\"ada@example.com\",\"state\":\"INVITED\",\"mailsSentCount\":2,\"updateTime\":\"2026-01-05T09:00:00Z\"}\n")
          )),
         (status = 400, description = "A query parameter is invalid (`invalid_query`).",
-         body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+         body = ProblemDocument, content_type = "application/problem+json", example = json!(ErrorCode::InvalidQuery.example())),
         (status = 406, description = "The caller accepts neither CSV nor NDJSON (`not_acceptable`).",
-         body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+         body = ProblemDocument, content_type = "application/problem+json", example = json!(ErrorCode::NotAcceptable.example())),
         AuthErrors,
         UpstreamErrors,
     )

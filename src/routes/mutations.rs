@@ -69,7 +69,7 @@ pub enum MutationErrors {
     #[response(
         status = 422,
         content_type = "application/problem+json",
-        example = json!({"type": "https://invitation-gateway.dev/problems/idempotency_key_reused", "title": "The idempotency key was used with a different request", "status": 422, "detail": "This Idempotency-Key was used for a different request; use a new key for a new request.", "code": "idempotency_key_reused", "requestId": "3f1b0c1e-8a52-4c1e-9b7e-0d6f2f0f4b11"})
+        example = json!(ErrorCode::IdempotencyKeyReused.example())
     )]
     KeyReused(ProblemDocument),
     /// The audit trail cannot be written (`audit_unavailable`): nothing was changed.
@@ -77,7 +77,7 @@ pub enum MutationErrors {
         status = 503,
         content_type = "application/problem+json",
         headers(("Retry-After" = u64, description = "Seconds to wait before trying again")),
-        example = json!({"type": "https://invitation-gateway.dev/problems/audit_unavailable", "title": "The audit trail cannot be written", "status": 503, "detail": "The audit trail cannot be written, so no change is made; retry later.", "code": "audit_unavailable", "requestId": "3f1b0c1e-8a52-4c1e-9b7e-0d6f2f0f4b11"})
+        example = json!(ErrorCode::AuditUnavailable.example())
     )]
     AuditUnavailable(ProblemDocument),
 }

@@ -37,7 +37,10 @@ async fn readyz_names_failed_credentials() {
         )
         .await;
 
-    let body = assert_problem(app.get("/readyz").await, 503, "not_ready").await;
+    let response = app.get("/readyz").await;
+    // Documented in the OpenAPI document, like every 503.
+    assert!(response.headers().contains_key("retry-after"));
+    let body = assert_problem(response, 503, "not_ready").await;
     assert!(
         body["detail"]
             .as_str()
