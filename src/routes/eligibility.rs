@@ -35,7 +35,6 @@ pub struct CheckEligibilityResponse {
     path = "/v1/eligibility/check",
     tag = "eligibility",
     request_body = EmailsRequest,
-    security(("bearerAuth" = ["invitations.check"])),
     responses(
         (status = 200, description = "One result per address.", body = CheckEligibilityResponse),
         BodyErrors,

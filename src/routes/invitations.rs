@@ -40,7 +40,6 @@ pub struct LookupInvitationsResponse {
     path = "/v1/invitations/lookup",
     tag = "invitations",
     request_body = EmailsRequest,
-    security(("bearerAuth" = ["invitations.read"])),
     responses(
         (status = 200, description = "One result per address.", body = LookupInvitationsResponse),
         BodyErrors,
@@ -173,7 +172,6 @@ fn parse_query(query_string: &str, allowed: &[&str]) -> Result<ListQuery, ApiErr
     path = "/v1/invitations",
     tag = "invitations",
     params(ListInvitationsParams),
-    security(("bearerAuth" = ["invitations.read"])),
     responses(
         (status = 200, description = "One page.", body = InvitationPage,
          example = json!({"invitations": [{"email": "ada@example.com", "state": "INVITED", "mailsSentCount": 2, "updateTime": "2026-01-05T09:00:00Z"}], "nextPageToken": "CiAKGjBpNDd2Nmp2Zml2cXRwYjBpOXA"})),
@@ -205,7 +203,6 @@ pub async fn list_invitations(
     get,
     path = "/v1/invitations/summary",
     tag = "invitations",
-    security(("bearerAuth" = ["invitations.read"])),
     responses(
         (status = 200, description = "Counts per state.", body = Summary),
         AuthErrors,
@@ -265,7 +262,6 @@ fn export_format(req: &HttpRequest) -> Option<ExportFormat> {
     path = "/v1/invitations/export",
     tag = "invitations",
     params(ExportInvitationsParams),
-    security(("bearerAuth" = ["invitations.read"])),
     responses(
         (status = 200, description = "Every invitation, streamed.",
          content(

@@ -231,7 +231,6 @@ async fn mutate(
     tag = "invitations",
     request_body = SendInvitationsRequest,
     params(IdempotencyKeyHeader),
-    security(("bearerAuth" = ["invitations.send"])),
     responses(
         (status = 200, description = "One result per address, and counts per outcome.", body = MutationResponse,
          headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to a repeated Idempotency-Key")),
@@ -284,7 +283,6 @@ pub async fn send_invitations(
     tag = "invitations",
     request_body = EmailsRequest,
     params(IdempotencyKeyHeader),
-    security(("bearerAuth" = ["invitations.cancel"])),
     responses(
         (status = 200, description = "One result per address, and counts per outcome.", body = MutationResponse,
          headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to a repeated Idempotency-Key")),
