@@ -104,8 +104,8 @@ impl Invitations {
         self.google.breaker().state()
     }
 
-    /// The context of the Google calls made for the request `request_id`: the id travels to
-    /// Google's logs, and the call deadline starts now.
+    /// The context of the Google calls made for the request `request_id`: its id, and a call
+    /// deadline that starts now.
     fn context(&self, request_id: &str) -> CallContext {
         self.google.context(Some(request_id.to_owned()))
     }
