@@ -20,8 +20,11 @@ pub const PROBLEM_TYPE_BASE: &str = "https://invitation-gateway.dev/problems/";
 /// The media type of every error answer.
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
+/// The request id every example problem document shows.
+pub const EXAMPLE_REQUEST_ID: &str = "3f1b0c1e-8a52-4c1e-9b7e-0d6f2f0f4b11";
+
 macro_rules! error_codes {
-    ($($variant:ident => $code:literal, $status:ident, $title:literal;)+) => {
+    ($($variant:ident => $code:literal, $status:ident, $title:literal, $example:literal;)+) => {
         /// Stable, machine-readable error codes: the contract callers program against.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum ErrorCode { $($variant,)+ }
@@ -44,32 +47,37 @@ macro_rules! error_codes {
             pub fn title(self) -> &'static str {
                 match self { $(ErrorCode::$variant => $title,)+ }
             }
+
+            /// A detail this code is typically answered with, for documentation.
+            pub fn example_detail(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $example,)+ }
+            }
         }
     };
 }
 
 error_codes! {
-    InvalidRequest => "invalid_request", BAD_REQUEST, "The request is invalid";
-    InvalidQuery => "invalid_query", BAD_REQUEST, "A query parameter is invalid";
-    TooManyEmails => "too_many_emails", BAD_REQUEST, "Too many emails in one request";
-    DuplicateEmails => "duplicate_emails", BAD_REQUEST, "The same email appears twice";
-    InvalidToken => "invalid_token", UNAUTHORIZED, "The bearer token is missing or invalid";
-    InsufficientScope => "insufficient_scope", FORBIDDEN, "The token lacks the required scope";
-    NotFound => "not_found", NOT_FOUND, "No such resource";
-    MethodNotAllowed => "method_not_allowed", METHOD_NOT_ALLOWED, "Method not allowed on this resource";
-    NotAcceptable => "not_acceptable", NOT_ACCEPTABLE, "No acceptable representation";
-    IdempotencyKeyReused => "idempotency_key_reused", UNPROCESSABLE_ENTITY, "The idempotency key was used with a different request";
-    PayloadTooLarge => "payload_too_large", PAYLOAD_TOO_LARGE, "The request body is too large";
-    UnsupportedMediaType => "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE, "Unsupported content type";
-    RateLimited => "rate_limited", TOO_MANY_REQUESTS, "Too many requests";
-    MailQuotaExceeded => "mail_quota_exceeded", TOO_MANY_REQUESTS, "The daily mail quota is used up";
-    Internal => "internal", INTERNAL_SERVER_ERROR, "Internal error";
-    UpstreamRejected => "upstream_rejected", BAD_GATEWAY, "Google rejected the request";
-    CredentialsMisconfigured => "credentials_misconfigured", BAD_GATEWAY, "The Google credentials are misconfigured";
-    UpstreamUnavailable => "upstream_unavailable", SERVICE_UNAVAILABLE, "Google is unavailable";
-    NotReady => "not_ready", SERVICE_UNAVAILABLE, "The service is not ready";
-    AuditUnavailable => "audit_unavailable", SERVICE_UNAVAILABLE, "The audit trail cannot be written";
-    UpstreamTimeout => "upstream_timeout", GATEWAY_TIMEOUT, "Google did not answer in time";
+    InvalidRequest => "invalid_request", BAD_REQUEST, "The request is invalid", "emails: at least one address is required.";
+    InvalidQuery => "invalid_query", BAD_REQUEST, "A query parameter is invalid", "pageSize must be a whole number from 1 to 200";
+    TooManyEmails => "too_many_emails", BAD_REQUEST, "Too many emails in one request", "emails: at most 100 addresses per request, got 101.";
+    DuplicateEmails => "duplicate_emails", BAD_REQUEST, "The same email appears twice", "emails[1] repeats emails[0]; send each address once.";
+    InvalidToken => "invalid_token", UNAUTHORIZED, "The bearer token is missing or invalid", "A valid bearer token is required in the Authorization header.";
+    InsufficientScope => "insufficient_scope", FORBIDDEN, "The token lacks the required scope", "This operation requires the scope invitations.send.";
+    NotFound => "not_found", NOT_FOUND, "No such resource", "There is nothing at this path.";
+    MethodNotAllowed => "method_not_allowed", METHOD_NOT_ALLOWED, "Method not allowed on this resource", "DELETE is not allowed on this path.";
+    NotAcceptable => "not_acceptable", NOT_ACCEPTABLE, "No acceptable representation", "Accept text/csv or application/x-ndjson.";
+    IdempotencyKeyReused => "idempotency_key_reused", UNPROCESSABLE_ENTITY, "The idempotency key was used with a different request", "This Idempotency-Key was used for a different request; use a new key for a new request.";
+    PayloadTooLarge => "payload_too_large", PAYLOAD_TOO_LARGE, "The request body is too large", "The request body exceeds 16384 bytes.";
+    UnsupportedMediaType => "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE, "Unsupported content type", "The request body must be application/json.";
+    RateLimited => "rate_limited", TOO_MANY_REQUESTS, "Too many requests", "Too many requests from this caller; retry after the time in Retry-After.";
+    MailQuotaExceeded => "mail_quota_exceeded", TOO_MANY_REQUESTS, "The daily mail quota is used up", "Your daily mail quota is used up; no mail was sent.";
+    Internal => "internal", INTERNAL_SERVER_ERROR, "Internal error", "An internal error occurred; see the request id in the service logs.";
+    UpstreamRejected => "upstream_rejected", BAD_GATEWAY, "Google rejected the request", "Google refused the request (PERMISSION_DENIED).";
+    CredentialsMisconfigured => "credentials_misconfigured", BAD_GATEWAY, "The Google credentials are misconfigured", "The gateway's Google credentials are misconfigured; an operator has been told how to fix them.";
+    UpstreamUnavailable => "upstream_unavailable", SERVICE_UNAVAILABLE, "Google is unavailable", "Google is unavailable or over quota; retry later.";
+    NotReady => "not_ready", SERVICE_UNAVAILABLE, "The service is not ready", "not ready: credentials: pending";
+    AuditUnavailable => "audit_unavailable", SERVICE_UNAVAILABLE, "The audit trail cannot be written", "The audit trail cannot be written, so no change is made; retry later.";
+    UpstreamTimeout => "upstream_timeout", GATEWAY_TIMEOUT, "Google did not answer in time", "Google did not answer in time.";
 }
 
 impl fmt::Display for ErrorCode {
@@ -79,6 +87,17 @@ impl fmt::Display for ErrorCode {
 }
 
 impl ErrorCode {
+    /// The example problem document of this code (its table row, the example request id).
+    pub fn example(self) -> ProblemDocument {
+        ProblemDocument::new(
+            &Problem {
+                code: self,
+                detail: self.example_detail().to_owned(),
+            },
+            EXAMPLE_REQUEST_ID,
+        )
+    }
+
     /// The code used when an error answer with this status was produced outside our handlers
     /// (actix's router or payload layer).
     pub fn for_status(status: StatusCode) -> ErrorCode {
@@ -237,6 +256,19 @@ impl From<crate::invitations::idempotency::KeyReused> for ApiError {
     }
 }
 
+/// A batch refused as a whole is a 400 problem; nothing is done for any of its addresses.
+impl From<crate::invitations::batch::BatchError> for ApiError {
+    fn from(error: crate::invitations::batch::BatchError) -> Self {
+        use crate::invitations::batch::BatchError;
+        let code = match error {
+            BatchError::Empty => ErrorCode::InvalidRequest,
+            BatchError::TooMany { .. } => ErrorCode::TooManyEmails,
+            BatchError::Duplicate { .. } => ErrorCode::DuplicateEmails,
+        };
+        ApiError::new(code, error.to_string())
+    }
+}
+
 /// What an error answer says, attached to the response until the body is rendered.
 #[derive(Debug, Clone)]
 pub struct Problem {
@@ -249,14 +281,7 @@ pub struct Problem {
 /// The RFC 9457 problem document every error answer carries.
 #[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(example = json!({
-    "type": "https://invitation-gateway.dev/problems/invalid_request",
-    "title": "The request is invalid",
-    "status": 400,
-    "detail": "emails: expected between 1 and 100 items",
-    "code": "invalid_request",
-    "requestId": "3f1b0c1e-8a52-4c1e-9b7e-0d6f2f0f4b11"
-}))]
+#[schema(example = json!(ErrorCode::InvalidRequest.example()))]
 pub struct ProblemDocument {
     /// A URI naming the kind of problem (one per code).
     #[serde(rename = "type")]
@@ -354,6 +379,18 @@ mod tests {
             sanitize_parse_error("unknown field `ada@example.com`"),
             "unknown field `…`"
         );
+    }
+
+    #[test]
+    fn refused_batches_answer_their_own_codes() {
+        use crate::invitations::batch::EmailBatch;
+        let refused = |emails: &[&str]| {
+            let batch = EmailBatch::parse(emails.iter().map(|e| (*e).to_owned()).collect());
+            ApiError::from(batch.unwrap_err()).code()
+        };
+        assert_eq!(refused(&[]), ErrorCode::InvalidRequest);
+        assert_eq!(refused(&["a@example.com"; 101]), ErrorCode::TooManyEmails);
+        assert_eq!(refused(&["nope", "nope"]), ErrorCode::DuplicateEmails);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use crate::audit::AuditLog;
 use crate::auth::{Authenticator, CallerLimits};
 use crate::config::Settings;
-use crate::google::{self, GoogleClient};
+use crate::google;
 use crate::invitations::Invitations;
 use crate::privacy::EmailHasher;
 use crate::readiness::Readiness;
@@ -17,8 +17,6 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// What `/readyz` reports.
     pub readiness: Arc<Readiness>,
-    /// The client for Google's API.
-    pub google: Arc<GoogleClient>,
     /// Verifies caller JWTs.
     pub auth: Arc<Authenticator>,
     /// Per-caller request rate and daily mail budget.
@@ -55,7 +53,6 @@ impl AppState {
             invitations: Arc::new(invitations),
             settings: Arc::new(settings),
             readiness,
-            google,
             auth: Arc::new(auth),
             limits: Arc::new(limits),
             audit: Arc::new(audit),

@@ -110,9 +110,9 @@ impl DomainPolicy {
         Self { allowed }
     }
 
-    /// Parses `raw` and applies the policy: the per-item gate before anything reaches Google.
-    pub fn admit(&self, raw: &str) -> Result<Email, ItemError> {
-        let email = Email::parse(raw)?;
+    /// Applies the policy to a parsed address: the per-item gate before anything reaches
+    /// Google.
+    pub fn admit<'e>(&self, email: &'e Email) -> Result<&'e Email, ItemError> {
         if self.allowed.is_empty() || self.allowed.iter().any(|d| d == email.domain()) {
             Ok(email)
         } else {
@@ -191,11 +191,16 @@ mod tests {
     #[test]
     fn domain_policy_admits_only_listed_domains() {
         let policy = DomainPolicy::new(vec!["example.com".into()]);
-        assert!(policy.admit("ada@EXAMPLE.com").is_ok());
+        let email = |raw: &str| Email::parse(raw).unwrap();
+        assert!(policy.admit(&email("ada@EXAMPLE.com")).is_ok());
         assert_eq!(
-            policy.admit("ada@example.org").unwrap_err().code,
+            policy.admit(&email("ada@example.org")).unwrap_err().code,
             ItemErrorCode::DomainNotAllowed
         );
-        assert!(DomainPolicy::default().admit("ada@anything.org").is_ok());
+        assert!(
+            DomainPolicy::default()
+                .admit(&email("ada@anything.org"))
+                .is_ok()
+        );
     }
 }

@@ -102,12 +102,11 @@ async fn read(
 pub(crate) async fn send_one(
     google: &GoogleClient,
     eligibility: &EligibilityCache,
-    email: Email,
+    email: &Email,
     resend: bool,
     observer: &dyn MutationObserver,
     ctx: &CallContext,
 ) -> Done {
-    let email = &email;
     let before = match read(google, email, ctx).await {
         Ok(before) => before,
         Err(err) => return failed(email, ItemError::from_upstream(&err), None),
@@ -172,11 +171,10 @@ pub(crate) async fn send_one(
 pub(crate) async fn cancel_one(
     google: &GoogleClient,
     eligibility: &EligibilityCache,
-    email: Email,
+    email: &Email,
     observer: &dyn MutationObserver,
     ctx: &CallContext,
 ) -> Done {
-    let email = &email;
     let before = match read(google, email, ctx).await {
         Ok(before) => before,
         Err(err) => return failed(email, ItemError::from_upstream(&err), None),

@@ -1,14 +1,9 @@
 //! What every `/v1` handler shares: the call context, batch validation, documented errors.
 
-use crate::error::{ApiError, ErrorCode, ProblemDocument};
-use crate::google::CallContext;
-use crate::invitations::MAX_EMAILS;
-use crate::invitations::email::Email;
+use crate::error::{ErrorCode, ProblemDocument};
 use crate::middleware::request_id::RequestId;
-use crate::state::AppState;
 use actix_web::{HttpMessage, HttpRequest};
 use serde::Deserialize;
-use std::collections::HashMap;
 use utoipa::{IntoResponses, ToSchema};
 
 /// A request naming addresses: check, lookup, cancel.
@@ -31,46 +26,6 @@ pub fn request_id(req: &HttpRequest) -> String {
         .unwrap_or_default()
 }
 
-/// The context of the Google calls made for `req`: its request id and the call deadline.
-pub fn call_context(req: &HttpRequest, state: &AppState) -> CallContext {
-    state.google.context(Some(request_id(req)))
-}
-
-/// Whole-request checks of a batch: 1 to 100 addresses, none twice. Valid addresses are
-/// compared as Google compares them (after normalisation, ignoring case), so one person cannot
-/// be named twice; invalid ones, which never reach Google, only when they are exactly the same
-/// text (what the schema's `uniqueItems` says). Per-item problems (an invalid address) are not
-/// whole-request errors.
-pub fn validate_batch(emails: &[String]) -> Result<(), ApiError> {
-    if emails.is_empty() {
-        return Err(ApiError::new(
-            ErrorCode::InvalidRequest,
-            "emails: at least one address is required.",
-        ));
-    }
-    if emails.len() > MAX_EMAILS {
-        return Err(ApiError::new(
-            ErrorCode::TooManyEmails,
-            format!(
-                "emails: at most {MAX_EMAILS} addresses per request, got {}.",
-                emails.len()
-            ),
-        ));
-    }
-    let mut seen: HashMap<(bool, String), usize> = HashMap::with_capacity(emails.len());
-    for (index, raw) in emails.iter().enumerate() {
-        let identity = Email::parse(raw)
-            .map_or_else(|_| (false, raw.clone()), |email| (true, email.identity()));
-        if let Some(first) = seen.insert(identity, index) {
-            return Err(ApiError::new(
-                ErrorCode::DuplicateEmails,
-                format!("emails[{index}] repeats emails[{first}]; send each address once."),
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// Errors every authenticated operation can answer.
 #[derive(IntoResponses)]
 #[allow(dead_code)] // Only read by the OpenAPI derive.
@@ -82,7 +37,7 @@ pub enum AuthErrors {
         status = 401,
         content_type = "application/problem+json",
         headers(("WWW-Authenticate" = String, description = r#"`Bearer` when the request has no bearer credentials (no `Authorization` header, or another scheme); `Bearer error="invalid_token"` when a token is present but refused"#)),
-        example = json!({"type": "https://invitation-gateway.dev/problems/invalid_token", "title": "The bearer token is missing or invalid", "status": 401, "detail": "A valid bearer token is required in the Authorization header.", "code": "invalid_token", "requestId": "3f1b0c1e-8a52-4c1e-9b7e-0d6f2f0f4b11"})
+        example = json!(ErrorCode::InvalidToken.example())
     )]
     Unauthorized(ProblemDocument),
     /// The token lacks the operation's scope (`insufficient_scope`).
@@ -90,7 +45,7 @@ pub enum AuthErrors {
         status = 403,
         content_type = "application/problem+json",
         headers(("WWW-Authenticate" = String, description = r#"`Bearer error="insufficient_scope", scope="..."`, naming the scope"#)),
-        example = json!({"type": "https://invitation-gateway.dev/problems/insufficient_scope", "title": "The token lacks the required scope", "status": 403, "detail": "This operation requires the scope invitations.send.", "code": "insufficient_scope", "requestId": "3f1b0c1e-8a52-4c1e-9b7e-0d6f2f0f4b11"})
+        example = json!(ErrorCode::InsufficientScope.example())
     )]
     Forbidden(ProblemDocument),
     /// The caller exceeded its request rate (`rate_limited`); see `Retry-After`.
@@ -98,7 +53,7 @@ pub enum AuthErrors {
         status = 429,
         content_type = "application/problem+json",
         headers(("Retry-After" = u64, description = "Seconds to wait before the next request")),
-        example = json!({"type": "https://invitation-gateway.dev/problems/rate_limited", "title": "Too many requests", "status": 429, "detail": "Too many requests from this caller; retry after the time in Retry-After.", "code": "rate_limited", "requestId": "3f1b0c1e-8a52-4c1e-9b7e-0d6f2f0f4b11"})
+        example = json!(ErrorCode::RateLimited.example())
     )]
     TooManyRequests(ProblemDocument),
 }
@@ -112,21 +67,21 @@ pub enum BodyErrors {
     #[response(
         status = 400,
         content_type = "application/problem+json",
-        example = json!({"type": "https://invitation-gateway.dev/problems/duplicate_emails", "title": "The same email appears twice", "status": 400, "detail": "emails[1] repeats emails[0]; send each address once.", "code": "duplicate_emails", "requestId": "3f1b0c1e-8a52-4c1e-9b7e-0d6f2f0f4b11"})
+        example = json!(ErrorCode::DuplicateEmails.example())
     )]
     BadRequest(ProblemDocument),
     /// The body exceeds the size limit (`payload_too_large`).
     #[response(
         status = 413,
         content_type = "application/problem+json",
-        example = json!({"type": "https://invitation-gateway.dev/problems/payload_too_large", "title": "The request body is too large", "status": 413, "detail": "The request body exceeds 16384 bytes.", "code": "payload_too_large", "requestId": "3f1b0c1e-8a52-4c1e-9b7e-0d6f2f0f4b11"})
+        example = json!(ErrorCode::PayloadTooLarge.example())
     )]
     PayloadTooLarge(ProblemDocument),
     /// The body is not `application/json` (`unsupported_media_type`).
     #[response(
         status = 415,
         content_type = "application/problem+json",
-        example = json!({"type": "https://invitation-gateway.dev/problems/unsupported_media_type", "title": "Unsupported content type", "status": 415, "detail": "The request body must be application/json.", "code": "unsupported_media_type", "requestId": "3f1b0c1e-8a52-4c1e-9b7e-0d6f2f0f4b11"})
+        example = json!(ErrorCode::UnsupportedMediaType.example())
     )]
     UnsupportedMediaType(ProblemDocument),
 }
@@ -140,7 +95,7 @@ pub enum UpstreamErrors {
     #[response(
         status = 502,
         content_type = "application/problem+json",
-        example = json!({"type": "https://invitation-gateway.dev/problems/upstream_rejected", "title": "Google rejected the request", "status": 502, "detail": "Google rejected the request.", "code": "upstream_rejected", "requestId": "3f1b0c1e-8a52-4c1e-9b7e-0d6f2f0f4b11"})
+        example = json!(ErrorCode::UpstreamRejected.example())
     )]
     BadGateway(ProblemDocument),
     /// Google is unavailable or over quota, or the circuit breaker is open
@@ -149,46 +104,14 @@ pub enum UpstreamErrors {
         status = 503,
         content_type = "application/problem+json",
         headers(("Retry-After" = u64, description = "Seconds to wait before trying again")),
-        example = json!({"type": "https://invitation-gateway.dev/problems/upstream_unavailable", "title": "Google is unavailable", "status": 503, "detail": "Google is unavailable or over quota; retry later.", "code": "upstream_unavailable", "requestId": "3f1b0c1e-8a52-4c1e-9b7e-0d6f2f0f4b11"})
+        example = json!(ErrorCode::UpstreamUnavailable.example())
     )]
     Unavailable(ProblemDocument),
     /// Google did not answer in time (`upstream_timeout`).
     #[response(
         status = 504,
         content_type = "application/problem+json",
-        example = json!({"type": "https://invitation-gateway.dev/problems/upstream_timeout", "title": "Google did not answer in time", "status": 504, "detail": "Google did not answer in time.", "code": "upstream_timeout", "requestId": "3f1b0c1e-8a52-4c1e-9b7e-0d6f2f0f4b11"})
+        example = json!(ErrorCode::UpstreamTimeout.example())
     )]
     Timeout(ProblemDocument),
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn batches_must_hold_one_to_a_hundred_distinct_addresses() {
-        assert_eq!(
-            validate_batch(&[]).unwrap_err().code(),
-            ErrorCode::InvalidRequest
-        );
-        let many: Vec<String> = (0..101).map(|i| format!("p{i}@example.com")).collect();
-        assert_eq!(
-            validate_batch(&many).unwrap_err().code(),
-            ErrorCode::TooManyEmails
-        );
-        assert!(validate_batch(&many[..100]).is_ok());
-        let twice = vec!["Ada@Example.com".to_owned(), " ada@example.COM ".to_owned()];
-        assert_eq!(
-            validate_batch(&twice).unwrap_err().code(),
-            ErrorCode::DuplicateEmails
-        );
-        let invalid_twice = vec!["nope".to_owned(), "nope".to_owned()];
-        assert_eq!(
-            validate_batch(&invalid_twice).unwrap_err().code(),
-            ErrorCode::DuplicateEmails
-        );
-        // Distinct invalid texts are distinct items (each gets its own `invalid_email`).
-        let invalid_spellings = vec!["nope".to_owned(), "NOPE".to_owned(), " nope".to_owned()];
-        assert!(validate_batch(&invalid_spellings).is_ok());
-    }
 }

@@ -2,8 +2,9 @@
 
 use crate::auth::{Authorized, scope};
 use crate::error::ApiError;
+use crate::invitations::batch::EmailBatch;
 use crate::invitations::outcome::EligibilityResult;
-use crate::routes::common::{AuthErrors, BodyErrors, EmailsRequest, call_context, validate_batch};
+use crate::routes::common::{AuthErrors, BodyErrors, EmailsRequest, request_id};
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -34,7 +35,6 @@ pub struct CheckEligibilityResponse {
     path = "/v1/eligibility/check",
     tag = "eligibility",
     request_body = EmailsRequest,
-    security(("bearerAuth" = ["invitations.check"])),
     responses(
         (status = 200, description = "One result per address.", body = CheckEligibilityResponse),
         BodyErrors,
@@ -47,10 +47,7 @@ pub async fn check_eligibility(
     req: HttpRequest,
     body: web::Json<EmailsRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    validate_batch(&body.emails)?;
-    let results = state
-        .invitations
-        .check(&body.emails, &call_context(&req, &state))
-        .await;
+    let batch = EmailBatch::parse(body.into_inner().emails)?;
+    let results = state.invitations.check(&batch, &request_id(&req)).await;
     Ok(HttpResponse::Ok().json(CheckEligibilityResponse { results }))
 }

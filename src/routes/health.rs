@@ -1,6 +1,6 @@
 //! Probes: `/livez` (the process answers) and `/readyz` (ready for traffic).
 
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorCode, ProblemDocument};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -36,7 +36,9 @@ pub async fn livez() -> HttpResponse {
     responses(
         (status = 200, description = "Ready for traffic.", body = ProbeResponse),
         (status = 503, description = "Not ready; `detail` names the checks that are not ready.",
-         body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+         body = ProblemDocument, content_type = "application/problem+json",
+         headers(("Retry-After" = u64, description = "Seconds to wait before probing again")),
+         example = json!(ErrorCode::NotReady.example())),
     )
 )]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

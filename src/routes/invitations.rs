@@ -1,14 +1,13 @@
 //! Reading invitations: lookup, list, summary, export.
 
 use crate::auth::{Authorized, scope};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorCode, ProblemDocument};
+use crate::invitations::batch::EmailBatch;
 use crate::invitations::listing::{
-    self, ExportFormat, InvitationPage, ListQuery, MAX_PAGE_SIZE, OrderBy, Summary,
+    ExportFormat, InvitationPage, ListQuery, MAX_PAGE_SIZE, OrderBy, Summary,
 };
 use crate::invitations::outcome::{InvitationState, LookupResult};
-use crate::routes::common::{
-    AuthErrors, BodyErrors, EmailsRequest, UpstreamErrors, call_context, request_id, validate_batch,
-};
+use crate::routes::common::{AuthErrors, BodyErrors, EmailsRequest, UpstreamErrors, request_id};
 use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -41,7 +40,6 @@ pub struct LookupInvitationsResponse {
     path = "/v1/invitations/lookup",
     tag = "invitations",
     request_body = EmailsRequest,
-    security(("bearerAuth" = ["invitations.read"])),
     responses(
         (status = 200, description = "One result per address.", body = LookupInvitationsResponse),
         BodyErrors,
@@ -54,11 +52,8 @@ pub async fn lookup_invitations(
     req: HttpRequest,
     body: web::Json<EmailsRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    validate_batch(&body.emails)?;
-    let results = state
-        .invitations
-        .lookup(&body.emails, &call_context(&req, &state))
-        .await;
+    let batch = EmailBatch::parse(body.into_inner().emails)?;
+    let results = state.invitations.lookup(&batch, &request_id(&req)).await;
     Ok(HttpResponse::Ok().json(LookupInvitationsResponse { results }))
 }
 
@@ -177,12 +172,11 @@ fn parse_query(query_string: &str, allowed: &[&str]) -> Result<ListQuery, ApiErr
     path = "/v1/invitations",
     tag = "invitations",
     params(ListInvitationsParams),
-    security(("bearerAuth" = ["invitations.read"])),
     responses(
         (status = 200, description = "One page.", body = InvitationPage,
          example = json!({"invitations": [{"email": "ada@example.com", "state": "INVITED", "mailsSentCount": 2, "updateTime": "2026-01-05T09:00:00Z"}], "nextPageToken": "CiAKGjBpNDd2Nmp2Zml2cXRwYjBpOXA"})),
         (status = 400, description = "A query parameter is invalid (`invalid_query`), including a page token that does not belong to these parameters.",
-         body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+         body = ProblemDocument, content_type = "application/problem+json", example = json!(ErrorCode::InvalidQuery.example())),
         AuthErrors,
         UpstreamErrors,
     )
@@ -196,7 +190,7 @@ pub async fn list_invitations(
         req.query_string(),
         &["state", "orderBy", "pageSize", "pageToken"],
     )?;
-    let page = listing::list_page(&state.google, &query, &call_context(&req, &state)).await?;
+    let page = state.invitations.list(&query, &request_id(&req)).await?;
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -209,7 +203,6 @@ pub async fn list_invitations(
     get,
     path = "/v1/invitations/summary",
     tag = "invitations",
-    security(("bearerAuth" = ["invitations.read"])),
     responses(
         (status = 200, description = "Counts per state.", body = Summary),
         AuthErrors,
@@ -221,12 +214,7 @@ pub async fn summarize_invitations(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let request_id = request_id(&req);
-    let google = state.google.clone();
-    let summary = state
-        .invitations
-        .summary(|| google.context(Some(request_id.clone())))
-        .await?;
+    let summary = state.invitations.summary(&request_id(&req)).await?;
     Ok(HttpResponse::Ok().json(summary.as_ref()))
 }
 
@@ -274,7 +262,6 @@ fn export_format(req: &HttpRequest) -> Option<ExportFormat> {
     path = "/v1/invitations/export",
     tag = "invitations",
     params(ExportInvitationsParams),
-    security(("bearerAuth" = ["invitations.read"])),
     responses(
         (status = 200, description = "Every invitation, streamed.",
          content(
@@ -282,9 +269,9 @@ fn export_format(req: &HttpRequest) -> Option<ExportFormat> {
             (String = "application/x-ndjson", example = "{\"email\":\"ada@example.com\",\"state\":\"INVITED\",\"mailsSentCount\":2,\"updateTime\":\"2026-01-05T09:00:00Z\"}\n")
          )),
         (status = 400, description = "A query parameter is invalid (`invalid_query`).",
-         body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+         body = ProblemDocument, content_type = "application/problem+json", example = json!(ErrorCode::InvalidQuery.example())),
         (status = 406, description = "The caller accepts neither CSV nor NDJSON (`not_acceptable`).",
-         body = crate::error::ProblemDocument, content_type = "application/problem+json"),
+         body = ProblemDocument, content_type = "application/problem+json", example = json!(ErrorCode::NotAcceptable.example())),
         AuthErrors,
         UpstreamErrors,
     )
@@ -301,10 +288,10 @@ pub async fn export_invitations(
             "Accept text/csv or application/x-ndjson.",
         )
     })?;
-    let request_id = request_id(&req);
-    let google = state.google.clone();
-    let context = move || google.context(Some(request_id.clone()));
-    let stream = listing::export(state.google.clone(), query.states, format, context).await?;
+    let stream = state
+        .invitations
+        .export(query.states, format, &request_id(&req))
+        .await?;
     Ok(HttpResponse::Ok()
         .content_type(format.content_type())
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -16,7 +16,7 @@ pub async fn scrape_metrics(state: web::Data<AppState>) -> HttpResponse {
         crate::metrics::jwks_key_age(age);
     }
     // The breaker's state moves with time too (open becomes half-open with no call).
-    crate::metrics::breaker_state(state.google.breaker().state().label());
+    crate::metrics::breaker_state(state.invitations.breaker_state().label());
     // Likewise the cache's size: moka counts lazily, so settle it first.
     crate::metrics::eligibility_entries(state.invitations.eligibility().settled_len().await);
     HttpResponse::Ok()

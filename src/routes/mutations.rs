@@ -3,12 +3,11 @@
 use crate::audit::{AuditAction, AuditRecord};
 use crate::auth::{Authorized, Caller, scope};
 use crate::error::{ApiError, ErrorCode, ProblemDocument};
+use crate::invitations::batch::EmailBatch;
 use crate::invitations::idempotency::IdempotencyScope;
 use crate::invitations::mutation::{self, Action, Done, MutationObserver};
 use crate::invitations::outcome::{ItemError, MutationResponse};
-use crate::routes::common::{
-    AuthErrors, BodyErrors, EmailsRequest, call_context, request_id, validate_batch,
-};
+use crate::routes::common::{AuthErrors, BodyErrors, EmailsRequest, request_id};
 use crate::state::AppState;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -34,6 +33,14 @@ pub struct SendInvitationsRequest {
     /// get no mail).
     #[serde(default)]
     pub resend: bool,
+}
+
+/// What a send's idempotency fingerprint is taken over: the request as sent, field for field
+/// (serialises exactly as [`SendInvitationsRequest`] does).
+#[derive(Serialize)]
+struct SendFingerprint<'a> {
+    emails: &'a EmailBatch,
+    resend: bool,
 }
 
 /// The optional header of send and cancel (documentation; read by `idempotency_key`).
@@ -62,7 +69,7 @@ pub enum MutationErrors {
     #[response(
         status = 422,
         content_type = "application/problem+json",
-        example = json!({"type": "https://invitation-gateway.dev/problems/idempotency_key_reused", "title": "The idempotency key was used with a different request", "status": 422, "detail": "This Idempotency-Key was used for a different request; use a new key for a new request.", "code": "idempotency_key_reused", "requestId": "3f1b0c1e-8a52-4c1e-9b7e-0d6f2f0f4b11"})
+        example = json!(ErrorCode::IdempotencyKeyReused.example())
     )]
     KeyReused(ProblemDocument),
     /// The audit trail cannot be written (`audit_unavailable`): nothing was changed.
@@ -70,7 +77,7 @@ pub enum MutationErrors {
         status = 503,
         content_type = "application/problem+json",
         headers(("Retry-After" = u64, description = "Seconds to wait before trying again")),
-        example = json!({"type": "https://invitation-gateway.dev/problems/audit_unavailable", "title": "The audit trail cannot be written", "status": 503, "detail": "The audit trail cannot be written, so no change is made; retry later.", "code": "audit_unavailable", "requestId": "3f1b0c1e-8a52-4c1e-9b7e-0d6f2f0f4b11"})
+        example = json!(ErrorCode::AuditUnavailable.example())
     )]
     AuditUnavailable(ProblemDocument),
 }
@@ -224,7 +231,6 @@ async fn mutate(
     tag = "invitations",
     request_body = SendInvitationsRequest,
     params(IdempotencyKeyHeader),
-    security(("bearerAuth" = ["invitations.send"])),
     responses(
         (status = 200, description = "One result per address, and counts per outcome.", body = MutationResponse,
          headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to a repeated Idempotency-Key")),
@@ -243,20 +249,23 @@ pub async fn send_invitations(
     req: HttpRequest,
     body: web::Json<SendInvitationsRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    validate_batch(&body.emails)?;
-    let ctx = call_context(&req, &state);
-    let request = body.into_inner();
+    let SendInvitationsRequest { emails, resend } = body.into_inner();
+    let batch = EmailBatch::parse(emails)?;
+    let request_id = request_id(&req);
     mutate(
         &state,
         caller.caller(),
         &req,
         Action::Send,
         "POST /v1/invitations/send",
-        &request,
+        &SendFingerprint {
+            emails: &batch,
+            resend,
+        },
         async |observer| {
             state
                 .invitations
-                .send(&request.emails, request.resend, observer, &ctx)
+                .send(&batch, resend, observer, &request_id)
                 .await
         },
     )
@@ -274,7 +283,6 @@ pub async fn send_invitations(
     tag = "invitations",
     request_body = EmailsRequest,
     params(IdempotencyKeyHeader),
-    security(("bearerAuth" = ["invitations.cancel"])),
     responses(
         (status = 200, description = "One result per address, and counts per outcome.", body = MutationResponse,
          headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to a repeated Idempotency-Key")),
@@ -293,22 +301,44 @@ pub async fn cancel_invitations(
     req: HttpRequest,
     body: web::Json<EmailsRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    validate_batch(&body.emails)?;
-    let ctx = call_context(&req, &state);
-    let request = body.into_inner();
+    let batch = EmailBatch::parse(body.into_inner().emails)?;
+    let request_id = request_id(&req);
     mutate(
         &state,
         caller.caller(),
         &req,
         Action::Cancel,
         "POST /v1/invitations/cancel",
-        &request.emails,
+        &batch,
         async |observer| {
             state
                 .invitations
-                .cancel(&request.emails, observer, &ctx)
+                .cancel(&batch, observer, &request_id)
                 .await
         },
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sends_fingerprint_is_taken_over_the_request_as_sent() {
+        let emails = vec![" Ada@Example.com".to_owned(), "nope".to_owned()];
+        let request = SendInvitationsRequest {
+            emails: emails.clone(),
+            resend: true,
+        };
+        let batch = EmailBatch::parse(emails).unwrap();
+        let fingerprint = SendFingerprint {
+            emails: &batch,
+            resend: true,
+        };
+        assert_eq!(
+            serde_json::to_vec(&fingerprint).unwrap(),
+            serde_json::to_vec(&request).unwrap()
+        );
+    }
 }

@@ -1,7 +1,9 @@
-//! The OpenAPI root: every documented operation, the bearer JWT scheme and the error schema.
+//! The OpenAPI root: the bearer JWT scheme and the error schema; the operations come from
+//! `operations`.
 
 use crate::error::ProblemDocument;
-use crate::routes::{eligibility, health, invitations, mutations};
+use crate::routes::operations::Documented;
+use crate::routes::{health, invitations};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -20,19 +22,8 @@ pub const BEARER_SCHEME: &str = "bearerAuth";
             `application/problem+json` document with a stable `code`.",
         license(name = "MIT OR Apache-2.0")
     ),
-    paths(
-        eligibility::check_eligibility,
-        invitations::lookup_invitations,
-        invitations::list_invitations,
-        invitations::summarize_invitations,
-        invitations::export_invitations,
-        mutations::send_invitations,
-        mutations::cancel_invitations,
-        health::livez,
-        health::readyz,
-    ),
     components(schemas(ProblemDocument, health::ProbeResponse, invitations::StateFilter)),
-    modifiers(&BearerJwt),
+    modifiers(&BearerJwt, &Documented),
     tags(
         (name = "eligibility", description = "Can an address be invited?"),
         (name = "invitations", description = "Find, send, track and cancel invitations."),

@@ -14,7 +14,10 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 
 fn ctx(app: &TestApp) -> invitation_gateway::google::CallContext {
-    app.state.google.context(Some("test-request".into()))
+    app.state
+        .invitations
+        .google()
+        .context(Some("test-request".into()))
 }
 
 #[tokio::test]
@@ -24,7 +27,8 @@ async fn the_token_exchange_carries_the_admin_as_subject_and_the_full_scope() {
 
     let invitation = app
         .state
-        .google
+        .invitations
+        .google()
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -52,7 +56,8 @@ async fn keyless_mode_signs_through_iam_and_works_end_to_end() {
 
     let invitable = app
         .state
-        .google
+        .invitations
+        .google()
         .is_invitable("grace+hr@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -79,7 +84,8 @@ async fn emails_with_plus_reach_the_right_invitation() {
     let app = spawn_app().await;
     let invitation = app
         .state
-        .google
+        .invitations
+        .google()
         .get("grace+hr@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -98,7 +104,13 @@ async fn list_passes_filter_order_and_paging_through() {
     };
     let mut emails = Vec::new();
     loop {
-        let page = app.state.google.list(&params, &ctx(&app)).await.unwrap();
+        let page = app
+            .state
+            .invitations
+            .google()
+            .list(&params, &ctx(&app))
+            .await
+            .unwrap();
         assert!(page.user_invitations.len() <= 3);
         emails.extend(page.user_invitations.iter().map(|i| {
             assert_eq!(i.state, State::Invited);
@@ -126,7 +138,8 @@ async fn reads_succeed_through_injected_503s() {
 
     let invitation = app
         .state
-        .google
+        .invitations
+        .google()
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -143,7 +156,12 @@ async fn a_quota_403_is_retried_like_a_429_but_a_permission_403_is_not() {
         json!({"method": "get", "status": 403, "reason": "rateLimitExceeded", "count": 1}),
     )
     .await;
-    let invitation = app.state.google.get("ada@example.com", &ctx(&app)).await;
+    let invitation = app
+        .state
+        .invitations
+        .google()
+        .get("ada@example.com", &ctx(&app))
+        .await;
     assert_eq!(invitation.unwrap().state, State::Invited);
     assert_eq!(app.calls("get").await, 2, "the quota answer, then success");
 
@@ -154,7 +172,8 @@ async fn a_quota_403_is_retried_like_a_429_but_a_permission_403_is_not() {
     .await;
     let err = app
         .state
-        .google
+        .invitations
+        .google()
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap_err();
@@ -176,7 +195,8 @@ async fn a_429_is_retried_no_sooner_than_retry_after() {
     let started = Instant::now();
     let invitable = app
         .state
-        .google
+        .invitations
+        .google()
         .is_invitable("donald@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -196,7 +216,8 @@ async fn a_400_is_never_retried() {
 
     let err = app
         .state
-        .google
+        .invitations
+        .google()
         .send("nobody@elsewhere.org", None, &ctx(&app))
         .await
         .unwrap_err();
@@ -215,7 +236,8 @@ async fn a_send_whose_answer_is_lost_is_reconciled_without_a_second_mail() {
     let app = spawn_app().await;
     let before = app
         .state
-        .google
+        .invitations
+        .google()
         .get("donald@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -227,7 +249,8 @@ async fn a_send_whose_answer_is_lost_is_reconciled_without_a_second_mail() {
 
     let sent = app
         .state
-        .google
+        .invitations
+        .google()
         .send("donald@example.com", Some(&before), &ctx(&app))
         .await
         .unwrap();
@@ -244,7 +267,8 @@ async fn a_send_refused_with_503_is_sent_again_once_a_read_proves_no_mail_went_o
     let app = spawn_app().await;
     let before = app
         .state
-        .google
+        .invitations
+        .google()
         .get("john@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -256,7 +280,8 @@ async fn a_send_refused_with_503_is_sent_again_once_a_read_proves_no_mail_went_o
 
     let sent = app
         .state
-        .google
+        .invitations
+        .google()
         .send("john@example.com", Some(&before), &ctx(&app))
         .await
         .unwrap();
@@ -279,7 +304,8 @@ async fn a_send_that_times_out_is_never_repeated_because_it_may_still_land() {
     .await;
     let before = app
         .state
-        .google
+        .invitations
+        .google()
         .get("john@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -292,7 +318,8 @@ async fn a_send_that_times_out_is_never_repeated_because_it_may_still_land() {
 
     let err = app
         .state
-        .google
+        .invitations
+        .google()
         .send("john@example.com", Some(&before), &ctx(&app))
         .await
         .unwrap_err();
@@ -312,7 +339,8 @@ async fn a_send_refused_with_429_is_retried() {
 
     let sent = app
         .state
-        .google
+        .invitations
+        .google()
         .send("dennis@example.com", None, &ctx(&app))
         .await
         .unwrap();
@@ -333,7 +361,8 @@ async fn a_cancel_whose_answer_is_lost_is_confirmed_by_a_read() {
 
     let cancelled = app
         .state
-        .google
+        .invitations
+        .google()
         .cancel("edsger@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -363,18 +392,23 @@ async fn the_breaker_opens_on_repeated_failures_and_closes_after_a_good_probe() 
     // Five consecutive upstream failures (threshold 5) open it.
     let err = app
         .state
-        .google
+        .invitations
+        .google()
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap_err();
     assert_eq!(err.http_status, Some(503));
     let err = app
         .state
-        .google
+        .invitations
+        .google()
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap_err();
-    assert_eq!(app.state.google.breaker().state(), BreakerState::Open);
+    assert_eq!(
+        app.state.invitations.google().breaker().state(),
+        BreakerState::Open
+    );
     assert_eq!(err.kind, UpstreamErrorKind::CircuitOpen, "{err}");
     assert!(err.retry_after.is_some());
     let calls_when_opened = app.calls("get").await;
@@ -382,7 +416,8 @@ async fn the_breaker_opens_on_repeated_failures_and_closes_after_a_good_probe() 
 
     let err = app
         .state
-        .google
+        .invitations
+        .google()
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap_err();
@@ -401,7 +436,13 @@ async fn the_breaker_opens_on_repeated_failures_and_closes_after_a_good_probe() 
         .unwrap();
     let mut recovered = None;
     for _ in 0..100 {
-        match app.state.google.get("ada@example.com", &ctx(&app)).await {
+        match app
+            .state
+            .invitations
+            .google()
+            .get("ada@example.com", &ctx(&app))
+            .await
+        {
             Ok(invitation) => {
                 recovered = Some(invitation);
                 break;
@@ -411,7 +452,10 @@ async fn the_breaker_opens_on_repeated_failures_and_closes_after_a_good_probe() 
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(recovered.is_some(), "the breaker closed again");
-    assert_eq!(app.state.google.breaker().state(), BreakerState::Closed);
+    assert_eq!(
+        app.state.invitations.google().breaker().state(),
+        BreakerState::Closed
+    );
 }
 
 #[tokio::test]
@@ -425,7 +469,8 @@ async fn misconfigured_delegation_is_reported_fast_and_fails_readiness() {
     let started = Instant::now();
     let err = app
         .state
-        .google
+        .invitations
+        .google()
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap_err();
@@ -451,7 +496,8 @@ async fn misconfigured_delegation_is_reported_fast_and_fails_readiness() {
     let token_calls = app.calls("token").await;
     let again = app
         .state
-        .google
+        .invitations
+        .google()
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap_err();
@@ -463,7 +509,8 @@ async fn misconfigured_delegation_is_reported_fast_and_fails_readiness() {
 async fn a_revoked_token_is_replaced_transparently() {
     let app = spawn_app().await;
     app.state
-        .google
+        .invitations
+        .google()
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -471,7 +518,8 @@ async fn a_revoked_token_is_replaced_transparently() {
 
     let invitation = app
         .state
-        .google
+        .invitations
+        .google()
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -489,7 +537,8 @@ async fn the_process_wide_limiter_refuses_a_call_that_would_wait_past_its_deadli
     })
     .await;
     app.state
-        .google
+        .invitations
+        .google()
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -497,7 +546,8 @@ async fn the_process_wide_limiter_refuses_a_call_that_would_wait_past_its_deadli
     let hurried = CallContext::new(None, Duration::from_millis(100));
     let err = app
         .state
-        .google
+        .invitations
+        .google()
         .get("ada@example.com", &hurried)
         .await
         .unwrap_err();
@@ -516,8 +566,12 @@ async fn the_bulkhead_holds_back_calls_beyond_its_limit() {
     let slow = {
         let state = app.state.clone();
         tokio::spawn(async move {
-            let ctx = state.google.context(None);
-            state.google.get("ada@example.com", &ctx).await
+            let ctx = state.invitations.google().context(None);
+            state
+                .invitations
+                .google()
+                .get("ada@example.com", &ctx)
+                .await
         })
     };
     // The slow call holds the only place once the emulator has it.
@@ -532,7 +586,8 @@ async fn the_bulkhead_holds_back_calls_beyond_its_limit() {
     let hurried = CallContext::new(None, Duration::from_millis(200));
     let err = app
         .state
-        .google
+        .invitations
+        .google()
         .get("john@example.com", &hurried)
         .await
         .unwrap_err();
@@ -561,7 +616,8 @@ async fn a_token_endpoint_that_hangs_is_given_up_on_at_the_token_timeout() {
     let started = Instant::now();
     let err = app
         .state
-        .google
+        .invitations
+        .google()
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap_err();

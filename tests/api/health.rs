@@ -29,11 +29,18 @@ async fn readyz_names_failed_credentials() {
     app.control("tokens/revoke", serde_json::json!({})).await;
     let _ = app
         .state
-        .google
-        .get("ada@example.com", &app.state.google.context(None))
+        .invitations
+        .google()
+        .get(
+            "ada@example.com",
+            &app.state.invitations.google().context(None),
+        )
         .await;
 
-    let body = assert_problem(app.get("/readyz").await, 503, "not_ready").await;
+    let response = app.get("/readyz").await;
+    // Documented in the OpenAPI document, like every 503.
+    assert!(response.headers().contains_key("retry-after"));
+    let body = assert_problem(response, 503, "not_ready").await;
     assert!(
         body["detail"]
             .as_str()

@@ -1,4 +1,5 @@
 use crate::helpers::spawn_app;
+use invitation_gateway::error::ErrorCode;
 use invitation_gateway::routes::openapi::document_json;
 use similar::TextDiff;
 
@@ -112,4 +113,50 @@ async fn every_documented_query_parameter_is_one_the_handler_accepts() {
         checked, 4,
         "state, orderBy, pageSize on list; state on export"
     );
+}
+
+/// Every problem answer of every operation shows an example, and the example is the one the
+/// error-code table gives for a code answered with that very status; its headers are documented.
+#[test]
+fn every_documented_problem_shows_the_tables_example_for_its_status() {
+    let spec = serde_json::to_value(invitation_gateway::routes::openapi::document()).unwrap();
+    let mut checked = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                let Some(problem) = response["content"].get("application/problem+json") else {
+                    continue;
+                };
+                let example = &problem["example"];
+                let code = ErrorCode::ALL
+                    .iter()
+                    .find(|code| example["code"] == code.as_str())
+                    .unwrap_or_else(|| panic!("{method} {path} {status}: no example"));
+                assert_eq!(
+                    code.status().as_str(),
+                    status,
+                    "{method} {path}: the {status} example is {code}"
+                );
+                assert_eq!(
+                    example,
+                    &serde_json::to_value(code.example()).unwrap(),
+                    "{method} {path} {status}"
+                );
+                // The headers error.rs and the auth extractor put on these statuses.
+                let header = match status.as_str() {
+                    "429" | "503" => Some("Retry-After"),
+                    "401" | "403" => Some("WWW-Authenticate"),
+                    _ => None,
+                };
+                if let Some(header) = header {
+                    assert!(
+                        response["headers"].get(header).is_some(),
+                        "{method} {path} {status} does not document {header}"
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 40, "only {checked} problem answers documented");
 }

@@ -24,8 +24,12 @@ async fn after_the_cutoff_a_google_call_fails_with_draining_without_reaching_goo
         .stop_upstream_calls_at(tokio::time::Instant::now());
     let err = app
         .state
-        .google
-        .get("grace+hr@example.com", &app.state.google.context(None))
+        .invitations
+        .google()
+        .get(
+            "grace+hr@example.com",
+            &app.state.invitations.google().context(None),
+        )
         .await
         .expect_err("no call after the cutoff");
 

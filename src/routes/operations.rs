@@ -1,0 +1,237 @@
+//! The documented operations, listed once. Each operation's path and method are written once, in
+//! its handler's `#[utoipa::path]`; its scope once, as the `Authorized<S>` argument the handler
+//! takes. The route table and the OpenAPI document's paths and security are generated from the
+//! list below, so a route cannot be served where the document does not say, nor documented with
+//! another scope than the one it enforces.
+
+use crate::auth::{Authorized, RequiredScope, Scope};
+use crate::routes::openapi::BEARER_SCHEME;
+use crate::routes::{eligibility, health, invitations, mutations};
+use actix_web::http::Method;
+use actix_web::{FromRequest, Handler, Responder, Route, web};
+use std::collections::BTreeMap;
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::security::SecurityRequirement;
+use utoipa::{Modify, OpenApi};
+
+/// A handler whose first argument is `Authorized<S>`: the scope it requires, read from its type.
+pub trait ScopedHandler<Args> {
+    /// The scope the handler's `Authorized<S>` argument demands.
+    const SCOPE: Scope;
+}
+
+macro_rules! scoped_handler {
+    ($($arg:ident),*) => {
+        impl<F, Fut, S: RequiredScope, $($arg,)*> ScopedHandler<(Authorized<S>, $($arg,)*)> for F
+        where
+            F: Fn(Authorized<S>, $($arg,)*) -> Fut,
+        {
+            const SCOPE: Scope = S::SCOPE;
+        }
+    };
+}
+
+scoped_handler!();
+scoped_handler!(A);
+scoped_handler!(A, B);
+scoped_handler!(A, B, C);
+scoped_handler!(A, B, C, D);
+
+/// The scope `handler` enforces (a handler without an `Authorized<S>` first argument does not
+/// compile here).
+fn scope_of<H: ScopedHandler<Args>, Args>(_handler: &H) -> Scope {
+    H::SCOPE
+}
+
+/// Adds `handler` to `routes` at the path and method `doc` gives its operation.
+fn route<H, Args>(
+    routes: &mut BTreeMap<String, Vec<Route>>,
+    doc: &utoipa::openapi::OpenApi,
+    operation_id: &str,
+    handler: H,
+) where
+    H: Handler<Args>,
+    Args: FromRequest + 'static,
+    H::Output: Responder + 'static,
+{
+    let (path, method) = locate(doc, operation_id)
+        .expect("every listed operation is in the document the same list generates");
+    routes
+        .entry(path)
+        .or_default()
+        .push(web::method(method).to(handler));
+}
+
+/// Where the operation `operation_id` is served, per `doc`.
+fn locate(doc: &utoipa::openapi::OpenApi, operation_id: &str) -> Option<(String, Method)> {
+    doc.paths.paths.iter().find_map(|(path, item)| {
+        let methods = [
+            (Method::GET, &item.get),
+            (Method::POST, &item.post),
+            (Method::PUT, &item.put),
+            (Method::PATCH, &item.patch),
+            (Method::DELETE, &item.delete),
+        ];
+        methods
+            .into_iter()
+            .find(|(_, op)| {
+                op.as_ref()
+                    .is_some_and(|op| op.operation_id.as_deref() == Some(operation_id))
+            })
+            .map(|(method, _)| (path.clone(), method))
+    })
+}
+
+/// The operation `operation_id` of `doc`.
+fn operation<'d>(doc: &'d mut utoipa::openapi::OpenApi, operation_id: &str) -> &'d mut Operation {
+    doc.paths
+        .paths
+        .values_mut()
+        .flat_map(|item: &mut PathItem| {
+            [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .filter_map(Option::as_mut)
+        })
+        .find(|op| op.operation_id.as_deref() == Some(operation_id))
+        .expect("every listed operation is in the document the same list generates")
+}
+
+macro_rules! operations {
+    (
+        public: [$($pm:ident::$ph:ident),* $(,)?],
+        authorized: [$($am:ident::$ah:ident),* $(,)?] $(,)?
+    ) => {
+        /// The paths of every documented operation (merged into the document by [`Documented`]).
+        #[derive(OpenApi)]
+        #[openapi(paths($($pm::$ph,)* $($am::$ah,)*))]
+        struct Paths;
+
+        /// Registers every documented operation at the path and method its document gives.
+        pub fn register(cfg: &mut web::ServiceConfig) {
+            let doc = Paths::openapi();
+            let mut routes = BTreeMap::new();
+            $(route(&mut routes, &doc, stringify!($ph), $pm::$ph);)*
+            $(route(&mut routes, &doc, stringify!($ah), $am::$ah);)*
+            for (path, routes) in routes {
+                let resource = routes
+                    .into_iter()
+                    .fold(web::resource(path), |resource, route| resource.route(route));
+                cfg.service(resource);
+            }
+        }
+
+        /// The scope each authorized operation enforces, by operation id.
+        pub fn scopes() -> Vec<(&'static str, Scope)> {
+            vec![$((stringify!($ah), scope_of(&$am::$ah)),)*]
+        }
+    };
+}
+
+operations! {
+    public: [health::livez, health::readyz],
+    authorized: [
+        eligibility::check_eligibility,
+        invitations::lookup_invitations,
+        invitations::list_invitations,
+        invitations::summarize_invitations,
+        invitations::export_invitations,
+        mutations::send_invitations,
+        mutations::cancel_invitations,
+    ],
+}
+
+/// Adds every documented operation to the document, each authorized one requiring the bearer
+/// JWT with the scope its handler enforces.
+pub struct Documented;
+
+impl Modify for Documented {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        openapi.merge(Paths::openapi());
+        for (operation_id, scope) in scopes() {
+            operation(openapi, operation_id).security = Some(vec![SecurityRequirement::new(
+                BEARER_SCHEME,
+                [scope.as_str()],
+            )]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_operation_is_served_where_documented_with_the_scope_its_handler_enforces() {
+        let doc = crate::routes::openapi::document();
+        let expected = [
+            (
+                "check_eligibility",
+                "/v1/eligibility/check",
+                Method::POST,
+                Scope::Check,
+            ),
+            (
+                "lookup_invitations",
+                "/v1/invitations/lookup",
+                Method::POST,
+                Scope::Read,
+            ),
+            (
+                "list_invitations",
+                "/v1/invitations",
+                Method::GET,
+                Scope::Read,
+            ),
+            (
+                "summarize_invitations",
+                "/v1/invitations/summary",
+                Method::GET,
+                Scope::Read,
+            ),
+            (
+                "export_invitations",
+                "/v1/invitations/export",
+                Method::GET,
+                Scope::Read,
+            ),
+            (
+                "send_invitations",
+                "/v1/invitations/send",
+                Method::POST,
+                Scope::Send,
+            ),
+            (
+                "cancel_invitations",
+                "/v1/invitations/cancel",
+                Method::POST,
+                Scope::Cancel,
+            ),
+        ];
+        assert_eq!(scopes().len(), expected.len());
+        for (id, path, method, scope) in expected {
+            assert_eq!(
+                locate(&doc, id),
+                Some((path.to_owned(), method.clone())),
+                "{id}"
+            );
+            assert!(scopes().contains(&(id, scope)), "{id}");
+            let security = serde_json::to_value(&doc.paths.paths[path]).unwrap();
+            let method = method.as_str().to_ascii_lowercase();
+            assert_eq!(
+                security[method.as_str()]["security"],
+                serde_json::json!([{ BEARER_SCHEME: [scope.as_str()] }]),
+                "{id}"
+            );
+        }
+        assert_eq!(
+            locate(&doc, "readyz"),
+            Some(("/readyz".to_owned(), Method::GET))
+        );
+    }
+}
