@@ -17,11 +17,21 @@ macro_rules! with_pool {
     };
 }
 
+mod audit;
 mod clock;
+mod google_budget;
+mod idempotency;
 mod ledger;
+mod mail_budget;
 mod settings;
 
+pub use audit::{
+    AuditCursor, AuditEvent, AuditFilter, AuditId, AuditIntent, AuditListing, DenialRecord,
+    SEARCH_LIMIT,
+};
 pub use clock::Clock;
+pub use google_budget::{GoogleSlot, SlotKind};
+pub use idempotency::{IdempotencyStart, IdempotencyTicket, StoredResponse};
 pub use ledger::{Claim, ClaimToken};
 pub use settings::{DEFAULT_DATABASE_URL, StoreSettings};
 
@@ -64,6 +74,25 @@ pub enum StoreError {
     /// The database refused or failed a statement, or could not be reached.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+}
+
+/// Who a budget or a key belongs to: the caller's JWT issuer and subject.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Caller {
+    /// The JWT `iss`.
+    pub iss: String,
+    /// The JWT `sub`.
+    pub sub: String,
+}
+
+impl Caller {
+    /// The caller `sub` of issuer `iss`.
+    pub fn new(iss: impl Into<String>, sub: impl Into<String>) -> Self {
+        Caller {
+            iss: iss.into(),
+            sub: sub.into(),
+        }
+    }
 }
 
 /// The connection pool of the configured database.
@@ -127,6 +156,22 @@ impl Store {
     pub async fn ping(&self) -> Result<(), StoreError> {
         with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
         Ok(())
+    }
+
+    /// Applies every table's retention once (a periodic task calls it): run-out claims, keys
+    /// past their time to live, mail budgets older than `mail_budget_retention_days`, audit rows
+    /// older than `audit_retention`. Answers how many rows went.
+    pub async fn prune_expired(&self) -> Result<u64, StoreError> {
+        let now = self.clock.now();
+        let oldest_day = now.date_naive()
+            - chrono::Days::new(u64::from(self.settings.mail_budget_retention_days));
+        let audit_cutoff = now
+            - chrono::Duration::from_std(self.settings.audit_retention)
+                .unwrap_or(chrono::TimeDelta::MAX);
+        Ok(self.prune_claims().await?
+            + self.prune_idempotency().await?
+            + self.prune_mail_budget(oldest_day).await?
+            + self.prune_audit(audit_cutoff).await?)
     }
 
     /// Closes every pooled connection; the store must not be used afterwards.

@@ -6,5 +6,9 @@
 #[macro_use]
 mod helpers;
 
+mod audit;
 mod connect;
+mod google_budget;
+mod idempotency;
 mod ledger;
+mod mail_budget;
