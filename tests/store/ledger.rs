@@ -92,3 +92,27 @@ store_test! {
         assert!(!store.claim_address("C01", "alan@example.com", "r2", LEASE).await.unwrap().is_claimed());
     }
 }
+
+store_test! {
+    async fn claims_and_audit_rows_never_show_the_address_in_debug_output(db) {
+        let clock = manual_clock();
+        let store = db.store(&clock).await;
+        let claim = store.claim_address("C01", "secret.person@example.com", "r1", LEASE).await.unwrap();
+        let intent = invitation_gateway::store::AuditIntent {
+            request_id: "r1".into(),
+            caller: invitation_gateway::store::Caller::new("https://idp.example", "hr-bot"),
+            action: "send".into(),
+            email: "secret.person@example.com".into(),
+            campaign_id: None,
+        };
+        store.record_intent(&intent).await.unwrap();
+        let events = store
+            .search_audit(&["secret.person@example.com".to_owned()])
+            .await
+            .unwrap();
+        assert_eq!(events.len(), 1);
+        for shown in [format!("{claim:?}"), format!("{intent:?}"), format!("{events:?}"), format!("{store:?}")] {
+            assert!(!shown.contains("secret.person"), "{shown}");
+        }
+    }
+}
