@@ -16,6 +16,7 @@ pub mod readiness;
 pub mod routes;
 pub mod startup;
 pub mod state;
+pub mod store;
 pub mod telemetry;
 
 /// Installs ring as the process-wide rustls crypto provider; idempotent.

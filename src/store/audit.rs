@@ -1,0 +1,346 @@
+//! The audit trail: who did what to which address, written before a mail's call and completed
+//! after; refused requests folded per (reason, peer, interval).
+
+use super::clock::{duration_millis, from_millis, to_millis};
+use super::{Caller, Store, StoreError};
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use std::fmt;
+
+/// What is about to be done, recorded before Google is called.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuditIntent {
+    /// The request's id (as in the access log).
+    pub request_id: String,
+    /// The real caller.
+    pub caller: Caller,
+    /// What is done: `send`, `resend`, `cancel`, ...
+    pub action: String,
+    /// The address acted on.
+    pub email: String,
+    /// The campaign doing it, if any.
+    pub campaign_id: Option<String>,
+}
+
+impl fmt::Debug for AuditIntent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuditIntent")
+            .field("request_id", &self.request_id)
+            .field("action", &self.action)
+            .field("campaign_id", &self.campaign_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The id of an audit row, to complete it with [`Store::record_outcome`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AuditId(pub i64);
+
+/// One row of the audit trail.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// Its id; ids grow with time.
+    pub id: AuditId,
+    /// When the intent was recorded.
+    pub at: DateTime<Utc>,
+    /// The request's id.
+    pub request_id: String,
+    /// The real caller.
+    pub caller: Caller,
+    /// What was done.
+    pub action: String,
+    /// The address acted on.
+    pub email: String,
+    /// The campaign, if any.
+    pub campaign_id: Option<String>,
+    /// The outcome, once known (None: the process died between intent and outcome).
+    pub outcome: Option<String>,
+    /// Google's HTTP status, when Google answered.
+    pub google_status: Option<u16>,
+    /// When the outcome was recorded.
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl fmt::Debug for AuditEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuditEvent")
+            .field("id", &self.id)
+            .field("at", &self.at)
+            .field("request_id", &self.request_id)
+            .field("action", &self.action)
+            .field("outcome", &self.outcome)
+            .field("google_status", &self.google_status)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Which rows [`Store::list_audit`] answers; every field narrows, None means any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Only this action.
+    pub action: Option<String>,
+    /// Only this outcome.
+    pub outcome: Option<String>,
+    /// Only this caller.
+    pub caller: Option<Caller>,
+    /// Only this campaign.
+    pub campaign_id: Option<String>,
+    /// Recorded at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Recorded before.
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Where a listing resumes: opaque to callers, it travels as a string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditCursor(i64);
+
+impl AuditCursor {
+    /// The cursor as a page token.
+    pub fn to_token(self) -> String {
+        self.0.to_string()
+    }
+
+    /// A page token back into a cursor; None when it is not one.
+    pub fn from_token(token: &str) -> Option<AuditCursor> {
+        token.parse().ok().filter(|id| *id > 0).map(AuditCursor)
+    }
+}
+
+/// One page of [`Store::list_audit`], newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditListing {
+    /// The rows.
+    pub events: Vec<AuditEvent>,
+    /// Where the next page starts; None on the last page.
+    pub next: Option<AuditCursor>,
+}
+
+/// Refusals of one reason from one peer within one interval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DenialRecord {
+    /// Why requests were refused (an error code).
+    pub reason: String,
+    /// Who sent them (the peer address).
+    pub peer: String,
+    /// Start of the folding interval.
+    pub interval_start: DateTime<Utc>,
+    /// How many.
+    pub count: u64,
+    /// The last one.
+    pub last_at: DateTime<Utc>,
+}
+
+/// Most rows one [`Store::search_audit`] answers (the newest).
+pub const SEARCH_LIMIT: i64 = 1000;
+
+const EVENT_COLUMNS: &str = "id, at, request_id, caller_iss, caller_sub, action, email, \
+    campaign_id, outcome, google_status, completed_at";
+
+macro_rules! event_from_row {
+    ($row:expr) => {{
+        let row = $row;
+        Ok::<_, sqlx::Error>(AuditEvent {
+            id: AuditId(row.try_get("id")?),
+            at: from_millis(row.try_get("at")?),
+            request_id: row.try_get("request_id")?,
+            caller: Caller {
+                iss: row.try_get("caller_iss")?,
+                sub: row.try_get("caller_sub")?,
+            },
+            action: row.try_get("action")?,
+            email: row.try_get("email")?,
+            campaign_id: row.try_get("campaign_id")?,
+            outcome: row.try_get("outcome")?,
+            google_status: row
+                .try_get::<Option<i64>, _>("google_status")?
+                .and_then(|s| u16::try_from(s).ok()),
+            completed_at: row
+                .try_get::<Option<i64>, _>("completed_at")?
+                .map(from_millis),
+        })
+    }};
+}
+
+impl Store {
+    /// Records what is about to be done; call it before Google is called.
+    pub async fn record_intent(&self, intent: &AuditIntent) -> Result<AuditId, StoreError> {
+        let now = to_millis(self.clock.now());
+        let id: i64 = with_pool!(self, pool => sqlx::query(
+            "INSERT INTO audit_events (at, request_id, caller_iss, caller_sub, action, email, \
+             campaign_id) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(now)
+        .bind(&intent.request_id)
+        .bind(&intent.caller.iss)
+        .bind(&intent.caller.sub)
+        .bind(&intent.action)
+        .bind(&intent.email)
+        .bind(&intent.campaign_id)
+        .fetch_one(pool)
+        .await
+        .and_then(|row| row.try_get("id")))?;
+        Ok(AuditId(id))
+    }
+
+    /// Completes an intent with its outcome and Google's status (when Google answered).
+    pub async fn record_outcome(
+        &self,
+        id: AuditId,
+        outcome: &str,
+        google_status: Option<u16>,
+    ) -> Result<(), StoreError> {
+        let now = to_millis(self.clock.now());
+        with_pool!(self, pool => sqlx::query(
+            "UPDATE audit_events SET outcome = $2, google_status = $3, completed_at = $4 \
+             WHERE id = $1",
+        )
+        .bind(id.0)
+        .bind(outcome)
+        .bind(google_status.map(i64::from))
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Counts a refused request of `reason` from `peer`, folded into one row per
+    /// `denial_interval`: a flood of bad tokens adds a few rows, never thousands.
+    pub async fn record_denial(&self, reason: &str, peer: &str) -> Result<(), StoreError> {
+        let now = to_millis(self.clock.now());
+        let interval = duration_millis(self.settings.denial_interval).max(1);
+        let interval_start = now - now.rem_euclid(interval);
+        with_pool!(self, pool => sqlx::query(
+            "INSERT INTO audit_denials (reason, peer, interval_start, count, last_at) \
+             VALUES ($1, $2, $3, 1, $4) \
+             ON CONFLICT (reason, peer, interval_start) DO UPDATE \
+             SET count = audit_denials.count + 1, last_at = excluded.last_at",
+        )
+        .bind(reason)
+        .bind(peer)
+        .bind(interval_start)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Folded denials whose interval starts in `[from, to)`, oldest first.
+    pub async fn list_denials(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DenialRecord>, StoreError> {
+        let records = with_pool!(self, pool => sqlx::query(
+            "SELECT reason, peer, interval_start, count, last_at FROM audit_denials \
+             WHERE interval_start >= $1 AND interval_start < $2 \
+             ORDER BY interval_start, reason, peer",
+        )
+        .bind(to_millis(from))
+        .bind(to_millis(to))
+        .fetch_all(pool)
+        .await
+        .and_then(|rows| {
+            rows.iter()
+                .map(|row| {
+                    Ok(DenialRecord {
+                        reason: row.try_get("reason")?,
+                        peer: row.try_get("peer")?,
+                        interval_start: from_millis(row.try_get("interval_start")?),
+                        count: u64::try_from(row.try_get::<i64, _>("count")?).unwrap_or(0),
+                        last_at: from_millis(row.try_get("last_at")?),
+                    })
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+        }))?;
+        Ok(records)
+    }
+
+    /// One page of the audit trail matching `filter`, newest first; at most `limit` rows
+    /// (1 to 1000), resuming at `cursor`.
+    pub async fn list_audit(
+        &self,
+        filter: &AuditFilter,
+        limit: u32,
+        cursor: Option<AuditCursor>,
+    ) -> Result<AuditListing, StoreError> {
+        let limit = i64::from(limit.clamp(1, 1000));
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM audit_events \
+             WHERE ($1 IS NULL OR action = $1) \
+             AND ($2 IS NULL OR outcome = $2) \
+             AND ($3 IS NULL OR (caller_iss = $3 AND caller_sub = $4)) \
+             AND ($5 IS NULL OR campaign_id = $5) \
+             AND ($6 IS NULL OR at >= $6) \
+             AND ($7 IS NULL OR at < $7) \
+             AND ($8 IS NULL OR id < $8) \
+             ORDER BY id DESC LIMIT $9"
+        );
+        let mut events = with_pool!(self, pool => sqlx::query(&sql)
+            .bind(&filter.action)
+            .bind(&filter.outcome)
+            .bind(filter.caller.as_ref().map(|c| c.iss.as_str()))
+            .bind(filter.caller.as_ref().map(|c| c.sub.as_str()))
+            .bind(&filter.campaign_id)
+            .bind(filter.from.map(to_millis))
+            .bind(filter.to.map(to_millis))
+            .bind(cursor.map(|c| c.0))
+            // One more than asked tells whether another page follows.
+            .bind(limit + 1)
+            .fetch_all(pool)
+            .await
+            .and_then(|rows| rows.iter().map(|row| event_from_row!(row)).collect::<Result<Vec<_>, _>>()))?;
+        let next = if events.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
+            events.pop();
+            events.last().map(|e| AuditCursor(e.id.0))
+        } else {
+            None
+        };
+        Ok(AuditListing { events, next })
+    }
+
+    /// Every row about any of `emails` (as stored: normalised addresses), newest first, at most
+    /// [`SEARCH_LIMIT`].
+    pub async fn search_audit(&self, emails: &[String]) -> Result<Vec<AuditEvent>, StoreError> {
+        if emails.is_empty() {
+            return Ok(Vec::new());
+        }
+        let events = with_pool!(self, pool => {
+            let mut query = sqlx::QueryBuilder::new(format!(
+                "SELECT {EVENT_COLUMNS} FROM audit_events WHERE email IN ("
+            ));
+            let mut list = query.separated(", ");
+            for email in emails {
+                list.push_bind(email);
+            }
+            query.push(") ORDER BY id DESC LIMIT ");
+            query.push_bind(SEARCH_LIMIT);
+            query
+                .build()
+                .fetch_all(pool)
+                .await
+                .and_then(|rows| rows.iter().map(|row| event_from_row!(row)).collect::<Result<Vec<_>, _>>())
+        })?;
+        Ok(events)
+    }
+
+    /// Deletes audit rows and folded denials recorded before `before`; answers how many.
+    pub async fn prune_audit(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let before = to_millis(before);
+        let events = with_pool!(self, pool => sqlx::query("DELETE FROM audit_events WHERE at < $1")
+            .bind(before)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        let denials = with_pool!(self, pool => sqlx::query(
+            "DELETE FROM audit_denials WHERE interval_start < $1",
+        )
+        .bind(before)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(events + denials)
+    }
+}

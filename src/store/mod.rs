@@ -1,0 +1,278 @@
+//! The gateway's durable state: one [`Store`] over SQLite (one replica) or PostgreSQL (several).
+//!
+//! Methods are named for what they mean (claim an address, reserve a mail, take a Google slot),
+//! never a generic repository. SQL is kept portable; the few places where the two databases
+//! differ (row locks, `BEGIN IMMEDIATE`) are inside this module and nowhere else. Time comes from
+//! the store's [`Clock`], so tests drive leases and refills with a manual clock and never sleep.
+//! Emails are stored (the store must hold them) but never appear in errors or `Debug` output.
+
+/// Runs `$body` with `$pool` bound to the backend's pool: the body is written once and compiled
+/// once per database, which is how portable SQL stays in one place.
+macro_rules! with_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.backend {
+            $crate::store::Backend::Sqlite($pool) => $body,
+            $crate::store::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
+mod audit;
+mod clock;
+mod google_budget;
+mod idempotency;
+mod ledger;
+mod mail_budget;
+mod settings;
+
+pub use audit::{
+    AuditCursor, AuditEvent, AuditFilter, AuditId, AuditIntent, AuditListing, DenialRecord,
+    SEARCH_LIMIT,
+};
+pub use clock::Clock;
+pub use google_budget::{GoogleSlot, SlotKind};
+pub use idempotency::{IdempotencyStart, IdempotencyTicket, StoredResponse};
+pub use ledger::{Claim, ClaimToken};
+pub use settings::{DEFAULT_DATABASE_URL, StoreSettings};
+
+use secrecy::ExposeSecret;
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// Why the store could not be opened or could not answer.
+///
+/// Every Display is one line without the URL (it may carry a password) and without emails.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The URL names no supported database.
+    #[error("GATEWAY_DATABASE_URL must start with sqlite:// or postgres://")]
+    UnsupportedUrl,
+    /// The URL has a supported scheme but does not parse.
+    #[error("GATEWAY_DATABASE_URL is not a valid {0} URL")]
+    InvalidUrl(&'static str),
+    /// The database was migrated by a newer binary; running against it could corrupt it.
+    #[error(
+        "the database schema is at version {found}, newer than the {supported} this binary knows: \
+         run the newer invitation-gateway or point GATEWAY_DATABASE_URL at another database"
+    )]
+    SchemaTooNew {
+        /// The newest migration applied to the database.
+        found: i64,
+        /// The newest migration embedded in this binary.
+        supported: i64,
+    },
+    /// The lock file that serialises SQLite migrations could not be taken.
+    #[error("could not lock the SQLite database for migrating: {0}")]
+    MigrationLock(std::io::Error),
+    /// Applying the embedded migrations failed.
+    #[error("migrating the database failed: {0}")]
+    Migrate(MigrateError),
+    /// The database refused or failed a statement, or could not be reached.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Who a budget or a key belongs to: the caller's JWT issuer and subject.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Caller {
+    /// The JWT `iss`.
+    pub iss: String,
+    /// The JWT `sub`.
+    pub sub: String,
+}
+
+impl Caller {
+    /// The caller `sub` of issuer `iss`.
+    pub fn new(iss: impl Into<String>, sub: impl Into<String>) -> Self {
+        Caller {
+            iss: iss.into(),
+            sub: sub.into(),
+        }
+    }
+}
+
+/// The connection pool of the configured database.
+#[derive(Debug, Clone)]
+pub(crate) enum Backend {
+    /// An embedded SQLite file.
+    Sqlite(SqlitePool),
+    /// A PostgreSQL server, shared by every replica.
+    Postgres(PgPool),
+}
+
+/// The gateway's durable state, shared by every request and replica; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    backend: Backend,
+    clock: Clock,
+    settings: StoreSettings,
+}
+
+impl Store {
+    /// Opens the database named by `settings`, creating a SQLite file if missing, and applies
+    /// the embedded migrations under the backend's lock (several replicas may start at once).
+    ///
+    /// A database whose schema is newer than this binary is refused with
+    /// [`StoreError::SchemaTooNew`].
+    pub async fn connect(settings: &StoreSettings, clock: Clock) -> Result<Store, StoreError> {
+        let url = settings.database_url.expose_secret();
+        let backend = if url.starts_with("sqlite:") {
+            connect_sqlite(url, settings).await?
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            connect_postgres(url, settings).await?
+        } else {
+            return Err(StoreError::UnsupportedUrl);
+        };
+        Ok(Store {
+            backend,
+            clock,
+            settings: settings.clone(),
+        })
+    }
+
+    /// The clock every lease, expiry and refill is computed from.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// `"sqlite"` or `"postgres"`, for logs and readiness.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// The settings the store was opened with.
+    pub fn settings(&self) -> &StoreSettings {
+        &self.settings
+    }
+
+    /// One round trip to the database (readiness).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Applies every table's retention once (a periodic task calls it): run-out claims, keys
+    /// past their time to live, mail budgets older than `mail_budget_retention_days`, audit rows
+    /// older than `audit_retention`. Answers how many rows went.
+    pub async fn prune_expired(&self) -> Result<u64, StoreError> {
+        let now = self.clock.now();
+        let oldest_day = now.date_naive()
+            - chrono::Days::new(u64::from(self.settings.mail_budget_retention_days));
+        let audit_cutoff = now
+            - chrono::Duration::from_std(self.settings.audit_retention)
+                .unwrap_or(chrono::TimeDelta::MAX);
+        Ok(self.prune_claims().await?
+            + self.prune_idempotency().await?
+            + self.prune_mail_budget(oldest_day).await?
+            + self.prune_audit(audit_cutoff).await?)
+    }
+
+    /// Closes every pooled connection; the store must not be used afterwards.
+    pub async fn close(&self) {
+        with_pool!(self, pool => pool.close().await);
+    }
+}
+
+async fn connect_sqlite(url: &str, settings: &StoreSettings) -> Result<Backend, StoreError> {
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(|_| StoreError::InvalidUrl("sqlite"))?
+        .create_if_missing(true)
+        // WAL: readers never block the writer; NORMAL is durable across process crashes in WAL.
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        // SQLite has one writer at a time: the others wait for it up to the statement timeout
+        // instead of failing with SQLITE_BUSY at once.
+        .busy_timeout(settings.statement_timeout)
+        .foreign_keys(true);
+    let file = options.get_filename().to_path_buf();
+    let pool = SqlitePoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(settings.connect_timeout)
+        .connect_with(options)
+        .await?;
+    // SQLite's migrator takes no lock of its own: an exclusive lock on a file beside the
+    // database serialises processes that start at once (SQLite is one host, so a file lock is
+    // enough). An in-memory database has no other process to race with.
+    let lock = if is_in_memory(&file) {
+        None
+    } else {
+        Some(lock_for_migrations(file).await?)
+    };
+    let migrated = migrate(&sqlite_migrator(), &pool).await;
+    drop(lock);
+    migrated?;
+    Ok(Backend::Sqlite(pool))
+}
+
+async fn connect_postgres(url: &str, settings: &StoreSettings) -> Result<Backend, StoreError> {
+    let timeout = clock::duration_millis(settings.statement_timeout);
+    let options = PgConnectOptions::from_str(url)
+        .map_err(|_| StoreError::InvalidUrl("postgres"))?
+        .options([("statement_timeout", format!("{timeout}ms"))]);
+    let pool = PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(settings.connect_timeout)
+        .connect_with(options)
+        .await?;
+    // sqlx's PostgreSQL migrator holds a session advisory lock (pg_advisory_lock on a key
+    // derived from the database name) from before it creates its table until it is done.
+    migrate(&postgres_migrator(), &pool).await?;
+    Ok(Backend::Postgres(pool))
+}
+
+fn sqlite_migrator() -> Migrator {
+    sqlx::migrate!("./migrations/sqlite")
+}
+
+fn postgres_migrator() -> Migrator {
+    sqlx::migrate!("./migrations/postgres")
+}
+
+/// Applies `migrator`, turning "the database knows a migration this binary does not" into the
+/// one-line [`StoreError::SchemaTooNew`].
+async fn migrate<'a, A>(migrator: &Migrator, pool: A) -> Result<(), StoreError>
+where
+    A: sqlx::Acquire<'a>,
+    <A::Connection as std::ops::Deref>::Target: sqlx::migrate::Migrate,
+{
+    let supported = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+    match migrator.run(pool).await {
+        Ok(()) => Ok(()),
+        Err(MigrateError::VersionMissing(found)) if found > supported => {
+            Err(StoreError::SchemaTooNew { found, supported })
+        }
+        Err(e) => Err(StoreError::Migrate(e)),
+    }
+}
+
+fn is_in_memory(file: &std::path::Path) -> bool {
+    let name = file.to_string_lossy();
+    name.is_empty() || name == ":memory:" || name.starts_with("file::memory:")
+}
+
+/// Takes an exclusive lock on `<database>.migrate-lock`, waiting for another process that
+/// holds it; released when the returned file is dropped.
+async fn lock_for_migrations(database: PathBuf) -> Result<std::fs::File, StoreError> {
+    let mut path = database.into_os_string();
+    path.push(".migrate-lock");
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        file.lock()?;
+        Ok(file)
+    })
+    .await
+    .map_err(|e| StoreError::MigrationLock(std::io::Error::other(e)))?
+    .map_err(StoreError::MigrationLock)
+}

@@ -1,0 +1,48 @@
+//! Settings of the store: where it is, how many connections, how long to wait, what to keep.
+
+use secrecy::SecretString;
+use std::time::Duration;
+
+/// The embedded default: a SQLite file next to the process, created on first start.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://invitation-gateway.db";
+
+/// How the store connects and what its tables keep.
+///
+/// The URL is a secret: a PostgreSQL URL usually carries a password, so it is never printed.
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    /// `sqlite://PATH` (one replica) or `postgres://...` (required for more than one).
+    pub database_url: SecretString,
+    /// Most connections the pool opens.
+    pub max_connections: u32,
+    /// How long connecting, or waiting for a free pooled connection, may take.
+    pub connect_timeout: Duration,
+    /// Longest a statement may run (PostgreSQL `statement_timeout`; SQLite's busy timeout).
+    pub statement_timeout: Duration,
+    /// Google calls per minute across every replica (the cluster-wide bucket's refill and size).
+    pub google_per_minute: u32,
+    /// Share of the Google bucket background work may use; the rest is kept for interactive calls.
+    pub google_background_percent: u8,
+    /// Denials of one reason from one peer within this interval are folded into one audit row.
+    pub denial_interval: Duration,
+    /// How long audit rows (intents, outcomes, denials) are kept.
+    pub audit_retention: Duration,
+    /// How many past UTC days of mail budgets are kept.
+    pub mail_budget_retention_days: u32,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            database_url: SecretString::from(DEFAULT_DATABASE_URL),
+            max_connections: 10,
+            connect_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(5),
+            google_per_minute: 60,
+            google_background_percent: 80,
+            denial_interval: Duration::from_secs(60),
+            audit_retention: Duration::from_secs(400 * 24 * 60 * 60),
+            mail_budget_retention_days: 7,
+        }
+    }
+}
