@@ -102,7 +102,7 @@ pub trait RequiredScope: 'static {
     const SCOPE: Scope;
 }
 
-/// Marker types for [`Authorized`](crate::auth::Authorized), one per [`Scope`].
+/// Marker types for [`Authorized`](crate::routes::authorized::Authorized), one per [`Scope`].
 pub mod scope {
     use super::{RequiredScope, Scope};
 

@@ -1,9 +1,10 @@
 //! `POST /v1/eligibility/check`: can these addresses be invited?
 
-use crate::auth::{Authorized, scope};
+use crate::auth::scope;
 use crate::error::ApiError;
 use crate::invitations::batch::EmailBatch;
 use crate::invitations::outcome::EligibilityResult;
+use crate::routes::authorized::Authorized;
 use crate::routes::common::{AuthErrors, BodyErrors, EmailsRequest, request_id};
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};

@@ -1,12 +1,13 @@
 //! Reading invitations: lookup, list, summary, export.
 
-use crate::auth::{Authorized, scope};
+use crate::auth::scope;
 use crate::error::{ApiError, ErrorCode, ProblemDocument};
 use crate::invitations::batch::EmailBatch;
 use crate::invitations::listing::{
     ExportFormat, InvitationPage, ListQuery, MAX_PAGE_SIZE, OrderBy, Summary,
 };
 use crate::invitations::outcome::{InvitationState, LookupResult};
+use crate::routes::authorized::Authorized;
 use crate::routes::common::{AuthErrors, BodyErrors, EmailsRequest, UpstreamErrors, request_id};
 use crate::state::AppState;
 use actix_web::http::header;

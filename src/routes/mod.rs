@@ -1,5 +1,6 @@
 //! HTTP handlers, one file per resource, and the route table.
 
+pub mod authorized;
 pub mod common;
 pub mod eligibility;
 pub mod health;
@@ -8,6 +9,7 @@ pub mod metrics;
 pub mod mutations;
 pub mod openapi;
 pub mod operations;
+pub mod security;
 
 use crate::error::{ApiError, ErrorCode, sanitize_parse_error};
 use actix_web::error::{JsonPayloadError, QueryPayloadError};

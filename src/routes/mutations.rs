@@ -1,12 +1,13 @@
 //! Changing invitations: send and cancel, audited, quota-checked and idempotent.
 
 use crate::audit::{AuditAction, AuditRecord};
-use crate::auth::{Authorized, Caller, scope};
+use crate::auth::{Caller, scope};
 use crate::error::{ApiError, ErrorCode, ProblemDocument};
 use crate::invitations::batch::EmailBatch;
 use crate::invitations::idempotency::IdempotencyScope;
 use crate::invitations::mutation::{self, Action, Done, MutationObserver};
 use crate::invitations::outcome::{ItemError, MutationResponse};
+use crate::routes::authorized::Authorized;
 use crate::routes::common::{AuthErrors, BodyErrors, EmailsRequest, request_id};
 use crate::state::AppState;
 use actix_web::http::header::{HeaderName, HeaderValue};

@@ -4,7 +4,8 @@
 //! list below, so a route cannot be served where the document does not say, nor documented with
 //! another scope than the one it enforces.
 
-use crate::auth::{Authorized, RequiredScope, Scope};
+use crate::auth::{RequiredScope, Scope};
+use crate::routes::authorized::Authorized;
 use crate::routes::openapi::BEARER_SCHEME;
 use crate::routes::{eligibility, health, invitations, mutations};
 use actix_web::http::Method;

@@ -3,8 +3,8 @@
 
 use crate::helpers::{Answer, TestApp, admin_token, spawn_app, token};
 use invitation_gateway::auth::Scope;
-use invitation_gateway::auth::openapi::declared_scopes;
 use invitation_gateway::routes::openapi::document;
+use invitation_gateway::routes::security::declared_scopes;
 use reqwest::Method;
 use serde_json::json;
 

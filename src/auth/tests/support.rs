@@ -1,12 +1,13 @@
 //! Test keys, token builders, settings and the probe app.
 
-use crate::auth::{Authorized, scope};
+use crate::auth::scope;
 use crate::config::{
     AuditSettings, GoogleCredentials, GoogleSettings, GoogleTimeouts, HttpSettings, JwtSettings,
     LimitSettings, ProtectionSettings, RetrySettings, Settings,
 };
 use crate::emulator::{Emulator, EmulatorKey, EmulatorSettings};
 use crate::middleware::{problems, request_id};
+use crate::routes::authorized::Authorized;
 use crate::state::AppState;
 use actix_web::http::header::HeaderMap;
 use actix_web::middleware::from_fn;

@@ -5,7 +5,7 @@
 //! A `Modify` can instead call [`require_scope`]; tests read the result back with
 //! [`declared_scopes`].
 
-use crate::auth::scopes::Scope;
+use crate::auth::Scope;
 use crate::routes::openapi::BEARER_SCHEME;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::SecurityRequirement;
