@@ -8,11 +8,12 @@ pub mod listing;
 pub mod mutation;
 pub mod outcome;
 
+use crate::config::InvitationSettings;
 use crate::google::{CallContext, GoogleClient};
-use eligibility::{EligibilityCache, EligibilitySettings};
+use eligibility::EligibilityCache;
 use email::DomainPolicy;
 use futures_util::StreamExt;
-use idempotency::{IdempotencySettings, IdempotencyStore};
+use idempotency::IdempotencyStore;
 use listing::Summary;
 use moka::future::Cache;
 use mutation::{Action, Done, MutationObserver};
@@ -22,34 +23,9 @@ use outcome::{
 };
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Most addresses in one request.
 pub const MAX_EMAILS: usize = 100;
-
-/// Settings of the domain.
-#[derive(Debug, Clone)]
-pub struct InvitationSettings {
-    /// Calls to Google in flight at once for one request.
-    pub batch_concurrency: usize,
-    /// The eligibility cache.
-    pub eligibility: EligibilitySettings,
-    /// Idempotency keys.
-    pub idempotency: IdempotencySettings,
-    /// How long a summary is reused.
-    pub summary_ttl: Duration,
-}
-
-impl Default for InvitationSettings {
-    fn default() -> Self {
-        Self {
-            batch_concurrency: 10,
-            eligibility: EligibilitySettings::default(),
-            idempotency: IdempotencySettings::default(),
-            summary_ttl: Duration::from_secs(30),
-        }
-    }
-}
 
 /// The invitation service: one per process, shared by every request.
 pub struct Invitations {
@@ -78,7 +54,7 @@ impl Invitations {
                 .time_to_live(settings.summary_ttl)
                 .build(),
             policy: DomainPolicy::new(allowed_domains),
-            concurrency: settings.batch_concurrency.max(1),
+            concurrency: settings.batch_concurrency.get(),
         }
     }
 

@@ -5,7 +5,8 @@
 pub mod sandbox;
 pub mod shutdown;
 
-use crate::config::Settings;
+use crate::cli::LogFormat;
+use crate::config::{RawSettings, Settings};
 use crate::middleware::{draining, problems, request_id};
 use crate::routes;
 use crate::state::AppState;
@@ -15,6 +16,27 @@ use actix_web::{App, HttpServer, web};
 use shutdown::ShutdownPlan;
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
+
+/// `serve`: validates the settings, starts logging and runs the gateway (against an in-process
+/// emulator with `sandbox`) until SIGTERM.
+pub async fn serve(raw: RawSettings, log_format: LogFormat) -> anyhow::Result<()> {
+    if raw.sandbox {
+        // The rest is validated once the emulator runs (its URLs are part of the settings), but
+        // logging must start before it does.
+        crate::telemetry::init(log_format, raw.gcp_project()?);
+        let sandbox = sandbox::Sandbox::start(&raw).await?;
+        print!("{}", sandbox.banner());
+        sandbox.run_until_stopped().await?;
+    } else {
+        let settings = Settings::from_raw(&raw)?;
+        crate::telemetry::init(log_format, settings.gcp_project.clone());
+        Application::build(settings)
+            .await?
+            .run_until_stopped()
+            .await?;
+    }
+    Ok(())
+}
 
 /// A bound, ready-to-run gateway.
 pub struct Application {
