@@ -299,8 +299,10 @@ pub struct ServeArgs {
     )]
     pub json_limit_bytes: u32,
 
-    /// Seconds in-flight requests get to finish once the listener has closed (after the drain).
-    #[arg(long, env = env::SHUTDOWN_TIMEOUT_SECS, default_value_t = 20)]
+    /// Seconds in-flight requests get to finish once the listener has closed (after the drain);
+    /// at least the Google attempt timeout + the read that settles a lost send (the attempt
+    /// timeout, at least 5 s) + 1 s, so that a send that started can be recorded and answered.
+    #[arg(long, env = env::SHUTDOWN_TIMEOUT_SECS, default_value_t = 25)]
     pub shutdown_timeout_secs: u64,
 
     /// Seconds after SIGTERM during which /readyz fails but the listener still accepts, so load

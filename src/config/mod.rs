@@ -51,6 +51,14 @@ pub struct Settings {
     pub gcp_project: Option<String>,
 }
 
+impl Settings {
+    /// Checks the rules between settings (each value alone was checked as it was read): the
+    /// command line runs this, and so does `Application::build` for settings built directly.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        check_shutdown_timing(&self.http, &self.google.timeouts)
+    }
+}
+
 /// A setting that cannot work; the message names the setting and what to do.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

@@ -179,6 +179,7 @@ impl Settings {
             gcp_project: raw.gcp_project()?,
             invitations: invitation_settings(raw)?,
         };
+        settings.check()?;
         Ok(settings)
     }
 }

@@ -44,6 +44,8 @@ pub struct CallContext {
     /// No attempt starts, and no wait ends, after this instant.
     pub deadline: Instant,
     budget: Duration,
+    // A read that settles what a mutation did: budgeted with it, so allowed past the cutoff.
+    settles: bool,
 }
 
 impl CallContext {
@@ -53,6 +55,7 @@ impl CallContext {
             request_id,
             deadline: Instant::now() + budget,
             budget,
+            settles: false,
         }
     }
 
@@ -97,6 +100,7 @@ pub struct GoogleClient {
     bulkhead: Semaphore,
     backoff: ExponentialBuilder,
     attempt_timeout: Duration,
+    reconciling_read: Duration,
     total_timeout: Duration,
     max_attempts: u32,
 }
@@ -130,6 +134,7 @@ impl GoogleClient {
                 .with_max_delay(settings.retry.max_delay)
                 .with_max_times(settings.retry.max_attempts.saturating_sub(1) as usize),
             attempt_timeout: settings.timeouts.attempt,
+            reconciling_read: settings.timeouts.reconciling_read(),
             total_timeout: settings.timeouts.total,
             max_attempts: settings.retry.max_attempts.max(1),
         }
@@ -308,10 +313,10 @@ impl GoogleClient {
     /// The context of a read that settles what a failed mutation did: a fresh, short budget,
     /// because the mutation's own deadline may be spent.
     fn reconciling_read(&self, ctx: &CallContext) -> CallContext {
-        CallContext::new(
-            ctx.request_id.clone(),
-            self.attempt_timeout.max(Duration::from_secs(5)),
-        )
+        CallContext {
+            settles: true,
+            ..CallContext::new(ctx.request_id.clone(), self.reconciling_read)
+        }
     }
 
     fn customer_segment(&self) -> String {
@@ -393,7 +398,7 @@ impl GoogleClient {
                 "shutting down: no new calls to Google",
             )
         };
-        if self.readiness.upstream_calls_stopped() {
+        if !ctx.settles && self.readiness.upstream_calls_stopped() {
             return Err(draining());
         }
         let overloaded = || {
@@ -433,7 +438,7 @@ impl GoogleClient {
         };
         // The waits above (limiter, bulkhead, token fetch) can outlast the shutdown cutoff: only
         // an attempt that starts before it is sure to end before the forced stop.
-        if self.readiness.upstream_calls_stopped() {
+        if !ctx.settles && self.readiness.upstream_calls_stopped() {
             return Err(draining());
         }
         let remaining = ctx.deadline.saturating_duration_since(Instant::now());

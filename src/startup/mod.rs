@@ -48,7 +48,9 @@ pub struct Application {
 
 impl Application {
     /// Binds the listener and builds the server; port 0 picks a free port.
+    /// Refuses settings whose rules do not hold (see [`Settings::check`]).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        settings.check()?;
         let listener = TcpListener::bind(settings.listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
         let address = listener.local_addr()?;

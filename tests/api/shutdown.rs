@@ -53,7 +53,8 @@ async fn a_stop_fails_readiness_at_once_keeps_accepting_during_the_drain_then_st
     let google = spawn_google(Seed::Demo).await;
     let mut settings = test_settings(&google);
     settings.http.shutdown_drain = Duration::from_millis(800);
-    settings.http.shutdown_timeout = Duration::from_secs(2);
+    // The shortest the test's 2 s attempt timeout allows: 2 + 5 (settling read) + 1.
+    settings.http.shutdown_timeout = Duration::from_secs(8);
     invitation_gateway::install_crypto_provider();
     let app = Application::build(settings)
         .await
@@ -141,6 +142,8 @@ impl Gateway {
             .args(["serve", "--sandbox", "--listen", "127.0.0.1:0"])
             .args(["--shutdown-drain-secs", &drain_secs.to_string()])
             .args(["--shutdown-timeout-secs", &timeout_secs.to_string()])
+            // Room for the emulator latency the tests set, short enough for a 10 s timeout.
+            .args(["--google-attempt-timeout-ms", "3000"])
             .env("RUST_LOG", "info")
             .env("GATEWAY_LOG_FORMAT", "json")
             .stdin(Stdio::null())
@@ -294,5 +297,210 @@ async fn sigterm_fails_readiness_lets_in_flight_requests_finish_and_exits_zero()
     assert!(
         signalled.elapsed() >= Duration::from_secs(drain),
         "the drain pause was kept"
+    );
+}
+
+/// The real binary in key-file mode against an emulator of the test process, which outlives
+/// it: what Google counted can be read after the gateway has exited.
+struct Served {
+    child: Child,
+    api: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Served {
+    fn start(google: &crate::helpers::TestGoogle, args: &[&str]) -> Served {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_invitation-gateway"))
+            .env_clear()
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["--delegated-admin", crate::helpers::ADMIN])
+            .args(["--google-api-url", google.emulator.url()])
+            .arg("--google-application-credentials")
+            .arg(&google.key_path)
+            .args(args)
+            .env("GATEWAY_JWT_HS256_SECRET", crate::helpers::JWT_SECRET)
+            .env("RUST_LOG", "info")
+            .env("GATEWAY_LOG_FORMAT", "json")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the binary starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (lines, received) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let api = loop {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            let line = received.recv_timeout(wait).expect("listening within 60 s");
+            if !line.contains("invitation-gateway listening") {
+                continue;
+            }
+            let at = line
+                .find("127.0.0.1:")
+                .expect("the bound address is logged");
+            let port: String = line[at + "127.0.0.1:".len()..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            break format!("http://127.0.0.1:{port}");
+        };
+        // Keep draining the logs: a full pipe would block the gateway.
+        std::thread::spawn(move || while received.recv().is_ok() {});
+        Served { child, api }
+    }
+
+    fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+async fn emulator_stats(google: &crate::helpers::TestGoogle) -> serde_json::Value {
+    reqwest::get(format!("{}/emulator/v1/stats", google.emulator.url()))
+        .await
+        .expect("the emulator answers")
+        .json()
+        .await
+        .expect("stats are JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_sigterm_every_mail_google_counted_is_answered_and_audited_and_no_send_starts_that_could_not_finish()
+ {
+    let google = spawn_google(Seed::Demo).await;
+    let audit_dir = tempfile::tempdir().expect("temporary directory");
+    let audit_path = audit_dir.path().join("audit.jsonl");
+    // One whole send is 4 s (attempt) + 5 s (settling read) + 1 s = the 10 s timeout: Google
+    // calls stop 1 s after the signal, when the drain ends.
+    let mut gateway = Served::start(
+        &google,
+        &[
+            "--shutdown-drain-secs",
+            "1",
+            "--shutdown-timeout-secs",
+            "10",
+            "--google-attempt-timeout-ms",
+            "4000",
+            "--batch-concurrency",
+            "1",
+            "--audit-file",
+            audit_path.to_str().expect("a UTF-8 path"),
+        ],
+    );
+    let client = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..500 {
+        let answer = client.get(format!("{}/readyz", gateway.api)).send().await;
+        if answer.is_ok_and(|a| a.status().as_u16() == 200) {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(ready, "the gateway became ready");
+    // The first send is applied after 2.5 s (well inside the 4 s attempt, well past the 1 s
+    // cutoff) and its answer is lost: only the settling read can tell that the mail went out.
+    let fault = client
+        .post(format!("{}/emulator/v1/faults", google.emulator.url()))
+        .json(&json!({"method": "send", "status": 503, "count": 1, "latencyMs": 2500, "afterApply": true}))
+        .send()
+        .await
+        .unwrap();
+    assert!(fault.status().is_success());
+
+    let request = {
+        let url = format!("{}/v1/invitations/send", gateway.api);
+        let token = crate::helpers::token(&[Scope::Send]);
+        tokio::spawn(async move {
+            let answer = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({"emails": ["donald@example.com", "john@example.com"]}))
+                .send()
+                .await?;
+            let status = answer.status().as_u16();
+            Ok::<_, reqwest::Error>((status, answer.json::<serde_json::Value>().await?))
+        })
+    };
+    let mut started = false;
+    for _ in 0..250 {
+        if emulator_stats(&google).await["calls"]["send"].as_u64() == Some(1) {
+            started = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(started, "the first send reached Google");
+    gateway.terminate();
+
+    let (status, body) = request
+        .await
+        .expect("task")
+        .expect("the in-flight request is answered");
+    let exit = tokio::task::block_in_place(|| gateway.wait_exit(Duration::from_secs(11 + 5)))
+        .expect("the process exits within drain + timeout");
+    let stats = emulator_stats(&google).await;
+    let audit = std::fs::read_to_string(&audit_path).expect("the audit file");
+    let records: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON record per line"))
+        .collect();
+
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(exit.code(), Some(0), "{exit:?}");
+    let results = body["results"].as_array().expect("results");
+    assert_eq!(results[0]["outcome"], "sent", "{body}");
+    assert_eq!(results[1]["outcome"], "failed", "{body}");
+    assert_eq!(
+        results[1]["error"]["code"], "upstream_unavailable",
+        "{body}"
+    );
+    assert_eq!(
+        stats["mailsSent"],
+        json!({"donald@example.com": 1}),
+        "the send after the cutoff never reached Google"
+    );
+    assert_eq!(stats["calls"]["send"], 1, "{stats}");
+    for (email, _) in stats["mailsSent"].as_object().expect("mailsSent") {
+        let recorded = records.iter().any(|r| {
+            r["email"] == email.as_str() && r["action"] == "send" && r["outcome"] == "sent"
+        });
+        assert!(
+            recorded,
+            "{email} was mailed but not audited as sent: {audit}"
+        );
+    }
+    assert!(
+        records
+            .iter()
+            .any(|r| r["email"] == "john@example.com" && r["outcome"] == "failed"),
+        "the refused item is audited too: {audit}"
     );
 }
