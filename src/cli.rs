@@ -299,6 +299,10 @@ pub struct ServeArgs {
     )]
     pub json_limit_bytes: u32,
 
+    /// Seconds a request's whole body may take to arrive; a slower one is answered 408.
+    #[arg(long, env = env::BODY_READ_TIMEOUT_SECS, default_value_t = 10)]
+    pub body_read_timeout_secs: u64,
+
     /// Seconds in-flight requests get to finish once the listener has closed (after the drain);
     /// at least the Google attempt timeout + the read that settles a lost send (the attempt
     /// timeout, at least 5 s) + 1 s, so that a send that started can be recorded and answered.
@@ -367,6 +371,7 @@ impl From<ServeArgs> for RawSettings {
             idempotency_ttl_secs,
             idempotency_capacity,
             json_limit_bytes,
+            body_read_timeout_secs,
             shutdown_timeout_secs,
             shutdown_drain_secs,
             gcp_project,
@@ -416,6 +421,7 @@ impl From<ServeArgs> for RawSettings {
             idempotency_ttl_secs,
             idempotency_capacity,
             json_limit_bytes,
+            body_read_timeout_secs,
             shutdown_timeout_secs,
             shutdown_drain_secs,
             gcp_project,

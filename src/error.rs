@@ -58,6 +58,7 @@ error_codes! {
     NotFound => "not_found", NOT_FOUND, "No such resource";
     MethodNotAllowed => "method_not_allowed", METHOD_NOT_ALLOWED, "Method not allowed on this resource";
     NotAcceptable => "not_acceptable", NOT_ACCEPTABLE, "No acceptable representation";
+    RequestTimeout => "request_timeout", REQUEST_TIMEOUT, "The request body did not arrive in time";
     IdempotencyKeyReused => "idempotency_key_reused", UNPROCESSABLE_ENTITY, "The idempotency key was used with a different request";
     PayloadTooLarge => "payload_too_large", PAYLOAD_TOO_LARGE, "The request body is too large";
     UnsupportedMediaType => "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE, "Unsupported content type";

@@ -89,6 +89,8 @@ pub const IDEMPOTENCY_TTL_SECS: &str = "GATEWAY_IDEMPOTENCY_TTL_SECS";
 pub const IDEMPOTENCY_CAPACITY: &str = "GATEWAY_IDEMPOTENCY_CAPACITY";
 /// Environment variable of `--json-limit-bytes`.
 pub const JSON_LIMIT_BYTES: &str = "GATEWAY_JSON_LIMIT_BYTES";
+/// Environment variable of `--body-read-timeout-secs`.
+pub const BODY_READ_TIMEOUT_SECS: &str = "GATEWAY_BODY_READ_TIMEOUT_SECS";
 /// Environment variable of `--shutdown-timeout-secs`.
 pub const SHUTDOWN_TIMEOUT_SECS: &str = "GATEWAY_SHUTDOWN_TIMEOUT_SECS";
 /// Environment variable of `--shutdown-drain-secs`.

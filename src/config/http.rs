@@ -43,6 +43,9 @@ pub fn check_shutdown_timing(
 pub struct HttpSettings {
     /// Largest accepted JSON request body, in bytes.
     pub json_limit_bytes: usize,
+    /// How long a request's whole body may take to arrive, from its head on; a slower body is
+    /// answered 408 and its connection closed.
+    pub body_read_timeout: Duration,
     /// How long in-flight requests may take to finish once the listener has closed.
     pub shutdown_timeout: Duration,
     /// How long after SIGTERM the listener keeps accepting while `/readyz` already fails, so
@@ -56,6 +59,7 @@ impl Default for HttpSettings {
     fn default() -> Self {
         Self {
             json_limit_bytes: 16 * 1024,
+            body_read_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(25),
             shutdown_drain: Duration::from_secs(5),
             workers: 0,

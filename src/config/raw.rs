@@ -123,6 +123,8 @@ pub struct RawSettings {
     pub idempotency_capacity: u64,
     /// `--json-limit-bytes`.
     pub json_limit_bytes: u32,
+    /// `--body-read-timeout-secs`.
+    pub body_read_timeout_secs: u64,
     /// `--shutdown-timeout-secs`.
     pub shutdown_timeout_secs: u64,
     /// `--shutdown-drain-secs`.
@@ -162,6 +164,10 @@ impl Settings {
                     raw.json_limit_bytes,
                     MIN_JSON_LIMIT_BYTES,
                 )? as usize,
+                body_read_timeout: positive_secs(
+                    env::BODY_READ_TIMEOUT_SECS,
+                    raw.body_read_timeout_secs,
+                )?,
                 shutdown_timeout: Duration::from_secs(raw.shutdown_timeout_secs),
                 shutdown_drain: Duration::from_secs(raw.shutdown_drain_secs),
                 workers: raw.workers,

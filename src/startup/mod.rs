@@ -7,7 +7,7 @@ pub mod shutdown;
 
 use crate::cli::LogFormat;
 use crate::config::{RawSettings, Settings};
-use crate::middleware::{draining, problems, request_id};
+use crate::middleware::{body_timeout, draining, problems, request_id};
 use crate::routes;
 use crate::state::AppState;
 use actix_web::dev::Server;
@@ -65,6 +65,7 @@ impl Application {
             App::new()
                 .app_data(web::Data::new(app_state.clone()))
                 .configure(routes::configure(http.json_limit_bytes))
+                .wrap(from_fn(body_timeout::limit_body_read_time))
                 .wrap(from_fn(problems::render_problems))
                 .wrap(Compress::default())
                 .wrap(from_fn(draining::close_connections_while_draining))

@@ -2,6 +2,7 @@
 //! spoken to over HTTP. One binary, one module per area.
 
 mod bad_input;
+mod body_timeout;
 mod cli;
 mod deploy;
 mod emulator;
