@@ -31,10 +31,13 @@ pub async fn limit_body_read_time(
         .app_data::<web::Data<AppState>>()
         .map(|state| state.settings.http.body_read_timeout);
     let payload = req.take_payload();
-    let (Some(timeout), false) = (timeout, matches!(payload, Payload::None)) else {
-        // Nothing to read (or no settings): nothing to bound.
-        req.set_payload(payload);
-        return Ok(next.call(req).await?.map_into_left_body());
+    let timeout = match timeout {
+        Some(timeout) if !matches!(payload, Payload::None) => timeout,
+        // No body to read: nothing to bound.
+        _ => {
+            req.set_payload(payload);
+            return Ok(next.call(req).await?.map_into_left_body());
+        }
     };
     let expired = Rc::new(Cell::new(false));
     let bounded: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> =
