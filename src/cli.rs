@@ -536,6 +536,25 @@ mod tests {
     }
 
     #[test]
+    fn every_serve_flag_has_its_own_environment_variable() {
+        use clap::CommandFactory;
+        let command = Cli::command();
+        let serve = command
+            .find_subcommand("serve")
+            .expect("serve is a command");
+        let mut seen = std::collections::HashSet::new();
+        for arg in serve.get_arguments().filter(|a| a.get_long().is_some()) {
+            if matches!(arg.get_long(), Some("help" | "version")) {
+                continue;
+            }
+            let env = arg
+                .get_env()
+                .unwrap_or_else(|| panic!("--{} has no env", arg.get_long().unwrap_or_default()));
+            assert!(seen.insert(env.to_owned()), "{env:?} twice");
+        }
+    }
+
+    #[test]
     fn an_unknown_flag_is_one_line_too() {
         let line = clap_refusal(&["--no-such-flag"]);
         assert!(

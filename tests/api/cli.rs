@@ -104,6 +104,12 @@ fn help_documents_every_setting_with_its_env_var_and_hides_secrets() {
         "GATEWAY_DAILY_MAIL_LIMIT",
         "GATEWAY_AUDIT_FILE",
         "GATEWAY_LOG_HASH_KEY",
+        "GATEWAY_BATCH_CONCURRENCY",
+        "GATEWAY_JSON_LIMIT_BYTES",
+        "GATEWAY_BODY_READ_TIMEOUT_SECS",
+        "GATEWAY_SHUTDOWN_DRAIN_SECS",
+        "GATEWAY_SHUTDOWN_TIMEOUT_SECS",
+        "GATEWAY_GOOGLE_ATTEMPT_TIMEOUT_MS",
     ] {
         assert!(help.contains(env), "--help does not mention {env}");
     }
