@@ -5,26 +5,12 @@
 //! to hide their env values.
 
 use crate::auth::mint::{self, TokenRequest};
-use crate::config::{
-    self, AmbientCredentials, AuditSettings, ConfigError, GoogleCredentials, GoogleSettings,
-    GoogleTimeouts, HttpSettings, JwtSettings, LimitSettings, ProtectionSettings, RetrySettings,
-    Settings,
-};
-use crate::invitations::InvitationSettings;
-use crate::invitations::eligibility::EligibilitySettings;
-use crate::invitations::idempotency::IdempotencySettings;
-use crate::privacy::MIN_HASH_KEY_BYTES;
+use crate::config::{self, ConfigError, MIN_HS256_SECRET_BYTES, RawSettings, env, non_empty};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-
-/// Shortest accepted HS256 secret: RFC 7518 asks for a key at least as long as the hash.
-const MIN_HS256_SECRET_BYTES: usize = 32;
-
-/// Largest clock-skew leeway: more would keep expired tokens alive noticeably longer.
-const MAX_LEEWAY_SECS: u64 = 300;
 
 /// A command line clap refused, as one line naming the setting's env var too: values come from
 /// the environment as often as from flags (`invalid value 'x' for '--listen <ADDR>': ... (env
@@ -61,7 +47,7 @@ pub fn parse_failure(err: &clap::Error) -> String {
 #[command(name = "invitation-gateway", version, about, long_about = None)]
 pub struct Cli {
     /// Log format: JSON lines for Cloud Logging, readable text, or auto (text on a terminal).
-    #[arg(long, env = "GATEWAY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto, global = true)]
+    #[arg(long, env = env::LOG_FORMAT, value_enum, default_value_t = LogFormat::Auto, global = true)]
     pub log_format: LogFormat,
 
     /// What to do.
@@ -98,55 +84,55 @@ pub enum Command {
 pub struct ServeArgs {
     /// Run against an in-process emulator of Google with demo data, an HS256 dev secret and a
     /// generated service-account key: no network, no Google account. Prints a ready token.
-    #[arg(long, env = "GATEWAY_SANDBOX")]
+    #[arg(long, env = env::SANDBOX)]
     pub sandbox: bool,
 
     /// Address to listen on; port 0 picks a free port (the chosen address is logged).
     /// [default: 0.0.0.0:8080, or 127.0.0.1:8080 with --sandbox]
-    #[arg(long, env = "GATEWAY_LISTEN")]
+    #[arg(long, env = env::LISTEN)]
     pub listen: Option<SocketAddr>,
 
     /// Google customer id the invitations belong to.
-    #[arg(long, env = "GATEWAY_CUSTOMER", default_value = "my_customer")]
+    #[arg(long, env = env::CUSTOMER, default_value = "my_customer")]
     pub customer: String,
 
     /// Service-account key file (a mounted secret) with domain-wide delegation.
-    #[arg(long, env = "GOOGLE_APPLICATION_CREDENTIALS")]
+    #[arg(long, env = env::GOOGLE_APPLICATION_CREDENTIALS)]
     pub google_application_credentials: Option<PathBuf>,
 
     /// The Workspace admin the service account impersonates.
-    #[arg(long, env = "GATEWAY_DELEGATED_ADMIN")]
+    #[arg(long, env = env::DELEGATED_ADMIN)]
     pub delegated_admin: Option<String>,
 
     /// Keyless mode: service account whose assertion IAM signJwt signs, using the
     /// workload's ambient credentials (no key file anywhere).
     #[arg(
         long,
-        env = "GATEWAY_SIGNER_SERVICE_ACCOUNT",
+        env = env::SIGNER_SERVICE_ACCOUNT,
         conflicts_with = "google_application_credentials"
     )]
     pub signer_service_account: Option<String>,
 
     /// Base URL of the Cloud Identity API.
-    #[arg(long, env = "GATEWAY_GOOGLE_API_URL", default_value = config::GOOGLE_API_URL)]
+    #[arg(long, env = env::GOOGLE_API_URL, default_value = config::GOOGLE_API_URL)]
     pub google_api_url: String,
 
     /// Base URL of the IAM Credentials API (keyless mode).
-    #[arg(long, env = "GATEWAY_GOOGLE_IAM_URL", default_value = config::GOOGLE_IAM_URL)]
+    #[arg(long, env = env::GOOGLE_IAM_URL, default_value = config::GOOGLE_IAM_URL)]
     pub google_iam_url: String,
 
     /// Token endpoint for keyless mode (a key file names its own token_uri).
-    #[arg(long, env = "GATEWAY_GOOGLE_TOKEN_URL", default_value = config::GOOGLE_TOKEN_URL)]
+    #[arg(long, env = env::GOOGLE_TOKEN_URL, default_value = config::GOOGLE_TOKEN_URL)]
     pub google_token_url: String,
 
     /// Ask Google only for the read-only scope (get, list, isInvitableUser).
-    #[arg(long, env = "GATEWAY_GOOGLE_READONLY")]
+    #[arg(long, env = env::GOOGLE_READONLY)]
     pub google_readonly: bool,
 
     /// Connect timeout to Google, in milliseconds.
     #[arg(
         long,
-        env = "GATEWAY_GOOGLE_CONNECT_TIMEOUT_MS",
+        env = env::GOOGLE_CONNECT_TIMEOUT_MS,
         default_value_t = 3_000
     )]
     pub google_connect_timeout_ms: u64,
@@ -154,7 +140,7 @@ pub struct ServeArgs {
     /// Timeout of one HTTP attempt to Google, in milliseconds.
     #[arg(
         long,
-        env = "GATEWAY_GOOGLE_ATTEMPT_TIMEOUT_MS",
+        env = env::GOOGLE_ATTEMPT_TIMEOUT_MS,
         default_value_t = 10_000
     )]
     pub google_attempt_timeout_ms: u64,
@@ -162,7 +148,7 @@ pub struct ServeArgs {
     /// Deadline of one call to Google, all retries included, in milliseconds.
     #[arg(
         long,
-        env = "GATEWAY_GOOGLE_TOTAL_TIMEOUT_MS",
+        env = env::GOOGLE_TOTAL_TIMEOUT_MS,
         default_value_t = 30_000
     )]
     pub google_total_timeout_ms: u64,
@@ -170,402 +156,278 @@ pub struct ServeArgs {
     /// Timeout of obtaining an access token, in milliseconds.
     #[arg(
         long,
-        env = "GATEWAY_GOOGLE_TOKEN_TIMEOUT_MS",
+        env = env::GOOGLE_TOKEN_TIMEOUT_MS,
         default_value_t = 10_000
     )]
     pub google_token_timeout_ms: u64,
 
     /// Attempts per retryable call to Google, the first included.
-    #[arg(long, env = "GATEWAY_GOOGLE_MAX_ATTEMPTS", default_value_t = 4)]
+    #[arg(long, env = env::GOOGLE_MAX_ATTEMPTS, default_value_t = 4)]
     pub google_max_attempts: u32,
 
     /// Calls per second to Google from this process (set it from the project's quota page).
-    #[arg(long, env = "GATEWAY_GOOGLE_CALLS_PER_SECOND", default_value_t = 20)]
+    #[arg(long, env = env::GOOGLE_CALLS_PER_SECOND, default_value_t = 20)]
     pub google_calls_per_second: u32,
 
     /// Calls to Google in flight at once from this process.
     #[arg(
         long,
-        env = "GATEWAY_GOOGLE_MAX_CONCURRENT_CALLS",
+        env = env::GOOGLE_MAX_CONCURRENT_CALLS,
         default_value_t = 32
     )]
     pub google_max_concurrent_calls: usize,
 
     /// Consecutive upstream failures that open the circuit breaker.
-    #[arg(long, env = "GATEWAY_GOOGLE_BREAKER_THRESHOLD", default_value_t = 5)]
+    #[arg(long, env = env::GOOGLE_BREAKER_THRESHOLD, default_value_t = 5)]
     pub google_breaker_threshold: u32,
 
     /// Seconds the circuit breaker stays open before it lets a probe through.
-    #[arg(long, env = "GATEWAY_GOOGLE_BREAKER_OPEN_SECS", default_value_t = 30)]
+    #[arg(long, env = env::GOOGLE_BREAKER_OPEN_SECS, default_value_t = 30)]
     pub google_breaker_open_secs: u64,
 
     /// Shared secret for HS256 caller JWTs (at least 32 bytes).
-    #[arg(long, env = "GATEWAY_JWT_HS256_SECRET", hide_env_values = true)]
+    #[arg(long, env = env::JWT_HS256_SECRET, hide_env_values = true)]
     pub jwt_hs256_secret: Option<SecretString>,
 
     /// PEM file with the public keys of asymmetric caller JWTs (RS256, ES256, EdDSA).
-    #[arg(long, env = "GATEWAY_JWT_PUBLIC_KEY_FILE")]
+    #[arg(long, env = env::JWT_PUBLIC_KEY_FILE)]
     pub jwt_public_key_file: Option<PathBuf>,
 
     /// JWKS URL of the caller JWT issuer.
-    #[arg(long, env = "GATEWAY_JWT_JWKS_URL")]
+    #[arg(long, env = env::JWT_JWKS_URL)]
     pub jwt_jwks_url: Option<String>,
 
     /// Required `iss` of caller JWTs.
-    #[arg(long, env = "GATEWAY_JWT_ISSUER", default_value = "invitation-gateway")]
+    #[arg(long, env = env::JWT_ISSUER, default_value = "invitation-gateway")]
     pub jwt_issuer: String,
 
     /// Required `aud` of caller JWTs.
     #[arg(
         long,
-        env = "GATEWAY_JWT_AUDIENCE",
+        env = env::JWT_AUDIENCE,
         default_value = "invitation-gateway"
     )]
     pub jwt_audience: String,
 
     /// Clock skew tolerated on exp, nbf and iat of caller JWTs, in seconds.
-    #[arg(long, env = "GATEWAY_JWT_LEEWAY_SECS", default_value_t = 30)]
+    #[arg(long, env = env::JWT_LEEWAY_SECS, default_value_t = 30)]
     pub jwt_leeway_secs: u64,
 
     /// Longest accepted caller JWT lifetime (exp - iat), in seconds.
-    #[arg(long, env = "GATEWAY_JWT_MAX_LIFETIME_SECS", default_value_t = 86_400)]
+    #[arg(long, env = env::JWT_MAX_LIFETIME_SECS, default_value_t = 86_400)]
     pub jwt_max_lifetime_secs: u64,
 
     /// Claim holding the caller's scopes: a space-separated string or an array (e.g. scp, permissions).
-    #[arg(long, env = "GATEWAY_JWT_SCOPE_CLAIM", default_value = "scope")]
+    #[arg(long, env = env::JWT_SCOPE_CLAIM, default_value = "scope")]
     pub jwt_scope_claim: String,
 
     /// Seconds fetched JWKS keys are used before the set is fetched again.
-    #[arg(long, env = "GATEWAY_JWT_JWKS_TTL_SECS", default_value_t = 600)]
+    #[arg(long, env = env::JWT_JWKS_TTL_SECS, default_value_t = 600)]
     pub jwt_jwks_ttl_secs: u64,
 
     /// Verified caller tokens remembered (by their SHA-256) so a token used again skips the
     /// signature check until its exp; claims are still checked on every request. 0 turns it off.
     #[arg(
         long,
-        env = "GATEWAY_JWT_VERIFIED_CACHE_CAPACITY",
+        env = env::JWT_VERIFIED_CACHE_CAPACITY,
         default_value_t = 10_000
     )]
     pub jwt_verified_cache_capacity: u64,
 
     /// Sustained requests per second per caller (verified iss + sub).
-    #[arg(long, env = "GATEWAY_RATE_LIMIT_PER_SECOND", default_value_t = 10)]
+    #[arg(long, env = env::RATE_LIMIT_PER_SECOND, default_value_t = 10)]
     pub rate_limit_per_second: u32,
 
     /// Requests a caller may make at once above the sustained rate.
-    #[arg(long, env = "GATEWAY_RATE_LIMIT_BURST", default_value_t = 20)]
+    #[arg(long, env = env::RATE_LIMIT_BURST, default_value_t = 20)]
     pub rate_limit_burst: u32,
 
     /// Invitation mails one caller may cause per UTC day.
-    #[arg(long, env = "GATEWAY_DAILY_MAIL_LIMIT", default_value_t = 1000)]
+    #[arg(long, env = env::DAILY_MAIL_LIMIT, default_value_t = 1000)]
     pub daily_mail_limit: u32,
 
     /// Append-only JSON-lines audit file, besides the `audit` log target.
-    #[arg(long, env = "GATEWAY_AUDIT_FILE")]
+    #[arg(long, env = env::AUDIT_FILE)]
     pub audit_file: Option<PathBuf>,
 
     /// Key of the hash that replaces emails in logs (at least 16 bytes); unset means a random
     /// key per process, so hashes differ between replicas and restarts.
-    #[arg(long, env = "GATEWAY_LOG_HASH_KEY", hide_env_values = true)]
+    #[arg(long, env = env::LOG_HASH_KEY, hide_env_values = true)]
     pub log_hash_key: Option<SecretString>,
 
     /// Comma-separated domains callers may act on; unset means all.
-    #[arg(long, env = "GATEWAY_ALLOWED_DOMAINS")]
+    #[arg(long, env = env::ALLOWED_DOMAINS)]
     pub allowed_domains: Option<String>,
 
     /// Calls to Google in flight at once for one batch request.
-    #[arg(long, env = "GATEWAY_BATCH_CONCURRENCY", default_value_t = 10)]
+    #[arg(long, env = env::BATCH_CONCURRENCY, default_value_t = 10)]
     pub batch_concurrency: usize,
 
     /// Seconds an "eligible" answer stays in the eligibility cache.
-    #[arg(long, env = "GATEWAY_ELIGIBLE_TTL_SECS", default_value_t = 600)]
+    #[arg(long, env = env::ELIGIBLE_TTL_SECS, default_value_t = 600)]
     pub eligible_ttl_secs: u64,
 
     /// Seconds a "not eligible" answer stays in the eligibility cache.
-    #[arg(long, env = "GATEWAY_NOT_ELIGIBLE_TTL_SECS", default_value_t = 60)]
+    #[arg(long, env = env::NOT_ELIGIBLE_TTL_SECS, default_value_t = 60)]
     pub not_eligible_ttl_secs: u64,
 
     /// Most addresses the eligibility cache holds.
     #[arg(
         long,
-        env = "GATEWAY_ELIGIBILITY_CACHE_CAPACITY",
+        env = env::ELIGIBILITY_CACHE_CAPACITY,
         default_value_t = 100_000
     )]
     pub eligibility_cache_capacity: u64,
 
     /// Seconds a summary is reused before Google is walked again.
-    #[arg(long, env = "GATEWAY_SUMMARY_TTL_SECS", default_value_t = 30)]
+    #[arg(long, env = env::SUMMARY_TTL_SECS, default_value_t = 30)]
     pub summary_ttl_secs: u64,
 
     /// Seconds an Idempotency-Key's answer is kept.
-    #[arg(long, env = "GATEWAY_IDEMPOTENCY_TTL_SECS", default_value_t = 86_400)]
+    #[arg(long, env = env::IDEMPOTENCY_TTL_SECS, default_value_t = 86_400)]
     pub idempotency_ttl_secs: u64,
 
     /// Most Idempotency-Keys kept.
-    #[arg(long, env = "GATEWAY_IDEMPOTENCY_CAPACITY", default_value_t = 10_000)]
+    #[arg(long, env = env::IDEMPOTENCY_CAPACITY, default_value_t = 10_000)]
     pub idempotency_capacity: u64,
 
     /// Largest accepted JSON request body, in bytes (at least 1024).
     #[arg(
         long,
-        env = "GATEWAY_JSON_LIMIT_BYTES",
-        default_value_t = 16 * 1024,
-        value_parser = clap::value_parser!(u32).range(1024..)
+        env = env::JSON_LIMIT_BYTES,
+        default_value_t = 16 * 1024
     )]
     pub json_limit_bytes: u32,
 
-    /// Seconds in-flight requests get to finish once the listener has closed (after the drain).
-    #[arg(long, env = "GATEWAY_SHUTDOWN_TIMEOUT_SECS", default_value_t = 20)]
+    /// Seconds a request's whole body may take to arrive; a slower one is answered 408.
+    #[arg(long, env = env::BODY_READ_TIMEOUT_SECS, default_value_t = 10)]
+    pub body_read_timeout_secs: u64,
+
+    /// Seconds in-flight requests get to finish once the listener has closed (after the drain);
+    /// at least the Google attempt timeout + the read that settles a lost send (the attempt
+    /// timeout, at least 5 s) + 1 s, so that a send that started can be recorded and answered.
+    #[arg(long, env = env::SHUTDOWN_TIMEOUT_SECS, default_value_t = 25)]
     pub shutdown_timeout_secs: u64,
 
     /// Seconds after SIGTERM during which /readyz fails but the listener still accepts, so load
     /// balancers stop sending first.
-    #[arg(long, env = "GATEWAY_SHUTDOWN_DRAIN_SECS", default_value_t = 5)]
+    #[arg(long, env = env::SHUTDOWN_DRAIN_SECS, default_value_t = 5)]
     pub shutdown_drain_secs: u64,
 
     /// Google Cloud project id for the trace fields of JSON log lines
     /// (`logging.googleapis.com/trace`); unset logs the bare `trace_id`.
-    #[arg(long, env = "GATEWAY_GCP_PROJECT")]
+    #[arg(long, env = env::GCP_PROJECT)]
     pub gcp_project: Option<String>,
 
     /// HTTP worker threads; 0 means one per core.
-    #[arg(long, env = "GATEWAY_WORKERS", default_value_t = 0)]
+    #[arg(long, env = env::WORKERS, default_value_t = 0)]
     pub workers: usize,
 }
 
-impl ServeArgs {
-    /// Validates the flags into [`Settings`]; the error names the setting and the fix.
-    pub fn settings(&self) -> Result<Settings, ConfigError> {
-        Ok(Settings {
-            listen: self
-                .listen
-                .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 8080))),
-            customer: non_empty("GATEWAY_CUSTOMER", &self.customer)?,
-            google: GoogleSettings {
-                credentials: self.google_credentials()?,
-                api_url: config::base_url("GATEWAY_GOOGLE_API_URL", &self.google_api_url)?,
-                iam_url: config::base_url("GATEWAY_GOOGLE_IAM_URL", &self.google_iam_url)?,
-                token_url: config::base_url("GATEWAY_GOOGLE_TOKEN_URL", &self.google_token_url)?,
-                readonly: self.google_readonly,
-                timeouts: GoogleTimeouts {
-                    connect: positive_ms(
-                        "GATEWAY_GOOGLE_CONNECT_TIMEOUT_MS",
-                        self.google_connect_timeout_ms,
-                    )?,
-                    attempt: positive_ms(
-                        "GATEWAY_GOOGLE_ATTEMPT_TIMEOUT_MS",
-                        self.google_attempt_timeout_ms,
-                    )?,
-                    total: positive_ms(
-                        "GATEWAY_GOOGLE_TOTAL_TIMEOUT_MS",
-                        self.google_total_timeout_ms,
-                    )?,
-                    token: positive_ms(
-                        "GATEWAY_GOOGLE_TOKEN_TIMEOUT_MS",
-                        self.google_token_timeout_ms,
-                    )?,
-                },
-                retry: RetrySettings {
-                    max_attempts: self.google_max_attempts.max(1),
-                    ..RetrySettings::default()
-                },
-                protection: ProtectionSettings {
-                    calls_per_second: positive(
-                        "GATEWAY_GOOGLE_CALLS_PER_SECOND",
-                        self.google_calls_per_second,
-                    )?,
-                    max_concurrent_calls: positive(
-                        "GATEWAY_GOOGLE_MAX_CONCURRENT_CALLS",
-                        self.google_max_concurrent_calls,
-                    )?,
-                    breaker_failure_threshold: positive(
-                        "GATEWAY_GOOGLE_BREAKER_THRESHOLD",
-                        self.google_breaker_threshold,
-                    )?,
-                    breaker_open_for: Duration::from_secs(self.google_breaker_open_secs.max(1)),
-                },
-            },
-            jwt: self.jwt_settings()?,
-            allowed_domains: match &self.allowed_domains {
-                Some(list) => config::domain_list("GATEWAY_ALLOWED_DOMAINS", list)?,
-                None => Vec::new(),
-            },
-            http: HttpSettings {
-                json_limit_bytes: self.json_limit_bytes as usize,
-                shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
-                shutdown_drain: Duration::from_secs(self.shutdown_drain_secs),
-                workers: self.workers,
-            },
-            limits: self.limit_settings()?,
-            audit: self.audit_settings()?,
-            log_hash_key: self.log_hash_key()?,
-            gcp_project: self
-                .gcp_project
-                .as_deref()
-                .map(|p| config::gcp_project("GATEWAY_GCP_PROJECT", p))
-                .transpose()?,
-            invitations: InvitationSettings {
-                batch_concurrency: positive("GATEWAY_BATCH_CONCURRENCY", self.batch_concurrency)?,
-                eligibility: EligibilitySettings {
-                    eligible_ttl: Duration::from_secs(self.eligible_ttl_secs),
-                    not_eligible_ttl: Duration::from_secs(self.not_eligible_ttl_secs),
-                    capacity: positive(
-                        "GATEWAY_ELIGIBILITY_CACHE_CAPACITY",
-                        self.eligibility_cache_capacity,
-                    )?,
-                },
-                idempotency: IdempotencySettings {
-                    ttl: Duration::from_secs(positive(
-                        "GATEWAY_IDEMPOTENCY_TTL_SECS",
-                        self.idempotency_ttl_secs,
-                    )?),
-                    capacity: positive("GATEWAY_IDEMPOTENCY_CAPACITY", self.idempotency_capacity)?,
-                },
-                summary_ttl: Duration::from_secs(self.summary_ttl_secs),
-            },
-        })
-    }
-
-    fn limit_settings(&self) -> Result<LimitSettings, ConfigError> {
-        if self.rate_limit_per_second == 0 {
-            return Err(ConfigError(
-                "GATEWAY_RATE_LIMIT_PER_SECOND: must be at least 1".into(),
-            ));
-        }
-        if self.rate_limit_burst == 0 {
-            return Err(ConfigError(
-                "GATEWAY_RATE_LIMIT_BURST: must be at least 1".into(),
-            ));
-        }
-        Ok(LimitSettings {
-            requests_per_second: self.rate_limit_per_second,
-            burst: self.rate_limit_burst,
-            daily_mails_per_caller: self.daily_mail_limit,
-        })
-    }
-
-    fn audit_settings(&self) -> Result<AuditSettings, ConfigError> {
-        if let Some(path) = &self.audit_file {
-            let dir = match path.parent() {
-                Some(dir) if !dir.as_os_str().is_empty() => dir,
-                _ => std::path::Path::new("."),
-            };
-            if !dir.is_dir() || path.is_dir() {
-                return Err(ConfigError(format!(
-                    "GATEWAY_AUDIT_FILE: `{}` must be a file in an existing directory",
-                    path.display()
-                )));
-            }
-        }
-        Ok(AuditSettings {
-            file: self.audit_file.clone(),
-        })
-    }
-
-    fn log_hash_key(&self) -> Result<Option<SecretString>, ConfigError> {
-        if let Some(key) = &self.log_hash_key
-            && key.expose_secret().len() < MIN_HASH_KEY_BYTES
-        {
-            return Err(ConfigError(format!(
-                "GATEWAY_LOG_HASH_KEY: must be at least {MIN_HASH_KEY_BYTES} bytes"
-            )));
-        }
-        Ok(self.log_hash_key.clone())
-    }
-
-    fn google_credentials(&self) -> Result<GoogleCredentials, ConfigError> {
-        let admin = || {
-            let admin = self.delegated_admin.as_deref().unwrap_or_default().trim();
-            if admin.contains('@') {
-                Ok(admin.to_owned())
-            } else {
-                Err(ConfigError(
-                    "missing GATEWAY_DELEGATED_ADMIN: the email of the Workspace admin the service account impersonates".into(),
-                ))
-            }
-        };
-        match (&self.google_application_credentials, &self.signer_service_account) {
-            (Some(path), _) => {
-                if !path.is_file() {
-                    return Err(ConfigError(format!(
-                        "GOOGLE_APPLICATION_CREDENTIALS: `{}` is not a readable file",
-                        path.display()
-                    )));
-                }
-                Ok(GoogleCredentials::KeyFile { path: path.clone(), delegated_admin: admin()? })
-            }
-            (None, Some(signer)) => Ok(GoogleCredentials::Keyless {
-                signer_service_account: non_empty("GATEWAY_SIGNER_SERVICE_ACCOUNT", signer)?,
-                delegated_admin: admin()?,
-                ambient: AmbientCredentials::Default,
-            }),
-            (None, None) => Err(ConfigError(
-                "missing Google credentials: set GOOGLE_APPLICATION_CREDENTIALS (key file) or GATEWAY_SIGNER_SERVICE_ACCOUNT (keyless)".into(),
-            )),
+impl From<ServeArgs> for RawSettings {
+    fn from(args: ServeArgs) -> Self {
+        // Destructured, so that a flag added to one side and not the other does not compile.
+        let ServeArgs {
+            sandbox,
+            listen,
+            customer,
+            google_application_credentials,
+            delegated_admin,
+            signer_service_account,
+            google_api_url,
+            google_iam_url,
+            google_token_url,
+            google_readonly,
+            google_connect_timeout_ms,
+            google_attempt_timeout_ms,
+            google_total_timeout_ms,
+            google_token_timeout_ms,
+            google_max_attempts,
+            google_calls_per_second,
+            google_max_concurrent_calls,
+            google_breaker_threshold,
+            google_breaker_open_secs,
+            jwt_hs256_secret,
+            jwt_public_key_file,
+            jwt_jwks_url,
+            jwt_issuer,
+            jwt_audience,
+            jwt_leeway_secs,
+            jwt_max_lifetime_secs,
+            jwt_scope_claim,
+            jwt_jwks_ttl_secs,
+            jwt_verified_cache_capacity,
+            rate_limit_per_second,
+            rate_limit_burst,
+            daily_mail_limit,
+            audit_file,
+            log_hash_key,
+            allowed_domains,
+            batch_concurrency,
+            eligible_ttl_secs,
+            not_eligible_ttl_secs,
+            eligibility_cache_capacity,
+            summary_ttl_secs,
+            idempotency_ttl_secs,
+            idempotency_capacity,
+            json_limit_bytes,
+            body_read_timeout_secs,
+            shutdown_timeout_secs,
+            shutdown_drain_secs,
+            gcp_project,
+            workers,
+        } = args;
+        RawSettings {
+            sandbox,
+            listen,
+            customer,
+            google_application_credentials,
+            delegated_admin,
+            signer_service_account,
+            google_api_url,
+            google_iam_url,
+            google_token_url,
+            google_readonly,
+            google_connect_timeout_ms,
+            google_attempt_timeout_ms,
+            google_total_timeout_ms,
+            google_token_timeout_ms,
+            google_max_attempts,
+            google_calls_per_second,
+            google_max_concurrent_calls,
+            google_breaker_threshold,
+            google_breaker_open_secs,
+            jwt_hs256_secret,
+            jwt_public_key_file,
+            jwt_jwks_url,
+            jwt_issuer,
+            jwt_audience,
+            jwt_leeway_secs,
+            jwt_max_lifetime_secs,
+            jwt_scope_claim,
+            jwt_jwks_ttl_secs,
+            jwt_verified_cache_capacity,
+            rate_limit_per_second,
+            rate_limit_burst,
+            daily_mail_limit,
+            audit_file,
+            log_hash_key,
+            allowed_domains,
+            batch_concurrency,
+            eligible_ttl_secs,
+            not_eligible_ttl_secs,
+            eligibility_cache_capacity,
+            summary_ttl_secs,
+            idempotency_ttl_secs,
+            idempotency_capacity,
+            json_limit_bytes,
+            body_read_timeout_secs,
+            shutdown_timeout_secs,
+            shutdown_drain_secs,
+            gcp_project,
+            workers,
         }
     }
-
-    fn jwt_settings(&self) -> Result<JwtSettings, ConfigError> {
-        if let Some(secret) = &self.jwt_hs256_secret
-            && secret.expose_secret().len() < MIN_HS256_SECRET_BYTES
-        {
-            return Err(ConfigError(format!(
-                "GATEWAY_JWT_HS256_SECRET: must be at least {MIN_HS256_SECRET_BYTES} bytes"
-            )));
-        }
-        if let Some(path) = &self.jwt_public_key_file
-            && !path.is_file()
-        {
-            return Err(ConfigError(format!(
-                "GATEWAY_JWT_PUBLIC_KEY_FILE: `{}` is not a readable file",
-                path.display()
-            )));
-        }
-        let jwks_url = match &self.jwt_jwks_url {
-            Some(url) => Some(config::base_url("GATEWAY_JWT_JWKS_URL", url)?),
-            None => None,
-        };
-        let jwt = JwtSettings {
-            hs256_secret: self.jwt_hs256_secret.clone(),
-            public_key_file: self.jwt_public_key_file.clone(),
-            jwks_url,
-            issuer: non_empty("GATEWAY_JWT_ISSUER", &self.jwt_issuer)?,
-            audience: non_empty("GATEWAY_JWT_AUDIENCE", &self.jwt_audience)?,
-            leeway: Duration::from_secs(self.jwt_leeway_secs),
-            max_lifetime: Duration::from_secs(self.jwt_max_lifetime_secs),
-            scope_claim: non_empty("GATEWAY_JWT_SCOPE_CLAIM", &self.jwt_scope_claim)?,
-            jwks_ttl: Duration::from_secs(self.jwt_jwks_ttl_secs.max(30)),
-            verified_cache_capacity: self.jwt_verified_cache_capacity,
-        };
-        if self.jwt_leeway_secs > MAX_LEEWAY_SECS {
-            return Err(ConfigError(format!(
-                "GATEWAY_JWT_LEEWAY_SECS: at most {MAX_LEEWAY_SECS} seconds"
-            )));
-        }
-        if self.jwt_max_lifetime_secs == 0 {
-            return Err(ConfigError(
-                "GATEWAY_JWT_MAX_LIFETIME_SECS: must be at least 1".into(),
-            ));
-        }
-        if !jwt.has_key_source() {
-            return Err(ConfigError(
-                "no way to verify caller JWTs: set GATEWAY_JWT_HS256_SECRET, GATEWAY_JWT_PUBLIC_KEY_FILE or GATEWAY_JWT_JWKS_URL".into(),
-            ));
-        }
-        Ok(jwt)
-    }
-}
-
-fn positive<T: PartialOrd + Default + Copy>(name: &str, value: T) -> Result<T, ConfigError> {
-    if value > T::default() {
-        Ok(value)
-    } else {
-        Err(ConfigError(format!("{name}: must be greater than 0")))
-    }
-}
-
-fn positive_ms(name: &str, millis: u64) -> Result<Duration, ConfigError> {
-    positive(name, millis).map(Duration::from_millis)
 }
 
 /// Settings of `token`.
@@ -584,15 +446,15 @@ pub struct TokenArgs {
     pub ttl: Duration,
 
     /// Shared HS256 secret to sign with (at least 32 bytes).
-    #[arg(long, env = "GATEWAY_JWT_HS256_SECRET", hide_env_values = true)]
+    #[arg(long, env = env::JWT_HS256_SECRET, hide_env_values = true)]
     pub jwt_hs256_secret: Option<SecretString>,
 
     /// The token's `iss`.
-    #[arg(long, env = "GATEWAY_JWT_ISSUER", default_value = config::DEFAULT_JWT_ISSUER)]
+    #[arg(long, env = env::JWT_ISSUER, default_value = config::DEFAULT_JWT_ISSUER)]
     pub jwt_issuer: String,
 
     /// The token's `aud`.
-    #[arg(long, env = "GATEWAY_JWT_AUDIENCE", default_value = config::DEFAULT_JWT_ISSUER)]
+    #[arg(long, env = env::JWT_AUDIENCE, default_value = config::DEFAULT_JWT_ISSUER)]
     pub jwt_audience: String,
 }
 
@@ -600,38 +462,39 @@ impl TokenArgs {
     /// Mints the token the flags describe.
     pub fn mint(&self) -> Result<String, ConfigError> {
         let secret = self.jwt_hs256_secret.as_ref().ok_or_else(|| {
-            ConfigError("missing GATEWAY_JWT_HS256_SECRET: the secret to sign with".into())
+            ConfigError(format!(
+                "missing {}: the secret to sign with",
+                env::JWT_HS256_SECRET
+            ))
         })?;
         let scopes =
             mint::parse_scopes(&self.scope).map_err(|e| ConfigError(format!("--scope: {e}")))?;
         let request = TokenRequest {
-            issuer: non_empty("GATEWAY_JWT_ISSUER", &self.jwt_issuer)?,
-            audience: non_empty("GATEWAY_JWT_AUDIENCE", &self.jwt_audience)?,
+            issuer: non_empty(env::JWT_ISSUER, &self.jwt_issuer)?,
+            audience: non_empty(env::JWT_AUDIENCE, &self.jwt_audience)?,
             subject: non_empty("--sub", &self.sub)?,
             scopes,
             ttl: self.ttl,
         };
         mint::mint_hs256(secret, &request).map_err(|e| match e {
             mint::MintError::ShortSecret => ConfigError(format!(
-                "GATEWAY_JWT_HS256_SECRET: must be at least {MIN_HS256_SECRET_BYTES} bytes"
+                "{}: must be at least {MIN_HS256_SECRET_BYTES} bytes",
+                env::JWT_HS256_SECRET
             )),
             other => ConfigError(other.to_string()),
         })
     }
 }
 
-fn non_empty(name: &str, value: &str) -> Result<String, ConfigError> {
-    let value = value.trim();
-    if value.is_empty() {
-        Err(ConfigError(format!("{name}: must not be empty")))
-    } else {
-        Ok(value.to_owned())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl ServeArgs {
+        fn validate(self) -> Result<config::Settings, ConfigError> {
+            config::Settings::from_raw(&self.into())
+        }
+    }
 
     fn parse(args: &[&str]) -> ServeArgs {
         let mut argv = vec!["invitation-gateway", "serve"];
@@ -664,12 +527,31 @@ mod tests {
 
     #[test]
     fn a_json_limit_under_one_kib_is_refused_not_clamped() {
-        let line = clap_refusal(&["--json-limit-bytes", "100"]);
+        let line = refusal("--json-limit-bytes=100");
         assert!(line.contains("GATEWAY_JSON_LIMIT_BYTES"), "{line}");
-        assert_eq!(
-            parse(&["--json-limit-bytes", "1024"]).json_limit_bytes,
-            1024
-        );
+        let mut args = VALID.to_vec();
+        args.push("--json-limit-bytes=1024");
+        let settings = parse(&args).validate().expect("1024 is enough");
+        assert_eq!(settings.http.json_limit_bytes, 1024);
+    }
+
+    #[test]
+    fn every_serve_flag_has_its_own_environment_variable() {
+        use clap::CommandFactory;
+        let command = Cli::command();
+        let serve = command
+            .find_subcommand("serve")
+            .expect("serve is a command");
+        let mut seen = std::collections::HashSet::new();
+        for arg in serve.get_arguments().filter(|a| a.get_long().is_some()) {
+            if matches!(arg.get_long(), Some("help" | "version")) {
+                continue;
+            }
+            let env = arg
+                .get_env()
+                .unwrap_or_else(|| panic!("--{} has no env", arg.get_long().unwrap_or_default()));
+            assert!(seen.insert(env.to_owned()), "{env:?} twice");
+        }
     }
 
     #[test]
@@ -683,7 +565,7 @@ mod tests {
 
     #[test]
     fn serve_without_credentials_names_what_is_missing() {
-        let err = parse(&[SECRET]).settings().unwrap_err().to_string();
+        let err = parse(&[SECRET]).validate().unwrap_err().to_string();
         assert!(err.contains("GOOGLE_APPLICATION_CREDENTIALS"), "{err}");
     }
 
@@ -693,7 +575,7 @@ mod tests {
             "--signer-service-account=sa@p.iam.gserviceaccount.com",
             SECRET,
         ])
-        .settings()
+        .validate()
         .unwrap_err()
         .to_string();
         assert!(err.contains("GATEWAY_DELEGATED_ADMIN"), "{err}");
@@ -705,7 +587,7 @@ mod tests {
             "--signer-service-account=sa@p.iam.gserviceaccount.com",
             "--delegated-admin=admin@example.com",
         ])
-        .settings()
+        .validate()
         .unwrap_err()
         .to_string();
         assert!(err.contains("GATEWAY_JWT_HS256_SECRET"), "{err}");
@@ -718,7 +600,7 @@ mod tests {
             "--delegated-admin=admin@example.com",
             "--jwt-hs256-secret=short",
         ])
-        .settings()
+        .validate()
         .unwrap_err()
         .to_string();
         assert!(err.contains("at least 32 bytes"), "{err}");
@@ -733,7 +615,7 @@ mod tests {
     fn refusal(extra: &str) -> String {
         let mut args = VALID.to_vec();
         args.push(extra);
-        parse(&args).settings().unwrap_err().to_string()
+        parse(&args).validate().unwrap_err().to_string()
     }
 
     #[test]
@@ -749,8 +631,27 @@ mod tests {
     }
 
     #[test]
+    fn values_that_were_silently_corrected_are_refused_by_name() {
+        for (flag, env) in [
+            ("--google-max-attempts=0", "GATEWAY_GOOGLE_MAX_ATTEMPTS"),
+            (
+                "--google-breaker-open-secs=0",
+                "GATEWAY_GOOGLE_BREAKER_OPEN_SECS",
+            ),
+            ("--batch-concurrency=0", "GATEWAY_BATCH_CONCURRENCY"),
+            ("--jwt-jwks-ttl-secs=29", "GATEWAY_JWT_JWKS_TTL_SECS"),
+        ] {
+            let line = refusal(flag);
+            assert!(
+                line.starts_with(env) && !line.contains('\n'),
+                "{flag}: {line}"
+            );
+        }
+    }
+
+    #[test]
     fn auth_settings_have_safe_defaults() {
-        let settings = parse(&VALID).settings().expect("valid settings");
+        let settings = parse(&VALID).validate().expect("valid settings");
         assert_eq!(settings.jwt.leeway, Duration::from_secs(30));
         assert_eq!(settings.jwt.max_lifetime, Duration::from_secs(86_400));
         assert_eq!(settings.jwt.scope_claim, "scope");
@@ -769,12 +670,12 @@ mod tests {
             SECRET,
             "--allowed-domains=Example.com",
         ])
-        .settings()
+        .validate()
         .expect("valid settings");
         assert_eq!(settings.allowed_domains, vec!["example.com"]);
         assert!(matches!(
             settings.google.credentials,
-            GoogleCredentials::Keyless { .. }
+            config::GoogleCredentials::Keyless { .. }
         ));
     }
 }

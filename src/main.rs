@@ -2,9 +2,7 @@
 
 use clap::Parser;
 use invitation_gateway::cli::{self, Cli, Command};
-use invitation_gateway::startup::Application;
-use invitation_gateway::startup::sandbox::Sandbox;
-use invitation_gateway::{config, emulator, install_crypto_provider, routes, telemetry};
+use invitation_gateway::{emulator, install_crypto_provider, routes, startup, telemetry};
 use std::process::ExitCode;
 
 #[tokio::main]
@@ -16,59 +14,25 @@ async fn main() -> ExitCode {
         Err(err) => return fail(&cli::parse_failure(&err)),
     };
     install_crypto_provider();
-    match cli.command {
+    let result = match cli.command {
         Command::Openapi => {
             print!("{}", routes::openapi::document_json());
-            ExitCode::SUCCESS
+            Ok(())
         }
         Command::Emulator(args) => {
             // stdout carries only the "emulator listening on URL" line that scripts read.
             telemetry::init_stderr(cli.log_format);
-            match emulator::run_standalone(args).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(err) => fail(&format!("{err:#}")),
-            }
+            emulator::run_standalone(args).await
         }
-        Command::Serve(args) if args.sandbox => {
-            let gcp_project = match &args.gcp_project {
-                Some(project) => match config::gcp_project("GATEWAY_GCP_PROJECT", project) {
-                    Ok(project) => Some(project),
-                    Err(err) => return fail(&err),
-                },
-                None => None,
-            };
-            telemetry::init(cli.log_format, gcp_project);
-            let sandbox = match Sandbox::start(&args).await {
-                Ok(sandbox) => sandbox,
-                Err(err) => return fail(&format!("{err:#}")),
-            };
-            print!("{}", sandbox.banner());
-            match sandbox.run_until_stopped().await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(err) => fail(&err),
-            }
-        }
-        Command::Token(args) => match args.mint() {
-            Ok(token) => {
-                println!("{token}");
-                ExitCode::SUCCESS
-            }
-            Err(err) => fail(&err),
-        },
-        Command::Serve(args) => {
-            let settings = match args.settings() {
-                Ok(settings) => settings,
-                Err(err) => return fail(&err),
-            };
-            telemetry::init(cli.log_format, settings.gcp_project.clone());
-            match Application::build(settings).await {
-                Ok(app) => match app.run_until_stopped().await {
-                    Ok(()) => ExitCode::SUCCESS,
-                    Err(err) => fail(&err),
-                },
-                Err(err) => fail(&format!("{err:#}")),
-            }
-        }
+        Command::Serve(args) => startup::serve((*args).into(), cli.log_format).await,
+        Command::Token(args) => args
+            .mint()
+            .map(|token| println!("{token}"))
+            .map_err(Into::into),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => fail(&format!("{err:#}")),
     }
 }
 

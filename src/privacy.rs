@@ -13,9 +13,6 @@ use sha2::Sha256;
 use std::fmt;
 use std::sync::Arc;
 
-/// Shortest accepted `GATEWAY_LOG_HASH_KEY`.
-pub const MIN_HASH_KEY_BYTES: usize = 16;
-
 /// Hashes emails for logs with a secret key; cheap to clone.
 #[derive(Clone)]
 pub struct EmailHasher {

@@ -64,13 +64,15 @@ pub fn hs256_key(secret: &SecretString) -> VerificationKey {
 pub fn pem_file_keys(path: &Path) -> Result<Vec<VerificationKey>, KeyError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         KeyError(format!(
-            "GATEWAY_JWT_PUBLIC_KEY_FILE: cannot read `{}`: {e}",
+            "{}: cannot read `{}`: {e}",
+            crate::config::env::JWT_PUBLIC_KEY_FILE,
             path.display()
         ))
     })?;
     let keys = pem_keys(&text).map_err(|e| {
         KeyError(format!(
-            "GATEWAY_JWT_PUBLIC_KEY_FILE: `{}`: {}",
+            "{}: `{}`: {}",
+            crate::config::env::JWT_PUBLIC_KEY_FILE,
             path.display(),
             e.0
         ))

@@ -92,7 +92,7 @@ impl Authenticator {
         let jwks = match &settings.jwks_url {
             Some(url) => Some(Arc::new(
                 JwksSource::new(url.clone(), settings.jwks_ttl)
-                    .map_err(|e| KeyError(format!("GATEWAY_JWT_JWKS_URL: {e}")))?,
+                    .map_err(|e| KeyError(format!("{}: {e}", crate::config::env::JWT_JWKS_URL)))?,
             )),
             None => None,
         };

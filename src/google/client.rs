@@ -38,6 +38,8 @@ pub struct CallContext {
     /// No attempt starts, and no wait ends, after this instant.
     pub deadline: Instant,
     budget: Duration,
+    // A read that settles what a mutation did: budgeted with it, so allowed past the cutoff.
+    pub(super) settles: bool,
 }
 
 impl CallContext {
@@ -47,6 +49,7 @@ impl CallContext {
             request_id,
             deadline: Instant::now() + budget,
             budget,
+            settles: false,
         }
     }
 
@@ -84,6 +87,7 @@ pub struct GoogleClient {
     api_url: String,
     customer: String,
     transport: Transport,
+    reconciling_read: Duration,
     total_timeout: Duration,
     max_attempts: u32,
 }
@@ -102,6 +106,7 @@ impl GoogleClient {
             api_url: settings.api_url.clone(),
             customer: customer.to_owned(),
             transport: Transport::new(settings, http, credentials, readiness),
+            reconciling_read: settings.timeouts.reconciling_read(),
             total_timeout: settings.timeouts.total,
             max_attempts: settings.retry.max_attempts.max(1),
         }
@@ -286,10 +291,10 @@ impl GoogleClient {
     /// The context of a read that settles what a failed mutation did: a fresh, short budget,
     /// because the mutation's own deadline may be spent.
     fn reconciling_read(&self, ctx: &CallContext) -> CallContext {
-        CallContext::new(
-            ctx.request_id.clone(),
-            self.transport.attempt_timeout().max(Duration::from_secs(5)),
-        )
+        CallContext {
+            settles: true,
+            ..CallContext::new(ctx.request_id.clone(), self.reconciling_read)
+        }
     }
 
     fn customer_segment(&self) -> String {

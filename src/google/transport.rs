@@ -74,11 +74,6 @@ impl Transport {
         &self.credentials
     }
 
-    /// The timeout of one HTTP attempt.
-    pub(crate) fn attempt_timeout(&self) -> Duration {
-        self.attempt_timeout
-    }
-
     /// One call: attempts under the method's retry rule until success, a final error, or the
     /// deadline. `ambiguous_seen`, when given, records whether any attempt may have been applied.
     pub(crate) async fn call<T: DeserializeOwned>(
@@ -145,7 +140,7 @@ impl Transport {
                 "shutting down: no new calls to Google",
             )
         };
-        if self.readiness.upstream_calls_stopped() {
+        if !ctx.settles && self.readiness.upstream_calls_stopped() {
             return Err(draining());
         }
         let overloaded = || {
@@ -185,7 +180,7 @@ impl Transport {
         };
         // The waits above (limiter, bulkhead, token fetch) can outlast the shutdown cutoff: only
         // an attempt that starts before it is sure to end before the forced stop.
-        if self.readiness.upstream_calls_stopped() {
+        if !ctx.settles && self.readiness.upstream_calls_stopped() {
             return Err(draining());
         }
         let remaining = ctx.deadline.saturating_duration_since(Instant::now());

@@ -5,6 +5,7 @@
 //! its result to every waiter); errors are never cached; a send or cancel of an address
 //! invalidates its entry. Per replica: replicas do not share it.
 
+use crate::config::EligibilitySettings;
 use crate::google::{CallContext, GoogleClient, UpstreamError};
 use crate::invitations::email::Email;
 use chrono::{DateTime, Utc};
@@ -12,27 +13,6 @@ use moka::Expiry;
 use moka::future::Cache;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Settings of the cache.
-#[derive(Debug, Clone)]
-pub struct EligibilitySettings {
-    /// How long an eligible answer is reused.
-    pub eligible_ttl: Duration,
-    /// How long a not-eligible answer is reused (short: an account may appear any time).
-    pub not_eligible_ttl: Duration,
-    /// Most addresses kept.
-    pub capacity: u64,
-}
-
-impl Default for EligibilitySettings {
-    fn default() -> Self {
-        Self {
-            eligible_ttl: Duration::from_secs(600),
-            not_eligible_ttl: Duration::from_secs(60),
-            capacity: 100_000,
-        }
-    }
-}
 
 /// One answer of Google.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,30 +5,12 @@
 //! answer). Bounded, and per replica: a retry that lands on another replica is not recognised,
 //! which is why send also reads before it mails.
 
+use crate::config::IdempotencySettings;
 use crate::invitations::outcome::MutationResponse;
 use moka::future::Cache;
 use sha2::{Digest, Sha256};
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
-
-/// Settings of the store.
-#[derive(Debug, Clone)]
-pub struct IdempotencySettings {
-    /// How long an answer is kept.
-    pub ttl: Duration,
-    /// Most keys kept.
-    pub capacity: u64,
-}
-
-impl Default for IdempotencySettings {
-    fn default() -> Self {
-        Self {
-            ttl: Duration::from_secs(24 * 3600),
-            capacity: 10_000,
-        }
-    }
-}
 
 /// Who used a key for what. Keys belong to a caller and an operation: the same key sent to
 /// send and to cancel names two requests.

@@ -9,14 +9,15 @@ pub mod listing;
 pub mod mutation;
 pub mod outcome;
 
+use crate::config::InvitationSettings;
 use crate::google::breaker::BreakerState;
 use crate::google::{CallContext, GoogleClient};
 use batch::{BatchEntry, EmailBatch};
 use bytes::Bytes;
-use eligibility::{EligibilityCache, EligibilitySettings};
+use eligibility::EligibilityCache;
 use email::{DomainPolicy, Email};
 use futures_util::{Stream, StreamExt};
-use idempotency::{IdempotencySettings, IdempotencyStore};
+use idempotency::IdempotencyStore;
 use listing::{ExportFormat, InvitationPage, ListQuery, Summary};
 use moka::future::Cache;
 use mutation::{Action, Done, MutationObserver};
@@ -26,31 +27,6 @@ use outcome::{
 };
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
-
-/// Settings of the domain.
-#[derive(Debug, Clone)]
-pub struct InvitationSettings {
-    /// Calls to Google in flight at once for one request.
-    pub batch_concurrency: usize,
-    /// The eligibility cache.
-    pub eligibility: EligibilitySettings,
-    /// Idempotency keys.
-    pub idempotency: IdempotencySettings,
-    /// How long a summary is reused.
-    pub summary_ttl: Duration,
-}
-
-impl Default for InvitationSettings {
-    fn default() -> Self {
-        Self {
-            batch_concurrency: 10,
-            eligibility: EligibilitySettings::default(),
-            idempotency: IdempotencySettings::default(),
-            summary_ttl: Duration::from_secs(30),
-        }
-    }
-}
 
 /// The invitation service: one per process, shared by every request.
 pub struct Invitations {
@@ -79,7 +55,7 @@ impl Invitations {
                 .time_to_live(settings.summary_ttl)
                 .build(),
             policy: DomainPolicy::new(allowed_domains),
-            concurrency: settings.batch_concurrency.max(1),
+            concurrency: settings.batch_concurrency.get(),
         }
     }
 

@@ -1,7 +1,8 @@
 //! HTTP middleware, one per file. Order (outermost first): request id, access log and request
 //! metrics, then `Connection: close` while draining, then compression, then problem rendering,
-//! then the routes.
+//! then the body read deadline, then the routes.
 
+pub mod body_timeout;
 pub mod draining;
 pub mod problems;
 pub mod request_id;

@@ -41,7 +41,7 @@ pub async fn render_problems(
         .unwrap_or_default();
     let mut document = ProblemDocument::new(&problem, &request_id);
     // RFC 9457: `status` is the status of the answer, also for one the code table has no code
-    // of its own for (a 408 falls back to `invalid_request`, whose own status is 400).
+    // of its own for (a 410 falls back to `invalid_request`, whose own status is 400).
     document.status = status.as_u16();
     let body = serde_json::to_vec(&document).map_err(actix_web::error::ErrorInternalServerError)?;
     let mut response = response.map_body(|_, _| BoxBody::new(body));
@@ -77,17 +77,17 @@ mod tests {
         let app = test::init_service(
             App::new()
                 .route(
-                    "/slow",
-                    web::get().to(|| async { HttpResponse::RequestTimeout().finish() }),
+                    "/gone",
+                    web::get().to(|| async { HttpResponse::Gone().finish() }),
                 )
                 .wrap(from_fn(render_problems)),
         )
         .await;
         let response =
-            test::call_service(&app, test::TestRequest::get().uri("/slow").to_request()).await;
-        assert_eq!(response.status().as_u16(), 408);
+            test::call_service(&app, test::TestRequest::get().uri("/gone").to_request()).await;
+        assert_eq!(response.status().as_u16(), 410);
         let body: serde_json::Value = test::read_body_json(response).await;
-        assert_eq!(body["status"], 408, "{body}");
+        assert_eq!(body["status"], 410, "{body}");
         assert_eq!(body["code"], "invalid_request", "{body}");
     }
 }

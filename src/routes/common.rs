@@ -70,6 +70,14 @@ pub enum BodyErrors {
         example = json!(ErrorCode::DuplicateEmails.example())
     )]
     BadRequest(ProblemDocument),
+    /// The body did not arrive within `GATEWAY_BODY_READ_TIMEOUT_SECS` (`request_timeout`); the
+    /// connection is closed.
+    #[response(
+        status = 408,
+        content_type = "application/problem+json",
+        example = json!(ErrorCode::RequestTimeout.example())
+    )]
+    RequestTimeout(ProblemDocument),
     /// The body exceeds the size limit (`payload_too_large`).
     #[response(
         status = 413,

@@ -5,8 +5,9 @@
 pub mod sandbox;
 pub mod shutdown;
 
-use crate::config::Settings;
-use crate::middleware::{draining, problems, request_id};
+use crate::cli::LogFormat;
+use crate::config::{RawSettings, Settings};
+use crate::middleware::{body_timeout, draining, problems, request_id};
 use crate::routes;
 use crate::state::AppState;
 use actix_web::dev::Server;
@@ -15,6 +16,27 @@ use actix_web::{App, HttpServer, web};
 use shutdown::ShutdownPlan;
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
+
+/// `serve`: validates the settings, starts logging and runs the gateway (against an in-process
+/// emulator with `sandbox`) until SIGTERM.
+pub async fn serve(raw: RawSettings, log_format: LogFormat) -> anyhow::Result<()> {
+    if raw.sandbox {
+        // The rest is validated once the emulator runs (its URLs are part of the settings), but
+        // logging must start before it does.
+        crate::telemetry::init(log_format, raw.gcp_project()?);
+        let sandbox = sandbox::Sandbox::start(&raw).await?;
+        print!("{}", sandbox.banner());
+        sandbox.run_until_stopped().await?;
+    } else {
+        let settings = Settings::from_raw(&raw)?;
+        crate::telemetry::init(log_format, settings.gcp_project.clone());
+        Application::build(settings)
+            .await?
+            .run_until_stopped()
+            .await?;
+    }
+    Ok(())
+}
 
 /// A bound, ready-to-run gateway.
 pub struct Application {
@@ -26,7 +48,9 @@ pub struct Application {
 
 impl Application {
     /// Binds the listener and builds the server; port 0 picks a free port.
+    /// Refuses settings whose rules do not hold (see [`Settings::check`]).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        settings.check()?;
         let listener = TcpListener::bind(settings.listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
         let address = listener.local_addr()?;
@@ -41,6 +65,7 @@ impl Application {
             App::new()
                 .app_data(web::Data::new(app_state.clone()))
                 .configure(routes::configure(http.json_limit_bytes))
+                .wrap(from_fn(body_timeout::limit_body_read_time))
                 .wrap(from_fn(problems::render_problems))
                 .wrap(Compress::default())
                 .wrap(from_fn(draining::close_connections_while_draining))

@@ -8,7 +8,7 @@
 
 use crate::auth::Scope;
 use crate::auth::mint::{self, TokenRequest};
-use crate::cli::ServeArgs;
+use crate::config::{RawSettings, Settings};
 use crate::emulator::{Emulator, EmulatorSettings};
 use crate::startup::Application;
 use base64::Engine;
@@ -38,7 +38,7 @@ pub struct Sandbox {
 impl Sandbox {
     /// Starts the emulator and builds the gateway in front of it. The listen address defaults
     /// to loopback: the sandbox's printed token can do everything.
-    pub async fn start(args: &ServeArgs) -> anyhow::Result<Self> {
+    pub async fn start(args: &RawSettings) -> anyhow::Result<Self> {
         let emulator = Emulator::start(
             TcpListener::bind("127.0.0.1:0")?,
             EmulatorSettings::default(),
@@ -66,7 +66,7 @@ impl Sandbox {
         sandbox.google_iam_url = emulator.url().to_owned();
         sandbox.google_token_url = emulator.token_url();
         sandbox.jwt_hs256_secret = Some(jwt_secret.clone());
-        let settings = sandbox.settings()?;
+        let settings = Settings::from_raw(&sandbox)?;
 
         let token = mint::mint_hs256(
             &jwt_secret,

@@ -5,10 +5,17 @@
 //!    load balancers send before they notice are served;
 //! 2. after the drain pause (`GATEWAY_SHUTDOWN_DRAIN_SECS`): the listener closes and in-flight
 //!    requests get the shutdown timeout (`GATEWAY_SHUTDOWN_TIMEOUT_SECS`) to finish; workers
-//!    still busy then are stopped;
-//! 3. no call to Google starts after `drain + timeout - attempt timeout` (never before the drain
-//!    ends): an attempt that starts in time can finish, or time out, before the forced stop, so
-//!    no send is cut off halfway.
+//!    still busy then are stopped, and whatever they were doing is dropped;
+//! 3. no call to Google starts after the cutoff, `drain + timeout - longest send`, where the
+//!    longest send is one attempt (`GATEWAY_GOOGLE_ATTEMPT_TIMEOUT_MS`), the read that settles
+//!    what it did if its answer is lost (the attempt timeout, at least 5 s), and 1 s to write
+//!    the audit record and the answer (`config::longest_send`). That settling read is the one
+//!    call allowed after the cutoff: it was budgeted with the send before it.
+//!
+//! The rule: a send that Google may have applied must never be cut off before it is recorded
+//! and answered. So the settings must leave room for one whole send after the drain:
+//! `timeout >= longest send` (`config::check_shutdown_timing`, checked at start; the process
+//! refuses to start otherwise). The cutoff is then never before the drain ends.
 //!
 //! The process exits at the latest `drain + timeout` after the signal (plus a moment to stop
 //! the worker threads); Kubernetes' `terminationGracePeriodSeconds` must exceed that.
@@ -25,8 +32,8 @@ pub struct ShutdownPlan {
     pub drain: Duration,
     /// In-flight requests may finish after the listener closed.
     pub timeout: Duration,
-    /// Longest single attempt to Google.
-    pub attempt_timeout: Duration,
+    /// Longest a send takes once its attempt started, recording and answering included.
+    pub longest_send: Duration,
 }
 
 impl ShutdownPlan {
@@ -35,13 +42,15 @@ impl ShutdownPlan {
         Self {
             drain: settings.http.shutdown_drain,
             timeout: settings.http.shutdown_timeout,
-            attempt_timeout: settings.google.timeouts.attempt,
+            longest_send: crate::config::longest_send(&settings.google.timeouts),
         }
     }
 
     /// After the signal, no new call to Google starts once this much time has passed.
     pub fn upstream_cutoff(&self) -> Duration {
-        self.drain + self.timeout.saturating_sub(self.attempt_timeout)
+        // The settings were checked (`timeout >= longest_send`); saturating keeps the cutoff at
+        // the drain's end for a plan built by hand.
+        self.drain + self.timeout.saturating_sub(self.longest_send)
     }
 
     /// The longest the process takes to exit after the signal.
@@ -89,19 +98,31 @@ pub async fn signal() {
 mod tests {
     use super::*;
 
-    fn plan(drain: u64, timeout: u64, attempt: u64) -> ShutdownPlan {
+    fn plan(drain: u64, timeout: u64, longest_send: u64) -> ShutdownPlan {
         ShutdownPlan {
             drain: Duration::from_secs(drain),
             timeout: Duration::from_secs(timeout),
-            attempt_timeout: Duration::from_secs(attempt),
+            longest_send: Duration::from_secs(longest_send),
         }
     }
 
     #[test]
-    fn google_calls_stop_one_attempt_before_the_forced_stop() {
-        let plan = plan(5, 20, 10);
-        assert_eq!(plan.upstream_cutoff(), Duration::from_secs(15));
-        assert_eq!(plan.longest(), Duration::from_secs(25));
+    fn google_calls_stop_one_whole_send_before_the_forced_stop() {
+        let plan = plan(5, 25, 21);
+        assert_eq!(plan.upstream_cutoff(), Duration::from_secs(9));
+        assert_eq!(plan.longest(), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn the_longest_send_counts_the_attempt_the_settling_read_and_the_record() {
+        let timeouts = crate::config::GoogleTimeouts {
+            attempt: Duration::from_secs(10),
+            ..Default::default()
+        };
+        assert_eq!(
+            crate::config::longest_send(&timeouts),
+            Duration::from_secs(21)
+        );
     }
 
     #[test]
@@ -112,10 +133,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn beginning_fails_readiness_at_once_and_google_calls_at_the_cutoff() {
         let readiness = Readiness::default();
-        plan(5, 20, 10).begin(&readiness);
+        plan(5, 25, 21).begin(&readiness);
         assert!(readiness.is_draining());
         assert!(!readiness.upstream_calls_stopped());
-        tokio::time::advance(Duration::from_secs(15)).await;
+        tokio::time::advance(Duration::from_secs(9)).await;
         assert!(readiness.upstream_calls_stopped());
     }
 }

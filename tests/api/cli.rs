@@ -104,8 +104,49 @@ fn help_documents_every_setting_with_its_env_var_and_hides_secrets() {
         "GATEWAY_DAILY_MAIL_LIMIT",
         "GATEWAY_AUDIT_FILE",
         "GATEWAY_LOG_HASH_KEY",
+        "GATEWAY_BATCH_CONCURRENCY",
+        "GATEWAY_JSON_LIMIT_BYTES",
+        "GATEWAY_BODY_READ_TIMEOUT_SECS",
+        "GATEWAY_SHUTDOWN_DRAIN_SECS",
+        "GATEWAY_SHUTDOWN_TIMEOUT_SECS",
+        "GATEWAY_GOOGLE_ATTEMPT_TIMEOUT_MS",
     ] {
         assert!(help.contains(env), "--help does not mention {env}");
     }
     assert!(!help.contains("super-secret-value"), "a secret was printed");
+}
+
+#[test]
+fn a_shutdown_timeout_too_short_to_finish_and_record_a_send_is_refused_at_start() {
+    // The sandbox needs no credentials: only the timing settings can stop it from starting.
+    let mut child = gateway()
+        .args(["serve", "--sandbox", "--listen", "127.0.0.1:0"])
+        .env("GATEWAY_SHUTDOWN_TIMEOUT_SECS", "5")
+        .env("GATEWAY_GOOGLE_ATTEMPT_TIMEOUT_MS", "10000")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let status = status.expect("the gateway refuses to start instead of running");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(2));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("GATEWAY_SHUTDOWN_TIMEOUT_SECS")
+            && stderr.contains("GATEWAY_GOOGLE_ATTEMPT_TIMEOUT_MS"),
+        "{stderr}"
+    );
 }

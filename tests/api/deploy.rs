@@ -5,9 +5,10 @@
 //! Plain line scanning of the few fields involved: the files are ours and simple, and CI
 //! validates them in full against the Kubernetes schemas (`.ci/run`).
 
-use invitation_gateway::config::HttpSettings;
+use invitation_gateway::config::{GoogleTimeouts, HttpSettings, check_shutdown_timing};
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
 /// Time left for the process to exit after the server's own bound (thread joins, the kubelet's
 /// own latency). `k8s/base/deployment.yaml` states the same number in its comment.
@@ -96,8 +97,8 @@ fn shutdown_secs(settings: &BTreeMap<String, String>) -> (u64, u64) {
     )
 }
 
-#[test]
-fn the_grace_period_covers_pre_stop_drain_shutdown_timeout_and_a_margin() {
+/// The base and every overlay: name, grace period, preStop sleep, settings (base env first).
+fn trees() -> Vec<(String, u64, u64, BTreeMap<String, String>)> {
     let deployment = read("k8s/base/deployment.yaml");
     let base = env_file("k8s/base/gateway.env");
     let base_grace = yaml_number(&deployment, "terminationGracePeriodSeconds")
@@ -142,7 +143,12 @@ fn the_grace_period_covers_pre_stop_drain_shutdown_timeout_and_a_margin() {
             settings,
         ));
     }
+    trees
+}
 
+#[test]
+fn the_grace_period_covers_pre_stop_drain_shutdown_timeout_and_a_margin() {
+    let trees = trees();
     for (name, grace, pre_stop, settings) in &trees {
         let (drain, timeout) = shutdown_secs(settings);
         let needed = pre_stop + drain + timeout + MARGIN_SECS;
@@ -150,6 +156,26 @@ fn the_grace_period_covers_pre_stop_drain_shutdown_timeout_and_a_margin() {
             *grace >= needed,
             "{name}: terminationGracePeriodSeconds {grace} < preStop {pre_stop} + drain {drain} + shutdown timeout {timeout} + margin {MARGIN_SECS}"
         );
+    }
+}
+
+#[test]
+fn every_tree_gives_a_send_that_started_time_to_finish_and_be_recorded() {
+    for (name, _, _, settings) in trees() {
+        let (drain, timeout) = shutdown_secs(&settings);
+        let mut timeouts = GoogleTimeouts::default();
+        if let Some(ms) = settings.get("GATEWAY_GOOGLE_ATTEMPT_TIMEOUT_MS") {
+            timeouts.attempt = Duration::from_millis(ms.parse().expect("milliseconds"));
+        }
+        let http = HttpSettings {
+            shutdown_drain: Duration::from_secs(drain),
+            shutdown_timeout: Duration::from_secs(timeout),
+            ..HttpSettings::default()
+        };
+        // The gateway refuses to start with settings that break this rule.
+        if let Err(err) = check_shutdown_timing(&http, &timeouts) {
+            panic!("{name}: {err}");
+        }
     }
 }
 
@@ -163,7 +189,7 @@ fn the_scanners_read_durations_and_fall_back_to_the_server_defaults() {
     assert_eq!(shutdown_secs(&settings), (10, 30));
     assert_eq!(
         shutdown_secs(&BTreeMap::new()),
-        (5, 20),
+        (5, 25),
         "the server's defaults"
     );
     let hook = "lifecycle:\n  # preStop: a comment\n  preStop:\n    sleep:\n      seconds: 7\n";

@@ -49,7 +49,8 @@ fn settings_for_faults(google: &TestGoogle) -> Settings {
     settings.google.retry.max_attempts = 8;
     settings.google.timeouts.total = Duration::from_secs(30);
     // Wide fan-out, so the one-second Retry-After waits overlap instead of adding up.
-    settings.invitations.batch_concurrency = 25;
+    settings.invitations.batch_concurrency =
+        std::num::NonZeroUsize::new(25).expect("25 is not zero");
     settings
 }
 

@@ -3,6 +3,7 @@
 
 mod auth_rfc;
 mod bad_input;
+mod body_timeout;
 mod cli;
 mod deploy;
 mod emulator;

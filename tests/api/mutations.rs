@@ -130,7 +130,7 @@ async fn send_through_lost_answers_never_mails_twice() {
 #[tokio::test]
 async fn one_failing_address_does_not_fail_the_others() {
     let app = spawn_app_tuned(|settings| {
-        settings.invitations.batch_concurrency = 1;
+        settings.invitations.batch_concurrency = std::num::NonZeroUsize::MIN;
     })
     .await;
     app.control(
@@ -347,7 +347,7 @@ async fn an_unwritable_audit_trail_refuses_mutations_before_anything_changes() {
 async fn a_disk_that_fills_during_a_batch_stops_the_rest_of_it_before_any_change() {
     let app = spawn_app_tuned(|settings| {
         settings.audit.file = Some("/dev/full".into());
-        settings.invitations.batch_concurrency = 1;
+        settings.invitations.batch_concurrency = std::num::NonZeroUsize::MIN;
     })
     .await;
 
@@ -376,7 +376,7 @@ async fn a_disk_that_fills_during_a_batch_stops_the_rest_of_it_before_any_change
 #[tokio::test]
 async fn the_daily_mail_quota_stops_mails_per_item() {
     let app = spawn_app_tuned(|settings| {
-        settings.invitations.batch_concurrency = 1;
+        settings.invitations.batch_concurrency = std::num::NonZeroUsize::MIN;
         settings.limits.daily_mails_per_caller = 1;
     })
     .await;

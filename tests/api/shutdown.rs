@@ -57,7 +57,8 @@ async fn a_stop_fails_readiness_at_once_keeps_accepting_during_the_drain_then_st
     let google = spawn_google(Seed::Demo).await;
     let mut settings = test_settings(&google);
     settings.http.shutdown_drain = Duration::from_millis(800);
-    settings.http.shutdown_timeout = Duration::from_secs(2);
+    // The shortest the test's 2 s attempt timeout allows: 2 + 5 (settling read) + 1.
+    settings.http.shutdown_timeout = Duration::from_secs(8);
     invitation_gateway::install_crypto_provider();
     let app = Application::build(settings)
         .await
@@ -123,28 +124,22 @@ async fn a_stop_fails_readiness_at_once_keeps_accepting_during_the_drain_then_st
     );
 }
 
-/// The real binary in sandbox mode, killed by a signal when dropped.
-struct Gateway {
+/// A child process of the real binary, killed when dropped, and its stdout as lines.
+struct Process {
     child: Child,
-    api: String,
-    emulator: String,
-    token: String,
 }
 
-impl Drop for Gateway {
+impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-impl Gateway {
-    /// Starts `serve --sandbox` on a free port and reads the URLs and the token from its banner.
-    fn start(drain_secs: u64, timeout_secs: u64) -> Gateway {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_invitation-gateway"))
-            .args(["serve", "--sandbox", "--listen", "127.0.0.1:0"])
-            .args(["--shutdown-drain-secs", &drain_secs.to_string()])
-            .args(["--shutdown-timeout-secs", &timeout_secs.to_string()])
+impl Process {
+    /// Spawns `command` with stdout piped; its lines arrive on the receiver.
+    fn spawn(command: &mut Command) -> (Process, mpsc::Receiver<String>) {
+        let mut child = command
             .env("RUST_LOG", "info")
             .env("GATEWAY_LOG_FORMAT", "json")
             .stdin(Stdio::null())
@@ -154,7 +149,6 @@ impl Gateway {
             .expect("the binary starts");
         let stdout = child.stdout.take().expect("piped stdout");
         let (lines, received) = mpsc::channel();
-        // Keep reading to the end: a full pipe would block the gateway's logging.
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if lines.send(line).is_err() {
@@ -162,30 +156,24 @@ impl Gateway {
                 }
             }
         });
-        let (mut api, mut emulator, mut token) = (None, None, None);
-        let mut token_next = false;
+        (Process { child }, received)
+    }
+
+    /// Reads the lines until `take` returns something, within 60 s; later lines are drained,
+    /// so a full pipe never blocks the gateway's logging.
+    fn read_until<T>(lines: mpsc::Receiver<String>, mut take: impl FnMut(&str) -> Option<T>) -> T {
         let deadline = Instant::now() + Duration::from_secs(60);
-        while api.is_none() || emulator.is_none() || token.is_none() {
+        let found = loop {
             let wait = deadline.saturating_duration_since(Instant::now());
-            let line = received.recv_timeout(wait).expect("the banner within 60 s");
-            let trimmed = line.trim();
-            if token_next {
-                token = Some(trimmed.to_owned());
-                token_next = false;
-            } else if let Some(url) = trimmed.strip_prefix("API:") {
-                api = Some(url.trim().trim_end_matches("/v1").to_owned());
-            } else if let Some(rest) = trimmed.strip_prefix("Emulator:") {
-                emulator = rest.split_whitespace().next().map(str::to_owned);
-            } else if trimmed.starts_with("Bearer token") {
-                token_next = true;
+            let line = lines
+                .recv_timeout(wait)
+                .expect("the expected output within 60 s");
+            if let Some(found) = take(&line) {
+                break found;
             }
-        }
-        Gateway {
-            child,
-            api: api.unwrap_or_default(),
-            emulator: emulator.unwrap_or_default(),
-            token: token.unwrap_or_default(),
-        }
+        };
+        std::thread::spawn(move || while lines.recv().is_ok() {});
+        found
     }
 
     fn terminate(&self) {
@@ -209,20 +197,69 @@ impl Gateway {
     }
 }
 
+/// Polls `/readyz` until it answers 200 (at most 10 s).
+async fn wait_ready(api: &str) -> bool {
+    let client = reqwest::Client::new();
+    for _ in 0..500 {
+        let answer = client.get(format!("{api}/readyz")).send().await;
+        if answer.is_ok_and(|a| a.status().as_u16() == 200) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+/// The real binary in sandbox mode.
+struct Gateway {
+    process: Process,
+    api: String,
+    emulator: String,
+    token: String,
+}
+
+impl Gateway {
+    /// Starts `serve --sandbox` on a free port and reads the URLs and the token from its banner.
+    fn start(drain_secs: u64, timeout_secs: u64) -> Gateway {
+        let (process, lines) = Process::spawn(
+            Command::new(env!("CARGO_BIN_EXE_invitation-gateway"))
+                .args(["serve", "--sandbox", "--listen", "127.0.0.1:0"])
+                .args(["--shutdown-drain-secs", &drain_secs.to_string()])
+                .args(["--shutdown-timeout-secs", &timeout_secs.to_string()])
+                // Room for the emulator latency the tests set, short enough for a 10 s timeout.
+                .args(["--google-attempt-timeout-ms", "3000"]),
+        );
+        let (mut api, mut emulator) = (None, None);
+        let mut token_next = false;
+        let token = Process::read_until(lines, |line| {
+            let trimmed = line.trim();
+            if token_next {
+                return Some(trimmed.to_owned());
+            }
+            if let Some(url) = trimmed.strip_prefix("API:") {
+                api = Some(url.trim().trim_end_matches("/v1").to_owned());
+            } else if let Some(rest) = trimmed.strip_prefix("Emulator:") {
+                emulator = rest.split_whitespace().next().map(str::to_owned);
+            } else if trimmed.starts_with("Bearer token") {
+                token_next = true;
+            }
+            None
+        });
+        Gateway {
+            process,
+            api: api.expect("the banner names the API"),
+            emulator: emulator.expect("the banner names the emulator"),
+            token,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_fails_readiness_lets_in_flight_requests_finish_and_exits_zero() {
     let (drain, timeout) = (1, 10);
     let mut gateway = Gateway::start(drain, timeout);
     let client = reqwest::Client::new();
-    let mut ready = false;
-    for _ in 0..500 {
-        let answer = client.get(format!("{}/readyz", gateway.api)).send().await;
-        if answer.is_ok_and(|a| a.status().as_u16() == 200) {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let ready = wait_ready(&gateway.api).await;
     assert!(ready, "the sandbox became ready");
     let latency = client
         .post(format!("{}/emulator/v1/latency", gateway.emulator))
@@ -266,7 +303,7 @@ async fn sigterm_fails_readiness_lets_in_flight_requests_finish_and_exits_zero()
     assert_eq!(arrived, 3, "the three list calls reached the emulator");
 
     let signalled = Instant::now();
-    gateway.terminate();
+    gateway.process.terminate();
     let mut readyz = 0;
     for _ in 0..100 {
         readyz = client
@@ -292,11 +329,164 @@ async fn sigterm_fails_readiness_lets_in_flight_requests_finish_and_exits_zero()
         assert_eq!(status, 200, "an in-flight request completes");
     }
     let limit = Duration::from_secs(drain + timeout + 5);
-    let status = tokio::task::block_in_place(|| gateway.wait_exit(limit))
+    let status = tokio::task::block_in_place(|| gateway.process.wait_exit(limit))
         .expect("the process exits within drain + timeout");
     assert_eq!(status.code(), Some(0), "{status:?}");
     assert!(
         signalled.elapsed() >= Duration::from_secs(drain),
         "the drain pause was kept"
+    );
+}
+
+/// The real binary in key-file mode against an emulator of the test process, which outlives
+/// it: what Google counted can be read after the gateway has exited.
+struct Served {
+    process: Process,
+    api: String,
+}
+
+impl Served {
+    fn start(google: &crate::helpers::TestGoogle, args: &[&str]) -> Served {
+        let (process, lines) = Process::spawn(
+            Command::new(env!("CARGO_BIN_EXE_invitation-gateway"))
+                .env_clear()
+                .args(["serve", "--listen", "127.0.0.1:0"])
+                .args(["--delegated-admin", crate::helpers::ADMIN])
+                .args(["--google-api-url", google.emulator.url()])
+                .arg("--google-application-credentials")
+                .arg(&google.key_path)
+                .args(args)
+                .env("GATEWAY_JWT_HS256_SECRET", crate::helpers::JWT_SECRET),
+        );
+        let api = Process::read_until(lines, |line| {
+            if !line.contains("invitation-gateway listening") {
+                return None;
+            }
+            let at = line
+                .find("127.0.0.1:")
+                .expect("the bound address is logged");
+            let port: String = line[at + "127.0.0.1:".len()..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            Some(format!("http://127.0.0.1:{port}"))
+        });
+        Served { process, api }
+    }
+}
+
+async fn emulator_stats(google: &crate::helpers::TestGoogle) -> serde_json::Value {
+    reqwest::get(format!("{}/emulator/v1/stats", google.emulator.url()))
+        .await
+        .expect("the emulator answers")
+        .json()
+        .await
+        .expect("stats are JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_sigterm_every_mail_google_counted_is_answered_and_audited_and_no_send_starts_that_could_not_finish()
+ {
+    let google = spawn_google(Seed::Demo).await;
+    let audit_dir = tempfile::tempdir().expect("temporary directory");
+    let audit_path = audit_dir.path().join("audit.jsonl");
+    // One whole send is 4 s (attempt) + 5 s (settling read) + 1 s = the 10 s timeout: Google
+    // calls stop 1 s after the signal, when the drain ends.
+    let mut gateway = Served::start(
+        &google,
+        &[
+            "--shutdown-drain-secs",
+            "1",
+            "--shutdown-timeout-secs",
+            "10",
+            "--google-attempt-timeout-ms",
+            "4000",
+            "--batch-concurrency",
+            "1",
+            "--audit-file",
+            audit_path.to_str().expect("a UTF-8 path"),
+        ],
+    );
+    let client = reqwest::Client::new();
+    let ready = wait_ready(&gateway.api).await;
+    assert!(ready, "the gateway became ready");
+    // The first send is applied after 2.5 s (well inside the 4 s attempt, well past the 1 s
+    // cutoff) and its answer is lost: only the settling read can tell that the mail went out.
+    let fault = client
+        .post(format!("{}/emulator/v1/faults", google.emulator.url()))
+        .json(&json!({"method": "send", "status": 503, "count": 1, "latencyMs": 2500, "afterApply": true}))
+        .send()
+        .await
+        .unwrap();
+    assert!(fault.status().is_success());
+
+    let request = {
+        let url = format!("{}/v1/invitations/send", gateway.api);
+        let token = crate::helpers::token(&[Scope::Send]);
+        tokio::spawn(async move {
+            let answer = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({"emails": ["donald@example.com", "john@example.com"]}))
+                .send()
+                .await?;
+            let status = answer.status().as_u16();
+            Ok::<_, reqwest::Error>((status, answer.json::<serde_json::Value>().await?))
+        })
+    };
+    let mut started = false;
+    for _ in 0..250 {
+        if emulator_stats(&google).await["calls"]["send"].as_u64() == Some(1) {
+            started = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(started, "the first send reached Google");
+    gateway.process.terminate();
+
+    let (status, body) = request
+        .await
+        .expect("task")
+        .expect("the in-flight request is answered");
+    let exit =
+        tokio::task::block_in_place(|| gateway.process.wait_exit(Duration::from_secs(11 + 5)))
+            .expect("the process exits within drain + timeout");
+    let stats = emulator_stats(&google).await;
+    let audit = std::fs::read_to_string(&audit_path).expect("the audit file");
+    let records: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON record per line"))
+        .collect();
+
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(exit.code(), Some(0), "{exit:?}");
+    let results = body["results"].as_array().expect("results");
+    assert_eq!(results[0]["outcome"], "sent", "{body}");
+    assert_eq!(results[1]["outcome"], "failed", "{body}");
+    assert_eq!(
+        results[1]["error"]["code"], "upstream_unavailable",
+        "{body}"
+    );
+    assert_eq!(
+        stats["mailsSent"],
+        json!({"donald@example.com": 1}),
+        "the send after the cutoff never reached Google"
+    );
+    assert_eq!(stats["calls"]["send"], 1, "{stats}");
+    for (email, _) in stats["mailsSent"].as_object().expect("mailsSent") {
+        let recorded = records.iter().any(|r| {
+            r["email"] == email.as_str() && r["action"] == "send" && r["outcome"] == "sent"
+        });
+        assert!(
+            recorded,
+            "{email} was mailed but not audited as sent: {audit}"
+        );
+    }
+    assert!(
+        records
+            .iter()
+            .any(|r| r["email"] == "john@example.com" && r["outcome"] == "failed"),
+        "the refused item is audited too: {audit}"
     );
 }

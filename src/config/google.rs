@@ -1,0 +1,160 @@
+//! Settings of the upstream: where Google is, how the gateway authenticates to it, and how long
+//! and how often it may call it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Google's production base URL of the Cloud Identity API.
+pub const GOOGLE_API_URL: &str = "https://cloudidentity.googleapis.com";
+/// Google's production base URL of the IAM Credentials API (keyless signing).
+pub const GOOGLE_IAM_URL: &str = "https://iamcredentials.googleapis.com";
+/// Google's OAuth 2.0 token endpoint.
+pub const GOOGLE_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
+
+/// Shortest budget of the read that settles a mutation whose answer was lost: a tiny attempt
+/// timeout must not leave the reconciliation too little time to learn what happened.
+const MIN_RECONCILING_READ: Duration = Duration::from_secs(5);
+
+/// The upstream: credentials and base URLs.
+#[derive(Debug, Clone)]
+pub struct GoogleSettings {
+    /// Which credential the gateway uses to act as the delegated admin.
+    pub credentials: GoogleCredentials,
+    /// Base URL of the Cloud Identity API, without a trailing slash.
+    pub api_url: String,
+    /// Base URL of IAM Credentials, without a trailing slash.
+    pub iam_url: String,
+    /// Token endpoint for keyless mode (a key file names its own `token_uri`).
+    pub token_url: String,
+    /// Ask only for the read-only scope (a deployment that never sends or cancels).
+    pub readonly: bool,
+    /// Connect, per-attempt, total and token-fetch timeouts.
+    pub timeouts: GoogleTimeouts,
+    /// Retry schedule for calls that may be retried.
+    pub retry: RetrySettings,
+    /// Rate limiter, bulkhead and circuit breaker.
+    pub protection: ProtectionSettings,
+}
+
+/// Timeouts of calls to Google.
+#[derive(Debug, Clone)]
+pub struct GoogleTimeouts {
+    /// TCP + TLS connect.
+    pub connect: Duration,
+    /// One HTTP attempt, until the whole answer is read.
+    pub attempt: Duration,
+    /// All attempts and waits of one call together (a request's deadline).
+    pub total: Duration,
+    /// Obtaining an access token (assertion exchange, or signJwt + exchange).
+    pub token: Duration,
+}
+
+impl Default for GoogleTimeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(3),
+            attempt: Duration::from_secs(10),
+            total: Duration::from_secs(30),
+            token: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Full-jitter exponential backoff between attempts.
+#[derive(Debug, Clone)]
+pub struct RetrySettings {
+    /// Attempts per call, the first included.
+    pub max_attempts: u32,
+    /// First backoff step (before jitter).
+    pub min_delay: Duration,
+    /// Largest backoff step (before jitter).
+    pub max_delay: Duration,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        Self {
+            max_attempts: 4,
+            min_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Protection for Google and for us.
+#[derive(Debug, Clone)]
+pub struct ProtectionSettings {
+    /// Calls per second to Google from this process (set from the project's quota).
+    pub calls_per_second: u32,
+    /// Calls to Google in flight at once from this process.
+    pub max_concurrent_calls: usize,
+    /// Consecutive upstream failures that open the circuit breaker.
+    pub breaker_failure_threshold: u32,
+    /// How long the breaker stays open before it lets a probe through.
+    pub breaker_open_for: Duration,
+}
+
+impl Default for ProtectionSettings {
+    fn default() -> Self {
+        Self {
+            calls_per_second: 20,
+            max_concurrent_calls: 32,
+            breaker_failure_threshold: 5,
+            breaker_open_for: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The two ways of holding Google's domain-wide delegation.
+#[derive(Debug, Clone)]
+pub enum GoogleCredentials {
+    /// A service-account key file (a mounted secret) and the admin to impersonate.
+    KeyFile {
+        /// Path of the service-account JSON key.
+        path: PathBuf,
+        /// The Workspace admin the service account acts as.
+        delegated_admin: String,
+    },
+    /// No key anywhere: IAM signs the assertion for `signer_service_account` with the
+    /// workload's ambient credentials.
+    Keyless {
+        /// Service account whose assertion IAM `signJwt` signs.
+        signer_service_account: String,
+        /// The Workspace admin the service account acts as.
+        delegated_admin: String,
+        /// Where the workload's own credentials come from.
+        ambient: AmbientCredentials,
+    },
+}
+
+impl GoogleCredentials {
+    /// The admin the service account impersonates.
+    pub fn delegated_admin(&self) -> &str {
+        match self {
+            GoogleCredentials::KeyFile {
+                delegated_admin, ..
+            }
+            | GoogleCredentials::Keyless {
+                delegated_admin, ..
+            } => delegated_admin,
+        }
+    }
+}
+
+/// The workload's own identity in keyless mode (it calls IAM signJwt).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AmbientCredentials {
+    /// Application Default Credentials via `gcp_auth::provider()` (GKE Workload Identity, the
+    /// metadata server, gcloud).
+    Default,
+    /// A key file for the workload's identity; the sandbox and tests use the emulator's.
+    KeyFile(PathBuf),
+}
+
+impl GoogleTimeouts {
+    /// Budget of the read that settles what a send or cancel did when its answer was lost: the
+    /// mutation's own deadline may be spent by then, so it gets a fresh one of this length.
+    pub fn reconciling_read(&self) -> Duration {
+        self.attempt.max(MIN_RECONCILING_READ)
+    }
+}

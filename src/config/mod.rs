@@ -1,0 +1,65 @@
+//! Validated settings for the gateway, by area, and their validation.
+//!
+//! [`Settings`] is a plain struct: the command line hands the raw values of its flags and
+//! environment variables to [`Settings::from_raw`], tests build it directly. Nothing in the
+//! library reads the process environment, and this module imports no other part of the crate.
+
+mod auth;
+pub mod env;
+mod google;
+mod http;
+mod invitations;
+mod raw;
+mod rules;
+
+pub use auth::*;
+pub use google::*;
+pub use http::*;
+pub use invitations::*;
+pub use raw::*;
+pub use rules::{base_url, domain_list, gcp_project, non_empty};
+
+use secrecy::SecretString;
+use std::net::SocketAddr;
+
+/// Everything the gateway needs to run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Google customer id (`my_customer` means the admin's own customer).
+    pub customer: String,
+    /// How to reach and authenticate to Google.
+    pub google: GoogleSettings,
+    /// How caller JWTs are verified.
+    pub jwt: JwtSettings,
+    /// Domains callers may act on, lower case; empty means every domain.
+    pub allowed_domains: Vec<String>,
+    /// HTTP server limits.
+    pub http: HttpSettings,
+    /// Per-caller request rate and daily mail limits.
+    pub limits: LimitSettings,
+    /// Where audit records go besides the `audit` log target.
+    pub audit: AuditSettings,
+    /// Key of the keyed hash that stands in for emails in logs; `None` picks a random key per
+    /// process (hashes then differ between replicas and restarts).
+    pub log_hash_key: Option<SecretString>,
+    /// Batch fan-out, the eligibility cache, idempotency keys, the summary cache.
+    pub invitations: InvitationSettings,
+    /// Google Cloud project whose Cloud Trace the log lines link to; `None` logs the bare
+    /// trace id under `trace_id`.
+    pub gcp_project: Option<String>,
+}
+
+impl Settings {
+    /// Checks the rules between settings (each value alone was checked as it was read): the
+    /// command line runs this, and so does `Application::build` for settings built directly.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        check_shutdown_timing(&self.http, &self.google.timeouts)
+    }
+}
+
+/// A setting that cannot work; the message names the setting and what to do.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
