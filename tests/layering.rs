@@ -1,0 +1,306 @@
+//! The architecture, checked from the source: which module may import which.
+//!
+//! docs/architecture.md draws the layers: routes -> (campaigns, tracking) -> invitations ->
+//! (google, store). This test reads every non-test source file under `src/` and fails when
+//! - a module below the web layer imports actix-web, or reaches up to `routes`, `cli`,
+//!   `emulator`, `startup`, `state` or `middleware`;
+//! - two top-level modules import each other, directly or through others (an import circle);
+//! - a handler in `src/routes/` names `google` or `store` (handlers call the domain only).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Modules that know nothing of HTTP serving: the domain, the upstream, the store, settings.
+const BELOW_THE_WEB: &[&str] = &[
+    "google",
+    "invitations",
+    "store",
+    "campaigns",
+    "tracking",
+    "config",
+];
+
+/// What a module below the web layer must never reach.
+const WEB_AND_ENTRY_POINTS: &[&str] = &[
+    "routes",
+    "cli",
+    "emulator",
+    "startup",
+    "state",
+    "middleware",
+];
+
+/// What handlers must never reach: they call the domain.
+const BEHIND_THE_DOMAIN: &[&str] = &["google", "store"];
+
+/// One source file's production code: comments and `#[cfg(test)]` items removed.
+struct Source {
+    path: PathBuf,
+    module: String,
+    code: String,
+}
+
+#[test]
+fn modules_below_the_web_layer_import_no_web_code() {
+    let mut violations = Vec::new();
+    for source in sources() {
+        if !BELOW_THE_WEB.contains(&source.module.as_str()) {
+            continue;
+        }
+        if source.code.contains("actix_web") || source.code.contains("actix-web") {
+            violations.push(format!("{} imports actix-web", source.path.display()));
+        }
+        for target in imports(&source) {
+            if WEB_AND_ENTRY_POINTS.contains(&target.as_str()) {
+                violations.push(format!("{} imports crate::{target}", source.path.display()));
+            }
+        }
+    }
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+}
+
+#[test]
+fn top_level_modules_import_each_other_in_one_direction() {
+    let graph = module_graph(&sources());
+    let circles = circles(&graph);
+    assert!(
+        circles.is_empty(),
+        "import circles between top-level modules:\n{}",
+        circles
+            .iter()
+            .map(|circle| circle.join(" -> "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[test]
+fn handlers_never_name_google_or_the_store() {
+    let mut violations = Vec::new();
+    for source in sources().iter().filter(|s| s.module == "routes") {
+        let code = without_strings(&source.code);
+        for word in BEHIND_THE_DOMAIN {
+            if contains_word(&code, word) {
+                violations.push(format!("{} names `{word}`", source.path.display()));
+            }
+        }
+    }
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+}
+
+#[test]
+fn the_checker_finds_a_circle_and_a_forbidden_word() {
+    // The checks above must be able to fail: the same functions on a made-up tree.
+    let graph = BTreeMap::from([
+        ("a".to_owned(), BTreeSet::from(["b".to_owned()])),
+        ("b".to_owned(), BTreeSet::from(["c".to_owned()])),
+        ("c".to_owned(), BTreeSet::from(["a".to_owned()])),
+        ("d".to_owned(), BTreeSet::from(["a".to_owned()])),
+    ]);
+    assert_eq!(circles(&graph), vec![vec!["a", "b", "c", "a"]]);
+    let source = Source {
+        path: "src/routes/x.rs".into(),
+        module: "routes".into(),
+        code: strip(
+            "use crate::{google::Client, error};\nlet s = state.google_status; // google\n",
+        ),
+    };
+    assert_eq!(
+        imports(&source),
+        BTreeSet::from(["error".to_owned(), "google".to_owned()])
+    );
+    assert!(contains_word(&source.code, "google"));
+    assert!(!contains_word("state.google_status", "google"));
+    let header = r####"h("Cache-Control", "no-store"); r#"a "store""#; store.get()"####;
+    assert_eq!(
+        without_strings(header),
+        r##"h("", ""); r#""#; store.get()"##
+    );
+    assert!(!strip("#[cfg(test)]\nmod tests { use crate::routes; }\n").contains("routes"));
+}
+
+/// Every production source file under `src/`, except the crate root and `src/**/tests/`.
+fn sources() -> Vec<Source> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    collect(&root, &mut files);
+    files
+        .into_iter()
+        .filter_map(|path| {
+            let relative = path.strip_prefix(&root).expect("collected under src/");
+            let mut parts = relative
+                .iter()
+                .map(|part| part.to_string_lossy().into_owned());
+            let first = parts.next()?;
+            if relative.iter().any(|part| part == "tests") {
+                return None;
+            }
+            let module = first.trim_end_matches(".rs").to_owned();
+            if module == "lib" || module == "main" {
+                return None;
+            }
+            let text = std::fs::read_to_string(&path).expect("read a source file");
+            Some(Source {
+                path,
+                module,
+                code: strip(&text),
+            })
+        })
+        .collect()
+}
+
+fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read a source directory") {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            collect(&path, files);
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            files.push(path);
+        }
+    }
+}
+
+/// The code without comments and without what follows the first `#[cfg(test)]` (the test
+/// module, by this tree's convention the last item of a file).
+fn strip(text: &str) -> String {
+    let production = text.split("#[cfg(test)]").next().unwrap_or_default();
+    production
+        .lines()
+        .map(|line| match line.find("//") {
+            Some(at) => &line[..at],
+            None => line,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The top-level modules a file names through `crate::`.
+fn imports(source: &Source) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let code = &source.code;
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find("crate::") {
+        rest = &rest[at + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            // `use crate::{a::X, b, c::{..}}`: the first word of each top-level entry.
+            let mut depth = 0;
+            let mut entry_start = true;
+            for (i, c) in group.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => {
+                        rest = &group[i..];
+                        break;
+                    }
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => entry_start = true,
+                    c if entry_start && (c.is_alphanumeric() || c == '_') => {
+                        found.insert(first_word(&group[i..]));
+                        entry_start = false;
+                    }
+                    _ => {}
+                }
+            }
+        } else {
+            found.insert(first_word(rest));
+        }
+    }
+    found.retain(|module| *module != source.module && !module.is_empty());
+    found
+}
+
+fn first_word(text: &str) -> String {
+    text.chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect()
+}
+
+/// The code with the text of its string literals (plain and raw) removed, quotes kept.
+fn without_strings(code: &str) -> String {
+    let mut out = String::with_capacity(code.len());
+    let mut rest = code;
+    while let Some(at) = rest.find('"') {
+        // A raw string `r#"..."#`: its end is a quote followed by as many hashes.
+        let hashes = rest[..at].chars().rev().take_while(|c| *c == '#').count();
+        let raw = rest[..at - hashes].ends_with('r');
+        out.push_str(&rest[..=at]);
+        let body = &rest[at + 1..];
+        let end = if raw {
+            let closing = format!("\"{}", "#".repeat(hashes));
+            body.find(&closing).map(|end| (end, closing.len()))
+        } else {
+            let mut escaped = false;
+            body.char_indices()
+                .find(|&(_, c)| {
+                    let end = c == '"' && !escaped;
+                    escaped = c == '\\' && !escaped;
+                    end
+                })
+                .map(|(end, _)| (end, 1))
+        };
+        let Some((end, closing)) = end else {
+            return out;
+        };
+        out.push_str(&body[end..end + closing]);
+        rest = &body[end + closing..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn contains_word(code: &str, word: &str) -> bool {
+    code.match_indices(word).any(|(at, _)| {
+        let before = code[..at].chars().next_back();
+        let after = code[at + word.len()..].chars().next();
+        let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        !is_word(before) && !is_word(after)
+    })
+}
+
+/// Module -> the modules it imports (only modules that have source files).
+fn module_graph(sources: &[Source]) -> BTreeMap<String, BTreeSet<String>> {
+    let modules: BTreeSet<String> = sources.iter().map(|s| s.module.clone()).collect();
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for source in sources {
+        let edges = graph.entry(source.module.clone()).or_default();
+        edges.extend(
+            imports(source)
+                .into_iter()
+                .filter(|target| modules.contains(target)),
+        );
+    }
+    graph
+}
+
+/// Each import circle once, as the path that closes it (depth-first search).
+fn circles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
+    fn visit(
+        node: &str,
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+        found: &mut Vec<Vec<String>>,
+    ) {
+        if let Some(start) = path.iter().position(|n| n == node) {
+            let mut circle = path[start..].to_vec();
+            circle.push(node.to_owned());
+            found.push(circle);
+            return;
+        }
+        if done.contains(node) {
+            return;
+        }
+        path.push(node.to_owned());
+        for next in graph.get(node).into_iter().flatten() {
+            visit(next, graph, path, done, found);
+        }
+        path.pop();
+        done.insert(node.to_owned());
+    }
+    let mut found = Vec::new();
+    let mut done = BTreeSet::new();
+    for node in graph.keys() {
+        visit(node, graph, &mut Vec::new(), &mut done, &mut found);
+    }
+    found
+}
