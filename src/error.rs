@@ -77,7 +77,7 @@ error_codes! {
     UpstreamUnavailable => "upstream_unavailable", SERVICE_UNAVAILABLE, "Google is unavailable", "Google is unavailable or over quota; retry later.";
     NotReady => "not_ready", SERVICE_UNAVAILABLE, "The service is not ready", "not ready: credentials: pending";
     AuditUnavailable => "audit_unavailable", SERVICE_UNAVAILABLE, "The audit trail cannot be written", "The audit trail cannot be written, so no change is made; retry later.";
-    RequestTimeout => "request_timeout", REQUEST_TIMEOUT, "The request body did not arrive in time", "The request body did not arrive within 10 seconds.";
+    RequestTimeout => "request_timeout", REQUEST_TIMEOUT, "The request body did not arrive in time", "The request body did not arrive within 10 s.";
     UpstreamTimeout => "upstream_timeout", GATEWAY_TIMEOUT, "Google did not answer in time", "Google did not answer in time.";
 }
 

@@ -31,7 +31,7 @@ const WEB_AND_ENTRY_POINTS: &[&str] = &[
 ];
 
 /// What handlers must never reach: they call the domain.
-const BEHIND_THE_DOMAIN: &[&str] = &["google", "store"];
+const BEHIND_THE_DOMAIN: &[&str] = &["google", "store", "GoogleClient", "CallContext", "Store"];
 
 /// One source file's production code: comments and `#[cfg(test)]` items removed.
 struct Source {
@@ -62,6 +62,17 @@ fn modules_below_the_web_layer_import_no_web_code() {
 #[test]
 fn top_level_modules_import_each_other_in_one_direction() {
     let graph = module_graph(&sources());
+    // A reader that lost the code would find no circle: the known edges must be there.
+    for (from, to) in [
+        ("routes", "invitations"),
+        ("invitations", "google"),
+        ("state", "auth"),
+    ] {
+        assert!(
+            graph[from].contains(to),
+            "{from} -> {to} not found: the reader is broken"
+        );
+    }
     let circles = circles(&graph);
     assert!(
         circles.is_empty(),
@@ -78,9 +89,8 @@ fn top_level_modules_import_each_other_in_one_direction() {
 fn handlers_never_name_google_or_the_store() {
     let mut violations = Vec::new();
     for source in sources().iter().filter(|s| s.module == "routes") {
-        let code = without_strings(&source.code);
         for word in BEHIND_THE_DOMAIN {
-            if contains_word(&code, word) {
+            if contains_word(&source.code, word) {
                 violations.push(format!("{} names `{word}`", source.path.display()));
             }
         }
@@ -111,10 +121,17 @@ fn the_checker_finds_a_circle_and_a_forbidden_word() {
     );
     assert!(contains_word(&source.code, "google"));
     assert!(!contains_word("state.google_status", "google"));
-    let header = r####"h("Cache-Control", "no-store"); r#"a "store""#; store.get()"####;
+    let header = r####"h("no-store", 'x', "a\"b"); r#"a "store""#; store.get() // store"####;
+    assert_eq!(lex(header), r#"h("", ' ', ""); ""; store.get() "#);
+    let tests_in_the_middle = "#[cfg(test)]\nmod tests;\nuse crate::a;\n#[cfg(test)]\nmod t { fn f() { crate::b } }\nuse crate::c;";
+    let source = Source {
+        path: "x".into(),
+        module: "x".into(),
+        code: strip(tests_in_the_middle),
+    };
     assert_eq!(
-        without_strings(header),
-        r##"h("", ""); r#""#; store.get()"##
+        imports(&source),
+        BTreeSet::from(["a".to_owned(), "c".to_owned()])
     );
     assert!(!strip("#[cfg(test)]\nmod tests { use crate::routes; }\n").contains("routes"));
 }
@@ -160,18 +177,121 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
     }
 }
 
-/// The code without comments and without what follows the first `#[cfg(test)]` (the test
-/// module, by this tree's convention the last item of a file).
+/// The production code of a file: comments removed, string and character literals emptied
+/// (their quotes kept), and every item marked `#[cfg(test)]` cut out.
 fn strip(text: &str) -> String {
-    let production = text.split("#[cfg(test)]").next().unwrap_or_default();
-    production
-        .lines()
-        .map(|line| match line.find("//") {
-            Some(at) => &line[..at],
-            None => line,
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    let code = lex(text);
+    let mut out = String::with_capacity(code.len());
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find("#[cfg(test)]") {
+        out.push_str(&rest[..at]);
+        rest = &rest[at + "#[cfg(test)]".len()..];
+        // The item ends at its `;` (`mod tests;`) or at the brace closing its first `{`.
+        let mut depth = 0usize;
+        let mut end = rest.len();
+        for (i, c) in rest.char_indices() {
+            match c {
+                ';' if depth == 0 => {
+                    end = i + 1;
+                    break;
+                }
+                '{' => depth += 1,
+                '}' => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        end = i + 1;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Rust source with its comments dropped and the text of its literals emptied, so that
+/// neither a `//` in a URL nor a word in a message is taken for code.
+fn lex(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let at = |i: usize| chars.get(i).copied().unwrap_or('\0');
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '/' && at(i + 1) == '/' {
+            while i < chars.len() && chars[i] != '\n' {
+                i += 1;
+            }
+        } else if c == '/' && at(i + 1) == '*' {
+            let mut depth = 0;
+            while i < chars.len() {
+                if chars[i] == '/' && at(i + 1) == '*' {
+                    depth += 1;
+                    i += 2;
+                } else if chars[i] == '*' && at(i + 1) == '/' {
+                    depth -= 1;
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+        } else if c == 'r'
+            && (at(i + 1) == '"' || at(i + 1) == '#')
+            && !is_ident(at_prev(&chars, i))
+        {
+            // A raw string `r#"..."#`: it ends at a quote followed by as many hashes.
+            let mut j = i + 1;
+            let mut hashes = 0;
+            while at(j) == '#' {
+                hashes += 1;
+                j += 1;
+            }
+            if at(j) != '"' {
+                out.push(c);
+                i += 1;
+                continue;
+            }
+            out.push_str("\"\"");
+            j += 1;
+            while j < chars.len() && !(chars[j] == '"' && (1..=hashes).all(|k| at(j + k) == '#')) {
+                j += 1;
+            }
+            i = j + 1 + hashes;
+        } else if c == '"' {
+            out.push_str("\"\"");
+            i += 1;
+            while i < chars.len() && chars[i] != '"' {
+                i += if chars[i] == '\\' { 2 } else { 1 };
+            }
+            i += 1;
+        } else if c == '\'' && (at(i + 2) == '\'' || at(i + 1) == '\\') {
+            // A character literal (`'x'`, `'\''`), not a lifetime.
+            out.push_str("' '");
+            i += if at(i + 1) == '\\' { 2 } else { 1 };
+            while i < chars.len() && chars[i] != '\'' {
+                i += 1;
+            }
+            i += 1;
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    out
+}
+
+fn at_prev(chars: &[char], i: usize) -> char {
+    if i == 0 { ' ' } else { chars[i - 1] }
+}
+
+fn is_ident(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
 }
 
 /// The top-level modules a file names through `crate::`.
@@ -213,39 +333,6 @@ fn first_word(text: &str) -> String {
     text.chars()
         .take_while(|c| c.is_alphanumeric() || *c == '_')
         .collect()
-}
-
-/// The code with the text of its string literals (plain and raw) removed, quotes kept.
-fn without_strings(code: &str) -> String {
-    let mut out = String::with_capacity(code.len());
-    let mut rest = code;
-    while let Some(at) = rest.find('"') {
-        // A raw string `r#"..."#`: its end is a quote followed by as many hashes.
-        let hashes = rest[..at].chars().rev().take_while(|c| *c == '#').count();
-        let raw = rest[..at - hashes].ends_with('r');
-        out.push_str(&rest[..=at]);
-        let body = &rest[at + 1..];
-        let end = if raw {
-            let closing = format!("\"{}", "#".repeat(hashes));
-            body.find(&closing).map(|end| (end, closing.len()))
-        } else {
-            let mut escaped = false;
-            body.char_indices()
-                .find(|&(_, c)| {
-                    let end = c == '"' && !escaped;
-                    escaped = c == '\\' && !escaped;
-                    end
-                })
-                .map(|(end, _)| (end, 1))
-        };
-        let Some((end, closing)) = end else {
-            return out;
-        };
-        out.push_str(&body[end..end + closing]);
-        rest = &body[end + closing..];
-    }
-    out.push_str(rest);
-    out
 }
 
 fn contains_word(code: &str, word: &str) -> bool {

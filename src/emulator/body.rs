@@ -8,7 +8,7 @@ use super::wire::GoogleError;
 /// Largest body any emulated route accepts.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-/// Reads the whole body, refusing more than [`BODY_LIMIT`] bytes with 413.
+/// Reads the whole body, refusing more than [`BODY_LIMIT`] bytes with Google's 400 `INVALID_ARGUMENT`.
 pub async fn read_body(payload: Payload) -> Result<Bytes, GoogleError> {
     match payload.to_bytes_limited(BODY_LIMIT).await {
         Ok(Ok(bytes)) => Ok(bytes),

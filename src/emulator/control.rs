@@ -13,7 +13,7 @@ use super::wire::{GoogleError, reject_method};
 
 type Answer = Result<HttpResponse, GoogleError>;
 
-/// Registers every control route; a wrong verb on one of them is a Google-shaped 405.
+/// Registers every control route; a wrong verb on one of them is Google's 404 "Method not found."
 pub fn routes(config: &mut web::ServiceConfig) {
     let not_allowed = || web::to(reject_method);
     config
