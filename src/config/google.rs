@@ -1,6 +1,7 @@
 //! Settings of the upstream: where Google is, how the gateway authenticates to it, and how long
 //! and how often it may call it.
 
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -64,7 +65,7 @@ impl Default for GoogleTimeouts {
 #[derive(Debug, Clone)]
 pub struct RetrySettings {
     /// Attempts per call, the first included.
-    pub max_attempts: u32,
+    pub max_attempts: NonZeroU32,
     /// First backoff step (before jitter).
     pub min_delay: Duration,
     /// Largest backoff step (before jitter).
@@ -74,7 +75,7 @@ pub struct RetrySettings {
 impl Default for RetrySettings {
     fn default() -> Self {
         Self {
-            max_attempts: 4,
+            max_attempts: NonZeroU32::new(4).expect("4 is not zero"),
             min_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(5),
         }
@@ -87,9 +88,9 @@ pub struct ProtectionSettings {
     /// Calls per second to Google from this process (set from the project's quota).
     pub calls_per_second: u32,
     /// Calls to Google in flight at once from this process.
-    pub max_concurrent_calls: usize,
+    pub max_concurrent_calls: NonZeroUsize,
     /// Consecutive upstream failures that open the circuit breaker.
-    pub breaker_failure_threshold: u32,
+    pub breaker_failure_threshold: NonZeroU32,
     /// How long the breaker stays open before it lets a probe through.
     pub breaker_open_for: Duration,
 }
@@ -98,8 +99,8 @@ impl Default for ProtectionSettings {
     fn default() -> Self {
         Self {
             calls_per_second: 20,
-            max_concurrent_calls: 32,
-            breaker_failure_threshold: 5,
+            max_concurrent_calls: NonZeroUsize::new(32).expect("32 is not zero"),
+            breaker_failure_threshold: NonZeroU32::new(5).expect("5 is not zero"),
             breaker_open_for: Duration::from_secs(30),
         }
     }

@@ -6,7 +6,8 @@
 
 use super::env;
 use super::rules::{
-    at_least, base_url, domain_list, gcp_project, non_empty, positive, positive_ms, positive_secs,
+    at_least, base_url, domain_list, gcp_project, non_empty, nonzero_u32, nonzero_usize, positive,
+    positive_ms, positive_secs,
 };
 use super::{
     AmbientCredentials, AuditSettings, ConfigError, EligibilitySettings, GoogleCredentials,
@@ -210,16 +211,16 @@ fn google_settings(raw: &RawSettings) -> Result<GoogleSettings, ConfigError> {
             token: positive_ms(env::GOOGLE_TOKEN_TIMEOUT_MS, raw.google_token_timeout_ms)?,
         },
         retry: RetrySettings {
-            max_attempts: positive(env::GOOGLE_MAX_ATTEMPTS, raw.google_max_attempts)?,
+            max_attempts: nonzero_u32(env::GOOGLE_MAX_ATTEMPTS, raw.google_max_attempts)?,
             ..RetrySettings::default()
         },
         protection: ProtectionSettings {
             calls_per_second: positive(env::GOOGLE_CALLS_PER_SECOND, raw.google_calls_per_second)?,
-            max_concurrent_calls: positive(
+            max_concurrent_calls: nonzero_usize(
                 env::GOOGLE_MAX_CONCURRENT_CALLS,
                 raw.google_max_concurrent_calls,
             )?,
-            breaker_failure_threshold: positive(
+            breaker_failure_threshold: nonzero_u32(
                 env::GOOGLE_BREAKER_THRESHOLD,
                 raw.google_breaker_threshold,
             )?,

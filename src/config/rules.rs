@@ -2,6 +2,7 @@
 //! environment variable and says what would work.
 
 use super::ConfigError;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::time::Duration;
 
 /// `value` if it is greater than zero.
@@ -11,6 +12,16 @@ pub fn positive<T: PartialOrd + Default + Copy>(name: &str, value: T) -> Result<
     } else {
         Err(ConfigError(format!("{name}: must be greater than 0")))
     }
+}
+
+/// A count that must not be 0, as the type that says so.
+pub fn nonzero_u32(name: &str, value: u32) -> Result<NonZeroU32, ConfigError> {
+    NonZeroU32::new(value).ok_or_else(|| ConfigError(format!("{name}: must be greater than 0")))
+}
+
+/// A count that must not be 0, as the type that says so.
+pub fn nonzero_usize(name: &str, value: usize) -> Result<NonZeroUsize, ConfigError> {
+    NonZeroUsize::new(value).ok_or_else(|| ConfigError(format!("{name}: must be greater than 0")))
 }
 
 /// A positive number of milliseconds as a duration.

@@ -4,6 +4,7 @@
 //! are refused at once with the time left as `Retry-After`. When that time is up, one probe call
 //! is let through (half-open): success closes the breaker, failure opens it again.
 
+use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -60,7 +61,7 @@ fn transition(inner: &mut Inner, next: Inner) {
 /// Decides whether a call may go to Google.
 #[derive(Debug)]
 pub struct CircuitBreaker {
-    failure_threshold: u32,
+    failure_threshold: NonZeroU32,
     open_for: Duration,
     inner: Mutex<Inner>,
 }
@@ -110,10 +111,10 @@ impl Drop for Permit<'_> {
 
 impl CircuitBreaker {
     /// A closed breaker.
-    pub fn new(failure_threshold: u32, open_for: Duration) -> Self {
+    pub fn new(failure_threshold: NonZeroU32, open_for: Duration) -> Self {
         crate::metrics::breaker_state("closed");
         Self {
-            failure_threshold: failure_threshold.max(1),
+            failure_threshold,
             open_for,
             inner: Mutex::new(Inner::Closed {
                 consecutive_failures: 0,
@@ -175,7 +176,7 @@ impl CircuitBreaker {
                 true,
             ) => {
                 *consecutive_failures += 1;
-                if *consecutive_failures >= self.failure_threshold {
+                if *consecutive_failures >= self.failure_threshold.get() {
                     tracing::warn!(
                         failures = *consecutive_failures,
                         "circuit breaker opened: Google keeps failing"
@@ -220,7 +221,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn opens_after_threshold_and_closes_after_a_good_probe() {
-        let breaker = CircuitBreaker::new(3, Duration::from_secs(10));
+        let breaker = CircuitBreaker::new(
+            NonZeroU32::new(3).expect("not zero"),
+            Duration::from_secs(10),
+        );
         for _ in 0..3 {
             breaker.admit().unwrap().record(true);
         }
@@ -239,7 +243,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_open_breaker_reads_half_open_once_its_open_period_is_over() {
-        let breaker = CircuitBreaker::new(1, Duration::from_secs(5));
+        let breaker = CircuitBreaker::new(
+            NonZeroU32::new(1).expect("not zero"),
+            Duration::from_secs(5),
+        );
         breaker.admit().unwrap().record(true);
         assert_eq!(breaker.state(), BreakerState::Open);
         tokio::time::advance(Duration::from_secs(5)).await;
@@ -249,7 +256,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_failed_probe_reopens() {
-        let breaker = CircuitBreaker::new(1, Duration::from_secs(5));
+        let breaker = CircuitBreaker::new(
+            NonZeroU32::new(1).expect("not zero"),
+            Duration::from_secs(5),
+        );
         breaker.admit().unwrap().record(true);
         tokio::time::advance(Duration::from_secs(5)).await;
         breaker.admit().unwrap().record(true);
@@ -258,7 +268,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_probe_dropped_without_a_verdict_lets_the_next_one_through() {
-        let breaker = CircuitBreaker::new(1, Duration::from_secs(5));
+        let breaker = CircuitBreaker::new(
+            NonZeroU32::new(1).expect("not zero"),
+            Duration::from_secs(5),
+        );
         breaker.admit().unwrap().record(true);
         tokio::time::advance(Duration::from_secs(5)).await;
         let probe = breaker.admit().unwrap();
@@ -275,7 +288,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_call_dropped_without_a_verdict_does_not_count() {
-        let breaker = CircuitBreaker::new(2, Duration::from_secs(5));
+        let breaker = CircuitBreaker::new(
+            NonZeroU32::new(2).expect("not zero"),
+            Duration::from_secs(5),
+        );
         breaker.admit().unwrap().record(true);
         drop(breaker.admit().unwrap());
         breaker.admit().unwrap().record(false);
@@ -285,7 +301,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn successes_reset_the_failure_count() {
-        let breaker = CircuitBreaker::new(2, Duration::from_secs(5));
+        let breaker = CircuitBreaker::new(
+            NonZeroU32::new(2).expect("not zero"),
+            Duration::from_secs(5),
+        );
         breaker.admit().unwrap().record(true);
         breaker.admit().unwrap().record(false);
         breaker.admit().unwrap().record(true);

@@ -108,7 +108,7 @@ impl GoogleClient {
             transport: Transport::new(settings, http, credentials, readiness),
             reconciling_read: settings.timeouts.reconciling_read(),
             total_timeout: settings.timeouts.total,
-            max_attempts: settings.retry.max_attempts.max(1),
+            max_attempts: settings.retry.max_attempts.get(),
         }
     }
 

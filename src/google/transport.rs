@@ -55,11 +55,11 @@ impl Transport {
                 protection.breaker_open_for,
             ),
             limiter: RateLimiter::direct(Quota::per_second(per_second)),
-            bulkhead: Semaphore::new(protection.max_concurrent_calls.max(1)),
+            bulkhead: Semaphore::new(protection.max_concurrent_calls.get()),
             backoff: ExponentialBuilder::default()
                 .with_min_delay(settings.retry.min_delay)
                 .with_max_delay(settings.retry.max_delay)
-                .with_max_times(settings.retry.max_attempts.saturating_sub(1) as usize),
+                .with_max_times((settings.retry.max_attempts.get() - 1) as usize),
             attempt_timeout: settings.timeouts.attempt,
         }
     }

@@ -8,6 +8,7 @@ use invitation_gateway::config::Settings;
 use invitation_gateway::emulator::{Seed, SeedAccount, State};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 /// 100 addresses: 80 invitable, 10 already invited, 5 managed, 5 unknown to Google.
@@ -46,7 +47,7 @@ fn scenario() -> (Seed, Vec<String>, BTreeMap<String, &'static str>) {
 /// several one-second `Retry-After` waits make the outcome certain, whatever the machine's load.
 fn settings_for_faults(google: &TestGoogle) -> Settings {
     let mut settings = test_settings(google);
-    settings.google.retry.max_attempts = 8;
+    settings.google.retry.max_attempts = NonZeroU32::new(8).expect("not zero");
     settings.google.timeouts.total = Duration::from_secs(30);
     // Wide fan-out, so the one-second Retry-After waits overlap instead of adding up.
     settings.invitations.batch_concurrency =

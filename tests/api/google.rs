@@ -11,6 +11,7 @@ use invitation_gateway::google::wire::{SCOPE, State};
 use invitation_gateway::google::{CallContext, ListParams, Status, UpstreamErrorKind};
 use invitation_gateway::readiness::CheckState;
 use serde_json::json;
+use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
 fn ctx(app: &TestApp) -> invitation_gateway::google::CallContext {
@@ -559,7 +560,7 @@ async fn the_process_wide_limiter_refuses_a_call_that_would_wait_past_its_deadli
 #[tokio::test]
 async fn the_bulkhead_holds_back_calls_beyond_its_limit() {
     let app = spawn_app_tuned(|settings| {
-        settings.google.protection.max_concurrent_calls = 1;
+        settings.google.protection.max_concurrent_calls = NonZeroUsize::MIN;
     })
     .await;
     app.control("latency", json!({"ms": 1500})).await;

@@ -13,6 +13,7 @@ use invitation_gateway::startup::Application;
 use invitation_gateway::state::AppState;
 use invitation_gateway::{install_crypto_provider, telemetry};
 use reqwest::Response;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::PathBuf;
 use std::sync::{Once, OnceLock};
 use std::time::Duration;
@@ -104,14 +105,14 @@ pub fn test_settings(google: &TestGoogle) -> Settings {
                 token: Duration::from_secs(5),
             },
             retry: RetrySettings {
-                max_attempts: 4,
+                max_attempts: NonZeroU32::new(4).expect("not zero"),
                 min_delay: Duration::from_millis(5),
                 max_delay: Duration::from_millis(50),
             },
             protection: ProtectionSettings {
                 calls_per_second: 1_000,
-                max_concurrent_calls: 64,
-                breaker_failure_threshold: 5,
+                max_concurrent_calls: NonZeroUsize::new(64).expect("not zero"),
+                breaker_failure_threshold: NonZeroU32::new(5).expect("not zero"),
                 breaker_open_for: Duration::from_millis(300),
             },
         },
