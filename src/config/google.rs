@@ -32,7 +32,7 @@ pub struct GoogleSettings {
     pub timeouts: GoogleTimeouts,
     /// Retry schedule for calls that may be retried.
     pub retry: RetrySettings,
-    /// Rate limiter, bulkhead and circuit breaker.
+    /// Bulkhead and circuit breaker (the call budget is the store's: shared by every replica).
     pub protection: ProtectionSettings,
 }
 
@@ -84,8 +84,6 @@ impl Default for RetrySettings {
 /// Protection for Google and for us.
 #[derive(Debug, Clone)]
 pub struct ProtectionSettings {
-    /// Calls per second to Google from this process (set from the project's quota).
-    pub calls_per_second: u32,
     /// Calls to Google in flight at once from this process.
     pub max_concurrent_calls: usize,
     /// Consecutive upstream failures that open the circuit breaker.
@@ -97,7 +95,6 @@ pub struct ProtectionSettings {
 impl Default for ProtectionSettings {
     fn default() -> Self {
         Self {
-            calls_per_second: 20,
             max_concurrent_calls: 32,
             breaker_failure_threshold: 5,
             breaker_open_for: Duration::from_secs(30),

@@ -46,6 +46,9 @@ pub struct Settings {
     pub log_hash_key: Option<SecretString>,
     /// Batch fan-out, the eligibility cache, idempotency keys, the summary cache.
     pub invitations: InvitationSettings,
+    /// The store (SQLite or PostgreSQL) and the Google call budget kept in it, shared by every
+    /// replica.
+    pub store: crate::store::StoreSettings,
     /// Google Cloud project whose Cloud Trace the log lines link to; `None` logs the bare
     /// trace id under `trace_id`.
     pub gcp_project: Option<String>,

@@ -162,6 +162,11 @@ pub fn settings() -> Settings {
         audit: AuditSettings::default(),
         log_hash_key: None,
         invitations: Default::default(),
+        // These tests never call Google, so never take from the budget kept in the store.
+        store: crate::store::StoreSettings {
+            database_url: "sqlite::memory:".into(),
+            ..crate::store::StoreSettings::default()
+        },
         gcp_project: None,
     }
 }
