@@ -2,7 +2,8 @@
 //!
 //! [`Settings`] is a plain struct: the command line hands the raw values of its flags and
 //! environment variables to [`Settings::from_raw`], tests build it directly. Nothing in the
-//! library reads the process environment, and this module imports no other part of the crate.
+//! library reads the process environment, and this module imports no other part of the crate
+//! but the store's settings type (the store, a leaf, imports nothing back).
 
 mod auth;
 pub mod env;
