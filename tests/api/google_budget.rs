@@ -6,6 +6,7 @@ use crate::helpers::{
     ADMIN, JWT_SECRET, TestApp, admin_token, spawn_app_tuned, start_binary, token,
 };
 use invitation_gateway::auth::Scope;
+use invitation_gateway::google::{CallKind, UpstreamErrorKind};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -67,6 +68,55 @@ async fn a_burst_past_the_quota_reaches_google_at_most_quota_times_and_the_rest_
         .expect("Retry-After in seconds");
     assert!((1..=12).contains(&retry_after), "{retry_after}");
     assert_eq!(app.calls("list").await, 0, "the refused list never left");
+}
+
+#[tokio::test]
+async fn background_calls_keep_to_their_share_and_leave_the_rest_to_interactive_ones() {
+    let app = app_with_quota(10).await;
+    let google = app.state.invitations.google();
+    let context = |kind| google.context(Some("budget-test".into())).with_kind(kind);
+
+    let mut background = 0;
+    let refused = loop {
+        match google
+            .get("ada@example.com", &context(CallKind::Background))
+            .await
+        {
+            Ok(_) => background += 1,
+            Err(err) => break err,
+        }
+        assert!(background <= 10, "background work took the whole quota");
+    };
+    let mut interactive = 0;
+    while google
+        .get("ada@example.com", &context(CallKind::Interactive))
+        .await
+        .is_ok()
+    {
+        interactive += 1;
+        assert!(interactive <= 10, "more calls than the quota");
+    }
+
+    assert_eq!(refused.kind, UpstreamErrorKind::QuotaExhausted, "{refused}");
+    assert_eq!(
+        (background, interactive),
+        (8, 2),
+        "GATEWAY_GOOGLE_BACKGROUND_PERCENT (80) of 10"
+    );
+    assert_eq!(app.calls("get").await, 10);
+    assert_eq!(app.stats().await["quotaRejections"], 0);
+    let metrics = app
+        .get("/metrics")
+        .await
+        .text()
+        .await
+        .expect("metrics text");
+    assert!(
+        metrics.lines().any(|line| line.starts_with(
+            r#"gateway_google_budget_refusals_total{kind="background",reason="exhausted"} "#
+        ) && !line.ends_with(" 0")),
+        "the refusal is counted"
+    );
 }
 
 #[tokio::test]
