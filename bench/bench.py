@@ -294,8 +294,11 @@ class Bench:
             # One caller drives all the load: its per-caller limit is not what is measured.
             GATEWAY_RATE_LIMIT_PER_SECOND="1000000",
             GATEWAY_RATE_LIMIT_BURST="1000000",
-            # The Google quota limiter (default 20/s) would otherwise bound (2), (3) and the fill.
-            GATEWAY_GOOGLE_CALLS_PER_SECOND="1000000",
+            # The project's Google budget (default 60 a minute) would otherwise bound (2), (3)
+            # and the fill.
+            GATEWAY_GOOGLE_CALLS_PER_MINUTE="100000000",
+            # The budget's store: one SQLite file per gateway, in the bench's directory.
+            GATEWAY_DATABASE_URL=f"sqlite://{os.path.join(self.tmp, f'gateway-{port}.db')}",
         )
         env.pop("GATEWAY_SANDBOX", None)
         return env

@@ -165,9 +165,19 @@ pub struct ServeArgs {
     #[arg(long, env = env::GOOGLE_MAX_ATTEMPTS, default_value_t = 4)]
     pub google_max_attempts: u32,
 
-    /// Calls per second to Google from this process (set it from the project's quota page).
-    #[arg(long, env = env::GOOGLE_CALLS_PER_SECOND, default_value_t = 20)]
-    pub google_calls_per_second: u32,
+    /// Calls per minute to Google from every replica together: the project's quota (the
+    /// budget is kept in the store, shared by every replica).
+    #[arg(long, env = env::GOOGLE_CALLS_PER_MINUTE, default_value_t = 60)]
+    pub google_calls_per_minute: u32,
+
+    /// Share (percent) of the Google budget background work may use; the rest stays for
+    /// callers waiting on an answer.
+    #[arg(long, env = env::GOOGLE_BACKGROUND_PERCENT, default_value_t = 80)]
+    pub google_background_percent: u8,
+
+    /// The store: sqlite://PATH (one replica) or postgres://USER:PASSWORD@HOST/DB (several).
+    #[arg(long, env = env::DATABASE_URL, hide_env_values = true)]
+    pub database_url: Option<SecretString>,
 
     /// Calls to Google in flight at once from this process.
     #[arg(
@@ -343,7 +353,9 @@ impl From<ServeArgs> for RawSettings {
             google_total_timeout_ms,
             google_token_timeout_ms,
             google_max_attempts,
-            google_calls_per_second,
+            google_calls_per_minute,
+            google_background_percent,
+            database_url,
             google_max_concurrent_calls,
             google_breaker_threshold,
             google_breaker_open_secs,
@@ -393,7 +405,9 @@ impl From<ServeArgs> for RawSettings {
             google_total_timeout_ms,
             google_token_timeout_ms,
             google_max_attempts,
-            google_calls_per_second,
+            google_calls_per_minute,
+            google_background_percent,
+            database_url,
             google_max_concurrent_calls,
             google_breaker_threshold,
             google_breaker_open_secs,

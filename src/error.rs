@@ -71,6 +71,7 @@ error_codes! {
     UnsupportedMediaType => "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE, "Unsupported content type", "The request body must be application/json.";
     RateLimited => "rate_limited", TOO_MANY_REQUESTS, "Too many requests", "Too many requests from this caller; retry after the time in Retry-After.";
     MailQuotaExceeded => "mail_quota_exceeded", TOO_MANY_REQUESTS, "The daily mail quota is used up", "Your daily mail quota is used up; no mail was sent.";
+    QuotaExhausted => "quota_exhausted", TOO_MANY_REQUESTS, "The Google quota is used up for now", "The project's Google quota has no call left in time; Google was not called. Retry later.";
     Internal => "internal", INTERNAL_SERVER_ERROR, "Internal error", "An internal error occurred; see the request id in the service logs.";
     UpstreamRejected => "upstream_rejected", BAD_GATEWAY, "Google rejected the request", "Google refused the request (PERMISSION_DENIED).";
     CredentialsMisconfigured => "credentials_misconfigured", BAD_GATEWAY, "The Google credentials are misconfigured", "The gateway's Google credentials are misconfigured; an operator has been told how to fix them.";
@@ -244,6 +245,10 @@ impl From<crate::invitations::outcome::Failure> for ApiError {
             Failure::Misconfigured => ApiError::new(ErrorCode::CredentialsMisconfigured, detail),
             Failure::Rejected { .. } => ApiError::new(ErrorCode::UpstreamRejected, detail),
             Failure::InvalidPageToken => ApiError::new(ErrorCode::InvalidQuery, detail),
+            Failure::QuotaExhausted { retry_after } => {
+                ApiError::new(ErrorCode::QuotaExhausted, detail)
+                    .with_retry_after(crate::invitations::outcome::whole_seconds(retry_after))
+            }
         }
     }
 }

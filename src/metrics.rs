@@ -40,6 +40,17 @@ pub const BREAKER_TRANSITIONS: &str = "gateway_google_breaker_transitions_total"
 /// (`success`, `misconfigured`, `unavailable`).
 pub const TOKEN_REFRESHES: &str = "gateway_google_token_refreshes_total";
 
+/// Counter: Google calls that waited for a slot of the project's budget. Label: `kind`
+/// (`interactive`, `background`).
+pub const GOOGLE_BUDGET_WAITS: &str = "gateway_google_budget_waits_total";
+/// Histogram: how long a call that waited for its budget slot waited. Label: `kind`.
+pub const GOOGLE_BUDGET_WAIT_DURATION: &str = "gateway_google_budget_wait_seconds";
+/// Counter: Google calls refused by the project's budget, Google not called. Labels: `kind`,
+/// `reason` (`exhausted`: no slot before the deadline; `unavailable`: the store failed).
+pub const GOOGLE_BUDGET_REFUSALS: &str = "gateway_google_budget_refusals_total";
+/// Counter: Google quota refusals (429) that stopped every replica for a while.
+pub const GOOGLE_BACKOFFS: &str = "gateway_google_backoffs_total";
+
 /// Counter: requests refused by a per-caller limit. Label: `limit` (`requests`, `daily_mails`).
 pub const RATE_LIMITED: &str = "gateway_rate_limited_total";
 /// Counter: audit records the audit file could not take (the log stream still got them).
@@ -134,6 +145,23 @@ fn describe() {
         TOKEN_REFRESHES,
         "Google access tokens obtained or refused, by result"
     );
+    describe_counter!(
+        GOOGLE_BUDGET_WAITS,
+        "Google calls that waited for a slot of the project's budget, by kind"
+    );
+    describe_histogram!(
+        GOOGLE_BUDGET_WAIT_DURATION,
+        Unit::Seconds,
+        "Time a Google call waited for its slot of the project's budget"
+    );
+    describe_counter!(
+        GOOGLE_BUDGET_REFUSALS,
+        "Google calls refused by the project's budget (Google not called), by kind and reason"
+    );
+    describe_counter!(
+        GOOGLE_BACKOFFS,
+        "Google quota refusals that stopped every replica for a while"
+    );
     describe_counter!(RATE_LIMITED, "Requests refused by a per-caller limit");
     describe_counter!(
         AUDIT_WRITE_FAILURES,
@@ -160,6 +188,13 @@ fn register_zeros() {
     for limit in ["requests", "daily_mails"] {
         counter!(RATE_LIMITED, "limit" => limit).increment(0);
     }
+    for kind in ["interactive", "background"] {
+        counter!(GOOGLE_BUDGET_WAITS, "kind" => kind).increment(0);
+        for reason in ["exhausted", "unavailable"] {
+            counter!(GOOGLE_BUDGET_REFUSALS, "kind" => kind, "reason" => reason).increment(0);
+        }
+    }
+    counter!(GOOGLE_BACKOFFS).increment(0);
     counter!(AUDIT_WRITE_FAILURES).increment(0);
     for trigger in ["scheduled", "unknown_kid"] {
         for result in ["success", "failure"] {
@@ -235,6 +270,23 @@ pub fn token_refresh(result: &'static str) {
     counter!(TOKEN_REFRESHES, "result" => result).increment(1);
 }
 
+/// Records a Google call of `kind` that waited `waited` for its budget slot.
+pub fn google_budget_wait(kind: &'static str, waited: Duration) {
+    counter!(GOOGLE_BUDGET_WAITS, "kind" => kind).increment(1);
+    histogram!(GOOGLE_BUDGET_WAIT_DURATION, "kind" => kind).record(waited.as_secs_f64());
+}
+
+/// Records a Google call of `kind` refused by the budget for `reason` (`exhausted`,
+/// `unavailable`).
+pub fn google_budget_refusal(kind: &'static str, reason: &'static str) {
+    counter!(GOOGLE_BUDGET_REFUSALS, "kind" => kind, "reason" => reason).increment(1);
+}
+
+/// Records a Google quota refusal that stopped every replica.
+pub fn google_backoff() {
+    counter!(GOOGLE_BACKOFFS).increment(1);
+}
+
 /// Records a request refused by the per-caller `limit` (`requests`, `daily_mails`).
 pub fn rate_limited(limit: &'static str) {
     counter!(RATE_LIMITED, "limit" => limit).increment(1);
@@ -285,6 +337,9 @@ mod tests {
             HTTP_REQUESTS,
             GOOGLE_ATTEMPTS,
             GOOGLE_RETRIES,
+            GOOGLE_BUDGET_WAITS,
+            GOOGLE_BUDGET_REFUSALS,
+            GOOGLE_BACKOFFS,
             BREAKER_TRANSITIONS,
             TOKEN_REFRESHES,
             RATE_LIMITED,
@@ -298,7 +353,12 @@ mod tests {
                 "{name}"
             );
         }
-        for name in [HTTP_REQUEST_DURATION, GOOGLE_ATTEMPT_DURATION, JWKS_KEY_AGE] {
+        for name in [
+            HTTP_REQUEST_DURATION,
+            GOOGLE_ATTEMPT_DURATION,
+            GOOGLE_BUDGET_WAIT_DURATION,
+            JWKS_KEY_AGE,
+        ] {
             assert!(
                 name.starts_with("gateway_") && name.ends_with("_seconds"),
                 "{name}"

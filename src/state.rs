@@ -5,8 +5,10 @@ use crate::auth::{Authenticator, CallerLimits};
 use crate::config::Settings;
 use crate::google;
 use crate::invitations::Invitations;
+use crate::invitations::budget::StoreBudget;
 use crate::privacy::EmailHasher;
 use crate::readiness::Readiness;
+use crate::store::{Clock, Store};
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::Arc;
 
@@ -29,6 +31,8 @@ pub struct AppState {
     pub invitations: Arc<Invitations>,
     /// Renders the process's metrics for `/metrics`.
     pub metrics: PrometheusHandle,
+    /// The durable state shared by every replica (for now: the Google call budget).
+    pub store: Store,
 }
 
 impl AppState {
@@ -41,8 +45,15 @@ impl AppState {
         let limits = CallerLimits::new(&settings.limits);
         let audit = AuditLog::new(&settings.audit);
         let emails = EmailHasher::from_settings(settings.log_hash_key.as_ref());
-        let google =
-            google::connect(&settings.google, &settings.customer, Arc::clone(&readiness)).await?;
+        let store = Store::connect(&settings.store, Clock::system()).await?;
+        let budget = Arc::new(StoreBudget::new(store.clone()));
+        let google = google::connect(
+            &settings.google,
+            &settings.customer,
+            Arc::clone(&readiness),
+            budget,
+        )
+        .await?;
         let invitations = Invitations::new(
             Arc::clone(&google),
             &settings.customer,
@@ -58,6 +69,7 @@ impl AppState {
             audit: Arc::new(audit),
             emails,
             metrics,
+            store,
         })
     }
 }

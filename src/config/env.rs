@@ -33,8 +33,12 @@ pub const GOOGLE_TOTAL_TIMEOUT_MS: &str = "GATEWAY_GOOGLE_TOTAL_TIMEOUT_MS";
 pub const GOOGLE_TOKEN_TIMEOUT_MS: &str = "GATEWAY_GOOGLE_TOKEN_TIMEOUT_MS";
 /// Environment variable of `--google-max-attempts`.
 pub const GOOGLE_MAX_ATTEMPTS: &str = "GATEWAY_GOOGLE_MAX_ATTEMPTS";
-/// Environment variable of `--google-calls-per-second`.
-pub const GOOGLE_CALLS_PER_SECOND: &str = "GATEWAY_GOOGLE_CALLS_PER_SECOND";
+/// Environment variable of `--google-calls-per-minute`.
+pub const GOOGLE_CALLS_PER_MINUTE: &str = "GATEWAY_GOOGLE_CALLS_PER_MINUTE";
+/// Environment variable of `--google-background-percent`.
+pub const GOOGLE_BACKGROUND_PERCENT: &str = "GATEWAY_GOOGLE_BACKGROUND_PERCENT";
+/// Environment variable of `--database-url`.
+pub const DATABASE_URL: &str = "GATEWAY_DATABASE_URL";
 /// Environment variable of `--google-max-concurrent-calls`.
 pub const GOOGLE_MAX_CONCURRENT_CALLS: &str = "GATEWAY_GOOGLE_MAX_CONCURRENT_CALLS";
 /// Environment variable of `--google-breaker-threshold`.

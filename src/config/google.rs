@@ -33,7 +33,7 @@ pub struct GoogleSettings {
     pub timeouts: GoogleTimeouts,
     /// Retry schedule for calls that may be retried.
     pub retry: RetrySettings,
-    /// Rate limiter, bulkhead and circuit breaker.
+    /// Bulkhead and circuit breaker (the call budget is the store's: shared by every replica).
     pub protection: ProtectionSettings,
 }
 
@@ -85,8 +85,6 @@ impl Default for RetrySettings {
 /// Protection for Google and for us.
 #[derive(Debug, Clone)]
 pub struct ProtectionSettings {
-    /// Calls per second to Google from this process (set from the project's quota).
-    pub calls_per_second: u32,
     /// Calls to Google in flight at once from this process.
     pub max_concurrent_calls: NonZeroUsize,
     /// Consecutive upstream failures that open the circuit breaker.
@@ -98,7 +96,6 @@ pub struct ProtectionSettings {
 impl Default for ProtectionSettings {
     fn default() -> Self {
         Self {
-            calls_per_second: 20,
             max_concurrent_calls: NonZeroUsize::new(32).expect("32 is not zero"),
             breaker_failure_threshold: NonZeroU32::new(5).expect("5 is not zero"),
             breaker_open_for: Duration::from_secs(30),

@@ -2,7 +2,8 @@
 //!
 //! [`Settings`] is a plain struct: the command line hands the raw values of its flags and
 //! environment variables to [`Settings::from_raw`], tests build it directly. Nothing in the
-//! library reads the process environment, and this module imports no other part of the crate.
+//! library reads the process environment, and this module imports no other part of the crate
+//! but the store's settings type (the store, a leaf, imports nothing back).
 
 mod auth;
 pub mod env;
@@ -46,6 +47,9 @@ pub struct Settings {
     pub log_hash_key: Option<SecretString>,
     /// Batch fan-out, the eligibility cache, idempotency keys, the summary cache.
     pub invitations: InvitationSettings,
+    /// The store (SQLite or PostgreSQL) and the Google call budget kept in it, shared by every
+    /// replica.
+    pub store: crate::store::StoreSettings,
     /// Google Cloud project whose Cloud Trace the log lines link to; `None` logs the bare
     /// trace id under `trace_id`.
     pub gcp_project: Option<String>,

@@ -14,6 +14,7 @@ use super::{
     GoogleSettings, GoogleTimeouts, HttpSettings, IdempotencySettings, InvitationSettings,
     JwtSettings, LimitSettings, ProtectionSettings, RetrySettings, Settings,
 };
+use crate::store::{DEFAULT_DATABASE_URL, StoreSettings};
 use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -68,8 +69,12 @@ pub struct RawSettings {
     pub google_token_timeout_ms: u64,
     /// `--google-max-attempts`.
     pub google_max_attempts: u32,
-    /// `--google-calls-per-second`.
-    pub google_calls_per_second: u32,
+    /// `--google-calls-per-minute`.
+    pub google_calls_per_minute: u32,
+    /// `--google-background-percent`.
+    pub google_background_percent: u8,
+    /// `--database-url`.
+    pub database_url: Option<SecretString>,
     /// `--google-max-concurrent-calls`.
     pub google_max_concurrent_calls: usize,
     /// `--google-breaker-threshold`.
@@ -185,6 +190,7 @@ impl Settings {
             log_hash_key: log_hash_key(raw)?,
             gcp_project: raw.gcp_project()?,
             invitations: invitation_settings(raw)?,
+            store: store_settings(raw)?,
         };
         settings.check()?;
         Ok(settings)
@@ -215,7 +221,6 @@ fn google_settings(raw: &RawSettings) -> Result<GoogleSettings, ConfigError> {
             ..RetrySettings::default()
         },
         protection: ProtectionSettings {
-            calls_per_second: positive(env::GOOGLE_CALLS_PER_SECOND, raw.google_calls_per_second)?,
             max_concurrent_calls: nonzero_usize(
                 env::GOOGLE_MAX_CONCURRENT_CALLS,
                 raw.google_max_concurrent_calls,
@@ -229,6 +234,24 @@ fn google_settings(raw: &RawSettings) -> Result<GoogleSettings, ConfigError> {
                 raw.google_breaker_open_secs,
             )?,
         },
+    })
+}
+
+fn store_settings(raw: &RawSettings) -> Result<StoreSettings, ConfigError> {
+    if raw.google_background_percent > 100 {
+        return Err(ConfigError(format!(
+            "{}: a share from 0 to 100",
+            env::GOOGLE_BACKGROUND_PERCENT
+        )));
+    }
+    Ok(StoreSettings {
+        database_url: raw
+            .database_url
+            .clone()
+            .unwrap_or_else(|| SecretString::from(DEFAULT_DATABASE_URL)),
+        google_per_minute: positive(env::GOOGLE_CALLS_PER_MINUTE, raw.google_calls_per_minute)?,
+        google_background_percent: raw.google_background_percent,
+        ..StoreSettings::default()
     })
 }
 

@@ -7,6 +7,7 @@
 
 use crate::config::GoogleSettings;
 use crate::google::breaker::CircuitBreaker;
+use crate::google::budget::{CallBudget, CallKind};
 use crate::google::credentials::Credentials;
 use crate::google::error::{Method, UpstreamError, UpstreamErrorKind};
 use crate::google::status::Status;
@@ -38,6 +39,8 @@ pub struct CallContext {
     /// No attempt starts, and no wait ends, after this instant.
     pub deadline: Instant,
     budget: Duration,
+    /// Interactive (someone waits) or background: decides the share of the call budget.
+    pub kind: CallKind,
     // A read that settles what a mutation did: budgeted with it, so allowed past the cutoff.
     pub(super) settles: bool,
 }
@@ -49,14 +52,22 @@ impl CallContext {
             request_id,
             deadline: Instant::now() + budget,
             budget,
+            kind: CallKind::Interactive,
             settles: false,
         }
+    }
+
+    /// The same context for work of `kind` (background workers say so; the default is
+    /// interactive).
+    pub fn with_kind(mut self, kind: CallKind) -> Self {
+        self.kind = kind;
+        self
     }
 
     /// The same request with a fresh deadline: each item of a batch gets the whole budget for
     /// its own calls, however long the items before it took.
     pub fn renewed(&self) -> Self {
-        Self::new(self.request_id.clone(), self.budget)
+        Self::new(self.request_id.clone(), self.budget).with_kind(self.kind)
     }
 }
 
@@ -94,18 +105,19 @@ pub struct GoogleClient {
 
 impl GoogleClient {
     /// Builds the client; `http` is the process's one reqwest client. `readiness` says when
-    /// shutdown forbids new calls.
+    /// shutdown forbids new calls; `budget` is the project's call budget every attempt takes from.
     pub fn new(
         settings: &GoogleSettings,
         customer: &str,
         http: reqwest::Client,
         credentials: Arc<Credentials>,
         readiness: Arc<Readiness>,
+        budget: Arc<dyn CallBudget>,
     ) -> Self {
         Self {
             api_url: settings.api_url.clone(),
             customer: customer.to_owned(),
-            transport: Transport::new(settings, http, credentials, readiness),
+            transport: Transport::new(settings, http, credentials, readiness, budget),
             reconciling_read: settings.timeouts.reconciling_read(),
             total_timeout: settings.timeouts.total,
             max_attempts: settings.retry.max_attempts.get(),
@@ -293,7 +305,7 @@ impl GoogleClient {
     fn reconciling_read(&self, ctx: &CallContext) -> CallContext {
         CallContext {
             settles: true,
-            ..CallContext::new(ctx.request_id.clone(), self.reconciling_read)
+            ..CallContext::new(ctx.request_id.clone(), self.reconciling_read).with_kind(ctx.kind)
         }
     }
 

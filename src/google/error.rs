@@ -48,8 +48,11 @@ pub enum UpstreamErrorKind {
     Decode,
     /// The circuit breaker is open: Google was not called.
     CircuitOpen,
-    /// Our own limits (rate limiter, bulkhead) would have waited past the deadline.
+    /// The bulkhead would have waited past the deadline, or the call budget could not be read.
     Overloaded,
+    /// The project's call budget (shared by every replica) has no slot before the deadline:
+    /// Google was not called. `retry_after` says when the next slot comes.
+    QuotaExhausted,
     /// The delegation is misconfigured (`unauthorized_client`, `invalid_grant`).
     CredentialsMisconfigured,
     /// A token could not be obtained for a transient reason.

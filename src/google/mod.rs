@@ -2,6 +2,7 @@
 //! limits, circuit breaker, wire types). Knows nothing of actix-web.
 
 pub mod breaker;
+pub mod budget;
 pub mod client;
 pub mod credentials;
 pub mod error;
@@ -9,6 +10,7 @@ pub mod status;
 mod transport;
 pub mod wire;
 
+pub use budget::{BudgetRefusal, CallBudget, CallKind};
 pub use client::{CallContext, GoogleClient, ListParams, Sent};
 pub use error::{Method, UpstreamError, UpstreamErrorKind};
 pub use status::Status;
@@ -35,10 +37,12 @@ pub fn http_client(settings: &GoogleSettings) -> anyhow::Result<reqwest::Client>
 }
 
 /// Builds the client and starts the task that obtains the first token (readiness waits for it).
+/// Every attempt takes a slot from `budget`, the project's quota shared by every replica.
 pub async fn connect(
     settings: &GoogleSettings,
     customer: &str,
     readiness: Arc<Readiness>,
+    budget: Arc<dyn CallBudget>,
 ) -> anyhow::Result<Arc<GoogleClient>> {
     let http = http_client(settings)?;
     let scope = if settings.readonly {
@@ -64,6 +68,7 @@ pub async fn connect(
         http,
         Arc::new(credentials),
         readiness,
+        budget,
     ));
     tokio::spawn(keep_token_fresh(Arc::downgrade(&client)));
     Ok(client)

@@ -1,5 +1,5 @@
-//! The transport under the typed client: one attempt through the circuit breaker, the rate
-//! limiter and the bulkhead with a fresh token, the shutdown cutoff check, and the retry rules
+//! The transport under the typed client: one attempt through the circuit breaker, the project's
+//! call budget and the bulkhead with a fresh token, the shutdown cutoff check, and the retry rules
 //! (backon, full jitter, Retry-After/RetryInfo, never past the deadline).
 //!
 //! Which failures are retried depends on the method: reads and cancel retry anything
@@ -8,21 +8,23 @@
 
 use crate::config::GoogleSettings;
 use crate::google::breaker::CircuitBreaker;
+use crate::google::budget::{BudgetRefusal, CallBudget};
 use crate::google::client::CallContext;
 use crate::google::credentials::{Credentials, CredentialsError};
 use crate::google::error::{Method, UpstreamError, UpstreamErrorKind};
 use crate::google::wire::{ErrorBody, RpcStatus};
 use crate::readiness::Readiness;
 use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
+
+/// How long every replica stops after a Google quota refusal that names no time.
+const QUOTA_BACKOFF: Duration = Duration::from_secs(10);
 
 /// How calls reach Google: the HTTP client, the token, and the gates every attempt passes.
 pub(crate) struct Transport {
@@ -30,22 +32,23 @@ pub(crate) struct Transport {
     credentials: Arc<Credentials>,
     readiness: Arc<Readiness>,
     breaker: CircuitBreaker,
-    limiter: DefaultDirectRateLimiter,
+    budget: Arc<dyn CallBudget>,
     bulkhead: Semaphore,
     backoff: ExponentialBuilder,
     attempt_timeout: Duration,
 }
 
 impl Transport {
-    /// Builds the gates from the settings; `readiness` says when shutdown forbids new calls.
+    /// Builds the gates from the settings; `readiness` says when shutdown forbids new calls,
+    /// `budget` is the project's quota every attempt takes a slot from.
     pub(crate) fn new(
         settings: &GoogleSettings,
         http: reqwest::Client,
         credentials: Arc<Credentials>,
         readiness: Arc<Readiness>,
+        budget: Arc<dyn CallBudget>,
     ) -> Self {
         let protection = &settings.protection;
-        let per_second = NonZeroU32::new(protection.calls_per_second).unwrap_or(NonZeroU32::MIN);
         Self {
             http,
             credentials,
@@ -54,7 +57,7 @@ impl Transport {
                 protection.breaker_failure_threshold,
                 protection.breaker_open_for,
             ),
-            limiter: RateLimiter::direct(Quota::per_second(per_second)),
+            budget,
             bulkhead: Semaphore::new(protection.max_concurrent_calls.get()),
             backoff: ExponentialBuilder::default()
                 .with_min_delay(settings.retry.min_delay)
@@ -124,7 +127,7 @@ impl Transport {
             .await
     }
 
-    /// One HTTP attempt through the breaker, the limiter and the bulkhead.
+    /// One HTTP attempt through the breaker, the call budget and the bulkhead.
     async fn attempt<T: DeserializeOwned>(
         &self,
         method: Method,
@@ -143,13 +146,7 @@ impl Transport {
         if !ctx.settles && self.readiness.upstream_calls_stopped() {
             return Err(draining());
         }
-        let overloaded = || {
-            UpstreamError::new(
-                method,
-                UpstreamErrorKind::Overloaded,
-                "local limits would wait past the deadline",
-            )
-        };
+        let overloaded = |why: &str| UpstreamError::new(method, UpstreamErrorKind::Overloaded, why);
         // Every early return below drops the permit, which abandons the call.
         let permit = self.breaker.admit().map_err(|wait| {
             UpstreamError::new(
@@ -159,12 +156,25 @@ impl Transport {
             )
             .with_retry_after(wait)
         })?;
-        let gate = async {
-            self.limiter.until_ready().await;
-            self.bulkhead.acquire().await.ok()
-        };
-        let Ok(Some(_slot)) = tokio::time::timeout_at(ctx.deadline, gate).await else {
-            return Err(overloaded());
+        // A slot of the project's budget first (it may wait, at most until the deadline), then
+        // a place in the bulkhead: a call waiting for its slot holds no place in flight.
+        match self.budget.acquire(ctx.kind, ctx.deadline).await {
+            Ok(()) => {}
+            Err(BudgetRefusal::Exhausted { retry_after }) => {
+                return Err(UpstreamError::new(
+                    method,
+                    UpstreamErrorKind::QuotaExhausted,
+                    "no Google call left in the project's budget before the deadline",
+                )
+                .with_retry_after(retry_after));
+            }
+            Err(BudgetRefusal::Unavailable) => {
+                return Err(overloaded("the Google call budget could not be read"));
+            }
+        }
+        let Ok(Ok(_slot)) = tokio::time::timeout_at(ctx.deadline, self.bulkhead.acquire()).await
+        else {
+            return Err(overloaded("the bulkhead would wait past the deadline"));
         };
         let token = match self.credentials.access_token().await {
             Ok(token) => token,
@@ -178,7 +188,7 @@ impl Transport {
                 return Err(UpstreamError::new(method, kind, err.to_string()));
             }
         };
-        // The waits above (limiter, bulkhead, token fetch) can outlast the shutdown cutoff: only
+        // The waits above (budget, bulkhead, token fetch) can outlast the shutdown cutoff: only
         // an attempt that starts before it is sure to end before the forced stop.
         if !ctx.settles && self.readiness.upstream_calls_stopped() {
             return Err(draining());
@@ -205,6 +215,18 @@ impl Transport {
             .err()
             .is_some_and(UpstreamError::is_upstream_failure);
         permit.record(failed);
+        if let Err(err) = &result
+            && err.is_quota()
+        {
+            // Google says the project's quota is spent: every replica stops, not just this call.
+            let wait = err.retry_after.unwrap_or(QUOTA_BACKOFF);
+            tracing::warn!(
+                method = method.as_str(),
+                wait_ms = wait.as_millis() as u64,
+                "Google refused for quota: every replica backs off"
+            );
+            self.budget.backed_off(wait).await;
+        }
         if let Err(err) = &result
             && err.http_status == Some(401)
         {
@@ -279,6 +301,7 @@ fn attempt_status<T>(result: &Result<T, UpstreamError>) -> String {
         UpstreamErrorKind::Decode => "decode",
         UpstreamErrorKind::CircuitOpen => "circuit_open",
         UpstreamErrorKind::Overloaded => "overloaded",
+        UpstreamErrorKind::QuotaExhausted => "quota_exhausted",
         UpstreamErrorKind::CredentialsMisconfigured => "credentials_misconfigured",
         UpstreamErrorKind::CredentialsUnavailable => "credentials_unavailable",
         UpstreamErrorKind::Draining => "draining",

@@ -2,6 +2,7 @@
 //! actix-web; the handlers in `routes` call it and serialise what it returns.
 
 pub mod batch;
+pub mod budget;
 pub mod eligibility;
 pub mod email;
 pub mod idempotency;

@@ -117,6 +117,9 @@ pub enum ItemErrorCode {
     MailQuotaExceeded,
     /// The audit trail cannot be written, so nothing was changed.
     AuditUnavailable,
+    /// The project's Google quota (shared by every replica) has no call left before the
+    /// item's deadline; Google was not called. Retry after `retryAfterSeconds`.
+    QuotaExhausted,
 }
 
 /// Why one item of a batch failed.
@@ -126,6 +129,14 @@ pub struct ItemError {
     pub code: ItemErrorCode,
     /// Human explanation; never contains the address.
     pub detail: String,
+    /// For `quota_exhausted`: seconds until the project's budget has a call again.
+    #[serde(
+        rename = "retryAfterSeconds",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(nullable = false, example = 12)]
+    pub retry_after_seconds: Option<u64>,
 }
 
 impl ItemError {
@@ -134,6 +145,7 @@ impl ItemError {
         Self {
             code,
             detail: detail.into(),
+            retry_after_seconds: None,
         }
     }
 
@@ -145,9 +157,22 @@ impl ItemError {
             Failure::Timeout => ItemErrorCode::UpstreamTimeout,
             Failure::Misconfigured => ItemErrorCode::CredentialsMisconfigured,
             Failure::Rejected { .. } | Failure::InvalidPageToken => ItemErrorCode::UpstreamRejected,
+            Failure::QuotaExhausted { .. } => ItemErrorCode::QuotaExhausted,
         };
-        Self::new(code, failure.detail())
+        let mut error = Self::new(code, failure.detail());
+        if let Failure::QuotaExhausted { retry_after } = failure {
+            error.retry_after_seconds = Some(whole_seconds(retry_after));
+        }
+        error
     }
+}
+
+/// A wait in whole seconds, rounded up and at least one: a client that comes back after it
+/// finds the slot there.
+pub fn whole_seconds(wait: Duration) -> u64 {
+    wait.as_secs()
+        .saturating_add(u64::from(wait.subsec_nanos() > 0))
+        .max(1)
 }
 
 /// A whole request that could not be served because of Google.
@@ -169,6 +194,11 @@ pub enum Failure {
     },
     /// Google refused the page token (it belongs to other parameters, or is garbage).
     InvalidPageToken,
+    /// The project's Google quota has no call left before the deadline; Google was not called.
+    QuotaExhausted {
+        /// How long until the next call is free.
+        retry_after: Duration,
+    },
 }
 
 impl Failure {
@@ -183,6 +213,9 @@ impl Failure {
             Failure::Rejected { status } => format!("Google refused the request ({status})."),
             Failure::InvalidPageToken => {
                 "pageToken is not valid for these parameters; start again without it.".into()
+            }
+            Failure::QuotaExhausted { .. } => {
+                "The project's Google quota has no call left in time; Google was not called. Retry later.".into()
             }
         }
     }
@@ -208,6 +241,9 @@ impl From<&UpstreamError> for Failure {
                     .status
                     .unwrap_or(crate::google::Status::Unknown)
                     .to_string(),
+            },
+            UpstreamErrorKind::QuotaExhausted => Failure::QuotaExhausted {
+                retry_after: err.retry_after.unwrap_or(Duration::from_secs(1)),
             },
             UpstreamErrorKind::Connect
             | UpstreamErrorKind::Transport

@@ -48,11 +48,13 @@ pub enum AuthErrors {
         example = json!(ErrorCode::InsufficientScope.example())
     )]
     Forbidden(ProblemDocument),
-    /// The caller exceeded its request rate (`rate_limited`); see `Retry-After`.
+    /// The caller exceeded its request rate (`rate_limited`), or (list, summary, export) the
+    /// project's Google quota, shared by every replica, has no call left before the request's
+    /// deadline (`quota_exhausted`; in batches that is a per-item error); see `Retry-After`.
     #[response(
         status = 429,
         content_type = "application/problem+json",
-        headers(("Retry-After" = u64, description = "Seconds to wait before the next request")),
+        headers(("Retry-After" = u64, description = "Seconds to wait before the next request (for `quota_exhausted`: until the next Google call is free)")),
         example = json!(ErrorCode::RateLimited.example())
     )]
     TooManyRequests(ProblemDocument),

@@ -154,7 +154,8 @@ async fn a_quota_403_is_retried_like_a_429_but_a_permission_403_is_not() {
     let app = spawn_app().await;
     app.control(
         "faults",
-        json!({"method": "get", "status": 403, "reason": "rateLimitExceeded", "count": 1}),
+        // A quota answer stops every replica: for its Retry-After, else 10 s (past this deadline).
+        json!({"method": "get", "status": 403, "reason": "rateLimitExceeded", "count": 1, "retryAfterSecs": 1}),
     )
     .await;
     let invitation = app
@@ -334,7 +335,8 @@ async fn a_send_refused_with_429_is_retried() {
     let app = spawn_app().await;
     app.control(
         "faults",
-        json!({"method": "send", "status": 429, "count": 1}),
+        // A quota answer stops every replica: for its Retry-After, else 10 s (past this deadline).
+        json!({"method": "send", "status": 429, "count": 1, "retryAfterSecs": 1}),
     )
     .await;
 
@@ -531,10 +533,10 @@ async fn a_revoked_token_is_replaced_transparently() {
 }
 
 #[tokio::test]
-async fn the_process_wide_limiter_refuses_a_call_that_would_wait_past_its_deadline() {
+async fn the_project_budget_refuses_a_call_whose_slot_would_come_past_its_deadline() {
     let app = spawn_app_tuned(|settings| {
-        // One call a second: the second call of this test would wait about a second.
-        settings.google.protection.calls_per_second = 1;
+        // One call a minute: the second call of this test would wait a minute.
+        settings.store.google_per_minute = 1;
     })
     .await;
     app.state
@@ -544,17 +546,26 @@ async fn the_process_wide_limiter_refuses_a_call_that_would_wait_past_its_deadli
         .await
         .unwrap();
 
-    let hurried = CallContext::new(None, Duration::from_millis(100));
+    let started = Instant::now();
     let err = app
         .state
         .invitations
         .google()
-        .get("ada@example.com", &hurried)
+        .get("ada@example.com", &ctx(&app))
         .await
         .unwrap_err();
 
-    assert_eq!(err.kind, UpstreamErrorKind::Overloaded, "{err}");
-    assert_eq!(app.calls("get").await, 1, "the limited call never left");
+    assert_eq!(err.kind, UpstreamErrorKind::QuotaExhausted, "{err}");
+    assert!(
+        err.retry_after
+            .is_some_and(|wait| wait > Duration::from_secs(50)),
+        "{err:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "refused at once"
+    );
+    assert_eq!(app.calls("get").await, 1, "the refused call never left");
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@ use invitation_gateway::emulator::{Emulator, EmulatorKey, EmulatorSettings, Seed
 use invitation_gateway::readiness::CheckState;
 use invitation_gateway::startup::Application;
 use invitation_gateway::state::AppState;
+use invitation_gateway::store::StoreSettings;
 use invitation_gateway::{install_crypto_provider, telemetry};
 use reqwest::Response;
 use std::num::{NonZeroU32, NonZeroUsize};
@@ -47,6 +48,13 @@ pub struct TestGoogle {
     _key_dir: tempfile::TempDir,
     /// Path of the service-account key the emulator issued.
     pub key_path: PathBuf,
+}
+
+impl TestGoogle {
+    /// The SQLite file of a gateway in front of this emulator (in its private directory).
+    pub fn store_path(&self) -> PathBuf {
+        self._key_dir.path().join("gateway.db")
+    }
 }
 
 /// One service-account key for every emulator of the test process: generating a 2048-bit RSA
@@ -110,7 +118,6 @@ pub fn test_settings(google: &TestGoogle) -> Settings {
                 max_delay: Duration::from_millis(50),
             },
             protection: ProtectionSettings {
-                calls_per_second: 1_000,
                 max_concurrent_calls: NonZeroUsize::new(64).expect("not zero"),
                 breaker_failure_threshold: NonZeroU32::new(5).expect("not zero"),
                 breaker_open_for: Duration::from_millis(300),
@@ -134,6 +141,13 @@ pub fn test_settings(google: &TestGoogle) -> Settings {
         audit: AuditSettings::default(),
         log_hash_key: None,
         invitations: Default::default(),
+        // A fresh SQLite file beside the emulator's key (removed with it); a generous Google
+        // budget: tests that are about the budget set their own.
+        store: StoreSettings {
+            database_url: format!("sqlite://{}", google.store_path().display()).into(),
+            google_per_minute: 100_000,
+            ..StoreSettings::default()
+        },
         gcp_project: None,
     }
 }

@@ -10,6 +10,7 @@ mod emulator;
 mod errors;
 mod fault_injection;
 mod google;
+mod google_budget;
 mod health;
 mod helpers;
 mod metrics;

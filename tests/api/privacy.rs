@@ -21,6 +21,7 @@ async fn a_full_scenario_at_trace_logs_no_email_token_or_key() {
     let dir = tempfile::tempdir().unwrap();
     let key_path = dir.path().join("key.json");
     emulator.write_key(&key_path).unwrap();
+    let store_url = format!("sqlite://{}", dir.path().join("gateway.db").display());
 
     let (running, rx) = start_binary(
         &["serve", "--listen", "127.0.0.1:0"],
@@ -32,6 +33,7 @@ async fn a_full_scenario_at_trace_logs_no_email_token_or_key() {
             ("GATEWAY_GOOGLE_API_URL", emulator.url()),
             ("GATEWAY_JWT_HS256_SECRET", JWT_SECRET),
             ("GATEWAY_RATE_LIMIT_PER_SECOND", "1000"),
+            ("GATEWAY_DATABASE_URL", store_url.as_str()),
         ],
         true,
     );

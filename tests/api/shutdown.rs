@@ -355,6 +355,8 @@ impl Served {
                 .args(["--google-api-url", google.emulator.url()])
                 .arg("--google-application-credentials")
                 .arg(&google.key_path)
+                .arg("--database-url")
+                .arg(format!("sqlite://{}", google.store_path().display()))
                 .args(args)
                 .env("GATEWAY_JWT_HS256_SECRET", crate::helpers::JWT_SECRET),
         );

@@ -1,0 +1,208 @@
+//! The project's Google call budget, kept in the store so that every replica shares it: the
+//! transport's [`CallBudget`] on top of [`Store::take_google_slot`] and [`Store::google_backoff`].
+
+use crate::google::budget::{BudgetFuture, BudgetRefusal, CallBudget, CallKind};
+use crate::store::{GoogleSlot, SlotKind, Store};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The cluster-wide Google budget: one token bucket in the store for every replica.
+#[derive(Debug, Clone)]
+pub struct StoreBudget {
+    store: Store,
+}
+
+impl StoreBudget {
+    /// The budget kept in `store` (its size and background share are the store's settings).
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    async fn take(&self, kind: CallKind, deadline: Instant) -> Result<(), BudgetRefusal> {
+        let clock = self.store.clock();
+        // The deadline is on tokio's clock, the bucket on the store's: the time left is the
+        // same on both, so the store's deadline is now plus that (a manual clock in tests then
+        // jumps instead of sleeping).
+        let left = deadline.saturating_duration_since(Instant::now());
+        let started = clock.now();
+        let until = started + chrono::Duration::from_std(left).unwrap_or(chrono::TimeDelta::MAX);
+        let slot_kind = match kind {
+            CallKind::Interactive => SlotKind::Interactive,
+            CallKind::Background => SlotKind::Background,
+        };
+        let mut waited = false;
+        loop {
+            match self.store.take_google_slot(slot_kind).await {
+                Ok(GoogleSlot::Granted) => {
+                    if waited {
+                        let wait = (clock.now() - started).to_std().unwrap_or_default();
+                        crate::metrics::google_budget_wait(kind.as_str(), wait);
+                    }
+                    return Ok(());
+                }
+                Ok(GoogleSlot::WaitUntil(at)) if at > until => {
+                    // Waiting would run into the deadline: say so now, with the time to come back.
+                    crate::metrics::google_budget_refusal(kind.as_str(), "exhausted");
+                    let retry_after = (at - clock.now()).to_std().unwrap_or_default();
+                    return Err(BudgetRefusal::Exhausted { retry_after });
+                }
+                Ok(GoogleSlot::WaitUntil(at)) => {
+                    waited = true;
+                    clock.sleep_until(at).await;
+                }
+                Err(err) => {
+                    // Fail closed: a call made without the budget could push every replica
+                    // into Google's 429s.
+                    tracing::error!(error = %err, "the Google call budget could not be read");
+                    crate::metrics::google_budget_refusal(kind.as_str(), "unavailable");
+                    return Err(BudgetRefusal::Unavailable);
+                }
+            }
+        }
+    }
+
+    async fn back_off(&self, wait: Duration) {
+        let until = self.store.clock().now()
+            + chrono::Duration::from_std(wait).unwrap_or(chrono::TimeDelta::MAX);
+        crate::metrics::google_backoff();
+        if let Err(err) = self.store.google_backoff(until).await {
+            tracing::error!(error = %err, "the Google backoff could not be written to the store");
+        }
+    }
+}
+
+impl CallBudget for StoreBudget {
+    fn acquire(
+        &self,
+        kind: CallKind,
+        deadline: Instant,
+    ) -> BudgetFuture<'_, Result<(), BudgetRefusal>> {
+        Box::pin(self.take(kind, deadline))
+    }
+
+    fn backed_off(&self, wait: Duration) -> BudgetFuture<'_, ()> {
+        Box::pin(self.back_off(wait))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Clock, StoreSettings};
+
+    /// A budget of `per_minute` calls in a fresh SQLite file, on a manual clock.
+    async fn budget(per_minute: u32) -> (StoreBudget, Clock, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("budget.db").display());
+        let settings = StoreSettings {
+            database_url: url.into(),
+            google_per_minute: per_minute,
+            google_background_percent: 80,
+            ..StoreSettings::default()
+        };
+        let clock = Clock::manual(
+            chrono::DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z")
+                .expect("a valid date")
+                .to_utc(),
+        );
+        let store = Store::connect(&settings, clock.clone())
+            .await
+            .expect("the store opens");
+        (StoreBudget::new(store), clock, dir)
+    }
+
+    fn in_secs(secs: u64) -> Instant {
+        Instant::now() + Duration::from_secs(secs)
+    }
+
+    #[tokio::test]
+    async fn a_call_waits_for_a_slot_that_comes_before_its_deadline() {
+        let (budget, clock, _dir) = budget(60).await;
+        for _ in 0..60 {
+            budget
+                .acquire(CallKind::Interactive, in_secs(5))
+                .await
+                .expect("the bucket holds a minute's worth");
+        }
+        let before = clock.now();
+
+        let waited = budget.acquire(CallKind::Interactive, in_secs(5)).await;
+
+        assert_eq!(waited, Ok(()));
+        assert_eq!(
+            clock.now() - before,
+            chrono::Duration::seconds(1),
+            "one slot refills in a second (the manual clock jumped, nothing slept)"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_call_whose_slot_comes_after_its_deadline_is_refused_at_once_with_the_wait() {
+        let (budget, clock, _dir) = budget(6).await;
+        for _ in 0..6 {
+            budget
+                .acquire(CallKind::Interactive, in_secs(5))
+                .await
+                .expect("the bucket holds a minute's worth");
+        }
+        let before = clock.now();
+
+        let refused = budget.acquire(CallKind::Interactive, in_secs(5)).await;
+
+        assert_eq!(
+            refused,
+            Err(BudgetRefusal::Exhausted {
+                retry_after: Duration::from_secs(10)
+            }),
+            "6 a minute: the next slot is 10 s away, past the 5 s deadline"
+        );
+        assert_eq!(clock.now(), before, "no time was spent waiting");
+    }
+
+    #[tokio::test]
+    async fn background_work_is_held_to_its_share_while_interactive_calls_still_get_slots() {
+        let (budget, _clock, _dir) = budget(10).await;
+        let mut background = 0;
+        while budget
+            .acquire(CallKind::Background, in_secs(1))
+            .await
+            .is_ok()
+        {
+            background += 1;
+            assert!(background <= 10, "background never stops");
+        }
+
+        let mut interactive = 0;
+        while budget
+            .acquire(CallKind::Interactive, in_secs(1))
+            .await
+            .is_ok()
+        {
+            interactive += 1;
+            assert!(interactive <= 10, "interactive never stops");
+        }
+
+        assert_eq!(background, 8, "80% of 10 a minute");
+        assert_eq!(interactive, 2, "the last fifth stayed for callers");
+    }
+
+    #[tokio::test]
+    async fn a_backoff_holds_every_call_until_it_ends() {
+        let (budget, clock, _dir) = budget(60).await;
+        let start = clock.now();
+
+        budget.backed_off(Duration::from_secs(10)).await;
+        let refused = budget.acquire(CallKind::Interactive, in_secs(5)).await;
+        let waited = budget.acquire(CallKind::Interactive, in_secs(30)).await;
+
+        assert!(
+            matches!(refused, Err(BudgetRefusal::Exhausted { retry_after }) if retry_after >= Duration::from_secs(10)),
+            "{refused:?}"
+        );
+        assert_eq!(waited, Ok(()));
+        assert!(
+            clock.now() - start >= chrono::Duration::seconds(10),
+            "no call before the backoff ended"
+        );
+    }
+}
