@@ -4,7 +4,7 @@ use crate::audit::AuditLog;
 use crate::auth::{Authenticator, CallerLimits};
 use crate::config::Settings;
 use crate::google;
-use crate::invitations::Invitations;
+use crate::invitations::{Invitations, Store, StoreClock};
 use crate::privacy::EmailHasher;
 use crate::readiness::Readiness;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -19,7 +19,7 @@ pub struct AppState {
     pub readiness: Arc<Readiness>,
     /// Verifies caller JWTs.
     pub auth: Arc<Authenticator>,
-    /// Per-caller request rate and daily mail budget.
+    /// Per-caller request rate (the daily mail budget is in the store, through the domain).
     pub limits: Arc<CallerLimits>,
     /// The audit trail.
     pub audit: Arc<AuditLog>,
@@ -32,9 +32,20 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Builds the state from settings: loads the caller keys (failing on an unreadable or
-    /// malformed PEM file) and the Google credentials, and starts obtaining a token.
+    /// Builds the state from settings: opens and migrates the store (failing when it cannot be
+    /// reached or its schema is newer than this binary), loads the caller keys (failing on an
+    /// unreadable or malformed PEM file) and the Google credentials, and starts obtaining a
+    /// token.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_store_clock(settings, StoreClock::system()).await
+    }
+
+    /// [`AppState::build`] with the store reading `clock` (tests move a manual one).
+    pub async fn build_with_store_clock(
+        settings: Settings,
+        clock: StoreClock,
+    ) -> anyhow::Result<Self> {
+        let store = Store::connect(&settings.store, clock).await?;
         let metrics = crate::metrics::install()?;
         let readiness = Arc::new(Readiness::default());
         let auth = Authenticator::new(&settings.jwt)?;
@@ -45,9 +56,9 @@ impl AppState {
             google::connect(&settings.google, &settings.customer, Arc::clone(&readiness)).await?;
         let invitations = Invitations::new(
             Arc::clone(&google),
-            &settings.customer,
-            settings.allowed_domains.clone(),
-            &settings.invitations,
+            store,
+            Arc::clone(&readiness),
+            &settings,
         );
         Ok(Self {
             invitations: Arc::new(invitations),

@@ -87,6 +87,14 @@ pub const SUMMARY_TTL_SECS: &str = "GATEWAY_SUMMARY_TTL_SECS";
 pub const IDEMPOTENCY_TTL_SECS: &str = "GATEWAY_IDEMPOTENCY_TTL_SECS";
 /// Environment variable of `--idempotency-capacity`.
 pub const IDEMPOTENCY_CAPACITY: &str = "GATEWAY_IDEMPOTENCY_CAPACITY";
+/// Environment variable of `--database-url`.
+pub const DATABASE_URL: &str = "GATEWAY_DATABASE_URL";
+/// Environment variable of `--database-max-connections`.
+pub const DATABASE_MAX_CONNECTIONS: &str = "GATEWAY_DATABASE_MAX_CONNECTIONS";
+/// Environment variable of `--database-connect-timeout-ms`.
+pub const DATABASE_CONNECT_TIMEOUT_MS: &str = "GATEWAY_DATABASE_CONNECT_TIMEOUT_MS";
+/// Environment variable of `--database-statement-timeout-ms`.
+pub const DATABASE_STATEMENT_TIMEOUT_MS: &str = "GATEWAY_DATABASE_STATEMENT_TIMEOUT_MS";
 /// Environment variable of `--json-limit-bytes`.
 pub const JSON_LIMIT_BYTES: &str = "GATEWAY_JSON_LIMIT_BYTES";
 /// Environment variable of `--body-read-timeout-secs`.

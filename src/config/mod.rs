@@ -11,6 +11,7 @@ mod http;
 mod invitations;
 mod raw;
 mod rules;
+mod store;
 
 pub use auth::*;
 pub use google::*;
@@ -18,6 +19,7 @@ pub use http::*;
 pub use invitations::*;
 pub use raw::*;
 pub use rules::{base_url, domain_list, gcp_project, non_empty};
+pub use store::*;
 
 use secrecy::SecretString;
 use std::net::SocketAddr;
@@ -46,6 +48,8 @@ pub struct Settings {
     pub log_hash_key: Option<SecretString>,
     /// Batch fan-out, the eligibility cache, idempotency keys, the summary cache.
     pub invitations: InvitationSettings,
+    /// Where the durable state is: the send ledger, idempotency keys, the daily mail budget.
+    pub store: StoreSettings,
     /// Google Cloud project whose Cloud Trace the log lines link to; `None` logs the bare
     /// trace id under `trace_id`.
     pub gcp_project: Option<String>,

@@ -11,7 +11,8 @@ use super::rules::{
 use super::{
     AmbientCredentials, AuditSettings, ConfigError, EligibilitySettings, GoogleCredentials,
     GoogleSettings, GoogleTimeouts, HttpSettings, IdempotencySettings, InvitationSettings,
-    JwtSettings, LimitSettings, ProtectionSettings, RetrySettings, Settings,
+    JwtSettings, LimitSettings, ProtectionSettings, RawStoreSettings, RetrySettings, Settings,
+    StoreSettings,
 };
 use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
@@ -121,6 +122,8 @@ pub struct RawSettings {
     pub idempotency_ttl_secs: u64,
     /// `--idempotency-capacity`.
     pub idempotency_capacity: u64,
+    /// `--database-url` and the other store flags.
+    pub store: RawStoreSettings,
     /// `--json-limit-bytes`.
     pub json_limit_bytes: u32,
     /// `--body-read-timeout-secs`.
@@ -184,6 +187,7 @@ impl Settings {
             log_hash_key: log_hash_key(raw)?,
             gcp_project: raw.gcp_project()?,
             invitations: invitation_settings(raw)?,
+            store: StoreSettings::from_raw(&raw.store)?,
         };
         settings.check()?;
         Ok(settings)

@@ -117,6 +117,11 @@ pub enum ItemErrorCode {
     MailQuotaExceeded,
     /// The audit trail cannot be written, so nothing was changed.
     AuditUnavailable,
+    /// The gateway's store cannot be reached, so nothing was changed; retry later.
+    StoreUnavailable,
+    /// Another request held this address for longer than this one could wait; nothing was
+    /// changed. Look the address up before retrying.
+    AddressBusy,
 }
 
 /// Why one item of a batch failed.

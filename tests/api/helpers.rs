@@ -5,7 +5,7 @@ use invitation_gateway::auth::mint::{self, TokenRequest};
 use invitation_gateway::cli::LogFormat;
 use invitation_gateway::config::{
     AuditSettings, GoogleCredentials, GoogleSettings, GoogleTimeouts, HttpSettings, JwtSettings,
-    LimitSettings, ProtectionSettings, RetrySettings, Settings,
+    LimitSettings, ProtectionSettings, RetrySettings, Settings, StoreSettings,
 };
 use invitation_gateway::emulator::{Emulator, EmulatorKey, EmulatorSettings, Seed};
 use invitation_gateway::readiness::CheckState;
@@ -54,6 +54,13 @@ pub fn shared_key() -> EmulatorKey {
     static KEY: OnceLock<EmulatorKey> = OnceLock::new();
     KEY.get_or_init(|| EmulatorKey::generate().expect("generate an RSA key"))
         .clone()
+}
+
+impl TestGoogle {
+    /// The test's private temporary directory (the key, the gateway's SQLite file).
+    pub fn key_dir(&self) -> &std::path::Path {
+        self._key_dir.path()
+    }
 }
 
 /// Starts an emulator with the given seed on a loopback port.
@@ -133,6 +140,12 @@ pub fn test_settings(google: &TestGoogle) -> Settings {
         audit: AuditSettings::default(),
         log_hash_key: None,
         invitations: Default::default(),
+        // Every test gateway has its own SQLite file, beside its emulator's key.
+        store: StoreSettings {
+            database_url: format!("sqlite://{}", google.key_dir().join("gateway.db").display())
+                .into(),
+            ..StoreSettings::default()
+        },
         gcp_project: None,
     }
 }

@@ -21,4 +21,5 @@ mod request_id;
 mod sandbox;
 mod shutdown;
 mod spec_agreement;
+mod store;
 mod token;

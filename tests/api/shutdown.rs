@@ -355,6 +355,11 @@ impl Served {
                 .args(["--google-api-url", google.emulator.url()])
                 .arg("--google-application-credentials")
                 .arg(&google.key_path)
+                .arg("--database-url")
+                .arg(format!(
+                    "sqlite://{}",
+                    google.key_dir().join("served.db").display()
+                ))
                 .args(args)
                 .env("GATEWAY_JWT_HS256_SECRET", crate::helpers::JWT_SECRET),
         );

@@ -162,6 +162,12 @@ pub fn settings() -> Settings {
         audit: AuditSettings::default(),
         log_hash_key: None,
         invitations: Default::default(),
+        // One connection: each in-memory SQLite connection is a database of its own.
+        store: crate::config::StoreSettings {
+            database_url: "sqlite::memory:".into(),
+            max_connections: 1,
+            ..Default::default()
+        },
         gcp_project: None,
     }
 }
