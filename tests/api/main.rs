@@ -17,6 +17,7 @@ mod mutations;
 mod openapi;
 mod privacy;
 mod reads;
+mod replicas;
 mod request_id;
 mod sandbox;
 mod shutdown;

@@ -40,3 +40,48 @@ async fn twenty_concurrent_sends_of_one_address_mail_that_person_exactly_once() 
         "{outcomes:?}"
     );
 }
+
+#[tokio::test]
+async fn with_the_store_down_send_and_cancel_are_refused_with_503_and_checks_go_on() {
+    let app = spawn_app().await;
+    let token = admin_token();
+    // Every connection is gone and none can be made: the store is down.
+    app.state.invitations.store().close().await;
+
+    let send = app
+        .post_json(
+            "/v1/invitations/send",
+            &token,
+            json!({"emails": ["radia@example.com"]}),
+        )
+        .await;
+    send.assert_problem(503, "store_unavailable");
+    assert!(
+        send.headers.contains_key("retry-after"),
+        "{:?}",
+        send.headers
+    );
+    let cancel = app
+        .post_json(
+            "/v1/invitations/cancel",
+            &token,
+            json!({"emails": ["katherine@example.com"]}),
+        )
+        .await;
+    cancel.assert_problem(503, "store_unavailable");
+    let check = app
+        .post_json(
+            "/v1/eligibility/check",
+            &token,
+            json!({"emails": ["radia@example.com"]}),
+        )
+        .await;
+    assert_eq!(check.status, 200, "{}", check.body);
+    assert_eq!(check.body["results"][0]["eligible"], true, "{}", check.body);
+
+    let stats = app.stats().await;
+    assert_eq!(stats["calls"]["send"], 0, "{stats}");
+    assert_eq!(stats["calls"]["cancel"], 0, "{stats}");
+    let ready: serde_json::Value = app.get("/readyz").await.json().await.unwrap();
+    assert_eq!(ready["degraded"], json!(["store: failed"]), "{ready}");
+}
