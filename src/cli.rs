@@ -290,7 +290,8 @@ pub struct ServeArgs {
     #[arg(long, env = env::IDEMPOTENCY_TTL_SECS, default_value_t = 86_400)]
     pub idempotency_ttl_secs: u64,
 
-    /// Most Idempotency-Keys kept.
+    /// Unused: Idempotency-Keys are kept in the store until their TTL (accepted so that
+    /// existing manifests still start).
     #[arg(long, env = env::IDEMPOTENCY_CAPACITY, default_value_t = 10_000)]
     pub idempotency_capacity: u64,
 
