@@ -71,6 +71,9 @@ pub enum LogFormat {
 pub enum Command {
     /// Run the gateway.
     Serve(Box<ServeArgs>),
+    /// Apply the store's migrations to GATEWAY_DATABASE_URL and exit (reads only the store's
+    /// settings; `serve` also migrates at start, under the same lock).
+    Migrate(StoreArgs),
     /// Print the OpenAPI document (the committed openapi/openapi.json must equal it).
     Openapi,
     /// Run the emulator of Google's User Invitation API alone on its own port (for CI).
@@ -174,10 +177,6 @@ pub struct ServeArgs {
     /// callers waiting on an answer.
     #[arg(long, env = env::GOOGLE_BACKGROUND_PERCENT, default_value_t = 80)]
     pub google_background_percent: u8,
-
-    /// The store: sqlite://PATH (one replica) or postgres://USER:PASSWORD@HOST/DB (several).
-    #[arg(long, env = env::DATABASE_URL, hide_env_values = true)]
-    pub database_url: Option<SecretString>,
 
     /// Calls to Google in flight at once from this process.
     #[arg(
@@ -297,9 +296,14 @@ pub struct ServeArgs {
     #[arg(long, env = env::IDEMPOTENCY_TTL_SECS, default_value_t = 86_400)]
     pub idempotency_ttl_secs: u64,
 
-    /// Most Idempotency-Keys kept.
+    /// Unused: Idempotency-Keys are kept in the store until their TTL (accepted so that
+    /// existing manifests still start).
     #[arg(long, env = env::IDEMPOTENCY_CAPACITY, default_value_t = 10_000)]
     pub idempotency_capacity: u64,
+
+    /// The store (the send ledger, idempotency keys, the daily mail budget).
+    #[command(flatten)]
+    pub store: StoreArgs,
 
     /// Largest accepted JSON request body, in bytes (at least 1024).
     #[arg(
@@ -355,7 +359,6 @@ impl From<ServeArgs> for RawSettings {
             google_max_attempts,
             google_calls_per_minute,
             google_background_percent,
-            database_url,
             google_max_concurrent_calls,
             google_breaker_threshold,
             google_breaker_open_secs,
@@ -382,6 +385,7 @@ impl From<ServeArgs> for RawSettings {
             summary_ttl_secs,
             idempotency_ttl_secs,
             idempotency_capacity,
+            store,
             json_limit_bytes,
             body_read_timeout_secs,
             shutdown_timeout_secs,
@@ -407,7 +411,6 @@ impl From<ServeArgs> for RawSettings {
             google_max_attempts,
             google_calls_per_minute,
             google_background_percent,
-            database_url,
             google_max_concurrent_calls,
             google_breaker_threshold,
             google_breaker_open_secs,
@@ -434,12 +437,50 @@ impl From<ServeArgs> for RawSettings {
             summary_ttl_secs,
             idempotency_ttl_secs,
             idempotency_capacity,
+            store: store.into(),
             json_limit_bytes,
             body_read_timeout_secs,
             shutdown_timeout_secs,
             shutdown_drain_secs,
             gcp_project,
             workers,
+        }
+    }
+}
+
+/// Settings of the store, shared by `serve` and `migrate`.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// The store: sqlite://PATH (one replica; created on first start) or
+    /// postgres://USER:PASSWORD@HOST/DB (required for more than one replica).
+    #[arg(
+        long,
+        env = env::DATABASE_URL,
+        default_value = config::DEFAULT_DATABASE_URL,
+        hide_env_values = true
+    )]
+    pub database_url: SecretString,
+
+    /// Most connections to the store.
+    #[arg(long, env = env::DATABASE_MAX_CONNECTIONS, default_value_t = 10)]
+    pub database_max_connections: u32,
+
+    /// Longest wait to connect to the store or for a free pooled connection, in milliseconds.
+    #[arg(long, env = env::DATABASE_CONNECT_TIMEOUT_MS, default_value_t = 5_000)]
+    pub database_connect_timeout_ms: u64,
+
+    /// Longest a store statement may run, in milliseconds.
+    #[arg(long, env = env::DATABASE_STATEMENT_TIMEOUT_MS, default_value_t = 5_000)]
+    pub database_statement_timeout_ms: u64,
+}
+
+impl From<StoreArgs> for config::RawStoreSettings {
+    fn from(args: StoreArgs) -> Self {
+        config::RawStoreSettings {
+            database_url: args.database_url,
+            max_connections: args.database_max_connections,
+            connect_timeout_ms: args.database_connect_timeout_ms,
+            statement_timeout_ms: args.database_statement_timeout_ms,
         }
     }
 }

@@ -78,6 +78,8 @@ error_codes! {
     UpstreamUnavailable => "upstream_unavailable", SERVICE_UNAVAILABLE, "Google is unavailable", "Google is unavailable or over quota; retry later.";
     NotReady => "not_ready", SERVICE_UNAVAILABLE, "The service is not ready", "not ready: credentials: pending";
     AuditUnavailable => "audit_unavailable", SERVICE_UNAVAILABLE, "The audit trail cannot be written", "The audit trail cannot be written, so no change is made; retry later.";
+    StoreUnavailable => "store_unavailable", SERVICE_UNAVAILABLE, "The store cannot be reached", "The gateway's store cannot be reached, so no change is made; retry later.";
+    IdempotencyKeyInProgress => "idempotency_key_in_progress", CONFLICT, "A request with this idempotency key is still running", "A request with this Idempotency-Key is still running; retry after the time in Retry-After to get its answer.";
     RequestTimeout => "request_timeout", REQUEST_TIMEOUT, "The request body did not arrive in time", "The request body did not arrive within 10 s.";
     UpstreamTimeout => "upstream_timeout", GATEWAY_TIMEOUT, "Google did not answer in time", "Google did not answer in time.";
 }
@@ -253,8 +255,32 @@ impl From<crate::invitations::outcome::Failure> for ApiError {
     }
 }
 
-impl From<crate::invitations::idempotency::KeyReused> for ApiError {
-    fn from(_: crate::invitations::idempotency::KeyReused) -> Self {
+impl From<crate::invitations::durable::StoreUnavailable> for ApiError {
+    fn from(_: crate::invitations::durable::StoreUnavailable) -> Self {
+        ApiError::new(
+            ErrorCode::StoreUnavailable,
+            ErrorCode::StoreUnavailable.example_detail(),
+        )
+        .with_retry_after(crate::invitations::durable::STORE_RETRY_AFTER_SECS)
+    }
+}
+
+impl From<crate::invitations::idempotency::IdempotencyError> for ApiError {
+    fn from(error: crate::invitations::idempotency::IdempotencyError) -> Self {
+        use crate::invitations::idempotency::IdempotencyError;
+        match error {
+            IdempotencyError::KeyReused => {}
+            IdempotencyError::InProgress => {
+                return ApiError::new(
+                    ErrorCode::IdempotencyKeyInProgress,
+                    ErrorCode::IdempotencyKeyInProgress.example_detail(),
+                )
+                .with_retry_after(1);
+            }
+            IdempotencyError::Unavailable => {
+                return crate::invitations::durable::StoreUnavailable.into();
+            }
+        }
         ApiError::new(
             ErrorCode::IdempotencyKeyReused,
             "This Idempotency-Key was used for a different request; use a new key for a new request.",

@@ -24,6 +24,7 @@ async fn main() -> ExitCode {
             telemetry::init_stderr(cli.log_format);
             emulator::run_standalone(args).await
         }
+        Command::Migrate(args) => startup::migrate(args.into()).await,
         Command::Serve(args) => startup::serve((*args).into(), cli.log_format).await,
         Command::Token(args) => args
             .mint()

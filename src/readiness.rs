@@ -70,6 +70,10 @@ pub struct Readiness {
     pub credentials: Check,
     /// Caller JWT keys are loaded.
     pub caller_keys: Check,
+    /// The store answered its last ping or call. Reported, but not a blocker once it has
+    /// answered once: reads need only Google, and send and cancel refuse on their own
+    /// (`503 store_unavailable`) while it is down.
+    pub store: Check,
     draining: AtomicBool,
     upstream_deadline: OnceLock<Instant>,
 }
@@ -113,7 +117,18 @@ impl Readiness {
                 blockers.push(format!("{name}: {}", state.as_str()));
             }
         }
+        if self.store.get() == CheckState::Pending {
+            blockers.push("store: pending".to_owned());
+        }
         blockers
+    }
+
+    /// Checks that failed without stopping traffic, as `name: state` strings (the store).
+    pub fn degraded(&self) -> Vec<String> {
+        match self.store.get() {
+            CheckState::Failed => vec!["store: failed".to_owned()],
+            _ => Vec::new(),
+        }
     }
 }
 
@@ -126,11 +141,22 @@ mod tests {
         let readiness = Readiness::default();
         assert_eq!(
             readiness.blockers(),
-            vec!["credentials: pending", "caller_keys: pending"]
+            vec![
+                "credentials: pending",
+                "caller_keys: pending",
+                "store: pending"
+            ]
         );
         readiness.credentials.set(CheckState::Ready);
         readiness.caller_keys.set(CheckState::Ready);
+        readiness.store.set(CheckState::Ready);
         assert!(readiness.blockers().is_empty());
+        readiness.store.set(CheckState::Failed);
+        assert!(
+            readiness.blockers().is_empty(),
+            "a failing store keeps reads going"
+        );
+        assert_eq!(readiness.degraded(), vec!["store: failed"]);
         readiness.start_draining();
         assert_eq!(readiness.blockers(), vec!["draining"]);
     }

@@ -4,11 +4,10 @@ use crate::audit::AuditLog;
 use crate::auth::{Authenticator, CallerLimits};
 use crate::config::Settings;
 use crate::google;
-use crate::invitations::Invitations;
 use crate::invitations::budget::StoreBudget;
+use crate::invitations::{Invitations, Store, StoreClock};
 use crate::privacy::EmailHasher;
 use crate::readiness::Readiness;
-use crate::store::{Clock, Store};
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::Arc;
 
@@ -21,7 +20,7 @@ pub struct AppState {
     pub readiness: Arc<Readiness>,
     /// Verifies caller JWTs.
     pub auth: Arc<Authenticator>,
-    /// Per-caller request rate and daily mail budget.
+    /// Per-caller request rate (the daily mail budget is in the store, through the domain).
     pub limits: Arc<CallerLimits>,
     /// The audit trail.
     pub audit: Arc<AuditLog>,
@@ -31,21 +30,29 @@ pub struct AppState {
     pub invitations: Arc<Invitations>,
     /// Renders the process's metrics for `/metrics`.
     pub metrics: PrometheusHandle,
-    /// The durable state shared by every replica (for now: the Google call budget).
-    pub store: Store,
 }
 
 impl AppState {
-    /// Builds the state from settings: loads the caller keys (failing on an unreadable or
-    /// malformed PEM file) and the Google credentials, and starts obtaining a token.
+    /// Builds the state from settings: opens and migrates the store (failing when it cannot be
+    /// reached or its schema is newer than this binary), loads the caller keys (failing on an
+    /// unreadable or malformed PEM file) and the Google credentials, and starts obtaining a
+    /// token.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_store_clock(settings, StoreClock::system()).await
+    }
+
+    /// [`AppState::build`] with the store reading `clock` (tests move a manual one).
+    pub async fn build_with_store_clock(
+        settings: Settings,
+        clock: StoreClock,
+    ) -> anyhow::Result<Self> {
+        let store = Store::connect(&settings.store, clock).await?;
         let metrics = crate::metrics::install()?;
         let readiness = Arc::new(Readiness::default());
         let auth = Authenticator::new(&settings.jwt)?;
         let limits = CallerLimits::new(&settings.limits);
         let audit = AuditLog::new(&settings.audit);
         let emails = EmailHasher::from_settings(settings.log_hash_key.as_ref());
-        let store = Store::connect(&settings.store, Clock::system()).await?;
         let budget = Arc::new(StoreBudget::new(store.clone()));
         let google = google::connect(
             &settings.google,
@@ -56,9 +63,9 @@ impl AppState {
         .await?;
         let invitations = Invitations::new(
             Arc::clone(&google),
-            &settings.customer,
-            settings.allowed_domains.clone(),
-            &settings.invitations,
+            store,
+            Arc::clone(&readiness),
+            &settings,
         );
         Ok(Self {
             invitations: Arc::new(invitations),
@@ -69,7 +76,6 @@ impl AppState {
             audit: Arc::new(audit),
             emails,
             metrics,
-            store,
         })
     }
 }

@@ -1,19 +1,16 @@
-//! Per-caller limits: a request rate (governor, keyed by the verified `iss` + `sub`) and a
-//! daily budget of invitation mails.
+//! Per-caller limits: a request rate (governor, keyed by the verified `iss` + `sub`).
 //!
-//! Both are per replica (see README): with N replicas a caller may reach N times the rate.
+//! Per replica (see README): with N replicas a caller may reach N times the rate. The daily
+//! mail budget is exact across replicas: it is in the store (`invitations::durable`).
 
 use crate::auth::caller::{Caller, CallerKey};
 use crate::config::LimitSettings;
 use crate::error::{ApiError, ErrorCode};
-use chrono::{DateTime, NaiveDate, Utc};
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::NoOpMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
-use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Every this many checks, callers idle long enough to be back at a full bucket are forgotten,
@@ -30,8 +27,6 @@ pub struct CallerLimits<C: Clock = DefaultClock> {
     >,
     clock: C,
     checks: AtomicU64,
-    daily_mails: u32,
-    mails: Mutex<HashMap<CallerKey, (NaiveDate, u32)>>,
 }
 
 impl CallerLimits<DefaultClock> {
@@ -51,8 +46,6 @@ impl<C: Clock + Clone> CallerLimits<C> {
             requests: RateLimiter::new(quota, DefaultKeyedStateStore::default(), clock.clone()),
             clock,
             checks: AtomicU64::new(0),
-            daily_mails: settings.daily_mails_per_caller,
-            mails: Mutex::new(HashMap::new()),
         }
     }
 
@@ -78,60 +71,6 @@ impl<C: Clock + Clone> CallerLimits<C> {
     /// How many callers the request limiter currently remembers.
     pub fn tracked_callers(&self) -> usize {
         self.requests.len()
-    }
-
-    /// Takes `count` mails from the caller's budget for today (UTC), all or nothing;
-    /// `429 mail_quota_exceeded` with `Retry-After` until midnight UTC when it does not fit.
-    pub fn try_consume_mails(&self, caller: &Caller, count: u32) -> Result<(), ApiError> {
-        self.try_consume_mails_at(caller, count, Utc::now())
-    }
-
-    /// [`try_consume_mails`](Self::try_consume_mails) as of `now`.
-    pub fn try_consume_mails_at(
-        &self,
-        caller: &Caller,
-        count: u32,
-        now: DateTime<Utc>,
-    ) -> Result<(), ApiError> {
-        let today = now.date_naive();
-        let mut mails = match self.mails.lock() {
-            Ok(mails) => mails,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        // Yesterday's counters are worthless; dropping them bounds the map to today's senders.
-        mails.retain(|_, (day, _)| *day == today);
-        let used = mails.get(&caller.key()).map_or(0, |(_, used)| *used);
-        let left = self.daily_mails.saturating_sub(used);
-        if count > left {
-            let midnight = today
-                .succ_opt()
-                .and_then(|day| day.and_hms_opt(0, 0, 0))
-                .map(|at| at.and_utc());
-            let secs = midnight.map_or(86_400, |at| (at - now).num_seconds().max(1));
-            crate::metrics::rate_limited("daily_mails");
-            return Err(ApiError::new(
-                ErrorCode::MailQuotaExceeded,
-                format!(
-                    "This caller may send {} invitation mails per day; {left} are left today.",
-                    self.daily_mails
-                ),
-            )
-            .with_retry_after(u64::try_from(secs).unwrap_or(1)));
-        }
-        mails.insert(caller.key(), (today, used + count));
-        Ok(())
-    }
-
-    /// Gives back mails taken by [`try_consume_mails`](Self::try_consume_mails) that were not
-    /// sent after all (e.g. the person was already invited).
-    pub fn refund_mails(&self, caller: &Caller, count: u32) {
-        let mut mails = match self.mails.lock() {
-            Ok(mails) => mails,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        if let Some((_, used)) = mails.get_mut(&caller.key()) {
-            *used = used.saturating_sub(count);
-        }
     }
 }
 
@@ -204,26 +143,5 @@ mod tests {
             "{}",
             limits.tracked_callers()
         );
-    }
-
-    #[test]
-    fn the_daily_mail_budget_is_all_or_nothing_and_resets_at_midnight_utc() {
-        let (limits, _) = limits(1, 1, 10);
-        let ada = caller("ada");
-        let noon: DateTime<Utc> = "2030-01-01T12:00:00Z".parse().unwrap();
-        assert!(limits.try_consume_mails_at(&ada, 8, noon).is_ok());
-        let err = limits.try_consume_mails_at(&ada, 3, noon).unwrap_err();
-        assert_eq!(err.code(), ErrorCode::MailQuotaExceeded);
-        let response = actix_web::ResponseError::error_response(&err);
-        assert_eq!(response.headers().get("retry-after").unwrap(), "43200");
-        assert!(
-            limits
-                .try_consume_mails_at(&caller("bob"), 10, noon)
-                .is_ok()
-        );
-        limits.refund_mails(&ada, 1);
-        assert!(limits.try_consume_mails_at(&ada, 3, noon).is_ok());
-        let tomorrow = noon + chrono::Duration::days(1);
-        assert!(limits.try_consume_mails_at(&ada, 10, tomorrow).is_ok());
     }
 }

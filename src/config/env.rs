@@ -37,8 +37,6 @@ pub const GOOGLE_MAX_ATTEMPTS: &str = "GATEWAY_GOOGLE_MAX_ATTEMPTS";
 pub const GOOGLE_CALLS_PER_MINUTE: &str = "GATEWAY_GOOGLE_CALLS_PER_MINUTE";
 /// Environment variable of `--google-background-percent`.
 pub const GOOGLE_BACKGROUND_PERCENT: &str = "GATEWAY_GOOGLE_BACKGROUND_PERCENT";
-/// Environment variable of `--database-url`.
-pub const DATABASE_URL: &str = "GATEWAY_DATABASE_URL";
 /// Environment variable of `--google-max-concurrent-calls`.
 pub const GOOGLE_MAX_CONCURRENT_CALLS: &str = "GATEWAY_GOOGLE_MAX_CONCURRENT_CALLS";
 /// Environment variable of `--google-breaker-threshold`.
@@ -91,6 +89,14 @@ pub const SUMMARY_TTL_SECS: &str = "GATEWAY_SUMMARY_TTL_SECS";
 pub const IDEMPOTENCY_TTL_SECS: &str = "GATEWAY_IDEMPOTENCY_TTL_SECS";
 /// Environment variable of `--idempotency-capacity`.
 pub const IDEMPOTENCY_CAPACITY: &str = "GATEWAY_IDEMPOTENCY_CAPACITY";
+/// Environment variable of `--database-url`.
+pub const DATABASE_URL: &str = "GATEWAY_DATABASE_URL";
+/// Environment variable of `--database-max-connections`.
+pub const DATABASE_MAX_CONNECTIONS: &str = "GATEWAY_DATABASE_MAX_CONNECTIONS";
+/// Environment variable of `--database-connect-timeout-ms`.
+pub const DATABASE_CONNECT_TIMEOUT_MS: &str = "GATEWAY_DATABASE_CONNECT_TIMEOUT_MS";
+/// Environment variable of `--database-statement-timeout-ms`.
+pub const DATABASE_STATEMENT_TIMEOUT_MS: &str = "GATEWAY_DATABASE_STATEMENT_TIMEOUT_MS";
 /// Environment variable of `--json-limit-bytes`.
 pub const JSON_LIMIT_BYTES: &str = "GATEWAY_JSON_LIMIT_BYTES";
 /// Environment variable of `--body-read-timeout-secs`.

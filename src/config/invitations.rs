@@ -48,12 +48,13 @@ impl Default for EligibilitySettings {
     }
 }
 
-/// Settings of the idempotency-key store.
+/// Settings of Idempotency-Keys (kept in the store).
 #[derive(Debug, Clone)]
 pub struct IdempotencySettings {
     /// How long an answer is kept.
     pub ttl: Duration,
-    /// Most keys kept.
+    /// Unused since the keys moved to the store (`GATEWAY_IDEMPOTENCY_CAPACITY` is still
+    /// accepted and validated, so existing manifests start).
     pub capacity: u64,
 }
 

@@ -12,6 +12,7 @@ mod http;
 mod invitations;
 mod raw;
 mod rules;
+mod store;
 
 pub use auth::*;
 pub use google::*;
@@ -19,6 +20,7 @@ pub use http::*;
 pub use invitations::*;
 pub use raw::*;
 pub use rules::{base_url, domain_list, gcp_project, non_empty};
+pub use store::*;
 
 use secrecy::SecretString;
 use std::net::SocketAddr;
@@ -47,9 +49,9 @@ pub struct Settings {
     pub log_hash_key: Option<SecretString>,
     /// Batch fan-out, the eligibility cache, idempotency keys, the summary cache.
     pub invitations: InvitationSettings,
-    /// The store (SQLite or PostgreSQL) and the Google call budget kept in it, shared by every
-    /// replica.
-    pub store: crate::store::StoreSettings,
+    /// The store (SQLite or PostgreSQL): the send ledger, idempotency keys, the daily mail
+    /// budget and the Google call budget, shared by every replica.
+    pub store: StoreSettings,
     /// Google Cloud project whose Cloud Trace the log lines link to; `None` logs the bare
     /// trace id under `trace_id`.
     pub gcp_project: Option<String>,

@@ -12,9 +12,9 @@ use super::rules::{
 use super::{
     AmbientCredentials, AuditSettings, ConfigError, EligibilitySettings, GoogleCredentials,
     GoogleSettings, GoogleTimeouts, HttpSettings, IdempotencySettings, InvitationSettings,
-    JwtSettings, LimitSettings, ProtectionSettings, RetrySettings, Settings,
+    JwtSettings, LimitSettings, ProtectionSettings, RawStoreSettings, RetrySettings, Settings,
+    StoreSettings,
 };
-use crate::store::{DEFAULT_DATABASE_URL, StoreSettings};
 use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -73,8 +73,6 @@ pub struct RawSettings {
     pub google_calls_per_minute: u32,
     /// `--google-background-percent`.
     pub google_background_percent: u8,
-    /// `--database-url`.
-    pub database_url: Option<SecretString>,
     /// `--google-max-concurrent-calls`.
     pub google_max_concurrent_calls: usize,
     /// `--google-breaker-threshold`.
@@ -127,6 +125,8 @@ pub struct RawSettings {
     pub idempotency_ttl_secs: u64,
     /// `--idempotency-capacity`.
     pub idempotency_capacity: u64,
+    /// `--database-url` and the other store flags.
+    pub store: RawStoreSettings,
     /// `--json-limit-bytes`.
     pub json_limit_bytes: u32,
     /// `--body-read-timeout-secs`.
@@ -245,13 +245,9 @@ fn store_settings(raw: &RawSettings) -> Result<StoreSettings, ConfigError> {
         )));
     }
     Ok(StoreSettings {
-        database_url: raw
-            .database_url
-            .clone()
-            .unwrap_or_else(|| SecretString::from(DEFAULT_DATABASE_URL)),
         google_per_minute: positive(env::GOOGLE_CALLS_PER_MINUTE, raw.google_calls_per_minute)?,
         google_background_percent: raw.google_background_percent,
-        ..StoreSettings::default()
+        ..StoreSettings::from_raw(&raw.store)?
     })
 }
 

@@ -1,21 +1,59 @@
 //! The project's Google call budget, kept in the store so that every replica shares it: the
 //! transport's [`CallBudget`] on top of [`Store::take_google_slot`] and [`Store::google_backoff`].
+//!
+//! While the store cannot be reached, reads must go on (checks, lookups and lists need only
+//! Google; every mutation is refused anyway, because it needs its claim in the store). So the
+//! budget then falls back to a bucket of this replica's own, of the same size: an outage can
+//! let several replicas spend a minute's worth each, and Google's 429, should it come, still
+//! backs this replica off.
 
 use crate::google::budget::{BudgetFuture, BudgetRefusal, CallBudget, CallKind};
 use crate::store::{GoogleSlot, SlotKind, Store};
+use governor::clock::{Clock as _, DefaultClock};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
 /// The cluster-wide Google budget: one token bucket in the store for every replica.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StoreBudget {
     store: Store,
+    /// This replica's own bucket, used only while the store cannot be reached.
+    fallback: Arc<DefaultDirectRateLimiter>,
+}
+
+impl std::fmt::Debug for StoreBudget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreBudget").finish_non_exhaustive()
+    }
 }
 
 impl StoreBudget {
     /// The budget kept in `store` (its size and background share are the store's settings).
     pub fn new(store: Store) -> Self {
-        Self { store }
+        let per_minute =
+            NonZeroU32::new(store.settings().google_per_minute).unwrap_or(NonZeroU32::MIN);
+        let fallback = Arc::new(RateLimiter::direct(Quota::per_minute(per_minute)));
+        Self { store, fallback }
+    }
+
+    /// A slot from this replica's own bucket, within `deadline` (the store is unreachable).
+    async fn take_locally(&self, kind: CallKind, deadline: Instant) -> Result<(), BudgetRefusal> {
+        loop {
+            match self.fallback.check() {
+                Ok(()) => return Ok(()),
+                Err(not_until) => {
+                    let wait = not_until.wait_time_from(DefaultClock::default().now());
+                    if Instant::now() + wait > deadline {
+                        crate::metrics::google_budget_refusal(kind.as_str(), "exhausted");
+                        return Err(BudgetRefusal::Exhausted { retry_after: wait });
+                    }
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
     }
 
     async fn take(&self, kind: CallKind, deadline: Instant) -> Result<(), BudgetRefusal> {
@@ -51,11 +89,8 @@ impl StoreBudget {
                     clock.sleep_until(at).await;
                 }
                 Err(err) => {
-                    // Fail closed: a call made without the budget could push every replica
-                    // into Google's 429s.
-                    tracing::error!(error = %err, "the Google call budget could not be read");
-                    crate::metrics::google_budget_refusal(kind.as_str(), "unavailable");
-                    return Err(BudgetRefusal::Unavailable);
+                    tracing::warn!(error = %err, "the Google call budget could not be read: this replica's own bucket stands in");
+                    return self.take_locally(kind, deadline).await;
                 }
             }
         }

@@ -1,138 +1,154 @@
-//! Idempotency keys: the same key from the same caller within the TTL gets the first answer,
-//! without calling Google again; the same key with a different request is a conflict.
+//! Idempotency keys, kept in the store: the same key from the same caller within the TTL gets
+//! the first answer without calling Google again; the same key with a different request is a
+//! conflict.
 //!
-//! Concurrent requests with one key share one execution (the second waits for the first's
-//! answer). Bounded, and per replica: a retry that lands on another replica is not recognised,
-//! which is why send also reads before it mails.
+//! A pending row is written first, so of concurrent requests with one key, on any replica,
+//! exactly one executes; the others poll (with growing pauses, within their own deadline) until
+//! its answer is stored and replay it. A request that fails before any effect abandons its key,
+//! so a retry executes; an executor that died is replaced once its lease runs out.
 
-use crate::config::IdempotencySettings;
+use crate::invitations::durable::{Durable, StoreUnavailable};
 use crate::invitations::outcome::MutationResponse;
-use moka::future::Cache;
+use crate::store::{Caller, IdempotencyStart, StoredResponse};
 use sha2::{Digest, Sha256};
 use std::future::Future;
-use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Longest pause between two looks at a key another request is executing.
+const MAX_POLL: Duration = Duration::from_millis(500);
 
 /// Who used a key for what. Keys belong to a caller and an operation: the same key sent to
 /// send and to cancel names two requests.
 #[derive(Debug, Clone)]
 pub struct IdempotencyScope {
-    /// The verified caller (`iss` and `sub`) and the operation.
-    pub caller: String,
-    /// The caller's key (1 to 255 visible ASCII characters; the route checks).
-    pub key: String,
+    caller: Caller,
+    /// The operation and the caller's key (1 to 255 visible ASCII characters; the route
+    /// checks), as `send:KEY`.
+    key: String,
     /// A hash of the action and the request as parsed: JSON spacing and key order do not
     /// matter, the spelling of each address does (as with Stripe's keys, a retry repeats the
     /// request exactly).
-    pub fingerprint: [u8; 32],
+    fingerprint: String,
 }
 
 impl IdempotencyScope {
-    /// Fingerprints the parsed `request` for `action`.
-    pub fn new(caller: String, key: String, action: &str, request: &impl serde::Serialize) -> Self {
+    /// Fingerprints the parsed `request` for `action` of the caller `iss`/`sub`.
+    pub fn new(
+        iss: &str,
+        sub: &str,
+        key: &str,
+        action: &str,
+        request: &impl serde::Serialize,
+    ) -> Self {
         let mut hasher = Sha256::new();
         hasher.update(action.as_bytes());
         hasher.update([0]);
         hasher.update(serde_json::to_vec(request).unwrap_or_default());
         Self {
-            caller: format!("{caller}\u{0}{action}"),
-            key,
-            fingerprint: hasher.finalize().into(),
+            caller: Caller::new(iss, sub),
+            key: format!("{action}:{key}"),
+            fingerprint: hasher
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
         }
     }
 }
 
-#[derive(Clone)]
-struct Stored {
-    fingerprint: [u8; 32],
-    response: Arc<MutationResponse>,
+/// Why a keyed request got no answer.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+pub enum IdempotencyError {
+    /// The key was used before with a different request.
+    #[error("the idempotency key was used with a different request")]
+    KeyReused,
+    /// Another request with this key was still running when this one's deadline came.
+    #[error("a request with this idempotency key is still running")]
+    InProgress,
+    /// The store cannot be reached; nothing was done.
+    #[error("the store cannot be reached")]
+    Unavailable,
 }
 
-/// The key was used before with a different request.
-#[derive(Debug, Clone, Copy, thiserror::Error)]
-#[error("the idempotency key was used with a different request")]
-pub struct KeyReused;
-
-/// Remembered answers per (caller, key).
-pub struct IdempotencyStore {
-    cache: Cache<(String, String), Stored>,
+impl From<StoreUnavailable> for IdempotencyError {
+    fn from(_: StoreUnavailable) -> Self {
+        IdempotencyError::Unavailable
+    }
 }
 
 /// An answer and whether it is a replay.
+#[derive(Debug, Clone)]
 pub struct Answer {
-    /// The answer.
-    pub response: Arc<MutationResponse>,
+    /// The JSON body, byte for byte as first answered.
+    pub body: Vec<u8>,
     /// True when the answer was stored by an earlier request.
     pub replayed: bool,
 }
 
-impl IdempotencyStore {
-    /// An empty store.
-    pub fn new(settings: &IdempotencySettings) -> Self {
-        Self {
-            cache: Cache::builder()
-                .max_capacity(settings.capacity)
-                .time_to_live(settings.ttl)
-                .build(),
-        }
-    }
-
-    /// Runs `work` once per (caller, key); later (and concurrent) requests get its answer.
-    pub async fn run_once<F>(&self, scope: IdempotencyScope, work: F) -> Result<Answer, KeyReused>
-    where
-        F: Future<Output = MutationResponse>,
-    {
-        let fingerprint = scope.fingerprint;
-        let entry = self
-            .cache
-            .entry((scope.caller, scope.key))
-            .or_insert_with(async move {
-                Stored {
-                    fingerprint,
-                    response: Arc::new(work.await),
-                }
-            })
-            .await;
-        let replayed = !entry.is_fresh();
-        let stored = entry.into_value();
-        if stored.fingerprint != fingerprint {
-            return Err(KeyReused);
-        }
-        Ok(Answer {
-            response: stored.response,
-            replayed,
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::invitations::outcome::MutationResponse;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    fn scope(key: &str, body: &str) -> IdempotencyScope {
-        IdempotencyScope::new("iss\0sub".into(), key.into(), "send", &body)
-    }
-
-    #[tokio::test]
-    async fn the_same_key_runs_once_and_replays() {
-        let store = IdempotencyStore::new(&IdempotencySettings::default());
-        let runs = AtomicUsize::new(0);
-        let work = || async {
-            runs.fetch_add(1, Ordering::SeqCst);
-            MutationResponse::new(Vec::new())
-        };
-        let first = store.run_once(scope("k", "a"), work()).await.unwrap();
-        let second = store.run_once(scope("k", "a"), work()).await.unwrap();
-        assert!(!first.replayed && second.replayed);
-        assert_eq!(runs.load(Ordering::SeqCst), 1);
-        assert!(store.run_once(scope("k", "b"), work()).await.is_err());
-        assert!(
-            !store
-                .run_once(scope("other", "b"), work())
-                .await
-                .unwrap()
-                .replayed
+/// Runs `work` once per key across every replica; `lease` bounds how long it may take (a
+/// pending key older than that is executed again), and waiting for another executor ends at
+/// `deadline`.
+pub(crate) async fn run_once<F>(
+    durable: &Durable,
+    ttl: Duration,
+    lease: Duration,
+    scope: &IdempotencyScope,
+    work: F,
+) -> Result<Answer, IdempotencyError>
+where
+    F: Future<Output = Result<MutationResponse, StoreUnavailable>>,
+{
+    let deadline = Instant::now() + lease;
+    let mut pause = Duration::from_millis(20);
+    let ticket = loop {
+        let start = durable.store().begin_idempotent(
+            &scope.caller,
+            &scope.key,
+            &scope.fingerprint,
+            ttl,
+            lease,
         );
+        match durable.observe(start.await)? {
+            IdempotencyStart::Execute(ticket) => break ticket,
+            IdempotencyStart::Replay(stored) => {
+                return Ok(Answer {
+                    body: stored.body,
+                    replayed: true,
+                });
+            }
+            IdempotencyStart::KeyReused => return Err(IdempotencyError::KeyReused),
+            IdempotencyStart::InProgress => {
+                if Instant::now() + pause > deadline {
+                    return Err(IdempotencyError::InProgress);
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(MAX_POLL);
+            }
+        }
+    };
+    let response = match work.await {
+        Ok(response) => response,
+        Err(StoreUnavailable) => {
+            // Nothing was done: forget the key so that a retry executes.
+            let _ = durable.observe(durable.store().abandon_idempotent(&ticket).await);
+            return Err(IdempotencyError::Unavailable);
+        }
+    };
+    let body = serde_json::to_vec(&response).unwrap_or_default();
+    let stored = StoredResponse {
+        status: 200,
+        body: body.clone(),
+    };
+    match durable.observe(durable.store().complete_idempotent(&ticket, &stored).await) {
+        Ok(true) => {}
+        // The effects are done: answer them even when the store could not keep the answer (a
+        // retry then executes again, and its reads before any mail keep it harmless).
+        Ok(false) => tracing::warn!("an idempotency key's lease ran out before its answer"),
+        Err(StoreUnavailable) => {}
     }
+    Ok(Answer {
+        body,
+        replayed: false,
+    })
 }

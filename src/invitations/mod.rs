@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod budget;
+pub mod durable;
 pub mod eligibility;
 pub mod email;
 pub mod idempotency;
@@ -10,53 +11,77 @@ pub mod listing;
 pub mod mutation;
 pub mod outcome;
 
-use crate::config::InvitationSettings;
+use crate::config::Settings;
 use crate::google::breaker::BreakerState;
 use crate::google::{CallContext, GoogleClient};
 use batch::{BatchEntry, EmailBatch};
 use bytes::Bytes;
+use durable::{Durable, StoreUnavailable};
 use eligibility::EligibilityCache;
 use email::{DomainPolicy, Email};
 use futures_util::{Stream, StreamExt};
-use idempotency::IdempotencyStore;
+use idempotency::{Answer, IdempotencyError, IdempotencyScope};
 use listing::{ExportFormat, InvitationPage, ListQuery, Summary};
 use moka::future::Cache;
-use mutation::{Action, Done, MutationObserver};
+use mutation::{Action, Done, MailBudget, MutationObserver};
 use outcome::{
     EligibilityResult, Failure, Invitation, InvitationState, ItemError, ItemErrorCode,
     LookupResult, MutationResponse,
 };
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// Who a budget or an idempotency key belongs to: the verified caller's `iss` and `sub`.
+pub use crate::store::Caller as CallerId;
+/// The store, as startup opens it and hands it to [`Invitations::new`].
+pub use crate::store::{Clock as StoreClock, Store};
 
 /// The invitation service: one per process, shared by every request.
 pub struct Invitations {
     google: Arc<GoogleClient>,
     eligibility: EligibilityCache,
-    idempotency: IdempotencyStore,
+    durable: Durable,
+    idempotency_ttl: Duration,
+    /// Longest one item of a batch may take: its Google deadline and the margin after it.
+    item_budget: Duration,
     summaries: Cache<(), Arc<Summary>>,
     policy: DomainPolicy,
     concurrency: usize,
 }
 
 impl Invitations {
-    /// Builds the service for `customer`.
+    /// Builds the service from the settings, over the opened `store`; `readiness` learns the
+    /// store's health from every call.
     pub fn new(
         google: Arc<GoogleClient>,
-        customer: &str,
-        allowed_domains: Vec<String>,
-        settings: &InvitationSettings,
+        store: Store,
+        readiness: Arc<crate::readiness::Readiness>,
+        settings: &Settings,
     ) -> Self {
+        let invitations = &settings.invitations;
+        // The read that settles a lost send runs after the item's deadline, for at most the
+        // attempt timeout (at least 5 s); a second on top for the store's own round trips.
+        let lease_margin =
+            settings.google.timeouts.attempt.max(Duration::from_secs(5)) + Duration::from_secs(1);
         Self {
             google,
-            eligibility: EligibilityCache::new(customer, &settings.eligibility),
-            idempotency: IdempotencyStore::new(&settings.idempotency),
+            eligibility: EligibilityCache::new(&settings.customer, &invitations.eligibility),
+            durable: Durable::new(
+                store,
+                readiness,
+                &settings.customer,
+                settings.limits.daily_mails_per_caller,
+                lease_margin,
+            ),
+            idempotency_ttl: invitations.idempotency.ttl,
+            item_budget: settings.google.timeouts.total + lease_margin,
             summaries: Cache::builder()
                 .max_capacity(1)
-                .time_to_live(settings.summary_ttl)
+                .time_to_live(invitations.summary_ttl)
                 .build(),
-            policy: DomainPolicy::new(allowed_domains),
-            concurrency: settings.batch_concurrency.get(),
+            policy: DomainPolicy::new(settings.allowed_domains.clone()),
+            concurrency: invitations.batch_concurrency.get(),
         }
     }
 
@@ -65,9 +90,32 @@ impl Invitations {
         &self.eligibility
     }
 
-    /// The idempotency store.
-    pub fn idempotency(&self) -> &IdempotencyStore {
-        &self.idempotency
+    /// The store (startup and tests; handlers go through the methods of this service).
+    pub fn store(&self) -> &Store {
+        self.durable.store()
+    }
+
+    /// Pings the store every few seconds for `/readyz`; runs until dropped.
+    pub async fn watch_store(&self) {
+        self.durable.watch().await;
+    }
+
+    /// Runs `work` (a send or cancel of a batch of `batch_len` addresses) once per
+    /// Idempotency-Key across every replica; later and concurrent requests with the key get
+    /// its answer.
+    pub async fn run_once<F>(
+        &self,
+        scope: &IdempotencyScope,
+        batch_len: usize,
+        work: F,
+    ) -> Result<Answer, IdempotencyError>
+    where
+        F: Future<Output = Result<MutationResponse, StoreUnavailable>>,
+    {
+        // As long as the batch can take: its rounds of `concurrency` items, each its budget.
+        let rounds = u32::try_from(batch_len.div_ceil(self.concurrency)).unwrap_or(u32::MAX);
+        let lease = self.item_budget.saturating_mul(rounds.max(1));
+        idempotency::run_once(&self.durable, self.idempotency_ttl, lease, scope, work).await
     }
 
     /// The Google client, for startup checks and tests: handlers go through the methods of
@@ -166,14 +214,23 @@ impl Invitations {
         .await
     }
 
-    /// Sends invitations safely; every item is reported to `observer` as it completes.
+    /// Sends invitations safely, each mail charged to `caller`'s daily budget; every item is
+    /// reported to `observer` as it completes. `Err` when the store is down and nothing was
+    /// done.
     pub async fn send(
         &self,
         batch: &EmailBatch,
         resend: bool,
+        caller: &CallerId,
         observer: &dyn MutationObserver,
         request_id: &str,
-    ) -> MutationResponse {
+    ) -> Result<MutationResponse, StoreUnavailable> {
+        let budget = MailBudget {
+            durable: &self.durable,
+            caller,
+            day: self.durable.today(),
+        };
+        let budget = &budget;
         self.mutate(
             Action::Send,
             batch,
@@ -186,6 +243,7 @@ impl Invitations {
                     email,
                     resend,
                     observer,
+                    budget,
                     &ctx,
                 )
                 .await
@@ -195,12 +253,13 @@ impl Invitations {
     }
 
     /// Cancels pending invitations; every item is reported to `observer` as it completes.
+    /// `Err` when the store is down and nothing was done.
     pub async fn cancel(
         &self,
         batch: &EmailBatch,
         observer: &dyn MutationObserver,
         request_id: &str,
-    ) -> MutationResponse {
+    ) -> Result<MutationResponse, StoreUnavailable> {
         self.mutate(
             Action::Cancel,
             batch,
@@ -220,22 +279,55 @@ impl Invitations {
         observer: &'a dyn MutationObserver,
         request_id: &str,
         one: F,
-    ) -> MutationResponse
+    ) -> Result<MutationResponse, StoreUnavailable>
     where
         F: AsyncFn(&'a Email, CallContext) -> Done + 'a,
     {
+        // Known down (the last call or ping failed): refuse at once rather than let every item
+        // wait for a connection.
+        if self.durable.is_down() {
+            return Err(StoreUnavailable);
+        }
         let one = &one;
         let results = self
             .fan_out(batch, request_id, |entry, ctx| async move {
                 let done = match self.admit(entry) {
-                    Ok(email) => one(email, ctx).await,
+                    // The claim comes before anything else for this person, so that another
+                    // request (on any replica) acting on them waits for this one's outcome.
+                    Ok(email) => match self.durable.claim(email, request_id, ctx.deadline).await {
+                        Ok(claim) => {
+                            let done = one(email, ctx).await;
+                            self.durable.release(&claim).await;
+                            done
+                        }
+                        Err(error) => mutation::refused(email.as_str(), error),
+                    },
                     Err(error) => mutation::refused(entry.raw(), error),
                 };
                 observer.record(action, &done);
                 done.result
             })
             .await;
-        MutationResponse::new(results)
+        // Every address that could reach Google met a store outage before any change: the
+        // request as a whole is refused, so the caller retries it later.
+        let code = |r: &outcome::MutationResult| r.error.as_ref().map(|e| e.code);
+        let down = results
+            .iter()
+            .any(|r| code(r) == Some(ItemErrorCode::StoreUnavailable))
+            && results.iter().all(|r| {
+                matches!(
+                    code(r),
+                    Some(
+                        ItemErrorCode::StoreUnavailable
+                            | ItemErrorCode::InvalidEmail
+                            | ItemErrorCode::DomainNotAllowed
+                    )
+                )
+            });
+        if down {
+            return Err(StoreUnavailable);
+        }
+        Ok(MutationResponse::new(results))
     }
 
     /// One page of invitations.

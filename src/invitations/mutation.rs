@@ -7,19 +7,16 @@
 
 use crate::google::wire::{State, UserInvitation};
 use crate::google::{CallContext, GoogleClient, UpstreamError};
+use crate::invitations::durable::Durable;
 use crate::invitations::eligibility::EligibilityCache;
 use crate::invitations::email::Email;
 use crate::invitations::outcome::{Invitation, ItemError, ItemErrorCode, MutationResult, Outcome};
 
-/// What the caller's side needs to hear about each item: the mail quota and the audit trail.
+/// What the caller's side needs to hear about each item: the audit trail.
 pub trait MutationObserver: Send + Sync {
     /// A send or cancel is about to change something at Google; `Err` refuses it (the audit
     /// trail cannot be written).
     fn allow_change(&self) -> Result<(), ItemError>;
-    /// A mail is about to go out for this caller; `Err` refuses it (quota used up).
-    fn allow_mail(&self) -> Result<(), ItemError>;
-    /// The allowed mail did not go out after all.
-    fn refund_mail(&self);
     /// The item's result, written to the audit trail before the answer leaves.
     fn record(&self, action: Action, done: &Done);
 }
@@ -85,6 +82,26 @@ fn failed(email: &Email, error: ItemError, google_status: Option<u16>) -> Done {
     }
 }
 
+/// The caller's daily mail budget in the store, for one item.
+pub(crate) struct MailBudget<'a> {
+    /// The store.
+    pub durable: &'a Durable,
+    /// Whose budget.
+    pub caller: &'a crate::store::Caller,
+    /// The UTC day the request counts against.
+    pub day: chrono::NaiveDate,
+}
+
+impl MailBudget<'_> {
+    async fn reserve(&self) -> Result<(), ItemError> {
+        self.durable.reserve_mail(self.caller, self.day).await
+    }
+
+    async fn refund(&self) {
+        self.durable.refund_mail(self.caller, self.day).await;
+    }
+}
+
 /// Reads the invitation: `Ok(None)` when Google has none (yet).
 async fn read(
     google: &GoogleClient,
@@ -105,6 +122,7 @@ pub(crate) async fn send_one(
     email: &Email,
     resend: bool,
     observer: &dyn MutationObserver,
+    budget: &MailBudget<'_>,
     ctx: &CallContext,
 ) -> Done {
     let before = match read(google, email, ctx).await {
@@ -127,7 +145,11 @@ pub(crate) async fn send_one(
             Err(err) => return failed(email, ItemError::from_upstream(&err), None),
         },
     };
-    if let Err(error) = observer.allow_change().and_then(|()| observer.allow_mail()) {
+    if let Err(error) = observer.allow_change() {
+        return failed(email, error, None);
+    }
+    // Reserved before the call, exact across replicas; given back when no mail went out.
+    if let Err(error) = budget.reserve().await {
         return failed(email, error, None);
     }
     let result = google.send(email.as_str(), before.as_ref(), ctx).await;
@@ -144,7 +166,7 @@ pub(crate) async fn send_one(
         }
         Err(err) if err.status == Some(crate::google::Status::FailedPrecondition) => {
             // Not invitable after all (e.g. the person joined meanwhile): no mail went out.
-            observer.refund_mail();
+            budget.refund().await;
             done(
                 email,
                 Outcome::NotEligible,
@@ -160,7 +182,7 @@ pub(crate) async fn send_one(
                     the mail may have gone out. Look the address up before sending again."
                         .into();
             } else {
-                observer.refund_mail();
+                budget.refund().await;
             }
             failed(email, error, err.http_status)
         }

@@ -120,6 +120,11 @@ pub enum ItemErrorCode {
     /// The project's Google quota (shared by every replica) has no call left before the
     /// item's deadline; Google was not called. Retry after `retryAfterSeconds`.
     QuotaExhausted,
+    /// The gateway's store cannot be reached, so nothing was changed; retry later.
+    StoreUnavailable,
+    /// Another request held this address for longer than this one could wait; nothing was
+    /// changed. Look the address up before retrying.
+    AddressBusy,
 }
 
 /// Why one item of a batch failed.

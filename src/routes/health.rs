@@ -12,6 +12,10 @@ pub struct ProbeResponse {
     /// `alive` or `ready`.
     #[schema(example = "ready")]
     pub status: String,
+    /// Checks that fail without stopping traffic (`store: failed`: send and cancel answer
+    /// `503 store_unavailable` meanwhile); absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub degraded: Vec<String>,
 }
 
 /// Liveness: the process is up and serving HTTP. Touches nothing else.
@@ -24,10 +28,12 @@ pub struct ProbeResponse {
 pub async fn livez() -> HttpResponse {
     HttpResponse::Ok().json(ProbeResponse {
         status: "alive".into(),
+        degraded: Vec::new(),
     })
 }
 
-/// Readiness: credentials usable, caller keys loaded, not draining. Reads cached state only;
+/// Readiness: credentials usable, caller keys loaded, the store reached once, not draining;
+/// `degraded` lists what fails without stopping traffic. Reads cached state only;
 /// never calls Google per probe.
 #[utoipa::path(
     get,
@@ -46,6 +52,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     if blockers.is_empty() {
         Ok(HttpResponse::Ok().json(ProbeResponse {
             status: "ready".into(),
+            degraded: state.readiness.degraded(),
         }))
     } else {
         Err(ApiError::new(

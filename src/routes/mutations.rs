@@ -3,7 +3,9 @@
 use crate::audit::{AuditAction, AuditRecord};
 use crate::auth::{Caller, scope};
 use crate::error::{ApiError, ErrorCode, ProblemDocument};
+use crate::invitations::CallerId;
 use crate::invitations::batch::EmailBatch;
+use crate::invitations::durable::StoreUnavailable;
 use crate::invitations::idempotency::IdempotencyScope;
 use crate::invitations::mutation::{self, Action, Done, MutationObserver};
 use crate::invitations::outcome::{ItemError, MutationResponse};
@@ -81,9 +83,25 @@ pub enum MutationErrors {
         example = json!(ErrorCode::AuditUnavailable.example())
     )]
     AuditUnavailable(ProblemDocument),
+    /// The store cannot be reached (`store_unavailable`): nothing was changed.
+    #[response(
+        status = 503,
+        content_type = "application/problem+json",
+        headers(("Retry-After" = u64, description = "Seconds to wait before trying again")),
+        example = json!(ErrorCode::StoreUnavailable.example())
+    )]
+    StoreUnavailable(ProblemDocument),
+    /// A request with this Idempotency-Key is still running (`idempotency_key_in_progress`).
+    #[response(
+        status = 409,
+        content_type = "application/problem+json",
+        headers(("Retry-After" = u64, description = "Seconds to wait before asking again")),
+        example = json!(ErrorCode::IdempotencyKeyInProgress.example())
+    )]
+    KeyInProgress(ProblemDocument),
 }
 
-/// Reports every item to the audit trail and charges mails to the caller's daily quota.
+/// Reports every item to the audit trail.
 struct AuditedCaller<'a> {
     state: &'a AppState,
     caller: &'a Caller,
@@ -98,17 +116,6 @@ impl MutationObserver for AuditedCaller<'_> {
             tracing::error!(error = %err, "audit trail unavailable: item refused before any change");
             mutation::audit_unavailable()
         })
-    }
-
-    fn allow_mail(&self) -> Result<(), ItemError> {
-        self.state
-            .limits
-            .try_consume_mails(self.caller, 1)
-            .map_err(|_| mutation::mail_quota_exceeded())
-    }
-
-    fn refund_mail(&self) {
-        self.state.limits.refund_mails(self.caller, 1);
     }
 
     fn record(&self, action: Action, done: &Done) {
@@ -176,10 +183,10 @@ async fn mutate(
     state: &AppState,
     caller: &Caller,
     req: &HttpRequest,
-    action: Action,
-    route: &'static str,
+    (action, route): (Action, &'static str),
     fingerprint: &impl Serialize,
-    run: impl AsyncFnOnce(&AuditedCaller<'_>) -> MutationResponse,
+    batch_len: usize,
+    run: impl AsyncFnOnce(&AuditedCaller<'_>) -> Result<MutationResponse, StoreUnavailable>,
 ) -> Result<HttpResponse, ApiError> {
     // Nothing is changed unless it can be audited.
     state.audit.check_writable()?;
@@ -192,26 +199,28 @@ async fn mutate(
         idempotency_key: key.as_deref(),
         route,
     };
-    let Some(key) = key.clone() else {
-        return Ok(HttpResponse::Ok().json(run(&observer).await));
+    let Some(key) = key.as_deref() else {
+        return Ok(HttpResponse::Ok().json(run(&observer).await?));
     };
     let caller_key = caller.key();
     let scope = IdempotencyScope::new(
-        format!("{}\u{0}{}", caller_key.issuer, caller_key.subject),
+        &caller_key.issuer,
+        &caller_key.subject,
         key,
         action.as_str(),
         fingerprint,
     );
     let answer = state
         .invitations
-        .idempotency()
-        .run_once(scope, run(&observer))
+        .run_once(&scope, batch_len, run(&observer))
         .await?;
     let mut response = HttpResponse::Ok();
+    response.content_type("application/json");
     if answer.replayed {
         response.insert_header((IDEMPOTENT_REPLAYED, HeaderValue::from_static("true")));
     }
-    Ok(response.json(answer.response.as_ref()))
+    // The stored bytes: a replay is the first answer exactly.
+    Ok(response.body(answer.body))
 }
 
 /// Send invitations, never twice by accident.
@@ -253,20 +262,22 @@ pub async fn send_invitations(
     let SendInvitationsRequest { emails, resend } = body.into_inner();
     let batch = EmailBatch::parse(emails)?;
     let request_id = request_id(&req);
+    let key = caller.caller().key();
+    let caller_id = CallerId::new(key.issuer, key.subject);
     mutate(
         &state,
         caller.caller(),
         &req,
-        Action::Send,
-        "POST /v1/invitations/send",
+        (Action::Send, "POST /v1/invitations/send"),
         &SendFingerprint {
             emails: &batch,
             resend,
         },
+        batch.entries().len(),
         async |observer| {
             state
                 .invitations
-                .send(&batch, resend, observer, &request_id)
+                .send(&batch, resend, &caller_id, observer, &request_id)
                 .await
         },
     )
@@ -308,9 +319,9 @@ pub async fn cancel_invitations(
         &state,
         caller.caller(),
         &req,
-        Action::Cancel,
-        "POST /v1/invitations/cancel",
+        (Action::Cancel, "POST /v1/invitations/cancel"),
         &batch,
+        batch.entries().len(),
         async |observer| {
             state
                 .invitations

@@ -6,7 +6,7 @@ pub mod sandbox;
 pub mod shutdown;
 
 use crate::cli::LogFormat;
-use crate::config::{RawSettings, Settings};
+use crate::config::{RawSettings, RawStoreSettings, Settings, StoreSettings};
 use crate::middleware::{body_timeout, draining, problems, request_id};
 use crate::routes;
 use crate::state::AppState;
@@ -35,6 +35,16 @@ pub async fn serve(raw: RawSettings, log_format: LogFormat) -> anyhow::Result<()
             .run_until_stopped()
             .await?;
     }
+    Ok(())
+}
+
+/// `migrate`: applies the store's migrations (under the same lock as a starting `serve`) and
+/// exits; reads only the store's settings.
+pub async fn migrate(raw: RawStoreSettings) -> anyhow::Result<()> {
+    let settings = StoreSettings::from_raw(&raw)?;
+    let store = crate::store::Store::connect(&settings, crate::store::Clock::system()).await?;
+    println!("the {} store is migrated", store.backend_name());
+    store.close().await;
     Ok(())
 }
 
@@ -119,6 +129,8 @@ impl Application {
         } = self;
         let handle = server.handle();
         let upkeep = tokio::spawn(crate::metrics::run_upkeep(state.metrics.clone()));
+        let invitations = std::sync::Arc::clone(&state.invitations);
+        let store_watch = tokio::spawn(async move { invitations.watch_store().await });
         let result = async {
             let mut server = std::pin::pin!(server);
             tokio::select! {
@@ -138,6 +150,7 @@ impl Application {
         }
         .await;
         upkeep.abort();
+        store_watch.abort();
         result
     }
 }

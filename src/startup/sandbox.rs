@@ -66,11 +66,11 @@ impl Sandbox {
         sandbox.google_iam_url = emulator.url().to_owned();
         sandbox.google_token_url = emulator.token_url();
         sandbox.jwt_hs256_secret = Some(jwt_secret.clone());
-        // A throwaway store beside the key unless one was named: the sandbox leaves nothing behind.
-        if sandbox.database_url.is_none() {
-            let file = key_dir.path().join("sandbox.db");
-            sandbox.database_url = Some(SecretString::from(format!("sqlite://{}", file.display())));
-        }
+        // The sandbox's store lives and dies with it, beside the key.
+        sandbox.store.database_url = SecretString::from(format!(
+            "sqlite://{}",
+            key_dir.path().join("gateway.db").display()
+        ));
         let settings = Settings::from_raw(&sandbox)?;
 
         let token = mint::mint_hs256(

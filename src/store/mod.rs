@@ -23,8 +23,8 @@ mod google_budget;
 mod idempotency;
 mod ledger;
 mod mail_budget;
-mod settings;
 
+pub use crate::config::{DEFAULT_DATABASE_URL, StoreSettings};
 pub use audit::{
     AuditCursor, AuditEvent, AuditFilter, AuditId, AuditIntent, AuditListing, DenialRecord,
     SEARCH_LIMIT,
@@ -33,7 +33,6 @@ pub use clock::Clock;
 pub use google_budget::{GoogleSlot, SlotKind};
 pub use idempotency::{IdempotencyStart, IdempotencyTicket, StoredResponse};
 pub use ledger::{Claim, ClaimToken};
-pub use settings::{DEFAULT_DATABASE_URL, StoreSettings};
 
 use secrecy::ExposeSecret;
 use sqlx::migrate::{MigrateError, Migrator};
@@ -255,7 +254,11 @@ where
 
 fn is_in_memory(file: &std::path::Path) -> bool {
     let name = file.to_string_lossy();
-    name.is_empty() || name == ":memory:" || name.starts_with("file::memory:")
+    // sqlx names `sqlite::memory:` databases `file:sqlx-in-memory-N`.
+    name.is_empty()
+        || name == ":memory:"
+        || name.starts_with("file::memory:")
+        || name.starts_with("file:sqlx-in-memory-")
 }
 
 /// Takes an exclusive lock on `<database>.migrate-lock`, waiting for another process that

@@ -150,3 +150,39 @@ fn a_shutdown_timeout_too_short_to_finish_and_record_a_send_is_refused_at_start(
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn migrate_applies_the_schema_and_a_newer_schema_stops_it_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("gateway.db").display());
+    let migrate = || {
+        gateway()
+            .arg("migrate")
+            .env("GATEWAY_DATABASE_URL", &url)
+            .output()
+            .unwrap()
+    };
+    let first = migrate();
+    assert_eq!(first.status.code(), Some(0), "{first:?}");
+    assert!(dir.path().join("gateway.db").is_file());
+
+    // A later binary's migration, as a newer release would leave it.
+    {
+        use sqlx::Connection;
+        let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (9999, 'from the future', 1, x'00', 0)",
+        )
+        .execute(&mut db)
+        .await
+        .unwrap();
+        db.close().await.unwrap();
+    }
+    let refused = migrate();
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    let stderr = String::from_utf8(refused.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("9999"), "{stderr}");
+    assert!(!stderr.contains(&url), "the URL is never printed: {stderr}");
+}

@@ -5,13 +5,12 @@ use invitation_gateway::auth::mint::{self, TokenRequest};
 use invitation_gateway::cli::LogFormat;
 use invitation_gateway::config::{
     AuditSettings, GoogleCredentials, GoogleSettings, GoogleTimeouts, HttpSettings, JwtSettings,
-    LimitSettings, ProtectionSettings, RetrySettings, Settings,
+    LimitSettings, ProtectionSettings, RetrySettings, Settings, StoreSettings,
 };
 use invitation_gateway::emulator::{Emulator, EmulatorKey, EmulatorSettings, Seed};
 use invitation_gateway::readiness::CheckState;
 use invitation_gateway::startup::Application;
 use invitation_gateway::state::AppState;
-use invitation_gateway::store::StoreSettings;
 use invitation_gateway::{install_crypto_provider, telemetry};
 use reqwest::Response;
 use std::num::{NonZeroU32, NonZeroUsize};
@@ -50,19 +49,19 @@ pub struct TestGoogle {
     pub key_path: PathBuf,
 }
 
-impl TestGoogle {
-    /// The SQLite file of a gateway in front of this emulator (in its private directory).
-    pub fn store_path(&self) -> PathBuf {
-        self._key_dir.path().join("gateway.db")
-    }
-}
-
 /// One service-account key for every emulator of the test process: generating a 2048-bit RSA
 /// key per test would cost most of the suite's time.
 pub fn shared_key() -> EmulatorKey {
     static KEY: OnceLock<EmulatorKey> = OnceLock::new();
     KEY.get_or_init(|| EmulatorKey::generate().expect("generate an RSA key"))
         .clone()
+}
+
+impl TestGoogle {
+    /// The test's private temporary directory (the key, the gateway's SQLite file).
+    pub fn key_dir(&self) -> &std::path::Path {
+        self._key_dir.path()
+    }
 }
 
 /// Starts an emulator with the given seed on a loopback port.
@@ -141,10 +140,11 @@ pub fn test_settings(google: &TestGoogle) -> Settings {
         audit: AuditSettings::default(),
         log_hash_key: None,
         invitations: Default::default(),
-        // A fresh SQLite file beside the emulator's key (removed with it); a generous Google
-        // budget: tests that are about the budget set their own.
+        // Every test gateway has its own SQLite file, beside its emulator's key.
         store: StoreSettings {
-            database_url: format!("sqlite://{}", google.store_path().display()).into(),
+            database_url: format!("sqlite://{}", google.key_dir().join("gateway.db").display())
+                .into(),
+            // A generous Google budget: tests that are about the budget set their own.
             google_per_minute: 100_000,
             ..StoreSettings::default()
         },

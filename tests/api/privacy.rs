@@ -23,9 +23,11 @@ async fn a_full_scenario_at_trace_logs_no_email_token_or_key() {
     emulator.write_key(&key_path).unwrap();
     let store_url = format!("sqlite://{}", dir.path().join("gateway.db").display());
 
+    let database = format!("sqlite://{}", dir.path().join("gateway.db").display());
     let (running, rx) = start_binary(
         &["serve", "--listen", "127.0.0.1:0"],
         [
+            ("GATEWAY_DATABASE_URL", database.as_str()),
             ("RUST_LOG", "trace"),
             ("GATEWAY_LOG_FORMAT", "json"),
             ("GOOGLE_APPLICATION_CREDENTIALS", key_path.to_str().unwrap()),

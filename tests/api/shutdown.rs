@@ -356,7 +356,10 @@ impl Served {
                 .arg("--google-application-credentials")
                 .arg(&google.key_path)
                 .arg("--database-url")
-                .arg(format!("sqlite://{}", google.store_path().display()))
+                .arg(format!(
+                    "sqlite://{}",
+                    google.key_dir().join("served.db").display()
+                ))
                 .args(args)
                 .env("GATEWAY_JWT_HS256_SECRET", crate::helpers::JWT_SECRET),
         );

@@ -162,21 +162,14 @@ pub fn settings() -> Settings {
         audit: AuditSettings::default(),
         log_hash_key: None,
         invitations: Default::default(),
-        // These tests never call Google, so never take from the budget kept in the store: one
-        // SQLite file for the whole test process is enough.
-        store: crate::store::StoreSettings {
-            database_url: shared_store_url().into(),
-            ..crate::store::StoreSettings::default()
+        // One connection: each in-memory SQLite connection is a database of its own.
+        store: crate::config::StoreSettings {
+            database_url: "sqlite::memory:".into(),
+            max_connections: 1,
+            ..Default::default()
         },
         gcp_project: None,
     }
-}
-
-/// A SQLite URL in a temporary directory that lives as long as the test process.
-fn shared_store_url() -> String {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    let dir = DIR.get_or_init(|| tempfile::tempdir().expect("temporary directory"));
-    format!("sqlite://{}", dir.path().join("gateway.db").display())
 }
 
 /// What the probe answered.

@@ -1,6 +1,11 @@
 //! Settings of the store: where it is, how many connections, how long to wait, what to keep.
+//! The store reads them; only the URL, the pool size and the two timeouts are settings of
+//! `serve` and `migrate`, the rest keep their defaults.
 
-use secrecy::SecretString;
+use super::ConfigError;
+use super::env;
+use super::rules::{positive, positive_ms};
+use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
 
 /// The embedded default: a SQLite file next to the process, created on first start.
@@ -44,5 +49,44 @@ impl Default for StoreSettings {
             audit_retention: Duration::from_secs(400 * 24 * 60 * 60),
             mail_budget_retention_days: 7,
         }
+    }
+}
+
+/// The store's settings as given (flags, environment), before validation; `serve` and
+/// `migrate` share them.
+#[derive(Debug, Clone)]
+pub struct RawStoreSettings {
+    /// `--database-url`.
+    pub database_url: SecretString,
+    /// `--database-max-connections`.
+    pub max_connections: u32,
+    /// `--database-connect-timeout-ms`.
+    pub connect_timeout_ms: u64,
+    /// `--database-statement-timeout-ms`.
+    pub statement_timeout_ms: u64,
+}
+
+impl StoreSettings {
+    /// Validates the store's settings as given; the error names the setting (never the URL,
+    /// which may carry a password).
+    pub fn from_raw(raw: &RawStoreSettings) -> Result<StoreSettings, ConfigError> {
+        let url = raw.database_url.expose_secret();
+        let known = ["sqlite:", "postgres://", "postgresql://"];
+        if !known.iter().any(|scheme| url.starts_with(scheme)) {
+            return Err(ConfigError(format!(
+                "{}: must start with sqlite:// (one replica) or postgres:// (several)",
+                env::DATABASE_URL
+            )));
+        }
+        Ok(StoreSettings {
+            database_url: raw.database_url.clone(),
+            max_connections: positive(env::DATABASE_MAX_CONNECTIONS, raw.max_connections)?,
+            connect_timeout: positive_ms(env::DATABASE_CONNECT_TIMEOUT_MS, raw.connect_timeout_ms)?,
+            statement_timeout: positive_ms(
+                env::DATABASE_STATEMENT_TIMEOUT_MS,
+                raw.statement_timeout_ms,
+            )?,
+            ..StoreSettings::default()
+        })
     }
 }

@@ -1,0 +1,184 @@
+//! The domain's use of the store: the per-address send ledger, the daily mail budget, and the
+//! store's health as real calls and a periodic ping see it.
+//!
+//! Every store call goes through [`Durable::observe`], so `/readyz` learns of an outage from
+//! the first request that meets it, not only from the next ping.
+
+use crate::invitations::email::Email;
+use crate::invitations::outcome::{ItemError, ItemErrorCode};
+use crate::readiness::{CheckState, Readiness};
+use crate::store::{Caller, Claim, ClaimToken, Store, StoreError};
+use chrono::NaiveDate;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// Longest pause between two claim attempts on an address another replica holds.
+const MAX_CLAIM_POLL: Duration = Duration::from_millis(250);
+
+/// How often the background task pings the store for `/readyz`.
+pub const PING_EVERY: Duration = Duration::from_secs(5);
+
+/// Seconds a caller refused with `503 store_unavailable` is told to wait.
+pub const STORE_RETRY_AFTER_SECS: u64 = 5;
+
+/// The store is down: nothing was changed.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the store cannot be reached")]
+pub struct StoreUnavailable;
+
+/// The store as the domain uses it.
+pub(crate) struct Durable {
+    store: Store,
+    readiness: Arc<Readiness>,
+    customer: String,
+    daily_mails: u32,
+    /// Added to an item's remaining deadline for its claim's lease: the read that settles a
+    /// lost send may run after the deadline.
+    lease_margin: Duration,
+    /// Woken on every release in this process, so a waiter on this replica claims at once
+    /// instead of at its next poll; waiters on other replicas poll.
+    released: Notify,
+}
+
+impl Durable {
+    pub(crate) fn new(
+        store: Store,
+        readiness: Arc<Readiness>,
+        customer: &str,
+        daily_mails: u32,
+        lease_margin: Duration,
+    ) -> Self {
+        // The store answered Store::connect, which migrated it.
+        readiness.store.set(CheckState::Ready);
+        Self {
+            store,
+            readiness,
+            customer: customer.to_owned(),
+            daily_mails,
+            lease_margin,
+            released: Notify::new(),
+        }
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Records what a store call says about the store's health.
+    pub(crate) fn observe<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreUnavailable> {
+        match result {
+            Ok(value) => {
+                self.readiness.store.set(CheckState::Ready);
+                Ok(value)
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "store call failed");
+                self.readiness.store.set(CheckState::Failed);
+                Err(StoreUnavailable)
+            }
+        }
+    }
+
+    /// True while the last ping or call failed.
+    pub(crate) fn is_down(&self) -> bool {
+        self.readiness.store.get() == CheckState::Failed
+    }
+
+    /// Pings the store every [`PING_EVERY`], for `/readyz`; runs until dropped.
+    pub(crate) async fn watch(&self) {
+        loop {
+            let _ = self.observe(self.store.ping().await);
+            tokio::time::sleep(PING_EVERY).await;
+        }
+    }
+
+    /// Takes the claim on `email` for `holder`, waiting for another holder until `deadline`
+    /// (the item's); the lease lasts until the deadline plus the margin.
+    pub(crate) async fn claim(
+        &self,
+        email: &Email,
+        holder: &str,
+        deadline: Instant,
+    ) -> Result<ClaimToken, ItemError> {
+        let mut pause = Duration::from_millis(10);
+        loop {
+            // Registered before the attempt, so a release right after it is not missed.
+            let released = self.released.notified();
+            let mut released = std::pin::pin!(released);
+            released.as_mut().enable();
+            let lease = deadline.saturating_duration_since(Instant::now()) + self.lease_margin;
+            let claim = self
+                .store
+                .claim_address(&self.customer, email.as_str(), holder, lease)
+                .await;
+            let until = match self.observe(claim) {
+                Ok(Claim::Claimed(token)) => return Ok(token),
+                Ok(Claim::Held { until }) => until,
+                Err(StoreUnavailable) => return Err(store_unavailable()),
+            };
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(ItemError::new(
+                    ItemErrorCode::AddressBusy,
+                    "Another request is working on this address and did not finish in time; nothing was changed. Look the address up before retrying.",
+                ));
+            }
+            // Until the holder's lease runs out at the latest (then it can be taken over).
+            let lease_left = (until - self.store.clock().now())
+                .to_std()
+                .unwrap_or(Duration::ZERO);
+            let wait = pause.min(lease_left).min(deadline - now);
+            tokio::select! {
+                () = released => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+            pause = (pause * 2).min(MAX_CLAIM_POLL);
+        }
+    }
+
+    /// Gives a claim back; a claim that was taken over meanwhile is logged.
+    pub(crate) async fn release(&self, claim: &ClaimToken) {
+        let released = self.store.release_address(claim).await;
+        self.released.notify_waiters();
+        match self.observe(released) {
+            Ok(true) | Err(_) => {}
+            Ok(false) => tracing::warn!(
+                "an address claim ran out before its work was done and was taken over"
+            ),
+        }
+    }
+
+    /// The day mails are counted against (UTC, on the store's clock).
+    pub(crate) fn today(&self) -> NaiveDate {
+        self.store.clock().now().date_naive()
+    }
+
+    /// Reserves one mail of `caller`'s budget for `day`.
+    pub(crate) async fn reserve_mail(
+        &self,
+        caller: &Caller,
+        day: NaiveDate,
+    ) -> Result<(), ItemError> {
+        match self.observe(self.store.reserve_mail(caller, day, self.daily_mails).await) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(crate::invitations::mutation::mail_quota_exceeded()),
+            Err(StoreUnavailable) => Err(store_unavailable()),
+        }
+    }
+
+    /// Gives back a reserved mail that did not go out.
+    pub(crate) async fn refund_mail(&self, caller: &Caller, day: NaiveDate) {
+        // A failed refund only costs the caller one mail of today's budget.
+        let _ = self.observe(self.store.refund_mail(caller, day).await);
+    }
+}
+
+/// The per-item error when the store cannot be reached before any change.
+pub fn store_unavailable() -> ItemError {
+    ItemError::new(
+        ItemErrorCode::StoreUnavailable,
+        "The gateway's store cannot be reached, so nothing was changed for this address; retry later.",
+    )
+}

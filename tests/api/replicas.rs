@@ -1,0 +1,379 @@
+//! Several gateway processes on one PostgreSQL database, in front of one emulator: the send
+//! ledger, the daily mail budget and Idempotency-Keys hold across replicas, and a replica
+//! killed mid-send leaves no way to a second mail.
+//!
+//! Each test creates a fresh database on the server named by `GATEWAY_TEST_DATABASE_URL` and
+//! drops it after; without the variable the tests are skipped, except under `CI=true`, where
+//! they fail (as the store's own tests do).
+
+use crate::helpers::{
+    ADMIN, JWT_SECRET, Running, TestGoogle, admin_token, spawn_google, start_binary,
+};
+use invitation_gateway::emulator::Seed;
+use serde_json::{Value, json};
+use sqlx::Connection;
+use std::time::Duration;
+
+const PG_URL_VAR: &str = "GATEWAY_TEST_DATABASE_URL";
+
+/// A `t_<uuid>` database on the test server, dropped (connections cut) on drop.
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl PgDatabase {
+    /// A fresh database, or None when no server is configured outside CI (skipped).
+    async fn create() -> Option<PgDatabase> {
+        let Ok(admin_url) = std::env::var(PG_URL_VAR) else {
+            assert!(
+                !std::env::var("CI").is_ok_and(|v| v == "true"),
+                "{PG_URL_VAR} is unset under CI=true: the replica tests must run (source .ci/postgres.sh first)"
+            );
+            eprintln!("skipped: {PG_URL_VAR} is unset (bash .ci/postgres.sh starts one)");
+            return None;
+        };
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .expect("connect to GATEWAY_TEST_DATABASE_URL");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("create the test database");
+        let _ = admin.close().await;
+        let url = with_database(&admin_url, &name);
+        Some(PgDatabase {
+            admin_url,
+            name,
+            url,
+        })
+    }
+
+    async fn drop_it(self) {
+        if let Ok(mut admin) = sqlx::PgConnection::connect(&self.admin_url).await {
+            let _ = sqlx::query(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut admin)
+            .await;
+            let _ = admin.close().await;
+        }
+    }
+}
+
+/// `url` with its database (the path) replaced by `name`, its query string kept.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let after_scheme = base.find("://").map_or(0, |i| i + 3);
+    let host_end = base[after_scheme..]
+        .find('/')
+        .map_or(base.len(), |i| after_scheme + i);
+    let mut out = format!("{}/{name}", &base[..host_end]);
+    if !query.is_empty() {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+/// One gateway process.
+struct Replica {
+    process: Running,
+    base: String,
+}
+
+/// Starts `serve` against `google` and the database `url`, with `extra` settings.
+fn start_replica(google: &TestGoogle, url: &str, extra: &[(&str, &str)]) -> Replica {
+    let mut env: Vec<(String, String)> = [
+        ("GATEWAY_LOG_FORMAT", "json"),
+        ("RUST_LOG", "info"),
+        ("GATEWAY_DATABASE_URL", url),
+        (
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            google.key_path.to_str().unwrap(),
+        ),
+        ("GATEWAY_DELEGATED_ADMIN", ADMIN),
+        ("GATEWAY_GOOGLE_API_URL", google.emulator.url()),
+        ("GATEWAY_JWT_HS256_SECRET", JWT_SECRET),
+        ("GATEWAY_RATE_LIMIT_PER_SECOND", "1000"),
+        ("GATEWAY_RATE_LIMIT_BURST", "1000"),
+        ("GATEWAY_WORKERS", "2"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    env.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    let (process, lines) = start_binary(&["serve", "--listen", "127.0.0.1:0"], env, true);
+    let address = loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the gateway logs its address");
+        let parsed: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if parsed["message"] == "invitation-gateway listening" {
+            break parsed["address"].as_str().unwrap().to_owned();
+        }
+    };
+    // The lines keep coming; nobody needs them.
+    std::thread::spawn(move || while lines.recv().is_ok() {});
+    Replica {
+        process,
+        base: format!("http://{address}"),
+    }
+}
+
+/// POSTs a send of `emails` to `replica`, with an Idempotency-Key when given.
+async fn send(replica_base: &str, emails: &[&str], key: Option<&str>) -> (u16, bool, Value) {
+    send_owned(
+        replica_base.to_owned(),
+        emails.iter().map(|e| (*e).to_owned()).collect(),
+        key,
+    )
+    .await
+}
+
+async fn send_owned(
+    replica_base: String,
+    emails: Vec<String>,
+    key: Option<&str>,
+) -> (u16, bool, Value) {
+    let mut request = reqwest::Client::new()
+        .post(format!("{replica_base}/v1/invitations/send"))
+        .bearer_auth(admin_token())
+        .json(&json!({ "emails": emails }));
+    if let Some(key) = key {
+        request = request.header("Idempotency-Key", key);
+    }
+    let response = request.send().await.expect("the replica answers");
+    let status = response.status().as_u16();
+    let replayed = response.headers().contains_key("idempotent-replayed");
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, replayed, body)
+}
+
+async fn stats(google: &TestGoogle) -> Value {
+    reqwest::get(format!("{}/emulator/v1/stats", google.emulator.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn control(google: &TestGoogle, path: &str, body: Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/emulator/v1/{path}", google.emulator.url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "control {path}");
+}
+
+fn total_mails(stats: &Value) -> u64 {
+    stats["mailsSent"]
+        .as_object()
+        .map_or(0, |m| m.values().filter_map(Value::as_u64).sum())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_sends_of_one_address_spread_over_three_replicas_mail_once() {
+    let Some(db) = PgDatabase::create().await else {
+        return;
+    };
+    let google = spawn_google(Seed::Demo).await;
+    let replicas: Vec<Replica> = (0..3)
+        .map(|_| start_replica(&google, &db.url, &[]))
+        .collect();
+    control(&google, "latency", json!({"ms": 50})).await;
+
+    let answers = futures_util::future::join_all(
+        (0..20).map(|i| send(&replicas[i % 3].base, &["radia@example.com"], None)),
+    )
+    .await;
+
+    let mut outcomes: Vec<String> = answers
+        .iter()
+        .map(|(status, _, body)| {
+            assert_eq!(*status, 200, "{body}");
+            body["results"][0]["outcome"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    outcomes.sort();
+    let stats = stats(&google).await;
+    assert_eq!(stats["mailsSent"]["radia@example.com"], 1, "{stats}");
+    assert_eq!(
+        outcomes.iter().filter(|o| *o == "sent").count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        outcomes.iter().filter(|o| *o == "already_invited").count(),
+        19,
+        "{outcomes:?}"
+    );
+    drop(replicas);
+    db.drop_it().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_daily_limit_of_five_holds_across_three_replicas() {
+    let Some(db) = PgDatabase::create().await else {
+        return;
+    };
+    let google = spawn_google(Seed::Demo).await;
+    let limit = [("GATEWAY_DAILY_MAIL_LIMIT", "5")];
+    let replicas: Vec<Replica> = (0..3)
+        .map(|_| start_replica(&google, &db.url, &limit))
+        .collect();
+    let people = [
+        "john@example.com",
+        "dennis@example.com",
+        "radia@example.com",
+        "bjarne@example.com",
+        "james@example.com",
+        "claude@example.com",
+        "sophie@example.com",
+        "robin@example.com",
+        "yukihiro@example.com",
+    ];
+
+    let answers = futures_util::future::join_all(people.iter().enumerate().map(|(i, email)| {
+        send_owned(
+            replicas[i % 3].base.clone(),
+            vec![(*email).to_owned()],
+            None,
+        )
+    }))
+    .await;
+
+    let outcome = |(_, _, body): &(u16, bool, Value)| {
+        body["results"][0]["error"]["code"]
+            .as_str()
+            .unwrap_or(body["results"][0]["outcome"].as_str().unwrap_or_default())
+            .to_owned()
+    };
+    let outcomes: Vec<String> = answers.iter().map(outcome).collect();
+    let stats = stats(&google).await;
+    assert_eq!(total_mails(&stats), 5, "{stats}");
+    assert_eq!(
+        outcomes.iter().filter(|o| *o == "sent").count(),
+        5,
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| *o == "mail_quota_exceeded")
+            .count(),
+        4,
+        "{outcomes:?}"
+    );
+    drop(replicas);
+    db.drop_it().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_idempotency_key_sent_to_two_replicas_at_once_executes_once() {
+    let Some(db) = PgDatabase::create().await else {
+        return;
+    };
+    let google = spawn_google(Seed::Demo).await;
+    let replicas: Vec<Replica> = (0..2)
+        .map(|_| start_replica(&google, &db.url, &[]))
+        .collect();
+    // Slow enough that the second request arrives while the first is executing.
+    control(&google, "latency", json!({"ms": 200})).await;
+    let emails = ["radia@example.com", "john@example.com"];
+
+    let (first, second) = tokio::join!(
+        send(&replicas[0].base, &emails, Some("onboarding-42")),
+        send(&replicas[1].base, &emails, Some("onboarding-42")),
+    );
+
+    assert_eq!(first.0, 200, "{}", first.2);
+    assert_eq!(second.0, 200, "{}", second.2);
+    assert_eq!(first.2, second.2, "both answers are the one execution's");
+    assert!(first.1 != second.1, "exactly one answer is a replay");
+    let stats = stats(&google).await;
+    assert_eq!(stats["calls"]["get"], 2, "one read per address: {stats}");
+    assert_eq!(stats["calls"]["send"], 2, "one send per address: {stats}");
+    assert_eq!(total_mails(&stats), 2, "{stats}");
+    drop(replicas);
+    db.drop_it().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_killed_mid_send_leaves_no_second_mail_when_the_batch_is_retried_elsewhere() {
+    let Some(db) = PgDatabase::create().await else {
+        return;
+    };
+    let google = spawn_google(Seed::Demo).await;
+    // Short deadlines: the dead replica's claim runs out within seconds.
+    let timing = [
+        ("GATEWAY_GOOGLE_TOTAL_TIMEOUT_MS", "3000"),
+        ("GATEWAY_GOOGLE_ATTEMPT_TIMEOUT_MS", "2500"),
+    ];
+    let mut doomed = start_replica(&google, &db.url, &timing);
+    let survivor = start_replica(&google, &db.url, &timing);
+    control(
+        &google,
+        "faults",
+        // The mail goes out at once; the answer takes long and is lost with the replica.
+        json!({"method": "send", "count": 1, "latencyMs": 1500, "status": 503, "afterApply": true}),
+    )
+    .await;
+
+    let doomed_base = doomed.base.clone();
+    // Its connection dies with the replica: the answer is an error, which nobody reads.
+    let first = tokio::spawn(
+        reqwest::Client::new()
+            .post(format!("{doomed_base}/v1/invitations/send"))
+            .bearer_auth(admin_token())
+            .json(&json!({"emails": ["radia@example.com"]}))
+            .send(),
+    );
+    // The send is at Google (it waits there): kill the replica now.
+    for _ in 0..200 {
+        if stats(&google).await["calls"]["send"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(stats(&google).await["calls"]["send"], 1, "the send started");
+    doomed.process.0.kill().expect("SIGKILL the replica");
+    let _ = doomed.process.0.wait();
+    first.abort();
+
+    // The dead replica's claim outlives it: a retry at once is refused without any call.
+    let (status, _, body) = send(&survivor.base, &["radia@example.com"], None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["results"][0]["error"]["code"], "address_busy",
+        "{body}"
+    );
+    // Retried on the survivor until the dead replica's claim has run out.
+    let mut outcome = String::new();
+    for _ in 0..60 {
+        let (status, _, body) = send(&survivor.base, &["radia@example.com"], None).await;
+        assert_eq!(status, 200, "{body}");
+        let item = &body["results"][0];
+        if item["error"]["code"] != "address_busy" {
+            outcome = item["outcome"].as_str().unwrap().to_owned();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    let stats = stats(&google).await;
+    assert_eq!(stats["mailsSent"]["radia@example.com"], 1, "{stats}");
+    assert_eq!(outcome, "already_invited", "the retry read first");
+    drop(survivor);
+    db.drop_it().await;
+}
