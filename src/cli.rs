@@ -4,9 +4,10 @@
 //! `GOOGLE_APPLICATION_CREDENTIALS`); `--help` lists them. Secrets are never echoed: clap is told
 //! to hide their env values.
 
-use crate::auth::mint::{self, TokenRequest};
-use crate::config::{self, ConfigError, MIN_HS256_SECRET_BYTES, RawSettings, env, non_empty};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use crate::auth::mint;
+use crate::config::{self, ConfigError, RawSettings, env};
+use crate::telemetry::LogFormat;
+use clap::{Args, Parser, Subcommand};
 use secrecy::SecretString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -53,17 +54,6 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Text on a terminal, JSON otherwise.
-    Auto,
-    /// JSON lines that Google Cloud Logging understands.
-    Json,
-    /// Human-readable text.
-    Text,
 }
 
 /// The commands.
@@ -514,29 +504,15 @@ pub struct TokenArgs {
 }
 
 impl TokenArgs {
-    /// Mints the token the flags describe.
+    /// Mints the token the flags describe (checked by `auth::mint`, not here).
     pub fn mint(&self) -> Result<String, ConfigError> {
-        let secret = self.jwt_hs256_secret.as_ref().ok_or_else(|| {
-            ConfigError(format!(
-                "missing {}: the secret to sign with",
-                env::JWT_HS256_SECRET
-            ))
-        })?;
-        let scopes =
-            mint::parse_scopes(&self.scope).map_err(|e| ConfigError(format!("--scope: {e}")))?;
-        let request = TokenRequest {
-            issuer: non_empty(env::JWT_ISSUER, &self.jwt_issuer)?,
-            audience: non_empty(env::JWT_AUDIENCE, &self.jwt_audience)?,
-            subject: non_empty("--sub", &self.sub)?,
-            scopes,
+        mint::mint_from_flags(&mint::TokenFlags {
+            secret: self.jwt_hs256_secret.as_ref(),
+            issuer: &self.jwt_issuer,
+            audience: &self.jwt_audience,
+            subject: &self.sub,
+            scope: &self.scope,
             ttl: self.ttl,
-        };
-        mint::mint_hs256(secret, &request).map_err(|e| match e {
-            mint::MintError::ShortSecret => ConfigError(format!(
-                "{}: must be at least {MIN_HS256_SECRET_BYTES} bytes",
-                env::JWT_HS256_SECRET
-            )),
-            other => ConfigError(other.to_string()),
         })
     }
 }

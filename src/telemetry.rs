@@ -12,7 +12,6 @@
 //! bare `trace_id` and `span_id` stay. Fields named `httpRequest.<name>` (tracing allows dots in
 //! field names) become the members of one `httpRequest` object, Cloud Logging's request shape.
 
-use crate::cli::LogFormat;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::fmt;
@@ -22,6 +21,17 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, JsonFields, Writer};
 use tracing_subscriber::fmt::{FmtContext, FormattedFields, MakeWriter};
 use tracing_subscriber::registry::LookupSpan;
+
+/// How log lines are written (`--log-format`, `GATEWAY_LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Text on a terminal, JSON otherwise.
+    Auto,
+    /// JSON lines that Google Cloud Logging understands.
+    Json,
+    /// Human-readable text.
+    Text,
+}
 
 /// The filter without `RUST_LOG`: info, except actix's HTTP/1 dispatcher, which logs every
 /// malformed request a client sends (a bad header byte) at ERROR; the client gets its 400, and

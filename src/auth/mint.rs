@@ -1,13 +1,11 @@
 //! Mints HS256 caller tokens: the `token` command, the sandbox's ready token, and tests.
 
 use crate::auth::scopes::Scope;
+use crate::config::{ConfigError, MIN_HS256_SECRET_BYTES, env, non_empty};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use std::time::Duration;
-
-/// Shortest HS256 secret accepted anywhere: RFC 7518 asks for a key as long as the hash.
-pub const MIN_HS256_SECRET_BYTES: usize = 32;
 
 /// Longest lifetime `parse_ttl` accepts (a year); the server's maximum lifetime still applies.
 pub const MAX_TTL: Duration = Duration::from_secs(366 * 24 * 60 * 60);
@@ -174,4 +172,47 @@ mod tests {
         let err = mint_hs256(&SecretString::from("short"), &request).unwrap_err();
         assert!(matches!(err, MintError::ShortSecret));
     }
+}
+
+/// What the `token` command was given, before any check.
+#[derive(Debug)]
+pub struct TokenFlags<'a> {
+    /// `GATEWAY_JWT_HS256_SECRET`, when set.
+    pub secret: Option<&'a SecretString>,
+    /// `GATEWAY_JWT_ISSUER`.
+    pub issuer: &'a str,
+    /// `GATEWAY_JWT_AUDIENCE`.
+    pub audience: &'a str,
+    /// `--sub`.
+    pub subject: &'a str,
+    /// `--scope`, space separated.
+    pub scope: &'a str,
+    /// `--ttl`.
+    pub ttl: Duration,
+}
+
+/// Checks the `token` command's flags and mints the token; a refusal names the flag or
+/// environment variable, in one line.
+pub fn mint_from_flags(flags: &TokenFlags<'_>) -> Result<String, ConfigError> {
+    let secret = flags.secret.ok_or_else(|| {
+        ConfigError(format!(
+            "missing {}: the secret to sign with",
+            env::JWT_HS256_SECRET
+        ))
+    })?;
+    let scopes = parse_scopes(flags.scope).map_err(|e| ConfigError(format!("--scope: {e}")))?;
+    let request = TokenRequest {
+        issuer: non_empty(env::JWT_ISSUER, flags.issuer)?,
+        audience: non_empty(env::JWT_AUDIENCE, flags.audience)?,
+        subject: non_empty("--sub", flags.subject)?,
+        scopes,
+        ttl: flags.ttl,
+    };
+    mint_hs256(secret, &request).map_err(|e| match e {
+        MintError::ShortSecret => ConfigError(format!(
+            "{}: must be at least {MIN_HS256_SECRET_BYTES} bytes",
+            env::JWT_HS256_SECRET
+        )),
+        other => ConfigError(other.to_string()),
+    })
 }

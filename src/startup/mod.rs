@@ -5,11 +5,11 @@
 pub mod sandbox;
 pub mod shutdown;
 
-use crate::cli::LogFormat;
 use crate::config::{RawSettings, RawStoreSettings, Settings, StoreSettings};
 use crate::middleware::{body_timeout, draining, problems, request_id};
 use crate::routes;
 use crate::state::AppState;
+use crate::telemetry::LogFormat;
 use actix_web::dev::Server;
 use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, HttpServer, web};

@@ -2,7 +2,6 @@
 
 use invitation_gateway::auth::Scope;
 use invitation_gateway::auth::mint::{self, TokenRequest};
-use invitation_gateway::cli::LogFormat;
 use invitation_gateway::config::{
     AuditSettings, GoogleCredentials, GoogleSettings, GoogleTimeouts, HttpSettings, JwtSettings,
     LimitSettings, ProtectionSettings, RetrySettings, Settings, StoreSettings,
@@ -11,6 +10,7 @@ use invitation_gateway::emulator::{Emulator, EmulatorKey, EmulatorSettings, Seed
 use invitation_gateway::readiness::CheckState;
 use invitation_gateway::startup::Application;
 use invitation_gateway::state::AppState;
+use invitation_gateway::telemetry::LogFormat;
 use invitation_gateway::{install_crypto_provider, telemetry};
 use reqwest::Response;
 use std::num::{NonZeroU32, NonZeroUsize};
