@@ -80,6 +80,12 @@ pub struct ServeArgs {
     #[arg(long, env = env::SANDBOX)]
     pub sandbox: bool,
 
+    /// With --sandbox: calls a minute the sandbox's emulator allows the project before it
+    /// answers 429, like Google (60); 0 lifts the limit. Raise it together with
+    /// --google-calls-per-minute for a fast demo.
+    #[arg(long, env = env::SANDBOX_QUOTA_PER_MINUTE, default_value_t = 60)]
+    pub sandbox_quota_per_minute: u32,
+
     /// Address to listen on; port 0 picks a free port (the chosen address is logged).
     /// [default: 0.0.0.0:8080, or 127.0.0.1:8080 with --sandbox]
     #[arg(long, env = env::LISTEN)]
@@ -333,6 +339,7 @@ impl From<ServeArgs> for RawSettings {
         // Destructured, so that a flag added to one side and not the other does not compile.
         let ServeArgs {
             sandbox,
+            sandbox_quota_per_minute,
             listen,
             customer,
             google_application_credentials,
@@ -385,6 +392,7 @@ impl From<ServeArgs> for RawSettings {
         } = args;
         RawSettings {
             sandbox,
+            sandbox_quota_per_minute,
             listen,
             customer,
             google_application_credentials,

@@ -5,6 +5,8 @@
 pub const LOG_FORMAT: &str = "GATEWAY_LOG_FORMAT";
 /// Environment variable of `--sandbox`.
 pub const SANDBOX: &str = "GATEWAY_SANDBOX";
+/// Environment variable of `--sandbox-quota-per-minute`.
+pub const SANDBOX_QUOTA_PER_MINUTE: &str = "GATEWAY_SANDBOX_QUOTA_PER_MINUTE";
 /// Environment variable of `--listen`.
 pub const LISTEN: &str = "GATEWAY_LISTEN";
 /// Environment variable of `--customer`.

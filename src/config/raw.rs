@@ -41,6 +41,8 @@ pub const MIN_JSON_LIMIT_BYTES: u32 = 1024;
 pub struct RawSettings {
     /// `--sandbox`.
     pub sandbox: bool,
+    /// `--sandbox-quota-per-minute`: the sandbox emulator's project quota; 0 lifts it.
+    pub sandbox_quota_per_minute: u32,
     /// `--listen`.
     pub listen: Option<SocketAddr>,
     /// `--customer`.

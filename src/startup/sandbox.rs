@@ -39,9 +39,14 @@ impl Sandbox {
     /// Starts the emulator and builds the gateway in front of it. The listen address defaults
     /// to loopback: the sandbox's printed token can do everything.
     pub async fn start(args: &RawSettings) -> anyhow::Result<Self> {
+        // Google's quota, unless lifted: the sandbox behaves like production.
+        let quota = args.sandbox_quota_per_minute;
         let emulator = Emulator::start(
             TcpListener::bind("127.0.0.1:0")?,
-            EmulatorSettings::default(),
+            EmulatorSettings {
+                quota_per_minute: (quota > 0).then_some(quota),
+                ..EmulatorSettings::default()
+            },
         )
         .await?;
         let key_dir = tempfile::Builder::new()

@@ -109,3 +109,21 @@ async fn the_printed_token_works_for_every_operation() {
         assert_eq!(response.status().as_u16(), 200, "{method} {path}");
     }
 }
+
+#[tokio::test]
+async fn the_sandbox_behaves_like_google_with_its_quota_of_sixty_calls_a_minute() {
+    let (_sandbox, banner) = start_sandbox();
+    let emulator = field(&banner, "Emulator:");
+    invitation_gateway::install_crypto_provider();
+
+    let stats: serde_json::Value = reqwest::Client::new()
+        .get(format!("{emulator}/emulator/v1/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(stats["quotaPerMinute"], 60, "{stats}");
+}

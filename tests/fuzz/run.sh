@@ -35,12 +35,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The per-caller rate limit is raised for this run only: every generated request comes from the
-# one sandbox caller, as fast as Schemathesis can send them, and a 429 would hide the answer under
-# test. Rate limiting itself is tested in tests/api and src/auth.
+# The per-caller rate limit, the Google budget and the sandbox emulator's quota are raised for
+# this run only: every generated request comes from the one sandbox caller, as fast as
+# Schemathesis can send them, and a 429 would hide the answer under test. The limits themselves
+# are tested in tests/api and src/auth.
 RUST_LOG=warn \
     GATEWAY_RATE_LIMIT_PER_SECOND=100000 \
     GATEWAY_RATE_LIMIT_BURST=100000 \
+    GATEWAY_GOOGLE_CALLS_PER_MINUTE=1000000 \
+    GATEWAY_SANDBOX_QUOTA_PER_MINUTE=0 \
     target/debug/invitation-gateway serve --sandbox --listen 127.0.0.1:0 \
     >"$work/stdout" 2>"$work/stderr" &
 sandbox_pid=$!
