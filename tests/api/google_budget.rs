@@ -5,6 +5,7 @@
 use crate::helpers::{
     ADMIN, JWT_SECRET, TestApp, admin_token, spawn_app_tuned, start_binary, token,
 };
+use crate::pg::PgDatabase;
 use invitation_gateway::auth::Scope;
 use invitation_gateway::google::{CallKind, UpstreamErrorKind};
 use serde_json::{Value, json};
@@ -166,74 +167,6 @@ async fn a_google_quota_refusal_makes_the_next_calls_wait_instead_of_hammering()
     );
 }
 
-/// A fresh PostgreSQL database for one test, dropped by [`PgDatabase::drop_now`]; None when
-/// `GATEWAY_TEST_DATABASE_URL` is unset (skipped), a panic when it is unset under CI=true.
-struct PgDatabase {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl PgDatabase {
-    async fn create() -> Option<PgDatabase> {
-        use sqlx::Connection;
-        const VAR: &str = "GATEWAY_TEST_DATABASE_URL";
-        let Ok(admin_url) = std::env::var(VAR) else {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("{VAR} is unset under CI=true: this test must run (source .ci/postgres.sh)");
-            }
-            eprintln!("skipped: {VAR} is unset (source .ci/postgres.sh starts a server)");
-            return None;
-        };
-        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = sqlx::PgConnection::connect(&admin_url)
-            .await
-            .expect("connect to GATEWAY_TEST_DATABASE_URL");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .expect("create the test database");
-        let _ = admin.close().await;
-        let url = with_database(&admin_url, &name);
-        Some(PgDatabase {
-            admin_url,
-            name,
-            url,
-        })
-    }
-
-    async fn drop_now(self) {
-        use sqlx::Connection;
-        if let Ok(mut admin) = sqlx::PgConnection::connect(&self.admin_url).await {
-            let _ = sqlx::query(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .execute(&mut admin)
-            .await;
-            let _ = admin.close().await;
-        }
-    }
-}
-
-/// `url` with its database replaced by `name` (any query string kept).
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let after_scheme = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[after_scheme..]
-        .find('/')
-        .map_or(base.len(), |i| after_scheme + i);
-    let mut out = format!("{}/{name}", &base[..host_end]);
-    if let Some(query) = query {
-        out.push('?');
-        out.push_str(query);
-    }
-    out
-}
-
 #[tokio::test]
 async fn three_gateway_processes_on_one_postgresql_stay_under_the_quota_together() {
     const QUOTA: u32 = 10;
@@ -319,7 +252,7 @@ async fn three_gateway_processes_on_one_postgresql_stay_under_the_quota_together
         .await
         .expect("stats are JSON");
     drop(replicas);
-    database.drop_now().await;
+    database.drop_it().await;
     let results: Vec<Value> = answers
         .iter()
         .flat_map(|a| a["results"].as_array().cloned().unwrap_or_default())

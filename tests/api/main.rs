@@ -16,6 +16,7 @@ mod helpers;
 mod metrics;
 mod mutations;
 mod openapi;
+mod pg;
 mod privacy;
 mod reads;
 mod replicas;
