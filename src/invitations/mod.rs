@@ -23,7 +23,7 @@ use futures_util::{Stream, StreamExt};
 use idempotency::{Answer, IdempotencyError, IdempotencyScope};
 use listing::{ExportFormat, InvitationPage, ListQuery, Summary};
 use moka::future::Cache;
-use mutation::{Action, Done, MailBudget, MutationObserver};
+use mutation::{Action, Done, MailBudget, MutationObserver, Trail};
 use outcome::{
     EligibilityResult, Failure, Invitation, InvitationState, ItemError, ItemErrorCode,
     LookupResult, MutationResponse,
@@ -231,6 +231,12 @@ impl Invitations {
             day: self.durable.today(),
         };
         let budget = &budget;
+        let trail = &Trail {
+            observer,
+            durable: &self.durable,
+            caller,
+            request_id,
+        };
         self.mutate(
             Action::Send,
             batch,
@@ -242,8 +248,8 @@ impl Invitations {
                     &self.eligibility,
                     email,
                     resend,
-                    observer,
                     budget,
+                    trail,
                     &ctx,
                 )
                 .await
@@ -252,21 +258,28 @@ impl Invitations {
         .await
     }
 
-    /// Cancels pending invitations; every item is reported to `observer` as it completes.
-    /// `Err` when the store is down and nothing was done.
+    /// Cancels pending invitations on behalf of `caller`; every item is reported to `observer`
+    /// as it completes. `Err` when the store is down and nothing was done.
     pub async fn cancel(
         &self,
         batch: &EmailBatch,
+        caller: &CallerId,
         observer: &dyn MutationObserver,
         request_id: &str,
     ) -> Result<MutationResponse, StoreUnavailable> {
+        let trail = &Trail {
+            observer,
+            durable: &self.durable,
+            caller,
+            request_id,
+        };
         self.mutate(
             Action::Cancel,
             batch,
             observer,
             request_id,
             async |email, ctx| {
-                mutation::cancel_one(&self.google, &self.eligibility, email, observer, &ctx).await
+                mutation::cancel_one(&self.google, &self.eligibility, email, trail, &ctx).await
             },
         )
         .await
