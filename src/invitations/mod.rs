@@ -95,6 +95,13 @@ impl Invitations {
         self.durable.store()
     }
 
+    /// Counts a refused request of `reason` (an error code) from `peer` (its client address) in
+    /// the store, folded per reason, peer and interval; `Ok(true)` for the first of its fold.
+    pub async fn record_denial(&self, reason: &str, peer: &str) -> Result<bool, StoreUnavailable> {
+        self.durable
+            .observe(self.durable.store().record_denial(reason, peer).await)
+    }
+
     /// Pings the store every few seconds for `/readyz`; runs until dropped.
     pub async fn watch_store(&self) {
         self.durable.watch().await;

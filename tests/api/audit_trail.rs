@@ -1,7 +1,10 @@
 //! The audit trail in the store: every send and cancel writes its intent before the call to
 //! Google and its outcome after, so no mail goes out unrecorded.
 
-use crate::helpers::{CALLER, admin_token, spawn_app};
+use crate::helpers::{CALLER, admin_token, spawn_app, spawn_app_with, spawn_google, test_settings};
+use chrono::{TimeZone, Utc};
+use futures_util::StreamExt;
+use invitation_gateway::emulator::Seed;
 use invitation_gateway::invitations::batch::EmailBatch;
 use invitation_gateway::invitations::mutation::{Action, Done, MutationObserver};
 use invitation_gateway::invitations::outcome::ItemError;
@@ -120,4 +123,90 @@ async fn a_send_cut_off_during_its_google_call_leaves_its_intent_without_outcome
     };
     assert_eq!(event.outcome, None, "{event:?}");
     assert_eq!(event.completed_at, None, "{event:?}");
+}
+
+#[tokio::test]
+async fn a_flood_of_bad_tokens_is_counted_folded_and_stops_no_send() {
+    let google = spawn_google(Seed::Demo).await;
+    let audit_dir = tempfile::tempdir().unwrap();
+    let audit_file = audit_dir.path().join("audit.jsonl");
+    let mut settings = test_settings(&google);
+    settings.audit.file = Some(audit_file.clone());
+    let app = spawn_app_with(google, settings).await;
+
+    let url = format!("{}/v1/invitations/send", app.address);
+    let statuses: Vec<u16> = futures_util::stream::iter(0..10_000)
+        .map(|_| async {
+            app.client
+                .post(&url)
+                .bearer_auth("not-a-token")
+                .json(&json!({"emails": ["radia@example.com"]}))
+                .send()
+                .await
+                .expect("the gateway answers")
+                .status()
+                .as_u16()
+        })
+        .buffer_unordered(50)
+        .collect()
+        .await;
+    assert!(statuses.iter().all(|s| *s == 401), "every one refused");
+
+    let send = app
+        .post_json(
+            "/v1/invitations/send",
+            &admin_token(),
+            json!({"emails": ["radia@example.com"]}),
+        )
+        .await;
+    assert_eq!(send.status, 200, "{}", send.body);
+    assert_eq!(send.body["results"][0]["outcome"], "sent", "{}", send.body);
+    assert_eq!(app.stats().await["mailsSent"]["radia@example.com"], 1);
+
+    let denied = std::fs::read_to_string(&audit_file)
+        .unwrap()
+        .lines()
+        .filter(|line| line.contains(r#""action":"denied""#))
+        .count();
+    // One per folding interval (a minute): the flood may straddle a boundary or two.
+    assert!(
+        (1..=3).contains(&denied),
+        "{denied} denial records in the file"
+    );
+    let folds = app
+        .state
+        .invitations
+        .store()
+        .list_denials(
+            Utc.timestamp_opt(0, 0).unwrap(),
+            Utc::now() + chrono::Duration::days(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        folds.iter().map(|f| f.count).sum::<u64>(),
+        10_000,
+        "{folds:?}"
+    );
+    assert!(
+        folds
+            .iter()
+            .all(|f| f.reason == "invalid_token" && f.peer == "127.0.0.1")
+    );
+}
+
+#[tokio::test]
+async fn with_the_store_down_a_bad_token_is_still_refused_with_401() {
+    let app = spawn_app().await;
+    app.state.invitations.store().close().await;
+
+    let answer = app
+        .post_json(
+            "/v1/invitations/send",
+            "not-a-token",
+            json!({"emails": ["radia@example.com"]}),
+        )
+        .await;
+
+    answer.assert_problem(401, "invalid_token");
 }
