@@ -102,6 +102,22 @@ impl Invitations {
             .observe(self.durable.store().record_denial(reason, peer).await)
     }
 
+    /// Applies every table's retention in the store now and then every `every`; runs until
+    /// dropped. Each replica prunes: deleting what another already deleted is harmless.
+    pub async fn prune_store(&self, every: std::time::Duration) {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Ok(rows) = self
+                .durable
+                .observe(self.durable.store().prune_expired().await)
+            {
+                tracing::info!(rows, "store pruned");
+            }
+        }
+    }
+
     /// Pings the store every few seconds for `/readyz`; runs until dropped.
     pub async fn watch_store(&self) {
         self.durable.watch().await;

@@ -1,14 +1,16 @@
 //! The audit trail in the store: every send and cancel writes its intent before the call to
 //! Google and its outcome after, so no mail goes out unrecorded.
 
-use crate::helpers::{CALLER, admin_token, spawn_app, spawn_app_with, spawn_google, test_settings};
+use crate::helpers::{
+    CALLER, admin_token, spawn_app, spawn_app_tuned, spawn_app_with, spawn_google, test_settings,
+};
 use chrono::{TimeZone, Utc};
 use futures_util::StreamExt;
 use invitation_gateway::emulator::Seed;
 use invitation_gateway::invitations::batch::EmailBatch;
 use invitation_gateway::invitations::mutation::{Action, Done, MutationObserver};
 use invitation_gateway::invitations::outcome::ItemError;
-use invitation_gateway::store::{AuditEvent, AuditFilter, Caller, Store};
+use invitation_gateway::store::{AuditEvent, AuditFilter, AuditIntent, Caller, Store};
 use serde_json::json;
 use std::time::Duration;
 
@@ -209,4 +211,35 @@ async fn with_the_store_down_a_bad_token_is_still_refused_with_401() {
         .await;
 
     answer.assert_problem(401, "invalid_token");
+}
+
+#[tokio::test]
+async fn the_pruning_task_deletes_rows_past_their_retention() {
+    let app = spawn_app_tuned(|settings| {
+        settings.store.audit_retention = Duration::from_millis(1);
+        settings.store.prune_interval = Duration::from_millis(50);
+    })
+    .await;
+    let store = app.state.invitations.store();
+    store
+        .record_intent(&AuditIntent {
+            request_id: "old".into(),
+            caller: Caller::new("invitation-gateway", CALLER),
+            action: "send".into(),
+            email: "radia@example.com".into(),
+            campaign_id: None,
+        })
+        .await
+        .unwrap();
+
+    // Written, then expired at once: the next run of the task (every 50 ms) deletes it.
+    let mut left = 1;
+    for _ in 0..200 {
+        left = trail(store).await.len();
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(left, 0, "the expired row was pruned");
 }
