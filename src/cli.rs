@@ -169,6 +169,10 @@ pub struct ServeArgs {
     #[arg(long, env = env::GOOGLE_CALLS_PER_MINUTE, default_value_t = 60)]
     pub google_calls_per_minute: u32,
 
+    /// Seconds between two runs of the store's pruning (every table's retention).
+    #[arg(long, env = env::STORE_PRUNE_INTERVAL_SECS, default_value_t = 3600)]
+    pub store_prune_interval_secs: u64,
+
     /// Share (percent) of the Google budget background work may use; the rest stays for
     /// callers waiting on an answer.
     #[arg(long, env = env::GOOGLE_BACKGROUND_PERCENT, default_value_t = 80)]
@@ -356,6 +360,7 @@ impl From<ServeArgs> for RawSettings {
             google_max_attempts,
             google_calls_per_minute,
             google_background_percent,
+            store_prune_interval_secs,
             google_max_concurrent_calls,
             google_breaker_threshold,
             google_breaker_open_secs,
@@ -409,6 +414,7 @@ impl From<ServeArgs> for RawSettings {
             google_max_attempts,
             google_calls_per_minute,
             google_background_percent,
+            store_prune_interval_secs,
             google_max_concurrent_calls,
             google_breaker_threshold,
             google_breaker_open_secs,
@@ -572,6 +578,17 @@ mod tests {
         args.push("--json-limit-bytes=1024");
         let settings = parse(&args).validate().expect("1024 is enough");
         assert_eq!(settings.http.json_limit_bytes, 1024);
+    }
+
+    #[test]
+    fn a_store_prune_interval_of_zero_is_refused() {
+        let line = refusal("--store-prune-interval-secs=0");
+        assert!(line.contains("GATEWAY_STORE_PRUNE_INTERVAL_SECS"), "{line}");
+        let settings = parse(&VALID).validate().expect("the default is valid");
+        assert_eq!(
+            settings.store.prune_interval,
+            std::time::Duration::from_secs(3600)
+        );
     }
 
     #[test]

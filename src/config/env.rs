@@ -37,6 +37,8 @@ pub const GOOGLE_TOKEN_TIMEOUT_MS: &str = "GATEWAY_GOOGLE_TOKEN_TIMEOUT_MS";
 pub const GOOGLE_MAX_ATTEMPTS: &str = "GATEWAY_GOOGLE_MAX_ATTEMPTS";
 /// Environment variable of `--google-calls-per-minute`.
 pub const GOOGLE_CALLS_PER_MINUTE: &str = "GATEWAY_GOOGLE_CALLS_PER_MINUTE";
+/// Environment variable of `--store-prune-interval-secs`.
+pub const STORE_PRUNE_INTERVAL_SECS: &str = "GATEWAY_STORE_PRUNE_INTERVAL_SECS";
 /// Environment variable of `--google-background-percent`.
 pub const GOOGLE_BACKGROUND_PERCENT: &str = "GATEWAY_GOOGLE_BACKGROUND_PERCENT";
 /// Environment variable of `--google-max-concurrent-calls`.

@@ -75,6 +75,8 @@ pub struct RawSettings {
     pub google_calls_per_minute: u32,
     /// `--google-background-percent`.
     pub google_background_percent: u8,
+    /// `--store-prune-interval-secs`.
+    pub store_prune_interval_secs: u64,
     /// `--google-max-concurrent-calls`.
     pub google_max_concurrent_calls: usize,
     /// `--google-breaker-threshold`.
@@ -249,6 +251,10 @@ fn store_settings(raw: &RawSettings) -> Result<StoreSettings, ConfigError> {
     Ok(StoreSettings {
         google_per_minute: positive(env::GOOGLE_CALLS_PER_MINUTE, raw.google_calls_per_minute)?,
         google_background_percent: raw.google_background_percent,
+        prune_interval: positive_secs(
+            env::STORE_PRUNE_INTERVAL_SECS,
+            raw.store_prune_interval_secs,
+        )?,
         ..StoreSettings::from_raw(&raw.store)?
     })
 }

@@ -34,6 +34,8 @@ pub struct StoreSettings {
     pub audit_retention: Duration,
     /// How many past UTC days of mail budgets are kept.
     pub mail_budget_retention_days: u32,
+    /// How often each replica applies every table's retention.
+    pub prune_interval: Duration,
 }
 
 impl Default for StoreSettings {
@@ -48,6 +50,7 @@ impl Default for StoreSettings {
             denial_interval: Duration::from_secs(60),
             audit_retention: Duration::from_secs(400 * 24 * 60 * 60),
             mail_budget_retention_days: 7,
+            prune_interval: Duration::from_secs(3600),
         }
     }
 }

@@ -7,7 +7,7 @@
 use crate::invitations::email::Email;
 use crate::invitations::outcome::{ItemError, ItemErrorCode};
 use crate::readiness::{CheckState, Readiness};
-use crate::store::{Caller, Claim, ClaimToken, Store, StoreError};
+use crate::store::{AuditId, AuditIntent, Caller, Claim, ClaimToken, Store, StoreError};
 use chrono::NaiveDate;
 use std::sync::Arc;
 use std::time::Duration;
@@ -166,6 +166,24 @@ impl Durable {
             Ok(false) => Err(crate::invitations::mutation::mail_quota_exceeded()),
             Err(StoreUnavailable) => Err(store_unavailable()),
         }
+    }
+
+    /// Writes a mail's intent before its call to Google; `Err` (`store_unavailable`) means the
+    /// call must not be made, so that no change goes out unrecorded.
+    pub(crate) async fn record_intent(&self, intent: &AuditIntent) -> Result<AuditId, ItemError> {
+        self.observe(self.store.record_intent(intent).await)
+            .map_err(|StoreUnavailable| store_unavailable())
+    }
+
+    /// Completes an intent after the call; a failure leaves the intent without outcome, which
+    /// is what the trail shows for a process cut off mid-call too.
+    pub(crate) async fn record_outcome(
+        &self,
+        id: AuditId,
+        outcome: &str,
+        google_status: Option<u16>,
+    ) {
+        let _ = self.observe(self.store.record_outcome(id, outcome, google_status).await);
     }
 
     /// Gives back a reserved mail that did not go out.

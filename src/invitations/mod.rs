@@ -23,7 +23,7 @@ use futures_util::{Stream, StreamExt};
 use idempotency::{Answer, IdempotencyError, IdempotencyScope};
 use listing::{ExportFormat, InvitationPage, ListQuery, Summary};
 use moka::future::Cache;
-use mutation::{Action, Done, MailBudget, MutationObserver};
+use mutation::{Action, Done, MailBudget, MutationObserver, Trail};
 use outcome::{
     EligibilityResult, Failure, Invitation, InvitationState, ItemError, ItemErrorCode,
     LookupResult, MutationResponse,
@@ -93,6 +93,29 @@ impl Invitations {
     /// The store (startup and tests; handlers go through the methods of this service).
     pub fn store(&self) -> &Store {
         self.durable.store()
+    }
+
+    /// Counts a refused request of `reason` (an error code) from `peer` (its client address) in
+    /// the store, folded per reason, peer and interval; `Ok(true)` for the first of its fold.
+    pub async fn record_denial(&self, reason: &str, peer: &str) -> Result<bool, StoreUnavailable> {
+        self.durable
+            .observe(self.durable.store().record_denial(reason, peer).await)
+    }
+
+    /// Applies every table's retention in the store now and then every `every`; runs until
+    /// dropped. Each replica prunes: deleting what another already deleted is harmless.
+    pub async fn prune_store(&self, every: std::time::Duration) {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Ok(rows) = self
+                .durable
+                .observe(self.durable.store().prune_expired().await)
+            {
+                tracing::info!(rows, "store pruned");
+            }
+        }
     }
 
     /// Pings the store every few seconds for `/readyz`; runs until dropped.
@@ -231,6 +254,12 @@ impl Invitations {
             day: self.durable.today(),
         };
         let budget = &budget;
+        let trail = &Trail {
+            observer,
+            durable: &self.durable,
+            caller,
+            request_id,
+        };
         self.mutate(
             Action::Send,
             batch,
@@ -242,8 +271,8 @@ impl Invitations {
                     &self.eligibility,
                     email,
                     resend,
-                    observer,
                     budget,
+                    trail,
                     &ctx,
                 )
                 .await
@@ -252,21 +281,28 @@ impl Invitations {
         .await
     }
 
-    /// Cancels pending invitations; every item is reported to `observer` as it completes.
-    /// `Err` when the store is down and nothing was done.
+    /// Cancels pending invitations on behalf of `caller`; every item is reported to `observer`
+    /// as it completes. `Err` when the store is down and nothing was done.
     pub async fn cancel(
         &self,
         batch: &EmailBatch,
+        caller: &CallerId,
         observer: &dyn MutationObserver,
         request_id: &str,
     ) -> Result<MutationResponse, StoreUnavailable> {
+        let trail = &Trail {
+            observer,
+            durable: &self.durable,
+            caller,
+            request_id,
+        };
         self.mutate(
             Action::Cancel,
             batch,
             observer,
             request_id,
             async |email, ctx| {
-                mutation::cancel_one(&self.google, &self.eligibility, email, observer, &ctx).await
+                mutation::cancel_one(&self.google, &self.eligibility, email, trail, &ctx).await
             },
         )
         .await

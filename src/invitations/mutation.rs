@@ -11,6 +11,7 @@ use crate::invitations::durable::Durable;
 use crate::invitations::eligibility::EligibilityCache;
 use crate::invitations::email::Email;
 use crate::invitations::outcome::{Invitation, ItemError, ItemErrorCode, MutationResult, Outcome};
+use crate::store::{AuditId, AuditIntent};
 
 /// What the caller's side needs to hear about each item: the audit trail.
 pub trait MutationObserver: Send + Sync {
@@ -102,6 +103,45 @@ impl MailBudget<'_> {
     }
 }
 
+/// The audit trails of one item: the caller's side (`observer`, asked before any change) and
+/// the store's, an intent before the change's call to Google and its outcome after, so that no
+/// change goes out unrecorded whatever cuts the work off in between.
+pub(crate) struct Trail<'a> {
+    /// The caller's side.
+    pub observer: &'a dyn MutationObserver,
+    /// The store.
+    pub durable: &'a Durable,
+    /// The real caller.
+    pub caller: &'a crate::store::Caller,
+    /// The request's id.
+    pub request_id: &'a str,
+}
+
+impl Trail<'_> {
+    fn allow_change(&self) -> Result<(), ItemError> {
+        self.observer.allow_change()
+    }
+
+    async fn intent(&self, action: Action, email: &Email) -> Result<AuditId, ItemError> {
+        self.durable
+            .record_intent(&AuditIntent {
+                request_id: self.request_id.to_owned(),
+                caller: self.caller.clone(),
+                action: action.as_str().to_owned(),
+                email: email.to_string(),
+                campaign_id: None,
+            })
+            .await
+    }
+
+    async fn outcome(&self, id: AuditId, done: Done) -> Done {
+        self.durable
+            .record_outcome(id, done.result.outcome.as_str(), done.google_status)
+            .await;
+        done
+    }
+}
+
 /// Reads the invitation: `Ok(None)` when Google has none (yet).
 async fn read(
     google: &GoogleClient,
@@ -121,8 +161,8 @@ pub(crate) async fn send_one(
     eligibility: &EligibilityCache,
     email: &Email,
     resend: bool,
-    observer: &dyn MutationObserver,
     budget: &MailBudget<'_>,
+    trail: &Trail<'_>,
     ctx: &CallContext,
 ) -> Done {
     let before = match read(google, email, ctx).await {
@@ -145,16 +185,24 @@ pub(crate) async fn send_one(
             Err(err) => return failed(email, ItemError::from_upstream(&err), None),
         },
     };
-    if let Err(error) = observer.allow_change() {
+    if let Err(error) = trail.allow_change() {
         return failed(email, error, None);
     }
     // Reserved before the call, exact across replicas; given back when no mail went out.
     if let Err(error) = budget.reserve().await {
         return failed(email, error, None);
     }
+    // No intent on record, no call: the mail would go out unrecorded.
+    let audit_id = match trail.intent(Action::Send, email).await {
+        Ok(id) => id,
+        Err(error) => {
+            budget.refund().await;
+            return failed(email, error, None);
+        }
+    };
     let result = google.send(email.as_str(), before.as_ref(), ctx).await;
     eligibility.invalidate(email).await;
-    match result {
+    let done = match result {
         Ok(sent) => {
             let after = sent.invitation.or(before);
             // A reconciled send has no status of its own: its answer was lost.
@@ -186,7 +234,8 @@ pub(crate) async fn send_one(
             }
             failed(email, error, err.http_status)
         }
-    }
+    };
+    trail.outcome(audit_id, done).await
 }
 
 /// One cancel.
@@ -194,7 +243,7 @@ pub(crate) async fn cancel_one(
     google: &GoogleClient,
     eligibility: &EligibilityCache,
     email: &Email,
-    observer: &dyn MutationObserver,
+    trail: &Trail<'_>,
     ctx: &CallContext,
 ) -> Done {
     let before = match read(google, email, ctx).await {
@@ -204,12 +253,16 @@ pub(crate) async fn cancel_one(
     if before.as_ref().map(|b| b.state) != Some(State::Invited) {
         return done(email, Outcome::NotInvited, before.as_ref(), None);
     }
-    if let Err(error) = observer.allow_change() {
+    if let Err(error) = trail.allow_change() {
         return failed(email, error, None);
     }
+    let audit_id = match trail.intent(Action::Cancel, email).await {
+        Ok(id) => id,
+        Err(error) => return failed(email, error, None),
+    };
     let result = google.cancel(email.as_str(), ctx).await;
     eligibility.invalidate(email).await;
-    match result {
+    let done = match result {
         Ok(after) => {
             let after = after.or_else(|| {
                 before.map(|b| UserInvitation {
@@ -223,7 +276,8 @@ pub(crate) async fn cancel_one(
             done(email, Outcome::NotInvited, None, err.http_status)
         }
         Err(err) => failed(email, ItemError::from_upstream(&err), err.http_status),
-    }
+    };
+    trail.outcome(audit_id, done).await
 }
 
 /// The per-item error of an address refused before any call.

@@ -7,7 +7,9 @@
 //! It refuses, in order: a token in the query string (even next to a valid header), a missing
 //! or non-Bearer `Authorization`, an invalid token (401 `invalid_token`); a caller over its
 //! request rate (429 `rate_limited`); a caller without the scope (403 `insufficient_scope`).
-//! Every refusal is audited and logged with its reason; the answer names only the code. The
+//! Every refusal is logged with its reason and counted in the store, folded per reason, peer and
+//! interval; only the first of a fold is written to the audit log target and file, so a flood
+//! of bad tokens writes a handful of records. The answer names only the code. The
 //! 401 challenge follows RFC 6750 section 3.1: `Bearer` alone when the request had no bearer
 //! credentials, `Bearer error="invalid_token"` when it had a token that was refused.
 
@@ -16,6 +18,7 @@ use crate::auth::caller::Caller;
 use crate::auth::scopes::RequiredScope;
 use crate::auth::verifier::AuthFailure;
 use crate::error::{ApiError, ErrorCode};
+use crate::invitations::durable::StoreUnavailable;
 use crate::middleware::request_id::RequestId;
 use crate::state::AppState;
 use actix_web::dev::Payload;
@@ -85,7 +88,8 @@ impl<S: RequiredScope> FromRequest for Authorized<S> {
                         None,
                         ErrorCode::InvalidToken,
                         &failure.to_string(),
-                    );
+                    )
+                    .await;
                     let challenge = if failure.lacks_credentials() {
                         NO_CREDENTIALS_CHALLENGE
                     } else {
@@ -106,7 +110,8 @@ impl<S: RequiredScope> FromRequest for Authorized<S> {
                     Some(&caller),
                     err.code(),
                     "request rate exceeded",
-                );
+                )
+                .await;
                 return Err(err);
             }
             let scope = S::SCOPE;
@@ -118,7 +123,8 @@ impl<S: RequiredScope> FromRequest for Authorized<S> {
                     Some(&caller),
                     ErrorCode::InsufficientScope,
                     &format!("missing scope {scope}"),
-                );
+                )
+                .await;
                 return Err(ApiError::new(
                     ErrorCode::InsufficientScope,
                     format!("This operation requires the scope {scope}."),
@@ -178,13 +184,25 @@ fn has_query_token(query: &str) -> bool {
 }
 
 /// Audits a refusal; a failing audit file cannot un-refuse it, so it is only logged.
-fn audit_denial(
+async fn audit_denial(
     req: &HttpRequest,
     state: &AppState,
     caller: Option<&Caller>,
     code: ErrorCode,
     reason: &str,
 ) {
+    // The connection's address, not X-Forwarded-For: a forged header would spread a flood over
+    // as many folds as it likes.
+    let peer = req
+        .peer_addr()
+        .map_or_else(|| "unknown".to_owned(), |addr| addr.ip().to_string());
+    match state.invitations.record_denial(code.as_str(), &peer).await {
+        // Folded into a record the other sinks already have: a flood writes a handful.
+        Ok(false) => return,
+        Ok(true) => {}
+        // The store cannot tell (its outage is logged): the other sinks keep the record.
+        Err(StoreUnavailable) => {}
+    }
     let request_id = req
         .extensions()
         .get::<RequestId>()

@@ -315,6 +315,8 @@ pub async fn cancel_invitations(
 ) -> Result<HttpResponse, ApiError> {
     let batch = EmailBatch::parse(body.into_inner().emails)?;
     let request_id = request_id(&req);
+    let key = caller.caller().key();
+    let caller_id = CallerId::new(key.issuer, key.subject);
     mutate(
         &state,
         caller.caller(),
@@ -325,7 +327,7 @@ pub async fn cancel_invitations(
         async |observer| {
             state
                 .invitations
-                .cancel(&batch, observer, &request_id)
+                .cancel(&batch, &caller_id, observer, &request_id)
                 .await
         },
     )

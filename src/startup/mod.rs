@@ -131,6 +131,9 @@ impl Application {
         let upkeep = tokio::spawn(crate::metrics::run_upkeep(state.metrics.clone()));
         let invitations = std::sync::Arc::clone(&state.invitations);
         let store_watch = tokio::spawn(async move { invitations.watch_store().await });
+        let invitations = std::sync::Arc::clone(&state.invitations);
+        let every = state.settings.store.prune_interval;
+        let store_prune = tokio::spawn(async move { invitations.prune_store(every).await });
         let result = async {
             let mut server = std::pin::pin!(server);
             tokio::select! {
@@ -151,6 +154,7 @@ impl Application {
         .await;
         upkeep.abort();
         store_watch.abort();
+        store_prune.abort();
         result
     }
 }

@@ -206,25 +206,28 @@ impl Store {
     }
 
     /// Counts a refused request of `reason` from `peer`, folded into one row per
-    /// `denial_interval`: a flood of bad tokens adds a few rows, never thousands.
-    pub async fn record_denial(&self, reason: &str, peer: &str) -> Result<(), StoreError> {
+    /// `denial_interval`: a flood of bad tokens adds a few rows, never thousands. True when it
+    /// is the first of its (reason, peer, interval), so other sinks can record only that one.
+    pub async fn record_denial(&self, reason: &str, peer: &str) -> Result<bool, StoreError> {
         let now = to_millis(self.clock.now());
         let interval = duration_millis(self.settings.denial_interval).max(1);
         let interval_start = now - now.rem_euclid(interval);
-        with_pool!(self, pool => sqlx::query(
+        let first = with_pool!(self, pool => sqlx::query(
             "INSERT INTO audit_denials (reason, peer, interval_start, count, last_at) \
              VALUES ($1, $2, $3, 1, $4) \
              ON CONFLICT (reason, peer, interval_start) DO UPDATE \
-             SET count = audit_denials.count + 1, last_at = excluded.last_at",
+             SET count = audit_denials.count + 1, last_at = excluded.last_at \
+             RETURNING count",
         )
         .bind(reason)
         .bind(peer)
         .bind(interval_start)
         .bind(now)
-        .execute(pool)
+        .fetch_one(pool)
         .await
-        .map(|_| ()))?;
-        Ok(())
+        .and_then(|row| row.try_get::<i64, _>("count")))
+        .map(|count| count == 1)?;
+        Ok(first)
     }
 
     /// Folded denials whose interval starts in `[from, to)`, oldest first.

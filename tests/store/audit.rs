@@ -47,6 +47,21 @@ store_test! {
 }
 
 store_test! {
+    async fn the_first_denial_of_a_reason_peer_and_interval_is_told_apart_from_those_folded_into_it(db) {
+        let clock = manual_clock();
+        let settings = StoreSettings { denial_interval: Duration::from_secs(60), ..StoreSettings::default() };
+        let store = db.store_with(settings, &clock).await.unwrap();
+        assert!(store.record_denial("invalid_token", "203.0.113.7").await.unwrap());
+        assert!(!store.record_denial("invalid_token", "203.0.113.7").await.unwrap());
+        assert!(store.record_denial("invalid_token", "203.0.113.8").await.unwrap());
+        assert!(store.record_denial("insufficient_scope", "203.0.113.7").await.unwrap());
+        clock.advance(Duration::from_secs(60));
+        assert!(store.record_denial("invalid_token", "203.0.113.7").await.unwrap());
+        assert!(!store.record_denial("invalid_token", "203.0.113.7").await.unwrap());
+    }
+}
+
+store_test! {
     async fn intents_get_outcomes_and_list_newest_first_by_filter_and_page(db) {
         let clock = manual_clock();
         let store = db.store(&clock).await;

@@ -1,0 +1,245 @@
+//! The audit trail in the store: every send and cancel writes its intent before the call to
+//! Google and its outcome after, so no mail goes out unrecorded.
+
+use crate::helpers::{
+    CALLER, admin_token, spawn_app, spawn_app_tuned, spawn_app_with, spawn_google, test_settings,
+};
+use chrono::{TimeZone, Utc};
+use futures_util::StreamExt;
+use invitation_gateway::emulator::Seed;
+use invitation_gateway::invitations::batch::EmailBatch;
+use invitation_gateway::invitations::mutation::{Action, Done, MutationObserver};
+use invitation_gateway::invitations::outcome::ItemError;
+use invitation_gateway::store::{AuditEvent, AuditFilter, AuditIntent, Caller, Store};
+use serde_json::json;
+use std::time::Duration;
+
+async fn trail(store: &Store) -> Vec<AuditEvent> {
+    store
+        .list_audit(&AuditFilter::default(), 1000, None)
+        .await
+        .expect("the store answers")
+        .events
+}
+
+#[tokio::test]
+async fn a_send_and_a_cancel_leave_their_intent_and_outcome_in_the_store() {
+    let app = spawn_app().await;
+    let token = admin_token();
+
+    let send = app
+        .post_json(
+            "/v1/invitations/send",
+            &token,
+            json!({"emails": ["radia@example.com"]}),
+        )
+        .await;
+    assert_eq!(send.status, 200, "{}", send.body);
+    let cancel = app
+        .post_json(
+            "/v1/invitations/cancel",
+            &token,
+            json!({"emails": ["radia@example.com"]}),
+        )
+        .await;
+    assert_eq!(cancel.status, 200, "{}", cancel.body);
+    assert_eq!(
+        cancel.body["results"][0]["outcome"], "cancelled",
+        "{}",
+        cancel.body
+    );
+
+    let events = trail(app.state.invitations.store()).await;
+    // Newest first.
+    let [cancelled, sent] = events.as_slice() else {
+        panic!("one row per change: {events:?}");
+    };
+    for (event, action, outcome, answer) in [
+        (sent, "send", "sent", &send),
+        (cancelled, "cancel", "cancelled", &cancel),
+    ] {
+        assert_eq!(event.action, action, "{event:?}");
+        assert_eq!(event.email, "radia@example.com", "{event:?}");
+        assert_eq!(event.caller.sub, CALLER, "{event:?}");
+        assert_eq!(event.campaign_id, None, "{event:?}");
+        assert_eq!(event.outcome.as_deref(), Some(outcome), "{event:?}");
+        assert_eq!(event.google_status, Some(200), "{event:?}");
+        assert!(event.completed_at.is_some(), "{event:?}");
+        let request_id = answer.headers["x-request-id"].to_str().unwrap();
+        assert_eq!(event.request_id, request_id, "{event:?}");
+    }
+}
+
+/// Audits nothing itself: the store's trail is under test.
+struct Silent;
+
+impl MutationObserver for Silent {
+    fn allow_change(&self) -> Result<(), ItemError> {
+        Ok(())
+    }
+
+    fn record(&self, _: Action, _: &Done) {}
+}
+
+#[tokio::test]
+async fn a_send_cut_off_during_its_google_call_leaves_its_intent_without_outcome() {
+    let app = spawn_app().await;
+    // The send's call is still in flight when the work is cut off.
+    app.control(
+        "faults",
+        json!({"method": "send", "count": 1, "latencyMs": 5000}),
+    )
+    .await;
+    let batch = EmailBatch::parse(vec!["radia@example.com".into()]).unwrap();
+    let caller = Caller::new("invitation-gateway", CALLER);
+    let work = app
+        .state
+        .invitations
+        .send(&batch, false, &caller, &Silent, "cut-off-send");
+    let store = app.state.invitations.store();
+    // Waits until the send call is at Google, then answers what the store holds.
+    let in_flight = async {
+        for _ in 0..500 {
+            if app.calls("send").await == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        trail(store).await
+    };
+    // The work is dropped mid-call, as a shutdown's cut-off or a crash would leave it.
+    let events = tokio::select! {
+        events = in_flight => events,
+        answer = work => panic!("the send finished despite the slow call: {answer:?}"),
+    };
+    assert_eq!(app.calls("send").await, 1, "the send call is in flight");
+
+    let [event] = events.as_slice() else {
+        panic!("one intent: {events:?}");
+    };
+    assert_eq!(event.action, "send", "{event:?}");
+    assert_eq!(event.request_id, "cut-off-send", "{event:?}");
+    let events = trail(store).await;
+    let [event] = events.as_slice() else {
+        panic!("still one row: {events:?}");
+    };
+    assert_eq!(event.outcome, None, "{event:?}");
+    assert_eq!(event.completed_at, None, "{event:?}");
+}
+
+#[tokio::test]
+async fn a_flood_of_bad_tokens_is_counted_folded_and_stops_no_send() {
+    let google = spawn_google(Seed::Demo).await;
+    let audit_dir = tempfile::tempdir().unwrap();
+    let audit_file = audit_dir.path().join("audit.jsonl");
+    let mut settings = test_settings(&google);
+    settings.audit.file = Some(audit_file.clone());
+    let app = spawn_app_with(google, settings).await;
+
+    let url = format!("{}/v1/invitations/send", app.address);
+    let statuses: Vec<u16> = futures_util::stream::iter(0..10_000)
+        .map(|_| async {
+            app.client
+                .post(&url)
+                .bearer_auth("not-a-token")
+                .json(&json!({"emails": ["radia@example.com"]}))
+                .send()
+                .await
+                .expect("the gateway answers")
+                .status()
+                .as_u16()
+        })
+        .buffer_unordered(50)
+        .collect()
+        .await;
+    assert!(statuses.iter().all(|s| *s == 401), "every one refused");
+
+    let send = app
+        .post_json(
+            "/v1/invitations/send",
+            &admin_token(),
+            json!({"emails": ["radia@example.com"]}),
+        )
+        .await;
+    assert_eq!(send.status, 200, "{}", send.body);
+    assert_eq!(send.body["results"][0]["outcome"], "sent", "{}", send.body);
+    assert_eq!(app.stats().await["mailsSent"]["radia@example.com"], 1);
+
+    let denied = std::fs::read_to_string(&audit_file)
+        .unwrap()
+        .lines()
+        .filter(|line| line.contains(r#""action":"denied""#))
+        .count();
+    // One per folding interval (a minute): the flood may straddle a boundary or two.
+    assert!(
+        (1..=3).contains(&denied),
+        "{denied} denial records in the file"
+    );
+    let folds = app
+        .state
+        .invitations
+        .store()
+        .list_denials(
+            Utc.timestamp_opt(0, 0).unwrap(),
+            Utc::now() + chrono::Duration::days(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        folds.iter().map(|f| f.count).sum::<u64>(),
+        10_000,
+        "{folds:?}"
+    );
+    assert!(
+        folds
+            .iter()
+            .all(|f| f.reason == "invalid_token" && f.peer == "127.0.0.1")
+    );
+}
+
+#[tokio::test]
+async fn with_the_store_down_a_bad_token_is_still_refused_with_401() {
+    let app = spawn_app().await;
+    app.state.invitations.store().close().await;
+
+    let answer = app
+        .post_json(
+            "/v1/invitations/send",
+            "not-a-token",
+            json!({"emails": ["radia@example.com"]}),
+        )
+        .await;
+
+    answer.assert_problem(401, "invalid_token");
+}
+
+#[tokio::test]
+async fn the_pruning_task_deletes_rows_past_their_retention() {
+    let app = spawn_app_tuned(|settings| {
+        settings.store.audit_retention = Duration::from_millis(1);
+        settings.store.prune_interval = Duration::from_millis(50);
+    })
+    .await;
+    let store = app.state.invitations.store();
+    store
+        .record_intent(&AuditIntent {
+            request_id: "old".into(),
+            caller: Caller::new("invitation-gateway", CALLER),
+            action: "send".into(),
+            email: "radia@example.com".into(),
+            campaign_id: None,
+        })
+        .await
+        .unwrap();
+
+    // Written, then expired at once: the next run of the task (every 50 ms) deletes it.
+    let mut left = 1;
+    for _ in 0..200 {
+        left = trail(store).await.len();
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(left, 0, "the expired row was pruned");
+}
