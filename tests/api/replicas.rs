@@ -12,6 +12,7 @@ use crate::helpers::{
 use crate::pg::PgDatabase;
 use invitation_gateway::emulator::Seed;
 use serde_json::{Value, json};
+use sqlx::Connection;
 use std::time::Duration;
 
 /// One gateway process.
@@ -309,6 +310,24 @@ async fn a_replica_killed_mid_send_leaves_no_second_mail_when_the_batch_is_retri
     let stats = stats(&google).await;
     assert_eq!(stats["mailsSent"]["radia@example.com"], 1, "{stats}");
     assert_eq!(outcome, "already_invited", "the retry read first");
+    // The mail that went out with the dead replica is on record: its intent, written before
+    // the call, without the outcome the replica did not live to write.
+    let mut conn = sqlx::PgConnection::connect(&db.url)
+        .await
+        .expect("connect to the test database");
+    let intents: Vec<(Option<String>,)> = sqlx::query_as(
+        "SELECT outcome FROM audit_events WHERE email = $1 AND action = 'send' ORDER BY id",
+    )
+    .bind("radia@example.com")
+    .fetch_all(&mut conn)
+    .await
+    .expect("read the audit trail");
+    let _ = conn.close().await;
+    assert_eq!(
+        intents.first(),
+        Some(&(None,)),
+        "the killed replica's send has its intent and no outcome: {intents:?}"
+    );
     drop(survivor);
     db.drop_it().await;
 }
