@@ -1,5 +1,6 @@
 //! A fresh PostgreSQL database per test on the server named by `GATEWAY_TEST_DATABASE_URL`
-//! (`.ci/postgres.sh` starts one): the tests that run several gateway processes share it.
+//! (`.ci/postgres.sh` starts one), for the store's contract tests and the tests that run several
+//! gateway processes.
 //! Without the variable such tests are skipped, except under `CI=true`, where they fail.
 
 use sqlx::Connection;
@@ -20,7 +21,7 @@ impl PgDatabase {
         let Ok(admin_url) = std::env::var(PG_URL_VAR) else {
             assert!(
                 !std::env::var("CI").is_ok_and(|v| v == "true"),
-                "{PG_URL_VAR} is unset under CI=true: the tests on several gateway processes must run (source .ci/postgres.sh first)"
+                "{PG_URL_VAR} is unset under CI=true: the PostgreSQL tests must run (source .ci/postgres.sh first)"
             );
             eprintln!("skipped: {PG_URL_VAR} is unset (bash .ci/postgres.sh starts one)");
             return None;

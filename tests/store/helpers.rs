@@ -1,13 +1,10 @@
 //! A fresh database per test, on either backend, and the macro that runs a test on both.
 
+use crate::pg::PgDatabase;
 use chrono::{DateTime, TimeZone, Utc};
 use invitation_gateway::store::{Clock, Store, StoreError, StoreSettings};
 use secrecy::SecretString;
-use sqlx::Connection;
 use tempfile::TempDir;
-
-/// The variable naming a PostgreSQL server where tests may create databases.
-pub const PG_URL_VAR: &str = "GATEWAY_TEST_DATABASE_URL";
 
 /// Which database a test runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,8 +18,7 @@ pub enum Kind {
 pub struct TestDb {
     pub kind: Kind,
     url: String,
-    admin_url: Option<String>,
-    name: Option<String>,
+    pg: Option<PgDatabase>,
     _dir: Option<TempDir>,
 }
 
@@ -48,40 +44,16 @@ impl TestDb {
                 Some(TestDb {
                     kind,
                     url,
-                    admin_url: None,
-                    name: None,
+                    pg: None,
                     _dir: Some(dir),
                 })
             }
-            Kind::Postgres => {
-                let Ok(admin_url) = std::env::var(PG_URL_VAR) else {
-                    if std::env::var("CI").is_ok_and(|v| v == "true") {
-                        panic!(
-                            "{PG_URL_VAR} is unset under CI=true: the PostgreSQL half of the store \
-                             tests must run (source .ci/postgres.sh first)"
-                        );
-                    }
-                    eprintln!("skipped: {PG_URL_VAR} is unset (bash .ci/postgres.sh starts one)");
-                    return None;
-                };
-                let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-                let mut admin = sqlx::PgConnection::connect(&admin_url)
-                    .await
-                    .expect("connect to GATEWAY_TEST_DATABASE_URL");
-                sqlx::query(&format!("CREATE DATABASE {name}"))
-                    .execute(&mut admin)
-                    .await
-                    .expect("create the test database");
-                let _ = admin.close().await;
-                let url = with_database(&admin_url, &name);
-                Some(TestDb {
-                    kind,
-                    url,
-                    admin_url: Some(admin_url),
-                    name: Some(name),
-                    _dir: None,
-                })
-            }
+            Kind::Postgres => PgDatabase::create().await.map(|pg| TestDb {
+                kind,
+                url: pg.url.clone(),
+                pg: Some(pg),
+                _dir: None,
+            }),
         }
     }
 
@@ -121,33 +93,10 @@ impl TestDb {
     /// Drops the PostgreSQL database (its connections are cut); the SQLite file goes with its
     /// temporary directory.
     pub async fn finish(self) {
-        if let (Some(admin_url), Some(name)) = (&self.admin_url, &self.name)
-            && let Ok(mut admin) = sqlx::PgConnection::connect(admin_url).await
-        {
-            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&mut admin)
-                .await;
-            let _ = admin.close().await;
+        if let Some(pg) = self.pg {
+            pg.drop_it().await;
         }
     }
-}
-
-/// `url` with its database (the path) replaced by `name`, its query string kept.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let after_scheme = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[after_scheme..]
-        .find('/')
-        .map_or(base.len(), |i| after_scheme + i);
-    let mut out = format!("{}/{name}", &base[..host_end]);
-    if let Some(query) = query {
-        out.push('?');
-        out.push_str(query);
-    }
-    out
 }
 
 /// Defines one test per backend: `mod NAME { fn sqlite(); fn postgres(); }`, each on a fresh

@@ -5,6 +5,9 @@
 
 #[macro_use]
 mod helpers;
+// The fresh-PostgreSQL-database helper the gateway's own multi-process tests use.
+#[path = "../api/pg.rs"]
+mod pg;
 
 mod audit;
 mod connect;
