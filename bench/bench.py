@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -38,6 +39,9 @@ HOT = "hot@example.com"  # the one address of the cached check (1)
 UNCACHED = ("u", 100_000)  # checked once each in (2)
 FILL = ("c", 100_000)  # fill the eligibility cache in (4)
 SEND = ("s", 100)  # NOT_YET_SENT accounts of the send batch (3)
+LATENCY = {"SQLite": "ls", "PostgreSQL": "lp"}  # one-address sends of (6), per store
+LATENCY_COUNT = 2_000  # seeded per store; (6) uses --latency-sends of them
+REPLICA = ("r", 100_000)  # checked by the three replicas of (7)
 
 TARGETS = {
     "ratio": 0.7,
@@ -46,6 +50,7 @@ TARGETS = {
     "rss_idle_mib": 20.0,
     "rss_loaded_mib": 64.0,
     "ready_ms": 200.0,
+    "replica_served": 0.9,
 }
 
 CHILDREN = []
@@ -236,6 +241,28 @@ def wrk(script, url, connections, seconds, env_extra, threads=1, timeout_s=10):
     raise RuntimeError(f"wrk printed no BENCH_JSON line:\n{out}")
 
 
+# ---------------------------------------------------------------------------- PostgreSQL
+
+
+def pg_admin(base_url, sql):
+    subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", base_url, "-c", sql],
+                   check=True, capture_output=True, text=True)
+
+
+def pg_database(base_url, name):
+    """A fresh database NAME on the server of BASE_URL (GATEWAY_TEST_DATABASE_URL); its URL."""
+    pg_admin(base_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    pg_admin(base_url, f"CREATE DATABASE {name}")
+    parts = urllib.parse.urlsplit(base_url)
+    return urllib.parse.urlunsplit(parts._replace(path="/" + name))
+
+
+def percentile(values, q):
+    """The Q-th percentile (0 < Q < 100), nearest rank on the sorted values."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100.0 * len(ordered)) - 1))]
+
+
 # ---------------------------------------------------------------------------- the processes
 
 
@@ -249,7 +276,8 @@ class Bench:
 
     def write_seed(self):
         accounts = [{"email": HOT}]
-        for prefix, count in (UNCACHED, FILL, SEND):
+        groups = [UNCACHED, FILL, SEND, REPLICA] + [(p, LATENCY_COUNT) for p in LATENCY.values()]
+        for prefix, count in groups:
             accounts += [{"email": address(prefix, n)} for n in range(count)]
         path = os.path.join(self.tmp, "seed.json")
         with open(path, "w") as seed:
@@ -280,7 +308,7 @@ class Bench:
             time.sleep(0.02)
         raise RuntimeError("the emulator did not start")
 
-    def gateway_env(self, port):
+    def gateway_env(self, port, database_url=None, per_minute=100_000_000):
         env = dict(
             os.environ,
             RUST_LOG="info",
@@ -296,17 +324,20 @@ class Bench:
             GATEWAY_RATE_LIMIT_BURST="1000000",
             # The project's Google budget (default 60 a minute) would otherwise bound (2), (3)
             # and the fill.
-            GATEWAY_GOOGLE_CALLS_PER_MINUTE="100000000",
-            # The budget's store: one SQLite file per gateway, in the bench's directory.
-            GATEWAY_DATABASE_URL=f"sqlite://{os.path.join(self.tmp, f'gateway-{port}.db')}",
+            GATEWAY_GOOGLE_CALLS_PER_MINUTE=str(per_minute),
+            # The bench sends more mails than a caller's default day (1,000).
+            GATEWAY_DAILY_MAIL_LIMIT="100000000",
+            # The store: one SQLite file per gateway in the bench's directory, unless given.
+            GATEWAY_DATABASE_URL=database_url
+            or f"sqlite://{os.path.join(self.tmp, f'gateway-{port}.db')}",
         )
         env.pop("GATEWAY_SANDBOX", None)
         return env
 
-    def start_gateway(self):
+    def start_gateway(self, database_url=None, per_minute=100_000_000):
         """Starts a gateway; returns (process, port, ms from spawn to /readyz 200)."""
         port = free_port()
-        env = self.gateway_env(port)
+        env = self.gateway_env(port, database_url, per_minute)
         err = open(os.path.join(self.tmp, f"gateway-{port}.err"), "w")
         started = time.monotonic()
         # Logs (stdout) go to /dev/null, as the brief says: the cost of formatting them stays.
@@ -467,6 +498,96 @@ class Bench:
         http_json("POST", f"{self.emulator_url}/emulator/v1/reset")
         return runs
 
+    def measure_send_latency(self, gw_port, token, prefix, count):
+        """(6): COUNT one-address sends of fresh NOT_YET_SENT addresses, one at a time, each
+        right after a lookup of the same address; emulator latency 0, no quota."""
+        conn = http.client.HTTPConnection("127.0.0.1", gw_port, timeout=60)
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+
+        def timed(path, body):
+            started = time.perf_counter()
+            conn.request("POST", path, json.dumps(body), headers)
+            answer = conn.getresponse()
+            data = json.loads(answer.read())
+            return (time.perf_counter() - started) * 1e6, answer.status, data
+
+        lookups, sends = [], []
+        # Warm-up on addresses past the measured ones (the seed holds LATENCY_COUNT of each).
+        for n in range(LATENCY_COUNT - 20, LATENCY_COUNT):
+            timed("/v1/invitations/lookup", {"emails": [address(prefix, n)]})
+            timed("/v1/invitations/send", {"emails": [address(prefix, n)], "resend": False})
+        for n in range(count):
+            email = address(prefix, n)
+            us, status, data = timed("/v1/invitations/lookup", {"emails": [email]})
+            assert status == 200 and "invitation" in data["results"][0], data
+            lookups.append(us)
+            us, status, data = timed("/v1/invitations/send", {"emails": [email], "resend": False})
+            assert status == 200 and data["results"][0]["outcome"] == "sent", data
+            sends.append(us)
+        conn.close()
+        return {"lookup_us": lookups, "send_us": sends}
+
+    def measure_replicas(self, database_url, quota, seconds, threads):
+        """(7): three gateways on one PostgreSQL database share a budget of QUOTA calls a
+        minute; the emulator enforces QUOTA; THREADS clients per gateway check fresh addresses
+        for SECONDS, far more than the quota."""
+        http_json("POST", f"{self.emulator_url}/emulator/v1/reset")
+        http_json("POST", f"{self.emulator_url}/emulator/v1/quota", {"perMinute": quota})
+        gateways = [self.start_gateway(database_url, per_minute=quota) for _ in range(3)]
+        token = self.mint_token()
+        lock = threading.Lock()
+        next_address = iter(range(REPLICA[1]))
+        counts = [{"ok": 0, "quota_exhausted": 0, "other": {}} for _ in gateways]
+        stop_at = time.monotonic() + seconds
+        done = threading.Event()
+
+        def drive(index, port):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+            mine = counts[index]
+            while time.monotonic() < stop_at:
+                with lock:
+                    email = address(REPLICA[0], next(next_address))
+                conn.request("POST", "/v1/eligibility/check", json.dumps({"emails": [email]}),
+                             headers)
+                answer = conn.getresponse()
+                data = json.loads(answer.read() or b"null")
+                if answer.status == 200:
+                    error = data["results"][0].get("error")
+                    code = error["code"] if error else None
+                else:
+                    code = (data or {}).get("code", str(answer.status))
+                with lock:
+                    if code is None:
+                        mine["ok"] += 1
+                    elif code == "quota_exhausted":
+                        mine["quota_exhausted"] += 1
+                    else:
+                        mine["other"][code] = mine["other"].get(code, 0) + 1
+                if code == "quota_exhausted":
+                    # A caller told to come back later: a short pause keeps 12 clients from
+                    # spinning on two cores, and the demand still far exceeds the quota.
+                    time.sleep(0.05)
+            conn.close()
+
+        workers = [threading.Thread(target=drive, args=(i, port))
+                   for i, (_, port, _) in enumerate(gateways) for _ in range(threads)]
+        for worker in workers:
+            worker.start()
+        time.sleep(max(0.0, stop_at - time.monotonic()))
+        # The emulator's count at the end of the window (a client may still wait for a slot).
+        _, at_end = http_json("GET", f"{self.emulator_url}/emulator/v1/stats")
+        done.set()
+        for worker in workers:
+            worker.join()
+        _, after = http_json("GET", f"{self.emulator_url}/emulator/v1/stats")
+        for process, _, _ in gateways:
+            stop(process)
+        http_json("POST", f"{self.emulator_url}/emulator/v1/reset")
+        http_json("POST", f"{self.emulator_url}/emulator/v1/quota", {"perMinute": None})
+        return {"quota": quota, "seconds": seconds, "threads_per_replica": threads,
+                "stats_at_end": at_end, "stats_after": after, "callers": counts}
+
     def measure_cache_fill(self, token):
         """(4c): a fresh gateway, 100,000 distinct addresses checked in batches of 100."""
         process, port, _ = self.start_gateway()
@@ -591,6 +712,34 @@ def run(args):
     log(f"(3) send batch of 100 at 100 ms upstream latency, {args.send_trials} trials")
     sends = bench.measure_send_batch(gw_port, token, args.send_trials)
 
+    pg_url = os.environ.get("GATEWAY_TEST_DATABASE_URL")
+    latency = {}
+    log(f"(6) one-address send latency, {args.latency_sends} sends per store")
+    latency["SQLite"] = bench.measure_send_latency(gw_port, token, LATENCY["SQLite"],
+                                                   args.latency_sends)
+    if pg_url:
+        latency_gw, latency_port, _ = bench.start_gateway(pg_database(pg_url, "bench_latency"))
+        latency["PostgreSQL"] = bench.measure_send_latency(latency_port, token,
+                                                           LATENCY["PostgreSQL"],
+                                                           args.latency_sends)
+        stop(latency_gw)
+        pg_admin(pg_url, "DROP DATABASE IF EXISTS bench_latency WITH (FORCE)")
+    else:
+        log("(6) GATEWAY_TEST_DATABASE_URL is unset: PostgreSQL skipped "
+            "(source .ci/postgres.sh to get one)")
+
+    replicas = None
+    if pg_url:
+        log(f"(7) 3 replicas on one PostgreSQL, quota {args.replica_quota}/min, "
+            f"{args.replica_seconds} s, {args.replica_threads} clients each")
+        replicas = bench.measure_replicas(pg_database(pg_url, "bench_replicas"),
+                                          args.replica_quota, args.replica_seconds,
+                                          args.replica_threads)
+        pg_admin(pg_url, "DROP DATABASE IF EXISTS bench_replicas WITH (FORCE)")
+    else:
+        log("(7) GATEWAY_TEST_DATABASE_URL is unset: the 3-replica figure is skipped "
+            "(source .ci/postgres.sh to get one)")
+
     soak = None
     if args.soak:
         max_rps = statistics.median(r["rps"] for r in gw_runs)
@@ -628,7 +777,7 @@ def run(args):
 
     rows = [
         ("1", "hello (bare actix-web) POST /", f"{hello_rps:,.0f} req/s, p50 {ms(p(hello_runs, 'p50_us')):.2f} ms, p99 {ms(p(hello_runs, 'p99_us')):.2f} ms", "baseline", ""),
-        ("1", "gateway cached check (1 email, HS256, RUST_LOG=info)", f"{gw_rps:,.0f} req/s, p50 {ms(p(gw_runs, 'p50_us')):.2f} ms, p99 {ms(p(gw_runs, 'p99_us')):.2f} ms", "", ""),
+        ("1", "gateway cached check (1 email, HS256, RUST_LOG=info, store: SQLite file)", f"{gw_rps:,.0f} req/s, p50 {ms(p(gw_runs, 'p50_us')):.2f} ms, p99 {ms(p(gw_runs, 'p99_us')):.2f} ms", "", ""),
         ("1", "server CPU per request, gateway / hello", f"{p(gw_runs, 'cpu_us_per_request'):.0f} us / {p(hello_runs, 'cpu_us_per_request'):.0f} us (steadier than throughput on a busy machine)", "", ""),
         ("1", "throughput gateway / hello", f"{ratio:.2f} (rounds: {', '.join(f'{r:.2f}' for r in ratios)})", ">= 0.7", verdict(ratio >= TARGETS["ratio"])),
         ("2", "emulator isInvitableUser directly, 1 conn", f"p50 {ms(direct['p50_us']):.3f} ms, p99 {ms(direct['p99_us']):.3f} ms ({direct['requests']:,} calls{beyond})", "baseline", ""),
@@ -640,6 +789,41 @@ def run(args):
         ("4", "RSS with 100,000 cached answers (fresh process)", f"{fill['rss']:.1f} MiB (VmHWM {fill['hwm']:.1f} MiB; filled in {fill['fill_s']:.1f} s; {fill['held']:,} held)", "<= 64 MiB", verdict(fill["rss"] <= TARGETS["rss_loaded_mib"])),
         ("5", f"process start to /readyz 200 (median of {len(startup)})", f"{ready:.0f} ms (min {min(startup):.0f}, max {max(startup):.0f})", "<= 200 ms", verdict(ready <= TARGETS["ready_ms"])),
     ]
+    for store, runs in latency.items():
+        lookup, send = runs["lookup_us"], runs["send_us"]
+        share50 = ms(percentile(send, 50) - percentile(lookup, 50))
+        share99 = ms(percentile(send, 99) - percentile(lookup, 99))
+        rows.append(("6", f"one-address send, store {store} ({len(send)} sequential sends)",
+                     f"p50 {ms(percentile(send, 50)):.2f} ms, p99 {ms(percentile(send, 99)):.2f} ms", "report", ""))
+        rows.append(("6", f"one-address lookup, store {store} (same addresses)",
+                     f"p50 {ms(percentile(lookup, 50)):.2f} ms, p99 {ms(percentile(lookup, 99)):.2f} ms", "baseline", ""))
+        rows.append(("6", f"store's share of a send, {store} (send - lookup)",
+                     f"p50 {share50:+.2f} ms, p99 {share99:+.2f} ms", "report", ""))
+    if "PostgreSQL" not in latency:
+        rows.append(("6", "one-address send, store PostgreSQL", "skipped: GATEWAY_TEST_DATABASE_URL unset", "report", "SKIP"))
+    if replicas:
+        quota, minutes = replicas["quota"], replicas["seconds"] / 60.0
+        end = replicas["stats_at_end"]
+        rejected = end["quotaRejections"]
+        served = end["calls"]["isInvitableUser"] - rejected
+        share = served / (quota * minutes)
+        callers = replicas["callers"]
+        ok = sum(c["ok"] for c in callers)
+        exhausted = sum(c["quota_exhausted"] for c in callers)
+        other = {}
+        for c in callers:
+            for code, n in c["other"].items():
+                other[code] = other.get(code, 0) + n
+        others = ", ".join(f"{code} {n}" for code, n in sorted(other.items())) or "none"
+        late = replicas["stats_after"]["quotaRejections"] - rejected
+        rows.append(("7", f"3 replicas, one PostgreSQL, emulator quota Q={quota}/min, {replicas['seconds']} s of {3 * replicas['threads_per_replica']} clients",
+                     f"{served} calls served by the emulator / (Q x {minutes:g} min) = {share:.2f}; callers: {ok} answered, {exhausted} quota_exhausted, other errors: {others}",
+                     ">= 0.9", verdict(share >= TARGETS["replica_served"])))
+        rows.append(("7", "429s from the emulator (quotaRejections)",
+                     f"{rejected} during the window" + (f", {late} more after it" if late else ""),
+                     "0", verdict(rejected == 0 and late == 0)))
+    else:
+        rows.append(("7", "3 replicas sharing a quota", "skipped: GATEWAY_TEST_DATABASE_URL unset", ">= 0.9, 0 429s", "SKIP"))
     if soak:
         w = soak["wrk"]
         achieved = w["rps"]
@@ -674,7 +858,8 @@ def run(args):
                        "hello": hello_runs, "gateway": gw_runs, "direct": direct,
                        "uncached": uncached, "connections": conn_run, "rss_idle": rss_idle,
                        "rss_256": rss_256, "hwm_256": hwm_256, "sends": sends, "fill": fill,
-                       "startup_ms": startup, "soak": soak}, out, indent=2)
+                       "startup_ms": startup, "send_latency_us": latency,
+                       "replicas": replicas, "soak": soak}, out, indent=2)
 
 
 def main():
@@ -687,6 +872,13 @@ def main():
     parser.add_argument("--uncached-seconds", type=int, default=5)
     parser.add_argument("--send-trials", type=int, default=3)
     parser.add_argument("--startup-runs", type=int, default=5)
+    parser.add_argument("--latency-sends", type=int, default=500,
+                        help="one-address sends per store in (6)")
+    parser.add_argument("--replica-quota", type=int, default=120,
+                        help="the quota (calls a minute) the emulator enforces in (7)")
+    parser.add_argument("--replica-seconds", type=int, default=90, help="length of (7)")
+    parser.add_argument("--replica-threads", type=int, default=4,
+                        help="clients per replica in (7)")
     parser.add_argument("--json", help="also write every raw figure to this file")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

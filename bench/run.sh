@@ -3,7 +3,7 @@
 #
 # Builds the release gateway and the bare actix-web baseline (examples/hello.rs, same
 # dependency versions), installs wrk if missing, then bench/bench.py starts everything on
-# 127.0.0.1, measures and prints one table. About 3 minutes; --soak adds 10 minutes.
+# 127.0.0.1, measures and prints one table. About 6 minutes; --soak adds 10 minutes.
 # GATEWAY_WORKERS and GATEWAY_BATCH_CONCURRENCY are passed through to both servers.
 set -euo pipefail
 cd "$(dirname "$0")/.."

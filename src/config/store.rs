@@ -24,9 +24,9 @@ pub struct StoreSettings {
     pub connect_timeout: Duration,
     /// Longest a statement may run (PostgreSQL `statement_timeout`; SQLite's busy timeout).
     pub statement_timeout: Duration,
-    /// Google calls per minute across every replica (the cluster-wide bucket's refill and size).
+    /// Google calls per minute across every replica (the cluster-wide window's limit).
     pub google_per_minute: u32,
-    /// Share of the Google bucket background work may use; the rest is kept for interactive calls.
+    /// Share of the Google quota background work may use; the rest is kept for interactive calls.
     pub google_background_percent: u8,
     /// Denials of one reason from one peer within this interval are folded into one audit row.
     pub denial_interval: Duration,

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// The cluster-wide Google budget: one token bucket in the store for every replica.
+/// The cluster-wide Google budget: one window of granted calls in the store for every replica.
 #[derive(Clone)]
 pub struct StoreBudget {
     store: Store,
@@ -58,7 +58,7 @@ impl StoreBudget {
 
     async fn take(&self, kind: CallKind, deadline: Instant) -> Result<(), BudgetRefusal> {
         let clock = self.store.clock();
-        // The deadline is on tokio's clock, the bucket on the store's: the time left is the
+        // The deadline is on tokio's clock, the window on the store's: the time left is the
         // same on both, so the store's deadline is now plus that (a manual clock in tests then
         // jumps instead of sleeping).
         let left = deadline.saturating_duration_since(Instant::now());
@@ -157,17 +157,17 @@ mod tests {
             budget
                 .acquire(CallKind::Interactive, in_secs(5))
                 .await
-                .expect("the bucket holds a minute's worth");
+                .expect("the window holds a minute's worth");
         }
         let before = clock.now();
 
-        let waited = budget.acquire(CallKind::Interactive, in_secs(5)).await;
+        let waited = budget.acquire(CallKind::Interactive, in_secs(90)).await;
 
         assert_eq!(waited, Ok(()));
         assert_eq!(
             clock.now() - before,
-            chrono::Duration::seconds(1),
-            "one slot refills in a second (the manual clock jumped, nothing slept)"
+            chrono::Duration::seconds(62),
+            "the minute's calls leave the 62 s window (the manual clock jumped, nothing slept)"
         );
     }
 
@@ -178,7 +178,7 @@ mod tests {
             budget
                 .acquire(CallKind::Interactive, in_secs(5))
                 .await
-                .expect("the bucket holds a minute's worth");
+                .expect("the window holds a minute's worth");
         }
         let before = clock.now();
 
@@ -187,9 +187,9 @@ mod tests {
         assert_eq!(
             refused,
             Err(BudgetRefusal::Exhausted {
-                retry_after: Duration::from_secs(10)
+                retry_after: Duration::from_secs(62)
             }),
-            "6 a minute: the next slot is 10 s away, past the 5 s deadline"
+            "the next slot comes when the first calls leave the window, past the 5 s deadline"
         );
         assert_eq!(clock.now(), before, "no time was spent waiting");
     }

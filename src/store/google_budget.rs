@@ -1,5 +1,11 @@
-//! The cluster-wide budget of Google calls: one token bucket for every replica, interactive work
-//! before background work, and one backoff for everybody after a Google 429.
+//! The cluster-wide budget of Google calls: one sliding window of granted calls for every
+//! replica, interactive work before background work, and one backoff for everybody after a
+//! Google 429.
+//!
+//! A window, not a token bucket: Google counts a project's calls in minutes of its own, and a
+//! bucket holding a minute's calls and refilling a minute's calls a minute lets up to twice the
+//! quota through in one of them (Google then answers 429). Counting the calls of the last 62
+//! seconds keeps every minute, wherever it starts, under the quota.
 
 use super::clock::{from_millis, to_millis};
 use super::{Backend, Store, StoreError};
@@ -9,10 +15,10 @@ use sqlx::Row;
 /// Who is asking for a Google call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SlotKind {
-    /// A caller waits for the answer: may use the whole bucket.
+    /// A caller waits for the answer: may use the whole quota.
     Interactive,
-    /// A campaign or other background work: may not take the bucket's last
-    /// `100 - google_background_percent` percent.
+    /// A campaign or other background work: may not take the window's last
+    /// `100 - google_background_percent` percent of the quota.
     Background,
 }
 
@@ -21,90 +27,101 @@ pub enum SlotKind {
 pub enum GoogleSlot {
     /// Call Google now.
     Granted,
-    /// Ask again at this time (the bucket will have refilled, or the backoff ended).
+    /// Ask again at this time (enough calls will have left the window, or the backoff ended).
     WaitUntil(DateTime<Utc>),
 }
 
-/// Units of one call in the bucket: refilling `per_minute` calls a minute is then exactly
-/// `per_minute` units a millisecond, with no rounding.
-const UNITS_PER_CALL: i64 = 60_000;
+/// Seconds of calls counted before granting one: 61 whole seconds cover any 60 s interval Google
+/// may count as a minute, and one more covers the time between the grant and the call reaching
+/// Google.
+const WINDOW_SECONDS: i64 = 62;
 
-/// The bucket's row, as read under its lock.
+/// Calls granted in one second of the window (seconds since the epoch).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Bucket {
-    /// Units in the bucket at `refilled_at`; None means full.
-    tokens: Option<i64>,
-    refilled_at: i64,
-    backoff_until: i64,
+struct Second {
+    at: i64,
+    calls: i64,
 }
 
-/// The decision for one take, and the bucket to write back when granted.
+/// The decision for one take at `now` (ms), given the calls granted in the window ending at
+/// `now`'s second (oldest first) and the backoff: granted when the window is under the limit.
 fn decide(
-    bucket: Bucket,
+    window: &[Second],
+    backoff_until: i64,
     now: i64,
     kind: SlotKind,
     per_minute: u32,
     background_percent: u8,
-) -> (GoogleSlot, Option<Bucket>) {
-    if now < bucket.backoff_until {
-        return (
-            GoogleSlot::WaitUntil(from_millis(bucket.backoff_until)),
-            None,
-        );
+) -> GoogleSlot {
+    if now < backoff_until {
+        return GoogleSlot::WaitUntil(from_millis(backoff_until));
     }
-    let rate = i64::from(per_minute.max(1));
-    let capacity = rate * UNITS_PER_CALL;
-    let elapsed = now.saturating_sub(bucket.refilled_at).max(0);
-    let tokens = bucket
-        .tokens
-        .map_or(capacity, |t| t.saturating_add(elapsed.saturating_mul(rate)))
-        .min(capacity);
-    let reserve = match kind {
-        SlotKind::Interactive => 0,
-        SlotKind::Background => capacity * (100 - i64::from(background_percent.min(100))) / 100,
+    let quota = i64::from(per_minute.max(1));
+    let limit = match kind {
+        SlotKind::Interactive => quota,
+        SlotKind::Background => quota * i64::from(background_percent.min(100)) / 100,
     };
-    let needed = UNITS_PER_CALL + reserve;
-    if needed > capacity {
+    if limit == 0 {
         // Background work has no share at all: look again in a minute.
-        return (GoogleSlot::WaitUntil(from_millis(now + 60_000)), None);
+        return GoogleSlot::WaitUntil(from_millis(now + 60_000));
     }
-    if tokens >= needed {
-        let after = Bucket {
-            tokens: Some(tokens - UNITS_PER_CALL),
-            refilled_at: now,
-            backoff_until: bucket.backoff_until,
-        };
-        return (GoogleSlot::Granted, Some(after));
+    let mut used: i64 = window.iter().map(|second| second.calls).sum();
+    if used < limit {
+        return GoogleSlot::Granted;
     }
-    // Round up: waking a millisecond early would only find the bucket short again.
-    let wait = (needed - tokens + rate - 1) / rate;
-    (GoogleSlot::WaitUntil(from_millis(now + wait)), None)
+    // The first second whose leaving the window brings it under the limit.
+    for second in window {
+        used -= second.calls;
+        if used < limit {
+            return GoogleSlot::WaitUntil(from_millis((second.at + WINDOW_SECONDS) * 1000));
+        }
+    }
+    // Unreachable with a non-empty limit (an empty window is under it); a second is a safe answer.
+    GoogleSlot::WaitUntil(from_millis(now + 1000))
 }
 
 impl Store {
-    /// Takes one Google call from the cluster-wide bucket, or says when to ask again.
+    /// Takes one Google call from the cluster-wide budget, or says when to ask again.
     ///
-    /// Atomic across processes: the bucket's row is locked (`SELECT ... FOR UPDATE` on
-    /// PostgreSQL, a `BEGIN IMMEDIATE` write transaction on SQLite) while it is read and updated.
+    /// Atomic across processes: the budget's row is locked (`SELECT ... FOR UPDATE` on
+    /// PostgreSQL, a `BEGIN IMMEDIATE` write transaction on SQLite) while the calls of the
+    /// window are counted and the granted one is added.
     pub async fn take_google_slot(&self, kind: SlotKind) -> Result<GoogleSlot, StoreError> {
         let per_minute = self.settings.google_per_minute;
         let percent = self.settings.google_background_percent;
-        let select = "SELECT tokens, refilled_at, backoff_until FROM google_budget WHERE id = 1";
-        let update = "UPDATE google_budget SET tokens = $1, refilled_at = $2 WHERE id = 1";
+        let lock = "SELECT backoff_until FROM google_budget WHERE id = 1";
+        let window = "SELECT at_second, calls FROM google_calls WHERE at_second > $1 \
+                      ORDER BY at_second";
+        let count = "INSERT INTO google_calls (at_second, calls) VALUES ($1, 1) \
+                     ON CONFLICT (at_second) DO UPDATE SET calls = google_calls.calls + 1";
+        let prune = "DELETE FROM google_calls WHERE at_second <= $1";
         macro_rules! take {
-            ($tx:ident, $select:expr) => {{
-                let row = sqlx::query($select).fetch_one(&mut *$tx).await?;
-                let bucket = Bucket {
-                    tokens: row.try_get("tokens")?,
-                    refilled_at: row.try_get("refilled_at")?,
-                    backoff_until: row.try_get("backoff_until")?,
-                };
+            ($tx:ident, $lock:expr) => {{
+                let backoff_until: i64 = sqlx::query($lock)
+                    .fetch_one(&mut *$tx)
+                    .await?
+                    .try_get("backoff_until")?;
                 let now = to_millis(self.clock.now());
-                let (slot, after) = decide(bucket, now, kind, per_minute, percent);
-                if let Some(after) = after {
-                    sqlx::query(update)
-                        .bind(after.tokens)
-                        .bind(after.refilled_at)
+                let second = now.div_euclid(1000);
+                let oldest_out = second - WINDOW_SECONDS;
+                let rows = sqlx::query(window)
+                    .bind(oldest_out)
+                    .fetch_all(&mut *$tx)
+                    .await?;
+                let seconds = rows
+                    .iter()
+                    .map(|row| {
+                        Ok(Second {
+                            at: row.try_get("at_second")?,
+                            calls: row.try_get("calls")?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+                let slot = decide(&seconds, backoff_until, now, kind, per_minute, percent);
+                if slot == GoogleSlot::Granted {
+                    sqlx::query(count).bind(second).execute(&mut *$tx).await?;
+                    sqlx::query(prune)
+                        .bind(oldest_out)
                         .execute(&mut *$tx)
                         .await?;
                 }
@@ -117,22 +134,21 @@ impl Store {
                 // IMMEDIATE takes the write lock up front: a deferred transaction that reads and
                 // then writes can fail with SQLITE_BUSY when another writer got in between.
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                take!(tx, select)
+                take!(tx, lock)
             }
             Backend::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
-                take!(tx, &format!("{select} FOR UPDATE"))
+                take!(tx, &format!("{lock} FOR UPDATE"))
             }
         }
     }
 
-    /// Google answered 429: nobody calls it before `until`, and the bucket then starts empty
-    /// (refilling from `until`) so that the replicas do not all burst at once.
+    /// Google answered 429: nobody calls it before `until`; after it, the window's own count
+    /// governs again.
     pub async fn google_backoff(&self, until: DateTime<Utc>) -> Result<(), StoreError> {
         let until = to_millis(until);
         with_pool!(self, pool => sqlx::query(
-            "UPDATE google_budget SET backoff_until = $1, tokens = 0, refilled_at = $1 \
-             WHERE id = 1 AND backoff_until < $1",
+            "UPDATE google_budget SET backoff_until = $1 WHERE id = 1 AND backoff_until < $1",
         )
         .bind(until)
         .execute(pool)
@@ -146,60 +162,76 @@ impl Store {
 mod tests {
     use super::*;
 
-    const FULL: Bucket = Bucket {
-        tokens: None,
-        refilled_at: 0,
-        backoff_until: 0,
-    };
-
-    #[test]
-    fn a_full_bucket_grants_per_minute_calls_then_says_when_the_next_one_refills() {
-        let mut bucket = FULL;
-        for _ in 0..60 {
-            let (slot, after) = decide(bucket, 1_000, SlotKind::Interactive, 60, 80);
-            assert_eq!(slot, GoogleSlot::Granted);
-            bucket = after.expect("granted writes back");
+    /// Takes slots at `now` until refused; the seconds of the grants are added to `window`.
+    fn take_all(window: &mut Vec<Second>, now: i64, kind: SlotKind, per_minute: u32) -> usize {
+        let mut granted = 0;
+        let second = now.div_euclid(1000);
+        window.retain(|s| s.at > second - WINDOW_SECONDS);
+        while decide(window, 0, now, kind, per_minute, 80) == GoogleSlot::Granted {
+            match window.last_mut() {
+                Some(last) if last.at == second => last.calls += 1,
+                _ => window.push(Second {
+                    at: second,
+                    calls: 1,
+                }),
+            }
+            granted += 1;
         }
-        let (slot, _) = decide(bucket, 1_000, SlotKind::Interactive, 60, 80);
-        assert_eq!(slot, GoogleSlot::WaitUntil(from_millis(2_000)));
-        let (slot, _) = decide(bucket, 2_000, SlotKind::Interactive, 60, 80);
-        assert_eq!(slot, GoogleSlot::Granted);
+        granted
     }
 
     #[test]
-    fn background_work_leaves_the_last_fifth_of_the_bucket_to_interactive_work() {
-        let mut bucket = FULL;
-        let mut granted = 0;
-        while let (GoogleSlot::Granted, Some(after)) =
-            decide(bucket, 0, SlotKind::Background, 10, 80)
-        {
-            bucket = after;
-            granted += 1;
+    fn a_minute_of_calls_at_once_then_the_next_when_their_second_leaves_the_window() {
+        let mut window = Vec::new();
+        assert_eq!(take_all(&mut window, 1_500, SlotKind::Interactive, 60), 60);
+        assert_eq!(
+            decide(&window, 0, 1_500, SlotKind::Interactive, 60, 80),
+            GoogleSlot::WaitUntil(from_millis(63_000)),
+            "the calls of second 1 count until second 62 ends"
+        );
+        assert_eq!(take_all(&mut window, 62_999, SlotKind::Interactive, 60), 0);
+        assert_eq!(take_all(&mut window, 63_000, SlotKind::Interactive, 60), 60);
+    }
+
+    #[test]
+    fn no_sixty_seconds_see_more_than_the_quota_however_the_calls_are_spread() {
+        let mut window = Vec::new();
+        let mut grants = Vec::new();
+        // Continuous demand for 5 minutes, looked at every 250 ms.
+        for now in (0..300_000).step_by(250) {
+            for _ in 0..take_all(&mut window, now, SlotKind::Interactive, 7) {
+                grants.push(now);
+            }
         }
-        assert_eq!(granted, 8);
-        for _ in 0..2 {
-            let (slot, after) = decide(bucket, 0, SlotKind::Interactive, 10, 80);
-            assert_eq!(slot, GoogleSlot::Granted);
-            bucket = after.expect("granted");
+        for (i, first) in grants.iter().enumerate() {
+            let within = grants[i..]
+                .iter()
+                .take_while(|at| **at - first < 60_000)
+                .count();
+            assert!(within <= 7, "{within} calls in the minute from {first} ms");
         }
+        assert!(grants.len() >= 5 * 7 * 9 / 10, "{} calls", grants.len());
+    }
+
+    #[test]
+    fn background_work_leaves_the_last_fifth_of_the_quota_to_interactive_work() {
+        let mut window = Vec::new();
+        assert_eq!(take_all(&mut window, 0, SlotKind::Background, 10), 8);
+        assert_eq!(take_all(&mut window, 0, SlotKind::Interactive, 10), 2);
         assert!(matches!(
-            decide(bucket, 0, SlotKind::Interactive, 10, 80).0,
+            decide(&window, 0, 0, SlotKind::Interactive, 10, 80),
             GoogleSlot::WaitUntil(_)
         ));
     }
 
     #[test]
     fn a_backoff_holds_everybody_until_it_ends() {
-        let bucket = Bucket {
-            backoff_until: 5_000,
-            ..FULL
-        };
         assert_eq!(
-            decide(bucket, 4_999, SlotKind::Interactive, 60, 80).0,
+            decide(&[], 5_000, 4_999, SlotKind::Interactive, 60, 80),
             GoogleSlot::WaitUntil(from_millis(5_000))
         );
         assert_eq!(
-            decide(bucket, 5_000, SlotKind::Interactive, 60, 80).0,
+            decide(&[], 5_000, 5_000, SlotKind::Interactive, 60, 80),
             GoogleSlot::Granted
         );
     }

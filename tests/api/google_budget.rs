@@ -47,9 +47,10 @@ async fn a_burst_past_the_quota_reaches_google_at_most_quota_times_and_the_rest_
         .filter(|r| r["error"]["code"] == "quota_exhausted")
         .collect();
     assert_eq!((answered, exhausted.len()), (5, 3), "{}", answer.body);
+    // The burst's calls count in the quota's window for 62 s: the next slot is that far away.
     for item in exhausted {
         let retry_after = item["error"]["retryAfterSeconds"].as_u64().unwrap_or(0);
-        assert!((1..=12).contains(&retry_after), "{item}");
+        assert!((1..=62).contains(&retry_after), "{item}");
     }
     assert!(
         took < Duration::from_secs(3),
@@ -67,7 +68,7 @@ async fn a_burst_past_the_quota_reaches_google_at_most_quota_times_and_the_rest_
         .ok()
         .and_then(|v| v.parse().ok())
         .expect("Retry-After in seconds");
-    assert!((1..=12).contains(&retry_after), "{retry_after}");
+    assert!((1..=62).contains(&retry_after), "{retry_after}");
     assert_eq!(app.calls("list").await, 0, "the refused list never left");
 }
 
