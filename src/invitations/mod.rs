@@ -1,6 +1,7 @@
 //! The domain: eligibility, lookup, listing, and safe send and cancel. Knows nothing of
 //! actix-web; the handlers in `routes` call it and serialise what it returns.
 
+pub mod audit;
 pub mod batch;
 pub mod budget;
 pub mod durable;
