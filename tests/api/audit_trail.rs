@@ -437,3 +437,83 @@ async fn with_the_store_down_a_flood_of_bad_tokens_writes_one_audit_record_per_f
         "{denied} denial records in the file"
     );
 }
+
+/// Makes the store refuse audit intents, and only them: a trigger aborts every insert into the
+/// audit table of the running gateway (claims, budgets, pruning and reads still work).
+async fn break_audit_intents(app: &crate::helpers::TestApp) {
+    use sqlx::Connection;
+    let path = app.google.key_dir().join("gateway.db");
+    let mut db = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::query(
+        "CREATE TRIGGER refuse_intents BEFORE INSERT ON audit_events \
+         BEGIN SELECT RAISE(ABORT, 'intents refused by the test'); END",
+    )
+    .execute(&mut db)
+    .await
+    .unwrap();
+    db.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_send_whose_intent_cannot_be_written_fails_store_unavailable_and_mails_no_one() {
+    let app = spawn_app_tuned(|settings| settings.limits.daily_mails_per_caller = 1).await;
+    break_audit_intents(&app).await;
+
+    // radia would be mailed; ada is already invited (no change, so no intent).
+    let send = app
+        .post_json(
+            "/v1/invitations/send",
+            &admin_token(),
+            json!({"emails": ["radia@example.com", "ada@example.com"]}),
+        )
+        .await;
+
+    assert_eq!(send.status, 200, "{}", send.body);
+    let results = &send.body["results"];
+    assert_eq!(results[0]["outcome"], "failed", "{}", send.body);
+    assert_eq!(
+        results[0]["error"]["code"], "store_unavailable",
+        "{}",
+        send.body
+    );
+    assert_eq!(results[1]["outcome"], "already_invited", "{}", send.body);
+    assert_eq!(app.calls("send").await, 0, "no intent, no call");
+    // The mail reserved for radia was given back: the day's one mail is still there.
+    let store = app.state.invitations.store();
+    let today = store.clock().now().date_naive();
+    assert!(
+        store
+            .reserve_mail(&Caller::new("invitation-gateway", CALLER), today, 1)
+            .await
+            .unwrap(),
+        "the reserved mail was refunded"
+    );
+}
+
+#[tokio::test]
+async fn a_cancel_whose_intent_cannot_be_written_fails_store_unavailable_and_cancels_nothing() {
+    let app = spawn_app().await;
+    break_audit_intents(&app).await;
+
+    // katherine's invitation would be withdrawn; radia has none (no change, so no intent).
+    let cancel = app
+        .post_json(
+            "/v1/invitations/cancel",
+            &admin_token(),
+            json!({"emails": ["katherine@example.com", "radia@example.com"]}),
+        )
+        .await;
+
+    assert_eq!(cancel.status, 200, "{}", cancel.body);
+    let results = &cancel.body["results"];
+    assert_eq!(results[0]["outcome"], "failed", "{}", cancel.body);
+    assert_eq!(
+        results[0]["error"]["code"], "store_unavailable",
+        "{}",
+        cancel.body
+    );
+    assert_eq!(results[1]["outcome"], "not_invited", "{}", cancel.body);
+    assert_eq!(app.calls("cancel").await, 0, "no intent, no call");
+}
