@@ -81,8 +81,10 @@ pub struct AuditFilter {
     pub action: Option<String>,
     /// Only this outcome.
     pub outcome: Option<String>,
-    /// Only this caller.
-    pub caller: Option<Caller>,
+    /// Only callers with this verified `iss`.
+    pub caller_iss: Option<String>,
+    /// Only callers with this verified `sub`.
+    pub caller_sub: Option<String>,
     /// Only this campaign.
     pub campaign_id: Option<String>,
     /// Recorded at or after.
@@ -309,7 +311,8 @@ impl Store {
             "SELECT {EVENT_COLUMNS} FROM audit_events \
              WHERE ($1 IS NULL OR action = $1) \
              AND ($2 IS NULL OR outcome = $2) \
-             AND ($3 IS NULL OR (caller_iss = $3 AND caller_sub = $4)) \
+             AND ($3 IS NULL OR caller_iss = $3) \
+             AND ($4 IS NULL OR caller_sub = $4) \
              AND ($5 IS NULL OR campaign_id = $5) \
              AND ($6 IS NULL OR at >= $6) \
              AND ($7 IS NULL OR at < $7) \
@@ -319,8 +322,8 @@ impl Store {
         let mut events = with_pool!(self, pool => sqlx::query(&sql)
             .bind(&filter.action)
             .bind(&filter.outcome)
-            .bind(filter.caller.as_ref().map(|c| c.iss.as_str()))
-            .bind(filter.caller.as_ref().map(|c| c.sub.as_str()))
+            .bind(&filter.caller_iss)
+            .bind(&filter.caller_sub)
             .bind(&filter.campaign_id)
             .bind(filter.from.map(to_millis))
             .bind(filter.to.map(to_millis))

@@ -94,10 +94,19 @@ store_test! {
         let spring = AuditFilter { campaign_id: Some("spring".into()), ..AuditFilter::default() };
         assert_eq!(store.list_audit(&spring, 10, None).await.unwrap().events[0].id, ids[2]);
         let someone_else = AuditFilter {
-            caller: Some(Caller::new("https://idp.example", "it-bot")),
+            caller_iss: Some("https://idp.example".into()),
+            caller_sub: Some("it-bot".into()),
             ..AuditFilter::default()
         };
         assert!(store.list_audit(&someone_else, 10, None).await.unwrap().events.is_empty());
+        let same_sub_elsewhere = AuditFilter {
+            caller_iss: Some("https://other-idp.example".into()),
+            caller_sub: Some("hr-bot".into()),
+            ..AuditFilter::default()
+        };
+        assert!(store.list_audit(&same_sub_elsewhere, 10, None).await.unwrap().events.is_empty());
+        let by_sub = AuditFilter { caller_sub: Some("hr-bot".into()), ..AuditFilter::default() };
+        assert_eq!(store.list_audit(&by_sub, 10, None).await.unwrap().events.len(), 4);
         let window = AuditFilter {
             from: Some(start() + Duration::from_secs(1)),
             to: Some(start() + Duration::from_secs(3)),
