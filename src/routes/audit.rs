@@ -41,7 +41,8 @@ const OUTCOMES: [Outcome; 8] = [
 
 /// One record of the audit trail: a send or cancel of one address, written before its call to
 /// Google and completed after it.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+// No Debug: a record that strays into a log must not carry the address there.
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({
     "id": "41", "recordedAt": "2026-11-22T03:30:00.120Z", "requestId": "0c9a6a52-4d0e-4f4c-9a55-0d0f8c3b1e7a",
@@ -94,7 +95,7 @@ impl From<AuditEvent> for AuditRecordView {
 }
 
 /// One page of the audit trail, newest first.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditPage {
     /// The records of this page.
@@ -107,7 +108,7 @@ pub struct AuditPage {
 }
 
 /// Every record about the addresses searched for, newest first.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditSearchResponse {
     /// At most 1000 records.
@@ -371,8 +372,7 @@ pub async fn list_audit(
 /// Every record about any of the addresses (1 to 100, each once, as in every batch; spellings
 /// that differ only in case or surrounding white space are the same address), newest first, at
 /// most 1000 (`truncated` says when older ones were left out). Addresses travel in the body,
-/// never in the URL. An address that is not valid is refused (`400 invalid_request`): it could
-/// have no record.
+/// never in the URL. An address that is not valid matches nothing (no record can be about it).
 #[utoipa::path(
     post,
     path = "/v1/audit/search",
@@ -396,17 +396,9 @@ pub async fn search_audit(
     state: web::Data<AppState>,
     body: web::Json<EmailsRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    // An invalid address is not a whole-batch error here either (as in every batch): no
+    // record can be about it, so it matches nothing.
     let batch = EmailBatch::parse(body.into_inner().emails)?;
-    if let Some(index) = batch
-        .entries()
-        .iter()
-        .position(|entry| entry.parsed().is_err())
-    {
-        return Err(ApiError::new(
-            ErrorCode::InvalidRequest,
-            format!("emails[{index}] is not a valid address."),
-        ));
-    }
     let found = state.invitations.search_audit(&batch).await?;
     Ok(HttpResponse::Ok().json(AuditSearchResponse {
         records: found
