@@ -1,4 +1,4 @@
-//! The four permissions of the API and the marker types that put one into a handler's signature.
+//! The five permissions of the API and the marker types that put one into a handler's signature.
 
 use std::fmt;
 
@@ -13,11 +13,19 @@ pub enum Scope {
     Send,
     /// Cancel invitations.
     Cancel,
+    /// Read the audit trail (it shows the addresses acted on).
+    AuditRead,
 }
 
 impl Scope {
     /// Every scope, in a stable order (the sandbox mints a token with all of them).
-    pub const ALL: [Scope; 4] = [Scope::Check, Scope::Read, Scope::Send, Scope::Cancel];
+    pub const ALL: [Scope; 5] = [
+        Scope::Check,
+        Scope::Read,
+        Scope::Send,
+        Scope::Cancel,
+        Scope::AuditRead,
+    ];
 
     /// The scope's name in tokens and in the OpenAPI document.
     pub fn as_str(self) -> &'static str {
@@ -26,6 +34,7 @@ impl Scope {
             Scope::Read => "invitations.read",
             Scope::Send => "invitations.send",
             Scope::Cancel => "invitations.cancel",
+            Scope::AuditRead => "audit.read",
         }
     }
 
@@ -40,6 +49,7 @@ impl Scope {
             Scope::Read => 2,
             Scope::Send => 4,
             Scope::Cancel => 8,
+            Scope::AuditRead => 16,
         }
     }
 }
@@ -118,6 +128,9 @@ pub mod scope {
     /// Requires `invitations.cancel`.
     #[derive(Debug)]
     pub struct Cancel;
+    /// Requires `audit.read`.
+    #[derive(Debug)]
+    pub struct AuditRead;
 
     impl RequiredScope for Check {
         const SCOPE: Scope = Scope::Check;
@@ -130,6 +143,9 @@ pub mod scope {
     }
     impl RequiredScope for Cancel {
         const SCOPE: Scope = Scope::Cancel;
+    }
+    impl RequiredScope for AuditRead {
+        const SCOPE: Scope = Scope::AuditRead;
     }
 }
 
@@ -151,6 +167,7 @@ mod tests {
         let set: ScopeSet = [Scope::Read, Scope::Send].into_iter().collect();
         assert!(set.contains(Scope::Read) && set.contains(Scope::Send));
         assert!(!set.contains(Scope::Check) && !set.contains(Scope::Cancel));
+        assert!(!set.contains(Scope::AuditRead));
         assert_eq!(set.to_string(), "invitations.read invitations.send");
         assert!(ScopeSet::default().is_empty());
     }

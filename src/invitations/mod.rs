@@ -1,8 +1,10 @@
 //! The domain: eligibility, lookup, listing, and safe send and cancel. Knows nothing of
 //! actix-web; the handlers in `routes` call it and serialise what it returns.
 
+pub mod audit;
 pub mod batch;
 pub mod budget;
+pub mod denials;
 pub mod durable;
 pub mod eligibility;
 pub mod email;
@@ -16,6 +18,7 @@ use crate::google::breaker::BreakerState;
 use crate::google::{CallContext, GoogleClient};
 use batch::{BatchEntry, EmailBatch};
 use bytes::Bytes;
+use denials::{DenialFold, LocalFolds};
 use durable::{Durable, StoreUnavailable};
 use eligibility::EligibilityCache;
 use email::{DomainPolicy, Email};
@@ -48,6 +51,8 @@ pub struct Invitations {
     summaries: Cache<(), Arc<Summary>>,
     policy: DomainPolicy,
     concurrency: usize,
+    /// Denial folds while the store cannot count them.
+    local_denials: LocalFolds,
 }
 
 impl Invitations {
@@ -64,7 +69,9 @@ impl Invitations {
         // attempt timeout (at least 5 s); a second on top for the store's own round trips.
         let lease_margin =
             settings.google.timeouts.attempt.max(Duration::from_secs(5)) + Duration::from_secs(1);
+        let local_denials = LocalFolds::new(store.settings().denial_interval);
         Self {
+            local_denials,
             google,
             eligibility: EligibilityCache::new(&settings.customer, &invitations.eligibility),
             durable: Durable::new(
@@ -96,10 +103,25 @@ impl Invitations {
     }
 
     /// Counts a refused request of `reason` (an error code) from `peer` (its client address) in
-    /// the store, folded per reason, peer and interval; `Ok(true)` for the first of its fold.
-    pub async fn record_denial(&self, reason: &str, peer: &str) -> Result<bool, StoreUnavailable> {
-        self.durable
-            .observe(self.durable.store().record_denial(reason, peer).await)
+    /// the store, folded per reason, peer and interval, and tells whether it is the first of its
+    /// fold. When the store is down (known, or this call fails) a fold kept in this process
+    /// tells instead, so that an outage floods no other sink; that denial is not counted.
+    pub async fn record_denial(&self, reason: &str, peer: &str) -> DenialFold {
+        // Known down: no wait for a connection per refused request during a flood.
+        if !self.durable.is_down() {
+            let counted = self.durable.store().record_denial(reason, peer).await;
+            if let Ok(first) = self.durable.observe(counted) {
+                return DenialFold {
+                    first,
+                    stored: true,
+                };
+            }
+        }
+        let now = self.durable.store().clock().now();
+        DenialFold {
+            first: self.local_denials.first(reason, peer, now),
+            stored: false,
+        }
     }
 
     /// Applies every table's retention in the store now and then every `every`; runs until

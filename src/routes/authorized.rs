@@ -7,9 +7,10 @@
 //! It refuses, in order: a token in the query string (even next to a valid header), a missing
 //! or non-Bearer `Authorization`, an invalid token (401 `invalid_token`); a caller over its
 //! request rate (429 `rate_limited`); a caller without the scope (403 `insufficient_scope`).
-//! Every refusal is logged with its reason and counted in the store, folded per reason, peer and
-//! interval; only the first of a fold is written to the audit log target and file, so a flood
-//! of bad tokens writes a handful of records. The answer names only the code. The
+//! Every refusal is counted in the store, folded per reason, peer and interval; only the first
+//! of a fold is logged (with its reason) and written to the audit log target and file, so a
+//! flood of bad tokens writes a handful of lines, with the store down too (a fold kept in this
+//! process stands in). The answer names only the code. The
 //! 401 challenge follows RFC 6750 section 3.1: `Bearer` alone when the request had no bearer
 //! credentials, `Bearer error="invalid_token"` when it had a token that was refused.
 
@@ -18,7 +19,6 @@ use crate::auth::caller::Caller;
 use crate::auth::scopes::RequiredScope;
 use crate::auth::verifier::AuthFailure;
 use crate::error::{ApiError, ErrorCode};
-use crate::invitations::durable::StoreUnavailable;
 use crate::middleware::request_id::RequestId;
 use crate::state::AppState;
 use actix_web::dev::Payload;
@@ -81,7 +81,6 @@ impl<S: RequiredScope> FromRequest for Authorized<S> {
             let caller = match authenticate(&req, &state).await {
                 Ok(caller) => caller,
                 Err(failure) => {
-                    tracing::info!(reason = %failure, "request denied: invalid_token");
                     audit_denial(
                         &req,
                         &state,
@@ -103,7 +102,6 @@ impl<S: RequiredScope> FromRequest for Authorized<S> {
                 }
             };
             if let Err(err) = state.limits.check_request(&caller) {
-                tracing::info!(caller_sub = %caller.subject, "request denied: rate_limited");
                 audit_denial(
                     &req,
                     &state,
@@ -116,7 +114,6 @@ impl<S: RequiredScope> FromRequest for Authorized<S> {
             }
             let scope = S::SCOPE;
             if !caller.has_scope(scope) {
-                tracing::info!(caller_sub = %caller.subject, %scope, "request denied: insufficient_scope");
                 audit_denial(
                     &req,
                     &state,
@@ -183,7 +180,9 @@ fn has_query_token(query: &str) -> bool {
     })
 }
 
-/// Audits a refusal; a failing audit file cannot un-refuse it, so it is only logged.
+/// Counts a refusal, and logs and audits it when it is the first of its fold (reason, peer,
+/// interval), so a flood adds one log line and one audit record per fold, whether or not the
+/// store can count it. A failing audit file cannot un-refuse it, so that is only logged.
 async fn audit_denial(
     req: &HttpRequest,
     state: &AppState,
@@ -196,13 +195,18 @@ async fn audit_denial(
     let peer = req
         .peer_addr()
         .map_or_else(|| "unknown".to_owned(), |addr| addr.ip().to_string());
-    match state.invitations.record_denial(code.as_str(), &peer).await {
+    let fold = state.invitations.record_denial(code.as_str(), &peer).await;
+    if !fold.first {
         // Folded into a record the other sinks already have: a flood writes a handful.
-        Ok(false) => return,
-        Ok(true) => {}
-        // The store cannot tell (its outage is logged): the other sinks keep the record.
-        Err(StoreUnavailable) => {}
+        return;
     }
+    tracing::info!(
+        code = code.as_str(),
+        reason,
+        caller_sub = caller.map(|c| c.subject.as_str()),
+        counted_in_store = fold.stored,
+        "request denied (first of its fold; the rest of the interval's are only counted)"
+    );
     let request_id = req
         .extensions()
         .get::<RequestId>()
@@ -211,9 +215,14 @@ async fn audit_denial(
     let route = req
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
+    let detail = if fold.stored {
+        reason.to_owned()
+    } else {
+        format!("{reason} (the store could not count this fold: its later denials go unrecorded)")
+    };
     let mut record = AuditRecord::new(AuditAction::Denied, request_id, code.as_str())
         .route(format!("{} {route}", req.method()))
-        .detail(reason);
+        .detail(detail);
     if let Some(caller) = caller {
         record = record.caller(caller);
     }

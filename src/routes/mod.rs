@@ -1,5 +1,6 @@
 //! HTTP handlers, one file per resource, and the route table.
 
+pub mod audit;
 pub mod authorized;
 pub mod common;
 pub mod eligibility;

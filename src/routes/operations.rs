@@ -7,7 +7,7 @@
 use crate::auth::{RequiredScope, Scope};
 use crate::routes::authorized::Authorized;
 use crate::routes::openapi::BEARER_SCHEME;
-use crate::routes::{eligibility, health, invitations, mutations};
+use crate::routes::{audit, eligibility, health, invitations, mutations};
 use actix_web::http::Method;
 use actix_web::{FromRequest, Handler, Responder, Route, web};
 use std::collections::BTreeMap;
@@ -144,6 +144,8 @@ operations! {
         invitations::export_invitations,
         mutations::send_invitations,
         mutations::cancel_invitations,
+        audit::list_audit,
+        audit::search_audit,
     ],
 }
 
@@ -212,6 +214,13 @@ mod tests {
                 "/v1/invitations/cancel",
                 Method::POST,
                 Scope::Cancel,
+            ),
+            ("list_audit", "/v1/audit", Method::GET, Scope::AuditRead),
+            (
+                "search_audit",
+                "/v1/audit/search",
+                Method::POST,
+                Scope::AuditRead,
             ),
         ];
         assert_eq!(scopes().len(), expected.len());

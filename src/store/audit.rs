@@ -81,8 +81,10 @@ pub struct AuditFilter {
     pub action: Option<String>,
     /// Only this outcome.
     pub outcome: Option<String>,
-    /// Only this caller.
-    pub caller: Option<Caller>,
+    /// Only callers with this verified `iss`.
+    pub caller_iss: Option<String>,
+    /// Only callers with this verified `sub`.
+    pub caller_sub: Option<String>,
     /// Only this campaign.
     pub campaign_id: Option<String>,
     /// Recorded at or after.
@@ -91,19 +93,44 @@ pub struct AuditFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
-/// Where a listing resumes: opaque to callers, it travels as a string.
+/// Where a listing resumes: after the row recorded at `at` with id `id` (newest first, so rows
+/// recorded later never shift a page). Opaque to callers: it travels as a page token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AuditCursor(i64);
+pub struct AuditCursor {
+    at: i64,
+    id: i64,
+}
+
+/// The version prefix of a page token, so that a later format can refuse older tokens cleanly.
+const CURSOR_PREFIX: &str = "a1";
 
 impl AuditCursor {
-    /// The cursor as a page token.
+    /// The cursor as a page token (URL-safe base64 of its version, time and id).
     pub fn to_token(self) -> String {
-        self.0.to_string()
+        use base64::Engine;
+        let plain = format!("{CURSOR_PREFIX}.{}.{}", self.at, self.id);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(plain)
     }
 
-    /// A page token back into a cursor; None when it is not one.
+    /// A page token back into a cursor; None when it is not one this store made.
     pub fn from_token(token: &str) -> Option<AuditCursor> {
-        token.parse().ok().filter(|id| *id > 0).map(AuditCursor)
+        use base64::Engine;
+        if token.is_empty() || token.len() > 64 {
+            return None;
+        }
+        let plain = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token)
+            .ok()?;
+        let plain = std::str::from_utf8(&plain).ok()?;
+        let mut parts = plain.split('.');
+        let (Some(CURSOR_PREFIX), Some(at), Some(id), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        let at: i64 = at.parse().ok().filter(|at| *at >= 0)?;
+        let id: i64 = id.parse().ok().filter(|id| *id > 0)?;
+        Some(AuditCursor { at, id })
     }
 }
 
@@ -114,6 +141,15 @@ pub struct AuditListing {
     pub events: Vec<AuditEvent>,
     /// Where the next page starts; None on the last page.
     pub next: Option<AuditCursor>,
+}
+
+/// What [`Store::search_audit`] found, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditSearch {
+    /// At most [`SEARCH_LIMIT`] rows.
+    pub events: Vec<AuditEvent>,
+    /// True when more rows matched than [`SEARCH_LIMIT`]: the oldest were left out.
+    pub truncated: bool,
 }
 
 /// Refusals of one reason from one peer within one interval.
@@ -261,8 +297,9 @@ impl Store {
         Ok(records)
     }
 
-    /// One page of the audit trail matching `filter`, newest first; at most `limit` rows
-    /// (1 to 1000), resuming at `cursor`.
+    /// One page of the audit trail matching `filter`, newest first (by time, then id: rows
+    /// from replicas whose clocks differ still come in time order), at most `limit` rows (1 to
+    /// 1000), resuming after `cursor`.
     pub async fn list_audit(
         &self,
         filter: &AuditFilter,
@@ -274,22 +311,24 @@ impl Store {
             "SELECT {EVENT_COLUMNS} FROM audit_events \
              WHERE ($1 IS NULL OR action = $1) \
              AND ($2 IS NULL OR outcome = $2) \
-             AND ($3 IS NULL OR (caller_iss = $3 AND caller_sub = $4)) \
+             AND ($3 IS NULL OR caller_iss = $3) \
+             AND ($4 IS NULL OR caller_sub = $4) \
              AND ($5 IS NULL OR campaign_id = $5) \
              AND ($6 IS NULL OR at >= $6) \
              AND ($7 IS NULL OR at < $7) \
-             AND ($8 IS NULL OR id < $8) \
-             ORDER BY id DESC LIMIT $9"
+             AND ($8 IS NULL OR at < $8 OR (at = $8 AND id < $9)) \
+             ORDER BY at DESC, id DESC LIMIT $10"
         );
         let mut events = with_pool!(self, pool => sqlx::query(&sql)
             .bind(&filter.action)
             .bind(&filter.outcome)
-            .bind(filter.caller.as_ref().map(|c| c.iss.as_str()))
-            .bind(filter.caller.as_ref().map(|c| c.sub.as_str()))
+            .bind(&filter.caller_iss)
+            .bind(&filter.caller_sub)
             .bind(&filter.campaign_id)
             .bind(filter.from.map(to_millis))
             .bind(filter.to.map(to_millis))
-            .bind(cursor.map(|c| c.0))
+            .bind(cursor.map(|c| c.at))
+            .bind(cursor.map(|c| c.id))
             // One more than asked tells whether another page follows.
             .bind(limit + 1)
             .fetch_all(pool)
@@ -297,7 +336,10 @@ impl Store {
             .and_then(|rows| rows.iter().map(|row| event_from_row!(row)).collect::<Result<Vec<_>, _>>()))?;
         let next = if events.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
             events.pop();
-            events.last().map(|e| AuditCursor(e.id.0))
+            events.last().map(|e| AuditCursor {
+                at: to_millis(e.at),
+                id: e.id.0,
+            })
         } else {
             None
         };
@@ -305,12 +347,15 @@ impl Store {
     }
 
     /// Every row about any of `emails` (as stored: normalised addresses), newest first, at most
-    /// [`SEARCH_LIMIT`].
-    pub async fn search_audit(&self, emails: &[String]) -> Result<Vec<AuditEvent>, StoreError> {
+    /// [`SEARCH_LIMIT`] (then `truncated`).
+    pub async fn search_audit(&self, emails: &[String]) -> Result<AuditSearch, StoreError> {
         if emails.is_empty() {
-            return Ok(Vec::new());
+            return Ok(AuditSearch {
+                events: Vec::new(),
+                truncated: false,
+            });
         }
-        let events = with_pool!(self, pool => {
+        let mut events = with_pool!(self, pool => {
             let mut query = sqlx::QueryBuilder::new(format!(
                 "SELECT {EVENT_COLUMNS} FROM audit_events WHERE email IN ("
             ));
@@ -318,15 +363,18 @@ impl Store {
             for email in emails {
                 list.push_bind(email);
             }
-            query.push(") ORDER BY id DESC LIMIT ");
-            query.push_bind(SEARCH_LIMIT);
+            // One more than the limit tells whether rows were left out.
+            query.push(") ORDER BY at DESC, id DESC LIMIT ");
+            query.push_bind(SEARCH_LIMIT + 1);
             query
                 .build()
                 .fetch_all(pool)
                 .await
                 .and_then(|rows| rows.iter().map(|row| event_from_row!(row)).collect::<Result<Vec<_>, _>>())
         })?;
-        Ok(events)
+        let truncated = events.len() > usize::try_from(SEARCH_LIMIT).unwrap_or(usize::MAX);
+        events.truncate(usize::try_from(SEARCH_LIMIT).unwrap_or(usize::MAX));
+        Ok(AuditSearch { events, truncated })
     }
 
     /// Deletes audit rows and folded denials recorded before `before`; answers how many.

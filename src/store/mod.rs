@@ -26,8 +26,8 @@ mod mail_budget;
 
 pub use crate::config::{DEFAULT_DATABASE_URL, StoreSettings};
 pub use audit::{
-    AuditCursor, AuditEvent, AuditFilter, AuditId, AuditIntent, AuditListing, DenialRecord,
-    SEARCH_LIMIT,
+    AuditCursor, AuditEvent, AuditFilter, AuditId, AuditIntent, AuditListing, AuditSearch,
+    DenialRecord, SEARCH_LIMIT,
 };
 pub use clock::Clock;
 pub use google_budget::{GoogleSlot, SlotKind};

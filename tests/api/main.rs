@@ -1,6 +1,7 @@
 //! Black-box tests: the real server (and the emulator standing in for Google) on port 0,
 //! spoken to over HTTP. One binary, one module per area.
 
+mod audit_query;
 mod audit_trail;
 mod auth_rfc;
 mod bad_input;

@@ -98,6 +98,8 @@ async fn the_printed_token_works_for_every_operation() {
         ("GET", "/v1/invitations/export", None),
         ("POST", "/v1/invitations/send", Some(&emails)),
         ("POST", "/v1/invitations/cancel", Some(&emails)),
+        ("GET", "/v1/audit?action=send", None),
+        ("POST", "/v1/audit/search", Some(&emails)),
     ] {
         let mut request = client
             .request(method.parse().unwrap(), format!("{gateway}{path}"))

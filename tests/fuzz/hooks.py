@@ -2,9 +2,10 @@
 
 A page token is opaque: only one the gateway issued, for the same filter and order, is valid, so
 no generator can invent one, and an invented one is rightly refused (400 `invalid_query`). Valid
-(positive) list requests that carry a pageToken get a real one instead: the hook asks the
-gateway for the first page of the same query and uses its nextPageToken (or drops the parameter
-when there is no next page). Invalid (negative) requests keep what was generated.
+(positive) list requests (invitations and the audit trail) that carry a pageToken get a real one
+instead: the hook asks the gateway for the first page of the same query and uses its
+nextPageToken (or drops the parameter when there is no next page). Invalid (negative) requests
+keep what was generated.
 """
 
 import json
@@ -18,11 +19,15 @@ GATEWAY = os.environ["FUZZ_GATEWAY"]
 TOKEN = os.environ["FUZZ_TOKEN"]
 
 
-def _first_page_token(query):
-    """nextPageToken of the first page of `query` (a page of one), or None."""
+# The listings whose page tokens only the gateway can make.
+PAGED = ("/v1/invitations", "/v1/audit")
+
+
+def _first_page_token(path, query):
+    """nextPageToken of the first page of `query` on `path` (a page of one), or None."""
     params = {name: value for name, value in query.items() if name not in ("pageToken", "pageSize")}
     params["pageSize"] = "1"
-    url = f"{GATEWAY}/v1/invitations?{urllib.parse.urlencode(params, doseq=True)}"
+    url = f"{GATEWAY}{path}?{urllib.parse.urlencode(params, doseq=True)}"
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {TOKEN}"})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -34,14 +39,14 @@ def _first_page_token(query):
 @schemathesis.hook
 def map_case(context, case):
     operation = case.operation
-    if operation.method.upper() != "GET" or operation.path != "/v1/invitations":
+    if operation.method.upper() != "GET" or operation.path not in PAGED:
         return case
     meta = case.meta
     if meta is None or not meta.generation.mode.is_positive:
         return case
     if not case.query or "pageToken" not in case.query:
         return case
-    token = _first_page_token(case.query)
+    token = _first_page_token(operation.path, case.query)
     if token is None:
         del case.query["pageToken"]
     else:

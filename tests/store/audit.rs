@@ -1,7 +1,7 @@
 //! The audit trail: intents, outcomes, folded denials, listing and search.
 
 use crate::helpers::{manual_clock, start};
-use invitation_gateway::store::{AuditFilter, AuditIntent, Caller, StoreSettings};
+use invitation_gateway::store::{AuditCursor, AuditFilter, AuditIntent, Caller, StoreSettings};
 use std::time::Duration;
 
 fn intent(email: &str, action: &str, campaign: Option<&str>) -> AuditIntent {
@@ -94,10 +94,19 @@ store_test! {
         let spring = AuditFilter { campaign_id: Some("spring".into()), ..AuditFilter::default() };
         assert_eq!(store.list_audit(&spring, 10, None).await.unwrap().events[0].id, ids[2]);
         let someone_else = AuditFilter {
-            caller: Some(Caller::new("https://idp.example", "it-bot")),
+            caller_iss: Some("https://idp.example".into()),
+            caller_sub: Some("it-bot".into()),
             ..AuditFilter::default()
         };
         assert!(store.list_audit(&someone_else, 10, None).await.unwrap().events.is_empty());
+        let same_sub_elsewhere = AuditFilter {
+            caller_iss: Some("https://other-idp.example".into()),
+            caller_sub: Some("hr-bot".into()),
+            ..AuditFilter::default()
+        };
+        assert!(store.list_audit(&same_sub_elsewhere, 10, None).await.unwrap().events.is_empty());
+        let by_sub = AuditFilter { caller_sub: Some("hr-bot".into()), ..AuditFilter::default() };
+        assert_eq!(store.list_audit(&by_sub, 10, None).await.unwrap().events.len(), 4);
         let window = AuditFilter {
             from: Some(start() + Duration::from_secs(1)),
             to: Some(start() + Duration::from_secs(3)),
@@ -112,7 +121,56 @@ store_test! {
             .search_audit(&["ada@example.com".to_owned(), "grace@example.com".to_owned()])
             .await
             .unwrap();
-        assert_eq!(found.iter().map(|e| e.id).collect::<Vec<_>>(), vec![cancel, ids[2], ids[0]]);
+        assert_eq!(found.events.iter().map(|e| e.id).collect::<Vec<_>>(), vec![cancel, ids[2], ids[0]]);
+        assert!(!found.truncated);
+    }
+}
+
+store_test! {
+    async fn listing_pages_by_time_then_id_even_when_replica_clocks_disagree(db) {
+        // Replica A's clock is ten seconds ahead of B's: A's row (the smaller id) is the newer.
+        let ahead = manual_clock();
+        ahead.advance(Duration::from_secs(10));
+        let behind = manual_clock();
+        let a = db.store_with(StoreSettings::default(), &ahead).await.unwrap();
+        let b = db.store_with(StoreSettings::default(), &behind).await.unwrap();
+        let newer = a.record_intent(&intent("ada@example.com", "send", None)).await.unwrap();
+        // Three rows in the same millisecond: the id orders them.
+        let mut same_time = Vec::new();
+        for email in ["alan@example.com", "grace@example.com", "edsger@example.com"] {
+            same_time.push(b.record_intent(&intent(email, "send", None)).await.unwrap());
+        }
+
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = b.list_audit(&AuditFilter::default(), 1, cursor).await.unwrap();
+            seen.extend(page.events.iter().map(|e| e.id));
+            // A row written between pages is newer than the cursor: it never shifts a page.
+            if seen.len() == 2 {
+                a.record_intent(&intent("barbara@example.com", "send", None)).await.unwrap();
+            }
+            let Some(next) = page.next else { break };
+            let token = next.to_token();
+            cursor = Some(AuditCursor::from_token(&token).expect("a token it made parses"));
+        }
+        assert_eq!(seen, vec![newer, same_time[2], same_time[1], same_time[0]]);
+    }
+}
+
+#[test]
+fn page_tokens_that_the_store_did_not_make_are_refused() {
+    for bad in [
+        "",
+        "1",
+        "abc",
+        "YTEuMS4w",
+        "YTIuMS4x",
+        "YTEuLTEuMQ",
+        "YTEuMS4xLjE",
+        &"A".repeat(100),
+    ] {
+        assert_eq!(AuditCursor::from_token(bad), None, "{bad}");
     }
 }
 

@@ -110,7 +110,7 @@ store_test! {
             .search_audit(&["secret.person@example.com".to_owned()])
             .await
             .unwrap();
-        assert_eq!(events.len(), 1);
+        assert_eq!(events.events.len(), 1);
         for shown in [format!("{claim:?}"), format!("{intent:?}"), format!("{events:?}"), format!("{store:?}")] {
             assert!(!shown.contains("secret.person"), "{shown}");
         }

@@ -1,0 +1,462 @@
+//! Reading the audit trail: `GET /v1/audit` (filtered, paged, newest first) and
+//! `POST /v1/audit/search` (every record about some people; addresses travel in the body). Both
+//! need `audit.read`: the answers show the addresses acted on.
+
+use crate::auth::scope;
+use crate::error::{ApiError, ErrorCode, ProblemDocument};
+use crate::invitations::audit::{
+    AuditCursor, AuditEvent, AuditFilter, DEFAULT_AUDIT_PAGE_SIZE, MAX_AUDIT_PAGE_SIZE,
+};
+use crate::invitations::batch::EmailBatch;
+use crate::invitations::mutation::Action;
+use crate::invitations::outcome::Outcome;
+use crate::routes::authorized::Authorized;
+use crate::routes::common::{AuthErrors, BodyErrors, EmailsRequest};
+use crate::state::AppState;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, IntoResponses, ToSchema};
+
+/// Longest `callerIss`, `callerSub` or `campaign` filter.
+const MAX_FILTER_LEN: usize = 512;
+
+/// Longest page token accepted (the gateway's are far shorter).
+const MAX_PAGE_TOKEN_LEN: usize = 64;
+
+/// The actions the store's trail records.
+const ACTIONS: [Action; 2] = [Action::Send, Action::Cancel];
+
+/// The outcomes a record can have.
+const OUTCOMES: [Outcome; 8] = [
+    Outcome::Sent,
+    Outcome::Resent,
+    Outcome::AlreadyInvited,
+    Outcome::AlreadyAccepted,
+    Outcome::NotEligible,
+    Outcome::Cancelled,
+    Outcome::NotInvited,
+    Outcome::Failed,
+];
+
+/// One record of the audit trail: a send or cancel of one address, written before its call to
+/// Google and completed after it.
+// No Debug: a record that strays into a log must not carry the address there.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "id": "41", "recordedAt": "2026-11-22T03:30:00.120Z", "requestId": "0c9a6a52-4d0e-4f4c-9a55-0d0f8c3b1e7a",
+    "callerIss": "https://idp.example.com", "callerSub": "hr-onboarding", "action": "send",
+    "email": "grace+hr@example.com", "campaignId": null, "outcome": "sent", "googleStatus": 200,
+    "completedAt": "2026-11-22T03:30:00.410Z"
+}))]
+pub struct AuditRecordView {
+    /// The record's id (ids grow with time within one store).
+    pub id: String,
+    /// When the intent was written, right before the call to Google.
+    pub recorded_at: DateTime<Utc>,
+    /// The request's id (`x-request-id`, also in the access log).
+    pub request_id: String,
+    /// The caller's verified `iss`.
+    pub caller_iss: String,
+    /// The caller's verified `sub`.
+    pub caller_sub: String,
+    /// `send` or `cancel`.
+    pub action: String,
+    /// The address acted on.
+    pub email: String,
+    /// The campaign that did it, if any.
+    pub campaign_id: Option<String>,
+    /// The item's outcome (as in the send or cancel answer); null when the process stopped
+    /// between the intent and the outcome: the change may have reached Google.
+    pub outcome: Option<String>,
+    /// Google's HTTP status for the change, when Google answered.
+    pub google_status: Option<u16>,
+    /// When the outcome was written.
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl From<AuditEvent> for AuditRecordView {
+    fn from(event: AuditEvent) -> Self {
+        Self {
+            id: event.id.0.to_string(),
+            recorded_at: event.at,
+            request_id: event.request_id,
+            caller_iss: event.caller.iss,
+            caller_sub: event.caller.sub,
+            action: event.action,
+            email: event.email,
+            campaign_id: event.campaign_id,
+            outcome: event.outcome,
+            google_status: event.google_status,
+            completed_at: event.completed_at,
+        }
+    }
+}
+
+/// One page of the audit trail, newest first.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditPage {
+    /// The records of this page.
+    pub records: Vec<AuditRecordView>,
+    /// Pass as `pageToken` (with the same other parameters) for the next page; absent on the
+    /// last. Records written meanwhile are newer than the page and never shift it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub next_page_token: Option<String>,
+}
+
+/// Every record about the addresses searched for, newest first.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditSearchResponse {
+    /// At most 1000 records.
+    pub records: Vec<AuditRecordView>,
+    /// True when more than 1000 records matched: the oldest were left out (search for fewer
+    /// addresses, or list with `GET /v1/audit` and a time range).
+    pub truncated: bool,
+}
+
+/// An action recorded in the trail.
+// Documentation only: `parse_query` reads the parameter.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub enum AuditActionFilter {
+    /// A send (or resend).
+    Send,
+    /// A cancel.
+    Cancel,
+}
+
+/// An outcome recorded in the trail.
+// Documentation only: `parse_query` reads the parameter.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub enum AuditOutcomeFilter {
+    /// The first mail went out.
+    Sent,
+    /// Another mail went out.
+    Resent,
+    /// Already invited; no mail.
+    AlreadyInvited,
+    /// Already joined; no mail.
+    AlreadyAccepted,
+    /// Not an unmanaged account; no mail.
+    NotEligible,
+    /// The invitation was withdrawn.
+    Cancelled,
+    /// Nothing was pending.
+    NotInvited,
+    /// The item failed.
+    Failed,
+}
+
+/// The query of `GET /v1/audit` (documentation; the handler parses the query string itself so
+/// that every bad value is a `400 invalid_query` naming the parameter).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub struct ListAuditParams {
+    /// Only records of this action.
+    action: Option<AuditActionFilter>,
+    /// Only records with this outcome.
+    outcome: Option<AuditOutcomeFilter>,
+    /// Only records of callers with this verified `iss` (e.g. `https://idp.example.com`).
+    // No `example`: Swagger UI would fill it in on "Try it out" and filter everything away.
+    #[param(min_length = 1, max_length = 512)]
+    caller_iss: Option<String>,
+    /// Only records of callers with this verified `sub` (e.g. `hr-onboarding`); with
+    /// `callerIss`, exactly one caller (a `sub` is unique only within its issuer).
+    #[param(min_length = 1, max_length = 512)]
+    caller_sub: Option<String>,
+    /// Only records of this campaign.
+    #[param(min_length = 1, max_length = 512)]
+    campaign: Option<String>,
+    /// Only records written at or after this time (RFC 3339, e.g. `2026-11-01T00:00:00Z`).
+    from: Option<DateTime<Utc>>,
+    /// Only records written before this time (RFC 3339, e.g. `2026-12-01T00:00:00Z`); a `to`
+    /// at or before `from` lists nothing.
+    to: Option<DateTime<Utc>>,
+    /// Records per page, 1 to 500 (100 when absent).
+    #[param(minimum = 1, maximum = 500)]
+    page_size: Option<u32>,
+    /// `nextPageToken` of the previous page; the other parameters must be the same.
+    #[param(min_length = 1, max_length = 64)]
+    page_token: Option<String>,
+}
+
+/// Errors of the audit operations besides the ones every operation has.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub enum AuditErrors {
+    /// The store cannot be reached (`store_unavailable`).
+    #[response(
+        status = 503,
+        content_type = "application/problem+json",
+        headers(("Retry-After" = u64, description = "Seconds to wait before trying again")),
+        example = json!(ErrorCode::StoreUnavailable.example())
+    )]
+    StoreUnavailable(ProblemDocument),
+}
+
+/// A parsed `GET /v1/audit` query.
+#[derive(Debug, Default)]
+struct AuditQuery {
+    filter: AuditFilter,
+    page_size: Option<u32>,
+    cursor: Option<AuditCursor>,
+}
+
+fn invalid_query(detail: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorCode::InvalidQuery, detail)
+}
+
+fn text_filter(name: &str, value: &str) -> Result<String, ApiError> {
+    // Characters, as the document's maxLength counts them.
+    if value.is_empty() || value.chars().count() > MAX_FILTER_LEN {
+        return Err(invalid_query(format!(
+            "{name} must be 1 to {MAX_FILTER_LEN} characters"
+        )));
+    }
+    Ok(value.to_owned())
+}
+
+fn time_filter(name: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
+    DateTime::parse_from_rfc3339(value)
+        .map(|time| time.with_timezone(&Utc))
+        .map_err(|_| {
+            invalid_query(format!(
+                "{name} must be an RFC 3339 time such as 2026-11-01T00:00:00Z"
+            ))
+        })
+}
+
+/// Parses the query of `GET /v1/audit`; every parameter at most once.
+fn parse_query(query_string: &str) -> Result<AuditQuery, ApiError> {
+    let mut query = AuditQuery::default();
+    let mut seen: Vec<String> = Vec::new();
+    for (name, value) in form_urlencoded::parse(query_string.as_bytes()) {
+        let known = [
+            "action",
+            "outcome",
+            "callerIss",
+            "callerSub",
+            "campaign",
+            "from",
+            "to",
+            "pageSize",
+            "pageToken",
+        ];
+        if !known.contains(&name.as_ref()) {
+            // Name the parameter only when it is a plain word: the query is the caller's text.
+            let plain =
+                name.len() <= 40 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            return Err(invalid_query(if plain {
+                format!("unknown parameter `{name}`")
+            } else {
+                "unknown parameter".to_owned()
+            }));
+        }
+        if seen.iter().any(|s| s == name.as_ref()) {
+            return Err(invalid_query(format!("`{name}` may appear only once")));
+        }
+        seen.push(name.clone().into_owned());
+        let filter = &mut query.filter;
+        match name.as_ref() {
+            "action" => {
+                let action = ACTIONS
+                    .into_iter()
+                    .find(|a| a.as_str() == value)
+                    .ok_or_else(|| invalid_query("action must be `send` or `cancel`"))?;
+                filter.action = Some(action.as_str().to_owned());
+            }
+            "outcome" => {
+                let outcome = OUTCOMES
+                    .into_iter()
+                    .find(|o| o.as_str() == value)
+                    .ok_or_else(|| {
+                        invalid_query(
+                            "outcome must be one of sent, resent, already_invited, \
+                             already_accepted, not_eligible, cancelled, not_invited, failed",
+                        )
+                    })?;
+                filter.outcome = Some(outcome.as_str().to_owned());
+            }
+            "callerIss" => filter.caller_iss = Some(text_filter("callerIss", &value)?),
+            "callerSub" => filter.caller_sub = Some(text_filter("callerSub", &value)?),
+            "campaign" => filter.campaign_id = Some(text_filter("campaign", &value)?),
+            "from" => filter.from = Some(time_filter("from", &value)?),
+            "to" => filter.to = Some(time_filter("to", &value)?),
+            "pageSize" => {
+                let size = value
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|size| (1..=MAX_AUDIT_PAGE_SIZE).contains(size))
+                    .ok_or_else(|| {
+                        invalid_query(format!(
+                            "pageSize must be a whole number from 1 to {MAX_AUDIT_PAGE_SIZE}"
+                        ))
+                    })?;
+                query.page_size = Some(size);
+            }
+            _ => {
+                // pageToken, the last known name.
+                let cursor = (value.len() <= MAX_PAGE_TOKEN_LEN)
+                    .then(|| AuditCursor::from_token(&value))
+                    .flatten()
+                    .ok_or_else(|| {
+                        invalid_query("pageToken is not a nextPageToken of this listing")
+                    })?;
+                query.cursor = Some(cursor);
+            }
+        }
+    }
+    Ok(query)
+}
+
+/// List the audit trail, newest first.
+///
+/// One record per send or cancel item that went to Google (or was about to): the real caller,
+/// the request id, the action, the address, the outcome, Google's status, the campaign and the
+/// times. Filters narrow the listing (all of them together); pages with `pageSize` and
+/// `pageToken` (pass `nextPageToken` back with the same other parameters). Records written while
+/// paging are newer than the pages already read and never shift them. Refused requests (bad
+/// tokens, missing scopes, rate limits) are not listed here: they are counted, folded per
+/// reason, peer and minute, and their first of each fold goes to the audit log and file.
+/// Addresses are never filters here (URLs are logged on the way): search with
+/// `POST /v1/audit/search`.
+#[utoipa::path(
+    get,
+    path = "/v1/audit",
+    tag = "audit",
+    params(ListAuditParams),
+    responses(
+        (status = 200, description = "One page, newest first.", body = AuditPage,
+         example = json!({"records": [{
+            "id": "41", "recordedAt": "2026-11-22T03:30:00.120Z", "requestId": "0c9a6a52-4d0e-4f4c-9a55-0d0f8c3b1e7a",
+            "callerIss": "https://idp.example.com", "callerSub": "hr-onboarding", "action": "send",
+            "email": "grace+hr@example.com", "campaignId": null, "outcome": "sent", "googleStatus": 200,
+            "completedAt": "2026-11-22T03:30:00.410Z"
+         }], "nextPageToken": "YTEuMTc2Mzc4MjIwMDEyMC40MQ"})),
+        (status = 400, description = "A query parameter is invalid (`invalid_query`): an unknown or repeated parameter, an unknown action or outcome, a time that is not RFC 3339, a page size outside 1 to 500, or a page token this listing did not give.",
+         body = ProblemDocument, content_type = "application/problem+json", example = json!(ErrorCode::InvalidQuery.example())),
+        AuthErrors,
+        AuditErrors,
+    )
+)]
+pub async fn list_audit(
+    _caller: Authorized<scope::AuditRead>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let query = parse_query(req.query_string())?;
+    let page = state
+        .invitations
+        .audit_page(
+            &query.filter,
+            query.page_size.unwrap_or(DEFAULT_AUDIT_PAGE_SIZE),
+            query.cursor,
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(AuditPage {
+        records: page.events.into_iter().map(AuditRecordView::from).collect(),
+        next_page_token: page.next.map(AuditCursor::to_token),
+    }))
+}
+
+/// Search the audit trail for people.
+///
+/// Every record about any of the addresses (1 to 100, each once, as in every batch; spellings
+/// that differ only in case or surrounding white space are the same address), newest first, at
+/// most 1000 (`truncated` says when older ones were left out). Addresses travel in the body,
+/// never in the URL. An address that is not valid matches nothing (no record can be about it).
+#[utoipa::path(
+    post,
+    path = "/v1/audit/search",
+    tag = "audit",
+    request_body = EmailsRequest,
+    responses(
+        (status = 200, description = "Every record about these people, newest first.", body = AuditSearchResponse,
+         example = json!({"records": [{
+            "id": "41", "recordedAt": "2026-11-22T03:30:00.120Z", "requestId": "0c9a6a52-4d0e-4f4c-9a55-0d0f8c3b1e7a",
+            "callerIss": "https://idp.example.com", "callerSub": "hr-onboarding", "action": "send",
+            "email": "grace+hr@example.com", "campaignId": null, "outcome": "sent", "googleStatus": 200,
+            "completedAt": "2026-11-22T03:30:00.410Z"
+         }], "truncated": false})),
+        BodyErrors,
+        AuthErrors,
+        AuditErrors,
+    )
+)]
+pub async fn search_audit(
+    _caller: Authorized<scope::AuditRead>,
+    state: web::Data<AppState>,
+    body: web::Json<EmailsRequest>,
+) -> Result<HttpResponse, ApiError> {
+    // An invalid address is not a whole-batch error here either (as in every batch): no
+    // record can be about it, so it matches nothing.
+    let batch = EmailBatch::parse(body.into_inner().emails)?;
+    let found = state.invitations.search_audit(&batch).await?;
+    Ok(HttpResponse::Ok().json(AuditSearchResponse {
+        records: found
+            .events
+            .into_iter()
+            .map(AuditRecordView::from)
+            .collect(),
+        truncated: found.truncated,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(query: &str) -> Option<ErrorCode> {
+        parse_query(query).err().map(|err| err.code())
+    }
+
+    #[test]
+    fn every_filter_parses_and_bad_values_are_invalid_query() {
+        let query = parse_query(
+            "action=send&outcome=failed&callerIss=https%3A%2F%2Fidp&callerSub=hr&campaign=c1\
+             &from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00%2B01:00&pageSize=2",
+        )
+        .unwrap();
+        assert_eq!(query.filter.action.as_deref(), Some("send"));
+        assert_eq!(query.filter.outcome.as_deref(), Some("failed"));
+        assert_eq!(query.filter.caller_iss.as_deref(), Some("https://idp"));
+        assert_eq!(query.filter.caller_sub.as_deref(), Some("hr"));
+        assert_eq!(query.filter.campaign_id.as_deref(), Some("c1"));
+        assert_eq!(
+            query.filter.to.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2026-11-30T23:00:00+00:00")
+        );
+        assert_eq!(query.page_size, Some(2));
+        for bad in [
+            "action=denied",
+            "outcome=SENT",
+            "from=yesterday",
+            "to=2026-13-01T00:00:00Z",
+            "campaign=",
+            "pageSize=0",
+            "pageSize=501",
+            "pageToken=",
+            "pageToken=42",
+            "pageToken=%00%FF",
+            "action=send&action=cancel",
+            "email=ada%40example.com",
+            "access%5Ftoken2=x",
+        ] {
+            assert_eq!(code(bad), Some(ErrorCode::InvalidQuery), "{bad}");
+        }
+        assert!(parse_query("").is_ok());
+        assert!(
+            parse_query("callerSub=hr").is_ok(),
+            "a sub alone narrows too"
+        );
+        assert!(parse_query(&format!("campaign={}", "é".repeat(512))).is_ok());
+    }
+}
