@@ -134,6 +134,11 @@ impl Application {
         let invitations = std::sync::Arc::clone(&state.invitations);
         let every = state.settings.store.prune_interval;
         let store_prune = tokio::spawn(async move { invitations.prune_store(every).await });
+        // Background work of tracking: both poll the store and stop with the server.
+        let tracking = std::sync::Arc::clone(&state.tracking);
+        let tracker = tokio::spawn(async move { tracking.run_tracker().await });
+        let tracking = std::sync::Arc::clone(&state.tracking);
+        let webhooks = tokio::spawn(async move { tracking.run_webhooks().await });
         let result = async {
             let mut server = std::pin::pin!(server);
             tokio::select! {
@@ -141,6 +146,11 @@ impl Application {
                 () = stop => {}
             }
             shutdown.begin(&state.readiness);
+            // No new walk or delivery once draining: an aborted page or attempt rolls back (its
+            // transaction is dropped) and is done again by the next holder.
+            tracker.abort();
+            webhooks.abort();
+            state.tracking.release_tracker().await;
             // The server must keep being polled while it drains.
             tokio::select! {
                 result = &mut server => return result,
@@ -155,6 +165,8 @@ impl Application {
         upkeep.abort();
         store_watch.abort();
         store_prune.abort();
+        tracker.abort();
+        webhooks.abort();
         result
     }
 }

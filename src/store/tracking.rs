@@ -660,6 +660,32 @@ impl Store {
             .collect())
     }
 
+    /// The people mailed in `[from, to)`, and how many of them accepted after that mail (up to
+    /// now): the funnel's acceptance rate.
+    pub async fn mailed_cohort(
+        &self,
+        customer: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<(u64, u64), StoreError> {
+        let (mailed, accepted) = with_pool!(self, pool => sqlx::query(
+            "SELECT COUNT(DISTINCT s.email) AS mailed, COUNT(DISTINCT a.email) AS accepted \
+             FROM tracked_changes s LEFT JOIN tracked_changes a ON a.customer = s.customer \
+             AND a.email = s.email AND a.change = 'accepted' AND a.id > s.id \
+             WHERE s.customer = $1 AND s.change = 'sent' AND s.at >= $2 AND s.at < $3",
+        )
+        .bind(customer)
+        .bind(to_millis(from))
+        .bind(to_millis(to))
+        .fetch_one(pool)
+        .await
+        .and_then(|row| Ok((row.try_get::<i64, _>("mailed")?, row.try_get::<i64, _>("accepted")?))))?;
+        Ok((
+            u64::try_from(mailed).unwrap_or(0),
+            u64::try_from(accepted).unwrap_or(0),
+        ))
+    }
+
     /// Every recorded change of each of `emails` (as stored: normalised), oldest first.
     pub async fn history(
         &self,

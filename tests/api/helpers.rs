@@ -4,7 +4,7 @@ use invitation_gateway::auth::Scope;
 use invitation_gateway::auth::mint::{self, TokenRequest};
 use invitation_gateway::config::{
     AuditSettings, GoogleCredentials, GoogleSettings, GoogleTimeouts, HttpSettings, JwtSettings,
-    LimitSettings, ProtectionSettings, RetrySettings, Settings, StoreSettings,
+    LimitSettings, ProtectionSettings, RetrySettings, Settings, StoreSettings, TrackingSettings,
 };
 use invitation_gateway::emulator::{Emulator, EmulatorKey, EmulatorSettings, Seed};
 use invitation_gateway::readiness::CheckState;
@@ -147,6 +147,12 @@ pub fn test_settings(google: &TestGoogle) -> Settings {
             // A generous Google budget: tests that are about the budget set their own.
             google_per_minute: 100_000,
             ..StoreSettings::default()
+        },
+        // No tracker unless a test turns it on: most tests count Google's calls.
+        tracking: TrackingSettings {
+            interval: Duration::ZERO,
+            poll_every: Duration::from_millis(20),
+            ..TrackingSettings::default()
         },
         gcp_project: None,
     }

@@ -205,6 +205,8 @@ store_test! {
         assert_eq!(kinds, [ChangeKind::Sent, ChangeKind::Sent, ChangeKind::Accepted, ChangeKind::Declined]);
         let delays = store.accept_delays("C01", start, clock.now() + Duration::from_secs(1)).await.unwrap();
         assert_eq!(delays, [INTERVAL * 4]);
+        let cohort = store.mailed_cohort("C01", start, clock.now() + Duration::from_secs(1)).await.unwrap();
+        assert_eq!(cohort, (2, 1), "two mailed, one of them accepted");
         assert!(store.changes_between("C01", clock.now() + Duration::from_secs(1), clock.now() + INTERVAL).await.unwrap().is_empty());
     }
 }
