@@ -3,7 +3,7 @@
 
 use crate::error::ProblemDocument;
 use crate::routes::operations::Documented;
-use crate::routes::{health, invitations};
+use crate::routes::{health, invitations, tracking};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -22,11 +22,21 @@ pub const BEARER_SCHEME: &str = "bearerAuth";
             `application/problem+json` document with a stable `code`.",
         license(name = "MIT OR Apache-2.0")
     ),
-    components(schemas(ProblemDocument, health::ProbeResponse, invitations::StateFilter)),
+    components(schemas(
+        ProblemDocument,
+        health::ProbeResponse,
+        invitations::StateFilter,
+        tracking::InvitationSentEvent,
+        tracking::InvitationAcceptedEvent,
+        tracking::InvitationDeclinedEvent,
+        tracking::InvitationCancelledEvent,
+        tracking::CampaignCompletedEvent,
+    )),
     modifiers(&BearerJwt, &Documented),
     tags(
         (name = "eligibility", description = "Can an address be invited?"),
         (name = "invitations", description = "Find, send, track and cancel invitations."),
+        (name = "tracking", description = "Who accepted and when: the funnel, each person's history, the event feed (the same events go to the webhooks)."),
         (name = "operations", description = "Probes for the platform."),
     )
 )]

@@ -7,7 +7,7 @@
 use crate::auth::{RequiredScope, Scope};
 use crate::routes::authorized::Authorized;
 use crate::routes::openapi::BEARER_SCHEME;
-use crate::routes::{eligibility, health, invitations, mutations};
+use crate::routes::{eligibility, health, invitations, mutations, tracking};
 use actix_web::http::Method;
 use actix_web::{FromRequest, Handler, Responder, Route, web};
 use std::collections::BTreeMap;
@@ -144,6 +144,9 @@ operations! {
         invitations::export_invitations,
         mutations::send_invitations,
         mutations::cancel_invitations,
+        tracking::invitation_funnel,
+        tracking::invitation_history,
+        tracking::list_events,
     ],
 }
 
@@ -213,6 +216,19 @@ mod tests {
                 Method::POST,
                 Scope::Cancel,
             ),
+            (
+                "invitation_funnel",
+                "/v1/invitations/funnel",
+                Method::GET,
+                Scope::Read,
+            ),
+            (
+                "invitation_history",
+                "/v1/invitations/history",
+                Method::POST,
+                Scope::Read,
+            ),
+            ("list_events", "/v1/events", Method::GET, Scope::Read),
         ];
         assert_eq!(scopes().len(), expected.len());
         for (id, path, method, scope) in expected {

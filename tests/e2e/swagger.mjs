@@ -41,7 +41,7 @@ try {
     if (status !== '200' || !sentToken) failures.push(`${method} ${path}: ${status}`);
     tried += 1;
   }
-  if (tried !== 7) failures.push(`expected 7 /v1 operations, tried ${tried}`);
+  if (tried !== 10) failures.push(`expected 10 /v1 operations, tried ${tried}`);
   if (screenshot) await page.screenshot({ path: screenshot, fullPage: false });
 } finally {
   await browser.close();
