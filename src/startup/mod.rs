@@ -60,13 +60,22 @@ impl Application {
     /// Binds the listener and builds the server; port 0 picks a free port.
     /// Refuses settings whose rules do not hold (see [`Settings::check`]).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_store_clock(settings, crate::store::Clock::system()).await
+    }
+
+    /// [`Application::build`] with the store reading `clock` (tests move a manual one to drive
+    /// the tracker's interval and webhook retries without sleeping).
+    pub async fn build_with_store_clock(
+        settings: Settings,
+        clock: crate::store::Clock,
+    ) -> anyhow::Result<Self> {
         settings.check()?;
         let listener = TcpListener::bind(settings.listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
         let address = listener.local_addr()?;
         let http = settings.http.clone();
         let shutdown = ShutdownPlan::from_settings(&settings);
-        let state = AppState::build(settings).await?;
+        let state = AppState::build_with_store_clock(settings, clock).await?;
         // Secret and PEM keys are ready now; a JWKS is fetched in the background.
         state.auth.start(state.readiness.clone());
 

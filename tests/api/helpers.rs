@@ -10,6 +10,7 @@ use invitation_gateway::emulator::{Emulator, EmulatorKey, EmulatorSettings, Seed
 use invitation_gateway::readiness::CheckState;
 use invitation_gateway::startup::Application;
 use invitation_gateway::state::AppState;
+use invitation_gateway::store::Clock;
 use invitation_gateway::telemetry::LogFormat;
 use invitation_gateway::{install_crypto_provider, telemetry};
 use reqwest::Response;
@@ -185,9 +186,15 @@ pub async fn spawn_app_tuned(tune: impl FnOnce(&mut Settings)) -> TestApp {
 
 /// Starts the real server with the given settings in front of `google`.
 pub async fn spawn_app_with(google: TestGoogle, settings: Settings) -> TestApp {
+    spawn_app_clocked(google, settings, Clock::system()).await
+}
+
+/// Starts the real server with the given settings in front of `google`, its store reading
+/// `clock` (a manual one drives the tracker and webhook retries).
+pub async fn spawn_app_clocked(google: TestGoogle, settings: Settings, clock: Clock) -> TestApp {
     init_tracing();
     install_crypto_provider();
-    let app = Application::build(settings)
+    let app = Application::build_with_store_clock(settings, clock)
         .await
         .expect("the gateway builds");
     let address = format!("http://{}", app.address());

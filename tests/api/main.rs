@@ -27,3 +27,4 @@ mod shutdown;
 mod spec_agreement;
 mod store;
 mod token;
+mod tracking;
