@@ -9,6 +9,7 @@ mod cli;
 mod deploy;
 mod emulator;
 mod errors;
+mod events;
 mod fault_injection;
 mod google;
 mod google_budget;

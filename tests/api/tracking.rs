@@ -23,19 +23,20 @@ pub fn start() -> DateTime<Utc> {
         .expect("a valid fixed date")
 }
 
-/// Polls `check` every 20 ms, at most 10 s (the background tasks poll every 20 ms).
+/// Polls `check` every 20 ms, at most 25 s (in-process background tasks poll every 20 ms; a
+/// gateway process every second).
 pub async fn eventually<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
-    for _ in 0..500 {
+    for _ in 0..1250 {
         if check().await {
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    panic!("{what}: not within 10 s");
+    panic!("{what}: not within 25 s");
 }
 
 /// Turns the tracker on in `settings`.
@@ -398,4 +399,69 @@ async fn two_in_process_replicas_on_postgres_with_one_clock_record_each_change_o
     assert_eq!(events.len(), 3, "{events:?}");
     drop(a);
     db.drop_it().await;
+}
+
+#[tokio::test]
+async fn two_gateway_processes_on_postgres_never_announce_one_change_twice() {
+    let Some(db) = PgDatabase::create().await else {
+        return;
+    };
+    let google = spawn_google(Seed::Demo).await;
+    // A walk every second on the wall clock, by whichever replica holds the lease.
+    let extra = [("GATEWAY_TRACK_INTERVAL_SECS", "1")];
+    let a = crate::replicas::start_replica(&google, &db.url, &extra);
+    let b = crate::replicas::start_replica(&google, &db.url, &extra);
+    let lists = || async { google_stats_lists(&google).await };
+    eventually("a first walk", || async { lists().await >= 1 }).await;
+    // The first walk may still be recording its page: wait for one more.
+    let first = lists().await;
+    eventually("a second walk", || async { lists().await > first }).await;
+    control(
+        &google,
+        "accounts/accept",
+        json!({"email": "ada@example.com"}),
+    )
+    .await;
+    control(
+        &google,
+        "accounts/decline",
+        json!({"email": "edsger@example.com"}),
+    )
+    .await;
+    eventually("both changes on the feed", || async {
+        let events = feed_at(&a.base).await;
+        of_type(&events, "invitation.accepted").len() == 1
+            && of_type(&events, "invitation.declined").len() == 1
+    })
+    .await;
+    // Several more walks, by either process.
+    let now = lists().await;
+    eventually("three more walks", || async { lists().await >= now + 3 }).await;
+    for base in [&a.base, &b.base] {
+        let events = feed_at(base).await;
+        assert_eq!(events.len(), 2, "{events:?}");
+    }
+    drop((a, b));
+    db.drop_it().await;
+}
+
+async fn google_stats_lists(google: &crate::helpers::TestGoogle) -> u64 {
+    let stats: Value = reqwest::get(format!("{}/emulator/v1/stats", google.emulator.url()))
+        .await
+        .expect("the emulator answers")
+        .json()
+        .await
+        .expect("JSON stats");
+    stats["calls"]["list"].as_u64().unwrap_or(0)
+}
+
+async fn control(google: &crate::helpers::TestGoogle, path: &str, body: Value) {
+    let status = reqwest::Client::new()
+        .post(format!("{}/emulator/v1/{path}", google.emulator.url()))
+        .json(&body)
+        .send()
+        .await
+        .expect("the emulator answers")
+        .status();
+    assert!(status.is_success(), "{path}: {status}");
 }
