@@ -161,7 +161,7 @@ pub async fn invitation_history(
 #[allow(dead_code)] // Only read by the OpenAPI derive.
 pub struct EventsParams {
     /// `nextCursor` of the previous page; from the oldest event kept (30 days) when absent.
-    #[param(value_type = Option<String>, pattern = "^[0-9]{1,19}$", example = "1042")]
+    #[param(value_type = Option<String>, pattern = "^[0-9]{1,18}$", example = "1042")]
     after: Option<String>,
     /// Events per page, 1 to 1000 (default 100).
     #[param(minimum = 1, maximum = 1000, example = 100)]
