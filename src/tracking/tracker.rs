@@ -55,12 +55,11 @@ impl Tracking {
         }
     }
 
-    /// Gives the tracker lease up (shutdown), so that another replica takes over at once.
+    /// Gives the tracker lease up (shutdown), so that another replica takes over at once; a
+    /// store that does not answer within a second is left alone (the lease then runs out).
     pub async fn release_tracker(&self) {
-        let _ = self
-            .store()
-            .release_walk(self.customer(), &self.holder)
-            .await;
+        let release = self.store().release_walk(self.customer(), &self.holder);
+        let _ = tokio::time::timeout(Duration::from_secs(1), release).await;
     }
 
     /// One step: takes the lease, and walks (or resumes) when a walk is due, page by page to
