@@ -173,6 +173,28 @@ pub struct ServeArgs {
     #[arg(long, env = env::STORE_PRUNE_INTERVAL_SECS, default_value_t = 3600)]
     pub store_prune_interval_secs: u64,
 
+    /// Seconds between two walks of Google's list by the tracker (who accepted, and when);
+    /// 0 turns it off.
+    #[arg(long, env = env::TRACK_INTERVAL_SECS, default_value_t = 900)]
+    pub track_interval_secs: u64,
+
+    /// Comma-separated webhook endpoints every event is delivered to (never printed: they may
+    /// carry credentials).
+    #[arg(long, env = env::WEBHOOK_URLS, hide_env_values = true)]
+    pub webhook_urls: Option<SecretString>,
+
+    /// Signing secret of the webhooks, `whsec_<base64>` (never printed).
+    #[arg(long, env = env::WEBHOOK_SECRET, hide_env_values = true)]
+    pub webhook_secret: Option<SecretString>,
+
+    /// Hours a webhook delivery is retried before it is given up.
+    #[arg(long, env = env::WEBHOOK_RETRY_HOURS, default_value_t = 24)]
+    pub webhook_retry_hours: u64,
+
+    /// Timeout of one webhook delivery attempt, in milliseconds.
+    #[arg(long, env = env::WEBHOOK_TIMEOUT_MS, default_value_t = 10_000)]
+    pub webhook_timeout_ms: u64,
+
     /// Share (percent) of the Google budget background work may use; the rest stays for
     /// callers waiting on an answer.
     #[arg(long, env = env::GOOGLE_BACKGROUND_PERCENT, default_value_t = 80)]
@@ -361,6 +383,11 @@ impl From<ServeArgs> for RawSettings {
             google_calls_per_minute,
             google_background_percent,
             store_prune_interval_secs,
+            track_interval_secs,
+            webhook_urls,
+            webhook_secret,
+            webhook_retry_hours,
+            webhook_timeout_ms,
             google_max_concurrent_calls,
             google_breaker_threshold,
             google_breaker_open_secs,
@@ -415,6 +442,11 @@ impl From<ServeArgs> for RawSettings {
             google_calls_per_minute,
             google_background_percent,
             store_prune_interval_secs,
+            track_interval_secs,
+            webhook_urls,
+            webhook_secret,
+            webhook_retry_hours,
+            webhook_timeout_ms,
             google_max_concurrent_calls,
             google_breaker_threshold,
             google_breaker_open_secs,

@@ -73,6 +73,20 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
+/// Counter: walks of Google's list by the tracker. Label: `result` (`finished`, `failed`:
+/// a page could not be read or recorded, the walk resumes later; `lost_lease`).
+pub const TRACKER_WALKS: &str = "gateway_tracker_walks_total";
+/// Counter: changes the tracker recorded. Label: `change` (`first_seen`, `sent`, `accepted`,
+/// `declined`, `cancelled`).
+pub const TRACKER_CHANGES: &str = "gateway_tracker_changes_total";
+/// Counter: webhook delivery attempts. Labels: `endpoint` (its index in
+/// `GATEWAY_WEBHOOK_URLS`, never the URL), `result` (`success`, `failure`, `given_up`).
+pub const WEBHOOK_DELIVERIES: &str = "gateway_webhook_deliveries_total";
+/// Histogram: duration of one webhook delivery attempt. Label: `endpoint`.
+pub const WEBHOOK_DELIVERY_DURATION: &str = "gateway_webhook_delivery_duration_seconds";
+/// Gauge: deliveries to an endpoint neither delivered nor given up. Label: `endpoint`.
+pub const WEBHOOK_BACKLOG: &str = "gateway_webhook_backlog";
+
 /// How often histogram samples are folded into their buckets when nobody scrapes.
 pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -111,6 +125,24 @@ pub async fn run_upkeep(handle: PrometheusHandle) {
 
 /// The `# HELP` lines.
 fn describe() {
+    describe_counter!(
+        TRACKER_WALKS,
+        "Walks of Google's list by the tracker, by result"
+    );
+    describe_counter!(TRACKER_CHANGES, "Changes the tracker recorded, by change");
+    describe_counter!(
+        WEBHOOK_DELIVERIES,
+        "Webhook delivery attempts, by endpoint index and result"
+    );
+    describe_histogram!(
+        WEBHOOK_DELIVERY_DURATION,
+        Unit::Seconds,
+        "Duration of one webhook delivery attempt"
+    );
+    describe_gauge!(
+        WEBHOOK_BACKLOG,
+        "Webhook deliveries neither delivered nor given up, by endpoint index"
+    );
     describe_counter!(
         HTTP_REQUESTS,
         "HTTP requests answered, by route template, method and status"
@@ -317,6 +349,28 @@ pub fn eligibility_entries(entries: u64) {
 /// Sets the age of the JWKS keys in use.
 pub fn jwks_key_age(age: Duration) {
     gauge!(JWKS_KEY_AGE).set(age.as_secs_f64());
+}
+
+/// A walk of the tracker ended (`finished`, `failed`, `lost_lease`).
+pub fn tracker_walk(result: &'static str) {
+    counter!(TRACKER_WALKS, "result" => result).increment(1);
+}
+
+/// The tracker recorded a change.
+pub fn tracker_change(change: &'static str) {
+    counter!(TRACKER_CHANGES, "change" => change).increment(1);
+}
+
+/// One webhook delivery attempt to endpoint `index` (`success`, `failure`, `given_up`).
+pub fn webhook_delivery(index: usize, result: &'static str, elapsed: Duration) {
+    let endpoint = index.to_string();
+    counter!(WEBHOOK_DELIVERIES, "endpoint" => endpoint.clone(), "result" => result).increment(1);
+    histogram!(WEBHOOK_DELIVERY_DURATION, "endpoint" => endpoint).record(elapsed.as_secs_f64());
+}
+
+/// The backlog of endpoint `index`.
+pub fn webhook_backlog(index: usize, backlog: u64) {
+    gauge!(WEBHOOK_BACKLOG, "endpoint" => index.to_string()).set(backlog as f64);
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use crate::invitations::budget::StoreBudget;
 use crate::invitations::{Invitations, Store, StoreClock};
 use crate::privacy::EmailHasher;
 use crate::readiness::Readiness;
+use crate::tracking::Tracking;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::Arc;
 
@@ -28,6 +29,8 @@ pub struct AppState {
     pub emails: EmailHasher,
     /// The domain: eligibility, lookup, listing, send and cancel.
     pub invitations: Arc<Invitations>,
+    /// Tracking and events: the tracker, the funnel, the history, the feed, the webhooks.
+    pub tracking: Arc<Tracking>,
     /// Renders the process's metrics for `/metrics`.
     pub metrics: PrometheusHandle,
 }
@@ -52,7 +55,6 @@ impl AppState {
         let auth = Authenticator::new(&settings.jwt)?;
         let limits = CallerLimits::new(&settings.limits);
         let audit = AuditLog::new(&settings.audit);
-        let emails = EmailHasher::from_settings(settings.log_hash_key.as_ref());
         let budget = Arc::new(StoreBudget::new(store.clone()));
         let google = google::connect(
             &settings.google,
@@ -67,8 +69,13 @@ impl AppState {
             Arc::clone(&readiness),
             &settings,
         );
+        // One hasher per process: log tags and event subjects agree.
+        let emails = invitations.emails().clone();
+        let invitations = Arc::new(invitations);
+        let tracking = Arc::new(Tracking::new(Arc::clone(&invitations), &settings)?);
         Ok(Self {
-            invitations: Arc::new(invitations),
+            invitations,
+            tracking,
             settings: Arc::new(settings),
             readiness,
             auth: Arc::new(auth),

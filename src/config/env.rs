@@ -111,5 +111,15 @@ pub const SHUTDOWN_TIMEOUT_SECS: &str = "GATEWAY_SHUTDOWN_TIMEOUT_SECS";
 pub const SHUTDOWN_DRAIN_SECS: &str = "GATEWAY_SHUTDOWN_DRAIN_SECS";
 /// Environment variable of `--gcp-project`.
 pub const GCP_PROJECT: &str = "GATEWAY_GCP_PROJECT";
+/// Environment variable of `--track-interval-secs`.
+pub const TRACK_INTERVAL_SECS: &str = "GATEWAY_TRACK_INTERVAL_SECS";
+/// Environment variable of `--webhook-urls`.
+pub const WEBHOOK_URLS: &str = "GATEWAY_WEBHOOK_URLS";
+/// Environment variable of `--webhook-secret`.
+pub const WEBHOOK_SECRET: &str = "GATEWAY_WEBHOOK_SECRET";
+/// Environment variable of `--webhook-retry-hours`.
+pub const WEBHOOK_RETRY_HOURS: &str = "GATEWAY_WEBHOOK_RETRY_HOURS";
+/// Environment variable of `--webhook-timeout-ms`.
+pub const WEBHOOK_TIMEOUT_MS: &str = "GATEWAY_WEBHOOK_TIMEOUT_MS";
 /// Environment variable of `--workers`.
 pub const WORKERS: &str = "GATEWAY_WORKERS";

@@ -13,6 +13,7 @@ mod invitations;
 mod raw;
 mod rules;
 mod store;
+mod tracking;
 
 pub use auth::*;
 pub use google::*;
@@ -21,6 +22,7 @@ pub use invitations::*;
 pub use raw::*;
 pub use rules::{base_url, domain_list, gcp_project, non_empty};
 pub use store::*;
+pub use tracking::*;
 
 use secrecy::SecretString;
 use std::net::SocketAddr;
@@ -52,6 +54,8 @@ pub struct Settings {
     /// The store (SQLite or PostgreSQL): the send ledger, idempotency keys, the daily mail
     /// budget and the Google call budget, shared by every replica.
     pub store: StoreSettings,
+    /// The tracker's interval, the event feed's webhooks.
+    pub tracking: TrackingSettings,
     /// Google Cloud project whose Cloud Trace the log lines link to; `None` logs the bare
     /// trace id under `trace_id`.
     pub gcp_project: Option<String>,

@@ -13,7 +13,7 @@ use super::{
     AmbientCredentials, AuditSettings, ConfigError, EligibilitySettings, GoogleCredentials,
     GoogleSettings, GoogleTimeouts, HttpSettings, IdempotencySettings, InvitationSettings,
     JwtSettings, LimitSettings, ProtectionSettings, RawStoreSettings, RetrySettings, Settings,
-    StoreSettings,
+    StoreSettings, TrackingSettings, WebhookSettings,
 };
 use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
@@ -77,6 +77,16 @@ pub struct RawSettings {
     pub google_background_percent: u8,
     /// `--store-prune-interval-secs`.
     pub store_prune_interval_secs: u64,
+    /// `--track-interval-secs`.
+    pub track_interval_secs: u64,
+    /// `--webhook-urls`, comma separated.
+    pub webhook_urls: Option<SecretString>,
+    /// `--webhook-secret`.
+    pub webhook_secret: Option<SecretString>,
+    /// `--webhook-retry-hours`.
+    pub webhook_retry_hours: u64,
+    /// `--webhook-timeout-ms`.
+    pub webhook_timeout_ms: u64,
     /// `--google-max-concurrent-calls`.
     pub google_max_concurrent_calls: usize,
     /// `--google-breaker-threshold`.
@@ -195,6 +205,7 @@ impl Settings {
             gcp_project: raw.gcp_project()?,
             invitations: invitation_settings(raw)?,
             store: store_settings(raw)?,
+            tracking: tracking_settings(raw)?,
         };
         settings.check()?;
         Ok(settings)
@@ -239,6 +250,72 @@ fn google_settings(raw: &RawSettings) -> Result<GoogleSettings, ConfigError> {
             )?,
         },
     })
+}
+
+fn tracking_settings(raw: &RawSettings) -> Result<TrackingSettings, ConfigError> {
+    let urls = match &raw.webhook_urls {
+        Some(list) => webhook_urls(list.expose_secret())?,
+        None => Vec::new(),
+    };
+    let secret = match &raw.webhook_secret {
+        Some(secret) => {
+            webhook_secret(secret.expose_secret())?;
+            Some(secret.clone())
+        }
+        None if !urls.is_empty() => {
+            return Err(ConfigError(format!(
+                "{}: required with {} (whsec_ followed by the base64 of at least 24 random bytes)",
+                env::WEBHOOK_SECRET,
+                env::WEBHOOK_URLS
+            )));
+        }
+        None => None,
+    };
+    Ok(TrackingSettings {
+        interval: Duration::from_secs(raw.track_interval_secs),
+        webhooks: WebhookSettings {
+            urls,
+            secret,
+            retry_for: positive(env::WEBHOOK_RETRY_HOURS, raw.webhook_retry_hours)
+                .map(|hours| Duration::from_secs(hours.saturating_mul(3600)))?,
+            timeout: positive_ms(env::WEBHOOK_TIMEOUT_MS, raw.webhook_timeout_ms)?,
+        },
+        ..TrackingSettings::default()
+    })
+}
+
+/// The comma-separated webhook URLs, each an absolute http(s) URL; the error never repeats a
+/// URL (it may carry credentials), only its position.
+fn webhook_urls(list: &str) -> Result<Vec<SecretString>, ConfigError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .enumerate()
+        .map(|(index, url)| match reqwest::Url::parse(url) {
+            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => {
+                Ok(SecretString::from(url.to_owned()))
+            }
+            _ => Err(ConfigError(format!(
+                "{}: entry {index} is not an absolute http(s) URL",
+                env::WEBHOOK_URLS
+            ))),
+        })
+        .collect()
+}
+
+/// Checks the `whsec_<base64>` form of a Standard Webhooks secret (at least 24 bytes).
+fn webhook_secret(secret: &str) -> Result<(), ConfigError> {
+    use base64::Engine as _;
+    let decoded = secret
+        .strip_prefix("whsec_")
+        .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok());
+    match decoded {
+        Some(bytes) if bytes.len() >= 24 => Ok(()),
+        _ => Err(ConfigError(format!(
+            "{}: must be whsec_ followed by the base64 of at least 24 random bytes",
+            env::WEBHOOK_SECRET
+        ))),
+    }
 }
 
 fn store_settings(raw: &RawSettings) -> Result<StoreSettings, ConfigError> {

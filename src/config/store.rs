@@ -36,6 +36,8 @@ pub struct StoreSettings {
     pub mail_budget_retention_days: u32,
     /// How often each replica applies every table's retention.
     pub prune_interval: Duration,
+    /// How long outbox events (the feed) and webhook delivery rows are kept.
+    pub event_retention: Duration,
 }
 
 impl Default for StoreSettings {
@@ -51,6 +53,7 @@ impl Default for StoreSettings {
             audit_retention: Duration::from_secs(400 * 24 * 60 * 60),
             mail_budget_retention_days: 7,
             prune_interval: Duration::from_secs(3600),
+            event_retention: Duration::from_secs(30 * 24 * 60 * 60),
         }
     }
 }

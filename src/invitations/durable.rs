@@ -5,9 +5,12 @@
 //! the first request that meets it, not only from the next ping.
 
 use crate::invitations::email::Email;
+use crate::invitations::events::{EventFactory, InvitationChange};
 use crate::invitations::outcome::{ItemError, ItemErrorCode};
 use crate::readiness::{CheckState, Readiness};
-use crate::store::{AuditId, AuditIntent, Caller, Claim, ClaimToken, Store, StoreError};
+use crate::store::{
+    AuditId, AuditIntent, Caller, ChangeKind, Claim, ClaimToken, GatewayChange, Store, StoreError,
+};
 use chrono::NaiveDate;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +43,21 @@ pub(crate) struct Durable {
     /// Woken on every release in this process, so a waiter on this replica claims at once
     /// instead of at its next poll; waiters on other replicas poll.
     released: Notify,
+    /// Builds the event of each change the gateway makes.
+    events: EventFactory,
+}
+
+/// A mail that went out, or a cancel that took, to record (and announce) with its outcome.
+#[derive(Clone, Copy)]
+pub(crate) struct MailChange<'a> {
+    /// [`ChangeKind::Sent`] or [`ChangeKind::Cancelled`].
+    pub kind: ChangeKind,
+    /// The address.
+    pub email: &'a str,
+    /// Google's `mailsSentCount` after the change.
+    pub mails_sent_count: i64,
+    /// Google's `updateTime` after the change, when known.
+    pub update_time: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Durable {
@@ -49,6 +67,7 @@ impl Durable {
         customer: &str,
         daily_mails: u32,
         lease_margin: Duration,
+        events: EventFactory,
     ) -> Self {
         // The store answered Store::connect, which migrated it.
         readiness.store.set(CheckState::Ready);
@@ -59,11 +78,22 @@ impl Durable {
             daily_mails,
             lease_margin,
             released: Notify::new(),
+            events,
         }
     }
 
     pub(crate) fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The factory of the gateway's events.
+    pub(crate) fn events(&self) -> &EventFactory {
+        &self.events
+    }
+
+    /// The Google customer.
+    pub(crate) fn customer(&self) -> &str {
+        &self.customer
     }
 
     /// Records what a store call says about the store's health.
@@ -176,14 +206,50 @@ impl Durable {
     }
 
     /// Completes an intent after the call; a failure leaves the intent without outcome, which
-    /// is what the trail shows for a process cut off mid-call too.
+    /// is what the trail shows for a process cut off mid-call too. A `change` (a mail that went
+    /// out, a cancel that took) is recorded with its event in the same transaction.
     pub(crate) async fn record_outcome(
         &self,
         id: AuditId,
         outcome: &str,
         google_status: Option<u16>,
+        change: Option<MailChange<'_>>,
     ) {
-        let _ = self.observe(self.store.record_outcome(id, outcome, google_status).await);
+        let Some(change) = change else {
+            let _ = self.observe(self.store.record_outcome(id, outcome, google_status).await);
+            return;
+        };
+        let at = self.store.clock().now();
+        let state = match change.kind {
+            ChangeKind::Cancelled => "NOT_YET_SENT",
+            _ => "INVITED",
+        };
+        let event = self.events.invitation(&InvitationChange {
+            kind: change.kind,
+            email: change.email,
+            state,
+            mails_sent_count: change.mails_sent_count,
+            update_time: change.update_time,
+            at,
+            observed_by: "gateway",
+        });
+        let Some(event) = event else {
+            let _ = self.observe(self.store.record_outcome(id, outcome, google_status).await);
+            return;
+        };
+        let change = GatewayChange {
+            customer: self.customer.clone(),
+            email: change.email.to_owned(),
+            kind: change.kind,
+            mails_sent_count: change.mails_sent_count,
+            update_time: change.update_time,
+            event,
+        };
+        let _ = self.observe(
+            self.store
+                .record_outcome_tracked(id, outcome, google_status, &change)
+                .await,
+        );
     }
 
     /// Gives back a reserved mail that did not go out.

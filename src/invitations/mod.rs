@@ -8,6 +8,7 @@ pub mod denials;
 pub mod durable;
 pub mod eligibility;
 pub mod email;
+pub mod events;
 pub mod idempotency;
 pub mod listing;
 pub mod mutation;
@@ -80,6 +81,10 @@ impl Invitations {
                 &settings.customer,
                 settings.limits.daily_mails_per_caller,
                 lease_margin,
+                events::EventFactory::new(
+                    &settings.customer,
+                    crate::privacy::EmailHasher::from_settings(settings.log_hash_key.as_ref()),
+                ),
             ),
             idempotency_ttl: invitations.idempotency.ttl,
             item_budget: settings.google.timeouts.total + lease_margin,
@@ -90,6 +95,22 @@ impl Invitations {
             policy: DomainPolicy::new(settings.allowed_domains.clone()),
             concurrency: invitations.batch_concurrency.get(),
         }
+    }
+
+    /// The factory of the gateway's CloudEvents (its hasher is the one of the logs).
+    pub fn events(&self) -> &events::EventFactory {
+        self.durable.events()
+    }
+
+    /// The hasher that stands in for emails in logs and event subjects: one per process, so
+    /// that a log tag and an event's subject agree.
+    pub fn emails(&self) -> &crate::privacy::EmailHasher {
+        self.durable.events().emails()
+    }
+
+    /// The Google customer the gateway acts for.
+    pub fn customer(&self) -> &str {
+        self.durable.customer()
     }
 
     /// The eligibility cache (metrics, tests).

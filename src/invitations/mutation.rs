@@ -7,11 +7,11 @@
 
 use crate::google::wire::{State, UserInvitation};
 use crate::google::{CallContext, GoogleClient, UpstreamError};
-use crate::invitations::durable::Durable;
+use crate::invitations::durable::{Durable, MailChange};
 use crate::invitations::eligibility::EligibilityCache;
 use crate::invitations::email::Email;
 use crate::invitations::outcome::{Invitation, ItemError, ItemErrorCode, MutationResult, Outcome};
-use crate::store::{AuditId, AuditIntent};
+use crate::store::{AuditId, AuditIntent, ChangeKind};
 
 /// What the caller's side needs to hear about each item: the audit trail.
 pub trait MutationObserver: Send + Sync {
@@ -50,6 +50,9 @@ pub struct Done {
     pub google_status: Option<u16>,
     /// Google's answer to the send was lost, and a read showed the mail went out.
     pub reconciled: bool,
+    /// A mail went out (send) or the invitation was withdrawn (cancel): Google's
+    /// `mailsSentCount` after it, recorded and announced with the outcome.
+    pub changed: Option<i64>,
 }
 
 fn done(
@@ -67,6 +70,7 @@ fn done(
         },
         google_status,
         reconciled: false,
+        changed: None,
     }
 }
 
@@ -80,6 +84,7 @@ fn failed(email: &Email, error: ItemError, google_status: Option<u16>) -> Done {
         },
         google_status,
         reconciled: false,
+        changed: None,
     }
 }
 
@@ -134,9 +139,20 @@ impl Trail<'_> {
             .await
     }
 
-    async fn outcome(&self, id: AuditId, done: Done) -> Done {
+    async fn outcome(&self, id: AuditId, action: Action, email: &Email, done: Done) -> Done {
+        // Tracking keys people by the identity Google compares (case-insensitive).
+        let key = email.identity();
+        let change = done.changed.map(|mails_sent_count| MailChange {
+            kind: match action {
+                Action::Send => ChangeKind::Sent,
+                Action::Cancel => ChangeKind::Cancelled,
+            },
+            email: &key,
+            mails_sent_count,
+            update_time: done.result.invitation.as_ref().and_then(|i| i.update_time),
+        });
         self.durable
-            .record_outcome(id, done.result.outcome.as_str(), done.google_status)
+            .record_outcome(id, done.result.outcome.as_str(), done.google_status, change)
             .await;
         done
     }
@@ -204,11 +220,19 @@ pub(crate) async fn send_one(
     eligibility.invalidate(email).await;
     let done = match result {
         Ok(sent) => {
+            // The mail raised the count by one, whatever the answer shows of it.
+            let before_count = before.as_ref().map_or(0, |b| b.mails_sent_count);
+            let mails_sent = sent
+                .invitation
+                .as_ref()
+                .map_or(0, |i| i.mails_sent_count)
+                .max(before_count + 1);
             let after = sent.invitation.or(before);
             // A reconciled send has no status of its own: its answer was lost.
             let status = (!sent.reconciled).then_some(200);
             Done {
                 reconciled: sent.reconciled,
+                changed: Some(mails_sent),
                 ..done(email, outcome, after.as_ref(), status)
             }
         }
@@ -235,7 +259,7 @@ pub(crate) async fn send_one(
             failed(email, error, err.http_status)
         }
     };
-    trail.outcome(audit_id, done).await
+    trail.outcome(audit_id, Action::Send, email, done).await
 }
 
 /// One cancel.
@@ -270,14 +294,18 @@ pub(crate) async fn cancel_one(
                     ..b
                 })
             });
-            done(email, Outcome::Cancelled, after.as_ref(), Some(200))
+            let mails_sent = after.as_ref().map_or(0, |a| a.mails_sent_count);
+            Done {
+                changed: Some(mails_sent),
+                ..done(email, Outcome::Cancelled, after.as_ref(), Some(200))
+            }
         }
         Err(err) if err.status == Some(crate::google::Status::FailedPrecondition) => {
             done(email, Outcome::NotInvited, None, err.http_status)
         }
         Err(err) => failed(email, ItemError::from_upstream(&err), err.http_status),
     };
-    trail.outcome(audit_id, done).await
+    trail.outcome(audit_id, Action::Cancel, email, done).await
 }
 
 /// The per-item error of an address refused before any call.
@@ -291,6 +319,7 @@ pub(crate) fn refused(raw: &str, error: ItemError) -> Done {
         },
         google_status: None,
         reconciled: false,
+        changed: None,
     }
 }
 

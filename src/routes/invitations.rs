@@ -197,9 +197,12 @@ pub async fn list_invitations(
 
 /// Count invitations by state.
 ///
-/// Walks every page of Google's list and counts invitations per state. The answer is reused for
-/// a short while (`GATEWAY_SUMMARY_TTL_SECS`; `asOf` says when it was computed) and concurrent
-/// requests share one walk.
+/// With the tracker on (`GATEWAY_TRACK_INTERVAL_SECS` > 0), answers from its latest walk of
+/// Google's list, with this gateway's own sends and cancels since (`asOf` is when that walk
+/// ended): no call to Google. Otherwise, and before the first walk ended, walks every page of
+/// Google's list and counts invitations per state; that answer is reused for a short while
+/// (`GATEWAY_SUMMARY_TTL_SECS`; `asOf` says when it was computed) and concurrent requests share
+/// one walk.
 #[utoipa::path(
     get,
     path = "/v1/invitations/summary",
@@ -215,7 +218,7 @@ pub async fn summarize_invitations(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let summary = state.invitations.summary(&request_id(&req)).await?;
+    let summary = state.tracking.summary(&request_id(&req)).await?;
     Ok(HttpResponse::Ok().json(summary.as_ref()))
 }
 

@@ -11,6 +11,7 @@ pub mod mutations;
 pub mod openapi;
 pub mod operations;
 pub mod security;
+pub mod tracking;
 
 use crate::error::{ApiError, ErrorCode, sanitize_parse_error};
 use actix_web::error::{JsonPayloadError, QueryPayloadError};

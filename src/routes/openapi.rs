@@ -3,7 +3,7 @@
 
 use crate::error::ProblemDocument;
 use crate::routes::operations::Documented;
-use crate::routes::{audit, health, invitations};
+use crate::routes::{audit, health, invitations, tracking};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -27,13 +27,19 @@ pub const BEARER_SCHEME: &str = "bearerAuth";
         health::ProbeResponse,
         invitations::StateFilter,
         audit::AuditActionFilter,
-        audit::AuditOutcomeFilter
+        audit::AuditOutcomeFilter,
+        tracking::InvitationSentEvent,
+        tracking::InvitationAcceptedEvent,
+        tracking::InvitationDeclinedEvent,
+        tracking::InvitationCancelledEvent,
+        tracking::CampaignCompletedEvent,
     )),
     modifiers(&BearerJwt, &Documented),
     tags(
         (name = "eligibility", description = "Can an address be invited?"),
         (name = "invitations", description = "Find, send, track and cancel invitations."),
         (name = "audit", description = "Who did what to whom: the audit trail (scope `audit.read`)."),
+        (name = "tracking", description = "Who accepted and when: the funnel, each person's history, the event feed (the same events go to the webhooks)."),
         (name = "operations", description = "Probes for the platform."),
     )
 )]

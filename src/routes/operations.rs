@@ -7,7 +7,7 @@
 use crate::auth::{RequiredScope, Scope};
 use crate::routes::authorized::Authorized;
 use crate::routes::openapi::BEARER_SCHEME;
-use crate::routes::{audit, eligibility, health, invitations, mutations};
+use crate::routes::{audit, eligibility, health, invitations, mutations, tracking};
 use actix_web::http::Method;
 use actix_web::{FromRequest, Handler, Responder, Route, web};
 use std::collections::BTreeMap;
@@ -146,6 +146,9 @@ operations! {
         mutations::cancel_invitations,
         audit::list_audit,
         audit::search_audit,
+        tracking::invitation_funnel,
+        tracking::invitation_history,
+        tracking::list_events,
     ],
 }
 
@@ -222,6 +225,19 @@ mod tests {
                 Method::POST,
                 Scope::AuditRead,
             ),
+            (
+                "invitation_funnel",
+                "/v1/invitations/funnel",
+                Method::GET,
+                Scope::Read,
+            ),
+            (
+                "invitation_history",
+                "/v1/invitations/history",
+                Method::POST,
+                Scope::Read,
+            ),
+            ("list_events", "/v1/events", Method::GET, Scope::Read),
         ];
         assert_eq!(scopes().len(), expected.len());
         for (id, path, method, scope) in expected {

@@ -60,13 +60,22 @@ impl Application {
     /// Binds the listener and builds the server; port 0 picks a free port.
     /// Refuses settings whose rules do not hold (see [`Settings::check`]).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_store_clock(settings, crate::store::Clock::system()).await
+    }
+
+    /// [`Application::build`] with the store reading `clock` (tests move a manual one to drive
+    /// the tracker's interval and webhook retries without sleeping).
+    pub async fn build_with_store_clock(
+        settings: Settings,
+        clock: crate::store::Clock,
+    ) -> anyhow::Result<Self> {
         settings.check()?;
         let listener = TcpListener::bind(settings.listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
         let address = listener.local_addr()?;
         let http = settings.http.clone();
         let shutdown = ShutdownPlan::from_settings(&settings);
-        let state = AppState::build(settings).await?;
+        let state = AppState::build_with_store_clock(settings, clock).await?;
         // Secret and PEM keys are ready now; a JWKS is fetched in the background.
         state.auth.start(state.readiness.clone());
 
@@ -134,6 +143,11 @@ impl Application {
         let invitations = std::sync::Arc::clone(&state.invitations);
         let every = state.settings.store.prune_interval;
         let store_prune = tokio::spawn(async move { invitations.prune_store(every).await });
+        // Background work of tracking: both poll the store and stop with the server.
+        let tracking = std::sync::Arc::clone(&state.tracking);
+        let tracker = tokio::spawn(async move { tracking.run_tracker().await });
+        let tracking = std::sync::Arc::clone(&state.tracking);
+        let webhooks = tokio::spawn(async move { tracking.run_webhooks().await });
         let result = async {
             let mut server = std::pin::pin!(server);
             tokio::select! {
@@ -141,6 +155,11 @@ impl Application {
                 () = stop => {}
             }
             shutdown.begin(&state.readiness);
+            // No new walk or delivery once draining: an aborted page or attempt rolls back (its
+            // transaction is dropped) and is done again by the next holder.
+            tracker.abort();
+            webhooks.abort();
+            state.tracking.release_tracker().await;
             // The server must keep being polled while it drains.
             tokio::select! {
                 result = &mut server => return result,
@@ -155,6 +174,8 @@ impl Application {
         upkeep.abort();
         store_watch.abort();
         store_prune.abort();
+        tracker.abort();
+        webhooks.abort();
         result
     }
 }

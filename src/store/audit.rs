@@ -241,6 +241,32 @@ impl Store {
         Ok(())
     }
 
+    /// [`Store::record_outcome`], and in the same transaction the change the gateway made
+    /// (its send or cancel) with its outbox event, unless a walk recorded it first.
+    pub async fn record_outcome_tracked(
+        &self,
+        id: AuditId,
+        outcome: &str,
+        google_status: Option<u16>,
+        change: &super::GatewayChange,
+    ) -> Result<(), StoreError> {
+        let now = to_millis(self.clock.now());
+        let mut tx = self.begin().await?;
+        with_tx!(tx, conn => sqlx::query(
+            "UPDATE audit_events SET outcome = $2, google_status = $3, completed_at = $4 \
+             WHERE id = $1",
+        )
+        .bind(id.0)
+        .bind(outcome)
+        .bind(google_status.map(i64::from))
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .map(|_| ()))?;
+        self.record_gateway_change(&mut tx, change).await?;
+        tx.commit().await
+    }
+
     /// Counts a refused request of `reason` from `peer`, folded into one row per
     /// `denial_interval`: a flood of bad tokens adds a few rows, never thousands. True when it
     /// is the first of its (reason, peer, interval), so other sinks can record only that one.

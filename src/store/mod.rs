@@ -17,12 +17,31 @@ macro_rules! with_pool {
     };
 }
 
+/// Runs `$body` with `$conn` bound to the transaction's connection (`&mut` of the backend's
+/// connection type): like [`with_pool!`], one body compiled once per database.
+macro_rules! with_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match &mut $tx.inner {
+            $crate::store::TxInner::Sqlite(tx) => {
+                let $conn: &mut sqlx::SqliteConnection = &mut *tx;
+                $body
+            }
+            $crate::store::TxInner::Postgres(tx) => {
+                let $conn: &mut sqlx::PgConnection = &mut *tx;
+                $body
+            }
+        }
+    };
+}
+
 mod audit;
 mod clock;
+mod events;
 mod google_budget;
 mod idempotency;
 mod ledger;
 mod mail_budget;
+mod tracking;
 
 pub use crate::config::{DEFAULT_DATABASE_URL, StoreSettings};
 pub use audit::{
@@ -30,9 +49,14 @@ pub use audit::{
     DenialRecord, SEARCH_LIMIT,
 };
 pub use clock::Clock;
+pub use events::{Delivery, OutboxEvent, StoredEvent};
 pub use google_budget::{GoogleSlot, SlotKind};
 pub use idempotency::{IdempotencyStart, IdempotencyTicket, StoredResponse};
 pub use ledger::{Claim, ClaimToken};
+pub use tracking::{
+    ChangeKind, GatewayChange, Observed, TrackedChange, TrackedPerson, TrackedSummary, WalkLease,
+    WalkPage, transitions,
+};
 
 use secrecy::ExposeSecret;
 use sqlx::migrate::{MigrateError, Migrator};
@@ -104,6 +128,37 @@ pub(crate) enum Backend {
     Postgres(PgPool),
 }
 
+/// The open transaction of a [`StoreTx`].
+pub(crate) enum TxInner {
+    /// A SQLite write transaction (`BEGIN IMMEDIATE`: the one writer).
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    /// A PostgreSQL transaction.
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// A write transaction: what is written in it (a change and its outbox event) commits together
+/// or not at all. Dropped without [`StoreTx::commit`], it rolls back.
+pub struct StoreTx {
+    inner: TxInner,
+}
+
+impl std::fmt::Debug for StoreTx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoreTx(..)")
+    }
+}
+
+impl StoreTx {
+    /// Commits everything written in the transaction.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self.inner {
+            TxInner::Sqlite(tx) => tx.commit().await?,
+            TxInner::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+}
+
 /// The gateway's durable state, shared by every request and replica; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -152,6 +207,16 @@ impl Store {
         &self.settings
     }
 
+    /// Opens a write transaction (SQLite: `BEGIN IMMEDIATE`, so that a read-then-write inside
+    /// it cannot fail with SQLITE_BUSY half-way).
+    pub async fn begin(&self) -> Result<StoreTx, StoreError> {
+        let inner = match &self.backend {
+            Backend::Sqlite(pool) => TxInner::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Postgres(pool) => TxInner::Postgres(pool.begin().await?),
+        };
+        Ok(StoreTx { inner })
+    }
+
     /// One round trip to the database (readiness).
     pub async fn ping(&self) -> Result<(), StoreError> {
         with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
@@ -160,7 +225,9 @@ impl Store {
 
     /// Applies every table's retention once (a periodic task calls it): run-out claims, keys
     /// past their time to live, mail budgets older than `mail_budget_retention_days`, audit rows
-    /// older than `audit_retention`. Answers how many rows went.
+    /// older than `audit_retention`, outbox events and webhook deliveries older than
+    /// `event_retention`, tracked changes (and people not listed since) older than
+    /// `audit_retention`. Answers how many rows went.
     pub async fn prune_expired(&self) -> Result<u64, StoreError> {
         let now = self.clock.now();
         let oldest_day = now.date_naive()
@@ -168,10 +235,15 @@ impl Store {
         let audit_cutoff = now
             - chrono::Duration::from_std(self.settings.audit_retention)
                 .unwrap_or(chrono::TimeDelta::MAX);
+        let event_cutoff = now
+            - chrono::Duration::from_std(self.settings.event_retention)
+                .unwrap_or(chrono::TimeDelta::MAX);
         Ok(self.prune_claims().await?
             + self.prune_idempotency().await?
             + self.prune_mail_budget(oldest_day).await?
-            + self.prune_audit(audit_cutoff).await?)
+            + self.prune_audit(audit_cutoff).await?
+            + self.prune_events(event_cutoff).await?
+            + self.prune_tracking(audit_cutoff).await?)
     }
 
     /// Closes every pooled connection; the store must not be used afterwards.

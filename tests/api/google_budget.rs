@@ -205,6 +205,8 @@ async fn three_gateway_processes_on_one_postgresql_stay_under_the_quota_together
                 // A slot every 6 s never comes within 2 s: the excess is refused at once.
                 ("GATEWAY_GOOGLE_ATTEMPT_TIMEOUT_MS", "1000"),
                 ("GATEWAY_GOOGLE_TOTAL_TIMEOUT_MS", "2000"),
+                // No tracker: its walk would take one of the quota's slots.
+                ("GATEWAY_TRACK_INTERVAL_SECS", "0"),
             ],
             false,
         );

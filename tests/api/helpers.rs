@@ -4,12 +4,13 @@ use invitation_gateway::auth::Scope;
 use invitation_gateway::auth::mint::{self, TokenRequest};
 use invitation_gateway::config::{
     AuditSettings, GoogleCredentials, GoogleSettings, GoogleTimeouts, HttpSettings, JwtSettings,
-    LimitSettings, ProtectionSettings, RetrySettings, Settings, StoreSettings,
+    LimitSettings, ProtectionSettings, RetrySettings, Settings, StoreSettings, TrackingSettings,
 };
 use invitation_gateway::emulator::{Emulator, EmulatorKey, EmulatorSettings, Seed};
 use invitation_gateway::readiness::CheckState;
 use invitation_gateway::startup::Application;
 use invitation_gateway::state::AppState;
+use invitation_gateway::store::Clock;
 use invitation_gateway::telemetry::LogFormat;
 use invitation_gateway::{install_crypto_provider, telemetry};
 use reqwest::Response;
@@ -148,6 +149,12 @@ pub fn test_settings(google: &TestGoogle) -> Settings {
             google_per_minute: 100_000,
             ..StoreSettings::default()
         },
+        // No tracker unless a test turns it on: most tests count Google's calls.
+        tracking: TrackingSettings {
+            interval: Duration::ZERO,
+            poll_every: Duration::from_millis(20),
+            ..TrackingSettings::default()
+        },
         gcp_project: None,
     }
 }
@@ -179,9 +186,15 @@ pub async fn spawn_app_tuned(tune: impl FnOnce(&mut Settings)) -> TestApp {
 
 /// Starts the real server with the given settings in front of `google`.
 pub async fn spawn_app_with(google: TestGoogle, settings: Settings) -> TestApp {
+    spawn_app_clocked(google, settings, Clock::system()).await
+}
+
+/// Starts the real server with the given settings in front of `google`, its store reading
+/// `clock` (a manual one drives the tracker and webhook retries).
+pub async fn spawn_app_clocked(google: TestGoogle, settings: Settings, clock: Clock) -> TestApp {
     init_tracing();
     install_crypto_provider();
-    let app = Application::build(settings)
+    let app = Application::build_with_store_clock(settings, clock)
         .await
         .expect("the gateway builds");
     let address = format!("http://{}", app.address());

@@ -16,13 +16,13 @@ use sqlx::Connection;
 use std::time::Duration;
 
 /// One gateway process.
-struct Replica {
-    process: Running,
-    base: String,
+pub struct Replica {
+    pub process: Running,
+    pub base: String,
 }
 
 /// Starts `serve` against `google` and the database `url`, with `extra` settings.
-fn start_replica(google: &TestGoogle, url: &str, extra: &[(&str, &str)]) -> Replica {
+pub fn start_replica(google: &TestGoogle, url: &str, extra: &[(&str, &str)]) -> Replica {
     let mut env: Vec<(String, String)> = [
         ("GATEWAY_LOG_FORMAT", "json"),
         ("RUST_LOG", "info"),

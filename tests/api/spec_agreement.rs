@@ -188,3 +188,63 @@ async fn the_idempotency_key_is_documented_as_the_handler_checks_it() {
         );
     }
 }
+
+#[tokio::test]
+async fn every_event_on_the_feed_matches_exactly_one_documented_event_schema_by_its_type() {
+    let spec = spec();
+    let schemas = &spec["components"]["schemas"];
+    let app = spawn_app().await;
+    let token = admin_token();
+    let sent = app
+        .post_json(
+            "/v1/invitations/send",
+            &token,
+            json!({"emails": ["grace+hr@example.com"]}),
+        )
+        .await;
+    assert_eq!(sent.body["summary"]["sent"], 1, "{}", sent.body);
+    let cancelled = app
+        .post_json(
+            "/v1/invitations/cancel",
+            &token,
+            json!({"emails": ["grace+hr@example.com"]}),
+        )
+        .await;
+    assert_eq!(
+        cancelled.body["results"][0]["outcome"], "cancelled",
+        "{}",
+        cancelled.body
+    );
+    let feed = app.get_as("/v1/events", &token).await;
+    let events = feed.body["events"].as_array().expect("events").clone();
+    assert_eq!(events.len(), 2, "{}", feed.body);
+    let variants: Vec<String> = schemas["CloudEvent"]["oneOf"]
+        .as_array()
+        .expect("CloudEvent is a oneOf")
+        .iter()
+        .map(|v| {
+            v["$ref"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    for event in events {
+        let matching: Vec<&String> = variants
+            .iter()
+            .filter(|name| {
+                let kind = schemas[name.as_str()]["properties"]["type"]["$ref"]
+                    .as_str()
+                    .map(|r| r.rsplit('/').next().unwrap().to_owned())
+                    .unwrap_or_default();
+                schemas[kind.as_str()]["enum"]
+                    .as_array()
+                    .is_some_and(|values| values.contains(&event["type"]))
+            })
+            .collect();
+        assert_eq!(matching.len(), 1, "{} matches {matching:?}", event["type"]);
+    }
+}

@@ -41,7 +41,7 @@ try {
     if (status !== '200' || !sentToken) failures.push(`${method} ${path}: ${status}`);
     tried += 1;
   }
-  if (tried !== 9) failures.push(`expected 9 /v1 operations, tried ${tried}`);
+  if (tried !== 12) failures.push(`expected 12 /v1 operations, tried ${tried}`);
   if (screenshot) await page.screenshot({ path: screenshot, fullPage: false });
 } finally {
   await browser.close();

@@ -11,7 +11,9 @@ mod pg;
 
 mod audit;
 mod connect;
+mod events;
 mod google_budget;
 mod idempotency;
 mod ledger;
 mod mail_budget;
+mod tracking;

@@ -168,6 +168,11 @@ pub fn settings() -> Settings {
             max_connections: 1,
             ..Default::default()
         },
+        // No tracker: these tests count Google calls.
+        tracking: crate::config::TrackingSettings {
+            interval: std::time::Duration::ZERO,
+            ..Default::default()
+        },
         gcp_project: None,
     }
 }

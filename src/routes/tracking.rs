@@ -1,0 +1,411 @@
+//! Tracking and events: the funnel, a person's history, the event feed; and the documented
+//! schema of every event type.
+
+use crate::auth::scope;
+use crate::error::{ApiError, ErrorCode, ProblemDocument};
+use crate::invitations::batch::EmailBatch;
+use crate::routes::authorized::Authorized;
+use crate::routes::common::{AuthErrors, BodyErrors, EmailsRequest};
+use crate::state::AppState;
+use crate::tracking::funnel::{Funnel, FunnelQuery};
+use crate::tracking::{DEFAULT_FEED_LIMIT, FeedError, HistoryResponse, MAX_FEED_LIMIT};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Serialize;
+use utoipa::{IntoParams, IntoResponses, ToSchema};
+
+/// The store answers these operations: its outage is theirs.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub enum StoreErrors {
+    /// The gateway's store cannot be reached (`store_unavailable`); see `Retry-After`.
+    #[response(
+        status = 503,
+        content_type = "application/problem+json",
+        headers(("Retry-After" = u64, description = "Seconds to wait before trying again")),
+        example = json!(ErrorCode::StoreUnavailable.example())
+    )]
+    StoreUnavailable(ProblemDocument),
+}
+
+/// A query parameter is wrong.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub enum QueryErrors {
+    /// A query parameter is unknown, repeated or invalid (`invalid_query`).
+    #[response(
+        status = 400,
+        content_type = "application/problem+json",
+        example = json!(ErrorCode::InvalidQuery.example())
+    )]
+    BadRequest(ProblemDocument),
+}
+
+fn invalid_query(detail: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorCode::InvalidQuery, detail)
+}
+
+/// The query parameters of `query_string`, each of `allowed` at most once.
+fn single_params(query_string: &str, allowed: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
+    let mut params: Vec<(String, String)> = Vec::new();
+    for (name, value) in form_urlencoded::parse(query_string.as_bytes()) {
+        if !allowed.contains(&name.as_ref()) {
+            // Name the parameter only when it is a plain word: the query is the caller's text.
+            let plain =
+                name.len() <= 40 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            return Err(invalid_query(if plain {
+                format!("unknown parameter `{name}`")
+            } else {
+                "unknown parameter".to_owned()
+            }));
+        }
+        if params.iter().any(|(seen, _)| seen == name.as_ref()) {
+            return Err(invalid_query(format!("`{name}` may appear only once")));
+        }
+        params.push((name.into_owned(), value.into_owned()));
+    }
+    Ok(params)
+}
+
+fn param<'p>(params: &'p [(String, String)], name: &str) -> Option<&'p str> {
+    params
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The query of the funnel (documentation; the handler parses the query string itself).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub struct FunnelParams {
+    /// First day (UTC), inclusive; 30 days ending with `to` when absent.
+    #[param(value_type = Option<String>, format = Date, example = "2026-11-01")]
+    from: Option<String>,
+    /// Last day (UTC), inclusive; today when absent. At most 366 days after `from`.
+    #[param(value_type = Option<String>, format = Date, example = "2026-11-30")]
+    to: Option<String>,
+    /// `day` (default) or `week` (ISO weeks, Monday first).
+    #[param(value_type = Option<String>, pattern = "^(day|week)$", example = "week")]
+    bucket: Option<String>,
+}
+
+/// The invitation funnel over time.
+///
+/// Mails sent (`invited`), acceptances and declines per day or ISO week, from the changes the
+/// tracker and the gateway recorded (no call to Google), every bucket of the range included.
+/// `acceptanceRate` is the share of the people mailed in the range who accepted after that
+/// mail; `medianSecondsToAccept` the median time from a person's last mail to their acceptance,
+/// over the acceptances in the range; either is `null` when there is nothing to measure.
+/// Changes found by the tracker are dated when the walk saw them (within
+/// `GATEWAY_TRACK_INTERVAL_SECS`).
+#[utoipa::path(
+    get,
+    path = "/v1/invitations/funnel",
+    tag = "tracking",
+    params(FunnelParams),
+    responses(
+        (status = 200, description = "The funnel.", body = Funnel),
+        QueryErrors,
+        AuthErrors,
+        StoreErrors,
+    )
+)]
+pub async fn invitation_funnel(
+    _caller: Authorized<scope::Read>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let params = single_params(req.query_string(), &["from", "to", "bucket"])?;
+    let query = FunnelQuery::parse(
+        param(&params, "from"),
+        param(&params, "to"),
+        param(&params, "bucket"),
+        state.tracking.today(),
+    )
+    .map_err(|err| invalid_query(err.0))?;
+    let funnel = state.tracking.funnel(&query).await?;
+    Ok(HttpResponse::Ok().json(funnel))
+}
+
+/// The history of invitations, person by person.
+///
+/// Every change the gateway recorded for each address, oldest first: `first_seen` (the tracker
+/// met the person), `sent`, `accepted`, `declined`, `cancelled`, each with when the gateway
+/// learned it. An address the gateway never saw has no changes. Addresses are checked like in
+/// every batch: an invalid one or one outside the allowed domains is a per-item error.
+#[utoipa::path(
+    post,
+    path = "/v1/invitations/history",
+    tag = "tracking",
+    request_body = EmailsRequest,
+    responses(
+        (status = 200, description = "One result per address, in input order.", body = HistoryResponse),
+        BodyErrors,
+        AuthErrors,
+        StoreErrors,
+    )
+)]
+pub async fn invitation_history(
+    _caller: Authorized<scope::Read>,
+    state: web::Data<AppState>,
+    body: web::Json<EmailsRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let batch = EmailBatch::parse(body.into_inner().emails)?;
+    let history = state.tracking.history(&batch).await?;
+    Ok(HttpResponse::Ok().json(history))
+}
+
+/// The query of the feed (documentation; the handler parses the query string itself).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub struct EventsParams {
+    /// `nextCursor` of the previous page; from the oldest event kept (30 days) when absent.
+    #[param(value_type = Option<String>, pattern = "^[0-9]{1,18}$", example = "1042")]
+    after: Option<String>,
+    /// Events per page, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000, example = 100)]
+    limit: Option<u32>,
+}
+
+/// One page of the event feed (the `events` are the CloudEvents exactly as delivered to
+/// webhooks).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // Only read by the OpenAPI derive: the handler writes the stored JSON.
+#[schema(example = json!({
+    "events": [{
+        "specversion": "1.0",
+        "type": "dev.invitation-gateway.invitation.accepted",
+        "source": "//invitation-gateway/customers/my_customer",
+        "id": "9b2f3c1e-6a55-4a8e-9d1b-0f6f3f0c2a11",
+        "time": "2026-11-21T14:15:00.000Z",
+        "subject": "e_3f9a1c2b7d4e5f60",
+        "datacontenttype": "application/json",
+        "data": {"email": "ada@example.com", "state": "ACCEPTED", "change": "accepted", "mailsSentCount": 1,
+                 "observedAt": "2026-11-21T14:15:00.000Z", "observedBy": "tracker", "updateTime": "2026-11-21T14:03:12.000Z"}
+    }],
+    "nextCursor": "1042"
+}))]
+pub struct EventFeed {
+    /// The events after the cursor, oldest first.
+    events: Vec<CloudEvent>,
+    /// Pass as `after` for the next page; the same cursor when there is nothing new yet.
+    #[schema(example = "1042")]
+    next_cursor: String,
+}
+
+/// The events of the feed and the webhooks.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub enum CloudEvent {
+    /// A mail went out.
+    Sent(InvitationSentEvent),
+    /// A person accepted.
+    Accepted(InvitationAcceptedEvent),
+    /// A person declined.
+    Declined(InvitationDeclinedEvent),
+    /// A pending invitation was withdrawn.
+    Cancelled(InvitationCancelledEvent),
+    /// A campaign completed.
+    CampaignCompleted(CampaignCompletedEvent),
+}
+
+/// `data` of the `invitation.*` events.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub struct InvitationEventData {
+    /// The person's address (lower case).
+    #[schema(example = "ada@example.com")]
+    email: String,
+    /// Google's state after the change.
+    #[schema(example = "ACCEPTED")]
+    state: String,
+    /// `sent`, `accepted`, `declined` or `cancelled`.
+    #[schema(example = "accepted")]
+    change: String,
+    /// Google's `mailsSentCount` after the change.
+    mails_sent_count: i64,
+    /// When the gateway learned of the change.
+    observed_at: chrono::DateTime<chrono::Utc>,
+    /// `gateway` (a send or cancel through this API) or `tracker` (seen on Google's list).
+    #[schema(example = "tracker")]
+    observed_by: String,
+    /// Google's `updateTime`, when known.
+    #[schema(nullable = false)]
+    update_time: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// `data` of `campaign.completed`: the campaign's id and what the campaign code reports.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub struct CampaignCompletedData {
+    /// The campaign.
+    campaign_id: String,
+}
+
+/// The CloudEvents `type` `dev.invitation-gateway.invitation.sent`.
+// Written out, not generated by `event_schema!`: utoipa does not see a `serde(rename)` whose
+// value comes from a macro argument (the schema said `Only`).
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub enum InvitationSentType {
+    /// `dev.invitation-gateway.invitation.sent`
+    #[serde(rename = "dev.invitation-gateway.invitation.sent")]
+    Only,
+}
+
+/// The CloudEvents `type` `dev.invitation-gateway.invitation.accepted`.
+// Written out, not generated by `event_schema!`: utoipa does not see a `serde(rename)` whose
+// value comes from a macro argument (the schema said `Only`).
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub enum InvitationAcceptedType {
+    /// `dev.invitation-gateway.invitation.accepted`
+    #[serde(rename = "dev.invitation-gateway.invitation.accepted")]
+    Only,
+}
+
+/// The CloudEvents `type` `dev.invitation-gateway.invitation.declined`.
+// Written out, not generated by `event_schema!`: utoipa does not see a `serde(rename)` whose
+// value comes from a macro argument (the schema said `Only`).
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub enum InvitationDeclinedType {
+    /// `dev.invitation-gateway.invitation.declined`
+    #[serde(rename = "dev.invitation-gateway.invitation.declined")]
+    Only,
+}
+
+/// The CloudEvents `type` `dev.invitation-gateway.invitation.cancelled`.
+// Written out, not generated by `event_schema!`: utoipa does not see a `serde(rename)` whose
+// value comes from a macro argument (the schema said `Only`).
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub enum InvitationCancelledType {
+    /// `dev.invitation-gateway.invitation.cancelled`
+    #[serde(rename = "dev.invitation-gateway.invitation.cancelled")]
+    Only,
+}
+
+/// The CloudEvents `type` `dev.invitation-gateway.campaign.completed`.
+// Written out, not generated by `event_schema!`: utoipa does not see a `serde(rename)` whose
+// value comes from a macro argument (the schema said `Only`).
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub enum CampaignCompletedType {
+    /// `dev.invitation-gateway.campaign.completed`
+    #[serde(rename = "dev.invitation-gateway.campaign.completed")]
+    Only,
+}
+
+macro_rules! event_schema {
+    ($(#[$doc:meta])* $name:ident, $type_enum:ident, $data:ty, $subject:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Serialize, ToSchema)]
+        #[allow(dead_code)] // Only read by the OpenAPI derive.
+        pub struct $name {
+            /// Always `1.0`.
+            #[schema(example = "1.0")]
+            specversion: String,
+            /// The event type.
+            #[serde(rename = "type")]
+            kind: $type_enum,
+            /// `//invitation-gateway/customers/{customer}`.
+            #[schema(example = "//invitation-gateway/customers/my_customer")]
+            source: String,
+            /// Unique per event (also the `webhook-id` header): deduplicate by it.
+            id: String,
+            /// When the change was recorded.
+            time: chrono::DateTime<chrono::Utc>,
+            #[doc = $subject]
+            subject: String,
+            /// Always `application/json`.
+            #[schema(example = "application/json")]
+            datacontenttype: String,
+            /// What happened.
+            data: $data,
+        }
+    };
+}
+
+event_schema!(
+    /// `dev.invitation-gateway.invitation.sent`: an invitation mail went out (through this
+    /// gateway, or seen on Google's list when someone else sent it).
+    InvitationSentEvent, InvitationSentType,
+    InvitationEventData, "The keyed hash of the address (`e_` and 16 hex digits)."
+);
+event_schema!(
+    /// `dev.invitation-gateway.invitation.accepted`: the person joined.
+    InvitationAcceptedEvent, InvitationAcceptedType,
+    InvitationEventData, "The keyed hash of the address (`e_` and 16 hex digits)."
+);
+event_schema!(
+    /// `dev.invitation-gateway.invitation.declined`: the person declined.
+    InvitationDeclinedEvent, InvitationDeclinedType,
+    InvitationEventData, "The keyed hash of the address (`e_` and 16 hex digits)."
+);
+event_schema!(
+    /// `dev.invitation-gateway.invitation.cancelled`: the pending invitation was withdrawn.
+    InvitationCancelledEvent, InvitationCancelledType,
+    InvitationEventData, "The keyed hash of the address (`e_` and 16 hex digits)."
+);
+event_schema!(
+    /// `dev.invitation-gateway.campaign.completed`: a campaign finished.
+    CampaignCompletedEvent, CampaignCompletedType,
+    CampaignCompletedData, "The campaign's id."
+);
+
+/// The event feed.
+///
+/// Every event (CloudEvents 1.0, structured JSON) in the order its change was recorded, after
+/// `after`: resume with `nextCursor`, and no event is skipped or repeated. An empty page keeps
+/// the cursor: ask again later. Events are kept 30 days. The same events go to the webhooks
+/// (`GATEWAY_WEBHOOK_URLS`); deduplicate by `id`.
+#[utoipa::path(
+    get,
+    path = "/v1/events",
+    tag = "tracking",
+    params(EventsParams),
+    responses(
+        (status = 200, description = "One page of events.", body = EventFeed),
+        QueryErrors,
+        AuthErrors,
+        StoreErrors,
+    )
+)]
+pub async fn list_events(
+    _caller: Authorized<scope::Read>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let params = single_params(req.query_string(), &["after", "limit"])?;
+    let limit = match param(&params, "limit") {
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_FEED_LIMIT).contains(n))
+            .ok_or_else(|| invalid_query("limit must be a whole number from 1 to 1000"))?,
+        None => DEFAULT_FEED_LIMIT,
+    };
+    let page = state
+        .tracking
+        .events(param(&params, "after"), limit)
+        .await
+        .map_err(|err| match err {
+            FeedError::InvalidCursor(err) => invalid_query(err.to_string()),
+            FeedError::StoreUnavailable(err) => err.into(),
+        })?;
+    // The stored events are JSON already: written as they are, byte for byte.
+    let body = format!(
+        "{{\"events\":[{}],\"nextCursor\":{}}}",
+        page.events.join(","),
+        serde_json::Value::String(page.next_cursor)
+    );
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body))
+}
