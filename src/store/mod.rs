@@ -18,6 +18,7 @@ macro_rules! with_pool {
 }
 
 mod audit;
+mod campaigns;
 mod clock;
 mod google_budget;
 mod idempotency;
@@ -28,6 +29,10 @@ pub use crate::config::{DEFAULT_DATABASE_URL, StoreSettings};
 pub use audit::{
     AuditCursor, AuditEvent, AuditFilter, AuditId, AuditIntent, AuditListing, DenialRecord,
     SEARCH_LIMIT,
+};
+pub use campaigns::{
+    CampaignPage, CampaignRecord, CampaignState, DUPLICATE_REASON, ItemLease, ItemPage, ItemRecord,
+    ItemUpdate, KnownInvitation, MAX_ITEM_PAGE, NewCampaign, NewItem, Reminders,
 };
 pub use clock::Clock;
 pub use google_budget::{GoogleSlot, SlotKind};
