@@ -2,6 +2,7 @@
 
 use crate::audit::AuditLog;
 use crate::auth::{Authenticator, CallerLimits};
+use crate::campaigns::Campaigns;
 use crate::config::Settings;
 use crate::google;
 use crate::invitations::budget::StoreBudget;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub emails: EmailHasher,
     /// The domain: eligibility, lookup, listing, send and cancel.
     pub invitations: Arc<Invitations>,
+    /// Campaigns: durable bulk invitations, and the worker every replica runs.
+    pub campaigns: Arc<Campaigns>,
     /// Renders the process's metrics for `/metrics`.
     pub metrics: PrometheusHandle,
 }
@@ -67,8 +70,10 @@ impl AppState {
             Arc::clone(&readiness),
             &settings,
         );
+        let invitations = Arc::new(invitations);
         Ok(Self {
-            invitations: Arc::new(invitations),
+            campaigns: Arc::new(Campaigns::new(Arc::clone(&invitations), &settings)),
+            invitations,
             settings: Arc::new(settings),
             readiness,
             auth: Arc::new(auth),

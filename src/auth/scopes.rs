@@ -1,4 +1,4 @@
-//! The four permissions of the API and the marker types that put one into a handler's signature.
+//! The permissions of the API and the marker types that put one into a handler's signature.
 
 use std::fmt;
 
@@ -13,11 +13,19 @@ pub enum Scope {
     Send,
     /// Cancel invitations.
     Cancel,
+    /// See and steer every caller's campaigns, not only one's own.
+    CampaignsAdmin,
 }
 
 impl Scope {
     /// Every scope, in a stable order (the sandbox mints a token with all of them).
-    pub const ALL: [Scope; 4] = [Scope::Check, Scope::Read, Scope::Send, Scope::Cancel];
+    pub const ALL: [Scope; 5] = [
+        Scope::Check,
+        Scope::Read,
+        Scope::Send,
+        Scope::Cancel,
+        Scope::CampaignsAdmin,
+    ];
 
     /// The scope's name in tokens and in the OpenAPI document.
     pub fn as_str(self) -> &'static str {
@@ -26,6 +34,7 @@ impl Scope {
             Scope::Read => "invitations.read",
             Scope::Send => "invitations.send",
             Scope::Cancel => "invitations.cancel",
+            Scope::CampaignsAdmin => "campaigns.admin",
         }
     }
 
@@ -40,6 +49,7 @@ impl Scope {
             Scope::Read => 2,
             Scope::Send => 4,
             Scope::Cancel => 8,
+            Scope::CampaignsAdmin => 16,
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod budget;
+pub mod campaign;
 pub mod durable;
 pub mod eligibility;
 pub mod email;
@@ -259,6 +260,7 @@ impl Invitations {
             durable: &self.durable,
             caller,
             request_id,
+            campaign: None,
         };
         self.mutate(
             Action::Send,
@@ -271,6 +273,7 @@ impl Invitations {
                     &self.eligibility,
                     email,
                     resend,
+                    None,
                     budget,
                     trail,
                     &ctx,
@@ -295,6 +298,7 @@ impl Invitations {
             durable: &self.durable,
             caller,
             request_id,
+            campaign: None,
         };
         self.mutate(
             Action::Cancel,

@@ -1,6 +1,7 @@
 //! HTTP handlers, one file per resource, and the route table.
 
 pub mod authorized;
+pub mod campaigns;
 pub mod common;
 pub mod eligibility;
 pub mod health;

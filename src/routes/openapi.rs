@@ -27,6 +27,7 @@ pub const BEARER_SCHEME: &str = "bearerAuth";
     tags(
         (name = "eligibility", description = "Can an address be invited?"),
         (name = "invitations", description = "Find, send, track and cancel invitations."),
+        (name = "campaigns", description = "Durable bulk invitations at the quota's pace, with reminders, dry runs and progress."),
         (name = "operations", description = "Probes for the platform."),
     )
 )]

@@ -60,13 +60,22 @@ impl Application {
     /// Binds the listener and builds the server; port 0 picks a free port.
     /// Refuses settings whose rules do not hold (see [`Settings::check`]).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_store_clock(settings, crate::store::Clock::system()).await
+    }
+
+    /// [`Application::build`] with the store reading `clock` (tests move a manual one to drive
+    /// leases, reminders and the next day without sleeping).
+    pub async fn build_with_store_clock(
+        settings: Settings,
+        clock: crate::store::Clock,
+    ) -> anyhow::Result<Self> {
         settings.check()?;
         let listener = TcpListener::bind(settings.listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
         let address = listener.local_addr()?;
         let http = settings.http.clone();
         let shutdown = ShutdownPlan::from_settings(&settings);
-        let state = AppState::build(settings).await?;
+        let state = AppState::build_with_store_clock(settings, clock).await?;
         // Secret and PEM keys are ready now; a JWKS is fetched in the background.
         state.auth.start(state.readiness.clone());
 
@@ -134,6 +143,11 @@ impl Application {
         let invitations = std::sync::Arc::clone(&state.invitations);
         let every = state.settings.store.prune_interval;
         let store_prune = tokio::spawn(async move { invitations.prune_store(every).await });
+        // The campaign worker: told to stop on shutdown, it finishes or gives back the items in
+        // flight (a lease left behind runs out and another replica takes the item over).
+        let (stop_campaigns, campaigns_stopped) = tokio::sync::watch::channel(false);
+        let campaign_worker =
+            tokio::spawn(std::sync::Arc::clone(&state.campaigns).run_worker(campaigns_stopped));
         let result = async {
             let mut server = std::pin::pin!(server);
             tokio::select! {
@@ -141,6 +155,7 @@ impl Application {
                 () = stop => {}
             }
             shutdown.begin(&state.readiness);
+            let _ = stop_campaigns.send(true);
             // The server must keep being polled while it drains.
             tokio::select! {
                 result = &mut server => return result,
@@ -152,6 +167,14 @@ impl Application {
             result
         }
         .await;
+        let _ = stop_campaigns.send(true);
+        let worker_abort = campaign_worker.abort_handle();
+        if tokio::time::timeout(shutdown.timeout, campaign_worker)
+            .await
+            .is_err()
+        {
+            worker_abort.abort();
+        }
         upkeep.abort();
         store_watch.abort();
         store_prune.abort();

@@ -158,7 +158,8 @@ pub struct KnownInvitation {
 /// A person to add to a campaign.
 #[derive(Clone, PartialEq, Eq)]
 pub struct NewItem {
-    /// The address (normalised when valid; as given, trimmed, when not).
+    /// The address (normalised when valid; as given, trimmed, when not). Two pending items
+    /// whose addresses differ only in case are one person (Google ignores case).
     pub email: String,
     /// Why it is skipped (invalid, domain not allowed); None: it is pending work.
     pub skipped: Option<String>,
@@ -442,11 +443,13 @@ impl Store {
 
     /// Adds `items` to a campaign in one transaction (callers pass bounded chunks). A pending
     /// item repeating a person already in the campaign is added as `skipped` with reason
-    /// [`DUPLICATE_REASON`]. Answers how many rows were added.
+    /// [`DUPLICATE_REASON`] when `mark_duplicates`, and left out otherwise (a walk of Google's
+    /// list that starts over). Answers how many rows were added.
     pub async fn add_campaign_items(
         &self,
         campaign_id: &str,
         items: &[NewItem],
+        mark_duplicates: bool,
     ) -> Result<u64, StoreError> {
         let now = to_millis(self.clock.now());
         let insert = "INSERT INTO campaign_items (campaign_id, email, person, outcome, reason, \
@@ -462,7 +465,7 @@ impl Store {
                     let inserted = sqlx::query(insert)
                         .bind(campaign_id)
                         .bind(&item.email)
-                        .bind(pending.then_some(item.email.as_str()))
+                        .bind(pending.then(|| item.email.to_lowercase()))
                         .bind(if pending { "pending" } else { "skipped" })
                         .bind(&item.skipped)
                         .bind(known.map(|k| k.state.as_str()))
@@ -473,6 +476,9 @@ impl Store {
                         .execute(&mut *$tx)
                         .await?
                         .rows_affected();
+                    if inserted == 0 && !mark_duplicates {
+                        continue;
+                    }
                     if inserted == 0 {
                         // The person is in the campaign already: this row is a duplicate.
                         sqlx::query(insert)
@@ -506,6 +512,21 @@ impl Store {
             }
         }?;
         Ok(added)
+    }
+
+    /// Deletes campaign `id` and its items (a creation that failed half-way).
+    pub async fn delete_campaign(&self, id: &str) -> Result<(), StoreError> {
+        with_pool!(self, pool => sqlx::query("DELETE FROM campaign_items WHERE campaign_id = $1")
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        with_pool!(self, pool => sqlx::query("DELETE FROM campaigns WHERE id = $1")
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
     }
 
     /// Marks a campaign's items as all known (its source was walked to the end).

@@ -179,9 +179,19 @@ pub async fn spawn_app_tuned(tune: impl FnOnce(&mut Settings)) -> TestApp {
 
 /// Starts the real server with the given settings in front of `google`.
 pub async fn spawn_app_with(google: TestGoogle, settings: Settings) -> TestApp {
+    spawn_app_on_clock(google, settings, invitation_gateway::store::Clock::system()).await
+}
+
+/// Starts the real server in front of `google` with the store reading `clock` (a manual
+/// clock moves leases, reminders and days without sleeping).
+pub async fn spawn_app_on_clock(
+    google: TestGoogle,
+    settings: Settings,
+    clock: invitation_gateway::store::Clock,
+) -> TestApp {
     init_tracing();
     install_crypto_provider();
-    let app = Application::build(settings)
+    let app = Application::build_with_store_clock(settings, clock)
         .await
         .expect("the gateway builds");
     let address = format!("http://{}", app.address());

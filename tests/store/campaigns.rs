@@ -64,8 +64,10 @@ store_test! {
                 ..pending("p9@example.com")
             },
         ];
-        assert_eq!(store.add_campaign_items("c1", &first).await.unwrap(), 3);
-        assert_eq!(store.add_campaign_items("c1", &second).await.unwrap(), 3);
+        assert_eq!(store.add_campaign_items("c1", &first, true).await.unwrap(), 3);
+        assert_eq!(store.add_campaign_items("c1", &second, true).await.unwrap(), 3);
+        let again = [pending("P0@example.com")];
+        assert_eq!(store.add_campaign_items("c1", &again, false).await.unwrap(), 0, "a walk that starts over adds nobody twice");
 
         let counts = store.campaign_counts("c1").await.unwrap();
         assert_eq!(counts.get("pending"), Some(&4));
@@ -92,7 +94,7 @@ store_test! {
         campaign(&a, "c1").await;
         let items: Vec<NewItem> = (0..200).map(|i| pending(&format!("p{i}@example.com"))).collect();
         for chunk in items.chunks(50) {
-            a.add_campaign_items("c1", chunk).await.unwrap();
+            a.add_campaign_items("c1", chunk, true).await.unwrap();
         }
         let mut tasks = Vec::new();
         for i in 0..8 {
@@ -128,7 +130,7 @@ store_test! {
         let clock = manual_clock();
         let store = db.store(&clock).await;
         campaign(&store, "c1").await;
-        store.add_campaign_items("c1", &[pending("ada@example.com")]).await.unwrap();
+        store.add_campaign_items("c1", &[pending("ada@example.com")], true).await.unwrap();
         let first = store.claim_campaign_items("c1", 5, LEASE).await.unwrap();
         assert_eq!(first.len(), 1);
         assert_eq!(first[0].attempts, 0);
@@ -155,7 +157,7 @@ store_test! {
         let clock = manual_clock();
         let store = db.store(&clock).await;
         campaign(&store, "c1").await;
-        store.add_campaign_items("c1", &[pending("ada@example.com")]).await.unwrap();
+        store.add_campaign_items("c1", &[pending("ada@example.com")], true).await.unwrap();
         let item = store.claim_campaign_items("c1", 1, LEASE).await.unwrap().remove(0);
         let later = clock.now() + Duration::from_secs(30);
         assert!(store.release_campaign_item(&item, later, Some(("upstream_unavailable", "x"))).await.unwrap());
@@ -183,7 +185,7 @@ store_test! {
         let clock = manual_clock();
         let store = db.store(&clock).await;
         campaign(&store, "c1").await;
-        store.add_campaign_items("c1", &[pending("a@example.com"), pending("b@example.com"), pending("c@example.com")]).await.unwrap();
+        store.add_campaign_items("c1", &[pending("a@example.com"), pending("b@example.com"), pending("c@example.com")], true).await.unwrap();
         let first = store.claim_campaign_items("c1", 1, LEASE).await.unwrap().remove(0);
         assert!(store.complete_campaign_item(&first, &sent()).await.unwrap());
         assert_eq!(store.due_campaigns().await.unwrap().len(), 1);
