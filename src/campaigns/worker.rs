@@ -125,7 +125,7 @@ impl Campaigns {
                 }
                 continue;
             }
-            worked |= self.batch(&record).await?;
+            worked |= self.batch(&record, stop).await?;
         }
         Ok(worked)
     }
@@ -164,7 +164,11 @@ impl Campaigns {
     }
 
     /// Claims and works one batch of the campaign's due items; false when none was due.
-    async fn batch(&self, record: &CampaignRecord) -> Result<bool, StoreError> {
+    async fn batch(
+        &self,
+        record: &CampaignRecord,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<bool, StoreError> {
         let store = self.store();
         // Paused or cancelled since the list was read: claim nothing.
         if store.campaign_state(&record.id).await? != Some(CampaignState::Running) {
@@ -185,7 +189,14 @@ impl Campaigns {
         let (calls_ref, creator_ref) = (&calls, &creator);
         futures_util::stream::iter(items)
             .for_each_concurrent(self.concurrency, |item| async move {
-                let step = self.step(record, creator_ref, &item, calls_ref).await;
+                let mut step = self.step(record, creator_ref, &item, calls_ref).await;
+                if let Step::Release { hold, .. } = &mut step
+                    && *stop.borrow()
+                {
+                    // This replica is shutting down (its Google calls are refused): the item
+                    // goes back, but the campaign need not wait for the other replicas.
+                    *hold = false;
+                }
                 if let Err(err) = self.apply(record, &item, step).await {
                     tracing::warn!(error = %err, "a campaign item's result could not be stored; its lease will run out");
                 }

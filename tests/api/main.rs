@@ -5,6 +5,7 @@ mod audit_trail;
 mod auth_rfc;
 mod bad_input;
 mod body_timeout;
+mod campaign_replicas;
 mod campaigns;
 mod cli;
 mod deploy;
