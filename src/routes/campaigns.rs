@@ -105,15 +105,6 @@ pub struct RosterParams {
     reminder_max: Option<u32>,
 }
 
-/// The id in a campaign's path.
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Path)]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
-pub struct CampaignPath {
-    /// The campaign's id.
-    id: String,
-}
-
 /// Paging of the campaign list.
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -572,7 +563,7 @@ pub async fn list_campaigns(
     get,
     path = "/v1/campaigns/{id}",
     tag = "campaigns",
-    params(CampaignPath),
+    params(("id" = String, Path, description = "The campaign's id.")),
     responses(
         (status = 200, description = "The campaign.", body = CampaignView),
         CampaignErrors,
@@ -596,7 +587,7 @@ pub async fn get_campaign(
     get,
     path = "/v1/campaigns/{id}/items",
     tag = "campaigns",
-    params(CampaignPath, ItemParams),
+    params(("id" = String, Path, description = "The campaign's id."), ItemParams),
     responses(
         (status = 200, description = "A page of items.", body = ItemList),
         QueryErrors,
@@ -638,7 +629,7 @@ pub async fn list_campaign_items(
     get,
     path = "/v1/campaigns/{id}/report",
     tag = "campaigns",
-    params(CampaignPath),
+    params(("id" = String, Path, description = "The campaign's id.")),
     responses(
         (status = 200, description = "Every item, streamed.",
          content(
@@ -692,7 +683,7 @@ pub async fn campaign_report(
     post,
     path = "/v1/campaigns/{id}/pause",
     tag = "campaigns",
-    params(CampaignPath),
+    params(("id" = String, Path, description = "The campaign's id.")),
     responses(
         (status = 200, description = "The campaign, paused.", body = CampaignView),
         LifecycleErrors,
@@ -714,7 +705,7 @@ pub async fn pause_campaign(
     post,
     path = "/v1/campaigns/{id}/resume",
     tag = "campaigns",
-    params(CampaignPath),
+    params(("id" = String, Path, description = "The campaign's id.")),
     responses(
         (status = 200, description = "The campaign, running again.", body = CampaignView),
         LifecycleErrors,
@@ -742,7 +733,7 @@ pub async fn resume_campaign(
     post,
     path = "/v1/campaigns/{id}/cancel",
     tag = "campaigns",
-    params(CampaignPath),
+    params(("id" = String, Path, description = "The campaign's id.")),
     responses(
         (status = 200, description = "The campaign, cancelled.", body = CampaignView),
         LifecycleErrors,

@@ -70,7 +70,8 @@ pub struct IdempotencyKeyHeader {
 #[allow(dead_code)] // Only read by the OpenAPI derive.
 pub struct PreferHeader {
     /// `respond-async` (RFC 7240) turns the send into a campaign and answers `202` at once.
-    #[param(rename = "Prefer", required = false, example = "respond-async")]
+    // No `example`: Swagger UI would pre-fill it, and every "Try it out" would make a campaign.
+    #[param(rename = "Prefer", required = false)]
     prefer: String,
 }
 
