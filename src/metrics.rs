@@ -209,6 +209,7 @@ fn register_zeros() {
         }
     }
     counter!(GOOGLE_BACKOFFS).increment(0);
+    gauge!(CAMPAIGN_BACKLOG).set(0.0);
     counter!(AUDIT_WRITE_FAILURES).increment(0);
     for trigger in ["scheduled", "unknown_kid"] {
         for result in ["success", "failure"] {

@@ -129,6 +129,22 @@ async fn a_states_campaign_over_a_thousand_accounts_mails_each_exactly_once_with
         1000 + pages,
         "the sends and the list's pages"
     );
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let sent = metrics
+        .lines()
+        .find(|l| l.starts_with("gateway_campaign_items_total{outcome=\"sent\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse::<f64>().ok())
+        .unwrap_or_default();
+    assert!(sent >= 1000.0, "items by outcome are counted: {sent}");
+    assert!(
+        metrics.contains("gateway_campaign_backlog"),
+        "the backlog gauge"
+    );
+    assert!(
+        !metrics.contains("corp.example.com"),
+        "no address in the metrics"
+    );
 }
 
 #[tokio::test]
@@ -177,11 +193,28 @@ const FIVE: [&str; 5] = [
 
 #[tokio::test]
 async fn a_spent_daily_mail_budget_makes_a_campaign_wait_for_the_next_day_and_then_go_on() {
+    waits_for_the_next_day(None).await;
+}
+
+#[tokio::test]
+async fn on_postgresql_a_spent_daily_mail_budget_makes_a_campaign_wait_for_the_next_day() {
+    let Some(db) = crate::pg::PgDatabase::create().await else {
+        return;
+    };
+    waits_for_the_next_day(Some(db.url.clone())).await;
+    db.drop_it().await;
+}
+
+/// The budget test on the test's own SQLite file, or on the PostgreSQL database `url`.
+async fn waits_for_the_next_day(url: Option<String>) {
     // One item at a time: items in flight when the budget runs out would stop before their
     // call and stay pending too, which makes the count depend on timing.
     let (app, clock) = app(Seed::Demo, |s| {
         s.limits.daily_mails_per_caller = 2;
         s.invitations.batch_concurrency = std::num::NonZeroUsize::MIN;
+        if let Some(url) = url {
+            s.store.database_url = url.into();
+        }
     })
     .await;
     let id = id_of(
