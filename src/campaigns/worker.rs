@@ -18,6 +18,8 @@ use tokio::sync::watch;
 
 /// How long a campaign waits after Google (or the store) was unavailable, when nothing says.
 const OUTAGE_WAIT: Duration = Duration::from_secs(30);
+/// Shortest hold of a campaign: a breaker about to close would otherwise make it spin.
+const MIN_WAIT: Duration = Duration::from_secs(1);
 /// Attempts on an address another request kept busy before the item fails.
 const BUSY_ATTEMPTS: u32 = 10;
 
@@ -413,9 +415,14 @@ impl Campaigns {
             | ItemErrorCode::QuotaExhausted
             | ItemErrorCode::StoreUnavailable
             | ItemErrorCode::AuditUnavailable => {
-                let wait = error
-                    .retry_after_seconds
-                    .map_or(OUTAGE_WAIT, Duration::from_secs);
+                // When the breaker may close, when Google (or the budget) said, or a while.
+                let wait = match self.invitations.google_reopens_in() {
+                    Some(wait) => wait.max(MIN_WAIT),
+                    None => error
+                        .retry_after_seconds
+                        .map_or(OUTAGE_WAIT, Duration::from_secs)
+                        .max(MIN_WAIT),
+                };
                 Step::Release {
                     due: now + chrono::Duration::from_std(wait).unwrap_or_default(),
                     error: Some(error.clone()),

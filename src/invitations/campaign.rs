@@ -277,6 +277,12 @@ impl Invitations {
         .await
     }
 
+    /// While the circuit breaker in front of Google is open: how long until it lets a call
+    /// through again (a campaign waits that long rather than fail its items).
+    pub fn google_reopens_in(&self) -> Option<std::time::Duration> {
+        self.google.breaker().closes_in()
+    }
+
     /// Whether `email` is inside the allowed domains (`Err`: the item's `domain_not_allowed`).
     pub fn admit_for_campaign(&self, email: &Email) -> Result<(), ItemError> {
         self.policy.admit(email).map(|_| ())

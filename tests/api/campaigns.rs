@@ -580,3 +580,58 @@ async fn a_roster_streamed_as_csv_becomes_items_and_its_report_lists_every_one()
         "the refused roster left nothing"
     );
 }
+
+#[tokio::test]
+async fn a_google_outage_makes_a_campaign_wait_without_failing_its_items() {
+    let (app, clock) = app(Seed::Demo, |_| {}).await;
+    app.control(
+        "faults",
+        json!({"method": "get", "status": 503, "count": 100000}),
+    )
+    .await;
+    let id = id_of(
+        &app.create_campaign(
+            &admin_token(),
+            json!({"name": "outage", "source": {"emails": ["grace+hr@example.com", "donald@example.com"]}}),
+        )
+        .await,
+    );
+
+    let waiting = app.campaign_when(&id, state_is("waiting")).await;
+    let resumes: DateTime<Utc> = waiting["resumesAt"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .expect("resumesAt while waiting");
+    assert!(resumes > start(), "{waiting}");
+    let waiting = app
+        .campaign_when(&id, |c| c["counts"]["pending"] == 2)
+        .await;
+    assert_eq!(
+        waiting["counts"],
+        json!({"pending": 2}),
+        "nothing failed: {waiting}"
+    );
+
+    let cleared = app
+        .client
+        .delete(format!("{}/emulator/v1/faults", app.google.emulator.url()))
+        .send()
+        .await
+        .unwrap();
+    assert!(cleared.status().is_success());
+    // Let the breaker's open period (real time, 300 ms in tests) pass before the campaign resumes.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    clock.advance((resumes - start()).to_std().unwrap());
+    // A call refused by the breaker while its probe runs holds the campaign again, briefly.
+    let mut done = app.campaign(&id).await;
+    for _ in 0..500 {
+        if done["state"] == "completed" {
+            break;
+        }
+        clock.advance(Duration::from_secs(1));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        done = app.campaign(&id).await;
+    }
+    assert_eq!(done["state"], "completed", "{done}");
+    assert_eq!(done["counts"], json!({"sent": 2}));
+}
