@@ -443,8 +443,8 @@ impl Store {
 
     /// Adds `items` to a campaign in one transaction (callers pass bounded chunks). A pending
     /// item repeating a person already in the campaign is added as `skipped` with reason
-    /// [`DUPLICATE_REASON`] when `mark_duplicates`, and left out otherwise (a walk of Google's
-    /// list that starts over). Answers how many rows were added.
+    /// [`DUPLICATE_REASON`] (after the chunk's other rows) when `mark_duplicates`, and left out
+    /// otherwise (a walk of Google's list that starts over). Answers how many rows were added.
     pub async fn add_campaign_items(
         &self,
         campaign_id: &str,
@@ -452,50 +452,63 @@ impl Store {
         mark_duplicates: bool,
     ) -> Result<u64, StoreError> {
         let now = to_millis(self.clock.now());
-        let insert = "INSERT INTO campaign_items (campaign_id, email, person, outcome, reason, \
-             known_state, known_mails, known_update, due_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-             ON CONFLICT (campaign_id, person) DO NOTHING";
+        const INSERT: &str = "INSERT INTO campaign_items (campaign_id, email, person, outcome, \
+             reason, known_state, known_mails, known_update, due_at, updated_at) ";
+        // One statement per slice (well under both databases' limits on bound values): a
+        // roster of 100,000 rows is 200 statements, not 100,000.
+        const ROWS: usize = 500;
         macro_rules! add {
             ($tx:ident) => {{
                 let mut added = 0;
-                for item in items {
-                    let pending = item.skipped.is_none();
-                    let known = item.known.as_ref();
-                    let inserted = sqlx::query(insert)
-                        .bind(campaign_id)
-                        .bind(&item.email)
-                        .bind(pending.then(|| item.email.to_lowercase()))
-                        .bind(if pending { "pending" } else { "skipped" })
-                        .bind(&item.skipped)
-                        .bind(known.map(|k| k.state.as_str()))
-                        .bind(known.map(|k| k.mails_sent))
-                        .bind(known.and_then(|k| k.updated).map(to_millis))
-                        .bind(pending.then_some(now))
-                        .bind(now)
-                        .execute(&mut *$tx)
-                        .await?
-                        .rows_affected();
-                    if inserted == 0 && !mark_duplicates {
-                        continue;
+                for slice in items.chunks(ROWS) {
+                    let mut insert = sqlx::QueryBuilder::new(INSERT);
+                    insert.push_values(slice, |mut row, item| {
+                        let pending = item.skipped.is_none();
+                        let known = item.known.as_ref();
+                        row.push_bind(campaign_id)
+                            .push_bind(item.email.clone())
+                            .push_bind(pending.then(|| item.email.to_lowercase()))
+                            .push_bind(if pending { "pending" } else { "skipped" })
+                            .push_bind(item.skipped.clone())
+                            .push_bind(known.map(|k| k.state.clone()))
+                            .push_bind(known.map(|k| k.mails_sent))
+                            .push_bind(known.and_then(|k| k.updated).map(to_millis))
+                            .push_bind(pending.then_some(now))
+                            .push_bind(now);
+                    });
+                    insert.push(" ON CONFLICT (campaign_id, person) DO NOTHING RETURNING person");
+                    let rows = insert.build().fetch_all(&mut *$tx).await?;
+                    added += rows.len() as u64;
+                    // Each person inserted by this statement, once: the first of its rows in the
+                    // slice went in, any other (or one already in the campaign) repeats it.
+                    let mut inserted = std::collections::HashSet::new();
+                    for row in &rows {
+                        if let Some(person) = row.try_get::<Option<String>, _>("person")? {
+                            inserted.insert(person);
+                        }
                     }
-                    if inserted == 0 {
-                        // The person is in the campaign already: this row is a duplicate.
-                        sqlx::query(insert)
-                            .bind(campaign_id)
-                            .bind(&item.email)
-                            .bind(None::<&str>)
-                            .bind("skipped")
-                            .bind(DUPLICATE_REASON)
-                            .bind(None::<&str>)
-                            .bind(None::<i64>)
-                            .bind(None::<i64>)
-                            .bind(None::<i64>)
-                            .bind(now)
-                            .execute(&mut *$tx)
-                            .await?;
+                    let repeats: Vec<&NewItem> = slice
+                        .iter()
+                        .filter(|item| {
+                            item.skipped.is_none() && !inserted.remove(&item.email.to_lowercase())
+                        })
+                        .collect();
+                    if mark_duplicates && !repeats.is_empty() {
+                        let mut insert = sqlx::QueryBuilder::new(INSERT);
+                        insert.push_values(&repeats, |mut row, item| {
+                            row.push_bind(campaign_id)
+                                .push_bind(item.email.clone())
+                                .push_bind(None::<String>)
+                                .push_bind("skipped")
+                                .push_bind(DUPLICATE_REASON)
+                                .push_bind(None::<String>)
+                                .push_bind(None::<i64>)
+                                .push_bind(None::<i64>)
+                                .push_bind(None::<i64>)
+                                .push_bind(now);
+                        });
+                        added += insert.build().execute(&mut *$tx).await?.rows_affected();
                     }
-                    added += 1;
                 }
                 $tx.commit().await?;
                 Ok::<u64, sqlx::Error>(added)

@@ -63,22 +63,23 @@ store_test! {
                 known: Some(KnownInvitation { state: "NOT_YET_SENT".into(), mails_sent: 0, updated: None }),
                 ..pending("p9@example.com")
             },
+            pending("P9@example.com"),
         ];
         assert_eq!(store.add_campaign_items("c1", &first, true).await.unwrap(), 3);
-        assert_eq!(store.add_campaign_items("c1", &second, true).await.unwrap(), 3);
+        assert_eq!(store.add_campaign_items("c1", &second, true).await.unwrap(), 4);
         let again = [pending("P0@example.com")];
         assert_eq!(store.add_campaign_items("c1", &again, false).await.unwrap(), 0, "a walk that starts over adds nobody twice");
 
         let counts = store.campaign_counts("c1").await.unwrap();
         assert_eq!(counts.get("pending"), Some(&4));
-        assert_eq!(counts.get("skipped"), Some(&2));
+        assert_eq!(counts.get("skipped"), Some(&3), "a repeat within one call too");
         let skipped = store.campaign_items("c1", &["skipped".into()], 10, None).await.unwrap();
         let reasons: Vec<_> = skipped.items.iter().map(|i| i.reason.clone().unwrap_or_default()).collect();
-        assert_eq!(reasons, ["duplicate", "invalid_email"]);
+        assert_eq!(reasons, ["invalid_email", "duplicate", "duplicate"], "repeats follow their chunk");
         let page = store.campaign_items("c1", &[], 4, None).await.unwrap();
         assert_eq!(page.items.len(), 4);
         let rest = store.campaign_items("c1", &[], 4, page.next).await.unwrap();
-        assert_eq!(rest.items.len(), 2);
+        assert_eq!(rest.items.len(), 3);
         assert_eq!(rest.next, None);
         let claimed = store.claim_campaign_items("c1", 10, LEASE).await.unwrap();
         let known: Vec<_> = claimed.iter().filter_map(|i| i.known.clone()).collect();
