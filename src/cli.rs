@@ -314,6 +314,15 @@ pub struct ServeArgs {
     #[arg(long, env = env::SUMMARY_TTL_SECS, default_value_t = 30)]
     pub summary_ttl_secs: u64,
 
+    /// Milliseconds between two looks of an idle campaign worker for due work.
+    #[arg(long, env = env::CAMPAIGN_POLL_MILLIS, default_value_t = 1000)]
+    pub campaign_poll_millis: u64,
+
+    /// Seconds a replica holds a campaign item it works on (a dead replica's items are taken
+    /// over after this).
+    #[arg(long, env = env::CAMPAIGN_LEASE_SECS, default_value_t = 60)]
+    pub campaign_lease_secs: u64,
+
     /// Seconds an Idempotency-Key's answer is kept.
     #[arg(long, env = env::IDEMPOTENCY_TTL_SECS, default_value_t = 86_400)]
     pub idempotency_ttl_secs: u64,
@@ -412,6 +421,8 @@ impl From<ServeArgs> for RawSettings {
             not_eligible_ttl_secs,
             eligibility_cache_capacity,
             summary_ttl_secs,
+            campaign_poll_millis,
+            campaign_lease_secs,
             idempotency_ttl_secs,
             idempotency_capacity,
             store,
@@ -471,6 +482,8 @@ impl From<ServeArgs> for RawSettings {
             not_eligible_ttl_secs,
             eligibility_cache_capacity,
             summary_ttl_secs,
+            campaign_poll_millis,
+            campaign_lease_secs,
             idempotency_ttl_secs,
             idempotency_capacity,
             store: store.into(),

@@ -82,6 +82,7 @@ error_codes! {
     IdempotencyKeyInProgress => "idempotency_key_in_progress", CONFLICT, "A request with this idempotency key is still running", "A request with this Idempotency-Key is still running; retry after the time in Retry-After to get its answer.";
     RequestTimeout => "request_timeout", REQUEST_TIMEOUT, "The request body did not arrive in time", "The request body did not arrive within 10 s.";
     UpstreamTimeout => "upstream_timeout", GATEWAY_TIMEOUT, "Google did not answer in time", "Google did not answer in time.";
+    CampaignStateConflict => "campaign_state_conflict", CONFLICT, "The campaign's state does not allow this", "Only a paused campaign can be resumed.";
 }
 
 impl fmt::Display for ErrorCode {

@@ -67,6 +67,12 @@ pub const ELIGIBILITY_LOOKUPS: &str = "gateway_eligibility_lookups_total";
 /// Gauge: entries in the eligibility cache.
 pub const ELIGIBILITY_ENTRIES: &str = "gateway_eligibility_cache_entries";
 
+/// Counter: campaign items that reached an outcome. Label: `outcome` (`sent`, `resent`,
+/// `already_invited`, `failed`, `would_send`, ...).
+pub const CAMPAIGN_ITEMS: &str = "gateway_campaign_items_total";
+/// Gauge: pending items of every active campaign (the campaign workers' backlog).
+pub const CAMPAIGN_BACKLOG: &str = "gateway_campaign_backlog";
+
 /// Bucket bounds (seconds) of every `_seconds` histogram: from a cached answer to a call that
 /// used its whole 30 s budget.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -206,6 +212,14 @@ fn describe() {
         "Eligibility cache lookups, by hit or miss"
     );
     describe_gauge!(ELIGIBILITY_ENTRIES, "Entries in the eligibility cache");
+    describe_counter!(
+        CAMPAIGN_ITEMS,
+        "Campaign items that reached an outcome, by outcome"
+    );
+    describe_gauge!(
+        CAMPAIGN_BACKLOG,
+        "Pending items of every active campaign (the workers' backlog)"
+    );
 }
 
 /// Starts the counters of rare events at zero, so they are scraped (and alerts on their rate
@@ -227,6 +241,7 @@ fn register_zeros() {
         }
     }
     counter!(GOOGLE_BACKOFFS).increment(0);
+    gauge!(CAMPAIGN_BACKLOG).set(0.0);
     counter!(AUDIT_WRITE_FAILURES).increment(0);
     for trigger in ["scheduled", "unknown_kid"] {
         for result in ["success", "failure"] {
@@ -344,6 +359,16 @@ pub fn eligibility_lookup(hit: bool) {
 /// Sets the number of entries in the eligibility cache.
 pub fn eligibility_entries(entries: u64) {
     gauge!(ELIGIBILITY_ENTRIES).set(entries as f64);
+}
+
+/// Counts a campaign item that reached `outcome`.
+pub fn campaign_item(outcome: &'static str) {
+    counter!(CAMPAIGN_ITEMS, "outcome" => outcome).increment(1);
+}
+
+/// Sets the campaign workers' backlog (pending items of active campaigns).
+pub fn campaign_backlog(pending: u64) {
+    gauge!(CAMPAIGN_BACKLOG).set(pending as f64);
 }
 
 /// Sets the age of the JWKS keys in use.

@@ -2,6 +2,7 @@
 
 use crate::audit::AuditLog;
 use crate::auth::{Authenticator, CallerLimits};
+use crate::campaigns::Campaigns;
 use crate::config::Settings;
 use crate::google;
 use crate::invitations::budget::StoreBudget;
@@ -31,6 +32,8 @@ pub struct AppState {
     pub invitations: Arc<Invitations>,
     /// Tracking and events: the tracker, the funnel, the history, the feed, the webhooks.
     pub tracking: Arc<Tracking>,
+    /// Campaigns: durable bulk invitations, and the worker every replica runs.
+    pub campaigns: Arc<Campaigns>,
     /// Renders the process's metrics for `/metrics`.
     pub metrics: PrometheusHandle,
 }
@@ -74,6 +77,7 @@ impl AppState {
         let invitations = Arc::new(invitations);
         let tracking = Arc::new(Tracking::new(Arc::clone(&invitations), &settings)?);
         Ok(Self {
+            campaigns: Arc::new(Campaigns::new(Arc::clone(&invitations), &settings)),
             invitations,
             tracking,
             settings: Arc::new(settings),

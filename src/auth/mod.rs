@@ -1,5 +1,5 @@
 //! Callers: JWT verification against the configured key sources (HS256 secret, PEM public
-//! keys, JWKS), the five scopes, per-caller limits and token minting. Knows nothing of HTTP
+//! keys, JWKS), the six scopes, per-caller limits and token minting. Knows nothing of HTTP
 //! serving: the `Authorized<S>` extractor that puts a scope into a handler's signature lives in
 //! `routes::authorized` and calls into this module.
 

@@ -1,4 +1,4 @@
-//! The five permissions of the API and the marker types that put one into a handler's signature.
+//! The permissions of the API and the marker types that put one into a handler's signature.
 
 use std::fmt;
 
@@ -15,16 +15,19 @@ pub enum Scope {
     Cancel,
     /// Read the audit trail (it shows the addresses acted on).
     AuditRead,
+    /// See and steer every caller's campaigns, not only one's own.
+    CampaignsAdmin,
 }
 
 impl Scope {
     /// Every scope, in a stable order (the sandbox mints a token with all of them).
-    pub const ALL: [Scope; 5] = [
+    pub const ALL: [Scope; 6] = [
         Scope::Check,
         Scope::Read,
         Scope::Send,
         Scope::Cancel,
         Scope::AuditRead,
+        Scope::CampaignsAdmin,
     ];
 
     /// The scope's name in tokens and in the OpenAPI document.
@@ -35,6 +38,7 @@ impl Scope {
             Scope::Send => "invitations.send",
             Scope::Cancel => "invitations.cancel",
             Scope::AuditRead => "audit.read",
+            Scope::CampaignsAdmin => "campaigns.admin",
         }
     }
 
@@ -50,6 +54,7 @@ impl Scope {
             Scope::Send => 4,
             Scope::Cancel => 8,
             Scope::AuditRead => 16,
+            Scope::CampaignsAdmin => 32,
         }
     }
 }

@@ -89,6 +89,10 @@ pub const NOT_ELIGIBLE_TTL_SECS: &str = "GATEWAY_NOT_ELIGIBLE_TTL_SECS";
 pub const ELIGIBILITY_CACHE_CAPACITY: &str = "GATEWAY_ELIGIBILITY_CACHE_CAPACITY";
 /// Environment variable of `--summary-ttl-secs`.
 pub const SUMMARY_TTL_SECS: &str = "GATEWAY_SUMMARY_TTL_SECS";
+/// How often an idle campaign worker looks for due work, in milliseconds.
+pub const CAMPAIGN_POLL_MILLIS: &str = "GATEWAY_CAMPAIGN_POLL_MILLIS";
+/// How long a replica holds a campaign item it works on.
+pub const CAMPAIGN_LEASE_SECS: &str = "GATEWAY_CAMPAIGN_LEASE_SECS";
 /// Environment variable of `--idempotency-ttl-secs`.
 pub const IDEMPOTENCY_TTL_SECS: &str = "GATEWAY_IDEMPOTENCY_TTL_SECS";
 /// Environment variable of `--idempotency-capacity`.

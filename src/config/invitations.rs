@@ -14,6 +14,27 @@ pub struct InvitationSettings {
     pub idempotency: IdempotencySettings,
     /// How long a summary is reused.
     pub summary_ttl: Duration,
+    /// The campaign workers.
+    pub campaigns: CampaignSettings,
+}
+
+/// Settings of the campaign worker every replica runs.
+#[derive(Debug, Clone)]
+pub struct CampaignSettings {
+    /// How often an idle worker looks for due work (real time; "due" is on the store's clock).
+    pub poll: Duration,
+    /// How long a replica holds an item it works on; a replica that dies loses its items
+    /// after this.
+    pub lease: Duration,
+}
+
+impl Default for CampaignSettings {
+    fn default() -> Self {
+        Self {
+            poll: Duration::from_millis(1000),
+            lease: Duration::from_secs(60),
+        }
+    }
 }
 
 impl Default for InvitationSettings {
@@ -23,6 +44,7 @@ impl Default for InvitationSettings {
             eligibility: EligibilitySettings::default(),
             idempotency: IdempotencySettings::default(),
             summary_ttl: Duration::from_secs(30),
+            campaigns: CampaignSettings::default(),
         }
     }
 }

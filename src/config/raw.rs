@@ -10,10 +10,10 @@ use super::rules::{
     positive_ms, positive_secs,
 };
 use super::{
-    AmbientCredentials, AuditSettings, ConfigError, EligibilitySettings, GoogleCredentials,
-    GoogleSettings, GoogleTimeouts, HttpSettings, IdempotencySettings, InvitationSettings,
-    JwtSettings, LimitSettings, ProtectionSettings, RawStoreSettings, RetrySettings, Settings,
-    StoreSettings, TrackingSettings, WebhookSettings,
+    AmbientCredentials, AuditSettings, CampaignSettings, ConfigError, EligibilitySettings,
+    GoogleCredentials, GoogleSettings, GoogleTimeouts, HttpSettings, IdempotencySettings,
+    InvitationSettings, JwtSettings, LimitSettings, ProtectionSettings, RawStoreSettings,
+    RetrySettings, Settings, StoreSettings, TrackingSettings, WebhookSettings,
 };
 use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
@@ -135,6 +135,10 @@ pub struct RawSettings {
     pub eligibility_cache_capacity: u64,
     /// `--summary-ttl-secs`.
     pub summary_ttl_secs: u64,
+    /// `--campaign-poll-millis`.
+    pub campaign_poll_millis: u64,
+    /// `--campaign-lease-secs`.
+    pub campaign_lease_secs: u64,
     /// `--idempotency-ttl-secs`.
     pub idempotency_ttl_secs: u64,
     /// `--idempotency-capacity`.
@@ -486,5 +490,9 @@ fn invitation_settings(raw: &RawSettings) -> Result<InvitationSettings, ConfigEr
             capacity: positive(env::IDEMPOTENCY_CAPACITY, raw.idempotency_capacity)?,
         },
         summary_ttl: Duration::from_secs(raw.summary_ttl_secs),
+        campaigns: CampaignSettings {
+            poll: positive_ms(env::CAMPAIGN_POLL_MILLIS, raw.campaign_poll_millis)?,
+            lease: positive_secs(env::CAMPAIGN_LEASE_SECS, raw.campaign_lease_secs)?,
+        },
     })
 }

@@ -213,6 +213,16 @@ impl CircuitBreaker {
             ref inner => inner.kind(),
         }
     }
+
+    /// How long until the breaker lets a call through again: the rest of its open period
+    /// (zero when half-open: a probe may go); None while closed.
+    pub fn closes_in(&self) -> Option<Duration> {
+        match *self.lock() {
+            Inner::Open { until } => Some(until.saturating_duration_since(Instant::now())),
+            Inner::HalfOpen => Some(Duration::ZERO),
+            Inner::Closed { .. } => None,
+        }
+    }
 }
 
 #[cfg(test)]

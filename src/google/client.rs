@@ -18,7 +18,7 @@ use crate::google::wire::{
 use crate::readiness::Readiness;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -43,6 +43,8 @@ pub struct CallContext {
     pub kind: CallKind,
     // A read that settles what a mutation did: budgeted with it, so allowed past the cutoff.
     pub(super) settles: bool,
+    /// Counts every attempt made under this context (a campaign shows its Google calls).
+    pub calls: Option<Arc<AtomicU64>>,
 }
 
 impl CallContext {
@@ -54,6 +56,20 @@ impl CallContext {
             budget,
             kind: CallKind::Interactive,
             settles: false,
+            calls: None,
+        }
+    }
+
+    /// The same context, counting every attempt it makes in `calls`.
+    pub fn counting(mut self, calls: Arc<AtomicU64>) -> Self {
+        self.calls = Some(calls);
+        self
+    }
+
+    /// Counts one attempt (the transport calls it when an attempt got its budget slot).
+    pub(super) fn count_call(&self) {
+        if let Some(calls) = &self.calls {
+            calls.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -67,7 +83,10 @@ impl CallContext {
     /// The same request with a fresh deadline: each item of a batch gets the whole budget for
     /// its own calls, however long the items before it took.
     pub fn renewed(&self) -> Self {
-        Self::new(self.request_id.clone(), self.budget).with_kind(self.kind)
+        Self {
+            calls: self.calls.clone(),
+            ..Self::new(self.request_id.clone(), self.budget).with_kind(self.kind)
+        }
     }
 }
 
@@ -305,6 +324,7 @@ impl GoogleClient {
     fn reconciling_read(&self, ctx: &CallContext) -> CallContext {
         CallContext {
             settles: true,
+            calls: ctx.calls.clone(),
             ..CallContext::new(ctx.request_id.clone(), self.reconciling_read).with_kind(ctx.kind)
         }
     }

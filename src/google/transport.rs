@@ -159,7 +159,7 @@ impl Transport {
         // A slot of the project's budget first (it may wait, at most until the deadline), then
         // a place in the bulkhead: a call waiting for its slot holds no place in flight.
         match self.budget.acquire(ctx.kind, ctx.deadline).await {
-            Ok(()) => {}
+            Ok(()) => ctx.count_call(),
             Err(BudgetRefusal::Exhausted { retry_after }) => {
                 return Err(UpstreamError::new(
                     method,

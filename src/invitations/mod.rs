@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod batch;
 pub mod budget;
+pub mod campaign;
 pub mod denials;
 pub mod durable;
 pub mod eligibility;
@@ -302,6 +303,7 @@ impl Invitations {
             durable: &self.durable,
             caller,
             request_id,
+            campaign: None,
         };
         self.mutate(
             Action::Send,
@@ -314,6 +316,7 @@ impl Invitations {
                     &self.eligibility,
                     email,
                     resend,
+                    None,
                     budget,
                     trail,
                     &ctx,
@@ -338,6 +341,7 @@ impl Invitations {
             durable: &self.durable,
             caller,
             request_id,
+            campaign: None,
         };
         self.mutate(
             Action::Cancel,

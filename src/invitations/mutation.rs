@@ -120,6 +120,8 @@ pub(crate) struct Trail<'a> {
     pub caller: &'a crate::store::Caller,
     /// The request's id.
     pub request_id: &'a str,
+    /// The campaign item this mail is for, if any: re-checked before the call.
+    pub campaign: Option<&'a crate::invitations::campaign::CampaignStep<'a>>,
 }
 
 impl Trail<'_> {
@@ -128,13 +130,18 @@ impl Trail<'_> {
     }
 
     async fn intent(&self, action: Action, email: &Email) -> Result<AuditId, ItemError> {
+        // A campaign's mail goes out only while the campaign runs and its item is still ours;
+        // the item is marked first, so whoever takes it over later reads Google before acting.
+        if let Some(step) = self.campaign {
+            step.before_call(self.durable).await?;
+        }
         self.durable
             .record_intent(&AuditIntent {
                 request_id: self.request_id.to_owned(),
                 caller: self.caller.clone(),
                 action: action.as_str().to_owned(),
                 email: email.to_string(),
-                campaign_id: None,
+                campaign_id: self.campaign.map(|step| step.campaign_id().to_owned()),
             })
             .await
     }
@@ -159,7 +166,7 @@ impl Trail<'_> {
 }
 
 /// Reads the invitation: `Ok(None)` when Google has none (yet).
-async fn read(
+pub(crate) async fn read(
     google: &GoogleClient,
     email: &Email,
     ctx: &CallContext,
@@ -171,19 +178,25 @@ async fn read(
     }
 }
 
-/// One send, safely.
+/// One send, safely. `known` is the invitation as just read elsewhere (a campaign's list
+/// page, or its own read): then it is not read again.
+#[allow(clippy::too_many_arguments)] // Each is one concern of the send; a struct would only rename them.
 pub(crate) async fn send_one(
     google: &GoogleClient,
     eligibility: &EligibilityCache,
     email: &Email,
     resend: bool,
+    known: Option<UserInvitation>,
     budget: &MailBudget<'_>,
     trail: &Trail<'_>,
     ctx: &CallContext,
 ) -> Done {
-    let before = match read(google, email, ctx).await {
-        Ok(before) => before,
-        Err(err) => return failed(email, ItemError::from_upstream(&err), None),
+    let before = match known {
+        Some(known) => Some(known),
+        None => match read(google, email, ctx).await {
+            Ok(before) => before,
+            Err(err) => return failed(email, ItemError::from_upstream(&err), None),
+        },
     };
     let outcome = match before.as_ref().map(|b| b.state) {
         Some(State::Accepted) => {

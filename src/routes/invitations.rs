@@ -224,7 +224,7 @@ pub async fn summarize_invitations(
 
 /// Which format the caller accepts: CSV unless it asks for NDJSON; `None` when it accepts
 /// neither.
-fn export_format(req: &HttpRequest) -> Option<ExportFormat> {
+pub(crate) fn export_format(req: &HttpRequest) -> Option<ExportFormat> {
     let Some(accept) = req
         .headers()
         .get(header::ACCEPT)

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod authorized;
+pub mod campaigns;
 pub mod common;
 pub mod eligibility;
 pub mod health;

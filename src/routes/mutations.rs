@@ -64,6 +64,17 @@ pub struct IdempotencyKeyHeader {
     idempotency_key: String,
 }
 
+/// The optional `Prefer` header of send (documentation; read by `prefers_async`).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub struct PreferHeader {
+    /// `respond-async` (RFC 7240) turns the send into a campaign and answers `202` at once.
+    // No `example`: Swagger UI would pre-fill it, and every "Try it out" would make a campaign.
+    #[param(rename = "Prefer", required = false)]
+    prefer: String,
+}
+
 /// Errors only mutations answer.
 #[derive(IntoResponses)]
 #[allow(dead_code)] // Only read by the OpenAPI derive.
@@ -223,6 +234,19 @@ async fn mutate(
     Ok(response.body(answer.body))
 }
 
+/// True when the request says `Prefer: respond-async` (RFC 7240), in any of its headers.
+fn prefers_async(req: &HttpRequest) -> bool {
+    req.headers().get_all("prefer").any(|value| {
+        value.to_str().is_ok_and(|v| {
+            v.split(',').any(|p| {
+                p.split(';')
+                    .next()
+                    .is_some_and(|p| p.trim().eq_ignore_ascii_case("respond-async"))
+            })
+        })
+    })
+}
+
 /// Send invitations, never twice by accident.
 ///
 /// For each address, reads the invitation first: INVITED without `resend` is `already_invited`
@@ -234,13 +258,15 @@ async fn mutate(
 /// not fail the others (`failed` with an `error`). Every item is written to the audit trail, with
 /// the caller, before the answer. With an `Idempotency-Key`, the same key from the same caller
 /// within 24 hours returns the first answer (header `Idempotent-Replayed: true`) without calling
-/// Google again; the same key with a different body is `422`.
+/// Google again; the same key with a different body is `422`. With `Prefer: respond-async`
+/// (RFC 7240) the addresses become a campaign instead: `202` with the campaign, its
+/// `Location` and `Preference-Applied: respond-async`; see `POST /v1/campaigns`.
 #[utoipa::path(
     post,
     path = "/v1/invitations/send",
     tag = "invitations",
     request_body = SendInvitationsRequest,
-    params(IdempotencyKeyHeader),
+    params(IdempotencyKeyHeader, PreferHeader),
     responses(
         (status = 200, description = "One result per address, and counts per outcome.", body = MutationResponse,
          headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to a repeated Idempotency-Key")),
@@ -248,6 +274,9 @@ async fn mutate(
             {"email": "grace+hr@example.com", "outcome": "sent", "invitation": {"email": "grace+hr@example.com", "state": "INVITED", "mailsSentCount": 1, "updateTime": "2026-11-22T03:30:00.120Z"}},
             {"email": "ada@example.com", "outcome": "already_invited", "invitation": {"email": "ada@example.com", "state": "INVITED", "mailsSentCount": 2, "updateTime": "2026-01-05T09:00:00Z"}}
          ], "summary": {"sent": 1, "already_invited": 1}})),
+        (status = 202, description = "With `Prefer: respond-async`: the campaign made of the addresses.", body = crate::campaigns::CampaignView,
+         headers(("Location" = String, description = "`/v1/campaigns/{id}`"),
+                 ("Preference-Applied" = String, description = "`respond-async`"))),
         BodyErrors,
         AuthErrors,
         MutationErrors,
@@ -260,8 +289,21 @@ pub async fn send_invitations(
     body: web::Json<SendInvitationsRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let SendInvitationsRequest { emails, resend } = body.into_inner();
-    let batch = EmailBatch::parse(emails)?;
     let request_id = request_id(&req);
+    if prefers_async(&req) {
+        // RFC 7240: the work becomes a campaign; its Location is where to watch it.
+        state.audit.check_writable()?;
+        EmailBatch::parse(emails.clone())?;
+        return crate::routes::campaigns::create_from_send(
+            &state,
+            caller.caller(),
+            emails,
+            resend,
+            &request_id,
+        )
+        .await;
+    }
+    let batch = EmailBatch::parse(emails)?;
     let key = caller.caller().key();
     let caller_id = CallerId::new(key.issuer, key.subject);
     mutate(

@@ -40,6 +40,7 @@ pub const BEARER_SCHEME: &str = "bearerAuth";
         (name = "invitations", description = "Find, send, track and cancel invitations."),
         (name = "audit", description = "Who did what to whom: the audit trail (scope `audit.read`)."),
         (name = "tracking", description = "Who accepted and when: the funnel, each person's history, the event feed (the same events go to the webhooks)."),
+        (name = "campaigns", description = "Durable bulk invitations at the quota's pace, with reminders, dry runs and progress."),
         (name = "operations", description = "Probes for the platform."),
     )
 )]

@@ -7,7 +7,7 @@
 use crate::auth::{RequiredScope, Scope};
 use crate::routes::authorized::Authorized;
 use crate::routes::openapi::BEARER_SCHEME;
-use crate::routes::{audit, eligibility, health, invitations, mutations, tracking};
+use crate::routes::{audit, campaigns, eligibility, health, invitations, mutations, tracking};
 use actix_web::http::Method;
 use actix_web::{FromRequest, Handler, Responder, Route, web};
 use std::collections::BTreeMap;
@@ -149,6 +149,14 @@ operations! {
         tracking::invitation_funnel,
         tracking::invitation_history,
         tracking::list_events,
+        campaigns::create_campaign,
+        campaigns::list_campaigns,
+        campaigns::get_campaign,
+        campaigns::list_campaign_items,
+        campaigns::campaign_report,
+        campaigns::pause_campaign,
+        campaigns::resume_campaign,
+        campaigns::cancel_campaign,
     ],
 }
 
@@ -238,6 +246,49 @@ mod tests {
                 Scope::Read,
             ),
             ("list_events", "/v1/events", Method::GET, Scope::Read),
+            (
+                "create_campaign",
+                "/v1/campaigns",
+                Method::POST,
+                Scope::Check,
+            ),
+            ("list_campaigns", "/v1/campaigns", Method::GET, Scope::Read),
+            (
+                "get_campaign",
+                "/v1/campaigns/{id}",
+                Method::GET,
+                Scope::Read,
+            ),
+            (
+                "list_campaign_items",
+                "/v1/campaigns/{id}/items",
+                Method::GET,
+                Scope::Read,
+            ),
+            (
+                "campaign_report",
+                "/v1/campaigns/{id}/report",
+                Method::GET,
+                Scope::Read,
+            ),
+            (
+                "pause_campaign",
+                "/v1/campaigns/{id}/pause",
+                Method::POST,
+                Scope::Send,
+            ),
+            (
+                "resume_campaign",
+                "/v1/campaigns/{id}/resume",
+                Method::POST,
+                Scope::Send,
+            ),
+            (
+                "cancel_campaign",
+                "/v1/campaigns/{id}/cancel",
+                Method::POST,
+                Scope::Send,
+            ),
         ];
         assert_eq!(scopes().len(), expected.len());
         for (id, path, method, scope) in expected {

@@ -64,7 +64,7 @@ impl Application {
     }
 
     /// [`Application::build`] with the store reading `clock` (tests move a manual one to drive
-    /// the tracker's interval and webhook retries without sleeping).
+    /// leases, reminders, the next day, the tracker's interval and webhook retries without sleeping).
     pub async fn build_with_store_clock(
         settings: Settings,
         clock: crate::store::Clock,
@@ -148,6 +148,11 @@ impl Application {
         let tracker = tokio::spawn(async move { tracking.run_tracker().await });
         let tracking = std::sync::Arc::clone(&state.tracking);
         let webhooks = tokio::spawn(async move { tracking.run_webhooks().await });
+        // The campaign worker: told to stop on shutdown, it finishes or gives back the items in
+        // flight (a lease left behind runs out and another replica takes the item over).
+        let (stop_campaigns, campaigns_stopped) = tokio::sync::watch::channel(false);
+        let campaign_worker =
+            tokio::spawn(std::sync::Arc::clone(&state.campaigns).run_worker(campaigns_stopped));
         let result = async {
             let mut server = std::pin::pin!(server);
             tokio::select! {
@@ -160,6 +165,7 @@ impl Application {
             tracker.abort();
             webhooks.abort();
             state.tracking.release_tracker().await;
+            let _ = stop_campaigns.send(true);
             // The server must keep being polled while it drains.
             tokio::select! {
                 result = &mut server => return result,
@@ -171,6 +177,14 @@ impl Application {
             result
         }
         .await;
+        let _ = stop_campaigns.send(true);
+        let worker_abort = campaign_worker.abort_handle();
+        if tokio::time::timeout(shutdown.timeout, campaign_worker)
+            .await
+            .is_err()
+        {
+            worker_abort.abort();
+        }
         upkeep.abort();
         store_watch.abort();
         store_prune.abort();

@@ -35,6 +35,7 @@ macro_rules! with_tx {
 }
 
 mod audit;
+mod campaigns;
 mod clock;
 mod events;
 mod google_budget;
@@ -47,6 +48,10 @@ pub use crate::config::{DEFAULT_DATABASE_URL, StoreSettings};
 pub use audit::{
     AuditCursor, AuditEvent, AuditFilter, AuditId, AuditIntent, AuditListing, AuditSearch,
     DenialRecord, SEARCH_LIMIT,
+};
+pub use campaigns::{
+    CampaignPage, CampaignRecord, CampaignState, DUPLICATE_REASON, ItemLease, ItemPage, ItemRecord,
+    ItemUpdate, KnownInvitation, MAX_ITEM_PAGE, NewCampaign, NewItem, Reminders,
 };
 pub use clock::Clock;
 pub use events::{Delivery, OutboxEvent, StoredEvent};

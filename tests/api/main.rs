@@ -6,6 +6,8 @@ mod audit_trail;
 mod auth_rfc;
 mod bad_input;
 mod body_timeout;
+mod campaign_replicas;
+mod campaigns;
 mod cli;
 mod deploy;
 mod emulator;

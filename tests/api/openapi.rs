@@ -160,3 +160,22 @@ fn every_documented_problem_shows_the_tables_example_for_its_status() {
     }
     assert!(checked > 40, "only {checked} problem answers documented");
 }
+
+#[test]
+fn no_operation_declares_a_parameter_twice() {
+    // A path parameter documented both by the handler's extractor and by hand appears twice,
+    // which Swagger UI cannot fill (the e2e run found it on the campaign operations).
+    let spec: serde_json::Value = serde_json::from_str(&document_json()).unwrap();
+    for (path, operations) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let mut seen = std::collections::BTreeSet::new();
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let key = (parameter["name"].to_string(), parameter["in"].to_string());
+                assert!(
+                    seen.insert(key.clone()),
+                    "{method} {path} declares {key:?} twice"
+                );
+            }
+        }
+    }
+}

@@ -93,7 +93,7 @@ async fn send_owned(
     (status, replayed, body)
 }
 
-async fn stats(google: &TestGoogle) -> Value {
+pub(crate) async fn stats(google: &TestGoogle) -> Value {
     reqwest::get(format!("{}/emulator/v1/stats", google.emulator.url()))
         .await
         .unwrap()
@@ -102,7 +102,7 @@ async fn stats(google: &TestGoogle) -> Value {
         .unwrap()
 }
 
-async fn control(google: &TestGoogle, path: &str, body: Value) {
+pub(crate) async fn control(google: &TestGoogle, path: &str, body: Value) {
     let response = reqwest::Client::new()
         .post(format!("{}/emulator/v1/{path}", google.emulator.url()))
         .json(&body)
@@ -112,7 +112,7 @@ async fn control(google: &TestGoogle, path: &str, body: Value) {
     assert!(response.status().is_success(), "control {path}");
 }
 
-fn total_mails(stats: &Value) -> u64 {
+pub(crate) fn total_mails(stats: &Value) -> u64 {
     stats["mailsSent"]
         .as_object()
         .map_or(0, |m| m.values().filter_map(Value::as_u64).sum())

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Swagger UI in a real (headless) Chromium against the sandbox: Authorize with the printed token,
-# then "Try it out" and "Execute" on every /v1 operation; each must answer 200 and send the token.
+# then "Try it out" and "Execute" on every /v1 operation; each must answer 200 (201 for a create)
+# and send the token.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)

@@ -10,6 +10,7 @@ mod helpers;
 mod pg;
 
 mod audit;
+mod campaigns;
 mod connect;
 mod events;
 mod google_budget;

@@ -1,0 +1,477 @@
+//! The campaign worker every replica runs: it looks for due campaigns on a short real-time
+//! interval, reads "now" from the store's clock, claims due items with a lease and works them
+//! with bounded concurrency. Pause, resume and cancel are rows in the store that it re-reads
+//! before claiming and before each Google call.
+
+use crate::campaigns::{Campaigns, OUTCOMES, planning};
+use crate::invitations::CallerId;
+use crate::invitations::campaign::{CampaignSend, DryRunVerdict, Seen};
+use crate::invitations::email::Email;
+use crate::invitations::outcome::{InvitationState, ItemError, ItemErrorCode, Outcome};
+use crate::store::{CampaignRecord, CampaignState, ItemLease, ItemUpdate, StoreError};
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How long a campaign waits after Google (or the store) was unavailable, when nothing says.
+const OUTAGE_WAIT: Duration = Duration::from_secs(30);
+/// Shortest hold of a campaign: a breaker about to close would otherwise make it spin.
+const MIN_WAIT: Duration = Duration::from_secs(1);
+/// Attempts on an address another request kept busy before the item fails.
+const BUSY_ATTEMPTS: u32 = 10;
+
+/// What becomes of a claimed item.
+enum Step {
+    /// Its outcome is known.
+    Complete(ItemUpdate),
+    /// Nothing was done: it is due again at `due`; `hold` puts the whole campaign in
+    /// `waiting` until then (budget spent, Google unavailable).
+    Release {
+        due: DateTime<Utc>,
+        error: Option<ItemError>,
+        hold: bool,
+    },
+}
+
+fn complete(outcome: &str) -> Step {
+    Step::Complete(ItemUpdate {
+        outcome: outcome.to_owned(),
+        ..ItemUpdate::default()
+    })
+}
+
+fn failed(error: &ItemError) -> Step {
+    Step::Complete(ItemUpdate {
+        outcome: "failed".into(),
+        error: Some((error_code(error), error.detail.clone())),
+        ..ItemUpdate::default()
+    })
+}
+
+fn error_code(error: &ItemError) -> String {
+    serde_json::to_value(error.code)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn seen_of(item: &ItemLease) -> Option<Seen> {
+    item.known.as_ref().map(|known| Seen {
+        state: InvitationState::parse(&known.state).unwrap_or(InvitationState::StateUnspecified),
+        mails_sent: known.mails_sent,
+        updated: known.updated,
+    })
+}
+
+impl Campaigns {
+    /// Works on due campaigns until `stop` turns true; the items in flight then finish (or
+    /// are given back) before this returns.
+    pub async fn run_worker(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let mut backlog_at = tokio::time::Instant::now();
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            let worked = match self.round(&stop).await {
+                Ok(worked) => worked,
+                Err(err) => {
+                    tracing::warn!(error = %err, "the campaign worker could not read the store");
+                    false
+                }
+            };
+            if backlog_at.elapsed() >= self.poll || !worked {
+                backlog_at = tokio::time::Instant::now();
+                if let Ok(pending) = self.store().campaign_backlog().await {
+                    crate::metrics::campaign_backlog(pending);
+                }
+            }
+            if worked {
+                continue;
+            }
+            tokio::select! {
+                _ = stop.changed() => {}
+                () = tokio::time::sleep(self.poll) => {}
+            }
+        }
+    }
+
+    /// One batch of every due campaign; true when anything was done.
+    async fn round(&self, stop: &watch::Receiver<bool>) -> Result<bool, StoreError> {
+        let store = self.store();
+        let mut worked = false;
+        for record in store.due_campaigns().await? {
+            if *stop.borrow() {
+                break;
+            }
+            if record.state != CampaignState::Running {
+                store
+                    .set_campaign_state(
+                        &record.id,
+                        &[CampaignState::Scheduled, CampaignState::Waiting],
+                        CampaignState::Running,
+                        None,
+                    )
+                    .await?;
+            }
+            if !record.planned {
+                if record.source_kind == "states"
+                    && store
+                        .claim_campaign_planning(&record.id, self.lease)
+                        .await?
+                {
+                    self.plan(&record).await?;
+                    worked = true;
+                }
+                continue;
+            }
+            worked |= self.batch(&record, stop).await?;
+        }
+        Ok(worked)
+    }
+
+    /// Walks the campaign's list; Google unavailable puts it in `waiting`.
+    async fn plan(&self, record: &CampaignRecord) -> Result<(), StoreError> {
+        let calls = Arc::new(AtomicU64::new(0));
+        let walked = planning::walk_states(self, record, &calls).await;
+        self.store()
+            .add_campaign_calls(&record.id, calls.load(Ordering::Relaxed))
+            .await?;
+        if let Err(failure) = walked {
+            tracing::warn!(campaign = %record.id, error = %failure.detail(), "a campaign's list walk failed: it waits");
+            let wait = match failure {
+                crate::invitations::outcome::Failure::QuotaExhausted { retry_after }
+                | crate::invitations::outcome::Failure::Unavailable {
+                    retry_after: Some(retry_after),
+                } => retry_after,
+                _ => OUTAGE_WAIT,
+            };
+            let until = self.now() + chrono::Duration::from_std(wait).unwrap_or_default();
+            self.store()
+                .set_campaign_state(
+                    &record.id,
+                    &[CampaignState::Running],
+                    CampaignState::Waiting,
+                    Some(until),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.store().clock().now()
+    }
+
+    /// Claims and works one batch of the campaign's due items; false when none was due.
+    async fn batch(
+        &self,
+        record: &CampaignRecord,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<bool, StoreError> {
+        let store = self.store();
+        // Paused or cancelled since the list was read: claim nothing.
+        if store.campaign_state(&record.id).await? != Some(CampaignState::Running) {
+            return Ok(false);
+        }
+        let limit = u32::try_from(self.concurrency).unwrap_or(u32::MAX);
+        let items = store
+            .claim_campaign_items(&record.id, limit, self.lease)
+            .await?;
+        if items.is_empty() {
+            if store.complete_campaign_if_done(&record.id).await? {
+                tracing::info!(campaign = %record.id, "campaign completed");
+            }
+            return Ok(false);
+        }
+        let calls = Arc::new(AtomicU64::new(0));
+        let creator = record.owner.clone();
+        let (calls_ref, creator_ref) = (&calls, &creator);
+        futures_util::stream::iter(items)
+            .for_each_concurrent(self.concurrency, |item| async move {
+                let mut step = self.step(record, creator_ref, &item, calls_ref).await;
+                if let Step::Release { hold, .. } = &mut step
+                    && *stop.borrow()
+                {
+                    // This replica is shutting down (its Google calls are refused): the item
+                    // goes back, but the campaign need not wait for the other replicas.
+                    *hold = false;
+                }
+                if let Err(err) = self.apply(record, &item, step).await {
+                    tracing::warn!(error = %err, "a campaign item's result could not be stored; its lease will run out");
+                }
+            })
+            .await;
+        store
+            .add_campaign_calls(&record.id, calls.load(Ordering::Relaxed))
+            .await?;
+        Ok(true)
+    }
+
+    async fn step(
+        &self,
+        record: &CampaignRecord,
+        creator: &CallerId,
+        item: &ItemLease,
+        calls: &Arc<AtomicU64>,
+    ) -> Step {
+        let Ok(email) = Email::parse(&item.email) else {
+            return complete("skipped");
+        };
+        match self.store().campaign_state(&record.id).await {
+            Ok(Some(CampaignState::Running)) => {}
+            Ok(_) => {
+                return Step::Release {
+                    due: self.now(),
+                    error: None,
+                    hold: false,
+                };
+            }
+            Err(_) => {
+                return self.on_error(item, &crate::invitations::durable::store_unavailable());
+            }
+        }
+        if record.dry_run {
+            return self.dry_run(record, item, &email, calls).await;
+        }
+        if item.outcome == "sent" || item.outcome == "resent" {
+            return self.remind(record, creator, item, &email, calls).await;
+        }
+        self.first_mail(record, creator, item, &email, calls).await
+    }
+
+    /// The reminder due after `now`, when the campaign has one left for this item.
+    fn next_reminder(&self, record: &CampaignRecord, reminders_sent: u32) -> Option<DateTime<Utc>> {
+        let reminders = record.reminders?;
+        (reminders_sent < reminders.max)
+            .then(|| self.now() + chrono::Duration::from_std(reminders.after).unwrap_or_default())
+    }
+
+    async fn first_mail(
+        &self,
+        record: &CampaignRecord,
+        creator: &CallerId,
+        item: &ItemLease,
+        email: &Email,
+        calls: &Arc<AtomicU64>,
+    ) -> Step {
+        let seen = if item.mailing || item.attempts > 0 || item.known.is_none() {
+            if item.known.is_none() && !item.mailing {
+                // The send reads the invitation itself.
+                None
+            } else {
+                // An earlier holder stopped after it may have mailed: Google says first.
+                match self
+                    .invitations
+                    .read_for_campaign(&record.id, email, calls)
+                    .await
+                {
+                    Ok(Some(seen)) if item.mailing && seen.state == InvitationState::Invited => {
+                        return Step::Complete(ItemUpdate {
+                            outcome: "sent".into(),
+                            mailed: true,
+                            due_at: self.next_reminder(record, 0),
+                            ..ItemUpdate::default()
+                        });
+                    }
+                    Ok(seen) => seen,
+                    Err(error) => return self.on_error(item, &error),
+                }
+            }
+        } else {
+            seen_of(item)
+        };
+        let sent = self
+            .invitations
+            .send_for_campaign(item, creator, email, record.resend, seen.as_ref(), calls)
+            .await;
+        match sent {
+            CampaignSend::Stopped => Step::Release {
+                due: self.now(),
+                error: None,
+                hold: false,
+            },
+            CampaignSend::Done { outcome, error } => match outcome {
+                Outcome::Sent | Outcome::Resent => Step::Complete(ItemUpdate {
+                    outcome: outcome.as_str().to_owned(),
+                    mailed: true,
+                    due_at: self.next_reminder(record, 0),
+                    ..ItemUpdate::default()
+                }),
+                Outcome::Failed => match error {
+                    Some(error) => self.on_error(item, &error),
+                    None => complete("failed"),
+                },
+                other => complete(other.as_str()),
+            },
+        }
+    }
+
+    async fn remind(
+        &self,
+        record: &CampaignRecord,
+        creator: &CallerId,
+        item: &ItemLease,
+        email: &Email,
+        calls: &Arc<AtomicU64>,
+    ) -> Step {
+        let keep = |mailed: bool, due_at: Option<DateTime<Utc>>| {
+            Step::Complete(ItemUpdate {
+                outcome: item.outcome.clone(),
+                mailed,
+                reminder: mailed,
+                due_at,
+                ..ItemUpdate::default()
+            })
+        };
+        // Never remind someone who accepted or declined: read first, always.
+        let seen = match self
+            .invitations
+            .read_for_campaign(&record.id, email, calls)
+            .await
+        {
+            Ok(seen) => seen,
+            Err(error) => return self.on_error(item, &error),
+        };
+        match seen.as_ref().map(|s| s.state) {
+            Some(InvitationState::Accepted) => complete("accepted"),
+            Some(InvitationState::Declined) => complete("declined"),
+            Some(InvitationState::Invited) if item.mailing => {
+                // The reminder of an earlier holder went out, or may have: not another.
+                keep(true, self.next_reminder(record, item.reminders + 1))
+            }
+            Some(InvitationState::Invited) => {
+                match self
+                    .invitations
+                    .send_for_campaign(item, creator, email, true, seen.as_ref(), calls)
+                    .await
+                {
+                    CampaignSend::Stopped => Step::Release {
+                        due: self.now(),
+                        error: None,
+                        hold: false,
+                    },
+                    CampaignSend::Done {
+                        outcome: Outcome::Sent | Outcome::Resent,
+                        ..
+                    } => keep(true, self.next_reminder(record, item.reminders + 1)),
+                    CampaignSend::Done {
+                        outcome: Outcome::AlreadyAccepted,
+                        ..
+                    } => complete("accepted"),
+                    CampaignSend::Done {
+                        outcome: Outcome::Failed,
+                        error: Some(error),
+                    } => self.on_error(item, &error),
+                    CampaignSend::Done { .. } => keep(false, None),
+                }
+            }
+            // Withdrawn meanwhile (or gone): no more reminders.
+            _ => keep(false, None),
+        }
+    }
+
+    async fn dry_run(
+        &self,
+        record: &CampaignRecord,
+        item: &ItemLease,
+        email: &Email,
+        calls: &Arc<AtomicU64>,
+    ) -> Step {
+        let seen = (item.attempts == 0).then(|| seen_of(item)).flatten();
+        match self
+            .invitations
+            .classify_for_campaign(&record.id, email, record.resend, seen.as_ref(), calls)
+            .await
+        {
+            Ok(DryRunVerdict::WouldSend) => complete("would_send"),
+            Ok(DryRunVerdict::AlreadyInvited) => complete("already_invited"),
+            Ok(DryRunVerdict::AlreadyAccepted) => complete("already_accepted"),
+            Ok(DryRunVerdict::NotEligible) => complete("not_eligible"),
+            Err(error) => self.on_error(item, &error),
+        }
+    }
+
+    /// An item's failure: the mail budget spent holds the campaign until the next UTC day; an
+    /// outage holds it for a while (items are not failed by it); anything else fails the item.
+    fn on_error(&self, item: &ItemLease, error: &ItemError) -> Step {
+        let now = self.now();
+        match error.code {
+            ItemErrorCode::MailQuotaExceeded => {
+                let tomorrow = (now.date_naive() + chrono::Days::new(1))
+                    .and_hms_opt(0, 0, 0)
+                    .map(|t| t.and_utc())
+                    .unwrap_or(now);
+                Step::Release {
+                    due: tomorrow,
+                    error: None,
+                    hold: true,
+                }
+            }
+            ItemErrorCode::UpstreamUnavailable
+            | ItemErrorCode::UpstreamTimeout
+            | ItemErrorCode::QuotaExhausted
+            | ItemErrorCode::StoreUnavailable
+            | ItemErrorCode::AuditUnavailable => {
+                // When the breaker may close, when Google (or the budget) said, or a while.
+                let wait = match self.invitations.google_reopens_in() {
+                    Some(wait) => wait.max(MIN_WAIT),
+                    None => error
+                        .retry_after_seconds
+                        .map_or(OUTAGE_WAIT, Duration::from_secs)
+                        .max(MIN_WAIT),
+                };
+                Step::Release {
+                    due: now + chrono::Duration::from_std(wait).unwrap_or_default(),
+                    error: Some(error.clone()),
+                    hold: true,
+                }
+            }
+            ItemErrorCode::AddressBusy if item.attempts + 1 < BUSY_ATTEMPTS => Step::Release {
+                due: now + chrono::Duration::from_std(self.lease).unwrap_or_default(),
+                error: Some(error.clone()),
+                hold: false,
+            },
+            _ => failed(error),
+        }
+    }
+
+    async fn apply(
+        &self,
+        record: &CampaignRecord,
+        item: &ItemLease,
+        step: Step,
+    ) -> Result<(), StoreError> {
+        let store = self.store();
+        match step {
+            Step::Complete(update) => {
+                if store.complete_campaign_item(item, &update).await? {
+                    if let Some(outcome) = OUTCOMES.iter().find(|o| **o == update.outcome) {
+                        crate::metrics::campaign_item(outcome);
+                    }
+                } else {
+                    tracing::warn!(campaign = %record.id, "a campaign item's lease ran out before its result was stored");
+                }
+            }
+            Step::Release { due, error, hold } => {
+                let code = error.as_ref().map(error_code);
+                let detail = error.as_ref().map(|e| e.detail.clone());
+                let error = code.as_deref().zip(detail.as_deref());
+                store.release_campaign_item(item, due, error).await?;
+                if hold {
+                    store
+                        .set_campaign_state(
+                            &record.id,
+                            &[CampaignState::Running],
+                            CampaignState::Waiting,
+                            Some(due),
+                        )
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

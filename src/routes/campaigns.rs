@@ -1,0 +1,754 @@
+//! Campaigns: create (JSON or a streamed CSV roster), list, read, items, report, pause,
+//! resume, cancel. A campaign is its creator's: other callers get 404 unless they hold
+//! `campaigns.admin`.
+
+use crate::auth::{Caller, Scope, scope};
+use crate::campaigns::{
+    CampaignError, CampaignList, CampaignSpec, CampaignView, DEFAULT_PAGE, ItemList, MAX_PAGE,
+    ReportFormat, Source, Viewer,
+};
+use crate::error::{ApiError, ErrorCode, ProblemDocument};
+use crate::invitations::CallerId;
+use crate::invitations::listing::ExportFormat;
+use crate::invitations::outcome::InvitationState;
+use crate::routes::authorized::Authorized;
+use crate::routes::common::AuthErrors;
+use crate::routes::invitations::export_format;
+use crate::state::AppState;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use futures_util::{StreamExt, TryStreamExt};
+use serde::Deserialize;
+use std::time::Duration;
+use utoipa::{IntoParams, IntoResponses, ToSchema};
+
+/// Largest JSON body of a create (10,000 addresses and their quotes).
+const MAX_JSON_BODY: usize = 4 * 1024 * 1024;
+
+/// A new campaign, as JSON.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"name": "Wave 1", "source": {"states": ["NOT_YET_SENT"]}, "reminders": {"afterHours": 168, "max": 2}}))]
+pub struct CreateCampaignRequest {
+    /// A name for people (1 to 200 characters).
+    pub name: String,
+    /// Where its people come from: exactly one of `states` and `emails`.
+    pub source: SourceRequest,
+    /// Mail people who are already INVITED again.
+    #[serde(default)]
+    pub resend: bool,
+    /// Classify every person and mail nobody (needs only `invitations.check`).
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Remind people still INVITED.
+    #[serde(default)]
+    pub reminders: Option<RemindersRequest>,
+    /// When work starts (RFC 3339); now when absent.
+    #[serde(default)]
+    pub start_at: Option<DateTime<Utc>>,
+}
+
+/// A campaign's source.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourceRequest {
+    /// Every unmanaged account in these states when the campaign starts (`NOT_YET_SENT`,
+    /// `INVITED`, `ACCEPTED`, `DECLINED`).
+    #[serde(default)]
+    pub states: Option<Vec<String>>,
+    /// These addresses (1 to 10,000); invalid, foreign and repeated ones become `skipped`.
+    #[serde(default)]
+    pub emails: Option<Vec<String>>,
+}
+
+/// Reminders.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RemindersRequest {
+    /// Hours after the last mail (at least 1).
+    #[serde(default = "default_after_hours")]
+    pub after_hours: u64,
+    /// Most reminders per person (0 to 10).
+    #[serde(default = "default_max")]
+    pub max: u32,
+}
+
+fn default_after_hours() -> u64 {
+    168
+}
+
+fn default_max() -> u32 {
+    2
+}
+
+/// Query parameters of a create with a CSV roster body (a JSON body takes none).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub struct RosterParams {
+    /// The campaign's name (required with a roster).
+    name: Option<String>,
+    /// `true` to mail INVITED people again.
+    resend: Option<bool>,
+    /// `true` for a dry run.
+    #[param(rename = "dryRun")]
+    dry_run: Option<bool>,
+    /// When work starts (RFC 3339).
+    #[param(rename = "startAt")]
+    start_at: Option<String>,
+    /// Hours between reminders.
+    #[param(rename = "reminderAfterHours")]
+    reminder_after_hours: Option<u64>,
+    /// Most reminders.
+    #[param(rename = "reminderMax")]
+    reminder_max: Option<u32>,
+}
+
+/// Paging of the campaign list.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub struct PageParams {
+    /// 1 to 1000 (default 100).
+    #[param(rename = "pageSize", minimum = 1, maximum = 1000)]
+    page_size: Option<u32>,
+    /// From the previous page's `nextPageToken`.
+    #[param(rename = "pageToken")]
+    page_token: Option<String>,
+}
+
+/// Filter and paging of a campaign's items.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub struct ItemParams {
+    /// Only items with these outcomes (repeat the parameter for several).
+    outcome: Option<Vec<String>>,
+    /// 1 to 1000 (default 100).
+    #[param(rename = "pageSize", minimum = 1, maximum = 1000)]
+    page_size: Option<u32>,
+    /// From the previous page's `nextPageToken`.
+    #[param(rename = "pageToken")]
+    page_token: Option<String>,
+}
+
+/// Errors of the operations on one campaign.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub enum CampaignErrors {
+    /// No such campaign, or it is another caller's (`not_found`).
+    #[response(
+        status = 404,
+        content_type = "application/problem+json",
+        example = json!(ErrorCode::NotFound.example())
+    )]
+    NotFound(ProblemDocument),
+    /// The store cannot be reached (`store_unavailable`).
+    #[response(
+        status = 503,
+        content_type = "application/problem+json",
+        headers(("Retry-After" = u64, description = "Seconds to wait before trying again")),
+        example = json!(ErrorCode::StoreUnavailable.example())
+    )]
+    StoreUnavailable(ProblemDocument),
+}
+
+/// The error of a lifecycle change the campaign's state does not allow.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub enum LifecycleErrors {
+    /// The campaign's state does not allow it (`campaign_state_conflict`).
+    #[response(
+        status = 409,
+        content_type = "application/problem+json",
+        example = json!(ErrorCode::CampaignStateConflict.example())
+    )]
+    Conflict(ProblemDocument),
+}
+
+/// A bad query (`invalid_query`).
+#[derive(IntoResponses)]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub enum QueryErrors {
+    /// A query parameter is invalid (`invalid_query`).
+    #[response(
+        status = 400,
+        content_type = "application/problem+json",
+        example = json!(ErrorCode::InvalidQuery.example())
+    )]
+    BadQuery(ProblemDocument),
+}
+
+/// Errors only create answers.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub enum CreateErrors {
+    /// The body or the query is invalid: unknown fields, no name, both or neither source, more
+    /// than 10,000 addresses, a roster without an `email` column or with more than 100,000 rows
+    /// (`invalid_request`). Nothing was created.
+    #[response(
+        status = 400,
+        content_type = "application/problem+json",
+        example = json!(ErrorCode::InvalidRequest.example())
+    )]
+    BadRequest(ProblemDocument),
+    /// The JSON body is larger than 4 MiB (`payload_too_large`).
+    #[response(
+        status = 413,
+        content_type = "application/problem+json",
+        example = json!(ErrorCode::PayloadTooLarge.example())
+    )]
+    PayloadTooLarge(ProblemDocument),
+    /// The body is neither `application/json` nor `text/csv` (`unsupported_media_type`).
+    #[response(
+        status = 415,
+        content_type = "application/problem+json",
+        example = json!(ErrorCode::UnsupportedMediaType.example())
+    )]
+    UnsupportedMediaType(ProblemDocument),
+    /// The store cannot be reached (`store_unavailable`): nothing was created.
+    #[response(
+        status = 503,
+        content_type = "application/problem+json",
+        headers(("Retry-After" = u64, description = "Seconds to wait before trying again")),
+        example = json!(ErrorCode::StoreUnavailable.example())
+    )]
+    StoreUnavailable(ProblemDocument),
+}
+
+impl From<CampaignError> for ApiError {
+    fn from(error: CampaignError) -> Self {
+        match error {
+            CampaignError::NotFound => {
+                ApiError::new(ErrorCode::NotFound, "There is no such campaign.")
+            }
+            CampaignError::Invalid(detail) => ApiError::new(ErrorCode::InvalidRequest, detail),
+            CampaignError::Conflict(detail) => {
+                ApiError::new(ErrorCode::CampaignStateConflict, detail)
+            }
+            CampaignError::StoreUnavailable => crate::invitations::durable::StoreUnavailable.into(),
+        }
+    }
+}
+
+fn caller_id(caller: &Caller) -> CallerId {
+    CallerId::new(caller.issuer.clone(), caller.subject.clone())
+}
+
+fn viewer(caller: &Caller) -> Viewer {
+    Viewer {
+        caller: caller_id(caller),
+        admin: caller.has_scope(Scope::CampaignsAdmin),
+    }
+}
+
+fn invalid_query(detail: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorCode::InvalidQuery, detail)
+}
+
+/// The `Location` of campaign `id`.
+pub fn location(id: &str) -> String {
+    format!("/v1/campaigns/{id}")
+}
+
+fn created(view: CampaignView) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header((header::LOCATION, location(&view.id)))
+        .json(view)
+}
+
+fn reminders(after_hours: u64, max: u32) -> Result<crate::campaigns::Reminders, ApiError> {
+    if after_hours == 0 || after_hours > 24 * 365 {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            "reminders.afterHours must be from 1 to 8760.",
+        ));
+    }
+    Ok(crate::campaigns::Reminders {
+        after: Duration::from_secs(after_hours * 3600),
+        max,
+    })
+}
+
+fn parse_states(states: &[String]) -> Result<Vec<InvitationState>, ApiError> {
+    states
+        .iter()
+        .map(|s| {
+            InvitationState::parse(s).ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::InvalidRequest,
+                    "source.states: each must be NOT_YET_SENT, INVITED, ACCEPTED or DECLINED.",
+                )
+            })
+        })
+        .collect()
+}
+
+fn bool_param(name: &str, value: &str) -> Result<bool, ApiError> {
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(invalid_query(format!("{name} must be true or false"))),
+    }
+}
+
+/// The campaign fields of a roster upload, from the query.
+fn roster_spec(query: &str) -> Result<CampaignSpec, ApiError> {
+    let mut spec = CampaignSpec {
+        name: String::new(),
+        resend: false,
+        dry_run: false,
+        reminders: None,
+        start_at: None,
+    };
+    let (mut after, mut max) = (None, None);
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        match name.as_ref() {
+            "name" => spec.name = value.into_owned(),
+            "resend" => spec.resend = bool_param("resend", &value)?,
+            "dryRun" => spec.dry_run = bool_param("dryRun", &value)?,
+            "startAt" => {
+                spec.start_at = Some(
+                    DateTime::parse_from_rfc3339(&value)
+                        .map_err(|_| invalid_query("startAt must be an RFC 3339 time"))?
+                        .to_utc(),
+                );
+            }
+            "reminderAfterHours" => {
+                after = Some(
+                    value
+                        .parse::<u64>()
+                        .map_err(|_| invalid_query("reminderAfterHours must be a whole number"))?,
+                );
+            }
+            "reminderMax" => {
+                max = Some(
+                    value
+                        .parse::<u32>()
+                        .map_err(|_| invalid_query("reminderMax must be a whole number"))?,
+                );
+            }
+            _ => return Err(invalid_query("unknown parameter")),
+        }
+    }
+    if after.is_some() || max.is_some() {
+        spec.reminders = Some(reminders(
+            after.unwrap_or_else(default_after_hours),
+            max.unwrap_or_else(default_max),
+        )?);
+    }
+    Ok(spec)
+}
+
+/// The spec and source of a JSON create.
+fn json_spec(body: &[u8]) -> Result<(CampaignSpec, Source), ApiError> {
+    let request: CreateCampaignRequest = serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!(
+                "Invalid JSON body: {}",
+                crate::error::sanitize_parse_error(&e.to_string())
+            ),
+        )
+    })?;
+    let source = match (request.source.states, request.source.emails) {
+        (Some(states), None) => Source::States(parse_states(&states)?),
+        (None, Some(emails)) => Source::Emails(emails),
+        _ => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidRequest,
+                "source: exactly one of states and emails is required.",
+            ));
+        }
+    };
+    let reminders = request
+        .reminders
+        .map(|r| reminders(r.after_hours, r.max))
+        .transpose()?;
+    Ok((
+        CampaignSpec {
+            name: request.name,
+            resend: request.resend,
+            dry_run: request.dry_run,
+            reminders,
+            start_at: request.start_at,
+        },
+        source,
+    ))
+}
+
+/// Create a campaign.
+///
+/// A campaign invites a set of people at the pace the project's Google budget allows (its
+/// calls are background work: waiting callers come first), survives restarts and the loss of
+/// a replica, and mails each person at most once per intended mail. The body is JSON with a
+/// `source` of `states` (every unmanaged account in those states when the campaign starts;
+/// the list is walked once, by the worker) or `emails` (up to 10,000). A roster can be
+/// uploaded instead as `text/csv` (a header row with an `email` column; other columns are
+/// ignored; up to 100,000 rows, read as they stream in); its other fields are then query
+/// parameters: `POST /v1/campaigns?name=Wave%201&dryRun=true`. Invalid addresses, domains
+/// outside the allowed ones and repeated addresses become `skipped` items; they never fail the
+/// campaign. A dry run (`dryRun: true`) mails nobody and ends each item in `would_send`,
+/// `already_invited`, `already_accepted`, `not_eligible` or `skipped`; it needs the scope
+/// `invitations.check`, a real run `invitations.send` as well. Each mail counts against the
+/// creator's daily mail budget; when it is spent the campaign is `waiting` until the next
+/// UTC day.
+#[utoipa::path(
+    post,
+    path = "/v1/campaigns",
+    tag = "campaigns",
+    params(RosterParams),
+    request_body(content(
+        (CreateCampaignRequest = "application/json"),
+        (String = "text/csv", example = "email,name\r\nada@example.com,Ada\r\ngrace@example.com,Grace\r\n")
+    )),
+    responses(
+        (status = 201, description = "The campaign; `Location` names it.", body = CampaignView,
+         headers(("Location" = String, description = "`/v1/campaigns/{id}`"))),
+        CreateErrors,
+        AuthErrors,
+    )
+)]
+pub async fn create_campaign(
+    caller: Authorized<scope::Check>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let media = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let (spec, source) = match media.as_str() {
+        "application/json" => {
+            let mut bytes = web::BytesMut::new();
+            let mut body = body;
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(|_| {
+                    ApiError::new(
+                        ErrorCode::InvalidRequest,
+                        "The request body could not be read.",
+                    )
+                })?;
+                if bytes.len() + chunk.len() > MAX_JSON_BODY {
+                    return Err(ApiError::new(
+                        ErrorCode::PayloadTooLarge,
+                        format!("The request body exceeds {MAX_JSON_BODY} bytes."),
+                    ));
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            if !req.query_string().is_empty() {
+                return Err(invalid_query(
+                    "a JSON body takes no query parameters; put the fields in the body",
+                ));
+            }
+            json_spec(&bytes)?
+        }
+        "text/csv" => {
+            let spec = roster_spec(req.query_string())?;
+            let stream = body
+                .map_err(|_| "roster: the request body could not be read.".to_owned())
+                .boxed_local();
+            (spec, Source::Roster(stream))
+        }
+        _ => {
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                "The request body must be application/json or text/csv.",
+            ));
+        }
+    };
+    if !spec.dry_run && !caller.has_scope(Scope::Send) {
+        return Err(ApiError::new(
+            ErrorCode::InsufficientScope,
+            "A campaign that mails people requires the scope invitations.send.",
+        )
+        .with_www_authenticate(r#"Bearer error="insufficient_scope", scope="invitations.send""#));
+    }
+    let view = state
+        .campaigns
+        .create(&caller_id(caller.caller()), spec, source)
+        .await?;
+    Ok(created(view))
+}
+
+/// Creates a campaign from a send request's addresses (`Prefer: respond-async`).
+pub(crate) async fn create_from_send(
+    state: &AppState,
+    caller: &Caller,
+    emails: Vec<String>,
+    resend: bool,
+    request_id: &str,
+) -> Result<HttpResponse, ApiError> {
+    let spec = CampaignSpec {
+        name: format!("send {request_id}"),
+        resend,
+        dry_run: false,
+        reminders: None,
+        start_at: None,
+    };
+    let view = state
+        .campaigns
+        .create(&caller_id(caller), spec, Source::Emails(emails))
+        .await?;
+    Ok(HttpResponse::Accepted()
+        .insert_header((header::LOCATION, location(&view.id)))
+        .insert_header(("Preference-Applied", "respond-async"))
+        .json(view))
+}
+
+/// The page size and token of a query; `outcomes` collects `outcome` when allowed.
+fn paging(
+    query: &str,
+    mut outcomes: Option<&mut Vec<String>>,
+) -> Result<(u32, Option<String>), ApiError> {
+    let mut size = DEFAULT_PAGE;
+    let mut token = None;
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        match (name.as_ref(), outcomes.as_mut()) {
+            ("pageSize", _) => {
+                size = value
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|s| (1..=MAX_PAGE).contains(s))
+                    .ok_or_else(|| {
+                        invalid_query("pageSize must be a whole number from 1 to 1000")
+                    })?;
+            }
+            ("pageToken", _) if value.len() <= 512 => token = Some(value.into_owned()),
+            ("outcome", Some(outcomes)) => outcomes.push(value.into_owned()),
+            _ => return Err(invalid_query("unknown or invalid parameter")),
+        }
+    }
+    Ok((size, token))
+}
+
+/// List campaigns.
+///
+/// The caller's campaigns, newest first (with `campaigns.admin`: everybody's).
+#[utoipa::path(
+    get,
+    path = "/v1/campaigns",
+    tag = "campaigns",
+    params(PageParams),
+    responses(
+        (status = 200, description = "A page of campaigns.", body = CampaignList),
+        QueryErrors,
+        AuthErrors,
+    )
+)]
+pub async fn list_campaigns(
+    caller: Authorized<scope::Read>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (size, token) = paging(req.query_string(), None)?;
+    let list: CampaignList = state
+        .campaigns
+        .list(&viewer(caller.caller()), size, token.as_deref())
+        .await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// Read a campaign.
+///
+/// Its state, counts per item outcome, the Google calls it used and when the rest will be done
+/// (`eta`, at the background share of the project's budget; null when paused or done).
+#[utoipa::path(
+    get,
+    path = "/v1/campaigns/{id}",
+    tag = "campaigns",
+    params(("id" = String, Path, description = "The campaign's id.")),
+    responses(
+        (status = 200, description = "The campaign.", body = CampaignView),
+        CampaignErrors,
+        AuthErrors,
+    )
+)]
+pub async fn get_campaign(
+    caller: Authorized<scope::Read>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let view = state.campaigns.get(&id, &viewer(caller.caller())).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// List a campaign's items.
+///
+/// Per-person results in the order they were added, optionally only some outcomes
+/// (`?outcome=sent&outcome=failed`).
+#[utoipa::path(
+    get,
+    path = "/v1/campaigns/{id}/items",
+    tag = "campaigns",
+    params(("id" = String, Path, description = "The campaign's id."), ItemParams),
+    responses(
+        (status = 200, description = "A page of items.", body = ItemList),
+        QueryErrors,
+        CampaignErrors,
+        AuthErrors,
+    )
+)]
+pub async fn list_campaign_items(
+    caller: Authorized<scope::Read>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let mut outcomes = Vec::new();
+    let (size, token) = paging(req.query_string(), Some(&mut outcomes))?;
+    let items: ItemList = state
+        .campaigns
+        .items(
+            &id,
+            &viewer(caller.caller()),
+            &outcomes,
+            size,
+            token.as_deref(),
+        )
+        .await
+        .map_err(|err| match err {
+            CampaignError::Invalid(detail) => invalid_query(detail),
+            other => other.into(),
+        })?;
+    Ok(HttpResponse::Ok().json(items))
+}
+
+/// Report every item of a campaign as CSV or NDJSON.
+///
+/// Streamed from the store page by page. `Accept: text/csv` (the default) gives the header
+/// `email,outcome,reason,mails,lastMailAt,updatedAt` then one line per item; `Accept:
+/// application/x-ndjson` one item JSON object per line.
+#[utoipa::path(
+    get,
+    path = "/v1/campaigns/{id}/report",
+    tag = "campaigns",
+    params(("id" = String, Path, description = "The campaign's id.")),
+    responses(
+        (status = 200, description = "Every item, streamed.",
+         content(
+            (String = "text/csv", example = "email,outcome,reason,mails,lastMailAt,updatedAt\r\nada@example.com,sent,,1,2026-12-01T09:01:00.000Z,2026-12-01T09:01:00.000Z\r\n"),
+            (String = "application/x-ndjson", example = "{\"email\":\"ada@example.com\",\"outcome\":\"sent\",\"mails\":1,\"lastMailAt\":\"2026-12-01T09:01:00.000Z\",\"updatedAt\":\"2026-12-01T09:01:00.000Z\"}\n")
+         )),
+        (status = 406, description = "The caller accepts neither CSV nor NDJSON (`not_acceptable`).",
+         body = ProblemDocument, content_type = "application/problem+json", example = json!(ErrorCode::NotAcceptable.example())),
+        CampaignErrors,
+        AuthErrors,
+    )
+)]
+pub async fn campaign_report(
+    caller: Authorized<scope::Read>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let format = match export_format(&req) {
+        Some(ExportFormat::Csv) => ReportFormat::Csv,
+        Some(ExportFormat::Ndjson) => ReportFormat::Ndjson,
+        None => {
+            return Err(ApiError::new(
+                ErrorCode::NotAcceptable,
+                "Accept text/csv or application/x-ndjson.",
+            ));
+        }
+    };
+    let stream = state
+        .campaigns
+        .report(&id, &viewer(caller.caller()), format)
+        .await?;
+    let content_type = match format {
+        ReportFormat::Csv => "text/csv; charset=utf-8",
+        ReportFormat::Ndjson => "application/x-ndjson",
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .streaming(stream.map_err(|err| {
+            tracing::warn!(error = %err, "campaign report ended early");
+            std::io::Error::other(err.to_string())
+        })))
+}
+
+/// Pause a campaign.
+///
+/// No replica claims its items any more (within the workers' poll interval); an item in flight
+/// finishes. Only a scheduled, running or waiting campaign can be paused.
+#[utoipa::path(
+    post,
+    path = "/v1/campaigns/{id}/pause",
+    tag = "campaigns",
+    params(("id" = String, Path, description = "The campaign's id.")),
+    responses(
+        (status = 200, description = "The campaign, paused.", body = CampaignView),
+        LifecycleErrors,
+        CampaignErrors,
+        AuthErrors,
+    )
+)]
+pub async fn pause_campaign(
+    caller: Authorized<scope::Send>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let view = state.campaigns.pause(&id, &viewer(caller.caller())).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Resume a paused campaign.
+#[utoipa::path(
+    post,
+    path = "/v1/campaigns/{id}/resume",
+    tag = "campaigns",
+    params(("id" = String, Path, description = "The campaign's id.")),
+    responses(
+        (status = 200, description = "The campaign, running again.", body = CampaignView),
+        LifecycleErrors,
+        CampaignErrors,
+        AuthErrors,
+    )
+)]
+pub async fn resume_campaign(
+    caller: Authorized<scope::Send>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let view = state
+        .campaigns
+        .resume(&id, &viewer(caller.caller()))
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Cancel a campaign.
+///
+/// Stops all future work: mails already sent stay as they are, pending items become
+/// `cancelled`, no reminder goes out. A completed or cancelled campaign cannot be cancelled.
+#[utoipa::path(
+    post,
+    path = "/v1/campaigns/{id}/cancel",
+    tag = "campaigns",
+    params(("id" = String, Path, description = "The campaign's id.")),
+    responses(
+        (status = 200, description = "The campaign, cancelled.", body = CampaignView),
+        LifecycleErrors,
+        CampaignErrors,
+        AuthErrors,
+    )
+)]
+pub async fn cancel_campaign(
+    caller: Authorized<scope::Send>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let view = state
+        .campaigns
+        .cancel(&id, &viewer(caller.caller()))
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}

@@ -1,0 +1,172 @@
+//! Campaigns across real gateway processes sharing one PostgreSQL: a replica killed with
+//! SIGKILL mid-campaign leaves its items to the others after their lease, and nobody gets a
+//! second mail; a pause reaches every replica within the lease time. Skipped without
+//! `GATEWAY_TEST_DATABASE_URL` (failed under `CI=true`), like the other multi-process tests.
+
+use crate::helpers::{TestGoogle, admin_token, spawn_google};
+use crate::pg::PgDatabase;
+use crate::replicas::{Replica, control, start_replica, stats, total_mails};
+use invitation_gateway::emulator::{Seed, SeedAccount};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+const PEOPLE: usize = 60;
+
+/// Short leases and deadlines, a quick worker, two items at a time per replica, and a budget
+/// that never holds the campaign back.
+const SETTINGS: [(&str, &str); 6] = [
+    ("GATEWAY_CAMPAIGN_LEASE_SECS", "2"),
+    ("GATEWAY_CAMPAIGN_POLL_MILLIS", "50"),
+    ("GATEWAY_BATCH_CONCURRENCY", "2"),
+    ("GATEWAY_GOOGLE_CALLS_PER_MINUTE", "100000"),
+    ("GATEWAY_GOOGLE_TOTAL_TIMEOUT_MS", "3000"),
+    ("GATEWAY_GOOGLE_ATTEMPT_TIMEOUT_MS", "2500"),
+];
+
+async fn people() -> TestGoogle {
+    let accounts = (0..PEOPLE)
+        .map(|i| SeedAccount {
+            email: format!("p{i:02}@corp.example.com"),
+            state: None,
+            recent: None,
+            mails_sent_count: None,
+            update_time: None,
+        })
+        .collect();
+    let google = spawn_google(Seed::Accounts(accounts)).await;
+    // Each call takes a while, so the campaign is still going when the test acts on it.
+    control(&google, "latency", json!({"ms": 150})).await;
+    google
+}
+
+async fn post(base: &str, path: &str, body: Value) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .bearer_auth(admin_token())
+        .json(&body)
+        .send()
+        .await
+        .expect("the replica answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn campaign(base: &str, id: &str) -> Value {
+    reqwest::Client::new()
+        .get(format!("{base}/v1/campaigns/{id}"))
+        .bearer_auth(admin_token())
+        .send()
+        .await
+        .expect("the replica answers")
+        .json()
+        .await
+        .expect("a campaign")
+}
+
+async fn start_campaign(base: &str) -> String {
+    let (status, body) = post(
+        base,
+        "/v1/campaigns",
+        json!({"name": "everyone", "source": {"states": ["NOT_YET_SENT"]}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    body["id"].as_str().expect("an id").to_owned()
+}
+
+async fn mails_reach(google: &TestGoogle, at_least: u64) {
+    for _ in 0..1000 {
+        if total_mails(&stats(google).await) >= at_least {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the campaign never mailed {at_least} people");
+}
+
+async fn completed(base: &str, id: &str) -> Value {
+    for _ in 0..1200 {
+        let campaign = campaign(base, id).await;
+        if campaign["state"] == "completed" {
+            return campaign;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("never completed: {}", campaign(base, id).await);
+}
+
+fn each_mailed_once(stats: &Value) {
+    let mails = stats["mailsSent"].as_object().expect("mails per address");
+    assert_eq!(mails.len(), PEOPLE, "{stats}");
+    assert!(mails.values().all(|n| n == 1), "a second mail: {stats}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_killed_mid_campaign_leaves_its_items_to_the_others_and_nobody_gets_two_mails() {
+    let Some(db) = PgDatabase::create().await else {
+        return;
+    };
+    let google = people().await;
+    let mut replicas: Vec<Replica> = (0..3)
+        .map(|_| start_replica(&google, &db.url, &SETTINGS))
+        .collect();
+    let id = start_campaign(&replicas[1].base).await;
+
+    mails_reach(&google, 10).await;
+    let doomed = &mut replicas[0];
+    doomed.process.0.kill().expect("SIGKILL a replica");
+    let _ = doomed.process.0.wait();
+
+    let done = completed(&replicas[1].base, &id).await;
+    assert_eq!(done["counts"], json!({"sent": PEOPLE}), "{done}");
+    each_mailed_once(&stats(&google).await);
+    drop(replicas);
+    db.drop_it().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pause_reaches_every_replica_within_the_lease_and_a_resume_finishes_the_campaign() {
+    let Some(db) = PgDatabase::create().await else {
+        return;
+    };
+    let google = people().await;
+    let replicas: Vec<Replica> = (0..3)
+        .map(|_| start_replica(&google, &db.url, &SETTINGS))
+        .collect();
+    let id = start_campaign(&replicas[0].base).await;
+    mails_reach(&google, 6).await;
+
+    let (status, paused) = post(
+        &replicas[2].base,
+        &format!("/v1/campaigns/{id}/pause"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{paused}");
+    let paused_at = Instant::now();
+    // Within the lease every replica has seen it (items in flight finish).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let settled = total_mails(&stats(&google).await);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        total_mails(&stats(&google).await),
+        settled,
+        "no replica mailed anybody {:?} after the pause",
+        paused_at.elapsed()
+    );
+    assert!(settled < PEOPLE as u64, "the pause came before the end");
+    assert_eq!(campaign(&replicas[1].base, &id).await["state"], "paused");
+
+    let (status, resumed) = post(
+        &replicas[1].base,
+        &format!("/v1/campaigns/{id}/resume"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{resumed}");
+    let done = completed(&replicas[0].base, &id).await;
+    assert_eq!(done["counts"], json!({"sent": PEOPLE}), "{done}");
+    each_mailed_once(&stats(&google).await);
+    drop(replicas);
+    db.drop_it().await;
+}

@@ -1,0 +1,637 @@
+//! Campaigns through the HTTP API, in front of the emulator, with the store on a manual clock
+//! (reminders and the next day come by moving it; nothing sleeps for them). The worker polls
+//! every 20 ms of real time; tests wait for what it does with a bounded poll.
+
+use crate::helpers::{
+    Answer, CALLER, TestApp, admin_token, spawn_app_clocked, spawn_google, test_settings, token,
+    token_for,
+};
+use chrono::{DateTime, TimeZone, Utc};
+use invitation_gateway::auth::Scope;
+use invitation_gateway::config::Settings;
+use invitation_gateway::emulator::{Seed, SeedAccount};
+use invitation_gateway::store::Clock;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0)
+        .single()
+        .expect("a valid date")
+}
+
+/// A gateway whose store reads a manual clock standing at [`start`], with a quick worker.
+async fn app(seed: Seed, tune: impl FnOnce(&mut Settings)) -> (TestApp, Clock) {
+    let google = spawn_google(seed).await;
+    let mut settings = test_settings(&google);
+    settings.invitations.campaigns.poll = Duration::from_millis(20);
+    tune(&mut settings);
+    let clock = Clock::manual(start());
+    (
+        spawn_app_clocked(google, settings, clock.clone()).await,
+        clock,
+    )
+}
+
+impl TestApp {
+    async fn create_campaign(&self, token: &str, body: Value) -> Answer {
+        self.post_json("/v1/campaigns", token, body).await
+    }
+
+    async fn campaign(&self, id: &str) -> Value {
+        let answer = self
+            .get_as(&format!("/v1/campaigns/{id}"), &admin_token())
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        answer.body
+    }
+
+    /// Polls the campaign (at most 60 s of real time) until `done` holds; answers it.
+    async fn campaign_when(&self, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+        for _ in 0..3000 {
+            let campaign = self.campaign(id).await;
+            if done(&campaign) {
+                return campaign;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("campaign never got there: {}", self.campaign(id).await);
+    }
+
+    async fn lifecycle(&self, id: &str, action: &str, token: &str) -> Answer {
+        self.post_json(&format!("/v1/campaigns/{id}/{action}"), token, json!({}))
+            .await
+    }
+
+    async fn mails(&self) -> Value {
+        self.stats().await["mailsSent"].clone()
+    }
+}
+
+fn state_is(state: &'static str) -> impl Fn(&Value) -> bool {
+    move |c| c["state"] == state
+}
+
+fn id_of(answer: &Answer) -> String {
+    assert_eq!(answer.status, 201, "{}", answer.body);
+    answer.body["id"].as_str().expect("an id").to_owned()
+}
+
+#[tokio::test]
+async fn a_states_campaign_over_a_thousand_accounts_mails_each_exactly_once_with_one_call_each() {
+    let accounts = (0..1000)
+        .map(|i| SeedAccount {
+            email: format!("p{i:04}@corp.example.com"),
+            state: None,
+            recent: None,
+            mails_sent_count: None,
+            update_time: None,
+        })
+        .collect();
+    let (app, _clock) = app(Seed::Accounts(accounts), |s| {
+        s.store.google_per_minute = 1_000_000;
+    })
+    .await;
+
+    let created = app
+        .create_campaign(
+            &admin_token(),
+            json!({"name": "all of corp", "source": {"states": ["NOT_YET_SENT"]}}),
+        )
+        .await;
+    let id = id_of(&created);
+    assert_eq!(
+        created.headers["location"].to_str().unwrap(),
+        format!("/v1/campaigns/{id}")
+    );
+    let done = app.campaign_when(&id, state_is("completed")).await;
+
+    assert_eq!(done["total"], 1000, "{done}");
+    assert_eq!(done["counts"], json!({"sent": 1000}));
+    assert!(done["eta"].is_null());
+    assert!(done["completedAt"].is_string());
+    let stats = app.stats().await;
+    assert_eq!(stats["calls"]["send"], 1000, "one send per person");
+    assert_eq!(
+        stats["calls"]["get"], 0,
+        "the list already read every state"
+    );
+    assert_eq!(stats["calls"]["isInvitableUser"], 0);
+    let pages = stats["calls"]["list"].as_u64().unwrap();
+    let mails = stats["mailsSent"].as_object().unwrap();
+    assert_eq!(mails.len(), 1000);
+    assert!(
+        mails.values().all(|n| n == 1),
+        "each person mailed exactly once"
+    );
+    assert_eq!(
+        done["googleCalls"],
+        1000 + pages,
+        "the sends and the list's pages"
+    );
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let sent = metrics
+        .lines()
+        .find(|l| l.starts_with("gateway_campaign_items_total{outcome=\"sent\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse::<f64>().ok())
+        .unwrap_or_default();
+    assert!(sent >= 1000.0, "items by outcome are counted: {sent}");
+    assert!(
+        metrics.contains("gateway_campaign_backlog"),
+        "the backlog gauge"
+    );
+    assert!(
+        !metrics.contains("corp.example.com"),
+        "no address in the metrics"
+    );
+}
+
+#[tokio::test]
+async fn a_paused_campaign_mails_nobody_until_it_is_resumed() {
+    let (app, clock) = app(Seed::Demo, |_| {}).await;
+    let starts = (start() + chrono::Duration::hours(1)).to_rfc3339();
+    let id = id_of(
+        &app.create_campaign(
+            &admin_token(),
+            json!({"name": "later", "startAt": starts,
+                   "source": {"emails": ["grace+hr@example.com", "donald@example.com"]}}),
+        )
+        .await,
+    );
+    assert_eq!(app.campaign(&id).await["state"], "scheduled");
+
+    let paused = app.lifecycle(&id, "pause", &admin_token()).await;
+    assert_eq!(paused.status, 200, "{}", paused.body);
+    assert_eq!(paused.body["state"], "paused");
+    assert!(paused.body["eta"].is_null());
+    clock.advance(Duration::from_secs(2 * 3600));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.calls("send").await, 0, "paused: nobody is mailed");
+    assert_eq!(app.campaign(&id).await["state"], "paused");
+
+    let resumed = app.lifecycle(&id, "resume", &admin_token()).await;
+    assert_eq!(resumed.body["state"], "running", "{}", resumed.body);
+    let done = app.campaign_when(&id, state_is("completed")).await;
+    assert_eq!(done["counts"], json!({"sent": 2}));
+    assert_eq!(
+        app.mails().await,
+        json!({"donald@example.com": 1, "grace+hr@example.com": 1})
+    );
+    app.lifecycle(&id, "resume", &admin_token())
+        .await
+        .assert_problem(409, "campaign_state_conflict");
+}
+
+const FIVE: [&str; 5] = [
+    "grace+hr@example.com",
+    "donald@example.com",
+    "john@example.com",
+    "dennis@example.com",
+    "radia@example.com",
+];
+
+#[tokio::test]
+async fn a_spent_daily_mail_budget_makes_a_campaign_wait_for_the_next_day_and_then_go_on() {
+    waits_for_the_next_day(None).await;
+}
+
+#[tokio::test]
+async fn on_postgresql_a_spent_daily_mail_budget_makes_a_campaign_wait_for_the_next_day() {
+    let Some(db) = crate::pg::PgDatabase::create().await else {
+        return;
+    };
+    waits_for_the_next_day(Some(db.url.clone())).await;
+    db.drop_it().await;
+}
+
+/// The budget test on the test's own SQLite file, or on the PostgreSQL database `url`.
+async fn waits_for_the_next_day(url: Option<String>) {
+    // One item at a time: items in flight when the budget runs out would stop before their
+    // call and stay pending too, which makes the count depend on timing.
+    let (app, clock) = app(Seed::Demo, |s| {
+        s.limits.daily_mails_per_caller = 2;
+        s.invitations.batch_concurrency = std::num::NonZeroUsize::MIN;
+        if let Some(url) = url {
+            s.store.database_url = url.into();
+        }
+    })
+    .await;
+    let id = id_of(
+        &app.create_campaign(
+            &admin_token(),
+            json!({"name": "budget", "source": {"emails": FIVE}}),
+        )
+        .await,
+    );
+
+    let waiting = app.campaign_when(&id, state_is("waiting")).await;
+    assert_eq!(
+        waiting["resumesAt"], "2026-12-02T00:00:00.000Z",
+        "{waiting}"
+    );
+    // Two mails, the rest waits.
+    let waiting = app
+        .campaign_when(&id, |c| c["counts"]["pending"] == 3)
+        .await;
+    assert_eq!(waiting["counts"]["sent"], 2, "{waiting}");
+
+    clock.advance(Duration::from_secs(14 * 3600));
+    app.campaign_when(&id, |c| c["counts"]["sent"] == 4 && c["state"] == "waiting")
+        .await;
+    clock.advance(Duration::from_secs(24 * 3600));
+    let done = app.campaign_when(&id, state_is("completed")).await;
+    assert_eq!(done["counts"], json!({"sent": 5}));
+    let mails = app.mails().await;
+    assert!(FIVE.iter().all(|e| mails[e] == 1), "{mails}");
+}
+
+#[tokio::test]
+async fn cancel_leaves_the_sent_mails_and_cancels_the_rest() {
+    // One item at a time: items in flight when the budget runs out would stop before their
+    // call and stay pending too, which makes the count depend on timing.
+    let (app, clock) = app(Seed::Demo, |s| {
+        s.limits.daily_mails_per_caller = 2;
+        s.invitations.batch_concurrency = std::num::NonZeroUsize::MIN;
+    })
+    .await;
+    let id = id_of(
+        &app.create_campaign(
+            &admin_token(),
+            json!({"name": "stop it", "source": {"emails": FIVE}}),
+        )
+        .await,
+    );
+    app.campaign_when(&id, |c| {
+        c["state"] == "waiting" && c["counts"]["pending"] == 3
+    })
+    .await;
+
+    let cancelled = app.lifecycle(&id, "cancel", &admin_token()).await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    assert_eq!(cancelled.body["state"], "cancelled");
+    assert_eq!(cancelled.body["counts"], json!({"sent": 2, "cancelled": 3}));
+    clock.advance(Duration::from_secs(2 * 24 * 3600));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.calls("send").await, 2, "no mail after the cancel");
+    assert_eq!(
+        app.campaign(&id).await["counts"],
+        json!({"sent": 2, "cancelled": 3})
+    );
+    app.lifecycle(&id, "cancel", &admin_token())
+        .await
+        .assert_problem(409, "campaign_state_conflict");
+}
+
+#[tokio::test]
+async fn reminders_go_to_people_still_invited_after_the_pause_at_most_max_and_never_after_accepting()
+ {
+    let (app, clock) = app(Seed::Demo, |_| {}).await;
+    let id = id_of(
+        &app.create_campaign(
+            &admin_token(),
+            json!({"name": "remind", "reminders": {"afterHours": 1, "max": 2},
+                   "source": {"emails": ["grace+hr@example.com", "donald@example.com"]}}),
+        )
+        .await,
+    );
+    let first = app.campaign_when(&id, |c| c["counts"]["sent"] == 2).await;
+    assert_eq!(first["state"], "running", "reminders are left: {first}");
+    app.control("accounts/accept", json!({"email": "donald@example.com"}))
+        .await;
+
+    clock.advance(Duration::from_secs(3600));
+    let reminded = app
+        .campaign_when(&id, |c| c["counts"]["accepted"] == 1)
+        .await;
+    assert_eq!(reminded["state"], "running", "{reminded}");
+    let mut grace = Value::Null;
+    for _ in 0..3000 {
+        let items = app
+            .get_as(
+                &format!("/v1/campaigns/{id}/items?outcome=sent"),
+                &admin_token(),
+            )
+            .await;
+        grace = items.body["items"][0].clone();
+        if grace["mails"] == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(grace["email"], "grace+hr@example.com");
+    assert_eq!(grace["mails"], 2, "the first reminder: {grace}");
+
+    clock.advance(Duration::from_secs(3600));
+    app.campaign_when(&id, state_is("completed")).await;
+    clock.advance(Duration::from_secs(3 * 3600));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        app.mails().await,
+        json!({"donald@example.com": 1, "grace+hr@example.com": 3}),
+        "one mail and two reminders at most; none after accepting"
+    );
+}
+
+#[tokio::test]
+async fn a_dry_run_classifies_every_address_and_mails_nobody() {
+    let (app, _clock) = app(Seed::Demo, |s| {
+        s.allowed_domains = vec!["example.com".into()]
+    })
+    .await;
+    let checker = token(&[Scope::Check, Scope::Read]);
+    let id = id_of(
+        &app.create_campaign(
+            &checker,
+            json!({"name": "what if", "dryRun": true, "source": {"emails": [
+                "not an address", "x@other.org", "ada@example.com", "ada@EXAMPLE.com",
+                "alan@example.com", "grace+hr@example.com", "nobody@example.com"
+            ]}}),
+        )
+        .await,
+    );
+    let done = app.campaign_when(&id, state_is("completed")).await;
+    assert_eq!(
+        done["counts"],
+        json!({"skipped": 3, "already_invited": 1, "already_accepted": 1, "would_send": 1, "not_eligible": 1}),
+        "{done}"
+    );
+    assert_eq!(done["dryRun"], true);
+    assert_eq!(app.calls("send").await, 0);
+    assert_eq!(app.mails().await, json!({}));
+    let skipped = app
+        .get_as(
+            &format!("/v1/campaigns/{id}/items?outcome=skipped"),
+            &checker,
+        )
+        .await;
+    let reasons: Vec<&str> = skipped.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reasons,
+        ["invalid_email", "domain_not_allowed", "duplicate"]
+    );
+}
+
+#[tokio::test]
+async fn a_campaign_is_its_creators_and_other_callers_get_404_unless_campaigns_admin() {
+    let (app, _clock) = app(Seed::Demo, |_| {}).await;
+    let owner = token(&[Scope::Send, Scope::Read]);
+    let id = id_of(
+        &app.create_campaign(
+            &token(&[Scope::Check, Scope::Send]),
+            json!({"name": "mine", "source": {"emails": ["grace+hr@example.com"]}}),
+        )
+        .await,
+    );
+    assert_eq!(
+        app.get_as(&format!("/v1/campaigns/{id}"), &owner)
+            .await
+            .status,
+        200
+    );
+
+    let other = token_for("someone-else", &[Scope::Send, Scope::Read]);
+    app.get_as(&format!("/v1/campaigns/{id}"), &other)
+        .await
+        .assert_problem(404, "not_found");
+    app.lifecycle(&id, "cancel", &other)
+        .await
+        .assert_problem(404, "not_found");
+    app.get_as(&format!("/v1/campaigns/{id}/items"), &other)
+        .await
+        .assert_problem(404, "not_found");
+    let theirs = app.get_as("/v1/campaigns", &other).await;
+    assert_eq!(theirs.body["campaigns"], json!([]));
+
+    let auditor = token_for("auditor", &[Scope::Read, Scope::CampaignsAdmin]);
+    let seen = app.get_as(&format!("/v1/campaigns/{id}"), &auditor).await;
+    assert_eq!(seen.status, 200);
+    assert_eq!(seen.body["owner"]["sub"], CALLER);
+    assert_eq!(
+        app.get_as("/v1/campaigns", &auditor).await.body["campaigns"][0]["id"],
+        id.as_str()
+    );
+}
+
+#[tokio::test]
+async fn bad_campaign_requests_are_refused_with_a_problem_and_create_nothing() {
+    let (app, _clock) = app(Seed::Demo, |_| {}).await;
+    let all = admin_token();
+    for body in [
+        json!({"name": "x", "source": {"states": ["NOT_YET_SENT"], "emails": ["a@example.com"]}}),
+        json!({"name": "x", "source": {}}),
+        json!({"name": "x", "source": {"states": ["invited"]}}),
+        json!({"name": "", "source": {"emails": ["a@example.com"]}}),
+        json!({"name": "x", "source": {"emails": []}}),
+        json!({"name": "x", "source": {"emails": ["a@example.com"]}, "color": "red"}),
+        json!({"name": "x", "source": {"emails": ["a@example.com"]}, "reminders": {"afterHours": 0}}),
+    ] {
+        app.create_campaign(&all, body.clone())
+            .await
+            .assert_problem(400, "invalid_request");
+    }
+    app.create_campaign(
+        &token(&[Scope::Check]),
+        json!({"name": "x", "source": {"emails": ["a@example.com"]}}),
+    )
+    .await
+    .assert_problem(403, "insufficient_scope");
+    let plain = app
+        .client
+        .post(format!("{}/v1/campaigns", app.address))
+        .bearer_auth(&all)
+        .header("content-type", "text/plain")
+        .body("a@example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 415);
+    app.get_as("/v1/campaigns?pageSize=0", &all)
+        .await
+        .assert_problem(400, "invalid_query");
+    app.get_as("/v1/campaigns/nope/items?outcome=bogus", &all)
+        .await
+        .assert_problem(400, "invalid_query");
+    app.get_as("/v1/campaigns/nope", &all)
+        .await
+        .assert_problem(404, "not_found");
+    assert_eq!(
+        app.get_as("/v1/campaigns", &all).await.body["campaigns"],
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn a_send_that_prefers_respond_async_becomes_a_campaign() {
+    let (app, _clock) = app(Seed::Demo, |_| {}).await;
+    let answer = app
+        .client
+        .post(format!("{}/v1/invitations/send", app.address))
+        .bearer_auth(admin_token())
+        .header("prefer", "respond-async")
+        .json(&json!({"emails": ["grace+hr@example.com", "ada@example.com"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 202);
+    assert_eq!(answer.headers()["preference-applied"], "respond-async");
+    let location = answer.headers()["location"].to_str().unwrap().to_owned();
+    let id = location.trim_start_matches("/v1/campaigns/").to_owned();
+    let done = app.campaign_when(&id, state_is("completed")).await;
+    assert_eq!(done["counts"], json!({"sent": 1, "already_invited": 1}));
+    assert_eq!(done["source"]["kind"], "emails");
+}
+
+#[tokio::test]
+async fn a_roster_streamed_as_csv_becomes_items_and_its_report_lists_every_one() {
+    let (app, _clock) = app(Seed::Demo, |_| {}).await;
+    let mut csv = String::from("name,email,team\r\n");
+    for i in 0..1498 {
+        csv.push_str(&format!("Person {i},bad{i},x\r\n"));
+    }
+    csv.push_str("\"Hopper, Grace\",grace+hr@example.com,hr\r\nAda,ada@example.com,eng\r\n");
+    // Sent in small pieces: the gateway reads the rows as they come.
+    let pieces: Vec<Result<Vec<u8>, std::io::Error>> =
+        csv.as_bytes().chunks(97).map(|c| Ok(c.to_vec())).collect();
+    let answer = app
+        .client
+        .post(format!(
+            "{}/v1/campaigns?name=roster&dryRun=true",
+            app.address
+        ))
+        .bearer_auth(admin_token())
+        .header("content-type", "text/csv")
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            pieces,
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 201);
+    let created: Value = answer.json().await.unwrap();
+    assert_eq!(created["source"]["kind"], "roster");
+    assert_eq!(created["total"], 1500);
+    let id = created["id"].as_str().unwrap();
+    let done = app.campaign_when(id, state_is("completed")).await;
+    assert_eq!(
+        done["counts"],
+        json!({"skipped": 1498, "would_send": 1, "already_invited": 1})
+    );
+
+    let report = app
+        .client
+        .get(format!("{}/v1/campaigns/{id}/report", app.address))
+        .bearer_auth(admin_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(report.headers()["content-type"], "text/csv; charset=utf-8");
+    let text = report.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "email,outcome,reason,mails,lastMailAt,updatedAt");
+    assert_eq!(lines.len(), 1501);
+    assert!(
+        lines[1].starts_with("bad0,skipped,invalid_email,0,,"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[1500].starts_with("ada@example.com,already_invited,,0,,"),
+        "{}",
+        lines[1500]
+    );
+    let ndjson = app
+        .client
+        .get(format!("{}/v1/campaigns/{id}/report", app.address))
+        .bearer_auth(admin_token())
+        .header("accept", "application/x-ndjson")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(ndjson.lines().count(), 1500);
+
+    let missing = app
+        .client
+        .post(format!(
+            "{}/v1/campaigns?name=roster&dryRun=true",
+            app.address
+        ))
+        .bearer_auth(admin_token())
+        .header("content-type", "text/csv")
+        .body("name,mail\r\nAda,ada@example.com\r\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 400);
+    assert_eq!(
+        app.get_as("/v1/campaigns", &admin_token()).await.body["campaigns"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "the refused roster left nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_google_outage_makes_a_campaign_wait_without_failing_its_items() {
+    let (app, clock) = app(Seed::Demo, |_| {}).await;
+    app.control(
+        "faults",
+        json!({"method": "get", "status": 503, "count": 100000}),
+    )
+    .await;
+    let id = id_of(
+        &app.create_campaign(
+            &admin_token(),
+            json!({"name": "outage", "source": {"emails": ["grace+hr@example.com", "donald@example.com"]}}),
+        )
+        .await,
+    );
+
+    let waiting = app.campaign_when(&id, state_is("waiting")).await;
+    let resumes: DateTime<Utc> = waiting["resumesAt"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .expect("resumesAt while waiting");
+    assert!(resumes > start(), "{waiting}");
+    let waiting = app
+        .campaign_when(&id, |c| c["counts"]["pending"] == 2)
+        .await;
+    assert_eq!(
+        waiting["counts"],
+        json!({"pending": 2}),
+        "nothing failed: {waiting}"
+    );
+
+    let cleared = app
+        .client
+        .delete(format!("{}/emulator/v1/faults", app.google.emulator.url()))
+        .send()
+        .await
+        .unwrap();
+    assert!(cleared.status().is_success());
+    // Let the breaker's open period (real time, 300 ms in tests) pass before the campaign resumes.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    clock.advance((resumes - start()).to_std().unwrap());
+    // A call refused by the breaker while its probe runs holds the campaign again, briefly.
+    let mut done = app.campaign(&id).await;
+    for _ in 0..500 {
+        if done["state"] == "completed" {
+            break;
+        }
+        clock.advance(Duration::from_secs(1));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        done = app.campaign(&id).await;
+    }
+    assert_eq!(done["state"], "completed", "{done}");
+    assert_eq!(done["counts"], json!({"sent": 2}));
+}

@@ -1,0 +1,258 @@
+//! Campaigns: items claimed with a lease, never by two claimers at once; lifecycle and pages.
+
+use crate::helpers::manual_clock;
+use invitation_gateway::store::{
+    Caller, CampaignState, ItemUpdate, KnownInvitation, NewCampaign, NewItem, Reminders, Store,
+};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+const LEASE: Duration = Duration::from_secs(60);
+
+fn owner() -> Caller {
+    Caller::new("https://idp.example", "hr-bot")
+}
+
+async fn campaign(store: &Store, id: &str) {
+    store
+        .create_campaign(&NewCampaign {
+            id: id.into(),
+            owner: owner(),
+            name: format!("campaign {id}"),
+            dry_run: false,
+            resend: false,
+            source_kind: "emails".into(),
+            source_states: Vec::new(),
+            reminders: Some(Reminders {
+                after: Duration::from_secs(3600),
+                max: 2,
+            }),
+            start_at: store.clock().now(),
+            planned: true,
+        })
+        .await
+        .expect("the campaign is created");
+}
+
+fn pending(email: &str) -> NewItem {
+    NewItem {
+        email: email.into(),
+        skipped: None,
+        known: None,
+    }
+}
+
+fn sent() -> ItemUpdate {
+    ItemUpdate {
+        outcome: "sent".into(),
+        mailed: true,
+        ..ItemUpdate::default()
+    }
+}
+
+store_test! {
+    async fn items_are_added_in_chunks_and_a_repeated_person_is_a_skipped_duplicate(db) {
+        let clock = manual_clock();
+        let store = db.store(&clock).await;
+        campaign(&store, "c1").await;
+        let first: Vec<NewItem> = (0..3).map(|i| pending(&format!("p{i}@example.com"))).collect();
+        let second = vec![
+            pending("p1@example.com"),
+            NewItem { skipped: Some("invalid_email".into()), ..pending("not an address") },
+            NewItem {
+                known: Some(KnownInvitation { state: "NOT_YET_SENT".into(), mails_sent: 0, updated: None }),
+                ..pending("p9@example.com")
+            },
+            pending("P9@example.com"),
+        ];
+        assert_eq!(store.add_campaign_items("c1", &first, true).await.unwrap(), 3);
+        assert_eq!(store.add_campaign_items("c1", &second, true).await.unwrap(), 4);
+        let again = [pending("P0@example.com")];
+        assert_eq!(store.add_campaign_items("c1", &again, false).await.unwrap(), 0, "a walk that starts over adds nobody twice");
+
+        let counts = store.campaign_counts("c1").await.unwrap();
+        assert_eq!(counts.get("pending"), Some(&4));
+        assert_eq!(counts.get("skipped"), Some(&3), "a repeat within one call too");
+        let skipped = store.campaign_items("c1", &["skipped".into()], 10, None).await.unwrap();
+        let reasons: Vec<_> = skipped.items.iter().map(|i| i.reason.clone().unwrap_or_default()).collect();
+        assert_eq!(reasons, ["invalid_email", "duplicate", "duplicate"], "repeats follow their chunk");
+        let page = store.campaign_items("c1", &[], 4, None).await.unwrap();
+        assert_eq!(page.items.len(), 4);
+        let rest = store.campaign_items("c1", &[], 4, page.next).await.unwrap();
+        assert_eq!(rest.items.len(), 3);
+        assert_eq!(rest.next, None);
+        let claimed = store.claim_campaign_items("c1", 10, LEASE).await.unwrap();
+        let known: Vec<_> = claimed.iter().filter_map(|i| i.known.clone()).collect();
+        assert_eq!(known.len(), 1, "the list's state travels with its item");
+        assert_eq!(claimed.len(), 4, "skipped items are never claimed");
+    }
+}
+
+store_test! {
+    async fn concurrent_claimers_on_two_replicas_never_get_the_same_item(db) {
+        let clock = manual_clock();
+        let (a, b) = (db.store(&clock).await, db.store(&clock).await);
+        campaign(&a, "c1").await;
+        let items: Vec<NewItem> = (0..200).map(|i| pending(&format!("p{i}@example.com"))).collect();
+        for chunk in items.chunks(50) {
+            a.add_campaign_items("c1", chunk, true).await.unwrap();
+        }
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tasks.push(tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let claimed = store.claim_campaign_items("c1", 7, LEASE).await.expect("claim answers");
+                    if claimed.is_empty() {
+                        return mine;
+                    }
+                    for item in claimed {
+                        assert!(store.complete_campaign_item(&item, &sent()).await.unwrap());
+                        mine.push(item.id);
+                    }
+                }
+            }));
+        }
+        let mut all = Vec::new();
+        for task in tasks {
+            all.extend(task.await.expect("task"));
+        }
+        let distinct: BTreeSet<_> = all.iter().copied().collect();
+        assert_eq!(all.len(), 200, "every item claimed once");
+        assert_eq!(distinct.len(), 200);
+        assert!(a.complete_campaign_if_done("c1").await.unwrap());
+        assert_eq!(a.campaign_state("c1").await.unwrap(), Some(CampaignState::Completed));
+    }
+}
+
+store_test! {
+    async fn an_expired_lease_is_claimed_again_and_its_old_holder_can_no_longer_complete_it(db) {
+        let clock = manual_clock();
+        let store = db.store(&clock).await;
+        campaign(&store, "c1").await;
+        store.add_campaign_items("c1", &[pending("ada@example.com")], true).await.unwrap();
+        let first = store.claim_campaign_items("c1", 5, LEASE).await.unwrap();
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].attempts, 0);
+        assert!(store.mark_item_mailing(&first[0]).await.unwrap());
+        clock.advance(LEASE - Duration::from_millis(1));
+        assert!(store.claim_campaign_items("c1", 5, LEASE).await.unwrap().is_empty(), "held");
+        assert!(!store.complete_campaign_if_done("c1").await.unwrap(), "work is left");
+        clock.advance(Duration::from_millis(1));
+        let second = store.claim_campaign_items("c1", 5, LEASE).await.unwrap();
+        assert_eq!(second.len(), 1, "the lease ran out: the item is claimable again");
+        assert!(second[0].mailing, "the next holder learns a mail may have gone out");
+        assert_eq!(second[0].attempts, 1);
+        assert!(!store.complete_campaign_item(&first[0], &sent()).await.unwrap(), "no longer the holder");
+        assert!(!store.mark_item_mailing(&first[0]).await.unwrap());
+        assert!(store.complete_campaign_item(&second[0], &sent()).await.unwrap());
+        let item = &store.campaign_items("c1", &[], 10, None).await.unwrap().items[0];
+        assert_eq!((item.outcome.as_str(), item.mails), ("sent", 1));
+        assert_eq!(item.last_mail_at, Some(clock.now()));
+    }
+}
+
+store_test! {
+    async fn a_released_item_is_due_again_at_its_time_and_a_reminder_at_its_time(db) {
+        let clock = manual_clock();
+        let store = db.store(&clock).await;
+        campaign(&store, "c1").await;
+        store.add_campaign_items("c1", &[pending("ada@example.com")], true).await.unwrap();
+        let item = store.claim_campaign_items("c1", 1, LEASE).await.unwrap().remove(0);
+        let later = clock.now() + Duration::from_secs(30);
+        assert!(store.release_campaign_item(&item, later, Some(("upstream_unavailable", "x"))).await.unwrap());
+        assert!(store.claim_campaign_items("c1", 1, LEASE).await.unwrap().is_empty());
+        clock.advance(Duration::from_secs(30));
+        let item = store.claim_campaign_items("c1", 1, LEASE).await.unwrap().remove(0);
+        let remind_at = clock.now() + Duration::from_secs(3600);
+        assert!(store.complete_campaign_item(&item, &ItemUpdate { due_at: Some(remind_at), ..sent() }).await.unwrap());
+        assert!(!store.complete_campaign_if_done("c1").await.unwrap(), "a reminder is left");
+        clock.advance(Duration::from_secs(3599));
+        assert!(store.claim_campaign_items("c1", 1, LEASE).await.unwrap().is_empty());
+        clock.advance(Duration::from_secs(1));
+        let reminder = store.claim_campaign_items("c1", 1, LEASE).await.unwrap().remove(0);
+        assert_eq!((reminder.outcome.as_str(), reminder.mails, reminder.reminders), ("sent", 1, 0));
+        let update = ItemUpdate { reminder: true, ..sent() };
+        assert!(store.complete_campaign_item(&reminder, &update).await.unwrap());
+        let item = &store.campaign_items("c1", &["sent".into()], 10, None).await.unwrap().items[0];
+        assert_eq!(item.mails, 2);
+        assert!(store.complete_campaign_if_done("c1").await.unwrap());
+    }
+}
+
+store_test! {
+    async fn pause_hides_a_campaign_from_workers_and_cancel_closes_its_pending_items(db) {
+        let clock = manual_clock();
+        let store = db.store(&clock).await;
+        campaign(&store, "c1").await;
+        store.add_campaign_items("c1", &[pending("a@example.com"), pending("b@example.com"), pending("c@example.com")], true).await.unwrap();
+        let first = store.claim_campaign_items("c1", 1, LEASE).await.unwrap().remove(0);
+        assert!(store.complete_campaign_item(&first, &sent()).await.unwrap());
+        assert_eq!(store.due_campaigns().await.unwrap().len(), 1);
+
+        assert!(store.set_campaign_state("c1", &[CampaignState::Running], CampaignState::Paused, None).await.unwrap());
+        assert!(store.due_campaigns().await.unwrap().is_empty());
+        assert!(!store.set_campaign_state("c1", &[CampaignState::Running], CampaignState::Paused, None).await.unwrap(), "paused once");
+        let resume = clock.now() + Duration::from_secs(60);
+        assert!(store.set_campaign_state("c1", &[CampaignState::Paused], CampaignState::Waiting, Some(resume)).await.unwrap());
+        assert!(store.due_campaigns().await.unwrap().is_empty(), "waiting until resumesAt");
+        clock.advance(Duration::from_secs(60));
+        assert_eq!(store.due_campaigns().await.unwrap().len(), 1);
+
+        assert!(store.cancel_campaign("c1").await.unwrap());
+        assert!(!store.cancel_campaign("c1").await.unwrap(), "cancelled once");
+        let record = store.campaign("c1").await.unwrap().expect("the campaign");
+        assert_eq!(record.state, CampaignState::Cancelled);
+        assert_eq!(record.completed_at, Some(clock.now()));
+        let counts = store.campaign_counts("c1").await.unwrap();
+        assert_eq!((counts.get("sent"), counts.get("cancelled")), (Some(&1), Some(&2)));
+        assert!(store.claim_campaign_items("c1", 5, LEASE).await.unwrap().is_empty());
+    }
+}
+
+store_test! {
+    async fn campaigns_are_listed_newest_first_per_owner_in_pages_and_count_their_calls(db) {
+        let clock = manual_clock();
+        let store = db.store(&clock).await;
+        for id in ["c1", "c2", "c3"] {
+            campaign(&store, id).await;
+            clock.advance(Duration::from_secs(1));
+        }
+        store
+            .create_campaign(&NewCampaign {
+                id: "other".into(),
+                owner: Caller::new("https://idp.example", "someone-else"),
+                name: "theirs".into(),
+                dry_run: true,
+                resend: true,
+                source_kind: "states".into(),
+                source_states: vec!["NOT_YET_SENT".into(), "DECLINED".into()],
+                reminders: None,
+                start_at: clock.now() + Duration::from_secs(600),
+                planned: false,
+            })
+            .await
+            .unwrap();
+        let page = store.list_campaigns(Some(&owner()), 2, None).await.unwrap();
+        let ids: Vec<_> = page.campaigns.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["c3", "c2"]);
+        let rest = store.list_campaigns(Some(&owner()), 2, page.next.as_deref()).await.unwrap();
+        assert_eq!(rest.campaigns.len(), 1);
+        assert_eq!(rest.next, None);
+        assert_eq!(store.list_campaigns(None, 10, None).await.unwrap().campaigns.len(), 4);
+
+        let other = store.campaign("other").await.unwrap().expect("stored");
+        assert_eq!(other.state, CampaignState::Scheduled);
+        assert_eq!(other.source_states, ["NOT_YET_SENT", "DECLINED"]);
+        assert!(other.dry_run && other.resend && !other.planned);
+        assert!(store.claim_campaign_planning("other", LEASE).await.unwrap());
+        assert!(!store.claim_campaign_planning("other", LEASE).await.unwrap(), "one walker at a time");
+        store.finish_campaign_planning("other").await.unwrap();
+        assert!(store.campaign("other").await.unwrap().expect("stored").planned);
+
+        store.add_campaign_calls("c1", 3).await.unwrap();
+        store.add_campaign_calls("c1", 2).await.unwrap();
+        assert_eq!(store.campaign("c1").await.unwrap().expect("stored").google_calls, 5);
+    }
+}
