@@ -256,5 +256,5 @@ async fn every_operation_requires_its_scope_and_refuses_tokens_without_it() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 18, "every /v1 operation was walked");
+    assert_eq!(checked, 20, "every /v1 operation was walked");
 }
