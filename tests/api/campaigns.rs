@@ -331,6 +331,34 @@ async fn reminders_go_to_people_still_invited_after_the_pause_at_most_max_and_ne
         json!({"donald@example.com": 1, "grace+hr@example.com": 3}),
         "one mail and two reminders at most; none after accepting"
     );
+    // Every mail, reminders included, is in the store's audit trail: the campaign, the creator
+    // as the caller, an intent completed with its outcome.
+    let filter = invitation_gateway::store::AuditFilter {
+        campaign_id: Some(id.clone()),
+        ..Default::default()
+    };
+    let trail = app
+        .state
+        .invitations
+        .store()
+        .list_audit(&filter, 100, None)
+        .await
+        .unwrap();
+    assert_eq!(trail.events.len(), 4, "{:?}", trail.events);
+    for event in &trail.events {
+        assert_eq!(
+            (event.action.as_str(), event.caller.sub.as_str()),
+            ("send", CALLER)
+        );
+        assert_eq!(
+            event
+                .outcome
+                .as_deref()
+                .map(|o| o == "sent" || o == "resent"),
+            Some(true),
+            "{event:?}"
+        );
+    }
 }
 
 #[tokio::test]
