@@ -516,10 +516,14 @@ impl Campaigns {
         page_size: u32,
         page_token: Option<&str>,
     ) -> Result<ItemList, CampaignError> {
-        if let Some(bad) = outcomes.iter().find(|o| !OUTCOMES.contains(&o.as_str())) {
-            return Err(CampaignError::Invalid(format!(
-                "outcome: {bad:?} is not an item outcome."
-            )));
+        // The detail names no value: a query is the caller's text.
+        if outcomes.iter().any(|o| !OUTCOMES.contains(&o.as_str())) {
+            return Err(CampaignError::Invalid(
+                "outcome must be an item outcome (pending, sent, resent, already_invited, \
+                 already_accepted, not_eligible, skipped, failed, accepted, declined, \
+                 would_send, cancelled)."
+                    .into(),
+            ));
         }
         let after = match page_token {
             None => None,

@@ -170,3 +170,43 @@ async fn a_pause_reaches_every_replica_within_the_lease_and_a_resume_finishes_th
     drop(replicas);
     db.drop_it().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_stopped_with_sigterm_finishes_or_gives_back_its_items_at_once() {
+    let Some(db) = PgDatabase::create().await else {
+        return;
+    };
+    let google = people().await;
+    // A lease far longer than the test: an item the stopped replica kept would hold the
+    // campaign for a minute.
+    let mut settings = SETTINGS.to_vec();
+    settings.retain(|(name, _)| *name != "GATEWAY_CAMPAIGN_LEASE_SECS");
+    settings.push(("GATEWAY_CAMPAIGN_LEASE_SECS", "60"));
+    settings.push(("GATEWAY_SHUTDOWN_DRAIN_SECS", "1"));
+    let mut replicas: Vec<Replica> = (0..2)
+        .map(|_| start_replica(&google, &db.url, &settings))
+        .collect();
+    let id = start_campaign(&replicas[1].base).await;
+    mails_reach(&google, 6).await;
+
+    let stopping = &mut replicas[0];
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &stopping.process.0.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let exited = stopping.process.0.wait().expect("the replica exits");
+    assert!(exited.success(), "{exited:?}");
+    let stopped_at = Instant::now();
+
+    let done = completed(&replicas[1].base, &id).await;
+    assert!(
+        stopped_at.elapsed() < Duration::from_secs(30),
+        "the other replica did not have to wait for a lease: {:?}",
+        stopped_at.elapsed()
+    );
+    assert_eq!(done["counts"], json!({"sent": PEOPLE}), "{done}");
+    each_mailed_once(&stats(&google).await);
+    drop(replicas);
+    db.drop_it().await;
+}

@@ -331,6 +331,34 @@ async fn reminders_go_to_people_still_invited_after_the_pause_at_most_max_and_ne
         json!({"donald@example.com": 1, "grace+hr@example.com": 3}),
         "one mail and two reminders at most; none after accepting"
     );
+    // Every mail, reminders included, is in the store's audit trail: the campaign, the creator
+    // as the caller, an intent completed with its outcome.
+    let filter = invitation_gateway::store::AuditFilter {
+        campaign_id: Some(id.clone()),
+        ..Default::default()
+    };
+    let trail = app
+        .state
+        .invitations
+        .store()
+        .list_audit(&filter, 100, None)
+        .await
+        .unwrap();
+    assert_eq!(trail.events.len(), 4, "{:?}", trail.events);
+    for event in &trail.events {
+        assert_eq!(
+            (event.action.as_str(), event.caller.sub.as_str()),
+            ("send", CALLER)
+        );
+        assert_eq!(
+            event
+                .outcome
+                .as_deref()
+                .map(|o| o == "sent" || o == "resent"),
+            Some(true),
+            "{event:?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -454,9 +482,18 @@ async fn bad_campaign_requests_are_refused_with_a_problem_and_create_nothing() {
     app.get_as("/v1/campaigns?pageSize=0", &all)
         .await
         .assert_problem(400, "invalid_query");
-    app.get_as("/v1/campaigns/nope/items?outcome=bogus", &all)
-        .await
-        .assert_problem(400, "invalid_query");
+    let bogus = app
+        .get_as(
+            "/v1/campaigns/nope/items?outcome=secret.person%40example.com",
+            &all,
+        )
+        .await;
+    bogus.assert_problem(400, "invalid_query");
+    assert!(
+        !bogus.body.to_string().contains("secret"),
+        "the query is not echoed: {}",
+        bogus.body
+    );
     app.get_as("/v1/campaigns/nope", &all)
         .await
         .assert_problem(404, "not_found");
