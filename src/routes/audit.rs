@@ -11,12 +11,12 @@ use crate::invitations::batch::EmailBatch;
 use crate::invitations::mutation::Action;
 use crate::invitations::outcome::Outcome;
 use crate::routes::authorized::Authorized;
-use crate::routes::common::{AuthErrors, BodyErrors, EmailsRequest};
+use crate::routes::common::{AuthErrors, BodyErrors, EmailsRequest, StoreErrors, invalid_query};
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, IntoResponses, ToSchema};
+use utoipa::{IntoParams, ToSchema};
 
 /// Longest `callerIss`, `callerSub` or `campaign` filter.
 const MAX_FILTER_LEN: usize = 512;
@@ -188,30 +188,12 @@ pub struct ListAuditParams {
     page_token: Option<String>,
 }
 
-/// Errors of the audit operations besides the ones every operation has.
-#[derive(IntoResponses)]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
-pub enum AuditErrors {
-    /// The store cannot be reached (`store_unavailable`).
-    #[response(
-        status = 503,
-        content_type = "application/problem+json",
-        headers(("Retry-After" = u64, description = "Seconds to wait before trying again")),
-        example = json!(ErrorCode::StoreUnavailable.example())
-    )]
-    StoreUnavailable(ProblemDocument),
-}
-
 /// A parsed `GET /v1/audit` query.
 #[derive(Debug, Default)]
 struct AuditQuery {
     filter: AuditFilter,
     page_size: Option<u32>,
     cursor: Option<AuditCursor>,
-}
-
-fn invalid_query(detail: impl Into<String>) -> ApiError {
-    ApiError::new(ErrorCode::InvalidQuery, detail)
 }
 
 fn text_filter(name: &str, value: &str) -> Result<String, ApiError> {
@@ -344,7 +326,7 @@ fn parse_query(query_string: &str) -> Result<AuditQuery, ApiError> {
         (status = 400, description = "A query parameter is invalid (`invalid_query`): an unknown or repeated parameter, an unknown action or outcome, a time that is not RFC 3339, a page size outside 1 to 500, or a page token this listing did not give.",
          body = ProblemDocument, content_type = "application/problem+json", example = json!(ErrorCode::InvalidQuery.example())),
         AuthErrors,
-        AuditErrors,
+        StoreErrors,
     )
 )]
 pub async fn list_audit(
@@ -388,7 +370,7 @@ pub async fn list_audit(
          }], "truncated": false})),
         BodyErrors,
         AuthErrors,
-        AuditErrors,
+        StoreErrors,
     )
 )]
 pub async fn search_audit(

@@ -12,7 +12,7 @@ use crate::invitations::CallerId;
 use crate::invitations::listing::ExportFormat;
 use crate::invitations::outcome::InvitationState;
 use crate::routes::authorized::Authorized;
-use crate::routes::common::AuthErrors;
+use crate::routes::common::{AuthErrors, QueryErrors, invalid_query};
 use crate::routes::invitations::export_format;
 use crate::state::AppState;
 use actix_web::http::header;
@@ -167,19 +167,6 @@ pub enum LifecycleErrors {
     Conflict(ProblemDocument),
 }
 
-/// A bad query (`invalid_query`).
-#[derive(IntoResponses)]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
-pub enum QueryErrors {
-    /// A query parameter is invalid (`invalid_query`).
-    #[response(
-        status = 400,
-        content_type = "application/problem+json",
-        example = json!(ErrorCode::InvalidQuery.example())
-    )]
-    BadQuery(ProblemDocument),
-}
-
 /// Errors only create answers.
 #[derive(IntoResponses)]
 #[allow(dead_code)] // Only read by the OpenAPI derive.
@@ -241,10 +228,6 @@ fn viewer(caller: &Caller) -> Viewer {
         caller: caller_id(caller),
         admin: caller.has_scope(Scope::CampaignsAdmin),
     }
-}
-
-fn invalid_query(detail: impl Into<String>) -> ApiError {
-    ApiError::new(ErrorCode::InvalidQuery, detail)
 }
 
 /// The `Location` of campaign `id`.

@@ -1,6 +1,6 @@
 //! What every `/v1` handler shares: the call context, batch validation, documented errors.
 
-use crate::error::{ErrorCode, ProblemDocument};
+use crate::error::{ApiError, ErrorCode, ProblemDocument};
 use crate::middleware::request_id::RequestId;
 use actix_web::{HttpMessage, HttpRequest};
 use serde::Deserialize;
@@ -124,4 +124,36 @@ pub enum UpstreamErrors {
         example = json!(ErrorCode::UpstreamTimeout.example())
     )]
     Timeout(ProblemDocument),
+}
+
+/// The store answers these operations: its outage is theirs.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub enum StoreErrors {
+    /// The gateway's store cannot be reached (`store_unavailable`); see `Retry-After`.
+    #[response(
+        status = 503,
+        content_type = "application/problem+json",
+        headers(("Retry-After" = u64, description = "Seconds to wait before trying again")),
+        example = json!(ErrorCode::StoreUnavailable.example())
+    )]
+    StoreUnavailable(ProblemDocument),
+}
+
+/// A query parameter is wrong.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub enum QueryErrors {
+    /// A query parameter is unknown, repeated or invalid (`invalid_query`).
+    #[response(
+        status = 400,
+        content_type = "application/problem+json",
+        example = json!(ErrorCode::InvalidQuery.example())
+    )]
+    BadRequest(ProblemDocument),
+}
+
+/// A 400 `invalid_query` problem saying what is wrong with the query.
+pub fn invalid_query(detail: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorCode::InvalidQuery, detail)
 }

@@ -8,7 +8,9 @@ use crate::invitations::listing::{
 };
 use crate::invitations::outcome::{InvitationState, LookupResult};
 use crate::routes::authorized::Authorized;
-use crate::routes::common::{AuthErrors, BodyErrors, EmailsRequest, UpstreamErrors, request_id};
+use crate::routes::common::{
+    AuthErrors, BodyErrors, EmailsRequest, UpstreamErrors, invalid_query, request_id,
+};
 use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -104,10 +106,6 @@ pub struct ListInvitationsParams {
 pub struct ExportInvitationsParams {
     /// Only invitations in these states (repeat the parameter for several); all when absent.
     state: Option<Vec<StateFilter>>,
-}
-
-fn invalid_query(detail: impl Into<String>) -> ApiError {
-    ApiError::new(ErrorCode::InvalidQuery, detail)
 }
 
 /// Parses the query of list or export; `allowed` names the parameters the operation takes.

@@ -2,47 +2,18 @@
 //! schema of every event type.
 
 use crate::auth::scope;
-use crate::error::{ApiError, ErrorCode, ProblemDocument};
+use crate::error::ApiError;
 use crate::invitations::batch::EmailBatch;
 use crate::routes::authorized::Authorized;
-use crate::routes::common::{AuthErrors, BodyErrors, EmailsRequest};
+use crate::routes::common::{
+    AuthErrors, BodyErrors, EmailsRequest, QueryErrors, StoreErrors, invalid_query,
+};
 use crate::state::AppState;
 use crate::tracking::funnel::{Funnel, FunnelQuery};
 use crate::tracking::{DEFAULT_FEED_LIMIT, FeedError, HistoryResponse, MAX_FEED_LIMIT};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
-use utoipa::{IntoParams, IntoResponses, ToSchema};
-
-/// The store answers these operations: its outage is theirs.
-#[derive(IntoResponses)]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
-pub enum StoreErrors {
-    /// The gateway's store cannot be reached (`store_unavailable`); see `Retry-After`.
-    #[response(
-        status = 503,
-        content_type = "application/problem+json",
-        headers(("Retry-After" = u64, description = "Seconds to wait before trying again")),
-        example = json!(ErrorCode::StoreUnavailable.example())
-    )]
-    StoreUnavailable(ProblemDocument),
-}
-
-/// A query parameter is wrong.
-#[derive(IntoResponses)]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
-pub enum QueryErrors {
-    /// A query parameter is unknown, repeated or invalid (`invalid_query`).
-    #[response(
-        status = 400,
-        content_type = "application/problem+json",
-        example = json!(ErrorCode::InvalidQuery.example())
-    )]
-    BadRequest(ProblemDocument),
-}
-
-fn invalid_query(detail: impl Into<String>) -> ApiError {
-    ApiError::new(ErrorCode::InvalidQuery, detail)
-}
+use utoipa::{IntoParams, ToSchema};
 
 /// The query parameters of `query_string`, each of `allowed` at most once.
 fn single_params(query_string: &str, allowed: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
