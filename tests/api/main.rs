@@ -6,6 +6,7 @@ mod auth_rfc;
 mod bad_input;
 mod body_timeout;
 mod cli;
+mod console;
 mod deploy;
 mod emulator;
 mod errors;
