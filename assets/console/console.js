@@ -43,6 +43,13 @@ function formatTime(value) {
   return date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 }
 
+/** A day (`2026-11-16`, UTC) as the reader writes dates. */
+function formatDay(value) {
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) return String(value || '—');
+  return date.toLocaleDateString(undefined, { dateStyle: 'medium', timeZone: 'UTC' });
+}
+
 function formatDuration(seconds) {
   if (seconds === null || seconds === undefined || !Number.isFinite(Number(seconds))) return '—';
   let s = Math.max(0, Math.round(Number(seconds)));
@@ -86,6 +93,13 @@ function progressBar(campaign) {
 
 function stateBadge(state) {
   return h('span', { class: `badge state-${state}` }, state);
+}
+
+/** When a waiting campaign resumes, or a scheduled one starts. */
+function stateNote(c) {
+  if (c.state === 'waiting' && c.resumesAt) return h('span', { class: 'small' }, ` until ${formatTime(c.resumesAt)}`);
+  if (c.state === 'scheduled' && c.startAt) return h('span', { class: 'small' }, ` for ${formatTime(c.startAt)}`);
+  return null;
 }
 
 function countsText(counts) {
@@ -298,8 +312,7 @@ function campaignsTable(campaigns) {
       h('td', { 'data-label': 'Campaign' }, h('span', {},
         h('a', { href: `#/campaigns/${encodeURIComponent(c.id)}`, 'data-key': `open-${c.id}` }, c.name || c.id),
         c.dryRun ? h('span', { class: 'badge dry' }, 'dry run') : null)),
-      h('td', { 'data-label': 'State' }, h('span', {}, stateBadge(c.state),
-        c.state === 'waiting' && c.resumesAt ? h('span', { class: 'small' }, ` until ${formatTime(c.resumesAt)}`) : null)),
+      h('td', { 'data-label': 'State' }, h('span', {}, stateBadge(c.state), stateNote(c))),
       h('td', { 'data-label': 'Progress' }, progressBar(c)),
       h('td', { 'data-label': 'Counts', class: 'small' }, countsText(c.counts)),
       h('td', { 'data-label': 'ETA' }, FINISHED.has(c.state) ? '—' : formatEta(c.eta)),
@@ -468,7 +481,7 @@ function showCampaign(id) {
 function campaignFacts(c) {
   const owner = c.owner ? [c.owner.sub, c.owner.iss].filter(Boolean).join(' @ ') : '—';
   const facts = [
-    ['State', h('span', {}, stateBadge(c.state), c.state === 'waiting' && c.resumesAt ? ` until ${formatTime(c.resumesAt)}` : '')],
+    ['State', h('span', {}, stateBadge(c.state), stateNote(c))],
     ['Progress', progressBar(c)],
     ['ETA', FINISHED.has(c.state) ? '—' : formatEta(c.eta)],
     ['Dry run', c.dryRun ? 'yes (nobody is mailed)' : 'no'],
@@ -547,10 +560,8 @@ function showOverview() {
       funnel.setAttribute('aria-busy', 'false');
       return;
     }
-    // Whole UTC days; the end date is included.
-    const end = new Date(`${to.value}T00:00:00Z`);
-    end.setUTCDate(end.getUTCDate() + 1);
-    const params = { from: `${from.value}T00:00:00Z`, to: end.toISOString().replace('.000Z', 'Z'), bucket: bucket.value };
+    // Whole UTC days, both included.
+    const params = { from: from.value, to: to.value, bucket: bucket.value };
     try {
       const answer = await getJson(`invitations/funnel${query(params)}`, { signal: view.controller.signal });
       if (view !== current) return;
@@ -614,7 +625,7 @@ function funnelFigure(answer) {
       h('summary', {}, 'The chart\'s numbers as a table'),
       h('div', { class: 'table-wrap' }, h('table', { class: 'counts' },
         h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'From'), SERIES.map((s) => h('th', { scope: 'col', class: 'num' }, s.label)))),
-        h('tbody', {}, buckets.map((b) => h('tr', {}, h('th', { scope: 'row' }, formatTime(b.start)),
+        h('tbody', {}, buckets.map((b) => h('tr', {}, h('th', { scope: 'row' }, formatDay(b.start)),
           SERIES.map((s) => h('td', { class: 'num' }, String(Number(b[s.key]) || 0))))))))));
 }
 
