@@ -75,19 +75,21 @@ function formatEta(eta) {
 
 const outcomeLabel = (outcome) => outcome.replace(/_/g, ' ');
 
-/** Items done out of all: everything that is no longer pending. */
+/** Items done out of all: everything that is no longer pending. A campaign without items
+ * yet (its list of people not walked yet) is at 0% until it is over. */
 function progressOf(campaign) {
   const total = Number(campaign.total) || 0;
   const pending = Number((campaign.counts || {}).pending) || 0;
   const done = Math.max(0, total - pending);
-  return { total, done, percent: total ? Math.floor((done * 100) / total) : 100 };
+  const over = FINISHED.has(campaign.state);
+  return { total, done, percent: total ? Math.floor((done * 100) / total) : over ? 100 : 0 };
 }
 
 function progressBar(campaign) {
   const { total, done, percent } = progressOf(campaign);
-  const label = `${done} of ${total} done (${percent}%)`;
+  const label = total || FINISHED.has(campaign.state) ? `${done} of ${total} done (${percent}%)` : 'no items yet';
   return h('div', { class: 'progress' },
-    h('progress', { max: Math.max(total, 1), value: total ? done : 1, 'aria-label': `Progress of ${campaign.name || campaign.id}: ${label}` }),
+    h('progress', { max: 100, value: percent, 'aria-label': `Progress of ${campaign.name || campaign.id}: ${label}` }),
     h('span', { class: 'progress-text' }, label));
 }
 
