@@ -139,13 +139,17 @@ export function query(params) {
   return text ? `?${text}` : '';
 }
 
-/** What to tell a person about `failure`; `what` names the thing that could not be loaded. */
-export function explain(failure, what) {
+/**
+ * What to tell a person about `failure`; `what` names the thing that could not be loaded;
+ * `autoRetry` says that the page itself tries again after the Retry-After.
+ */
+export function explain(failure, what, autoRetry = false) {
   if (!(failure instanceof ApiFailure)) {
     return { title: `Could not load ${what}`, text: String(failure && failure.message || failure), retry: true };
   }
   const ref = failure.requestId ? ` (request id ${failure.requestId})` : '';
-  const wait = failure.retryAfter !== null ? ` Retry after ${failure.retryAfter} s.` : ' Retry later.';
+  const wait = failure.retryAfter === null ? ' Retry later.'
+    : autoRetry ? ` The console tries again in ${failure.retryAfter} s.` : ` Retry after ${failure.retryAfter} s.`;
   switch (failure.kind) {
     case 'no-token':
       return { title: 'No token yet', text: 'Paste a bearer token above (as in Swagger UI\'s Authorize) to use the console.', token: true };

@@ -111,9 +111,22 @@ function countsText(counts) {
 
 // ---------------------------------------------------------------- messages
 
-/** A message box for `failure` with a Retry button when retrying can help. */
+/** Whether the page tries `failure`'s request again by itself (a 429 or 503 with Retry-After). */
+function retriesItself(failure) {
+  return failure instanceof ApiFailure && failure.retryAfter !== null && (failure.status === 429 || failure.status === 503);
+}
+
+/** Calls `fn` again after the Retry-After of `failure`, while the view is shown. */
+function retryLater(view, failure, fn) {
+  if (retriesItself(failure)) later(view, Math.max(failure.retryAfter, 1) * 1000, fn);
+}
+
+/**
+ * A message box for `failure` with a Retry button when retrying can help; `retry` is null for
+ * actions, which are never repeated by the page.
+ */
 function failureBox(failure, what, retry) {
-  const text = explain(failure, what);
+  const text = explain(failure, what, Boolean(retry) && retriesItself(failure));
   if (failure instanceof ApiFailure && failure.status === 401) noteTokenRefused();
   const calm = text.unavailable || (failure instanceof ApiFailure && failure.kind === 'no-token');
   return h('div', { class: `message ${calm ? 'info' : 'error'}`, role: calm ? 'status' : 'alert', 'data-status': failure.status ?? '' },
@@ -282,7 +295,7 @@ function showCampaigns() {
       if (failure.name === 'AbortError') return;
       body.setAttribute('aria-busy', 'false');
       redraw(body, failureBox(failure, 'campaigns', load));
-      if (failure instanceof ApiFailure && failure.retryAfter !== null) later(view, Math.max(failure.retryAfter, 1) * 1000, load);
+      retryLater(view, failure, load);
       return;
     }
     if (view !== current) return;
@@ -367,7 +380,7 @@ function showCampaign(id) {
         : failureBox(failure, 'this campaign', load);
       redraw(summary, box);
       showActions();
-      if (failure instanceof ApiFailure && failure.retryAfter !== null) later(view, Math.max(failure.retryAfter, 1) * 1000, load);
+      retryLater(view, failure, load);
       return;
     }
     if (view !== current) return;
@@ -551,6 +564,7 @@ function showOverview() {
     } catch (failure) {
       if (failure.name === 'AbortError') return;
       redraw(summary, failureBox(failure, 'the summary', loadSummary));
+      retryLater(view, failure, loadSummary);
     }
     summary.setAttribute('aria-busy', 'false');
   }
@@ -571,6 +585,7 @@ function showOverview() {
     } catch (failure) {
       if (failure.name === 'AbortError') return;
       redraw(funnel, failureBox(failure, 'the acceptance funnel', loadFunnel));
+      retryLater(view, failure, loadFunnel);
     }
     funnel.setAttribute('aria-busy', 'false');
   }

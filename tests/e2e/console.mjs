@@ -1,5 +1,6 @@
 // The console (/console/) as a person uses it, in headless Chromium against the sandbox: paste a
-// token, read the messages for a refused token (401) and a missing scope (403), read the summary,
+// token, read the messages for a refused token (401), a missing scope (403) and an unavailable
+// store (503, stubbed in the browser), read the summary,
 // then (when the gateway offers campaigns) create campaigns through the API, watch one complete,
 // pause and resume one, cancel one behind its confirmation, download a report, accept an
 // invitation in the emulator and see the funnel chart get data. The main path is also walked
@@ -111,16 +112,32 @@ try {
   check(forbidden.includes('lacks a scope') && forbidden.includes('invitations.read'), `403: the summary names the missing scope (${forbidden.trim()})`);
   await page.screenshot({ path: `${shots}/03-missing-scope.png` });
 
-  // The full token: the summary from the existing endpoint.
+  // A 503 (the store or Google down): the page says which part and when it tries again, then
+  // tries again by itself. The one answer is stubbed in the browser: the gateway's own 503s are
+  // covered by tests/api; this checks how the page shows one and that it honours Retry-After.
+  await page.route('**/v1/invitations/summary', (route) => route.fulfill({
+    status: 503,
+    headers: { 'content-type': 'application/problem+json', 'retry-after': '2' },
+    body: JSON.stringify({ type: 'about:blank', title: 'The store cannot be reached', status: 503, code: 'store_unavailable',
+      detail: "The gateway's store cannot be reached, so no change is made; retry later.", requestId: 'e2e-stub' }),
+  }), { times: 1 });
   await useToken(page, token);
-  await page.waitForSelector('#summary-table');
+  await page.waitForSelector('#summary-body .message[data-status="503"]');
+  const unavailable = await page.textContent('#summary-body .message');
+  check(unavailable.includes('store is unavailable') && unavailable.includes('tries again in 2 s'),
+    `503: the summary names the store and the Retry-After (${unavailable.trim()})`);
+  await page.screenshot({ path: `${shots}/04-unavailable.png` });
+
+  // The full token: the summary from the existing endpoint, once the page tried again.
+  await page.waitForSelector('#summary-table', { timeout: 10000 });
+  check(true, '503: after the Retry-After the page tried again by itself');
   const total = Number(await page.textContent('#summary-total'));
   const summary = await api('GET', 'invitations/summary');
   check(total > 0 && total === summary.json.total, `the summary shows the API's total (${total})`);
   check(await page.evaluate(() => sessionStorage.length === 1 && localStorage.length === 0 && document.cookie === ''),
     'the token is in sessionStorage only (no localStorage, no cookie)');
   check(!(await page.evaluate(() => location.href)).includes(token.slice(-20)), 'the token is not in the URL');
-  await page.screenshot({ path: `${shots}/04-summary.png`, fullPage: true });
+  await page.screenshot({ path: `${shots}/05-summary.png`, fullPage: true });
 
   // The funnel: shown when the endpoint exists, "not available" otherwise, never a crash.
   await page.waitForSelector('#funnel-body #funnel-figure, #funnel-body .message');
@@ -135,7 +152,7 @@ try {
   await page.waitForSelector('#campaigns-body .message, #campaigns-body table, #campaigns-body .empty');
   if (probe.status === 404 || probe.status === 501) {
     check((await page.textContent('#campaigns-body')).includes('not available'), `no campaign endpoint (${probe.status}): the page says "not available"`);
-    await page.screenshot({ path: `${shots}/05-campaigns-not-available.png` });
+    await page.screenshot({ path: `${shots}/06-campaigns-not-available.png` });
     skipped.push(`campaigns: GET /v1/campaigns answered ${probe.status}; create, complete, pause/resume/cancel, report and the keyboard walk through a campaign SKIPPED`);
   } else {
     check(probe.status === 200, `GET /v1/campaigns answers 200 (${probe.status})`);
@@ -156,7 +173,7 @@ try {
     await page.click('text=Refresh');
     await page.waitForSelector(`#campaigns-table tr[data-id="${real.json.id}"]`);
     check((await page.$$('#campaigns-table tbody tr')).length >= 4, 'the list shows the campaigns');
-    await page.screenshot({ path: `${shots}/05-campaigns.png`, fullPage: true });
+    await page.screenshot({ path: `${shots}/06-campaigns.png`, fullPage: true });
 
     // The real one runs to completion on the page (it polls while a campaign is active).
     await page.click(`#campaigns-table tr[data-id="${real.json.id}"] a`);
@@ -172,7 +189,7 @@ try {
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#report')]);
     const csv = await readFile(await download.path(), 'utf8');
     check(emails.every((e) => csv.includes(e)), 'the report download holds every address');
-    await page.screenshot({ path: `${shots}/06-campaign-completed.png`, fullPage: true });
+    await page.screenshot({ path: `${shots}/07-campaign-completed.png`, fullPage: true });
 
     // Pause and resume the scheduled one; cancel the other behind the confirmation.
     await page.goto(`${consoleUrl}#/campaigns/${encodeURIComponent(scheduled.json.id)}`);
@@ -187,7 +204,7 @@ try {
     await page.waitForSelector('.campaign[data-state="scheduled"]');
     await page.click('#cancel');
     await page.waitForSelector('#confirm-dialog[open]');
-    await page.screenshot({ path: `${shots}/07-cancel-confirmation.png` });
+    await page.screenshot({ path: `${shots}/08-cancel-confirmation.png` });
     await page.click('#confirm-no');
     check((await api('GET', `campaigns/${doomed.json.id}`)).json.state === 'scheduled', 'cancel, then "keep": nothing is cancelled');
     await page.click('#cancel');
@@ -196,7 +213,7 @@ try {
     check((await api('GET', `campaigns/${doomed.json.id}`)).json.state === 'cancelled', 'cancel, confirmed: the campaign is cancelled');
     await page.click('#nav-campaigns');
     await page.waitForSelector(`#campaigns-table tr[data-id="${doomed.json.id}"][data-state="cancelled"]`);
-    await page.screenshot({ path: `${shots}/08-campaigns-after.png` });
+    await page.screenshot({ path: `${shots}/09-campaigns-after.png` });
   }
 
   // ------------------------------------------------------------ the funnel (when offered)
@@ -224,7 +241,7 @@ try {
       if (!charted) await page.waitForTimeout(2000);
     }
     check(charted, 'the funnel chart shows invitations and an acceptance');
-    await page.screenshot({ path: `${shots}/09-funnel.png`, fullPage: true });
+    await page.screenshot({ path: `${shots}/10-funnel.png`, fullPage: true });
   }
   await page.context().close();
 
@@ -253,7 +270,7 @@ try {
     await keys.keyboard.press('ArrowDown');
     check(await tabTo(keys, '#report', 60) || await tabTo(keys, '#report', 60), 'keyboard: Tab reaches the report download');
   }
-  await keys.screenshot({ path: `${shots}/10-keyboard.png` });
+  await keys.screenshot({ path: `${shots}/11-keyboard.png` });
   await keys.context().close();
 
   // ------------------------------------------------------------ a phone's width
@@ -263,10 +280,10 @@ try {
   await phone.waitForSelector('#campaigns-body[aria-busy="false"]');
   const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   check(overflow <= 0, `phone width: no sideways scrolling (${overflow}px)`);
-  await phone.screenshot({ path: `${shots}/11-phone-campaigns.png`, fullPage: true });
+  await phone.screenshot({ path: `${shots}/12-phone-campaigns.png`, fullPage: true });
   await phone.click('#nav-overview');
   await phone.waitForSelector('#summary-table');
-  await phone.screenshot({ path: `${shots}/12-phone-overview.png`, fullPage: true });
+  await phone.screenshot({ path: `${shots}/13-phone-overview.png`, fullPage: true });
   await phone.context().close();
 } catch (error) {
   failures.push(`the test stopped: ${error.stack || error}`);
