@@ -665,6 +665,11 @@ function showCrash(error) {
 window.addEventListener('error', (event) => showCrash(event.error || event.message));
 window.addEventListener('unhandledrejection', (event) => showCrash(event.reason));
 
+// The skip link moves focus only: as a plain link it would change the hash, which routes.
+document.querySelector('.skip').addEventListener('click', (event) => {
+  event.preventDefault();
+  $('#main').focus();
+});
 setUpToken();
 setUpDialog();
 window.addEventListener('hashchange', route);

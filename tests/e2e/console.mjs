@@ -270,6 +270,11 @@ try {
     await keys.keyboard.press('ArrowDown');
     check(await tabTo(keys, '#report', 60) || await tabTo(keys, '#report', 60), 'keyboard: Tab reaches the report download');
   }
+  const hashBefore = await keys.evaluate(() => location.hash);
+  check(await tabTo(keys, 'a.skip', 80), 'keyboard: Tab reaches the skip link');
+  await keys.keyboard.press('Enter');
+  check(await keys.evaluate((h) => document.activeElement.id === 'main' && location.hash === h, hashBefore),
+    'keyboard: the skip link moves focus to the content and stays on the view');
   await keys.screenshot({ path: `${shots}/11-keyboard.png` });
   await keys.context().close();
 
