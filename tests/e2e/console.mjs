@@ -147,6 +147,7 @@ try {
   }
 
   // ------------------------------------------------------------ campaigns (when offered)
+  // Guard until the campaign API is on main (then a 404 here must fail: remove the SKIPPED branch).
   const probe = await api('GET', 'campaigns?pageSize=1');
   await page.click('#nav-campaigns');
   await page.waitForSelector('#campaigns-body .message, #campaigns-body table, #campaigns-body .empty');
@@ -217,6 +218,7 @@ try {
   }
 
   // ------------------------------------------------------------ the funnel (when offered)
+  // Guard until tracking is on main (then a 404 here must fail: remove the SKIPPED branch).
   const funnelProbe = await api('GET', 'invitations/funnel');
   if (funnelProbe.status === 404 || funnelProbe.status === 501) {
     skipped.push(`funnel: GET /v1/invitations/funnel answered ${funnelProbe.status}; the funnel chart's data after a send and an accept SKIPPED`);
