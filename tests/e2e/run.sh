@@ -38,6 +38,9 @@ trap cleanup EXIT
 start_sandbox() {
     local name=$1
     shift
+    # Created here, not by the child's redirection: the loop below may read them first.
+    : >"$work/$name.stdout"
+    : >"$work/$name.stderr"
     env RUST_LOG=warn "$@" target/debug/invitation-gateway serve --sandbox --listen 127.0.0.1:0 \
         >"$work/$name.stdout" 2>"$work/$name.stderr" &
     local pid=$!
