@@ -4,6 +4,7 @@ pub mod audit;
 pub mod authorized;
 pub mod campaigns;
 pub mod common;
+pub mod console;
 pub mod eligibility;
 pub mod health;
 pub mod invitations;
@@ -19,14 +20,15 @@ use actix_web::error::{JsonPayloadError, QueryPayloadError};
 use actix_web::{HttpRequest, HttpResponse, web};
 use utoipa_swagger_ui::SwaggerUi;
 
-/// Registers every route (the documented operations from `operations`, the scrape and Swagger
-/// UI), the extractor error handlers and the fallback for unknown paths.
+/// Registers every route (the documented operations from `operations`, the scrape, the console
+/// and Swagger UI), the extractor error handlers and the fallback for unknown paths.
 pub fn configure(json_limit_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         cfg.app_data(json_config(json_limit_bytes))
             .app_data(query_config())
             .service(web::resource("/metrics").route(web::get().to(metrics::scrape_metrics)))
             .configure(operations::register)
+            .configure(console::register)
             .service(web::resource("/swagger-ui").route(web::get().to(redirect_to_swagger_ui)))
             .service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", openapi::document()))
             .default_service(web::to(no_route));

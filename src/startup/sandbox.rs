@@ -108,6 +108,7 @@ impl Sandbox {
         format!(
             "invitation-gateway sandbox: emulated Google with demo data; nothing leaves this machine.\n\
              \x20 Swagger UI:  http://{host}/swagger-ui/\n\
+             \x20 Console:     http://{host}/console/\n\
              \x20 API:         http://{host}/v1\n\
              \x20 Emulator:    {} (Google's paths, control API under /emulator/v1/)\n\
              \x20 Bearer token (every scope, {} h; paste it into Swagger UI's Authorize):\n\

@@ -2,7 +2,8 @@
 //! sequence (preStop + drain + shutdown timeout + margin), the key file is where the settings
 //! say, the image's user is the one the pod runs as, the database URL comes from a Secret
 //! (never a literal), the schema is migrated by the gateway's own image first, and every
-//! overlay's pods may reach their PostgreSQL (directly, or through the Cloud SQL Auth Proxy).
+//! overlay's pods may reach their PostgreSQL (directly, or through the Cloud SQL Auth Proxy),
+//! and the image's build context holds every file the binary embeds (the console's).
 //!
 //! Plain line scanning of the few fields involved: the files are ours and simple, and CI
 //! validates them in full against the Kubernetes schemas (`.ci/run`).
@@ -838,4 +839,66 @@ spec:
     );
     let other = policy.replace("name: invitation-gateway", "name: someone-else");
     assert!(egress_rules(&other).is_empty(), "a policy for other pods");
+}
+
+/// The files under `dir` (recursively), as paths relative to the crate.
+fn files_under(dir: &str) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut pending = vec![root.join(dir)];
+    let mut files = Vec::new();
+    while let Some(next) = pending.pop() {
+        for entry in std::fs::read_dir(&next).unwrap_or_else(|e| panic!("{}: {e}", next.display()))
+        {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if let Ok(relative) = path.strip_prefix(root) {
+                files.push(relative.to_string_lossy().into_owned());
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn the_docker_build_context_holds_every_file_the_binary_embeds() {
+    // `.dockerignore` ignores everything, then lets through what the build reads
+    // (`!src/**`); a file that `include_bytes!` reads from elsewhere would break the image.
+    let allowed: Vec<String> = read(".dockerignore")
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix('!'))
+        .map(str::to_owned)
+        .collect();
+    // `concat!(env!("CARGO_MANIFEST_DIR"), "/dir/...", ...)`, however rustfmt wraps it.
+    let marker = "env!(\"CARGO_MANIFEST_DIR\")";
+    let mut embedded = Vec::new();
+    for file in files_under("src").iter().filter(|f| f.ends_with(".rs")) {
+        let code = read(file);
+        for (at, _) in code.match_indices(marker) {
+            let rest = code[at + marker.len()..].trim_start();
+            let Some(rest) = rest.strip_prefix(',').map(str::trim_start) else {
+                continue;
+            };
+            let Some(rest) = rest.strip_prefix("\"/") else {
+                continue;
+            };
+            embedded.push(rest.chars().take_while(|c| *c != '"').collect::<String>());
+        }
+    }
+    assert!(
+        embedded
+            .iter()
+            .any(|path| path.starts_with("assets/console")),
+        "the console's files are embedded: {embedded:?}"
+    );
+    for path in embedded {
+        let top = path.split('/').next().unwrap_or_default();
+        assert!(
+            allowed
+                .iter()
+                .any(|allow| *allow == path || *allow == format!("{top}/**")),
+            "{path} is embedded in the binary but .dockerignore keeps it out of the build \
+             context (allowed: {allowed:?})"
+        );
+    }
 }

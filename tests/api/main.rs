@@ -9,6 +9,7 @@ mod body_timeout;
 mod campaign_replicas;
 mod campaigns;
 mod cli;
+mod console;
 mod deploy;
 mod emulator;
 mod errors;

@@ -129,3 +129,17 @@ async fn the_sandbox_behaves_like_google_with_its_quota_of_sixty_calls_a_minute(
 
     assert_eq!(stats["quotaPerMinute"], 60, "{stats}");
 }
+
+#[tokio::test]
+async fn the_sandbox_banner_names_the_console() {
+    let (_sandbox, banner) = start_sandbox();
+    let console = field(&banner, "Console:");
+    let swagger = field(&banner, "Swagger UI:");
+    assert_eq!(
+        console,
+        format!("{}/console/", swagger.trim_end_matches("/swagger-ui/"))
+    );
+    invitation_gateway::install_crypto_provider();
+    let page = reqwest::get(console).await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+}

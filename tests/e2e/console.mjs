@@ -1,0 +1,317 @@
+// The console (/console/) as a person uses it, in headless Chromium against the sandbox: paste a
+// token, read the messages for a refused token (401), a missing scope (403) and an unavailable
+// store (503, stubbed in the browser), read the summary,
+// then (when the gateway offers campaigns) create campaigns through the API, watch one complete,
+// pause and resume one, cancel one behind its confirmation, download a report, accept an
+// invitation in the emulator and see the funnel chart get data. The main path is also walked
+// with the keyboard only. Every request the page makes must go to the gateway's own origin, and
+// the browser must report no error (a CSP violation included).
+// Usage: node console.mjs <gateway-url> <token> <token-without-read-scope> <emulator-url> <screenshot-dir>
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+
+const [base, token, checkOnlyToken, emulator, shots = 'console-screenshots'] = process.argv.slice(2);
+const origin = new URL(base).origin;
+const consoleUrl = `${origin}/console/`;
+mkdirSync(shots, { recursive: true });
+
+const failures = [];
+const skipped = [];
+const requests = [];
+const browserErrors = [];
+const check = (ok, what) => {
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
+  if (!ok) failures.push(what);
+};
+
+// The test's own calls (not the page's): the API with the full token, the emulator's control API.
+async function api(method, path, body) {
+  const response = await fetch(`${origin}/v1/${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', Accept: 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: response.status, json, text };
+}
+async function control(path, body) {
+  const response = await fetch(`${emulator.replace(/\/$/, '')}/emulator/v1/${path}`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+  });
+  return response.status;
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+
+async function newPage(viewport = { width: 1280, height: 900 }) {
+  const context = await browser.newContext({ viewport, acceptDownloads: true });
+  const page = await context.newPage();
+  page.on('request', (request) => requests.push(request.url()));
+  page.on('pageerror', (error) => browserErrors.push(`page error: ${error.message}`));
+  page.on('console', (message) => {
+    // Chromium logs every 4xx/5xx answer as "Failed to load resource"; those are the point of
+    // the error-message checks. Anything else (a CSP refusal, an exception) is a failure.
+    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) {
+      browserErrors.push(`console: ${message.text()}`);
+    }
+  });
+  return page;
+}
+
+async function useToken(page, value) {
+  await page.fill('#token-input', value);
+  await page.click('#token-use');
+}
+
+/** Presses Tab until `selector` has focus (at most `max` presses); false when it never does. */
+async function tabTo(page, selector, max = 40) {
+  for (let i = 0; i < max; i += 1) {
+    await page.keyboard.press('Tab');
+    if (await page.evaluate((s) => document.activeElement && document.activeElement.matches(s), selector)) return true;
+  }
+  return false;
+}
+
+/** The focused element has a visible focus indicator (an outline of some width). */
+async function focusVisible(page) {
+  return page.evaluate(() => {
+    const style = getComputedStyle(document.activeElement);
+    return style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2;
+  });
+}
+
+try {
+  // ------------------------------------------------------------ the page alone
+  const page = await newPage();
+  await page.goto(consoleUrl);
+  await page.waitForSelector('#main .message');
+  check((await page.textContent('#token-status')).includes('No token'), 'without a token the page says so');
+  check((await page.textContent('#main')).includes('Paste a bearer token'), 'without a token the view asks for one (no blank page)');
+  await page.screenshot({ path: `${shots}/01-no-token.png` });
+
+  // A token the gateway refuses: right shape, wrong signature.
+  const forged = `${token.slice(0, token.lastIndexOf('.') + 1)}${'A'.repeat(43)}`;
+  await page.click('#nav-overview');
+  await useToken(page, forged);
+  await page.waitForSelector('#summary-body .message[data-status="401"]');
+  check((await page.textContent('#summary-body .message')).includes('refused'), '401: the summary says the token was refused');
+  check((await page.textContent('#token-status')).includes('refused'), '401: the token field says to paste a fresh one');
+  await page.screenshot({ path: `${shots}/02-refused-token.png` });
+
+  // A valid token without invitations.read.
+  await useToken(page, checkOnlyToken);
+  await page.waitForSelector('#summary-body .message[data-status="403"]');
+  const forbidden = await page.textContent('#summary-body .message');
+  check(forbidden.includes('lacks a scope') && forbidden.includes('invitations.read'), `403: the summary names the missing scope (${forbidden.trim()})`);
+  await page.screenshot({ path: `${shots}/03-missing-scope.png` });
+
+  // A 503 (the store or Google down): the page says which part and when it tries again, then
+  // tries again by itself. The one answer is stubbed in the browser: the gateway's own 503s are
+  // covered by tests/api; this checks how the page shows one and that it honours Retry-After.
+  await page.route('**/v1/invitations/summary', (route) => route.fulfill({
+    status: 503,
+    headers: { 'content-type': 'application/problem+json', 'retry-after': '2' },
+    body: JSON.stringify({ type: 'about:blank', title: 'The store cannot be reached', status: 503, code: 'store_unavailable',
+      detail: "The gateway's store cannot be reached, so no change is made; retry later.", requestId: 'e2e-stub' }),
+  }), { times: 1 });
+  await useToken(page, token);
+  await page.waitForSelector('#summary-body .message[data-status="503"]');
+  const unavailable = await page.textContent('#summary-body .message');
+  check(unavailable.includes('store is unavailable') && unavailable.includes('tries again in 2 s'),
+    `503: the summary names the store and the Retry-After (${unavailable.trim()})`);
+  await page.screenshot({ path: `${shots}/04-unavailable.png` });
+
+  // The full token: the summary from the existing endpoint, once the page tried again.
+  await page.waitForSelector('#summary-table', { timeout: 10000 });
+  check(true, '503: after the Retry-After the page tried again by itself');
+  const total = Number(await page.textContent('#summary-total'));
+  const summary = await api('GET', 'invitations/summary');
+  check(total > 0 && total === summary.json.total, `the summary shows the API's total (${total})`);
+  check(await page.evaluate(() => sessionStorage.length === 1 && localStorage.length === 0 && document.cookie === ''),
+    'the token is in sessionStorage only (no localStorage, no cookie)');
+  check(!(await page.evaluate(() => location.href)).includes(token.slice(-20)), 'the token is not in the URL');
+  await page.screenshot({ path: `${shots}/05-summary.png`, fullPage: true });
+
+  // The funnel: shown when the endpoint exists, "not available" otherwise, never a crash.
+  await page.waitForSelector('#funnel-body #funnel-figure, #funnel-body .message');
+  const funnelAvailable = (await page.$('#funnel-figure')) !== null;
+  if (!funnelAvailable) {
+    check((await page.textContent('#funnel-body')).includes('not available'), 'no funnel endpoint: the page says "not available"');
+  }
+
+  // ------------------------------------------------------------ campaigns (when offered)
+  // The campaign API is part of the gateway: without it this part fails.
+  const probe = await api('GET', 'campaigns?pageSize=1');
+  await page.click('#nav-campaigns');
+  await page.waitForSelector('#campaigns-body .message, #campaigns-body table, #campaigns-body .empty');
+  if (probe.status === 404 || probe.status === 501) {
+    check((await page.textContent('#campaigns-body')).includes('not available'), `no campaign endpoint (${probe.status}): the page says "not available"`);
+    await page.screenshot({ path: `${shots}/06-campaigns-not-available.png` });
+    failures.push(`campaigns: GET /v1/campaigns answered ${probe.status}`);
+  } else {
+    check(probe.status === 200, `GET /v1/campaigns answers 200 (${probe.status})`);
+    const list = await api('GET', 'invitations?state=NOT_YET_SENT&pageSize=3');
+    const emails = (list.json.invitations || []).map((i) => i.email);
+    check(emails.length > 0, `the emulator has people to invite (${emails.length})`);
+    const dry = await api('POST', 'campaigns', { name: 'e2e dry run', source: { states: ['NOT_YET_SENT'] }, dryRun: true });
+    check(dry.status === 201, `a dry-run campaign is created (${dry.status} ${dry.status === 201 ? '' : dry.text})`);
+    const real = await api('POST', 'campaigns', { name: 'e2e real', source: { emails } });
+    check(real.status === 201, `a real campaign is created (${real.status} ${real.status === 201 ? '' : real.text})`);
+    const later = new Date(Date.now() + 3600 * 1000).toISOString();
+    const scheduled = await api('POST', 'campaigns', { name: 'e2e scheduled', source: { emails: emails.slice(0, 1) }, startAt: later });
+    check(scheduled.status === 201, `a scheduled campaign is created (${scheduled.status} ${scheduled.status === 201 ? '' : scheduled.text})`);
+    // A resumed campaign runs at once; the one to cancel stays scheduled until then.
+    const doomed = await api('POST', 'campaigns', { name: 'e2e to cancel', source: { emails: emails.slice(0, 1) }, startAt: later });
+    check(doomed.status === 201, `a second scheduled campaign is created (${doomed.status} ${doomed.status === 201 ? '' : doomed.text})`);
+
+    await page.click('text=Refresh');
+    await page.waitForSelector(`#campaigns-table tr[data-id="${real.json.id}"]`);
+    check((await page.$$('#campaigns-table tbody tr')).length >= 4, 'the list shows the campaigns');
+    await page.screenshot({ path: `${shots}/06-campaigns.png`, fullPage: true });
+
+    // The real one runs to completion on the page (it polls while a campaign is active).
+    await page.click(`#campaigns-table tr[data-id="${real.json.id}"] a`);
+    await page.waitForSelector('.campaign[data-state="completed"]', { timeout: 90000 });
+    check(true, 'the real campaign reaches completed on the page');
+    await page.waitForSelector('#items-table');
+    await page.selectOption('#outcome-filter', 'sent');
+    await page.waitForFunction(() => {
+      const rows = [...document.querySelectorAll('#items-table tbody tr')];
+      return rows.length > 0 && rows.every((r) => r.dataset.outcome === 'sent');
+    }, null, { timeout: 10000 }).then(() => check(true, 'the items filter shows only sent items'),
+      () => check(false, 'the items filter shows only sent items'));
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#report')]);
+    const csv = await readFile(await download.path(), 'utf8');
+    check(emails.every((e) => csv.includes(e)), 'the report download holds every address');
+    await page.screenshot({ path: `${shots}/07-campaign-completed.png`, fullPage: true });
+
+    // Pause and resume the scheduled one; cancel the other behind the confirmation.
+    await page.goto(`${consoleUrl}#/campaigns/${encodeURIComponent(scheduled.json.id)}`);
+    await page.waitForSelector('.campaign[data-state]');
+    await page.click('#pause');
+    await page.waitForSelector('.campaign[data-state="paused"]');
+    check((await api('GET', `campaigns/${scheduled.json.id}`)).json.state === 'paused', 'pause: the campaign is paused');
+    await page.click('#resume');
+    await page.waitForSelector('.campaign:not([data-state="paused"])');
+    check((await api('GET', `campaigns/${scheduled.json.id}`)).json.state !== 'paused', 'resume: the campaign runs again');
+    await page.goto(`${consoleUrl}#/campaigns/${encodeURIComponent(doomed.json.id)}`);
+    await page.waitForSelector('.campaign[data-state="scheduled"]');
+    await page.click('#cancel');
+    await page.waitForSelector('#confirm-dialog[open]');
+    await page.screenshot({ path: `${shots}/08-cancel-confirmation.png` });
+    await page.click('#confirm-no');
+    check((await api('GET', `campaigns/${doomed.json.id}`)).json.state === 'scheduled', 'cancel, then "keep": nothing is cancelled');
+    await page.click('#cancel');
+    await page.click('#confirm-yes');
+    await page.waitForSelector('.campaign[data-state="cancelled"]');
+    check((await api('GET', `campaigns/${doomed.json.id}`)).json.state === 'cancelled', 'cancel, confirmed: the campaign is cancelled');
+    await page.click('#nav-campaigns');
+    await page.waitForSelector(`#campaigns-table tr[data-id="${doomed.json.id}"][data-state="cancelled"]`);
+    await page.screenshot({ path: `${shots}/09-campaigns-after.png` });
+  }
+
+  // ------------------------------------------------------------ the funnel (when offered)
+  // Tracking is part of the gateway: without the funnel this part fails.
+  const funnelProbe = await api('GET', 'invitations/funnel');
+  if (funnelProbe.status === 404 || funnelProbe.status === 501) {
+    failures.push(`funnel: GET /v1/invitations/funnel answered ${funnelProbe.status}`);
+  } else {
+    check(funnelProbe.status === 200, `GET /v1/invitations/funnel answers 200 (${funnelProbe.status})`);
+    // Someone is invited and accepts: the funnel gets data (once the tracker has seen it).
+    const next = await api('GET', 'invitations?state=NOT_YET_SENT&pageSize=1');
+    const email = ((next.json && next.json.invitations) || [])[0]?.email;
+    const sent = await api('POST', 'invitations/send', { emails: [email] });
+    check(sent.status === 200 && sent.json.results[0].outcome === 'sent', `an invitation is sent (${sent.status})`);
+    check(await control('accounts/accept', { email }) === 200, 'the emulator accepts it');
+    await page.click('#nav-overview');
+    await page.waitForSelector('#funnel-body[aria-busy="false"]');
+    let charted = false;
+    for (let i = 0; i < 30 && !charted; i += 1) {
+      await page.click('#funnel-form button[type=submit]');
+      await page.waitForSelector('#funnel-body[aria-busy="false"]');
+      charted = await page.evaluate(() => {
+        const svg = document.querySelector('#funnel-figure svg.chart');
+        return Boolean(svg) && Number(svg.dataset.invited) > 0 && Number(svg.dataset.accepted) > 0;
+      });
+      if (!charted) await page.waitForTimeout(2000);
+    }
+    check(charted, 'the funnel chart shows invitations and an acceptance');
+    await page.screenshot({ path: `${shots}/10-funnel.png`, fullPage: true });
+  }
+  await page.context().close();
+
+  // ------------------------------------------------------------ the keyboard only
+  const keys = await newPage();
+  await keys.goto(consoleUrl);
+  await keys.waitForSelector('#main .message');
+  check(await keys.evaluate(() => document.activeElement.id === 'token-input'), 'keyboard: the token field has focus at start');
+  await keys.keyboard.insertText(token);
+  await keys.keyboard.press('Enter');
+  await keys.waitForSelector('#token-status.set');
+  check(await tabTo(keys, '#nav-overview'), 'keyboard: Tab reaches "Summary and funnel"');
+  check(await focusVisible(keys), 'keyboard: the focused link shows a focus ring');
+  await keys.keyboard.press('Enter');
+  await keys.waitForSelector('#summary-table');
+  check(await keys.evaluate(() => document.activeElement.tagName === 'H2'), 'keyboard: after navigating, focus is on the new view\'s heading');
+  check(await tabTo(keys, '#funnel-bucket'), 'keyboard: Tab reaches the funnel\'s controls');
+  check(await tabTo(keys, '#nav-campaigns', 60), 'keyboard: Tab cycles back to the navigation');
+  await keys.keyboard.press('Enter');
+  await keys.waitForSelector('#campaigns-body[aria-busy="false"]');
+  if (probe.status === 200) {
+    check(await tabTo(keys, '#campaigns-table a'), 'keyboard: Tab reaches a campaign');
+    await keys.keyboard.press('Enter');
+    await keys.waitForSelector('.campaign[data-state]');
+    check(await tabTo(keys, '#outcome-filter'), 'keyboard: Tab reaches the items filter');
+    await keys.keyboard.press('ArrowDown');
+    check(await tabTo(keys, '#report', 60) || await tabTo(keys, '#report', 60), 'keyboard: Tab reaches the report download');
+  }
+  const hashBefore = await keys.evaluate(() => location.hash);
+  check(await tabTo(keys, 'a.skip', 80), 'keyboard: Tab reaches the skip link');
+  await keys.keyboard.press('Enter');
+  check(await keys.evaluate((h) => document.activeElement.id === 'main' && location.hash === h, hashBefore),
+    'keyboard: the skip link moves focus to the content and stays on the view');
+  await keys.screenshot({ path: `${shots}/11-keyboard.png` });
+  await keys.context().close();
+
+  // ------------------------------------------------------------ a phone's width
+  const phone = await newPage({ width: 390, height: 844 });
+  await phone.goto(consoleUrl);
+  await useToken(phone, token);
+  await phone.waitForSelector('#campaigns-body[aria-busy="false"]');
+  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  check(overflow <= 0, `phone width: no sideways scrolling (${overflow}px)`);
+  await phone.screenshot({ path: `${shots}/12-phone-campaigns.png`, fullPage: true });
+  await phone.click('#nav-overview');
+  await phone.waitForSelector('#summary-table');
+  await phone.screenshot({ path: `${shots}/13-phone-overview.png`, fullPage: true });
+  await phone.context().close();
+} catch (error) {
+  failures.push(`the test stopped: ${error.stack || error}`);
+} finally {
+  await browser.close();
+}
+
+// Every request the page made went to the gateway (blob: downloads are of this origin too).
+const elsewhere = requests.filter((url) => {
+  try {
+    return new URL(url).origin !== origin;
+  } catch {
+    return true;
+  }
+});
+check(requests.length > 0 && elsewhere.length === 0, `every request went to ${origin} (${requests.length} requests${elsewhere.length ? `; elsewhere: ${elsewhere.join(', ')}` : ''})`);
+check(browserErrors.length === 0, `the browser reported no error${browserErrors.length ? `:\n    ${browserErrors.join('\n    ')}` : ''}`);
+
+for (const line of skipped) console.log(`SKIPPED ${line}`);
+if (failures.length) {
+  console.error(`console failures:\n  ${failures.join('\n  ')}`);
+  process.exit(1);
+}
+console.log(`console: every check passed${skipped.length ? ' (some SKIPPED, see above)' : ''}; screenshots in ${shots}`);
