@@ -66,11 +66,13 @@ pub struct SourceRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RemindersRequest {
-    /// Hours after the last mail (at least 1).
+    /// Hours after the last mail (1 to 8760).
     #[serde(default = "default_after_hours")]
+    #[schema(minimum = 1, maximum = 8760)]
     pub after_hours: u64,
     /// Most reminders per person (0 to 10).
     #[serde(default = "default_max")]
+    #[schema(minimum = 0, maximum = 10)]
     pub max: u32,
 }
 
@@ -87,7 +89,8 @@ fn default_max() -> u32 {
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // Only read by the OpenAPI derive.
 pub struct RosterParams {
-    /// The campaign's name (required with a roster).
+    /// The campaign's name, 1 to 200 characters; `Roster` when absent.
+    #[param(min_length = 1, max_length = 200)]
     name: Option<String>,
     /// `true` to mail INVITED people again.
     resend: Option<bool>,
@@ -95,13 +98,13 @@ pub struct RosterParams {
     #[param(rename = "dryRun")]
     dry_run: Option<bool>,
     /// When work starts (RFC 3339).
-    #[param(rename = "startAt")]
+    #[param(rename = "startAt", format = DateTime)]
     start_at: Option<String>,
-    /// Hours between reminders.
-    #[param(rename = "reminderAfterHours")]
+    /// Hours between reminders (1 to 8760; 168 when only `reminderMax` is given).
+    #[param(rename = "reminderAfterHours", minimum = 1, maximum = 8760)]
     reminder_after_hours: Option<u64>,
-    /// Most reminders.
-    #[param(rename = "reminderMax")]
+    /// Most reminders per person (0 to 10; 2 when only `reminderAfterHours` is given).
+    #[param(rename = "reminderMax", minimum = 0, maximum = 10)]
     reminder_max: Option<u32>,
 }
 
@@ -118,13 +121,45 @@ pub struct PageParams {
     page_token: Option<String>,
 }
 
+/// An item outcome that a campaign's items are filtered by.
+// Documentation only: `paging` reads the parameter and the domain checks it.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub enum ItemOutcomeFilter {
+    /// Not done yet.
+    Pending,
+    /// The first mail went out.
+    Sent,
+    /// Another mail went out (`resend`).
+    Resent,
+    /// Already invited; no mail.
+    AlreadyInvited,
+    /// Already joined; no mail.
+    AlreadyAccepted,
+    /// Not an unmanaged account; no mail.
+    NotEligible,
+    /// Invalid, outside the allowed domains or a duplicate; never sent to Google.
+    Skipped,
+    /// Failed after the retry policy.
+    Failed,
+    /// The person joined (seen by tracking).
+    Accepted,
+    /// The person declined (seen by tracking).
+    Declined,
+    /// A dry run's answer: a real run would mail this person.
+    WouldSend,
+    /// The campaign was cancelled before this item was done.
+    Cancelled,
+}
+
 /// Filter and paging of a campaign's items.
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // Only read by the OpenAPI derive.
 pub struct ItemParams {
     /// Only items with these outcomes (repeat the parameter for several).
-    outcome: Option<Vec<String>>,
+    outcome: Option<Vec<ItemOutcomeFilter>>,
     /// 1 to 1000 (default 100).
     #[param(rename = "pageSize", minimum = 1, maximum = 1000)]
     page_size: Option<u32>,
@@ -241,11 +276,20 @@ fn created(view: CampaignView) -> HttpResponse {
         .json(view)
 }
 
+/// The most reminders one person can get (more would be harassment, not a reminder).
+const MAX_REMINDERS: u32 = 10;
+
 fn reminders(after_hours: u64, max: u32) -> Result<crate::campaigns::Reminders, ApiError> {
     if after_hours == 0 || after_hours > 24 * 365 {
         return Err(ApiError::new(
             ErrorCode::InvalidRequest,
             "reminders.afterHours must be from 1 to 8760.",
+        ));
+    }
+    if max > MAX_REMINDERS {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            "reminders.max must be from 0 to 10.",
         ));
     }
     Ok(crate::campaigns::Reminders {
@@ -277,6 +321,9 @@ fn bool_param(name: &str, value: &str) -> Result<bool, ApiError> {
 }
 
 /// The campaign fields of a roster upload, from the query.
+/// The name of a roster campaign created without one.
+const DEFAULT_ROSTER_NAME: &str = "Roster";
+
 fn roster_spec(query: &str) -> Result<CampaignSpec, ApiError> {
     let mut spec = CampaignSpec {
         name: String::new(),
@@ -314,6 +361,10 @@ fn roster_spec(query: &str) -> Result<CampaignSpec, ApiError> {
             }
             _ => return Err(invalid_query("unknown parameter")),
         }
+    }
+    if spec.name.is_empty() {
+        // A roster's name is optional (the upload is what matters); the list still needs one.
+        spec.name = DEFAULT_ROSTER_NAME.to_owned();
     }
     if after.is_some() || max.is_some() {
         spec.reminders = Some(reminders(
