@@ -181,7 +181,24 @@ impl Campaigns {
             .claim_campaign_items(&record.id, limit, self.lease)
             .await?;
         if items.is_empty() {
-            if store.complete_campaign_if_done(&record.id).await? {
+            let (events, at) = (self.invitations.events(), self.now());
+            let announce = |name: &str, counts: &std::collections::BTreeMap<String, u64>| {
+                let total: u64 = counts.values().sum();
+                events.campaign_completed(
+                    &record.id,
+                    at,
+                    serde_json::json!({
+                        "name": name,
+                        "dryRun": record.dry_run,
+                        "total": total,
+                        "counts": counts,
+                    }),
+                )
+            };
+            if store
+                .complete_campaign_if_done(&record.id, announce)
+                .await?
+            {
                 tracing::info!(campaign = %record.id, "campaign completed");
             }
             return Ok(false);

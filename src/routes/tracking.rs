@@ -209,13 +209,23 @@ pub struct InvitationEventData {
     update_time: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// `data` of `campaign.completed`: the campaign's id and what the campaign code reports.
+/// `data` of `campaign.completed`: the campaign and its item counts when it completed.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[allow(dead_code)] // Only read by the OpenAPI derive.
 pub struct CampaignCompletedData {
-    /// The campaign.
+    /// The campaign (also the event's `subject`).
     campaign_id: String,
+    /// Its name.
+    name: String,
+    /// Whether it was a dry run (nobody was mailed).
+    dry_run: bool,
+    /// Its items.
+    total: u64,
+    /// Items per outcome (outcomes with none are absent); accepts and declines the tracker
+    /// sees later still change the campaign's own counts.
+    #[schema(example = json!({"sent": 2, "skipped": 1}))]
+    counts: std::collections::BTreeMap<String, u64>,
 }
 
 /// The CloudEvents `type` `dev.invitation-gateway.invitation.sent`.

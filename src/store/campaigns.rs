@@ -5,12 +5,35 @@
 //! replica died is claimed again once its lease runs out.
 
 use super::clock::{duration_millis, from_millis, to_millis};
-use super::{Backend, Caller, Store, StoreError};
+use super::{Backend, Caller, OutboxEvent, Store, StoreError};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
+
+/// How many items of campaign `$id` have each outcome, on `$conn` (a pool or a transaction).
+macro_rules! count_outcomes {
+    ($conn:expr, $id:expr) => {
+        sqlx::query(
+            "SELECT outcome, COUNT(*) AS n FROM campaign_items WHERE campaign_id = $1 \
+             GROUP BY outcome",
+        )
+        .bind($id)
+        .fetch_all($conn)
+        .await
+        .and_then(|rows| {
+            rows.iter()
+                .map(|row| {
+                    Ok((
+                        row.try_get::<String, _>("outcome")?,
+                        u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0),
+                    ))
+                })
+                .collect::<Result<BTreeMap<String, u64>, sqlx::Error>>()
+        })
+    };
+}
 
 /// Where a campaign is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -824,7 +847,9 @@ impl Store {
     }
 
     /// Writes a claimed item's outcome and gives up its lease. False when the lease was taken
-    /// over meanwhile (the other holder's result stands).
+    /// over meanwhile (the other holder's result stands). An item the tracker saw accepted or
+    /// declined while it was held keeps that outcome, with no work left: a person who accepted
+    /// is counted once, as accepted, and never reminded.
     pub async fn complete_campaign_item(
         &self,
         item: &ItemLease,
@@ -832,10 +857,13 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let now = to_millis(self.clock.now());
         let done = with_pool!(self, pool => sqlx::query(
-            "UPDATE campaign_items SET outcome = $3, reason = $4, error_code = $5, \
+            "UPDATE campaign_items SET \
+             outcome = CASE WHEN outcome IN ('accepted', 'declined') THEN outcome ELSE $3 END, \
+             reason = $4, error_code = $5, \
              error_detail = $6, mails = mails + $7, reminders = reminders + $8, \
              last_mail_at = CASE WHEN $7 > 0 THEN $9 ELSE last_mail_at END, \
-             due_at = $10, mailing = 0, lease_token = NULL, lease_until = NULL, updated_at = $9 \
+             due_at = CASE WHEN outcome IN ('accepted', 'declined') THEN NULL ELSE $10 END, \
+             mailing = 0, lease_token = NULL, lease_until = NULL, updated_at = $9 \
              WHERE id = $1 AND lease_token = $2",
         )
         .bind(item.id)
@@ -898,43 +926,77 @@ impl Store {
     }
 
     /// Completes campaign `id` when it is planned, active, and no item has work left; answers
-    /// whether it did.
-    pub async fn complete_campaign_if_done(&self, id: &str) -> Result<bool, StoreError> {
+    /// whether this call completed it. The event `announce` builds from the campaign's name and
+    /// counts is appended in the same transaction: the conditional update lets exactly one of
+    /// several replicas finishing the last items at once complete it (the others wait for its
+    /// row lock and then find it completed), so the campaign is announced exactly once.
+    pub async fn complete_campaign_if_done(
+        &self,
+        id: &str,
+        announce: impl FnOnce(&str, &BTreeMap<String, u64>) -> OutboxEvent,
+    ) -> Result<bool, StoreError> {
         let now = to_millis(self.clock.now());
-        let done = with_pool!(self, pool => sqlx::query(
-            "UPDATE campaigns SET state = 'completed', resumes_at = NULL, updated_at = $2, \
-             completed_at = $2 WHERE id = $1 AND planned = 1 \
-             AND state IN ('scheduled', 'running', 'waiting') \
-             AND NOT EXISTS (SELECT 1 FROM campaign_items i \
-                 WHERE i.campaign_id = $1 AND (i.due_at IS NOT NULL OR i.lease_token IS NOT NULL))",
-        )
-        .bind(id)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected() == 1))?;
-        Ok(done)
+        let mut tx = self.begin().await?;
+        let done = with_tx!(tx, conn => async {
+            let name = sqlx::query(
+                "UPDATE campaigns SET state = 'completed', resumes_at = NULL, updated_at = $2, \
+                 completed_at = $2 WHERE id = $1 AND planned = 1 \
+                 AND state IN ('scheduled', 'running', 'waiting') \
+                 AND NOT EXISTS (SELECT 1 FROM campaign_items i \
+                     WHERE i.campaign_id = $1 AND (i.due_at IS NOT NULL OR i.lease_token IS NOT NULL)) \
+                 RETURNING name",
+            )
+            .bind(id)
+            .bind(now)
+            .fetch_optional(&mut *conn)
+            .await?;
+            let Some(name) = name else {
+                return Ok::<_, sqlx::Error>(None);
+            };
+            let name: String = name.try_get("name")?;
+            let counts = count_outcomes!(&mut *conn, id)?;
+            Ok(Some((name, counts)))
+        }.await)?;
+        let Some((name, counts)) = done else {
+            return Ok(false);
+        };
+        let event = announce(&name, &counts);
+        self.append_events(&mut tx, std::slice::from_ref(&event))
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Deletes the campaigns that finished (completed or cancelled) before `before`, with
+    /// their items; answers how many rows went. Active and paused campaigns are kept whatever
+    /// their age.
+    pub async fn prune_campaigns(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        const FINISHED: &str = "SELECT id FROM campaigns WHERE state IN ('completed', 'cancelled') \
+             AND COALESCE(completed_at, updated_at) < $1";
+        let before = to_millis(before);
+        let mut tx = self.begin().await?;
+        let pruned = with_tx!(tx, conn => async {
+            let items = sqlx::query(&format!(
+                "DELETE FROM campaign_items WHERE campaign_id IN ({FINISHED})"
+            ))
+            .bind(before)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            let campaigns = sqlx::query(&format!("DELETE FROM campaigns WHERE id IN ({FINISHED})"))
+                .bind(before)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+            Ok::<_, sqlx::Error>(items + campaigns)
+        }.await)?;
+        tx.commit().await?;
+        Ok(pruned)
     }
 
     /// How many items of campaign `id` have each outcome (outcomes with none are absent).
     pub async fn campaign_counts(&self, id: &str) -> Result<BTreeMap<String, u64>, StoreError> {
-        let counts = with_pool!(self, pool => sqlx::query(
-            "SELECT outcome, COUNT(*) AS n FROM campaign_items WHERE campaign_id = $1 \
-             GROUP BY outcome",
-        )
-        .bind(id)
-        .fetch_all(pool)
-        .await
-        .and_then(|rows| {
-            rows.iter()
-                .map(|row| {
-                    Ok((
-                        row.try_get::<String, _>("outcome")?,
-                        u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0),
-                    ))
-                })
-                .collect::<Result<BTreeMap<_, _>, sqlx::Error>>()
-        }))?;
+        let counts = with_pool!(self, pool => count_outcomes!(pool, id))?;
         Ok(counts)
     }
 

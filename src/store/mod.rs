@@ -231,8 +231,9 @@ impl Store {
     /// Applies every table's retention once (a periodic task calls it): run-out claims, keys
     /// past their time to live, mail budgets older than `mail_budget_retention_days`, audit rows
     /// older than `audit_retention`, outbox events and webhook deliveries older than
-    /// `event_retention`, tracked changes (and people not listed since) older than
-    /// `audit_retention`. Answers how many rows went.
+    /// `event_retention`, tracked changes (and people not listed since) and campaigns that
+    /// finished (with their items) longer than `audit_retention` ago, as long as the audit
+    /// trail of their mails is kept. Answers how many rows went.
     pub async fn prune_expired(&self) -> Result<u64, StoreError> {
         let now = self.clock.now();
         let oldest_day = now.date_naive()
@@ -248,7 +249,8 @@ impl Store {
             + self.prune_mail_budget(oldest_day).await?
             + self.prune_audit(audit_cutoff).await?
             + self.prune_events(event_cutoff).await?
-            + self.prune_tracking(audit_cutoff).await?)
+            + self.prune_tracking(audit_cutoff).await?
+            + self.prune_campaigns(audit_cutoff).await?)
     }
 
     /// Closes every pooled connection; the store must not be used afterwards.

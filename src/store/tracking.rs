@@ -308,6 +308,33 @@ macro_rules! write_person {
     }};
 }
 
+/// A person seen to accept or decline: their mailed items (`sent`, `resent`,
+/// `already_invited`) in every real campaign take that outcome inside `conn`'s transaction,
+/// with no work left (no reminder). A worker holding such an item keeps the outcome when it
+/// stores its own (see `Store::complete_campaign_item`).
+macro_rules! settle_campaign_items {
+    ($conn:expr, $email:expr, $changes:expr, $now:expr) => {{
+        let changes: &[ChangeKind] = $changes;
+        let outcome = changes.iter().rev().find_map(|change| match change {
+            ChangeKind::Accepted => Some("accepted"),
+            ChangeKind::Declined => Some("declined"),
+            _ => None,
+        });
+        if let Some(outcome) = outcome {
+            sqlx::query(
+                "UPDATE campaign_items SET outcome = $2, due_at = NULL, updated_at = $3 \
+                 WHERE person = $1 AND outcome IN ('sent', 'resent', 'already_invited') \
+                 AND campaign_id IN (SELECT id FROM campaigns WHERE dry_run = 0)",
+            )
+            .bind($email)
+            .bind(outcome)
+            .bind($now)
+            .execute(&mut *$conn)
+            .await?;
+        }
+    }};
+}
+
 /// Starts a new walk from the first page inside `conn`'s transaction; answers its lease.
 macro_rules! start_walk {
     ($conn:expr, $customer:expr, $now:expr) => {{
@@ -476,6 +503,7 @@ impl Store {
                 let was = before.get(&person.email).map(|(s, c)| (s.as_str(), *c));
                 let changes = transitions(was, &person.state, person.mails_sent_count);
                 write_person!(conn, page.customer, person, &changes, Some(page.walk_id), now);
+                settle_campaign_items!(conn, &person.email, &changes, now);
                 recorded.extend(changes.into_iter().map(|kind| TrackedChange {
                     email: person.email.clone(),
                     kind,

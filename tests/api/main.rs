@@ -6,6 +6,7 @@ mod audit_trail;
 mod auth_rfc;
 mod bad_input;
 mod body_timeout;
+mod campaign_events;
 mod campaign_replicas;
 mod campaigns;
 mod cli;

@@ -2,9 +2,10 @@
 
 use crate::helpers::manual_clock;
 use invitation_gateway::store::{
-    Caller, CampaignState, ItemUpdate, KnownInvitation, NewCampaign, NewItem, Reminders, Store,
+    Caller, CampaignState, ItemUpdate, KnownInvitation, NewCampaign, NewItem, OutboxEvent,
+    Reminders, Store,
 };
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 const LEASE: Duration = Duration::from_secs(60);
@@ -32,6 +33,16 @@ async fn campaign(store: &Store, id: &str) {
         })
         .await
         .expect("the campaign is created");
+}
+
+/// The completion event of a campaign `name` with `counts` (its body says both).
+fn announce(name: &str, counts: &BTreeMap<String, u64>) -> OutboxEvent {
+    OutboxEvent {
+        id: uuid::Uuid::new_v4().to_string(),
+        kind: "campaign.completed".into(),
+        at: chrono::Utc::now(),
+        body: serde_json::json!({"name": name, "counts": counts}).to_string(),
+    }
 }
 
 fn pending(email: &str) -> NewItem {
@@ -121,7 +132,7 @@ store_test! {
         let distinct: BTreeSet<_> = all.iter().copied().collect();
         assert_eq!(all.len(), 200, "every item claimed once");
         assert_eq!(distinct.len(), 200);
-        assert!(a.complete_campaign_if_done("c1").await.unwrap());
+        assert!(a.complete_campaign_if_done("c1", announce).await.unwrap());
         assert_eq!(a.campaign_state("c1").await.unwrap(), Some(CampaignState::Completed));
     }
 }
@@ -138,7 +149,7 @@ store_test! {
         assert!(store.mark_item_mailing(&first[0]).await.unwrap());
         clock.advance(LEASE - Duration::from_millis(1));
         assert!(store.claim_campaign_items("c1", 5, LEASE).await.unwrap().is_empty(), "held");
-        assert!(!store.complete_campaign_if_done("c1").await.unwrap(), "work is left");
+        assert!(!store.complete_campaign_if_done("c1", announce).await.unwrap(), "work is left");
         clock.advance(Duration::from_millis(1));
         let second = store.claim_campaign_items("c1", 5, LEASE).await.unwrap();
         assert_eq!(second.len(), 1, "the lease ran out: the item is claimable again");
@@ -167,7 +178,7 @@ store_test! {
         let item = store.claim_campaign_items("c1", 1, LEASE).await.unwrap().remove(0);
         let remind_at = clock.now() + Duration::from_secs(3600);
         assert!(store.complete_campaign_item(&item, &ItemUpdate { due_at: Some(remind_at), ..sent() }).await.unwrap());
-        assert!(!store.complete_campaign_if_done("c1").await.unwrap(), "a reminder is left");
+        assert!(!store.complete_campaign_if_done("c1", announce).await.unwrap(), "a reminder is left");
         clock.advance(Duration::from_secs(3599));
         assert!(store.claim_campaign_items("c1", 1, LEASE).await.unwrap().is_empty());
         clock.advance(Duration::from_secs(1));
@@ -177,7 +188,7 @@ store_test! {
         assert!(store.complete_campaign_item(&reminder, &update).await.unwrap());
         let item = &store.campaign_items("c1", &["sent".into()], 10, None).await.unwrap().items[0];
         assert_eq!(item.mails, 2);
-        assert!(store.complete_campaign_if_done("c1").await.unwrap());
+        assert!(store.complete_campaign_if_done("c1", announce).await.unwrap());
     }
 }
 
@@ -254,5 +265,36 @@ store_test! {
         store.add_campaign_calls("c1", 3).await.unwrap();
         store.add_campaign_calls("c1", 2).await.unwrap();
         assert_eq!(store.campaign("c1").await.unwrap().expect("stored").google_calls, 5);
+    }
+}
+
+store_test! {
+    async fn prune_expired_keeps_finished_campaigns_as_long_as_the_audit_trail_and_active_ones_always(db) {
+        let clock = manual_clock();
+        let settings = invitation_gateway::store::StoreSettings {
+            audit_retention: Duration::from_secs(30 * 24 * 3600),
+            event_retention: Duration::from_secs(365 * 24 * 3600),
+            ..invitation_gateway::store::StoreSettings::default()
+        };
+        let store = db.store_with(settings, &clock).await.unwrap();
+        for id in ["done", "cancelled", "active"] {
+            campaign(&store, id).await;
+        }
+        store.add_campaign_items("done", &[pending("ada@example.com")], true).await.unwrap();
+        store.add_campaign_items("cancelled", &[pending("ada@example.com")], true).await.unwrap();
+        store.add_campaign_items("active", &[pending("alan@example.com")], true).await.unwrap();
+        let item = store.claim_campaign_items("done", 1, LEASE).await.unwrap().remove(0);
+        assert!(store.complete_campaign_item(&item, &sent()).await.unwrap());
+        assert!(store.complete_campaign_if_done("done", announce).await.unwrap());
+        assert!(store.cancel_campaign("cancelled").await.unwrap());
+        clock.advance(Duration::from_secs(30 * 24 * 3600));
+        assert_eq!(store.prune_expired().await.unwrap(), 0, "kept for exactly the retention");
+        clock.advance(Duration::from_millis(1));
+        assert_eq!(store.prune_expired().await.unwrap(), 4, "two campaigns and their items");
+        assert!(store.campaign("done").await.unwrap().is_none());
+        assert!(store.campaign("cancelled").await.unwrap().is_none());
+        assert_eq!(store.campaign_counts("done").await.unwrap(), BTreeMap::new());
+        assert!(store.campaign("active").await.unwrap().is_some(), "an active campaign is never pruned");
+        assert_eq!(store.campaign_counts("active").await.unwrap().get("pending"), Some(&1));
     }
 }

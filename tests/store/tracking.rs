@@ -2,7 +2,8 @@
 
 use crate::helpers::manual_clock;
 use invitation_gateway::store::{
-    ChangeKind, GatewayChange, Observed, OutboxEvent, Store, TrackedChange, WalkPage,
+    Caller, ChangeKind, GatewayChange, ItemUpdate, NewCampaign, NewItem, Observed, OutboxEvent,
+    Reminders, Store, TrackedChange, WalkPage,
 };
 use std::time::Duration;
 
@@ -208,5 +209,54 @@ store_test! {
         let cohort = store.mailed_cohort("C01", start, clock.now() + Duration::from_secs(1)).await.unwrap();
         assert_eq!(cohort, (2, 1), "two mailed, one of them accepted");
         assert!(store.changes_between("C01", clock.now() + Duration::from_secs(1), clock.now() + INTERVAL).await.unwrap().is_empty());
+    }
+}
+
+store_test! {
+    async fn an_accept_seen_while_a_worker_holds_the_item_stays_accepted_with_no_reminder(db) {
+        let clock = manual_clock();
+        let store = db.store(&clock).await;
+        store
+            .create_campaign(&NewCampaign {
+                id: "c1".into(),
+                owner: Caller::new("https://idp.example", "hr-bot"),
+                name: "wave".into(),
+                dry_run: false,
+                resend: false,
+                source_kind: "emails".into(),
+                source_states: Vec::new(),
+                reminders: Some(Reminders { after: Duration::from_secs(60), max: 2 }),
+                start_at: clock.now(),
+                planned: true,
+            })
+            .await
+            .unwrap();
+        let ada = NewItem { email: "ada@example.com".into(), skipped: None, known: None };
+        store.add_campaign_items("c1", &[ada], true).await.unwrap();
+        let first = store.claim_campaign_items("c1", 1, LEASE).await.unwrap().remove(0);
+        let sent = |due_at| ItemUpdate { outcome: "sent".into(), mailed: true, due_at, ..ItemUpdate::default() };
+        assert!(store.complete_campaign_item(&first, &sent(Some(clock.now()))).await.unwrap());
+        walk(&store, "r1", &[seen("ada@example.com", "INVITED", 1)]).await.unwrap();
+        // A worker holds the reminder when the next walk sees the accept.
+        let held = store.claim_campaign_items("c1", 1, LEASE).await.unwrap().remove(0);
+        clock.advance(INTERVAL);
+        let changes = walk(&store, "r1", &[seen("ada@example.com", "ACCEPTED", 1)]).await.unwrap();
+        assert_eq!(changes, [ChangeKind::Accepted]);
+        let reminder_at = clock.now() + Duration::from_secs(60);
+        assert!(store.complete_campaign_item(&held, &sent(Some(reminder_at))).await.unwrap());
+        let counts = store.campaign_counts("c1").await.unwrap();
+        assert_eq!(counts.into_iter().collect::<Vec<_>>(), [("accepted".to_owned(), 1)]);
+        clock.advance(Duration::from_secs(120));
+        assert!(store.claim_campaign_items("c1", 1, LEASE).await.unwrap().is_empty(), "no reminder");
+        assert!(store.complete_campaign_if_done("c1", |_, _| announce_done()).await.unwrap());
+    }
+}
+
+fn announce_done() -> OutboxEvent {
+    OutboxEvent {
+        id: uuid::Uuid::new_v4().to_string(),
+        kind: "dev.invitation-gateway.campaign.completed".into(),
+        at: chrono::Utc::now(),
+        body: "{}".into(),
     }
 }
