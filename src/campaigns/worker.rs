@@ -208,7 +208,10 @@ impl Campaigns {
         let (calls_ref, creator_ref) = (&calls, &creator);
         futures_util::stream::iter(items)
             .for_each_concurrent(self.concurrency, |item| async move {
-                let mut step = self.step(record, creator_ref, &item, calls_ref).await;
+                let mine = Arc::new(AtomicU64::new(0));
+                let mut step = self.step(record, creator_ref, &item, &mine).await;
+                let made = mine.load(Ordering::Relaxed);
+                calls_ref.fetch_add(made, Ordering::Relaxed);
                 if let Step::Release { hold, .. } = &mut step
                     && *stop.borrow()
                 {
@@ -216,7 +219,11 @@ impl Campaigns {
                     // goes back, but the campaign need not wait for the other replicas.
                     *hold = false;
                 }
-                if let Err(err) = self.apply(record, &item, step).await {
+                // No call of this holder got a Google slot, so none of its mails left: an item
+                // that was not mailing before is not mailing now (its next holder need not read
+                // Google first, which would cost a call per person the budget held back).
+                let nothing_sent = made == 0 && !item.mailing;
+                if let Err(err) = self.apply(record, &item, step, nothing_sent).await {
                     tracing::warn!(error = %err, "a campaign item's result could not be stored; its lease will run out");
                 }
             })
@@ -274,7 +281,10 @@ impl Campaigns {
         email: &Email,
         calls: &Arc<AtomicU64>,
     ) -> Step {
-        let seen = if item.mailing || item.attempts > 0 || item.known.is_none() {
+        // Only a holder that marked the item `mailing` (just before its send) can have mailed:
+        // an item released before that (the budget said not yet, a pause) keeps the state the
+        // list gave it and costs one send, not a read and a send.
+        let seen = if item.mailing || item.known.is_none() {
             if item.known.is_none() && !item.mailing {
                 // The send reads the invitation itself.
                 None
@@ -460,6 +470,7 @@ impl Campaigns {
         record: &CampaignRecord,
         item: &ItemLease,
         step: Step,
+        nothing_sent: bool,
     ) -> Result<(), StoreError> {
         let store = self.store();
         match step {
@@ -476,7 +487,9 @@ impl Campaigns {
                 let code = error.as_ref().map(error_code);
                 let detail = error.as_ref().map(|e| e.detail.clone());
                 let error = code.as_deref().zip(detail.as_deref());
-                store.release_campaign_item(item, due, error).await?;
+                store
+                    .release_campaign_item(item, due, error, nothing_sent)
+                    .await?;
                 if hold {
                     store
                         .set_campaign_state(

@@ -883,18 +883,22 @@ impl Store {
     }
 
     /// Gives a claimed item back unchanged, due again at `due_at` (nothing was done: paused,
-    /// budget spent, Google unavailable). `error` remembers the attempt's error code.
+    /// budget spent, Google unavailable). `error` remembers the attempt's error code;
+    /// `nothing_sent` (no call of this holder reached Google) clears the `mailing` mark its own
+    /// `mark_item_mailing` set, so the next holder need not read Google first.
     pub async fn release_campaign_item(
         &self,
         item: &ItemLease,
         due_at: DateTime<Utc>,
         error: Option<(&str, &str)>,
+        nothing_sent: bool,
     ) -> Result<bool, StoreError> {
         let now = to_millis(self.clock.now());
         let released = with_pool!(self, pool => sqlx::query(
             "UPDATE campaign_items SET lease_token = NULL, lease_until = NULL, \
              due_at = CASE WHEN due_at IS NULL THEN NULL ELSE $3 END, \
              error_code = COALESCE($4, error_code), error_detail = COALESCE($5, error_detail), \
+             mailing = CASE WHEN $7 THEN 0 ELSE mailing END, \
              updated_at = $6 WHERE id = $1 AND lease_token = $2",
         )
         .bind(item.id)
@@ -903,6 +907,7 @@ impl Store {
         .bind(error.map(|e| e.0))
         .bind(error.map(|e| e.1))
         .bind(now)
+        .bind(nothing_sent)
         .execute(pool)
         .await
         .map(|r| r.rows_affected() == 1))?;

@@ -148,6 +148,52 @@ async fn a_states_campaign_over_a_thousand_accounts_mails_each_exactly_once_with
 }
 
 #[tokio::test]
+async fn a_campaign_held_back_by_the_google_budget_still_costs_one_call_per_person() {
+    // 8 background calls a 62 s window for 30 people: most items are claimed, refused a slot and
+    // given back at least once before they go out; a refused item never called Google, so it
+    // needs no read when it comes back.
+    let accounts = (0..30)
+        .map(|i| SeedAccount {
+            email: format!("q{i:02}@corp.example.com"),
+            state: None,
+            recent: None,
+            mails_sent_count: None,
+            update_time: None,
+        })
+        .collect();
+    let (app, clock) = app(Seed::Accounts(accounts), |s| {
+        s.store.google_per_minute = 10;
+    })
+    .await;
+    let id = id_of(
+        &app.create_campaign(
+            &admin_token(),
+            json!({"name": "paced", "source": {"states": ["NOT_YET_SENT"]}}),
+        )
+        .await,
+    );
+
+    let mut done = app.campaign(&id).await;
+    for _ in 0..40 {
+        if done["state"] == "completed" {
+            break;
+        }
+        clock.advance(Duration::from_secs(63));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        done = app.campaign(&id).await;
+    }
+    let done = app.campaign_when(&id, state_is("completed")).await;
+    assert_eq!(done["counts"], json!({"sent": 30}), "{done}");
+    let stats = app.stats().await;
+    assert_eq!(stats["calls"]["send"], 30, "one send per person");
+    assert_eq!(
+        stats["calls"]["get"], 0,
+        "no read for an item the budget held back"
+    );
+    assert_eq!(stats["quotaRejections"], 0);
+}
+
+#[tokio::test]
 async fn a_paused_campaign_mails_nobody_until_it_is_resumed() {
     let (app, clock) = app(Seed::Demo, |_| {}).await;
     let starts = (start() + chrono::Duration::hours(1)).to_rfc3339();

@@ -172,7 +172,7 @@ store_test! {
         store.add_campaign_items("c1", &[pending("ada@example.com")], true).await.unwrap();
         let item = store.claim_campaign_items("c1", 1, LEASE).await.unwrap().remove(0);
         let later = clock.now() + Duration::from_secs(30);
-        assert!(store.release_campaign_item(&item, later, Some(("upstream_unavailable", "x"))).await.unwrap());
+        assert!(store.release_campaign_item(&item, later, Some(("upstream_unavailable", "x")), false).await.unwrap());
         assert!(store.claim_campaign_items("c1", 1, LEASE).await.unwrap().is_empty());
         clock.advance(Duration::from_secs(30));
         let item = store.claim_campaign_items("c1", 1, LEASE).await.unwrap().remove(0);
