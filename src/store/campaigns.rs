@@ -480,73 +480,62 @@ impl Store {
         // One statement per slice (well under both databases' limits on bound values): a
         // roster of 100,000 rows is 200 statements, not 100,000.
         const ROWS: usize = 500;
-        macro_rules! add {
-            ($tx:ident) => {{
-                let mut added = 0;
-                for slice in items.chunks(ROWS) {
-                    let mut insert = sqlx::QueryBuilder::new(INSERT);
-                    insert.push_values(slice, |mut row, item| {
-                        let pending = item.skipped.is_none();
-                        let known = item.known.as_ref();
-                        row.push_bind(campaign_id)
-                            .push_bind(item.email.clone())
-                            .push_bind(pending.then(|| item.email.to_lowercase()))
-                            .push_bind(if pending { "pending" } else { "skipped" })
-                            .push_bind(item.skipped.clone())
-                            .push_bind(known.map(|k| k.state.clone()))
-                            .push_bind(known.map(|k| k.mails_sent))
-                            .push_bind(known.and_then(|k| k.updated).map(to_millis))
-                            .push_bind(pending.then_some(now))
-                            .push_bind(now);
-                    });
-                    insert.push(" ON CONFLICT (campaign_id, person) DO NOTHING RETURNING person");
-                    let rows = insert.build().fetch_all(&mut *$tx).await?;
-                    added += rows.len() as u64;
-                    // Each person inserted by this statement, once: the first of its rows in the
-                    // slice went in, any other (or one already in the campaign) repeats it.
-                    let mut inserted = std::collections::HashSet::new();
-                    for row in &rows {
-                        if let Some(person) = row.try_get::<Option<String>, _>("person")? {
-                            inserted.insert(person);
-                        }
-                    }
-                    let repeats: Vec<&NewItem> = slice
-                        .iter()
-                        .filter(|item| {
-                            item.skipped.is_none() && !inserted.remove(&item.email.to_lowercase())
-                        })
-                        .collect();
-                    if mark_duplicates && !repeats.is_empty() {
-                        let mut insert = sqlx::QueryBuilder::new(INSERT);
-                        insert.push_values(&repeats, |mut row, item| {
-                            row.push_bind(campaign_id)
-                                .push_bind(item.email.clone())
-                                .push_bind(None::<String>)
-                                .push_bind("skipped")
-                                .push_bind(DUPLICATE_REASON)
-                                .push_bind(None::<String>)
-                                .push_bind(None::<i64>)
-                                .push_bind(None::<i64>)
-                                .push_bind(None::<i64>)
-                                .push_bind(now);
-                        });
-                        added += insert.build().execute(&mut *$tx).await?.rows_affected();
+        let mut tx = self.begin().await?;
+        let added = with_tx!(tx, conn => async {
+            let mut added = 0;
+            for slice in items.chunks(ROWS) {
+                let mut insert = sqlx::QueryBuilder::new(INSERT);
+                insert.push_values(slice, |mut row, item| {
+                    let pending = item.skipped.is_none();
+                    let known = item.known.as_ref();
+                    row.push_bind(campaign_id)
+                        .push_bind(item.email.clone())
+                        .push_bind(pending.then(|| item.email.to_lowercase()))
+                        .push_bind(if pending { "pending" } else { "skipped" })
+                        .push_bind(item.skipped.clone())
+                        .push_bind(known.map(|k| k.state.clone()))
+                        .push_bind(known.map(|k| k.mails_sent))
+                        .push_bind(known.and_then(|k| k.updated).map(to_millis))
+                        .push_bind(pending.then_some(now))
+                        .push_bind(now);
+                });
+                insert.push(" ON CONFLICT (campaign_id, person) DO NOTHING RETURNING person");
+                let rows = insert.build().fetch_all(&mut *conn).await?;
+                added += rows.len() as u64;
+                // Each person inserted by this statement, once: the first of its rows in the
+                // slice went in, any other (or one already in the campaign) repeats it.
+                let mut inserted = std::collections::HashSet::new();
+                for row in &rows {
+                    if let Some(person) = row.try_get::<Option<String>, _>("person")? {
+                        inserted.insert(person);
                     }
                 }
-                $tx.commit().await?;
-                Ok::<u64, sqlx::Error>(added)
-            }};
-        }
-        let added = match &self.backend {
-            Backend::Sqlite(pool) => {
-                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                add!(tx)
+                let repeats: Vec<&NewItem> = slice
+                    .iter()
+                    .filter(|item| {
+                        item.skipped.is_none() && !inserted.remove(&item.email.to_lowercase())
+                    })
+                    .collect();
+                if mark_duplicates && !repeats.is_empty() {
+                    let mut insert = sqlx::QueryBuilder::new(INSERT);
+                    insert.push_values(&repeats, |mut row, item| {
+                        row.push_bind(campaign_id)
+                            .push_bind(item.email.clone())
+                            .push_bind(None::<String>)
+                            .push_bind("skipped")
+                            .push_bind(DUPLICATE_REASON)
+                            .push_bind(None::<String>)
+                            .push_bind(None::<i64>)
+                            .push_bind(None::<i64>)
+                            .push_bind(None::<i64>)
+                            .push_bind(now);
+                    });
+                    added += insert.build().execute(&mut *conn).await?.rows_affected();
+                }
             }
-            Backend::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                add!(tx)
-            }
-        }?;
+            Ok::<u64, sqlx::Error>(added)
+        }.await)?;
+        tx.commit().await?;
         Ok(added)
     }
 
@@ -723,52 +712,41 @@ impl Store {
     /// items get no reminder; items in flight finish as they are. Answers whether it moved.
     pub async fn cancel_campaign(&self, id: &str) -> Result<bool, StoreError> {
         let now = to_millis(self.clock.now());
-        macro_rules! cancel {
-            ($tx:ident) => {{
-                let moved = sqlx::query(
-                    "UPDATE campaigns SET state = 'cancelled', resumes_at = NULL, \
-                     updated_at = $2, completed_at = $2 \
-                     WHERE id = $1 AND state NOT IN ('completed', 'cancelled')",
+        let mut tx = self.begin().await?;
+        let moved = with_tx!(tx, conn => async {
+            let moved = sqlx::query(
+                "UPDATE campaigns SET state = 'cancelled', resumes_at = NULL, \
+                 updated_at = $2, completed_at = $2 \
+                 WHERE id = $1 AND state NOT IN ('completed', 'cancelled')",
+            )
+            .bind(id)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+                == 1;
+            if moved {
+                sqlx::query(
+                    "UPDATE campaign_items SET outcome = 'cancelled', due_at = NULL, \
+                     updated_at = $2 WHERE campaign_id = $1 AND outcome = 'pending' \
+                     AND mailing = 0",
                 )
                 .bind(id)
                 .bind(now)
-                .execute(&mut *$tx)
-                .await?
-                .rows_affected()
-                    == 1;
-                if moved {
-                    sqlx::query(
-                        "UPDATE campaign_items SET outcome = 'cancelled', due_at = NULL, \
-                         updated_at = $2 WHERE campaign_id = $1 AND outcome = 'pending' \
-                         AND mailing = 0",
-                    )
-                    .bind(id)
-                    .bind(now)
-                    .execute(&mut *$tx)
-                    .await?;
-                    sqlx::query(
-                        "UPDATE campaign_items SET due_at = NULL, updated_at = $2 \
-                         WHERE campaign_id = $1 AND due_at IS NOT NULL AND mailing = 0",
-                    )
-                    .bind(id)
-                    .bind(now)
-                    .execute(&mut *$tx)
-                    .await?;
-                }
-                $tx.commit().await?;
-                Ok::<bool, sqlx::Error>(moved)
-            }};
-        }
-        let moved = match &self.backend {
-            Backend::Sqlite(pool) => {
-                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                cancel!(tx)
+                .execute(&mut *conn)
+                .await?;
+                sqlx::query(
+                    "UPDATE campaign_items SET due_at = NULL, updated_at = $2 \
+                     WHERE campaign_id = $1 AND due_at IS NOT NULL AND mailing = 0",
+                )
+                .bind(id)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
             }
-            Backend::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                cancel!(tx)
-            }
-        }?;
+            Ok::<bool, sqlx::Error>(moved)
+        }.await)?;
+        tx.commit().await?;
         Ok(moved)
     }
 
@@ -793,37 +771,31 @@ impl Store {
                  claims = claims + 1 WHERE id IN ({pick}) RETURNING {LEASE_COLUMNS}"
             )
         };
-        macro_rules! claim {
-            ($tx:ident, $sql:expr) => {{
-                let rows = sqlx::query(&$sql)
-                    .bind(&token)
-                    .bind(until)
-                    .bind(campaign_id)
-                    .bind(now)
-                    .bind(i64::from(limit))
-                    .fetch_all(&mut *$tx)
-                    .await?;
-                let leases = rows
-                    .iter()
-                    .map(|row| lease_from_row!(row))
-                    .collect::<Result<Vec<_>, _>>()?;
-                $tx.commit().await?;
-                Ok::<Vec<ItemLease>, sqlx::Error>(leases)
-            }};
-        }
-        let mut leases = match &self.backend {
-            Backend::Sqlite(pool) => {
-                // One writer at a time: the pick and the update see no other claimer between.
-                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                claim!(tx, update(pick))
-            }
-            Backend::Postgres(pool) => {
-                // Rows another claimer is taking are skipped, not waited for; a row it took in
-                // the meantime is re-checked against the WHERE and left out.
-                let mut tx = pool.begin().await?;
-                claim!(tx, update(&format!("{pick} FOR UPDATE SKIP LOCKED")))
-            }
-        }?;
+        let sql = match &self.backend {
+            // One writer at a time (`begin` is BEGIN IMMEDIATE): the pick and the update see no
+            // other claimer between.
+            Backend::Sqlite(_) => update(pick),
+            // Rows another claimer is taking are skipped, not waited for; a row it took in the
+            // meantime is re-checked against the WHERE and left out.
+            Backend::Postgres(_) => update(&format!("{pick} FOR UPDATE SKIP LOCKED")),
+        };
+        let mut tx = self.begin().await?;
+        let mut leases = with_tx!(tx, conn => async {
+            let rows = sqlx::query(&sql)
+                .bind(&token)
+                .bind(until)
+                .bind(campaign_id)
+                .bind(now)
+                .bind(i64::from(limit))
+                .fetch_all(&mut *conn)
+                .await?;
+            let leases = rows
+                .iter()
+                .map(|row| lease_from_row!(row))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok::<Vec<ItemLease>, sqlx::Error>(leases)
+        }.await)?;
+        tx.commit().await?;
         leases.sort_by_key(|l| l.id);
         Ok(leases)
     }
