@@ -95,52 +95,46 @@ impl Store {
         let count = "INSERT INTO google_calls (at_second, calls) VALUES ($1, 1) \
                      ON CONFLICT (at_second) DO UPDATE SET calls = google_calls.calls + 1";
         let prune = "DELETE FROM google_calls WHERE at_second <= $1";
-        macro_rules! take {
-            ($tx:ident, $lock:expr) => {{
-                let backoff_until: i64 = sqlx::query($lock)
-                    .fetch_one(&mut *$tx)
-                    .await?
-                    .try_get("backoff_until")?;
-                let now = to_millis(self.clock.now());
-                let second = now.div_euclid(1000);
-                let oldest_out = second - WINDOW_SECONDS;
-                let rows = sqlx::query(window)
-                    .bind(oldest_out)
-                    .fetch_all(&mut *$tx)
-                    .await?;
-                let seconds = rows
-                    .iter()
-                    .map(|row| {
-                        Ok(Second {
-                            at: row.try_get("at_second")?,
-                            calls: row.try_get("calls")?,
-                        })
+        let lock = match &self.backend {
+            // `begin` is BEGIN IMMEDIATE on SQLite: the write lock is taken up front, so the read
+            // then write below cannot fail with SQLITE_BUSY when another writer got in between.
+            Backend::Sqlite(_) => lock.to_owned(),
+            Backend::Postgres(_) => format!("{lock} FOR UPDATE"),
+        };
+        let mut tx = self.begin().await?;
+        let slot = with_tx!(tx, conn => async {
+            let backoff_until: i64 = sqlx::query(&lock)
+                .fetch_one(&mut *conn)
+                .await?
+                .try_get("backoff_until")?;
+            let now = to_millis(self.clock.now());
+            let second = now.div_euclid(1000);
+            let oldest_out = second - WINDOW_SECONDS;
+            let rows = sqlx::query(window)
+                .bind(oldest_out)
+                .fetch_all(&mut *conn)
+                .await?;
+            let seconds = rows
+                .iter()
+                .map(|row| {
+                    Ok(Second {
+                        at: row.try_get("at_second")?,
+                        calls: row.try_get("calls")?,
                     })
-                    .collect::<Result<Vec<_>, sqlx::Error>>()?;
-                let slot = decide(&seconds, backoff_until, now, kind, per_minute, percent);
-                if slot == GoogleSlot::Granted {
-                    sqlx::query(count).bind(second).execute(&mut *$tx).await?;
-                    sqlx::query(prune)
-                        .bind(oldest_out)
-                        .execute(&mut *$tx)
-                        .await?;
-                }
-                $tx.commit().await?;
-                Ok(slot)
-            }};
-        }
-        match &self.backend {
-            Backend::Sqlite(pool) => {
-                // IMMEDIATE takes the write lock up front: a deferred transaction that reads and
-                // then writes can fail with SQLITE_BUSY when another writer got in between.
-                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                take!(tx, lock)
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()?;
+            let slot = decide(&seconds, backoff_until, now, kind, per_minute, percent);
+            if slot == GoogleSlot::Granted {
+                sqlx::query(count).bind(second).execute(&mut *conn).await?;
+                sqlx::query(prune)
+                    .bind(oldest_out)
+                    .execute(&mut *conn)
+                    .await?;
             }
-            Backend::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                take!(tx, &format!("{lock} FOR UPDATE"))
-            }
-        }
+            Ok::<GoogleSlot, sqlx::Error>(slot)
+        }.await)?;
+        tx.commit().await?;
+        Ok(slot)
     }
 
     /// Google answered 429: nobody calls it before `until`; after it, the window's own count
