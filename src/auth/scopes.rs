@@ -113,8 +113,9 @@ impl fmt::Display for ScopeSet {
 
 /// A marker type naming the scope an endpoint requires, used as `Authorized<scope::Send>`.
 pub trait RequiredScope: 'static {
-    /// The scope the endpoint requires.
-    const SCOPE: Scope;
+    /// The scopes that admit a caller: holding any one of them is enough (most endpoints name
+    /// one; an endpoint naming several decides which one a request needs once it has read it).
+    const ANY_OF: &'static [Scope];
 }
 
 /// Marker types for [`Authorized`](crate::routes::authorized::Authorized), one per [`Scope`].
@@ -136,21 +137,28 @@ pub mod scope {
     /// Requires `audit.read`.
     #[derive(Debug)]
     pub struct AuditRead;
+    /// Admits `invitations.send` or `invitations.check`: creating a campaign, where a real run
+    /// needs the first and a dry run the second (the handler checks which once it read the body).
+    #[derive(Debug)]
+    pub struct SendOrCheck;
 
     impl RequiredScope for Check {
-        const SCOPE: Scope = Scope::Check;
+        const ANY_OF: &'static [Scope] = &[Scope::Check];
     }
     impl RequiredScope for Read {
-        const SCOPE: Scope = Scope::Read;
+        const ANY_OF: &'static [Scope] = &[Scope::Read];
     }
     impl RequiredScope for Send {
-        const SCOPE: Scope = Scope::Send;
+        const ANY_OF: &'static [Scope] = &[Scope::Send];
     }
     impl RequiredScope for Cancel {
-        const SCOPE: Scope = Scope::Cancel;
+        const ANY_OF: &'static [Scope] = &[Scope::Cancel];
     }
     impl RequiredScope for AuditRead {
-        const SCOPE: Scope = Scope::AuditRead;
+        const ANY_OF: &'static [Scope] = &[Scope::AuditRead];
+    }
+    impl RequiredScope for SendOrCheck {
+        const ANY_OF: &'static [Scope] = &[Scope::Send, Scope::Check];
     }
 }
 

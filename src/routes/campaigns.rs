@@ -424,8 +424,9 @@ fn json_spec(body: &[u8]) -> Result<(CampaignSpec, Source), ApiError> {
 /// parameters: `POST /v1/campaigns?name=Wave%201&dryRun=true`. Invalid addresses, domains
 /// outside the allowed ones and repeated addresses become `skipped` items; they never fail the
 /// campaign. A dry run (`dryRun: true`) mails nobody and ends each item in `would_send`,
-/// `already_invited`, `already_accepted`, `not_eligible` or `skipped`; it needs the scope
-/// `invitations.check`, a real run `invitations.send` as well. Each mail counts against the
+/// `already_invited`, `already_accepted`, `not_eligible` or `skipped`. A real run needs the
+/// scope `invitations.send`, a dry run `invitations.check` (a token with neither is refused
+/// before the body is read; with the other one, after). Each mail counts against the
 /// creator's daily mail budget; when it is spent the campaign is `waiting` until the next
 /// UTC day.
 #[utoipa::path(
@@ -445,7 +446,7 @@ fn json_spec(body: &[u8]) -> Result<(CampaignSpec, Source), ApiError> {
     )
 )]
 pub async fn create_campaign(
-    caller: Authorized<scope::Check>,
+    caller: Authorized<scope::SendOrCheck>,
     state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Payload,
@@ -497,13 +498,13 @@ pub async fn create_campaign(
             ));
         }
     };
-    if !spec.dry_run && !caller.has_scope(Scope::Send) {
-        return Err(ApiError::new(
-            ErrorCode::InsufficientScope,
-            "A campaign that mails people requires the scope invitations.send.",
-        )
-        .with_www_authenticate(r#"Bearer error="insufficient_scope", scope="invitations.send""#));
-    }
+    // A real run mails people; a dry run only checks them.
+    let needed = if spec.dry_run {
+        Scope::Check
+    } else {
+        Scope::Send
+    };
+    caller.require(needed, &req).await?;
     let view = state
         .campaigns
         .create(&caller_id(caller.caller()), spec, source)

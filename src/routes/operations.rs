@@ -6,19 +6,18 @@
 
 use crate::auth::{RequiredScope, Scope};
 use crate::routes::authorized::Authorized;
-use crate::routes::openapi::BEARER_SCHEME;
+use crate::routes::security::require_any_scope;
 use crate::routes::{audit, campaigns, eligibility, health, invitations, mutations, tracking};
 use actix_web::http::Method;
 use actix_web::{FromRequest, Handler, Responder, Route, web};
 use std::collections::BTreeMap;
 use utoipa::openapi::path::{Operation, PathItem};
-use utoipa::openapi::security::SecurityRequirement;
 use utoipa::{Modify, OpenApi};
 
-/// A handler whose first argument is `Authorized<S>`: the scope it requires, read from its type.
+/// A handler whose first argument is `Authorized<S>`: the scopes it admits, read from its type.
 pub trait ScopedHandler<Args> {
-    /// The scope the handler's `Authorized<S>` argument demands.
-    const SCOPE: Scope;
+    /// The scopes of which the handler's `Authorized<S>` argument demands one.
+    const SCOPES: &'static [Scope];
 }
 
 macro_rules! scoped_handler {
@@ -27,7 +26,7 @@ macro_rules! scoped_handler {
         where
             F: Fn(Authorized<S>, $($arg,)*) -> Fut,
         {
-            const SCOPE: Scope = S::SCOPE;
+            const SCOPES: &'static [Scope] = S::ANY_OF;
         }
     };
 }
@@ -38,10 +37,10 @@ scoped_handler!(A, B);
 scoped_handler!(A, B, C);
 scoped_handler!(A, B, C, D);
 
-/// The scope `handler` enforces (a handler without an `Authorized<S>` first argument does not
+/// The scopes `handler` admits (a handler without an `Authorized<S>` first argument does not
 /// compile here).
-fn scope_of<H: ScopedHandler<Args>, Args>(_handler: &H) -> Scope {
-    H::SCOPE
+fn scopes_of<H: ScopedHandler<Args>, Args>(_handler: &H) -> &'static [Scope] {
+    H::SCOPES
 }
 
 /// Adds `handler` to `routes` at the path and method `doc` gives its operation.
@@ -127,9 +126,9 @@ macro_rules! operations {
             }
         }
 
-        /// The scope each authorized operation enforces, by operation id.
-        pub fn scopes() -> Vec<(&'static str, Scope)> {
-            vec![$((stringify!($ah), scope_of(&$am::$ah)),)*]
+        /// The scopes each authorized operation admits (any one of them), by operation id.
+        pub fn scopes() -> Vec<(&'static str, &'static [Scope])> {
+            vec![$((stringify!($ah), scopes_of(&$am::$ah)),)*]
         }
     };
 }
@@ -161,17 +160,14 @@ operations! {
 }
 
 /// Adds every documented operation to the document, each authorized one requiring the bearer
-/// JWT with the scope its handler enforces.
+/// JWT with the scope its handler enforces (alternatives when it admits any of several).
 pub struct Documented;
 
 impl Modify for Documented {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         openapi.merge(Paths::openapi());
-        for (operation_id, scope) in scopes() {
-            operation(openapi, operation_id).security = Some(vec![SecurityRequirement::new(
-                BEARER_SCHEME,
-                [scope.as_str()],
-            )]);
+        for (operation_id, scopes) in scopes() {
+            require_any_scope(operation(openapi, operation_id), scopes);
         }
     }
 }
@@ -179,6 +175,7 @@ impl Modify for Documented {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::routes::openapi::BEARER_SCHEME;
 
     #[test]
     fn each_operation_is_served_where_documented_with_the_scope_its_handler_enforces() {
@@ -188,121 +185,135 @@ mod tests {
                 "check_eligibility",
                 "/v1/eligibility/check",
                 Method::POST,
-                Scope::Check,
+                &[Scope::Check][..],
             ),
             (
                 "lookup_invitations",
                 "/v1/invitations/lookup",
                 Method::POST,
-                Scope::Read,
+                &[Scope::Read][..],
             ),
             (
                 "list_invitations",
                 "/v1/invitations",
                 Method::GET,
-                Scope::Read,
+                &[Scope::Read][..],
             ),
             (
                 "summarize_invitations",
                 "/v1/invitations/summary",
                 Method::GET,
-                Scope::Read,
+                &[Scope::Read][..],
             ),
             (
                 "export_invitations",
                 "/v1/invitations/export",
                 Method::GET,
-                Scope::Read,
+                &[Scope::Read][..],
             ),
             (
                 "send_invitations",
                 "/v1/invitations/send",
                 Method::POST,
-                Scope::Send,
+                &[Scope::Send][..],
             ),
             (
                 "cancel_invitations",
                 "/v1/invitations/cancel",
                 Method::POST,
-                Scope::Cancel,
+                &[Scope::Cancel][..],
             ),
-            ("list_audit", "/v1/audit", Method::GET, Scope::AuditRead),
+            (
+                "list_audit",
+                "/v1/audit",
+                Method::GET,
+                &[Scope::AuditRead][..],
+            ),
             (
                 "search_audit",
                 "/v1/audit/search",
                 Method::POST,
-                Scope::AuditRead,
+                &[Scope::AuditRead][..],
             ),
             (
                 "invitation_funnel",
                 "/v1/invitations/funnel",
                 Method::GET,
-                Scope::Read,
+                &[Scope::Read][..],
             ),
             (
                 "invitation_history",
                 "/v1/invitations/history",
                 Method::POST,
-                Scope::Read,
+                &[Scope::Read][..],
             ),
-            ("list_events", "/v1/events", Method::GET, Scope::Read),
+            ("list_events", "/v1/events", Method::GET, &[Scope::Read][..]),
             (
                 "create_campaign",
                 "/v1/campaigns",
                 Method::POST,
-                Scope::Check,
+                &[Scope::Send, Scope::Check][..],
             ),
-            ("list_campaigns", "/v1/campaigns", Method::GET, Scope::Read),
+            (
+                "list_campaigns",
+                "/v1/campaigns",
+                Method::GET,
+                &[Scope::Read][..],
+            ),
             (
                 "get_campaign",
                 "/v1/campaigns/{id}",
                 Method::GET,
-                Scope::Read,
+                &[Scope::Read][..],
             ),
             (
                 "list_campaign_items",
                 "/v1/campaigns/{id}/items",
                 Method::GET,
-                Scope::Read,
+                &[Scope::Read][..],
             ),
             (
                 "campaign_report",
                 "/v1/campaigns/{id}/report",
                 Method::GET,
-                Scope::Read,
+                &[Scope::Read][..],
             ),
             (
                 "pause_campaign",
                 "/v1/campaigns/{id}/pause",
                 Method::POST,
-                Scope::Send,
+                &[Scope::Send][..],
             ),
             (
                 "resume_campaign",
                 "/v1/campaigns/{id}/resume",
                 Method::POST,
-                Scope::Send,
+                &[Scope::Send][..],
             ),
             (
                 "cancel_campaign",
                 "/v1/campaigns/{id}/cancel",
                 Method::POST,
-                Scope::Send,
+                &[Scope::Send][..],
             ),
         ];
         assert_eq!(scopes().len(), expected.len());
-        for (id, path, method, scope) in expected {
+        for (id, path, method, admitted) in expected {
             assert_eq!(
                 locate(&doc, id),
                 Some((path.to_owned(), method.clone())),
                 "{id}"
             );
-            assert!(scopes().contains(&(id, scope)), "{id}");
+            assert!(scopes().contains(&(id, admitted)), "{id}");
             let security = serde_json::to_value(&doc.paths.paths[path]).unwrap();
             let method = method.as_str().to_ascii_lowercase();
+            let alternatives: Vec<_> = admitted
+                .iter()
+                .map(|scope| serde_json::json!({ BEARER_SCHEME: [scope.as_str()] }))
+                .collect();
             assert_eq!(
                 security[method.as_str()]["security"],
-                serde_json::json!([{ BEARER_SCHEME: [scope.as_str()] }]),
+                serde_json::Value::Array(alternatives),
                 "{id}"
             );
         }

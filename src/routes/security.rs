@@ -2,7 +2,8 @@
 //!
 //! In a `#[utoipa::path]` write `security(("bearerAuth" = ["invitations.send"]))`; the name is
 //! [`BEARER_SCHEME`](crate::routes::openapi::BEARER_SCHEME) and the scope [`Scope::as_str`].
-//! A `Modify` can instead call [`require_scope`]; tests read the result back with
+//! A `Modify` can instead call [`require_scope`] (or [`require_any_scope`] for an operation that
+//! admits any one of several scopes); tests read the result back with
 //! [`declared_scopes`].
 
 use crate::auth::Scope;
@@ -17,10 +18,17 @@ pub fn security_requirement(scope: Scope) -> SecurityRequirement {
 
 /// Makes `operation` require a bearer token with `scope` (replacing any other requirement).
 pub fn require_scope(operation: &mut Operation, scope: Scope) {
-    operation.security = Some(vec![security_requirement(scope)]);
+    require_any_scope(operation, &[scope]);
 }
 
-/// The bearer scopes `operation` declares (empty when it declares none).
+/// Makes `operation` require a bearer token with any one of `scopes`: one security requirement
+/// per scope, which OpenAPI reads as alternatives (replacing any other requirement).
+pub fn require_any_scope(operation: &mut Operation, scopes: &[Scope]) {
+    operation.security = Some(scopes.iter().copied().map(security_requirement).collect());
+}
+
+/// The bearer scopes `operation` declares, in order (empty when it declares none); several are
+/// alternatives: a token with any one of them is admitted.
 pub fn declared_scopes(operation: &Operation) -> Vec<String> {
     let Some(requirements) = &operation.security else {
         return Vec::new();
@@ -45,5 +53,18 @@ mod tests {
         assert!(declared_scopes(&operation).is_empty());
         require_scope(&mut operation, Scope::Send);
         assert_eq!(declared_scopes(&operation), vec!["invitations.send"]);
+        require_any_scope(&mut operation, &[Scope::Send, Scope::Check]);
+        assert_eq!(
+            declared_scopes(&operation),
+            vec!["invitations.send", "invitations.check"]
+        );
+        let security = serde_json::to_value(&operation.security).unwrap();
+        assert_eq!(
+            security,
+            serde_json::json!([
+                { BEARER_SCHEME: ["invitations.send"] },
+                { BEARER_SCHEME: ["invitations.check"] }
+            ])
+        );
     }
 }

@@ -550,6 +550,52 @@ async fn bad_campaign_requests_are_refused_with_a_problem_and_create_nothing() {
     );
 }
 
+/// The contract of `POST /v1/campaigns`: a real run needs `invitations.send`, a dry run
+/// `invitations.check`; each scope alone is enough for its own kind, and refused for the other.
+#[tokio::test]
+async fn a_real_run_needs_the_send_scope_and_a_dry_run_the_check_scope() {
+    let (app, _clock) = app(Seed::Demo, |_| {}).await;
+    let real = json!({"name": "real", "startAt": "2099-01-01T00:00:00Z",
+                      "source": {"emails": ["ada@example.com"]}});
+    let dry = json!({"name": "dry", "dryRun": true, "source": {"emails": ["ada@example.com"]}});
+    let sender = token(&[Scope::Send]);
+    let checker = token(&[Scope::Check]);
+
+    let refused = app.create_campaign(&checker, real.clone()).await;
+    refused.assert_problem(403, "insufficient_scope");
+    assert_eq!(
+        refused.headers["www-authenticate"],
+        r#"Bearer error="insufficient_scope", scope="invitations.send""#
+    );
+    let refused = app.create_campaign(&sender, dry.clone()).await;
+    refused.assert_problem(403, "insufficient_scope");
+    assert_eq!(
+        refused.headers["www-authenticate"],
+        r#"Bearer error="insufficient_scope", scope="invitations.check""#
+    );
+    let neither = app
+        .create_campaign(&token(&[Scope::Read]), dry.clone())
+        .await;
+    neither.assert_problem(403, "insufficient_scope");
+    assert_eq!(
+        neither.headers["www-authenticate"],
+        r#"Bearer error="insufficient_scope", scope="invitations.send invitations.check""#
+    );
+    let all = admin_token();
+    assert_eq!(
+        app.get_as("/v1/campaigns", &all).await.body["campaigns"],
+        json!([]),
+        "a refused create leaves nothing"
+    );
+
+    let created = app.create_campaign(&sender, real).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.body["dryRun"], false);
+    let created = app.create_campaign(&checker, dry).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.body["dryRun"], true);
+}
+
 #[tokio::test]
 async fn a_send_that_prefers_respond_async_becomes_a_campaign() {
     let (app, _clock) = app(Seed::Demo, |_| {}).await;
