@@ -16,6 +16,7 @@
 use crate::auth::Caller;
 use crate::config::AuditSettings;
 use crate::error::{ApiError, ErrorCode};
+use crate::invitations::mutation::{Action, Done};
 use serde::Serialize;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -65,6 +66,8 @@ pub struct AuditRecord {
     pub idempotency_key: Option<String>,
     /// Why, for denials (e.g. `expired`, `missing scope invitations.send`).
     pub detail: Option<String>,
+    /// The campaign whose mail this is (absent for a request's own items).
+    pub campaign_id: Option<String>,
 }
 
 impl std::fmt::Debug for AuditRecord {
@@ -98,7 +101,43 @@ impl AuditRecord {
             google_status: None,
             idempotency_key: None,
             detail: None,
+            campaign_id: None,
         }
+    }
+
+    /// The record of one send or cancel item that `done` describes: its outcome, the address,
+    /// Google's status, and why it failed (or that a lost answer was reconciled).
+    pub fn of_item(action: Action, request_id: impl Into<String>, done: &Done) -> Self {
+        let result = &done.result;
+        let action = match action {
+            Action::Send => AuditAction::Send,
+            Action::Cancel => AuditAction::Cancel,
+        };
+        let mut record =
+            AuditRecord::new(action, request_id, result.outcome.as_str()).email(&result.email);
+        record.google_status = done.google_status;
+        if let Some(error) = &result.error {
+            record.detail = serde_json::to_value(error.code)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned));
+        } else if done.reconciled {
+            record.detail =
+                Some("Google's answer was lost; a read showed that the mail went out".to_owned());
+        }
+        record
+    }
+
+    /// Sets the caller by its verified `iss` and `sub` (a campaign's creator).
+    pub fn caller_id(mut self, iss: impl Into<String>, sub: impl Into<String>) -> Self {
+        self.caller_iss = Some(iss.into());
+        self.caller_sub = Some(sub.into());
+        self
+    }
+
+    /// Sets the campaign the record belongs to.
+    pub fn campaign(mut self, campaign_id: impl Into<String>) -> Self {
+        self.campaign_id = Some(campaign_id.into());
+        self
     }
 
     /// Sets the caller.
@@ -211,6 +250,7 @@ impl AuditLog {
             google_status = record.google_status,
             idempotency_key = record.idempotency_key.as_deref(),
             detail = record.detail.as_deref(),
+            campaign_id = record.campaign_id.as_deref(),
             "audit"
         );
         match &self.file {

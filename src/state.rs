@@ -57,7 +57,7 @@ impl AppState {
         let readiness = Arc::new(Readiness::default());
         let auth = Authenticator::new(&settings.jwt)?;
         let limits = CallerLimits::new(&settings.limits);
-        let audit = AuditLog::new(&settings.audit);
+        let audit = Arc::new(AuditLog::new(&settings.audit));
         let budget = Arc::new(StoreBudget::new(store.clone()));
         let google = google::connect(
             &settings.google,
@@ -77,14 +77,18 @@ impl AppState {
         let invitations = Arc::new(invitations);
         let tracking = Arc::new(Tracking::new(Arc::clone(&invitations), &settings)?);
         Ok(Self {
-            campaigns: Arc::new(Campaigns::new(Arc::clone(&invitations), &settings)),
+            campaigns: Arc::new(Campaigns::new(
+                Arc::clone(&invitations),
+                Arc::clone(&audit),
+                &settings,
+            )),
             invitations,
             tracking,
             settings: Arc::new(settings),
             readiness,
             auth: Arc::new(auth),
             limits: Arc::new(limits),
-            audit: Arc::new(audit),
+            audit,
             emails,
             metrics,
         })

@@ -9,6 +9,7 @@
 pub mod planning;
 pub mod worker;
 
+use crate::audit::AuditLog;
 use crate::config::Settings;
 use crate::invitations::durable::StoreUnavailable;
 use crate::invitations::outcome::InvitationState;
@@ -289,6 +290,9 @@ fn rfc3339(at: DateTime<Utc>) -> String {
 /// The campaign service: one per process.
 pub struct Campaigns {
     invitations: Arc<Invitations>,
+    /// The audit log and file: every campaign mail is recorded there too, and none is sent
+    /// while the file cannot take records.
+    audit: Arc<AuditLog>,
     poll: Duration,
     lease: Duration,
     concurrency: usize,
@@ -297,11 +301,13 @@ pub struct Campaigns {
 }
 
 impl Campaigns {
-    /// The service over `invitations` (and its store), with the settings' worker timings.
-    pub fn new(invitations: Arc<Invitations>, settings: &Settings) -> Self {
+    /// The service over `invitations` (and its store), recording its mails in `audit` too, with
+    /// the settings' worker timings.
+    pub fn new(invitations: Arc<Invitations>, audit: Arc<AuditLog>, settings: &Settings) -> Self {
         let share = f64::from(settings.store.google_background_percent.min(100)) / 100.0;
         Self {
             invitations,
+            audit,
             poll: settings.invitations.campaigns.poll,
             lease: settings.invitations.campaigns.lease,
             concurrency: settings.invitations.batch_concurrency.get(),

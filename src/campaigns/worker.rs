@@ -3,10 +3,12 @@
 //! with bounded concurrency. Pause, resume and cancel are rows in the store that it re-reads
 //! before claiming and before each Google call.
 
+use crate::audit::{AuditLog, AuditRecord};
 use crate::campaigns::{Campaigns, OUTCOMES, planning};
 use crate::invitations::CallerId;
 use crate::invitations::campaign::{CampaignSend, DryRunVerdict, Seen};
 use crate::invitations::email::Email;
+use crate::invitations::mutation::{self, Action, Done, MutationObserver};
 use crate::invitations::outcome::{InvitationState, ItemError, ItemErrorCode, Outcome};
 use crate::store::{CampaignRecord, CampaignState, ItemLease, ItemUpdate, StoreError};
 use chrono::{DateTime, Utc};
@@ -34,6 +36,36 @@ enum Step {
         error: Option<ItemError>,
         hold: bool,
     },
+}
+
+/// The campaign's side of the audit trail, as a request's is the caller's: no mail while the
+/// audit file cannot take records (the item waits, it is not failed), and every mail recorded
+/// in the audit log target and file with its campaign and its creator as the caller.
+struct CampaignAudit<'a> {
+    audit: &'a AuditLog,
+    campaign_id: &'a str,
+    creator: &'a CallerId,
+}
+
+impl MutationObserver for CampaignAudit<'_> {
+    fn allow_change(&self) -> Result<(), ItemError> {
+        self.audit.check_writable().map_err(|err| {
+            tracing::error!(error = %err, "audit trail unavailable: campaign mail held back");
+            mutation::audit_unavailable()
+        })
+    }
+
+    fn record(&self, action: Action, done: &Done) {
+        let record = AuditRecord::of_item(action, self.campaign_id, done)
+            .caller_id(&self.creator.iss, &self.creator.sub)
+            .route("campaign worker")
+            .campaign(self.campaign_id);
+        if let Err(err) = self.audit.record(&record) {
+            // This mail is made (its record reached the audit log target); the next one is
+            // held back by allow_change.
+            tracing::error!(error = %err, "audit record of a campaign mail could not be written");
+        }
+    }
 }
 
 fn complete(outcome: &str) -> Step {
@@ -312,7 +344,15 @@ impl Campaigns {
         };
         let sent = self
             .invitations
-            .send_for_campaign(item, creator, email, record.resend, seen.as_ref(), calls)
+            .send_for_campaign(
+                item,
+                creator,
+                email,
+                record.resend,
+                seen.as_ref(),
+                &self.audit_for(record, creator),
+                calls,
+            )
             .await;
         match sent {
             CampaignSend::Stopped => Step::Release {
@@ -372,7 +412,15 @@ impl Campaigns {
             Some(InvitationState::Invited) => {
                 match self
                     .invitations
-                    .send_for_campaign(item, creator, email, true, seen.as_ref(), calls)
+                    .send_for_campaign(
+                        item,
+                        creator,
+                        email,
+                        true,
+                        seen.as_ref(),
+                        &self.audit_for(record, creator),
+                        calls,
+                    )
                     .await
                 {
                     CampaignSend::Stopped => Step::Release {
@@ -418,6 +466,19 @@ impl Campaigns {
             Ok(DryRunVerdict::AlreadyAccepted) => complete("already_accepted"),
             Ok(DryRunVerdict::NotEligible) => complete("not_eligible"),
             Err(error) => self.on_error(item, &error),
+        }
+    }
+
+    /// The audit trail of `record`'s mails, made by `creator`.
+    fn audit_for<'a>(
+        &'a self,
+        record: &'a CampaignRecord,
+        creator: &'a CallerId,
+    ) -> CampaignAudit<'a> {
+        CampaignAudit {
+            audit: &self.audit,
+            campaign_id: &record.id,
+            creator,
         }
     }
 

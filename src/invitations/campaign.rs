@@ -10,7 +10,7 @@ use crate::google::wire::{State, UserInvitation};
 use crate::invitations::durable::{Durable, StoreUnavailable, store_unavailable};
 use crate::invitations::email::Email;
 use crate::invitations::listing::{self, InvitationPage, ListQuery};
-use crate::invitations::mutation::{self, Done, MailBudget, MutationObserver, Trail};
+use crate::invitations::mutation::{self, MailBudget, MutationObserver, Trail};
 use crate::invitations::outcome::{
     Failure, Invitation, InvitationState, ItemError, ItemErrorCode, Outcome,
 };
@@ -53,17 +53,6 @@ impl CampaignStep<'_> {
         self.stopped.store(true, Ordering::Relaxed);
         ItemError::new(ItemErrorCode::StoreUnavailable, detail)
     }
-}
-
-/// A campaign's mails need no caller-side check: the store's audit trail records them.
-struct CampaignObserver;
-
-impl MutationObserver for CampaignObserver {
-    fn allow_change(&self) -> Result<(), ItemError> {
-        Ok(())
-    }
-
-    fn record(&self, _action: mutation::Action, _done: &Done) {}
 }
 
 /// What one campaign mail came to.
@@ -144,7 +133,10 @@ impl Invitations {
     /// Mails one campaign item, safely: the address's ledger claim, a mail of `creator`'s
     /// daily budget, the audit intent (with the campaign and the creator as caller) before the
     /// call and its outcome after, reconciliation of a lost answer. `seen` is the invitation
-    /// as just read (no read is made then); `None` reads it first.
+    /// as just read (no read is made then); `None` reads it first. `observer` is the
+    /// campaign's side of the audit trail (the audit log and file): asked before the call, and
+    /// given the item's outcome unless it was given back untouched.
+    #[allow(clippy::too_many_arguments)] // Each is one concern of the mail, as in `send_one`.
     pub async fn send_for_campaign(
         &self,
         item: &ItemLease,
@@ -152,6 +144,7 @@ impl Invitations {
         email: &Email,
         resend: bool,
         seen: Option<&Seen>,
+        observer: &dyn MutationObserver,
         calls: &Arc<AtomicU64>,
     ) -> CampaignSend {
         let ctx = self.campaign_context(&item.campaign_id, calls);
@@ -178,7 +171,7 @@ impl Invitations {
             day: self.durable.today(),
         };
         let trail = Trail {
-            observer: &CampaignObserver,
+            observer,
             durable: &self.durable,
             caller: creator,
             request_id: &item.campaign_id,
@@ -199,6 +192,7 @@ impl Invitations {
         if step.stopped.load(Ordering::Relaxed) {
             return CampaignSend::Stopped;
         }
+        observer.record(mutation::Action::Send, &done);
         CampaignSend::Done {
             outcome: done.result.outcome,
             error: done.result.error,

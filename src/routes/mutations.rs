@@ -1,6 +1,6 @@
 //! Changing invitations: send and cancel, audited, quota-checked and idempotent.
 
-use crate::audit::{AuditAction, AuditRecord};
+use crate::audit::AuditRecord;
 use crate::auth::{Caller, scope};
 use crate::error::{ApiError, ErrorCode, ProblemDocument};
 use crate::invitations::CallerId;
@@ -139,30 +139,11 @@ impl MutationObserver for AuditedCaller<'_> {
             google_status,
             "invitation item done"
         );
-        let action = match action {
-            Action::Send => AuditAction::Send,
-            Action::Cancel => AuditAction::Cancel,
-        };
-        let mut record = AuditRecord::new(action, self.request_id, result.outcome.as_str())
+        let mut record = AuditRecord::of_item(action, self.request_id, done)
             .caller(self.caller)
-            .email(&result.email)
             .route(self.route);
-        if let Some(status) = google_status {
-            record = record.google_status(status);
-        }
         if let Some(key) = self.idempotency_key {
             record = record.idempotency_key(key);
-        }
-        if let Some(error) = &result.error {
-            record = record.detail(
-                serde_json::to_value(error.code)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
-            );
-        } else if done.reconciled {
-            record =
-                record.detail("Google's answer was lost; a read showed that the mail went out");
         }
         if let Err(err) = self.state.audit.record(&record) {
             // This item's change is made (its record reached the audit log target); the items

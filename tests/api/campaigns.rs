@@ -550,6 +550,74 @@ async fn bad_campaign_requests_are_refused_with_a_problem_and_create_nothing() {
     );
 }
 
+#[tokio::test]
+async fn every_campaign_mail_reaches_the_audit_file_with_its_campaign_and_creator() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("audit.jsonl");
+    let (app, _clock) = app(Seed::Demo, |s| s.audit.file = Some(file.clone())).await;
+    let id = id_of(
+        &app.create_campaign(
+            &admin_token(),
+            json!({"name": "audited", "source": {"emails": FIVE}}),
+        )
+        .await,
+    );
+    let done = app.campaign_when(&id, state_is("completed")).await;
+    let sent = done["counts"]["sent"].as_u64().unwrap_or_default();
+    assert!(sent > 0, "{done}");
+
+    let records: Vec<Value> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let mails: Vec<&Value> = records.iter().filter(|r| r["outcome"] == "sent").collect();
+    assert_eq!(mails.len() as u64, sent, "one record per mail: {records:?}");
+    for record in &mails {
+        assert_eq!(record["action"], "send");
+        assert_eq!(record["campaign_id"], id.as_str());
+        assert_eq!(record["caller_sub"], CALLER, "the creator is the caller");
+        assert_eq!(record["caller_iss"], "invitation-gateway");
+        assert_eq!(record["google_status"], 200);
+    }
+    let mailed = app.mails().await;
+    for (email, count) in mailed.as_object().unwrap() {
+        assert_eq!(count, 1);
+        assert!(
+            mails.iter().any(|r| r["email"] == email.as_str()),
+            "{email} was mailed and audited"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_campaign_waits_without_mailing_while_the_audit_file_cannot_take_records() {
+    let (app, _clock) = app(Seed::Demo, |s| {
+        s.audit.file = Some("/dev/full".into());
+        // One mail at a time, so the write that finds the disk full comes before the next.
+        s.invitations.batch_concurrency = std::num::NonZeroUsize::MIN;
+    })
+    .await;
+    let id = id_of(
+        &app.create_campaign(
+            &admin_token(),
+            json!({"name": "unaudited", "source": {"emails": FIVE}}),
+        )
+        .await,
+    );
+    let held = app.campaign_when(&id, state_is("waiting")).await;
+
+    // The file refuses from its first write: no mail goes out unrecorded (at most the one
+    // whose record was the write that found the disk full, as for a request).
+    let mails = app.mails().await;
+    assert!(mails.as_object().unwrap().len() <= 1, "{mails}");
+    assert!(held["resumesAt"].is_string(), "{held}");
+    assert!(
+        held["counts"].get("failed").is_none(),
+        "items wait, they do not fail: {held}"
+    );
+}
+
 /// The contract of `POST /v1/campaigns`: a real run needs `invitations.send`, a dry run
 /// `invitations.check`; each scope alone is enough for its own kind, and refused for the other.
 #[tokio::test]
