@@ -245,13 +245,15 @@ async fn one_idempotency_key_sent_to_two_replicas_at_once_executes_once() {
     db.drop_it().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_replica_killed_mid_send_leaves_no_second_mail_when_the_batch_is_retried_elsewhere() {
-    let Some(db) = PgDatabase::create().await else {
-        return;
-    };
+/// Two replicas on `db`; the first is killed with SIGKILL while its send of radia (with
+/// Idempotency-Key `key`, when given) is at Google, the mail made and the answer not yet back.
+/// Answers the emulator and the survivor.
+async fn a_send_killed_at_google(
+    db: &PgDatabase,
+    key: Option<&'static str>,
+) -> (TestGoogle, Replica) {
     let google = spawn_google(Seed::Demo).await;
-    // Short deadlines: the dead replica's claim runs out within seconds.
+    // Short deadlines: the dead replica's claim (and key) run out within seconds.
     let timing = [
         ("GATEWAY_GOOGLE_TOTAL_TIMEOUT_MS", "3000"),
         ("GATEWAY_GOOGLE_ATTEMPT_TIMEOUT_MS", "2500"),
@@ -266,15 +268,12 @@ async fn a_replica_killed_mid_send_leaves_no_second_mail_when_the_batch_is_retri
     )
     .await;
 
-    let doomed_base = doomed.base.clone();
     // Its connection dies with the replica: the answer is an error, which nobody reads.
-    let first = tokio::spawn(
-        reqwest::Client::new()
-            .post(format!("{doomed_base}/v1/invitations/send"))
-            .bearer_auth(admin_token())
-            .json(&json!({"emails": ["radia@example.com"]}))
-            .send(),
-    );
+    let first = tokio::spawn(send_owned(
+        doomed.base.clone(),
+        vec!["radia@example.com".to_owned()],
+        key,
+    ));
     // The send is at Google (it waits there): kill the replica now.
     for _ in 0..200 {
         if stats(&google).await["calls"]["send"] == 1 {
@@ -286,6 +285,15 @@ async fn a_replica_killed_mid_send_leaves_no_second_mail_when_the_batch_is_retri
     doomed.process.0.kill().expect("SIGKILL the replica");
     let _ = doomed.process.0.wait();
     first.abort();
+    (google, survivor)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_killed_mid_send_leaves_no_second_mail_when_the_batch_is_retried_elsewhere() {
+    let Some(db) = PgDatabase::create().await else {
+        return;
+    };
+    let (google, survivor) = a_send_killed_at_google(&db, None).await;
 
     // The dead replica's claim outlives it: a retry at once is refused without any call.
     let (status, _, body) = send(&survivor.base, &["radia@example.com"], None).await;
@@ -328,6 +336,61 @@ async fn a_replica_killed_mid_send_leaves_no_second_mail_when_the_batch_is_retri
         Some(&(None,)),
         "the killed replica's send has its intent and no outcome: {intents:?}"
     );
+    drop(survivor);
+    db.drop_it().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_key_left_pending_by_a_killed_replica_is_taken_over_and_its_retry_mails_nobody_again() {
+    let Some(db) = PgDatabase::create().await else {
+        return;
+    };
+    let (google, survivor) = a_send_killed_at_google(&db, Some("onboarding-killed")).await;
+
+    // The dead replica's pending key outlives it for its lease: a retry with the key waits
+    // for it, then either is told it is still in progress or takes the key over.
+    let mut answer = None;
+    for _ in 0..60 {
+        let (status, replayed, body) = send(
+            &survivor.base,
+            &["radia@example.com"],
+            Some("onboarding-killed"),
+        )
+        .await;
+        match status {
+            409 => assert_eq!(body["code"], "idempotency_key_in_progress", "{body}"),
+            200 if body["results"][0]["error"]["code"] == "address_busy" => {}
+            200 => {
+                answer = Some((replayed, body));
+                break;
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let (replayed, body) = answer.expect("the key was taken over within its lease");
+    assert!(
+        !replayed,
+        "nothing was stored to replay: the retry executed"
+    );
+    assert_eq!(
+        body["results"][0]["outcome"], "already_invited",
+        "the retry read Google first: {body}"
+    );
+    let stats = stats(&google).await;
+    assert_eq!(stats["mailsSent"]["radia@example.com"], 1, "{stats}");
+    assert_eq!(stats["calls"]["send"], 1, "no second send: {stats}");
+
+    // From now on the key replays that answer.
+    let (status, replayed, again) = send(
+        &survivor.base,
+        &["radia@example.com"],
+        Some("onboarding-killed"),
+    )
+    .await;
+    assert_eq!(status, 200, "{again}");
+    assert!(replayed, "{again}");
+    assert_eq!(again, body);
     drop(survivor);
     db.drop_it().await;
 }
