@@ -281,8 +281,8 @@ pub struct ServeArgs {
     #[arg(long, env = env::AUDIT_FILE)]
     pub audit_file: Option<PathBuf>,
 
-    /// Key of the hash that replaces emails in logs (at least 16 bytes); unset means a random
-    /// key per process, so hashes differ between replicas and restarts.
+    /// Key of the hash that replaces emails in logs and event subjects (at least 16 bytes);
+    /// unset means a random key made once and kept in the store, shared by every replica.
     #[arg(long, env = env::LOG_HASH_KEY, hide_env_values = true)]
     pub log_hash_key: Option<SecretString>,
 

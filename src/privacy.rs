@@ -3,8 +3,9 @@
 //! Application logs, metrics and error bodies carry [`EmailHasher::tag`] (`e_` and 16 hex
 //! digits of HMAC-SHA256), never the email: the same email gives the same tag, so a support
 //! engineer can follow one person through the logs, while the tag reveals nothing without the
-//! key. With `GATEWAY_LOG_HASH_KEY` unset the key is random per process, so tags then differ
-//! between replicas and restarts. Only the audit trail holds real emails.
+//! key. With `GATEWAY_LOG_HASH_KEY` unset the gateway uses a random key made once and kept in
+//! the store, so tags agree between replicas and restarts; a process without a store (a
+//! command line tool) uses a random key of its own. Only the audit trail holds real emails.
 
 use hmac::{Hmac, Mac};
 use rand::RngCore;

@@ -11,6 +11,8 @@ use crate::privacy::EmailHasher;
 use crate::readiness::Readiness;
 use crate::tracking::Tracking;
 use metrics_exporter_prometheus::PrometheusHandle;
+use rand::RngCore;
+use secrecy::SecretString;
 use std::sync::Arc;
 
 /// Everything the handlers need, cheap to clone.
@@ -53,6 +55,11 @@ impl AppState {
         clock: StoreClock,
     ) -> anyhow::Result<Self> {
         let store = Store::connect(&settings.store, clock).await?;
+        let mut settings = settings;
+        if settings.log_hash_key.is_none() {
+            // Log tags and event subjects must agree across replicas and restarts.
+            settings.log_hash_key = Some(shared_hash_key(&store).await?);
+        }
         let metrics = crate::metrics::install()?;
         let readiness = Arc::new(Readiness::default());
         let auth = Authenticator::new(&settings.jwt)?;
@@ -93,4 +100,17 @@ impl AppState {
             metrics,
         })
     }
+}
+
+/// The email hash key every replica shares when none is configured: a random one, created in
+/// the store by the first replica that starts.
+async fn shared_hash_key(store: &Store) -> anyhow::Result<SecretString> {
+    let mut candidate = [0u8; 32];
+    rand::rng().fill_bytes(&mut candidate);
+    let candidate: String = candidate.iter().map(|b| format!("{b:02x}")).collect();
+    let key = store
+        .shared_secret("log_hash_key", &candidate)
+        .await
+        .map_err(|err| anyhow::anyhow!("reading the shared email hash key: {err}"))?;
+    Ok(SecretString::from(key))
 }

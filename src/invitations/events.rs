@@ -2,8 +2,8 @@
 //! outbox in the transaction of the change they announce (the feed and the webhooks read them
 //! from there).
 //!
-//! `subject` is the keyed hash of the person's address (the same tag as in the logs; set
-//! `GATEWAY_LOG_HASH_KEY` so that it is stable across replicas and restarts) or the campaign's
+//! `subject` is the keyed hash of the person's address (the same tag as in the logs, stable
+//! across replicas and restarts: the key is configured or shared through the store) or the campaign's
 //! id; `data` carries the address itself, for the consumers that act on it.
 
 use crate::privacy::EmailHasher;

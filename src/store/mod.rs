@@ -42,6 +42,7 @@ mod google_budget;
 mod idempotency;
 mod ledger;
 mod mail_budget;
+mod secrets;
 mod tracking;
 
 pub use crate::config::{DEFAULT_DATABASE_URL, StoreSettings};

@@ -394,3 +394,66 @@ async fn a_key_left_pending_by_a_killed_replica_is_taken_over_and_its_retry_mail
     drop(survivor);
     db.drop_it().await;
 }
+
+/// Sends radia an invitation through the gateway at `base`.
+async fn invite_radia(base: &str) {
+    let (status, _, body) = send(base, &["radia@example.com"], None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["results"][0]["outcome"], "sent", "{body}");
+}
+
+/// Cancels radia's invitation through the gateway at `base`; answers the subjects of the
+/// events its feed then shows for her (the send's and the cancel's).
+async fn cancel_radia_for_subjects(base: &str) -> Vec<String> {
+    let cancelled = reqwest::Client::new()
+        .post(format!("{base}/v1/invitations/cancel"))
+        .bearer_auth(admin_token())
+        .json(&json!({"emails": ["radia@example.com"]}))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(cancelled.status(), 200);
+    let events = crate::tracking::feed_at(base).await;
+    let subjects: Vec<String> = events
+        .iter()
+        .filter(|e| e["data"]["email"] == "radia@example.com")
+        .map(|e| e["subject"].as_str().expect("a subject").to_owned())
+        .collect();
+    assert_eq!(subjects.len(), 2, "sent and cancelled: {events:?}");
+    assert!(subjects[0].starts_with("e_"), "{subjects:?}");
+    subjects
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_a_configured_hash_key_two_replicas_give_one_person_one_event_subject() {
+    let Some(db) = PgDatabase::create().await else {
+        return;
+    };
+    let google = spawn_google(Seed::Demo).await;
+    // Neither sets GATEWAY_LOG_HASH_KEY: they share the key the first one made in the store.
+    let replicas: Vec<Replica> = (0..2)
+        .map(|_| start_replica(&google, &db.url, &[]))
+        .collect();
+
+    invite_radia(&replicas[0].base).await;
+    let subjects = cancel_radia_for_subjects(&replicas[1].base).await;
+
+    assert_eq!(subjects[0], subjects[1], "one person, one subject");
+    drop(replicas);
+    db.drop_it().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_a_configured_hash_key_a_restart_keeps_a_persons_event_subject() {
+    let google = spawn_google(Seed::Demo).await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("gateway.db").display());
+    let before = start_replica(&google, &url, &[]);
+    invite_radia(&before.base).await;
+    drop(before);
+    let after = start_replica(&google, &url, &[]);
+
+    let subjects = cancel_radia_for_subjects(&after.base).await;
+
+    assert_eq!(subjects[0], subjects[1], "the same subject after a restart");
+}

@@ -17,4 +17,5 @@ mod google_budget;
 mod idempotency;
 mod ledger;
 mod mail_budget;
+mod secrets;
 mod tracking;
