@@ -174,8 +174,9 @@ impl Tracking {
     }
 
     /// One round for `endpoint`: schedules the events appended since the last round, then
-    /// attempts every delivery that is due (leased to this replica); answers how many attempts
-    /// were made.
+    /// leases the deliveries that are due to this replica and attempts them one after the
+    /// other while an attempt can still end within the lease; answers how many attempts were
+    /// made.
     pub async fn deliver_once(&self, endpoint: &Endpoint) -> usize {
         let store = self.store();
         if let Err(error) = store
