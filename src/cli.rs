@@ -178,6 +178,12 @@ pub struct ServeArgs {
     #[arg(long, env = env::TRACK_INTERVAL_SECS, default_value_t = 900)]
     pub track_interval_secs: u64,
 
+    /// Seconds a replica holds the tracker's walk and the webhook deliveries it took without
+    /// renewing them: a replica that dies leaves them to the others after this (1 to 3600;
+    /// with webhooks, longer than one delivery attempt).
+    #[arg(long, env = env::TRACK_LEASE_SECS, default_value_t = 120)]
+    pub track_lease_secs: u64,
+
     /// Comma-separated webhook endpoints every event is delivered to (never printed: they may
     /// carry credentials).
     #[arg(long, env = env::WEBHOOK_URLS, hide_env_values = true)]
@@ -393,6 +399,7 @@ impl From<ServeArgs> for RawSettings {
             google_background_percent,
             store_prune_interval_secs,
             track_interval_secs,
+            track_lease_secs,
             webhook_urls,
             webhook_secret,
             webhook_retry_hours,
@@ -454,6 +461,7 @@ impl From<ServeArgs> for RawSettings {
             google_background_percent,
             store_prune_interval_secs,
             track_interval_secs,
+            track_lease_secs,
             webhook_urls,
             webhook_secret,
             webhook_retry_hours,

@@ -117,6 +117,8 @@ pub const SHUTDOWN_DRAIN_SECS: &str = "GATEWAY_SHUTDOWN_DRAIN_SECS";
 pub const GCP_PROJECT: &str = "GATEWAY_GCP_PROJECT";
 /// Environment variable of `--track-interval-secs`.
 pub const TRACK_INTERVAL_SECS: &str = "GATEWAY_TRACK_INTERVAL_SECS";
+/// Environment variable of `--track-lease-secs`.
+pub const TRACK_LEASE_SECS: &str = "GATEWAY_TRACK_LEASE_SECS";
 /// Environment variable of `--webhook-urls`.
 pub const WEBHOOK_URLS: &str = "GATEWAY_WEBHOOK_URLS";
 /// Environment variable of `--webhook-secret`.

@@ -65,7 +65,8 @@ impl Settings {
     /// Checks the rules between settings (each value alone was checked as it was read): the
     /// command line runs this, and so does `Application::build` for settings built directly.
     pub fn check(&self) -> Result<(), ConfigError> {
-        check_shutdown_timing(&self.http, &self.google.timeouts)
+        check_shutdown_timing(&self.http, &self.google.timeouts)?;
+        check_track_lease(&self.tracking)
     }
 }
 

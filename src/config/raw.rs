@@ -33,6 +33,10 @@ pub const MAX_LEEWAY_SECS: u64 = 300;
 /// Shortest JWKS refresh interval: an issuer's keys are not worth fetching more often.
 pub const MIN_JWKS_TTL_SECS: u64 = 30;
 
+/// Longest tracker lease: a replica that dies would hold the walk and its webhook deliveries
+/// up for longer than an hour.
+pub const MAX_TRACK_LEASE_SECS: u64 = 3600;
+
 /// Smallest JSON body limit: room for a useful batch.
 pub const MIN_JSON_LIMIT_BYTES: u32 = 1024;
 
@@ -79,6 +83,8 @@ pub struct RawSettings {
     pub store_prune_interval_secs: u64,
     /// `--track-interval-secs`.
     pub track_interval_secs: u64,
+    /// `--track-lease-secs`.
+    pub track_lease_secs: u64,
     /// `--webhook-urls`, comma separated.
     pub webhook_urls: Option<SecretString>,
     /// `--webhook-secret`.
@@ -277,6 +283,7 @@ fn tracking_settings(raw: &RawSettings) -> Result<TrackingSettings, ConfigError>
     };
     Ok(TrackingSettings {
         interval: Duration::from_secs(raw.track_interval_secs),
+        lease: track_lease(raw.track_lease_secs)?,
         webhooks: WebhookSettings {
             urls,
             secret,
@@ -286,6 +293,19 @@ fn tracking_settings(raw: &RawSettings) -> Result<TrackingSettings, ConfigError>
         },
         ..TrackingSettings::default()
     })
+}
+
+/// The tracker's lease: at least a second, at most [`MAX_TRACK_LEASE_SECS`] (refused, never
+/// clamped). Its relation to the webhook timeout is checked with the other settings.
+fn track_lease(secs: u64) -> Result<Duration, ConfigError> {
+    let lease = positive_secs(env::TRACK_LEASE_SECS, secs)?;
+    if secs > MAX_TRACK_LEASE_SECS {
+        return Err(ConfigError(format!(
+            "{}: at most {MAX_TRACK_LEASE_SECS} seconds (a replica that dies holds the walk and its deliveries that long)",
+            env::TRACK_LEASE_SECS
+        )));
+    }
+    Ok(lease)
 }
 
 /// The comma-separated webhook URLs, each an absolute http(s) URL; the error never repeats a

@@ -1,12 +1,14 @@
 //! The tracker: walks Google's list, one replica at a time (a lease in the store), inside the
 //! background share of the Google budget, and records every change with its event.
 //!
-//! Each page is recorded in one transaction with the walk's progress (its next page token), so a
-//! walk cut off by a crash or an outage resumes at that page on whichever replica holds the lease
-//! next, as long as the token is younger than [`PAGE_TOKEN_VALIDITY`]; otherwise, or when Google
-//! refuses the token, the walk starts over from the first page (recording a page twice records
-//! nothing twice: changes are concluded against the stored state). The rules that turn what the
-//! list shows into changes, absence included, are in `store::tracking`.
+//! The lease lasts `GATEWAY_TRACK_LEASE_SECS` and every page renews it: a replica that dies
+//! mid-walk is replaced that long after its last page. Each page is recorded in one transaction
+//! with the walk's progress (its next page token), so a walk cut off by a crash or an outage
+//! resumes at that page on whichever replica holds the lease next, as long as the token is
+//! younger than [`PAGE_TOKEN_VALIDITY`]; otherwise, or when Google refuses the token, the walk
+//! starts over from the first page (recording a page twice records nothing twice: changes are
+//! concluded against the stored state). The rules that turn what the list shows into changes,
+//! absence included, are in `store::tracking`.
 
 use super::Tracking;
 use crate::google::budget::CallKind;
@@ -15,10 +17,6 @@ use crate::invitations::email::Email;
 use crate::invitations::events::InvitationChange;
 use crate::store::{Observed, OutboxEvent, TrackedChange, WalkPage};
 use std::time::Duration;
-
-/// How long the tracker lease lasts without renewal: a replica that died mid-walk is replaced
-/// after this (each page renews it).
-pub const WALK_LEASE: Duration = Duration::from_secs(120);
 
 /// How long a stored page token is trusted to resume a walk. Google does not document how
 /// long list tokens live; past this the walk starts over, which costs calls, never changes.
@@ -74,7 +72,7 @@ impl Tracking {
             .take_walk(
                 customer,
                 &self.holder,
-                WALK_LEASE,
+                self.settings.lease,
                 self.settings.interval,
                 PAGE_TOKEN_VALIDITY,
             )
@@ -147,7 +145,7 @@ impl Tracking {
                         walk_id: &walk_id,
                         next_page_token: next.as_deref(),
                         people: &people,
-                        lease: WALK_LEASE,
+                        lease: self.settings.lease,
                     },
                     &announce,
                 )

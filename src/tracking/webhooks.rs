@@ -2,9 +2,11 @@
 //! `GATEWAY_WEBHOOK_URLS`, signed as Standard Webhooks.
 //!
 //! Each endpoint has its own task and its own delivery rows in the store, so a slow or dead
-//! endpoint only delays itself. A delivery is leased to one replica at a time; a failed attempt
-//! (no answer within the timeout, or a status other than 2xx) is tried again after an
-//! exponential backoff with jitter (`backon`), on the store's clock, until
+//! endpoint only delays itself. A delivery is leased to one replica at a time, for
+//! `GATEWAY_TRACK_LEASE_SECS`: a replica that dies mid-delivery leaves it to the others after
+//! that (the attempt it had in flight may have arrived, so the event may arrive twice, under the
+//! same id). A failed attempt (no answer within the timeout, or a status other than 2xx) is
+//! tried again after an exponential backoff with jitter (`backon`), on the store's clock, until
 //! `GATEWAY_WEBHOOK_RETRY_HOURS` after it was scheduled; then it is given up (counted). The
 //! body is the CloudEvent exactly as on the feed; `webhook-id` is the CloudEvent id (stable
 //! across retries: receivers deduplicate on it).
@@ -172,8 +174,9 @@ impl Tracking {
     }
 
     /// One round for `endpoint`: schedules the events appended since the last round, then
-    /// attempts every delivery that is due (leased to this replica); answers how many attempts
-    /// were made.
+    /// leases the deliveries that are due to this replica and attempts them one after the
+    /// other while an attempt can still end within the lease; answers how many attempts were
+    /// made.
     pub async fn deliver_once(&self, endpoint: &Endpoint) -> usize {
         let store = self.store();
         if let Err(error) = store
@@ -183,13 +186,9 @@ impl Tracking {
             tracing::warn!(%error, endpoint = endpoint.index, "webhooks: cannot schedule deliveries");
             return 0;
         }
-        // Long enough for every attempt of the batch to time out one after the other.
-        let lease = self
-            .settings
-            .webhooks
-            .timeout
-            .saturating_mul(CLAIM_BATCH)
-            .saturating_add(Duration::from_secs(30));
+        let lease = self.settings.lease;
+        let timeout = self.settings.webhooks.timeout;
+        let claimed = Instant::now();
         let due = match store
             .claim_deliveries(&endpoint.key, &self.holder, lease, CLAIM_BATCH)
             .await
@@ -200,7 +199,15 @@ impl Tracking {
                 return 0;
             }
         };
+        let mut attempts = 0;
         for delivery in &due {
+            // An attempt starts only while it can end (time out, at worst) within the lease, so
+            // no other replica takes the delivery over while it is in flight. The deliveries
+            // left stay leased to no one else until the lease runs out; then anyone takes them.
+            if claimed.elapsed().saturating_add(timeout) >= lease {
+                break;
+            }
+            attempts += 1;
             let started = Instant::now();
             let attempt = self
                 .attempt(endpoint, &delivery.event.id, &delivery.event.body)
@@ -242,7 +249,7 @@ impl Tracking {
         if let Ok(backlog) = store.delivery_backlog(&endpoint.key).await {
             crate::metrics::webhook_backlog(endpoint.index, backlog);
         }
-        due.len()
+        attempts
     }
 
     async fn attempt(&self, endpoint: &Endpoint, id: &str, body: &str) -> Attempt {

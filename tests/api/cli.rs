@@ -110,6 +110,7 @@ fn help_documents_every_setting_with_its_env_var_and_hides_secrets() {
         "GATEWAY_SHUTDOWN_DRAIN_SECS",
         "GATEWAY_SHUTDOWN_TIMEOUT_SECS",
         "GATEWAY_GOOGLE_ATTEMPT_TIMEOUT_MS",
+        "GATEWAY_TRACK_LEASE_SECS",
     ] {
         assert!(help.contains(env), "--help does not mention {env}");
     }
@@ -149,6 +150,50 @@ fn a_shutdown_timeout_too_short_to_finish_and_record_a_send_is_refused_at_start(
             && stderr.contains("GATEWAY_GOOGLE_ATTEMPT_TIMEOUT_MS"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_tracker_lease_of_zero_too_long_or_shorter_than_a_webhook_attempt_is_refused_with_one_line() {
+    let webhooks = [
+        ("GATEWAY_WEBHOOK_URLS", "http://127.0.0.1:9/hooks"),
+        (
+            "GATEWAY_WEBHOOK_SECRET",
+            "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        ),
+        ("GATEWAY_WEBHOOK_TIMEOUT_MS", "10000"),
+    ];
+    for (lease, extra, names) in [
+        ("0", &[][..], &["GATEWAY_TRACK_LEASE_SECS"][..]),
+        ("3601", &[][..], &["GATEWAY_TRACK_LEASE_SECS"][..]),
+        (
+            "10",
+            &webhooks[..],
+            &["GATEWAY_TRACK_LEASE_SECS", "GATEWAY_WEBHOOK_TIMEOUT_MS"][..],
+        ),
+    ] {
+        let output = gateway()
+            .args([
+                "serve",
+                "--signer-service-account",
+                "sa@p.iam.gserviceaccount.com",
+            ])
+            .env("GATEWAY_DELEGATED_ADMIN", "admin@example.com")
+            .env(
+                "GATEWAY_JWT_HS256_SECRET",
+                "0123456789abcdef0123456789abcdef",
+            )
+            .env("GATEWAY_TRACK_LEASE_SECS", lease)
+            .envs(extra.iter().copied())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{lease}: {output:?}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        for name in names {
+            assert!(stderr.contains(name), "{lease}: {stderr}");
+        }
+        assert!(!stderr.contains("127.0.0.1"), "no webhook URL: {stderr}");
+    }
 }
 
 #[tokio::test]

@@ -16,31 +16,31 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The signing key of these tests (32 bytes) and its `whsec_` form.
-const KEY: &[u8; 32] = b"0123456789abcdef0123456789abcdef";
+pub(crate) const KEY: &[u8; 32] = b"0123456789abcdef0123456789abcdef";
 
-fn secret() -> String {
+pub(crate) fn secret() -> String {
     format!("whsec_{}", STANDARD.encode(KEY))
 }
 
 /// One request a receiver got.
 #[derive(Debug, Clone)]
-struct Hit {
-    id: String,
-    timestamp: String,
-    signature: String,
-    body: String,
+pub(crate) struct Hit {
+    pub(crate) id: String,
+    pub(crate) timestamp: String,
+    pub(crate) signature: String,
+    pub(crate) body: String,
 }
 
 impl Hit {
     /// Whether the Standard Webhooks signature is the one of `KEY`.
-    fn verified(&self) -> bool {
+    pub(crate) fn verified(&self) -> bool {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(KEY).expect("any key length");
         mac.update(format!("{}.{}.{}", self.id, self.timestamp, self.body).as_bytes());
         let expected = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
         self.signature.split(' ').any(|s| s == expected)
     }
 
-    fn event(&self) -> Value {
+    pub(crate) fn event(&self) -> Value {
         serde_json::from_str(&self.body).expect("a JSON CloudEvent")
     }
 }

@@ -34,3 +34,4 @@ mod spec_agreement;
 mod store;
 mod token;
 mod tracking;
+mod tracking_crash;
