@@ -518,7 +518,7 @@ pub(crate) async fn create_from_send(
     emails: Vec<String>,
     resend: bool,
     request_id: &str,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<CampaignView, ApiError> {
     let spec = CampaignSpec {
         name: format!("send {request_id}"),
         resend,
@@ -526,14 +526,10 @@ pub(crate) async fn create_from_send(
         reminders: None,
         start_at: None,
     };
-    let view = state
+    Ok(state
         .campaigns
         .create(&caller_id(caller), spec, Source::Emails(emails))
-        .await?;
-    Ok(HttpResponse::Accepted()
-        .insert_header((header::LOCATION, location(&view.id)))
-        .insert_header(("Preference-Applied", "respond-async"))
-        .json(view))
+        .await?)
 }
 
 /// The page size and token of a query; `outcomes` collects `outcome` when allowed.

@@ -29,6 +29,7 @@ mod reads;
 mod replicas;
 mod request_id;
 mod sandbox;
+mod send_async;
 mod shutdown;
 mod spec_agreement;
 mod store;
