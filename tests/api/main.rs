@@ -28,6 +28,7 @@ mod privacy;
 mod reads;
 mod replicas;
 mod request_id;
+mod roster_import;
 mod sandbox;
 mod send_async;
 mod shutdown;
