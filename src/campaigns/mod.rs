@@ -34,6 +34,13 @@ pub const MAX_EMAILS: usize = 10_000;
 pub const MAX_ROSTER_ROWS: usize = 100_000;
 /// Items written to the store per transaction while a source is read.
 pub const CHUNK: usize = 1000;
+/// How much longer than the body read timeout an unfinished import is left alone before it
+/// is swept: the last chunk and the planning mark are written after the body is in, and
+/// deleting an import still going on would fail its request.
+pub const IMPORT_MARGIN: Duration = Duration::from_secs(300);
+/// Worker rounds between two sweeps of abandoned imports (at least a minute apart at the
+/// default poll when there is no work; the first at start).
+const SWEEP_ROUNDS: u32 = 60;
 /// Default and largest page sizes of lists.
 pub const DEFAULT_PAGE: u32 = 100;
 /// Largest page a list answers.
@@ -298,6 +305,9 @@ pub struct Campaigns {
     concurrency: usize,
     /// Background calls a minute: the share of the project's budget campaigns may use.
     background_per_minute: f64,
+    /// Longest an import (a creation writing its items) can take: the body read timeout and
+    /// [`IMPORT_MARGIN`]. An import still unfinished after that was abandoned.
+    import_deadline: Duration,
 }
 
 impl Campaigns {
@@ -312,6 +322,7 @@ impl Campaigns {
             lease: settings.invitations.campaigns.lease,
             concurrency: settings.invitations.batch_concurrency.get(),
             background_per_minute: (f64::from(settings.store.google_per_minute) * share).max(1.0),
+            import_deadline: settings.http.body_read_timeout + IMPORT_MARGIN,
         }
     }
 
@@ -373,6 +384,13 @@ impl Campaigns {
                 planned: false,
             })
             .await?;
+        if record.source_kind == "states" {
+            // A worker walks Google's list and plans it.
+            return self.view_of(&id).await;
+        }
+        // From here until it is planned, the campaign goes again unless the import finishes,
+        // whatever stops it (an error, or this future dropped with its request).
+        let importing = Importing::new(store, &id);
         let added = match source {
             Source::States(_) => Ok(()),
             Source::Emails(emails) => {
@@ -384,20 +402,34 @@ impl Campaigns {
             }
             Source::Roster(body) => planning::import_roster(self, &id, body).await,
         };
-        match added {
-            Ok(()) => {}
-            Err(err) => {
-                // Nothing was claimed (an unplanned campaign is never worked on): drop it whole.
-                if let Err(drop_err) = store.delete_campaign(&id).await {
-                    tracing::error!(error = %drop_err, "a half-imported campaign could not be deleted");
-                }
-                return Err(err);
-            }
+        let planned = match added {
+            Ok(()) => store
+                .finish_campaign_planning(&id)
+                .await
+                .map_err(CampaignError::from),
+            Err(err) => Err(err),
+        };
+        if let Err(err) = planned {
+            // Nothing was claimed (an unplanned campaign is never worked on): drop it whole.
+            importing.abandon().await;
+            return Err(err);
         }
-        if record.source_kind != "states" {
-            store.finish_campaign_planning(&id).await?;
-        }
+        importing.finish();
         self.view_of(&id).await
+    }
+
+    /// Deletes the imports abandoned longer ago than any import can take (their request's
+    /// process died, or the store failed it before it could clean up); answers how many rows
+    /// went.
+    pub async fn sweep_abandoned_imports(&self) -> Result<u64, StoreError> {
+        let store = self.store();
+        let before = store.clock().now()
+            - chrono::Duration::from_std(self.import_deadline).unwrap_or(chrono::TimeDelta::MAX);
+        let deleted = store.delete_abandoned_imports(before).await?;
+        if deleted > 0 {
+            tracing::info!(rows = deleted, "abandoned campaign imports deleted");
+        }
+        Ok(deleted)
     }
 
     async fn add_items(&self, id: &str, items: &[NewItem]) -> Result<(), CampaignError> {
@@ -648,6 +680,62 @@ impl Campaigns {
             return Err(CampaignError::Conflict(refusal.to_owned()));
         }
         self.view_of(id).await
+    }
+}
+
+/// A campaign whose items are being written by its creating request: deleted with them unless
+/// [`Importing::finish`] is called. Dropped unfinished (the request's future was dropped: its
+/// client went away, or the server stopped waiting for it), it deletes the campaign in a task
+/// of its own; should that not run either (the process dies), the worker's sweep of abandoned
+/// imports does it.
+struct Importing {
+    store: Store,
+    id: String,
+    done: bool,
+}
+
+impl Importing {
+    fn new(store: &Store, id: &str) -> Self {
+        Self {
+            store: store.clone(),
+            id: id.to_owned(),
+            done: false,
+        }
+    }
+
+    /// The import is complete: the campaign stays.
+    fn finish(mut self) {
+        self.done = true;
+    }
+
+    /// The import failed: the campaign and its items are deleted now.
+    async fn abandon(mut self) {
+        self.done = true;
+        delete_import(&self.store, &self.id).await;
+    }
+}
+
+impl Drop for Importing {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let (store, id) = (self.store.clone(), std::mem::take(&mut self.id));
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move { delete_import(&store, &id).await });
+            }
+            Err(_) => tracing::warn!("an interrupted campaign import is left to the sweep"),
+        }
+    }
+}
+
+async fn delete_import(store: &Store, id: &str) {
+    match store.delete_campaign(id).await {
+        Ok(()) => tracing::info!(campaign = %id, "an unfinished campaign import was deleted"),
+        Err(err) => {
+            tracing::error!(error = %err, campaign = %id, "an unfinished campaign import could not be deleted: the sweep will");
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 //! before claiming and before each Google call.
 
 use crate::audit::{AuditLog, AuditRecord};
-use crate::campaigns::{Campaigns, OUTCOMES, planning};
+use crate::campaigns::{Campaigns, OUTCOMES, SWEEP_ROUNDS, planning};
 use crate::invitations::CallerId;
 use crate::invitations::campaign::{CampaignSend, DryRunVerdict, Seen};
 use crate::invitations::email::Email;
@@ -103,10 +103,18 @@ impl Campaigns {
     /// are given back) before this returns.
     pub async fn run_worker(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         let mut backlog_at = tokio::time::Instant::now();
+        let mut sweep_in = 0;
         loop {
             if *stop.borrow() {
                 return;
             }
+            if sweep_in == 0 {
+                sweep_in = SWEEP_ROUNDS;
+                if let Err(err) = self.sweep_abandoned_imports().await {
+                    tracing::warn!(error = %err, "abandoned campaign imports could not be swept");
+                }
+            }
+            sweep_in -= 1;
             let worked = match self.round(&stop).await {
                 Ok(worked) => worked,
                 Err(err) => {

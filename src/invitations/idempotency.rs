@@ -8,7 +8,6 @@
 //! so a retry executes; an executor that died is replaced once its lease runs out.
 
 use crate::invitations::durable::{Durable, StoreUnavailable};
-use crate::invitations::outcome::MutationResponse;
 use crate::store::{Caller, IdempotencyStart, StoredResponse};
 use sha2::{Digest, Sha256};
 use std::future::Future;
@@ -88,16 +87,22 @@ pub struct Answer {
 
 /// Runs `work` once per key across every replica; `lease` bounds how long it may take (a
 /// pending key older than that is executed again), and waiting for another executor ends at
-/// `deadline`.
-pub(crate) async fn run_once<F>(
+/// `deadline`. Its answer is stored with `status` and replayed byte for byte.
+///
+/// An error of `work` must mean that it changed nothing: the key is then forgotten, so that a
+/// retry executes, and the error is answered as it is.
+pub(crate) async fn run_once<F, T, E>(
     durable: &Durable,
     ttl: Duration,
     lease: Duration,
     scope: &IdempotencyScope,
+    status: u16,
     work: F,
-) -> Result<Answer, IdempotencyError>
+) -> Result<Answer, E>
 where
-    F: Future<Output = Result<MutationResponse, StoreUnavailable>>,
+    F: Future<Output = Result<T, E>>,
+    T: serde::Serialize,
+    E: From<IdempotencyError>,
 {
     let deadline = Instant::now() + lease;
     let mut pause = Duration::from_millis(20);
@@ -109,7 +114,10 @@ where
             ttl,
             lease,
         );
-        match durable.observe(start.await)? {
+        match durable
+            .observe(start.await)
+            .map_err(|err| E::from(IdempotencyError::from(err)))?
+        {
             IdempotencyStart::Execute(ticket) => break ticket,
             IdempotencyStart::Replay(stored) => {
                 return Ok(Answer {
@@ -117,10 +125,10 @@ where
                     replayed: true,
                 });
             }
-            IdempotencyStart::KeyReused => return Err(IdempotencyError::KeyReused),
+            IdempotencyStart::KeyReused => return Err(IdempotencyError::KeyReused.into()),
             IdempotencyStart::InProgress => {
                 if Instant::now() + pause > deadline {
-                    return Err(IdempotencyError::InProgress);
+                    return Err(IdempotencyError::InProgress.into());
                 }
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(MAX_POLL);
@@ -129,15 +137,15 @@ where
     };
     let response = match work.await {
         Ok(response) => response,
-        Err(StoreUnavailable) => {
+        Err(err) => {
             // Nothing was done: forget the key so that a retry executes.
             let _ = durable.observe(durable.store().abandon_idempotent(&ticket).await);
-            return Err(IdempotencyError::Unavailable);
+            return Err(err);
         }
     };
     let body = serde_json::to_vec(&response).unwrap_or_default();
     let stored = StoredResponse {
-        status: 200,
+        status,
         body: body.clone(),
     };
     match durable.observe(durable.store().complete_idempotent(&ticket, &stored).await) {

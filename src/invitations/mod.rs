@@ -182,7 +182,35 @@ impl Invitations {
         // As long as the batch can take: its rounds of `concurrency` items, each its budget.
         let rounds = u32::try_from(batch_len.div_ceil(self.concurrency)).unwrap_or(u32::MAX);
         let lease = self.item_budget.saturating_mul(rounds.max(1));
-        idempotency::run_once(&self.durable, self.idempotency_ttl, lease, scope, work).await
+        let work = async { work.await.map_err(IdempotencyError::from) };
+        idempotency::run_once(&self.durable, self.idempotency_ttl, lease, scope, 200, work).await
+    }
+
+    /// Runs `work`, which only writes to the store (a campaign made of a send's addresses), once
+    /// per Idempotency-Key across every replica: later and concurrent requests with the key get
+    /// its answer, stored with `status`. An error of `work` must mean that it left nothing
+    /// behind: the key is then forgotten (a retry executes) and the error answered as it is.
+    pub async fn run_once_stored<F, T, E>(
+        &self,
+        scope: &IdempotencyScope,
+        status: u16,
+        work: F,
+    ) -> Result<Answer, E>
+    where
+        F: Future<Output = Result<T, E>>,
+        T: serde::Serialize,
+        E: From<IdempotencyError>,
+    {
+        // A few store round trips: one item's budget is ample.
+        idempotency::run_once(
+            &self.durable,
+            self.idempotency_ttl,
+            self.item_budget,
+            scope,
+            status,
+            work,
+        )
+        .await
     }
 
     /// The Google client, for startup checks and tests: handlers go through the methods of

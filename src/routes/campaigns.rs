@@ -207,14 +207,24 @@ pub enum LifecycleErrors {
 #[allow(dead_code)] // Only read by the OpenAPI derive.
 pub enum CreateErrors {
     /// The body or the query is invalid: unknown fields, no name, both or neither source, more
-    /// than 10,000 addresses, a roster without an `email` column or with more than 100,000 rows
-    /// (`invalid_request`). Nothing was created.
+    /// than 10,000 addresses, a roster without an `email` column, with more than 100,000 rows
+    /// or with a malformed line (`invalid_request`, naming the line). Nothing was created: the
+    /// rows of a roster already stored are deleted with the campaign.
     #[response(
         status = 400,
         content_type = "application/problem+json",
         example = json!(ErrorCode::InvalidRequest.example())
     )]
     BadRequest(ProblemDocument),
+    /// The body did not arrive within `GATEWAY_BODY_READ_TIMEOUT_SECS` (`request_timeout`); the
+    /// connection is closed. Nothing was created: the rows of a roster already stored are
+    /// deleted with the campaign.
+    #[response(
+        status = 408,
+        content_type = "application/problem+json",
+        example = json!(ErrorCode::RequestTimeout.example())
+    )]
+    RequestTimeout(ProblemDocument),
     /// The JSON body is larger than 4 MiB (`payload_too_large`).
     #[response(
         status = 413,
@@ -421,7 +431,9 @@ fn json_spec(body: &[u8]) -> Result<(CampaignSpec, Source), ApiError> {
 /// the list is walked once, by the worker) or `emails` (up to 10,000). A roster can be
 /// uploaded instead as `text/csv` (a header row with an `email` column; other columns are
 /// ignored; up to 100,000 rows, read as they stream in); its other fields are then query
-/// parameters: `POST /v1/campaigns?name=Wave%201&dryRun=true`. Invalid addresses, domains
+/// parameters: `POST /v1/campaigns?name=Wave%201&dryRun=true`. An upload that does not finish
+/// (the client goes away, the body read timeout passes, a line is malformed) leaves no campaign
+/// and no row behind. Invalid addresses, domains
 /// outside the allowed ones and repeated addresses become `skipped` items; they never fail the
 /// campaign. A dry run (`dryRun: true`) mails nobody and ends each item in `would_send`,
 /// `already_invited`, `already_accepted`, `not_eligible` or `skipped`. A real run needs the
@@ -519,7 +531,7 @@ pub(crate) async fn create_from_send(
     emails: Vec<String>,
     resend: bool,
     request_id: &str,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<CampaignView, ApiError> {
     let spec = CampaignSpec {
         name: format!("send {request_id}"),
         resend,
@@ -527,14 +539,10 @@ pub(crate) async fn create_from_send(
         reminders: None,
         start_at: None,
     };
-    let view = state
+    Ok(state
         .campaigns
         .create(&caller_id(caller), spec, Source::Emails(emails))
-        .await?;
-    Ok(HttpResponse::Accepted()
-        .insert_header((header::LOCATION, location(&view.id)))
-        .insert_header(("Preference-Applied", "respond-async"))
-        .json(view))
+        .await?)
 }
 
 /// The page size and token of a query; `outcomes` collects `outcome` when allowed.
@@ -565,7 +573,9 @@ fn paging(
 
 /// List campaigns.
 ///
-/// The caller's campaigns, newest first (with `campaigns.admin`: everybody's).
+/// The caller's campaigns, newest first (with `campaigns.admin`: everybody's). A campaign
+/// whose roster or addresses are still being stored by its create is not listed until that
+/// create has answered.
 #[utoipa::path(
     get,
     path = "/v1/campaigns",

@@ -12,8 +12,8 @@ use crate::invitations::outcome::{ItemError, MutationResponse};
 use crate::routes::authorized::Authorized;
 use crate::routes::common::{AuthErrors, BodyErrors, EmailsRequest, request_id};
 use crate::state::AppState;
-use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::http::header::{HeaderName, HeaderValue, LOCATION};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, IntoResponses, ToSchema};
 
@@ -44,6 +44,24 @@ pub struct SendInvitationsRequest {
 struct SendFingerprint<'a> {
     emails: &'a EmailBatch,
     resend: bool,
+}
+
+/// What the idempotency fingerprint of a send with `Prefer: respond-async` is taken over: the
+/// request as sent and the preference. One key used for a send and for the same send with
+/// `respond-async` names two different requests (their answers differ: `200` with a result per
+/// address, `202` with a campaign), so the second is `idempotency_key_reused`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AsyncSendFingerprint<'a> {
+    emails: &'a EmailBatch,
+    resend: bool,
+    respond_async: bool,
+}
+
+/// The id of the campaign in a stored `202` answer.
+#[derive(Deserialize)]
+struct StoredCampaign {
+    id: String,
 }
 
 /// The optional header of send and cancel (documentation; read by `idempotency_key`).
@@ -215,6 +233,66 @@ async fn mutate(
     Ok(response.body(answer.body))
 }
 
+/// A send with `Prefer: respond-async`: a campaign made of its addresses, answered `202`, once
+/// per Idempotency-Key (a retry gets the first answer and its `Location`, not a second campaign).
+async fn send_as_campaign(
+    state: &AppState,
+    caller: &Caller,
+    req: &HttpRequest,
+    emails: Vec<String>,
+    resend: bool,
+) -> Result<HttpResponse, ApiError> {
+    let batch = EmailBatch::parse(emails.clone())?;
+    // Nothing is created unless it can be audited, as for a send answered at once.
+    state.audit.check_writable()?;
+    let key = idempotency_key(req)?;
+    let request_id = request_id(req);
+    let create =
+        crate::routes::campaigns::create_from_send(state, caller, emails, resend, &request_id);
+    let Some(key) = key.as_deref() else {
+        let view = create.await?;
+        return Ok(accepted(Some(&view.id)).json(view));
+    };
+    let caller_key = caller.key();
+    let scope = IdempotencyScope::new(
+        &caller_key.issuer,
+        &caller_key.subject,
+        key,
+        Action::Send.as_str(),
+        &AsyncSendFingerprint {
+            emails: &batch,
+            resend,
+            respond_async: true,
+        },
+    );
+    let answer = state
+        .invitations
+        .run_once_stored(&scope, 202, create)
+        .await?;
+    // The stored answer is the campaign as first answered: its id gives the Location again.
+    let id = serde_json::from_slice::<StoredCampaign>(&answer.body)
+        .map(|stored| stored.id)
+        .inspect_err(|_| tracing::error!("a stored respond-async answer names no campaign"))
+        .ok();
+    let mut response = accepted(id.as_deref());
+    response.content_type("application/json");
+    if answer.replayed {
+        response.insert_header((IDEMPOTENT_REPLAYED, HeaderValue::from_static("true")));
+    }
+    // The stored bytes: a replay is the first answer exactly.
+    Ok(response.body(answer.body))
+}
+
+/// The start of a `202` for a send that became campaign `id` (its `Location`).
+fn accepted(id: Option<&str>) -> HttpResponseBuilder {
+    let mut response = HttpResponse::Accepted();
+    response.insert_header(("Preference-Applied", "respond-async"));
+    if let Some(id) = id {
+        response.insert_header((LOCATION, crate::routes::campaigns::location(id)));
+    }
+    response
+}
+
 /// True when the request says `Prefer: respond-async` (RFC 7240), in any of its headers.
 fn prefers_async(req: &HttpRequest) -> bool {
     req.headers().get_all("prefer").any(|value| {
@@ -241,7 +319,11 @@ fn prefers_async(req: &HttpRequest) -> bool {
 /// within 24 hours returns the first answer (header `Idempotent-Replayed: true`) without calling
 /// Google again; the same key with a different body is `422`. With `Prefer: respond-async`
 /// (RFC 7240) the addresses become a campaign instead: `202` with the campaign, its
-/// `Location` and `Preference-Applied: respond-async`; see `POST /v1/campaigns`.
+/// `Location` and `Preference-Applied: respond-async`; see `POST /v1/campaigns`. The
+/// `Idempotency-Key` holds there too: a retry with the same key and body gets the first `202`
+/// again (the campaign as it was created, the same `Location`, `Idempotent-Replayed: true`)
+/// and makes no second campaign. The preference is part of the request: a key first used
+/// without `respond-async` and then with it (or the other way round) is `422`.
 #[utoipa::path(
     post,
     path = "/v1/invitations/send",
@@ -255,9 +337,10 @@ fn prefers_async(req: &HttpRequest) -> bool {
             {"email": "grace+hr@example.com", "outcome": "sent", "invitation": {"email": "grace+hr@example.com", "state": "INVITED", "mailsSentCount": 1, "updateTime": "2026-11-22T03:30:00.120Z"}},
             {"email": "ada@example.com", "outcome": "already_invited", "invitation": {"email": "ada@example.com", "state": "INVITED", "mailsSentCount": 2, "updateTime": "2026-01-05T09:00:00Z"}}
          ], "summary": {"sent": 1, "already_invited": 1}})),
-        (status = 202, description = "With `Prefer: respond-async`: the campaign made of the addresses.", body = crate::campaigns::CampaignView,
+        (status = 202, description = "With `Prefer: respond-async`: the campaign made of the addresses (for a repeated Idempotency-Key, as it was created).", body = crate::campaigns::CampaignView,
          headers(("Location" = String, description = "`/v1/campaigns/{id}`"),
-                 ("Preference-Applied" = String, description = "`respond-async`"))),
+                 ("Preference-Applied" = String, description = "`respond-async`"),
+                 ("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to a repeated Idempotency-Key"))),
         BodyErrors,
         AuthErrors,
         MutationErrors,
@@ -270,20 +353,11 @@ pub async fn send_invitations(
     body: web::Json<SendInvitationsRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let SendInvitationsRequest { emails, resend } = body.into_inner();
-    let request_id = request_id(&req);
     if prefers_async(&req) {
         // RFC 7240: the work becomes a campaign; its Location is where to watch it.
-        state.audit.check_writable()?;
-        EmailBatch::parse(emails.clone())?;
-        return crate::routes::campaigns::create_from_send(
-            &state,
-            caller.caller(),
-            emails,
-            resend,
-            &request_id,
-        )
-        .await;
+        return send_as_campaign(&state, caller.caller(), &req, emails, resend).await;
     }
+    let request_id = request_id(&req);
     let batch = EmailBatch::parse(emails)?;
     let key = caller.caller().key();
     let caller_id = CallerId::new(key.issuer, key.subject);

@@ -539,19 +539,51 @@ impl Store {
         Ok(added)
     }
 
-    /// Deletes campaign `id` and its items (a creation that failed half-way).
+    /// Deletes campaign `id` and its items, together (a creation that failed half-way).
     pub async fn delete_campaign(&self, id: &str) -> Result<(), StoreError> {
-        with_pool!(self, pool => sqlx::query("DELETE FROM campaign_items WHERE campaign_id = $1")
-            .bind(id)
-            .execute(pool)
-            .await
-            .map(|_| ()))?;
-        with_pool!(self, pool => sqlx::query("DELETE FROM campaigns WHERE id = $1")
-            .bind(id)
-            .execute(pool)
-            .await
-            .map(|_| ()))?;
+        let mut tx = self.begin().await?;
+        with_tx!(tx, conn => async {
+            sqlx::query("DELETE FROM campaign_items WHERE campaign_id = $1")
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("DELETE FROM campaigns WHERE id = $1")
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+            Ok::<_, sqlx::Error>(())
+        }.await)?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// Deletes, with their items, the imports created before `before` that never finished: a
+    /// campaign of addresses or of a roster is unplanned only while its creating request
+    /// writes its items, so one still unplanned long after was left by a request that could
+    /// not clean up (its process died, or the store failed it). A `states` campaign, unplanned
+    /// until a worker has walked Google's list, is never touched. Answers how many rows went.
+    pub async fn delete_abandoned_imports(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        const ABANDONED: &str = "SELECT id FROM campaigns WHERE planned = 0 \
+             AND source_kind <> 'states' AND created_at < $1";
+        let before = to_millis(before);
+        let mut tx = self.begin().await?;
+        let deleted = with_tx!(tx, conn => async {
+            let items = sqlx::query(&format!(
+                "DELETE FROM campaign_items WHERE campaign_id IN ({ABANDONED})"
+            ))
+            .bind(before)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            let campaigns = sqlx::query(&format!("DELETE FROM campaigns WHERE id IN ({ABANDONED})"))
+                .bind(before)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+            Ok::<_, sqlx::Error>(items + campaigns)
+        }.await)?;
+        tx.commit().await?;
+        Ok(deleted)
     }
 
     /// Marks a campaign's items as all known (its source was walked to the end).
@@ -617,7 +649,9 @@ impl Store {
     }
 
     /// A page of campaigns (of `owner`, or everybody's), newest first; `page` is the token of
-    /// the previous page's `next`.
+    /// the previous page's `next`. An import whose items are still being written (a campaign of
+    /// addresses or of a roster not planned yet) is not listed: it exists once its creation
+    /// has answered.
     pub async fn list_campaigns(
         &self,
         owner: Option<&Caller>,
@@ -633,6 +667,7 @@ impl Store {
         let sql = format!(
             "SELECT {CAMPAIGN_COLUMNS} FROM campaigns \
              WHERE ($1 IS NULL OR (owner_iss = $1 AND owner_sub = $2)) \
+             AND (planned = 1 OR source_kind = 'states') \
              AND ($3 IS NULL OR created_at < $3 OR (created_at = $3 AND id < $4)) \
              ORDER BY created_at DESC, id DESC LIMIT $5"
         );

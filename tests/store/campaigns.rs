@@ -298,3 +298,72 @@ store_test! {
         assert_eq!(store.campaign_counts("active").await.unwrap().get("pending"), Some(&1));
     }
 }
+
+/// A campaign created unplanned, as a creation writing its items (or a `states` campaign
+/// waiting for its walk) leaves it.
+async fn unplanned(store: &Store, id: &str, source_kind: &str) {
+    store
+        .create_campaign(&NewCampaign {
+            id: id.into(),
+            owner: owner(),
+            name: format!("import {id}"),
+            dry_run: true,
+            resend: false,
+            source_kind: source_kind.into(),
+            source_states: if source_kind == "states" {
+                vec!["NOT_YET_SENT".into()]
+            } else {
+                Vec::new()
+            },
+            reminders: None,
+            start_at: store.clock().now(),
+            planned: false,
+        })
+        .await
+        .expect("the campaign is created");
+}
+
+store_test! {
+    async fn imports_never_finished_are_unlisted_and_deleted_with_their_items_once_old(db) {
+        let clock = manual_clock();
+        let store = db.store(&clock).await;
+        unplanned(&store, "old-roster", "roster").await;
+        unplanned(&store, "old-emails", "emails").await;
+        unplanned(&store, "walk", "states").await;
+        campaign(&store, "done").await;
+        for id in ["old-roster", "old-emails", "done"] {
+            store.add_campaign_items(id, &[pending("ada@example.com"), pending("alan@example.com")], true).await.unwrap();
+        }
+        let listed = |page: invitation_gateway::store::CampaignPage| -> BTreeSet<String> {
+            page.campaigns.into_iter().map(|c| c.id).collect()
+        };
+        // An import in progress is nobody's campaign yet; a states campaign awaiting its walk is.
+        assert_eq!(
+            listed(store.list_campaigns(None, 10, None).await.unwrap()),
+            BTreeSet::from(["walk".to_owned(), "done".to_owned()])
+        );
+
+        clock.advance(Duration::from_secs(60));
+        unplanned(&store, "young-roster", "roster").await;
+        store.add_campaign_items("young-roster", &[pending("ada@example.com")], true).await.unwrap();
+        assert_eq!(store.delete_abandoned_imports(clock.now() - Duration::from_secs(60)).await.unwrap(), 0, "created at the cut-off: kept");
+        assert_eq!(
+            store.delete_abandoned_imports(clock.now() - Duration::from_secs(30)).await.unwrap(),
+            6,
+            "two imports and their four items"
+        );
+        for gone in ["old-roster", "old-emails"] {
+            assert!(store.campaign(gone).await.unwrap().is_none(), "{gone}");
+            assert_eq!(store.campaign_counts(gone).await.unwrap(), BTreeMap::new(), "{gone}");
+        }
+        for kept in ["young-roster", "walk", "done"] {
+            assert!(store.campaign(kept).await.unwrap().is_some(), "{kept}");
+        }
+        assert_eq!(store.campaign_counts("done").await.unwrap().get("pending"), Some(&2));
+        assert_eq!(store.campaign_counts("young-roster").await.unwrap().get("pending"), Some(&1));
+
+        store.delete_campaign("young-roster").await.unwrap();
+        assert!(store.campaign("young-roster").await.unwrap().is_none());
+        assert_eq!(store.campaign_counts("young-roster").await.unwrap(), BTreeMap::new());
+    }
+}

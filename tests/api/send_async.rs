@@ -1,0 +1,255 @@
+//! `POST /v1/invitations/send` with `Prefer: respond-async` and an `Idempotency-Key`: a retry
+//! (sequential, concurrent, or on another replica) gets the first `202` and its `Location`,
+//! never a second campaign; the key with another body, or without the preference, is `422`.
+
+use crate::helpers::{TestApp, admin_token, spawn_app_tuned, spawn_google};
+use crate::pg::PgDatabase;
+use crate::replicas::{Replica, start_replica, stats};
+use invitation_gateway::emulator::Seed;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// People the demo seed has not invited yet: each campaign item is a mail.
+const PEOPLE: [&str; 3] = [
+    "radia@example.com",
+    "john@example.com",
+    "donald@example.com",
+];
+
+/// An answer to a send, with what an idempotent retry is compared on.
+#[derive(Debug)]
+struct Sent {
+    status: u16,
+    location: Option<String>,
+    replayed: bool,
+    body: String,
+}
+
+impl Sent {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// POSTs a send of `emails` to `base`, with `Prefer: respond-async` when `async_` and an
+/// Idempotency-Key when given.
+async fn send(base: &str, emails: &[&str], async_: bool, key: Option<&str>) -> Sent {
+    let mut request = reqwest::Client::new()
+        .post(format!("{base}/v1/invitations/send"))
+        .bearer_auth(admin_token())
+        .json(&json!({ "emails": emails }));
+    if async_ {
+        request = request.header("prefer", "respond-async");
+    }
+    if let Some(key) = key {
+        request = request.header("idempotency-key", key);
+    }
+    let response = request.send().await.expect("the gateway answers");
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let location = header("location");
+    let replayed = header("idempotent-replayed").is_some_and(|v| v == "true");
+    Sent {
+        status: response.status().as_u16(),
+        location,
+        replayed,
+        body: response.text().await.unwrap_or_default(),
+    }
+}
+
+/// The ids of every campaign `base` lists (the admin sees everybody's).
+async fn campaign_ids(base: &str) -> Vec<String> {
+    let list: Value = reqwest::Client::new()
+        .get(format!("{base}/v1/campaigns"))
+        .bearer_auth(admin_token())
+        .send()
+        .await
+        .expect("the gateway answers")
+        .json()
+        .await
+        .expect("a campaign list");
+    list["campaigns"]
+        .as_array()
+        .expect("campaigns")
+        .iter()
+        .map(|c| c["id"].as_str().expect("an id").to_owned())
+        .collect()
+}
+
+/// Polls campaign `id` (at most 30 s) until it is completed; answers it.
+async fn completed(base: &str, id: &str) -> Value {
+    let mut campaign = Value::Null;
+    for _ in 0..1500 {
+        campaign = reqwest::Client::new()
+            .get(format!("{base}/v1/campaigns/{id}"))
+            .bearer_auth(admin_token())
+            .send()
+            .await
+            .expect("the gateway answers")
+            .json()
+            .await
+            .expect("a campaign");
+        if campaign["state"] == "completed" {
+            return campaign;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("never completed: {campaign}");
+}
+
+/// Asserts that every one of `people` got exactly one mail and nobody else got any.
+fn each_mailed_once(stats: &Value, people: &[&str]) {
+    let mails = stats["mailsSent"].as_object().expect("mails per address");
+    assert_eq!(mails.len(), people.len(), "{stats}");
+    assert!(people.iter().all(|p| mails[*p] == 1), "{stats}");
+    assert_eq!(stats["calls"]["send"], people.len(), "{stats}");
+}
+
+/// A gateway with a quick campaign worker, on its own SQLite file or on PostgreSQL `url`.
+async fn app(url: Option<&str>) -> TestApp {
+    spawn_app_tuned(|s| {
+        s.invitations.campaigns.poll = Duration::from_millis(20);
+        if let Some(url) = url {
+            s.store.database_url = url.to_owned().into();
+        }
+    })
+    .await
+}
+
+/// The id of the campaign an answer's `Location` names.
+fn id_of(sent: &Sent) -> String {
+    assert_eq!(sent.status, 202, "{}", sent.body);
+    sent.location
+        .as_deref()
+        .and_then(|l| l.strip_prefix("/v1/campaigns/"))
+        .expect("a Location naming the campaign")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_respond_async_send_retried_with_its_key_gets_the_first_202_and_makes_one_campaign() {
+    let app = app(None).await;
+    let first = send(&app.address, &PEOPLE, true, Some("wave-7")).await;
+    let id = id_of(&first);
+    assert!(!first.replayed, "the first answer is no replay");
+    completed(&app.address, &id).await;
+
+    let retry = send(&app.address, &PEOPLE, true, Some("wave-7")).await;
+    assert_eq!(id_of(&retry), id, "the same Location");
+    assert!(retry.replayed, "Idempotent-Replayed: true");
+    assert_eq!(retry.body, first.body, "the first answer, byte for byte");
+    assert_eq!(retry.json()["id"], id.as_str());
+
+    assert_eq!(campaign_ids(&app.address).await, vec![id], "one campaign");
+    each_mailed_once(&app.stats().await, &PEOPLE);
+}
+
+#[tokio::test]
+async fn ten_concurrent_respond_async_sends_with_one_key_make_one_campaign() {
+    ten_at_once_make_one_campaign(None).await;
+}
+
+#[tokio::test]
+async fn on_postgresql_ten_concurrent_respond_async_sends_with_one_key_make_one_campaign() {
+    let Some(db) = PgDatabase::create().await else {
+        return;
+    };
+    ten_at_once_make_one_campaign(Some(&db.url)).await;
+    db.drop_it().await;
+}
+
+async fn ten_at_once_make_one_campaign(url: Option<&str>) {
+    let app = app(url).await;
+    let answers = futures_util::future::join_all(
+        (0..10).map(|_| send(&app.address, &PEOPLE, true, Some("wave-8"))),
+    )
+    .await;
+
+    let id = id_of(&answers[0]);
+    for answer in &answers {
+        assert_eq!(id_of(answer), id, "{answers:?}");
+        assert_eq!(answer.body, answers[0].body, "one answer for all");
+    }
+    assert_eq!(
+        answers.iter().filter(|a| !a.replayed).count(),
+        1,
+        "exactly one created the campaign: {answers:?}"
+    );
+    assert_eq!(campaign_ids(&app.address).await, vec![id.clone()]);
+    completed(&app.address, &id).await;
+    each_mailed_once(&app.stats().await, &PEOPLE);
+}
+
+#[tokio::test]
+async fn a_respond_async_key_used_with_another_body_or_without_the_preference_is_422() {
+    let app = app(None).await;
+    let first = send(&app.address, &PEOPLE, true, Some("wave-9")).await;
+    let id = id_of(&first);
+
+    let other_body = send(&app.address, &PEOPLE[..2], true, Some("wave-9")).await;
+    assert_eq!(other_body.status, 422, "{}", other_body.body);
+    assert_eq!(other_body.json()["code"], "idempotency_key_reused");
+    // The same body without the preference is another request: its answer would differ.
+    let answered_at_once = send(&app.address, &PEOPLE, false, Some("wave-9")).await;
+    assert_eq!(answered_at_once.status, 422, "{}", answered_at_once.body);
+    assert_eq!(
+        answered_at_once.json()["code"],
+        "idempotency_key_reused",
+        "{}",
+        answered_at_once.body
+    );
+    // And the other way round: a key first used for a send answered at once.
+    let at_once = send(
+        &app.address,
+        &["dennis@example.com"],
+        false,
+        Some("wave-10"),
+    )
+    .await;
+    assert_eq!(at_once.status, 200, "{}", at_once.body);
+    let later_async = send(&app.address, &["dennis@example.com"], true, Some("wave-10")).await;
+    assert_eq!(later_async.status, 422, "{}", later_async.body);
+    assert_eq!(later_async.json()["code"], "idempotency_key_reused");
+
+    assert_eq!(campaign_ids(&app.address).await, vec![id], "one campaign");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_given_one_respond_async_key_at_once_make_one_campaign() {
+    let Some(db) = PgDatabase::create().await else {
+        return;
+    };
+    let google = spawn_google(Seed::Demo).await;
+    let quick = [("GATEWAY_CAMPAIGN_POLL_MILLIS", "50")];
+    let replicas: Vec<Replica> = (0..2)
+        .map(|_| start_replica(&google, &db.url, &quick))
+        .collect();
+
+    let answers = futures_util::future::join_all(
+        (0..6).map(|i| send(&replicas[i % 2].base, &PEOPLE, true, Some("wave-11"))),
+    )
+    .await;
+
+    let id = id_of(&answers[0]);
+    for answer in &answers {
+        assert_eq!(id_of(answer), id, "{answers:?}");
+        assert_eq!(answer.body, answers[0].body, "one answer for all");
+    }
+    assert_eq!(
+        answers.iter().filter(|a| !a.replayed).count(),
+        1,
+        "{answers:?}"
+    );
+    for replica in &replicas {
+        assert_eq!(campaign_ids(&replica.base).await, vec![id.clone()]);
+    }
+    completed(&replicas[1].base, &id).await;
+    each_mailed_once(&stats(&google).await, &PEOPLE);
+    drop(replicas);
+    db.drop_it().await;
+}
