@@ -161,10 +161,11 @@ impl Application {
             }
             shutdown.begin(&state.readiness);
             // No new walk or delivery once draining: an aborted page or attempt rolls back (its
-            // transaction is dropped) and is done again by the next holder.
+            // transaction is dropped) and is done again by the next holder, which can start at
+            // once: the leases are given up.
             tracker.abort();
             webhooks.abort();
-            state.tracking.release_tracker().await;
+            state.tracking.release_leases().await;
             let _ = stop_campaigns.send(true);
             // The server must keep being polled while it drains.
             tokio::select! {

@@ -204,6 +204,21 @@ impl Store {
         Ok(scheduled)
     }
 
+    /// Gives back every delivery `holder` leased and did not finish (shutdown), so another
+    /// replica attempts them at once instead of after the lease. An attempt cut off in flight
+    /// may have reached the endpoint: it comes again under the same `webhook-id`.
+    pub async fn release_deliveries(&self, holder: &str) -> Result<u64, StoreError> {
+        let released = with_pool!(self, pool => sqlx::query(
+            "UPDATE webhook_deliveries SET holder = NULL, lease_until = 0 \
+             WHERE holder = $1 AND delivered_at IS NULL AND given_up_at IS NULL",
+        )
+        .bind(holder)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(released)
+    }
+
     /// Leases up to `limit` deliveries to `endpoint` that are due, oldest first, to `holder`
     /// for `lease`: no other holder gets them until the lease runs out or they are settled.
     pub async fn claim_deliveries(

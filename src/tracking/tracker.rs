@@ -53,11 +53,15 @@ impl Tracking {
         }
     }
 
-    /// Gives the tracker lease up (shutdown), so that another replica takes over at once; a
-    /// store that does not answer within a second is left alone (the lease then runs out).
-    pub async fn release_tracker(&self) {
-        let release = self.store().release_walk(self.customer(), &self.holder);
-        let _ = tokio::time::timeout(Duration::from_secs(1), release).await;
+    /// Gives the tracker lease and this replica's webhook deliveries up (shutdown), so that
+    /// another replica takes over at once; a store that does not answer within a second is
+    /// left alone (the leases then run out).
+    pub async fn release_leases(&self) {
+        let store = self.store();
+        let walk = store.release_walk(self.customer(), &self.holder);
+        let _ = tokio::time::timeout(Duration::from_secs(1), walk).await;
+        let deliveries = store.release_deliveries(&self.holder);
+        let _ = tokio::time::timeout(Duration::from_secs(1), deliveries).await;
     }
 
     /// One step: takes the lease, and walks (or resumes) when a walk is due, page by page to

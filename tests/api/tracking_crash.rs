@@ -387,9 +387,29 @@ const EVENTS: usize = 25;
 const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(3);
 const BACKLOG: &str = "gateway_webhook_backlog{endpoint=\"0\"}";
 
+/// How the test stops a replica with deliveries in flight.
+#[derive(Clone, Copy)]
+enum Stop {
+    /// SIGKILL: its leases stay until they run out (the test sets them short).
+    Kill,
+    /// SIGTERM: it gives its leases up as it stops (the test sets them far longer than itself).
+    Terminate,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_replica_killed_mid_delivery_leaves_its_deliveries_to_the_other_which_delivers_every_event()
  {
+    deliveries_outlive_a_stopped_replica(Stop::Kill).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_stopped_with_sigterm_mid_delivery_gives_its_deliveries_back_at_once() {
+    deliveries_outlive_a_stopped_replica(Stop::Terminate).await;
+}
+
+/// Two replicas deliver to one held endpoint; one is stopped (`how`) with a delivery in flight;
+/// the other delivers every event, the stopped one's in-flight attempt again under its id.
+async fn deliveries_outlive_a_stopped_replica(how: Stop) {
     let Some(db) = PgDatabase::create().await else {
         return;
     };
@@ -409,7 +429,16 @@ async fn a_replica_killed_mid_delivery_leaves_its_deliveries_to_the_other_which_
         ("GATEWAY_WEBHOOK_URLS", receiver.url.as_str()),
         ("GATEWAY_WEBHOOK_SECRET", secret.as_str()),
         ("GATEWAY_WEBHOOK_TIMEOUT_MS", timeout.as_str()),
-        ("GATEWAY_TRACK_LEASE_SECS", "4"),
+        // Killed: the dead replica's leases must run out within the test. Stopped: they are
+        // longer than the test, which passes only if they are given up.
+        (
+            "GATEWAY_TRACK_LEASE_SECS",
+            match how {
+                Stop::Kill => "4",
+                Stop::Terminate => "600",
+            },
+        ),
+        ("GATEWAY_SHUTDOWN_DRAIN_SECS", "1"),
         ("GATEWAY_GOOGLE_CALLS_PER_MINUTE", "100000"),
     ];
     let mut replicas = [
@@ -443,7 +472,20 @@ async fn a_replica_killed_mid_delivery_leaves_its_deliveries_to_the_other_which_
     .await;
     let in_flight: BTreeSet<String> = receiver.recent(within).into_iter().map(|h| h.id).collect();
     let arrived_before = receiver.arrivals().len();
-    sigkill(&mut replicas[0]);
+    match how {
+        Stop::Kill => sigkill(&mut replicas[0]),
+        Stop::Terminate => {
+            let stopping = &mut replicas[0].process.0;
+            let status = std::process::Command::new("kill")
+                .args(["-TERM", &stopping.id().to_string()])
+                .status()
+                .expect("kill runs");
+            assert!(status.success());
+            // It stops while its requests are still held: nothing it had leased was finished.
+            let exited = stopping.wait().expect("the replica exits");
+            assert!(exited.success(), "{exited:?}");
+        }
+    }
     receiver.open();
 
     // The survivor delivers everything: its own, and the dead one's once their lease ran out.
