@@ -342,6 +342,8 @@ store_test! {
             listed(store.list_campaigns(None, 10, None).await.unwrap()),
             BTreeSet::from(["walk".to_owned(), "done".to_owned()])
         );
+        // Nor is it the worker's backlog: only the planned campaign's two items are.
+        assert_eq!(store.campaign_backlog().await.unwrap(), 2);
 
         clock.advance(Duration::from_secs(60));
         unplanned(&store, "young-roster", "roster").await;
