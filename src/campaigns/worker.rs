@@ -243,15 +243,20 @@ impl Campaigns {
             }
             return Ok(false);
         }
-        let calls = Arc::new(AtomicU64::new(0));
         let creator = record.owner.clone();
-        let (calls_ref, creator_ref) = (&calls, &creator);
+        let creator_ref = &creator;
         futures_util::stream::iter(items)
             .for_each_concurrent(self.concurrency, |item| async move {
                 let mine = Arc::new(AtomicU64::new(0));
                 let mut step = self.step(record, creator_ref, &item, &mine).await;
                 let made = mine.load(Ordering::Relaxed);
-                calls_ref.fetch_add(made, Ordering::Relaxed);
+                // Counted before the item is done: a campaign that completes has all its calls
+                // shown, and the count keeps pace with the items.
+                if made > 0
+                    && let Err(err) = store.add_campaign_calls(&record.id, made).await
+                {
+                    tracing::warn!(error = %err, "a campaign item's Google calls could not be counted");
+                }
                 if let Step::Release { hold, .. } = &mut step
                     && *stop.borrow()
                 {
@@ -268,9 +273,6 @@ impl Campaigns {
                 }
             })
             .await;
-        store
-            .add_campaign_calls(&record.id, calls.load(Ordering::Relaxed))
-            .await?;
         Ok(true)
     }
 

@@ -618,6 +618,43 @@ async fn a_campaign_waits_without_mailing_while_the_audit_file_cannot_take_recor
     );
 }
 
+#[tokio::test]
+async fn a_campaigns_google_calls_are_counted_as_its_items_finish() {
+    let (app, _clock) = app(Seed::Demo, |_| {}).await;
+    // One send is slow: the other items of the same batch finish long before it.
+    app.control(
+        "faults",
+        json!({"method": "send", "count": 1, "latencyMs": 1500}),
+    )
+    .await;
+    let id = id_of(
+        &app.create_campaign(
+            &admin_token(),
+            json!({"name": "counted", "source": {"emails": FIVE}}),
+        )
+        .await,
+    );
+    let midway = app
+        .campaign_when(&id, |c| c["counts"]["sent"].as_u64() == Some(4))
+        .await;
+    assert_eq!(midway["state"], "running", "{midway}");
+    assert!(midway["eta"].is_string(), "work is left: {midway}");
+    assert!(
+        midway["googleCalls"].as_u64().unwrap_or_default() >= 8,
+        "a read and a send for each of the four done: {midway}"
+    );
+    let done = app.campaign_when(&id, state_is("completed")).await;
+    let stats = app.stats().await;
+    let calls: u64 = ["get", "isInvitableUser", "list", "send"]
+        .iter()
+        .filter_map(|method| stats["calls"][method].as_u64())
+        .sum();
+    assert_eq!(
+        done["googleCalls"], calls,
+        "every API call Google saw: {stats}"
+    );
+}
+
 /// The contract of `POST /v1/campaigns`: a real run needs `invitations.send`, a dry run
 /// `invitations.check`; each scope alone is enough for its own kind, and refused for the other.
 #[tokio::test]
