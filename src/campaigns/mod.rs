@@ -222,6 +222,15 @@ pub struct CampaignView {
 /// A page of campaigns.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"campaigns": [{
+    "id": "5b0f7c9e2d4a4f1b9e8c3a2d1f0e9c8b", "name": "Wave 1", "state": "completed",
+    "dryRun": false, "resend": false, "source": {"kind": "roster"},
+    "reminders": null, "startAt": "2026-12-01T09:00:00.000Z", "resumesAt": null,
+    "total": 3, "counts": {"sent": 2, "skipped": 1}, "googleCalls": 4, "eta": null,
+    "createdAt": "2026-12-01T09:00:00.000Z", "updatedAt": "2026-12-01T09:00:05.000Z",
+    "completedAt": "2026-12-01T09:00:05.000Z",
+    "owner": {"iss": "https://idp.example.com", "sub": "hr-onboarding"}
+}], "nextPageToken": "MjAyNi0xMi0wMVQwOTowMDowMC4wMDBa"}))]
 pub struct CampaignList {
     /// Newest first.
     pub campaigns: Vec<CampaignView>,
@@ -243,6 +252,8 @@ pub struct ItemErrorView {
 /// One person of a campaign.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({"email": "ada@example.com", "outcome": "sent", "mails": 1,
+    "lastMailAt": "2026-12-01T09:01:00.000Z", "updatedAt": "2026-12-01T09:01:00.000Z"}))]
 pub struct ItemView {
     /// The address.
     pub email: String,

@@ -12,7 +12,7 @@ use crate::invitations::CallerId;
 use crate::invitations::listing::ExportFormat;
 use crate::invitations::outcome::InvitationState;
 use crate::routes::authorized::Authorized;
-use crate::routes::common::{AuthErrors, QueryErrors, invalid_query};
+use crate::routes::common::{AuthErrors, QueryErrors, StoreErrors, invalid_query};
 use crate::routes::invitations::export_format;
 use crate::state::AppState;
 use actix_web::http::header;
@@ -49,9 +49,10 @@ pub struct CreateCampaignRequest {
     pub start_at: Option<DateTime<Utc>>,
 }
 
-/// A campaign's source.
+/// A campaign's source: `states` or `emails`, exactly one.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"states": ["NOT_YET_SENT"]}))]
 pub struct SourceRequest {
     /// Every unmanaged account in these states when the campaign starts (`NOT_YET_SENT`,
     /// `INVITED`, `ACCEPTED`, `DECLINED`).
@@ -584,6 +585,7 @@ fn paging(
     responses(
         (status = 200, description = "A page of campaigns.", body = CampaignList),
         QueryErrors,
+        StoreErrors,
         AuthErrors,
     )
 )]

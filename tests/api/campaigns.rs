@@ -407,22 +407,56 @@ async fn reminders_go_to_people_still_invited_after_the_pause_at_most_max_and_ne
     }
 }
 
+impl TestApp {
+    /// POSTs `csv` as a roster (`text/csv`) with the campaign's fields in `query`.
+    async fn create_roster(&self, token: &str, query: &str, csv: &str) -> Answer {
+        let response = self
+            .client
+            .post(format!("{}/v1/campaigns?{query}", self.address))
+            .bearer_auth(token)
+            .header("content-type", "text/csv")
+            .body(csv.to_owned())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.json().await.unwrap_or(Value::Null);
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// The emulator's count of calls per API method (not the token endpoint's).
+    async fn api_calls(&self) -> Value {
+        let stats = self.stats().await;
+        json!({
+            "get": stats["calls"]["get"], "isInvitableUser": stats["calls"]["isInvitableUser"],
+            "list": stats["calls"]["list"], "send": stats["calls"]["send"]
+        })
+    }
+}
+
+/// HR's roster: an invalid address, a foreign domain, a duplicate (spelt differently), someone
+/// who accepted (alan), someone invited (ada), an unmanaged account never mailed (grace) and an
+/// address Google has no unmanaged account for (nobody).
+const ROSTER: &str = "email,name\r\nnot an address,X\r\nx@other.org,Y\r\nada@example.com,Ada\r\n\
+    ada@EXAMPLE.com,Ada again\r\nalan@example.com,Alan\r\ngrace+hr@example.com,Grace\r\n\
+    nobody@example.com,Nobody\r\n";
+
 #[tokio::test]
-async fn a_dry_run_classifies_every_address_and_mails_nobody() {
+async fn a_dry_run_over_a_roster_classifies_every_address_and_mails_nobody_then_the_real_run_mails_who_it_said()
+ {
     let (app, _clock) = app(Seed::Demo, |s| {
         s.allowed_domains = vec!["example.com".into()]
     })
     .await;
     let checker = token(&[Scope::Check, Scope::Read]);
     let id = id_of(
-        &app.create_campaign(
-            &checker,
-            json!({"name": "what if", "dryRun": true, "source": {"emails": [
-                "not an address", "x@other.org", "ada@example.com", "ada@EXAMPLE.com",
-                "alan@example.com", "grace+hr@example.com", "nobody@example.com"
-            ]}}),
-        )
-        .await,
+        &app.create_roster(&checker, "name=what%20if&dryRun=true", ROSTER)
+            .await,
     );
     let done = app.campaign_when(&id, state_is("completed")).await;
     assert_eq!(
@@ -431,8 +465,13 @@ async fn a_dry_run_classifies_every_address_and_mails_nobody() {
         "{done}"
     );
     assert_eq!(done["dryRun"], true);
-    assert_eq!(app.calls("send").await, 0);
-    assert_eq!(app.mails().await, json!({}));
+    assert_eq!(app.mails().await, json!({}), "a dry run mails nobody");
+    // A roster item costs a get, and an isInvitableUser when Google has no invitation.
+    assert_eq!(
+        app.api_calls().await,
+        json!({"get": 4, "isInvitableUser": 1, "list": 0, "send": 0})
+    );
+    assert_eq!(done["googleCalls"], 5, "{done}");
     let skipped = app
         .get_as(
             &format!("/v1/campaigns/{id}/items?outcome=skipped"),
@@ -449,6 +488,61 @@ async fn a_dry_run_classifies_every_address_and_mails_nobody() {
         reasons,
         ["invalid_email", "domain_not_allowed", "duplicate"]
     );
+    let would = app
+        .get_as(
+            &format!("/v1/campaigns/{id}/items?outcome=would_send"),
+            &checker,
+        )
+        .await;
+    assert_eq!(would.body["items"][0]["email"], "grace+hr@example.com");
+
+    // The real run on the same roster mails exactly the one the dry run named.
+    let real = id_of(
+        &app.create_roster(&admin_token(), "name=wave%201", ROSTER)
+            .await,
+    );
+    let done = app.campaign_when(&real, state_is("completed")).await;
+    assert_eq!(
+        done["counts"],
+        json!({"skipped": 3, "already_invited": 1, "already_accepted": 1, "sent": 1, "not_eligible": 1}),
+        "{done}"
+    );
+    assert_eq!(app.mails().await, json!({"grace+hr@example.com": 1}));
+    assert_eq!(
+        app.api_calls().await,
+        json!({"get": 8, "isInvitableUser": 1, "list": 0, "send": 1}),
+        "the same reads again (nobody's eligibility still cached from the dry run), one send"
+    );
+    assert_eq!(done["googleCalls"], 5, "{done}");
+}
+
+#[tokio::test]
+async fn a_campaign_that_resends_mails_the_invited_again_and_says_resent() {
+    let (app, _clock) = app(Seed::Demo, |_| {}).await;
+    let before = app.stats().await["mailsSent"]["ada@example.com"]
+        .as_u64()
+        .unwrap_or_default();
+    let id = id_of(
+        &app.create_campaign(
+            &admin_token(),
+            json!({"name": "again", "resend": true,
+                   "source": {"emails": ["ada@example.com", "alan@example.com"]}}),
+        )
+        .await,
+    );
+    let done = app.campaign_when(&id, state_is("completed")).await;
+    assert_eq!(done["resend"], true);
+    assert_eq!(
+        done["counts"],
+        json!({"resent": 1, "already_accepted": 1}),
+        "{done}"
+    );
+    assert_eq!(
+        app.stats().await["mailsSent"]["ada@example.com"],
+        before + 1,
+        "one more mail"
+    );
+    assert_eq!(app.calls("send").await, 1, "nobody else");
 }
 
 #[tokio::test]
