@@ -2,6 +2,8 @@
 //! SIGKILL mid-campaign leaves its items to the others after their lease, and nobody gets a
 //! second mail; a pause reaches every replica within the lease time. Skipped without
 //! `GATEWAY_TEST_DATABASE_URL` (failed under `CI=true`), like the other multi-process tests.
+//! On SQLite (one replica by design), the only process killed mid-mail and started again on
+//! the same file finishes the campaign without a second mail.
 
 use crate::helpers::{TestGoogle, admin_token, spawn_google};
 use crate::pg::PgDatabase;
@@ -209,4 +211,35 @@ async fn a_replica_stopped_with_sigterm_finishes_or_gives_back_its_items_at_once
     each_mailed_once(&stats(&google).await);
     drop(replicas);
     db.drop_it().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_only_replica_killed_mid_mail_on_sqlite_finishes_the_campaign_after_a_restart_mailing_nobody_twice()
+ {
+    let google = people().await;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let url = format!("sqlite://{}", dir.path().join("gateway.db").display());
+    let mut first = start_replica(&google, &url, &SETTINGS);
+    let id = start_campaign(&first.base).await;
+    mails_reach(&google, 10).await;
+
+    // The next send reaches Google (the mail goes out) and its answer is slow: kill the only
+    // replica while it waits for it.
+    control(
+        &google,
+        "faults",
+        json!({"method": "send", "count": 1, "latencyMs": 2000, "status": 503, "afterApply": true}),
+    )
+    .await;
+    let before = total_mails(&stats(&google).await);
+    mails_reach(&google, before + 1).await;
+    first.process.0.kill().expect("SIGKILL the replica");
+    let _ = first.process.0.wait();
+
+    // A new process on the same file takes the dead one's items over once their lease ran
+    // out, reads Google before mailing anyone it may have mailed, and finishes.
+    let second = start_replica(&google, &url, &SETTINGS);
+    let done = completed(&second.base, &id).await;
+    assert_eq!(done["counts"], json!({"sent": PEOPLE}), "{done}");
+    each_mailed_once(&stats(&google).await);
 }
