@@ -76,6 +76,12 @@ impl Application {
         let http = settings.http.clone();
         let shutdown = ShutdownPlan::from_settings(&settings);
         let state = AppState::build_with_store_clock(settings, clock).await?;
+        // Before the first request: its events are then scheduled for every webhook endpoint.
+        state
+            .tracking
+            .register_webhook_endpoints()
+            .await
+            .map_err(|err| anyhow::anyhow!("registering the webhook endpoints: {err}"))?;
         // Secret and PEM keys are ready now; a JWKS is fetched in the background.
         state.auth.start(state.readiness.clone());
 

@@ -173,6 +173,18 @@ impl Tracking {
         futures_util::future::join_all(loops).await;
     }
 
+    /// Makes every endpoint known to the store before the gateway serves: an endpoint seen for
+    /// the first time starts at the feed's end, so one registered only by its first delivery
+    /// round would miss the events of the requests answered before that round.
+    pub async fn register_webhook_endpoints(&self) -> Result<(), crate::store::StoreError> {
+        for endpoint in self.webhooks.endpoints() {
+            self.store()
+                .schedule_deliveries(&endpoint.key, SCHEDULE_BATCH)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// One round for `endpoint`: schedules the events appended since the last round, then
     /// leases the deliveries that are due to this replica and attempts them one after the
     /// other while an attempt can still end within the lease; answers how many attempts were

@@ -119,6 +119,20 @@ async fn app_with(clock: &Clock, tune: impl FnOnce(&mut Settings)) -> TestApp {
     spawn_app_clocked(google, settings, clock.clone()).await
 }
 
+/// Waits until the first endpoint's failed attempts, as the metrics count them, reach `n`.
+async fn failures_reach(app: &TestApp, n: usize) {
+    let series = "gateway_webhook_deliveries_total{endpoint=\"0\",result=\"failure\"} ";
+    eventually("the failed try is recorded", || async {
+        let metrics = app.get("/metrics").await.text().await.unwrap_or_default();
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(series))
+            .and_then(|count| count.trim().parse::<f64>().ok())
+            .is_some_and(|count| count >= n as f64)
+    })
+    .await;
+}
+
 async fn hits_reach(receiver: &Receiver, n: usize, what: &str) {
     eventually(what, || async { receiver.hits().len() >= n }).await;
 }
@@ -146,6 +160,9 @@ async fn a_receiver_answering_500_three_times_gets_the_event_on_the_fourth_try_w
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert_eq!(flaky.hits().len(), 1, "retried before the backoff");
     for attempt in 2..=4 {
+        // The failed try's retry time is taken from the store's clock once its answer is in:
+        // the clock moves on only after that, or the retry would be due a minute later.
+        failures_reach(&app, attempt - 1).await;
         clock.advance(Duration::from_secs(60));
         hits_reach(&flaky, attempt, "the next try after the backoff").await;
     }
