@@ -3,7 +3,8 @@
 Usage: receiver.py SECRET PORT_FILE
 Listens on 127.0.0.1 (a free port, written to PORT_FILE), verifies each POST with
 standardwebhooks' Webhook.verify (signature and timestamp), answers 204 when it verifies and 400
-otherwise, and prints one line per delivery: `verified <type> <data.email>` or `rejected <why>`.
+otherwise, and prints one line per delivery: `verified <type> <data.email> <webhook-id>` or
+`rejected <why>`.
 """
 
 import http.server
@@ -26,7 +27,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_response(400)
             self.end_headers()
             return
-        print(f"verified {event.get('type')} {event.get('data', {}).get('email')}", flush=True)
+        email = event.get("data", {}).get("email")
+        print(f"verified {event.get('type')} {email} {self.headers.get('webhook-id')}", flush=True)
         self.send_response(204)
         self.end_headers()
 

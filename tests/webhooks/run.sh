@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Webhooks end to end: the sandbox delivers to a Python receiver that verifies every delivery
 # with the Standard Webhooks reference library (standardwebhooks' Webhook.verify); a person
-# accepts in the emulator (control API) and a verified invitation.accepted must arrive.
+# accepts in the emulator (control API) after the tracker's first walk, and exactly one verified
+# invitation.accepted must arrive (later walks announce nothing again).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -65,18 +66,45 @@ if [ -z "$emulator" ]; then
     exit 1
 fi
 
-# Let the first walk see ada invited, then ada accepts.
-sleep 3
+api=$(sed -n 's/^ *API: *\(http[^ ]*\)\/v1.*/\1/p' "$work/stdout" | head -n 1)
+
+# Walks the tracker finished so far (the gateway's metrics).
+walks() {
+    curl -fsS "$api/metrics" | sed -n 's/^gateway_tracker_walks_total{result="finished"} \([0-9]*\).*/\1/p' | head -n 1
+}
+# Waits (at most 30 s) until the tracker has finished more than $1 walks.
+walks_after() {
+    for _ in $(seq 1 300); do
+        if [ "$(walks || true)" -gt "$1" ] 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    echo "webhooks: the tracker finished no walk after $1" >&2
+    cat "$work/stderr" >&2
+    exit 1
+}
+
+# The first walk sees ada invited; then ada accepts.
+walks_after 0
 curl -fsS -X POST "$emulator/emulator/v1/accounts/accept" -d '{"email": "ada@example.com"}' >/dev/null
 
 for _ in $(seq 1 300); do
-    if grep -q '^verified dev.invitation-gateway.invitation.accepted ada@example.com$' "$work/received"; then
+    if grep -q '^verified dev.invitation-gateway.invitation.accepted ada@example.com ' "$work/received"; then
+        # Two more walks: they must announce nothing again.
+        seen=$(walks)
+        walks_after "$((seen + 1))"
+        # One more delivery round (every second) for anything they did announce.
+        sleep 1.5
         cat "$work/received"
         if grep -q '^rejected' "$work/received"; then
             echo "webhooks: a delivery did not verify" >&2
             exit 1
         fi
-        echo "webhooks: a verified invitation.accepted arrived"
+        ids=$(grep '^verified dev.invitation-gateway.invitation.accepted ada@example.com ' "$work/received" | awk '{print $4}' | sort -u | wc -l)
+        if [ "$ids" -ne 1 ]; then
+            echo "webhooks: ada's accept was announced as $ids events, not one" >&2
+            exit 1
+        fi
+        echo "webhooks: exactly one verified invitation.accepted arrived"
         exit 0
     fi
     if ! kill -0 "$sandbox_pid" 2>/dev/null; then break; fi
