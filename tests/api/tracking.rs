@@ -171,6 +171,57 @@ async fn the_tracker_walks_inside_the_background_share_of_the_google_budget() {
     );
 }
 
+#[tokio::test]
+async fn a_walk_longer_than_the_background_share_waits_for_the_next_window_and_callers_still_get_through()
+ {
+    let clock = Clock::manual(start());
+    // 1,000 people: five pages. 10 calls a minute, 30% background: 3 pages per 62 s window.
+    let accounts = (0..1000)
+        .map(|i| invitation_gateway::emulator::SeedAccount {
+            email: format!("t{i:04}@example.com"),
+            state: None,
+            recent: None,
+            mails_sent_count: None,
+            update_time: None,
+        })
+        .collect();
+    let google = spawn_google(Seed::Accounts(accounts)).await;
+    let mut settings = test_settings(&google);
+    tracking_on(&mut settings);
+    settings.store.google_per_minute = 10;
+    settings.store.google_background_percent = 30;
+    let app = spawn_app_clocked(google, settings, clock.clone()).await;
+
+    eventually("the tracker reads its share", || async {
+        app.calls("list").await >= 3
+    })
+    .await;
+    // It keeps trying (every 20 ms) but gets no fourth slot in this window.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        app.calls("list").await,
+        3,
+        "the background share is 3 calls"
+    );
+    // The rest of the quota is the callers'.
+    let check = app
+        .post_json(
+            "/v1/eligibility/check",
+            &admin_token(),
+            json!({"emails": ["fresh@example.com"]}),
+        )
+        .await;
+    assert_eq!(check.status, 200, "{}", check.body);
+    assert_eq!(app.calls("isInvitableUser").await, 1);
+
+    // The next window: the walk resumes where it stopped and finishes.
+    clock.advance(Duration::from_secs(62));
+    walk_done(&app, &clock).await;
+    assert_eq!(app.calls("list").await, 5, "five pages, none read twice");
+    let summary = app.get_as("/v1/invitations/summary", &admin_token()).await;
+    assert_eq!(summary.body["total"], 1000, "{}", summary.body);
+}
+
 /// Counts per state straight from Google, page by page through the API's list.
 async fn google_counts(app: &TestApp) -> BTreeMap<String, u64> {
     let mut counts = BTreeMap::new();
