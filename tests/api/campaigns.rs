@@ -148,6 +148,71 @@ async fn a_states_campaign_over_a_thousand_accounts_mails_each_exactly_once_with
 }
 
 #[tokio::test]
+async fn a_campaign_uses_only_the_background_share_of_each_window_and_waits_for_the_next() {
+    let accounts = (0..10)
+        .map(|i| SeedAccount {
+            email: format!("s{i:02}@corp.example.com"),
+            state: None,
+            recent: None,
+            mails_sent_count: None,
+            update_time: None,
+        })
+        .collect();
+    // 10 calls a minute, 30% for background work: 3 calls per 62 s window.
+    let (app, clock) = app(Seed::Accounts(accounts), |s| {
+        s.store.google_per_minute = 10;
+        s.store.google_background_percent = 30;
+    })
+    .await;
+    let id = id_of(
+        &app.create_campaign(
+            &admin_token(),
+            json!({"name": "shared", "source": {"states": ["NOT_YET_SENT"]}}),
+        )
+        .await,
+    );
+    let waiting = app.campaign_when(&id, state_is("waiting")).await;
+    assert!(waiting["resumesAt"].is_string(), "{waiting}");
+    // It keeps trying (every 20 ms) but gets nothing more in this window.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let calls = app.api_calls().await;
+    assert_eq!(
+        calls,
+        json!({"get": 0, "isInvitableUser": 0, "list": 1, "send": 2}),
+        "the list and two sends: the share"
+    );
+    // The rest of the window is the callers'.
+    let check = app
+        .post_json(
+            "/v1/eligibility/check",
+            &admin_token(),
+            json!({"emails": ["fresh@example.com"]}),
+        )
+        .await;
+    assert_eq!(check.status, 200, "{}", check.body);
+    assert_eq!(check.body["results"][0]["cached"], false, "{}", check.body);
+
+    // Each later window: three more sends, no more.
+    clock.advance(Duration::from_secs(62));
+    app.campaign_when(&id, |c| c["counts"]["sent"].as_u64() == Some(5))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.calls("send").await, 5, "three in the second window");
+    let mut done = app.campaign(&id).await;
+    for _ in 0..10 {
+        if done["state"] == "completed" {
+            break;
+        }
+        clock.advance(Duration::from_secs(62));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        done = app.campaign(&id).await;
+    }
+    let done = app.campaign_when(&id, state_is("completed")).await;
+    assert_eq!(done["counts"], json!({"sent": 10}), "{done}");
+    assert_eq!(app.stats().await["quotaRejections"], 0);
+}
+
+#[tokio::test]
 async fn a_campaign_held_back_by_the_google_budget_still_costs_one_call_per_person() {
     // 8 background calls a 62 s window for 30 people: most items are claimed, refused a slot and
     // given back at least once before they go out; a refused item never called Google, so it
