@@ -664,6 +664,7 @@ async fn bad_campaign_requests_are_refused_with_a_problem_and_create_nothing() {
         json!({"name": "x", "source": {"emails": ["a@example.com"]}, "color": "red"}),
         json!({"name": "x", "source": {"emails": ["a@example.com"]}, "reminders": {"afterHours": 0}}),
         json!({"name": "x", "source": {"emails": ["a@example.com"]}, "reminders": {"max": 11}}),
+        json!({"name": "x", "source": {"emails": (0..10_001).map(|i| format!("p{i}@example.com")).collect::<Vec<_>>()}}),
     ] {
         app.create_campaign(&all, body.clone())
             .await
