@@ -351,9 +351,10 @@ impl Campaigns {
         spec: CampaignSpec,
         source: Source,
     ) -> Result<CampaignView, CampaignError> {
-        if spec.name.trim().is_empty() || spec.name.len() > 200 {
+        // Characters, not bytes (as the document's maxLength counts), and not only spaces.
+        if spec.name.trim().is_empty() || spec.name.chars().count() > 200 {
             return Err(CampaignError::Invalid(
-                "name: 1 to 200 characters are required.".into(),
+                "name: 1 to 200 characters, not all spaces, are required.".into(),
             ));
         }
         if let Some(reminders) = spec.reminders

@@ -31,7 +31,8 @@ const MAX_JSON_BODY: usize = 4 * 1024 * 1024;
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schema(example = json!({"name": "Wave 1", "source": {"states": ["NOT_YET_SENT"]}, "reminders": {"afterHours": 168, "max": 2}}))]
 pub struct CreateCampaignRequest {
-    /// A name for people (1 to 200 characters).
+    /// A name for people (1 to 200 characters, not all spaces).
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: String,
     /// Where its people come from: exactly one of `states` and `emails`.
     pub source: SourceRequest,
@@ -90,8 +91,8 @@ fn default_max() -> u32 {
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // Only read by the OpenAPI derive.
 pub struct RosterParams {
-    /// The campaign's name, 1 to 200 characters; `Roster` when absent.
-    #[param(min_length = 1, max_length = 200)]
+    /// The campaign's name, 1 to 200 characters, not all spaces; `Roster` when absent.
+    #[param(min_length = 1, max_length = 200, pattern = "\\S")]
     name: Option<String>,
     /// `true` to mail INVITED people again.
     resend: Option<bool>,
