@@ -36,6 +36,20 @@ pub struct SeedAccount {
     pub update_time: Option<DateTime<Utc>>,
 }
 
+impl SeedAccount {
+    /// An account at `email` in `state` (NOT_YET_SENT when `None`), the rest as a seed file
+    /// that names only these two would have it.
+    pub fn new(email: impl Into<String>, state: Option<State>) -> Self {
+        Self {
+            email: email.into(),
+            state,
+            recent: None,
+            mails_sent_count: None,
+            update_time: None,
+        }
+    }
+}
+
 impl Seed {
     /// Reads a seed file: a JSON array of [`SeedAccount`].
     pub fn from_file(path: &Path) -> anyhow::Result<Seed> {

@@ -27,13 +27,7 @@ const SETTINGS: [(&str, &str); 6] = [
 
 async fn people() -> TestGoogle {
     let accounts = (0..PEOPLE)
-        .map(|i| SeedAccount {
-            email: format!("p{i:02}@corp.example.com"),
-            state: None,
-            recent: None,
-            mails_sent_count: None,
-            update_time: None,
-        })
+        .map(|i| SeedAccount::new(format!("p{i:02}@corp.example.com"), None))
         .collect();
     let google = spawn_google(Seed::Accounts(accounts)).await;
     // Each call takes a while, so the campaign is still going when the test acts on it.

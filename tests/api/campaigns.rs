@@ -80,13 +80,7 @@ fn id_of(answer: &Answer) -> String {
 #[tokio::test]
 async fn a_states_campaign_over_a_thousand_accounts_mails_each_exactly_once_with_one_call_each() {
     let accounts = (0..1000)
-        .map(|i| SeedAccount {
-            email: format!("p{i:04}@corp.example.com"),
-            state: None,
-            recent: None,
-            mails_sent_count: None,
-            update_time: None,
-        })
+        .map(|i| SeedAccount::new(format!("p{i:04}@corp.example.com"), None))
         .collect();
     let (app, _clock) = app(Seed::Accounts(accounts), |s| {
         s.store.google_per_minute = 1_000_000;
@@ -150,13 +144,7 @@ async fn a_states_campaign_over_a_thousand_accounts_mails_each_exactly_once_with
 #[tokio::test]
 async fn a_campaign_uses_only_the_background_share_of_each_window_and_waits_for_the_next() {
     let accounts = (0..10)
-        .map(|i| SeedAccount {
-            email: format!("s{i:02}@corp.example.com"),
-            state: None,
-            recent: None,
-            mails_sent_count: None,
-            update_time: None,
-        })
+        .map(|i| SeedAccount::new(format!("s{i:02}@corp.example.com"), None))
         .collect();
     // 10 calls a minute, 30% for background work: 3 calls per 62 s window.
     let (app, clock) = app(Seed::Accounts(accounts), |s| {
@@ -182,13 +170,7 @@ async fn a_campaign_uses_only_the_background_share_of_each_window_and_waits_for_
         "the list and two sends: the share"
     );
     // The rest of the window is the callers'.
-    let check = app
-        .post_json(
-            "/v1/eligibility/check",
-            &admin_token(),
-            json!({"emails": ["fresh@example.com"]}),
-        )
-        .await;
+    let check = app.check_as_caller("fresh@example.com").await;
     assert_eq!(check.status, 200, "{}", check.body);
     assert_eq!(check.body["results"][0]["cached"], false, "{}", check.body);
 
@@ -218,13 +200,7 @@ async fn a_campaign_held_back_by_the_google_budget_still_costs_one_call_per_pers
     // given back at least once before they go out; a refused item never called Google, so it
     // needs no read when it comes back.
     let accounts = (0..30)
-        .map(|i| SeedAccount {
-            email: format!("q{i:02}@corp.example.com"),
-            state: None,
-            recent: None,
-            mails_sent_count: None,
-            update_time: None,
-        })
+        .map(|i| SeedAccount::new(format!("q{i:02}@corp.example.com"), None))
         .collect();
     let (app, clock) = app(Seed::Accounts(accounts), |s| {
         s.store.google_per_minute = 10;

@@ -25,13 +25,7 @@ fn scenario() -> (Seed, Vec<String>, BTreeMap<String, &'static str>) {
             _ => (None, "not_eligible"),
         };
         if let Some(state) = state {
-            accounts.push(SeedAccount {
-                email: email.clone(),
-                state: Some(state),
-                recent: None,
-                mails_sent_count: None,
-                update_time: None,
-            });
+            accounts.push(SeedAccount::new(email.clone(), Some(state)));
         }
         expected.insert(email.clone(), outcome);
         emails.push(email);

@@ -330,6 +330,16 @@ impl TestApp {
             .expect("stats are JSON")
     }
 
+    /// An interactive eligibility check of `email` by the admin: a caller's Google call.
+    pub async fn check_as_caller(&self, email: &str) -> Answer {
+        self.post_json(
+            "/v1/eligibility/check",
+            &admin_token(),
+            serde_json::json!({ "emails": [email] }),
+        )
+        .await
+    }
+
     /// How many calls of a method reached the emulator.
     pub async fn calls(&self, method: &str) -> u64 {
         self.stats().await["calls"][method].as_u64().unwrap_or(0)

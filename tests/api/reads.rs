@@ -274,13 +274,7 @@ fn many_accounts(n: usize) -> Seed {
     ];
     Seed::Accounts(
         (0..n)
-            .map(|i| SeedAccount {
-                email: format!("person{i:05}@example.com"),
-                state: Some(states[i % 4]),
-                recent: None,
-                mails_sent_count: None,
-                update_time: None,
-            })
+            .map(|i| SeedAccount::new(format!("person{i:05}@example.com"), Some(states[i % 4])))
             .collect(),
     )
 }

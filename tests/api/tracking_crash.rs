@@ -43,13 +43,7 @@ fn person(i: usize) -> String {
 /// A thousand unmanaged accounts; every tenth was invited before the gateway came.
 async fn thousand_people() -> TestGoogle {
     let accounts = (0..PEOPLE)
-        .map(|i| SeedAccount {
-            email: person(i),
-            state: (i % 10 == 0).then_some(State::Invited),
-            recent: None,
-            mails_sent_count: None,
-            update_time: None,
-        })
+        .map(|i| SeedAccount::new(person(i), (i % 10 == 0).then_some(State::Invited)))
         .collect();
     spawn_google(Seed::Accounts(accounts)).await
 }
@@ -414,13 +408,7 @@ async fn deliveries_outlive_a_stopped_replica(how: Stop) {
         return;
     };
     let accounts = (0..EVENTS)
-        .map(|i| SeedAccount {
-            email: format!("w{i:02}@corp.example.com"),
-            state: None,
-            recent: None,
-            mails_sent_count: None,
-            update_time: None,
-        })
+        .map(|i| SeedAccount::new(format!("w{i:02}@corp.example.com"), None))
         .collect();
     let google = spawn_google(Seed::Accounts(accounts)).await;
     let receiver = HeldReceiver::start().await;

@@ -43,13 +43,7 @@ async fn list_all(app: &TestEmulator, query: &str) -> Vec<String> {
 fn many_accounts(count: usize) -> Seed {
     Seed::Accounts(
         (0..count)
-            .map(|i| SeedAccount {
-                email: format!("user{i:04}@example.com"),
-                state: None,
-                recent: None,
-                mails_sent_count: None,
-                update_time: None,
-            })
+            .map(|i| SeedAccount::new(format!("user{i:04}@example.com"), None))
             .collect(),
     )
 }
