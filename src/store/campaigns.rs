@@ -565,25 +565,7 @@ impl Store {
     pub async fn delete_abandoned_imports(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         const ABANDONED: &str = "SELECT id FROM campaigns WHERE planned = 0 \
              AND source_kind <> 'states' AND created_at < $1";
-        let before = to_millis(before);
-        let mut tx = self.begin().await?;
-        let deleted = with_tx!(tx, conn => async {
-            let items = sqlx::query(&format!(
-                "DELETE FROM campaign_items WHERE campaign_id IN ({ABANDONED})"
-            ))
-            .bind(before)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-            let campaigns = sqlx::query(&format!("DELETE FROM campaigns WHERE id IN ({ABANDONED})"))
-                .bind(before)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
-            Ok::<_, sqlx::Error>(items + campaigns)
-        }.await)?;
-        tx.commit().await?;
-        Ok(deleted)
+        self.delete_campaigns_in(ABANDONED, to_millis(before)).await
     }
 
     /// Marks a campaign's items as all known (its source was walked to the end).
@@ -985,25 +967,31 @@ impl Store {
     pub async fn prune_campaigns(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         const FINISHED: &str = "SELECT id FROM campaigns WHERE state IN ('completed', 'cancelled') \
              AND COALESCE(completed_at, updated_at) < $1";
-        let before = to_millis(before);
+        self.delete_campaigns_in(FINISHED, to_millis(before)).await
+    }
+
+    /// Deletes the campaigns `selection` (a `SELECT id FROM campaigns ...` taking `$1`, bound
+    /// to `millis`) with their items, in one transaction; answers how many rows went.
+    async fn delete_campaigns_in(&self, selection: &str, millis: i64) -> Result<u64, StoreError> {
+        // Items first: the selection still sees their campaigns.
+        let statements = [
+            format!("DELETE FROM campaign_items WHERE campaign_id IN ({selection})"),
+            format!("DELETE FROM campaigns WHERE id IN ({selection})"),
+        ];
         let mut tx = self.begin().await?;
-        let pruned = with_tx!(tx, conn => async {
-            let items = sqlx::query(&format!(
-                "DELETE FROM campaign_items WHERE campaign_id IN ({FINISHED})"
-            ))
-            .bind(before)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-            let campaigns = sqlx::query(&format!("DELETE FROM campaigns WHERE id IN ({FINISHED})"))
-                .bind(before)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
-            Ok::<_, sqlx::Error>(items + campaigns)
+        let deleted = with_tx!(tx, conn => async {
+            let mut deleted = 0;
+            for sql in &statements {
+                deleted += sqlx::query(sql)
+                    .bind(millis)
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected();
+            }
+            Ok::<_, sqlx::Error>(deleted)
         }.await)?;
         tx.commit().await?;
-        Ok(pruned)
+        Ok(deleted)
     }
 
     /// How many items of campaign `id` have each outcome (outcomes with none are absent).
