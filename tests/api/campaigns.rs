@@ -63,6 +63,19 @@ impl TestApp {
             .await
     }
 
+    /// Moves `clock` on by one Google budget window at a time (at most `windows` times) until
+    /// the campaign completes; answers it completed.
+    async fn windows_until_completed(&self, clock: &Clock, id: &str, windows: u32) -> Value {
+        for _ in 0..windows {
+            if self.campaign(id).await["state"] == "completed" {
+                break;
+            }
+            clock.advance(Duration::from_secs(63));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.campaign_when(id, state_is("completed")).await
+    }
+
     async fn mails(&self) -> Value {
         self.stats().await["mailsSent"].clone()
     }
@@ -180,16 +193,7 @@ async fn a_campaign_uses_only_the_background_share_of_each_window_and_waits_for_
         .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(app.calls("send").await, 5, "three in the second window");
-    let mut done = app.campaign(&id).await;
-    for _ in 0..10 {
-        if done["state"] == "completed" {
-            break;
-        }
-        clock.advance(Duration::from_secs(62));
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        done = app.campaign(&id).await;
-    }
-    let done = app.campaign_when(&id, state_is("completed")).await;
+    let done = app.windows_until_completed(&clock, &id, 10).await;
     assert_eq!(done["counts"], json!({"sent": 10}), "{done}");
     assert_eq!(app.stats().await["quotaRejections"], 0);
 }
@@ -214,16 +218,7 @@ async fn a_campaign_held_back_by_the_google_budget_still_costs_one_call_per_pers
         .await,
     );
 
-    let mut done = app.campaign(&id).await;
-    for _ in 0..40 {
-        if done["state"] == "completed" {
-            break;
-        }
-        clock.advance(Duration::from_secs(63));
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        done = app.campaign(&id).await;
-    }
-    let done = app.campaign_when(&id, state_is("completed")).await;
+    let done = app.windows_until_completed(&clock, &id, 40).await;
     assert_eq!(done["counts"], json!({"sent": 30}), "{done}");
     let stats = app.stats().await;
     assert_eq!(stats["calls"]["send"], 30, "one send per person");

@@ -1,7 +1,9 @@
 //! Events black-box: webhook receivers on loopback (signed deliveries, retries on the store's
 //! clock, independent endpoints) and the pull feed.
 
-use crate::helpers::{TestApp, admin_token, spawn_app_clocked, spawn_google, test_settings};
+use crate::helpers::{
+    TestApp, admin_token, metric, spawn_app_clocked, spawn_google, test_settings,
+};
 use crate::tracking::{INTERVAL, eventually, feed, of_type, start, tracking_on, walk_done};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use base64::Engine as _;
@@ -121,14 +123,9 @@ async fn app_with(clock: &Clock, tune: impl FnOnce(&mut Settings)) -> TestApp {
 
 /// Waits until the first endpoint's failed attempts, as the metrics count them, reach `n`.
 async fn failures_reach(app: &TestApp, n: usize) {
-    let series = "gateway_webhook_deliveries_total{endpoint=\"0\",result=\"failure\"} ";
+    let series = "gateway_webhook_deliveries_total{endpoint=\"0\",result=\"failure\"}";
     eventually("the failed try is recorded", || async {
-        let metrics = app.get("/metrics").await.text().await.unwrap_or_default();
-        metrics
-            .lines()
-            .find_map(|line| line.strip_prefix(series))
-            .and_then(|count| count.trim().parse::<f64>().ok())
-            .is_some_and(|count| count >= n as f64)
+        metric(&app.address, series).await >= n as f64
     })
     .await;
 }

@@ -469,3 +469,23 @@ where
     }
     (Running(child), rx)
 }
+
+/// The value of one series (`name{labels}`, as printed) of the replica's `/metrics`; 0 when the
+/// series is not there (yet).
+pub async fn metric(base: &str, series: &str) -> f64 {
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("the replica answers")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .find_map(|line| {
+            line.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0.0)
+}

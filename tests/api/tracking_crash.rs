@@ -9,7 +9,7 @@
 //! deadline.
 
 use crate::events::{Hit, secret};
-use crate::helpers::{TestGoogle, admin_token, spawn_google};
+use crate::helpers::{TestGoogle, admin_token, metric, spawn_google};
 use crate::pg::PgDatabase;
 use crate::replicas::{Replica, control, start_replica, stats};
 use crate::tracking::{eventually, feed_at, of_type};
@@ -60,26 +60,6 @@ fn tracking_replica(google: &TestGoogle, db: &PgDatabase, interval: &str) -> Rep
             ("GATEWAY_GOOGLE_CALLS_PER_MINUTE", "100000"),
         ],
     )
-}
-
-/// The value of one series (`name{labels}`, as printed) of the replica's `/metrics`; 0 when the
-/// series is not there (yet).
-async fn metric(base: &str, series: &str) -> f64 {
-    let text = reqwest::get(format!("{base}/metrics"))
-        .await
-        .expect("the replica answers")
-        .text()
-        .await
-        .expect("metrics text");
-    text.lines()
-        .find_map(|line| {
-            line.strip_prefix(series)?
-                .strip_prefix(' ')?
-                .trim()
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0.0)
 }
 
 const FINISHED_WALKS: &str = "gateway_tracker_walks_total{result=\"finished\"}";
