@@ -77,6 +77,7 @@ pub async fn spawn_google(seed: Seed) -> TestGoogle {
             key: Some(shared_key()),
             // Tests that are about the quota set their own.
             quota_per_minute: None,
+            ..EmulatorSettings::default()
         },
     )
     .await
