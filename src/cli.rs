@@ -70,6 +70,26 @@ pub enum Command {
     Emulator(crate::emulator::EmulatorArgs),
     /// Print an HS256 caller JWT for local use and tests.
     Token(TokenArgs),
+    /// Check every step of Google's setup with serve's settings: PASS/WARN/FAIL each, with the
+    /// fix; exits 1 on any FAIL. Never sends or cancels.
+    Doctor(Box<DoctorArgs>),
+}
+
+/// Settings of `doctor`: exactly serve's, plus how to report.
+#[derive(Debug, Clone, Args)]
+pub struct DoctorArgs {
+    /// Print one JSON document (for CI) instead of lines.
+    #[arg(long)]
+    pub json: bool,
+
+    /// The address isInvitableUser is asked about (never mailed).
+    /// [default: doctor-probe@ the delegated admin's domain]
+    #[arg(long, value_name = "EMAIL")]
+    pub probe_email: Option<String>,
+
+    /// Serve's settings.
+    #[command(flatten)]
+    pub serve: ServeArgs,
 }
 
 /// Settings of `serve`.

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod campaigns;
 pub mod cli;
 pub mod config;
+pub mod doctor;
 pub mod emulator;
 pub mod error;
 pub mod google;

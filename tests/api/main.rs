@@ -12,6 +12,7 @@ mod campaigns;
 mod cli;
 mod console;
 mod deploy;
+mod doctor;
 mod emulator;
 mod errors;
 mod events;
