@@ -22,6 +22,7 @@ mod google_budget;
 mod health;
 mod helpers;
 mod metrics;
+mod monitoring;
 mod mutations;
 mod openapi;
 mod pg;
