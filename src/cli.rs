@@ -390,6 +390,12 @@ pub struct ServeArgs {
     #[arg(long, env = env::GCP_PROJECT)]
     pub gcp_project: Option<String>,
 
+    /// Base URL of an OTLP/HTTP receiver (e.g. http://otel-collector:4318): a span per request,
+    /// continuing the caller's W3C traceparent, and per Google call is exported to
+    /// URL/v1/traces. Unset (the default): no traces, no cost.
+    #[arg(long, env = env::OTLP_ENDPOINT)]
+    pub otlp_endpoint: Option<String>,
+
     /// HTTP worker threads; 0 means one per core.
     #[arg(long, env = env::WORKERS, default_value_t = 0)]
     pub workers: usize,
@@ -458,6 +464,7 @@ impl From<ServeArgs> for RawSettings {
             shutdown_timeout_secs,
             shutdown_drain_secs,
             gcp_project,
+            otlp_endpoint,
             workers,
         } = args;
         RawSettings {
@@ -520,6 +527,7 @@ impl From<ServeArgs> for RawSettings {
             shutdown_timeout_secs,
             shutdown_drain_secs,
             gcp_project,
+            otlp_endpoint,
             workers,
         }
     }

@@ -20,6 +20,7 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod traces;
 pub mod tracking;
 
 /// Installs ring as the process-wide rustls crypto provider; idempotent.

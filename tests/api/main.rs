@@ -37,5 +37,6 @@ mod shutdown;
 mod spec_agreement;
 mod store;
 mod token;
+mod traces;
 mod tracking;
 mod tracking_crash;
