@@ -55,17 +55,6 @@ async fn doctor(google: &TestGoogle, args: &[&str]) -> Run {
     doctor_at(google.emulator.url(), &google.key_path, args).await
 }
 
-async fn control(google: &TestGoogle, path: &str, body: Value) {
-    let status = reqwest::Client::new()
-        .post(format!("{}/emulator/v1/{path}", google.emulator.url()))
-        .json(&body)
-        .send()
-        .await
-        .expect("the emulator answers")
-        .status();
-    assert!(status.is_success(), "{path}: {status}");
-}
-
 async fn stats(url: &str) -> Value {
     reqwest::get(format!("{url}/emulator/v1/stats"))
         .await
@@ -157,7 +146,7 @@ async fn json_is_one_document_with_every_check() {
 /// exit code and that nothing was sent).
 async fn diagnose(problem: &str, failing_check: &str) -> (TestGoogle, Run, Value) {
     let google = spawn_google(Seed::Demo).await;
-    control(&google, "setup", json!({ "problem": problem })).await;
+    google.control("setup", json!({ "problem": problem })).await;
 
     let run = doctor(&google, &["--json"]).await;
 
@@ -248,7 +237,9 @@ async fn clock_skew_is_measured_against_googles_date() {
 #[tokio::test]
 async fn text_output_names_the_problem_and_its_fix_under_the_failed_line() {
     let google = spawn_google(Seed::Demo).await;
-    control(&google, "setup", json!({ "problem": "delegation_missing" })).await;
+    google
+        .control("setup", json!({ "problem": "delegation_missing" }))
+        .await;
 
     let run = doctor(&google, &[]).await;
 
