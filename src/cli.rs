@@ -70,6 +70,26 @@ pub enum Command {
     Emulator(crate::emulator::EmulatorArgs),
     /// Print an HS256 caller JWT for local use and tests.
     Token(TokenArgs),
+    /// Check every step of Google's setup with serve's settings: PASS/WARN/FAIL each, with the
+    /// fix; exits 1 on any FAIL. Never sends or cancels.
+    Doctor(Box<DoctorArgs>),
+}
+
+/// Settings of `doctor`: exactly serve's, plus how to report.
+#[derive(Debug, Clone, Args)]
+pub struct DoctorArgs {
+    /// Print one JSON document (for CI) instead of lines.
+    #[arg(long)]
+    pub json: bool,
+
+    /// The address isInvitableUser is asked about (never mailed).
+    /// [default: doctor-probe@ the delegated admin's domain]
+    #[arg(long, value_name = "EMAIL")]
+    pub probe_email: Option<String>,
+
+    /// Serve's settings.
+    #[command(flatten)]
+    pub serve: ServeArgs,
 }
 
 /// Settings of `serve`.
@@ -370,6 +390,12 @@ pub struct ServeArgs {
     #[arg(long, env = env::GCP_PROJECT)]
     pub gcp_project: Option<String>,
 
+    /// Base URL of an OTLP/HTTP receiver (e.g. http://otel-collector:4318): a span per request,
+    /// continuing the caller's W3C traceparent, and per Google call is exported to
+    /// URL/v1/traces. Unset (the default): no traces, no cost.
+    #[arg(long, env = env::OTLP_ENDPOINT)]
+    pub otlp_endpoint: Option<String>,
+
     /// HTTP worker threads; 0 means one per core.
     #[arg(long, env = env::WORKERS, default_value_t = 0)]
     pub workers: usize,
@@ -438,6 +464,7 @@ impl From<ServeArgs> for RawSettings {
             shutdown_timeout_secs,
             shutdown_drain_secs,
             gcp_project,
+            otlp_endpoint,
             workers,
         } = args;
         RawSettings {
@@ -500,6 +527,7 @@ impl From<ServeArgs> for RawSettings {
             shutdown_timeout_secs,
             shutdown_drain_secs,
             gcp_project,
+            otlp_endpoint,
             workers,
         }
     }

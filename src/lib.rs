@@ -6,6 +6,7 @@ pub mod auth;
 pub mod campaigns;
 pub mod cli;
 pub mod config;
+pub mod doctor;
 pub mod emulator;
 pub mod error;
 pub mod google;
@@ -19,6 +20,7 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod traces;
 pub mod tracking;
 
 /// Installs ring as the process-wide rustls crypto provider; idempotent.

@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use invitation_gateway::cli::{self, Cli, Command};
-use invitation_gateway::{emulator, install_crypto_provider, routes, startup, telemetry};
+use invitation_gateway::{doctor, emulator, install_crypto_provider, routes, startup, telemetry};
 use std::process::ExitCode;
 
 #[tokio::main]
@@ -26,6 +26,20 @@ async fn main() -> ExitCode {
         }
         Command::Migrate(args) => startup::migrate(args.into()).await,
         Command::Serve(args) => startup::serve((*args).into(), cli.log_format).await,
+        Command::Doctor(args) => {
+            let raw = args.serve.into();
+            let report = doctor::run(&raw, args.probe_email.as_deref()).await;
+            if args.json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{}", report.to_text());
+            }
+            return if report.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            };
+        }
         Command::Token(args) => args
             .mint()
             .map(|token| println!("{token}"))

@@ -73,6 +73,12 @@ pub const CAMPAIGN_ITEMS: &str = "gateway_campaign_items_total";
 /// Gauge: pending items of every active campaign (the campaign workers' backlog).
 pub const CAMPAIGN_BACKLOG: &str = "gateway_campaign_backlog";
 
+/// Gauge: 1 while `/readyz` answers ready, else 0 (set at each scrape).
+pub const READY: &str = "gateway_ready";
+/// Gauge: 1 for the current state of each readiness check (set at each scrape). Labels:
+/// `check` (`credentials`, `caller_keys`, `store`), `state` (`pending`, `ready`, `failed`).
+pub const READINESS_CHECK: &str = "gateway_readiness_check";
+
 /// Bucket bounds (seconds) of every `_seconds` histogram: from a cached answer to a call that
 /// used its whole 30 s budget.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -393,6 +399,21 @@ pub fn webhook_delivery(index: usize, result: &'static str, elapsed: Duration) {
     histogram!(WEBHOOK_DELIVERY_DURATION, "endpoint" => endpoint).record(elapsed.as_secs_f64());
 }
 
+/// The readiness states, as label values.
+pub const READINESS_STATES: [&str; 3] = ["pending", "ready", "failed"];
+
+/// Sets the readiness gauges: `ready` overall, and each `(check, state)` (a state of
+/// [`READINESS_STATES`]).
+pub fn readiness(ready: bool, checks: [(&'static str, &'static str); 3]) {
+    gauge!(READY).set(if ready { 1.0 } else { 0.0 });
+    for (check, state) in checks {
+        for candidate in READINESS_STATES {
+            let value = if candidate == state { 1.0 } else { 0.0 };
+            gauge!(READINESS_CHECK, "check" => check, "state" => candidate).set(value);
+        }
+    }
+}
+
 /// The backlog of endpoint `index`.
 pub fn webhook_backlog(index: usize, backlog: u64) {
     gauge!(WEBHOOK_BACKLOG, "endpoint" => index.to_string()).set(backlog as f64);
@@ -443,7 +464,7 @@ mod tests {
                 "{name}"
             );
         }
-        for name in [BREAKER_STATE, ELIGIBILITY_ENTRIES] {
+        for name in [BREAKER_STATE, ELIGIBILITY_ENTRIES, READY, READINESS_CHECK] {
             assert!(name.starts_with("gateway_"), "{name}");
         }
     }

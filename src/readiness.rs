@@ -123,6 +123,15 @@ impl Readiness {
         blockers
     }
 
+    /// Each check's name and current state (`pending`, `ready`, `failed`), for the metrics.
+    pub fn check_states(&self) -> [(&'static str, &'static str); 3] {
+        [
+            ("credentials", self.credentials.get().as_str()),
+            ("caller_keys", self.caller_keys.get().as_str()),
+            ("store", self.store.get().as_str()),
+        ]
+    }
+
     /// Checks that failed without stopping traffic, as `name: state` strings (the store).
     pub fn degraded(&self) -> Vec<String> {
         match self.store.get() {

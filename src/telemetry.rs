@@ -45,14 +45,31 @@ pub const AUDIT_DIRECTIVE: &str = "audit=info";
 /// project of the trace fields. Call once, at process start.
 pub fn init(format: LogFormat, gcp_project: Option<String>) {
     let terminal = std::io::stdout().is_terminal();
-    install(format, std::io::stdout, terminal, gcp_project);
+    install(format, std::io::stdout, terminal, gcp_project, None);
+}
+
+/// [`init`], and with an OTLP endpoint also the export of spans to it (see `crate::traces`);
+/// the returned export must be shut down at exit. Call inside the tokio runtime.
+pub fn init_traced(
+    format: LogFormat,
+    gcp_project: Option<String>,
+    otlp_endpoint: Option<&str>,
+) -> anyhow::Result<Option<crate::traces::TraceExport>> {
+    let Some(endpoint) = otlp_endpoint else {
+        init(format, gcp_project);
+        return Ok(None);
+    };
+    let (export, tracer) = crate::traces::TraceExport::start(endpoint)?;
+    let terminal = std::io::stdout().is_terminal();
+    install(format, std::io::stdout, terminal, gcp_project, Some(tracer));
+    Ok(Some(export))
 }
 
 /// Installs the global subscriber writing to stderr (the emulator's stdout carries only the
 /// line scripts read); `auto` follows whether stderr is a terminal.
 pub fn init_stderr(format: LogFormat) {
     let terminal = std::io::stderr().is_terminal();
-    install(format, std::io::stderr, terminal, None);
+    install(format, std::io::stderr, terminal, None, None);
 }
 
 /// Installs the global subscriber with a given writer, which `auto` takes for no terminal;
@@ -61,15 +78,24 @@ pub fn init_with_writer<W>(format: LogFormat, writer: W) -> bool
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    install(format, writer, false, None)
+    install(format, writer, false, None, None)
 }
 
 /// Installs the global subscriber; `terminal` says whether `writer` writes to one (text for
-/// `auto`). Returns false if one was already set.
-fn install<W>(format: LogFormat, writer: W, terminal: bool, gcp_project: Option<String>) -> bool
+/// `auto`); with a `tracer`, spans are also exported. Returns false if one was already set.
+fn install<W>(
+    format: LogFormat,
+    writer: W,
+    terminal: bool,
+    gcp_project: Option<String>,
+    tracer: Option<opentelemetry_sdk::trace::SdkTracer>,
+) -> bool
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = with_audit(
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER)),
     );
@@ -78,18 +104,22 @@ where
         LogFormat::Text => false,
         LogFormat::Auto => !terminal,
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer);
-    let result = if json {
-        builder
+    let lines = tracing_subscriber::fmt::layer().with_writer(writer);
+    let lines = if json {
+        lines
             .fmt_fields(JsonFields::new())
             .event_format(CloudLoggingFormat::new(gcp_project))
-            .try_init()
+            .boxed()
     } else {
-        builder.with_target(true).try_init()
+        lines.with_target(true).boxed()
     };
-    result.is_ok()
+    let spans = tracer.map(|tracer| tracing_opentelemetry::layer().with_tracer(tracer));
+    tracing_subscriber::registry()
+        .with(lines)
+        .with(spans)
+        .with(filter)
+        .try_init()
+        .is_ok()
 }
 
 /// `filter` with the `audit` target let through at info: it is a sink, not a log, and no

@@ -115,6 +115,8 @@ pub const SHUTDOWN_TIMEOUT_SECS: &str = "GATEWAY_SHUTDOWN_TIMEOUT_SECS";
 pub const SHUTDOWN_DRAIN_SECS: &str = "GATEWAY_SHUTDOWN_DRAIN_SECS";
 /// Environment variable of `--gcp-project`.
 pub const GCP_PROJECT: &str = "GATEWAY_GCP_PROJECT";
+/// Environment variable of `--otlp-endpoint`.
+pub const OTLP_ENDPOINT: &str = "GATEWAY_OTLP_ENDPOINT";
 /// Environment variable of `--track-interval-secs`.
 pub const TRACK_INTERVAL_SECS: &str = "GATEWAY_TRACK_INTERVAL_SECS";
 /// Environment variable of `--track-lease-secs`.

@@ -161,6 +161,8 @@ pub struct RawSettings {
     pub shutdown_drain_secs: u64,
     /// `--gcp-project`.
     pub gcp_project: Option<String>,
+    /// `--otlp-endpoint`.
+    pub otlp_endpoint: Option<String>,
     /// `--workers`.
     pub workers: usize,
 }
@@ -172,6 +174,14 @@ impl RawSettings {
         self.gcp_project
             .as_deref()
             .map(|p| gcp_project(env::GCP_PROJECT, p))
+            .transpose()
+    }
+
+    /// The validated base URL of the OTLP/HTTP trace receiver, alone: traces start with logging.
+    pub fn otlp_endpoint(&self) -> Result<Option<String>, ConfigError> {
+        self.otlp_endpoint
+            .as_deref()
+            .map(|url| base_url(env::OTLP_ENDPOINT, url))
             .transpose()
     }
 }

@@ -69,6 +69,7 @@ async fn call_invitations(
     }
     shared.count_call(method);
     shared.authorize(&request, method.accepted_scopes())?;
+    shared.world().setup_problem.refuse_api_call()?;
     // Google charges the quota to the caller's project, which only a valid token names.
     shared.check_quota()?;
     let fault = shared.enter(method).await?;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
-use super::{Emulator, EmulatorSettings, Seed};
+use super::{Emulator, EmulatorSettings, Seed, SetupProblem};
 
 /// Settings of the standalone emulator.
 #[derive(Debug, Clone, clap::Args)]
@@ -39,6 +39,17 @@ pub struct EmulatorArgs {
         value_name = "N"
     )]
     pub quota_per_minute: u32,
+    /// Play one mistake of Google's setup from the start, as Google answers it (see
+    /// `POST /emulator/v1/setup`): none, delegation_missing, scope_missing, admin_unknown,
+    /// api_disabled, key_disabled, clock_skew.
+    #[arg(
+        long,
+        env = "GATEWAY_EMULATOR_SETUP_PROBLEM",
+        value_enum,
+        default_value_t = SetupProblem::None,
+        value_name = "PROBLEM"
+    )]
+    pub setup_problem: SetupProblem,
 }
 
 /// Runs the emulator until Ctrl-C or SIGTERM; first prints `emulator listening on URL` to stdout.
@@ -54,6 +65,7 @@ pub async fn run_standalone(args: EmulatorArgs) -> anyhow::Result<()> {
             admin: args.admin,
             key: None,
             quota_per_minute: (args.quota_per_minute > 0).then_some(args.quota_per_minute),
+            setup_problem: args.setup_problem,
         },
     )
     .await?;

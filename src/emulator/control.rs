@@ -1,4 +1,5 @@
-//! The control API under `/emulator/v1`: accounts, faults, latency, delegation, tokens, stats, reset.
+//! The control API under `/emulator/v1`: accounts, faults, latency, delegation, setup problems,
+//! tokens, stats, reset.
 
 use actix_web::{HttpResponse, web};
 use chrono::{SecondsFormat, Utc};
@@ -8,6 +9,7 @@ use serde_json::{Value, json};
 use super::accounts::{Account, State};
 use super::body::read_json;
 use super::faults::{FaultRequest, check_latency};
+use super::setup::SetupRequest;
 use super::state::Shared;
 use super::wire::{GoogleError, reject_method};
 
@@ -51,6 +53,11 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .service(
             web::resource("/emulator/v1/delegation")
                 .post(set_delegation)
+                .default_service(not_allowed()),
+        )
+        .service(
+            web::resource("/emulator/v1/setup")
+                .post(set_setup_problem)
                 .default_service(not_allowed()),
         )
         .service(
@@ -190,6 +197,12 @@ async fn set_delegation(payload: web::Payload, shared: web::Data<Shared>) -> Ans
     Ok(HttpResponse::NoContent().finish())
 }
 
+async fn set_setup_problem(payload: web::Payload, shared: web::Data<Shared>) -> Answer {
+    let request: SetupRequest = read_json(payload).await?;
+    shared.world().setup_problem = request.problem;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 async fn revoke_tokens(shared: web::Data<Shared>) -> HttpResponse {
     shared.tokens().revoke_all();
     HttpResponse::NoContent().finish()
@@ -200,6 +213,7 @@ async fn show_stats(shared: web::Data<Shared>) -> HttpResponse {
     let mut stats = world.stats.to_json();
     if let Value::Object(fields) = &mut stats {
         fields.insert("quotaPerMinute".into(), json!(world.quota.per_minute()));
+        fields.insert("setupProblem".into(), json!(world.setup_problem));
     }
     HttpResponse::Ok().json(stats)
 }

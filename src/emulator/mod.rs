@@ -20,6 +20,7 @@ mod page_token;
 mod path;
 mod quota;
 mod seed;
+mod setup;
 mod state;
 mod stats;
 mod token;
@@ -35,6 +36,7 @@ pub use accounts::State;
 pub use command::{EmulatorArgs, run_standalone};
 pub use key::EmulatorKey;
 pub use seed::{Seed, SeedAccount};
+pub use setup::SetupProblem;
 
 /// The emulated customer's id.
 pub const CUSTOMER_ID: &str = "C0demo000";
@@ -62,6 +64,8 @@ pub struct EmulatorSettings {
     /// default here, for tests and the sandbox) is unlimited. The `emulator` command's
     /// `--quota-per-minute` defaults to 60.
     pub quota_per_minute: Option<u32>,
+    /// The setup mistake played from the start (and after every reset); `None` is healthy.
+    pub setup_problem: SetupProblem,
 }
 
 impl Default for EmulatorSettings {
@@ -71,6 +75,7 @@ impl Default for EmulatorSettings {
             admin: "admin@example.com".into(),
             key: None,
             quota_per_minute: None,
+            setup_problem: SetupProblem::None,
         }
     }
 }
@@ -113,15 +118,27 @@ impl Emulator {
         })
         .await??;
         let key_json = account.key_json.clone();
+        let mut world = state::World::new(directory, settings.quota_per_minute);
+        world.setup_problem = settings.setup_problem;
         let shared = web::Data::new(state::Shared::new(
             account,
             settings.admin,
             token_url.clone(),
-            state::World::new(directory, settings.quota_per_minute),
+            world,
         ));
         let server = HttpServer::new(move || {
+            let clock = shared.clone();
             App::new()
                 .app_data(shared.clone())
+                .wrap_fn(move |request, service| {
+                    let answer = actix_web::dev::Service::call(service, request);
+                    let clock = clock.clone();
+                    async move {
+                        let mut answer = answer.await?;
+                        setup::date_header(clock.world().setup_problem, answer.headers_mut());
+                        Ok(answer)
+                    }
+                })
                 .service(
                     web::resource("/token")
                         .post(token::issue_token)

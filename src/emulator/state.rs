@@ -13,6 +13,7 @@ use super::key::ServiceAccount;
 use super::method::Method;
 use super::page_token::PageTokenKey;
 use super::quota::Quota;
+use super::setup::SetupProblem;
 use super::stats::Stats;
 use super::wire::GoogleError;
 use super::{USERINVITATIONS_READONLY_SCOPE, USERINVITATIONS_SCOPE};
@@ -32,6 +33,8 @@ pub struct World {
     pub quota: Quota,
     /// Counters.
     pub stats: Stats,
+    /// The setup mistake the emulator plays (`none` for a healthy setup).
+    pub setup_problem: SetupProblem,
 }
 
 impl World {
@@ -47,6 +50,7 @@ impl World {
             ],
             quota: Quota::new(quota_per_minute),
             stats: Stats::default(),
+            setup_problem: SetupProblem::None,
         }
     }
 }

@@ -14,7 +14,8 @@ use super::wire::GoogleError;
 use super::{CLOUD_PLATFORM_SCOPE, IAM_SCOPE};
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
-const UNAUTHORIZED_CLIENT: &str = "Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested.";
+/// Google's `unauthorized_client` description (delegation or scope not authorised).
+pub const UNAUTHORIZED_CLIENT: &str = "Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested.";
 
 /// An RFC 6749 error answer.
 struct OAuthError {
@@ -24,6 +25,12 @@ struct OAuthError {
 }
 
 impl OAuthError {
+    /// A refusal a setup problem plays.
+    fn refusal((code, error, description): super::setup::TokenRefusal) -> Self {
+        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST);
+        Self::new(status, error, description)
+    }
+
     fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
         Self {
             status,
@@ -75,7 +82,11 @@ fn exchange(body: &[u8], shared: &Shared) -> Result<String, OAuthError> {
     }
     let jwt = field("assertion")
         .ok_or_else(|| bad_request("invalid_request", "Missing required parameter: assertion"))?;
-    let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+    let problem = shared.world().setup_problem;
+    if let Some(refusal) = problem.refuse_any_assertion() {
+        return Err(OAuthError::refusal(refusal));
+    }
+    let now = problem.now().timestamp_millis() as f64 / 1000.0;
     let assertion = verify(jwt, &shared.account, &shared.token_url, now)
         .map_err(|description| bad_request("invalid_grant", &description))?;
     let scopes = check_scopes(&assertion, shared)?;
@@ -106,6 +117,10 @@ fn check_scopes(assertion: &Assertion, shared: &Shared) -> Result<Vec<String>, O
             "Empty or missing scope not allowed.",
         ));
     }
+    let problem = shared.world().setup_problem;
+    if let (Some(_), Some(refusal)) = (&assertion.sub, problem.refuse_delegation()) {
+        return Err(OAuthError::refusal(refusal));
+    }
     let allowed: Vec<String> = match &assertion.sub {
         Some(sub) if !sub.eq_ignore_ascii_case(&shared.admin) => {
             return Err(OAuthError::new(
@@ -114,7 +129,13 @@ fn check_scopes(assertion: &Assertion, shared: &Shared) -> Result<Vec<String>, O
                 "Invalid email or User ID",
             ));
         }
-        Some(_) => shared.world().authorized_scopes.clone(),
+        Some(_) => shared
+            .world()
+            .authorized_scopes
+            .iter()
+            .filter(|scope| !problem.withholds_scope(scope))
+            .cloned()
+            .collect(),
         None => vec![CLOUD_PLATFORM_SCOPE.into(), IAM_SCOPE.into()],
     };
     if scopes.iter().all(|scope| allowed.contains(scope)) {

@@ -73,6 +73,21 @@ pub struct GoogleError {
     pub retry_after_secs: Option<u64>,
     /// Domain of the legacy `errors[]` entry that repeats `reason`; no `errors` array when `None`.
     pub legacy_domain: Option<&'static str>,
+    /// Metadata, a help link and a legacy reason of their own, for the few errors that carry
+    /// them (boxed: most errors have none).
+    pub extra: Option<Box<ErrorExtra>>,
+}
+
+/// The rarer parts of a Google error body.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErrorExtra {
+    /// The legacy entry's own reason where Google's differs from `reason`
+    /// (`accessNotConfigured` beside `SERVICE_DISABLED`).
+    pub legacy_reason: Option<&'static str>,
+    /// `ErrorInfo.metadata`, in order.
+    pub metadata: Vec<(&'static str, String)>,
+    /// A `google.rpc.Help` link after the `ErrorInfo`, when set.
+    pub help_url: Option<String>,
 }
 
 /// Every canonical error status (google.rpc.Code, `OK` aside) with the HTTP code Google
@@ -150,6 +165,7 @@ impl GoogleError {
             reason: Cow::Borrowed(reason),
             retry_after_secs: None,
             legacy_domain: None,
+            extra: None,
         }
     }
 
@@ -264,11 +280,27 @@ impl GoogleError {
 
     /// The JSON body `{"error": {...}}`.
     pub fn body(&self) -> Value {
-        let mut details = vec![json!({
+        let mut info = json!({
             "@type": "type.googleapis.com/google.rpc.ErrorInfo",
             "reason": self.reason,
             "domain": "googleapis.com",
-        })];
+        });
+        let extra = self.extra.as_deref().cloned().unwrap_or_default();
+        if let (false, Value::Object(fields)) = (extra.metadata.is_empty(), &mut info) {
+            let metadata: Map<String, Value> = extra
+                .metadata
+                .iter()
+                .map(|(key, value)| ((*key).to_string(), Value::String(value.clone())))
+                .collect();
+            fields.insert("metadata".into(), Value::Object(metadata));
+        }
+        let mut details = vec![info];
+        if let Some(url) = &extra.help_url {
+            details.push(json!({
+                "@type": "type.googleapis.com/google.rpc.Help",
+                "links": [{"description": "Google developers console API activation", "url": url}],
+            }));
+        }
         if let Some(secs) = self.retry_after_secs {
             details.push(json!({
                 "@type": "type.googleapis.com/google.rpc.RetryInfo",
@@ -287,7 +319,7 @@ impl GoogleError {
                 json!([{
                     "message": self.message,
                     "domain": domain,
-                    "reason": self.reason,
+                    "reason": extra.legacy_reason.map_or(self.reason.as_ref(), |reason| reason),
                 }]),
             );
         }

@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
+use tracing::Instrument as _;
 
 /// How long every replica stops after a Google quota refusal that names no time.
 const QUOTA_BACKOFF: Duration = Duration::from_secs(10);
@@ -109,6 +110,9 @@ impl Transport {
             }
             result
         };
+        // One span per call to Google (its attempts and waits inside); exported as a child of
+        // the request's span when traces are on.
+        let span = tracing::info_span!("google_call", method = method.as_str());
         attempt
             .retry(self.backoff.build())
             .sleep(tokio::time::sleep)
@@ -124,6 +128,7 @@ impl Transport {
                 crate::metrics::google_retry(method.as_str());
                 tracing::info!(method = method.as_str(), error = %err, wait_ms = wait.as_millis() as u64, "retrying a call to Google");
             })
+            .instrument(span)
             .await
     }
 

@@ -78,6 +78,7 @@ pub async fn observe_request(
         span.record("trace_id", trace.trace_id.as_str());
         span.record("span_id", trace.span_id.as_str());
         span.record("trace_sampled", trace.sampled);
+        crate::traces::continue_trace(&span, &trace.trace_id, &trace.span_id, trace.sampled);
     }
     let started = Instant::now();
     let mut response = match next.call(req).instrument(span.clone()).await {

@@ -19,6 +19,9 @@ pub async fn scrape_metrics(state: web::Data<AppState>) -> HttpResponse {
     crate::metrics::breaker_state(state.invitations.breaker_state().label());
     // Likewise the cache's size: moka counts lazily, so settle it first.
     crate::metrics::eligibility_entries(state.invitations.eligibility().settled_len().await);
+    // Readiness as /readyz would answer now, so that alerts see a check failing or a flapping probe.
+    let readiness = &state.readiness;
+    crate::metrics::readiness(readiness.blockers().is_empty(), readiness.check_states());
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE))
         .body(state.metrics.render())

@@ -20,22 +20,34 @@ use std::net::{SocketAddr, TcpListener};
 /// `serve`: validates the settings, starts logging and runs the gateway (against an in-process
 /// emulator with `sandbox`) until SIGTERM.
 pub async fn serve(raw: RawSettings, log_format: LogFormat) -> anyhow::Result<()> {
-    if raw.sandbox {
-        // The rest is validated once the emulator runs (its URLs are part of the settings), but
-        // logging must start before it does.
-        crate::telemetry::init(log_format, raw.gcp_project()?);
-        let sandbox = sandbox::Sandbox::start(&raw).await?;
-        print!("{}", sandbox.banner());
-        sandbox.run_until_stopped().await?;
+    // Logging (and traces) start before the rest is validated: the sandbox validates only once
+    // its emulator runs (its URLs are part of the settings).
+    let traces = crate::telemetry::init_traced(
+        log_format,
+        raw.gcp_project()?,
+        raw.otlp_endpoint()?.as_deref(),
+    )?;
+    let served = if raw.sandbox {
+        match sandbox::Sandbox::start(&raw).await {
+            Ok(sandbox) => {
+                print!("{}", sandbox.banner());
+                sandbox.run_until_stopped().await.map_err(Into::into)
+            }
+            Err(error) => Err(error),
+        }
     } else {
-        let settings = Settings::from_raw(&raw)?;
-        crate::telemetry::init(log_format, settings.gcp_project.clone());
-        Application::build(settings)
-            .await?
-            .run_until_stopped()
-            .await?;
+        match Settings::from_raw(&raw) {
+            Ok(settings) => match Application::build(settings).await {
+                Ok(application) => application.run_until_stopped().await.map_err(Into::into),
+                Err(error) => Err(error),
+            },
+            Err(error) => Err(error.into()),
+        }
+    };
+    if let Some(traces) = traces {
+        traces.shutdown();
     }
-    Ok(())
+    served
 }
 
 /// `migrate`: applies the store's migrations (under the same lock as a starting `serve`) and

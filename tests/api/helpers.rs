@@ -59,6 +59,19 @@ pub fn shared_key() -> EmulatorKey {
 }
 
 impl TestGoogle {
+    /// The emulator's control API: POST `path` (under `/emulator/v1/`) with a JSON body; the
+    /// call must succeed.
+    pub async fn control(&self, path: &str, body: serde_json::Value) {
+        let status = reqwest::Client::new()
+            .post(format!("{}/emulator/v1/{path}", self.emulator.url()))
+            .json(&body)
+            .send()
+            .await
+            .expect("the emulator answers")
+            .status();
+        assert!(status.is_success(), "{path}: {status}");
+    }
+
     /// The test's private temporary directory (the key, the gateway's SQLite file).
     pub fn key_dir(&self) -> &std::path::Path {
         self._key_dir.path()
@@ -77,6 +90,7 @@ pub async fn spawn_google(seed: Seed) -> TestGoogle {
             key: Some(shared_key()),
             // Tests that are about the quota set their own.
             quota_per_minute: None,
+            ..EmulatorSettings::default()
         },
     )
     .await

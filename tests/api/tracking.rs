@@ -457,18 +457,12 @@ async fn two_gateway_processes_on_postgres_never_announce_one_change_twice() {
     // The first walk may still be recording its page: wait for one more.
     let first = lists().await;
     eventually("a second walk", || async { lists().await > first }).await;
-    control(
-        &google,
-        "accounts/accept",
-        json!({"email": "ada@example.com"}),
-    )
-    .await;
-    control(
-        &google,
-        "accounts/decline",
-        json!({"email": "edsger@example.com"}),
-    )
-    .await;
+    google
+        .control("accounts/accept", json!({"email": "ada@example.com"}))
+        .await;
+    google
+        .control("accounts/decline", json!({"email": "edsger@example.com"}))
+        .await;
     eventually("both changes on the feed", || async {
         let events = feed_at(&a.base).await;
         of_type(&events, "invitation.accepted").len() == 1
@@ -494,15 +488,4 @@ async fn google_stats_lists(google: &crate::helpers::TestGoogle) -> u64 {
         .await
         .expect("JSON stats");
     stats["calls"]["list"].as_u64().unwrap_or(0)
-}
-
-async fn control(google: &crate::helpers::TestGoogle, path: &str, body: Value) {
-    let status = reqwest::Client::new()
-        .post(format!("{}/emulator/v1/{path}", google.emulator.url()))
-        .json(&body)
-        .send()
-        .await
-        .expect("the emulator answers")
-        .status();
-    assert!(status.is_success(), "{path}: {status}");
 }

@@ -11,4 +11,5 @@ mod iam;
 mod list;
 mod quota;
 mod seed;
+mod setup;
 mod token;
