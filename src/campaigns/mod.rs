@@ -658,13 +658,11 @@ impl Campaigns {
         .await
     }
 
-    /// Resumes a paused campaign.
+    /// Resumes a paused campaign to what it was: `scheduled` until its `startAt`, `running`
+    /// after.
     pub async fn resume(&self, id: &str, viewer: &Viewer) -> Result<CampaignView, CampaignError> {
         self.visible(id, viewer).await?;
-        let moved = self
-            .store()
-            .set_campaign_state(id, &[CampaignState::Paused], CampaignState::Running, None)
-            .await?;
+        let moved = self.store().resume_campaign(id).await?;
         self.after_move(id, moved, "Only a paused campaign can be resumed.")
             .await
     }

@@ -749,13 +749,16 @@ pub async fn pause_campaign(
 }
 
 /// Resume a paused campaign.
+///
+/// It returns to what it was: `scheduled` while its `startAt` is ahead (nobody is mailed
+/// before it), `running` after.
 #[utoipa::path(
     post,
     path = "/v1/campaigns/{id}/resume",
     tag = "campaigns",
     params(("id" = String, Path, description = "The campaign's id.")),
     responses(
-        (status = 200, description = "The campaign, running again.", body = CampaignView),
+        (status = 200, description = "The campaign, `scheduled` again before its `startAt`, `running` after.", body = CampaignView),
         LifecycleErrors,
         CampaignErrors,
         AuthErrors,

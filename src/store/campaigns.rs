@@ -725,6 +725,25 @@ impl Store {
         Ok(moved)
     }
 
+    /// Resumes campaign `id` if it is paused, to what it was: `scheduled` while its `startAt`
+    /// is still ahead, `running` after (a waiting campaign runs and waits again if it must).
+    /// One statement, so the start is compared with the store's clock at the moment it moves.
+    /// Answers whether it moved.
+    pub async fn resume_campaign(&self, id: &str) -> Result<bool, StoreError> {
+        let now = to_millis(self.clock.now());
+        let moved = with_pool!(self, pool => sqlx::query(
+            "UPDATE campaigns SET state = CASE WHEN start_at > $2 THEN 'scheduled' \
+             ELSE 'running' END, resumes_at = NULL, updated_at = $2 \
+             WHERE id = $1 AND state = 'paused'",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected() == 1))?;
+        Ok(moved)
+    }
+
     /// Cancels campaign `id` unless it is final: its pending items become `cancelled`, mailed
     /// items get no reminder; items in flight finish as they are. Answers whether it moved.
     pub async fn cancel_campaign(&self, id: &str) -> Result<bool, StoreError> {

@@ -265,6 +265,70 @@ async fn a_paused_campaign_mails_nobody_until_it_is_resumed() {
         .assert_problem(409, "campaign_state_conflict");
 }
 
+#[tokio::test]
+async fn a_paused_scheduled_campaign_resumed_before_its_start_is_scheduled_and_mails_nobody_until_then()
+ {
+    resumed_before_its_start(None).await;
+}
+
+#[tokio::test]
+async fn on_postgresql_a_paused_scheduled_campaign_resumed_before_its_start_waits_for_it() {
+    let Some(db) = crate::pg::PgDatabase::create().await else {
+        return;
+    };
+    resumed_before_its_start(Some(db.url.clone())).await;
+    db.drop_it().await;
+}
+
+/// A campaign for 2030, paused and resumed now, on the test's SQLite file or the PostgreSQL
+/// database `url`.
+async fn resumed_before_its_start(url: Option<String>) {
+    let (app, clock) = app(Seed::Demo, |s| {
+        if let Some(url) = url {
+            s.store.database_url = url.into();
+        }
+    })
+    .await;
+    let id = id_of(
+        &app.create_campaign(
+            &admin_token(),
+            json!({"name": "2030", "startAt": "2030-01-01T00:00:00Z",
+                   "source": {"emails": ["grace+hr@example.com"]}}),
+        )
+        .await,
+    );
+    let paused = app.lifecycle(&id, "pause", &admin_token()).await;
+    assert_eq!(paused.body["state"], "paused", "{}", paused.body);
+
+    let resumed = app.lifecycle(&id, "resume", &admin_token()).await;
+    assert_eq!(resumed.status, 200, "{}", resumed.body);
+    assert_eq!(resumed.body["state"], "scheduled", "{}", resumed.body);
+    assert_eq!(resumed.body["startAt"], "2030-01-01T00:00:00.000Z");
+    // A witness due now: once the worker has finished it, it has looked at the resumed
+    // campaign too (due campaigns are taken oldest first), and left it alone.
+    let witness = id_of(
+        &app.create_campaign(
+            &admin_token(),
+            json!({"name": "now", "source": {"emails": ["donald@example.com"]}}),
+        )
+        .await,
+    );
+    app.campaign_when(&witness, state_is("completed")).await;
+    assert_eq!(app.mails().await, json!({"donald@example.com": 1}));
+    assert_eq!(app.campaign(&id).await["state"], "scheduled");
+
+    clock.advance(Duration::from_secs(
+        u64::try_from((Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 1).unwrap() - start()).num_seconds())
+            .expect("2030 is ahead"),
+    ));
+    let done = app.campaign_when(&id, state_is("completed")).await;
+    assert_eq!(done["counts"], json!({"sent": 1}));
+    assert_eq!(
+        app.mails().await,
+        json!({"donald@example.com": 1, "grace+hr@example.com": 1})
+    );
+}
+
 const FIVE: [&str; 5] = [
     "grace+hr@example.com",
     "donald@example.com",
