@@ -11,6 +11,7 @@ pub mod worker;
 
 use crate::audit::AuditLog;
 use crate::config::Settings;
+use crate::invitations::csv;
 use crate::invitations::durable::StoreUnavailable;
 use crate::invitations::outcome::InvitationState;
 use crate::invitations::{CallerId, Invitations};
@@ -763,27 +764,21 @@ fn item_view(item: ItemRecord) -> ItemView {
     }
 }
 
-fn csv_field(value: &str) -> String {
-    if value.contains([',', '"', '\r', '\n']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value.to_owned()
-    }
-}
-
 fn write_report_line(format: ReportFormat, item: &ItemView, out: &mut String) {
     match format {
         ReportFormat::Csv => {
-            let fields = [
-                csv_field(&item.email),
-                item.outcome.clone(),
-                csv_field(item.reason.as_deref().unwrap_or_default()),
-                item.mails.to_string(),
-                item.last_mail_at.clone().unwrap_or_default(),
-                item.updated_at.clone(),
-            ];
-            out.push_str(&fields.join(","));
-            out.push_str("\r\n");
+            let mails = item.mails.to_string();
+            csv::push_row(
+                out,
+                [
+                    item.email.as_str(),
+                    &item.outcome,
+                    item.reason.as_deref().unwrap_or_default(),
+                    &mails,
+                    item.last_mail_at.as_deref().unwrap_or_default(),
+                    &item.updated_at,
+                ],
+            );
         }
         ReportFormat::Ndjson => {
             if let Ok(line) = serde_json::to_string(item) {

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod batch;
 pub mod budget;
 pub mod campaign;
+pub mod csv;
 pub mod denials;
 pub mod durable;
 pub mod eligibility;

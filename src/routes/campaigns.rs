@@ -672,7 +672,9 @@ pub async fn list_campaign_items(
 ///
 /// Streamed from the store page by page. `Accept: text/csv` (the default) gives the header
 /// `email,outcome,reason,mails,lastMailAt,updatedAt` then one line per item; `Accept:
-/// application/x-ndjson` one item JSON object per line.
+/// application/x-ndjson` one item JSON object per line. A CSV cell that begins with `=`, `+`,
+/// `-`, `@`, tab or carriage return is prefixed with `'` (CSV injection); NDJSON keeps values as
+/// they are.
 #[utoipa::path(
     get,
     path = "/v1/campaigns/{id}/report",

@@ -3,8 +3,8 @@
 //! every 20 ms of real time; tests wait for what it does with a bounded poll.
 
 use crate::helpers::{
-    Answer, CALLER, TestApp, admin_token, spawn_app_clocked, spawn_google, test_settings, token,
-    token_for,
+    Answer, CALLER, TestApp, admin_token, csv_records, spawn_app_clocked, spawn_google,
+    test_settings, token, token_for,
 };
 use chrono::{DateTime, TimeZone, Utc};
 use invitation_gateway::auth::Scope;
@@ -1064,4 +1064,63 @@ async fn a_google_outage_makes_a_campaign_wait_without_failing_its_items() {
     }
     assert_eq!(done["state"], "completed", "{done}");
     assert_eq!(done["counts"], json!({"sent": 2}));
+}
+
+impl TestApp {
+    /// The campaign's report as `accept` (`text/csv` or `application/x-ndjson`).
+    async fn report(&self, id: &str, accept: &str) -> String {
+        let response = self
+            .client
+            .get(format!("{}/v1/campaigns/{id}/report", self.address))
+            .bearer_auth(admin_token())
+            .header("accept", accept)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_report_neutralises_roster_values_a_spreadsheet_would_read_as_formulas() {
+    let (app, _clock) = app(Seed::Demo, |_| {}).await;
+    let formulas = [
+        "=HYPERLINK(\"http://evil.example\",\"a\")",
+        "+SUM(1+1)",
+        "@SUM(1)",
+        "-2+3+cmd|' /C calc'!A0",
+        "=1+1@example.com",
+    ];
+    let mut roster = String::from("email\r\n");
+    for value in formulas {
+        roster.push_str(&format!("\"{}\"\r\n", value.replace('"', "\"\"")));
+    }
+    let id = id_of(
+        &app.create_roster(&admin_token(), "dryRun=true", &roster)
+            .await,
+    );
+    app.campaign_when(&id, state_is("completed")).await;
+
+    let records = csv_records(&app.report(&id, "text/csv").await);
+    let mut emails: Vec<&str> = records[1..].iter().map(|r| r[0].as_str()).collect();
+    emails.sort_unstable();
+    let mut expected: Vec<String> = formulas.iter().map(|f| format!("'{f}")).collect();
+    expected.sort_unstable();
+    assert_eq!(emails, expected);
+    // NDJSON keeps the values as they are.
+    let ndjson = app.report(&id, "application/x-ndjson").await;
+    let mut kept: Vec<String> = ndjson
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["email"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    kept.sort_unstable();
+    let mut expected: Vec<String> = formulas.iter().map(|f| (*f).to_owned()).collect();
+    expected.sort_unstable();
+    assert_eq!(kept, expected);
 }

@@ -412,3 +412,70 @@ async fn eligible_and_not_eligible_answers_live_for_their_own_ttls() {
         "two misses, then one"
     );
 }
+
+#[tokio::test]
+async fn export_neutralises_addresses_a_spreadsheet_would_read_as_formulas() {
+    // Valid addresses, as Google lists them: each begins with a formula character.
+    let emails = [
+        "=1+1@example.com",
+        "+sum@example.com",
+        "-2+3@example.com",
+        "plain@example.com",
+    ];
+    let seed = Seed::Accounts(
+        emails
+            .iter()
+            .map(|e| SeedAccount::new(*e, Some(State::Invited)))
+            .collect(),
+    );
+    let google = spawn_google(seed).await;
+    let settings = test_settings(&google);
+    let app = spawn_app_with(google, settings).await;
+
+    let export = |accept: &'static str| {
+        let request = app
+            .client
+            .get(format!("{}/v1/invitations/export", app.address))
+            .bearer_auth(admin_token())
+            .header("accept", accept);
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    let csv = export("text/csv").await;
+    let mut cells: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    cells.sort_unstable();
+    assert_eq!(
+        cells,
+        [
+            "'+sum@example.com",
+            "'-2+3@example.com",
+            "'=1+1@example.com",
+            "plain@example.com"
+        ],
+        "{csv}"
+    );
+    // NDJSON keeps the values as they are.
+    let ndjson = export("application/x-ndjson").await;
+    let mut listed: Vec<String> = ndjson
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["email"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    listed.sort_unstable();
+    assert_eq!(
+        listed,
+        [
+            "+sum@example.com",
+            "-2+3@example.com",
+            "=1+1@example.com",
+            "plain@example.com"
+        ]
+    );
+}
