@@ -6,6 +6,7 @@
 //! a request's ([`Invitations::send_for_campaign`]), so a campaign survives restarts and the
 //! loss of a replica, and nobody gets a mail twice. Knows nothing of actix-web.
 
+pub mod keyed;
 pub mod planning;
 pub mod worker;
 
@@ -340,6 +341,22 @@ impl Campaigns {
 
     fn store(&self) -> &Store {
         self.invitations.store()
+    }
+
+    /// Longest a creation takes (its body arriving and its items stored): the body read
+    /// timeout. A keyed creation's key is leased that long.
+    pub fn creation_lease(&self) -> Duration {
+        self.import_deadline.saturating_sub(IMPORT_MARGIN)
+    }
+
+    /// The fingerprint of a keyed creation of `spec` from `source`, and the source to create
+    /// it from: a roster is read whole (into a temporary file) first, see [`keyed`].
+    pub async fn keyed_source(
+        &self,
+        spec: &CampaignSpec,
+        source: Source,
+    ) -> Result<(keyed::CreationFingerprint, Source), CampaignError> {
+        keyed::fingerprint(spec, source).await
     }
 
     /// Creates a campaign from `spec` and `source` for `owner`: its items are written to the

@@ -9,11 +9,13 @@ use crate::campaigns::{
 };
 use crate::error::{ApiError, ErrorCode, ProblemDocument};
 use crate::invitations::CallerId;
+use crate::invitations::idempotency::IdempotencyScope;
 use crate::invitations::listing::ExportFormat;
 use crate::invitations::outcome::InvitationState;
 use crate::routes::authorized::Authorized;
 use crate::routes::common::{AuthErrors, QueryErrors, StoreErrors, invalid_query};
 use crate::routes::invitations::export_format;
+use crate::routes::mutations::{IdempotencyKeyHeader, idempotency_key, stored_campaign};
 use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -22,6 +24,9 @@ use futures_util::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 use std::time::Duration;
 use utoipa::{IntoParams, IntoResponses, ToSchema};
+
+/// The operation a creation's Idempotency-Key belongs to (keys are per operation).
+const CREATE_ACTION: &str = "create_campaign";
 
 /// Largest JSON body of a create (10,000 addresses and their quotes).
 const MAX_JSON_BODY: usize = 4 * 1024 * 1024;
@@ -241,6 +246,22 @@ pub enum CreateErrors {
         example = json!(ErrorCode::UnsupportedMediaType.example())
     )]
     UnsupportedMediaType(ProblemDocument),
+    /// The Idempotency-Key was used with a different request (`idempotency_key_reused`):
+    /// nothing was created.
+    #[response(
+        status = 422,
+        content_type = "application/problem+json",
+        example = json!(ErrorCode::IdempotencyKeyReused.example())
+    )]
+    KeyReused(ProblemDocument),
+    /// A create with this Idempotency-Key is still running (`idempotency_key_in_progress`).
+    #[response(
+        status = 409,
+        content_type = "application/problem+json",
+        headers(("Retry-After" = u64, description = "Seconds to wait before asking again")),
+        example = json!(ErrorCode::IdempotencyKeyInProgress.example())
+    )]
+    KeyInProgress(ProblemDocument),
     /// The store cannot be reached (`store_unavailable`): nothing was created.
     #[response(
         status = 503,
@@ -442,19 +463,24 @@ fn json_spec(body: &[u8]) -> Result<(CampaignSpec, Source), ApiError> {
 /// scope `invitations.send`, a dry run `invitations.check` (a token with neither is refused
 /// before the body is read; with the other one, after). Each mail counts against the
 /// creator's daily mail budget; when it is spent the campaign is `waiting` until the next
-/// UTC day.
+/// UTC day. With an `Idempotency-Key`, a retry with the same key and body (the same JSON, or
+/// the same roster bytes and query) within 24 hours, on any replica, gets the first `201`
+/// again (the campaign as it was created, the same `Location`, `Idempotent-Replayed: true`)
+/// and makes no second campaign; the same key with another body is `422`. A keyed roster is
+/// read whole (to a temporary file) before the key is taken.
 #[utoipa::path(
     post,
     path = "/v1/campaigns",
     tag = "campaigns",
-    params(RosterParams),
+    params(RosterParams, IdempotencyKeyHeader),
     request_body(content(
         (CreateCampaignRequest = "application/json"),
         (String = "text/csv", example = "email,name\r\nada@example.com,Ada\r\ngrace@example.com,Grace\r\n")
     )),
     responses(
-        (status = 201, description = "The campaign; `Location` names it.", body = CampaignView,
-         headers(("Location" = String, description = "`/v1/campaigns/{id}`"))),
+        (status = 201, description = "The campaign; `Location` names it (for a repeated Idempotency-Key, as it was created).", body = CampaignView,
+         headers(("Location" = String, description = "`/v1/campaigns/{id}`"),
+                 ("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to a repeated Idempotency-Key"))),
         CreateErrors,
         AuthErrors,
     )
@@ -519,11 +545,19 @@ pub async fn create_campaign(
         Scope::Send
     };
     caller.require(needed, &req).await?;
-    let view = state
-        .campaigns
-        .create(&caller_id(caller.caller()), spec, source)
+    let owner = caller_id(caller.caller());
+    let Some(key) = idempotency_key(&req)? else {
+        return Ok(created(state.campaigns.create(&owner, spec, source).await?));
+    };
+    // Once per key (across replicas): a retried upload gets the first 201 and its Location.
+    let (fingerprint, source) = state.campaigns.keyed_source(&spec, source).await?;
+    let scope = IdempotencyScope::new(&owner.iss, &owner.sub, &key, CREATE_ACTION, &fingerprint);
+    let create = async { Ok::<_, ApiError>(state.campaigns.create(&owner, spec, source).await?) };
+    let answer = state
+        .invitations
+        .run_once_stored_within(&scope, 201, state.campaigns.creation_lease(), create)
         .await?;
-    Ok(created(view))
+    Ok(stored_campaign(HttpResponse::Created(), answer))
 }
 
 /// Creates a campaign from a send request's addresses (`Prefer: respond-async`).

@@ -6,7 +6,7 @@ use crate::error::{ApiError, ErrorCode, ProblemDocument};
 use crate::invitations::CallerId;
 use crate::invitations::batch::EmailBatch;
 use crate::invitations::durable::StoreUnavailable;
-use crate::invitations::idempotency::IdempotencyScope;
+use crate::invitations::idempotency::{Answer, IdempotencyScope};
 use crate::invitations::mutation::{self, Action, Done, MutationObserver};
 use crate::invitations::outcome::{ItemError, MutationResponse};
 use crate::routes::authorized::Authorized;
@@ -64,7 +64,8 @@ struct StoredCampaign {
     id: String,
 }
 
-/// The optional header of send and cancel (documentation; read by `idempotency_key`).
+/// The optional header of send, cancel and campaign create (documentation; read by
+/// `idempotency_key`).
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Header)]
 #[allow(dead_code)] // Only read by the OpenAPI derive.
@@ -172,7 +173,7 @@ impl MutationObserver for AuditedCaller<'_> {
 }
 
 /// Reads and checks the Idempotency-Key header: 1 to 255 visible ASCII characters.
-fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+pub(crate) fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     let Some(value) = req.headers().get(&IDEMPOTENCY_KEY) else {
         return Ok(None);
     };
@@ -269,18 +270,25 @@ async fn send_as_campaign(
         .invitations
         .run_once_stored(&scope, 202, create)
         .await?;
+    Ok(stored_campaign(accepted(None), answer))
+}
+
+/// A keyed campaign creation's answer: `response` with the stored bytes (a replay is the first
+/// answer exactly), the `Location` of the campaign they name and, for a replay,
+/// `Idempotent-Replayed: true`.
+pub(crate) fn stored_campaign(mut response: HttpResponseBuilder, answer: Answer) -> HttpResponse {
     // The stored answer is the campaign as first answered: its id gives the Location again.
-    let id = serde_json::from_slice::<StoredCampaign>(&answer.body)
-        .map(|stored| stored.id)
-        .inspect_err(|_| tracing::error!("a stored respond-async answer names no campaign"))
-        .ok();
-    let mut response = accepted(id.as_deref());
+    match serde_json::from_slice::<StoredCampaign>(&answer.body) {
+        Ok(stored) => {
+            response.insert_header((LOCATION, crate::routes::campaigns::location(&stored.id)));
+        }
+        Err(_) => tracing::error!("a stored campaign creation names no campaign"),
+    }
     response.content_type("application/json");
     if answer.replayed {
         response.insert_header((IDEMPOTENT_REPLAYED, HeaderValue::from_static("true")));
     }
-    // The stored bytes: a replay is the first answer exactly.
-    Ok(response.body(answer.body))
+    response.body(answer.body)
 }
 
 /// The start of a `202` for a send that became campaign `id` (its `Location`).

@@ -16,18 +16,48 @@ const PEOPLE: [&str; 3] = [
     "donald@example.com",
 ];
 
-/// An answer to a send, with what an idempotent retry is compared on.
+/// An answer to a send or a create, with what an idempotent retry is compared on.
 #[derive(Debug)]
-struct Sent {
-    status: u16,
-    location: Option<String>,
-    replayed: bool,
-    body: String,
+pub struct Sent {
+    pub status: u16,
+    pub location: Option<String>,
+    pub replayed: bool,
+    pub body: String,
 }
 
 impl Sent {
-    fn json(&self) -> Value {
+    pub fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// Sends `request` and reads its answer.
+    pub async fn of(request: reqwest::RequestBuilder) -> Sent {
+        let response = request.send().await.expect("the gateway answers");
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let location = header("location");
+        let replayed = header("idempotent-replayed").is_some_and(|v| v == "true");
+        Sent {
+            status: response.status().as_u16(),
+            location,
+            replayed,
+            body: response.text().await.unwrap_or_default(),
+        }
+    }
+
+    /// The id of the campaign its `Location` names, asserting `status`.
+    pub fn campaign_id(&self, status: u16) -> String {
+        assert_eq!(self.status, status, "{}", self.body);
+        self.location
+            .as_deref()
+            .and_then(|l| l.strip_prefix("/v1/campaigns/"))
+            .expect("a Location naming the campaign")
+            .to_owned()
     }
 }
 
@@ -44,26 +74,11 @@ async fn send(base: &str, emails: &[&str], async_: bool, key: Option<&str>) -> S
     if let Some(key) = key {
         request = request.header("idempotency-key", key);
     }
-    let response = request.send().await.expect("the gateway answers");
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let location = header("location");
-    let replayed = header("idempotent-replayed").is_some_and(|v| v == "true");
-    Sent {
-        status: response.status().as_u16(),
-        location,
-        replayed,
-        body: response.text().await.unwrap_or_default(),
-    }
+    Sent::of(request).await
 }
 
 /// The ids of every campaign `base` lists (the admin sees everybody's).
-async fn campaign_ids(base: &str) -> Vec<String> {
+pub async fn campaign_ids(base: &str) -> Vec<String> {
     let list: Value = reqwest::Client::new()
         .get(format!("{base}/v1/campaigns"))
         .bearer_auth(admin_token())
@@ -82,7 +97,7 @@ async fn campaign_ids(base: &str) -> Vec<String> {
 }
 
 /// Polls campaign `id` (at most 30 s) until it is completed; answers it.
-async fn completed(base: &str, id: &str) -> Value {
+pub async fn completed(base: &str, id: &str) -> Value {
     let mut campaign = Value::Null;
     for _ in 0..1500 {
         campaign = reqwest::Client::new()
@@ -103,7 +118,7 @@ async fn completed(base: &str, id: &str) -> Value {
 }
 
 /// Asserts that every one of `people` got exactly one mail and nobody else got any.
-fn each_mailed_once(stats: &Value, people: &[&str]) {
+pub fn each_mailed_once(stats: &Value, people: &[&str]) {
     let mails = stats["mailsSent"].as_object().expect("mails per address");
     assert_eq!(mails.len(), people.len(), "{stats}");
     assert!(people.iter().all(|p| mails[*p] == 1), "{stats}");
@@ -111,7 +126,7 @@ fn each_mailed_once(stats: &Value, people: &[&str]) {
 }
 
 /// A gateway with a quick campaign worker, on its own SQLite file or on PostgreSQL `url`.
-async fn app(url: Option<&str>) -> TestApp {
+pub async fn app(url: Option<&str>) -> TestApp {
     spawn_app_tuned(|s| {
         s.invitations.campaigns.poll = Duration::from_millis(20);
         if let Some(url) = url {
@@ -121,14 +136,9 @@ async fn app(url: Option<&str>) -> TestApp {
     .await
 }
 
-/// The id of the campaign an answer's `Location` names.
+/// The id of the campaign a `202`'s `Location` names.
 fn id_of(sent: &Sent) -> String {
-    assert_eq!(sent.status, 202, "{}", sent.body);
-    sent.location
-        .as_deref()
-        .and_then(|l| l.strip_prefix("/v1/campaigns/"))
-        .expect("a Location naming the campaign")
-        .to_owned()
+    sent.campaign_id(202)
 }
 
 #[tokio::test]
