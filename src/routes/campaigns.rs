@@ -214,8 +214,9 @@ pub enum LifecycleErrors {
 #[allow(dead_code)] // Only read by the OpenAPI derive.
 pub enum CreateErrors {
     /// The body or the query is invalid: unknown fields, no name, both or neither source, more
-    /// than 10,000 addresses, a roster without an `email` column, with more than 100,000 rows
-    /// or with a malformed line (`invalid_request`, naming the line). Nothing was created: the
+    /// than 10,000 addresses, a roster without an email column (the detail names the columns
+    /// found), with more than 100,000 rows, a row whose other columns exceed 4096 bytes or a
+    /// malformed line (`invalid_request`, naming the line). Nothing was created: the
     /// rows of a roster already stored are deleted with the campaign.
     #[response(
         status = 400,
@@ -452,9 +453,12 @@ fn json_spec(body: &[u8]) -> Result<(CampaignSpec, Source), ApiError> {
 /// a replica, and mails each person at most once per intended mail. The body is JSON with a
 /// `source` of `states` (every unmanaged account in those states when the campaign starts;
 /// the list is walked once, by the worker) or `emails` (up to 10,000). A roster can be
-/// uploaded instead as `text/csv` (a header row with an `email` column; other columns are
-/// ignored; up to 100,000 rows, read as they stream in); its other fields are then query
-/// parameters: `POST /v1/campaigns?name=Wave%201&dryRun=true`. An upload that does not finish
+/// uploaded instead as `text/csv` (comma-, semicolon- or tab-separated, as the header row
+/// shows; a header row naming the email column `email`, `E-mail`, `Email Address` or `Email
+/// Address [Required]`; up to 100,000 rows, read as they stream in); its other fields are then
+/// query parameters: `POST /v1/campaigns?name=Wave%201&dryRun=true`. The roster's other
+/// columns (the first 64 with a name, none naming a password, at most 4096 bytes a row) are
+/// kept with each item, with its row number, and come back in the items and the report. An upload that does not finish
 /// (the client goes away, the body read timeout passes, a line is malformed) leaves no campaign
 /// and no row behind. Invalid addresses, domains
 /// outside the allowed ones and repeated addresses become `skipped` items; they never fail the
@@ -475,7 +479,7 @@ fn json_spec(body: &[u8]) -> Result<(CampaignSpec, Source), ApiError> {
     params(RosterParams, IdempotencyKeyHeader),
     request_body(content(
         (CreateCampaignRequest = "application/json"),
-        (String = "text/csv", example = "email,name\r\nada@example.com,Ada\r\ngrace@example.com,Grace\r\n")
+        (String = "text/csv", example = "email,name,employee_id\r\nada@example.com,Ada,E1001\r\ngrace@example.com,Grace,E1002\r\n")
     )),
     responses(
         (status = 201, description = "The campaign; `Location` names it (for a repeated Idempotency-Key, as it was created).", body = CampaignView,
@@ -705,8 +709,9 @@ pub async fn list_campaign_items(
 /// Report every item of a campaign as CSV or NDJSON.
 ///
 /// Streamed from the store page by page. `Accept: text/csv` (the default) gives the header
-/// `email,outcome,reason,mails,lastMailAt,updatedAt` then one line per item; `Accept:
-/// application/x-ndjson` one item JSON object per line. A CSV cell that begins with `=`, `+`,
+/// `email,outcome,reason,mails,lastMailAt,updatedAt,row` and a roster's other columns by
+/// name, then one line per item; `Accept: application/x-ndjson` one item JSON object per line
+/// (a roster's item with `row` and `columns`). A CSV cell that begins with `=`, `+`,
 /// `-`, `@`, tab or carriage return is prefixed with `'` (CSV injection); NDJSON keeps values as
 /// they are.
 #[utoipa::path(
@@ -717,7 +722,7 @@ pub async fn list_campaign_items(
     responses(
         (status = 200, description = "Every item, streamed.",
          content(
-            (String = "text/csv", example = "email,outcome,reason,mails,lastMailAt,updatedAt\r\nada@example.com,sent,,1,2026-12-01T09:01:00.000Z,2026-12-01T09:01:00.000Z\r\n"),
+            (String = "text/csv", example = "email,outcome,reason,mails,lastMailAt,updatedAt,row,employee_id\r\nada@example.com,sent,,1,2026-12-01T09:01:00.000Z,2026-12-01T09:01:00.000Z,2,E1001\r\n"),
             (String = "application/x-ndjson", example = "{\"email\":\"ada@example.com\",\"outcome\":\"sent\",\"mails\":1,\"lastMailAt\":\"2026-12-01T09:01:00.000Z\",\"updatedAt\":\"2026-12-01T09:01:00.000Z\"}\n")
          )),
         (status = 406, description = "The caller accepts neither CSV nor NDJSON (`not_acceptable`).",

@@ -963,7 +963,10 @@ async fn a_roster_streamed_as_csv_becomes_items_and_its_report_lists_every_one()
     assert_eq!(report.headers()["content-type"], "text/csv; charset=utf-8");
     let text = report.text().await.unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], "email,outcome,reason,mails,lastMailAt,updatedAt");
+    assert_eq!(
+        lines[0],
+        "email,outcome,reason,mails,lastMailAt,updatedAt,row,name,team"
+    );
     assert_eq!(lines.len(), 1501);
     assert!(
         lines[1].starts_with("bad0,skipped,invalid_email,0,,"),
@@ -1123,4 +1126,228 @@ async fn a_report_neutralises_roster_values_a_spreadsheet_would_read_as_formulas
     let mut expected: Vec<String> = formulas.iter().map(|f| (*f).to_owned()).collect();
     expected.sort_unstable();
     assert_eq!(kept, expected);
+}
+
+#[tokio::test]
+async fn rosters_as_people_save_them_import_semicolon_and_tab_files_and_the_usual_header_spellings()
+{
+    let (app, _clock) = app(Seed::Demo, |_| {}).await;
+    for (csv, separated) in [
+        // Excel in most of Europe, with its byte order mark, and Google's own user CSV header.
+        (
+            "\u{feff}First Name [Required];\"Email Address [Required]\";Employee ID\r\n\
+             Ada;ada@example.com;E1\r\nGrace;grace+hr@example.com;E2\r\nX;not an address;E3\r\n",
+            "semicolon",
+        ),
+        (
+            "name\tE-mail\nAda\tada@example.com\nGrace\tgrace+hr@example.com\nX\tnot an address\n",
+            "tab",
+        ),
+        (
+            "Email Address,name\r\nada@example.com,\"Lovelace; Ada\"\r\ngrace+hr@example.com,G\r\n\
+             not an address,X\r\n",
+            "comma",
+        ),
+    ] {
+        let created = app.create_roster(&admin_token(), "dryRun=true", csv).await;
+        let id = id_of(&created);
+        assert_eq!(created.body["total"], 3, "{separated}: {}", created.body);
+        let done = app.campaign_when(&id, state_is("completed")).await;
+        assert_eq!(
+            done["counts"],
+            json!({"already_invited": 1, "would_send": 1, "skipped": 1}),
+            "{separated}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_roster_without_an_email_column_is_refused_naming_the_columns_found() {
+    let (app, _clock) = app(Seed::Demo, |_| {}).await;
+    let answer = app
+        .create_roster(
+            &admin_token(),
+            "",
+            "Name;Mail;Team\r\nAda;ada@example.com;eng\r\n",
+        )
+        .await;
+    answer.assert_problem(400, "invalid_request");
+    let detail = answer.body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("semicolon-separated") && detail.contains(r#""Name", "Mail", "Team""#),
+        "{detail}"
+    );
+    // A roster without a header: its first row is data, and its address is not repeated.
+    let answer = app
+        .create_roster(&admin_token(), "", "ada@example.com,Ada\r\n")
+        .await;
+    answer.assert_problem(400, "invalid_request");
+    let detail = answer.body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("(an address)") && !detail.contains("ada@"),
+        "{detail}"
+    );
+    assert_eq!(
+        app.get_as("/v1/campaigns", &admin_token()).await.body["campaigns"],
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn a_report_joins_back_to_the_roster_with_row_numbers_and_its_other_columns() {
+    report_joins_back(None).await;
+}
+
+#[tokio::test]
+async fn on_postgresql_a_report_joins_back_to_the_roster() {
+    let Some(db) = crate::pg::PgDatabase::create().await else {
+        return;
+    };
+    report_joins_back(Some(db.url.clone())).await;
+    db.drop_it().await;
+}
+
+/// A roster with other columns (formulas among their values, a password column, a value over
+/// two lines, a blank line, a duplicate) on SQLite or on the PostgreSQL database `url`.
+async fn report_joins_back(url: Option<String>) {
+    let (app, _clock) = app(Seed::Demo, |s| {
+        if let Some(url) = url {
+            s.store.database_url = url.into();
+        }
+    })
+    .await;
+    let roster = "employee_id;email;Password;notes;\r\n\
+        E1;ada@example.com;secret1;\"=HYPERLINK(\"\"http://x\"\",\"\"a\"\")\";\r\n\
+        \r\n\
+        E2;grace+hr@example.com;secret2;\"two\r\nlines\";\r\n\
+        E3;not an address;;\t=1+1;\r\n\
+        E4;ADA@example.com;;\"\r=2\";\r\n\
+        E5;radia@example.com;;+1;\r\n\
+        E6;john@example.com;;-1;\r\n\
+        E7;donald@example.com;;@x;\r\n";
+    let id = id_of(
+        &app.create_roster(&admin_token(), "dryRun=true", roster)
+            .await,
+    );
+    app.campaign_when(&id, state_is("completed")).await;
+
+    // CSV: the fixed columns, the row, then the roster's other named columns (no password).
+    let records = csv_records(&app.report(&id, "text/csv").await);
+    assert_eq!(
+        records[0],
+        [
+            "email",
+            "outcome",
+            "reason",
+            "mails",
+            "lastMailAt",
+            "updatedAt",
+            "row",
+            "employee_id",
+            "notes"
+        ]
+    );
+    let mut joined: Vec<(String, String, String, String)> = records[1..]
+        .iter()
+        .map(|r| (r[6].clone(), r[7].clone(), r[0].clone(), r[8].clone()))
+        .collect();
+    joined.sort_unstable();
+    let expected: Vec<(String, String, String, String)> = [
+        (
+            "2",
+            "E1",
+            "ada@example.com",
+            "'=HYPERLINK(\"http://x\",\"a\")",
+        ),
+        ("4", "E2", "grace+hr@example.com", "two\r\nlines"),
+        ("5", "E3", "not an address", "'\t=1+1"),
+        ("6", "E4", "ADA@example.com", "'\r=2"),
+        ("7", "E5", "radia@example.com", "'+1"),
+        ("8", "E6", "john@example.com", "'-1"),
+        ("9", "E7", "donald@example.com", "'@x"),
+    ]
+    .iter()
+    .map(|(a, b, c, d)| ((*a).into(), (*b).into(), (*c).into(), (*d).into()))
+    .collect();
+    assert_eq!(joined, expected);
+    let report = app.report(&id, "text/csv").await;
+    assert!(
+        !report.contains("secret"),
+        "a password column is never kept"
+    );
+
+    // NDJSON and the items API: `row` and `columns` by name, values as they were.
+    let ndjson = app.report(&id, "application/x-ndjson").await;
+    let items: Vec<Value> = ndjson
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let listed = app
+        .get_as(&format!("/v1/campaigns/{id}/items"), &admin_token())
+        .await
+        .body["items"]
+        .clone();
+    for items in [json!(items), listed] {
+        let e4 = items
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["row"] == 6)
+            .expect("row 6");
+        assert_eq!(e4["columns"], json!({"employee_id": "E4", "notes": "\r=2"}));
+        assert_eq!(e4["reason"], "duplicate");
+        assert_eq!(items.as_array().unwrap().len(), 7);
+    }
+    // A campaign without a roster has neither.
+    let plain = id_of(
+        &app.create_campaign(
+            &admin_token(),
+            json!({"name": "p", "dryRun": true,
+            "source": {"emails": ["ada@example.com"]}}),
+        )
+        .await,
+    );
+    app.campaign_when(&plain, state_is("completed")).await;
+    let item = &app
+        .get_as(&format!("/v1/campaigns/{plain}/items"), &admin_token())
+        .await
+        .body["items"][0];
+    assert!(
+        item.get("row").is_none() && item.get("columns").is_none(),
+        "{item}"
+    );
+}
+
+#[tokio::test]
+async fn a_roster_row_whose_other_columns_are_too_large_is_refused_and_only_64_columns_are_kept() {
+    let (app, _clock) = app(Seed::Demo, |_| {}).await;
+    let big = "x".repeat(2050);
+    let answer = app
+        .create_roster(
+            &admin_token(),
+            "dryRun=true",
+            &format!("email,a,b\r\nada@example.com,a,b\r\ngrace+hr@example.com,{big},{big}\r\n"),
+        )
+        .await;
+    answer.assert_problem(400, "invalid_request");
+    assert_eq!(
+        answer.body["detail"],
+        "roster: row 3: its other columns hold more than 4096 bytes."
+    );
+
+    let names: Vec<String> = (0..70).map(|i| format!("c{i}")).collect();
+    let roster = format!(
+        "email,{}\r\nada@example.com,{}\r\n",
+        names.join(","),
+        names.join(",")
+    );
+    let id = id_of(
+        &app.create_roster(&admin_token(), "dryRun=true", &roster)
+            .await,
+    );
+    app.campaign_when(&id, state_is("completed")).await;
+    let records = csv_records(&app.report(&id, "text/csv").await);
+    assert_eq!(records[0].len(), 7 + 64, "{:?}", records[0]);
+    assert_eq!(records[0][7 + 63], "c63");
+    assert_eq!(records[1][7 + 63], "c63");
 }
