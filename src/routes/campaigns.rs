@@ -15,7 +15,9 @@ use crate::invitations::outcome::InvitationState;
 use crate::routes::authorized::Authorized;
 use crate::routes::common::{AuthErrors, QueryErrors, StoreErrors, invalid_query};
 use crate::routes::invitations::export_format;
-use crate::routes::mutations::{IdempotencyKeyHeader, idempotency_key, stored_campaign};
+use crate::routes::mutations::{
+    IdempotencyErrors, IdempotencyKeyHeader, idempotency_key, stored_campaign,
+};
 use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -247,22 +249,6 @@ pub enum CreateErrors {
         example = json!(ErrorCode::UnsupportedMediaType.example())
     )]
     UnsupportedMediaType(ProblemDocument),
-    /// The Idempotency-Key was used with a different request (`idempotency_key_reused`):
-    /// nothing was created.
-    #[response(
-        status = 422,
-        content_type = "application/problem+json",
-        example = json!(ErrorCode::IdempotencyKeyReused.example())
-    )]
-    KeyReused(ProblemDocument),
-    /// A create with this Idempotency-Key is still running (`idempotency_key_in_progress`).
-    #[response(
-        status = 409,
-        content_type = "application/problem+json",
-        headers(("Retry-After" = u64, description = "Seconds to wait before asking again")),
-        example = json!(ErrorCode::IdempotencyKeyInProgress.example())
-    )]
-    KeyInProgress(ProblemDocument),
     /// The store cannot be reached (`store_unavailable`): nothing was created.
     #[response(
         status = 503,
@@ -486,6 +472,7 @@ fn json_spec(body: &[u8]) -> Result<(CampaignSpec, Source), ApiError> {
          headers(("Location" = String, description = "`/v1/campaigns/{id}`"),
                  ("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to a repeated Idempotency-Key"))),
         CreateErrors,
+        IdempotencyErrors,
         AuthErrors,
     )
 )]

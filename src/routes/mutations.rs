@@ -94,10 +94,10 @@ pub struct PreferHeader {
     prefer: String,
 }
 
-/// Errors only mutations answer.
+/// Errors of a request with an `Idempotency-Key` (send, cancel, campaign create).
 #[derive(IntoResponses)]
 #[allow(dead_code)] // Only read by the OpenAPI derive.
-pub enum MutationErrors {
+pub enum IdempotencyErrors {
     /// The Idempotency-Key was used with a different request (`idempotency_key_reused`).
     #[response(
         status = 422,
@@ -105,6 +105,20 @@ pub enum MutationErrors {
         example = json!(ErrorCode::IdempotencyKeyReused.example())
     )]
     KeyReused(ProblemDocument),
+    /// A request with this Idempotency-Key is still running (`idempotency_key_in_progress`).
+    #[response(
+        status = 409,
+        content_type = "application/problem+json",
+        headers(("Retry-After" = u64, description = "Seconds to wait before asking again")),
+        example = json!(ErrorCode::IdempotencyKeyInProgress.example())
+    )]
+    KeyInProgress(ProblemDocument),
+}
+
+/// Errors only mutations answer.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub enum MutationErrors {
     /// The audit trail cannot be written (`audit_unavailable`): nothing was changed.
     #[response(
         status = 503,
@@ -121,14 +135,6 @@ pub enum MutationErrors {
         example = json!(ErrorCode::StoreUnavailable.example())
     )]
     StoreUnavailable(ProblemDocument),
-    /// A request with this Idempotency-Key is still running (`idempotency_key_in_progress`).
-    #[response(
-        status = 409,
-        content_type = "application/problem+json",
-        headers(("Retry-After" = u64, description = "Seconds to wait before asking again")),
-        example = json!(ErrorCode::IdempotencyKeyInProgress.example())
-    )]
-    KeyInProgress(ProblemDocument),
 }
 
 /// Reports every item to the audit trail.
@@ -352,6 +358,7 @@ fn prefers_async(req: &HttpRequest) -> bool {
         BodyErrors,
         AuthErrors,
         MutationErrors,
+        IdempotencyErrors,
     )
 )]
 pub async fn send_invitations(
@@ -410,6 +417,7 @@ pub async fn send_invitations(
         BodyErrors,
         AuthErrors,
         MutationErrors,
+        IdempotencyErrors,
     )
 )]
 pub async fn cancel_invitations(

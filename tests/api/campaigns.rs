@@ -3,8 +3,8 @@
 //! every 20 ms of real time; tests wait for what it does with a bounded poll.
 
 use crate::helpers::{
-    Answer, CALLER, TestApp, admin_token, csv_records, spawn_app_clocked, spawn_google,
-    test_settings, token, token_for,
+    Answer, CALLER, TestApp, admin_token, csv_records, ndjson_emails, spawn_app_clocked,
+    spawn_google, test_settings, token, token_for,
 };
 use chrono::{DateTime, TimeZone, Utc};
 use invitation_gateway::auth::Scope;
@@ -78,6 +78,15 @@ impl TestApp {
 
     async fn mails(&self) -> Value {
         self.stats().await["mailsSent"].clone()
+    }
+}
+
+/// Settings on the PostgreSQL database `url`, or on the test's own SQLite file when None.
+fn on_database(url: Option<String>) -> impl FnOnce(&mut Settings) {
+    move |s| {
+        if let Some(url) = url {
+            s.store.database_url = url.into();
+        }
     }
 }
 
@@ -273,22 +282,13 @@ async fn a_paused_scheduled_campaign_resumed_before_its_start_is_scheduled_and_m
 
 #[tokio::test]
 async fn on_postgresql_a_paused_scheduled_campaign_resumed_before_its_start_waits_for_it() {
-    let Some(db) = crate::pg::PgDatabase::create().await else {
-        return;
-    };
-    resumed_before_its_start(Some(db.url.clone())).await;
-    db.drop_it().await;
+    crate::helpers::on_postgresql(|url| resumed_before_its_start(Some(url))).await;
 }
 
 /// A campaign for 2030, paused and resumed now, on the test's SQLite file or the PostgreSQL
 /// database `url`.
 async fn resumed_before_its_start(url: Option<String>) {
-    let (app, clock) = app(Seed::Demo, |s| {
-        if let Some(url) = url {
-            s.store.database_url = url.into();
-        }
-    })
-    .await;
+    let (app, clock) = app(Seed::Demo, on_database(url)).await;
     let id = id_of(
         &app.create_campaign(
             &admin_token(),
@@ -344,11 +344,7 @@ async fn a_spent_daily_mail_budget_makes_a_campaign_wait_for_the_next_day_and_th
 
 #[tokio::test]
 async fn on_postgresql_a_spent_daily_mail_budget_makes_a_campaign_wait_for_the_next_day() {
-    let Some(db) = crate::pg::PgDatabase::create().await else {
-        return;
-    };
-    waits_for_the_next_day(Some(db.url.clone())).await;
-    db.drop_it().await;
+    crate::helpers::on_postgresql(|url| waits_for_the_next_day(Some(url))).await;
 }
 
 /// The budget test on the test's own SQLite file, or on the PostgreSQL database `url`.
@@ -1112,17 +1108,7 @@ async fn a_report_neutralises_roster_values_a_spreadsheet_would_read_as_formulas
     expected.sort_unstable();
     assert_eq!(emails, expected);
     // NDJSON keeps the values as they are.
-    let ndjson = app.report(&id, "application/x-ndjson").await;
-    let mut kept: Vec<String> = ndjson
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["email"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
-    kept.sort_unstable();
+    let kept = ndjson_emails(&app.report(&id, "application/x-ndjson").await);
     let mut expected: Vec<String> = formulas.iter().map(|f| (*f).to_owned()).collect();
     expected.sort_unstable();
     assert_eq!(kept, expected);
@@ -1200,22 +1186,13 @@ async fn a_report_joins_back_to_the_roster_with_row_numbers_and_its_other_column
 
 #[tokio::test]
 async fn on_postgresql_a_report_joins_back_to_the_roster() {
-    let Some(db) = crate::pg::PgDatabase::create().await else {
-        return;
-    };
-    report_joins_back(Some(db.url.clone())).await;
-    db.drop_it().await;
+    crate::helpers::on_postgresql(|url| report_joins_back(Some(url))).await;
 }
 
 /// A roster with other columns (formulas among their values, a password column, a value over
 /// two lines, a blank line, a duplicate) on SQLite or on the PostgreSQL database `url`.
 async fn report_joins_back(url: Option<String>) {
-    let (app, _clock) = app(Seed::Demo, |s| {
-        if let Some(url) = url {
-            s.store.database_url = url.into();
-        }
-    })
-    .await;
+    let (app, _clock) = app(Seed::Demo, on_database(url)).await;
     let roster = "employee_id;email;Password;notes;\r\n\
         E1;ada@example.com;secret1;\"=HYPERLINK(\"\"http://x\"\",\"\"a\"\")\";\r\n\
         \r\n\

@@ -2,11 +2,10 @@
 //! or on another replica; JSON or a CSV roster) gets the first `201` and its `Location`, never
 //! a second campaign; the key with another body is `422`.
 
-use crate::helpers::{admin_token, spawn_google};
-use crate::pg::PgDatabase;
-use crate::replicas::{Replica, start_replica, stats};
-use crate::send_async::{Sent, app, campaign_ids, completed, each_mailed_once};
-use invitation_gateway::emulator::Seed;
+use crate::helpers::admin_token;
+use crate::send_async::{
+    Sent, app, campaign_ids, completed, each_mailed_once, two_replicas_make_one_campaign,
+};
 use serde_json::json;
 
 /// People the demo seed has not invited yet: each campaign item is a mail.
@@ -104,11 +103,10 @@ async fn ten_concurrent_roster_uploads_with_one_key_make_one_campaign() {
 
 #[tokio::test]
 async fn on_postgresql_ten_concurrent_roster_uploads_with_one_key_make_one_campaign() {
-    let Some(db) = PgDatabase::create().await else {
-        return;
-    };
-    ten_at_once_make_one_campaign(Some(&db.url)).await;
-    db.drop_it().await;
+    crate::helpers::on_postgresql(
+        |url| async move { ten_at_once_make_one_campaign(Some(&url)).await },
+    )
+    .await;
 }
 
 async fn ten_at_once_make_one_campaign(url: Option<&str>) {
@@ -118,16 +116,7 @@ async fn ten_at_once_make_one_campaign(url: Option<&str>) {
     )
     .await;
 
-    let id = answers[0].campaign_id(201);
-    for answer in &answers {
-        assert_eq!(answer.campaign_id(201), id, "{answers:?}");
-        assert_eq!(answer.body, answers[0].body, "one answer for all");
-    }
-    assert_eq!(
-        answers.iter().filter(|a| !a.replayed).count(),
-        1,
-        "exactly one created the campaign: {answers:?}"
-    );
+    let id = Sent::one_campaign_for_all(&answers, 201);
     assert_eq!(campaign_ids(&app.address).await, vec![id.clone()]);
     completed(&app.address, &id).await;
     each_mailed_once(&app.stats().await, &PEOPLE);
@@ -135,35 +124,8 @@ async fn ten_at_once_make_one_campaign(url: Option<&str>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_replicas_given_one_create_key_at_once_make_one_campaign() {
-    let Some(db) = PgDatabase::create().await else {
-        return;
-    };
-    let google = spawn_google(Seed::Demo).await;
-    let quick = [("GATEWAY_CAMPAIGN_POLL_MILLIS", "50")];
-    let replicas: Vec<Replica> = (0..2)
-        .map(|_| start_replica(&google, &db.url, &quick))
-        .collect();
-
-    let answers = futures_util::future::join_all(
-        (0..6).map(|i| create(&replicas[i % 2].base, Body::Roster(ROSTER), "upload-2")),
-    )
+    two_replicas_make_one_campaign(201, &PEOPLE, |base| async move {
+        create(&base, Body::Roster(ROSTER), "upload-2").await
+    })
     .await;
-
-    let id = answers[0].campaign_id(201);
-    for answer in &answers {
-        assert_eq!(answer.campaign_id(201), id, "{answers:?}");
-        assert_eq!(answer.body, answers[0].body, "one answer for all");
-    }
-    assert_eq!(
-        answers.iter().filter(|a| !a.replayed).count(),
-        1,
-        "{answers:?}"
-    );
-    for replica in &replicas {
-        assert_eq!(campaign_ids(&replica.base).await, vec![id.clone()]);
-    }
-    completed(&replicas[1].base, &id).await;
-    each_mailed_once(&stats(&google).await, &PEOPLE);
-    drop(replicas);
-    db.drop_it().await;
 }

@@ -1,8 +1,8 @@
 //! The read operations of /v1: eligibility, lookup, list, summary, export.
 
 use crate::helpers::{
-    TestApp, admin_token, spawn_app, spawn_app_tuned, spawn_app_with, spawn_google, test_settings,
-    token,
+    TestApp, admin_token, ndjson_emails, spawn_app, spawn_app_tuned, spawn_app_with, spawn_google,
+    test_settings, token,
 };
 use invitation_gateway::auth::Scope;
 use invitation_gateway::emulator::{Seed, SeedAccount, State};
@@ -458,17 +458,7 @@ async fn export_neutralises_addresses_a_spreadsheet_would_read_as_formulas() {
         "{csv}"
     );
     // NDJSON keeps the values as they are.
-    let ndjson = export("application/x-ndjson").await;
-    let mut listed: Vec<String> = ndjson
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["email"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
-    listed.sort_unstable();
+    let listed = ndjson_emails(&export("application/x-ndjson").await);
     assert_eq!(
         listed,
         [

@@ -50,6 +50,22 @@ impl Sent {
         }
     }
 
+    /// The id of the campaign that every one of `answers` names, asserting `status`, one body
+    /// for all and exactly one answer that is no replay (one request created it).
+    pub fn one_campaign_for_all(answers: &[Sent], status: u16) -> String {
+        let id = answers[0].campaign_id(status);
+        for answer in answers {
+            assert_eq!(answer.campaign_id(status), id, "{answers:?}");
+            assert_eq!(answer.body, answers[0].body, "one answer for all");
+        }
+        assert_eq!(
+            answers.iter().filter(|a| !a.replayed).count(),
+            1,
+            "exactly one created the campaign: {answers:?}"
+        );
+        id
+    }
+
     /// The id of the campaign its `Location` names, asserting `status`.
     pub fn campaign_id(&self, status: u16) -> String {
         assert_eq!(self.status, status, "{}", self.body);
@@ -180,16 +196,7 @@ async fn ten_at_once_make_one_campaign(url: Option<&str>) {
     )
     .await;
 
-    let id = id_of(&answers[0]);
-    for answer in &answers {
-        assert_eq!(id_of(answer), id, "{answers:?}");
-        assert_eq!(answer.body, answers[0].body, "one answer for all");
-    }
-    assert_eq!(
-        answers.iter().filter(|a| !a.replayed).count(),
-        1,
-        "exactly one created the campaign: {answers:?}"
-    );
+    let id = Sent::one_campaign_for_all(&answers, 202);
     assert_eq!(campaign_ids(&app.address).await, vec![id.clone()]);
     completed(&app.address, &id).await;
     each_mailed_once(&app.stats().await, &PEOPLE);
@@ -231,6 +238,20 @@ async fn a_respond_async_key_used_with_another_body_or_without_the_preference_is
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_replicas_given_one_respond_async_key_at_once_make_one_campaign() {
+    two_replicas_make_one_campaign(202, &PEOPLE, |base| async move {
+        send(&base, &PEOPLE, true, Some("wave-11")).await
+    })
+    .await;
+}
+
+/// Two replicas sharing a fresh PostgreSQL database, in front of the demo seed, given six
+/// keyed requests at once (`post` to each replica in turn, answered `status`), make one
+/// campaign, which mails each of `people` once.
+pub async fn two_replicas_make_one_campaign<F, Fut>(status: u16, people: &[&str], post: F)
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Sent>,
+{
     let Some(db) = PgDatabase::create().await else {
         return;
     };
@@ -240,26 +261,15 @@ async fn two_replicas_given_one_respond_async_key_at_once_make_one_campaign() {
         .map(|_| start_replica(&google, &db.url, &quick))
         .collect();
 
-    let answers = futures_util::future::join_all(
-        (0..6).map(|i| send(&replicas[i % 2].base, &PEOPLE, true, Some("wave-11"))),
-    )
-    .await;
+    let answers =
+        futures_util::future::join_all((0..6).map(|i| post(replicas[i % 2].base.clone()))).await;
 
-    let id = id_of(&answers[0]);
-    for answer in &answers {
-        assert_eq!(id_of(answer), id, "{answers:?}");
-        assert_eq!(answer.body, answers[0].body, "one answer for all");
-    }
-    assert_eq!(
-        answers.iter().filter(|a| !a.replayed).count(),
-        1,
-        "{answers:?}"
-    );
+    let id = Sent::one_campaign_for_all(&answers, status);
     for replica in &replicas {
         assert_eq!(campaign_ids(&replica.base).await, vec![id.clone()]);
     }
     completed(&replicas[1].base, &id).await;
-    each_mailed_once(&stats(&google).await, &PEOPLE);
+    each_mailed_once(&stats(&google).await, people);
     drop(replicas);
     db.drop_it().await;
 }
