@@ -6,11 +6,13 @@
 //! a request's ([`Invitations::send_for_campaign`]), so a campaign survives restarts and the
 //! loss of a replica, and nobody gets a mail twice. Knows nothing of actix-web.
 
+pub mod keyed;
 pub mod planning;
 pub mod worker;
 
 use crate::audit::AuditLog;
 use crate::config::Settings;
+use crate::invitations::csv;
 use crate::invitations::durable::StoreUnavailable;
 use crate::invitations::outcome::InvitationState;
 use crate::invitations::{CallerId, Invitations};
@@ -32,6 +34,10 @@ use utoipa::ToSchema;
 pub const MAX_EMAILS: usize = 10_000;
 /// Most data rows a roster may have.
 pub const MAX_ROSTER_ROWS: usize = 100_000;
+/// Most of a roster's other columns kept with its items (the first ones with a name).
+pub const MAX_ROSTER_COLUMNS: usize = 64;
+/// Most bytes of a row's kept other columns together.
+pub const MAX_ROSTER_VALUES_BYTES: usize = 4096;
 /// Items written to the store per transaction while a source is read.
 pub const CHUNK: usize = 1000;
 /// How much longer than the body read timeout an unfinished import is left alone before it
@@ -78,7 +84,8 @@ pub enum Source {
     States(Vec<InvitationState>),
     /// These addresses (at most [`MAX_EMAILS`]).
     Emails(Vec<String>),
-    /// An uploaded CSV with an `email` column, read as it streams in.
+    /// An uploaded roster (CSV, semicolon- or tab-separated) with an email column, read as it
+    /// streams in.
     Roster(std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, String>>>>),
 }
 
@@ -253,7 +260,8 @@ pub struct ItemErrorView {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({"email": "ada@example.com", "outcome": "sent", "mails": 1,
-    "lastMailAt": "2026-12-01T09:01:00.000Z", "updatedAt": "2026-12-01T09:01:00.000Z"}))]
+    "lastMailAt": "2026-12-01T09:01:00.000Z", "updatedAt": "2026-12-01T09:01:00.000Z",
+    "row": 2, "columns": {"employee_id": "E1001", "name": "Ada Lovelace"}}))]
 pub struct ItemView {
     /// The address.
     pub email: String,
@@ -274,6 +282,16 @@ pub struct ItemView {
     pub last_mail_at: Option<String>,
     /// Last changed.
     pub updated_at: String,
+    /// For a roster's item: its row number in the roster as a spreadsheet shows it (the
+    /// header is row 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, minimum = 2)]
+    pub row: Option<u32>,
+    /// For a roster's item: its values of the roster's other columns, by column name (the
+    /// columns kept: see the roster upload).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub columns: Option<BTreeMap<String, String>>,
 }
 
 /// A page of items.
@@ -295,7 +313,8 @@ pub struct ItemList {
 /// The formats of a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportFormat {
-    /// `text/csv`: `email,outcome,reason,mails,lastMailAt,updatedAt`.
+    /// `text/csv`: `email,outcome,reason,mails,lastMailAt,updatedAt,row` and a roster's other
+    /// columns.
     Csv,
     /// `application/x-ndjson`: one item per line.
     Ndjson,
@@ -339,6 +358,22 @@ impl Campaigns {
 
     fn store(&self) -> &Store {
         self.invitations.store()
+    }
+
+    /// Longest a creation takes (its body arriving and its items stored): the body read
+    /// timeout. A keyed creation's key is leased that long.
+    pub fn creation_lease(&self) -> Duration {
+        self.import_deadline.saturating_sub(IMPORT_MARGIN)
+    }
+
+    /// The fingerprint of a keyed creation of `spec` from `source`, and the source to create
+    /// it from: a roster is read whole (into a temporary file) first, see [`keyed`].
+    pub async fn keyed_source(
+        &self,
+        spec: &CampaignSpec,
+        source: Source,
+    ) -> Result<(keyed::CreationFingerprint, Source), CampaignError> {
+        keyed::fingerprint(spec, source).await
     }
 
     /// Creates a campaign from `spec` and `source` for `owner`: its items are written to the
@@ -581,13 +616,17 @@ impl Campaigns {
                 CampaignError::Invalid("pageToken: not a token this list gave.".into())
             })?),
         };
-        self.visible(id, viewer).await?;
+        let record = self.visible(id, viewer).await?;
         let page = self
             .store()
             .campaign_items(id, outcomes, page_size.clamp(1, MAX_PAGE), after)
             .await?;
         Ok(ItemList {
-            items: page.items.into_iter().map(item_view).collect(),
+            items: page
+                .items
+                .into_iter()
+                .map(|item| item_view(item, &record.roster_columns))
+                .collect(),
             next_page_token: page.next.map(|n| n.to_string()),
         })
     }
@@ -600,11 +639,18 @@ impl Campaigns {
         viewer: &Viewer,
         format: ReportFormat,
     ) -> Result<impl Stream<Item = Result<Bytes, CampaignError>> + 'static, CampaignError> {
-        self.visible(id, viewer).await?;
+        let columns = Arc::new(self.visible(id, viewer).await?.roster_columns);
         let header = match format {
-            ReportFormat::Csv => Some(Bytes::from_static(
-                b"email,outcome,reason,mails,lastMailAt,updatedAt\r\n",
-            )),
+            ReportFormat::Csv => {
+                let mut line = String::new();
+                csv::push_row(
+                    &mut line,
+                    REPORT_COLUMNS
+                        .into_iter()
+                        .chain(columns.iter().map(String::as_str)),
+                );
+                Some(Bytes::from(line))
+            }
             ReportFormat::Ndjson => None,
         };
         let this = Arc::clone(self);
@@ -612,13 +658,19 @@ impl Campaigns {
         let pages = futures_util::stream::unfold(Some(None), move |after: Option<Option<i64>>| {
             let this = Arc::clone(&this);
             let id = id.clone();
+            let columns = Arc::clone(&columns);
             async move {
                 let after = after?;
                 match this.store().campaign_items(&id, &[], MAX_PAGE, after).await {
                     Ok(page) => {
                         let mut out = String::new();
                         for item in page.items {
-                            write_report_line(format, &item_view(item), &mut out);
+                            write_report_line(
+                                format,
+                                &item_view(item, &columns),
+                                &columns,
+                                &mut out,
+                            );
                         }
                         let next = page.next.map(Some);
                         Some((Ok(Bytes::from(out)), next))
@@ -658,13 +710,11 @@ impl Campaigns {
         .await
     }
 
-    /// Resumes a paused campaign.
+    /// Resumes a paused campaign to what it was: `scheduled` until its `startAt`, `running`
+    /// after.
     pub async fn resume(&self, id: &str, viewer: &Viewer) -> Result<CampaignView, CampaignError> {
         self.visible(id, viewer).await?;
-        let moved = self
-            .store()
-            .set_campaign_state(id, &[CampaignState::Paused], CampaignState::Running, None)
-            .await?;
+        let moved = self.store().resume_campaign(id).await?;
         self.after_move(id, moved, "Only a paused campaign can be resumed.")
             .await
     }
@@ -751,8 +801,29 @@ async fn delete_import(store: &Store, id: &str) {
     }
 }
 
-fn item_view(item: ItemRecord) -> ItemView {
+/// The columns a CSV report begins with (a roster's other columns follow).
+const REPORT_COLUMNS: [&str; 7] = [
+    "email",
+    "outcome",
+    "reason",
+    "mails",
+    "lastMailAt",
+    "updatedAt",
+    "row",
+];
+
+/// The item as shown; `columns` names a roster's other columns, which its values follow.
+fn item_view(item: ItemRecord, columns: &[String]) -> ItemView {
+    let (row, columns) = match item.roster {
+        Some(roster) => (
+            Some(roster.row),
+            Some(columns.iter().cloned().zip(roster.values).collect()),
+        ),
+        None => (None, None),
+    };
     ItemView {
+        row,
+        columns,
         email: item.email,
         outcome: item.outcome,
         reason: item.reason,
@@ -765,27 +836,31 @@ fn item_view(item: ItemRecord) -> ItemView {
     }
 }
 
-fn csv_field(value: &str) -> String {
-    if value.contains([',', '"', '\r', '\n']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value.to_owned()
-    }
-}
-
-fn write_report_line(format: ReportFormat, item: &ItemView, out: &mut String) {
+fn write_report_line(format: ReportFormat, item: &ItemView, columns: &[String], out: &mut String) {
     match format {
         ReportFormat::Csv => {
-            let fields = [
-                csv_field(&item.email),
-                item.outcome.clone(),
-                csv_field(item.reason.as_deref().unwrap_or_default()),
-                item.mails.to_string(),
-                item.last_mail_at.clone().unwrap_or_default(),
-                item.updated_at.clone(),
-            ];
-            out.push_str(&fields.join(","));
-            out.push_str("\r\n");
+            let mails = item.mails.to_string();
+            let row = item.row.map(|row| row.to_string()).unwrap_or_default();
+            let values = columns.iter().map(|column| {
+                item.columns
+                    .as_ref()
+                    .and_then(|values| values.get(column))
+                    .map_or("", String::as_str)
+            });
+            csv::push_row(
+                out,
+                [
+                    item.email.as_str(),
+                    &item.outcome,
+                    item.reason.as_deref().unwrap_or_default(),
+                    &mails,
+                    item.last_mail_at.as_deref().unwrap_or_default(),
+                    &item.updated_at,
+                    &row,
+                ]
+                .into_iter()
+                .chain(values),
+            );
         }
         ReportFormat::Ndjson => {
             if let Ok(line) = serde_json::to_string(item) {

@@ -1,11 +1,13 @@
 //! Sources into items: addresses checked once (invalid and foreign ones become `skipped`), a
 //! roster read as it streams in and written in chunks, Google's list walked by a worker.
 
-use crate::campaigns::{CHUNK, CampaignError, Campaigns, MAX_ROSTER_ROWS};
+use crate::campaigns::{
+    CHUNK, CampaignError, Campaigns, MAX_ROSTER_COLUMNS, MAX_ROSTER_ROWS, MAX_ROSTER_VALUES_BYTES,
+};
 use crate::invitations::Invitations;
 use crate::invitations::email::Email;
 use crate::invitations::outcome::{Failure, InvitationState};
-use crate::store::{CampaignRecord, KnownInvitation, NewItem};
+use crate::store::{CampaignRecord, KnownInvitation, NewItem, RosterRow};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use std::pin::Pin;
@@ -35,6 +37,7 @@ pub(crate) fn item(invitations: &Invitations, raw: &str) -> NewItem {
                 email: kept,
                 skipped: Some("invalid_email".into()),
                 known: None,
+                roster: None,
             }
         }
         Ok(email) => NewItem {
@@ -44,12 +47,14 @@ pub(crate) fn item(invitations: &Invitations, raw: &str) -> NewItem {
                 .map(|_| "domain_not_allowed".into()),
             email: email.to_string(),
             known: None,
+            roster: None,
         },
     }
 }
 
-/// Reads a roster (CSV with a header row naming an `email` column; other columns ignored) as
-/// it arrives, writing its items in chunks of [`CHUNK`]: the body is never held whole.
+/// Reads a roster (CSV, TSV or semicolon-separated, with a header row naming an email column)
+/// as it arrives, writing its items in chunks of [`CHUNK`]: the body is never held whole. Each
+/// item keeps its row number and its values of the roster's other columns (see [`Header`]).
 pub(crate) async fn import_roster(
     campaigns: &Campaigns,
     id: &str,
@@ -58,13 +63,18 @@ pub(crate) async fn import_roster(
     let mut reader = CsvReader::default();
     let mut import = Import {
         invitations: &campaigns.invitations,
-        column: None,
+        header: None,
+        columns_to_store: None,
+        records: 0,
         rows: 0,
         chunk: Vec::with_capacity(CHUNK),
     };
     while let Some(bytes) = body.next().await {
         let bytes = bytes.map_err(CampaignError::Invalid)?;
-        reader.feed(&bytes, &mut |record| import.record(record))?;
+        reader.feed(&bytes, &mut |record, delimiter| {
+            import.record(record, delimiter)
+        })?;
+        import.store_columns(campaigns, id).await?;
         if import.chunk.len() >= CHUNK {
             campaigns
                 .store()
@@ -72,8 +82,9 @@ pub(crate) async fn import_roster(
                 .await?;
         }
     }
-    reader.finish(&mut |record| import.record(record))?;
-    if import.column.is_none() {
+    reader.finish(&mut |record, delimiter| import.record(record, delimiter))?;
+    import.store_columns(campaigns, id).await?;
+    if import.header.is_none() {
         return Err(CampaignError::Invalid(
             "roster: the first row must be a header naming an email column.".into(),
         ));
@@ -90,29 +101,111 @@ pub(crate) async fn import_roster(
     Ok(())
 }
 
+/// The spellings of the email column's header, once normalised by [`header_key`]: `email`,
+/// `E-mail`, `Email Address`, `email_address`, Google's own `Email Address [Required]`.
+const EMAIL_HEADERS: [&str; 2] = ["email", "emailaddress"];
+
+/// A header name compared loosely: lower case, without a byte order mark, a trailing
+/// `[...]` note (Google's user CSV marks `[Required]` columns so), spaces, `-`, `_` or `.`.
+fn header_key(name: &str) -> String {
+    let name = name.trim_start_matches('\u{feff}').trim();
+    let name = match name.rfind('[') {
+        Some(at) if name.ends_with(']') => &name[..at],
+        _ => name,
+    };
+    name.chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '_' | '.'))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The roster's header: its email column and the other columns kept with each item: those
+/// with a name, at most [`MAX_ROSTER_COLUMNS`] of them, none that names a password.
+struct Header {
+    email: usize,
+    kept: Vec<usize>,
+}
+
+impl Header {
+    fn parse(names: &[String], delimiter: u8) -> Result<(Header, Vec<String>), CampaignError> {
+        let email = names
+            .iter()
+            .position(|name| EMAIL_HEADERS.contains(&header_key(name).as_str()))
+            .ok_or_else(|| no_email_column(names, delimiter))?;
+        let mut kept = Vec::new();
+        let mut columns: Vec<String> = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            let name = name.trim_start_matches('\u{feff}').trim();
+            if i == email || name.is_empty() || header_key(name).contains("password") {
+                continue;
+            }
+            if kept.len() == MAX_ROSTER_COLUMNS {
+                break;
+            }
+            if columns.iter().any(|c| c == name) {
+                return Err(CampaignError::Invalid(format!(
+                    "roster: the header names the column {:?} twice.",
+                    shown(name)
+                )));
+            }
+            kept.push(i);
+            columns.push(name.to_owned());
+        }
+        Ok((Header { email, kept }, columns))
+    }
+}
+
+/// The refusal of a header without an email column: which delimiter it was read with and the
+/// columns it has (an address in it is not repeated: the first row may be data).
+fn no_email_column(names: &[String], delimiter: u8) -> CampaignError {
+    let separated = match delimiter {
+        b';' => "semicolon",
+        b'\t' => "tab",
+        _ => "comma",
+    };
+    let mut found: Vec<String> = names
+        .iter()
+        .take(20)
+        .map(|name| format!("{:?}", shown(name)))
+        .collect();
+    if names.len() > 20 {
+        found.push(format!("and {} more", names.len() - 20));
+    }
+    CampaignError::Invalid(format!(
+        "roster: the first row must be a header naming an email column (email, Email Address, \
+         E-mail or Email Address [Required]); read as {separated}-separated, its columns are {}.",
+        found.join(", ")
+    ))
+}
+
+/// A header name as an error shows it: at most 40 characters, an address never.
+fn shown(name: &str) -> String {
+    let name = name.trim_start_matches('\u{feff}').trim();
+    if name.contains('@') {
+        return "(an address)".to_owned();
+    }
+    name.chars().take(40).collect()
+}
+
 struct Import<'a> {
     invitations: &'a Invitations,
-    column: Option<usize>,
+    header: Option<Header>,
+    /// The kept columns' names, once the header is read and until they are stored.
+    columns_to_store: Option<Vec<String>>,
+    /// Records read, the header included: the current one's row number.
+    records: u32,
+    /// Data rows (blank lines are none).
     rows: usize,
     chunk: Vec<NewItem>,
 }
 
 impl Import<'_> {
-    fn record(&mut self, record: Vec<String>) -> Result<(), CampaignError> {
-        let Some(column) = self.column else {
-            let column = record
-                .iter()
-                .position(|name| {
-                    name.trim_start_matches('\u{feff}')
-                        .trim()
-                        .eq_ignore_ascii_case("email")
-                })
-                .ok_or_else(|| {
-                    CampaignError::Invalid(
-                        "roster: the first row must be a header naming an email column.".into(),
-                    )
-                })?;
-            self.column = Some(column);
+    fn record(&mut self, record: Vec<String>, delimiter: u8) -> Result<(), CampaignError> {
+        self.records = self.records.saturating_add(1);
+        let Some(header) = &self.header else {
+            let (header, columns) = Header::parse(&record, delimiter)?;
+            self.header = Some(header);
+            self.columns_to_store = Some(columns);
             return Ok(());
         };
         // A blank line is no row.
@@ -125,16 +218,59 @@ impl Import<'_> {
                 "roster: at most {MAX_ROSTER_ROWS} rows are allowed."
             )));
         }
-        let raw = record.get(column).map(String::as_str).unwrap_or_default();
-        self.chunk.push(item(self.invitations, raw));
+        let values: Vec<String> = header
+            .kept
+            .iter()
+            .map(|&i| record.get(i).cloned().unwrap_or_default())
+            .collect();
+        if values.iter().map(String::len).sum::<usize>() > MAX_ROSTER_VALUES_BYTES {
+            return Err(CampaignError::Invalid(format!(
+                "roster: row {}: its other columns hold more than {MAX_ROSTER_VALUES_BYTES} \
+                 bytes.",
+                self.records
+            )));
+        }
+        let raw = record
+            .get(header.email)
+            .map(String::as_str)
+            .unwrap_or_default();
+        let mut item = item(self.invitations, raw);
+        item.roster = Some(RosterRow {
+            row: self.records,
+            values,
+        });
+        self.chunk.push(item);
+        Ok(())
+    }
+
+    /// Stores the kept columns' names once the header is read.
+    async fn store_columns(
+        &mut self,
+        campaigns: &Campaigns,
+        id: &str,
+    ) -> Result<(), CampaignError> {
+        if let Some(columns) = self.columns_to_store.take() {
+            campaigns.store().set_roster_columns(id, &columns).await?;
+        }
         Ok(())
     }
 }
 
+/// The delimiters a roster may use; the one its header row holds most of (outside quotes) is
+/// its delimiter, a comma when it holds none.
+const DELIMITERS: [u8; 3] = [b',', b';', b'\t'];
+/// Longest header row: it is held whole until its delimiter is known.
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+
 /// A streaming RFC 4180 reader: records split on line ends outside quotes, `""` inside quotes
-/// is a quote. Holds only the record being read.
+/// is a quote. The delimiter is found in the header row (held until its line ends); then it
+/// holds only the record being read.
 #[derive(Default)]
 struct CsvReader {
+    delimiter: Option<u8>,
+    /// The header row's bytes while its delimiter is not known.
+    head: Vec<u8>,
+    head_quoted: bool,
     field: Vec<u8>,
     record: Vec<String>,
     in_quotes: bool,
@@ -142,10 +278,27 @@ struct CsvReader {
     line: usize,
 }
 
-type OnRecord<'a> = dyn FnMut(Vec<String>) -> Result<(), CampaignError> + 'a;
+type OnRecord<'a> = dyn FnMut(Vec<String>, u8) -> Result<(), CampaignError> + 'a;
 
 impl CsvReader {
     fn feed(&mut self, bytes: &[u8], on_record: &mut OnRecord<'_>) -> Result<(), CampaignError> {
+        let Some(delimiter) = self.delimiter else {
+            for (i, &b) in bytes.iter().enumerate() {
+                if b == b'"' {
+                    self.head_quoted = !self.head_quoted;
+                } else if b == b'\n' && !self.head_quoted {
+                    let rest = &bytes[i + 1..];
+                    self.head.extend_from_slice(&bytes[..=i]);
+                    self.decide(on_record)?;
+                    return self.feed(rest, on_record);
+                }
+            }
+            if self.head.len() + bytes.len() > MAX_HEADER_BYTES {
+                return Err(self.invalid("the header row is longer than 65536 bytes"));
+            }
+            self.head.extend_from_slice(bytes);
+            return Ok(());
+        };
         for &b in bytes {
             if self.in_quotes {
                 if self.after_quote {
@@ -165,20 +318,46 @@ impl CsvReader {
             }
             match b {
                 b'"' if self.field.is_empty() => self.in_quotes = true,
-                b',' => self.end_field()?,
                 b'\n' => {
                     self.end_field()?;
-                    on_record(std::mem::take(&mut self.record))?;
+                    on_record(std::mem::take(&mut self.record), delimiter)?;
                     self.line += 1;
                 }
                 b'\r' => {}
+                _ if b == delimiter => self.end_field()?,
                 _ => self.push(b)?,
             }
         }
         Ok(())
     }
 
+    /// Picks the delimiter the held header row holds most of outside quotes, and reads it.
+    fn decide(&mut self, on_record: &mut OnRecord<'_>) -> Result<(), CampaignError> {
+        let mut counts = [0usize; DELIMITERS.len()];
+        let mut quoted = false;
+        for &b in &self.head {
+            if b == b'"' {
+                quoted = !quoted;
+            } else if !quoted && let Some(at) = DELIMITERS.iter().position(|&d| d == b) {
+                counts[at] += 1;
+            }
+        }
+        let mut best = 0;
+        for (at, &n) in counts.iter().enumerate() {
+            if n > counts[best] {
+                best = at;
+            }
+        }
+        self.delimiter = Some(DELIMITERS[best]);
+        let head = std::mem::take(&mut self.head);
+        self.feed(&head, on_record)
+    }
+
     fn finish(&mut self, on_record: &mut OnRecord<'_>) -> Result<(), CampaignError> {
+        if self.delimiter.is_none() {
+            self.decide(on_record)?;
+        }
+        let delimiter = self.delimiter.unwrap_or(b',');
         if self.in_quotes && !self.after_quote {
             return Err(self.invalid("a quoted field is not closed"));
         }
@@ -186,7 +365,7 @@ impl CsvReader {
             self.in_quotes = false;
             self.after_quote = false;
             self.end_field()?;
-            on_record(std::mem::take(&mut self.record))?;
+            on_record(std::mem::take(&mut self.record), delimiter)?;
         }
         Ok(())
     }
@@ -276,12 +455,12 @@ mod tests {
         let mut reader = CsvReader::default();
         let mut records = Vec::new();
         for chunk in chunks {
-            reader.feed(chunk.as_bytes(), &mut |r| {
+            reader.feed(chunk.as_bytes(), &mut |r, _| {
                 records.push(r);
                 Ok(())
             })?;
         }
-        reader.finish(&mut |r| {
+        reader.finish(&mut |r, _| {
             records.push(r);
             Ok(())
         })?;
@@ -303,6 +482,54 @@ mod tests {
         for at in 1..text.len() {
             let (a, b) = text.split_at(at);
             assert_eq!(read(&[a, b]).unwrap(), whole, "split at {at}");
+        }
+    }
+
+    #[test]
+    fn the_delimiter_is_the_one_the_header_holds_most_of_outside_quotes_wherever_it_is_split() {
+        for (text, records) in [
+            (
+                "\"a,b\";email\nx,y;ada@example.com\n",
+                [["a,b", "email"], ["x,y", "ada@example.com"]],
+            ),
+            (
+                "name\temail\nA;B\tada@example.com",
+                [["name", "email"], ["A;B", "ada@example.com"]],
+            ),
+            (
+                "name,email\nA;B,ada@example.com",
+                [["name", "email"], ["A;B", "ada@example.com"]],
+            ),
+        ] {
+            for at in 1..text.len() {
+                let (a, b) = text.split_at(at);
+                assert_eq!(read(&[a, b]).unwrap(), records, "{text:?} split at {at}");
+            }
+        }
+        assert_eq!(read(&["email"]).unwrap(), [["email"]]);
+    }
+
+    #[test]
+    fn the_usual_spellings_of_the_email_header_are_one() {
+        for name in [
+            "email",
+            " Email ",
+            "E-mail",
+            "Email Address",
+            "email_address",
+            "Email Address [Required]",
+            "\u{feff}EMAIL",
+        ] {
+            assert!(
+                EMAIL_HEADERS.contains(&header_key(name).as_str()),
+                "{name:?}"
+            );
+        }
+        for name in ["Recovery Email", "mail", "name", "[Required]"] {
+            assert!(
+                !EMAIL_HEADERS.contains(&header_key(name).as_str()),
+                "{name:?}"
+            );
         }
     }
 

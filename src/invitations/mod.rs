@@ -5,6 +5,7 @@ pub mod audit;
 pub mod batch;
 pub mod budget;
 pub mod campaign;
+pub mod csv;
 pub mod denials;
 pub mod durable;
 pub mod eligibility;
@@ -202,10 +203,28 @@ impl Invitations {
         E: From<IdempotencyError>,
     {
         // A few store round trips: one item's budget is ample.
+        self.run_once_stored_within(scope, status, self.item_budget, work)
+            .await
+    }
+
+    /// As [`Invitations::run_once_stored`], for `work` that may take up to `lease` (a
+    /// campaign whose roster is stored as it arrives).
+    pub async fn run_once_stored_within<F, T, E>(
+        &self,
+        scope: &IdempotencyScope,
+        status: u16,
+        lease: Duration,
+        work: F,
+    ) -> Result<Answer, E>
+    where
+        F: Future<Output = Result<T, E>>,
+        T: serde::Serialize,
+        E: From<IdempotencyError>,
+    {
         idempotency::run_once(
             &self.durable,
             self.idempotency_ttl,
-            self.item_budget,
+            lease,
             scope,
             status,
             work,

@@ -9,11 +9,15 @@ use crate::campaigns::{
 };
 use crate::error::{ApiError, ErrorCode, ProblemDocument};
 use crate::invitations::CallerId;
+use crate::invitations::idempotency::IdempotencyScope;
 use crate::invitations::listing::ExportFormat;
 use crate::invitations::outcome::InvitationState;
 use crate::routes::authorized::Authorized;
 use crate::routes::common::{AuthErrors, QueryErrors, StoreErrors, invalid_query};
 use crate::routes::invitations::export_format;
+use crate::routes::mutations::{
+    IdempotencyErrors, IdempotencyKeyHeader, idempotency_key, stored_campaign,
+};
 use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -22,6 +26,9 @@ use futures_util::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 use std::time::Duration;
 use utoipa::{IntoParams, IntoResponses, ToSchema};
+
+/// The operation a creation's Idempotency-Key belongs to (keys are per operation).
+const CREATE_ACTION: &str = "create_campaign";
 
 /// Largest JSON body of a create (10,000 addresses and their quotes).
 const MAX_JSON_BODY: usize = 4 * 1024 * 1024;
@@ -209,8 +216,9 @@ pub enum LifecycleErrors {
 #[allow(dead_code)] // Only read by the OpenAPI derive.
 pub enum CreateErrors {
     /// The body or the query is invalid: unknown fields, no name, both or neither source, more
-    /// than 10,000 addresses, a roster without an `email` column, with more than 100,000 rows
-    /// or with a malformed line (`invalid_request`, naming the line). Nothing was created: the
+    /// than 10,000 addresses, a roster without an email column (the detail names the columns
+    /// found), with more than 100,000 rows, a row whose other columns exceed 4096 bytes or a
+    /// malformed line (`invalid_request`, naming the line). Nothing was created: the
     /// rows of a roster already stored are deleted with the campaign.
     #[response(
         status = 400,
@@ -431,9 +439,12 @@ fn json_spec(body: &[u8]) -> Result<(CampaignSpec, Source), ApiError> {
 /// a replica, and mails each person at most once per intended mail. The body is JSON with a
 /// `source` of `states` (every unmanaged account in those states when the campaign starts;
 /// the list is walked once, by the worker) or `emails` (up to 10,000). A roster can be
-/// uploaded instead as `text/csv` (a header row with an `email` column; other columns are
-/// ignored; up to 100,000 rows, read as they stream in); its other fields are then query
-/// parameters: `POST /v1/campaigns?name=Wave%201&dryRun=true`. An upload that does not finish
+/// uploaded instead as `text/csv` (comma-, semicolon- or tab-separated, as the header row
+/// shows; a header row naming the email column `email`, `E-mail`, `Email Address` or `Email
+/// Address [Required]`; up to 100,000 rows, read as they stream in); its other fields are then
+/// query parameters: `POST /v1/campaigns?name=Wave%201&dryRun=true`. The roster's other
+/// columns (the first 64 with a name, none naming a password, at most 4096 bytes a row) are
+/// kept with each item, with its row number, and come back in the items and the report. An upload that does not finish
 /// (the client goes away, the body read timeout passes, a line is malformed) leaves no campaign
 /// and no row behind. Invalid addresses, domains
 /// outside the allowed ones and repeated addresses become `skipped` items; they never fail the
@@ -442,20 +453,26 @@ fn json_spec(body: &[u8]) -> Result<(CampaignSpec, Source), ApiError> {
 /// scope `invitations.send`, a dry run `invitations.check` (a token with neither is refused
 /// before the body is read; with the other one, after). Each mail counts against the
 /// creator's daily mail budget; when it is spent the campaign is `waiting` until the next
-/// UTC day.
+/// UTC day. With an `Idempotency-Key`, a retry with the same key and body (the same JSON, or
+/// the same roster bytes and query) within 24 hours, on any replica, gets the first `201`
+/// again (the campaign as it was created, the same `Location`, `Idempotent-Replayed: true`)
+/// and makes no second campaign; the same key with another body is `422`. A keyed roster is
+/// read whole (to a temporary file) before the key is taken.
 #[utoipa::path(
     post,
     path = "/v1/campaigns",
     tag = "campaigns",
-    params(RosterParams),
+    params(RosterParams, IdempotencyKeyHeader),
     request_body(content(
         (CreateCampaignRequest = "application/json"),
-        (String = "text/csv", example = "email,name\r\nada@example.com,Ada\r\ngrace@example.com,Grace\r\n")
+        (String = "text/csv", example = "email,name,employee_id\r\nada@example.com,Ada,E1001\r\ngrace@example.com,Grace,E1002\r\n")
     )),
     responses(
-        (status = 201, description = "The campaign; `Location` names it.", body = CampaignView,
-         headers(("Location" = String, description = "`/v1/campaigns/{id}`"))),
+        (status = 201, description = "The campaign; `Location` names it (for a repeated Idempotency-Key, as it was created).", body = CampaignView,
+         headers(("Location" = String, description = "`/v1/campaigns/{id}`"),
+                 ("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to a repeated Idempotency-Key"))),
         CreateErrors,
+        IdempotencyErrors,
         AuthErrors,
     )
 )]
@@ -519,11 +536,19 @@ pub async fn create_campaign(
         Scope::Send
     };
     caller.require(needed, &req).await?;
-    let view = state
-        .campaigns
-        .create(&caller_id(caller.caller()), spec, source)
+    let owner = caller_id(caller.caller());
+    let Some(key) = idempotency_key(&req)? else {
+        return Ok(created(state.campaigns.create(&owner, spec, source).await?));
+    };
+    // Once per key (across replicas): a retried upload gets the first 201 and its Location.
+    let (fingerprint, source) = state.campaigns.keyed_source(&spec, source).await?;
+    let scope = IdempotencyScope::new(&owner.iss, &owner.sub, &key, CREATE_ACTION, &fingerprint);
+    let create = async { Ok::<_, ApiError>(state.campaigns.create(&owner, spec, source).await?) };
+    let answer = state
+        .invitations
+        .run_once_stored_within(&scope, 201, state.campaigns.creation_lease(), create)
         .await?;
-    Ok(created(view))
+    Ok(stored_campaign(HttpResponse::Created(), answer))
 }
 
 /// Creates a campaign from a send request's addresses (`Prefer: respond-async`).
@@ -671,8 +696,11 @@ pub async fn list_campaign_items(
 /// Report every item of a campaign as CSV or NDJSON.
 ///
 /// Streamed from the store page by page. `Accept: text/csv` (the default) gives the header
-/// `email,outcome,reason,mails,lastMailAt,updatedAt` then one line per item; `Accept:
-/// application/x-ndjson` one item JSON object per line.
+/// `email,outcome,reason,mails,lastMailAt,updatedAt,row` and a roster's other columns by
+/// name, then one line per item; `Accept: application/x-ndjson` one item JSON object per line
+/// (a roster's item with `row` and `columns`). A CSV cell that begins with `=`, `+`,
+/// `-`, `@`, tab or carriage return is prefixed with `'` (CSV injection); NDJSON keeps values as
+/// they are.
 #[utoipa::path(
     get,
     path = "/v1/campaigns/{id}/report",
@@ -681,7 +709,7 @@ pub async fn list_campaign_items(
     responses(
         (status = 200, description = "Every item, streamed.",
          content(
-            (String = "text/csv", example = "email,outcome,reason,mails,lastMailAt,updatedAt\r\nada@example.com,sent,,1,2026-12-01T09:01:00.000Z,2026-12-01T09:01:00.000Z\r\n"),
+            (String = "text/csv", example = "email,outcome,reason,mails,lastMailAt,updatedAt,row,employee_id\r\nada@example.com,sent,,1,2026-12-01T09:01:00.000Z,2026-12-01T09:01:00.000Z,2,E1001\r\n"),
             (String = "application/x-ndjson", example = "{\"email\":\"ada@example.com\",\"outcome\":\"sent\",\"mails\":1,\"lastMailAt\":\"2026-12-01T09:01:00.000Z\",\"updatedAt\":\"2026-12-01T09:01:00.000Z\"}\n")
          )),
         (status = 406, description = "The caller accepts neither CSV nor NDJSON (`not_acceptable`).",
@@ -749,13 +777,16 @@ pub async fn pause_campaign(
 }
 
 /// Resume a paused campaign.
+///
+/// It returns to what it was: `scheduled` while its `startAt` is ahead (nobody is mailed
+/// before it), `running` after.
 #[utoipa::path(
     post,
     path = "/v1/campaigns/{id}/resume",
     tag = "campaigns",
     params(("id" = String, Path, description = "The campaign's id.")),
     responses(
-        (status = 200, description = "The campaign, running again.", body = CampaignView),
+        (status = 200, description = "The campaign, `scheduled` again before its `startAt`, `running` after.", body = CampaignView),
         LifecycleErrors,
         CampaignErrors,
         AuthErrors,

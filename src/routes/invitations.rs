@@ -259,6 +259,8 @@ pub(crate) fn export_format(req: &HttpRequest) -> Option<ExportFormat> {
 /// `email,state,mailsSentCount,updateTime` then one line per invitation; `Accept:
 /// application/x-ndjson` gives one Invitation JSON object per line. If Google fails after the
 /// first page, the transfer ends early and incomplete, which HTTP clients report as an error.
+/// A CSV cell that begins with `=`, `+`, `-`, `@`, tab or carriage return is prefixed with `'`
+/// (CSV injection); NDJSON keeps values as they are.
 #[utoipa::path(
     get,
     path = "/v1/invitations/export",

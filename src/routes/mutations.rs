@@ -6,7 +6,7 @@ use crate::error::{ApiError, ErrorCode, ProblemDocument};
 use crate::invitations::CallerId;
 use crate::invitations::batch::EmailBatch;
 use crate::invitations::durable::StoreUnavailable;
-use crate::invitations::idempotency::IdempotencyScope;
+use crate::invitations::idempotency::{Answer, IdempotencyScope};
 use crate::invitations::mutation::{self, Action, Done, MutationObserver};
 use crate::invitations::outcome::{ItemError, MutationResponse};
 use crate::routes::authorized::Authorized;
@@ -64,7 +64,8 @@ struct StoredCampaign {
     id: String,
 }
 
-/// The optional header of send and cancel (documentation; read by `idempotency_key`).
+/// The optional header of send, cancel and campaign create (documentation; read by
+/// `idempotency_key`).
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Header)]
 #[allow(dead_code)] // Only read by the OpenAPI derive.
@@ -93,10 +94,10 @@ pub struct PreferHeader {
     prefer: String,
 }
 
-/// Errors only mutations answer.
+/// Errors of a request with an `Idempotency-Key` (send, cancel, campaign create).
 #[derive(IntoResponses)]
 #[allow(dead_code)] // Only read by the OpenAPI derive.
-pub enum MutationErrors {
+pub enum IdempotencyErrors {
     /// The Idempotency-Key was used with a different request (`idempotency_key_reused`).
     #[response(
         status = 422,
@@ -104,6 +105,20 @@ pub enum MutationErrors {
         example = json!(ErrorCode::IdempotencyKeyReused.example())
     )]
     KeyReused(ProblemDocument),
+    /// A request with this Idempotency-Key is still running (`idempotency_key_in_progress`).
+    #[response(
+        status = 409,
+        content_type = "application/problem+json",
+        headers(("Retry-After" = u64, description = "Seconds to wait before asking again")),
+        example = json!(ErrorCode::IdempotencyKeyInProgress.example())
+    )]
+    KeyInProgress(ProblemDocument),
+}
+
+/// Errors only mutations answer.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub enum MutationErrors {
     /// The audit trail cannot be written (`audit_unavailable`): nothing was changed.
     #[response(
         status = 503,
@@ -120,14 +135,6 @@ pub enum MutationErrors {
         example = json!(ErrorCode::StoreUnavailable.example())
     )]
     StoreUnavailable(ProblemDocument),
-    /// A request with this Idempotency-Key is still running (`idempotency_key_in_progress`).
-    #[response(
-        status = 409,
-        content_type = "application/problem+json",
-        headers(("Retry-After" = u64, description = "Seconds to wait before asking again")),
-        example = json!(ErrorCode::IdempotencyKeyInProgress.example())
-    )]
-    KeyInProgress(ProblemDocument),
 }
 
 /// Reports every item to the audit trail.
@@ -172,7 +179,7 @@ impl MutationObserver for AuditedCaller<'_> {
 }
 
 /// Reads and checks the Idempotency-Key header: 1 to 255 visible ASCII characters.
-fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+pub(crate) fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     let Some(value) = req.headers().get(&IDEMPOTENCY_KEY) else {
         return Ok(None);
     };
@@ -269,18 +276,25 @@ async fn send_as_campaign(
         .invitations
         .run_once_stored(&scope, 202, create)
         .await?;
+    Ok(stored_campaign(accepted(None), answer))
+}
+
+/// A keyed campaign creation's answer: `response` with the stored bytes (a replay is the first
+/// answer exactly), the `Location` of the campaign they name and, for a replay,
+/// `Idempotent-Replayed: true`.
+pub(crate) fn stored_campaign(mut response: HttpResponseBuilder, answer: Answer) -> HttpResponse {
     // The stored answer is the campaign as first answered: its id gives the Location again.
-    let id = serde_json::from_slice::<StoredCampaign>(&answer.body)
-        .map(|stored| stored.id)
-        .inspect_err(|_| tracing::error!("a stored respond-async answer names no campaign"))
-        .ok();
-    let mut response = accepted(id.as_deref());
+    match serde_json::from_slice::<StoredCampaign>(&answer.body) {
+        Ok(stored) => {
+            response.insert_header((LOCATION, crate::routes::campaigns::location(&stored.id)));
+        }
+        Err(_) => tracing::error!("a stored campaign creation names no campaign"),
+    }
     response.content_type("application/json");
     if answer.replayed {
         response.insert_header((IDEMPOTENT_REPLAYED, HeaderValue::from_static("true")));
     }
-    // The stored bytes: a replay is the first answer exactly.
-    Ok(response.body(answer.body))
+    response.body(answer.body)
 }
 
 /// The start of a `202` for a send that became campaign `id` (its `Location`).
@@ -344,6 +358,7 @@ fn prefers_async(req: &HttpRequest) -> bool {
         BodyErrors,
         AuthErrors,
         MutationErrors,
+        IdempotencyErrors,
     )
 )]
 pub async fn send_invitations(
@@ -402,6 +417,7 @@ pub async fn send_invitations(
         BodyErrors,
         AuthErrors,
         MutationErrors,
+        IdempotencyErrors,
     )
 )]
 pub async fn cancel_invitations(

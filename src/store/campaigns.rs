@@ -165,6 +165,8 @@ pub struct CampaignRecord {
     pub updated_at: DateTime<Utc>,
     /// Completed or cancelled.
     pub completed_at: Option<DateTime<Utc>>,
+    /// For a roster: the names of its other columns, which its items' values follow.
+    pub roster_columns: Vec<String>,
 }
 
 /// An invitation as a list page showed it, so that the item's send needs no read.
@@ -188,6 +190,18 @@ pub struct NewItem {
     pub skipped: Option<String>,
     /// The invitation, when the source already read it.
     pub known: Option<KnownInvitation>,
+    /// For a roster's item: its row and its values of the roster's other columns.
+    pub roster: Option<RosterRow>,
+}
+
+/// Where an item stands in its roster: what joins a report back to it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RosterRow {
+    /// Its row number as a spreadsheet shows it (the header is row 1).
+    pub row: u32,
+    /// Its values of the roster's other columns, in the order the campaign's
+    /// `roster_columns` names them.
+    pub values: Vec<String>,
 }
 
 impl fmt::Debug for NewItem {
@@ -195,6 +209,15 @@ impl fmt::Debug for NewItem {
         f.debug_struct("NewItem")
             .field("skipped", &self.skipped)
             .field("known", &self.known)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for RosterRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The values are the caller's roster: personal data stays out of logs.
+        f.debug_struct("RosterRow")
+            .field("row", &self.row)
             .finish_non_exhaustive()
     }
 }
@@ -275,6 +298,8 @@ pub struct ItemRecord {
     pub last_mail_at: Option<DateTime<Utc>>,
     /// Last changed.
     pub updated_at: DateTime<Utc>,
+    /// For a roster's item: its row and other columns.
+    pub roster: Option<RosterRow>,
 }
 
 impl fmt::Debug for ItemRecord {
@@ -307,13 +332,19 @@ pub struct ItemPage {
 
 const CAMPAIGN_COLUMNS: &str = "id, owner_iss, owner_sub, name, state, dry_run, resend, \
     source_kind, source_states, remind_after_secs, remind_max, start_at, resumes_at, planned, \
-    google_calls, created_at, updated_at, completed_at";
+    google_calls, created_at, updated_at, completed_at, roster_columns";
 
 const LEASE_COLUMNS: &str = "id, campaign_id, email, outcome, known_state, known_mails, \
     known_update, mails, reminders, mailing, claims, lease_token";
 
-const ITEM_COLUMNS: &str =
-    "id, email, outcome, reason, error_code, error_detail, mails, last_mail_at, updated_at";
+const ITEM_COLUMNS: &str = "id, email, outcome, reason, error_code, error_detail, mails, last_mail_at, updated_at, \
+     roster_row, roster_values";
+
+/// A JSON array of strings from a column (an empty list for NULL or what is not one).
+fn strings(json: Option<String>) -> Vec<String> {
+    json.and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default()
+}
 
 /// A non-negative count from a column.
 fn count(n: i64) -> u32 {
@@ -363,6 +394,7 @@ macro_rules! campaign_from_row {
             completed_at: row
                 .try_get::<Option<i64>, _>("completed_at")?
                 .map(from_millis),
+            roster_columns: strings(row.try_get("roster_columns")?),
         })
     }};
 }
@@ -416,6 +448,13 @@ macro_rules! item_from_row {
                 .try_get::<Option<i64>, _>("last_mail_at")?
                 .map(from_millis),
             updated_at: from_millis(row.try_get("updated_at")?),
+            roster: match row.try_get::<Option<i64>, _>("roster_row")? {
+                Some(n) => Some(RosterRow {
+                    row: count(n),
+                    values: strings(row.try_get("roster_values")?),
+                }),
+                None => None,
+            },
         })
     }};
 }
@@ -476,7 +515,14 @@ impl Store {
     ) -> Result<u64, StoreError> {
         let now = to_millis(self.clock.now());
         const INSERT: &str = "INSERT INTO campaign_items (campaign_id, email, person, outcome, \
-             reason, known_state, known_mails, known_update, due_at, updated_at) ";
+             reason, known_state, known_mails, known_update, due_at, updated_at, roster_row, \
+             roster_values) ";
+        let roster_row = |item: &NewItem| item.roster.as_ref().map(|r| i64::from(r.row));
+        let roster_values = |item: &NewItem| {
+            item.roster
+                .as_ref()
+                .map(|r| serde_json::to_string(&r.values).unwrap_or_default())
+        };
         // One statement per slice (well under both databases' limits on bound values): a
         // roster of 100,000 rows is 200 statements, not 100,000.
         const ROWS: usize = 500;
@@ -497,7 +543,9 @@ impl Store {
                         .push_bind(known.map(|k| k.mails_sent))
                         .push_bind(known.and_then(|k| k.updated).map(to_millis))
                         .push_bind(pending.then_some(now))
-                        .push_bind(now);
+                        .push_bind(now)
+                        .push_bind(roster_row(item))
+                        .push_bind(roster_values(item));
                 });
                 insert.push(" ON CONFLICT (campaign_id, person) DO NOTHING RETURNING person");
                 let rows = insert.build().fetch_all(&mut *conn).await?;
@@ -528,7 +576,9 @@ impl Store {
                             .push_bind(None::<i64>)
                             .push_bind(None::<i64>)
                             .push_bind(None::<i64>)
-                            .push_bind(now);
+                            .push_bind(now)
+                            .push_bind(roster_row(item))
+                            .push_bind(roster_values(item));
                     });
                     added += insert.build().execute(&mut *conn).await?.rows_affected();
                 }
@@ -537,6 +587,19 @@ impl Store {
         }.await)?;
         tx.commit().await?;
         Ok(added)
+    }
+
+    /// Records the names of a roster's other columns on campaign `id` (its items' values
+    /// follow them).
+    pub async fn set_roster_columns(&self, id: &str, columns: &[String]) -> Result<(), StoreError> {
+        let columns = serde_json::to_string(columns).unwrap_or_default();
+        with_pool!(self, pool => sqlx::query("UPDATE campaigns SET roster_columns = $2 WHERE id = $1")
+            .bind(id)
+            .bind(columns)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
     }
 
     /// Deletes campaign `id` and its items, together (a creation that failed half-way).
@@ -722,6 +785,25 @@ impl Store {
             query.push(")");
             query.build().execute(pool).await.map(|r| r.rows_affected() == 1)
         })?;
+        Ok(moved)
+    }
+
+    /// Resumes campaign `id` if it is paused, to what it was: `scheduled` while its `startAt`
+    /// is still ahead, `running` after (a waiting campaign runs and waits again if it must).
+    /// One statement, so the start is compared with the store's clock at the moment it moves.
+    /// Answers whether it moved.
+    pub async fn resume_campaign(&self, id: &str) -> Result<bool, StoreError> {
+        let now = to_millis(self.clock.now());
+        let moved = with_pool!(self, pool => sqlx::query(
+            "UPDATE campaigns SET state = CASE WHEN start_at > $2 THEN 'scheduled' \
+             ELSE 'running' END, resumes_at = NULL, updated_at = $2 \
+             WHERE id = $1 AND state = 'paused'",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected() == 1))?;
         Ok(moved)
     }
 

@@ -3,8 +3,8 @@
 //! every 20 ms of real time; tests wait for what it does with a bounded poll.
 
 use crate::helpers::{
-    Answer, CALLER, TestApp, admin_token, spawn_app_clocked, spawn_google, test_settings, token,
-    token_for,
+    Answer, CALLER, TestApp, admin_token, csv_records, ndjson_emails, spawn_app_clocked,
+    spawn_google, test_settings, token, token_for,
 };
 use chrono::{DateTime, TimeZone, Utc};
 use invitation_gateway::auth::Scope;
@@ -78,6 +78,15 @@ impl TestApp {
 
     async fn mails(&self) -> Value {
         self.stats().await["mailsSent"].clone()
+    }
+}
+
+/// Settings on the PostgreSQL database `url`, or on the test's own SQLite file when None.
+fn on_database(url: Option<String>) -> impl FnOnce(&mut Settings) {
+    move |s| {
+        if let Some(url) = url {
+            s.store.database_url = url.into();
+        }
     }
 }
 
@@ -265,6 +274,61 @@ async fn a_paused_campaign_mails_nobody_until_it_is_resumed() {
         .assert_problem(409, "campaign_state_conflict");
 }
 
+#[tokio::test]
+async fn a_paused_scheduled_campaign_resumed_before_its_start_is_scheduled_and_mails_nobody_until_then()
+ {
+    resumed_before_its_start(None).await;
+}
+
+#[tokio::test]
+async fn on_postgresql_a_paused_scheduled_campaign_resumed_before_its_start_waits_for_it() {
+    crate::helpers::on_postgresql(|url| resumed_before_its_start(Some(url))).await;
+}
+
+/// A campaign for 2030, paused and resumed now, on the test's SQLite file or the PostgreSQL
+/// database `url`.
+async fn resumed_before_its_start(url: Option<String>) {
+    let (app, clock) = app(Seed::Demo, on_database(url)).await;
+    let id = id_of(
+        &app.create_campaign(
+            &admin_token(),
+            json!({"name": "2030", "startAt": "2030-01-01T00:00:00Z",
+                   "source": {"emails": ["grace+hr@example.com"]}}),
+        )
+        .await,
+    );
+    let paused = app.lifecycle(&id, "pause", &admin_token()).await;
+    assert_eq!(paused.body["state"], "paused", "{}", paused.body);
+
+    let resumed = app.lifecycle(&id, "resume", &admin_token()).await;
+    assert_eq!(resumed.status, 200, "{}", resumed.body);
+    assert_eq!(resumed.body["state"], "scheduled", "{}", resumed.body);
+    assert_eq!(resumed.body["startAt"], "2030-01-01T00:00:00.000Z");
+    // A witness due now: once the worker has finished it, it has looked at the resumed
+    // campaign too (due campaigns are taken oldest first), and left it alone.
+    let witness = id_of(
+        &app.create_campaign(
+            &admin_token(),
+            json!({"name": "now", "source": {"emails": ["donald@example.com"]}}),
+        )
+        .await,
+    );
+    app.campaign_when(&witness, state_is("completed")).await;
+    assert_eq!(app.mails().await, json!({"donald@example.com": 1}));
+    assert_eq!(app.campaign(&id).await["state"], "scheduled");
+
+    clock.advance(Duration::from_secs(
+        u64::try_from((Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 1).unwrap() - start()).num_seconds())
+            .expect("2030 is ahead"),
+    ));
+    let done = app.campaign_when(&id, state_is("completed")).await;
+    assert_eq!(done["counts"], json!({"sent": 1}));
+    assert_eq!(
+        app.mails().await,
+        json!({"donald@example.com": 1, "grace+hr@example.com": 1})
+    );
+}
+
 const FIVE: [&str; 5] = [
     "grace+hr@example.com",
     "donald@example.com",
@@ -280,11 +344,7 @@ async fn a_spent_daily_mail_budget_makes_a_campaign_wait_for_the_next_day_and_th
 
 #[tokio::test]
 async fn on_postgresql_a_spent_daily_mail_budget_makes_a_campaign_wait_for_the_next_day() {
-    let Some(db) = crate::pg::PgDatabase::create().await else {
-        return;
-    };
-    waits_for_the_next_day(Some(db.url.clone())).await;
-    db.drop_it().await;
+    crate::helpers::on_postgresql(|url| waits_for_the_next_day(Some(url))).await;
 }
 
 /// The budget test on the test's own SQLite file, or on the PostgreSQL database `url`.
@@ -899,7 +959,10 @@ async fn a_roster_streamed_as_csv_becomes_items_and_its_report_lists_every_one()
     assert_eq!(report.headers()["content-type"], "text/csv; charset=utf-8");
     let text = report.text().await.unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], "email,outcome,reason,mails,lastMailAt,updatedAt");
+    assert_eq!(
+        lines[0],
+        "email,outcome,reason,mails,lastMailAt,updatedAt,row,name,team"
+    );
     assert_eq!(lines.len(), 1501);
     assert!(
         lines[1].starts_with("bad0,skipped,invalid_email,0,,"),
@@ -1000,4 +1063,268 @@ async fn a_google_outage_makes_a_campaign_wait_without_failing_its_items() {
     }
     assert_eq!(done["state"], "completed", "{done}");
     assert_eq!(done["counts"], json!({"sent": 2}));
+}
+
+impl TestApp {
+    /// The campaign's report as `accept` (`text/csv` or `application/x-ndjson`).
+    async fn report(&self, id: &str, accept: &str) -> String {
+        let response = self
+            .client
+            .get(format!("{}/v1/campaigns/{id}/report", self.address))
+            .bearer_auth(admin_token())
+            .header("accept", accept)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_report_neutralises_roster_values_a_spreadsheet_would_read_as_formulas() {
+    let (app, _clock) = app(Seed::Demo, |_| {}).await;
+    let formulas = [
+        "=HYPERLINK(\"http://evil.example\",\"a\")",
+        "+SUM(1+1)",
+        "@SUM(1)",
+        "-2+3+cmd|' /C calc'!A0",
+        "=1+1@example.com",
+    ];
+    let mut roster = String::from("email\r\n");
+    for value in formulas {
+        roster.push_str(&format!("\"{}\"\r\n", value.replace('"', "\"\"")));
+    }
+    let id = id_of(
+        &app.create_roster(&admin_token(), "dryRun=true", &roster)
+            .await,
+    );
+    app.campaign_when(&id, state_is("completed")).await;
+
+    let records = csv_records(&app.report(&id, "text/csv").await);
+    let mut emails: Vec<&str> = records[1..].iter().map(|r| r[0].as_str()).collect();
+    emails.sort_unstable();
+    let mut expected: Vec<String> = formulas.iter().map(|f| format!("'{f}")).collect();
+    expected.sort_unstable();
+    assert_eq!(emails, expected);
+    // NDJSON keeps the values as they are.
+    let kept = ndjson_emails(&app.report(&id, "application/x-ndjson").await);
+    let mut expected: Vec<String> = formulas.iter().map(|f| (*f).to_owned()).collect();
+    expected.sort_unstable();
+    assert_eq!(kept, expected);
+}
+
+#[tokio::test]
+async fn rosters_as_people_save_them_import_semicolon_and_tab_files_and_the_usual_header_spellings()
+{
+    let (app, _clock) = app(Seed::Demo, |_| {}).await;
+    for (csv, separated) in [
+        // Excel in most of Europe, with its byte order mark, and Google's own user CSV header.
+        (
+            "\u{feff}First Name [Required];\"Email Address [Required]\";Employee ID\r\n\
+             Ada;ada@example.com;E1\r\nGrace;grace+hr@example.com;E2\r\nX;not an address;E3\r\n",
+            "semicolon",
+        ),
+        (
+            "name\tE-mail\nAda\tada@example.com\nGrace\tgrace+hr@example.com\nX\tnot an address\n",
+            "tab",
+        ),
+        (
+            "Email Address,name\r\nada@example.com,\"Lovelace; Ada\"\r\ngrace+hr@example.com,G\r\n\
+             not an address,X\r\n",
+            "comma",
+        ),
+    ] {
+        let created = app.create_roster(&admin_token(), "dryRun=true", csv).await;
+        let id = id_of(&created);
+        assert_eq!(created.body["total"], 3, "{separated}: {}", created.body);
+        let done = app.campaign_when(&id, state_is("completed")).await;
+        assert_eq!(
+            done["counts"],
+            json!({"already_invited": 1, "would_send": 1, "skipped": 1}),
+            "{separated}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_roster_without_an_email_column_is_refused_naming_the_columns_found() {
+    let (app, _clock) = app(Seed::Demo, |_| {}).await;
+    let answer = app
+        .create_roster(
+            &admin_token(),
+            "",
+            "Name;Mail;Team\r\nAda;ada@example.com;eng\r\n",
+        )
+        .await;
+    answer.assert_problem(400, "invalid_request");
+    let detail = answer.body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("semicolon-separated") && detail.contains(r#""Name", "Mail", "Team""#),
+        "{detail}"
+    );
+    // A roster without a header: its first row is data, and its address is not repeated.
+    let answer = app
+        .create_roster(&admin_token(), "", "ada@example.com,Ada\r\n")
+        .await;
+    answer.assert_problem(400, "invalid_request");
+    let detail = answer.body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("(an address)") && !detail.contains("ada@"),
+        "{detail}"
+    );
+    assert_eq!(
+        app.get_as("/v1/campaigns", &admin_token()).await.body["campaigns"],
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn a_report_joins_back_to_the_roster_with_row_numbers_and_its_other_columns() {
+    report_joins_back(None).await;
+}
+
+#[tokio::test]
+async fn on_postgresql_a_report_joins_back_to_the_roster() {
+    crate::helpers::on_postgresql(|url| report_joins_back(Some(url))).await;
+}
+
+/// A roster with other columns (formulas among their values, a password column, a value over
+/// two lines, a blank line, a duplicate) on SQLite or on the PostgreSQL database `url`.
+async fn report_joins_back(url: Option<String>) {
+    let (app, _clock) = app(Seed::Demo, on_database(url)).await;
+    let roster = "employee_id;email;Password;notes;\r\n\
+        E1;ada@example.com;secret1;\"=HYPERLINK(\"\"http://x\"\",\"\"a\"\")\";\r\n\
+        \r\n\
+        E2;grace+hr@example.com;secret2;\"two\r\nlines\";\r\n\
+        E3;not an address;;\t=1+1;\r\n\
+        E4;ADA@example.com;;\"\r=2\";\r\n\
+        E5;radia@example.com;;+1;\r\n\
+        E6;john@example.com;;-1;\r\n\
+        E7;donald@example.com;;@x;\r\n";
+    let id = id_of(
+        &app.create_roster(&admin_token(), "dryRun=true", roster)
+            .await,
+    );
+    app.campaign_when(&id, state_is("completed")).await;
+
+    // CSV: the fixed columns, the row, then the roster's other named columns (no password).
+    let records = csv_records(&app.report(&id, "text/csv").await);
+    assert_eq!(
+        records[0],
+        [
+            "email",
+            "outcome",
+            "reason",
+            "mails",
+            "lastMailAt",
+            "updatedAt",
+            "row",
+            "employee_id",
+            "notes"
+        ]
+    );
+    let mut joined: Vec<(String, String, String, String)> = records[1..]
+        .iter()
+        .map(|r| (r[6].clone(), r[7].clone(), r[0].clone(), r[8].clone()))
+        .collect();
+    joined.sort_unstable();
+    let expected: Vec<(String, String, String, String)> = [
+        (
+            "2",
+            "E1",
+            "ada@example.com",
+            "'=HYPERLINK(\"http://x\",\"a\")",
+        ),
+        ("4", "E2", "grace+hr@example.com", "two\r\nlines"),
+        ("5", "E3", "not an address", "'\t=1+1"),
+        ("6", "E4", "ADA@example.com", "'\r=2"),
+        ("7", "E5", "radia@example.com", "'+1"),
+        ("8", "E6", "john@example.com", "'-1"),
+        ("9", "E7", "donald@example.com", "'@x"),
+    ]
+    .iter()
+    .map(|(a, b, c, d)| ((*a).into(), (*b).into(), (*c).into(), (*d).into()))
+    .collect();
+    assert_eq!(joined, expected);
+    let report = app.report(&id, "text/csv").await;
+    assert!(
+        !report.contains("secret"),
+        "a password column is never kept"
+    );
+
+    // NDJSON and the items API: `row` and `columns` by name, values as they were.
+    let ndjson = app.report(&id, "application/x-ndjson").await;
+    let items: Vec<Value> = ndjson
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let listed = app
+        .get_as(&format!("/v1/campaigns/{id}/items"), &admin_token())
+        .await
+        .body["items"]
+        .clone();
+    for items in [json!(items), listed] {
+        let e4 = items
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["row"] == 6)
+            .expect("row 6");
+        assert_eq!(e4["columns"], json!({"employee_id": "E4", "notes": "\r=2"}));
+        assert_eq!(e4["reason"], "duplicate");
+        assert_eq!(items.as_array().unwrap().len(), 7);
+    }
+    // A campaign without a roster has neither.
+    let plain = id_of(
+        &app.create_campaign(
+            &admin_token(),
+            json!({"name": "p", "dryRun": true,
+            "source": {"emails": ["ada@example.com"]}}),
+        )
+        .await,
+    );
+    app.campaign_when(&plain, state_is("completed")).await;
+    let item = &app
+        .get_as(&format!("/v1/campaigns/{plain}/items"), &admin_token())
+        .await
+        .body["items"][0];
+    assert!(
+        item.get("row").is_none() && item.get("columns").is_none(),
+        "{item}"
+    );
+}
+
+#[tokio::test]
+async fn a_roster_row_whose_other_columns_are_too_large_is_refused_and_only_64_columns_are_kept() {
+    let (app, _clock) = app(Seed::Demo, |_| {}).await;
+    let big = "x".repeat(2050);
+    let answer = app
+        .create_roster(
+            &admin_token(),
+            "dryRun=true",
+            &format!("email,a,b\r\nada@example.com,a,b\r\ngrace+hr@example.com,{big},{big}\r\n"),
+        )
+        .await;
+    answer.assert_problem(400, "invalid_request");
+    assert_eq!(
+        answer.body["detail"],
+        "roster: row 3: its other columns hold more than 4096 bytes."
+    );
+
+    let names: Vec<String> = (0..70).map(|i| format!("c{i}")).collect();
+    let roster = format!(
+        "email,{}\r\nada@example.com,{}\r\n",
+        names.join(","),
+        names.join(",")
+    );
+    let id = id_of(
+        &app.create_roster(&admin_token(), "dryRun=true", &roster)
+            .await,
+    );
+    app.campaign_when(&id, state_is("completed")).await;
+    let records = csv_records(&app.report(&id, "text/csv").await);
+    assert_eq!(records[0].len(), 7 + 64, "{:?}", records[0]);
+    assert_eq!(records[0][7 + 63], "c63");
+    assert_eq!(records[1][7 + 63], "c63");
 }

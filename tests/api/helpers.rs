@@ -503,3 +503,58 @@ pub async fn metric(base: &str, series: &str) -> f64 {
         })
         .unwrap_or(0.0)
 }
+
+/// The `email` of every line of an NDJSON text, sorted.
+pub fn ndjson_emails(text: &str) -> Vec<String> {
+    let mut emails: Vec<String> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("a JSON line")["email"]
+                .as_str()
+                .expect("an email")
+                .to_owned()
+        })
+        .collect();
+    emails.sort_unstable();
+    emails
+}
+
+/// The records of a CSV text as RFC 4180 reads them (quoted fields may hold commas, quotes and
+/// line ends), for tests that read a CSV the gateway wrote.
+pub fn csv_records(text: &str) -> Vec<Vec<String>> {
+    let (mut records, mut record, mut field) = (Vec::new(), Vec::new(), String::new());
+    let (mut quoted, mut chars) = (false, text.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => record.push(std::mem::take(&mut field)),
+            (false, '\r') if chars.peek() == Some(&'\n') => {}
+            (false, '\n') => {
+                record.push(std::mem::take(&mut field));
+                records.push(std::mem::take(&mut record));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    if !field.is_empty() || !record.is_empty() {
+        record.push(field);
+        records.push(record);
+    }
+    records
+}
+
+/// Runs `test` on a fresh PostgreSQL database (its URL), then drops it; skipped like
+/// [`crate::pg::PgDatabase::create`].
+pub async fn on_postgresql<F: std::future::Future<Output = ()>>(test: impl FnOnce(String) -> F) {
+    let Some(db) = crate::pg::PgDatabase::create().await else {
+        return;
+    };
+    test(db.url.clone()).await;
+    db.drop_it().await;
+}

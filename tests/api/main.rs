@@ -11,6 +11,7 @@ mod campaign_replicas;
 mod campaigns;
 mod cli;
 mod console;
+mod create_keyed;
 mod deploy;
 mod doctor;
 mod emulator;

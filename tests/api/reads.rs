@@ -1,8 +1,8 @@
 //! The read operations of /v1: eligibility, lookup, list, summary, export.
 
 use crate::helpers::{
-    TestApp, admin_token, spawn_app, spawn_app_tuned, spawn_app_with, spawn_google, test_settings,
-    token,
+    TestApp, admin_token, ndjson_emails, spawn_app, spawn_app_tuned, spawn_app_with, spawn_google,
+    test_settings, token,
 };
 use invitation_gateway::auth::Scope;
 use invitation_gateway::emulator::{Seed, SeedAccount, State};
@@ -410,5 +410,62 @@ async fn eligible_and_not_eligible_answers_live_for_their_own_ttls() {
         app.calls("isInvitableUser").await,
         3,
         "two misses, then one"
+    );
+}
+
+#[tokio::test]
+async fn export_neutralises_addresses_a_spreadsheet_would_read_as_formulas() {
+    // Valid addresses, as Google lists them: each begins with a formula character.
+    let emails = [
+        "=1+1@example.com",
+        "+sum@example.com",
+        "-2+3@example.com",
+        "plain@example.com",
+    ];
+    let seed = Seed::Accounts(
+        emails
+            .iter()
+            .map(|e| SeedAccount::new(*e, Some(State::Invited)))
+            .collect(),
+    );
+    let google = spawn_google(seed).await;
+    let settings = test_settings(&google);
+    let app = spawn_app_with(google, settings).await;
+
+    let export = |accept: &'static str| {
+        let request = app
+            .client
+            .get(format!("{}/v1/invitations/export", app.address))
+            .bearer_auth(admin_token())
+            .header("accept", accept);
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    let csv = export("text/csv").await;
+    let mut cells: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    cells.sort_unstable();
+    assert_eq!(
+        cells,
+        [
+            "'+sum@example.com",
+            "'-2+3@example.com",
+            "'=1+1@example.com",
+            "plain@example.com"
+        ],
+        "{csv}"
+    );
+    // NDJSON keeps the values as they are.
+    let listed = ndjson_emails(&export("application/x-ndjson").await);
+    assert_eq!(
+        listed,
+        [
+            "+sum@example.com",
+            "-2+3@example.com",
+            "=1+1@example.com",
+            "plain@example.com"
+        ]
     );
 }

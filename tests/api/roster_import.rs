@@ -216,6 +216,7 @@ async fn half_imported(app: &TestApp, clock: &Clock, id: &str) {
             email: format!("p{i}@corp.example.com"),
             skipped: None,
             known: None,
+            roster: None,
         })
         .collect();
     store

@@ -16,18 +16,64 @@ const PEOPLE: [&str; 3] = [
     "donald@example.com",
 ];
 
-/// An answer to a send, with what an idempotent retry is compared on.
+/// An answer to a send or a create, with what an idempotent retry is compared on.
 #[derive(Debug)]
-struct Sent {
-    status: u16,
-    location: Option<String>,
-    replayed: bool,
-    body: String,
+pub struct Sent {
+    pub status: u16,
+    pub location: Option<String>,
+    pub replayed: bool,
+    pub body: String,
 }
 
 impl Sent {
-    fn json(&self) -> Value {
+    pub fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// Sends `request` and reads its answer.
+    pub async fn of(request: reqwest::RequestBuilder) -> Sent {
+        let response = request.send().await.expect("the gateway answers");
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let location = header("location");
+        let replayed = header("idempotent-replayed").is_some_and(|v| v == "true");
+        Sent {
+            status: response.status().as_u16(),
+            location,
+            replayed,
+            body: response.text().await.unwrap_or_default(),
+        }
+    }
+
+    /// The id of the campaign that every one of `answers` names, asserting `status`, one body
+    /// for all and exactly one answer that is no replay (one request created it).
+    pub fn one_campaign_for_all(answers: &[Sent], status: u16) -> String {
+        let id = answers[0].campaign_id(status);
+        for answer in answers {
+            assert_eq!(answer.campaign_id(status), id, "{answers:?}");
+            assert_eq!(answer.body, answers[0].body, "one answer for all");
+        }
+        assert_eq!(
+            answers.iter().filter(|a| !a.replayed).count(),
+            1,
+            "exactly one created the campaign: {answers:?}"
+        );
+        id
+    }
+
+    /// The id of the campaign its `Location` names, asserting `status`.
+    pub fn campaign_id(&self, status: u16) -> String {
+        assert_eq!(self.status, status, "{}", self.body);
+        self.location
+            .as_deref()
+            .and_then(|l| l.strip_prefix("/v1/campaigns/"))
+            .expect("a Location naming the campaign")
+            .to_owned()
     }
 }
 
@@ -44,26 +90,11 @@ async fn send(base: &str, emails: &[&str], async_: bool, key: Option<&str>) -> S
     if let Some(key) = key {
         request = request.header("idempotency-key", key);
     }
-    let response = request.send().await.expect("the gateway answers");
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let location = header("location");
-    let replayed = header("idempotent-replayed").is_some_and(|v| v == "true");
-    Sent {
-        status: response.status().as_u16(),
-        location,
-        replayed,
-        body: response.text().await.unwrap_or_default(),
-    }
+    Sent::of(request).await
 }
 
 /// The ids of every campaign `base` lists (the admin sees everybody's).
-async fn campaign_ids(base: &str) -> Vec<String> {
+pub async fn campaign_ids(base: &str) -> Vec<String> {
     let list: Value = reqwest::Client::new()
         .get(format!("{base}/v1/campaigns"))
         .bearer_auth(admin_token())
@@ -82,7 +113,7 @@ async fn campaign_ids(base: &str) -> Vec<String> {
 }
 
 /// Polls campaign `id` (at most 30 s) until it is completed; answers it.
-async fn completed(base: &str, id: &str) -> Value {
+pub async fn completed(base: &str, id: &str) -> Value {
     let mut campaign = Value::Null;
     for _ in 0..1500 {
         campaign = reqwest::Client::new()
@@ -103,7 +134,7 @@ async fn completed(base: &str, id: &str) -> Value {
 }
 
 /// Asserts that every one of `people` got exactly one mail and nobody else got any.
-fn each_mailed_once(stats: &Value, people: &[&str]) {
+pub fn each_mailed_once(stats: &Value, people: &[&str]) {
     let mails = stats["mailsSent"].as_object().expect("mails per address");
     assert_eq!(mails.len(), people.len(), "{stats}");
     assert!(people.iter().all(|p| mails[*p] == 1), "{stats}");
@@ -111,7 +142,7 @@ fn each_mailed_once(stats: &Value, people: &[&str]) {
 }
 
 /// A gateway with a quick campaign worker, on its own SQLite file or on PostgreSQL `url`.
-async fn app(url: Option<&str>) -> TestApp {
+pub async fn app(url: Option<&str>) -> TestApp {
     spawn_app_tuned(|s| {
         s.invitations.campaigns.poll = Duration::from_millis(20);
         if let Some(url) = url {
@@ -121,14 +152,9 @@ async fn app(url: Option<&str>) -> TestApp {
     .await
 }
 
-/// The id of the campaign an answer's `Location` names.
+/// The id of the campaign a `202`'s `Location` names.
 fn id_of(sent: &Sent) -> String {
-    assert_eq!(sent.status, 202, "{}", sent.body);
-    sent.location
-        .as_deref()
-        .and_then(|l| l.strip_prefix("/v1/campaigns/"))
-        .expect("a Location naming the campaign")
-        .to_owned()
+    sent.campaign_id(202)
 }
 
 #[tokio::test]
@@ -170,16 +196,7 @@ async fn ten_at_once_make_one_campaign(url: Option<&str>) {
     )
     .await;
 
-    let id = id_of(&answers[0]);
-    for answer in &answers {
-        assert_eq!(id_of(answer), id, "{answers:?}");
-        assert_eq!(answer.body, answers[0].body, "one answer for all");
-    }
-    assert_eq!(
-        answers.iter().filter(|a| !a.replayed).count(),
-        1,
-        "exactly one created the campaign: {answers:?}"
-    );
+    let id = Sent::one_campaign_for_all(&answers, 202);
     assert_eq!(campaign_ids(&app.address).await, vec![id.clone()]);
     completed(&app.address, &id).await;
     each_mailed_once(&app.stats().await, &PEOPLE);
@@ -221,6 +238,20 @@ async fn a_respond_async_key_used_with_another_body_or_without_the_preference_is
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_replicas_given_one_respond_async_key_at_once_make_one_campaign() {
+    two_replicas_make_one_campaign(202, &PEOPLE, |base| async move {
+        send(&base, &PEOPLE, true, Some("wave-11")).await
+    })
+    .await;
+}
+
+/// Two replicas sharing a fresh PostgreSQL database, in front of the demo seed, given six
+/// keyed requests at once (`post` to each replica in turn, answered `status`), make one
+/// campaign, which mails each of `people` once.
+pub async fn two_replicas_make_one_campaign<F, Fut>(status: u16, people: &[&str], post: F)
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Sent>,
+{
     let Some(db) = PgDatabase::create().await else {
         return;
     };
@@ -230,26 +261,15 @@ async fn two_replicas_given_one_respond_async_key_at_once_make_one_campaign() {
         .map(|_| start_replica(&google, &db.url, &quick))
         .collect();
 
-    let answers = futures_util::future::join_all(
-        (0..6).map(|i| send(&replicas[i % 2].base, &PEOPLE, true, Some("wave-11"))),
-    )
-    .await;
+    let answers =
+        futures_util::future::join_all((0..6).map(|i| post(replicas[i % 2].base.clone()))).await;
 
-    let id = id_of(&answers[0]);
-    for answer in &answers {
-        assert_eq!(id_of(answer), id, "{answers:?}");
-        assert_eq!(answer.body, answers[0].body, "one answer for all");
-    }
-    assert_eq!(
-        answers.iter().filter(|a| !a.replayed).count(),
-        1,
-        "{answers:?}"
-    );
+    let id = Sent::one_campaign_for_all(&answers, status);
     for replica in &replicas {
         assert_eq!(campaign_ids(&replica.base).await, vec![id.clone()]);
     }
     completed(&replicas[1].base, &id).await;
-    each_mailed_once(&stats(&google).await, &PEOPLE);
+    each_mailed_once(&stats(&google).await, people);
     drop(replicas);
     db.drop_it().await;
 }

@@ -50,6 +50,7 @@ fn pending(email: &str) -> NewItem {
         email: email.into(),
         skipped: None,
         known: None,
+        roster: None,
     }
 }
 

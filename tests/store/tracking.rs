@@ -231,7 +231,7 @@ store_test! {
             })
             .await
             .unwrap();
-        let ada = NewItem { email: "ada@example.com".into(), skipped: None, known: None };
+        let ada = NewItem { email: "ada@example.com".into(), skipped: None, known: None, roster: None };
         store.add_campaign_items("c1", &[ada], true).await.unwrap();
         let first = store.claim_campaign_items("c1", 1, LEASE).await.unwrap().remove(0);
         let sent = |due_at| ItemUpdate { outcome: "sent".into(), mailed: true, due_at, ..ItemUpdate::default() };
