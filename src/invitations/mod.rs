@@ -14,6 +14,7 @@ pub mod idempotency;
 pub mod listing;
 pub mod mutation;
 pub mod outcome;
+pub mod settle;
 
 use crate::config::Settings;
 use crate::google::breaker::BreakerState;
@@ -334,7 +335,7 @@ impl Invitations {
             campaign: None,
         };
         self.mutate(
-            Action::Send,
+            (Action::Send, caller),
             batch,
             observer,
             request_id,
@@ -372,7 +373,7 @@ impl Invitations {
             campaign: None,
         };
         self.mutate(
-            Action::Cancel,
+            (Action::Cancel, caller),
             batch,
             observer,
             request_id,
@@ -385,7 +386,7 @@ impl Invitations {
 
     async fn mutate<'a, F>(
         &'a self,
-        action: Action,
+        (action, caller): (Action, &'a CallerId),
         batch: &'a EmailBatch,
         observer: &'a dyn MutationObserver,
         request_id: &str,
@@ -415,6 +416,9 @@ impl Invitations {
                     },
                     Err(error) => mutation::refused(entry.raw(), error),
                 };
+                self.durable
+                    .record_item_decision(action, &done, request_id, caller, None)
+                    .await;
                 observer.record(action, &done);
                 done.result
             })

@@ -34,6 +34,7 @@ mod send_async;
 mod shutdown;
 mod spec_agreement;
 mod store;
+mod store_faults;
 mod token;
 mod tracking;
 mod tracking_crash;
