@@ -3,6 +3,7 @@
 
 mod audit_query;
 mod audit_trail;
+mod audit_truth;
 mod auth_rfc;
 mod bad_input;
 mod body_timeout;
