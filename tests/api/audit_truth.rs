@@ -3,10 +3,12 @@
 //! budget slot is no record at all; the store and the file hold the same records, each with
 //! its reason.
 
-use crate::helpers::{TestApp, admin_token, spawn_app_with, spawn_google, test_settings, token};
+use crate::helpers::{
+    TestApp, admin_token, spawn_app_clocked, spawn_app_with, spawn_google, test_settings, token,
+};
 use invitation_gateway::auth::Scope;
 use invitation_gateway::config::Settings;
-use invitation_gateway::emulator::Seed;
+use invitation_gateway::emulator::{Seed, SeedAccount, State};
 use invitation_gateway::startup::Application;
 use invitation_gateway::store::Clock;
 use serde_json::{Value, json};
@@ -132,4 +134,109 @@ async fn a_send_cut_off_before_its_outcome_is_known_answers_and_audits_unknown_a
         1,
         "no second mail"
     );
+}
+
+#[tokio::test]
+async fn a_campaign_paced_by_the_google_budget_leaves_one_record_per_person_the_same_in_store_and_file()
+ {
+    let mut accounts: Vec<SeedAccount> = (0..6)
+        .map(|i| SeedAccount::new(format!("w{i}@corp.example.com"), None))
+        .collect();
+    accounts.push(SeedAccount::new(
+        "inv@corp.example.com",
+        Some(State::Invited),
+    ));
+    accounts.push(SeedAccount::new(
+        "acc@corp.example.com",
+        Some(State::Accepted),
+    ));
+    let emails: Vec<String> = accounts.iter().map(|a| a.email.clone()).collect();
+    let google = spawn_google(Seed::Accounts(accounts)).await;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let file = dir.path().join("audit.jsonl");
+    let mut settings = test_settings(&google);
+    // Four background calls a window: most items wait for a slot, some after their intent.
+    settings.store.google_per_minute = 5;
+    settings.invitations.campaigns.poll = Duration::from_millis(20);
+    settings.audit.file = Some(file.clone());
+    let start = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 12, 1, 10, 0, 0)
+        .single()
+        .expect("a valid date");
+    let clock = Clock::manual(start);
+    let app = spawn_app_clocked(google, settings, clock.clone()).await;
+
+    let created = app
+        .post_json(
+            "/v1/campaigns",
+            &admin_token(),
+            json!({"name": "paced", "source": {"emails": emails}}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_str().expect("an id").to_owned();
+    let (mut done, mut waited) = (Value::Null, false);
+    for _ in 0..400 {
+        done = app
+            .get_as(&format!("/v1/campaigns/{id}"), &admin_token())
+            .await
+            .body;
+        waited |= done["state"] == "waiting";
+        if done["state"] == "completed" {
+            break;
+        }
+        clock.advance(Duration::from_secs(63));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(done["state"], "completed", "{done}");
+    assert!(waited, "the campaign waited for budget slots");
+    assert_eq!(
+        done["counts"],
+        json!({"sent": 6, "already_invited": 1, "already_accepted": 1}),
+        "{done}"
+    );
+
+    // The store: one record per person, none `failed` (a wait is not a failure).
+    let page = app
+        .get_as(
+            &format!("/v1/audit?campaign={id}&pageSize=100"),
+            &admin_token(),
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let mut stored: Vec<(String, String, Value)> = page.body["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|r| {
+            (
+                r["email"].as_str().unwrap_or_default().to_owned(),
+                r["outcome"].as_str().unwrap_or("null").to_owned(),
+                r["detail"].clone(),
+            )
+        })
+        .collect();
+    stored.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    assert_eq!(stored.len(), 8, "{stored:?}");
+    assert!(stored.iter().all(|r| r.1 != "failed"), "{stored:?}");
+    // The file holds the same records, with the same reasons.
+    let text = std::fs::read_to_string(&file).expect("the audit file");
+    let mut filed: Vec<(String, String, Value)> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("JSON lines"))
+        .filter(|r| r["campaign_id"] == id.as_str())
+        .map(|r| {
+            (
+                r["email"].as_str().unwrap_or_default().to_owned(),
+                r["outcome"].as_str().unwrap_or_default().to_owned(),
+                r["detail"].clone(),
+            )
+        })
+        .collect();
+    filed.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    assert_eq!(stored, filed, "{text}");
+    // A person the campaign skipped as already invited is found by a search.
+    let found = audit_at(&app.address, "inv@corp.example.com").await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["outcome"], "already_invited", "{found:?}");
+    assert_eq!(found[0]["campaignId"], id.as_str(), "{found:?}");
 }
