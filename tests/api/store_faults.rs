@@ -4,6 +4,7 @@
 //! record carrying its outcome, and the gateway works again by itself once the store can write.
 
 use crate::helpers::{TestApp, admin_token, spawn_app_clocked, spawn_google, test_settings};
+use crate::pg::PgDatabase;
 use chrono::{DateTime, TimeZone, Utc};
 use invitation_gateway::emulator::{Seed, SeedAccount};
 use invitation_gateway::store::Clock;
@@ -227,4 +228,69 @@ async fn a_store_that_fills_mid_campaign_loses_no_record_and_works_again_within_
     for result in again.body["results"].as_array().unwrap() {
         assert_eq!(result["outcome"], "already_invited", "{}", again.body);
     }
+}
+
+#[tokio::test]
+async fn postgres_connections_cut_mid_campaign_lose_no_record_and_the_campaign_completes() {
+    let Some(db) = PgDatabase::create().await else {
+        return;
+    };
+    let who = people("cut", 40);
+    let google = spawn_google(Seed::Accounts(
+        who.iter()
+            .map(|e| SeedAccount::new(e.clone(), None))
+            .collect(),
+    ))
+    .await;
+    let mut settings = test_settings(&google);
+    settings.store.database_url = db.url.clone().into();
+    settings.invitations.campaigns.poll = Duration::from_millis(20);
+    let lease = settings.invitations.campaigns.lease;
+    let clock = Clock::manual(start());
+    let app = spawn_app_clocked(google, settings, clock.clone()).await;
+    // Slow enough that the cuts below meet transactions and calls in flight.
+    app.control("latency", json!({"ms": 20})).await;
+    let created = app
+        .post_json(
+            "/v1/campaigns",
+            &admin_token(),
+            json!({"name": "cut", "source": {"emails": who}}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+
+    // Every connection of the gateway is cut, again and again, for a while (whatever each cut
+    // meets: a transaction, a COMMIT, an idle connection).
+    let mut admin = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let mut cuts = 0;
+    for _ in 0..60 {
+        let cut: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .fetch_all(&mut admin)
+        .await
+        .unwrap();
+        cuts += cut.len();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(cuts > 0, "no connection was cut");
+
+    // No more cuts: within one lease the campaign goes on by itself and completes.
+    clock.advance(lease + Duration::from_secs(1));
+    let mut done = Value::Null;
+    for _ in 0..3000 {
+        done = campaign(&app, &id).await;
+        if done["state"] == "completed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(done["state"], "completed", "{done}");
+    assert_eq!(done["counts"], json!({"sent": 40}), "{done}");
+    assert_eq!(assert_each_mail_recorded_once(&app, &who).await, 40);
+
+    let _ = admin.close().await;
+    db.drop_it().await;
 }
