@@ -294,3 +294,64 @@ async fn postgres_connections_cut_mid_campaign_lose_no_record_and_the_campaign_c
     let _ = admin.close().await;
     db.drop_it().await;
 }
+
+#[tokio::test]
+async fn sends_into_a_full_store_answer_sent_only_with_a_record_and_work_again_once_it_has_room() {
+    let who = people("req", 150);
+    let google = spawn_google(Seed::Accounts(
+        who.iter()
+            .map(|e| SeedAccount::new(e.clone(), None))
+            .collect(),
+    ))
+    .await;
+    let mut settings = test_settings(&google);
+    settings.store.sqlite_max_mib = Some(CAP_MIB);
+    // The sweep that settles unrecorded outcomes runs every 60 polls of the campaign worker.
+    settings.invitations.campaigns.poll = Duration::from_millis(20);
+    let app = spawn_app_clocked(google, settings, Clock::system()).await;
+    let mut filler = Filler::open(&app).await;
+    filler.fill().await;
+
+    // One person per request, so that each answer is about one mail.
+    let mut answered_sent = Vec::new();
+    let mut refused = 0;
+    for email in &who {
+        let answer = app
+            .post_json(
+                "/v1/invitations/send",
+                &admin_token(),
+                json!({"emails": [email]}),
+            )
+            .await;
+        match answer.body["results"][0]["outcome"].as_str() {
+            Some("sent") => answered_sent.push(email.clone()),
+            _ => refused += 1,
+        }
+    }
+    assert!(refused > 0, "the full store refused nothing");
+    // Every `sent` answer has its record, and every mail exactly one (the store is still full:
+    // what could not be written is settled later, below).
+    filler.free().await;
+    assert_each_mail_recorded_once(&app, &who).await;
+    for email in &answered_sent {
+        let records = audit_of(&app, email).await;
+        assert!(
+            records.iter().any(|r| r["outcome"] == "sent"),
+            "{email} answered sent: {records:?}"
+        );
+    }
+    // With room again, the others are sent at once.
+    let rest: Vec<&String> = who.iter().filter(|e| !answered_sent.contains(e)).collect();
+    for chunk in rest.chunks(100) {
+        let again = app
+            .post_json(
+                "/v1/invitations/send",
+                &admin_token(),
+                json!({"emails": chunk}),
+            )
+            .await;
+        assert_eq!(again.status, 200, "{}", again.body);
+        assert_eq!(again.body["summary"]["sent"], chunk.len(), "{}", again.body);
+    }
+    assert_eq!(assert_each_mail_recorded_once(&app, &who).await, 150);
+}
