@@ -240,3 +240,113 @@ async fn a_campaign_paced_by_the_google_budget_leaves_one_record_per_person_the_
     assert_eq!(found[0]["outcome"], "already_invited", "{found:?}");
     assert_eq!(found[0]["campaignId"], id.as_str(), "{found:?}");
 }
+
+#[tokio::test]
+async fn a_campaign_mail_cut_off_before_its_outcome_is_known_is_never_failed_and_is_settled_by_the_next_attempt()
+ {
+    let google = spawn_google(Seed::Accounts(vec![SeedAccount::new(
+        "cut@corp.example.com",
+        None,
+    )]))
+    .await;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let file = dir.path().join("audit.jsonl");
+    let mut settings = test_settings(&google);
+    settings.invitations.campaigns.poll = Duration::from_millis(20);
+    settings.audit.file = Some(file.clone());
+    let lease = settings.invitations.campaigns.lease;
+    let start = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 12, 1, 10, 0, 0)
+        .single()
+        .expect("a valid date");
+    let clock = Clock::manual(start);
+    let app = spawn_app_clocked(google, settings, clock.clone()).await;
+    app.control(
+        "faults",
+        json!({"method": "send", "status": 503, "count": 1, "latencyMs": 300, "afterApply": true}),
+    )
+    .await;
+    let created = app
+        .post_json(
+            "/v1/campaigns",
+            &admin_token(),
+            json!({"name": "cut", "source": {"emails": ["cut@corp.example.com"]}}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_str().expect("an id").to_owned();
+    let mut started = false;
+    for _ in 0..500 {
+        if app.calls("send").await == 1 {
+            started = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(started, "the send reached Google");
+    // The read that would settle the lost answer fails too.
+    app.control(
+        "faults",
+        json!({"method": "get", "status": 503, "count": 100}),
+    )
+    .await;
+    let mut waiting = Value::Null;
+    for _ in 0..500 {
+        waiting = app
+            .get_as(&format!("/v1/campaigns/{id}"), &admin_token())
+            .await
+            .body;
+        if waiting["state"] == "waiting" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(waiting["state"], "waiting", "{waiting}");
+    assert_eq!(
+        waiting["counts"],
+        json!({"pending": 1}),
+        "never failed: {waiting}"
+    );
+    let records = audit_at(&app.address, "cut@corp.example.com").await;
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["outcome"], "unknown", "{records:?}");
+
+    // Google answers again: the next attempt reads first, finds the mail out, sends nothing.
+    app.client
+        .delete(format!("{}/emulator/v1/faults", app.google.emulator.url()))
+        .send()
+        .await
+        .expect("the emulator answers");
+    clock.advance(lease + Duration::from_secs(1));
+    let mut done = Value::Null;
+    for _ in 0..500 {
+        done = app
+            .get_as(&format!("/v1/campaigns/{id}"), &admin_token())
+            .await
+            .body;
+        if done["state"] == "completed" {
+            break;
+        }
+        if done["state"] == "waiting" {
+            // For Google (its breaker closes after a moment of real time).
+            clock.advance(lease);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(done["counts"], json!({"sent": 1}), "{done}");
+    assert_eq!(app.stats().await["mailsSent"]["cut@corp.example.com"], 1);
+    let records = audit_at(&app.address, "cut@corp.example.com").await;
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["outcome"], "sent", "{records:?}");
+    let text = std::fs::read_to_string(&file).expect("the audit file");
+    let outcomes: Vec<String> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("JSON lines"))
+        .filter(|r| r["email"] == "cut@corp.example.com")
+        .map(|r| r["outcome"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["unknown", "sent"],
+        "the file is append-only: {text}"
+    );
+}
