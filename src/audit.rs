@@ -17,6 +17,7 @@ use crate::auth::Caller;
 use crate::config::AuditSettings;
 use crate::error::{ApiError, ErrorCode};
 use crate::invitations::mutation::{Action, Done};
+use crate::invitations::settle::Settled;
 use serde::Serialize;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -106,7 +107,7 @@ impl AuditRecord {
     }
 
     /// The record of one send or cancel item that `done` describes: its outcome, the address,
-    /// Google's status, and why it failed (or that a lost answer was reconciled).
+    /// Google's status, and why (as the store's record says it).
     pub fn of_item(action: Action, request_id: impl Into<String>, done: &Done) -> Self {
         let result = &done.result;
         let action = match action {
@@ -116,14 +117,23 @@ impl AuditRecord {
         let mut record =
             AuditRecord::new(action, request_id, result.outcome.as_str()).email(&result.email);
         record.google_status = done.google_status;
-        if let Some(error) = &result.error {
-            record.detail = serde_json::to_value(error.code)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned));
-        } else if done.reconciled {
-            record.detail =
-                Some("Google's answer was lost; a read showed that the mail went out".to_owned());
-        }
+        record.detail = done.reason();
+        record
+    }
+
+    /// The record of an earlier item's outcome settled after the fact (its first record said
+    /// `unknown`, or none could be written): the file is append-only, so this is a record of
+    /// its own, with the item's request id, caller and campaign.
+    pub fn of_settled(settled: &Settled) -> Self {
+        let action = match settled.action {
+            Action::Send => AuditAction::Send,
+            Action::Cancel => AuditAction::Cancel,
+        };
+        let mut record = AuditRecord::new(action, &settled.request_id, settled.outcome.as_str())
+            .email(&settled.email)
+            .caller_id(&settled.caller.iss, &settled.caller.sub)
+            .detail(settled.detail);
+        record.campaign_id.clone_from(&settled.campaign_id);
         record
     }
 

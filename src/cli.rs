@@ -557,6 +557,11 @@ pub struct StoreArgs {
     /// Longest a store statement may run, in milliseconds.
     #[arg(long, env = env::DATABASE_STATEMENT_TIMEOUT_MS, default_value_t = 5_000)]
     pub database_statement_timeout_ms: u64,
+
+    /// SQLite only: the most the store file may grow to, in MiB (writes beyond it fail as on a
+    /// full disk); unset, the filesystem is the limit.
+    #[arg(long, env = env::DATABASE_SQLITE_MAX_MIB)]
+    pub database_sqlite_max_mib: Option<u32>,
 }
 
 impl From<StoreArgs> for config::RawStoreSettings {
@@ -566,6 +571,7 @@ impl From<StoreArgs> for config::RawStoreSettings {
             max_connections: args.database_max_connections,
             connect_timeout_ms: args.database_connect_timeout_ms,
             statement_timeout_ms: args.database_statement_timeout_ms,
+            sqlite_max_mib: args.database_sqlite_max_mib,
         }
     }
 }

@@ -10,6 +10,7 @@ use crate::invitations::campaign::{CampaignSend, DryRunVerdict, Seen};
 use crate::invitations::email::Email;
 use crate::invitations::mutation::{self, Action, Done, MutationObserver};
 use crate::invitations::outcome::{InvitationState, ItemError, ItemErrorCode, Outcome};
+use crate::invitations::settle::Settled;
 use crate::store::{CampaignRecord, CampaignState, ItemLease, ItemUpdate, StoreError};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
@@ -66,6 +67,21 @@ impl MutationObserver for CampaignAudit<'_> {
             tracing::error!(error = %err, "audit record of a campaign mail could not be written");
         }
     }
+
+    fn record_settled(&self, settled: &Settled) {
+        record_settled(self.audit, settled);
+    }
+}
+
+/// Writes a settled outcome to the audit log target and file.
+fn record_settled(audit: &AuditLog, settled: &Settled) {
+    let mut record = AuditRecord::of_settled(settled);
+    if settled.campaign_id.is_some() {
+        record = record.route("campaign worker");
+    }
+    if let Err(err) = audit.record(&record) {
+        tracing::error!(error = %err, "audit record of a settled outcome could not be written");
+    }
 }
 
 fn complete(outcome: &str) -> Step {
@@ -78,16 +94,9 @@ fn complete(outcome: &str) -> Step {
 fn failed(error: &ItemError) -> Step {
     Step::Complete(ItemUpdate {
         outcome: "failed".into(),
-        error: Some((error_code(error), error.detail.clone())),
+        error: Some((error.code.name(), error.detail.clone())),
         ..ItemUpdate::default()
     })
-}
-
-fn error_code(error: &ItemError) -> String {
-    serde_json::to_value(error.code)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }
 
 fn seen_of(item: &ItemLease) -> Option<Seen> {
@@ -112,6 +121,11 @@ impl Campaigns {
                 sweep_in = SWEEP_ROUNDS;
                 if let Err(err) = self.sweep_abandoned_imports().await {
                     tracing::warn!(error = %err, "abandoned campaign imports could not be swept");
+                }
+                // Outcomes nobody could record (a process cut off, a store that could not
+                // write) are settled by reading Google again.
+                for settled in self.invitations.settle_abandoned().await {
+                    record_settled(&self.audit, &settled);
                 }
             }
             sweep_in -= 1;
@@ -337,15 +351,29 @@ impl Campaigns {
                     .read_for_campaign(&record.id, email, calls)
                     .await
                 {
-                    Ok(Some(seen)) if item.mailing && seen.state == InvitationState::Invited => {
-                        return Step::Complete(ItemUpdate {
-                            outcome: "sent".into(),
-                            mailed: true,
-                            due_at: self.next_reminder(record, 0),
-                            ..ItemUpdate::default()
-                        });
+                    Ok(seen) => {
+                        // The earlier holder's audit intent (its mail may be out) is settled
+                        // against what Google shows now.
+                        for settled in self
+                            .invitations
+                            .settle_for_campaign(email, seen.as_ref(), &record.id)
+                            .await
+                        {
+                            record_settled(&self.audit, &settled);
+                        }
+                        if seen
+                            .as_ref()
+                            .is_some_and(|seen| seen.state == InvitationState::Invited)
+                        {
+                            return Step::Complete(ItemUpdate {
+                                outcome: "sent".into(),
+                                mailed: true,
+                                due_at: self.next_reminder(record, 0),
+                                ..ItemUpdate::default()
+                            });
+                        }
+                        seen
                     }
-                    Ok(seen) => seen,
                     Err(error) => return self.on_error(item, &error),
                 }
             }
@@ -381,6 +409,7 @@ impl Campaigns {
                     Some(error) => self.on_error(item, &error),
                     None => complete("failed"),
                 },
+                Outcome::Unknown => self.unknown(item, error),
                 other => complete(other.as_str()),
             },
         }
@@ -450,6 +479,10 @@ impl Campaigns {
                         outcome: Outcome::Failed,
                         error: Some(error),
                     } => self.on_error(item, &error),
+                    CampaignSend::Done {
+                        outcome: Outcome::Unknown,
+                        error,
+                    } => self.unknown(item, error),
                     CampaignSend::Done { .. } => keep(false, None),
                 }
             }
@@ -508,11 +541,7 @@ impl Campaigns {
                     hold: true,
                 }
             }
-            ItemErrorCode::UpstreamUnavailable
-            | ItemErrorCode::UpstreamTimeout
-            | ItemErrorCode::QuotaExhausted
-            | ItemErrorCode::StoreUnavailable
-            | ItemErrorCode::AuditUnavailable => {
+            code if code.is_transient() => {
                 // When the breaker may close, when Google (or the budget) said, or a while.
                 let wait = match self.invitations.google_reopens_in() {
                     Some(wait) => wait.max(MIN_WAIT),
@@ -536,6 +565,19 @@ impl Campaigns {
         }
     }
 
+    /// A mail whose outcome was cut off: never `failed`. The item goes back marked mailing, so
+    /// its next holder reads Google first, and that read settles the audit trail.
+    fn unknown(&self, item: &ItemLease, error: Option<ItemError>) -> Step {
+        match error {
+            Some(error) if error.code.is_transient() => self.on_error(item, &error),
+            error => Step::Release {
+                due: self.now() + chrono::Duration::from_std(OUTAGE_WAIT).unwrap_or_default(),
+                error,
+                hold: false,
+            },
+        }
+    }
+
     async fn apply(
         &self,
         record: &CampaignRecord,
@@ -555,7 +597,7 @@ impl Campaigns {
                 }
             }
             Step::Release { due, error, hold } => {
-                let code = error.as_ref().map(error_code);
+                let code = error.as_ref().map(|e| e.code.name());
                 let detail = error.as_ref().map(|e| e.detail.clone());
                 let error = code.as_deref().zip(detail.as_deref());
                 store

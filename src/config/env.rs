@@ -105,6 +105,8 @@ pub const DATABASE_MAX_CONNECTIONS: &str = "GATEWAY_DATABASE_MAX_CONNECTIONS";
 pub const DATABASE_CONNECT_TIMEOUT_MS: &str = "GATEWAY_DATABASE_CONNECT_TIMEOUT_MS";
 /// Environment variable of `--database-statement-timeout-ms`.
 pub const DATABASE_STATEMENT_TIMEOUT_MS: &str = "GATEWAY_DATABASE_STATEMENT_TIMEOUT_MS";
+/// Environment variable of `--database-sqlite-max-mib`.
+pub const DATABASE_SQLITE_MAX_MIB: &str = "GATEWAY_DATABASE_SQLITE_MAX_MIB";
 /// Environment variable of `--json-limit-bytes`.
 pub const JSON_LIMIT_BYTES: &str = "GATEWAY_JSON_LIMIT_BYTES";
 /// Environment variable of `--body-read-timeout-secs`.

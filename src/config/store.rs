@@ -1,5 +1,5 @@
 //! Settings of the store: where it is, how many connections, how long to wait, what to keep.
-//! The store reads them; only the URL, the pool size and the two timeouts are settings of
+//! The store reads them; only the URL, the pool size, the two timeouts and SQLite's size cap are settings of
 //! `serve` and `migrate`, the rest keep their defaults.
 
 use super::ConfigError;
@@ -24,6 +24,9 @@ pub struct StoreSettings {
     pub connect_timeout: Duration,
     /// Longest a statement may run (PostgreSQL `statement_timeout`; SQLite's busy timeout).
     pub statement_timeout: Duration,
+    /// SQLite only: the most the store file may grow to, in MiB (`PRAGMA max_page_count` on
+    /// every connection); None: the filesystem is the limit.
+    pub sqlite_max_mib: Option<u32>,
     /// Google calls per minute across every replica (the cluster-wide window's limit).
     pub google_per_minute: u32,
     /// Share of the Google quota background work may use; the rest is kept for interactive calls.
@@ -47,6 +50,7 @@ impl Default for StoreSettings {
             max_connections: 10,
             connect_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(5),
+            sqlite_max_mib: None,
             google_per_minute: 60,
             google_background_percent: 80,
             denial_interval: Duration::from_secs(60),
@@ -70,6 +74,8 @@ pub struct RawStoreSettings {
     pub connect_timeout_ms: u64,
     /// `--database-statement-timeout-ms`.
     pub statement_timeout_ms: u64,
+    /// `--database-sqlite-max-mib`.
+    pub sqlite_max_mib: Option<u32>,
 }
 
 impl StoreSettings {
@@ -92,6 +98,10 @@ impl StoreSettings {
                 env::DATABASE_STATEMENT_TIMEOUT_MS,
                 raw.statement_timeout_ms,
             )?,
+            sqlite_max_mib: raw
+                .sqlite_max_mib
+                .map(|mib| positive(env::DATABASE_SQLITE_MAX_MIB, mib))
+                .transpose()?,
             ..StoreSettings::default()
         })
     }

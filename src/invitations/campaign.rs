@@ -95,7 +95,7 @@ pub struct Seen {
 }
 
 impl Seen {
-    fn to_wire(&self, email: &Email) -> UserInvitation {
+    pub(crate) fn to_wire(&self, email: &Email) -> UserInvitation {
         UserInvitation {
             name: format!("userinvitations/{email}"),
             state: match self.state {
@@ -192,7 +192,20 @@ impl Invitations {
         if step.stopped.load(Ordering::Relaxed) {
             return CampaignSend::Stopped;
         }
-        observer.record(mutation::Action::Send, &done);
+        // A wait (an outage, a spent budget) decides nothing: the item is tried again and that
+        // attempt is recorded, in the store and the file alike.
+        if !done.is_wait() {
+            self.durable
+                .record_item_decision(
+                    mutation::Action::Send,
+                    &done,
+                    &item.campaign_id,
+                    creator,
+                    Some(&item.campaign_id),
+                )
+                .await;
+            observer.record(mutation::Action::Send, &done);
+        }
         CampaignSend::Done {
             outcome: done.result.outcome,
             error: done.result.error,

@@ -9,7 +9,8 @@ use crate::invitations::events::{EventFactory, InvitationChange};
 use crate::invitations::outcome::{ItemError, ItemErrorCode};
 use crate::readiness::{CheckState, Readiness};
 use crate::store::{
-    AuditId, AuditIntent, Caller, ChangeKind, Claim, ClaimToken, GatewayChange, Store, StoreError,
+    AuditId, AuditIntent, AuditOutcome, Caller, ChangeKind, Claim, ClaimToken, GatewayChange,
+    Store, StoreError,
 };
 use chrono::NaiveDate;
 use std::sync::Arc;
@@ -205,18 +206,18 @@ impl Durable {
             .map_err(|StoreUnavailable| store_unavailable())
     }
 
-    /// Completes an intent after the call; a failure leaves the intent without outcome, which
-    /// is what the trail shows for a process cut off mid-call too. A `change` (a mail that went
-    /// out, a cancel that took) is recorded with its event in the same transaction.
+    /// Completes an intent after the call. A failure leaves the intent without outcome, as a
+    /// process cut off mid-call does; it is settled later (see `settle`), so the record exists
+    /// once the store can write again. A `change` (a mail that went out, a cancel that took)
+    /// is recorded with its event in the same transaction.
     pub(crate) async fn record_outcome(
         &self,
         id: AuditId,
-        outcome: &str,
-        google_status: Option<u16>,
+        outcome: &AuditOutcome<'_>,
         change: Option<MailChange<'_>>,
     ) {
         let Some(change) = change else {
-            let _ = self.observe(self.store.record_outcome(id, outcome, google_status).await);
+            let _ = self.observe(self.store.record_outcome(id, outcome).await);
             return;
         };
         let at = self.store.clock().now();
@@ -234,7 +235,7 @@ impl Durable {
             observed_by: "gateway",
         });
         let Some(event) = event else {
-            let _ = self.observe(self.store.record_outcome(id, outcome, google_status).await);
+            let _ = self.observe(self.store.record_outcome(id, outcome).await);
             return;
         };
         let change = GatewayChange {
@@ -247,9 +248,51 @@ impl Durable {
         };
         let _ = self.observe(
             self.store
-                .record_outcome_tracked(id, outcome, google_status, &change)
+                .record_outcome_tracked(id, outcome, &change)
                 .await,
         );
+    }
+
+    /// Records an item that has no row in the store yet (it was decided without a change at
+    /// Google, or failed before its intent), so that the store holds one record per decided
+    /// item, as the audit file does. Nothing is tried while the store is known to be down.
+    pub(crate) async fn record_item_decision(
+        &self,
+        action: crate::invitations::mutation::Action,
+        done: &crate::invitations::mutation::Done,
+        request_id: &str,
+        caller: &Caller,
+        campaign_id: Option<&str>,
+    ) {
+        let store_down = done
+            .result
+            .error
+            .as_ref()
+            .is_some_and(|e| e.code == ItemErrorCode::StoreUnavailable);
+        if done.recorded || store_down {
+            return;
+        }
+        let intent = AuditIntent {
+            request_id: request_id.to_owned(),
+            caller: caller.clone(),
+            action: action.as_str().to_owned(),
+            email: done.result.email.clone(),
+            campaign_id: campaign_id.map(str::to_owned),
+            mails_before: None,
+        };
+        let reason = done.reason();
+        let outcome = AuditOutcome {
+            outcome: done.result.outcome.as_str(),
+            google_status: done.google_status,
+            detail: reason.as_deref(),
+        };
+        let _ = self.observe(self.store.record_decision(&intent, &outcome).await);
+    }
+
+    /// Removes the intent of a call that provably never reached Google, for an item that is
+    /// tried again later; left in place (and settled later) when the store cannot write.
+    pub(crate) async fn withdraw_intent(&self, id: AuditId) {
+        let _ = self.observe(self.store.withdraw_intent(id).await);
     }
 
     /// Gives back a reserved mail that did not go out.

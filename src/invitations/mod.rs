@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod listing;
 pub mod mutation;
 pub mod outcome;
+pub mod settle;
 
 use crate::config::Settings;
 use crate::google::breaker::BreakerState;
@@ -353,7 +354,7 @@ impl Invitations {
             campaign: None,
         };
         self.mutate(
-            Action::Send,
+            (Action::Send, caller),
             batch,
             observer,
             request_id,
@@ -391,7 +392,7 @@ impl Invitations {
             campaign: None,
         };
         self.mutate(
-            Action::Cancel,
+            (Action::Cancel, caller),
             batch,
             observer,
             request_id,
@@ -404,7 +405,7 @@ impl Invitations {
 
     async fn mutate<'a, F>(
         &'a self,
-        action: Action,
+        (action, caller): (Action, &'a CallerId),
         batch: &'a EmailBatch,
         observer: &'a dyn MutationObserver,
         request_id: &str,
@@ -434,6 +435,9 @@ impl Invitations {
                     },
                     Err(error) => mutation::refused(entry.raw(), error),
                 };
+                self.durable
+                    .record_item_decision(action, &done, request_id, caller, None)
+                    .await;
                 observer.record(action, &done);
                 done.result
             })

@@ -11,7 +11,8 @@ use crate::invitations::durable::{Durable, MailChange};
 use crate::invitations::eligibility::EligibilityCache;
 use crate::invitations::email::Email;
 use crate::invitations::outcome::{Invitation, ItemError, ItemErrorCode, MutationResult, Outcome};
-use crate::store::{AuditId, AuditIntent, ChangeKind};
+use crate::invitations::settle::{self, Settled};
+use crate::store::{AuditId, AuditIntent, AuditOutcome, ChangeKind};
 
 /// What the caller's side needs to hear about each item: the audit trail.
 pub trait MutationObserver: Send + Sync {
@@ -20,6 +21,11 @@ pub trait MutationObserver: Send + Sync {
     fn allow_change(&self) -> Result<(), ItemError>;
     /// The item's result, written to the audit trail before the answer leaves.
     fn record(&self, action: Action, done: &Done);
+    /// An earlier item's outcome, settled after the fact (it was `unknown`, or nobody could
+    /// record it), for the sinks of the audit trail beside the store (none by default).
+    fn record_settled(&self, settled: &Settled) {
+        let _ = settled;
+    }
 }
 
 /// The two mutations.
@@ -39,6 +45,13 @@ impl Action {
             Action::Cancel => "cancel",
         }
     }
+
+    /// The action of a wire name.
+    pub fn parse(name: &str) -> Option<Action> {
+        [Action::Send, Action::Cancel]
+            .into_iter()
+            .find(|a| a.as_str() == name)
+    }
 }
 
 /// One item's result, with what the audit trail says of the call to Google.
@@ -53,6 +66,32 @@ pub struct Done {
     /// A mail went out (send) or the invitation was withdrawn (cancel): Google's
     /// `mailsSentCount` after it, recorded and announced with the outcome.
     pub changed: Option<i64>,
+    /// The store's audit trail has this item's row (its intent was written).
+    pub recorded: bool,
+}
+
+impl Done {
+    /// Why the item came to its outcome, for the audit trail: the error code of a failure (or
+    /// of an outcome left unknown), or that a lost answer was reconciled by a read.
+    pub fn reason(&self) -> Option<String> {
+        match &self.result.error {
+            Some(error) => Some(error.code.name()),
+            None => self.reconciled.then(|| {
+                "Google's answer was lost; a read showed that the mail went out".to_owned()
+            }),
+        }
+    }
+
+    /// Nothing was changed and the same item can succeed later (an outage, a spent budget):
+    /// for a campaign, a wait rather than a decision.
+    pub fn is_wait(&self) -> bool {
+        self.result.outcome == Outcome::Failed
+            && self
+                .result
+                .error
+                .as_ref()
+                .is_some_and(|e| e.code.is_transient())
+    }
 }
 
 fn done(
@@ -71,6 +110,7 @@ fn done(
         google_status,
         reconciled: false,
         changed: None,
+        recorded: false,
     }
 }
 
@@ -85,6 +125,7 @@ fn failed(email: &Email, error: ItemError, google_status: Option<u16>) -> Done {
         google_status,
         reconciled: false,
         changed: None,
+        recorded: false,
     }
 }
 
@@ -129,7 +170,12 @@ impl Trail<'_> {
         self.observer.allow_change()
     }
 
-    async fn intent(&self, action: Action, email: &Email) -> Result<AuditId, ItemError> {
+    async fn intent(
+        &self,
+        action: Action,
+        email: &Email,
+        mails_before: Option<i64>,
+    ) -> Result<AuditId, ItemError> {
         // A campaign's mail goes out only while the campaign runs and its item is still ours;
         // the item is marked first, so whoever takes it over later reads Google before acting.
         if let Some(step) = self.campaign {
@@ -142,11 +188,18 @@ impl Trail<'_> {
                 action: action.as_str().to_owned(),
                 email: email.to_string(),
                 campaign_id: self.campaign.map(|step| step.campaign_id().to_owned()),
+                mails_before,
             })
             .await
     }
 
-    async fn outcome(&self, id: AuditId, action: Action, email: &Email, done: Done) -> Done {
+    async fn outcome(&self, id: AuditId, action: Action, email: &Email, mut done: Done) -> Done {
+        done.recorded = true;
+        if self.campaign.is_some() && done.is_wait() {
+            // Google was not reached and the item is tried again: that attempt is the record.
+            self.durable.withdraw_intent(id).await;
+            return done;
+        }
         // Tracking keys people by the identity Google compares (case-insensitive).
         let key = email.identity();
         let change = done.changed.map(|mails_sent_count| MailChange {
@@ -158,10 +211,22 @@ impl Trail<'_> {
             mails_sent_count,
             update_time: done.result.invitation.as_ref().and_then(|i| i.update_time),
         });
-        self.durable
-            .record_outcome(id, done.result.outcome.as_str(), done.google_status, change)
-            .await;
+        let reason = done.reason();
+        let outcome = AuditOutcome {
+            outcome: done.result.outcome.as_str(),
+            google_status: done.google_status,
+            detail: reason.as_deref(),
+        };
+        self.durable.record_outcome(id, &outcome, change).await;
         done
+    }
+
+    /// Settles earlier intents about `email` against the invitation as just read (this item
+    /// holds the person's claim), and tells the other sinks.
+    async fn settle(&self, email: &Email, now: Option<&UserInvitation>) {
+        for settled in settle::settle(self.durable, email, now).await {
+            self.observer.record_settled(&settled);
+        }
     }
 }
 
@@ -194,7 +259,10 @@ pub(crate) async fn send_one(
     let before = match known {
         Some(known) => Some(known),
         None => match read(google, email, ctx).await {
-            Ok(before) => before,
+            Ok(before) => {
+                trail.settle(email, before.as_ref()).await;
+                before
+            }
             Err(err) => return failed(email, ItemError::from_upstream(&err), None),
         },
     };
@@ -222,7 +290,8 @@ pub(crate) async fn send_one(
         return failed(email, error, None);
     }
     // No intent on record, no call: the mail would go out unrecorded.
-    let audit_id = match trail.intent(Action::Send, email).await {
+    let before_count = before.as_ref().map_or(0, |b| b.mails_sent_count);
+    let audit_id = match trail.intent(Action::Send, email, Some(before_count)).await {
         Ok(id) => id,
         Err(error) => {
             budget.refund().await;
@@ -234,7 +303,6 @@ pub(crate) async fn send_one(
     let done = match result {
         Ok(sent) => {
             // The mail raised the count by one, whatever the answer shows of it.
-            let before_count = before.as_ref().map_or(0, |b| b.mails_sent_count);
             let mails_sent = sent
                 .invitation
                 .as_ref()
@@ -259,17 +327,21 @@ pub(crate) async fn send_one(
                 err.http_status,
             )
         }
-        Err(err) => {
+        Err(err) if err.is_ambiguous() => {
+            // Cut off before the outcome could be known: never `failed`, the mail may be out.
+            // The mail stays counted; the audit trail settles it at the next read.
             let mut error = ItemError::from_upstream(&err);
-            if err.is_ambiguous() {
-                error.detail =
-                    "Google did not confirm the send and the invitation could not be read back: \
-                    the mail may have gone out. Look the address up before sending again."
-                        .into();
-            } else {
-                budget.refund().await;
-            }
-            failed(email, error, err.http_status)
+            error.detail =
+                "Google did not confirm the send and the invitation could not be read back: \
+                the mail may have gone out. Look the address up before sending again."
+                    .into();
+            let mut unknown = failed(email, error, err.http_status);
+            unknown.result.outcome = Outcome::Unknown;
+            unknown
+        }
+        Err(err) => {
+            budget.refund().await;
+            failed(email, ItemError::from_upstream(&err), err.http_status)
         }
     };
     trail.outcome(audit_id, Action::Send, email, done).await
@@ -287,13 +359,14 @@ pub(crate) async fn cancel_one(
         Ok(before) => before,
         Err(err) => return failed(email, ItemError::from_upstream(&err), None),
     };
+    trail.settle(email, before.as_ref()).await;
     if before.as_ref().map(|b| b.state) != Some(State::Invited) {
         return done(email, Outcome::NotInvited, before.as_ref(), None);
     }
     if let Err(error) = trail.allow_change() {
         return failed(email, error, None);
     }
-    let audit_id = match trail.intent(Action::Cancel, email).await {
+    let audit_id = match trail.intent(Action::Cancel, email, None).await {
         Ok(id) => id,
         Err(error) => return failed(email, error, None),
     };
@@ -333,6 +406,7 @@ pub(crate) fn refused(raw: &str, error: ItemError) -> Done {
         google_status: None,
         reconciled: false,
         changed: None,
+        recorded: false,
     }
 }
 

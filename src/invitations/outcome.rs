@@ -127,6 +127,30 @@ pub enum ItemErrorCode {
     AddressBusy,
 }
 
+impl ItemErrorCode {
+    /// An outage or a spent budget that passes by itself: nothing was changed, and the same
+    /// item can succeed later (a campaign waits and tries it again, it is not failed).
+    pub fn is_transient(self) -> bool {
+        matches!(
+            self,
+            ItemErrorCode::MailQuotaExceeded
+                | ItemErrorCode::UpstreamUnavailable
+                | ItemErrorCode::UpstreamTimeout
+                | ItemErrorCode::QuotaExhausted
+                | ItemErrorCode::StoreUnavailable
+                | ItemErrorCode::AuditUnavailable
+        )
+    }
+
+    /// The wire name (`quota_exhausted`, ...), as serialised.
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+}
+
 /// Why one item of a batch failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ItemError {
@@ -323,6 +347,10 @@ pub enum Outcome {
     NotInvited,
     /// The item failed; see `error`.
     Failed,
+    /// send: Google's answer was lost and could not be read back before the item was cut off
+    /// (a timeout, a broken connection, shutdown): the mail may have gone out. `error` says
+    /// why. Look the address up before sending again; the audit trail settles it later.
+    Unknown,
 }
 
 impl Outcome {
@@ -337,6 +365,7 @@ impl Outcome {
             Outcome::Cancelled => "cancelled",
             Outcome::NotInvited => "not_invited",
             Outcome::Failed => "failed",
+            Outcome::Unknown => "unknown",
         }
     }
 }

@@ -28,7 +28,7 @@ const MAX_PAGE_TOKEN_LEN: usize = 64;
 const ACTIONS: [Action; 2] = [Action::Send, Action::Cancel];
 
 /// The outcomes a record can have.
-const OUTCOMES: [Outcome; 8] = [
+const OUTCOMES: [Outcome; 9] = [
     Outcome::Sent,
     Outcome::Resent,
     Outcome::AlreadyInvited,
@@ -37,6 +37,7 @@ const OUTCOMES: [Outcome; 8] = [
     Outcome::Cancelled,
     Outcome::NotInvited,
     Outcome::Failed,
+    Outcome::Unknown,
 ];
 
 /// One record of the audit trail: a send or cancel of one address, written before its call to
@@ -48,12 +49,13 @@ const OUTCOMES: [Outcome; 8] = [
     "id": "41", "recordedAt": "2026-11-22T03:30:00.120Z", "requestId": "0c9a6a52-4d0e-4f4c-9a55-0d0f8c3b1e7a",
     "callerIss": "https://idp.example.com", "callerSub": "hr-onboarding", "action": "send",
     "email": "grace+hr@example.com", "campaignId": null, "outcome": "sent", "googleStatus": 200,
-    "completedAt": "2026-11-22T03:30:00.410Z"
+    "detail": null, "completedAt": "2026-11-22T03:30:00.410Z"
 }))]
 pub struct AuditRecordView {
     /// The record's id (ids grow with time within one store).
     pub id: String,
-    /// When the intent was written, right before the call to Google.
+    /// When the intent was written, right before the call to Google (for an item decided
+    /// without a change at Google, such as `already_invited`: when it was decided).
     pub recorded_at: DateTime<Utc>,
     /// The request's id (`x-request-id`, also in the access log).
     pub request_id: String,
@@ -67,11 +69,15 @@ pub struct AuditRecordView {
     pub email: String,
     /// The campaign that did it, if any.
     pub campaign_id: Option<String>,
-    /// The item's outcome (as in the send or cancel answer); null when the process stopped
-    /// between the intent and the outcome: the change may have reached Google.
+    /// The item's outcome (as in the send or cancel answer). `unknown`: the answer was cut
+    /// off before Google's outcome was known (the mail may have gone out); null: the process
+    /// or the store failed between the intent and the outcome. Both are settled later by
+    /// reading the invitation again (`sent` or `not_sent`, `cancelled` or `not_cancelled`).
     pub outcome: Option<String>,
     /// Google's HTTP status for the change, when Google answered.
     pub google_status: Option<u16>,
+    /// Why: the error code of a failed item, or how a lost outcome was settled.
+    pub detail: Option<String>,
     /// When the outcome was written.
     pub completed_at: Option<DateTime<Utc>>,
 }
@@ -89,6 +95,7 @@ impl From<AuditEvent> for AuditRecordView {
             campaign_id: event.campaign_id,
             outcome: event.outcome,
             google_status: event.google_status,
+            detail: event.detail,
             completed_at: event.completed_at,
         }
     }
@@ -152,6 +159,8 @@ pub enum AuditOutcomeFilter {
     NotInvited,
     /// The item failed.
     Failed,
+    /// Google's answer to a send was lost and not read back yet: the mail may have gone out.
+    Unknown,
 }
 
 /// The query of `GET /v1/audit` (documentation; the handler parses the query string itself so

@@ -9,6 +9,7 @@ use crate::invitations::durable::StoreUnavailable;
 use crate::invitations::idempotency::{Answer, IdempotencyScope};
 use crate::invitations::mutation::{self, Action, Done, MutationObserver};
 use crate::invitations::outcome::{ItemError, MutationResponse};
+use crate::invitations::settle::Settled;
 use crate::routes::authorized::Authorized;
 use crate::routes::common::{AuthErrors, BodyErrors, EmailsRequest, request_id};
 use crate::state::AppState;
@@ -174,6 +175,13 @@ impl MutationObserver for AuditedCaller<'_> {
             // This item's change is made (its record reached the audit log target); the items
             // after it are refused by allow_change.
             tracing::error!(error = %err, email = %self.state.emails.tag(&result.email), "audit record could not be written");
+        }
+    }
+
+    fn record_settled(&self, settled: &Settled) {
+        let record = AuditRecord::of_settled(settled).route(self.route);
+        if let Err(err) = self.state.audit.record(&record) {
+            tracing::error!(error = %err, "audit record of a settled outcome could not be written");
         }
     }
 }

@@ -20,7 +20,52 @@ pub struct AuditIntent {
     pub email: String,
     /// The campaign doing it, if any.
     pub campaign_id: Option<String>,
+    /// For a send: Google's `mailsSentCount` before the call, so that an outcome left unknown
+    /// can be settled later by reading the invitation again.
+    pub mails_before: Option<i64>,
 }
+
+/// How an audited item ended: its outcome, Google's status when Google answered, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditOutcome<'a> {
+    /// `sent`, `already_invited`, `failed`, `unknown`, ...
+    pub outcome: &'a str,
+    /// Google's HTTP status, when Google answered.
+    pub google_status: Option<u16>,
+    /// Why (an error code, or what settled it); never the address.
+    pub detail: Option<&'a str>,
+}
+
+impl<'a> AuditOutcome<'a> {
+    /// `outcome` with no status and no reason.
+    pub fn of(outcome: &'a str) -> Self {
+        AuditOutcome {
+            outcome,
+            google_status: None,
+            detail: None,
+        }
+    }
+}
+
+/// An intent whose outcome is not known yet (no outcome, or `unknown`), to settle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsettledIntent {
+    /// The row.
+    pub id: AuditId,
+    /// The request's id (a campaign's id for its mails).
+    pub request_id: String,
+    /// The real caller.
+    pub caller: Caller,
+    /// `send` or `cancel`.
+    pub action: String,
+    /// The campaign whose mail it was, if any.
+    pub campaign_id: Option<String>,
+    /// For a send: Google's mail count before the call, when it was known.
+    pub mails_before: Option<i64>,
+}
+
+/// The outcome an intent has while nothing says how it ended: the answer was cut off.
+pub const UNKNOWN_OUTCOME: &str = "unknown";
 
 impl fmt::Debug for AuditIntent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -57,6 +102,8 @@ pub struct AuditEvent {
     pub outcome: Option<String>,
     /// Google's HTTP status, when Google answered.
     pub google_status: Option<u16>,
+    /// Why: the error code of a failure, what settled an outcome later, ...
+    pub detail: Option<String>,
     /// When the outcome was recorded.
     pub completed_at: Option<DateTime<Utc>>,
 }
@@ -170,8 +217,11 @@ pub struct DenialRecord {
 /// Most rows one [`Store::search_audit`] answers (the newest).
 pub const SEARCH_LIMIT: i64 = 1000;
 
+const COMPLETE_AUDIT: &str = "UPDATE audit_events SET outcome = $2, google_status = $3, \
+    detail = $4, completed_at = $5 WHERE id = $1";
+
 const EVENT_COLUMNS: &str = "id, at, request_id, caller_iss, caller_sub, action, email, \
-    campaign_id, outcome, google_status, completed_at";
+    campaign_id, outcome, google_status, detail, completed_at";
 
 macro_rules! event_from_row {
     ($row:expr) => {{
@@ -191,6 +241,7 @@ macro_rules! event_from_row {
             google_status: row
                 .try_get::<Option<i64>, _>("google_status")?
                 .and_then(|s| u16::try_from(s).ok()),
+            detail: row.try_get("detail")?,
             completed_at: row
                 .try_get::<Option<i64>, _>("completed_at")?
                 .map(from_millis),
@@ -199,12 +250,32 @@ macro_rules! event_from_row {
 }
 
 impl Store {
-    /// Records what is about to be done; call it before Google is called.
+    /// Records what is about to be done; call it before Google is called. The row is committed
+    /// when this answers (a single statement outside any transaction).
     pub async fn record_intent(&self, intent: &AuditIntent) -> Result<AuditId, StoreError> {
+        self.insert_audit(intent, None).await
+    }
+
+    /// Records an item decided without a change at Google (`already_invited`, `not_eligible`,
+    /// a failure before the call, ...): intent and outcome in one row.
+    pub async fn record_decision(
+        &self,
+        intent: &AuditIntent,
+        outcome: &AuditOutcome<'_>,
+    ) -> Result<AuditId, StoreError> {
+        self.insert_audit(intent, Some(outcome)).await
+    }
+
+    async fn insert_audit(
+        &self,
+        intent: &AuditIntent,
+        outcome: Option<&AuditOutcome<'_>>,
+    ) -> Result<AuditId, StoreError> {
         let now = to_millis(self.clock.now());
         let id: i64 = with_pool!(self, pool => sqlx::query(
             "INSERT INTO audit_events (at, request_id, caller_iss, caller_sub, action, email, \
-             campaign_id) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+             campaign_id, mails_before, outcome, google_status, detail, completed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
         )
         .bind(now)
         .bind(&intent.request_id)
@@ -213,31 +284,33 @@ impl Store {
         .bind(&intent.action)
         .bind(&intent.email)
         .bind(&intent.campaign_id)
+        .bind(intent.mails_before)
+        .bind(outcome.map(|o| o.outcome))
+        .bind(outcome.and_then(|o| o.google_status).map(i64::from))
+        .bind(outcome.and_then(|o| o.detail))
+        .bind(outcome.map(|_| now))
         .fetch_one(pool)
         .await
         .and_then(|row| row.try_get("id")))?;
         Ok(AuditId(id))
     }
 
-    /// Completes an intent with its outcome and Google's status (when Google answered).
+    /// Completes an intent with its outcome.
     pub async fn record_outcome(
         &self,
         id: AuditId,
-        outcome: &str,
-        google_status: Option<u16>,
+        outcome: &AuditOutcome<'_>,
     ) -> Result<(), StoreError> {
         let now = to_millis(self.clock.now());
-        with_pool!(self, pool => sqlx::query(
-            "UPDATE audit_events SET outcome = $2, google_status = $3, completed_at = $4 \
-             WHERE id = $1",
-        )
-        .bind(id.0)
-        .bind(outcome)
-        .bind(google_status.map(i64::from))
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|_| ()))?;
+        with_pool!(self, pool => sqlx::query(COMPLETE_AUDIT)
+            .bind(id.0)
+            .bind(outcome.outcome)
+            .bind(outcome.google_status.map(i64::from))
+            .bind(outcome.detail)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
         Ok(())
     }
 
@@ -246,25 +319,110 @@ impl Store {
     pub async fn record_outcome_tracked(
         &self,
         id: AuditId,
-        outcome: &str,
-        google_status: Option<u16>,
+        outcome: &AuditOutcome<'_>,
         change: &super::GatewayChange,
     ) -> Result<(), StoreError> {
         let now = to_millis(self.clock.now());
         let mut tx = self.begin().await?;
-        with_tx!(tx, conn => sqlx::query(
-            "UPDATE audit_events SET outcome = $2, google_status = $3, completed_at = $4 \
-             WHERE id = $1",
-        )
-        .bind(id.0)
-        .bind(outcome)
-        .bind(google_status.map(i64::from))
-        .bind(now)
-        .execute(&mut *conn)
-        .await
-        .map(|_| ()))?;
+        with_tx!(tx, conn => sqlx::query(COMPLETE_AUDIT)
+            .bind(id.0)
+            .bind(outcome.outcome)
+            .bind(outcome.google_status.map(i64::from))
+            .bind(outcome.detail)
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+            .map(|_| ()))?;
         self.record_gateway_change(&mut tx, change).await?;
         tx.commit().await
+    }
+
+    /// Removes an intent whose call provably never reached Google and whose item is tried
+    /// again later (a campaign's wait): the attempt that decides it gets the record.
+    pub async fn withdraw_intent(&self, id: AuditId) -> Result<(), StoreError> {
+        with_pool!(self, pool => sqlx::query(
+            "DELETE FROM audit_events WHERE id = $1 AND (outcome IS NULL OR outcome = $2)",
+        )
+        .bind(id.0)
+        .bind(UNKNOWN_OUTCOME)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// The intents about `email` (as stored) whose outcome is not known yet, oldest first.
+    pub async fn unsettled_intents(&self, email: &str) -> Result<Vec<UnsettledIntent>, StoreError> {
+        let rows = with_pool!(self, pool => sqlx::query(
+            "SELECT id, request_id, caller_iss, caller_sub, action, campaign_id, mails_before \
+             FROM audit_events \
+             WHERE email = $1 AND (outcome IS NULL OR outcome = $2) ORDER BY id",
+        )
+        .bind(email)
+        .bind(UNKNOWN_OUTCOME)
+        .fetch_all(pool)
+        .await
+        .and_then(|rows| {
+            rows.iter()
+                .map(|row| {
+                    Ok(UnsettledIntent {
+                        id: AuditId(row.try_get("id")?),
+                        request_id: row.try_get("request_id")?,
+                        caller: Caller {
+                            iss: row.try_get("caller_iss")?,
+                            sub: row.try_get("caller_sub")?,
+                        },
+                        action: row.try_get("action")?,
+                        campaign_id: row.try_get("campaign_id")?,
+                        mails_before: row.try_get("mails_before")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+        }))?;
+        Ok(rows)
+    }
+
+    /// The addresses (as stored) with an intent recorded before `before` whose outcome is not
+    /// known yet, at most `limit`.
+    pub async fn unsettled_emails(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        let emails = with_pool!(self, pool => sqlx::query_scalar(
+            "SELECT DISTINCT email FROM audit_events \
+             WHERE (outcome IS NULL OR outcome = $1) AND at < $2 LIMIT $3",
+        )
+        .bind(UNKNOWN_OUTCOME)
+        .bind(to_millis(before))
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await)?;
+        Ok(emails)
+    }
+
+    /// Settles an intent whose outcome was not known; false when it was settled meanwhile.
+    pub async fn settle_intent(
+        &self,
+        id: AuditId,
+        outcome: &AuditOutcome<'_>,
+    ) -> Result<bool, StoreError> {
+        let now = to_millis(self.clock.now());
+        let settled = with_pool!(self, pool => sqlx::query(
+            "UPDATE audit_events SET outcome = $2, google_status = COALESCE($3, google_status), \
+             detail = $4, completed_at = $5 \
+             WHERE id = $1 AND (outcome IS NULL OR outcome = $6)",
+        )
+        .bind(id.0)
+        .bind(outcome.outcome)
+        .bind(outcome.google_status.map(i64::from))
+        .bind(outcome.detail)
+        .bind(now)
+        .bind(UNKNOWN_OUTCOME)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected() == 1))?;
+        Ok(settled)
     }
 
     /// Counts a refused request of `reason` from `peer`, folded into one row per

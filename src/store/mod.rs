@@ -47,8 +47,8 @@ mod tracking;
 
 pub use crate::config::{DEFAULT_DATABASE_URL, StoreSettings};
 pub use audit::{
-    AuditCursor, AuditEvent, AuditFilter, AuditId, AuditIntent, AuditListing, AuditSearch,
-    DenialRecord, SEARCH_LIMIT,
+    AuditCursor, AuditEvent, AuditFilter, AuditId, AuditIntent, AuditListing, AuditOutcome,
+    AuditSearch, DenialRecord, SEARCH_LIMIT, UNKNOWN_OUTCOME, UnsettledIntent,
 };
 pub use campaigns::{
     CampaignPage, CampaignRecord, CampaignState, DUPLICATE_REASON, ItemLease, ItemPage, ItemRecord,
@@ -272,9 +272,21 @@ async fn connect_sqlite(url: &str, settings: &StoreSettings) -> Result<Backend, 
         .busy_timeout(settings.statement_timeout)
         .foreign_keys(true);
     let file = options.get_filename().to_path_buf();
+    let max_bytes = settings
+        .sqlite_max_mib
+        .map(|mib| i64::from(mib) * 1024 * 1024);
     let pool = SqlitePoolOptions::new()
         .max_connections(settings.max_connections)
         .acquire_timeout(settings.connect_timeout)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if let Some(max_bytes) = max_bytes {
+                    cap_sqlite_size(conn, max_bytes).await?;
+                }
+                Ok(())
+            })
+        })
+        .after_release(|conn, _| Box::pin(sqlite_connection_is_clean(conn)))
         .connect_with(options)
         .await?;
     // SQLite's migrator takes no lock of its own: an exclusive lock on a file beside the
@@ -299,12 +311,55 @@ async fn connect_postgres(url: &str, settings: &StoreSettings) -> Result<Backend
     let pool = PgPoolOptions::new()
         .max_connections(settings.max_connections)
         .acquire_timeout(settings.connect_timeout)
+        // A transaction whose COMMIT or ROLLBACK failed (the connection was cut) leaves sqlx's
+        // depth above zero: such a connection is closed, never handed out again.
+        .after_release(|conn, _| {
+            Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) })
+        })
         .connect_with(options)
         .await?;
     // sqlx's PostgreSQL migrator holds a session advisory lock (pg_advisory_lock on a key
     // derived from the database name) from before it creates its table until it is done.
     migrate(&postgres_migrator(), &pool).await?;
     Ok(Backend::Postgres(pool))
+}
+
+/// Caps the SQLite file at `max_bytes` on this connection (`max_page_count` is a setting of the
+/// connection, not of the file): a write beyond it fails with SQLITE_FULL, as on a full disk.
+async fn cap_sqlite_size(
+    conn: &mut sqlx::SqliteConnection,
+    max_bytes: i64,
+) -> Result<(), sqlx::Error> {
+    let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
+        .fetch_one(&mut *conn)
+        .await?;
+    let pages = (max_bytes / page_size.max(1)).max(1);
+    sqlx::query(&format!("PRAGMA max_page_count = {pages}"))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// May a SQLite connection go back to the pool? Not when a transaction is still open on it.
+///
+/// SQLite rolls a transaction back by itself on some errors (SQLITE_FULL, SQLITE_IOERR, ...)
+/// and keeps it open after others (a COMMIT that fails with SQLITE_FULL or SQLITE_BUSY). sqlx
+/// counts its transactions apart from SQLite: after the first kind its ROLLBACK fails ("no
+/// transaction is active") and its count stays at one, so every later `BEGIN` on the
+/// connection fails ("non-zero transaction depth"); after the second a statement run on the
+/// connection would land in a transaction nobody commits. Either way the connection is closed
+/// (closing rolls back) and the pool opens a new one. Both checks run on the connection's
+/// worker after the rollback sqlx queued when the transaction was dropped.
+async fn sqlite_connection_is_clean(
+    conn: &mut sqlx::SqliteConnection,
+) -> Result<bool, sqlx::Error> {
+    // `BEGIN` fails inside a transaction; the empty one it opens is ended at once.
+    use sqlx::Executor;
+    if conn.execute("BEGIN").await.is_err() {
+        return Ok(false);
+    }
+    conn.execute("ROLLBACK").await?;
+    Ok(!sqlx::Connection::is_in_transaction(conn))
 }
 
 fn sqlite_migrator() -> Migrator {

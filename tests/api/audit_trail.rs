@@ -229,6 +229,7 @@ async fn the_pruning_task_deletes_rows_past_their_retention() {
             action: "send".into(),
             email: "radia@example.com".into(),
             campaign_id: None,
+            mails_before: None,
         })
         .await
         .unwrap();

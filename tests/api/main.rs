@@ -3,6 +3,7 @@
 
 mod audit_query;
 mod audit_trail;
+mod audit_truth;
 mod auth_rfc;
 mod bad_input;
 mod body_timeout;
@@ -37,6 +38,7 @@ mod send_async;
 mod shutdown;
 mod spec_agreement;
 mod store;
+mod store_faults;
 mod token;
 mod traces;
 mod tracking;

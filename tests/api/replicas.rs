@@ -319,7 +319,7 @@ async fn a_replica_killed_mid_send_leaves_no_second_mail_when_the_batch_is_retri
     assert_eq!(stats["mailsSent"]["radia@example.com"], 1, "{stats}");
     assert_eq!(outcome, "already_invited", "the retry read first");
     // The mail that went out with the dead replica is on record: its intent, written before
-    // the call, without the outcome the replica did not live to write.
+    // the call, settled as `sent` by the retry's read (the replica did not live to write it).
     let mut conn = sqlx::PgConnection::connect(&db.url)
         .await
         .expect("connect to the test database");
@@ -333,8 +333,8 @@ async fn a_replica_killed_mid_send_leaves_no_second_mail_when_the_batch_is_retri
     let _ = conn.close().await;
     assert_eq!(
         intents.first(),
-        Some(&(None,)),
-        "the killed replica's send has its intent and no outcome: {intents:?}"
+        Some(&(Some("sent".to_owned()),)),
+        "the killed replica's send has its intent, settled by the retry: {intents:?}"
     );
     drop(survivor);
     db.drop_it().await;

@@ -1,7 +1,9 @@
 //! The audit trail: intents, outcomes, folded denials, listing and search.
 
 use crate::helpers::{manual_clock, start};
-use invitation_gateway::store::{AuditCursor, AuditFilter, AuditIntent, Caller, StoreSettings};
+use invitation_gateway::store::{
+    AuditCursor, AuditFilter, AuditIntent, AuditOutcome, Caller, StoreSettings,
+};
 use std::time::Duration;
 
 fn intent(email: &str, action: &str, campaign: Option<&str>) -> AuditIntent {
@@ -11,6 +13,7 @@ fn intent(email: &str, action: &str, campaign: Option<&str>) -> AuditIntent {
         action: action.into(),
         email: email.into(),
         campaign_id: campaign.map(str::to_owned),
+        mails_before: None,
     }
 }
 
@@ -73,8 +76,8 @@ store_test! {
             clock.advance(Duration::from_secs(1));
         }
         let cancel = store.record_intent(&intent("ada@example.com", "cancel", None)).await.unwrap();
-        store.record_outcome(ids[0], "sent", Some(200)).await.unwrap();
-        store.record_outcome(ids[1], "failed", Some(503)).await.unwrap();
+        store.record_outcome(ids[0], &AuditOutcome { google_status: Some(200), ..AuditOutcome::of("sent") }).await.unwrap();
+        store.record_outcome(ids[1], &AuditOutcome { google_status: Some(503), ..AuditOutcome::of("failed") }).await.unwrap();
 
         let all = store.list_audit(&AuditFilter::default(), 2, None).await.unwrap();
         assert_eq!(all.events.iter().map(|e| e.id).collect::<Vec<_>>(), vec![cancel, ids[2]]);

@@ -104,6 +104,7 @@ store_test! {
             action: "send".into(),
             email: "secret.person@example.com".into(),
             campaign_id: None,
+            mails_before: None,
         };
         store.record_intent(&intent).await.unwrap();
         let events = store

@@ -1,0 +1,182 @@
+//! Settling audit intents whose outcome nobody could record: the process was cut off between
+//! the call to Google and the outcome, the store could not write the outcome, or the answer
+//! was lost and could not be read back (`unknown`). The invitation is read again under the
+//! person's claim (so no call for them is in flight) and compared with the mail count the
+//! intent kept: the mail went out (`sent`) or it did not (`failed`). A campaign's intent that
+//! comes to nothing is removed instead: its item is tried again and that attempt is recorded.
+
+use crate::google::CallContext;
+use crate::google::budget::CallKind;
+use crate::google::wire::{State, UserInvitation};
+use crate::invitations::Invitations;
+use crate::invitations::campaign::Seen;
+use crate::invitations::durable::Durable;
+use crate::invitations::email::Email;
+use crate::invitations::mutation::{self, Action};
+use crate::invitations::outcome::Outcome;
+use crate::store::{AuditOutcome, Caller, UnsettledIntent};
+
+/// Intents settled by one sweep at most.
+const SWEEP_LIMIT: u32 = 50;
+
+/// An intent settled after the fact, for the other sinks of the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settled {
+    /// What was done.
+    pub action: Action,
+    /// The address.
+    pub email: String,
+    /// The request's id (a campaign's id for its mails).
+    pub request_id: String,
+    /// The real caller.
+    pub caller: Caller,
+    /// The campaign, if any.
+    pub campaign_id: Option<String>,
+    /// What the read showed: `sent`/`failed` (send), `cancelled`/`failed` (cancel).
+    pub outcome: Outcome,
+    /// How it was settled.
+    pub detail: &'static str,
+}
+
+/// What the invitation as read now says of `intent`.
+fn settlement(
+    action: Action,
+    intent: &UnsettledIntent,
+    now: Option<&UserInvitation>,
+) -> (Outcome, &'static str) {
+    let state = now.map(|i| i.state);
+    match action {
+        Action::Send => {
+            let went_out = match intent.mails_before {
+                Some(before) => now.is_some_and(|i| i.mails_sent_count > before),
+                None => state == Some(State::Invited),
+            };
+            if went_out {
+                (
+                    Outcome::Sent,
+                    "settled later: a read of the invitation showed that the mail went out",
+                )
+            } else {
+                (
+                    Outcome::Failed,
+                    "settled later: a read of the invitation showed that no mail went out",
+                )
+            }
+        }
+        Action::Cancel if state == Some(State::Invited) => (
+            Outcome::Failed,
+            "settled later: a read showed the invitation still pending",
+        ),
+        Action::Cancel => (
+            Outcome::Cancelled,
+            "settled later: a read showed the invitation withdrawn",
+        ),
+    }
+}
+
+/// Settles every unsettled intent about `email` against `now`, the invitation as just read
+/// by a holder of the person's claim. Answers what it settled.
+pub(crate) async fn settle(
+    durable: &Durable,
+    email: &Email,
+    now: Option<&UserInvitation>,
+) -> Vec<Settled> {
+    let store = durable.store();
+    let Ok(open) = durable.observe(store.unsettled_intents(&email.to_string()).await) else {
+        return Vec::new();
+    };
+    let mut settled = Vec::new();
+    for intent in open {
+        let Some(action) = Action::parse(&intent.action) else {
+            continue;
+        };
+        let (outcome, detail) = settlement(action, &intent, now);
+        if outcome == Outcome::Failed && intent.campaign_id.is_some() {
+            durable.withdraw_intent(intent.id).await;
+            continue;
+        }
+        let record = AuditOutcome {
+            outcome: outcome.as_str(),
+            google_status: None,
+            detail: Some(detail),
+        };
+        if let Ok(true) = durable.observe(store.settle_intent(intent.id, &record).await) {
+            settled.push(Settled {
+                action,
+                email: email.to_string(),
+                request_id: intent.request_id,
+                caller: intent.caller,
+                campaign_id: intent.campaign_id,
+                outcome,
+                detail,
+            });
+        }
+    }
+    settled
+}
+
+impl Invitations {
+    /// Settles the intents nobody settled (their process died, or the store could not write
+    /// their outcome and nobody acted on the person since): for each person, under their claim,
+    /// one read of Google (background work). Every replica's campaign worker calls it now and
+    /// then. Answers what it settled, for the audit log and file.
+    pub async fn settle_abandoned(&self) -> Vec<Settled> {
+        let now = self.durable.store().clock().now();
+        let Ok(emails) = self.durable.observe(
+            self.durable
+                .store()
+                .unsettled_emails(now, SWEEP_LIMIT)
+                .await,
+        ) else {
+            return Vec::new();
+        };
+        let mut settled = Vec::new();
+        for raw in emails {
+            let Ok(email) = Email::parse(&raw) else {
+                continue;
+            };
+            let ctx = self.google.context(None).with_kind(CallKind::Background);
+            settled.extend(self.settle_claimed(&email, &ctx, "settle").await);
+        }
+        settled
+    }
+
+    /// Settles a campaign's person whose earlier mail may have gone out, against `seen`, the
+    /// invitation as the worker just read it.
+    pub async fn settle_for_campaign(
+        &self,
+        email: &Email,
+        seen: Option<&Seen>,
+        holder: &str,
+    ) -> Vec<Settled> {
+        let Ok(claim) = self
+            .durable
+            .claim(email, holder, tokio::time::Instant::now())
+            .await
+        else {
+            return Vec::new();
+        };
+        let now = seen.map(|seen| seen.to_wire(email));
+        let settled = settle(&self.durable, email, now.as_ref()).await;
+        self.durable.release(&claim).await;
+        settled
+    }
+
+    /// Takes `email`'s claim without waiting (someone holding it is still at work on them),
+    /// reads the invitation and settles against it.
+    async fn settle_claimed(&self, email: &Email, ctx: &CallContext, holder: &str) -> Vec<Settled> {
+        let Ok(claim) = self
+            .durable
+            .claim(email, holder, tokio::time::Instant::now())
+            .await
+        else {
+            return Vec::new();
+        };
+        let settled = match mutation::read(&self.google, email, ctx).await {
+            Ok(now) => settle(&self.durable, email, now.as_ref()).await,
+            Err(_) => Vec::new(),
+        };
+        self.durable.release(&claim).await;
+        settled
+    }
+}

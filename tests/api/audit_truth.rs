@@ -1,0 +1,352 @@
+//! The audit trail tells the truth: a send cut off before its outcome could be known answers
+//! and audits `unknown` (never `failed`) and is settled later; a campaign's wait for a Google
+//! budget slot is no record at all; the store and the file hold the same records, each with
+//! its reason.
+
+use crate::helpers::{
+    TestApp, admin_token, spawn_app_clocked, spawn_app_with, spawn_google, test_settings, token,
+};
+use invitation_gateway::auth::Scope;
+use invitation_gateway::config::Settings;
+use invitation_gateway::emulator::{Seed, SeedAccount, State};
+use invitation_gateway::startup::Application;
+use invitation_gateway::store::Clock;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// Every audit record of `email` in the store, newest first, via `address`.
+async fn audit_at(address: &str, email: &str) -> Vec<Value> {
+    let answer = reqwest::Client::new()
+        .post(format!("{address}/v1/audit/search"))
+        .bearer_auth(admin_token())
+        .json(&json!({"emails": [email]}))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(answer.status(), 200);
+    let body: Value = answer.json().await.expect("JSON");
+    body["records"].as_array().cloned().unwrap_or_default()
+}
+
+/// Another gateway on the same store and emulator (the next replica, or the same one
+/// restarted); answers its address.
+async fn another_gateway(settings: Settings) -> String {
+    let app = Application::build_with_store_clock(settings, Clock::system())
+        .await
+        .expect("the gateway builds");
+    let address = format!("http://{}", app.address());
+    tokio::spawn(app.run_until_stopped());
+    address
+}
+
+#[tokio::test]
+async fn a_send_cut_off_before_its_outcome_is_known_answers_and_audits_unknown_and_is_settled_later()
+ {
+    let google = spawn_google(Seed::Demo).await;
+    let settings = test_settings(&google);
+    let app: TestApp = spawn_app_with(google, settings.clone()).await;
+    // Google applies the send after a while and its answer is lost; the read that would
+    // settle it fails too (as when shutdown cuts it off).
+    app.control(
+        "faults",
+        json!({"method": "send", "status": 503, "count": 1, "latencyMs": 300, "afterApply": true}),
+    )
+    .await;
+    let send = {
+        let (client, url) = (
+            app.client.clone(),
+            format!("{}/v1/invitations/send", app.address),
+        );
+        tokio::spawn(async move {
+            client
+                .post(url)
+                .bearer_auth(token(&[Scope::Send]))
+                .json(&json!({"emails": ["donald@example.com"]}))
+                .send()
+                .await
+                .expect("answered")
+                .json::<Value>()
+                .await
+                .expect("JSON")
+        })
+    };
+    let mut started = false;
+    for _ in 0..500 {
+        if app.calls("send").await == 1 {
+            started = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(started, "the send reached Google");
+    app.control(
+        "faults",
+        json!({"method": "get", "status": 503, "count": 100}),
+    )
+    .await;
+    let body = send.await.expect("the request task");
+    app.client
+        .delete(format!("{}/emulator/v1/faults", app.google.emulator.url()))
+        .send()
+        .await
+        .expect("the emulator answers");
+
+    let result = &body["results"][0];
+    assert_eq!(result["outcome"], "unknown", "{body}");
+    assert_eq!(result["error"]["code"], "upstream_unavailable", "{body}");
+    assert_eq!(
+        app.stats().await["mailsSent"]["donald@example.com"],
+        1,
+        "Google mailed"
+    );
+    let records = audit_at(&app.address, "donald@example.com").await;
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["outcome"], "unknown", "{records:?}");
+    assert_eq!(records[0]["detail"], "upstream_unavailable", "{records:?}");
+
+    // The next claim of that person (on another replica) reads Google and settles it.
+    let other = another_gateway(settings).await;
+    let again: Value = reqwest::Client::new()
+        .post(format!("{other}/v1/invitations/send"))
+        .bearer_auth(token(&[Scope::Send]))
+        .json(&json!({"emails": ["donald@example.com"]}))
+        .send()
+        .await
+        .expect("answered")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(again["results"][0]["outcome"], "already_invited", "{again}");
+    let records = audit_at(&other, "donald@example.com").await;
+    let outcomes: Vec<&str> = records
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap_or("null"))
+        .collect();
+    assert_eq!(outcomes, ["already_invited", "sent"], "{records:?}");
+    assert!(
+        records[1]["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("settled later")),
+        "{records:?}"
+    );
+    assert_eq!(
+        app.stats().await["mailsSent"]["donald@example.com"],
+        1,
+        "no second mail"
+    );
+}
+
+#[tokio::test]
+async fn a_campaign_paced_by_the_google_budget_leaves_one_record_per_person_the_same_in_store_and_file()
+ {
+    let mut accounts: Vec<SeedAccount> = (0..6)
+        .map(|i| SeedAccount::new(format!("w{i}@corp.example.com"), None))
+        .collect();
+    accounts.push(SeedAccount::new(
+        "inv@corp.example.com",
+        Some(State::Invited),
+    ));
+    accounts.push(SeedAccount::new(
+        "acc@corp.example.com",
+        Some(State::Accepted),
+    ));
+    let emails: Vec<String> = accounts.iter().map(|a| a.email.clone()).collect();
+    let google = spawn_google(Seed::Accounts(accounts)).await;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let file = dir.path().join("audit.jsonl");
+    let mut settings = test_settings(&google);
+    // Four background calls a window: most items wait for a slot, some after their intent.
+    settings.store.google_per_minute = 5;
+    settings.invitations.campaigns.poll = Duration::from_millis(20);
+    settings.audit.file = Some(file.clone());
+    let start = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 12, 1, 10, 0, 0)
+        .single()
+        .expect("a valid date");
+    let clock = Clock::manual(start);
+    let app = spawn_app_clocked(google, settings, clock.clone()).await;
+
+    let created = app
+        .post_json(
+            "/v1/campaigns",
+            &admin_token(),
+            json!({"name": "paced", "source": {"emails": emails}}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_str().expect("an id").to_owned();
+    let (mut done, mut waited) = (Value::Null, false);
+    for _ in 0..400 {
+        done = app
+            .get_as(&format!("/v1/campaigns/{id}"), &admin_token())
+            .await
+            .body;
+        waited |= done["state"] == "waiting";
+        if done["state"] == "completed" {
+            break;
+        }
+        clock.advance(Duration::from_secs(63));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(done["state"], "completed", "{done}");
+    assert!(waited, "the campaign waited for budget slots");
+    assert_eq!(
+        done["counts"],
+        json!({"sent": 6, "already_invited": 1, "already_accepted": 1}),
+        "{done}"
+    );
+
+    // The store: one record per person, none `failed` (a wait is not a failure).
+    let page = app
+        .get_as(
+            &format!("/v1/audit?campaign={id}&pageSize=100"),
+            &admin_token(),
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let mut stored: Vec<(String, String, Value)> = page.body["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|r| {
+            (
+                r["email"].as_str().unwrap_or_default().to_owned(),
+                r["outcome"].as_str().unwrap_or("null").to_owned(),
+                r["detail"].clone(),
+            )
+        })
+        .collect();
+    stored.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    assert_eq!(stored.len(), 8, "{stored:?}");
+    assert!(stored.iter().all(|r| r.1 != "failed"), "{stored:?}");
+    // The file holds the same records, with the same reasons.
+    let text = std::fs::read_to_string(&file).expect("the audit file");
+    let mut filed: Vec<(String, String, Value)> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("JSON lines"))
+        .filter(|r| r["campaign_id"] == id.as_str())
+        .map(|r| {
+            (
+                r["email"].as_str().unwrap_or_default().to_owned(),
+                r["outcome"].as_str().unwrap_or_default().to_owned(),
+                r["detail"].clone(),
+            )
+        })
+        .collect();
+    filed.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    assert_eq!(stored, filed, "{text}");
+    // A person the campaign skipped as already invited is found by a search.
+    let found = audit_at(&app.address, "inv@corp.example.com").await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["outcome"], "already_invited", "{found:?}");
+    assert_eq!(found[0]["campaignId"], id.as_str(), "{found:?}");
+}
+
+#[tokio::test]
+async fn a_campaign_mail_cut_off_before_its_outcome_is_known_is_never_failed_and_is_settled_by_the_next_attempt()
+ {
+    let google = spawn_google(Seed::Accounts(vec![SeedAccount::new(
+        "cut@corp.example.com",
+        None,
+    )]))
+    .await;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let file = dir.path().join("audit.jsonl");
+    let mut settings = test_settings(&google);
+    settings.invitations.campaigns.poll = Duration::from_millis(20);
+    settings.audit.file = Some(file.clone());
+    let lease = settings.invitations.campaigns.lease;
+    let start = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 12, 1, 10, 0, 0)
+        .single()
+        .expect("a valid date");
+    let clock = Clock::manual(start);
+    let app = spawn_app_clocked(google, settings, clock.clone()).await;
+    app.control(
+        "faults",
+        json!({"method": "send", "status": 503, "count": 1, "latencyMs": 300, "afterApply": true}),
+    )
+    .await;
+    let created = app
+        .post_json(
+            "/v1/campaigns",
+            &admin_token(),
+            json!({"name": "cut", "source": {"emails": ["cut@corp.example.com"]}}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_str().expect("an id").to_owned();
+    let mut started = false;
+    for _ in 0..500 {
+        if app.calls("send").await == 1 {
+            started = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(started, "the send reached Google");
+    // The read that would settle the lost answer fails too.
+    app.control(
+        "faults",
+        json!({"method": "get", "status": 503, "count": 100}),
+    )
+    .await;
+    let mut waiting = Value::Null;
+    for _ in 0..500 {
+        waiting = app
+            .get_as(&format!("/v1/campaigns/{id}"), &admin_token())
+            .await
+            .body;
+        if waiting["state"] == "waiting" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(waiting["state"], "waiting", "{waiting}");
+    assert_eq!(
+        waiting["counts"],
+        json!({"pending": 1}),
+        "never failed: {waiting}"
+    );
+    let records = audit_at(&app.address, "cut@corp.example.com").await;
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["outcome"], "unknown", "{records:?}");
+
+    // Google answers again: the next attempt reads first, finds the mail out, sends nothing.
+    app.client
+        .delete(format!("{}/emulator/v1/faults", app.google.emulator.url()))
+        .send()
+        .await
+        .expect("the emulator answers");
+    clock.advance(lease + Duration::from_secs(1));
+    let mut done = Value::Null;
+    for _ in 0..500 {
+        done = app
+            .get_as(&format!("/v1/campaigns/{id}"), &admin_token())
+            .await
+            .body;
+        if done["state"] == "completed" {
+            break;
+        }
+        if done["state"] == "waiting" {
+            // For Google (its breaker closes after a moment of real time).
+            clock.advance(lease);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(done["counts"], json!({"sent": 1}), "{done}");
+    assert_eq!(app.stats().await["mailsSent"]["cut@corp.example.com"], 1);
+    let records = audit_at(&app.address, "cut@corp.example.com").await;
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["outcome"], "sent", "{records:?}");
+    let text = std::fs::read_to_string(&file).expect("the audit file");
+    let outcomes: Vec<String> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("JSON lines"))
+        .filter(|r| r["email"] == "cut@corp.example.com")
+        .map(|r| r["outcome"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["unknown", "sent"],
+        "the file is append-only: {text}"
+    );
+}

@@ -1,0 +1,368 @@
+//! The store failing under the gateway's feet: SQLite full (its size cap, `PRAGMA
+//! max_page_count`, reaches the same SQLITE_FULL as a full disk), a PostgreSQL connection cut
+//! mid-transaction. Whatever fails, every person Google mailed ends with exactly one audit
+//! record carrying its outcome, and the gateway works again by itself once the store can write.
+
+use crate::helpers::{TestApp, admin_token, spawn_app_clocked, spawn_google, test_settings};
+use crate::pg::PgDatabase;
+use chrono::{DateTime, TimeZone, Utc};
+use invitation_gateway::emulator::{Seed, SeedAccount};
+use invitation_gateway::store::Clock;
+use serde_json::{Value, json};
+use sqlx::Connection;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// The size cap of the gateway's SQLite file in these tests.
+const CAP_MIB: u32 = 2;
+
+fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0)
+        .single()
+        .expect("a valid date")
+}
+
+fn people(prefix: &str, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| format!("{prefix}{i:03}@corp.example.com"))
+        .collect()
+}
+
+/// A second connection to the gateway's SQLite file, under the same size cap: it takes the
+/// free space (`fill`) and gives it back (`free`), as another tenant of a small disk would.
+struct Filler(sqlx::SqliteConnection);
+
+impl Filler {
+    async fn open(app: &TestApp) -> Filler {
+        let path = app.google.key_dir().join("gateway.db");
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .expect("open the gateway's file");
+        let page: i64 = sqlx::query_scalar("PRAGMA page_size")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        let pages = i64::from(CAP_MIB) * 1024 * 1024 / page;
+        sqlx::query(&format!("PRAGMA max_page_count = {pages}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE IF NOT EXISTS test_filler (data BLOB NOT NULL)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        Filler(conn)
+    }
+
+    /// Inserts blobs, smaller and smaller, until not even a page is left.
+    async fn fill(&mut self) {
+        for size in [65_536_usize, 4096, 512, 64] {
+            loop {
+                let inserted = sqlx::query("INSERT INTO test_filler (data) VALUES (zeroblob($1))")
+                    .bind(i64::try_from(size).unwrap())
+                    .execute(&mut self.0)
+                    .await;
+                match inserted {
+                    Ok(_) => {}
+                    Err(err) => {
+                        assert!(err.to_string().contains("full"), "{err}");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn free(&mut self) {
+        sqlx::query("DELETE FROM test_filler")
+            .execute(&mut self.0)
+            .await
+            .unwrap();
+    }
+}
+
+/// Every audit record of `email` in the store.
+async fn audit_of(app: &TestApp, email: &str) -> Vec<Value> {
+    let found = app
+        .post_json(
+            "/v1/audit/search",
+            &admin_token(),
+            json!({"emails": [email]}),
+        )
+        .await;
+    assert_eq!(found.status, 200, "{}", found.body);
+    found.body["records"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// How many mails the emulator sent to each person.
+async fn mails(app: &TestApp) -> BTreeMap<String, u64> {
+    let stats = app.stats().await;
+    stats["mailsSent"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn campaign(app: &TestApp, id: &str) -> Value {
+    let answer = app
+        .get_as(&format!("/v1/campaigns/{id}"), &admin_token())
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    answer.body
+}
+
+async fn store_failed(app: &TestApp) -> bool {
+    let ready: Value = app.get("/readyz").await.json().await.unwrap_or_default();
+    ready["degraded"]
+        .as_array()
+        .is_some_and(|d| d.iter().any(|c| c == "store: failed"))
+}
+
+/// Each person Google mailed has exactly one audit record, and it says `sent`; nobody else has
+/// a `sent` record. Answers how many were mailed, or what is not so yet.
+async fn each_mail_recorded_once(app: &TestApp, who: &[String]) -> Result<usize, String> {
+    let mailed = mails(app).await;
+    let mut count = 0;
+    for email in who {
+        let records = audit_of(app, email).await;
+        match mailed.get(email).copied().unwrap_or(0) {
+            0 if records.iter().all(|r| r["outcome"] != "sent") => {}
+            1 if records.len() == 1 && records[0]["outcome"] == "sent" => count += 1,
+            n => return Err(format!("{email} was mailed {n} times: {records:?}")),
+        }
+    }
+    Ok(count)
+}
+
+/// [`each_mail_recorded_once`], once the outcomes nobody could record are settled (a background
+/// sweep reads Google again; at most 60 s of real time).
+async fn assert_each_mail_recorded_once(app: &TestApp, who: &[String]) -> usize {
+    let mut last = String::new();
+    for _ in 0..600 {
+        match each_mail_recorded_once(app, who).await {
+            Ok(count) => return count,
+            Err(why) => last = why,
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{last}");
+}
+
+#[tokio::test]
+async fn a_store_that_fills_mid_campaign_loses_no_record_and_works_again_within_a_lease() {
+    let who = people("full", 60);
+    let google = spawn_google(Seed::Accounts(
+        who.iter()
+            .map(|e| SeedAccount::new(e.clone(), None))
+            .collect(),
+    ))
+    .await;
+    let mut settings = test_settings(&google);
+    settings.store.sqlite_max_mib = Some(CAP_MIB);
+    settings.invitations.campaigns.poll = Duration::from_millis(20);
+    let lease = settings.invitations.campaigns.lease;
+    let clock = Clock::manual(start());
+    let app = spawn_app_clocked(google, settings, clock.clone()).await;
+
+    // The campaign is stored while there is room; it starts once the disk is full.
+    let created = app
+        .post_json(
+            "/v1/campaigns",
+            &admin_token(),
+            json!({"name": "full disk", "source": {"emails": who},
+                   "startAt": (start() + chrono::Duration::minutes(5)).to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let mut filler = Filler::open(&app).await;
+    filler.fill().await;
+    clock.advance(Duration::from_secs(6 * 60));
+
+    // The worker meets the full store (its writes fail): wait until the gateway saw it (the
+    // campaign waits for the store, or a call failed just now).
+    let mut saw = false;
+    for _ in 0..1500 {
+        if campaign(&app, &id).await["state"] == "waiting" || store_failed(&app).await {
+            saw = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(saw, "the store never failed: {}", campaign(&app, &id).await);
+
+    // Space comes back. Within one lease (and the outage wait, shorter) it goes on by itself.
+    // A write that failed just before the space came back may still hold the campaign for one
+    // more outage wait from the moment it is handled: the clock moves on for that too, never
+    // past two leases in all.
+    filler.free().await;
+    clock.advance(lease + Duration::from_secs(1));
+    let (mut done, mut advanced) = (Value::Null, lease + Duration::from_secs(1));
+    for _ in 0..3000 {
+        done = campaign(&app, &id).await;
+        if done["state"] == "completed" {
+            break;
+        }
+        let held = done["resumesAt"]
+            .as_str()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .is_some_and(|t| t > clock.now());
+        if done["state"] == "waiting" && held && advanced < lease * 2 {
+            clock.advance(Duration::from_secs(31));
+            advanced += Duration::from_secs(31);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(done["state"], "completed", "{done}");
+    assert_eq!(done["counts"], json!({"sent": 60}), "{done}");
+    assert_eq!(
+        assert_each_mail_recorded_once(&app, &who).await,
+        60,
+        "everybody mailed once"
+    );
+    // And a request's send works on the pooled connections again.
+    let again = app
+        .post_json(
+            "/v1/invitations/send",
+            &admin_token(),
+            json!({"emails": who[..10]}),
+        )
+        .await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    for result in again.body["results"].as_array().unwrap() {
+        assert_eq!(result["outcome"], "already_invited", "{}", again.body);
+    }
+}
+
+#[tokio::test]
+async fn postgres_connections_cut_mid_campaign_lose_no_record_and_the_campaign_completes() {
+    let Some(db) = PgDatabase::create().await else {
+        return;
+    };
+    let who = people("cut", 40);
+    let google = spawn_google(Seed::Accounts(
+        who.iter()
+            .map(|e| SeedAccount::new(e.clone(), None))
+            .collect(),
+    ))
+    .await;
+    let mut settings = test_settings(&google);
+    settings.store.database_url = db.url.clone().into();
+    settings.invitations.campaigns.poll = Duration::from_millis(20);
+    let lease = settings.invitations.campaigns.lease;
+    let clock = Clock::manual(start());
+    let app = spawn_app_clocked(google, settings, clock.clone()).await;
+    // Slow enough that the cuts below meet transactions and calls in flight.
+    app.control("latency", json!({"ms": 20})).await;
+    let created = app
+        .post_json(
+            "/v1/campaigns",
+            &admin_token(),
+            json!({"name": "cut", "source": {"emails": who}}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+
+    // Every connection of the gateway is cut, again and again, for a while (whatever each cut
+    // meets: a transaction, a COMMIT, an idle connection).
+    let mut admin = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let mut cuts = 0;
+    for _ in 0..60 {
+        let cut: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .fetch_all(&mut admin)
+        .await
+        .unwrap();
+        cuts += cut.len();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(cuts > 0, "no connection was cut");
+
+    // No more cuts: within one lease the campaign goes on by itself and completes.
+    clock.advance(lease + Duration::from_secs(1));
+    let mut done = Value::Null;
+    for _ in 0..3000 {
+        done = campaign(&app, &id).await;
+        if done["state"] == "completed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(done["state"], "completed", "{done}");
+    assert_eq!(done["counts"], json!({"sent": 40}), "{done}");
+    assert_eq!(assert_each_mail_recorded_once(&app, &who).await, 40);
+
+    let _ = admin.close().await;
+    db.drop_it().await;
+}
+
+#[tokio::test]
+async fn sends_into_a_full_store_answer_sent_only_with_a_record_and_work_again_once_it_has_room() {
+    let who = people("req", 150);
+    let google = spawn_google(Seed::Accounts(
+        who.iter()
+            .map(|e| SeedAccount::new(e.clone(), None))
+            .collect(),
+    ))
+    .await;
+    let mut settings = test_settings(&google);
+    settings.store.sqlite_max_mib = Some(CAP_MIB);
+    // The sweep that settles unrecorded outcomes runs every 60 polls of the campaign worker.
+    settings.invitations.campaigns.poll = Duration::from_millis(20);
+    let app = spawn_app_clocked(google, settings, Clock::system()).await;
+    let mut filler = Filler::open(&app).await;
+    filler.fill().await;
+
+    // One person per request, so that each answer is about one mail.
+    let mut answered_sent = Vec::new();
+    let mut refused = 0;
+    for email in &who {
+        let answer = app
+            .post_json(
+                "/v1/invitations/send",
+                &admin_token(),
+                json!({"emails": [email]}),
+            )
+            .await;
+        match answer.body["results"][0]["outcome"].as_str() {
+            Some("sent") => answered_sent.push(email.clone()),
+            _ => refused += 1,
+        }
+    }
+    assert!(refused > 0, "the full store refused nothing");
+    // Every `sent` answer has its record, and every mail exactly one (the store is still full:
+    // what could not be written is settled later, below).
+    filler.free().await;
+    assert_each_mail_recorded_once(&app, &who).await;
+    for email in &answered_sent {
+        let records = audit_of(&app, email).await;
+        assert!(
+            records.iter().any(|r| r["outcome"] == "sent"),
+            "{email} answered sent: {records:?}"
+        );
+    }
+    // With room again, the others are sent at once.
+    let rest: Vec<&String> = who.iter().filter(|e| !answered_sent.contains(e)).collect();
+    for chunk in rest.chunks(100) {
+        let again = app
+            .post_json(
+                "/v1/invitations/send",
+                &admin_token(),
+                json!({"emails": chunk}),
+            )
+            .await;
+        assert_eq!(again.status, 200, "{}", again.body);
+        assert_eq!(again.body["summary"]["sent"], chunk.len(), "{}", again.body);
+    }
+    assert_eq!(assert_each_mail_recorded_once(&app, &who).await, 150);
+}
