@@ -11,6 +11,7 @@ use crate::invitations::mutation::{self, Action, Done, MutationObserver};
 use crate::invitations::outcome::{ItemError, MutationResponse};
 use crate::routes::authorized::Authorized;
 use crate::routes::common::{AuthErrors, BodyErrors, EmailsRequest, request_id};
+use crate::routes::json::Json;
 use crate::state::AppState;
 use actix_web::http::header::{HeaderName, HeaderValue, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
@@ -350,7 +351,7 @@ pub async fn send_invitations(
     caller: Authorized<scope::Send>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<SendInvitationsRequest>,
+    body: Json<SendInvitationsRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let SendInvitationsRequest { emails, resend } = body.into_inner();
     if prefers_async(&req) {
@@ -408,7 +409,7 @@ pub async fn cancel_invitations(
     caller: Authorized<scope::Cancel>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<EmailsRequest>,
+    body: Json<EmailsRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let batch = EmailBatch::parse(body.into_inner().emails)?;
     let request_id = request_id(&req);

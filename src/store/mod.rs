@@ -106,6 +106,20 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
 }
 
+impl StoreError {
+    /// True when the database refused a value it was given (PostgreSQL's SQLSTATE class 22,
+    /// "data exception": a NUL in text, a number out of range, a division by zero): the fault
+    /// of the input, never a sign that the store is down.
+    pub fn is_refused_value(&self) -> bool {
+        let StoreError::Database(sqlx::Error::Database(error)) = self else {
+            return false;
+        };
+        error
+            .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+            .is_some_and(|error| error.code().starts_with("22"))
+    }
+}
+
 /// Who a budget or a key belongs to: the caller's JWT issuer and subject.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Caller {

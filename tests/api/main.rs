@@ -22,6 +22,7 @@ mod health;
 mod helpers;
 mod metrics;
 mod mutations;
+mod nul_input;
 mod openapi;
 mod pg;
 mod privacy;
