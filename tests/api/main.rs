@@ -26,6 +26,7 @@ mod nul_input;
 mod openapi;
 mod pg;
 mod privacy;
+mod private_files;
 mod reads;
 mod replicas;
 mod request_id;
