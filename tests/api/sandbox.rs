@@ -5,9 +5,16 @@ use std::time::Duration;
 
 /// Starts the sandbox on a free port and returns it with its banner lines.
 fn start_sandbox() -> (Running, Vec<String>) {
+    start_sandbox_with(&[])
+}
+
+/// [`start_sandbox`] with more settings in its environment.
+fn start_sandbox_with(env: &[(&str, &str)]) -> (Running, Vec<String>) {
+    let mut env = env.to_vec();
+    env.extend([("RUST_LOG", "warn"), ("GATEWAY_LOG_FORMAT", "json")]);
     let (running, rx) = start_binary(
         &["serve", "--sandbox", "--listen", "127.0.0.1:0"],
-        [("RUST_LOG", "warn"), ("GATEWAY_LOG_FORMAT", "json")],
+        env,
         false,
     );
     let mut banner = Vec::new();
@@ -142,4 +149,44 @@ async fn the_sandbox_banner_names_the_console() {
     invitation_gateway::install_crypto_provider();
     let page = reqwest::get(console).await.unwrap();
     assert_eq!(page.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn the_sandbox_keeps_its_store_where_gateway_database_url_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("sandbox.db");
+    let url = format!("sqlite://{}", database.display());
+    let env = [("GATEWAY_DATABASE_URL", url.as_str())];
+    invitation_gateway::install_crypto_provider();
+    let client = reqwest::Client::new();
+    let campaign = serde_json::json!({
+        "name": "Kept", "dryRun": true, "source": {"emails": ["grace+hr@example.com"]}
+    });
+
+    let (first, banner) = start_sandbox_with(&env);
+    let gateway = field(&banner, "API:").to_owned();
+    let created = client
+        .post(format!("{gateway}/campaigns"))
+        .bearer_auth(banner.last().unwrap().trim())
+        .json(&campaign)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status().as_u16(), 201);
+    drop(first);
+    assert!(database.exists(), "the store is in the named file");
+
+    // A second sandbox on the same database sees what the first one made.
+    let (_second, banner) = start_sandbox_with(&env);
+    let gateway = field(&banner, "API:").to_owned();
+    let listed: serde_json::Value = client
+        .get(format!("{gateway}/campaigns"))
+        .bearer_auth(banner.last().unwrap().trim())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["campaigns"][0]["name"], "Kept", "{listed}");
 }
