@@ -190,3 +190,81 @@ async fn the_sandbox_keeps_its_store_where_gateway_database_url_says() {
         .unwrap();
     assert_eq!(listed["campaigns"][0]["name"], "Kept", "{listed}");
 }
+
+/// The README's worked example of a migration (the `sh` block after its introduction).
+fn readme_worked_example() -> String {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let intro = readme
+        .find("A worked example against the sandbox")
+        .expect("the README has its worked example");
+    let start = intro + readme[intro..].find("```sh\n").expect("a sh block") + "```sh\n".len();
+    let end = start + readme[start..].find("```\n").expect("the block ends");
+    readme[start..end].to_owned()
+}
+
+fn have(tool: &str) -> bool {
+    std::process::Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success())
+}
+
+#[test]
+fn the_readmes_worked_example_runs_as_printed_against_the_sandbox() {
+    if !(have("curl") && have("jq")) {
+        assert!(
+            !std::env::var("CI").is_ok_and(|v| v == "true"),
+            "the README's example needs curl and jq"
+        );
+        eprintln!("skipped: the README's example needs curl and jq");
+        return;
+    }
+    let (_sandbox, banner) = start_sandbox();
+    let api = field(&banner, "API:").trim_end_matches("/v1").to_owned();
+    let token = banner.last().unwrap().trim().to_owned();
+    // From a copy of the repository's root: the example reads examples/roster.csv and writes.
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("examples")).unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/examples/roster.csv"),
+        root.path().join("examples/roster.csv"),
+    )
+    .expect("the repository ships examples/roster.csv");
+
+    // The sandbox is its own process: this one may block while the example runs.
+    let output = std::process::Command::new("timeout")
+        .args(["120", "bash", "-e", "-o", "pipefail", "-c"])
+        .arg(readme_worked_example())
+        .current_dir(root.path())
+        .env("TOKEN", &token)
+        .env("API", &api)
+        .output()
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        !stdout.contains("/problems/"),
+        "no problem answer: {stdout}"
+    );
+
+    // The dry run saw each kind of person in the roster once (two would be mailed).
+    let counts: serde_json::Value = serde_json::Deserializer::from_str(&stdout)
+        .into_iter()
+        .next()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        counts,
+        serde_json::json!({"would_send": 2, "already_invited": 1, "already_accepted": 1,
+                           "not_eligible": 1, "skipped": 1}),
+        "{stdout}"
+    );
+    let report = std::fs::read_to_string(root.path().join("dry-run.csv")).unwrap();
+    assert_eq!(report.matches("would_send").count(), 2, "{report}");
+    // The real run waits for Monday; it was paused and resumed; its report has every person.
+    assert!(stdout.contains("\"paused\""), "{stdout}");
+    assert!(stdout.contains("\"scheduled\""), "{stdout}");
+    assert_eq!(stdout.matches("\"email\":").count(), 6, "{stdout}");
+}
