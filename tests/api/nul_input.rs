@@ -3,7 +3,8 @@
 //! 400 naming where it was (a roster address becomes a `skipped` item instead), the same on
 //! SQLite and PostgreSQL, and `/readyz` stays as it was.
 
-use crate::helpers::{Answer, TestApp, admin_token, spawn_app_tuned};
+use crate::helpers::{Answer, TestApp, admin_token, spawn_app_tuned, token_for};
+use invitation_gateway::auth::Scope;
 use crate::pg::PgDatabase;
 use invitation_gateway::readiness::CheckState;
 use reqwest::Method;
@@ -136,6 +137,16 @@ async fn nul_is_refused_before_the_store(database_url: Option<String>) {
         };
         assert_refused(&app, &answer, code, field, &what).await;
     }
+    // The caller's `sub` reaches the store too (audit rows, budgets, campaign owners).
+    let refused = app
+        .client
+        .get(format!("{}/v1/campaigns", app.address))
+        .bearer_auth(token_for("hr\u{0}system", &Scope::ALL))
+        .send()
+        .await
+        .expect("request reaches the gateway");
+    assert_eq!(refused.status().as_u16(), 401, "a sub with a NUL is no caller");
+    assert_ready(&app, "a sub with a NUL").await;
     assert_eq!(app.google_calls().await, calls, "nothing reached Google");
     let listed = send(&app, "GET", "/v1/campaigns", None).await;
     assert_eq!(listed.body["campaigns"], json!([]), "no campaign was made");
