@@ -11,15 +11,19 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 
-/// Answers `400 invalid_query` naming the parameter (or `400 invalid_request` for the path)
-/// when the decoded query string or path holds a NUL.
+/// Answers `400 invalid_query` naming the parameter when the decoded query string holds a NUL,
+/// and `404 not_found` when the path does (no resource has such a name).
 pub async fn refuse_nul_in_url(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     // A raw NUL cannot be in a request line, so only its percent-encoding needs looking for.
     if req.path().contains("%00") {
-        return Err(ApiError::nul_in(ErrorCode::InvalidRequest, "path").into());
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            "There is nothing at a path with a NUL character (U+0000).",
+        )
+        .into());
     }
     if let Some(name) = parameter_with_nul(req.query_string()) {
         return Err(ApiError::nul_in(ErrorCode::InvalidQuery, &name).into());

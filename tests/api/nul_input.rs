@@ -1,11 +1,11 @@
 //! A NUL character (U+0000) is client input, not a store outage: PostgreSQL refuses it in text,
 //! so every JSON string, query parameter and path that could reach the store is refused with a
-//! 400 naming where it was (a roster address becomes a `skipped` item instead), the same on
+//! 400 naming where it was (a roster address becomes a `skipped` item, a path is not found), the same on
 //! SQLite and PostgreSQL, and `/readyz` stays as it was.
 
 use crate::helpers::{Answer, TestApp, admin_token, spawn_app_tuned, token_for};
-use invitation_gateway::auth::Scope;
 use crate::pg::PgDatabase;
+use invitation_gateway::auth::Scope;
 use invitation_gateway::readiness::CheckState;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -38,7 +38,8 @@ fn json_cases() -> Vec<(&'static str, Value, &'static str)> {
     ]
 }
 
-/// Query strings (and paths) with a NUL, and the parameter the problem must name.
+/// Query strings (and paths) with a NUL, and the parameter the problem must name (`path`: the
+/// path has it).
 const QUERY_CASES: [(&str, &str, &str); 13] = [
     ("GET", "/v1/audit?callerSub=a%00b", "callerSub"),
     ("GET", "/v1/audit?callerIss=a%00b", "callerIss"),
@@ -130,12 +131,13 @@ async fn nul_is_refused_before_the_store(database_url: Option<String>) {
         let body = (method == "POST" && path.contains('?'))
             .then(|| ("text/csv", b"email\r\nada@example.com\r\n".to_vec()));
         let answer = send(&app, method, path, body).await;
-        let code = if field == "path" {
-            "invalid_request"
+        if field == "path" {
+            // No resource has such a name.
+            answer.assert_problem(404, "not_found");
+            assert_ready(&app, &what).await;
         } else {
-            "invalid_query"
-        };
-        assert_refused(&app, &answer, code, field, &what).await;
+            assert_refused(&app, &answer, "invalid_query", field, &what).await;
+        }
     }
     // The caller's `sub` reaches the store too (audit rows, budgets, campaign owners).
     let refused = app
@@ -145,7 +147,11 @@ async fn nul_is_refused_before_the_store(database_url: Option<String>) {
         .send()
         .await
         .expect("request reaches the gateway");
-    assert_eq!(refused.status().as_u16(), 401, "a sub with a NUL is no caller");
+    assert_eq!(
+        refused.status().as_u16(),
+        401,
+        "a sub with a NUL is no caller"
+    );
     assert_ready(&app, "a sub with a NUL").await;
     assert_eq!(app.google_calls().await, calls, "nothing reached Google");
     let listed = send(&app, "GET", "/v1/campaigns", None).await;
