@@ -19,7 +19,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::invitations::mutation::{Action, Done};
 use crate::invitations::settle::Settled;
 use serde::Serialize;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -232,6 +232,7 @@ impl AuditLog {
     /// CLI checks its directory at start); it makes [`check_writable`](Self::check_writable) fail.
     pub fn new(settings: &AuditSettings) -> Self {
         let file = settings.file.as_ref().map(|path| {
+            crate::privacy::warn_if_readable_by_others(path, "the audit file");
             let sink = FileSink {
                 path: path.clone(),
                 state: Mutex::new(FileState::default()),
@@ -324,7 +325,7 @@ impl FileSink {
             return Ok(());
         }
         // O_APPEND: every write lands at the end, even with other writers on the file.
-        match OpenOptions::new()
+        match crate::privacy::private_file()
             .append(true)
             .create(true)
             .open(&self.path)

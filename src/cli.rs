@@ -271,7 +271,7 @@ pub struct ServeArgs {
     pub jwt_leeway_secs: u64,
 
     /// Longest accepted caller JWT lifetime (exp - iat), in seconds.
-    #[arg(long, env = env::JWT_MAX_LIFETIME_SECS, default_value_t = 86_400)]
+    #[arg(long, env = env::JWT_MAX_LIFETIME_SECS, default_value_t = config::DEFAULT_JWT_MAX_LIFETIME_SECS)]
     pub jwt_max_lifetime_secs: u64,
 
     /// Claim holding the caller's scopes: a space-separated string or an array (e.g. scp, permissions).
@@ -537,14 +537,10 @@ impl From<ServeArgs> for RawSettings {
 #[derive(Debug, Clone, Args)]
 pub struct StoreArgs {
     /// The store: sqlite://PATH (one replica; created on first start) or
-    /// postgres://USER:PASSWORD@HOST/DB (required for more than one replica).
-    #[arg(
-        long,
-        env = env::DATABASE_URL,
-        default_value = config::DEFAULT_DATABASE_URL,
-        hide_env_values = true
-    )]
-    pub database_url: SecretString,
+    /// postgres://USER:PASSWORD@HOST/DB (required for more than one replica). [default:
+    /// sqlite://invitation-gateway.db; with --sandbox, a temporary file removed at stop]
+    #[arg(long, env = env::DATABASE_URL, hide_env_values = true)]
+    pub database_url: Option<SecretString>,
 
     /// Most connections to the store.
     #[arg(long, env = env::DATABASE_MAX_CONNECTIONS, default_value_t = 10)]
@@ -602,6 +598,11 @@ pub struct TokenArgs {
     /// The token's `aud`.
     #[arg(long, env = env::JWT_AUDIENCE, default_value = config::DEFAULT_JWT_ISSUER)]
     pub jwt_audience: String,
+
+    /// The gateway's longest accepted token lifetime, in seconds: a longer --ttl is refused,
+    /// since the gateway would refuse the token.
+    #[arg(long, env = env::JWT_MAX_LIFETIME_SECS, default_value_t = config::DEFAULT_JWT_MAX_LIFETIME_SECS)]
+    pub jwt_max_lifetime_secs: u64,
 }
 
 impl TokenArgs {
@@ -614,6 +615,7 @@ impl TokenArgs {
             subject: &self.sub,
             scope: &self.scope,
             ttl: self.ttl,
+            max_lifetime: Duration::from_secs(self.jwt_max_lifetime_secs),
         })
     }
 }

@@ -149,6 +149,15 @@ impl ApiError {
         .with_cause(cause)
     }
 
+    /// The problem for a NUL character (U+0000) in `place` (a JSON field, a query parameter,
+    /// the path): the store cannot hold one in text, so it is refused before.
+    pub fn nul_in(code: ErrorCode, place: &str) -> Self {
+        Self::new(
+            code,
+            format!("`{place}` must not contain a NUL character (U+0000)."),
+        )
+    }
+
     /// Attaches the internal cause, for the log only.
     pub fn with_cause(mut self, cause: impl Into<anyhow::Error>) -> Self {
         self.cause = Some(cause.into());

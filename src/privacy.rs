@@ -6,12 +6,18 @@
 //! key. With `GATEWAY_LOG_HASH_KEY` unset the gateway uses a random key made once and kept in
 //! the store, so tags agree between replicas and restarts; a process without a store (a
 //! command line tool) uses a random key of its own. Only the audit trail holds real emails.
+//!
+//! The files that hold them (the SQLite database with its `-wal` and `-shm`, the audit file)
+//! are created readable by their owner alone ([`private_file`]), whatever the umask; an existing
+//! one that others can read is reported at start ([`warn_if_readable_by_others`]).
 
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use sha2::Sha256;
 use std::fmt;
+use std::fs::OpenOptions;
+use std::path::Path;
 use std::sync::Arc;
 
 /// Hashes emails for logs with a secret key; cheap to clone.
@@ -64,6 +70,39 @@ impl fmt::Debug for EmailHasher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("EmailHasher(..)")
     }
+}
+
+/// Options that create a file only its owner may read and write (mode `0600`, whatever the
+/// umask); an existing file keeps its mode.
+pub fn private_file() -> OpenOptions {
+    #[cfg_attr(not(unix), allow(unused_mut))]
+    let mut options = OpenOptions::new();
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+}
+
+/// Logs a warning when `path` (`what` it is: "the SQLite database", "the audit file") exists
+/// and users other than its owner may read it: it holds personal data.
+pub fn warn_if_readable_by_others(path: &Path, what: &str) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(metadata) = std::fs::metadata(path) else {
+            return;
+        };
+        let mode = metadata.permissions().mode() & 0o777;
+        if mode & 0o044 != 0 {
+            tracing::warn!(
+                file = %path.display(),
+                mode = format!("{mode:o}"),
+                "{what} holds personal data and is readable by users other than its owner \
+                 (mode {mode:o}); chmod 600 it"
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, what);
 }
 
 #[cfg(test)]

@@ -108,8 +108,8 @@ pub enum ClaimError {
     /// `exp - iat` (or `exp - now` without `iat`) exceeds the maximum lifetime.
     #[error("lifetime exceeds the maximum")]
     LifetimeTooLong,
-    /// `sub` missing, empty or too long.
-    #[error("missing, empty or oversized sub")]
+    /// `sub` missing, empty, too long or holding a NUL (the store cannot keep one in text).
+    #[error("missing, empty, oversized or NUL-holding sub")]
     Subject,
 }
 
@@ -172,7 +172,13 @@ impl ClaimRules {
             return Err(ClaimError::LifetimeTooLong);
         }
         match claims.sub.as_deref() {
-            Some(sub) if !sub.trim().is_empty() && sub.len() <= MAX_SUBJECT_LEN => Ok(()),
+            Some(sub)
+                if !sub.trim().is_empty()
+                    && sub.len() <= MAX_SUBJECT_LEN
+                    && !sub.contains('\0') =>
+            {
+                Ok(())
+            }
             _ => Err(ClaimError::Subject),
         }
     }
@@ -264,6 +270,10 @@ mod tests {
         );
         assert_eq!(
             r.check(&with("sub", json!("")), NOW),
+            Err(ClaimError::Subject)
+        );
+        assert_eq!(
+            r.check(&with("sub", json!("a\u{0}b")), NOW),
             Err(ClaimError::Subject)
         );
         let mut no_exp = valid();

@@ -189,6 +189,8 @@ pub struct TokenFlags<'a> {
     pub scope: &'a str,
     /// `--ttl`.
     pub ttl: Duration,
+    /// `GATEWAY_JWT_MAX_LIFETIME_SECS`: the gateway refuses a token that lives longer.
+    pub max_lifetime: Duration,
 }
 
 /// Checks the `token` command's flags and mints the token; a refusal names the flag or
@@ -201,6 +203,16 @@ pub fn mint_from_flags(flags: &TokenFlags<'_>) -> Result<String, ConfigError> {
         ))
     })?;
     let scopes = parse_scopes(flags.scope).map_err(|e| ConfigError(format!("--scope: {e}")))?;
+    if flags.ttl > flags.max_lifetime {
+        return Err(ConfigError(format!(
+            "--ttl: {} s is longer than {} ({} s), so the gateway would refuse the token; \
+             mint a shorter one, or raise {} on the gateway and here",
+            flags.ttl.as_secs(),
+            env::JWT_MAX_LIFETIME_SECS,
+            flags.max_lifetime.as_secs(),
+            env::JWT_MAX_LIFETIME_SECS
+        )));
+    }
     let request = TokenRequest {
         issuer: non_empty(env::JWT_ISSUER, flags.issuer)?,
         audience: non_empty(env::JWT_AUDIENCE, flags.audience)?,

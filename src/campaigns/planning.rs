@@ -25,7 +25,9 @@ const MAX_FIELDS: usize = 1000;
 pub(crate) fn item(invitations: &Invitations, raw: &str) -> NewItem {
     match Email::parse(raw) {
         Err(_) => {
-            let mut kept = raw.trim().to_owned();
+            // Kept for the report as sent, but with no NUL: the store cannot hold one in text
+            // (PostgreSQL refuses the row), and the item is skipped either way.
+            let mut kept = raw.trim().replace('\0', "\u{FFFD}");
             if kept.len() > MAX_KEPT {
                 let mut end = MAX_KEPT;
                 while !kept.is_char_boundary(end) {

@@ -33,6 +33,10 @@ pub struct JwtSettings {
 /// Default `iss` and `aud` of caller JWTs (also what `invitation-gateway token` mints).
 pub const DEFAULT_JWT_ISSUER: &str = "invitation-gateway";
 
+/// Default longest caller JWT lifetime (`exp - iat`) the gateway accepts, in seconds (also the
+/// longest `invitation-gateway token` mints).
+pub const DEFAULT_JWT_MAX_LIFETIME_SECS: u64 = 24 * 60 * 60;
+
 impl Default for JwtSettings {
     // No key source: a default alone verifies nothing, which is the safe failure.
     fn default() -> Self {
@@ -43,7 +47,7 @@ impl Default for JwtSettings {
             issuer: DEFAULT_JWT_ISSUER.to_owned(),
             audience: DEFAULT_JWT_ISSUER.to_owned(),
             leeway: Duration::from_secs(30),
-            max_lifetime: Duration::from_secs(24 * 60 * 60),
+            max_lifetime: Duration::from_secs(DEFAULT_JWT_MAX_LIFETIME_SECS),
             scope_claim: "scope".to_owned(),
             jwks_ttl: Duration::from_secs(10 * 60),
             verified_cache_capacity: 10_000,

@@ -66,8 +66,9 @@ impl Default for StoreSettings {
 /// `migrate` share them.
 #[derive(Debug, Clone)]
 pub struct RawStoreSettings {
-    /// `--database-url`.
-    pub database_url: SecretString,
+    /// `--database-url`; unset means [`DEFAULT_DATABASE_URL`] (the sandbox: its own temporary
+    /// file).
+    pub database_url: Option<SecretString>,
     /// `--database-max-connections`.
     pub max_connections: u32,
     /// `--database-connect-timeout-ms`.
@@ -82,7 +83,11 @@ impl StoreSettings {
     /// Validates the store's settings as given; the error names the setting (never the URL,
     /// which may carry a password).
     pub fn from_raw(raw: &RawStoreSettings) -> Result<StoreSettings, ConfigError> {
-        let url = raw.database_url.expose_secret();
+        let database_url = raw
+            .database_url
+            .clone()
+            .unwrap_or_else(|| SecretString::from(DEFAULT_DATABASE_URL));
+        let url = database_url.expose_secret();
         let known = ["sqlite:", "postgres://", "postgresql://"];
         if !known.iter().any(|scheme| url.starts_with(scheme)) {
             return Err(ConfigError(format!(
@@ -91,7 +96,7 @@ impl StoreSettings {
             )));
         }
         Ok(StoreSettings {
-            database_url: raw.database_url.clone(),
+            database_url,
             max_connections: positive(env::DATABASE_MAX_CONNECTIONS, raw.max_connections)?,
             connect_timeout: positive_ms(env::DATABASE_CONNECT_TIMEOUT_MS, raw.connect_timeout_ms)?,
             statement_timeout: positive_ms(

@@ -104,6 +104,12 @@ impl Durable {
                 self.readiness.store.set(CheckState::Ready);
                 Ok(value)
             }
+            // A value the database refused says nothing about its health: the input is wrong
+            // (the HTTP layer refuses the known cases, such as a NUL, before the store).
+            Err(err) if err.is_refused_value() => {
+                tracing::warn!(error = %err, "the store refused a value");
+                Err(StoreUnavailable)
+            }
             Err(err) => {
                 tracing::error!(error = %err, "store call failed");
                 self.readiness.store.set(CheckState::Failed);

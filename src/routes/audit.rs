@@ -12,6 +12,7 @@ use crate::invitations::mutation::Action;
 use crate::invitations::outcome::Outcome;
 use crate::routes::authorized::Authorized;
 use crate::routes::common::{AuthErrors, BodyErrors, EmailsRequest, StoreErrors, invalid_query};
+use crate::routes::json::Json;
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -385,7 +386,7 @@ pub async fn list_audit(
 pub async fn search_audit(
     _caller: Authorized<scope::AuditRead>,
     state: web::Data<AppState>,
-    body: web::Json<EmailsRequest>,
+    body: Json<EmailsRequest>,
 ) -> Result<HttpResponse, ApiError> {
     // An invalid address is not a whole-batch error here either (as in every batch): no
     // record can be about it, so it matches nothing.

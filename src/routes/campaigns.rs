@@ -397,15 +397,9 @@ fn roster_spec(query: &str) -> Result<CampaignSpec, ApiError> {
 
 /// The spec and source of a JSON create.
 fn json_spec(body: &[u8]) -> Result<(CampaignSpec, Source), ApiError> {
-    let request: CreateCampaignRequest = serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(
-            ErrorCode::InvalidRequest,
-            format!(
-                "Invalid JSON body: {}",
-                crate::error::sanitize_parse_error(&e.to_string())
-            ),
-        )
-    })?;
+    let body = std::str::from_utf8(body)
+        .map_err(|_| ApiError::new(ErrorCode::InvalidRequest, "Invalid JSON body: not UTF-8."))?;
+    let request: CreateCampaignRequest = crate::routes::json::parse(body)?;
     let source = match (request.source.states, request.source.emails) {
         (Some(states), None) => Source::States(parse_states(&states)?),
         (None, Some(emails)) => Source::Emails(emails),

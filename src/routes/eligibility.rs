@@ -6,6 +6,7 @@ use crate::invitations::batch::EmailBatch;
 use crate::invitations::outcome::EligibilityResult;
 use crate::routes::authorized::Authorized;
 use crate::routes::common::{AuthErrors, BodyErrors, EmailsRequest, request_id};
+use crate::routes::json::Json;
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -46,7 +47,7 @@ pub async fn check_eligibility(
     _caller: Authorized<scope::Check>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<EmailsRequest>,
+    body: Json<EmailsRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let batch = EmailBatch::parse(body.into_inner().emails)?;
     let results = state.invitations.check(&batch, &request_id(&req)).await;

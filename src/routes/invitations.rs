@@ -11,6 +11,7 @@ use crate::routes::authorized::Authorized;
 use crate::routes::common::{
     AuthErrors, BodyErrors, EmailsRequest, UpstreamErrors, invalid_query, request_id,
 };
+use crate::routes::json::Json;
 use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -53,7 +54,7 @@ pub async fn lookup_invitations(
     _caller: Authorized<scope::Read>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<EmailsRequest>,
+    body: Json<EmailsRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let batch = EmailBatch::parse(body.into_inner().emails)?;
     let results = state.invitations.lookup(&batch, &request_id(&req)).await;

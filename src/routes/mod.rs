@@ -8,6 +8,7 @@ pub mod console;
 pub mod eligibility;
 pub mod health;
 pub mod invitations;
+pub mod json;
 pub mod metrics;
 pub mod mutations;
 pub mod openapi;
@@ -51,13 +52,7 @@ fn json_config(limit: usize) -> web::JsonConfig {
                     ErrorCode::UnsupportedMediaType,
                     "The request body must be application/json.",
                 ),
-                JsonPayloadError::Deserialize(e) => ApiError::new(
-                    ErrorCode::InvalidRequest,
-                    format!(
-                        "Invalid JSON body: {}",
-                        sanitize_parse_error(&e.to_string())
-                    ),
-                ),
+                JsonPayloadError::Deserialize(e) => json::invalid_json(e),
                 _ => ApiError::new(
                     ErrorCode::InvalidRequest,
                     "The request body could not be read.",

@@ -12,6 +12,7 @@ use crate::invitations::outcome::{ItemError, MutationResponse};
 use crate::invitations::settle::Settled;
 use crate::routes::authorized::Authorized;
 use crate::routes::common::{AuthErrors, BodyErrors, EmailsRequest, request_id};
+use crate::routes::json::Json;
 use crate::state::AppState;
 use actix_web::http::header::{HeaderName, HeaderValue, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
@@ -373,7 +374,7 @@ pub async fn send_invitations(
     caller: Authorized<scope::Send>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<SendInvitationsRequest>,
+    body: Json<SendInvitationsRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let SendInvitationsRequest { emails, resend } = body.into_inner();
     if prefers_async(&req) {
@@ -432,7 +433,7 @@ pub async fn cancel_invitations(
     caller: Authorized<scope::Cancel>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<EmailsRequest>,
+    body: Json<EmailsRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let batch = EmailBatch::parse(body.into_inner().emails)?;
     let request_id = request_id(&req);

@@ -8,6 +8,7 @@ use crate::routes::authorized::Authorized;
 use crate::routes::common::{
     AuthErrors, BodyErrors, EmailsRequest, QueryErrors, StoreErrors, invalid_query,
 };
+use crate::routes::json::Json;
 use crate::state::AppState;
 use crate::tracking::funnel::{Funnel, FunnelQuery};
 use crate::tracking::{DEFAULT_FEED_LIMIT, FeedError, HistoryResponse, MAX_FEED_LIMIT};
@@ -119,7 +120,7 @@ pub async fn invitation_funnel(
 pub async fn invitation_history(
     _caller: Authorized<scope::Read>,
     state: web::Data<AppState>,
-    body: web::Json<EmailsRequest>,
+    body: Json<EmailsRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let batch = EmailBatch::parse(body.into_inner().emails)?;
     let history = state.tracking.history(&batch).await?;

@@ -6,7 +6,7 @@ pub mod sandbox;
 pub mod shutdown;
 
 use crate::config::{RawSettings, RawStoreSettings, Settings, StoreSettings};
-use crate::middleware::{body_timeout, draining, problems, request_id};
+use crate::middleware::{body_timeout, draining, nul_guard, problems, request_id};
 use crate::routes;
 use crate::state::AppState;
 use crate::telemetry::LogFormat;
@@ -102,6 +102,7 @@ impl Application {
             App::new()
                 .app_data(web::Data::new(app_state.clone()))
                 .configure(routes::configure(http.json_limit_bytes))
+                .wrap(from_fn(nul_guard::refuse_nul_in_url))
                 .wrap(from_fn(body_timeout::limit_body_read_time))
                 .wrap(from_fn(problems::render_problems))
                 .wrap(Compress::default())

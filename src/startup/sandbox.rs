@@ -71,11 +71,14 @@ impl Sandbox {
         sandbox.google_iam_url = emulator.url().to_owned();
         sandbox.google_token_url = emulator.token_url();
         sandbox.jwt_hs256_secret = Some(jwt_secret.clone());
-        // The sandbox's store lives and dies with it, beside the key.
-        sandbox.store.database_url = SecretString::from(format!(
-            "sqlite://{}",
-            key_dir.path().join("gateway.db").display()
-        ));
+        // Unless GATEWAY_DATABASE_URL names one, the sandbox's store lives and dies with it,
+        // beside the key.
+        if sandbox.store.database_url.is_none() {
+            sandbox.store.database_url = Some(SecretString::from(format!(
+                "sqlite://{}",
+                key_dir.path().join("gateway.db").display()
+            )));
+        }
         let settings = Settings::from_raw(&sandbox)?;
 
         let token = mint::mint_hs256(

@@ -106,6 +106,20 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
 }
 
+impl StoreError {
+    /// True when the database refused a value it was given (PostgreSQL's SQLSTATE class 22,
+    /// "data exception": a NUL in text, a number out of range, a division by zero): the fault
+    /// of the input, never a sign that the store is down.
+    pub fn is_refused_value(&self) -> bool {
+        let StoreError::Database(sqlx::Error::Database(error)) = self else {
+            return false;
+        };
+        error
+            .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+            .is_some_and(|error| error.code().starts_with("22"))
+    }
+}
+
 /// Who a budget or a key belongs to: the caller's JWT issuer and subject.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Caller {
@@ -272,6 +286,9 @@ async fn connect_sqlite(url: &str, settings: &StoreSettings) -> Result<Backend, 
         .busy_timeout(settings.statement_timeout)
         .foreign_keys(true);
     let file = options.get_filename().to_path_buf();
+    if !is_in_memory(&file) {
+        create_private(&file);
+    }
     let max_bytes = settings
         .sqlite_max_mib
         .map(|mib| i64::from(mib) * 1024 * 1024);
@@ -387,6 +404,27 @@ where
     }
 }
 
+/// Creates the SQLite database file readable by its owner alone when it does not exist yet
+/// (SQLite gives its `-wal` and `-shm` the database's mode), and reports any of the three that
+/// others can read: they hold personal data.
+fn create_private(file: &std::path::Path) {
+    let mut wal = file.as_os_str().to_owned();
+    wal.push("-wal");
+    let mut shm = file.as_os_str().to_owned();
+    shm.push("-shm");
+    for path in [file, wal.as_ref(), shm.as_ref()] {
+        crate::privacy::warn_if_readable_by_others(
+            std::path::Path::new(path),
+            "the SQLite database",
+        );
+    }
+    // An existing file is the usual case; any other failure SQLite reports in its own words.
+    let _ = crate::privacy::private_file()
+        .write(true)
+        .create_new(true)
+        .open(file);
+}
+
 fn is_in_memory(file: &std::path::Path) -> bool {
     let name = file.to_string_lossy();
     // sqlx names `sqlite::memory:` databases `file:sqlx-in-memory-N`.
@@ -402,7 +440,7 @@ async fn lock_for_migrations(database: PathBuf) -> Result<std::fs::File, StoreEr
     let mut path = database.into_os_string();
     path.push(".migrate-lock");
     tokio::task::spawn_blocking(move || {
-        let file = std::fs::OpenOptions::new()
+        let file = crate::privacy::private_file()
             .create(true)
             .truncate(false)
             .write(true)

@@ -448,10 +448,42 @@ where
     K: AsRef<std::ffi::OsStr>,
     V: AsRef<std::ffi::OsStr>,
 {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_invitation-gateway"));
+    command.args(args);
+    start_lines(command, env, with_stderr)
+}
+
+/// [`start_binary`] under the file-creation mask `umask` (octal, as `sh` takes it).
+pub fn start_binary_with_umask<K, V>(
+    umask: &str,
+    args: &[&str],
+    env: impl IntoIterator<Item = (K, V)>,
+    with_stderr: bool,
+) -> (Running, std::sync::mpsc::Receiver<String>)
+where
+    K: AsRef<std::ffi::OsStr>,
+    V: AsRef<std::ffi::OsStr>,
+{
+    let mut command = std::process::Command::new("/bin/sh");
+    command
+        .args(["-c", &format!("umask {umask} && exec \"$0\" \"$@\"")])
+        .arg(env!("CARGO_BIN_EXE_invitation-gateway"))
+        .args(args);
+    start_lines(command, env, with_stderr)
+}
+
+fn start_lines<K, V>(
+    mut command: std::process::Command,
+    env: impl IntoIterator<Item = (K, V)>,
+    with_stderr: bool,
+) -> (Running, std::sync::mpsc::Receiver<String>)
+where
+    K: AsRef<std::ffi::OsStr>,
+    V: AsRef<std::ffi::OsStr>,
+{
     use std::io::{BufRead, BufReader, Read};
     use std::process::Stdio;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_invitation-gateway"))
-        .args(args)
+    let mut child = command
         .env_clear()
         // The tracker's first walk would be a Google call no test counts on; tests that track
         // set the interval themselves (their value comes after this one and wins).

@@ -23,6 +23,42 @@ pub struct Replica {
 
 /// Starts `serve` against `google` and the database `url`, with `extra` settings.
 pub fn start_replica(google: &TestGoogle, url: &str, extra: &[(&str, &str)]) -> Replica {
+    let env = replica_env(google, url, extra);
+    let (process, lines) = start_binary(&["serve", "--listen", "127.0.0.1:0"], env, true);
+    let address = listening_address(&lines, |_| {});
+    // The lines keep coming; nobody needs them.
+    std::thread::spawn(move || while lines.recv().is_ok() {});
+    Replica {
+        process,
+        base: format!("http://{address}"),
+    }
+}
+
+/// Reads a replica's (JSON) log lines until it says where it listens, handing each earlier
+/// line to `seen`; answers the address.
+pub fn listening_address(
+    lines: &std::sync::mpsc::Receiver<String>,
+    mut seen: impl FnMut(&Value),
+) -> String {
+    loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the gateway logs its address");
+        let parsed: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if parsed["message"] == "invitation-gateway listening" {
+            return parsed["address"].as_str().unwrap().to_owned();
+        }
+        seen(&parsed);
+    }
+}
+
+/// The environment of a `serve` process against `google` and the database `url`, with `extra`
+/// settings.
+pub fn replica_env(
+    google: &TestGoogle,
+    url: &str,
+    extra: &[(&str, &str)],
+) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = [
         ("GATEWAY_LOG_FORMAT", "json"),
         ("RUST_LOG", "info"),
@@ -46,22 +82,7 @@ pub fn start_replica(google: &TestGoogle, url: &str, extra: &[(&str, &str)]) -> 
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
     );
-    let (process, lines) = start_binary(&["serve", "--listen", "127.0.0.1:0"], env, true);
-    let address = loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the gateway logs its address");
-        let parsed: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-        if parsed["message"] == "invitation-gateway listening" {
-            break parsed["address"].as_str().unwrap().to_owned();
-        }
-    };
-    // The lines keep coming; nobody needs them.
-    std::thread::spawn(move || while lines.recv().is_ok() {});
-    Replica {
-        process,
-        base: format!("http://{address}"),
-    }
+    env
 }
 
 /// POSTs a send of `emails` to `replica`, with an Idempotency-Key when given.

@@ -105,3 +105,40 @@ fn token_refuses_a_bad_ttl() {
     assert!(!output.status.success());
     assert!(output.stdout.is_empty());
 }
+
+#[test]
+fn token_refuses_a_ttl_the_gateway_would_refuse_naming_the_setting() {
+    let mint = |ttl: &str, max: Option<&str>| {
+        let mut command = gateway();
+        command
+            .args([
+                "token",
+                "--sub",
+                "s",
+                "--scope",
+                "invitations.read",
+                "--ttl",
+                ttl,
+            ])
+            .env("GATEWAY_JWT_HS256_SECRET", SECRET);
+        if let Some(max) = max {
+            command.env("GATEWAY_JWT_MAX_LIFETIME_SECS", max);
+        }
+        command.output().unwrap()
+    };
+    // Past the gateway's default of 24 h.
+    let refused = mint("2d", None);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(refused.stdout.is_empty());
+    let line = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(line.trim_end().lines().count(), 1, "{line}");
+    assert!(line.contains("GATEWAY_JWT_MAX_LIFETIME_SECS"), "{line}");
+    assert!(line.contains("86400"), "{line}");
+
+    assert!(
+        mint("1d", None).status.success(),
+        "24 h is the limit itself"
+    );
+    // A gateway configured for longer tokens: the same setting lets the command mint them.
+    assert!(mint("2d", Some("172800")).status.success());
+}

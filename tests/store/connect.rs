@@ -69,3 +69,33 @@ async fn an_unknown_database_scheme_is_refused_without_echoing_the_url() {
     assert!(matches!(err, StoreError::UnsupportedUrl), "{err:?}");
     assert!(!err.to_string().contains("hunter2"));
 }
+
+store_test! {
+    async fn only_a_refused_value_is_a_data_error_not_an_outage(db) {
+        // Real errors from the real database: SQLSTATE 22xxx on PostgreSQL is the input's fault.
+        async fn error(db: &crate::helpers::TestDb, sql: &str) -> StoreError {
+            let failed = match db.kind {
+                Kind::Sqlite => {
+                    let mut conn = sqlx::SqliteConnection::connect(db.url()).await.expect("connect");
+                    sqlx::query(sql).execute(&mut conn).await.map(|_| ())
+                }
+                Kind::Postgres => {
+                    let mut conn = sqlx::PgConnection::connect(db.url()).await.expect("connect");
+                    sqlx::query(sql).execute(&mut conn).await.map(|_| ())
+                }
+            };
+            StoreError::Database(failed.expect_err("the statement fails"))
+        }
+        db.store(&manual_clock()).await.close().await;
+        let missing_table = error(db, "SELECT * FROM no_such_table").await;
+        assert!(!missing_table.is_refused_value(), "{missing_table}");
+        if db.kind == Kind::Postgres {
+            let nul = error(db, "SELECT convert_from('\\x00'::bytea, 'UTF8')").await;
+            assert!(nul.is_refused_value(), "{nul}");
+            let zero = error(db, "SELECT 1 / 0").await;
+            assert!(zero.is_refused_value(), "{zero}");
+        }
+        let unreachable = StoreError::Database(sqlx::Error::PoolTimedOut);
+        assert!(!unreachable.is_refused_value());
+    }
+}
