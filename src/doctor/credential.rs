@@ -11,6 +11,8 @@ use serde::Deserialize;
 
 use super::Setup;
 use super::report::{CheckName, CheckStatus, Problem, Report};
+use crate::config::AmbientCredentials;
+use crate::google::credentials::ambient_provider;
 use crate::google::wire::{
     ASSERTION_AUDIENCE, JWT_BEARER_GRANT, OAuthError, READONLY_SCOPE, SCOPE, SignJwtResponse,
     TokenResponse,
@@ -101,8 +103,13 @@ pub async fn key_file(setup: &Setup, path: &Path, report: &mut Report) -> Option
 }
 
 /// Keyless mode: names the signer, gets the workload's identity, then the exchange.
-pub async fn keyless(setup: &Setup, signer: &str, report: &mut Report) -> Option<Granted> {
-    let ambient = match gcp_auth::provider().await {
+pub async fn keyless(
+    setup: &Setup,
+    signer: &str,
+    ambient: &AmbientCredentials,
+    report: &mut Report,
+) -> Option<Granted> {
+    let ambient = match ambient_provider(ambient).await {
         Ok(provider) => provider,
         Err(error) => {
             report.flag(
@@ -489,10 +496,15 @@ async fn sign_with_iam(
     };
     let status = response.status().as_u16();
     if status == 403 || status == 404 {
+        let said = response
+            .json::<crate::google::wire::ErrorBody>()
+            .await
+            .map(|body| format!(": {}", body.error.message))
+            .unwrap_or_default();
         report.flag(
             CheckName::SignJwt,
             CheckStatus::Fail,
-            format!("IAM answered {status} to signJwt for {signer}"),
+            format!("IAM answered {status} to signJwt for {signer}{said}"),
             Some(Problem::SignerDenied),
             format!("grant the workload's identity the Service Account Token Creator role (roles/iam.serviceAccountTokenCreator) on {signer}"),
         );

@@ -35,6 +35,9 @@ pub enum SetupProblem {
     KeyDisabled,
     /// The caller's clock is off (the emulator's clock runs [`CLOCK_SKEW`] ahead).
     ClockSkew,
+    /// Keyless mode: the workload may not sign for the service account (it lacks the Service
+    /// Account Token Creator role on it), so IAM refuses every signJwt.
+    SignerDenied,
 }
 
 /// Body of `POST /emulator/v1/setup`.
@@ -88,6 +91,14 @@ impl SetupProblem {
         self == SetupProblem::ScopeMissing && scope == super::USERINVITATIONS_SCOPE
     }
 
+    /// IAM signJwt's answer while the signer is denied.
+    pub fn refuse_sign_jwt(self) -> Result<(), GoogleError> {
+        match self {
+            SetupProblem::SignerDenied => Err(sign_jwt_denied()),
+            _ => Ok(()),
+        }
+    }
+
     /// The User Invitation API's answer while it is disabled for the project.
     pub fn refuse_api_call(self) -> Result<(), GoogleError> {
         match self {
@@ -95,6 +106,20 @@ impl SetupProblem {
             _ => Ok(()),
         }
     }
+}
+
+/// IAM Credentials' 403 to signJwt when the caller lacks `iam.serviceAccounts.signJwt` on the
+/// account (or the account does not exist: IAM does not tell them apart).
+pub fn sign_jwt_denied() -> GoogleError {
+    let mut error = GoogleError::permission_denied(
+        "IAM_PERMISSION_DENIED",
+        "Permission 'iam.serviceAccounts.signJwt' denied on resource (or it may not exist).",
+    );
+    error.extra = Some(Box::new(ErrorExtra {
+        metadata: vec![("permission", "iam.serviceAccounts.signJwt".to_string())],
+        ..ErrorExtra::default()
+    }));
+    error
 }
 
 /// Google's 403 for an API that is not enabled for the caller's project: message, a `Help`

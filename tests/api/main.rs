@@ -13,6 +13,7 @@ mod cli;
 mod console;
 mod deploy;
 mod doctor;
+mod doctor_keyless;
 mod emulator;
 mod errors;
 mod events;
