@@ -352,3 +352,28 @@ async fn readiness_is_scraped_as_gauges_for_the_alerts() {
         assert_eq!(current.len(), 1, "{check}: {states:?}");
     }
 }
+
+#[test]
+fn every_alert_links_its_runbook_section_by_runbook_url() {
+    let runbooks = read("docs/alerts.md");
+    let mut alerts = 0;
+    let mut wrong = Vec::new();
+    for block in read(ALERTS).split("- alert: ").skip(1) {
+        alerts += 1;
+        let name = block.lines().next().unwrap_or_default().trim();
+        let url = block
+            .lines()
+            .find_map(|line| line.trim_start().strip_prefix("runbook_url: "))
+            .unwrap_or_default()
+            .trim();
+        // GitHub's anchor of the heading `## Name`.
+        let expected = format!("docs/alerts.md#{}", name.to_lowercase());
+        if url != expected || !runbooks.lines().any(|line| line == format!("## {name}")) {
+            wrong.push(format!(
+                "{name}: runbook_url {url:?}, expected {expected} and its section"
+            ));
+        }
+    }
+    assert_eq!(alerts, 10);
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
