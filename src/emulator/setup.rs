@@ -33,6 +33,8 @@ pub enum SetupProblem {
     ApiDisabled,
     /// The key that signs the assertion is disabled.
     KeyDisabled,
+    /// The key that signs the assertion was deleted (or belongs to another account).
+    KeyDeleted,
     /// The caller's clock is off (the emulator's clock runs [`CLOCK_SKEW`] ahead).
     ClockSkew,
     /// Keyless mode: the workload may not sign for the service account (it lacks the Service
@@ -61,16 +63,20 @@ impl SetupProblem {
     }
 
     /// What the token endpoint answers instead of a token, before it looks at the assertion's
-    /// claims (a disabled key fails whatever it signed).
+    /// claims (a disabled or deleted key fails whatever it signed).
     pub fn refuse_any_assertion(self) -> Option<TokenRefusal> {
         // Google's table of token errors: disabled_client, "The key used to sign the JWT
         // assertion is disabled." The HTTP status is not published; 401 like the other
         // client refusals (an inference).
-        (self == SetupProblem::KeyDisabled).then_some((
-            401,
-            "disabled_client",
-            "The OAuth client was disabled.",
-        ))
+        match self {
+            SetupProblem::KeyDisabled => {
+                Some((401, "disabled_client", "The OAuth client was disabled."))
+            }
+            // Google's answer to an assertion signed by a deleted key: the signature no longer
+            // verifies against any of the account's keys.
+            SetupProblem::KeyDeleted => Some((400, "invalid_grant", "Invalid JWT Signature.")),
+            _ => None,
+        }
     }
 
     /// What the token endpoint answers to a delegated assertion (one with `sub`).

@@ -119,6 +119,8 @@ async fn a_healthy_setup_passes_every_check_and_exits_zero() {
         );
     }
     assert_only_read(google.emulator.url(), KEY_FILE_CALLS).await;
+    // The emulator's access tokens are `ya29.emulator.<random>`, as Google's start `ya29.`.
+    assert!(!run.stdout.contains("ya29."), "{}", run.stdout);
 }
 
 #[tokio::test]
@@ -131,6 +133,7 @@ async fn json_is_one_document_with_every_check() {
     let report = run.json();
     assert_eq!(report["ok"], json!(true));
     assert_eq!(report["mode"], json!("key_file"));
+    assert!(!run.stdout.contains("ya29."), "{}", run.stdout);
     let names: Vec<&str> = report["checks"]
         .as_array()
         .unwrap()
@@ -336,4 +339,88 @@ async fn the_standalone_emulator_plays_the_problem_named_at_start() {
     assert_eq!(run.code, Some(1), "{}", run.stdout);
     assert_eq!(run.check("api_enabled")["problem"], json!("api_disabled"));
     assert_eq!(stats(&url).await["setupProblem"], json!("api_disabled"));
+}
+
+#[tokio::test]
+async fn setting_the_problem_none_plays_a_healthy_setup_again() {
+    let google = spawn_google(Seed::Demo).await;
+    google
+        .control("setup", json!({ "problem": "delegation_missing" }))
+        .await;
+    google.control("setup", json!({ "problem": "none" })).await;
+
+    let run = doctor(&google, &[]).await;
+
+    assert_eq!(run.code, Some(0), "{}", run.stdout);
+    assert_eq!(
+        stats(google.emulator.url()).await["setupProblem"],
+        json!("none")
+    );
+}
+
+#[tokio::test]
+async fn a_key_file_older_than_ninety_days_is_a_warning_not_a_failure() {
+    let google = spawn_google(Seed::Demo).await;
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(100 * 86_400);
+    std::fs::File::options()
+        .write(true)
+        .open(&google.key_path)
+        .and_then(|file| file.set_modified(old))
+        .expect("the key file's mtime is set");
+
+    let run = doctor(&google, &["--json"]).await;
+
+    assert_eq!(run.code, Some(0), "a warning does not fail: {}", run.stdout);
+    let age = run.check("key_age");
+    assert_eq!(age["status"], json!("WARN"), "{age}");
+    assert!(
+        age["detail"].as_str().unwrap().contains("100 days old"),
+        "{age}"
+    );
+    assert!(
+        age["fix"].as_str().unwrap().starts_with("rotate the key"),
+        "{age}"
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_key_says_to_add_a_new_one() {
+    let (_google, _run, check) = diagnose("key_deleted", "token_exchange").await;
+
+    assert!(
+        check["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Invalid JWT Signature."),
+        "{check}"
+    );
+    assert!(
+        check["fix"].as_str().unwrap().contains("add a new key"),
+        "{check}"
+    );
+}
+
+#[tokio::test]
+async fn a_disabled_api_answering_only_access_not_configured_links_the_keys_project() {
+    // Google's older body: no SERVICE_DISABLED ErrorInfo, no metadata, no Help link; only the
+    // legacy reason.
+    let google = spawn_google(Seed::Demo).await;
+    google
+        .control(
+            "faults",
+            json!({"method": "list", "status": 403, "reason": "accessNotConfigured", "count": 1}),
+        )
+        .await;
+
+    let run = doctor(&google, &["--json"]).await;
+
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    let check = run.check("api_enabled");
+    assert_eq!(check["problem"], json!("api_disabled"), "{check}");
+    assert!(
+        check["fix"].as_str().unwrap().contains(
+            "https://console.developers.google.com/apis/api/cloudidentity.googleapis.com/overview?project=emulator-project"
+        ),
+        "{check}"
+    );
 }
