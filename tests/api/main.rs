@@ -15,6 +15,7 @@ mod console;
 mod create_keyed;
 mod deploy;
 mod doctor;
+mod doctor_keyless;
 mod emulator;
 mod errors;
 mod events;
