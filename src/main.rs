@@ -25,12 +25,15 @@ async fn main() -> ExitCode {
             telemetry::init_stderr(cli.log_format);
             emulator::run_standalone(args).await
         }
-        Command::Migrate(args) => startup::migrate(args.into()).await,
-        Command::Serve(args) => startup::serve((*args).into(), cli.log_format).await,
+        Command::Migrate(args) => startup::migrate(&args).await,
+        Command::Serve(args) => startup::serve(*args, cli.log_format).await,
+        Command::SettingsTable => {
+            print!("{}", cli::settings_table());
+            Ok(())
+        }
         Command::Doctor(args) => {
-            let raw = args.serve.into();
             let report = doctor::run(
-                &raw,
+                &args.serve,
                 &AmbientCredentials::Default,
                 args.probe_email.as_deref(),
             )

@@ -1,6 +1,8 @@
 //! Settings of the upstream: where Google is, how the gateway authenticates to it, and how long
 //! and how often it may call it.
 
+use super::rules::{base_url, non_empty, nonzero_u32, nonzero_usize, positive_ms, positive_secs};
+use super::{ConfigError, env};
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -154,5 +156,161 @@ impl GoogleTimeouts {
     /// mutation's own deadline may be spent by then, so it gets a fresh one of this length.
     pub fn reconciling_read(&self) -> Duration {
         self.attempt.max(MIN_RECONCILING_READ)
+    }
+}
+
+/// The flags of the Google area: credentials, endpoints, timeouts, retries, protection.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Google")]
+pub struct GoogleArgs {
+    /// Service-account key file (a mounted secret) with domain-wide delegation.
+    #[arg(long, env = env::GOOGLE_APPLICATION_CREDENTIALS)]
+    pub google_application_credentials: Option<PathBuf>,
+
+    /// The Workspace admin the service account impersonates (required).
+    #[arg(long, env = env::DELEGATED_ADMIN)]
+    pub delegated_admin: Option<String>,
+
+    /// Keyless mode: service account whose assertion IAM signJwt signs, using the
+    /// workload's ambient credentials (no key file anywhere).
+    #[arg(
+        long,
+        env = env::SIGNER_SERVICE_ACCOUNT,
+        conflicts_with = "google_application_credentials"
+    )]
+    pub signer_service_account: Option<String>,
+
+    /// Base URL of the Cloud Identity API.
+    #[arg(long, env = env::GOOGLE_API_URL, default_value = GOOGLE_API_URL)]
+    pub google_api_url: String,
+
+    /// Base URL of the IAM Credentials API (keyless mode).
+    #[arg(long, env = env::GOOGLE_IAM_URL, default_value = GOOGLE_IAM_URL)]
+    pub google_iam_url: String,
+
+    /// Token endpoint for keyless mode (a key file names its own token_uri).
+    #[arg(long, env = env::GOOGLE_TOKEN_URL, default_value = GOOGLE_TOKEN_URL)]
+    pub google_token_url: String,
+
+    /// Ask Google only for the .readonly scope (get, list, isInvitableUser): a deployment
+    /// that never sends or cancels.
+    #[arg(long, env = env::GOOGLE_READONLY)]
+    pub google_readonly: bool,
+
+    /// Connect timeout to Google, in milliseconds.
+    #[arg(long, env = env::GOOGLE_CONNECT_TIMEOUT_MS, default_value_t = 3_000)]
+    pub google_connect_timeout_ms: u64,
+
+    /// Timeout of one HTTP attempt to Google, in milliseconds.
+    #[arg(long, env = env::GOOGLE_ATTEMPT_TIMEOUT_MS, default_value_t = 10_000)]
+    pub google_attempt_timeout_ms: u64,
+
+    /// Deadline of one call to Google, retries and waits included, in milliseconds.
+    #[arg(long, env = env::GOOGLE_TOTAL_TIMEOUT_MS, default_value_t = 30_000)]
+    pub google_total_timeout_ms: u64,
+
+    /// Timeout of obtaining an access token, in milliseconds.
+    #[arg(long, env = env::GOOGLE_TOKEN_TIMEOUT_MS, default_value_t = 10_000)]
+    pub google_token_timeout_ms: u64,
+
+    /// Attempts per retryable call to Google, the first included.
+    #[arg(long, env = env::GOOGLE_MAX_ATTEMPTS, default_value_t = 4)]
+    pub google_max_attempts: u32,
+
+    /// Calls to Google in flight at once from one replica (bulkhead).
+    #[arg(long, env = env::GOOGLE_MAX_CONCURRENT_CALLS, default_value_t = 32)]
+    pub google_max_concurrent_calls: usize,
+
+    /// Consecutive upstream failures that open the circuit breaker.
+    #[arg(long, env = env::GOOGLE_BREAKER_THRESHOLD, default_value_t = 5)]
+    pub google_breaker_threshold: u32,
+
+    /// Seconds the circuit breaker stays open before it lets one probe through.
+    #[arg(long, env = env::GOOGLE_BREAKER_OPEN_SECS, default_value_t = 30)]
+    pub google_breaker_open_secs: u64,
+}
+
+impl GoogleArgs {
+    /// The validated Google settings; the error names the setting and the fix.
+    pub fn settings(&self) -> Result<GoogleSettings, ConfigError> {
+        Ok(GoogleSettings {
+            credentials: self.credentials()?,
+            api_url: base_url(env::GOOGLE_API_URL, &self.google_api_url)?,
+            iam_url: base_url(env::GOOGLE_IAM_URL, &self.google_iam_url)?,
+            token_url: base_url(env::GOOGLE_TOKEN_URL, &self.google_token_url)?,
+            readonly: self.google_readonly,
+            timeouts: GoogleTimeouts {
+                connect: positive_ms(
+                    env::GOOGLE_CONNECT_TIMEOUT_MS,
+                    self.google_connect_timeout_ms,
+                )?,
+                attempt: positive_ms(
+                    env::GOOGLE_ATTEMPT_TIMEOUT_MS,
+                    self.google_attempt_timeout_ms,
+                )?,
+                total: positive_ms(env::GOOGLE_TOTAL_TIMEOUT_MS, self.google_total_timeout_ms)?,
+                token: positive_ms(env::GOOGLE_TOKEN_TIMEOUT_MS, self.google_token_timeout_ms)?,
+            },
+            retry: RetrySettings {
+                max_attempts: nonzero_u32(env::GOOGLE_MAX_ATTEMPTS, self.google_max_attempts)?,
+                ..RetrySettings::default()
+            },
+            protection: ProtectionSettings {
+                max_concurrent_calls: nonzero_usize(
+                    env::GOOGLE_MAX_CONCURRENT_CALLS,
+                    self.google_max_concurrent_calls,
+                )?,
+                breaker_failure_threshold: nonzero_u32(
+                    env::GOOGLE_BREAKER_THRESHOLD,
+                    self.google_breaker_threshold,
+                )?,
+                breaker_open_for: positive_secs(
+                    env::GOOGLE_BREAKER_OPEN_SECS,
+                    self.google_breaker_open_secs,
+                )?,
+            },
+        })
+    }
+
+    fn credentials(&self) -> Result<GoogleCredentials, ConfigError> {
+        let admin = || {
+            let admin = self.delegated_admin.as_deref().unwrap_or_default().trim();
+            if admin.contains('@') {
+                Ok(admin.to_owned())
+            } else {
+                Err(ConfigError(format!(
+                    "missing {}: the email of the Workspace admin the service account impersonates",
+                    env::DELEGATED_ADMIN
+                )))
+            }
+        };
+        match (
+            &self.google_application_credentials,
+            &self.signer_service_account,
+        ) {
+            (Some(path), _) => {
+                if !path.is_file() {
+                    return Err(ConfigError(format!(
+                        "{}: `{}` is not a readable file",
+                        env::GOOGLE_APPLICATION_CREDENTIALS,
+                        path.display()
+                    )));
+                }
+                Ok(GoogleCredentials::KeyFile {
+                    path: path.clone(),
+                    delegated_admin: admin()?,
+                })
+            }
+            (None, Some(signer)) => Ok(GoogleCredentials::Keyless {
+                signer_service_account: non_empty(env::SIGNER_SERVICE_ACCOUNT, signer)?,
+                delegated_admin: admin()?,
+                ambient: AmbientCredentials::Default,
+            }),
+            (None, None) => Err(ConfigError(format!(
+                "missing Google credentials: set {} (key file) or {} (keyless)",
+                env::GOOGLE_APPLICATION_CREDENTIALS,
+                env::SIGNER_SERVICE_ACCOUNT
+            ))),
+        }
     }
 }

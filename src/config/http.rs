@@ -1,8 +1,12 @@
 //! Settings of the HTTP server, and the rule that ties its shutdown timeout to Google's
 //! timeouts.
 
+use super::rules::{at_least, positive_secs};
 use super::{ConfigError, GoogleTimeouts, env};
 use std::time::Duration;
+
+/// Smallest JSON body limit: room for a useful batch.
+pub const MIN_JSON_LIMIT_BYTES: u32 = 1024;
 
 /// Time left, after a send's answer and the read that settles a lost one, to write the audit
 /// record and the answer before the workers are stopped.
@@ -64,6 +68,56 @@ impl Default for HttpSettings {
             shutdown_drain: Duration::from_secs(5),
             workers: 0,
         }
+    }
+}
+
+/// The flags of the HTTP server.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "HTTP server")]
+pub struct HttpArgs {
+    /// Largest accepted JSON request body, in bytes, at least 1024 (larger: 413
+    /// payload_too_large).
+    #[arg(long, env = env::JSON_LIMIT_BYTES, default_value_t = 16 * 1024)]
+    pub json_limit_bytes: u32,
+
+    /// Seconds a request's whole body may take to arrive once its head has (slower: 408
+    /// request_timeout, connection closed).
+    #[arg(long, env = env::BODY_READ_TIMEOUT_SECS, default_value_t = 10)]
+    pub body_read_timeout_secs: u64,
+
+    /// Seconds after SIGTERM during which /readyz already fails while the listener still
+    /// accepts, so load balancers stop sending first.
+    #[arg(long, env = env::SHUTDOWN_DRAIN_SECS, default_value_t = 5)]
+    pub shutdown_drain_secs: u64,
+
+    /// Seconds in-flight requests get to finish once the listener has closed (after the drain);
+    /// at least the Google attempt timeout + the read that settles a lost send (the attempt
+    /// timeout, at least 5 s) + 1 s, or the gateway refuses to start.
+    #[arg(long, env = env::SHUTDOWN_TIMEOUT_SECS, default_value_t = 25)]
+    pub shutdown_timeout_secs: u64,
+
+    /// HTTP worker threads; 0 means one per core.
+    #[arg(long, env = env::WORKERS, default_value_t = 0)]
+    pub workers: usize,
+}
+
+impl HttpArgs {
+    /// The validated server limits (their tie to Google's timeouts is checked with the rest).
+    pub fn settings(&self) -> Result<HttpSettings, ConfigError> {
+        Ok(HttpSettings {
+            json_limit_bytes: at_least(
+                env::JSON_LIMIT_BYTES,
+                self.json_limit_bytes,
+                MIN_JSON_LIMIT_BYTES,
+            )? as usize,
+            body_read_timeout: positive_secs(
+                env::BODY_READ_TIMEOUT_SECS,
+                self.body_read_timeout_secs,
+            )?,
+            shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
+            shutdown_drain: Duration::from_secs(self.shutdown_drain_secs),
+            workers: self.workers,
+        })
     }
 }
 

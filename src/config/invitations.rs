@@ -1,5 +1,7 @@
 //! Settings of the domain: batch fan-out, the eligibility cache, idempotency keys, summaries.
 
+use super::rules::{nonzero_usize, positive, positive_ms, positive_secs};
+use super::{ConfigError, env};
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
@@ -86,5 +88,76 @@ impl Default for IdempotencySettings {
             ttl: Duration::from_secs(24 * 3600),
             capacity: 10_000,
         }
+    }
+}
+
+/// The flags of invitations: batch fan-out, the eligibility cache, summaries, campaigns,
+/// Idempotency-Keys.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Invitations and campaigns")]
+pub struct InvitationArgs {
+    /// Addresses of one batch request worked on (calls to Google in flight) at once.
+    #[arg(long, env = env::BATCH_CONCURRENCY, default_value_t = 10)]
+    pub batch_concurrency: usize,
+
+    /// Seconds an "eligible" answer stays in the eligibility cache.
+    #[arg(long, env = env::ELIGIBLE_TTL_SECS, default_value_t = 600)]
+    pub eligible_ttl_secs: u64,
+
+    /// Seconds a "not eligible" answer stays in the eligibility cache.
+    #[arg(long, env = env::NOT_ELIGIBLE_TTL_SECS, default_value_t = 60)]
+    pub not_eligible_ttl_secs: u64,
+
+    /// Most addresses the eligibility cache holds.
+    #[arg(long, env = env::ELIGIBILITY_CACHE_CAPACITY, default_value_t = 100_000)]
+    pub eligibility_cache_capacity: u64,
+
+    /// Seconds a summary walked on request is reused (tracker off, or before its first walk).
+    #[arg(long, env = env::SUMMARY_TTL_SECS, default_value_t = 30)]
+    pub summary_ttl_secs: u64,
+
+    /// Milliseconds between two looks of an idle campaign worker (one per replica) for due
+    /// work, in real time; also how fast a pause reaches a replica.
+    #[arg(long, env = env::CAMPAIGN_POLL_MILLIS, default_value_t = 1000)]
+    pub campaign_poll_millis: u64,
+
+    /// Seconds a replica holds a campaign item it works on; a replica that dies leaves its
+    /// items to the others after this.
+    #[arg(long, env = env::CAMPAIGN_LEASE_SECS, default_value_t = 60)]
+    pub campaign_lease_secs: u64,
+
+    /// Seconds an Idempotency-Key's answer is kept.
+    #[arg(long, env = env::IDEMPOTENCY_TTL_SECS, default_value_t = 86_400)]
+    pub idempotency_ttl_secs: u64,
+
+    /// Unused: Idempotency-Keys are kept in the store until their TTL (accepted so that
+    /// existing manifests still start).
+    #[arg(long, env = env::IDEMPOTENCY_CAPACITY, default_value_t = 10_000)]
+    pub idempotency_capacity: u64,
+}
+
+impl InvitationArgs {
+    /// The validated invitation settings.
+    pub fn settings(&self) -> Result<InvitationSettings, ConfigError> {
+        Ok(InvitationSettings {
+            batch_concurrency: nonzero_usize(env::BATCH_CONCURRENCY, self.batch_concurrency)?,
+            eligibility: EligibilitySettings {
+                eligible_ttl: Duration::from_secs(self.eligible_ttl_secs),
+                not_eligible_ttl: Duration::from_secs(self.not_eligible_ttl_secs),
+                capacity: positive(
+                    env::ELIGIBILITY_CACHE_CAPACITY,
+                    self.eligibility_cache_capacity,
+                )?,
+            },
+            idempotency: IdempotencySettings {
+                ttl: positive_secs(env::IDEMPOTENCY_TTL_SECS, self.idempotency_ttl_secs)?,
+                capacity: positive(env::IDEMPOTENCY_CAPACITY, self.idempotency_capacity)?,
+            },
+            summary_ttl: Duration::from_secs(self.summary_ttl_secs),
+            campaigns: CampaignSettings {
+                poll: positive_ms(env::CAMPAIGN_POLL_MILLIS, self.campaign_poll_millis)?,
+                lease: positive_secs(env::CAMPAIGN_LEASE_SECS, self.campaign_lease_secs)?,
+            },
+        })
     }
 }

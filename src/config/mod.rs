@@ -1,17 +1,18 @@
 //! Validated settings for the gateway, by area, and their validation.
 //!
-//! [`Settings`] is a plain struct: the command line hands the raw values of its flags and
-//! environment variables to [`Settings::from_raw`], tests build it directly. Nothing in the
-//! library reads the process environment, and this module imports no other part of the crate
-//! but the store's settings type (the store, a leaf, imports nothing back).
+//! Each area's file holds, in one place, its settings struct (what the gateway reads; tests
+//! build it directly), the clap group of its flags (flag, env name, default, help) and the one
+//! conversion that validates the flags into the struct. [`ServeArgs`] flattens the groups;
+//! [`ServeArgs::settings`] converts them all. Nothing in the library reads the process
+//! environment but clap, and this module imports no other part of the crate.
 
 mod auth;
 pub mod env;
 mod google;
 mod http;
 mod invitations;
-mod raw;
 mod rules;
+mod serve;
 mod store;
 mod tracking;
 
@@ -19,8 +20,8 @@ pub use auth::*;
 pub use google::*;
 pub use http::*;
 pub use invitations::*;
-pub use raw::*;
 pub use rules::{base_url, domain_list, gcp_project, non_empty};
+pub use serve::*;
 pub use store::*;
 pub use tracking::*;
 

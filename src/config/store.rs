@@ -4,7 +4,7 @@
 
 use super::ConfigError;
 use super::env;
-use super::rules::{positive, positive_ms};
+use super::rules::{positive, positive_ms, positive_secs};
 use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
 
@@ -62,28 +62,42 @@ impl Default for StoreSettings {
     }
 }
 
-/// The store's settings as given (flags, environment), before validation; `serve` and
-/// `migrate` share them.
-#[derive(Debug, Clone)]
-pub struct RawStoreSettings {
-    /// `--database-url`; unset means [`DEFAULT_DATABASE_URL`] (the sandbox: its own temporary
-    /// file).
+/// The flags of the store, shared by `serve` and `migrate`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Store")]
+pub struct StoreArgs {
+    /// The store: sqlite://PATH (one replica; created on first start) or
+    /// postgres://USER:PASSWORD@HOST/DB (required for more than one replica); never printed.
+    /// Unset, the sandbox uses a file in its temporary directory, gone at stop.
+    /// [default: sqlite://invitation-gateway.db]
+    #[arg(long, env = env::DATABASE_URL, hide_env_values = true)]
     pub database_url: Option<SecretString>,
-    /// `--database-max-connections`.
-    pub max_connections: u32,
-    /// `--database-connect-timeout-ms`.
-    pub connect_timeout_ms: u64,
-    /// `--database-statement-timeout-ms`.
-    pub statement_timeout_ms: u64,
-    /// `--database-sqlite-max-mib`.
-    pub sqlite_max_mib: Option<u32>,
+
+    /// Most connections to the store.
+    #[arg(long, env = env::DATABASE_MAX_CONNECTIONS, default_value_t = 10)]
+    pub database_max_connections: u32,
+
+    /// Longest wait to connect to the store or for a free pooled connection, in milliseconds.
+    #[arg(long, env = env::DATABASE_CONNECT_TIMEOUT_MS, default_value_t = 5_000)]
+    pub database_connect_timeout_ms: u64,
+
+    /// Longest a store statement may run, in milliseconds (PostgreSQL statement_timeout,
+    /// SQLite's busy timeout).
+    #[arg(long, env = env::DATABASE_STATEMENT_TIMEOUT_MS, default_value_t = 5_000)]
+    pub database_statement_timeout_ms: u64,
+
+    /// SQLite only: the most the store file may grow to, in MiB (PRAGMA max_page_count on
+    /// every connection); writes beyond fail as on a full disk. Unset, the filesystem is the
+    /// limit.
+    #[arg(long, env = env::DATABASE_SQLITE_MAX_MIB)]
+    pub database_sqlite_max_mib: Option<u32>,
 }
 
-impl StoreSettings {
-    /// Validates the store's settings as given; the error names the setting (never the URL,
-    /// which may carry a password).
-    pub fn from_raw(raw: &RawStoreSettings) -> Result<StoreSettings, ConfigError> {
-        let database_url = raw
+impl StoreArgs {
+    /// The validated store settings (the rest at their defaults); the error names the setting
+    /// (never the URL, which may carry a password).
+    pub fn settings(&self) -> Result<StoreSettings, ConfigError> {
+        let database_url = self
             .database_url
             .clone()
             .unwrap_or_else(|| SecretString::from(DEFAULT_DATABASE_URL));
@@ -97,17 +111,70 @@ impl StoreSettings {
         }
         Ok(StoreSettings {
             database_url,
-            max_connections: positive(env::DATABASE_MAX_CONNECTIONS, raw.max_connections)?,
-            connect_timeout: positive_ms(env::DATABASE_CONNECT_TIMEOUT_MS, raw.connect_timeout_ms)?,
+            max_connections: positive(
+                env::DATABASE_MAX_CONNECTIONS,
+                self.database_max_connections,
+            )?,
+            connect_timeout: positive_ms(
+                env::DATABASE_CONNECT_TIMEOUT_MS,
+                self.database_connect_timeout_ms,
+            )?,
             statement_timeout: positive_ms(
                 env::DATABASE_STATEMENT_TIMEOUT_MS,
-                raw.statement_timeout_ms,
+                self.database_statement_timeout_ms,
             )?,
-            sqlite_max_mib: raw
-                .sqlite_max_mib
+            sqlite_max_mib: self
+                .database_sqlite_max_mib
                 .map(|mib| positive(env::DATABASE_SQLITE_MAX_MIB, mib))
                 .transpose()?,
             ..StoreSettings::default()
+        })
+    }
+}
+
+/// The flags of what the store keeps for `serve` alone: the shared Google call budget and the
+/// pruning interval (`migrate` needs neither).
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Store")]
+pub struct BudgetArgs {
+    /// Calls per minute to Google from every replica together: your project's quota (kept in
+    /// the store, shared by every replica).
+    #[arg(long, env = env::GOOGLE_CALLS_PER_MINUTE, default_value_t = 60)]
+    pub google_calls_per_minute: u32,
+
+    /// Share (percent, 0 to 100) of that quota background work (campaigns, the tracker) may
+    /// use; the rest stays for callers waiting on an answer.
+    #[arg(long, env = env::GOOGLE_BACKGROUND_PERCENT, default_value_t = 80)]
+    pub google_background_percent: u8,
+
+    /// Seconds between two runs of the store's pruning on each replica (run-out claims,
+    /// expired Idempotency-Keys, old mail budgets, audit rows, denials, tracked changes and
+    /// finished campaigns past their retention, outbox events and webhook deliveries after 30
+    /// days; also once at start).
+    #[arg(long, env = env::STORE_PRUNE_INTERVAL_SECS, default_value_t = 3600)]
+    pub store_prune_interval_secs: u64,
+}
+
+impl BudgetArgs {
+    /// `store` with the validated budget and pruning interval.
+    pub fn settings(&self, store: StoreSettings) -> Result<StoreSettings, ConfigError> {
+        if self.google_background_percent > 100 {
+            return Err(ConfigError(format!(
+                "{}: a share from 0 to 100",
+                env::GOOGLE_BACKGROUND_PERCENT
+            )));
+        }
+        Ok(StoreSettings {
+            google_per_minute: positive(
+                env::GOOGLE_CALLS_PER_MINUTE,
+                self.google_calls_per_minute,
+            )?,
+            google_background_percent: self.google_background_percent,
+            prune_interval: positive_secs(
+                env::STORE_PRUNE_INTERVAL_SECS,
+                self.store_prune_interval_secs,
+            )?,
+            ..store
         })
     }
 }

@@ -1,8 +1,13 @@
 //! Settings of tracking and events: how often Google's list is walked, where webhooks go.
 
+use super::rules::{positive, positive_ms, positive_secs};
 use super::{ConfigError, env};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
+
+/// Longest tracker lease: a replica that dies would hold the walk and its webhook deliveries
+/// up for longer than an hour.
+pub const MAX_TRACK_LEASE_SECS: u64 = 3600;
 
 /// How long a replica holds the tracker's walk and the webhook deliveries it took, by default.
 pub const DEFAULT_TRACK_LEASE: Duration = Duration::from_secs(120);
@@ -72,4 +77,126 @@ pub fn check_track_lease(tracking: &TrackingSettings) -> Result<(), ConfigError>
         env::WEBHOOK_TIMEOUT_MS,
         tracking.webhooks.timeout.as_millis(),
     )))
+}
+
+/// The flags of tracking and webhooks.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Tracking and webhooks")]
+pub struct TrackingArgs {
+    /// Seconds between two walks of Google's list by the tracker (one replica at a time,
+    /// inside the background share of the Google budget); 0 turns tracking off (the summary
+    /// then walks Google on request).
+    #[arg(long, env = env::TRACK_INTERVAL_SECS, default_value_t = 900)]
+    pub track_interval_secs: u64,
+
+    /// Seconds a replica holds the tracker's walk (renewed with every page) and the webhook
+    /// deliveries it took without renewing them: a replica that dies leaves them to the others
+    /// after this. 1 to 3600; with webhooks, longer than GATEWAY_WEBHOOK_TIMEOUT_MS (an attempt
+    /// starts only while it can end within the lease).
+    #[arg(long, env = env::TRACK_LEASE_SECS, default_value_t = 120)]
+    pub track_lease_secs: u64,
+
+    /// Comma-separated http(s) endpoints every event is delivered to (never printed: they may
+    /// carry credentials; metrics label them by position: 0, 1, ...). Only through settings,
+    /// never through the API.
+    #[arg(long, env = env::WEBHOOK_URLS, hide_env_values = true)]
+    pub webhook_urls: Option<SecretString>,
+
+    /// Standard Webhooks signing secret, whsec_ + base64 of at least 24 random bytes; required
+    /// with GATEWAY_WEBHOOK_URLS (never printed).
+    #[arg(long, env = env::WEBHOOK_SECRET, hide_env_values = true)]
+    pub webhook_secret: Option<SecretString>,
+
+    /// Hours a webhook delivery is retried (exponential backoff with jitter, 5 s doubling up
+    /// to 1 h) before it is given up.
+    #[arg(long, env = env::WEBHOOK_RETRY_HOURS, default_value_t = 24)]
+    pub webhook_retry_hours: u64,
+
+    /// Timeout of one webhook delivery attempt, in milliseconds.
+    #[arg(long, env = env::WEBHOOK_TIMEOUT_MS, default_value_t = 10_000)]
+    pub webhook_timeout_ms: u64,
+}
+
+impl TrackingArgs {
+    /// The validated tracking settings (the lease's tie to the webhook timeout is checked with
+    /// the rest).
+    pub fn settings(&self) -> Result<TrackingSettings, ConfigError> {
+        let urls = match &self.webhook_urls {
+            Some(list) => webhook_urls(list.expose_secret())?,
+            None => Vec::new(),
+        };
+        let secret = match &self.webhook_secret {
+            Some(secret) => {
+                webhook_secret(secret.expose_secret())?;
+                Some(secret.clone())
+            }
+            None if !urls.is_empty() => {
+                return Err(ConfigError(format!(
+                    "{}: required with {} (whsec_ followed by the base64 of at least 24 random bytes)",
+                    env::WEBHOOK_SECRET,
+                    env::WEBHOOK_URLS
+                )));
+            }
+            None => None,
+        };
+        Ok(TrackingSettings {
+            interval: Duration::from_secs(self.track_interval_secs),
+            lease: track_lease(self.track_lease_secs)?,
+            webhooks: WebhookSettings {
+                urls,
+                secret,
+                retry_for: positive(env::WEBHOOK_RETRY_HOURS, self.webhook_retry_hours)
+                    .map(|hours| Duration::from_secs(hours.saturating_mul(3600)))?,
+                timeout: positive_ms(env::WEBHOOK_TIMEOUT_MS, self.webhook_timeout_ms)?,
+            },
+            ..TrackingSettings::default()
+        })
+    }
+}
+
+/// The tracker's lease: at least a second, at most [`MAX_TRACK_LEASE_SECS`] (refused, never
+/// clamped).
+fn track_lease(secs: u64) -> Result<Duration, ConfigError> {
+    let lease = positive_secs(env::TRACK_LEASE_SECS, secs)?;
+    if secs > MAX_TRACK_LEASE_SECS {
+        return Err(ConfigError(format!(
+            "{}: at most {MAX_TRACK_LEASE_SECS} seconds (a replica that dies holds the walk and its deliveries that long)",
+            env::TRACK_LEASE_SECS
+        )));
+    }
+    Ok(lease)
+}
+
+/// The comma-separated webhook URLs, each an absolute http(s) URL; the error never repeats a
+/// URL (it may carry credentials), only its position.
+fn webhook_urls(list: &str) -> Result<Vec<SecretString>, ConfigError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .enumerate()
+        .map(|(index, url)| match reqwest::Url::parse(url) {
+            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => {
+                Ok(SecretString::from(url.to_owned()))
+            }
+            _ => Err(ConfigError(format!(
+                "{}: entry {index} is not an absolute http(s) URL",
+                env::WEBHOOK_URLS
+            ))),
+        })
+        .collect()
+}
+
+/// Checks the `whsec_<base64>` form of a Standard Webhooks secret (at least 24 bytes).
+fn webhook_secret(secret: &str) -> Result<(), ConfigError> {
+    use base64::Engine as _;
+    let decoded = secret
+        .strip_prefix("whsec_")
+        .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok());
+    match decoded {
+        Some(bytes) if bytes.len() >= 24 => Ok(()),
+        _ => Err(ConfigError(format!(
+            "{}: must be whsec_ followed by the base64 of at least 24 random bytes",
+            env::WEBHOOK_SECRET
+        ))),
+    }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 pub use report::{Check, CheckName, CheckStatus, Problem, Report};
 
-use crate::config::{AmbientCredentials, RawSettings, env};
+use crate::config::{AmbientCredentials, ServeArgs, env};
 
 /// The settings the checks use, as given to `serve` (validated here, so that a mistake is a
 /// FAIL line rather than a refusal to start).
@@ -28,10 +28,10 @@ struct Setup {
 /// Runs every check; `ambient` is the workload's own identity in keyless mode (as `serve` would
 /// use it), `probe` the address isInvitableUser is asked about (never mailed), by default
 /// `doctor-probe@` the admin's domain.
-pub async fn run(raw: &RawSettings, ambient: &AmbientCredentials, probe: Option<&str>) -> Report {
+pub async fn run(raw: &ServeArgs, ambient: &AmbientCredentials, probe: Option<&str>) -> Report {
     let mode = match (
-        &raw.google_application_credentials,
-        &raw.signer_service_account,
+        &raw.google.google_application_credentials,
+        &raw.google.signer_service_account,
     ) {
         (Some(_), _) => "key_file",
         (None, Some(_)) => "keyless",
@@ -42,8 +42,8 @@ pub async fn run(raw: &RawSettings, ambient: &AmbientCredentials, probe: Option<
         return report;
     };
     let granted = match (
-        &raw.google_application_credentials,
-        &raw.signer_service_account,
+        &raw.google.google_application_credentials,
+        &raw.google.signer_service_account,
     ) {
         (Some(path), _) => credential::key_file(&setup, path, &mut report).await,
         (None, Some(signer)) => credential::keyless(&setup, signer, ambient, &mut report).await,
@@ -69,23 +69,29 @@ pub async fn run(raw: &RawSettings, ambient: &AmbientCredentials, probe: Option<
 }
 
 /// The settings check: credentials and admin named, URLs usable.
-fn setup(raw: &RawSettings, report: &mut Report) -> Option<Setup> {
-    let admin = raw.delegated_admin.as_deref().unwrap_or_default().trim();
-    let missing =
-        if raw.google_application_credentials.is_none() && raw.signer_service_account.is_none() {
-            Some(format!(
-                "set {} (a key file) or {} (keyless)",
-                env::GOOGLE_APPLICATION_CREDENTIALS,
-                env::SIGNER_SERVICE_ACCOUNT
-            ))
-        } else if !admin.contains('@') {
-            Some(format!(
-                "set {} to the address of the Workspace admin the service account acts as",
-                env::DELEGATED_ADMIN
-            ))
-        } else {
-            None
-        };
+fn setup(raw: &ServeArgs, report: &mut Report) -> Option<Setup> {
+    let admin = raw
+        .google
+        .delegated_admin
+        .as_deref()
+        .unwrap_or_default()
+        .trim();
+    let missing = if raw.google.google_application_credentials.is_none()
+        && raw.google.signer_service_account.is_none()
+    {
+        Some(format!(
+            "set {} (a key file) or {} (keyless)",
+            env::GOOGLE_APPLICATION_CREDENTIALS,
+            env::SIGNER_SERVICE_ACCOUNT
+        ))
+    } else if !admin.contains('@') {
+        Some(format!(
+            "set {} to the address of the Workspace admin the service account acts as",
+            env::DELEGATED_ADMIN
+        ))
+    } else {
+        None
+    };
     if let Some(fix) = missing {
         report.flag(
             CheckName::Settings,
@@ -101,8 +107,12 @@ fn setup(raw: &RawSettings, report: &mut Report) -> Option<Setup> {
             "invitation-gateway-doctor/",
             env!("CARGO_PKG_VERSION")
         ))
-        .connect_timeout(Duration::from_millis(raw.google_connect_timeout_ms.max(1)))
-        .timeout(Duration::from_millis(raw.google_attempt_timeout_ms.max(1)))
+        .connect_timeout(Duration::from_millis(
+            raw.google.google_connect_timeout_ms.max(1),
+        ))
+        .timeout(Duration::from_millis(
+            raw.google.google_attempt_timeout_ms.max(1),
+        ))
         .redirect(reqwest::redirect::Policy::none())
         .build();
     let http = match http {
@@ -118,8 +128,8 @@ fn setup(raw: &RawSettings, report: &mut Report) -> Option<Setup> {
             return None;
         }
     };
-    let mode = match &raw.signer_service_account {
-        Some(signer) if raw.google_application_credentials.is_none() => {
+    let mode = match &raw.google.signer_service_account {
+        Some(signer) if raw.google.google_application_credentials.is_none() => {
             format!("keyless, signing as {signer}")
         }
         _ => "key file".to_string(),
@@ -131,10 +141,10 @@ fn setup(raw: &RawSettings, report: &mut Report) -> Option<Setup> {
     Some(Setup {
         customer: raw.customer.clone(),
         admin: admin.to_owned(),
-        api_url: raw.google_api_url.trim_end_matches('/').to_owned(),
-        iam_url: raw.google_iam_url.trim_end_matches('/').to_owned(),
-        token_url: raw.google_token_url.clone(),
-        readonly: raw.google_readonly,
+        api_url: raw.google.google_api_url.trim_end_matches('/').to_owned(),
+        iam_url: raw.google.google_iam_url.trim_end_matches('/').to_owned(),
+        token_url: raw.google.google_token_url.clone(),
+        readonly: raw.google.google_readonly,
         http,
     })
 }

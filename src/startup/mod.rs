@@ -5,7 +5,7 @@
 pub mod sandbox;
 pub mod shutdown;
 
-use crate::config::{RawSettings, RawStoreSettings, Settings, StoreSettings};
+use crate::config::{ServeArgs, Settings, StoreArgs};
 use crate::middleware::{body_timeout, draining, nul_guard, problems, request_id};
 use crate::routes;
 use crate::state::AppState;
@@ -19,16 +19,16 @@ use std::net::{SocketAddr, TcpListener};
 
 /// `serve`: validates the settings, starts logging and runs the gateway (against an in-process
 /// emulator with `sandbox`) until SIGTERM.
-pub async fn serve(raw: RawSettings, log_format: LogFormat) -> anyhow::Result<()> {
+pub async fn serve(args: ServeArgs, log_format: LogFormat) -> anyhow::Result<()> {
     // Logging (and traces) start before the rest is validated: the sandbox validates only once
     // its emulator runs (its URLs are part of the settings).
     let traces = crate::telemetry::init_traced(
         log_format,
-        raw.gcp_project()?,
-        raw.otlp_endpoint()?.as_deref(),
+        args.gcp_project()?,
+        args.otlp_endpoint()?.as_deref(),
     )?;
-    let served = if raw.sandbox {
-        match sandbox::Sandbox::start(&raw).await {
+    let served = if args.sandbox {
+        match sandbox::Sandbox::start(&args).await {
             Ok(sandbox) => {
                 print!("{}", sandbox.banner());
                 sandbox.run_until_stopped().await.map_err(Into::into)
@@ -36,7 +36,7 @@ pub async fn serve(raw: RawSettings, log_format: LogFormat) -> anyhow::Result<()
             Err(error) => Err(error),
         }
     } else {
-        match Settings::from_raw(&raw) {
+        match args.settings() {
             Ok(settings) => match Application::build(settings).await {
                 Ok(application) => application.run_until_stopped().await.map_err(Into::into),
                 Err(error) => Err(error),
@@ -52,8 +52,8 @@ pub async fn serve(raw: RawSettings, log_format: LogFormat) -> anyhow::Result<()
 
 /// `migrate`: applies the store's migrations (under the same lock as a starting `serve`) and
 /// exits; reads only the store's settings.
-pub async fn migrate(raw: RawStoreSettings) -> anyhow::Result<()> {
-    let settings = StoreSettings::from_raw(&raw)?;
+pub async fn migrate(args: &StoreArgs) -> anyhow::Result<()> {
+    let settings = args.settings()?;
     let store = crate::store::Store::connect(&settings, crate::store::Clock::system()).await?;
     println!("the {} store is migrated", store.backend_name());
     store.close().await;

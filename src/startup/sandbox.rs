@@ -8,7 +8,7 @@
 
 use crate::auth::Scope;
 use crate::auth::mint::{self, TokenRequest};
-use crate::config::{RawSettings, Settings};
+use crate::config::ServeArgs;
 use crate::emulator::{Emulator, EmulatorSettings};
 use crate::startup::Application;
 use base64::Engine;
@@ -38,7 +38,7 @@ pub struct Sandbox {
 impl Sandbox {
     /// Starts the emulator and builds the gateway in front of it. The listen address defaults
     /// to loopback: the sandbox's printed token can do everything.
-    pub async fn start(args: &RawSettings) -> anyhow::Result<Self> {
+    pub async fn start(args: &ServeArgs) -> anyhow::Result<Self> {
         // Google's quota, unless lifted: the sandbox behaves like production.
         let quota = args.sandbox_quota_per_minute;
         let emulator = Emulator::start(
@@ -54,7 +54,7 @@ impl Sandbox {
             .tempdir()?;
         let key_path = key_dir.path().join("service-account.json");
         emulator.write_key(&key_path)?;
-        let jwt_secret = args.jwt_hs256_secret.clone().unwrap_or_else(|| {
+        let jwt_secret = args.jwt.token.jwt_hs256_secret.clone().unwrap_or_else(|| {
             let bytes: [u8; 32] = rand::random();
             SecretString::from(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
         });
@@ -64,13 +64,13 @@ impl Sandbox {
             args.listen
                 .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
         );
-        sandbox.google_application_credentials = Some(key_path);
-        sandbox.signer_service_account = None;
-        sandbox.delegated_admin = Some(SANDBOX_ADMIN.into());
-        sandbox.google_api_url = emulator.url().to_owned();
-        sandbox.google_iam_url = emulator.url().to_owned();
-        sandbox.google_token_url = emulator.token_url();
-        sandbox.jwt_hs256_secret = Some(jwt_secret.clone());
+        sandbox.google.google_application_credentials = Some(key_path);
+        sandbox.google.signer_service_account = None;
+        sandbox.google.delegated_admin = Some(SANDBOX_ADMIN.into());
+        sandbox.google.google_api_url = emulator.url().to_owned();
+        sandbox.google.google_iam_url = emulator.url().to_owned();
+        sandbox.google.google_token_url = emulator.token_url();
+        sandbox.jwt.token.jwt_hs256_secret = Some(jwt_secret.clone());
         // Unless GATEWAY_DATABASE_URL names one, the sandbox's store lives and dies with it,
         // beside the key.
         if sandbox.store.database_url.is_none() {
@@ -79,7 +79,7 @@ impl Sandbox {
                 key_dir.path().join("gateway.db").display()
             )));
         }
-        let settings = Settings::from_raw(&sandbox)?;
+        let settings = sandbox.settings()?;
 
         let token = mint::mint_hs256(
             &jwt_secret,

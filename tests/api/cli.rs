@@ -118,6 +118,37 @@ fn help_documents_every_setting_with_its_env_var_and_hides_secrets() {
 }
 
 #[test]
+fn docs_settings_table_is_the_one_help_renders() {
+    const START: &str = "<!-- settings-table:start -->\n";
+    const END: &str = "<!-- settings-table:end -->";
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/settings.md");
+    let doc = std::fs::read_to_string(&path).expect("docs/settings.md exists");
+    let (head, rest) = doc
+        .split_once(START)
+        .expect("docs/settings.md has the start marker");
+    let (table, tail) = rest
+        .split_once(END)
+        .expect("docs/settings.md has the end marker");
+    // What `invitation-gateway settings-table` prints: every serve flag, env, help, default.
+    let output = gateway().arg("settings-table").output().unwrap();
+    assert!(output.status.success());
+    let rendered = String::from_utf8(output.stdout).unwrap();
+    assert!(rendered.contains("| `GATEWAY_DATABASE_URL` | `--database-url` |"));
+    assert!(rendered.contains("| `GATEWAY_LOG_FORMAT` | `--log-format` |"));
+    if table == rendered {
+        return;
+    }
+    if std::env::var_os("UPDATE_DOCS").is_some() {
+        std::fs::write(&path, format!("{head}{START}{rendered}{END}{tail}")).unwrap();
+        return;
+    }
+    panic!(
+        "docs/settings.md's table differs from the flags' help (src/config/): regenerate it with \
+         `UPDATE_DOCS=1 cargo test --test api settings_table`"
+    );
+}
+
+#[test]
 fn a_shutdown_timeout_too_short_to_finish_and_record_a_send_is_refused_at_start() {
     // The sandbox needs no credentials: only the timing settings can stop it from starting.
     let mut child = gateway()

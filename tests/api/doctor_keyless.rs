@@ -35,9 +35,8 @@ async fn keyless_doctor(google: &TestGoogle, signer: &str) -> Report {
     let Command::Doctor(args) = cli.command else {
         panic!("not doctor");
     };
-    let raw = args.serve.into();
     let ambient = AmbientCredentials::KeyFile(google.key_path.clone());
-    doctor::run(&raw, &ambient, None).await
+    doctor::run(&args.serve, &ambient, None).await
 }
 
 fn check(report: &Report, name: CheckName) -> &doctor::Check {
