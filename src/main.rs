@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use invitation_gateway::cli::{self, Cli, Command};
+use invitation_gateway::config::AmbientCredentials;
 use invitation_gateway::{doctor, emulator, install_crypto_provider, routes, startup, telemetry};
 use std::process::ExitCode;
 
@@ -28,7 +29,12 @@ async fn main() -> ExitCode {
         Command::Serve(args) => startup::serve((*args).into(), cli.log_format).await,
         Command::Doctor(args) => {
             let raw = args.serve.into();
-            let report = doctor::run(&raw, args.probe_email.as_deref()).await;
+            let report = doctor::run(
+                &raw,
+                &AmbientCredentials::Default,
+                args.probe_email.as_deref(),
+            )
+            .await;
             if args.json {
                 println!("{}", report.to_json());
             } else {

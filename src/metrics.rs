@@ -70,7 +70,8 @@ pub const ELIGIBILITY_ENTRIES: &str = "gateway_eligibility_cache_entries";
 /// Counter: campaign items that reached an outcome. Label: `outcome` (`sent`, `resent`,
 /// `already_invited`, `failed`, `would_send`, ...).
 pub const CAMPAIGN_ITEMS: &str = "gateway_campaign_items_total";
-/// Gauge: pending items of every active campaign (the campaign workers' backlog).
+/// Gauge: pending items due now (the campaign workers' backlog): of running campaigns, and of
+/// scheduled or waiting ones past their start or `resumesAt`; not of paused ones.
 pub const CAMPAIGN_BACKLOG: &str = "gateway_campaign_backlog";
 
 /// Gauge: 1 while `/readyz` answers ready, else 0 (set at each scrape).

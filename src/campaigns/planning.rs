@@ -21,13 +21,19 @@ const MAX_FIELD_BYTES: usize = 4096;
 /// Most columns of a roster row.
 const MAX_FIELDS: usize = 1000;
 
+/// A roster value as the store can hold it: PostgreSQL refuses a NUL in text, so each becomes
+/// U+FFFD (the report shows where it was; the value is kept, never refused as a store outage).
+fn without_nul(value: &str) -> String {
+    value.replace('\0', "\u{FFFD}")
+}
+
 /// The item for one address as a caller gave it.
 pub(crate) fn item(invitations: &Invitations, raw: &str) -> NewItem {
     match Email::parse(raw) {
         Err(_) => {
             // Kept for the report as sent, but with no NUL: the store cannot hold one in text
             // (PostgreSQL refuses the row), and the item is skipped either way.
-            let mut kept = raw.trim().replace('\0', "\u{FFFD}");
+            let mut kept = without_nul(raw.trim());
             if kept.len() > MAX_KEPT {
                 let mut end = MAX_KEPT;
                 while !kept.is_char_boundary(end) {
@@ -151,7 +157,7 @@ impl Header {
                 )));
             }
             kept.push(i);
-            columns.push(name.to_owned());
+            columns.push(without_nul(name));
         }
         Ok((Header { email, kept }, columns))
     }
@@ -223,7 +229,12 @@ impl Import<'_> {
         let values: Vec<String> = header
             .kept
             .iter()
-            .map(|&i| record.get(i).cloned().unwrap_or_default())
+            .map(|&i| {
+                record
+                    .get(i)
+                    .map(|value| without_nul(value))
+                    .unwrap_or_default()
+            })
             .collect();
         if values.iter().map(String::len).sum::<usize>() > MAX_ROSTER_VALUES_BYTES {
             return Err(CampaignError::Invalid(format!(

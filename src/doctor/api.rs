@@ -35,7 +35,7 @@ pub async fn check(setup: &Setup, granted: &Granted, probe: &str, report: &mut R
             );
         }
         Read::Refused(403, error) if is_service_disabled(&error) => {
-            let (project, link) = activation(&error);
+            let (project, link) = activation(&error, granted.project.as_deref());
             report.flag(
                 CheckName::ApiEnabled,
                 CheckStatus::Fail,
@@ -171,8 +171,9 @@ fn is_service_disabled(error: &RpcStatus) -> bool {
 }
 
 /// The project and the enable link, from Google's error details (ErrorInfo metadata, else the
-/// Help link), else built from the project named in the metadata.
-fn activation(error: &RpcStatus) -> (String, String) {
+/// Help link), else the link in its message (the older body, with only `accessNotConfigured`),
+/// else built from the project named in the metadata or, failing that, the key's.
+fn activation(error: &RpcStatus, key_project: Option<&str>) -> (String, String) {
     let info = error
         .details
         .iter()
@@ -182,10 +183,17 @@ fn activation(error: &RpcStatus) -> (String, String) {
                 .is_some_and(|kind| kind.ends_with("google.rpc.ErrorInfo"))
         })
         .map(|info| &info["metadata"]);
+    let link_in_message = error
+        .message
+        .split_whitespace()
+        .find(|word| word.starts_with("https://console.developers.google.com/apis/api/"));
     let project = info
         .and_then(|metadata| metadata["consumer"].as_str())
-        .map(|consumer| consumer.trim_start_matches("projects/").to_string())
-        .unwrap_or_else(|| "(unnamed)".into());
+        .map(|consumer| consumer.trim_start_matches("projects/"))
+        .or_else(|| link_in_message.and_then(|link| link.split("project=").nth(1)))
+        .or(key_project)
+        .unwrap_or("(unnamed)")
+        .to_string();
     let help = error.details.iter().find_map(|detail| {
         detail["links"]
             .as_array()
@@ -195,6 +203,7 @@ fn activation(error: &RpcStatus) -> (String, String) {
     let link = info
         .and_then(|metadata| metadata["activationUrl"].as_str())
         .or(help)
+        .or(link_in_message)
         .map(str::to_string)
         .unwrap_or_else(|| {
             format!("https://console.developers.google.com/apis/api/cloudidentity.googleapis.com/overview?project={project}")

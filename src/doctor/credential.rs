@@ -11,6 +11,8 @@ use serde::Deserialize;
 
 use super::Setup;
 use super::report::{CheckName, CheckStatus, Problem, Report};
+use crate::config::AmbientCredentials;
+use crate::google::credentials::ambient_provider;
 use crate::google::wire::{
     ASSERTION_AUDIENCE, JWT_BEARER_GRANT, OAuthError, READONLY_SCOPE, SCOPE, SignJwtResponse,
     TokenResponse,
@@ -40,6 +42,8 @@ struct KeyFile {
     private_key_id: String,
     #[serde(default)]
     token_uri: String,
+    #[serde(default)]
+    project_id: String,
 }
 
 /// Who signs the delegated assertion.
@@ -63,6 +67,9 @@ pub struct Granted {
     pub token: SecretString,
     /// The read-write scope was granted.
     pub write: bool,
+    /// The service account's project (the key's `project_id`, or the signer's domain), for
+    /// when Google's error does not name it.
+    pub project: Option<String>,
 }
 
 /// What a token endpoint answered.
@@ -97,12 +104,19 @@ pub async fn key_file(setup: &Setup, path: &Path, report: &mut Report) -> Option
         iss: key.client_email.clone(),
     };
     let client = ClientId::Known(key.client_id);
-    exchange_and_judge(setup, &signer, &key.token_uri, &client, report).await
+    let project = Some(key.project_id).filter(|project| !project.is_empty());
+    let granted = exchange_and_judge(setup, &signer, &key.token_uri, &client, report).await;
+    granted.map(|granted| Granted { project, ..granted })
 }
 
 /// Keyless mode: names the signer, gets the workload's identity, then the exchange.
-pub async fn keyless(setup: &Setup, signer: &str, report: &mut Report) -> Option<Granted> {
-    let ambient = match gcp_auth::provider().await {
+pub async fn keyless(
+    setup: &Setup,
+    signer: &str,
+    ambient: &AmbientCredentials,
+    report: &mut Report,
+) -> Option<Granted> {
+    let ambient = match ambient_provider(ambient).await {
         Ok(provider) => provider,
         Err(error) => {
             report.flag(
@@ -136,7 +150,13 @@ pub async fn keyless(setup: &Setup, signer: &str, report: &mut Report) -> Option
         ambient,
     };
     let client = ClientId::Unknown(signer.to_owned());
-    exchange_and_judge(setup, &iam, &setup.token_url, &client, report).await
+    // name@PROJECT.iam.gserviceaccount.com
+    let project = signer
+        .rsplit_once('@')
+        .and_then(|(_, domain)| domain.strip_suffix(".iam.gserviceaccount.com"))
+        .map(str::to_owned);
+    let granted = exchange_and_judge(setup, &iam, &setup.token_url, &client, report).await;
+    granted.map(|granted| Granted { project, ..granted })
 }
 
 /// The client id the Admin console authorises: known from a key file, else only by name.
@@ -293,6 +313,7 @@ async fn exchange_and_judge(
             Some(Granted {
                 token,
                 write: !setup.readonly,
+                project: None,
             })
         }
         Exchange::Unreachable(why) => {
@@ -325,6 +346,7 @@ async fn exchange_and_judge(
                 Some(Granted {
                     token,
                     write: false,
+                    project: None,
                 })
             } else {
                 report.flag(
@@ -374,7 +396,7 @@ fn judge_refusal(
             },
         ),
         ("invalid_grant", d) if d.contains("Invalid JWT Signature") => (
-            Some(Problem::KeyDisabled),
+            Some(Problem::KeyDeleted),
             "the key was deleted, disabled or belongs to another service account: add a new key (IAM > Service accounts > Keys) and mount it".into(),
         ),
         ("disabled_client", _) => (
@@ -489,10 +511,15 @@ async fn sign_with_iam(
     };
     let status = response.status().as_u16();
     if status == 403 || status == 404 {
+        let said = response
+            .json::<crate::google::wire::ErrorBody>()
+            .await
+            .map(|body| format!(": {}", body.error.message))
+            .unwrap_or_default();
         report.flag(
             CheckName::SignJwt,
             CheckStatus::Fail,
-            format!("IAM answered {status} to signJwt for {signer}"),
+            format!("IAM answered {status} to signJwt for {signer}{said}"),
             Some(Problem::SignerDenied),
             format!("grant the workload's identity the Service Account Token Creator role (roles/iam.serviceAccountTokenCreator) on {signer}"),
         );

@@ -1,7 +1,7 @@
 //! `invitation-gateway doctor`: checks every step of Google's setup with `serve`'s settings,
-//! PASS/WARN/FAIL each, with the one action that fixes a failure. Calls Google a handful of
-//! times (token exchange, one list page, one isInvitableUser); never sends or cancels; prints
-//! no secret.
+//! PASS/WARN/FAIL each, with the one action that fixes a failure. Calls Google at most 4 times
+//! with a key file (two token exchanges, one list page, one isInvitableUser), 7 keyless (the
+//! workload's token, then signJwt with each exchange); never sends or cancels; prints no secret.
 
 mod api;
 mod credential;
@@ -11,7 +11,7 @@ use std::time::Duration;
 
 pub use report::{Check, CheckName, CheckStatus, Problem, Report};
 
-use crate::config::{RawSettings, env};
+use crate::config::{AmbientCredentials, RawSettings, env};
 
 /// The settings the checks use, as given to `serve` (validated here, so that a mistake is a
 /// FAIL line rather than a refusal to start).
@@ -25,9 +25,10 @@ struct Setup {
     http: reqwest::Client,
 }
 
-/// Runs every check; `probe` is the address isInvitableUser is asked about (never mailed),
-/// by default `doctor-probe@` the admin's domain.
-pub async fn run(raw: &RawSettings, probe: Option<&str>) -> Report {
+/// Runs every check; `ambient` is the workload's own identity in keyless mode (as `serve` would
+/// use it), `probe` the address isInvitableUser is asked about (never mailed), by default
+/// `doctor-probe@` the admin's domain.
+pub async fn run(raw: &RawSettings, ambient: &AmbientCredentials, probe: Option<&str>) -> Report {
     let mode = match (
         &raw.google_application_credentials,
         &raw.signer_service_account,
@@ -45,7 +46,7 @@ pub async fn run(raw: &RawSettings, probe: Option<&str>) -> Report {
         &raw.signer_service_account,
     ) {
         (Some(path), _) => credential::key_file(&setup, path, &mut report).await,
-        (None, Some(signer)) => credential::keyless(&setup, signer, &mut report).await,
+        (None, Some(signer)) => credential::keyless(&setup, signer, ambient, &mut report).await,
         (None, None) => None,
     };
     let Some(granted) = granted else {

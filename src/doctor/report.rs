@@ -85,8 +85,10 @@ pub enum Problem {
     AdminUnknown,
     /// The Cloud Identity API is disabled for the project.
     ApiDisabled,
-    /// The key is disabled or deleted.
+    /// The key (or its service account) is disabled.
     KeyDisabled,
+    /// The key was deleted, or belongs to another service account.
+    KeyDeleted,
     /// This machine's clock is off.
     ClockSkew,
     /// The workload may not sign for the signer (Service Account Token Creator missing).

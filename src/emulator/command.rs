@@ -41,7 +41,7 @@ pub struct EmulatorArgs {
     pub quota_per_minute: u32,
     /// Play one mistake of Google's setup from the start, as Google answers it (see
     /// `POST /emulator/v1/setup`): none, delegation_missing, scope_missing, admin_unknown,
-    /// api_disabled, key_disabled, clock_skew.
+    /// api_disabled, key_disabled, key_deleted, clock_skew, signer_denied.
     #[arg(
         long,
         env = "GATEWAY_EMULATOR_SETUP_PROBLEM",

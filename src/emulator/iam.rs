@@ -10,6 +10,7 @@ use super::body::read_json;
 use super::key::CLIENT_EMAIL;
 use super::method::Method;
 use super::path::parse_sign_jwt_path;
+use super::setup::sign_jwt_denied;
 use super::state::Shared;
 use super::wire::{GoogleError, ok_json};
 
@@ -38,11 +39,9 @@ pub async fn sign_jwt(
     shared.count_call(Method::SignJwt);
     shared.authorize(&request, Method::SignJwt.accepted_scopes())?;
     let fault = shared.enter(Method::SignJwt).await?;
+    shared.world().setup_problem.refuse_sign_jwt()?;
     if !account_email.eq_ignore_ascii_case(CLIENT_EMAIL) {
-        return Err(GoogleError::permission_denied(
-            "IAM_PERMISSION_DENIED",
-            "Permission 'iam.serviceAccounts.signJwt' denied on resource (or it may not exist).",
-        ));
+        return Err(sign_jwt_denied());
     }
     let body: SignJwtRequest = read_json(payload).await?;
     let claims: Map<String, Value> = serde_json::from_str(&body.payload)

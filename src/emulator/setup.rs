@@ -33,8 +33,13 @@ pub enum SetupProblem {
     ApiDisabled,
     /// The key that signs the assertion is disabled.
     KeyDisabled,
+    /// The key that signs the assertion was deleted (or belongs to another account).
+    KeyDeleted,
     /// The caller's clock is off (the emulator's clock runs [`CLOCK_SKEW`] ahead).
     ClockSkew,
+    /// Keyless mode: the workload may not sign for the service account (it lacks the Service
+    /// Account Token Creator role on it), so IAM refuses every signJwt.
+    SignerDenied,
 }
 
 /// Body of `POST /emulator/v1/setup`.
@@ -58,16 +63,20 @@ impl SetupProblem {
     }
 
     /// What the token endpoint answers instead of a token, before it looks at the assertion's
-    /// claims (a disabled key fails whatever it signed).
+    /// claims (a disabled or deleted key fails whatever it signed).
     pub fn refuse_any_assertion(self) -> Option<TokenRefusal> {
         // Google's table of token errors: disabled_client, "The key used to sign the JWT
         // assertion is disabled." The HTTP status is not published; 401 like the other
         // client refusals (an inference).
-        (self == SetupProblem::KeyDisabled).then_some((
-            401,
-            "disabled_client",
-            "The OAuth client was disabled.",
-        ))
+        match self {
+            SetupProblem::KeyDisabled => {
+                Some((401, "disabled_client", "The OAuth client was disabled."))
+            }
+            // Google's answer to an assertion signed by a deleted key: the signature no longer
+            // verifies against any of the account's keys.
+            SetupProblem::KeyDeleted => Some((400, "invalid_grant", "Invalid JWT Signature.")),
+            _ => None,
+        }
     }
 
     /// What the token endpoint answers to a delegated assertion (one with `sub`).
@@ -88,6 +97,14 @@ impl SetupProblem {
         self == SetupProblem::ScopeMissing && scope == super::USERINVITATIONS_SCOPE
     }
 
+    /// IAM signJwt's answer while the signer is denied.
+    pub fn refuse_sign_jwt(self) -> Result<(), GoogleError> {
+        match self {
+            SetupProblem::SignerDenied => Err(sign_jwt_denied()),
+            _ => Ok(()),
+        }
+    }
+
     /// The User Invitation API's answer while it is disabled for the project.
     pub fn refuse_api_call(self) -> Result<(), GoogleError> {
         match self {
@@ -95,6 +112,20 @@ impl SetupProblem {
             _ => Ok(()),
         }
     }
+}
+
+/// IAM Credentials' 403 to signJwt when the caller lacks `iam.serviceAccounts.signJwt` on the
+/// account (or the account does not exist: IAM does not tell them apart).
+pub fn sign_jwt_denied() -> GoogleError {
+    let mut error = GoogleError::permission_denied(
+        "IAM_PERMISSION_DENIED",
+        "Permission 'iam.serviceAccounts.signJwt' denied on resource (or it may not exist).",
+    );
+    error.extra = Some(Box::new(ErrorExtra {
+        metadata: vec![("permission", "iam.serviceAccounts.signJwt".to_string())],
+        ..ErrorExtra::default()
+    }));
+    error
 }
 
 /// Google's 403 for an API that is not enabled for the caller's project: message, a `Help`

@@ -103,7 +103,7 @@ impl Credentials {
         http: reqwest::Client,
         readiness: Arc<Readiness>,
     ) -> anyhow::Result<Self> {
-        use crate::config::{AmbientCredentials, GoogleCredentials};
+        use crate::config::GoogleCredentials;
         let admin = config.credentials.delegated_admin().to_owned();
         let source = match config.credentials {
             GoogleCredentials::KeyFile { path, .. } => {
@@ -132,21 +132,7 @@ impl Credentials {
                 ambient,
                 ..
             } => {
-                let ambient: Arc<dyn TokenProvider> = match ambient {
-                    AmbientCredentials::Default => gcp_auth::provider().await.map_err(|e| {
-                        anyhow::anyhow!(
-                            "keyless mode needs the workload's own Google credentials: {e}"
-                        )
-                    })?,
-                    AmbientCredentials::KeyFile(path) => {
-                        Arc::new(CustomServiceAccount::from_file(&path).map_err(|e| {
-                            anyhow::anyhow!(
-                                "cannot load ambient credentials `{}`: {e}",
-                                path.display()
-                            )
-                        })?)
-                    }
-                };
+                let ambient = ambient_provider(&ambient).await?;
                 Source::Keyless(KeylessSource {
                     signer: signer_service_account,
                     iam_url: config.iam_url,
@@ -401,6 +387,25 @@ impl Credentials {
             _ => Err(CredentialsError::Unavailable(format!(
                 "token endpoint answered {status}"
             ))),
+        }
+    }
+}
+
+/// The workload's own identity in keyless mode (it authorises IAM signJwt): Application Default
+/// Credentials, or a key file for it (the sandbox and tests use the emulator's).
+pub async fn ambient_provider(
+    ambient: &crate::config::AmbientCredentials,
+) -> anyhow::Result<Arc<dyn TokenProvider>> {
+    use crate::config::AmbientCredentials;
+    match ambient {
+        AmbientCredentials::Default => gcp_auth::provider().await.map_err(|e| {
+            anyhow::anyhow!("keyless mode needs the workload's own Google credentials: {e}")
+        }),
+        AmbientCredentials::KeyFile(path) => {
+            let provider = CustomServiceAccount::from_file(path).map_err(|e| {
+                anyhow::anyhow!("cannot load ambient credentials `{}`: {e}", path.display())
+            })?;
+            Ok(Arc::new(provider))
         }
     }
 }

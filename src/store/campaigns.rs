@@ -462,6 +462,12 @@ macro_rules! item_from_row {
 /// Most items one page answers.
 pub const MAX_ITEM_PAGE: u32 = 1000;
 
+/// A campaign a worker may act on at `$1`: running, scheduled past its start, waiting past its
+/// `resumesAt`.
+const DUE_CAMPAIGN: &str = "(state = 'running' \
+     OR (state = 'scheduled' AND start_at <= $1) \
+     OR (state = 'waiting' AND (resumes_at IS NULL OR resumes_at <= $1)))";
+
 impl Store {
     /// Creates a campaign (without items: add them with [`Store::add_campaign_items`]).
     pub async fn create_campaign(
@@ -742,10 +748,7 @@ impl Store {
         let now = to_millis(self.clock.now());
         let sql = format!(
             "SELECT {CAMPAIGN_COLUMNS} FROM campaigns \
-             WHERE state = 'running' \
-             OR (state = 'scheduled' AND start_at <= $1) \
-             OR (state = 'waiting' AND (resumes_at IS NULL OR resumes_at <= $1)) \
-             ORDER BY created_at, id"
+             WHERE {DUE_CAMPAIGN} ORDER BY created_at, id"
         );
         let campaigns = with_pool!(self, pool => sqlx::query(&sql)
             .bind(now)
@@ -1082,17 +1085,23 @@ impl Store {
         Ok(counts)
     }
 
-    /// Pending items of every active campaign (the worker backlog); an import still being
-    /// written (addresses or a roster, unplanned) is not work yet, and may never be.
+    /// Pending items due now (the worker backlog): items of the campaigns a worker may act on
+    /// ([`Store::due_campaigns`]) whose time has come. A campaign scheduled for later, paused,
+    /// or waiting for its `resumesAt` has no due work; nor has an import still being written
+    /// (addresses or a roster, unplanned), which may never be.
     pub async fn campaign_backlog(&self) -> Result<u64, StoreError> {
-        let n: i64 = with_pool!(self, pool => sqlx::query(
-            "SELECT COUNT(*) AS n FROM campaign_items i JOIN campaigns c ON c.id = i.campaign_id \
-             WHERE c.state IN ('scheduled', 'running', 'waiting') AND i.outcome = 'pending' \
-             AND (c.planned = 1 OR c.source_kind = 'states')",
-        )
-        .fetch_one(pool)
-        .await
-        .and_then(|row| row.try_get("n")))?;
+        let now = to_millis(self.clock.now());
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM campaign_items \
+             WHERE outcome = 'pending' AND (due_at IS NULL OR due_at <= $1) \
+             AND campaign_id IN (SELECT id FROM campaigns WHERE {DUE_CAMPAIGN} \
+             AND (planned = 1 OR source_kind = 'states'))"
+        );
+        let n: i64 = with_pool!(self, pool => sqlx::query(&sql)
+            .bind(now)
+            .fetch_one(pool)
+            .await
+            .and_then(|row| row.try_get("n")))?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 

@@ -16,6 +16,7 @@ mod create_keyed;
 mod deploy;
 mod docs;
 mod doctor;
+mod doctor_keyless;
 mod emulator;
 mod errors;
 mod events;

@@ -370,3 +370,42 @@ store_test! {
         assert_eq!(store.campaign_counts("young-roster").await.unwrap(), BTreeMap::new());
     }
 }
+
+store_test! {
+    async fn the_backlog_counts_only_work_that_is_due(db) {
+        let clock = manual_clock();
+        let store = db.store(&clock).await;
+        campaign(&store, "now").await;
+        store
+            .create_campaign(&NewCampaign {
+                id: "later".into(),
+                owner: owner(),
+                name: "scheduled for later".into(),
+                dry_run: false,
+                resend: false,
+                source_kind: "emails".into(),
+                source_states: Vec::new(),
+                reminders: None,
+                start_at: clock.now() + Duration::from_secs(7200),
+                planned: true,
+            })
+            .await
+            .unwrap();
+        for id in ["now", "later"] {
+            store.add_campaign_items(id, &[pending("ada@example.com"), pending("alan@example.com")], true).await.unwrap();
+        }
+        assert_eq!(store.campaign_backlog().await.unwrap(), 2, "the scheduled campaign is not due yet");
+
+        // Paused, or waiting for its resumesAt: held on purpose, not stalled.
+        assert!(store.set_campaign_state("now", &[CampaignState::Running], CampaignState::Paused, None).await.unwrap());
+        assert_eq!(store.campaign_backlog().await.unwrap(), 0);
+        let resumes_at = clock.now() + Duration::from_secs(3600);
+        assert!(store.set_campaign_state("now", &[CampaignState::Paused], CampaignState::Waiting, Some(resumes_at)).await.unwrap());
+        assert_eq!(store.campaign_backlog().await.unwrap(), 0);
+
+        clock.advance(Duration::from_secs(3600));
+        assert_eq!(store.campaign_backlog().await.unwrap(), 2, "waiting past its resumesAt: due");
+        clock.advance(Duration::from_secs(3600));
+        assert_eq!(store.campaign_backlog().await.unwrap(), 4, "past its start: due");
+    }
+}
