@@ -34,7 +34,7 @@ USER 65532:65532
 ENV GATEWAY_LISTEN=0.0.0.0:8080 \
     GATEWAY_LOG_FORMAT=json
 EXPOSE 8080
-# The gateway turns SIGTERM into its drain-then-stop sequence (README: Operations).
+# The gateway turns SIGTERM into its drain-then-stop sequence (docs/operating.md: Operations).
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/invitation-gateway"]
 CMD ["serve"]

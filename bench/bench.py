@@ -2,7 +2,7 @@
 """The invitation-gateway benchmark: starts everything on 127.0.0.1, measures, prints one table.
 
 Called by bench/run.sh after it built the release binaries and installed wrk; python3 stdlib only.
-Every figure is measured in this one run on this one machine. See README "Benchmark" and
+Every figure is measured in this one run on this one machine. See docs/testing.md "Benchmark" and
 bench/RESULTS.md for what each figure means.
 """
 

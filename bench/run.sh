@@ -4,7 +4,7 @@
 # Builds the release gateway and the bare actix-web baseline (examples/hello.rs, same
 # dependency versions), installs wrk if missing, then bench/bench.py starts everything on
 # 127.0.0.1, measures and prints one table. About 10 minutes (figure (8), the campaign on three
-# replicas, takes about 3 of them; it needs PostgreSQL, see README "Benchmark"); --soak adds 10
+# replicas, takes about 3 of them; it needs PostgreSQL, see docs/testing.md "Benchmark"); --soak adds 10
 # minutes. GATEWAY_WORKERS and GATEWAY_BATCH_CONCURRENCY are passed through to both servers.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,5 +1,5 @@
 //! invitation-gateway: an OpenAPI-documented gateway in front of Google's Cloud Identity
-//! User Invitation API. See README.md for what it does and how to run it.
+//! User Invitation API. See README.md for what it does and how to run it, docs/ for the rest.
 
 pub mod audit;
 pub mod auth;

@@ -1,7 +1,8 @@
 //! Per-caller limits: a request rate (governor, keyed by the verified `iss` + `sub`).
 //!
-//! Per replica (see README): with N replicas a caller may reach N times the rate. The daily
-//! mail budget is exact across replicas: it is in the store (`invitations::durable`).
+//! Per replica (see docs/api.md, Callers): with N replicas a caller may reach N times the
+//! rate. The daily mail budget is exact across replicas: it is in the store
+//! (`invitations::durable`).
 
 use crate::auth::caller::{Caller, CallerKey};
 use crate::config::LimitSettings;

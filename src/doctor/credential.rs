@@ -409,7 +409,7 @@ fn judge_refusal(
         ),
         _ => (
             None,
-            "see Google's answer above; the README's \"Running against Google\" walks through the setup".into(),
+            "see Google's answer above; docs/operating.md's \"Running against Google\" walks through the setup".into(),
         ),
     }
 }

@@ -14,6 +14,7 @@ mod cli;
 mod console;
 mod create_keyed;
 mod deploy;
+mod docs;
 mod doctor;
 mod doctor_keyless;
 mod emulator;

@@ -191,16 +191,16 @@ async fn the_sandbox_keeps_its_store_where_gateway_database_url_says() {
     assert_eq!(listed["campaigns"][0]["name"], "Kept", "{listed}");
 }
 
-/// The README's worked example of a migration (the `sh` block after its introduction).
-fn readme_worked_example() -> String {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .expect("README.md");
-    let intro = readme
+/// The migration guide's worked example (the `sh` block after its introduction).
+fn migration_guide_worked_example() -> String {
+    let guide = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/migration.md"))
+        .expect("docs/migration.md");
+    let intro = guide
         .find("A worked example against the sandbox")
-        .expect("the README has its worked example");
-    let start = intro + readme[intro..].find("```sh\n").expect("a sh block") + "```sh\n".len();
-    let end = start + readme[start..].find("```\n").expect("the block ends");
-    readme[start..end].to_owned()
+        .expect("the migration guide has its worked example");
+    let start = intro + guide[intro..].find("```sh\n").expect("a sh block") + "```sh\n".len();
+    let end = start + guide[start..].find("```\n").expect("the block ends");
+    guide[start..end].to_owned()
 }
 
 fn have(tool: &str) -> bool {
@@ -211,13 +211,13 @@ fn have(tool: &str) -> bool {
 }
 
 #[test]
-fn the_readmes_worked_example_runs_as_printed_against_the_sandbox() {
+fn the_migration_guides_worked_example_runs_as_printed_against_the_sandbox() {
     if !(have("curl") && have("jq")) {
         assert!(
             !std::env::var("CI").is_ok_and(|v| v == "true"),
-            "the README's example needs curl and jq"
+            "the migration guide's example needs curl and jq"
         );
-        eprintln!("skipped: the README's example needs curl and jq");
+        eprintln!("skipped: the migration guide's example needs curl and jq");
         return;
     }
     let (_sandbox, banner) = start_sandbox();
@@ -235,7 +235,7 @@ fn the_readmes_worked_example_runs_as_printed_against_the_sandbox() {
     // The sandbox is its own process: this one may block while the example runs.
     let output = std::process::Command::new("timeout")
         .args(["120", "bash", "-e", "-o", "pipefail", "-c"])
-        .arg(readme_worked_example())
+        .arg(migration_guide_worked_example())
         .current_dir(root.path())
         .env("TOKEN", &token)
         .env("API", &api)
