@@ -117,6 +117,12 @@ pub struct RosterParams {
     reminder_max: Option<u32>,
 }
 
+/// A roster: a CSV file, sent as its bytes (generated clients take it as a file).
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub struct RosterFile(Vec<u8>);
+
 /// Paging of the campaign list.
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -561,7 +567,7 @@ pub async fn create_campaign(
     tag = "campaigns",
     params(RosterParams, IdempotencyKeyHeader),
     request_body(content(
-        (String = "text/csv", example = "email,name,employee_id\r\nada@example.com,Ada,E1001\r\ngrace@example.com,Grace,E1002\r\n")
+        (RosterFile = "text/csv", example = "email,name,employee_id\r\nada@example.com,Ada,E1001\r\ngrace@example.com,Grace,E1002\r\n")
     )),
     responses(
         (status = 201, description = "The campaign; `Location` names it (for a repeated Idempotency-Key, as it was created).", body = CampaignView,
