@@ -741,7 +741,7 @@ class Bench:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
             started = time.monotonic()
-            conn.request("POST", "/v1/campaigns?name=bench%20roster&dryRun=true", body,
+            conn.request("POST", "/v1/campaigns/roster?name=bench%20roster&dryRun=true", body,
                          {"Content-Type": "text/csv", "Authorization": f"Bearer {token}"})
             answer = conn.getresponse()
             roster_view = json.loads(answer.read() or b"null")

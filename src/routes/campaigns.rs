@@ -1,4 +1,4 @@
-//! Campaigns: create (JSON or a streamed CSV roster), list, read, items, report, pause,
+//! Campaigns: create (from JSON, or from a streamed CSV roster: two operations), list, read, items, report, pause,
 //! resume, cancel. A campaign is its creator's: other callers get 404 unless they hold
 //! `campaigns.admin`.
 
@@ -93,7 +93,7 @@ fn default_max() -> u32 {
     2
 }
 
-/// Query parameters of a create with a CSV roster body (a JSON body takes none).
+/// The campaign's fields on a roster upload (`POST /v1/campaigns/roster`), as query parameters.
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // Only read by the OpenAPI derive.
@@ -116,6 +116,12 @@ pub struct RosterParams {
     #[param(rename = "reminderMax", minimum = 0, maximum = 10)]
     reminder_max: Option<u32>,
 }
+
+/// A roster: a CSV file, sent as its bytes (generated clients take it as a file).
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub struct RosterFile(Vec<u8>);
 
 /// Paging of the campaign list.
 #[derive(Debug, IntoParams)]
@@ -211,15 +217,13 @@ pub enum LifecycleErrors {
     Conflict(ProblemDocument),
 }
 
-/// Errors only create answers.
+/// Errors only the JSON create answers.
 #[derive(IntoResponses)]
 #[allow(dead_code)] // Only read by the OpenAPI derive.
 pub enum CreateErrors {
     /// The body or the query is invalid: unknown fields, no name, both or neither source, more
-    /// than 10,000 addresses, a roster without an email column (the detail names the columns
-    /// found), with more than 100,000 rows, a row whose other columns exceed 4096 bytes or a
-    /// malformed line (`invalid_request`, naming the line). Nothing was created: the
-    /// rows of a roster already stored are deleted with the campaign.
+    /// than 10,000 addresses, any query parameter (`invalid_request` or `invalid_query`).
+    /// Nothing was created.
     #[response(
         status = 400,
         content_type = "application/problem+json",
@@ -227,8 +231,7 @@ pub enum CreateErrors {
     )]
     BadRequest(ProblemDocument),
     /// The body did not arrive within `GATEWAY_BODY_READ_TIMEOUT_SECS` (`request_timeout`); the
-    /// connection is closed. Nothing was created: the rows of a roster already stored are
-    /// deleted with the campaign.
+    /// connection is closed. Nothing was created.
     #[response(
         status = 408,
         content_type = "application/problem+json",
@@ -242,7 +245,48 @@ pub enum CreateErrors {
         example = json!(ErrorCode::PayloadTooLarge.example())
     )]
     PayloadTooLarge(ProblemDocument),
-    /// The body is neither `application/json` nor `text/csv` (`unsupported_media_type`).
+    /// The body is not `application/json` (`unsupported_media_type`).
+    #[response(
+        status = 415,
+        content_type = "application/problem+json",
+        example = json!(ErrorCode::UnsupportedMediaType.example())
+    )]
+    UnsupportedMediaType(ProblemDocument),
+    /// The store cannot be reached (`store_unavailable`): nothing was created.
+    #[response(
+        status = 503,
+        content_type = "application/problem+json",
+        headers(("Retry-After" = u64, description = "Seconds to wait before trying again")),
+        example = json!(ErrorCode::StoreUnavailable.example())
+    )]
+    StoreUnavailable(ProblemDocument),
+}
+
+/// Errors only the roster upload answers.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // Only read by the OpenAPI derive.
+pub enum RosterErrors {
+    /// The query or the roster is invalid: an unknown or malformed parameter, a roster without
+    /// an email column (the detail names the columns found), with more than 100,000 rows, a row
+    /// whose other columns exceed 4096 bytes or a malformed line (`invalid_request` or
+    /// `invalid_query`, naming the line). Nothing was created: the rows already stored are
+    /// deleted with the campaign.
+    #[response(
+        status = 400,
+        content_type = "application/problem+json",
+        example = json!(ErrorCode::InvalidRequest.example())
+    )]
+    BadRequest(ProblemDocument),
+    /// The roster did not arrive within `GATEWAY_BODY_READ_TIMEOUT_SECS` (`request_timeout`);
+    /// the connection is closed. Nothing was created: the rows already stored are deleted with
+    /// the campaign.
+    #[response(
+        status = 408,
+        content_type = "application/problem+json",
+        example = json!(ErrorCode::RequestTimeout.example())
+    )]
+    RequestTimeout(ProblemDocument),
+    /// The body is not `text/csv` (`unsupported_media_type`).
     #[response(
         status = 415,
         content_type = "application/problem+json",
@@ -340,10 +384,10 @@ fn bool_param(name: &str, value: &str) -> Result<bool, ApiError> {
     }
 }
 
-/// The campaign fields of a roster upload, from the query.
 /// The name of a roster campaign created without one.
 const DEFAULT_ROSTER_NAME: &str = "Roster";
 
+/// The campaign fields of a roster upload, from the query.
 fn roster_spec(query: &str) -> Result<CampaignSpec, ApiError> {
     let mut spec = CampaignSpec {
         name: String::new(),
@@ -432,35 +476,25 @@ fn json_spec(body: &[u8]) -> Result<(CampaignSpec, Source), ApiError> {
 /// calls are background work: waiting callers come first), survives restarts and the loss of
 /// a replica, and mails each person at most once per intended mail. The body is JSON with a
 /// `source` of `states` (every unmanaged account in those states when the campaign starts;
-/// the list is walked once, by the worker) or `emails` (up to 10,000). A roster can be
-/// uploaded instead as `text/csv` (comma-, semicolon- or tab-separated, as the header row
-/// shows; a header row naming the email column `email`, `E-mail`, `Email Address` or `Email
-/// Address [Required]`; up to 100,000 rows, read as they stream in); its other fields are then
-/// query parameters: `POST /v1/campaigns?name=Wave%201&dryRun=true`. The roster's other
-/// columns (the first 64 with a name, none naming a password, at most 4096 bytes a row) are
-/// kept with each item, with its row number, and come back in the items and the report. An upload that does not finish
-/// (the client goes away, the body read timeout passes, a line is malformed) leaves no campaign
-/// and no row behind. Invalid addresses, domains
-/// outside the allowed ones and repeated addresses become `skipped` items; they never fail the
-/// campaign. A dry run (`dryRun: true`) mails nobody and ends each item in `would_send`,
-/// `already_invited`, `already_accepted`, `not_eligible` or `skipped`. A real run needs the
-/// scope `invitations.send`, a dry run `invitations.check` (a token with neither is refused
-/// before the body is read; with the other one, after). Each mail counts against the
-/// creator's daily mail budget; when it is spent the campaign is `waiting` until the next
-/// UTC day. With an `Idempotency-Key`, a retry with the same key and body (the same JSON, or
-/// the same roster bytes and query) within 24 hours, on any replica, gets the first `201`
-/// again (the campaign as it was created, the same `Location`, `Idempotent-Replayed: true`)
-/// and makes no second campaign; the same key with another body is `422`. A keyed roster is
-/// read whole (to a temporary file) before the key is taken.
+/// the list is walked once, by the worker) or `emails` (up to 10,000); the request takes no
+/// query parameters. To invite the people of a roster (a CSV file), use
+/// `POST /v1/campaigns/roster`. Invalid addresses, domains outside the allowed ones and
+/// repeated addresses become `skipped` items; they never fail the campaign. A dry run
+/// (`dryRun: true`) mails nobody and ends each item in `would_send`, `already_invited`,
+/// `already_accepted`, `not_eligible` or `skipped`. A real run needs the scope
+/// `invitations.send`, a dry run `invitations.check` (a token with neither is refused before
+/// the body is read; with the other one, after). Each mail counts against the creator's daily
+/// mail budget; when it is spent the campaign is `waiting` until the next UTC day. With an
+/// `Idempotency-Key`, a retry with the same key and body within 24 hours, on any replica, gets
+/// the first `201` again (the campaign as it was created, the same `Location`,
+/// `Idempotent-Replayed: true`) and makes no second campaign; the same key with another body is
+/// `422`.
 #[utoipa::path(
     post,
     path = "/v1/campaigns",
     tag = "campaigns",
-    params(RosterParams, IdempotencyKeyHeader),
-    request_body(content(
-        (CreateCampaignRequest = "application/json"),
-        (String = "text/csv", example = "email,name,employee_id\r\nada@example.com,Ada,E1001\r\ngrace@example.com,Grace,E1002\r\n")
-    )),
+    params(IdempotencyKeyHeader),
+    request_body(content((CreateCampaignRequest = "application/json"))),
     responses(
         (status = 201, description = "The campaign; `Location` names it (for a repeated Idempotency-Key, as it was created).", body = CampaignView,
          headers(("Location" = String, description = "`/v1/campaigns/{id}`"),
@@ -476,32 +510,9 @@ pub async fn create_campaign(
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let media = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    let (spec, source) = match media.as_str() {
+    let (spec, source) = match media_type(&req).as_str() {
         "application/json" => {
-            let mut bytes = web::BytesMut::new();
-            let mut body = body;
-            while let Some(chunk) = body.next().await {
-                let chunk = chunk.map_err(|_| {
-                    ApiError::new(
-                        ErrorCode::InvalidRequest,
-                        "The request body could not be read.",
-                    )
-                })?;
-                if bytes.len() + chunk.len() > MAX_JSON_BODY {
-                    return Err(ApiError::new(
-                        ErrorCode::PayloadTooLarge,
-                        format!("The request body exceeds {MAX_JSON_BODY} bytes."),
-                    ));
-                }
-                bytes.extend_from_slice(&chunk);
-            }
+            let bytes = json_body(body).await?;
             if !req.query_string().is_empty() {
                 return Err(invalid_query(
                     "a JSON body takes no query parameters; put the fields in the body",
@@ -509,32 +520,147 @@ pub async fn create_campaign(
             }
             json_spec(&bytes)?
         }
-        "text/csv" => {
-            let spec = roster_spec(req.query_string())?;
-            let stream = body
-                .map_err(|_| "roster: the request body could not be read.".to_owned())
-                .boxed_local();
-            (spec, Source::Roster(stream))
-        }
+        // Deprecated: the roster upload's first home, before it was its own operation. Still
+        // served (to the same code) so that existing clients keep working; not documented.
+        ROSTER_MEDIA_TYPE => roster_source(&req, body)?,
         _ => {
             return Err(ApiError::new(
                 ErrorCode::UnsupportedMediaType,
-                "The request body must be application/json or text/csv.",
+                "The request body must be application/json (a roster goes to POST /v1/campaigns/roster).",
             ));
         }
     };
+    let deprecated = matches!(source, Source::Roster(_));
+    let mut answer = create(caller, &state, &req, spec, source).await?;
+    if deprecated {
+        let headers = answer.headers_mut();
+        headers.insert(
+            header::HeaderName::from_static("deprecation"),
+            header::HeaderValue::from_static("true"),
+        );
+        headers.insert(
+            header::LINK,
+            header::HeaderValue::from_static("</v1/campaigns/roster>; rel=\"successor-version\""),
+        );
+    }
+    Ok(answer)
+}
+
+/// Create a campaign from a roster.
+///
+/// The body is a roster, `text/csv` (comma-, semicolon- or tab-separated, as the header row
+/// shows; a header row naming the email column `email`, `E-mail`, `Email Address` or `Email
+/// Address [Required]`; up to 100,000 rows, read as they stream in; a UTF-8 byte order mark and
+/// CRLF line ends are fine); the campaign's other fields are query parameters:
+/// `POST /v1/campaigns/roster?name=Wave%201&dryRun=true`. The roster's other columns (the first
+/// 64 with a name, none naming a password, at most 4096 bytes a row) are kept with each item,
+/// with its row number, and come back in the items and the report. An upload that does not
+/// finish (the client goes away, the body read timeout passes, a line is malformed) leaves no
+/// campaign and no row behind. Everything else is as for `POST /v1/campaigns`: invalid,
+/// foreign and repeated addresses become `skipped` items, a real run needs `invitations.send`
+/// and a dry run `invitations.check`, and with an `Idempotency-Key` a retry with the same key,
+/// roster bytes and query gets the first `201` again (a keyed roster is read whole, to a
+/// temporary file, before the key is taken).
+#[utoipa::path(
+    post,
+    path = "/v1/campaigns/roster",
+    tag = "campaigns",
+    params(RosterParams, IdempotencyKeyHeader),
+    request_body(content(
+        (RosterFile = "text/csv", example = "email,name,employee_id\r\nada@example.com,Ada,E1001\r\ngrace@example.com,Grace,E1002\r\n")
+    )),
+    responses(
+        (status = 201, description = "The campaign; `Location` names it (for a repeated Idempotency-Key, as it was created).", body = CampaignView,
+         headers(("Location" = String, description = "`/v1/campaigns/{id}`"),
+                 ("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to a repeated Idempotency-Key"))),
+        RosterErrors,
+        IdempotencyErrors,
+        AuthErrors,
+    )
+)]
+pub async fn create_roster_campaign(
+    caller: Authorized<scope::SendOrCheck>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    if media_type(&req) != ROSTER_MEDIA_TYPE {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "The request body must be text/csv.",
+        ));
+    }
+    let (spec, source) = roster_source(&req, body)?;
+    create(caller, &state, &req, spec, source).await
+}
+
+/// The media type of a roster upload.
+const ROSTER_MEDIA_TYPE: &str = "text/csv";
+
+/// The request's media type, lower case, without parameters (empty when it has none).
+fn media_type(req: &HttpRequest) -> String {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// A JSON create's body, at most [`MAX_JSON_BODY`] bytes.
+async fn json_body(mut body: web::Payload) -> Result<web::BytesMut, ApiError> {
+    let mut bytes = web::BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|_| {
+            ApiError::new(
+                ErrorCode::InvalidRequest,
+                "The request body could not be read.",
+            )
+        })?;
+        if bytes.len() + chunk.len() > MAX_JSON_BODY {
+            return Err(ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("The request body exceeds {MAX_JSON_BODY} bytes."),
+            ));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+/// The spec (from the query) and the streamed source of a roster upload.
+fn roster_source(
+    req: &HttpRequest,
+    body: web::Payload,
+) -> Result<(CampaignSpec, Source), ApiError> {
+    let spec = roster_spec(req.query_string())?;
+    let stream = body
+        .map_err(|_| "roster: the request body could not be read.".to_owned())
+        .boxed_local();
+    Ok((spec, Source::Roster(stream)))
+}
+
+/// Creates the campaign once the caller holds the scope its kind needs (keyed: once per key).
+async fn create(
+    caller: Authorized<scope::SendOrCheck>,
+    state: &AppState,
+    req: &HttpRequest,
+    spec: CampaignSpec,
+    source: Source,
+) -> Result<HttpResponse, ApiError> {
     // A real run mails people; a dry run only checks them.
     let needed = if spec.dry_run {
         Scope::Check
     } else {
         Scope::Send
     };
-    caller.require(needed, &req).await?;
+    caller.require(needed, req).await?;
     let owner = caller_id(caller.caller());
-    let Some(key) = idempotency_key(&req)? else {
+    let Some(key) = idempotency_key(req)? else {
         return Ok(created(state.campaigns.create(&owner, spec, source).await?));
     };
     // Once per key (across replicas): a retried upload gets the first 201 and its Location.
+    // Both create operations share the key space: a retry may move to the roster operation.
     let (fingerprint, source) = state.campaigns.keyed_source(&spec, source).await?;
     let scope = IdempotencyScope::new(&owner.iss, &owner.sub, &key, CREATE_ACTION, &fingerprint);
     let create = async { Ok::<_, ApiError>(state.campaigns.create(&owner, spec, source).await?) };

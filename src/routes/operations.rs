@@ -149,6 +149,7 @@ operations! {
         tracking::invitation_history,
         tracking::list_events,
         campaigns::create_campaign,
+        campaigns::create_roster_campaign,
         campaigns::list_campaigns,
         campaigns::get_campaign,
         campaigns::list_campaign_items,
@@ -251,6 +252,12 @@ mod tests {
             (
                 "create_campaign",
                 "/v1/campaigns",
+                Method::POST,
+                &[Scope::Send, Scope::Check][..],
+            ),
+            (
+                "create_roster_campaign",
+                "/v1/campaigns/roster",
                 Method::POST,
                 &[Scope::Send, Scope::Check][..],
             ),

@@ -508,7 +508,7 @@ impl TestApp {
     async fn create_roster(&self, token: &str, query: &str, csv: &str) -> Answer {
         let response = self
             .client
-            .post(format!("{}/v1/campaigns?{query}", self.address))
+            .post(format!("{}/v1/campaigns/roster?{query}", self.address))
             .bearer_auth(token)
             .header("content-type", "text/csv")
             .body(csv.to_owned())
@@ -927,7 +927,7 @@ async fn a_roster_streamed_as_csv_becomes_items_and_its_report_lists_every_one()
     let answer = app
         .client
         .post(format!(
-            "{}/v1/campaigns?name=roster&dryRun=true",
+            "{}/v1/campaigns/roster?name=roster&dryRun=true",
             app.address
         ))
         .bearer_auth(admin_token())
@@ -990,7 +990,7 @@ async fn a_roster_streamed_as_csv_becomes_items_and_its_report_lists_every_one()
     let missing = app
         .client
         .post(format!(
-            "{}/v1/campaigns?name=roster&dryRun=true",
+            "{}/v1/campaigns/roster?name=roster&dryRun=true",
             app.address
         ))
         .bearer_auth(admin_token())
@@ -1327,4 +1327,108 @@ async fn a_roster_row_whose_other_columns_are_too_large_is_refused_and_only_64_c
     assert_eq!(records[0].len(), 7 + 64, "{:?}", records[0]);
     assert_eq!(records[0][7 + 63], "c63");
     assert_eq!(records[1][7 + 63], "c63");
+}
+
+#[tokio::test]
+async fn a_roster_is_its_own_operation_and_the_old_csv_create_still_works_marked_deprecated() {
+    let (app, _clock) = app(Seed::Demo, |s| {
+        s.allowed_domains = vec!["example.com".into()]
+    })
+    .await;
+    let checker = token(&[Scope::Check, Scope::Read]);
+    let current = app
+        .create_roster(&checker, "name=current&dryRun=true", ROSTER)
+        .await;
+    assert!(current.headers.get("deprecation").is_none(), "{current:?}");
+    let old = app
+        .client
+        .post(format!("{}/v1/campaigns?name=old&dryRun=true", app.address))
+        .bearer_auth(&checker)
+        .header("content-type", "text/csv")
+        .body(ROSTER)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.status(), 201);
+    assert_eq!(old.headers()["deprecation"], "true");
+    assert_eq!(
+        old.headers()["link"],
+        "</v1/campaigns/roster>; rel=\"successor-version\""
+    );
+    let old: Value = old.json().await.unwrap();
+    let current = app
+        .campaign_when(&id_of(&current), state_is("completed"))
+        .await;
+    let old = app
+        .campaign_when(old["id"].as_str().unwrap(), state_is("completed"))
+        .await;
+    assert_eq!(old["counts"], current["counts"], "the same code reads both");
+
+    // The roster operation takes a roster only, and refuses anything else before the store.
+    let json = app
+        .client
+        .post(format!("{}/v1/campaigns/roster", app.address))
+        .bearer_auth(&checker)
+        .json(&json!({"name": "x", "source": {"emails": ["a@example.com"]}, "dryRun": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json.status(), 415);
+    let listed = app.get_as("/v1/campaigns", &checker).await;
+    assert_eq!(listed.body["campaigns"].as_array().unwrap().len(), 2);
+
+    // The document gives each operation one request shape.
+    let doc: Value = app
+        .client
+        .get(format!("{}/openapi.json", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let create = &doc["paths"]["/v1/campaigns"]["post"];
+    assert_eq!(
+        create["requestBody"]["content"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["application/json"]
+    );
+    assert!(
+        create["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["in"] == "header"),
+        "the JSON create takes no query parameters"
+    );
+    let roster = &doc["paths"]["/v1/campaigns/roster"]["post"];
+    assert_eq!(
+        roster["requestBody"]["content"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["text/csv"]
+    );
+    let query: Vec<&str> = roster["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["in"] == "query")
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        query,
+        [
+            "name",
+            "resend",
+            "dryRun",
+            "startAt",
+            "reminderAfterHours",
+            "reminderMax"
+        ]
+    );
 }

@@ -34,7 +34,7 @@ async fn create(base: &str, body: Body<'_>, key: &str) -> Sent {
             .post(format!("{base}/v1/campaigns"))
             .json(&json!({"name": "wave", "source": {"emails": emails}})),
         Body::Roster(csv) => client
-            .post(format!("{base}/v1/campaigns?name=wave"))
+            .post(format!("{base}/v1/campaigns/roster?name=wave"))
             .header("content-type", "text/csv")
             .body(csv.to_owned()),
     };

@@ -9,9 +9,6 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 /// The README's budget in bytes: what it is, the two commands, a tour, the layout, links.
 const README_MAX_BYTES: usize = 15_000;
 
-/// Link targets another branch adds: tolerated while missing, checked once they exist.
-/// Delete an entry once its file is on main.
-const ADDED_ELSEWHERE: &[&str] = &["docs/api-clients.md"];
 
 fn markdown_files() -> Vec<PathBuf> {
     let mut files = vec![Path::new(ROOT).join("README.md")];
@@ -115,10 +112,7 @@ fn every_relative_link_in_the_readme_and_docs_leads_to_a_file_and_heading_that_e
                 file.parent().unwrap().join(path)
             };
             let Ok(linked) = linked.canonicalize() else {
-                let from_root = Path::new(&name).parent().unwrap().join(path);
-                if !ADDED_ELSEWHERE.contains(&from_root.to_str().unwrap()) {
-                    broken.push(format!("{name}: {target}: no such file"));
-                }
+                broken.push(format!("{name}: {target}: no such file"));
                 continue;
             };
             if anchor.is_empty() {

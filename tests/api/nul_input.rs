@@ -53,7 +53,11 @@ const QUERY_CASES: [(&str, &str, &str); 13] = [
     ("GET", "/v1/events?after=a%00b", "after"),
     ("GET", "/v1/campaigns/a%00b", "path"),
     ("POST", "/v1/campaigns/a%00b/pause", "path"),
-    ("POST", "/v1/campaigns?name=Wave%001&dryRun=true", "name"),
+    (
+        "POST",
+        "/v1/campaigns/roster?name=Wave%001&dryRun=true",
+        "name",
+    ),
 ];
 
 async fn send(app: &TestApp, method: &str, path: &str, body: Option<(&str, Vec<u8>)>) -> Answer {
@@ -162,7 +166,7 @@ async fn nul_is_refused_before_the_store(database_url: Option<String>) {
     let created = send(
         &app,
         "POST",
-        "/v1/campaigns?name=Wave%201&dryRun=true",
+        "/v1/campaigns/roster?name=Wave%201&dryRun=true",
         Some(("text/csv", roster)),
     )
     .await;

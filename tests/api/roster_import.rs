@@ -103,7 +103,7 @@ async fn start_upload(app: &TestApp, length: usize, body: &str) -> TcpStream {
     let address = app.address.trim_start_matches("http://").to_owned();
     let mut stream = TcpStream::connect(&address).await.expect("connect");
     let head = format!(
-        "POST /v1/campaigns?name=cut&dryRun=true HTTP/1.1\r\nHost: {address}\r\n\
+        "POST /v1/campaigns/roster?name=cut&dryRun=true HTTP/1.1\r\nHost: {address}\r\n\
          Authorization: Bearer {}\r\nContent-Type: text/csv\r\nContent-Length: {length}\r\n\r\n",
         admin_token()
     );
@@ -174,7 +174,10 @@ async fn a_roster_malformed_after_a_thousand_stored_rows_is_400_and_leaves_nothi
     });
     let request = app
         .client
-        .post(format!("{}/v1/campaigns?name=bad&dryRun=true", app.address))
+        .post(format!(
+            "{}/v1/campaigns/roster?name=bad&dryRun=true",
+            app.address
+        ))
         .bearer_auth(admin_token())
         .header("content-type", "text/csv")
         .body(reqwest::Body::wrap_stream(pieces))

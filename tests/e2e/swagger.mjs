@@ -64,7 +64,7 @@ try {
     if (!ok || !sentToken) failures.push(`${method} ${path}: ${status}`);
     tried += 1;
   }
-  if (tried !== 20) failures.push(`expected 20 /v1 operations, tried ${tried}`);
+  if (tried !== 21) failures.push(`expected 21 /v1 operations, tried ${tried}`);
   if (screenshot) await page.screenshot({ path: screenshot, fullPage: false });
 } finally {
   await browser.close();

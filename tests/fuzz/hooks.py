@@ -41,18 +41,7 @@ def map_case(context, case):
     operation = case.operation
     if (
         operation.method.upper() == "POST"
-        and operation.path == "/v1/campaigns"
-        and case.media_type == "application/json"
-    ):
-        # The create's query parameters belong to its text/csv roster body only (a JSON body
-        # carries the same fields itself and is refused with a query); OpenAPI cannot tie
-        # parameters to one media type, so a valid JSON create carries none.
-        case.query = None
-        return case
-    if (
-        operation.method.upper() == "POST"
-        and operation.path == "/v1/campaigns"
-        and case.media_type == "text/csv"
+        and operation.path == "/v1/campaigns/roster"
         and case.meta is not None
         and case.meta.generation.mode.is_positive
     ):
