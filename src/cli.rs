@@ -349,6 +349,11 @@ pub struct ServeArgs {
     #[arg(long, env = env::CAMPAIGN_LEASE_SECS, default_value_t = 60)]
     pub campaign_lease_secs: u64,
 
+    /// Most MiB of a roster uploaded with an Idempotency-Key (it is kept in a temporary file
+    /// until its fingerprint is known).
+    #[arg(long, env = env::CAMPAIGN_ROSTER_MAX_MIB, default_value_t = 400)]
+    pub campaign_roster_max_mib: u64,
+
     /// Seconds an Idempotency-Key's answer is kept.
     #[arg(long, env = env::IDEMPOTENCY_TTL_SECS, default_value_t = 86_400)]
     pub idempotency_ttl_secs: u64,
@@ -456,6 +461,7 @@ impl From<ServeArgs> for RawSettings {
             summary_ttl_secs,
             campaign_poll_millis,
             campaign_lease_secs,
+            campaign_roster_max_mib,
             idempotency_ttl_secs,
             idempotency_capacity,
             store,
@@ -519,6 +525,7 @@ impl From<ServeArgs> for RawSettings {
             summary_ttl_secs,
             campaign_poll_millis,
             campaign_lease_secs,
+            campaign_roster_max_mib,
             idempotency_ttl_secs,
             idempotency_capacity,
             store: store.into(),

@@ -26,6 +26,9 @@ pub struct CampaignSettings {
     /// How long a replica holds an item it works on; a replica that dies loses its items
     /// after this.
     pub lease: Duration,
+    /// Most bytes of a roster uploaded with an Idempotency-Key (spooled to a temporary file
+    /// before its items are written): about the row cap times a row's kept bytes.
+    pub roster_max_bytes: u64,
 }
 
 impl Default for CampaignSettings {
@@ -33,6 +36,7 @@ impl Default for CampaignSettings {
         Self {
             poll: Duration::from_millis(1000),
             lease: Duration::from_secs(60),
+            roster_max_bytes: 400 * 1024 * 1024,
         }
     }
 }

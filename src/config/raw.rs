@@ -145,6 +145,8 @@ pub struct RawSettings {
     pub campaign_poll_millis: u64,
     /// `--campaign-lease-secs`.
     pub campaign_lease_secs: u64,
+    /// `--campaign-roster-max-mib`.
+    pub campaign_roster_max_mib: u64,
     /// `--idempotency-ttl-secs`.
     pub idempotency_ttl_secs: u64,
     /// `--idempotency-capacity`.
@@ -523,6 +525,8 @@ fn invitation_settings(raw: &RawSettings) -> Result<InvitationSettings, ConfigEr
         campaigns: CampaignSettings {
             poll: positive_ms(env::CAMPAIGN_POLL_MILLIS, raw.campaign_poll_millis)?,
             lease: positive_secs(env::CAMPAIGN_LEASE_SECS, raw.campaign_lease_secs)?,
+            roster_max_bytes: positive(env::CAMPAIGN_ROSTER_MAX_MIB, raw.campaign_roster_max_mib)?
+                .saturating_mul(1024 * 1024),
         },
     })
 }
