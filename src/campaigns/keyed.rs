@@ -35,6 +35,7 @@ pub struct CreationFingerprint {
 pub(crate) async fn fingerprint(
     spec: &CampaignSpec,
     source: Source,
+    max_bytes: u64,
 ) -> Result<(CreationFingerprint, Source), CampaignError> {
     let mut fingerprint = CreationFingerprint {
         name: spec.name.clone(),
@@ -56,7 +57,7 @@ pub(crate) async fn fingerprint(
             Source::Emails(emails)
         }
         Source::Roster(body) => {
-            let (digest, file) = spool(body).await?;
+            let (digest, file) = spool(body, max_bytes).await?;
             fingerprint.roster_sha256 = Some(digest);
             Source::Roster(read_back(file))
         }
@@ -65,9 +66,11 @@ pub(crate) async fn fingerprint(
 }
 
 /// Writes `body` to a temporary file (created private to this process's user, deleted when
-/// closed) and answers its SHA-256 and the file, rewound.
+/// closed) and answers its SHA-256 and the file, rewound; a body over `max_bytes` is refused
+/// as soon as it is (nothing more of it is written).
 async fn spool(
     mut body: Pin<Box<dyn Stream<Item = Result<Bytes, String>>>>,
+    max_bytes: u64,
 ) -> Result<(String, tokio::fs::File), CampaignError> {
     let unavailable = |err: std::io::Error| {
         tracing::error!(error = %err, "a roster could not be written to a temporary file");
@@ -75,8 +78,15 @@ async fn spool(
     };
     let mut file = tokio::fs::File::from_std(tempfile::tempfile().map_err(unavailable)?);
     let mut hasher = Sha256::new();
+    let mut written: u64 = 0;
     while let Some(bytes) = body.next().await {
         let bytes = bytes.map_err(CampaignError::Invalid)?;
+        written = written.saturating_add(u64::try_from(bytes.len()).unwrap_or(u64::MAX));
+        if written > max_bytes {
+            return Err(CampaignError::TooLarge(format!(
+                "roster: an upload with an Idempotency-Key may have at most {max_bytes} bytes."
+            )));
+        }
         hasher.update(&bytes);
         file.write_all(&bytes).await.map_err(unavailable)?;
     }

@@ -123,6 +123,9 @@ pub enum CampaignError {
     /// The request is wrong (the detail says how, without addresses).
     #[error("{0}")]
     Invalid(String),
+    /// The body is larger than allowed (the detail says the bound).
+    #[error("{0}")]
+    TooLarge(String),
     /// The campaign's state does not allow it (e.g. pausing a completed campaign).
     #[error("{0}")]
     Conflict(String),
@@ -338,6 +341,8 @@ pub struct Campaigns {
     /// Longest an import (a creation writing its items) can take: the body read timeout and
     /// [`IMPORT_MARGIN`]. An import still unfinished after that was abandoned.
     import_deadline: Duration,
+    /// Most bytes of a keyed roster upload.
+    roster_max_bytes: u64,
 }
 
 impl Campaigns {
@@ -353,6 +358,7 @@ impl Campaigns {
             concurrency: settings.invitations.batch_concurrency.get(),
             background_per_minute: (f64::from(settings.store.google_per_minute) * share).max(1.0),
             import_deadline: settings.http.body_read_timeout + IMPORT_MARGIN,
+            roster_max_bytes: settings.invitations.campaigns.roster_max_bytes,
         }
     }
 
@@ -373,7 +379,7 @@ impl Campaigns {
         spec: &CampaignSpec,
         source: Source,
     ) -> Result<(keyed::CreationFingerprint, Source), CampaignError> {
-        keyed::fingerprint(spec, source).await
+        keyed::fingerprint(spec, source, self.roster_max_bytes).await
     }
 
     /// Creates a campaign from `spec` and `source` for `owner`: its items are written to the

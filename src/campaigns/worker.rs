@@ -3,14 +3,11 @@
 //! with bounded concurrency. Pause, resume and cancel are rows in the store that it re-reads
 //! before claiming and before each Google call.
 
-use crate::audit::{AuditLog, AuditRecord};
 use crate::campaigns::{Campaigns, OUTCOMES, SWEEP_ROUNDS, planning};
 use crate::invitations::CallerId;
-use crate::invitations::campaign::{CampaignSend, DryRunVerdict, Seen};
+use crate::invitations::campaign::{CampaignSend, DryRunVerdict};
 use crate::invitations::email::Email;
-use crate::invitations::mutation::{self, Action, Done, MutationObserver};
 use crate::invitations::outcome::{InvitationState, ItemError, ItemErrorCode, Outcome};
-use crate::invitations::settle::Settled;
 use crate::store::{CampaignRecord, CampaignState, ItemLease, ItemUpdate, StoreError};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
@@ -26,86 +23,9 @@ const MIN_WAIT: Duration = Duration::from_secs(1);
 /// Attempts on an address another request kept busy before the item fails.
 const BUSY_ATTEMPTS: u32 = 10;
 
-/// What becomes of a claimed item.
-enum Step {
-    /// Its outcome is known.
-    Complete(ItemUpdate),
-    /// Nothing was done: it is due again at `due`; `hold` puts the whole campaign in
-    /// `waiting` until then (budget spent, Google unavailable).
-    Release {
-        due: DateTime<Utc>,
-        error: Option<ItemError>,
-        hold: bool,
-    },
-}
+mod step;
 
-/// The campaign's side of the audit trail, as a request's is the caller's: no mail while the
-/// audit file cannot take records (the item waits, it is not failed), and every mail recorded
-/// in the audit log target and file with its campaign and its creator as the caller.
-struct CampaignAudit<'a> {
-    audit: &'a AuditLog,
-    campaign_id: &'a str,
-    creator: &'a CallerId,
-}
-
-impl MutationObserver for CampaignAudit<'_> {
-    fn allow_change(&self) -> Result<(), ItemError> {
-        self.audit.check_writable().map_err(|err| {
-            tracing::error!(error = %err, "audit trail unavailable: campaign mail held back");
-            mutation::audit_unavailable()
-        })
-    }
-
-    fn record(&self, action: Action, done: &Done) {
-        let record = AuditRecord::of_item(action, self.campaign_id, done)
-            .caller_id(&self.creator.iss, &self.creator.sub)
-            .route("campaign worker")
-            .campaign(self.campaign_id);
-        if let Err(err) = self.audit.record(&record) {
-            // This mail is made (its record reached the audit log target); the next one is
-            // held back by allow_change.
-            tracing::error!(error = %err, "audit record of a campaign mail could not be written");
-        }
-    }
-
-    fn record_settled(&self, settled: &Settled) {
-        record_settled(self.audit, settled);
-    }
-}
-
-/// Writes a settled outcome to the audit log target and file.
-fn record_settled(audit: &AuditLog, settled: &Settled) {
-    let mut record = AuditRecord::of_settled(settled);
-    if settled.campaign_id.is_some() {
-        record = record.route("campaign worker");
-    }
-    if let Err(err) = audit.record(&record) {
-        tracing::error!(error = %err, "audit record of a settled outcome could not be written");
-    }
-}
-
-fn complete(outcome: &str) -> Step {
-    Step::Complete(ItemUpdate {
-        outcome: outcome.to_owned(),
-        ..ItemUpdate::default()
-    })
-}
-
-fn failed(error: &ItemError) -> Step {
-    Step::Complete(ItemUpdate {
-        outcome: "failed".into(),
-        error: Some((error.code.name(), error.detail.clone())),
-        ..ItemUpdate::default()
-    })
-}
-
-fn seen_of(item: &ItemLease) -> Option<Seen> {
-    item.known.as_ref().map(|known| Seen {
-        state: InvitationState::parse(&known.state).unwrap_or(InvitationState::StateUnspecified),
-        mails_sent: known.mails_sent,
-        updated: known.updated,
-    })
-}
+use step::{CampaignAudit, Step, complete, failed, record_settled, seen_of, store_wait_from};
 
 impl Campaigns {
     /// Works on due campaigns until `stop` turns true; the items in flight then finish (or
@@ -231,6 +151,7 @@ impl Campaigns {
             return Ok(false);
         }
         let limit = u32::try_from(self.concurrency).unwrap_or(u32::MAX);
+        let claimed_at = self.now();
         let items = store
             .claim_campaign_items(&record.id, limit, self.lease)
             .await?;
@@ -263,6 +184,7 @@ impl Campaigns {
             .for_each_concurrent(self.concurrency, |item| async move {
                 let mine = Arc::new(AtomicU64::new(0));
                 let mut step = self.step(record, creator_ref, &item, &mine).await;
+                store_wait_from(&mut step, claimed_at, self.now());
                 let made = mine.load(Ordering::Relaxed);
                 // Counted before the item is done: a campaign that completes has all its calls
                 // shown, and the count keeps pace with the items.

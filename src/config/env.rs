@@ -93,6 +93,8 @@ pub const SUMMARY_TTL_SECS: &str = "GATEWAY_SUMMARY_TTL_SECS";
 pub const CAMPAIGN_POLL_MILLIS: &str = "GATEWAY_CAMPAIGN_POLL_MILLIS";
 /// How long a replica holds a campaign item it works on.
 pub const CAMPAIGN_LEASE_SECS: &str = "GATEWAY_CAMPAIGN_LEASE_SECS";
+/// Most MiB of a roster uploaded with an Idempotency-Key.
+pub const CAMPAIGN_ROSTER_MAX_MIB: &str = "GATEWAY_CAMPAIGN_ROSTER_MAX_MIB";
 /// Environment variable of `--idempotency-ttl-secs`.
 pub const IDEMPOTENCY_TTL_SECS: &str = "GATEWAY_IDEMPOTENCY_TTL_SECS";
 /// Environment variable of `--idempotency-capacity`.

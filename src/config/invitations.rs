@@ -28,6 +28,9 @@ pub struct CampaignSettings {
     /// How long a replica holds an item it works on; a replica that dies loses its items
     /// after this.
     pub lease: Duration,
+    /// Most bytes of a roster uploaded with an Idempotency-Key (spooled to a temporary file
+    /// before its items are written): about the row cap times a row's kept bytes.
+    pub roster_max_bytes: u64,
 }
 
 impl Default for CampaignSettings {
@@ -35,6 +38,7 @@ impl Default for CampaignSettings {
         Self {
             poll: Duration::from_millis(1000),
             lease: Duration::from_secs(60),
+            roster_max_bytes: 400 * 1024 * 1024,
         }
     }
 }
@@ -126,6 +130,11 @@ pub struct InvitationArgs {
     #[arg(long, env = env::CAMPAIGN_LEASE_SECS, default_value_t = 60)]
     pub campaign_lease_secs: u64,
 
+    /// Most MiB of a roster uploaded with an Idempotency-Key (it is kept in a temporary file
+    /// until its fingerprint is known); beyond it the upload is refused with 413.
+    #[arg(long, env = env::CAMPAIGN_ROSTER_MAX_MIB, default_value_t = 400)]
+    pub campaign_roster_max_mib: u64,
+
     /// Seconds an Idempotency-Key's answer is kept.
     #[arg(long, env = env::IDEMPOTENCY_TTL_SECS, default_value_t = 86_400)]
     pub idempotency_ttl_secs: u64,
@@ -157,6 +166,11 @@ impl InvitationArgs {
             campaigns: CampaignSettings {
                 poll: positive_ms(env::CAMPAIGN_POLL_MILLIS, self.campaign_poll_millis)?,
                 lease: positive_secs(env::CAMPAIGN_LEASE_SECS, self.campaign_lease_secs)?,
+                roster_max_bytes: positive(
+                    env::CAMPAIGN_ROSTER_MAX_MIB,
+                    self.campaign_roster_max_mib,
+                )?
+                .saturating_mul(1024 * 1024),
             },
         })
     }

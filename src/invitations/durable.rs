@@ -107,7 +107,9 @@ impl Durable {
             // A value the database refused says nothing about its health: the input is wrong
             // (the HTTP layer refuses the known cases, such as a NUL, before the store).
             Err(err) if err.is_refused_value() => {
-                tracing::warn!(error = %err, "the store refused a value");
+                // The SQLSTATE only: the database's message may echo the value (22P02 does).
+                let sqlstate = err.sqlstate().unwrap_or_default();
+                tracing::warn!(%sqlstate, "the store refused a value");
                 Err(StoreUnavailable)
             }
             Err(err) => {
@@ -297,8 +299,9 @@ impl Durable {
 
     /// Removes the intent of a call that provably never reached Google, for an item that is
     /// tried again later; left in place (and settled later) when the store cannot write.
-    pub(crate) async fn withdraw_intent(&self, id: AuditId) {
-        let _ = self.observe(self.store.withdraw_intent(id).await);
+    /// Answers whether the store took the removal.
+    pub(crate) async fn withdraw_intent(&self, id: AuditId) -> bool {
+        self.observe(self.store.withdraw_intent(id).await).is_ok()
     }
 
     /// Gives back a reserved mail that did not go out.

@@ -19,6 +19,9 @@ use crate::store::{AuditOutcome, Caller, UnsettledIntent};
 /// Intents settled by one sweep at most.
 const SWEEP_LIMIT: u32 = 50;
 
+/// How long the sweep leaves a person whose settling failed before it tries them again.
+const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
 /// An intent settled after the fact, for the other sinks of the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settled {
@@ -32,10 +35,31 @@ pub struct Settled {
     pub caller: Caller,
     /// The campaign, if any.
     pub campaign_id: Option<String>,
-    /// What the read showed: `sent`/`failed` (send), `cancelled`/`failed` (cancel).
-    pub outcome: Outcome,
+    /// What the read showed.
+    pub outcome: SettledAs,
     /// How it was settled.
     pub detail: &'static str,
+}
+
+/// What a settled intent came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettledAs {
+    /// `sent`/`failed` (send), `cancelled`/`failed` (cancel): the store's record is updated.
+    Outcome(Outcome),
+    /// A campaign's intent that came to nothing: no mail went out, the store's record is
+    /// removed and the item is tried again (that attempt gets the record). The append-only
+    /// file gets a `withdrawn` record after the item's earlier one.
+    Withdrawn,
+}
+
+impl SettledAs {
+    /// The record's `outcome`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SettledAs::Outcome(outcome) => outcome.as_str(),
+            SettledAs::Withdrawn => "withdrawn",
+        }
+    }
 }
 
 /// What the invitation as read now says of `intent`.
@@ -91,16 +115,24 @@ pub(crate) async fn settle(
             continue;
         };
         let (outcome, detail) = settlement(action, &intent, now);
-        if outcome == Outcome::Failed && intent.campaign_id.is_some() {
-            durable.withdraw_intent(intent.id).await;
-            continue;
-        }
-        let record = AuditOutcome {
-            outcome: outcome.as_str(),
-            google_status: None,
-            detail: Some(detail),
+        let done = if outcome == Outcome::Failed && intent.campaign_id.is_some() {
+            durable
+                .withdraw_intent(intent.id)
+                .await
+                .then_some(SettledAs::Withdrawn)
+        } else {
+            let record = AuditOutcome {
+                outcome: outcome.as_str(),
+                google_status: None,
+                detail: Some(detail),
+            };
+            matches!(
+                durable.observe(store.settle_intent(intent.id, &record).await),
+                Ok(true)
+            )
+            .then_some(SettledAs::Outcome(outcome))
         };
-        if let Ok(true) = durable.observe(store.settle_intent(intent.id, &record).await) {
+        if let Some(outcome) = done {
             settled.push(Settled {
                 action,
                 email: email.to_string(),
@@ -125,7 +157,7 @@ impl Invitations {
         let Ok(emails) = self.durable.observe(
             self.durable
                 .store()
-                .unsettled_emails(now, SWEEP_LIMIT)
+                .unsettled_emails(now, now - RETRY_AFTER, SWEEP_LIMIT)
                 .await,
         ) else {
             return Vec::new();
@@ -136,7 +168,14 @@ impl Invitations {
                 continue;
             };
             let ctx = self.google.context(None).with_kind(CallKind::Background);
-            settled.extend(self.settle_claimed(&email, &ctx, "settle").await);
+            match self.settle_claimed(&email, &ctx, "settle").await {
+                Some(done) => settled.extend(done),
+                None => {
+                    let _ = self
+                        .durable
+                        .observe(self.durable.store().settle_failed(&raw).await);
+                }
+            }
         }
         settled
     }
@@ -163,18 +202,22 @@ impl Invitations {
     }
 
     /// Takes `email`'s claim without waiting (someone holding it is still at work on them),
-    /// reads the invitation and settles against it.
-    async fn settle_claimed(&self, email: &Email, ctx: &CallContext, holder: &str) -> Vec<Settled> {
-        let Ok(claim) = self
+    /// reads the invitation and settles against it; None when the claim was held or Google
+    /// could not be read.
+    async fn settle_claimed(
+        &self,
+        email: &Email,
+        ctx: &CallContext,
+        holder: &str,
+    ) -> Option<Vec<Settled>> {
+        let claim = self
             .durable
             .claim(email, holder, tokio::time::Instant::now())
             .await
-        else {
-            return Vec::new();
-        };
+            .ok()?;
         let settled = match mutation::read(&self.google, email, ctx).await {
-            Ok(now) => settle(&self.durable, email, now.as_ref()).await,
-            Err(_) => Vec::new(),
+            Ok(now) => Some(settle(&self.durable, email, now.as_ref()).await),
+            Err(_) => None,
         };
         self.durable.release(&claim).await;
         settled

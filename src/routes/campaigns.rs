@@ -238,7 +238,8 @@ pub enum CreateErrors {
         example = json!(ErrorCode::RequestTimeout.example())
     )]
     RequestTimeout(ProblemDocument),
-    /// The JSON body is larger than 4 MiB (`payload_too_large`).
+    /// The JSON body is larger than 4 MiB, or a roster uploaded with an `Idempotency-Key` is
+    /// larger than `GATEWAY_CAMPAIGN_ROSTER_MAX_MIB` (`payload_too_large`).
     #[response(
         status = 413,
         content_type = "application/problem+json",
@@ -310,6 +311,7 @@ impl From<CampaignError> for ApiError {
                 ApiError::new(ErrorCode::NotFound, "There is no such campaign.")
             }
             CampaignError::Invalid(detail) => ApiError::new(ErrorCode::InvalidRequest, detail),
+            CampaignError::TooLarge(detail) => ApiError::new(ErrorCode::PayloadTooLarge, detail),
             CampaignError::Conflict(detail) => {
                 ApiError::new(ErrorCode::CampaignStateConflict, detail)
             }

@@ -383,22 +383,46 @@ impl Store {
     }
 
     /// The addresses (as stored) with an intent recorded before `before` whose outcome is not
-    /// known yet, at most `limit`.
+    /// known yet, at most `limit`, oldest intent first; an address whose settling failed after
+    /// `failed_before` (see [`Store::settle_failed`]) waits its turn, so that a few that keep
+    /// failing cannot starve the others.
     pub async fn unsettled_emails(
         &self,
         before: DateTime<Utc>,
+        failed_before: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<String>, StoreError> {
         let emails = with_pool!(self, pool => sqlx::query_scalar(
-            "SELECT DISTINCT email FROM audit_events \
-             WHERE (outcome IS NULL OR outcome = $1) AND at < $2 LIMIT $3",
+            "SELECT email FROM audit_events \
+             WHERE (outcome IS NULL OR outcome = $1) AND at < $2 \
+             GROUP BY email \
+             HAVING MAX(COALESCE(settle_failed_at, 0)) < $3 \
+             ORDER BY MIN(at), email LIMIT $4",
         )
         .bind(UNKNOWN_OUTCOME)
         .bind(to_millis(before))
+        .bind(to_millis(failed_before))
         .bind(i64::from(limit))
         .fetch_all(pool)
         .await)?;
         Ok(emails)
+    }
+
+    /// Notes that settling `email`'s open intents failed just now (Google could not be read,
+    /// its claim was held): [`Store::unsettled_emails`] skips it for a while.
+    pub async fn settle_failed(&self, email: &str) -> Result<(), StoreError> {
+        let now = to_millis(self.clock.now());
+        with_pool!(self, pool => sqlx::query(
+            "UPDATE audit_events SET settle_failed_at = $1 \
+             WHERE email = $2 AND (outcome IS NULL OR outcome = $3)",
+        )
+        .bind(now)
+        .bind(email)
+        .bind(UNKNOWN_OUTCOME)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
     }
 
     /// Settles an intent whose outcome was not known; false when it was settled meanwhile.

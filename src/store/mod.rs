@@ -118,6 +118,17 @@ impl StoreError {
             .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
             .is_some_and(|error| error.code().starts_with("22"))
     }
+
+    /// The database's SQLSTATE code of this error, when it has one: what may be logged of a
+    /// refused value (the database's message can echo the value, which may be personal data).
+    pub fn sqlstate(&self) -> Option<String> {
+        match self {
+            StoreError::Database(sqlx::Error::Database(error)) => {
+                error.code().map(|code| code.into_owned())
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Who a budget or a key belongs to: the caller's JWT issuer and subject.

@@ -46,10 +46,18 @@ async fn a_send_cut_off_before_its_outcome_is_known_answers_and_audits_unknown_a
     let settings = test_settings(&google);
     let app: TestApp = spawn_app_with(google, settings.clone()).await;
     // Google applies the send after a while and its answer is lost; the read that would
-    // settle it fails too (as when shutdown cuts it off).
+    // settle it fails too (as when shutdown cuts it off). All queued before the send, in
+    // order: the read before the send passes, every read after it fails.
+    app.control("faults", json!({"method": "get", "count": 1}))
+        .await;
     app.control(
         "faults",
         json!({"method": "send", "status": 503, "count": 1, "latencyMs": 300, "afterApply": true}),
+    )
+    .await;
+    app.control(
+        "faults",
+        json!({"method": "get", "status": 503, "count": 100}),
     )
     .await;
     let send = {
@@ -79,11 +87,6 @@ async fn a_send_cut_off_before_its_outcome_is_known_answers_and_audits_unknown_a
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(started, "the send reached Google");
-    app.control(
-        "faults",
-        json!({"method": "get", "status": 503, "count": 100}),
-    )
-    .await;
     let body = send.await.expect("the request task");
     app.client
         .delete(format!("{}/emulator/v1/faults", app.google.emulator.url()))
@@ -348,5 +351,209 @@ async fn a_campaign_mail_cut_off_before_its_outcome_is_known_is_never_failed_and
         outcomes,
         ["unknown", "sent"],
         "the file is append-only: {text}"
+    );
+}
+
+#[tokio::test]
+async fn a_campaign_mail_whose_unknown_outcome_proves_to_be_no_mail_is_withdrawn_in_the_file_too() {
+    let google = spawn_google(Seed::Accounts(vec![SeedAccount::new(
+        "lost@corp.example.com",
+        None,
+    )]))
+    .await;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let file = dir.path().join("audit.jsonl");
+    let mut settings = test_settings(&google);
+    settings.invitations.campaigns.poll = Duration::from_millis(20);
+    settings.audit.file = Some(file.clone());
+    let lease = settings.invitations.campaigns.lease;
+    let start = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 12, 1, 10, 0, 0)
+        .single()
+        .expect("a valid date");
+    let clock = Clock::manual(start);
+    let app = spawn_app_clocked(google, settings, clock.clone()).await;
+    // The send fails without taking effect, and no read can tell: the outcome is unknown.
+    app.control("faults", json!({"method": "get", "count": 1}))
+        .await;
+    app.control(
+        "faults",
+        json!({"method": "send", "status": 503, "count": 1}),
+    )
+    .await;
+    app.control(
+        "faults",
+        json!({"method": "get", "status": 503, "count": 1000}),
+    )
+    .await;
+    let created = app
+        .post_json(
+            "/v1/campaigns",
+            &admin_token(),
+            json!({"name": "lost", "source": {"emails": ["lost@corp.example.com"]}}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_str().expect("an id").to_owned();
+    let mut records = Vec::new();
+    for _ in 0..500 {
+        records = audit_at(&app.address, "lost@corp.example.com").await;
+        if records.iter().any(|r| !r["outcome"].is_null()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["outcome"], "unknown", "{records:?}");
+    // The campaign item is not decided: pending (never failed).
+    let items = app
+        .get_as(&format!("/v1/campaigns/{id}/items"), &admin_token())
+        .await;
+    assert_eq!(
+        items.body["items"][0]["outcome"], "pending",
+        "{}",
+        items.body
+    );
+
+    // Google answers again: the next attempt reads first, finds no mail out, withdraws the
+    // intent and mails.
+    app.client
+        .delete(format!("{}/emulator/v1/faults", app.google.emulator.url()))
+        .send()
+        .await
+        .expect("the emulator answers");
+    clock.advance(lease + Duration::from_secs(1));
+    let mut done = Value::Null;
+    for _ in 0..500 {
+        done = app
+            .get_as(&format!("/v1/campaigns/{id}"), &admin_token())
+            .await
+            .body;
+        if done["state"] == "completed" {
+            break;
+        }
+        if done["state"] == "waiting" {
+            clock.advance(lease);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(done["counts"], json!({"sent": 1}), "{done}");
+    assert_eq!(app.stats().await["mailsSent"]["lost@corp.example.com"], 1);
+    let records = audit_at(&app.address, "lost@corp.example.com").await;
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["outcome"], "sent", "{records:?}");
+    // The file, append-only, says the unknown came to nothing before the mail's record.
+    let text = std::fs::read_to_string(&file).expect("the audit file");
+    let outcomes: Vec<String> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("JSON lines"))
+        .filter(|r| r["email"] == "lost@corp.example.com")
+        .map(|r| r["outcome"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(outcomes, ["unknown", "withdrawn", "sent"], "{text}");
+}
+
+/// (email, outcome, detail) of a record, from the store's or the file's field names.
+fn reasoned(record: &Value, campaign_key: &str) -> (String, String, Value, Value) {
+    (
+        record["email"].as_str().unwrap_or_default().to_owned(),
+        record["outcome"].as_str().unwrap_or("null").to_owned(),
+        record["detail"].clone(),
+        record[campaign_key].clone(),
+    )
+}
+
+#[tokio::test]
+async fn store_and_file_give_the_same_reasons_for_a_campaign_s_decisions() {
+    reasons_agree(None).await;
+}
+
+#[tokio::test]
+async fn on_postgresql_store_and_file_give_the_same_reasons_for_a_campaign_s_decisions() {
+    crate::helpers::on_postgresql(|url| async move { reasons_agree(Some(url)).await }).await;
+}
+
+async fn reasons_agree(url: Option<String>) {
+    let accounts = vec![
+        SeedAccount::new("a@corp.example.com", None),
+        SeedAccount::new("b@corp.example.com", None),
+        SeedAccount::new("inv@corp.example.com", Some(State::Invited)),
+    ];
+    let google = spawn_google(Seed::Accounts(accounts)).await;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let file = dir.path().join("audit.jsonl");
+    let mut settings = test_settings(&google);
+    settings.invitations.campaigns.poll = Duration::from_millis(20);
+    settings.audit.file = Some(file.clone());
+    if let Some(url) = url {
+        settings.store.database_url = url.into();
+    }
+    let app = spawn_app_with(google, settings).await;
+    // One send is refused by Google for good: a failure with its reason.
+    app.control(
+        "faults",
+        json!({"method": "send", "status": 400, "count": 1}),
+    )
+    .await;
+    let emails = [
+        "a@corp.example.com",
+        "b@corp.example.com",
+        "inv@corp.example.com",
+        "nobody@corp.example.com",
+    ];
+    let created = app
+        .post_json(
+            "/v1/campaigns",
+            &admin_token(),
+            json!({"name": "reasons", "source": {"emails": emails}}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_str().expect("an id").to_owned();
+    let mut done = Value::Null;
+    for _ in 0..500 {
+        done = app
+            .get_as(&format!("/v1/campaigns/{id}"), &admin_token())
+            .await
+            .body;
+        if done["state"] == "completed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(done["state"], "completed", "{done}");
+    assert_eq!(
+        done["counts"],
+        json!({"sent": 1, "failed": 1, "already_invited": 1, "not_eligible": 1}),
+        "{done}"
+    );
+    let page = app
+        .get_as(
+            &format!("/v1/audit?campaign={id}&pageSize=100"),
+            &admin_token(),
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let mut stored: Vec<_> = page.body["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|r| reasoned(r, "campaignId"))
+        .collect();
+    stored.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    let text = std::fs::read_to_string(&file).expect("the audit file");
+    let mut filed: Vec<_> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("JSON lines"))
+        .filter(|r| r["campaign_id"] == id.as_str())
+        .map(|r| reasoned(&r, "campaign_id"))
+        .collect();
+    filed.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    assert_eq!(stored, filed, "{text}");
+    // Not vacuous: the failure carries its reason (a not-eligible decision has none yet, in
+    // either sink).
+    let failure = stored.iter().find(|r| r.1 == "failed").expect("a failure");
+    assert!(
+        failure.2.as_str().is_some_and(|d| !d.is_empty()),
+        "a failure without a reason: {stored:?}"
     );
 }

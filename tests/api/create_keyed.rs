@@ -129,3 +129,32 @@ async fn two_replicas_given_one_create_key_at_once_make_one_campaign() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_keyed_roster_over_its_byte_cap_is_413_and_creates_nothing() {
+    let cap = ROSTER.len() - 1;
+    let app = crate::helpers::spawn_app_tuned(|s| {
+        s.invitations.campaigns.roster_max_bytes = u64::try_from(cap).unwrap();
+    })
+    .await;
+    let answer = create(&app.address, Body::Roster(ROSTER), "too-big").await;
+    assert_eq!(answer.status, 413, "{}", answer.body);
+    let problem = answer.json();
+    assert_eq!(problem["code"], "payload_too_large", "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&cap.to_string()),
+        "{problem}"
+    );
+    assert!(
+        campaign_ids(&app.address).await.is_empty(),
+        "nothing created"
+    );
+    // A roster within the cap, under the same key (the refused upload did not take it).
+    let small = "email\r\nradia@example.com\r\n";
+    let answer = create(&app.address, Body::Roster(small), "too-big").await;
+    answer.campaign_id(201);
+    assert_eq!(campaign_ids(&app.address).await.len(), 1);
+}

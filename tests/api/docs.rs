@@ -9,7 +9,6 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 /// The README's budget in bytes: what it is, the two commands, a tour, the layout, links.
 const README_MAX_BYTES: usize = 15_000;
 
-
 fn markdown_files() -> Vec<PathBuf> {
     let mut files = vec![Path::new(ROOT).join("README.md")];
     let mut docs: Vec<PathBuf> = std::fs::read_dir(Path::new(ROOT).join("docs"))

@@ -495,3 +495,166 @@ async fn after_sigterm_every_mail_google_counted_is_answered_and_audited_and_no_
         "the refused item is audited too: {audit}"
     );
 }
+
+/// POSTs to the emulator's fault queue.
+async fn add_fault(google: &crate::helpers::TestGoogle, fault: serde_json::Value) {
+    let answer = reqwest::Client::new()
+        .post(format!("{}/emulator/v1/faults", google.emulator.url()))
+        .json(&fault)
+        .send()
+        .await
+        .expect("the emulator answers");
+    assert!(answer.status().is_success(), "{fault}");
+}
+
+/// Every audit row of `email` in a gateway's SQLite store, as (outcome, detail), oldest first.
+async fn stored_audit(db: &std::path::Path, email: &str) -> Vec<(Option<String>, Option<String>)> {
+    use sqlx::Connection;
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .expect("open the store");
+    let rows: Vec<(Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT outcome, detail FROM audit_events WHERE email = $1 ORDER BY id")
+            .bind(email)
+            .fetch_all(&mut conn)
+            .await
+            .expect("read the audit rows");
+    let _ = conn.close().await;
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_sigterm_cuts_off_before_its_outcome_can_be_read_answers_and_audits_unknown_and_a_restart_settles_it()
+ {
+    let google = spawn_google(Seed::Demo).await;
+    let audit_dir = tempfile::tempdir().expect("temporary directory");
+    let audit_path = audit_dir.path().join("audit.jsonl");
+    let args = [
+        "--shutdown-drain-secs",
+        "1",
+        "--shutdown-timeout-secs",
+        "10",
+        "--google-attempt-timeout-ms",
+        "4000",
+        "--campaign-poll-millis",
+        "20",
+        "--audit-file",
+        audit_path.to_str().expect("a UTF-8 path"),
+    ];
+    let mut gateway = Served::start(&google, &args);
+    assert!(wait_ready(&gateway.api).await, "the gateway became ready");
+    // Installed before the send, in order: the read before the send passes; the send is
+    // applied after 2.5 s (past the 1 s cutoff) and its answer lost; every later read fails,
+    // so nothing can tell whether the mail went out.
+    add_fault(&google, json!({"method": "get", "count": 1})).await;
+    add_fault(
+        &google,
+        json!({"method": "send", "status": 503, "count": 1, "latencyMs": 2500, "afterApply": true}),
+    )
+    .await;
+    add_fault(
+        &google,
+        json!({"method": "get", "status": 503, "count": 1000}),
+    )
+    .await;
+    let request = {
+        let url = format!("{}/v1/invitations/send", gateway.api);
+        let token = crate::helpers::token(&[Scope::Send]);
+        tokio::spawn(async move {
+            let answer = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({"emails": ["donald@example.com"]}))
+                .send()
+                .await?;
+            let status = answer.status().as_u16();
+            Ok::<_, reqwest::Error>((status, answer.json::<serde_json::Value>().await?))
+        })
+    };
+    let mut started = false;
+    for _ in 0..250 {
+        if emulator_stats(&google).await["calls"]["send"].as_u64() == Some(1) {
+            started = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(started, "the send reached Google");
+    gateway.process.terminate();
+    let (status, body) = request
+        .await
+        .expect("task")
+        .expect("the in-flight request is answered");
+    let exit =
+        tokio::task::block_in_place(|| gateway.process.wait_exit(Duration::from_secs(11 + 5)))
+            .expect("the process exits within drain + timeout");
+    assert_eq!(exit.code(), Some(0), "{exit:?}");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["results"][0]["outcome"], "unknown", "{body}");
+    assert_eq!(
+        emulator_stats(&google).await["mailsSent"],
+        json!({"donald@example.com": 1}),
+        "Google mailed"
+    );
+    // The store and the file say `unknown`, never `failed`.
+    let db = google.key_dir().join("served.db");
+    let stored = stored_audit(&db, "donald@example.com").await;
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(stored[0].0.as_deref(), Some("unknown"), "{stored:?}");
+    let filed = |path: &std::path::Path| -> Vec<String> {
+        std::fs::read_to_string(path)
+            .expect("the audit file")
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON lines"))
+            .filter(|r| r["email"] == "donald@example.com")
+            .map(|r| r["outcome"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert_eq!(filed(&audit_path), ["unknown"]);
+
+    // Google answers again; the same store restarted settles it by itself (its sweep).
+    let cleared = reqwest::Client::new()
+        .delete(format!("{}/emulator/v1/faults", google.emulator.url()))
+        .send()
+        .await
+        .expect("the emulator answers");
+    assert!(cleared.status().is_success());
+    let mut restarted = Served::start(&google, &args);
+    assert!(
+        wait_ready(&restarted.api).await,
+        "the restarted gateway became ready"
+    );
+    let mut stored = Vec::new();
+    for _ in 0..500 {
+        stored = stored_audit(&db, "donald@example.com").await;
+        if stored.iter().all(|r| r.0.as_deref() == Some("sent")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(stored[0].0.as_deref(), Some("sent"), "{stored:?}");
+    assert!(
+        stored[0]
+            .1
+            .as_deref()
+            .is_some_and(|d| d.starts_with("settled later")),
+        "{stored:?}"
+    );
+    let mut outcomes = Vec::new();
+    for _ in 0..500 {
+        outcomes = filed(&audit_path);
+        if outcomes.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(outcomes, ["unknown", "sent"], "the file is append-only");
+    assert_eq!(
+        emulator_stats(&google).await["calls"]["send"],
+        1,
+        "no second send"
+    );
+    restarted.process.terminate();
+    let _ = tokio::task::block_in_place(|| restarted.process.wait_exit(Duration::from_secs(16)));
+}

@@ -3,8 +3,11 @@
 //! mid-transaction. Whatever fails, every person Google mailed ends with exactly one audit
 //! record carrying its outcome, and the gateway works again by itself once the store can write.
 
-use crate::helpers::{TestApp, admin_token, spawn_app_clocked, spawn_google, test_settings};
+use crate::helpers::{
+    TestApp, admin_token, spawn_app_clocked, spawn_google, start_binary, test_settings,
+};
 use crate::pg::PgDatabase;
+use crate::replicas::{listening_address, replica_env};
 use chrono::{DateTime, TimeZone, Utc};
 use invitation_gateway::emulator::{Seed, SeedAccount};
 use invitation_gateway::store::Clock;
@@ -34,7 +37,10 @@ struct Filler(sqlx::SqliteConnection);
 
 impl Filler {
     async fn open(app: &TestApp) -> Filler {
-        let path = app.google.key_dir().join("gateway.db");
+        Filler::open_file(&app.google.key_dir().join("gateway.db")).await
+    }
+
+    async fn open_file(path: &std::path::Path) -> Filler {
         let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
             .await
             .expect("open the gateway's file");
@@ -321,12 +327,16 @@ async fn sends_into_a_full_store_answer_sent_only_with_a_record_and_work_again_o
     settings.invitations.campaigns.poll = Duration::from_millis(20);
     let app = spawn_app_clocked(google, settings, Clock::system()).await;
     let mut filler = Filler::open(&app).await;
-    filler.fill().await;
 
-    // One person per request, so that each answer is about one mail.
+    // One person per request, so that each answer is about one mail. The first ones while
+    // there is room, the others once the store is full.
     let mut answered_sent = Vec::new();
     let mut refused = 0;
-    for email in &who {
+    for (i, email) in who.iter().enumerate() {
+        if i == 5 {
+            assert_eq!(answered_sent.len(), 5, "sent while there was room");
+            filler.fill().await;
+        }
         let answer = app
             .post_json(
                 "/v1/invitations/send",
@@ -340,8 +350,25 @@ async fn sends_into_a_full_store_answer_sent_only_with_a_record_and_work_again_o
         }
     }
     assert!(refused > 0, "the full store refused nothing");
-    // Every `sent` answer has its record, and every mail exactly one (the store is still full:
-    // what could not be written is settled later, below).
+    // While the store is still full (searching it works): every person Google mailed has
+    // exactly one record (its outcome, or an intent whose outcome could not be written yet),
+    // and every `sent` answer has its record (`sent` once settled, below).
+    let mailed = mails(&app).await;
+    assert!(mailed.len() >= 5, "{mailed:?}");
+    for email in mailed.keys() {
+        let records = audit_of(&app, email).await;
+        assert_eq!(records.len(), 1, "{email}: {records:?}");
+        assert_eq!(mailed[email], 1, "{email}");
+    }
+    for email in &answered_sent {
+        let records = audit_of(&app, email).await;
+        assert_eq!(records.len(), 1, "{email} answered sent: {records:?}");
+        assert!(
+            records[0]["outcome"] == "sent" || records[0]["outcome"].is_null(),
+            "{email} answered sent: {records:?}"
+        );
+    }
+    // Space comes back: what could not be written is settled.
     filler.free().await;
     assert_each_mail_recorded_once(&app, &who).await;
     for email in &answered_sent {
@@ -365,4 +392,75 @@ async fn sends_into_a_full_store_answer_sent_only_with_a_record_and_work_again_o
         assert_eq!(again.body["summary"]["sent"], chunk.len(), "{}", again.body);
     }
     assert_eq!(assert_each_mail_recorded_once(&app, &who).await, 150);
+}
+
+/// POSTs a send of `emails` to the gateway at `base`; answers the body.
+async fn send_at(base: &str, emails: &[String]) -> Value {
+    let answer = reqwest::Client::new()
+        .post(format!("{base}/v1/invitations/send"))
+        .bearer_auth(admin_token())
+        .json(&json!({ "emails": emails }))
+        .send()
+        .await
+        .expect("the gateway answers");
+    answer.json().await.expect("JSON")
+}
+
+#[tokio::test]
+async fn the_real_binary_logs_no_non_zero_transaction_depth_after_a_full_store_has_room_again() {
+    let who = people("log", 40);
+    let google = spawn_google(Seed::Accounts(
+        who.iter()
+            .map(|e| SeedAccount::new(e.clone(), None))
+            .collect(),
+    ))
+    .await;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let db = dir.path().join("gateway.db");
+    let url = format!("sqlite://{}", db.display());
+    let mib = CAP_MIB.to_string();
+    let env = replica_env(
+        &google,
+        &url,
+        &[
+            ("GATEWAY_DATABASE_SQLITE_MAX_MIB", &mib),
+            ("GATEWAY_CAMPAIGN_POLL_MILLIS", "20"),
+            ("GATEWAY_GOOGLE_CALLS_PER_MINUTE", "100000"),
+        ],
+    );
+    let (_process, lines) = start_binary(&["serve", "--listen", "127.0.0.1:0"], env, true);
+    let base = format!("http://{}", listening_address(&lines, |_| {}));
+
+    let mut filler = Filler::open_file(&db).await;
+    let first = send_at(&base, &who[..3]).await;
+    assert_eq!(first["summary"]["sent"], 3, "{first}");
+    filler.fill().await;
+    for email in &who[3..20] {
+        send_at(&base, std::slice::from_ref(email)).await;
+    }
+    filler.free().await;
+    // Room again: every send on the pooled connections works.
+    for email in &who[20..] {
+        let answer = send_at(&base, std::slice::from_ref(email)).await;
+        assert_eq!(answer["results"][0]["outcome"], "sent", "{answer}");
+    }
+    // The full store was met and logged (so the log is read), and no connection went back to
+    // the pool inside a transaction (sqlx's "non-zero transaction depth").
+    let mut logged = Vec::new();
+    let mut saw_full = false;
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < until {
+        let quiet = if saw_full { 500 } else { 10_000 };
+        let Ok(line) = lines.recv_timeout(Duration::from_millis(quiet)) else {
+            break;
+        };
+        saw_full |= line.contains("full");
+        logged.push(line);
+    }
+    assert!(saw_full, "the full store was logged: {logged:#?}");
+    let depth: Vec<&String> = logged
+        .iter()
+        .filter(|l| l.contains("non-zero transaction depth"))
+        .collect();
+    assert!(depth.is_empty(), "{depth:#?}");
 }

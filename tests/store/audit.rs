@@ -211,3 +211,33 @@ store_test! {
         assert_eq!(store.prune_expired().await.unwrap(), 1, "then it goes");
     }
 }
+
+store_test! {
+    async fn the_settling_sweep_takes_the_oldest_first_and_skips_those_that_failed_a_moment_ago(db) {
+        let clock = manual_clock();
+        let store = db.store(&clock).await;
+        // 60 open intents, one a second, newest first in the alphabet.
+        let who: Vec<String> = (0..60).map(|i| format!("p{:03}@example.com", 99 - i)).collect();
+        for email in &who {
+            store.record_intent(&intent(email, "send", None)).await.unwrap();
+            clock.advance(Duration::from_secs(1));
+        }
+        let retry = Duration::from_secs(300);
+        let now = clock.now();
+        let first = store.unsettled_emails(now, now - retry, 50).await.unwrap();
+        assert_eq!(first, who[..50], "oldest first");
+        // The 50 taken fail to settle: the next sweep takes the 10 others, not them again.
+        for email in &first {
+            store.settle_failed(email).await.unwrap();
+        }
+        clock.advance(Duration::from_secs(1));
+        let now = clock.now();
+        let second = store.unsettled_emails(now, now - retry, 50).await.unwrap();
+        assert_eq!(second, who[50..], "the others get their turn");
+        // Once the failure is old enough, they come back, oldest first.
+        clock.advance(retry);
+        let now = clock.now();
+        let third = store.unsettled_emails(now, now - retry, 5).await.unwrap();
+        assert_eq!(third, who[..5]);
+    }
+}

@@ -13,6 +13,7 @@ mod audit;
 mod campaigns;
 mod connect;
 mod events;
+mod faults;
 mod google_budget;
 mod idempotency;
 mod ledger;
