@@ -150,16 +150,35 @@ async fn a_bad_idempotency_key_is_refused() {
 
 /// What to send to an operation so that only authorisation can refuse it, for a caller that
 /// holds `scope` (creating a campaign: a real run for `invitations.send`, a dry run otherwise).
-fn request_for(method: &str, path: &str, scope: Scope) -> (Method, Option<serde_json::Value>) {
+/// The body of one walked request.
+enum WalkBody {
+    Json(serde_json::Value),
+    Csv(&'static str),
+}
+
+fn request_for(method: &str, path: &str, scope: Scope) -> (Method, String, Option<WalkBody>) {
+    let dry_run = scope != Scope::Send;
     match method {
         "post" if path == "/v1/campaigns" => (
             Method::POST,
-            Some(json!({"name": "scope walk", "dryRun": scope != Scope::Send,
+            path.to_owned(),
+            Some(WalkBody::Json(
+                json!({"name": "scope walk", "dryRun": dry_run,
                         "startAt": "2099-01-01T00:00:00Z",
-                        "source": {"emails": ["ada@example.com"]}})),
+                        "source": {"emails": ["ada@example.com"]}}),
+            )),
         ),
-        "post" => (Method::POST, Some(json!({"emails": ["ada@example.com"]}))),
-        "get" => (Method::GET, None),
+        "post" if path == "/v1/campaigns/roster" => (
+            Method::POST,
+            format!("{path}?name=scope%20walk&dryRun={dry_run}&startAt=2099-01-01T00:00:00Z"),
+            Some(WalkBody::Csv("email\nada@example.com\n")),
+        ),
+        "post" => (
+            Method::POST,
+            path.to_owned(),
+            Some(WalkBody::Json(json!({"emails": ["ada@example.com"]}))),
+        ),
+        "get" => (Method::GET, path.to_owned(), None),
         other => panic!("no request for {other} {path}"),
     }
 }
@@ -219,15 +238,19 @@ async fn every_operation_requires_its_scope_and_refuses_tokens_without_it() {
                 path.clone()
             };
             let send = |scope: Scope, bearer: Option<String>| {
-                let (http_method, body) = request_for(method, path, scope);
+                let (http_method, target, body) = request_for(method, path, scope);
                 let mut request = app
                     .client
-                    .request(http_method, format!("{}{path}", app.address));
+                    .request(http_method, format!("{}{target}", app.address));
                 if let Some(bearer) = bearer {
                     request = request.bearer_auth(bearer);
                 }
-                if let Some(body) = &body {
-                    request = request.json(body);
+                match &body {
+                    Some(WalkBody::Json(body)) => request = request.json(body),
+                    Some(WalkBody::Csv(csv)) => {
+                        request = request.header("content-type", "text/csv").body(*csv);
+                    }
+                    None => {}
                 }
                 request.send()
             };
@@ -267,5 +290,5 @@ async fn every_operation_requires_its_scope_and_refuses_tokens_without_it() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 20, "every /v1 operation was walked");
+    assert_eq!(checked, 21, "every /v1 operation was walked");
 }
