@@ -52,6 +52,17 @@ try {
       // Swagger UI takes a field's value only after its input debounce (300 ms).
       await page.waitForTimeout(600);
     }
+    if (path === '/v1/campaigns/roster') {
+      // The roster upload: a file as its body and the campaign's name, as a person would.
+      const name = await block.waitForSelector('input[placeholder="name"]:not([disabled])');
+      await name.click();
+      await name.type('e2e roster');
+      const file = await block.waitForSelector('input[type=file]');
+      await file.setInputFiles({
+        name: 'roster.csv', mimeType: 'text/csv', buffer: Buffer.from('email\ngrace+hr@example.com\n'),
+      });
+      await page.waitForTimeout(600);
+    }
     await block.$eval('.execute', (e) => e.click());
     // The server's answer appears in the live responses table once the request completed.
     const cell = await block.waitForSelector('.live-responses-table tr.response .response-col_status', { timeout: 15000 });
