@@ -38,6 +38,7 @@ mod audit;
 mod campaigns;
 mod clock;
 mod events;
+mod gate;
 mod google_budget;
 mod idempotency;
 mod ledger;
@@ -56,6 +57,7 @@ pub use campaigns::{
 };
 pub use clock::Clock;
 pub use events::{Delivery, OutboxEvent, StoredEvent};
+pub use gate::{Gate, PING_EVERY};
 pub use google_budget::{GoogleSlot, SlotKind};
 pub use idempotency::{IdempotencyStart, IdempotencyTicket, StoredResponse};
 pub use ledger::{Claim, ClaimToken};

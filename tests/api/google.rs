@@ -15,10 +15,7 @@ use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
 fn ctx(app: &TestApp) -> invitation_gateway::google::CallContext {
-    app.state
-        .invitations
-        .google()
-        .context(Some("test-request".into()))
+    app.state.google.context(Some("test-request".into()))
 }
 
 #[tokio::test]
@@ -28,8 +25,7 @@ async fn the_token_exchange_carries_the_admin_as_subject_and_the_full_scope() {
 
     let invitation = app
         .state
-        .invitations
-        .google()
+        .google
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -57,8 +53,7 @@ async fn keyless_mode_signs_through_iam_and_works_end_to_end() {
 
     let invitable = app
         .state
-        .invitations
-        .google()
+        .google
         .is_invitable("grace+hr@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -85,8 +80,7 @@ async fn emails_with_plus_reach_the_right_invitation() {
     let app = spawn_app().await;
     let invitation = app
         .state
-        .invitations
-        .google()
+        .google
         .get("grace+hr@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -105,13 +99,7 @@ async fn list_passes_filter_order_and_paging_through() {
     };
     let mut emails = Vec::new();
     loop {
-        let page = app
-            .state
-            .invitations
-            .google()
-            .list(&params, &ctx(&app))
-            .await
-            .unwrap();
+        let page = app.state.google.list(&params, &ctx(&app)).await.unwrap();
         assert!(page.user_invitations.len() <= 3);
         emails.extend(page.user_invitations.iter().map(|i| {
             assert_eq!(i.state, State::Invited);
@@ -139,8 +127,7 @@ async fn reads_succeed_through_injected_503s() {
 
     let invitation = app
         .state
-        .invitations
-        .google()
+        .google
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -158,12 +145,7 @@ async fn a_quota_403_is_retried_like_a_429_but_a_permission_403_is_not() {
         json!({"method": "get", "status": 403, "reason": "rateLimitExceeded", "count": 1, "retryAfterSecs": 1}),
     )
     .await;
-    let invitation = app
-        .state
-        .invitations
-        .google()
-        .get("ada@example.com", &ctx(&app))
-        .await;
+    let invitation = app.state.google.get("ada@example.com", &ctx(&app)).await;
     assert_eq!(invitation.unwrap().state, State::Invited);
     assert_eq!(app.calls("get").await, 2, "the quota answer, then success");
 
@@ -174,8 +156,7 @@ async fn a_quota_403_is_retried_like_a_429_but_a_permission_403_is_not() {
     .await;
     let err = app
         .state
-        .invitations
-        .google()
+        .google
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap_err();
@@ -197,8 +178,7 @@ async fn a_429_is_retried_no_sooner_than_retry_after() {
     let started = Instant::now();
     let invitable = app
         .state
-        .invitations
-        .google()
+        .google
         .is_invitable("donald@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -218,8 +198,7 @@ async fn a_400_is_never_retried() {
 
     let err = app
         .state
-        .invitations
-        .google()
+        .google
         .send("nobody@elsewhere.org", None, &ctx(&app))
         .await
         .unwrap_err();
@@ -238,8 +217,7 @@ async fn a_send_whose_answer_is_lost_is_reconciled_without_a_second_mail() {
     let app = spawn_app().await;
     let before = app
         .state
-        .invitations
-        .google()
+        .google
         .get("donald@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -251,8 +229,7 @@ async fn a_send_whose_answer_is_lost_is_reconciled_without_a_second_mail() {
 
     let sent = app
         .state
-        .invitations
-        .google()
+        .google
         .send("donald@example.com", Some(&before), &ctx(&app))
         .await
         .unwrap();
@@ -269,8 +246,7 @@ async fn a_send_refused_with_503_is_sent_again_once_a_read_proves_no_mail_went_o
     let app = spawn_app().await;
     let before = app
         .state
-        .invitations
-        .google()
+        .google
         .get("john@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -282,8 +258,7 @@ async fn a_send_refused_with_503_is_sent_again_once_a_read_proves_no_mail_went_o
 
     let sent = app
         .state
-        .invitations
-        .google()
+        .google
         .send("john@example.com", Some(&before), &ctx(&app))
         .await
         .unwrap();
@@ -306,8 +281,7 @@ async fn a_send_that_times_out_is_never_repeated_because_it_may_still_land() {
     .await;
     let before = app
         .state
-        .invitations
-        .google()
+        .google
         .get("john@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -320,8 +294,7 @@ async fn a_send_that_times_out_is_never_repeated_because_it_may_still_land() {
 
     let err = app
         .state
-        .invitations
-        .google()
+        .google
         .send("john@example.com", Some(&before), &ctx(&app))
         .await
         .unwrap_err();
@@ -342,8 +315,7 @@ async fn a_send_refused_with_429_is_retried() {
 
     let sent = app
         .state
-        .invitations
-        .google()
+        .google
         .send("dennis@example.com", None, &ctx(&app))
         .await
         .unwrap();
@@ -364,8 +336,7 @@ async fn a_cancel_whose_answer_is_lost_is_confirmed_by_a_read() {
 
     let cancelled = app
         .state
-        .invitations
-        .google()
+        .google
         .cancel("edsger@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -395,23 +366,18 @@ async fn the_breaker_opens_on_repeated_failures_and_closes_after_a_good_probe() 
     // Five consecutive upstream failures (threshold 5) open it.
     let err = app
         .state
-        .invitations
-        .google()
+        .google
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap_err();
     assert_eq!(err.http_status, Some(503));
     let err = app
         .state
-        .invitations
-        .google()
+        .google
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap_err();
-    assert_eq!(
-        app.state.invitations.google().breaker().state(),
-        BreakerState::Open
-    );
+    assert_eq!(app.state.google.breaker().state(), BreakerState::Open);
     assert_eq!(err.kind, UpstreamErrorKind::CircuitOpen, "{err}");
     assert!(err.retry_after.is_some());
     let calls_when_opened = app.calls("get").await;
@@ -419,8 +385,7 @@ async fn the_breaker_opens_on_repeated_failures_and_closes_after_a_good_probe() 
 
     let err = app
         .state
-        .invitations
-        .google()
+        .google
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap_err();
@@ -439,13 +404,7 @@ async fn the_breaker_opens_on_repeated_failures_and_closes_after_a_good_probe() 
         .unwrap();
     let mut recovered = None;
     for _ in 0..100 {
-        match app
-            .state
-            .invitations
-            .google()
-            .get("ada@example.com", &ctx(&app))
-            .await
-        {
+        match app.state.google.get("ada@example.com", &ctx(&app)).await {
             Ok(invitation) => {
                 recovered = Some(invitation);
                 break;
@@ -455,10 +414,7 @@ async fn the_breaker_opens_on_repeated_failures_and_closes_after_a_good_probe() 
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(recovered.is_some(), "the breaker closed again");
-    assert_eq!(
-        app.state.invitations.google().breaker().state(),
-        BreakerState::Closed
-    );
+    assert_eq!(app.state.google.breaker().state(), BreakerState::Closed);
 }
 
 #[tokio::test]
@@ -472,8 +428,7 @@ async fn misconfigured_delegation_is_reported_fast_and_fails_readiness() {
     let started = Instant::now();
     let err = app
         .state
-        .invitations
-        .google()
+        .google
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap_err();
@@ -499,8 +454,7 @@ async fn misconfigured_delegation_is_reported_fast_and_fails_readiness() {
     let token_calls = app.calls("token").await;
     let again = app
         .state
-        .invitations
-        .google()
+        .google
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap_err();
@@ -512,8 +466,7 @@ async fn misconfigured_delegation_is_reported_fast_and_fails_readiness() {
 async fn a_revoked_token_is_replaced_transparently() {
     let app = spawn_app().await;
     app.state
-        .invitations
-        .google()
+        .google
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -521,8 +474,7 @@ async fn a_revoked_token_is_replaced_transparently() {
 
     let invitation = app
         .state
-        .invitations
-        .google()
+        .google
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -540,8 +492,7 @@ async fn the_project_budget_refuses_a_call_whose_slot_would_come_past_its_deadli
     })
     .await;
     app.state
-        .invitations
-        .google()
+        .google
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -549,8 +500,7 @@ async fn the_project_budget_refuses_a_call_whose_slot_would_come_past_its_deadli
     let started = Instant::now();
     let err = app
         .state
-        .invitations
-        .google()
+        .google
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap_err();
@@ -578,12 +528,8 @@ async fn the_bulkhead_holds_back_calls_beyond_its_limit() {
     let slow = {
         let state = app.state.clone();
         tokio::spawn(async move {
-            let ctx = state.invitations.google().context(None);
-            state
-                .invitations
-                .google()
-                .get("ada@example.com", &ctx)
-                .await
+            let ctx = state.google.context(None);
+            state.google.get("ada@example.com", &ctx).await
         })
     };
     // The slow call holds the only place once the emulator has it.
@@ -598,8 +544,7 @@ async fn the_bulkhead_holds_back_calls_beyond_its_limit() {
     let hurried = CallContext::new(None, Duration::from_millis(200));
     let err = app
         .state
-        .invitations
-        .google()
+        .google
         .get("john@example.com", &hurried)
         .await
         .unwrap_err();
@@ -628,8 +573,7 @@ async fn a_token_endpoint_that_hangs_is_given_up_on_at_the_token_timeout() {
     let started = Instant::now();
     let err = app
         .state
-        .invitations
-        .google()
+        .google
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap_err();
