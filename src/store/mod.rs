@@ -34,6 +34,20 @@ macro_rules! with_tx {
     };
 }
 
+/// Implements `Debug` for a row that holds personal data: only the fields named, the others
+/// elided (`..`), so that an email never reaches a log or an error through `{:?}`.
+macro_rules! debug_fields {
+    ($ty:ident { $($field:ident),* $(,)? }) => {
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    $(.field(stringify!($field), &self.$field))*
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+
 mod audit;
 mod campaigns;
 mod clock;
@@ -152,6 +166,16 @@ impl Caller {
     }
 }
 
+/// How a `SELECT` inside a write transaction locks the rows it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RowLock {
+    /// Waits for another transaction that holds a row (`FOR UPDATE`).
+    Wait,
+    /// Leaves out the rows another transaction holds (`FOR UPDATE SKIP LOCKED`): claimers
+    /// share out work instead of queueing for it.
+    SkipLocked,
+}
+
 /// The connection pool of the configured database.
 #[derive(Debug, Clone)]
 pub(crate) enum Backend {
@@ -225,6 +249,18 @@ impl Store {
     /// The clock every lease, expiry and refill is computed from.
     pub fn clock(&self) -> &Clock {
         &self.clock
+    }
+
+    /// The suffix that makes a `SELECT` lock what it reads (see [`RowLock`]), chosen here for
+    /// every table: PostgreSQL locks the rows; SQLite has nothing to add, because every write
+    /// transaction (`begin`: `BEGIN IMMEDIATE`) already holds the database's one write lock, so
+    /// a read then write inside it sees no other writer between.
+    pub(crate) fn lock_suffix(&self, lock: RowLock) -> &'static str {
+        match (&self.backend, lock) {
+            (Backend::Sqlite(_), _) => "",
+            (Backend::Postgres(_), RowLock::Wait) => " FOR UPDATE",
+            (Backend::Postgres(_), RowLock::SkipLocked) => " FOR UPDATE SKIP LOCKED",
+        }
     }
 
     /// `"sqlite"` or `"postgres"`, for logs and readiness.

@@ -102,6 +102,10 @@ async fn a_store_outage_met_by_tracking_or_campaigns_marks_the_store_failed_at_o
             .await
             .assert_problem(503, "store_unavailable");
         let ready: serde_json::Value = app.get("/readyz").await.json().await.unwrap();
-        assert_eq!(ready["degraded"], json!(["store: failed"]), "{path}: {ready}");
+        assert_eq!(
+            ready["degraded"],
+            json!(["store: failed"]),
+            "{path}: {ready}"
+        );
     }
 }

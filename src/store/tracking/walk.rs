@@ -3,7 +3,7 @@
 
 use super::{ChangeKind, GatewayChange, Observed, TrackedChange, WalkLease, WalkPage, transitions};
 use crate::store::clock::{duration_millis, from_millis, to_millis};
-use crate::store::{OutboxEvent, Store, StoreError, StoreTx, TxInner};
+use crate::store::{OutboxEvent, RowLock, Store, StoreError, StoreTx};
 use sqlx::Row;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -134,13 +134,6 @@ macro_rules! start_walk {
     }};
 }
 
-fn for_update(tx: &StoreTx) -> &'static str {
-    match tx.inner {
-        TxInner::Sqlite(_) => "",
-        TxInner::Postgres(_) => " FOR UPDATE",
-    }
-}
-
 impl Store {
     /// Takes (or renews) the tracker lease of `customer` for `holder` during `lease`, and
     /// answers the walk to continue: the one in progress (resumed at its page token while that
@@ -249,7 +242,7 @@ impl Store {
         let until = now.saturating_add(duration_millis(page.lease));
         let people = i64::try_from(page.people.len()).unwrap_or(i64::MAX);
         let mut tx = self.begin().await?;
-        let lock = for_update(&tx);
+        let lock = self.lock_suffix(RowLock::Wait);
         let recorded = with_tx!(tx, conn => async {
             // First: fences the page and locks the walk's row until commit.
             let fenced = sqlx::query(
@@ -341,7 +334,7 @@ impl Store {
         change: &GatewayChange,
     ) -> Result<bool, StoreError> {
         let now = to_millis(change.event.at);
-        let lock = for_update(tx);
+        let lock = self.lock_suffix(RowLock::Wait);
         let state = match change.kind {
             ChangeKind::Cancelled => "NOT_YET_SENT",
             _ => "INVITED",
