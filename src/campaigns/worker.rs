@@ -124,17 +124,17 @@ impl Campaigns {
                 _ => OUTAGE_WAIT,
             };
             let until = self.now() + chrono::Duration::from_std(wait).unwrap_or_default();
-            self.gate
-                .call(|s| {
-                    s.set_campaign_state(
-                        &record.id,
-                        &[CampaignState::Running],
-                        CampaignState::Waiting,
-                        Some(until),
-                    )
-                })
-                .await?;
+            self.wait_until(&record.id, until).await?;
         }
+        Ok(())
+    }
+
+    /// Makes campaign `id`, if it runs, wait until `until` (an outage, a spent budget).
+    async fn wait_until(&self, id: &str, until: DateTime<Utc>) -> Result<(), StoreError> {
+        let running = [CampaignState::Running];
+        self.gate
+            .call(|s| s.set_campaign_state(id, &running, CampaignState::Waiting, Some(until)))
+            .await?;
         Ok(())
     }
 
@@ -533,16 +533,7 @@ impl Campaigns {
                     .call(|s| s.release_campaign_item(item, due, error, nothing_sent))
                     .await?;
                 if hold {
-                    self.gate
-                        .call(|s| {
-                            s.set_campaign_state(
-                                &record.id,
-                                &[CampaignState::Running],
-                                CampaignState::Waiting,
-                                Some(due),
-                            )
-                        })
-                        .await?;
+                    self.wait_until(&record.id, due).await?;
                 }
             }
         }

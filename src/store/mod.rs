@@ -323,6 +323,23 @@ impl Store {
     }
 }
 
+/// Appends ` IN ($n, ...)` to `query`, one bound value per item of `values` (which must not be
+/// empty: `IN ()` is not SQL).
+fn push_in<'args, DB, T>(
+    query: &mut sqlx::QueryBuilder<'args, DB>,
+    values: impl IntoIterator<Item = T>,
+) where
+    DB: sqlx::Database,
+    T: 'args + sqlx::Encode<'args, DB> + sqlx::Type<DB>,
+{
+    query.push(" IN (");
+    let mut list = query.separated(", ");
+    for value in values {
+        list.push_bind(value);
+    }
+    query.push(")");
+}
+
 async fn connect_sqlite(url: &str, settings: &StoreSettings) -> Result<Backend, StoreError> {
     let options = SqliteConnectOptions::from_str(url)
         .map_err(|_| StoreError::InvalidUrl("sqlite"))?

@@ -15,13 +15,10 @@ macro_rules! lock_people {
             "SELECT email, state, mails_sent_count FROM tracked_people WHERE customer = ",
         );
         query.push_bind($customer);
-        query.push(" AND email IN (");
-        let mut list = query.separated(", ");
-        for email in $emails {
-            list.push_bind(email);
-        }
+        query.push(" AND email");
+        $crate::store::push_in(&mut query, $emails);
         // In email order: two transactions locking overlapping pages cannot deadlock.
-        query.push(") ORDER BY email");
+        query.push(" ORDER BY email");
         query.push($lock);
         query.build().fetch_all($conn).await.and_then(|rows| {
             rows.iter()
