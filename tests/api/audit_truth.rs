@@ -4,7 +4,8 @@
 //! its reason.
 
 use crate::helpers::{
-    TestApp, admin_token, spawn_app_clocked, spawn_app_with, spawn_google, test_settings, token,
+    TestApp, admin_token, campaign_completed, campaign_when, eventually, spawn_app_clocked,
+    spawn_app_with, spawn_google, test_settings, token,
 };
 use invitation_gateway::auth::Scope;
 use invitation_gateway::config::Settings;
@@ -78,21 +79,9 @@ async fn a_send_cut_off_before_its_outcome_is_known_answers_and_audits_unknown_a
                 .expect("JSON")
         })
     };
-    let mut started = false;
-    for _ in 0..500 {
-        if app.calls("send").await == 1 {
-            started = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(started, "the send reached Google");
+    app.calls_reach("send", 1).await;
     let body = send.await.expect("the request task");
-    app.client
-        .delete(format!("{}/emulator/v1/faults", app.google.emulator.url()))
-        .send()
-        .await
-        .expect("the emulator answers");
+    app.clear_faults().await;
 
     let result = &body["results"][0];
     assert_eq!(result["outcome"], "unknown", "{body}");
@@ -177,19 +166,14 @@ async fn a_campaign_paced_by_the_google_budget_leaves_one_record_per_person_the_
         .await;
     assert_eq!(created.status, 201, "{}", created.body);
     let id = created.body["id"].as_str().expect("an id").to_owned();
-    let (mut done, mut waited) = (Value::Null, false);
-    for _ in 0..400 {
-        done = app
-            .get_as(&format!("/v1/campaigns/{id}"), &admin_token())
-            .await
-            .body;
-        waited |= done["state"] == "waiting";
-        if done["state"] == "completed" {
-            break;
-        }
-        clock.advance(Duration::from_secs(63));
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let waited = std::cell::Cell::new(false);
+    let done = app
+        .completed_moving(&clock, &id, Duration::from_secs(63), |c| {
+            waited.set(waited.get() || c["state"] == "waiting");
+            true
+        })
+        .await;
+    let waited = waited.get();
     assert_eq!(done["state"], "completed", "{done}");
     assert!(waited, "the campaign waited for budget slots");
     assert_eq!(
@@ -277,32 +261,14 @@ async fn a_campaign_mail_cut_off_before_its_outcome_is_known_is_never_failed_and
         .await;
     assert_eq!(created.status, 201, "{}", created.body);
     let id = created.body["id"].as_str().expect("an id").to_owned();
-    let mut started = false;
-    for _ in 0..500 {
-        if app.calls("send").await == 1 {
-            started = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(started, "the send reached Google");
+    app.calls_reach("send", 1).await;
     // The read that would settle the lost answer fails too.
     app.control(
         "faults",
         json!({"method": "get", "status": 503, "count": 100}),
     )
     .await;
-    let mut waiting = Value::Null;
-    for _ in 0..500 {
-        waiting = app
-            .get_as(&format!("/v1/campaigns/{id}"), &admin_token())
-            .await
-            .body;
-        if waiting["state"] == "waiting" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let waiting = campaign_when(&app.address, &id, |c| c["state"] == "waiting").await;
     assert_eq!(waiting["state"], "waiting", "{waiting}");
     assert_eq!(
         waiting["counts"],
@@ -314,27 +280,12 @@ async fn a_campaign_mail_cut_off_before_its_outcome_is_known_is_never_failed_and
     assert_eq!(records[0]["outcome"], "unknown", "{records:?}");
 
     // Google answers again: the next attempt reads first, finds the mail out, sends nothing.
-    app.client
-        .delete(format!("{}/emulator/v1/faults", app.google.emulator.url()))
-        .send()
-        .await
-        .expect("the emulator answers");
+    app.clear_faults().await;
     clock.advance(lease + Duration::from_secs(1));
-    let mut done = Value::Null;
-    for _ in 0..500 {
-        done = app
-            .get_as(&format!("/v1/campaigns/{id}"), &admin_token())
-            .await
-            .body;
-        if done["state"] == "completed" {
-            break;
-        }
-        if done["state"] == "waiting" {
-            // For Google (its breaker closes after a moment of real time).
-            clock.advance(lease);
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    // For Google (its breaker closes after a moment of real time).
+    let done = app
+        .completed_moving(&clock, &id, lease, |c| c["state"] == "waiting")
+        .await;
     assert_eq!(done["counts"], json!({"sent": 1}), "{done}");
     assert_eq!(app.stats().await["mailsSent"]["cut@corp.example.com"], 1);
     let records = audit_at(&app.address, "cut@corp.example.com").await;
@@ -394,14 +345,15 @@ async fn a_campaign_mail_whose_unknown_outcome_proves_to_be_no_mail_is_withdrawn
         .await;
     assert_eq!(created.status, 201, "{}", created.body);
     let id = created.body["id"].as_str().expect("an id").to_owned();
-    let mut records = Vec::new();
-    for _ in 0..500 {
-        records = audit_at(&app.address, "lost@corp.example.com").await;
+    let records = eventually("the lost answer's outcome is recorded", || async {
+        let records = audit_at(&app.address, "lost@corp.example.com").await;
         if records.iter().any(|r| !r["outcome"].is_null()) {
-            break;
+            Ok(records)
+        } else {
+            Err(format!("{records:?}"))
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    })
+    .await;
     assert_eq!(records.len(), 1, "{records:?}");
     assert_eq!(records[0]["outcome"], "unknown", "{records:?}");
     // The campaign item is not decided: pending (never failed).
@@ -416,26 +368,11 @@ async fn a_campaign_mail_whose_unknown_outcome_proves_to_be_no_mail_is_withdrawn
 
     // Google answers again: the next attempt reads first, finds no mail out, withdraws the
     // intent and mails.
-    app.client
-        .delete(format!("{}/emulator/v1/faults", app.google.emulator.url()))
-        .send()
-        .await
-        .expect("the emulator answers");
+    app.clear_faults().await;
     clock.advance(lease + Duration::from_secs(1));
-    let mut done = Value::Null;
-    for _ in 0..500 {
-        done = app
-            .get_as(&format!("/v1/campaigns/{id}"), &admin_token())
-            .await
-            .body;
-        if done["state"] == "completed" {
-            break;
-        }
-        if done["state"] == "waiting" {
-            clock.advance(lease);
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let done = app
+        .completed_moving(&clock, &id, lease, |c| c["state"] == "waiting")
+        .await;
     assert_eq!(done["counts"], json!({"sent": 1}), "{done}");
     assert_eq!(app.stats().await["mailsSent"]["lost@corp.example.com"], 1);
     let records = audit_at(&app.address, "lost@corp.example.com").await;
@@ -509,17 +446,7 @@ async fn reasons_agree(url: Option<String>) {
         .await;
     assert_eq!(created.status, 201, "{}", created.body);
     let id = created.body["id"].as_str().expect("an id").to_owned();
-    let mut done = Value::Null;
-    for _ in 0..500 {
-        done = app
-            .get_as(&format!("/v1/campaigns/{id}"), &admin_token())
-            .await
-            .body;
-        if done["state"] == "completed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let done = campaign_completed(&app.address, &id).await;
     assert_eq!(done["state"], "completed", "{done}");
     assert_eq!(
         done["counts"],

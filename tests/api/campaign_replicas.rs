@@ -5,7 +5,9 @@
 //! On SQLite (one replica by design), the only process killed mid-mail and started again on
 //! the same file finishes the campaign without a second mail.
 
-use crate::helpers::{TestGoogle, admin_token, campaign_at, campaign_completed, spawn_google};
+use crate::helpers::{
+    TestGoogle, admin_token, campaign_at, campaign_completed, eventually, spawn_google,
+};
 use crate::pg::PgDatabase;
 use crate::replicas::{Replica, control, start_replica, stats, total_mails};
 use invitation_gateway::emulator::{Seed, SeedAccount};
@@ -59,13 +61,10 @@ async fn start_campaign(base: &str) -> String {
 }
 
 async fn mails_reach(google: &TestGoogle, at_least: u64) {
-    for _ in 0..1000 {
-        if total_mails(&stats(google).await) >= at_least {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("the campaign never mailed {at_least} people");
+    eventually(&format!("the campaign mails {at_least} people"), || async {
+        total_mails(&stats(google).await) >= at_least
+    })
+    .await;
 }
 
 fn each_mailed_once(stats: &Value) {

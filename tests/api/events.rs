@@ -154,8 +154,9 @@ async fn a_receiver_answering_500_three_times_gets_the_event_on_the_fourth_try_w
     assert_eq!(sent.body["summary"]["sent"], 1, "{}", sent.body);
     hits_reach(&healthy, 1, "the healthy receiver gets the event").await;
     hits_reach(&flaky, 1, "the flaky receiver gets a first try").await;
-    // No retry before its backoff has passed on the store's clock: a delivery round run here
-    // at once attempts nothing.
+    // No retry before its backoff has passed on the store's clock: once the failed try is
+    // recorded, a delivery round run here at once attempts nothing.
+    failures_reach(&app, 1).await;
     app.delivery_rounds().await;
     assert_eq!(flaky.hits().len(), 1, "retried before the backoff");
     for attempt in 2..=4 {

@@ -587,12 +587,7 @@ async fn the_bulkhead_holds_back_calls_beyond_its_limit() {
         })
     };
     // The slow call holds the only place once the emulator has it.
-    for _ in 0..200 {
-        if app.calls("get").await == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    app.calls_reach("get", 1).await;
     assert_eq!(app.calls("get").await, 1, "the slow call is in flight");
 
     let hurried = CallContext::new(None, Duration::from_millis(200));

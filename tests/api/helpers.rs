@@ -21,7 +21,8 @@ use std::time::Duration;
 
 mod wait;
 pub use wait::{
-    campaign_at, campaign_completed, campaign_when, eventually, eventually_every, worker_passes,
+    PATIENCE, campaign_at, campaign_completed, campaign_when, eventually, eventually_every,
+    worker_passes,
 };
 
 static TRACING: Once = Once::new();
@@ -369,6 +370,21 @@ impl TestApp {
             response.status()
         );
         response.json().await.unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Clears every fault injected into the emulator: Google answers again.
+    pub async fn clear_faults(&self) {
+        let response = self
+            .client
+            .delete(format!("{}/emulator/v1/faults", self.google.emulator.url()))
+            .send()
+            .await
+            .expect("the emulator answers");
+        assert!(
+            response.status().is_success(),
+            "clear faults: {}",
+            response.status()
+        );
     }
 
     /// The emulator's statistics.

@@ -4,7 +4,8 @@
 //! record carrying its outcome, and the gateway works again by itself once the store can write.
 
 use crate::helpers::{
-    TestApp, admin_token, spawn_app_clocked, spawn_google, start_binary, test_settings,
+    PATIENCE, TestApp, admin_token, campaign_at, campaign_completed, eventually, eventually_every,
+    spawn_app_clocked, spawn_google, start_binary, test_settings,
 };
 use crate::pg::PgDatabase;
 use crate::replicas::{listening_address, replica_env};
@@ -117,11 +118,7 @@ async fn mails(app: &TestApp) -> BTreeMap<String, u64> {
 }
 
 async fn campaign(app: &TestApp, id: &str) -> Value {
-    let answer = app
-        .get_as(&format!("/v1/campaigns/{id}"), &admin_token())
-        .await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    answer.body
+    campaign_at(&app.address, id).await
 }
 
 async fn store_failed(app: &TestApp) -> bool {
@@ -150,15 +147,13 @@ async fn each_mail_recorded_once(app: &TestApp, who: &[String]) -> Result<usize,
 /// [`each_mail_recorded_once`], once the outcomes nobody could record are settled (a background
 /// sweep reads Google again; at most 60 s of real time).
 async fn assert_each_mail_recorded_once(app: &TestApp, who: &[String]) -> usize {
-    let mut last = String::new();
-    for _ in 0..600 {
-        match each_mail_recorded_once(app, who).await {
-            Ok(count) => return count,
-            Err(why) => last = why,
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{last}");
+    eventually_every(
+        Duration::from_millis(100),
+        PATIENCE,
+        "each mail is recorded once",
+        || each_mail_recorded_once(app, who),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -194,29 +189,17 @@ async fn a_store_that_fills_mid_campaign_loses_no_record_and_works_again_within_
 
     // The worker meets the full store (its writes fail): wait until the gateway saw it (the
     // campaign waits for the store, or a call failed just now).
-    let mut saw = false;
-    for _ in 0..1500 {
-        if campaign(&app, &id).await["state"] == "waiting" || store_failed(&app).await {
-            saw = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(saw, "the store never failed: {}", campaign(&app, &id).await);
+    eventually("the store fails", || async {
+        campaign(&app, &id).await["state"] == "waiting" || store_failed(&app).await
+    })
+    .await;
 
     // Space comes back. Within one lease (and the outage wait, shorter) it goes on by itself:
     // a wait for the store is dated from the claim that met the failure, so the clock moves
     // on by one lease and no more.
     filler.free().await;
     clock.advance(lease + Duration::from_secs(1));
-    let mut done = Value::Null;
-    for _ in 0..3000 {
-        done = campaign(&app, &id).await;
-        if done["state"] == "completed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let done = campaign_completed(&app.address, &id).await;
     assert_eq!(done["state"], "completed", "{done}");
     assert_eq!(done["counts"], json!({"sent": 60}), "{done}");
     assert_eq!(
@@ -287,14 +270,7 @@ async fn postgres_connections_cut_mid_campaign_lose_no_record_and_the_campaign_c
 
     // No more cuts: within one lease the campaign goes on by itself and completes.
     clock.advance(lease + Duration::from_secs(1));
-    let mut done = Value::Null;
-    for _ in 0..3000 {
-        done = campaign(&app, &id).await;
-        if done["state"] == "completed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let done = campaign_completed(&app.address, &id).await;
     assert_eq!(done["state"], "completed", "{done}");
     assert_eq!(done["counts"], json!({"sent": 40}), "{done}");
     assert_eq!(assert_each_mail_recorded_once(&app, &who).await, 40);

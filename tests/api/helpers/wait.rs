@@ -3,6 +3,7 @@
 
 use super::{TestApp, admin_token};
 use invitation_gateway::state::AppState;
+use invitation_gateway::store::Clock;
 use serde_json::Value;
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -139,5 +140,41 @@ impl TestApp {
         for endpoint in tracking.webhook_endpoints() {
             tracking.deliver_once(endpoint).await;
         }
+    }
+
+    /// Waits until exactly `n` calls of Google's `method` reached the emulator.
+    pub async fn calls_reach(&self, method: &str, n: u64) {
+        eventually(&format!("{n} {method} calls reach Google"), || async {
+            let calls = self.calls(method).await;
+            if calls == n {
+                Ok(())
+            } else {
+                Err(format!("{calls} calls"))
+            }
+        })
+        .await;
+    }
+
+    /// Waits until the campaign `id` completed, moving `clock` on by `step` after every look
+    /// that `moves` holds for (a campaign waiting for budget, for Google or for the store);
+    /// answers it.
+    pub async fn completed_moving(
+        &self,
+        clock: &Clock,
+        id: &str,
+        step: Duration,
+        moves: impl Fn(&Value) -> bool,
+    ) -> Value {
+        eventually("the campaign completes", || async {
+            let campaign = campaign_at(&self.address, id).await;
+            if campaign["state"] == "completed" {
+                return Ok(campaign);
+            }
+            if moves(&campaign) {
+                clock.advance(step);
+            }
+            Err(campaign.to_string())
+        })
+        .await
     }
 }
