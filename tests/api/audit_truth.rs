@@ -15,6 +15,39 @@ use invitation_gateway::store::Clock;
 use serde_json::{Value, json};
 use std::time::Duration;
 
+/// Google answers again: clears the faults and moves the clock past the campaign's lease (and
+/// on by a lease whenever the campaign waits for Google, whose breaker closes after a moment of
+/// real time) until the campaign `id` completed; asserts that `email` was mailed once and has
+/// one audit record, `sent`; answers the outcomes the audit `file` holds for `email`, in
+/// order, and the file's text.
+async fn google_back_mails_once(
+    app: &TestApp,
+    clock: &Clock,
+    id: &str,
+    lease: Duration,
+    email: &str,
+    file: &std::path::Path,
+) -> (Vec<String>, String) {
+    app.clear_faults().await;
+    clock.advance(lease + Duration::from_secs(1));
+    let done = app
+        .completed_moving(clock, id, lease, |c| c["state"] == "waiting")
+        .await;
+    assert_eq!(done["counts"], json!({"sent": 1}), "{done}");
+    assert_eq!(app.stats().await["mailsSent"][email], 1);
+    let records = audit_at(&app.address, email).await;
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["outcome"], "sent", "{records:?}");
+    let text = std::fs::read_to_string(file).expect("the audit file");
+    let outcomes = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("JSON lines"))
+        .filter(|r| r["email"] == email)
+        .map(|r| r["outcome"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    (outcomes, text)
+}
+
 /// Every audit record of `email` in the store, newest first, via `address`.
 async fn audit_at(address: &str, email: &str) -> Vec<Value> {
     let answer = reqwest::Client::new()
@@ -280,24 +313,8 @@ async fn a_campaign_mail_cut_off_before_its_outcome_is_known_is_never_failed_and
     assert_eq!(records[0]["outcome"], "unknown", "{records:?}");
 
     // Google answers again: the next attempt reads first, finds the mail out, sends nothing.
-    app.clear_faults().await;
-    clock.advance(lease + Duration::from_secs(1));
-    // For Google (its breaker closes after a moment of real time).
-    let done = app
-        .completed_moving(&clock, &id, lease, |c| c["state"] == "waiting")
-        .await;
-    assert_eq!(done["counts"], json!({"sent": 1}), "{done}");
-    assert_eq!(app.stats().await["mailsSent"]["cut@corp.example.com"], 1);
-    let records = audit_at(&app.address, "cut@corp.example.com").await;
-    assert_eq!(records.len(), 1, "{records:?}");
-    assert_eq!(records[0]["outcome"], "sent", "{records:?}");
-    let text = std::fs::read_to_string(&file).expect("the audit file");
-    let outcomes: Vec<String> = text
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).expect("JSON lines"))
-        .filter(|r| r["email"] == "cut@corp.example.com")
-        .map(|r| r["outcome"].as_str().unwrap_or_default().to_owned())
-        .collect();
+    let (outcomes, text) =
+        google_back_mails_once(&app, &clock, &id, lease, "cut@corp.example.com", &file).await;
     assert_eq!(
         outcomes,
         ["unknown", "sent"],
@@ -368,24 +385,9 @@ async fn a_campaign_mail_whose_unknown_outcome_proves_to_be_no_mail_is_withdrawn
 
     // Google answers again: the next attempt reads first, finds no mail out, withdraws the
     // intent and mails.
-    app.clear_faults().await;
-    clock.advance(lease + Duration::from_secs(1));
-    let done = app
-        .completed_moving(&clock, &id, lease, |c| c["state"] == "waiting")
-        .await;
-    assert_eq!(done["counts"], json!({"sent": 1}), "{done}");
-    assert_eq!(app.stats().await["mailsSent"]["lost@corp.example.com"], 1);
-    let records = audit_at(&app.address, "lost@corp.example.com").await;
-    assert_eq!(records.len(), 1, "{records:?}");
-    assert_eq!(records[0]["outcome"], "sent", "{records:?}");
+    let (outcomes, text) =
+        google_back_mails_once(&app, &clock, &id, lease, "lost@corp.example.com", &file).await;
     // The file, append-only, says the unknown came to nothing before the mail's record.
-    let text = std::fs::read_to_string(&file).expect("the audit file");
-    let outcomes: Vec<String> = text
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).expect("JSON lines"))
-        .filter(|r| r["email"] == "lost@corp.example.com")
-        .map(|r| r["outcome"].as_str().unwrap_or_default().to_owned())
-        .collect();
     assert_eq!(outcomes, ["unknown", "withdrawn", "sent"], "{text}");
 }
 

@@ -5,11 +5,12 @@
 
 use crate::helpers::{
     PATIENCE, TestApp, admin_token, campaign_at, campaign_completed, eventually, eventually_every,
-    spawn_app_clocked, spawn_google, start_binary, test_settings,
+    spawn_app_at, spawn_app_clocked, spawn_google, start_binary, test_settings,
 };
 use crate::pg::PgDatabase;
 use crate::replicas::{listening_address, replica_env};
 use chrono::{DateTime, TimeZone, Utc};
+use invitation_gateway::config::Settings;
 use invitation_gateway::emulator::{Seed, SeedAccount};
 use invitation_gateway::store::Clock;
 use serde_json::{Value, json};
@@ -30,6 +31,21 @@ fn people(prefix: &str, n: usize) -> Vec<String> {
     (0..n)
         .map(|i| format!("{prefix}{i:03}@corp.example.com"))
         .collect()
+}
+
+/// `n` people the emulator knows and has not invited (`people(prefix, n)`), and a gateway in
+/// front of them on a manual clock with a quick campaign worker, its settings changed by
+/// `tune`; answers the people, the gateway, its clock and its campaign lease.
+async fn people_and_app(
+    prefix: &str,
+    n: usize,
+    tune: impl FnOnce(&mut Settings),
+) -> (Vec<String>, TestApp, Clock, Duration) {
+    let who = people(prefix, n);
+    let accounts = who.iter().map(|e| SeedAccount::new(e.clone(), None));
+    let (app, clock) = spawn_app_at(start(), Seed::Accounts(accounts.collect()), tune).await;
+    let lease = app.state.settings.invitations.campaigns.lease;
+    (who, app, clock, lease)
 }
 
 /// A second connection to the gateway's SQLite file, under the same size cap: it takes the
@@ -158,19 +174,8 @@ async fn assert_each_mail_recorded_once(app: &TestApp, who: &[String]) -> usize 
 
 #[tokio::test]
 async fn a_store_that_fills_mid_campaign_loses_no_record_and_works_again_within_a_lease() {
-    let who = people("full", 60);
-    let google = spawn_google(Seed::Accounts(
-        who.iter()
-            .map(|e| SeedAccount::new(e.clone(), None))
-            .collect(),
-    ))
-    .await;
-    let mut settings = test_settings(&google);
-    settings.store.sqlite_max_mib = Some(CAP_MIB);
-    settings.invitations.campaigns.poll = Duration::from_millis(20);
-    let lease = settings.invitations.campaigns.lease;
-    let clock = Clock::manual(start());
-    let app = spawn_app_clocked(google, settings, clock.clone()).await;
+    let (who, app, clock, lease) =
+        people_and_app("full", 60, |s| s.store.sqlite_max_mib = Some(CAP_MIB)).await;
 
     // The campaign is stored while there is room; it starts once the disk is full.
     let created = app
@@ -226,19 +231,8 @@ async fn postgres_connections_cut_mid_campaign_lose_no_record_and_the_campaign_c
     let Some(db) = PgDatabase::create().await else {
         return;
     };
-    let who = people("cut", 40);
-    let google = spawn_google(Seed::Accounts(
-        who.iter()
-            .map(|e| SeedAccount::new(e.clone(), None))
-            .collect(),
-    ))
-    .await;
-    let mut settings = test_settings(&google);
-    settings.store.database_url = db.url.clone().into();
-    settings.invitations.campaigns.poll = Duration::from_millis(20);
-    let lease = settings.invitations.campaigns.lease;
-    let clock = Clock::manual(start());
-    let app = spawn_app_clocked(google, settings, clock.clone()).await;
+    let (who, app, clock, lease) =
+        people_and_app("cut", 40, |s| s.store.database_url = db.url.clone().into()).await;
     // Slow enough that the cuts below meet transactions and calls in flight.
     app.control("latency", json!({"ms": 20})).await;
     let created = app
