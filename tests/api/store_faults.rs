@@ -161,7 +161,7 @@ async fn each_mail_recorded_once(app: &TestApp, who: &[String]) -> Result<usize,
 }
 
 /// [`each_mail_recorded_once`], once the outcomes nobody could record are settled (a background
-/// sweep reads Google again; at most 60 s of real time).
+/// sweep reads Google again; waiting at most [`PATIENCE`]).
 async fn assert_each_mail_recorded_once(app: &TestApp, who: &[String]) -> usize {
     eventually_every(
         Duration::from_millis(100),
