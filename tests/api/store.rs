@@ -1,7 +1,7 @@
 //! The store wired in: the send ledger, the daily mail budget and idempotency keys hold across
 //! requests (and, with PostgreSQL, across gateway processes); a store outage refuses mutations.
 
-use crate::helpers::{admin_token, spawn_app};
+use crate::helpers::{admin_token, eventually, spawn_app};
 use serde_json::json;
 
 #[tokio::test]
@@ -94,8 +94,11 @@ async fn a_store_outage_met_by_tracking_or_campaigns_marks_the_store_failed_at_o
     for path in ["/v1/events", "/v1/campaigns"] {
         let app = spawn_app().await;
         let token = admin_token();
-        let ready: serde_json::Value = app.get("/readyz").await.json().await.unwrap();
-        assert_eq!(ready["status"], "ready", "{path}: {ready}");
+        eventually("the gateway is ready", || async {
+            let ready: serde_json::Value = app.get("/readyz").await.json().await.unwrap();
+            ready["status"] == "ready"
+        })
+        .await;
         app.state.store.close().await;
 
         app.get_as(path, &token)
