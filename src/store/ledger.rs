@@ -103,28 +103,24 @@ impl Store {
     /// Gives up a claim. Answers false when it was no longer ours (its lease ran out and was
     /// taken over): whatever we did meanwhile may have overlapped with the new holder.
     pub async fn release_address(&self, claim: &ClaimToken) -> Result<bool, StoreError> {
-        let released = with_pool!(self, pool => sqlx::query(
+        let released = execute!(
+            self,
             "DELETE FROM address_claims WHERE customer = $1 AND email = $2 AND token = $3",
-        )
-        .bind(&claim.customer)
-        .bind(&claim.email)
-        .bind(&claim.token)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected() == 1))?;
+            &claim.customer,
+            &claim.email,
+            &claim.token
+        )? == 1;
         Ok(released)
     }
 
     /// Deletes claims whose lease ran out (their holders died); answers how many.
     pub async fn prune_claims(&self) -> Result<u64, StoreError> {
         let now = to_millis(self.clock.now());
-        let pruned = with_pool!(self, pool => sqlx::query(
+        let pruned = execute!(
+            self,
             "DELETE FROM address_claims WHERE expires_at <= $1",
-        )
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
+            now
+        )?;
         Ok(pruned)
     }
 }

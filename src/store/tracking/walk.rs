@@ -196,31 +196,27 @@ impl Store {
     pub async fn restart_walk(&self, customer: &str, holder: &str) -> Result<bool, StoreError> {
         let now = to_millis(self.clock.now());
         let walk_id = uuid::Uuid::new_v4().simple().to_string();
-        let restarted = with_pool!(self, pool => sqlx::query(
+        let restarted = execute!(
+            self,
             "UPDATE tracker_walks SET walk_id = $3, started_at = $4, page_token = NULL, \
              token_at = NULL, pages = 0, people = 0 WHERE customer = $1 AND holder = $2",
-        )
-        .bind(customer)
-        .bind(holder)
-        .bind(walk_id)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected() == 1))?;
+            customer,
+            holder,
+            walk_id,
+            now
+        )? == 1;
         Ok(restarted)
     }
 
     /// Gives the tracker lease up (shutdown), so that another replica takes over at once.
     pub async fn release_walk(&self, customer: &str, holder: &str) -> Result<(), StoreError> {
-        with_pool!(self, pool => sqlx::query(
+        execute!(
+            self,
             "UPDATE tracker_walks SET holder = NULL, lease_until = 0 \
              WHERE customer = $1 AND holder = $2",
-        )
-        .bind(customer)
-        .bind(holder)
-        .execute(pool)
-        .await
-        .map(|_| ()))?;
+            customer,
+            holder
+        )?;
         Ok(())
     }
 
