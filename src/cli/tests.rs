@@ -94,44 +94,35 @@ fn an_unknown_flag_is_one_line_too() {
 
 #[test]
 fn serve_without_credentials_names_what_is_missing() {
-    let err = parse(&[SECRET]).validate().unwrap_err().to_string();
+    let err = refused(&[SECRET]);
     assert!(err.contains("GOOGLE_APPLICATION_CREDENTIALS"), "{err}");
 }
 
 #[test]
 fn serve_without_admin_names_the_setting() {
-    let err = parse(&[
+    let err = refused(&[
         "--signer-service-account=sa@p.iam.gserviceaccount.com",
         SECRET,
-    ])
-    .validate()
-    .unwrap_err()
-    .to_string();
+    ]);
     assert!(err.contains("GATEWAY_DELEGATED_ADMIN"), "{err}");
 }
 
 #[test]
 fn serve_without_jwt_key_source_names_the_settings() {
-    let err = parse(&[
+    let err = refused(&[
         "--signer-service-account=sa@p.iam.gserviceaccount.com",
         "--delegated-admin=admin@example.com",
-    ])
-    .validate()
-    .unwrap_err()
-    .to_string();
+    ]);
     assert!(err.contains("GATEWAY_JWT_HS256_SECRET"), "{err}");
 }
 
 #[test]
 fn short_hs256_secret_is_refused() {
-    let err = parse(&[
+    let err = refused(&[
         "--signer-service-account=sa@p.iam.gserviceaccount.com",
         "--delegated-admin=admin@example.com",
         "--jwt-hs256-secret=short",
-    ])
-    .validate()
-    .unwrap_err()
-    .to_string();
+    ]);
     assert!(err.contains("at least 32 bytes"), "{err}");
 }
 
@@ -141,10 +132,16 @@ const VALID: [&str; 3] = [
     SECRET,
 ];
 
+/// Why serve refuses to start with `args`.
+fn refused(args: &[&str]) -> String {
+    parse(args).validate().unwrap_err().to_string()
+}
+
+/// Why serve refuses a valid set of settings plus `extra`.
 fn refusal(extra: &str) -> String {
     let mut args = VALID.to_vec();
     args.push(extra);
-    parse(&args).validate().unwrap_err().to_string()
+    refused(&args)
 }
 
 #[test]

@@ -87,9 +87,7 @@ async fn a_token_in_the_query_string_is_401_even_with_a_valid_header() {
 #[actix_web::test]
 async fn a_string_that_is_not_a_compact_jws_is_401() {
     for garbage in ["hello", "a.b", "a.b.c.d", "eyJ.eyJ.sig=", "...."] {
-        call(&state().await, "/probe", Some(garbage))
-            .await
-            .assert_invalid_token();
+        assert_refused(&state().await, garbage).await;
     }
 }
 
@@ -97,9 +95,7 @@ async fn a_string_that_is_not_a_compact_jws_is_401() {
 async fn a_9_kib_header_is_refused_before_parsing() {
     let header = json!({"alg": "HS256", "typ": "JWT", "pad": "x".repeat(9 * 1024)});
     let token = raw_token(&header, &claims(SEND), "c2ln");
-    call(&state().await, "/probe", Some(&token))
-        .await
-        .assert_invalid_token();
+    assert_refused(&state().await, &token).await;
 }
 
 #[actix_web::test]
@@ -107,9 +103,7 @@ async fn alg_none_is_401() {
     let header = json!({"alg": "none", "typ": "JWT"});
     for signature in ["", "AAAA"] {
         let token = raw_token(&header, &claims(SEND), signature);
-        call(&state().await, "/probe", Some(&token))
-            .await
-            .assert_invalid_token();
+        assert_refused(&state().await, &token).await;
     }
 }
 
@@ -117,9 +111,7 @@ async fn alg_none_is_401() {
 async fn a_wrong_signature_is_401() {
     let other = EncodingKey::from_secret(b"another-secret-another-secret-!!");
     let token = sign(&claims(SEND), Algorithm::HS256, &other, None);
-    call(&state().await, "/probe", Some(&token))
-        .await
-        .assert_invalid_token();
+    assert_refused(&state().await, &token).await;
 }
 
 #[actix_web::test]
@@ -140,9 +132,7 @@ async fn crit_header_is_refused_for_pem_keys() {
     for crit in [json!(["x-must-understand"]), json!([]), json!(["alg"])] {
         let header = json!({"alg": "RS256", "typ": "JWT", "crit": crit, "x-must-understand": 1});
         let token = sign_with_header(&header, &claims(SEND), Algorithm::RS256, &key);
-        call(&state, "/probe", Some(&token))
-            .await
-            .assert_invalid_token();
+        assert_refused(&state, &token).await;
     }
 }
 
@@ -151,9 +141,7 @@ async fn crit_header_is_refused_for_the_hs256_secret() {
     let key = EncodingKey::from_secret(SECRET.as_bytes());
     let header = json!({"alg": "HS256", "crit": ["x-must-understand"], "x-must-understand": 1});
     let token = sign_with_header(&header, &claims(SEND), Algorithm::HS256, &key);
-    call(&state().await, "/probe", Some(&token))
-        .await
-        .assert_invalid_token();
+    assert_refused(&state().await, &token).await;
 }
 
 /// Test-only key pairs, made for these tests with `openssl genpkey` (P-256 and Ed25519).
@@ -183,9 +171,7 @@ async fn es256_and_eddsa_pem_keys_verify_their_own_tokens_beside_rsa_and_hs256()
         let (signed, signature) = token.rsplit_once('.').unwrap();
         let flipped = if signature.starts_with('A') { "B" } else { "A" };
         let forged = format!("{signed}.{flipped}{}", &signature[1..]);
-        call(&state, "/probe", Some(&forged))
-            .await
-            .assert_invalid_token();
+        assert_refused(&state, &forged).await;
     }
     let hs256 = sign(
         &claims(SEND),
@@ -202,9 +188,7 @@ async fn hs256_signed_with_the_rsa_public_key_as_secret_is_401() {
     for key in &rsa_keys()[..2] {
         let confused = EncodingKey::from_secret(key.public_pem.as_bytes());
         let token = sign(&claims(SEND), Algorithm::HS256, &confused, None);
-        call(&state, "/probe", Some(&token))
-            .await
-            .assert_invalid_token();
+        assert_refused(&state, &token).await;
     }
     // Without an HS256 secret, HS256 is not accepted at all.
     let dir = tempfile::tempdir().unwrap();
@@ -216,9 +200,7 @@ async fn hs256_signed_with_the_rsa_public_key_as_secret_is_401() {
     let rsa_only = app_state(settings).await;
     let confused = EncodingKey::from_secret(rsa_keys()[0].public_pem.as_bytes());
     let token = sign(&claims(SEND), Algorithm::HS256, &confused, None);
-    call(&rsa_only, "/probe", Some(&token))
-        .await
-        .assert_invalid_token();
+    assert_refused(&rsa_only, &token).await;
 }
 
 #[actix_web::test]
@@ -229,18 +211,14 @@ async fn an_rs256_token_is_not_verified_by_the_hs256_secret() {
         &rsa_keys()[2].encoding_key(),
         None,
     );
-    call(&state().await, "/probe", Some(&token))
-        .await
-        .assert_invalid_token();
+    assert_refused(&state().await, &token).await;
 }
 
 #[actix_web::test]
 async fn expiry_is_checked_with_the_leeway() {
     let state = state().await;
     let expired = claims_with(SEND, "exp", json!(now() - 60));
-    call(&state, "/probe", Some(&hs256(&expired)))
-        .await
-        .assert_invalid_token();
+    assert_refused(&state, &hs256(&expired)).await;
     let within_leeway = claims_with(SEND, "exp", json!(now() - 20));
     assert_eq!(
         call(&state, "/probe", Some(&hs256(&within_leeway)))
@@ -253,25 +231,19 @@ async fn expiry_is_checked_with_the_leeway() {
 #[actix_web::test]
 async fn a_token_without_exp_is_401() {
     let token = hs256(&claims_with(SEND, "exp", Value::Null));
-    call(&state().await, "/probe", Some(&token))
-        .await
-        .assert_invalid_token();
+    assert_refused(&state().await, &token).await;
 }
 
 #[actix_web::test]
 async fn nbf_in_the_future_is_401() {
     let token = hs256(&claims_with(SEND, "nbf", json!(now() + 120)));
-    call(&state().await, "/probe", Some(&token))
-        .await
-        .assert_invalid_token();
+    assert_refused(&state().await, &token).await;
 }
 
 #[actix_web::test]
 async fn a_wrong_issuer_is_401() {
     let token = hs256(&claims_with(SEND, "iss", json!("https://evil.example.com")));
-    call(&state().await, "/probe", Some(&token))
-        .await
-        .assert_invalid_token();
+    assert_refused(&state().await, &token).await;
 }
 
 #[actix_web::test]
@@ -279,9 +251,7 @@ async fn a_wrong_or_missing_audience_is_401() {
     let state = state().await;
     for aud in [json!("someone-else"), json!(["a", "b"]), Value::Null] {
         let token = hs256(&claims_with(SEND, "aud", aud));
-        call(&state, "/probe", Some(&token))
-            .await
-            .assert_invalid_token();
+        assert_refused(&state, &token).await;
     }
     let listed = hs256(&claims_with(SEND, "aud", json!(["x", AUDIENCE])));
     assert_eq!(call(&state, "/probe", Some(&listed)).await.status, 200);
@@ -290,9 +260,7 @@ async fn a_wrong_or_missing_audience_is_401() {
 #[actix_web::test]
 async fn a_missing_subject_is_401() {
     let token = hs256(&claims_with(SEND, "sub", Value::Null));
-    call(&state().await, "/probe", Some(&token))
-        .await
-        .assert_invalid_token();
+    assert_refused(&state().await, &token).await;
 }
 
 #[actix_web::test]
@@ -301,9 +269,7 @@ async fn a_lifetime_over_the_maximum_is_401() {
     let mut claims = claims(SEND);
     claims["iat"] = json!(now);
     claims["exp"] = json!(now + 25 * 3600);
-    call(&state().await, "/probe", Some(&hs256(&claims)))
-        .await
-        .assert_invalid_token();
+    assert_refused(&state().await, &hs256(&claims)).await;
 }
 
 #[actix_web::test]

@@ -163,9 +163,7 @@ async fn forged_tokens_never_cause_a_fetch() {
         claims_with(SEND, "exp", json!(now() - 3600)),
     ] {
         let token = sign(&claims, Algorithm::RS256, &key, Some("unknown"));
-        call(&state, "/probe", Some(&token))
-            .await
-            .assert_invalid_token();
+        assert_refused(&state, &token).await;
     }
     let token = sign(
         &claims(SEND),
@@ -173,9 +171,7 @@ async fn forged_tokens_never_cause_a_fetch() {
         &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
         Some("unknown"),
     );
-    call(&state, "/probe", Some(&token))
-        .await
-        .assert_invalid_token();
+    assert_refused(&state, &token).await;
     assert_eq!(issuer.lock().unwrap().fetches, 1, "only the start fetch");
 }
 
@@ -223,9 +219,7 @@ async fn a_key_removed_from_the_set_stops_verifying_tokens_it_verified_before() 
     // The scheduled refresh loads a set without `a`: the kept token is verified again, and fails.
     issuer.lock().unwrap().keys = vec![rsa_keys()[1].jwk("b")];
     jwks(&state).fetch(false).await.unwrap();
-    call(&state, "/probe", Some(&token))
-        .await
-        .assert_invalid_token();
+    assert_refused(&state, &token).await;
 }
 
 #[actix_web::test]
@@ -304,7 +298,5 @@ async fn crit_header_is_refused_for_jwks_keys() {
     let header = json!({"alg": "RS256", "kid": "a", "crit": ["x-must-understand"],
         "x-must-understand": 1});
     let token = sign_with_header(&header, &claims(SEND), Algorithm::RS256, &key);
-    call(&state, "/probe", Some(&token))
-        .await
-        .assert_invalid_token();
+    assert_refused(&state, &token).await;
 }
