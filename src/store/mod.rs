@@ -35,15 +35,22 @@ macro_rules! execute {
 /// `Result<T, sqlx::Error>`). Answers `Result<Vec<T>, sqlx::Error>`.
 macro_rules! fetch_all {
     ($store:expr, $sql:expr, [$($bind:expr),* $(,)?], |$row:ident| $decode:expr $(,)?) => {
-        with_pool!($store, pool => sqlx::query($sql)
+        with_pool!($store, pool => decode_rows!(sqlx::query($sql)
             $(.bind($bind))*
             .fetch_all(pool)
-            .await
-            .and_then(|rows| {
-                rows.iter()
-                    .map(|$row| $decode)
-                    .collect::<Result<Vec<_>, sqlx::Error>>()
-            }))
+            .await, |$row| $decode))
+    };
+}
+
+/// Decodes every row of a fetch's `$rows` (`Result<Vec<Row>, sqlx::Error>`) with `$decode`, as
+/// [`fetch_all!`] does; for queries built with [`sqlx::QueryBuilder`].
+macro_rules! decode_rows {
+    ($rows:expr, |$row:ident| $decode:expr $(,)?) => {
+        $rows.and_then(|rows| {
+            rows.iter()
+                .map(|$row| $decode)
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+        })
     };
 }
 

@@ -124,11 +124,7 @@ impl Store {
             // One more than the limit tells whether rows were left out.
             query.push(" ORDER BY at DESC, id DESC LIMIT ");
             query.push_bind(SEARCH_LIMIT + 1);
-            query
-                .build()
-                .fetch_all(pool)
-                .await
-                .and_then(|rows| rows.iter().map(|row| event_from_row!(row)).collect::<Result<Vec<_>, _>>())
+            decode_rows!(query.build().fetch_all(pool).await, |row| event_from_row!(row))
         })?;
         let truncated = events.len() > usize::try_from(SEARCH_LIMIT).unwrap_or(usize::MAX);
         events.truncate(usize::try_from(SEARCH_LIMIT).unwrap_or(usize::MAX));

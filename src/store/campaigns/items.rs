@@ -245,11 +245,7 @@ impl Store {
             }
             query.push(" ORDER BY id LIMIT ");
             query.push_bind(limit + 1);
-            query
-                .build()
-                .fetch_all(pool)
-                .await
-                .and_then(|rows| rows.iter().map(|row| item_from_row!(row)).collect::<Result<Vec<_>, _>>())
+            decode_rows!(query.build().fetch_all(pool).await, |row| item_from_row!(row))
         })?;
         let next = crate::store::next_page(&mut items, limit, |i| i.id);
         Ok(ItemPage { items, next })

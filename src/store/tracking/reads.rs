@@ -145,13 +145,13 @@ impl Store {
             query.push(" AND email");
             crate::store::push_in(&mut query, emails);
             query.push(" ORDER BY id");
-            query.build().fetch_all(pool).await.and_then(|rows| rows.iter().map(|row| {
-                Ok::<_, sqlx::Error>((
+            decode_rows!(query.build().fetch_all(pool).await, |row| {
+                Ok((
                     row.try_get::<String, _>("email")?,
                     row.try_get::<String, _>("change")?,
                     row.try_get::<i64, _>("at")?,
                 ))
-            }).collect::<Result<Vec<_>, _>>())
+            })
         })?;
         for (email, change, at) in rows {
             if let Some(kind) = ChangeKind::parse(&change) {
@@ -180,8 +180,8 @@ impl Store {
             query.push(" AND email");
             crate::store::push_in(&mut query, emails);
             query.push(" ORDER BY email");
-            query.build().fetch_all(pool).await.and_then(|rows| rows.iter().map(|row| {
-                Ok::<_, sqlx::Error>(TrackedPerson {
+            decode_rows!(query.build().fetch_all(pool).await, |row| {
+                Ok(TrackedPerson {
                     email: row.try_get("email")?,
                     state: row.try_get("state")?,
                     mails_sent_count: row.try_get("mails_sent_count")?,
@@ -189,7 +189,7 @@ impl Store {
                     listed: row.try_get("listed")?,
                     missing_since: row.try_get::<Option<i64>, _>("missing_since")?.map(from_millis),
                 })
-            }).collect::<Result<Vec<_>, _>>())
+            })
         })?;
         Ok(people)
     }
