@@ -237,6 +237,14 @@ mod tests {
         )
     }
 
+    /// A breaker that one failure opened for 5 s, once those 5 s are over (it lets a probe in).
+    async fn past_its_open_period() -> CircuitBreaker {
+        let breaker = breaker(1, 5);
+        breaker.admit().unwrap().record(true);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        breaker
+    }
+
     #[tokio::test(start_paused = true)]
     async fn opens_after_threshold_and_closes_after_a_good_probe() {
         let breaker = breaker(3, 10);
@@ -268,18 +276,14 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_failed_probe_reopens() {
-        let breaker = breaker(1, 5);
-        breaker.admit().unwrap().record(true);
-        tokio::time::advance(Duration::from_secs(5)).await;
+        let breaker = past_its_open_period().await;
         breaker.admit().unwrap().record(true);
         assert_eq!(breaker.state(), BreakerState::Open);
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_probe_dropped_without_a_verdict_lets_the_next_one_through() {
-        let breaker = breaker(1, 5);
-        breaker.admit().unwrap().record(true);
-        tokio::time::advance(Duration::from_secs(5)).await;
+        let breaker = past_its_open_period().await;
         let probe = breaker.admit().unwrap();
         assert_eq!(probe.admission(), Admission::Probe);
         // As when actix drops a handler whose client went away in the middle of the call.
