@@ -8,7 +8,7 @@
 //! a reader that saw `n` will never later find a smaller one. Keep the append the last write of
 //! its transaction, so that the lock is held briefly.
 
-use super::clock::{duration_millis, from_millis, to_millis};
+use super::clock::{from_millis, to_millis};
 use super::{Store, StoreError, StoreTx};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -221,8 +221,7 @@ impl Store {
         lease: Duration,
         limit: u32,
     ) -> Result<Vec<Delivery>, StoreError> {
-        let now = to_millis(self.clock.now());
-        let until = now.saturating_add(duration_millis(lease));
+        let (now, until) = self.clock.lease(lease);
         // The conditions are repeated outside the subquery: PostgreSQL re-checks them on a row
         // another replica leased meanwhile, so one delivery never goes to two holders.
         let deliveries = fetch_all!(

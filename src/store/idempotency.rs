@@ -1,7 +1,7 @@
 //! Idempotency-Keys across replicas: a pending row first, then the stored answer
 //! (Stripe's design, as in zero-to-production's `try_processing`).
 
-use super::clock::{duration_millis, to_millis};
+use super::clock::{duration_millis, new_token, to_millis};
 use super::{Caller, Store, StoreError};
 use sqlx::Row;
 use std::time::Duration;
@@ -51,9 +51,8 @@ impl Store {
     ) -> Result<IdempotencyStart, StoreError> {
         // A row pruned or abandoned between two statements leaves nothing to read: go round.
         for _ in 0..5 {
-            let now = to_millis(self.clock.now());
-            let executor = uuid::Uuid::new_v4().simple().to_string();
-            let lease_until = now.saturating_add(duration_millis(lease));
+            let (now, lease_until) = self.clock.lease(lease);
+            let executor = new_token();
             let expires_at = now.saturating_add(duration_millis(ttl));
             let ticket = IdempotencyTicket {
                 caller: caller.clone(),

@@ -1,7 +1,7 @@
 //! The send ledger: a claim per (customer, email), taken before any send or cancel, so that two
 //! requests, two replicas, or a request and a campaign never act on one person at once.
 
-use super::clock::{duration_millis, from_millis, to_millis};
+use super::clock::{from_millis, new_token, to_millis};
 use super::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -51,9 +51,8 @@ impl Store {
         // A release between our failed upsert and the read of the holder's lease leaves nothing
         // to read: try again; a handful of rounds only happens under a release storm.
         for _ in 0..5 {
-            let now = to_millis(self.clock.now());
-            let token = uuid::Uuid::new_v4().simple().to_string();
-            let expires_at = now.saturating_add(duration_millis(lease));
+            let (now, expires_at) = self.clock.lease(lease);
+            let token = new_token();
             // One statement: the insert, or the takeover of an expired lease, is atomic on both
             // databases (PostgreSQL re-checks the WHERE on the row it locked).
             let claimed = with_pool!(self, pool => sqlx::query(

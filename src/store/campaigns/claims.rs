@@ -4,7 +4,7 @@
 
 use super::count;
 use super::items::KnownInvitation;
-use crate::store::clock::{duration_millis, from_millis, to_millis};
+use crate::store::clock::{from_millis, new_token, to_millis};
 use crate::store::{RowLock, Store, StoreError};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -99,9 +99,8 @@ impl Store {
         limit: u32,
         lease: Duration,
     ) -> Result<Vec<ItemLease>, StoreError> {
-        let now = to_millis(self.clock.now());
-        let until = now.saturating_add(duration_millis(lease));
-        let token = uuid::Uuid::new_v4().simple().to_string();
+        let (now, until) = self.clock.lease(lease);
+        let token = new_token();
         let pick = "SELECT id FROM campaign_items WHERE campaign_id = $3 \
              AND due_at IS NOT NULL AND due_at <= $4 \
              AND (lease_until IS NULL OR lease_until <= $4) \

@@ -4,7 +4,7 @@
 use super::{
     CAMPAIGN_COLUMNS, CampaignRecord, CampaignState, NewCampaign, Reminders, count, strings,
 };
-use crate::store::clock::{duration_millis, from_millis, to_millis};
+use crate::store::clock::{from_millis, new_token, to_millis};
 use crate::store::{Caller, OutboxEvent, Store, StoreError};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -114,9 +114,8 @@ impl Store {
         campaign_id: &str,
         lease: Duration,
     ) -> Result<bool, StoreError> {
-        let now = to_millis(self.clock.now());
-        let until = now.saturating_add(duration_millis(lease));
-        let token = uuid::Uuid::new_v4().simple().to_string();
+        let (now, until) = self.clock.lease(lease);
+        let token = new_token();
         let claimed = execute!(
             self,
             "UPDATE campaigns SET plan_token = $2, plan_until = $3 \
