@@ -22,7 +22,7 @@ use std::time::Duration;
 mod wait;
 pub use wait::{
     PATIENCE, campaign_at, campaign_completed, campaign_when, eventually, eventually_every,
-    worker_passes,
+    worker_passes, worker_passes_at,
 };
 
 static TRACING: Once = Once::new();

@@ -125,6 +125,43 @@ pub async fn worker_passes(state: &AppState, passes: u64) {
         .expect("the campaign worker runs");
 }
 
+/// The campaign worker passes the gateway at `base` has finished, read from its `/metrics`
+/// (`gateway_campaign_worker_passes_total`): the pass counter of a separate process.
+async fn passes_at(base: &str) -> Result<u64, String> {
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .map_err(|err| err.to_string())?
+        .text()
+        .await
+        .map_err(|err| err.to_string())?;
+    text.lines()
+        .find_map(|line| line.strip_prefix("gateway_campaign_worker_passes_total "))
+        .and_then(|value| value.trim().parse::<f64>().ok())
+        .map(|value| value as u64)
+        .ok_or_else(|| "no gateway_campaign_worker_passes_total sample".into())
+}
+
+/// [`worker_passes`] for a gateway process at `base`, read through its `/metrics`: waits
+/// until its campaign worker has finished `passes` whole passes that began after this call.
+pub async fn worker_passes_at(base: &str, passes: u64) {
+    // The pass under way may have begun before the caller's change.
+    let target = passes_at(base)
+        .await
+        .expect("the gateway exports its passes")
+        + passes
+        + 1;
+    eventually(
+        &format!("{base}'s campaign worker finishes {passes} more passes"),
+        || async {
+            match passes_at(base).await? {
+                done if done >= target => Ok(()),
+                done => Err(format!("{done} of {target} passes")),
+            }
+        },
+    )
+    .await;
+}
+
 impl TestApp {
     /// Waits until the campaign worker has finished `passes` whole passes that began after
     /// this call: whatever the worker would do at the store clock's current time, it has done
