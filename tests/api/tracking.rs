@@ -41,7 +41,7 @@ pub async fn tracked_app(clock: &Clock, tune: impl FnOnce(&mut Settings)) -> Tes
 
 /// Waits until a walk finished at the clock's current time.
 pub async fn walk_done(app: &TestApp, clock: &Clock) {
-    let store = app.state.invitations.store().clone();
+    let store = app.state.store.clone();
     let now = clock.now();
     eventually("a walk finishes", || {
         let store = store.clone();
@@ -138,7 +138,7 @@ async fn the_tracker_walks_inside_the_background_share_of_the_google_budget() {
         interactive_lists,
         "the tracker made no call"
     );
-    let store = app.state.invitations.store();
+    let store = &app.state.store;
     assert!(
         store
             .tracked_summary("my_customer")
