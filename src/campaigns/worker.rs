@@ -5,7 +5,7 @@
 
 use crate::campaigns::{Campaigns, OUTCOMES, SWEEP_ROUNDS, planning};
 use crate::invitations::CallerId;
-use crate::invitations::campaign::{CampaignSend, DryRunVerdict};
+use crate::invitations::background::{Background, DryRunVerdict, ItemMail, ItemSend};
 use crate::invitations::email::Email;
 use crate::invitations::outcome::{InvitationState, ItemError, ItemErrorCode, Outcome};
 use crate::store::{CampaignRecord, CampaignState, ItemLease, ItemUpdate, StoreError};
@@ -25,7 +25,10 @@ const BUSY_ATTEMPTS: u32 = 10;
 
 mod step;
 
-use step::{CampaignAudit, Step, complete, failed, record_settled, seen_of, store_wait_from};
+use step::{
+    CampaignAudit, Step, StillOurs, Stop, complete, failed, record_settled, seen_of,
+    store_wait_from,
+};
 
 impl Campaigns {
     /// Works on due campaigns until `stop` turns true; the items in flight then finish (or
@@ -270,7 +273,7 @@ impl Campaigns {
                 // An earlier holder stopped after it may have mailed: Google says first.
                 match self
                     .invitations
-                    .read_for_campaign(&record.id, email, calls)
+                    .read_in_background(work(record, calls), email)
                     .await
                 {
                     Ok(seen) => {
@@ -278,7 +281,7 @@ impl Campaigns {
                         // against what Google shows now.
                         for settled in self
                             .invitations
-                            .settle_for_campaign(email, seen.as_ref(), &record.id)
+                            .settle_seen(email, seen.as_ref(), &record.id)
                             .await
                         {
                             record_settled(&self.audit, &settled);
@@ -302,25 +305,14 @@ impl Campaigns {
         } else {
             seen_of(item)
         };
-        let sent = self
-            .invitations
-            .send_for_campaign(
-                item,
-                creator,
-                email,
-                record.resend,
-                seen.as_ref(),
-                &self.audit_for(record, creator),
-                calls,
-            )
-            .await;
-        match sent {
-            CampaignSend::Stopped => Step::Release {
-                due: self.now(),
-                error: None,
-                hold: false,
-            },
-            CampaignSend::Done { outcome, error } => match outcome {
+        let mail = ItemMail {
+            email,
+            resend: record.resend,
+            seen: seen.as_ref(),
+        };
+        match self.send(record, creator, item, mail, calls).await {
+            ItemSend::Refused(stop) => self.stopped(item, stop),
+            ItemSend::Done { outcome, error } => match outcome {
                 Outcome::Sent | Outcome::Resent => Step::Complete(ItemUpdate {
                     outcome: outcome.as_str().to_owned(),
                     mailed: true,
@@ -357,7 +349,7 @@ impl Campaigns {
         // Never remind someone who accepted or declined: read first, always.
         let seen = match self
             .invitations
-            .read_for_campaign(&record.id, email, calls)
+            .read_in_background(work(record, calls), email)
             .await
         {
             Ok(seen) => seen,
@@ -371,41 +363,30 @@ impl Campaigns {
                 keep(true, self.next_reminder(record, item.reminders + 1))
             }
             Some(InvitationState::Invited) => {
-                match self
-                    .invitations
-                    .send_for_campaign(
-                        item,
-                        creator,
-                        email,
-                        true,
-                        seen.as_ref(),
-                        &self.audit_for(record, creator),
-                        calls,
-                    )
-                    .await
-                {
-                    CampaignSend::Stopped => Step::Release {
-                        due: self.now(),
-                        error: None,
-                        hold: false,
-                    },
-                    CampaignSend::Done {
+                let mail = ItemMail {
+                    email,
+                    resend: true,
+                    seen: seen.as_ref(),
+                };
+                match self.send(record, creator, item, mail, calls).await {
+                    ItemSend::Refused(stop) => self.stopped(item, stop),
+                    ItemSend::Done {
                         outcome: Outcome::Sent | Outcome::Resent,
                         ..
                     } => keep(true, self.next_reminder(record, item.reminders + 1)),
-                    CampaignSend::Done {
+                    ItemSend::Done {
                         outcome: Outcome::AlreadyAccepted,
                         ..
                     } => complete("accepted"),
-                    CampaignSend::Done {
+                    ItemSend::Done {
                         outcome: Outcome::Failed,
                         error: Some(error),
                     } => self.on_error(item, &error),
-                    CampaignSend::Done {
+                    ItemSend::Done {
                         outcome: Outcome::Unknown,
                         error,
                     } => self.unknown(item, error),
-                    CampaignSend::Done { .. } => keep(false, None),
+                    ItemSend::Done { .. } => keep(false, None),
                 }
             }
             // Withdrawn meanwhile (or gone): no more reminders.
@@ -423,7 +404,7 @@ impl Campaigns {
         let seen = (item.attempts == 0).then(|| seen_of(item)).flatten();
         match self
             .invitations
-            .classify_for_campaign(&record.id, email, record.resend, seen.as_ref(), calls)
+            .dry_run_verdict(work(record, calls), email, record.resend, seen.as_ref())
             .await
         {
             Ok(DryRunVerdict::WouldSend) => complete("would_send"),
@@ -434,16 +415,40 @@ impl Campaigns {
         }
     }
 
-    /// The audit trail of `record`'s mails, made by `creator`.
-    fn audit_for<'a>(
-        &'a self,
-        record: &'a CampaignRecord,
-        creator: &'a CallerId,
-    ) -> CampaignAudit<'a> {
-        CampaignAudit {
+    /// Mails `item` through the domain's one safe send, with the campaign's check before the
+    /// call and its audit trail, made by `creator`.
+    async fn send(
+        &self,
+        record: &CampaignRecord,
+        creator: &CallerId,
+        item: &ItemLease,
+        mail: ItemMail<'_>,
+        calls: &Arc<AtomicU64>,
+    ) -> ItemSend<Stop> {
+        let guard = StillOurs {
+            store: self.store(),
+            lease: item,
+        };
+        let audit = CampaignAudit {
             audit: &self.audit,
             campaign_id: &record.id,
             creator,
+        };
+        self.invitations
+            .send_item(work(record, calls), creator, mail, &guard, &audit)
+            .await
+    }
+
+    /// A mail the campaign's check refused: paused, cancelled or no longer ours, the item
+    /// goes back untouched; the store unable to say is a wait like any outage.
+    fn stopped(&self, item: &ItemLease, stop: Stop) -> Step {
+        match stop {
+            Stop::NotRunning | Stop::LeaseLost => Step::Release {
+                due: self.now(),
+                error: None,
+                hold: false,
+            },
+            Stop::Store(error) => self.on_error(item, &error),
         }
     }
 
@@ -538,5 +543,13 @@ impl Campaigns {
             }
         }
         Ok(())
+    }
+}
+
+/// The background work of `record`: its id and the counter of its Google calls.
+fn work<'a>(record: &'a CampaignRecord, calls: &'a Arc<AtomicU64>) -> Background<'a> {
+    Background {
+        id: &record.id,
+        calls,
     }
 }

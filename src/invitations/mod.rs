@@ -2,9 +2,9 @@
 //! actix-web; the handlers in `routes` call it and serialise what it returns.
 
 pub mod audit;
+pub mod background;
 pub mod batch;
 pub mod budget;
-pub mod campaign;
 pub mod csv;
 pub mod denials;
 pub mod durable;
@@ -351,7 +351,7 @@ impl Invitations {
             durable: &self.durable,
             caller,
             request_id,
-            campaign: None,
+            context: None,
         };
         self.mutate(
             (Action::Send, caller),
@@ -359,17 +359,20 @@ impl Invitations {
             observer,
             request_id,
             async |email, ctx| {
-                mutation::send_one(
+                let sent = mutation::send_one(
                     &self.google,
                     &self.eligibility,
-                    email,
-                    resend,
-                    None,
+                    (email, resend, None),
                     budget,
                     trail,
+                    &mutation::Unguarded,
                     &ctx,
                 )
-                .await
+                .await;
+                match sent {
+                    Ok(done) => done,
+                    Err(never) => match never {},
+                }
             },
         )
         .await
@@ -389,7 +392,7 @@ impl Invitations {
             durable: &self.durable,
             caller,
             request_id,
-            campaign: None,
+            context: None,
         };
         self.mutate(
             (Action::Cancel, caller),

@@ -3,11 +3,12 @@
 
 use crate::audit::{AuditLog, AuditRecord};
 use crate::invitations::CallerId;
-use crate::invitations::campaign::Seen;
-use crate::invitations::mutation::{self, Action, Done, MutationObserver};
+use crate::invitations::background::Seen;
+use crate::invitations::durable::store_unavailable;
+use crate::invitations::mutation::{self, Action, Done, MutationObserver, SendGuard};
 use crate::invitations::outcome::{InvitationState, ItemError, ItemErrorCode};
 use crate::invitations::settle::Settled;
-use crate::store::{ItemLease, ItemUpdate};
+use crate::store::{CampaignState, ItemLease, ItemUpdate, Store};
 use chrono::{DateTime, Utc};
 
 /// What becomes of a claimed item.
@@ -21,6 +22,46 @@ pub(super) enum Step {
         error: Option<ItemError>,
         hold: bool,
     },
+}
+
+/// Why a campaign's mail was not let out just before its call to Google.
+#[derive(Debug)]
+pub(super) enum Stop {
+    /// The campaign was paused or cancelled meanwhile: the item goes back as it was.
+    NotRunning,
+    /// The item's lease ran out (another holder may have it): the item goes back as it was.
+    LeaseLost,
+    /// The store could not say: a wait, like any outage.
+    Store(ItemError),
+}
+
+/// The campaign's check of one item's mail: it goes out only while the campaign runs and the
+/// item's lease holds, and the item is marked `mailing` first, so whoever takes it over later
+/// reads Google before acting.
+pub(super) struct StillOurs<'a> {
+    pub(super) store: &'a Store,
+    pub(super) lease: &'a ItemLease,
+}
+
+impl SendGuard for StillOurs<'_> {
+    type Refusal = Stop;
+
+    async fn before_call(&self) -> Result<(), Stop> {
+        let unavailable = |_| Stop::Store(store_unavailable());
+        let state = self
+            .store
+            .campaign_state(&self.lease.campaign_id)
+            .await
+            .map_err(unavailable)?;
+        if state != Some(CampaignState::Running) {
+            return Err(Stop::NotRunning);
+        }
+        match self.store.mark_item_mailing(self.lease).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Stop::LeaseLost),
+            Err(err) => Err(unavailable(err)),
+        }
+    }
 }
 
 /// The campaign's side of the audit trail, as a request's is the caller's: no mail while the
