@@ -3,6 +3,7 @@
 //! with bounded concurrency. Pause, resume and cancel are rows in the store that it re-reads
 //! before claiming and before each Google call.
 
+use crate::audit::AuditTrail;
 use crate::campaigns::{Campaigns, OUTCOMES, SWEEP_ROUNDS, planning};
 use crate::invitations::CallerId;
 use crate::invitations::background::{Background, DryRunVerdict, ItemMail, ItemSend};
@@ -25,10 +26,7 @@ const BUSY_ATTEMPTS: u32 = 10;
 
 mod step;
 
-use step::{
-    CampaignAudit, Step, StillOurs, Stop, complete, failed, record_settled, seen_of,
-    store_wait_from,
-};
+use step::{Step, StillOurs, Stop, complete, failed, seen_of, store_wait_from};
 
 impl Campaigns {
     /// Works on due campaigns until `stop` turns true; the items in flight then finish (or
@@ -48,7 +46,7 @@ impl Campaigns {
                 // Outcomes nobody could record (a process cut off, a store that could not
                 // write) are settled by reading Google again.
                 for settled in self.invitations.settle_abandoned().await {
-                    record_settled(&self.audit, &settled);
+                    self.audit.record_settled_by_worker(&settled);
                 }
             }
             sweep_in -= 1;
@@ -126,16 +124,22 @@ impl Campaigns {
                 _ => OUTAGE_WAIT,
             };
             let until = self.now() + chrono::Duration::from_std(wait).unwrap_or_default();
-            self.store()
-                .set_campaign_state(
-                    &record.id,
-                    &[CampaignState::Running],
-                    CampaignState::Waiting,
-                    Some(until),
-                )
-                .await?;
+            self.hold(record, until).await?;
         }
         Ok(())
+    }
+
+    /// Puts the running campaign in `waiting` until `until`.
+    async fn hold(&self, record: &CampaignRecord, until: DateTime<Utc>) -> Result<(), StoreError> {
+        self.store()
+            .set_campaign_state(
+                &record.id,
+                &[CampaignState::Running],
+                CampaignState::Waiting,
+                Some(until),
+            )
+            .await
+            .map(drop)
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -284,7 +288,7 @@ impl Campaigns {
                             .settle_seen(email, seen.as_ref(), &record.id)
                             .await
                         {
-                            record_settled(&self.audit, &settled);
+                            self.audit.record_settled_by_worker(&settled);
                         }
                         if seen
                             .as_ref()
@@ -429,11 +433,8 @@ impl Campaigns {
             store: self.store(),
             lease: item,
         };
-        let audit = CampaignAudit {
-            audit: &self.audit,
-            campaign_id: &record.id,
-            creator,
-        };
+        let sinks = (&*self.audit, self.invitations.emails());
+        let audit = AuditTrail::campaign(sinks, &record.id, creator);
         self.invitations
             .send_item(work(record, calls), creator, mail, &guard, &audit)
             .await
@@ -531,14 +532,7 @@ impl Campaigns {
                     .release_campaign_item(item, due, error, nothing_sent)
                     .await?;
                 if hold {
-                    store
-                        .set_campaign_state(
-                            &record.id,
-                            &[CampaignState::Running],
-                            CampaignState::Waiting,
-                            Some(due),
-                        )
-                        .await?;
+                    self.hold(record, due).await?;
                 }
             }
         }

@@ -169,25 +169,6 @@ impl Invitations {
         self.durable.watch().await;
     }
 
-    /// Runs `work` (a send or cancel of a batch of `batch_len` addresses) once per
-    /// Idempotency-Key across every replica; later and concurrent requests with the key get
-    /// its answer.
-    pub async fn run_once<F>(
-        &self,
-        scope: &IdempotencyScope,
-        batch_len: usize,
-        work: F,
-    ) -> Result<Answer, IdempotencyError>
-    where
-        F: Future<Output = Result<MutationResponse, StoreUnavailable>>,
-    {
-        // As long as the batch can take: its rounds of `concurrency` items, each its budget.
-        let rounds = u32::try_from(batch_len.div_ceil(self.concurrency)).unwrap_or(u32::MAX);
-        let lease = self.item_budget.saturating_mul(rounds.max(1));
-        let work = async { work.await.map_err(IdempotencyError::from) };
-        idempotency::run_once(&self.durable, self.idempotency_ttl, lease, scope, 200, work).await
-    }
-
     /// Runs `work`, which only writes to the store (a campaign made of a send's addresses), once
     /// per Idempotency-Key across every replica: later and concurrent requests with the key get
     /// its answer, stored with `status`. An error of `work` must mean that it left nothing
@@ -282,34 +263,54 @@ impl Invitations {
         .await
     }
 
-    /// isInvitableUser for every address, through the cache.
-    pub async fn check(&self, batch: &EmailBatch, request_id: &str) -> Vec<EligibilityResult> {
+    /// As [`Invitations::fan_out`], for `work` on each admitted address; an entry that may not
+    /// reach Google is `refused(what the caller sent, trimmed, why)`.
+    async fn fan_out_admitted<'a, T, F, Fut>(
+        &self,
+        batch: &'a EmailBatch,
+        request_id: &str,
+        refused: fn(&str, ItemError) -> T,
+        work: F,
+    ) -> Vec<T>
+    where
+        F: Fn(&'a Email, CallContext) -> Fut,
+        Fut: Future<Output = T>,
+    {
+        let work = &work;
         self.fan_out(batch, request_id, |entry, ctx| async move {
-            let email = match self.admit(entry) {
-                Ok(email) => email,
-                Err(error) => return eligibility_error(entry.raw().trim(), error),
-            };
-            match self.eligibility.check(&self.google, email, &ctx).await {
-                Ok(answer) => EligibilityResult {
-                    email: email.to_string(),
-                    eligible: Some(answer.checked.eligible),
-                    checked_at: Some(answer.checked.checked_at),
-                    cached: Some(answer.cached),
-                    error: None,
-                },
-                Err(err) => eligibility_error(email.as_str(), ItemError::from_upstream(&err)),
+            match self.admit(entry) {
+                Ok(email) => work(email, ctx).await,
+                Err(error) => refused(entry.raw().trim(), error),
             }
         })
         .await
     }
 
+    /// isInvitableUser for every address, through the cache.
+    pub async fn check(&self, batch: &EmailBatch, request_id: &str) -> Vec<EligibilityResult> {
+        self.fan_out_admitted(
+            batch,
+            request_id,
+            eligibility_error,
+            |email, ctx| async move {
+                match self.eligibility.check(&self.google, email, &ctx).await {
+                    Ok(answer) => EligibilityResult {
+                        email: email.to_string(),
+                        eligible: Some(answer.checked.eligible),
+                        checked_at: Some(answer.checked.checked_at),
+                        cached: Some(answer.cached),
+                        error: None,
+                    },
+                    Err(err) => eligibility_error(email.as_str(), ItemError::from_upstream(&err)),
+                }
+            },
+        )
+        .await
+    }
+
     /// The invitation of every address; `not_found` is a per-item error.
     pub async fn lookup(&self, batch: &EmailBatch, request_id: &str) -> Vec<LookupResult> {
-        self.fan_out(batch, request_id, |entry, ctx| async move {
-            let email = match self.admit(entry) {
-                Ok(email) => email,
-                Err(error) => return lookup_error(entry.raw().trim(), error),
-            };
+        self.fan_out_admitted(batch, request_id, lookup_error, |email, ctx| async move {
             match self.google.get(email.as_str(), &ctx).await {
                 Ok(invitation) => LookupResult {
                     email: email.to_string(),

@@ -1,13 +1,10 @@
 //! What becomes of a claimed campaign item ([`Step`]), the helpers that make one, and the
-//! campaign's side of the audit trail.
+//! campaign's check of a mail just before its call to Google ([`StillOurs`]).
 
-use crate::audit::{AuditLog, AuditRecord};
-use crate::invitations::CallerId;
 use crate::invitations::background::Seen;
 use crate::invitations::durable::store_unavailable;
-use crate::invitations::mutation::{self, Action, Done, MutationObserver, SendGuard};
+use crate::invitations::mutation::SendGuard;
 use crate::invitations::outcome::{InvitationState, ItemError, ItemErrorCode};
-use crate::invitations::settle::Settled;
 use crate::store::{CampaignState, ItemLease, ItemUpdate, Store};
 use chrono::{DateTime, Utc};
 
@@ -61,51 +58,6 @@ impl SendGuard for StillOurs<'_> {
             Ok(false) => Err(Stop::LeaseLost),
             Err(err) => Err(unavailable(err)),
         }
-    }
-}
-
-/// The campaign's side of the audit trail, as a request's is the caller's: no mail while the
-/// audit file cannot take records (the item waits, it is not failed), and every mail recorded
-/// in the audit log target and file with its campaign and its creator as the caller.
-pub(super) struct CampaignAudit<'a> {
-    pub(super) audit: &'a AuditLog,
-    pub(super) campaign_id: &'a str,
-    pub(super) creator: &'a CallerId,
-}
-
-impl MutationObserver for CampaignAudit<'_> {
-    fn allow_change(&self) -> Result<(), ItemError> {
-        self.audit.check_writable().map_err(|err| {
-            tracing::error!(error = %err, "audit trail unavailable: campaign mail held back");
-            mutation::audit_unavailable()
-        })
-    }
-
-    fn record(&self, action: Action, done: &Done) {
-        let record = AuditRecord::of_item(action, self.campaign_id, done)
-            .caller_id(&self.creator.iss, &self.creator.sub)
-            .route("campaign worker")
-            .campaign(self.campaign_id);
-        if let Err(err) = self.audit.record(&record) {
-            // This mail is made (its record reached the audit log target); the next one is
-            // held back by allow_change.
-            tracing::error!(error = %err, "audit record of a campaign mail could not be written");
-        }
-    }
-
-    fn record_settled(&self, settled: &Settled) {
-        record_settled(self.audit, settled);
-    }
-}
-
-/// Writes a settled outcome to the audit log target and file.
-pub(super) fn record_settled(audit: &AuditLog, settled: &Settled) {
-    let mut record = AuditRecord::of_settled(settled);
-    if settled.campaign_id.is_some() {
-        record = record.route("campaign worker");
-    }
-    if let Err(err) = audit.record(&record) {
-        tracing::error!(error = %err, "audit record of a settled outcome could not be written");
     }
 }
 
