@@ -100,27 +100,13 @@ fn top_level_modules_import_each_other_in_one_direction() {
 
 #[test]
 fn handlers_never_name_google_or_the_store() {
-    let mut violations = Vec::new();
-    for source in sources().iter().filter(|s| s.module == "routes") {
-        for word in BEHIND_THE_DOMAIN {
-            if contains_word(&source.code, word) {
-                violations.push(format!("{} names `{word}`", source.path.display()));
-            }
-        }
-    }
+    let violations = named_in("routes", BEHIND_THE_DOMAIN);
     assert!(violations.is_empty(), "{}", violations.join("\n"));
 }
 
 #[test]
 fn the_domain_names_no_campaign_type() {
-    let mut violations = Vec::new();
-    for source in sources().iter().filter(|s| s.module == "invitations") {
-        for word in CAMPAIGN_WORDS {
-            if contains_word(&source.code, word) {
-                violations.push(format!("{} names `{word}`", source.path.display()));
-            }
-        }
-    }
+    let mut violations = named_in("invitations", CAMPAIGN_WORDS);
     let campaign_file = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/invitations/campaign.rs");
     if campaign_file.exists() {
         violations.push("src/invitations/campaign.rs exists".to_owned());
@@ -397,6 +383,19 @@ fn first_word(text: &str) -> String {
     text.chars()
         .take_while(|c| c.is_alphanumeric() || *c == '_')
         .collect()
+}
+
+/// Where the production code of top-level `module` names one of `words`, one line each.
+fn named_in(module: &str, words: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    for source in sources().iter().filter(|s| s.module == module) {
+        for word in words {
+            if contains_word(&source.code, word) {
+                found.push(format!("{} names `{word}`", source.path.display()));
+            }
+        }
+    }
+    found
 }
 
 /// How many `impl ... {name} for` blocks `code` holds.
