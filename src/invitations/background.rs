@@ -13,7 +13,7 @@ use crate::google::budget::CallKind;
 use crate::google::wire::{State, UserInvitation};
 use crate::invitations::email::Email;
 use crate::invitations::listing::{self, InvitationPage, ListQuery};
-use crate::invitations::mutation::{self, MailBudget, MutationObserver, SendGuard, Trail};
+use crate::invitations::mutation::{self, MutationObserver, SendGuard};
 use crate::invitations::outcome::{Failure, Invitation, InvitationState, ItemError, Outcome};
 use crate::invitations::{CallerId, Invitations};
 use std::sync::Arc;
@@ -140,18 +140,8 @@ impl Invitations {
                 };
             }
         };
-        let budget = MailBudget {
-            durable: &self.durable,
-            caller: owner,
-            day: self.durable.today(),
-        };
-        let trail = Trail {
-            observer,
-            durable: &self.durable,
-            caller: owner,
-            request_id: work.id,
-            context: Some(work.id),
-        };
+        let budget = self.mail_budget(owner);
+        let trail = self.trail(observer, owner, work.id, Some(work.id));
         let known = mail.seen.map(|seen| seen.to_wire(email));
         let sent = mutation::send_one(
             &self.google,

@@ -9,7 +9,7 @@
 
 use crate::invitations::Invitations;
 use crate::invitations::batch::EmailBatch;
-use crate::invitations::durable::{Durable, StoreUnavailable};
+use crate::invitations::durable::StoreUnavailable;
 use crate::invitations::mutation::{Action, MutationObserver};
 use crate::invitations::outcome::MutationResponse;
 use crate::store::{Caller, IdempotencyStart, StoredResponse};
@@ -206,15 +206,110 @@ impl Invitations {
         let rounds = u32::try_from(batch_len.div_ceil(self.concurrency)).unwrap_or(u32::MAX);
         let lease = self.item_budget.saturating_mul(rounds.max(1));
         let work = async { work.await.map_err(IdempotencyError::from) };
-        Ok(run_once(
-            &self.durable,
-            self.idempotency_ttl,
-            lease,
-            &scope,
-            200,
-            work,
-        )
-        .await?)
+        Ok(self
+            .run_once_stored_within(&scope, 200, lease, work)
+            .await?)
+    }
+
+    /// Runs `work`, which only writes to the store (a campaign made of a send's addresses), once
+    /// per Idempotency-Key across every replica: later and concurrent requests with the key get
+    /// its answer, stored with `status`. An error of `work` must mean that it left nothing
+    /// behind: the key is then forgotten (a retry executes) and the error answered as it is.
+    pub async fn run_once_stored<F, T, E>(
+        &self,
+        scope: &IdempotencyScope,
+        status: u16,
+        work: F,
+    ) -> Result<Answer, E>
+    where
+        F: Future<Output = Result<T, E>>,
+        T: serde::Serialize,
+        E: From<IdempotencyError>,
+    {
+        // A few store round trips: one item's budget is ample.
+        self.run_once_stored_within(scope, status, self.item_budget, work)
+            .await
+    }
+
+    /// As [`Invitations::run_once_stored`], for `work` that may take up to `lease` (a
+    /// campaign whose roster is stored as it arrives, a batch of sends): waiting for another
+    /// executor ends at `lease`, and a pending key older than that is executed again. The
+    /// answer is stored with `status` and replayed byte for byte.
+    pub async fn run_once_stored_within<F, T, E>(
+        &self,
+        scope: &IdempotencyScope,
+        status: u16,
+        lease: Duration,
+        work: F,
+    ) -> Result<Answer, E>
+    where
+        F: Future<Output = Result<T, E>>,
+        T: serde::Serialize,
+        E: From<IdempotencyError>,
+    {
+        let deadline = Instant::now() + lease;
+        let mut pause = Duration::from_millis(20);
+        let ticket = loop {
+            let start = self.durable.store().begin_idempotent(
+                &scope.caller,
+                &scope.key,
+                &scope.fingerprint,
+                self.idempotency_ttl,
+                lease,
+            );
+            match self
+                .durable
+                .observe(start.await)
+                .map_err(|err| E::from(IdempotencyError::from(err)))?
+            {
+                IdempotencyStart::Execute(ticket) => break ticket,
+                IdempotencyStart::Replay(stored) => {
+                    return Ok(Answer {
+                        body: stored.body,
+                        replayed: true,
+                    });
+                }
+                IdempotencyStart::KeyReused => return Err(IdempotencyError::KeyReused.into()),
+                IdempotencyStart::InProgress => {
+                    if Instant::now() + pause > deadline {
+                        return Err(IdempotencyError::InProgress.into());
+                    }
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(MAX_POLL);
+                }
+            }
+        };
+        let response = match work.await {
+            Ok(response) => response,
+            Err(err) => {
+                // Nothing was done: forget the key so that a retry executes.
+                let _ = self
+                    .durable
+                    .observe(self.durable.store().abandon_idempotent(&ticket).await);
+                return Err(err);
+            }
+        };
+        let body = serde_json::to_vec(&response).unwrap_or_default();
+        let stored = StoredResponse {
+            status,
+            body: body.clone(),
+        };
+        match self.durable.observe(
+            self.durable
+                .store()
+                .complete_idempotent(&ticket, &stored)
+                .await,
+        ) {
+            Ok(true) => {}
+            // The effects are done: answer them even when the store could not keep the answer (a
+            // retry then executes again, and its reads before any mail keep it harmless).
+            Ok(false) => tracing::warn!("an idempotency key's lease ran out before its answer"),
+            Err(StoreUnavailable) => {}
+        }
+        Ok(Answer {
+            body,
+            replayed: false,
+        })
     }
 }
 
@@ -225,80 +320,4 @@ pub struct Answer {
     pub body: Vec<u8>,
     /// True when the answer was stored by an earlier request.
     pub replayed: bool,
-}
-
-/// Runs `work` once per key across every replica; `lease` bounds how long it may take (a
-/// pending key older than that is executed again), and waiting for another executor ends at
-/// `deadline`. Its answer is stored with `status` and replayed byte for byte.
-///
-/// An error of `work` must mean that it changed nothing: the key is then forgotten, so that a
-/// retry executes, and the error is answered as it is.
-pub(crate) async fn run_once<F, T, E>(
-    durable: &Durable,
-    ttl: Duration,
-    lease: Duration,
-    scope: &IdempotencyScope,
-    status: u16,
-    work: F,
-) -> Result<Answer, E>
-where
-    F: Future<Output = Result<T, E>>,
-    T: serde::Serialize,
-    E: From<IdempotencyError>,
-{
-    let deadline = Instant::now() + lease;
-    let mut pause = Duration::from_millis(20);
-    let ticket = loop {
-        let start = durable.store().begin_idempotent(
-            &scope.caller,
-            &scope.key,
-            &scope.fingerprint,
-            ttl,
-            lease,
-        );
-        match durable
-            .observe(start.await)
-            .map_err(|err| E::from(IdempotencyError::from(err)))?
-        {
-            IdempotencyStart::Execute(ticket) => break ticket,
-            IdempotencyStart::Replay(stored) => {
-                return Ok(Answer {
-                    body: stored.body,
-                    replayed: true,
-                });
-            }
-            IdempotencyStart::KeyReused => return Err(IdempotencyError::KeyReused.into()),
-            IdempotencyStart::InProgress => {
-                if Instant::now() + pause > deadline {
-                    return Err(IdempotencyError::InProgress.into());
-                }
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(MAX_POLL);
-            }
-        }
-    };
-    let response = match work.await {
-        Ok(response) => response,
-        Err(err) => {
-            // Nothing was done: forget the key so that a retry executes.
-            let _ = durable.observe(durable.store().abandon_idempotent(&ticket).await);
-            return Err(err);
-        }
-    };
-    let body = serde_json::to_vec(&response).unwrap_or_default();
-    let stored = StoredResponse {
-        status,
-        body: body.clone(),
-    };
-    match durable.observe(durable.store().complete_idempotent(&ticket, &stored).await) {
-        Ok(true) => {}
-        // The effects are done: answer them even when the store could not keep the answer (a
-        // retry then executes again, and its reads before any mail keep it harmless).
-        Ok(false) => tracing::warn!("an idempotency key's lease ran out before its answer"),
-        Err(StoreUnavailable) => {}
-    }
-    Ok(Answer {
-        body,
-        replayed: false,
-    })
 }

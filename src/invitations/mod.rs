@@ -27,7 +27,6 @@ use durable::{Durable, StoreUnavailable};
 use eligibility::EligibilityCache;
 use email::{DomainPolicy, Email};
 use futures_util::{Stream, StreamExt};
-use idempotency::{Answer, IdempotencyError, IdempotencyScope};
 use listing::{ExportFormat, InvitationPage, ListQuery, Summary};
 use moka::future::Cache;
 use mutation::{Action, Done, MailBudget, MutationObserver, Trail};
@@ -169,51 +168,6 @@ impl Invitations {
         self.durable.watch().await;
     }
 
-    /// Runs `work`, which only writes to the store (a campaign made of a send's addresses), once
-    /// per Idempotency-Key across every replica: later and concurrent requests with the key get
-    /// its answer, stored with `status`. An error of `work` must mean that it left nothing
-    /// behind: the key is then forgotten (a retry executes) and the error answered as it is.
-    pub async fn run_once_stored<F, T, E>(
-        &self,
-        scope: &IdempotencyScope,
-        status: u16,
-        work: F,
-    ) -> Result<Answer, E>
-    where
-        F: Future<Output = Result<T, E>>,
-        T: serde::Serialize,
-        E: From<IdempotencyError>,
-    {
-        // A few store round trips: one item's budget is ample.
-        self.run_once_stored_within(scope, status, self.item_budget, work)
-            .await
-    }
-
-    /// As [`Invitations::run_once_stored`], for `work` that may take up to `lease` (a
-    /// campaign whose roster is stored as it arrives).
-    pub async fn run_once_stored_within<F, T, E>(
-        &self,
-        scope: &IdempotencyScope,
-        status: u16,
-        lease: Duration,
-        work: F,
-    ) -> Result<Answer, E>
-    where
-        F: Future<Output = Result<T, E>>,
-        T: serde::Serialize,
-        E: From<IdempotencyError>,
-    {
-        idempotency::run_once(
-            &self.durable,
-            self.idempotency_ttl,
-            lease,
-            scope,
-            status,
-            work,
-        )
-        .await
-    }
-
     /// The Google client, for startup checks and tests: handlers go through the methods of
     /// this service, never to the client.
     pub fn google(&self) -> &Arc<GoogleClient> {
@@ -330,6 +284,33 @@ impl Invitations {
         .await
     }
 
+    /// `caller`'s daily mail budget, for today's sends (UTC).
+    fn mail_budget<'a>(&'a self, caller: &'a CallerId) -> MailBudget<'a> {
+        MailBudget {
+            durable: &self.durable,
+            caller,
+            day: self.durable.today(),
+        }
+    }
+
+    /// The audit trails of the items of request `request_id` of `caller` (or of background
+    /// work `context`), with the caller's side `observer`.
+    fn trail<'a>(
+        &'a self,
+        observer: &'a dyn MutationObserver,
+        caller: &'a CallerId,
+        request_id: &'a str,
+        context: Option<&'a str>,
+    ) -> Trail<'a> {
+        Trail {
+            observer,
+            durable: &self.durable,
+            caller,
+            request_id,
+            context,
+        }
+    }
+
     /// Sends invitations safely, each mail charged to `caller`'s daily budget; every item is
     /// reported to `observer` as it completes. `Err` when the store is down and nothing was
     /// done.
@@ -341,19 +322,8 @@ impl Invitations {
         observer: &dyn MutationObserver,
         request_id: &str,
     ) -> Result<MutationResponse, StoreUnavailable> {
-        let budget = MailBudget {
-            durable: &self.durable,
-            caller,
-            day: self.durable.today(),
-        };
-        let budget = &budget;
-        let trail = &Trail {
-            observer,
-            durable: &self.durable,
-            caller,
-            request_id,
-            context: None,
-        };
+        let budget = &self.mail_budget(caller);
+        let trail = &self.trail(observer, caller, request_id, None);
         self.mutate(
             (Action::Send, caller),
             batch,
@@ -388,13 +358,7 @@ impl Invitations {
         observer: &dyn MutationObserver,
         request_id: &str,
     ) -> Result<MutationResponse, StoreUnavailable> {
-        let trail = &Trail {
-            observer,
-            durable: &self.durable,
-            caller,
-            request_id,
-            context: None,
-        };
+        let trail = &self.trail(observer, caller, request_id, None);
         self.mutate(
             (Action::Cancel, caller),
             batch,
