@@ -3,11 +3,11 @@
 //! and file with its caller, route, Idempotency-Key and campaign, as far as it has them.
 
 use super::{AuditLog, AuditRecord};
-use crate::invitations::CallerId;
 use crate::invitations::mutation::{self, Action, Done, MutationObserver};
 use crate::invitations::outcome::ItemError;
 use crate::invitations::settle::Settled;
 use crate::privacy::EmailHasher;
+use crate::store::Caller;
 
 /// The route the records of a campaign's mails name.
 const CAMPAIGN_ROUTE: &str = "campaign worker";
@@ -16,7 +16,7 @@ const CAMPAIGN_ROUTE: &str = "campaign worker";
 pub struct AuditTrail<'a> {
     log: &'a AuditLog,
     emails: &'a EmailHasher,
-    caller: &'a CallerId,
+    caller: &'a Caller,
     request_id: &'a str,
     route: &'a str,
     idempotency_key: Option<&'a str>,
@@ -28,7 +28,7 @@ impl<'a> AuditTrail<'a> {
     /// Idempotency-Key if it has one.
     pub fn request(
         (log, emails): (&'a AuditLog, &'a EmailHasher),
-        caller: &'a CallerId,
+        caller: &'a Caller,
         request_id: &'a str,
         route: &'a str,
         idempotency_key: Option<&'a str>,
@@ -48,7 +48,7 @@ impl<'a> AuditTrail<'a> {
     pub fn campaign(
         (log, emails): (&'a AuditLog, &'a EmailHasher),
         campaign_id: &'a str,
-        creator: &'a CallerId,
+        creator: &'a Caller,
     ) -> Self {
         AuditTrail {
             log,

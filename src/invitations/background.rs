@@ -11,11 +11,12 @@
 use crate::google::CallContext;
 use crate::google::budget::CallKind;
 use crate::google::wire::{State, UserInvitation};
+use crate::invitations::Invitations;
 use crate::invitations::email::Email;
 use crate::invitations::listing::{self, InvitationPage, ListQuery};
 use crate::invitations::mutation::{self, MutationObserver, SendGuard};
 use crate::invitations::outcome::{Failure, Invitation, InvitationState, ItemError, Outcome};
-use crate::invitations::{CallerId, Invitations};
+use crate::store::Caller;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
@@ -124,7 +125,7 @@ impl Invitations {
     pub async fn send_item<G: SendGuard>(
         &self,
         work: Background<'_>,
-        owner: &CallerId,
+        owner: &Caller,
         mail: ItemMail<'_>,
         guard: &G,
         observer: &dyn MutationObserver,

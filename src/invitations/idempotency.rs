@@ -250,16 +250,12 @@ impl Invitations {
         let deadline = Instant::now() + lease;
         let mut pause = Duration::from_millis(20);
         let ticket = loop {
-            let start = self.durable.store().begin_idempotent(
-                &scope.caller,
-                &scope.key,
-                &scope.fingerprint,
-                self.idempotency_ttl,
-                lease,
-            );
-            match self
-                .durable
-                .observe(start.await)
+            let ttl = self.idempotency_ttl;
+            let start = self.durable.call(|s| {
+                s.begin_idempotent(&scope.caller, &scope.key, &scope.fingerprint, ttl, lease)
+            });
+            match start
+                .await
                 .map_err(|err| E::from(IdempotencyError::from(err)))?
             {
                 IdempotencyStart::Execute(ticket) => break ticket,
@@ -283,9 +279,7 @@ impl Invitations {
             Ok(response) => response,
             Err(err) => {
                 // Nothing was done: forget the key so that a retry executes.
-                let _ = self
-                    .durable
-                    .observe(self.durable.store().abandon_idempotent(&ticket).await);
+                let _ = self.durable.call(|s| s.abandon_idempotent(&ticket)).await;
                 return Err(err);
             }
         };
@@ -294,12 +288,11 @@ impl Invitations {
             status,
             body: body.clone(),
         };
-        match self.durable.observe(
-            self.durable
-                .store()
-                .complete_idempotent(&ticket, &stored)
-                .await,
-        ) {
+        match self
+            .durable
+            .call(|s| s.complete_idempotent(&ticket, &stored))
+            .await
+        {
             Ok(true) => {}
             // The effects are done: answer them even when the store could not keep the answer (a
             // retry then executes again, and its reads before any mail keep it harmless).

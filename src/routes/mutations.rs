@@ -3,7 +3,6 @@
 use crate::audit::AuditTrail;
 use crate::auth::{Caller, scope};
 use crate::error::{ApiError, ErrorCode, ProblemDocument};
-use crate::invitations::CallerId;
 use crate::invitations::batch::EmailBatch;
 use crate::invitations::idempotency::{Answer, Asked, IdempotencyScope};
 use crate::invitations::outcome::MutationResponse;
@@ -144,11 +143,11 @@ async fn mutate(
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(req)?;
     let request_id = request_id(req);
-    let caller = caller_id(caller);
+    let caller = &caller.id;
     let sinks = (&*state.audit, &state.emails);
-    let observer = AuditTrail::request(sinks, &caller, &request_id, route, key.as_deref());
+    let observer = AuditTrail::request(sinks, caller, &request_id, route, key.as_deref());
     let answer = run(Asked {
-        caller: &caller,
+        caller,
         request_id: &request_id,
         idempotency_key: key.as_deref(),
         observer: &observer,
@@ -161,12 +160,6 @@ async fn mutate(
     }
     // The stored bytes: a replay is the first answer exactly.
     Ok(response.body(answer.body))
-}
-
-/// The verified caller as the domain keys budgets and idempotency keys.
-fn caller_id(caller: &Caller) -> CallerId {
-    let key = caller.key();
-    CallerId::new(key.issuer, key.subject)
 }
 
 /// A send with `Prefer: respond-async`: a campaign made of its addresses, answered `202`, once
@@ -189,7 +182,7 @@ async fn send_as_campaign(
         let view = create.await?;
         return Ok(accepted(Some(&view.id)).json(view));
     };
-    let scope = IdempotencyScope::async_send(&caller_id(caller), key, &batch, resend);
+    let scope = IdempotencyScope::async_send(&caller.id, key, &batch, resend);
     let answer = state
         .invitations
         .run_once_stored(&scope, 202, create)

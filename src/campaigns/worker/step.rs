@@ -5,7 +5,7 @@ use crate::invitations::background::Seen;
 use crate::invitations::durable::store_unavailable;
 use crate::invitations::mutation::SendGuard;
 use crate::invitations::outcome::{InvitationState, ItemError, ItemErrorCode};
-use crate::store::{CampaignState, ItemLease, ItemUpdate, Store};
+use crate::store::{CampaignState, Gate, ItemLease, ItemUpdate};
 use chrono::{DateTime, Utc};
 
 /// What becomes of a claimed item.
@@ -29,14 +29,15 @@ pub(super) enum Stop {
     /// The item's lease ran out (another holder may have it): the item goes back as it was.
     LeaseLost,
     /// The store could not say: a wait, like any outage.
-    Store(ItemError),
+    StoreDown(ItemError),
 }
 
 /// The campaign's check of one item's mail: it goes out only while the campaign runs and the
 /// item's lease holds, and the item is marked `mailing` first, so whoever takes it over later
-/// reads Google before acting.
+/// reads Google before acting. Its store calls go through the gate, so a store failure here
+/// reaches readiness like any other.
 pub(super) struct StillOurs<'a> {
-    pub(super) store: &'a Store,
+    pub(super) gate: &'a Gate,
     pub(super) lease: &'a ItemLease,
 }
 
@@ -44,16 +45,17 @@ impl SendGuard for StillOurs<'_> {
     type Refusal = Stop;
 
     async fn before_call(&self) -> Result<(), Stop> {
-        let unavailable = |_| Stop::Store(store_unavailable());
+        let unavailable = |_| Stop::StoreDown(store_unavailable());
+        let campaign_id = &self.lease.campaign_id;
         let state = self
-            .store
-            .campaign_state(&self.lease.campaign_id)
+            .gate
+            .call(|s| s.campaign_state(campaign_id))
             .await
             .map_err(unavailable)?;
         if state != Some(CampaignState::Running) {
             return Err(Stop::NotRunning);
         }
-        match self.store.mark_item_mailing(self.lease).await {
+        match self.gate.call(|s| s.mark_item_mailing(self.lease)).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(Stop::LeaseLost),
             Err(err) => Err(unavailable(err)),
