@@ -13,6 +13,10 @@
 //! few seconds with a real write, a `resumed` record saying how many records it missed; only a
 //! write that succeeds lets mutations through again.
 
+mod trail;
+
+pub use trail::AuditTrail;
+
 use crate::auth::Caller;
 use crate::config::AuditSettings;
 use crate::error::{ApiError, ErrorCode};
@@ -200,10 +204,26 @@ impl From<AuditError> for ApiError {
     fn from(err: AuditError) -> Self {
         ApiError::new(
             ErrorCode::AuditUnavailable,
-            "The audit trail cannot be written, so no change is made; retry later.",
+            ErrorCode::AuditUnavailable.example_detail(),
         )
         .with_retry_after(RETRY_AFTER_FAILURE.as_secs())
         .with_cause(err)
+    }
+}
+
+/// A send or cancel refused as a whole: the audit trail's own `503` beside the idempotency
+/// flow's answers.
+impl From<crate::invitations::idempotency::MutationRefused> for ApiError {
+    fn from(refused: crate::invitations::idempotency::MutationRefused) -> Self {
+        use crate::invitations::idempotency::MutationRefused;
+        match refused {
+            MutationRefused::AuditUnavailable => ApiError::new(
+                ErrorCode::AuditUnavailable,
+                ErrorCode::AuditUnavailable.example_detail(),
+            )
+            .with_retry_after(RETRY_AFTER_FAILURE.as_secs()),
+            MutationRefused::Idempotency(error) => error.into(),
+        }
     }
 }
 
