@@ -403,6 +403,16 @@ mod tests {
     use super::*;
     use crate::auth::ScopeSet;
 
+    /// The audit file's text, and each of its lines as JSON.
+    fn json_lines(path: &std::path::Path) -> (String, Vec<serde_json::Value>) {
+        let text = std::fs::read_to_string(path).unwrap();
+        let lines = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        (text, lines)
+    }
+
     fn full_record() -> AuditRecord {
         let caller = Caller {
             id: crate::store::Caller::new("https://idp.example.com", "hr-system"),
@@ -434,11 +444,7 @@ mod tests {
         ))
         .unwrap();
 
-        let text = std::fs::read_to_string(&path).unwrap();
-        let lines: Vec<serde_json::Value> = text
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let (text, lines) = json_lines(&path);
         assert_eq!(lines.len(), 3, "{text}");
         assert_eq!(lines[0]["earlier"], true, "existing lines are kept");
         let sent = &lines[1];
@@ -509,11 +515,7 @@ mod tests {
         }
         assert!(log.check_writable().is_ok());
         assert!(log.check_writable().is_ok(), "no probe once it works");
-        let text = std::fs::read_to_string(&path).unwrap();
-        let lines: Vec<serde_json::Value> = text
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let (text, lines) = json_lines(&path);
         assert_eq!(lines.len(), 1, "{text}");
         assert_eq!(lines[0]["action"], "resumed");
         assert!(

@@ -357,8 +357,15 @@ pub(crate) mod capture {
 
 #[cfg(test)]
 mod tests {
-    use super::capture::json_subscriber;
+    use super::capture::{LogBuffer, json_subscriber};
     use tracing_subscriber::layer::SubscriberExt;
+
+    /// What `emit` logs as Cloud Logging JSON, with `gcp_project` as the project.
+    fn logged(gcp_project: Option<&str>, emit: impl FnOnce()) -> LogBuffer {
+        let (subscriber, buffer) = json_subscriber(gcp_project);
+        tracing::subscriber::with_default(subscriber, emit);
+        buffer
+    }
 
     #[test]
     fn no_filter_silences_the_audit_target() {
@@ -378,8 +385,7 @@ mod tests {
 
     #[test]
     fn json_lines_carry_severity_message_and_span_fields() {
-        let (subscriber, buffer) = json_subscriber(None);
-        tracing::subscriber::with_default(subscriber, || {
+        let buffer = logged(None, || {
             let span = tracing::info_span!("request", request_id = "abc");
             let _entered = span.enter();
             tracing::warn!(status = 503, "upstream slow");
@@ -396,8 +402,7 @@ mod tests {
 
     #[test]
     fn trace_ids_become_cloud_trace_fields_when_the_project_is_known() {
-        let (subscriber, buffer) = json_subscriber(Some("my-project"));
-        tracing::subscriber::with_default(subscriber, || {
+        let buffer = logged(Some("my-project"), || {
             let span = tracing::info_span!(
                 "request",
                 trace_id = "abc123",
@@ -426,8 +431,7 @@ mod tests {
 
     #[test]
     fn an_event_field_replaces_a_span_field_of_the_same_name() {
-        let (subscriber, buffer) = json_subscriber(None);
-        tracing::subscriber::with_default(subscriber, || {
+        let buffer = logged(None, || {
             let span = tracing::info_span!("request", status = "pending", request_id = "abc");
             let _entered = span.enter();
             tracing::info!(status = 200, "done");
@@ -442,8 +446,7 @@ mod tests {
 
     #[test]
     fn without_a_project_the_bare_trace_id_stays() {
-        let (subscriber, buffer) = json_subscriber(None);
-        tracing::subscriber::with_default(subscriber, || {
+        let buffer = logged(None, || {
             let span = tracing::info_span!("request", trace_id = "abc123", span_id = "def456");
             let _entered = span.enter();
             tracing::info!("hello");

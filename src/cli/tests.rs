@@ -24,6 +24,8 @@ fn parse(args: &[&str]) -> ServeArgs {
 }
 
 const SECRET: &str = "--jwt-hs256-secret=0123456789abcdef0123456789abcdef";
+const SIGNER: &str = "--signer-service-account=sa@p.iam.gserviceaccount.com";
+const ADMIN: &str = "--delegated-admin=admin@example.com";
 
 fn clap_refusal(args: &[&str]) -> String {
     let mut argv = vec!["invitation-gateway", "serve"];
@@ -94,57 +96,40 @@ fn an_unknown_flag_is_one_line_too() {
 
 #[test]
 fn serve_without_credentials_names_what_is_missing() {
-    let err = parse(&[SECRET]).validate().unwrap_err().to_string();
+    let err = refused(&[SECRET]);
     assert!(err.contains("GOOGLE_APPLICATION_CREDENTIALS"), "{err}");
 }
 
 #[test]
 fn serve_without_admin_names_the_setting() {
-    let err = parse(&[
-        "--signer-service-account=sa@p.iam.gserviceaccount.com",
-        SECRET,
-    ])
-    .validate()
-    .unwrap_err()
-    .to_string();
+    let err = refused(&[SIGNER, SECRET]);
     assert!(err.contains("GATEWAY_DELEGATED_ADMIN"), "{err}");
 }
 
 #[test]
 fn serve_without_jwt_key_source_names_the_settings() {
-    let err = parse(&[
-        "--signer-service-account=sa@p.iam.gserviceaccount.com",
-        "--delegated-admin=admin@example.com",
-    ])
-    .validate()
-    .unwrap_err()
-    .to_string();
+    let err = refused(&[SIGNER, ADMIN]);
     assert!(err.contains("GATEWAY_JWT_HS256_SECRET"), "{err}");
 }
 
 #[test]
 fn short_hs256_secret_is_refused() {
-    let err = parse(&[
-        "--signer-service-account=sa@p.iam.gserviceaccount.com",
-        "--delegated-admin=admin@example.com",
-        "--jwt-hs256-secret=short",
-    ])
-    .validate()
-    .unwrap_err()
-    .to_string();
+    let err = refused(&[SIGNER, ADMIN, "--jwt-hs256-secret=short"]);
     assert!(err.contains("at least 32 bytes"), "{err}");
 }
 
-const VALID: [&str; 3] = [
-    "--signer-service-account=sa@p.iam.gserviceaccount.com",
-    "--delegated-admin=admin@example.com",
-    SECRET,
-];
+const VALID: [&str; 3] = [SIGNER, ADMIN, SECRET];
 
+/// Why serve refuses to start with `args`.
+fn refused(args: &[&str]) -> String {
+    parse(args).validate().unwrap_err().to_string()
+}
+
+/// Why serve refuses a valid set of settings plus `extra`.
 fn refusal(extra: &str) -> String {
     let mut args = VALID.to_vec();
     args.push(extra);
-    parse(&args).validate().unwrap_err().to_string()
+    refused(&args)
 }
 
 #[test]
@@ -193,14 +178,9 @@ fn auth_settings_have_safe_defaults() {
 
 #[test]
 fn keyless_settings_are_accepted() {
-    let settings = parse(&[
-        "--signer-service-account=sa@p.iam.gserviceaccount.com",
-        "--delegated-admin=admin@example.com",
-        SECRET,
-        "--allowed-domains=Example.com",
-    ])
-    .validate()
-    .expect("valid settings");
+    let settings = parse(&[SIGNER, ADMIN, SECRET, "--allowed-domains=Example.com"])
+        .validate()
+        .expect("valid settings");
     assert_eq!(settings.allowed_domains, vec!["example.com"]);
     assert!(matches!(
         settings.google.credentials,

@@ -117,10 +117,9 @@ mod tests {
     fn gcp_project_ids_are_checked() {
         assert_eq!(gcp_project("P", " my-project-1 ").unwrap(), "my-project-1");
         assert!(gcp_project("P", "example.com:my-project").is_ok());
-        assert!(gcp_project("P", "My-Project").is_err());
-        assert!(gcp_project("P", "abc").is_err());
-        assert!(gcp_project("P", "my-project/traces").is_err());
-        assert!(gcp_project("P", "1project").is_err());
+        for bad in ["My-Project", "abc", "my-project/traces", "1project"] {
+            assert!(gcp_project("P", bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -129,8 +128,9 @@ mod tests {
             base_url("X", "http://127.0.0.1:9/").unwrap(),
             "http://127.0.0.1:9"
         );
-        assert!(base_url("X", "ftp://example.com").is_err());
-        assert!(base_url("X", "not a url").is_err());
+        for bad in ["ftp://example.com", "not a url"] {
+            assert!(base_url("X", bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

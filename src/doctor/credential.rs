@@ -116,17 +116,27 @@ pub async fn keyless(
     ambient: &AmbientCredentials,
     report: &mut Report,
 ) -> Option<Granted> {
+    // Either way the workload has no identity of its own to ask IAM to sign with.
+    let no_identity = |report: &mut Report, detail: String, fix: &str| -> Option<Granted> {
+        report.flag(
+            CheckName::SignJwt,
+            CheckStatus::Fail,
+            detail,
+            Some(Problem::SignerDenied),
+            fix,
+        );
+        None
+    };
     let ambient = match ambient_provider(ambient).await {
         Ok(provider) => provider,
         Err(error) => {
-            report.flag(
-                CheckName::SignJwt,
-                CheckStatus::Fail,
-                format!("keyless mode signs as {signer}, but this workload has no Google identity of its own ({error})"),
-                Some(Problem::SignerDenied),
+            return no_identity(
+                report,
+                format!(
+                    "keyless mode signs as {signer}, but this workload has no Google identity of its own ({error})"
+                ),
                 "give the workload an identity (GKE Workload Identity, or run on Google Cloud with a service account attached)",
             );
-            return None;
         }
     };
     let ambient = match ambient
@@ -135,14 +145,11 @@ pub async fn keyless(
     {
         Ok(token) => SecretString::from(token.as_str().to_owned()),
         Err(error) => {
-            report.flag(
-                CheckName::SignJwt,
-                CheckStatus::Fail,
+            return no_identity(
+                report,
                 format!("the workload's own identity has no token ({error})"),
-                Some(Problem::SignerDenied),
                 "check the workload identity binding (GKE Workload Identity) of this pod",
             );
-            return None;
         }
     };
     let iam = Signer::Iam {

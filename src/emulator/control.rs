@@ -17,64 +17,34 @@ type Answer = Result<HttpResponse, GoogleError>;
 
 /// Registers every control route; a wrong verb on one of them is Google's 404 "Method not found."
 pub fn routes(config: &mut web::ServiceConfig) {
-    let not_allowed = || web::to(reject_method);
     config
+        .service(resource("/accounts", web::post().to(add_account)))
+        .service(resource(
+            "/accounts/accept",
+            web::post().to(accept_invitation),
+        ))
+        .service(resource(
+            "/accounts/decline",
+            web::post().to(decline_invitation),
+        ))
         .service(
-            web::resource("/emulator/v1/accounts")
-                .post(add_account)
-                .default_service(not_allowed()),
+            resource("/faults", web::post().to(add_fault)).route(web::delete().to(clear_faults)),
         )
-        .service(
-            web::resource("/emulator/v1/accounts/accept")
-                .post(accept_invitation)
-                .default_service(not_allowed()),
-        )
-        .service(
-            web::resource("/emulator/v1/accounts/decline")
-                .post(decline_invitation)
-                .default_service(not_allowed()),
-        )
-        .service(
-            web::resource("/emulator/v1/faults")
-                .post(add_fault)
-                .delete(clear_faults)
-                .default_service(not_allowed()),
-        )
-        .service(
-            web::resource("/emulator/v1/latency")
-                .post(set_latency)
-                .default_service(not_allowed()),
-        )
-        .service(
-            web::resource("/emulator/v1/quota")
-                .post(set_quota)
-                .default_service(not_allowed()),
-        )
-        .service(
-            web::resource("/emulator/v1/delegation")
-                .post(set_delegation)
-                .default_service(not_allowed()),
-        )
-        .service(
-            web::resource("/emulator/v1/setup")
-                .post(set_setup_problem)
-                .default_service(not_allowed()),
-        )
-        .service(
-            web::resource("/emulator/v1/tokens/revoke")
-                .post(revoke_tokens)
-                .default_service(not_allowed()),
-        )
-        .service(
-            web::resource("/emulator/v1/stats")
-                .get(show_stats)
-                .default_service(not_allowed()),
-        )
-        .service(
-            web::resource("/emulator/v1/reset")
-                .post(reset)
-                .default_service(not_allowed()),
-        );
+        .service(resource("/latency", web::post().to(set_latency)))
+        .service(resource("/quota", web::post().to(set_quota)))
+        .service(resource("/delegation", web::post().to(set_delegation)))
+        .service(resource("/setup", web::post().to(set_setup_problem)))
+        .service(resource("/tokens/revoke", web::post().to(revoke_tokens)))
+        .service(resource("/stats", web::get().to(show_stats)))
+        .service(resource("/reset", web::post().to(reset)));
+}
+
+/// The control resource at `/emulator/v1{path}` answering `route`; any other verb gets
+/// Google's 404.
+fn resource(path: &str, route: actix_web::Route) -> actix_web::Resource {
+    web::resource(format!("/emulator/v1{path}"))
+        .route(route)
+        .default_service(web::to(reject_method))
 }
 
 #[derive(Deserialize)]

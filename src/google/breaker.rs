@@ -229,12 +229,25 @@ impl CircuitBreaker {
 mod tests {
     use super::*;
 
+    /// A breaker that opens after `threshold` failures in a row and probes `cooldown_secs` later.
+    fn breaker(threshold: u32, cooldown_secs: u64) -> CircuitBreaker {
+        CircuitBreaker::new(
+            NonZeroU32::new(threshold).expect("not zero"),
+            Duration::from_secs(cooldown_secs),
+        )
+    }
+
+    /// A breaker that one failure opened for 5 s, once those 5 s are over (it lets a probe in).
+    async fn past_its_open_period() -> CircuitBreaker {
+        let breaker = breaker(1, 5);
+        breaker.admit().unwrap().record(true);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        breaker
+    }
+
     #[tokio::test(start_paused = true)]
     async fn opens_after_threshold_and_closes_after_a_good_probe() {
-        let breaker = CircuitBreaker::new(
-            NonZeroU32::new(3).expect("not zero"),
-            Duration::from_secs(10),
-        );
+        let breaker = breaker(3, 10);
         for _ in 0..3 {
             breaker.admit().unwrap().record(true);
         }
@@ -253,10 +266,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_open_breaker_reads_half_open_once_its_open_period_is_over() {
-        let breaker = CircuitBreaker::new(
-            NonZeroU32::new(1).expect("not zero"),
-            Duration::from_secs(5),
-        );
+        let breaker = breaker(1, 5);
         breaker.admit().unwrap().record(true);
         assert_eq!(breaker.state(), BreakerState::Open);
         tokio::time::advance(Duration::from_secs(5)).await;
@@ -266,24 +276,14 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_failed_probe_reopens() {
-        let breaker = CircuitBreaker::new(
-            NonZeroU32::new(1).expect("not zero"),
-            Duration::from_secs(5),
-        );
-        breaker.admit().unwrap().record(true);
-        tokio::time::advance(Duration::from_secs(5)).await;
+        let breaker = past_its_open_period().await;
         breaker.admit().unwrap().record(true);
         assert_eq!(breaker.state(), BreakerState::Open);
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_probe_dropped_without_a_verdict_lets_the_next_one_through() {
-        let breaker = CircuitBreaker::new(
-            NonZeroU32::new(1).expect("not zero"),
-            Duration::from_secs(5),
-        );
-        breaker.admit().unwrap().record(true);
-        tokio::time::advance(Duration::from_secs(5)).await;
+        let breaker = past_its_open_period().await;
         let probe = breaker.admit().unwrap();
         assert_eq!(probe.admission(), Admission::Probe);
         // As when actix drops a handler whose client went away in the middle of the call.
@@ -298,10 +298,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_call_dropped_without_a_verdict_does_not_count() {
-        let breaker = CircuitBreaker::new(
-            NonZeroU32::new(2).expect("not zero"),
-            Duration::from_secs(5),
-        );
+        let breaker = breaker(2, 5);
         breaker.admit().unwrap().record(true);
         drop(breaker.admit().unwrap());
         breaker.admit().unwrap().record(false);
@@ -311,10 +308,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn successes_reset_the_failure_count() {
-        let breaker = CircuitBreaker::new(
-            NonZeroU32::new(2).expect("not zero"),
-            Duration::from_secs(5),
-        );
+        let breaker = breaker(2, 5);
         breaker.admit().unwrap().record(true);
         breaker.admit().unwrap().record(false);
         breaker.admit().unwrap().record(true);

@@ -193,10 +193,7 @@ impl GoogleClient {
         email: &str,
         ctx: &CallContext,
     ) -> Result<UserInvitation, UpstreamError> {
-        let url = self.invitation_url(email, "");
-        self.transport
-            .call(Method::Get, reqwest::Method::GET, &url, &[], ctx, None)
-            .await
+        self.read_invitation(Method::Get, email, "", ctx).await
     }
 
     /// Whether the address is an unmanaged account that can be invited.
@@ -205,17 +202,8 @@ impl GoogleClient {
         email: &str,
         ctx: &CallContext,
     ) -> Result<bool, UpstreamError> {
-        let url = self.invitation_url(email, ":isInvitableUser");
         let answer: IsInvitableUserResponse = self
-            .transport
-            .call(
-                Method::IsInvitableUser,
-                reqwest::Method::GET,
-                &url,
-                &[],
-                ctx,
-                None,
-            )
+            .read_invitation(Method::IsInvitableUser, email, ":isInvitableUser", ctx)
             .await?;
         Ok(answer.is_invitable_user)
     }
@@ -331,6 +319,20 @@ impl GoogleClient {
 
     fn customer_segment(&self) -> String {
         utf8_percent_encode(&self.customer, EMAIL_SEGMENT).to_string()
+    }
+
+    /// A GET of `method` on the invitation of `email` (`suffix`: its custom verb, if any).
+    async fn read_invitation<T: serde::de::DeserializeOwned>(
+        &self,
+        method: Method,
+        email: &str,
+        suffix: &str,
+        ctx: &CallContext,
+    ) -> Result<T, UpstreamError> {
+        let url = self.invitation_url(email, suffix);
+        self.transport
+            .call(method, reqwest::Method::GET, &url, &[], ctx, None)
+            .await
     }
 
     fn invitation_url(&self, email: &str, suffix: &str) -> String {
@@ -474,26 +476,30 @@ mod tests {
             (err.status, err.http_status)
         };
         // An operation's error is a plain google.rpc.Status: a gRPC code, usually no name.
-        assert_eq!(
-            failed(serde_json::json!({"code": 9, "message": "not invited"})),
-            (Some(Status::FailedPrecondition), Some(400))
-        );
-        assert_eq!(
-            failed(serde_json::json!({"code": 5})),
-            (Some(Status::NotFound), Some(404))
-        );
-        assert_eq!(
-            failed(serde_json::json!({"code": 6, "status": "ALREADY_EXISTS"})),
-            (Some(Status::AlreadyExists), Some(409))
-        );
-        assert_eq!(
-            failed(serde_json::json!({"code": 8})),
-            (Some(Status::ResourceExhausted), Some(429))
-        );
-        assert_eq!(
-            failed(serde_json::json!({"code": 99})),
-            (Some(Status::Unknown), Some(500))
-        );
+        for (error, expected) in [
+            (
+                serde_json::json!({"code": 9, "message": "not invited"}),
+                (Some(Status::FailedPrecondition), Some(400)),
+            ),
+            (
+                serde_json::json!({"code": 5}),
+                (Some(Status::NotFound), Some(404)),
+            ),
+            (
+                serde_json::json!({"code": 6, "status": "ALREADY_EXISTS"}),
+                (Some(Status::AlreadyExists), Some(409)),
+            ),
+            (
+                serde_json::json!({"code": 8}),
+                (Some(Status::ResourceExhausted), Some(429)),
+            ),
+            (
+                serde_json::json!({"code": 99}),
+                (Some(Status::Unknown), Some(500)),
+            ),
+        ] {
+            assert_eq!(failed(error.clone()), expected, "{error}");
+        }
         let done: Operation = serde_json::from_value(serde_json::json!({"done": true})).unwrap();
         assert!(matches!(operation_result(Method::Send, done), Ok(None)));
     }

@@ -172,28 +172,22 @@ fn canonical<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Status
 impl RpcStatus {
     /// The `retryDelay` of a `google.rpc.RetryInfo` detail, if any.
     pub fn retry_delay(&self) -> Option<std::time::Duration> {
-        self.details
-            .iter()
-            .filter(|d| {
-                d["@type"]
-                    .as_str()
-                    .is_some_and(|t| t.ends_with("google.rpc.RetryInfo"))
-            })
-            .find_map(|d| d["retryDelay"].as_str())
+        self.detail_field("google.rpc.RetryInfo", "retryDelay")
             .and_then(parse_duration)
     }
 
     /// The `reason` of a `google.rpc.ErrorInfo` detail, or else of the legacy `errors` list.
     pub fn reason(&self) -> Option<&str> {
+        self.detail_field("google.rpc.ErrorInfo", "reason")
+            .or_else(|| self.errors.iter().find_map(|e| e["reason"].as_str()))
+    }
+
+    /// The string `field` of the first detail whose `@type` is `kind` (`google.rpc.ErrorInfo`).
+    fn detail_field(&self, kind: &str, field: &str) -> Option<&str> {
         self.details
             .iter()
-            .filter(|d| {
-                d["@type"]
-                    .as_str()
-                    .is_some_and(|t| t.ends_with("google.rpc.ErrorInfo"))
-            })
-            .find_map(|d| d["reason"].as_str())
-            .or_else(|| self.errors.iter().find_map(|e| e["reason"].as_str()))
+            .filter(|d| d["@type"].as_str().is_some_and(|t| t.ends_with(kind)))
+            .find_map(|d| d[field].as_str())
     }
 }
 

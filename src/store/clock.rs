@@ -27,6 +27,12 @@ impl Clock {
         Clock::Manual(Arc::new(Mutex::new(start)))
     }
 
+    /// Now, and when a lease of `lease` taken now runs out (epoch milliseconds, as stored).
+    pub(crate) fn lease(&self, lease: Duration) -> (i64, i64) {
+        let now = to_millis(self.now());
+        (now, now.saturating_add(duration_millis(lease)))
+    }
+
     /// The current time.
     pub fn now(&self) -> DateTime<Utc> {
         match self {
@@ -68,6 +74,11 @@ impl Clock {
             }
         }
     }
+}
+
+/// A fresh token naming one holder of a lease (a claim, a walk, an idempotent request's run).
+pub(crate) fn new_token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
 }
 
 /// Milliseconds since the epoch: the one time format in the tables (portable, orderable).

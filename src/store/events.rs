@@ -8,7 +8,7 @@
 //! a reader that saw `n` will never later find a smaller one. Keep the append the last write of
 //! its transaction, so that the lock is held briefly.
 
-use super::clock::{duration_millis, from_millis, to_millis};
+use super::clock::{from_millis, to_millis};
 use super::{Store, StoreError, StoreTx};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -130,15 +130,13 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<StoredEvent>, StoreError> {
         let limit = i64::from(limit.clamp(1, 1000));
-        let events = with_pool!(self, pool => sqlx::query(
+        let events = fetch_all!(
+            self,
             "SELECT position, id, type, at, body FROM event_outbox WHERE position > $1 \
              ORDER BY position LIMIT $2",
-        )
-        .bind(after)
-        .bind(limit)
-        .fetch_all(pool)
-        .await
-        .and_then(|rows| rows.iter().map(|row| event_from_row!(row)).collect::<Result<Vec<_>, _>>()))?;
+            [after, limit],
+            |row| event_from_row!(row)
+        )?;
         Ok(events)
     }
 
@@ -205,14 +203,12 @@ impl Store {
     /// replica attempts them at once instead of after the lease. An attempt cut off in flight
     /// may have reached the endpoint: it comes again under the same `webhook-id`.
     pub async fn release_deliveries(&self, holder: &str) -> Result<u64, StoreError> {
-        let released = with_pool!(self, pool => sqlx::query(
+        let released = execute!(
+            self,
             "UPDATE webhook_deliveries SET holder = NULL, lease_until = 0 \
              WHERE holder = $1 AND delivered_at IS NULL AND given_up_at IS NULL",
-        )
-        .bind(holder)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
+            holder
+        )?;
         Ok(released)
     }
 
@@ -225,11 +221,11 @@ impl Store {
         lease: Duration,
         limit: u32,
     ) -> Result<Vec<Delivery>, StoreError> {
-        let now = to_millis(self.clock.now());
-        let until = now.saturating_add(duration_millis(lease));
+        let (now, until) = self.clock.lease(lease);
         // The conditions are repeated outside the subquery: PostgreSQL re-checks them on a row
         // another replica leased meanwhile, so one delivery never goes to two holders.
-        let deliveries = with_pool!(self, pool => sqlx::query(
+        let deliveries = fetch_all!(
+            self,
             "UPDATE webhook_deliveries SET holder = $2, lease_until = $3 \
              WHERE endpoint = $1 AND delivered_at IS NULL AND given_up_at IS NULL \
              AND next_attempt_at <= $4 AND lease_until <= $4 AND position IN (\
@@ -237,21 +233,15 @@ impl Store {
                AND delivered_at IS NULL AND given_up_at IS NULL \
                AND next_attempt_at <= $4 AND lease_until <= $4 ORDER BY position LIMIT $5) \
              RETURNING position, attempts, created_at",
-        )
-        .bind(endpoint)
-        .bind(holder)
-        .bind(until)
-        .bind(now)
-        .bind(i64::from(limit.clamp(1, 100)))
-        .fetch_all(pool)
-        .await
-        .and_then(|rows| rows.iter().map(|row| {
-            Ok::<_, sqlx::Error>((
-                row.try_get::<i64, _>("position")?,
-                row.try_get::<i64, _>("attempts")?,
-                row.try_get::<i64, _>("created_at")?,
-            ))
-        }).collect::<Result<Vec<_>, _>>()))?;
+            [endpoint, holder, until, now, i64::from(limit.clamp(1, 100))],
+            |row| {
+                Ok((
+                    row.try_get::<i64, _>("position")?,
+                    row.try_get::<i64, _>("attempts")?,
+                    row.try_get::<i64, _>("created_at")?,
+                ))
+            }
+        )?;
         let mut out = Vec::with_capacity(deliveries.len());
         for (position, attempts, created_at) in deliveries {
             let event = with_pool!(self, pool => sqlx::query(
@@ -282,18 +272,16 @@ impl Store {
         holder: &str,
     ) -> Result<bool, StoreError> {
         let now = to_millis(self.clock.now());
-        let done = with_pool!(self, pool => sqlx::query(
+        let done = execute!(
+            self,
             "UPDATE webhook_deliveries SET delivered_at = $4, attempts = attempts + 1, \
              last_status = 'ok', holder = NULL, lease_until = 0 \
              WHERE endpoint = $1 AND position = $2 AND holder = $3",
-        )
-        .bind(endpoint)
-        .bind(position)
-        .bind(holder)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected() == 1))?;
+            endpoint,
+            position,
+            holder,
+            now
+        )? == 1;
         Ok(done)
     }
 
@@ -312,20 +300,18 @@ impl Store {
             Some(at) => (to_millis(at), None),
             None => (now, Some(now)),
         };
-        let done = with_pool!(self, pool => sqlx::query(
+        let done = execute!(
+            self,
             "UPDATE webhook_deliveries SET attempts = attempts + 1, last_status = $4, \
              next_attempt_at = $5, given_up_at = $6, holder = NULL, lease_until = 0 \
              WHERE endpoint = $1 AND position = $2 AND holder = $3",
-        )
-        .bind(endpoint)
-        .bind(position)
-        .bind(holder)
-        .bind(status)
-        .bind(next)
-        .bind(given_up)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected() == 1))?;
+            endpoint,
+            position,
+            holder,
+            status,
+            next,
+            given_up
+        )? == 1;
         Ok(done)
     }
 
@@ -345,18 +331,12 @@ impl Store {
     /// Deletes outbox events and delivery rows older than `before`; answers how many.
     pub async fn prune_events(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let before = to_millis(before);
-        let deliveries = with_pool!(self, pool => sqlx::query(
+        let deliveries = execute!(
+            self,
             "DELETE FROM webhook_deliveries WHERE created_at < $1",
-        )
-        .bind(before)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
-        let events = with_pool!(self, pool => sqlx::query("DELETE FROM event_outbox WHERE at < $1")
-            .bind(before)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
+            before
+        )?;
+        let events = execute!(self, "DELETE FROM event_outbox WHERE at < $1", before)?;
         Ok(deliveries + events)
     }
 }

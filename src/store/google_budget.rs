@@ -138,13 +138,11 @@ impl Store {
     /// governs again.
     pub async fn google_backoff(&self, until: DateTime<Utc>) -> Result<(), StoreError> {
         let until = to_millis(until);
-        with_pool!(self, pool => sqlx::query(
+        execute!(
+            self,
             "UPDATE google_budget SET backoff_until = $1 WHERE id = 1 AND backoff_until < $1",
-        )
-        .bind(until)
-        .execute(pool)
-        .await
-        .map(|_| ()))?;
+            until
+        )?;
         Ok(())
     }
 }

@@ -1,7 +1,7 @@
 //! Idempotency-Keys across replicas: a pending row first, then the stored answer
 //! (Stripe's design, as in zero-to-production's `try_processing`).
 
-use super::clock::{duration_millis, to_millis};
+use super::clock::{duration_millis, new_token, to_millis};
 use super::{Caller, Store, StoreError};
 use sqlx::Row;
 use std::time::Duration;
@@ -51,9 +51,8 @@ impl Store {
     ) -> Result<IdempotencyStart, StoreError> {
         // A row pruned or abandoned between two statements leaves nothing to read: go round.
         for _ in 0..5 {
-            let now = to_millis(self.clock.now());
-            let executor = uuid::Uuid::new_v4().simple().to_string();
-            let lease_until = now.saturating_add(duration_millis(lease));
+            let (now, lease_until) = self.clock.lease(lease);
+            let executor = new_token();
             let expires_at = now.saturating_add(duration_millis(ttl));
             let ticket = IdempotencyTicket {
                 caller: caller.clone(),
@@ -62,18 +61,18 @@ impl Store {
             };
             // Both writes below bind the same eight values: the caller, the key, this request.
             let write = async |sql: &'static str| -> Result<bool, StoreError> {
-                let written = with_pool!(self, pool => sqlx::query(sql)
-                    .bind(&caller.iss)
-                    .bind(&caller.sub)
-                    .bind(key)
-                    .bind(fingerprint)
-                    .bind(&executor)
-                    .bind(lease_until)
-                    .bind(now)
-                    .bind(expires_at)
-                    .execute(pool)
-                    .await
-                    .map(|r| r.rows_affected() == 1))?;
+                let written = execute!(
+                    self,
+                    sql,
+                    &caller.iss,
+                    &caller.sub,
+                    key,
+                    fingerprint,
+                    &executor,
+                    lease_until,
+                    now,
+                    expires_at
+                )? == 1;
                 Ok(written)
             };
             // The primary key makes exactly one of concurrent first requests win.
@@ -142,50 +141,44 @@ impl Store {
         ticket: &IdempotencyTicket,
         response: &StoredResponse,
     ) -> Result<bool, StoreError> {
-        let stored = with_pool!(self, pool => sqlx::query(
+        let stored = execute!(
+            self,
             "UPDATE idempotency_keys SET status = $4, body = $5 \
              WHERE caller_iss = $1 AND caller_sub = $2 AND key = $3 AND executor = $6 \
              AND status IS NULL",
-        )
-        .bind(&ticket.caller.iss)
-        .bind(&ticket.caller.sub)
-        .bind(&ticket.key)
-        .bind(i64::from(response.status))
-        .bind(&response.body)
-        .bind(&ticket.executor)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected() == 1))?;
+            &ticket.caller.iss,
+            &ticket.caller.sub,
+            &ticket.key,
+            i64::from(response.status),
+            &response.body,
+            &ticket.executor
+        )? == 1;
         Ok(stored)
     }
 
     /// Forgets a pending key whose request failed before any effect, so a retry executes.
     pub async fn abandon_idempotent(&self, ticket: &IdempotencyTicket) -> Result<(), StoreError> {
-        with_pool!(self, pool => sqlx::query(
+        execute!(
+            self,
             "DELETE FROM idempotency_keys \
              WHERE caller_iss = $1 AND caller_sub = $2 AND key = $3 AND executor = $4 \
              AND status IS NULL",
-        )
-        .bind(&ticket.caller.iss)
-        .bind(&ticket.caller.sub)
-        .bind(&ticket.key)
-        .bind(&ticket.executor)
-        .execute(pool)
-        .await
-        .map(|_| ()))?;
+            &ticket.caller.iss,
+            &ticket.caller.sub,
+            &ticket.key,
+            &ticket.executor
+        )?;
         Ok(())
     }
 
     /// Deletes keys past their time to live; answers how many.
     pub async fn prune_idempotency(&self) -> Result<u64, StoreError> {
         let now = to_millis(self.clock.now());
-        let pruned = with_pool!(self, pool => sqlx::query(
+        let pruned = execute!(
+            self,
             "DELETE FROM idempotency_keys WHERE expires_at <= $1",
-        )
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
+            now
+        )?;
         Ok(pruned)
     }
 }

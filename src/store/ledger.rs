@@ -1,7 +1,7 @@
 //! The send ledger: a claim per (customer, email), taken before any send or cancel, so that two
 //! requests, two replicas, or a request and a campaign never act on one person at once.
 
-use super::clock::{duration_millis, from_millis, to_millis};
+use super::clock::{from_millis, new_token, to_millis};
 use super::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -51,9 +51,8 @@ impl Store {
         // A release between our failed upsert and the read of the holder's lease leaves nothing
         // to read: try again; a handful of rounds only happens under a release storm.
         for _ in 0..5 {
-            let now = to_millis(self.clock.now());
-            let token = uuid::Uuid::new_v4().simple().to_string();
-            let expires_at = now.saturating_add(duration_millis(lease));
+            let (now, expires_at) = self.clock.lease(lease);
+            let token = new_token();
             // One statement: the insert, or the takeover of an expired lease, is atomic on both
             // databases (PostgreSQL re-checks the WHERE on the row it locked).
             let claimed = with_pool!(self, pool => sqlx::query(
@@ -103,28 +102,24 @@ impl Store {
     /// Gives up a claim. Answers false when it was no longer ours (its lease ran out and was
     /// taken over): whatever we did meanwhile may have overlapped with the new holder.
     pub async fn release_address(&self, claim: &ClaimToken) -> Result<bool, StoreError> {
-        let released = with_pool!(self, pool => sqlx::query(
+        let released = execute!(
+            self,
             "DELETE FROM address_claims WHERE customer = $1 AND email = $2 AND token = $3",
-        )
-        .bind(&claim.customer)
-        .bind(&claim.email)
-        .bind(&claim.token)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected() == 1))?;
+            &claim.customer,
+            &claim.email,
+            &claim.token
+        )? == 1;
         Ok(released)
     }
 
     /// Deletes claims whose lease ran out (their holders died); answers how many.
     pub async fn prune_claims(&self) -> Result<u64, StoreError> {
         let now = to_millis(self.clock.now());
-        let pruned = with_pool!(self, pool => sqlx::query(
+        let pruned = execute!(
+            self,
             "DELETE FROM address_claims WHERE expires_at <= $1",
-        )
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
+            now
+        )?;
         Ok(pruned)
     }
 }

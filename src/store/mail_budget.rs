@@ -38,16 +38,14 @@ impl Store {
     /// Gives back a mail reserved with [`Store::reserve_mail`] that was not sent after all.
     pub async fn refund_mail(&self, caller: &Caller, day: NaiveDate) -> Result<(), StoreError> {
         let day = day.to_string();
-        with_pool!(self, pool => sqlx::query(
+        execute!(
+            self,
             "UPDATE mail_budget SET used = used - 1 \
              WHERE caller_iss = $1 AND caller_sub = $2 AND day = $3 AND used > 0",
-        )
-        .bind(&caller.iss)
-        .bind(&caller.sub)
-        .bind(&day)
-        .execute(pool)
-        .await
-        .map(|_| ()))?;
+            &caller.iss,
+            &caller.sub,
+            &day
+        )?;
         Ok(())
     }
 
@@ -70,11 +68,7 @@ impl Store {
     pub async fn prune_mail_budget(&self, before: NaiveDate) -> Result<u64, StoreError> {
         // ISO dates order as text, on both databases.
         let before = before.to_string();
-        let pruned = with_pool!(self, pool => sqlx::query("DELETE FROM mail_budget WHERE day < $1")
-            .bind(&before)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
+        let pruned = execute!(self, "DELETE FROM mail_budget WHERE day < $1", &before)?;
         Ok(pruned)
     }
 }

@@ -17,6 +17,43 @@ macro_rules! with_pool {
     };
 }
 
+/// Runs one statement on the pool of either backend, binding `$bind`s to `$1`, `$2`, ... in
+/// order; answers how many rows it changed (`Result<u64, sqlx::Error>`). The one shape every
+/// plain write of the store takes: the SQL is portable, so one call serves both databases.
+macro_rules! execute {
+    ($store:expr, $sql:expr $(, $bind:expr)* $(,)?) => {
+        with_pool!($store, pool => sqlx::query($sql)
+            $(.bind($bind))*
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
+    };
+}
+
+/// Runs one query on the pool of either backend with the `[binds]` in order, and decodes every
+/// row it answers with the closure (its row is of either backend's row type; it answers
+/// `Result<T, sqlx::Error>`). Answers `Result<Vec<T>, sqlx::Error>`.
+macro_rules! fetch_all {
+    ($store:expr, $sql:expr, [$($bind:expr),* $(,)?], |$row:ident| $decode:expr $(,)?) => {
+        with_pool!($store, pool => decode_rows!(sqlx::query($sql)
+            $(.bind($bind))*
+            .fetch_all(pool)
+            .await, |$row| $decode))
+    };
+}
+
+/// Decodes every row of a fetch's `$rows` (`Result<Vec<Row>, sqlx::Error>`) with `$decode`, as
+/// [`fetch_all!`] does; for queries built with [`sqlx::QueryBuilder`].
+macro_rules! decode_rows {
+    ($rows:expr, |$row:ident| $decode:expr $(,)?) => {
+        $rows.and_then(|rows| {
+            rows.iter()
+                .map(|$row| $decode)
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+        })
+    };
+}
+
 /// Runs `$body` with `$conn` bound to the transaction's connection (`&mut` of the backend's
 /// connection type): like [`with_pool!`], one body compiled once per database.
 macro_rules! with_tx {
@@ -288,7 +325,7 @@ impl Store {
 
     /// One round trip to the database (readiness).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
+        execute!(self, "SELECT 1")?;
         Ok(())
     }
 
@@ -321,6 +358,17 @@ impl Store {
     pub async fn close(&self) {
         with_pool!(self, pool => pool.close().await);
     }
+}
+
+/// Ends a page read with one row more than `limit` (the extra row tells that another page
+/// follows): drops that row and answers where the next page starts, `cursor` of the last row
+/// kept, or None on the last page.
+fn next_page<T, C>(rows: &mut Vec<T>, limit: i64, cursor: impl FnOnce(&T) -> C) -> Option<C> {
+    if rows.len() <= usize::try_from(limit).unwrap_or(usize::MAX) {
+        return None;
+    }
+    rows.pop();
+    rows.last().map(cursor)
 }
 
 /// Appends ` IN ($n, ...)` to `query`, one bound value per item of `values` (which must not be

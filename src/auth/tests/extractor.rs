@@ -13,6 +13,13 @@ async fn state() -> AppState {
     app_state(settings()).await
 }
 
+/// Asserts that the default gateway refuses an HS256 token whose claim `name` is `value`
+/// (`null` drops it).
+async fn assert_claim_refused(name: &str, value: Value) {
+    let token = hs256(&claims_with(SEND, name, value));
+    assert_refused(&state().await, &token).await;
+}
+
 /// HS256 secret plus an RSA public key from a PEM file.
 async fn state_with_rsa_pem() -> AppState {
     let dir = tempfile::tempdir().unwrap();
@@ -87,9 +94,7 @@ async fn a_token_in_the_query_string_is_401_even_with_a_valid_header() {
 #[actix_web::test]
 async fn a_string_that_is_not_a_compact_jws_is_401() {
     for garbage in ["hello", "a.b", "a.b.c.d", "eyJ.eyJ.sig=", "...."] {
-        call(&state().await, "/probe", Some(garbage))
-            .await
-            .assert_invalid_token();
+        assert_refused(&state().await, garbage).await;
     }
 }
 
@@ -97,9 +102,7 @@ async fn a_string_that_is_not_a_compact_jws_is_401() {
 async fn a_9_kib_header_is_refused_before_parsing() {
     let header = json!({"alg": "HS256", "typ": "JWT", "pad": "x".repeat(9 * 1024)});
     let token = raw_token(&header, &claims(SEND), "c2ln");
-    call(&state().await, "/probe", Some(&token))
-        .await
-        .assert_invalid_token();
+    assert_refused(&state().await, &token).await;
 }
 
 #[actix_web::test]
@@ -107,9 +110,7 @@ async fn alg_none_is_401() {
     let header = json!({"alg": "none", "typ": "JWT"});
     for signature in ["", "AAAA"] {
         let token = raw_token(&header, &claims(SEND), signature);
-        call(&state().await, "/probe", Some(&token))
-            .await
-            .assert_invalid_token();
+        assert_refused(&state().await, &token).await;
     }
 }
 
@@ -117,9 +118,7 @@ async fn alg_none_is_401() {
 async fn a_wrong_signature_is_401() {
     let other = EncodingKey::from_secret(b"another-secret-another-secret-!!");
     let token = sign(&claims(SEND), Algorithm::HS256, &other, None);
-    call(&state().await, "/probe", Some(&token))
-        .await
-        .assert_invalid_token();
+    assert_refused(&state().await, &token).await;
 }
 
 #[actix_web::test]
@@ -140,9 +139,7 @@ async fn crit_header_is_refused_for_pem_keys() {
     for crit in [json!(["x-must-understand"]), json!([]), json!(["alg"])] {
         let header = json!({"alg": "RS256", "typ": "JWT", "crit": crit, "x-must-understand": 1});
         let token = sign_with_header(&header, &claims(SEND), Algorithm::RS256, &key);
-        call(&state, "/probe", Some(&token))
-            .await
-            .assert_invalid_token();
+        assert_refused(&state, &token).await;
     }
 }
 
@@ -151,9 +148,7 @@ async fn crit_header_is_refused_for_the_hs256_secret() {
     let key = EncodingKey::from_secret(SECRET.as_bytes());
     let header = json!({"alg": "HS256", "crit": ["x-must-understand"], "x-must-understand": 1});
     let token = sign_with_header(&header, &claims(SEND), Algorithm::HS256, &key);
-    call(&state().await, "/probe", Some(&token))
-        .await
-        .assert_invalid_token();
+    assert_refused(&state().await, &token).await;
 }
 
 /// Test-only key pairs, made for these tests with `openssl genpkey` (P-256 and Ed25519).
@@ -183,9 +178,7 @@ async fn es256_and_eddsa_pem_keys_verify_their_own_tokens_beside_rsa_and_hs256()
         let (signed, signature) = token.rsplit_once('.').unwrap();
         let flipped = if signature.starts_with('A') { "B" } else { "A" };
         let forged = format!("{signed}.{flipped}{}", &signature[1..]);
-        call(&state, "/probe", Some(&forged))
-            .await
-            .assert_invalid_token();
+        assert_refused(&state, &forged).await;
     }
     let hs256 = sign(
         &claims(SEND),
@@ -202,9 +195,7 @@ async fn hs256_signed_with_the_rsa_public_key_as_secret_is_401() {
     for key in &rsa_keys()[..2] {
         let confused = EncodingKey::from_secret(key.public_pem.as_bytes());
         let token = sign(&claims(SEND), Algorithm::HS256, &confused, None);
-        call(&state, "/probe", Some(&token))
-            .await
-            .assert_invalid_token();
+        assert_refused(&state, &token).await;
     }
     // Without an HS256 secret, HS256 is not accepted at all.
     let dir = tempfile::tempdir().unwrap();
@@ -216,9 +207,7 @@ async fn hs256_signed_with_the_rsa_public_key_as_secret_is_401() {
     let rsa_only = app_state(settings).await;
     let confused = EncodingKey::from_secret(rsa_keys()[0].public_pem.as_bytes());
     let token = sign(&claims(SEND), Algorithm::HS256, &confused, None);
-    call(&rsa_only, "/probe", Some(&token))
-        .await
-        .assert_invalid_token();
+    assert_refused(&rsa_only, &token).await;
 }
 
 #[actix_web::test]
@@ -229,18 +218,14 @@ async fn an_rs256_token_is_not_verified_by_the_hs256_secret() {
         &rsa_keys()[2].encoding_key(),
         None,
     );
-    call(&state().await, "/probe", Some(&token))
-        .await
-        .assert_invalid_token();
+    assert_refused(&state().await, &token).await;
 }
 
 #[actix_web::test]
 async fn expiry_is_checked_with_the_leeway() {
     let state = state().await;
     let expired = claims_with(SEND, "exp", json!(now() - 60));
-    call(&state, "/probe", Some(&hs256(&expired)))
-        .await
-        .assert_invalid_token();
+    assert_refused(&state, &hs256(&expired)).await;
     let within_leeway = claims_with(SEND, "exp", json!(now() - 20));
     assert_eq!(
         call(&state, "/probe", Some(&hs256(&within_leeway)))
@@ -252,26 +237,17 @@ async fn expiry_is_checked_with_the_leeway() {
 
 #[actix_web::test]
 async fn a_token_without_exp_is_401() {
-    let token = hs256(&claims_with(SEND, "exp", Value::Null));
-    call(&state().await, "/probe", Some(&token))
-        .await
-        .assert_invalid_token();
+    assert_claim_refused("exp", Value::Null).await;
 }
 
 #[actix_web::test]
 async fn nbf_in_the_future_is_401() {
-    let token = hs256(&claims_with(SEND, "nbf", json!(now() + 120)));
-    call(&state().await, "/probe", Some(&token))
-        .await
-        .assert_invalid_token();
+    assert_claim_refused("nbf", json!(now() + 120)).await;
 }
 
 #[actix_web::test]
 async fn a_wrong_issuer_is_401() {
-    let token = hs256(&claims_with(SEND, "iss", json!("https://evil.example.com")));
-    call(&state().await, "/probe", Some(&token))
-        .await
-        .assert_invalid_token();
+    assert_claim_refused("iss", json!("https://evil.example.com")).await;
 }
 
 #[actix_web::test]
@@ -279,9 +255,7 @@ async fn a_wrong_or_missing_audience_is_401() {
     let state = state().await;
     for aud in [json!("someone-else"), json!(["a", "b"]), Value::Null] {
         let token = hs256(&claims_with(SEND, "aud", aud));
-        call(&state, "/probe", Some(&token))
-            .await
-            .assert_invalid_token();
+        assert_refused(&state, &token).await;
     }
     let listed = hs256(&claims_with(SEND, "aud", json!(["x", AUDIENCE])));
     assert_eq!(call(&state, "/probe", Some(&listed)).await.status, 200);
@@ -289,10 +263,7 @@ async fn a_wrong_or_missing_audience_is_401() {
 
 #[actix_web::test]
 async fn a_missing_subject_is_401() {
-    let token = hs256(&claims_with(SEND, "sub", Value::Null));
-    call(&state().await, "/probe", Some(&token))
-        .await
-        .assert_invalid_token();
+    assert_claim_refused("sub", Value::Null).await;
 }
 
 #[actix_web::test]
@@ -301,9 +272,7 @@ async fn a_lifetime_over_the_maximum_is_401() {
     let mut claims = claims(SEND);
     claims["iat"] = json!(now);
     claims["exp"] = json!(now + 25 * 3600);
-    call(&state().await, "/probe", Some(&hs256(&claims)))
-        .await
-        .assert_invalid_token();
+    assert_refused(&state().await, &hs256(&claims)).await;
 }
 
 #[actix_web::test]

@@ -67,6 +67,14 @@ fn issuer_with(keys: Vec<Value>) -> Shared {
 }
 
 /// App state whose only key source is the fake issuer's JWKS (not fetched yet).
+/// An issuer publishing RSA key `a`, and a gateway that has fetched it once.
+async fn fetched_key_a() -> (Shared, AppState) {
+    let issuer = issuer_with(vec![rsa_keys()[0].jwk("a")]);
+    let state = jwks_state(&start_issuer(&issuer)).await;
+    jwks(&state).fetch(false).await.unwrap();
+    (issuer, state)
+}
+
 async fn jwks_state(url: &str) -> AppState {
     let mut settings = settings();
     settings.jwt.hs256_secret = None;
@@ -133,9 +141,7 @@ async fn a_thousand_unknown_kids_cause_at_most_one_refetch() {
     let tokens: Vec<String> = (0..1000)
         .map(|_| rs256(&uuid::Uuid::new_v4().to_string(), 1))
         .collect();
-    let issuer = issuer_with(vec![rsa_keys()[0].jwk("a")]);
-    let state = jwks_state(&start_issuer(&issuer)).await;
-    jwks(&state).fetch(false).await.unwrap();
+    let (issuer, state) = fetched_key_a().await;
 
     let answers = send_all(&state, tokens.iter().map(|t| probe_request(t)).collect()).await;
     let statuses: Vec<u16> = answers
@@ -153,9 +159,7 @@ async fn a_thousand_unknown_kids_cause_at_most_one_refetch() {
 
 #[actix_web::test]
 async fn forged_tokens_never_cause_a_fetch() {
-    let issuer = issuer_with(vec![rsa_keys()[0].jwk("a")]);
-    let state = jwks_state(&start_issuer(&issuer)).await;
-    jwks(&state).fetch(false).await.unwrap();
+    let (issuer, state) = fetched_key_a().await;
     let key = rsa_keys()[1].encoding_key();
     for claims in [
         claims_with(SEND, "iss", json!("https://evil.example.com")),
@@ -163,9 +167,7 @@ async fn forged_tokens_never_cause_a_fetch() {
         claims_with(SEND, "exp", json!(now() - 3600)),
     ] {
         let token = sign(&claims, Algorithm::RS256, &key, Some("unknown"));
-        call(&state, "/probe", Some(&token))
-            .await
-            .assert_invalid_token();
+        assert_refused(&state, &token).await;
     }
     let token = sign(
         &claims(SEND),
@@ -173,17 +175,13 @@ async fn forged_tokens_never_cause_a_fetch() {
         &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
         Some("unknown"),
     );
-    call(&state, "/probe", Some(&token))
-        .await
-        .assert_invalid_token();
+    assert_refused(&state, &token).await;
     assert_eq!(issuer.lock().unwrap().fetches, 1, "only the start fetch");
 }
 
 #[actix_web::test]
 async fn a_rotated_key_is_picked_up_without_restart() {
-    let issuer = issuer_with(vec![rsa_keys()[0].jwk("a")]);
-    let state = jwks_state(&start_issuer(&issuer)).await;
-    jwks(&state).fetch(false).await.unwrap();
+    let (issuer, state) = fetched_key_a().await;
     assert_eq!(
         call(&state, "/probe", Some(&rs256("a", 0))).await.status,
         200
@@ -209,9 +207,7 @@ async fn a_rotated_key_is_picked_up_without_restart() {
 
 #[actix_web::test]
 async fn a_key_removed_from_the_set_stops_verifying_tokens_it_verified_before() {
-    let issuer = issuer_with(vec![rsa_keys()[0].jwk("a")]);
-    let state = jwks_state(&start_issuer(&issuer)).await;
-    jwks(&state).fetch(false).await.unwrap();
+    let (issuer, state) = fetched_key_a().await;
     let token = rs256("a", 0);
     assert_eq!(call(&state, "/probe", Some(&token)).await.status, 200);
     assert_eq!(
@@ -223,16 +219,12 @@ async fn a_key_removed_from_the_set_stops_verifying_tokens_it_verified_before() 
     // The scheduled refresh loads a set without `a`: the kept token is verified again, and fails.
     issuer.lock().unwrap().keys = vec![rsa_keys()[1].jwk("b")];
     jwks(&state).fetch(false).await.unwrap();
-    call(&state, "/probe", Some(&token))
-        .await
-        .assert_invalid_token();
+    assert_refused(&state, &token).await;
 }
 
 #[actix_web::test]
 async fn a_failing_jwks_keeps_the_last_good_keys() {
-    let issuer = issuer_with(vec![rsa_keys()[0].jwk("a")]);
-    let state = jwks_state(&start_issuer(&issuer)).await;
-    jwks(&state).fetch(false).await.unwrap();
+    let (issuer, state) = fetched_key_a().await;
 
     issuer.lock().unwrap().failing = true;
     assert!(jwks(&state).fetch(false).await.is_err());
@@ -294,9 +286,7 @@ async fn unusable_keys_in_the_set_are_skipped() {
 
 #[actix_web::test]
 async fn crit_header_is_refused_for_jwks_keys() {
-    let issuer = issuer_with(vec![rsa_keys()[0].jwk("a")]);
-    let state = jwks_state(&start_issuer(&issuer)).await;
-    jwks(&state).fetch(false).await.unwrap();
+    let (_issuer, state) = fetched_key_a().await;
     let key = rsa_keys()[0].encoding_key();
     let plain = json!({"alg": "RS256", "kid": "a"});
     let token = sign_with_header(&plain, &claims(SEND), Algorithm::RS256, &key);
@@ -304,7 +294,5 @@ async fn crit_header_is_refused_for_jwks_keys() {
     let header = json!({"alg": "RS256", "kid": "a", "crit": ["x-must-understand"],
         "x-must-understand": 1});
     let token = sign_with_header(&header, &claims(SEND), Algorithm::RS256, &key);
-    call(&state, "/probe", Some(&token))
-        .await
-        .assert_invalid_token();
+    assert_refused(&state, &token).await;
 }

@@ -233,6 +233,13 @@ pub async fn call(state: &AppState, uri: &str, token: Option<&str>) -> Answer {
     send(state, request).await
 }
 
+/// Asserts that `state` refuses `token` at the probe as an invalid token.
+pub async fn assert_refused(state: &AppState, token: &str) {
+    call(state, "/probe", Some(token))
+        .await
+        .assert_invalid_token();
+}
+
 /// Sends any request to the probe app.
 pub async fn send(state: &AppState, request: test::TestRequest) -> Answer {
     send_all(state, vec![request]).await.remove(0)

@@ -41,28 +41,22 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<DenialRecord>, StoreError> {
-        let records = with_pool!(self, pool => sqlx::query(
+        let records = fetch_all!(
+            self,
             "SELECT reason, peer, interval_start, count, last_at FROM audit_denials \
              WHERE interval_start >= $1 AND interval_start < $2 \
              ORDER BY interval_start, reason, peer",
-        )
-        .bind(to_millis(from))
-        .bind(to_millis(to))
-        .fetch_all(pool)
-        .await
-        .and_then(|rows| {
-            rows.iter()
-                .map(|row| {
-                    Ok(DenialRecord {
-                        reason: row.try_get("reason")?,
-                        peer: row.try_get("peer")?,
-                        interval_start: from_millis(row.try_get("interval_start")?),
-                        count: u64::try_from(row.try_get::<i64, _>("count")?).unwrap_or(0),
-                        last_at: from_millis(row.try_get("last_at")?),
-                    })
+            [to_millis(from), to_millis(to)],
+            |row| {
+                Ok(DenialRecord {
+                    reason: row.try_get("reason")?,
+                    peer: row.try_get("peer")?,
+                    interval_start: from_millis(row.try_get("interval_start")?),
+                    count: u64::try_from(row.try_get::<i64, _>("count")?).unwrap_or(0),
+                    last_at: from_millis(row.try_get("last_at")?),
                 })
-                .collect::<Result<Vec<_>, sqlx::Error>>()
-        }))?;
+            }
+        )?;
         Ok(records)
     }
 
@@ -88,30 +82,28 @@ impl Store {
              AND ($8 IS NULL OR at < $8 OR (at = $8 AND id < $9)) \
              ORDER BY at DESC, id DESC LIMIT $10"
         );
-        let mut events = with_pool!(self, pool => sqlx::query(&sql)
-            .bind(&filter.action)
-            .bind(&filter.outcome)
-            .bind(&filter.caller_iss)
-            .bind(&filter.caller_sub)
-            .bind(&filter.campaign_id)
-            .bind(filter.from.map(to_millis))
-            .bind(filter.to.map(to_millis))
-            .bind(cursor.map(|c| c.at))
-            .bind(cursor.map(|c| c.id))
-            // One more than asked tells whether another page follows.
-            .bind(limit + 1)
-            .fetch_all(pool)
-            .await
-            .and_then(|rows| rows.iter().map(|row| event_from_row!(row)).collect::<Result<Vec<_>, _>>()))?;
-        let next = if events.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
-            events.pop();
-            events.last().map(|e| AuditCursor {
-                at: to_millis(e.at),
-                id: e.id.0,
-            })
-        } else {
-            None
-        };
+        let mut events = fetch_all!(
+            self,
+            &sql,
+            [
+                &filter.action,
+                &filter.outcome,
+                &filter.caller_iss,
+                &filter.caller_sub,
+                &filter.campaign_id,
+                filter.from.map(to_millis),
+                filter.to.map(to_millis),
+                cursor.map(|c| c.at),
+                cursor.map(|c| c.id),
+                // One more than asked tells whether another page follows.
+                limit + 1,
+            ],
+            |row| event_from_row!(row)
+        )?;
+        let next = crate::store::next_page(&mut events, limit, |e| AuditCursor {
+            at: to_millis(e.at),
+            id: e.id.0,
+        });
         Ok(AuditListing { events, next })
     }
 
@@ -132,11 +124,7 @@ impl Store {
             // One more than the limit tells whether rows were left out.
             query.push(" ORDER BY at DESC, id DESC LIMIT ");
             query.push_bind(SEARCH_LIMIT + 1);
-            query
-                .build()
-                .fetch_all(pool)
-                .await
-                .and_then(|rows| rows.iter().map(|row| event_from_row!(row)).collect::<Result<Vec<_>, _>>())
+            decode_rows!(query.build().fetch_all(pool).await, |row| event_from_row!(row))
         })?;
         let truncated = events.len() > usize::try_from(SEARCH_LIMIT).unwrap_or(usize::MAX);
         events.truncate(usize::try_from(SEARCH_LIMIT).unwrap_or(usize::MAX));
@@ -146,18 +134,12 @@ impl Store {
     /// Deletes audit rows and folded denials recorded before `before`; answers how many.
     pub async fn prune_audit(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let before = to_millis(before);
-        let events = with_pool!(self, pool => sqlx::query("DELETE FROM audit_events WHERE at < $1")
-            .bind(before)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
-        let denials = with_pool!(self, pool => sqlx::query(
+        let events = execute!(self, "DELETE FROM audit_events WHERE at < $1", before)?;
+        let denials = execute!(
+            self,
             "DELETE FROM audit_denials WHERE interval_start < $1",
-        )
-        .bind(before)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
+            before
+        )?;
         Ok(events + denials)
     }
 }

@@ -295,15 +295,15 @@ impl Store {
         outcome: &AuditOutcome<'_>,
     ) -> Result<(), StoreError> {
         let now = to_millis(self.clock.now());
-        with_pool!(self, pool => sqlx::query(COMPLETE_AUDIT)
-            .bind(id.0)
-            .bind(outcome.outcome)
-            .bind(outcome.google_status.map(i64::from))
-            .bind(outcome.detail)
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(|_| ()))?;
+        execute!(
+            self,
+            COMPLETE_AUDIT,
+            id.0,
+            outcome.outcome,
+            outcome.google_status.map(i64::from),
+            outcome.detail,
+            now
+        )?;
         Ok(())
     }
 
@@ -333,45 +333,37 @@ impl Store {
     /// Removes an intent whose call provably never reached Google and whose item is tried
     /// again later (a campaign's wait): the attempt that decides it gets the record.
     pub async fn withdraw_intent(&self, id: AuditId) -> Result<(), StoreError> {
-        with_pool!(self, pool => sqlx::query(
+        execute!(
+            self,
             "DELETE FROM audit_events WHERE id = $1 AND (outcome IS NULL OR outcome = $2)",
-        )
-        .bind(id.0)
-        .bind(UNKNOWN_OUTCOME)
-        .execute(pool)
-        .await
-        .map(|_| ()))?;
+            id.0,
+            UNKNOWN_OUTCOME
+        )?;
         Ok(())
     }
 
     /// The intents about `email` (as stored) whose outcome is not known yet, oldest first.
     pub async fn unsettled_intents(&self, email: &str) -> Result<Vec<UnsettledIntent>, StoreError> {
-        let rows = with_pool!(self, pool => sqlx::query(
+        let rows = fetch_all!(
+            self,
             "SELECT id, request_id, caller_iss, caller_sub, action, campaign_id, mails_before \
              FROM audit_events \
              WHERE email = $1 AND (outcome IS NULL OR outcome = $2) ORDER BY id",
-        )
-        .bind(email)
-        .bind(UNKNOWN_OUTCOME)
-        .fetch_all(pool)
-        .await
-        .and_then(|rows| {
-            rows.iter()
-                .map(|row| {
-                    Ok(UnsettledIntent {
-                        id: AuditId(row.try_get("id")?),
-                        request_id: row.try_get("request_id")?,
-                        caller: Caller {
-                            iss: row.try_get("caller_iss")?,
-                            sub: row.try_get("caller_sub")?,
-                        },
-                        action: row.try_get("action")?,
-                        campaign_id: row.try_get("campaign_id")?,
-                        mails_before: row.try_get("mails_before")?,
-                    })
+            [email, UNKNOWN_OUTCOME],
+            |row| {
+                Ok(UnsettledIntent {
+                    id: AuditId(row.try_get("id")?),
+                    request_id: row.try_get("request_id")?,
+                    caller: Caller {
+                        iss: row.try_get("caller_iss")?,
+                        sub: row.try_get("caller_sub")?,
+                    },
+                    action: row.try_get("action")?,
+                    campaign_id: row.try_get("campaign_id")?,
+                    mails_before: row.try_get("mails_before")?,
                 })
-                .collect::<Result<Vec<_>, sqlx::Error>>()
-        }))?;
+            }
+        )?;
         Ok(rows)
     }
 
@@ -405,16 +397,14 @@ impl Store {
     /// its claim was held): [`Store::unsettled_emails`] skips it for a while.
     pub async fn settle_failed(&self, email: &str) -> Result<(), StoreError> {
         let now = to_millis(self.clock.now());
-        with_pool!(self, pool => sqlx::query(
+        execute!(
+            self,
             "UPDATE audit_events SET settle_failed_at = $1 \
              WHERE email = $2 AND (outcome IS NULL OR outcome = $3)",
-        )
-        .bind(now)
-        .bind(email)
-        .bind(UNKNOWN_OUTCOME)
-        .execute(pool)
-        .await
-        .map(|_| ()))?;
+            now,
+            email,
+            UNKNOWN_OUTCOME
+        )?;
         Ok(())
     }
 
@@ -425,20 +415,18 @@ impl Store {
         outcome: &AuditOutcome<'_>,
     ) -> Result<bool, StoreError> {
         let now = to_millis(self.clock.now());
-        let settled = with_pool!(self, pool => sqlx::query(
+        let settled = execute!(
+            self,
             "UPDATE audit_events SET outcome = $2, google_status = COALESCE($3, google_status), \
              detail = $4, completed_at = $5 \
              WHERE id = $1 AND (outcome IS NULL OR outcome = $6)",
-        )
-        .bind(id.0)
-        .bind(outcome.outcome)
-        .bind(outcome.google_status.map(i64::from))
-        .bind(outcome.detail)
-        .bind(now)
-        .bind(UNKNOWN_OUTCOME)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected() == 1))?;
+            id.0,
+            outcome.outcome,
+            outcome.google_status.map(i64::from),
+            outcome.detail,
+            now,
+            UNKNOWN_OUTCOME
+        )? == 1;
         Ok(settled)
     }
 }

@@ -4,7 +4,7 @@
 
 use super::count;
 use super::items::KnownInvitation;
-use crate::store::clock::{duration_millis, from_millis, to_millis};
+use crate::store::clock::{from_millis, new_token, to_millis};
 use crate::store::{RowLock, Store, StoreError};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -99,9 +99,8 @@ impl Store {
         limit: u32,
         lease: Duration,
     ) -> Result<Vec<ItemLease>, StoreError> {
-        let now = to_millis(self.clock.now());
-        let until = now.saturating_add(duration_millis(lease));
-        let token = uuid::Uuid::new_v4().simple().to_string();
+        let (now, until) = self.clock.lease(lease);
+        let token = new_token();
         let pick = "SELECT id FROM campaign_items WHERE campaign_id = $3 \
              AND due_at IS NOT NULL AND due_at <= $4 \
              AND (lease_until IS NULL OR lease_until <= $4) \
@@ -143,16 +142,14 @@ impl Store {
     /// lost (then no call may be made).
     pub async fn mark_item_mailing(&self, item: &ItemLease) -> Result<bool, StoreError> {
         let now = to_millis(self.clock.now());
-        let marked = with_pool!(self, pool => sqlx::query(
+        let marked = execute!(
+            self,
             "UPDATE campaign_items SET mailing = 1, updated_at = $3 \
              WHERE id = $1 AND lease_token = $2 AND lease_until > $3",
-        )
-        .bind(item.id)
-        .bind(&item.token)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected() == 1))?;
+            item.id,
+            &item.token,
+            now
+        )? == 1;
         Ok(marked)
     }
 
@@ -166,7 +163,8 @@ impl Store {
         update: &ItemUpdate,
     ) -> Result<bool, StoreError> {
         let now = to_millis(self.clock.now());
-        let done = with_pool!(self, pool => sqlx::query(
+        let done = execute!(
+            self,
             "UPDATE campaign_items SET \
              outcome = CASE WHEN outcome IN ('accepted', 'declined') THEN outcome ELSE $3 END, \
              reason = $4, error_code = $5, \
@@ -175,20 +173,17 @@ impl Store {
              due_at = CASE WHEN outcome IN ('accepted', 'declined') THEN NULL ELSE $10 END, \
              mailing = 0, lease_token = NULL, lease_until = NULL, updated_at = $9 \
              WHERE id = $1 AND lease_token = $2",
-        )
-        .bind(item.id)
-        .bind(&item.token)
-        .bind(&update.outcome)
-        .bind(&update.reason)
-        .bind(update.error.as_ref().map(|e| e.0.as_str()))
-        .bind(update.error.as_ref().map(|e| e.1.as_str()))
-        .bind(i64::from(update.mailed))
-        .bind(i64::from(update.mailed && update.reminder))
-        .bind(now)
-        .bind(update.due_at.map(to_millis))
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected() == 1))?;
+            item.id,
+            &item.token,
+            &update.outcome,
+            &update.reason,
+            update.error.as_ref().map(|e| e.0.as_str()),
+            update.error.as_ref().map(|e| e.1.as_str()),
+            i64::from(update.mailed),
+            i64::from(update.mailed && update.reminder),
+            now,
+            update.due_at.map(to_millis)
+        )? == 1;
         Ok(done)
     }
 
@@ -204,23 +199,21 @@ impl Store {
         nothing_sent: bool,
     ) -> Result<bool, StoreError> {
         let now = to_millis(self.clock.now());
-        let released = with_pool!(self, pool => sqlx::query(
+        let released = execute!(
+            self,
             "UPDATE campaign_items SET lease_token = NULL, lease_until = NULL, \
              due_at = CASE WHEN due_at IS NULL THEN NULL ELSE $3 END, \
              error_code = COALESCE($4, error_code), error_detail = COALESCE($5, error_detail), \
              mailing = CASE WHEN $7 THEN 0 ELSE mailing END, \
              updated_at = $6 WHERE id = $1 AND lease_token = $2",
-        )
-        .bind(item.id)
-        .bind(&item.token)
-        .bind(to_millis(due_at))
-        .bind(error.map(|e| e.0))
-        .bind(error.map(|e| e.1))
-        .bind(now)
-        .bind(nothing_sent)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected() == 1))?;
+            item.id,
+            &item.token,
+            to_millis(due_at),
+            error.map(|e| e.0),
+            error.map(|e| e.1),
+            now,
+            nothing_sent
+        )? == 1;
         Ok(released)
     }
 }

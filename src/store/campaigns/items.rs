@@ -240,27 +240,14 @@ impl Store {
             query.push(" AND id > ");
             query.push_bind(after.unwrap_or(0));
             if !outcomes.is_empty() {
-                query.push(" AND outcome IN (");
-                let mut list = query.separated(", ");
-                for outcome in outcomes {
-                    list.push_bind(outcome);
-                }
-                query.push(")");
+                query.push(" AND outcome");
+                crate::store::push_in(&mut query, outcomes);
             }
             query.push(" ORDER BY id LIMIT ");
             query.push_bind(limit + 1);
-            query
-                .build()
-                .fetch_all(pool)
-                .await
-                .and_then(|rows| rows.iter().map(|row| item_from_row!(row)).collect::<Result<Vec<_>, _>>())
+            decode_rows!(query.build().fetch_all(pool).await, |row| item_from_row!(row))
         })?;
-        let next = if items.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
-            items.pop();
-            items.last().map(|i| i.id)
-        } else {
-            None
-        };
+        let next = crate::store::next_page(&mut items, limit, |i| i.id);
         Ok(ItemPage { items, next })
     }
 }

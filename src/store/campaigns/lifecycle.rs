@@ -4,7 +4,7 @@
 use super::{
     CAMPAIGN_COLUMNS, CampaignRecord, CampaignState, NewCampaign, Reminders, count, strings,
 };
-use crate::store::clock::{duration_millis, from_millis, to_millis};
+use crate::store::clock::{from_millis, new_token, to_millis};
 use crate::store::{Caller, OutboxEvent, Store, StoreError};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -56,12 +56,12 @@ impl Store {
     /// follow them).
     pub async fn set_roster_columns(&self, id: &str, columns: &[String]) -> Result<(), StoreError> {
         let columns = serde_json::to_string(columns).unwrap_or_default();
-        with_pool!(self, pool => sqlx::query("UPDATE campaigns SET roster_columns = $2 WHERE id = $1")
-            .bind(id)
-            .bind(columns)
-            .execute(pool)
-            .await
-            .map(|_| ()))?;
+        execute!(
+            self,
+            "UPDATE campaigns SET roster_columns = $2 WHERE id = $1",
+            id,
+            columns
+        )?;
         Ok(())
     }
 
@@ -97,15 +97,13 @@ impl Store {
     /// Marks a campaign's items as all known (its source was walked to the end).
     pub async fn finish_campaign_planning(&self, campaign_id: &str) -> Result<(), StoreError> {
         let now = to_millis(self.clock.now());
-        with_pool!(self, pool => sqlx::query(
+        execute!(
+            self,
             "UPDATE campaigns SET planned = 1, plan_token = NULL, plan_until = NULL, \
              updated_at = $2 WHERE id = $1",
-        )
-        .bind(campaign_id)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|_| ()))?;
+            campaign_id,
+            now
+        )?;
         Ok(())
     }
 
@@ -116,20 +114,17 @@ impl Store {
         campaign_id: &str,
         lease: Duration,
     ) -> Result<bool, StoreError> {
-        let now = to_millis(self.clock.now());
-        let until = now.saturating_add(duration_millis(lease));
-        let token = uuid::Uuid::new_v4().simple().to_string();
-        let claimed = with_pool!(self, pool => sqlx::query(
+        let (now, until) = self.clock.lease(lease);
+        let token = new_token();
+        let claimed = execute!(
+            self,
             "UPDATE campaigns SET plan_token = $2, plan_until = $3 \
              WHERE id = $1 AND planned = 0 AND (plan_until IS NULL OR plan_until <= $4)",
-        )
-        .bind(campaign_id)
-        .bind(&token)
-        .bind(until)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected() == 1))?;
+            campaign_id,
+            &token,
+            until,
+            now
+        )? == 1;
         Ok(claimed)
     }
 
@@ -168,16 +163,14 @@ impl Store {
     /// Answers whether it moved.
     pub async fn resume_campaign(&self, id: &str) -> Result<bool, StoreError> {
         let now = to_millis(self.clock.now());
-        let moved = with_pool!(self, pool => sqlx::query(
+        let moved = execute!(
+            self,
             "UPDATE campaigns SET state = CASE WHEN start_at > $2 THEN 'scheduled' \
              ELSE 'running' END, resumes_at = NULL, updated_at = $2 \
              WHERE id = $1 AND state = 'paused'",
-        )
-        .bind(id)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected() == 1))?;
+            id,
+            now
+        )? == 1;
         Ok(moved)
     }
 
@@ -228,14 +221,12 @@ impl Store {
         if calls == 0 {
             return Ok(());
         }
-        with_pool!(self, pool => sqlx::query(
+        execute!(
+            self,
             "UPDATE campaigns SET google_calls = google_calls + $2 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(i64::try_from(calls).unwrap_or(i64::MAX))
-        .execute(pool)
-        .await
-        .map(|_| ()))?;
+            id,
+            i64::try_from(calls).unwrap_or(i64::MAX)
+        )?;
         Ok(())
     }
 

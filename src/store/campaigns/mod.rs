@@ -305,23 +305,21 @@ impl Store {
              AND ($3 IS NULL OR created_at < $3 OR (created_at = $3 AND id < $4)) \
              ORDER BY created_at DESC, id DESC LIMIT $5"
         );
-        let mut campaigns = with_pool!(self, pool => sqlx::query(&sql)
-            .bind(owner.map(|o| o.iss.as_str()))
-            .bind(owner.map(|o| o.sub.as_str()))
-            .bind(cursor.as_ref().map(|c| c.0))
-            .bind(cursor.as_ref().map(|c| c.1.as_str()))
-            .bind(limit + 1)
-            .fetch_all(pool)
-            .await
-            .and_then(|rows| rows.iter().map(|row| campaign_from_row!(row)).collect::<Result<Vec<_>, _>>()))?;
-        let next = if campaigns.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
-            campaigns.pop();
-            campaigns
-                .last()
-                .map(|c| format!("{}.{}", to_millis(c.created_at), c.id))
-        } else {
-            None
-        };
+        let mut campaigns = fetch_all!(
+            self,
+            &sql,
+            [
+                owner.map(|o| o.iss.as_str()),
+                owner.map(|o| o.sub.as_str()),
+                cursor.as_ref().map(|c| c.0),
+                cursor.as_ref().map(|c| c.1.as_str()),
+                limit + 1
+            ],
+            |row| campaign_from_row!(row)
+        )?;
+        let next = crate::store::next_page(&mut campaigns, limit, |c| {
+            format!("{}.{}", to_millis(c.created_at), c.id)
+        });
         Ok(CampaignPage { campaigns, next })
     }
 
@@ -333,11 +331,7 @@ impl Store {
             "SELECT {CAMPAIGN_COLUMNS} FROM campaigns \
              WHERE {DUE_CAMPAIGN} ORDER BY created_at, id"
         );
-        let campaigns = with_pool!(self, pool => sqlx::query(&sql)
-            .bind(now)
-            .fetch_all(pool)
-            .await
-            .and_then(|rows| rows.iter().map(|row| campaign_from_row!(row)).collect::<Result<Vec<_>, _>>()))?;
+        let campaigns = fetch_all!(self, &sql, [now], |row| campaign_from_row!(row))?;
         Ok(campaigns)
     }
 

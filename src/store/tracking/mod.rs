@@ -221,33 +221,25 @@ mod tests {
 
     #[test]
     fn the_walk_concludes_each_change_once_from_state_and_mail_count() {
-        assert_eq!(transitions(Some(("INVITED", 1)), "INVITED", 1), vec![]);
-        assert_eq!(
-            transitions(Some(("INVITED", 1)), "ACCEPTED", 1),
-            vec![Accepted]
-        );
-        assert_eq!(
-            transitions(Some(("INVITED", 1)), "DECLINED", 1),
-            vec![Declined]
-        );
-        assert_eq!(
-            transitions(Some(("INVITED", 1)), "NOT_YET_SENT", 1),
-            vec![Cancelled]
-        );
-        assert_eq!(
-            transitions(Some(("NOT_YET_SENT", 0)), "INVITED", 1),
-            vec![Sent]
-        );
-        assert_eq!(transitions(Some(("INVITED", 1)), "INVITED", 2), vec![Sent]);
-        assert_eq!(
-            transitions(Some(("NOT_YET_SENT", 0)), "ACCEPTED", 1),
-            vec![Sent, Accepted]
-        );
-        assert_eq!(
-            transitions(Some(("DECLINED", 1)), "DECLINED", 2),
-            vec![Sent, Declined]
-        );
-        assert_eq!(transitions(Some(("ACCEPTED", 1)), "ACCEPTED", 1), vec![]);
-        assert_eq!(transitions(Some(("DECLINED", 1)), "DECLINED", 1), vec![]);
+        // (state and mail count before, state now, mail count now, the changes concluded)
+        let table = [
+            (("INVITED", 1), "INVITED", 1, vec![]),
+            (("INVITED", 1), "ACCEPTED", 1, vec![Accepted]),
+            (("INVITED", 1), "DECLINED", 1, vec![Declined]),
+            (("INVITED", 1), "NOT_YET_SENT", 1, vec![Cancelled]),
+            (("NOT_YET_SENT", 0), "INVITED", 1, vec![Sent]),
+            (("INVITED", 1), "INVITED", 2, vec![Sent]),
+            (("NOT_YET_SENT", 0), "ACCEPTED", 1, vec![Sent, Accepted]),
+            (("DECLINED", 1), "DECLINED", 2, vec![Sent, Declined]),
+            (("ACCEPTED", 1), "ACCEPTED", 1, vec![]),
+            (("DECLINED", 1), "DECLINED", 1, vec![]),
+        ];
+        for (before, state, mails, expected) in table {
+            assert_eq!(
+                transitions(Some(before), state, mails),
+                expected,
+                "{before:?} -> {state} with {mails} mails"
+            );
+        }
     }
 }

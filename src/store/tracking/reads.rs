@@ -27,19 +27,18 @@ impl Store {
         let Some(finished) = finished else {
             return Ok(None);
         };
-        let counts = with_pool!(self, pool => sqlx::query(
+        let counts = fetch_all!(
+            self,
             "SELECT state, COUNT(*) AS n FROM tracked_people WHERE customer = $1 AND listed \
              GROUP BY state ORDER BY state",
-        )
-        .bind(customer)
-        .fetch_all(pool)
-        .await
-        .and_then(|rows| rows.iter().map(|row| {
-            Ok::<_, sqlx::Error>((
-                row.try_get::<String, _>("state")?,
-                u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0),
-            ))
-        }).collect::<Result<Vec<_>, _>>()))?;
+            [customer],
+            |row| {
+                Ok((
+                    row.try_get::<String, _>("state")?,
+                    u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0),
+                ))
+            }
+        )?;
         Ok(Some(TrackedSummary {
             counts,
             as_of: from_millis(finished),
@@ -53,18 +52,18 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<(ChangeKind, DateTime<Utc>)>, StoreError> {
-        let rows = with_pool!(self, pool => sqlx::query(
+        let rows = fetch_all!(
+            self,
             "SELECT change, at FROM tracked_changes WHERE customer = $1 AND at >= $2 AND at < $3 \
              AND change IN ('sent', 'accepted', 'declined') ORDER BY at, id",
-        )
-        .bind(customer)
-        .bind(to_millis(from))
-        .bind(to_millis(to))
-        .fetch_all(pool)
-        .await
-        .and_then(|rows| rows.iter().map(|row| {
-            Ok::<_, sqlx::Error>((row.try_get::<String, _>("change")?, row.try_get::<i64, _>("at")?))
-        }).collect::<Result<Vec<_>, _>>()))?;
+            [customer, to_millis(from), to_millis(to)],
+            |row| {
+                Ok((
+                    row.try_get::<String, _>("change")?,
+                    row.try_get::<i64, _>("at")?,
+                ))
+            }
+        )?;
         Ok(rows
             .into_iter()
             .filter_map(|(kind, at)| ChangeKind::parse(&kind).map(|k| (k, from_millis(at))))
@@ -79,20 +78,20 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<Duration>, StoreError> {
-        let delays = with_pool!(self, pool => sqlx::query(
+        let delays = fetch_all!(
+            self,
             "SELECT c.at AS at, (SELECT MAX(s.at) FROM tracked_changes s WHERE s.customer = c.customer \
              AND s.email = c.email AND s.change = 'sent' AND s.id < c.id) AS sent_at \
              FROM tracked_changes c WHERE c.customer = $1 AND c.change = 'accepted' \
              AND c.at >= $2 AND c.at < $3",
-        )
-        .bind(customer)
-        .bind(to_millis(from))
-        .bind(to_millis(to))
-        .fetch_all(pool)
-        .await
-        .and_then(|rows| rows.iter().map(|row| {
-            Ok::<_, sqlx::Error>((row.try_get::<i64, _>("at")?, row.try_get::<Option<i64>, _>("sent_at")?))
-        }).collect::<Result<Vec<_>, _>>()))?;
+            [customer, to_millis(from), to_millis(to)],
+            |row| {
+                Ok((
+                    row.try_get::<i64, _>("at")?,
+                    row.try_get::<Option<i64>, _>("sent_at")?,
+                ))
+            }
+        )?;
         Ok(delays
             .into_iter()
             .filter_map(|(at, sent)| {
@@ -146,13 +145,13 @@ impl Store {
             query.push(" AND email");
             crate::store::push_in(&mut query, emails);
             query.push(" ORDER BY id");
-            query.build().fetch_all(pool).await.and_then(|rows| rows.iter().map(|row| {
-                Ok::<_, sqlx::Error>((
+            decode_rows!(query.build().fetch_all(pool).await, |row| {
+                Ok((
                     row.try_get::<String, _>("email")?,
                     row.try_get::<String, _>("change")?,
                     row.try_get::<i64, _>("at")?,
                 ))
-            }).collect::<Result<Vec<_>, _>>())
+            })
         })?;
         for (email, change, at) in rows {
             if let Some(kind) = ChangeKind::parse(&change) {
@@ -181,8 +180,8 @@ impl Store {
             query.push(" AND email");
             crate::store::push_in(&mut query, emails);
             query.push(" ORDER BY email");
-            query.build().fetch_all(pool).await.and_then(|rows| rows.iter().map(|row| {
-                Ok::<_, sqlx::Error>(TrackedPerson {
+            decode_rows!(query.build().fetch_all(pool).await, |row| {
+                Ok(TrackedPerson {
                     email: row.try_get("email")?,
                     state: row.try_get("state")?,
                     mails_sent_count: row.try_get("mails_sent_count")?,
@@ -190,7 +189,7 @@ impl Store {
                     listed: row.try_get("listed")?,
                     missing_since: row.try_get::<Option<i64>, _>("missing_since")?.map(from_millis),
                 })
-            }).collect::<Result<Vec<_>, _>>())
+            })
         })?;
         Ok(people)
     }
@@ -198,19 +197,13 @@ impl Store {
     /// Deletes changes recorded before `before`, and people no walk has listed since then.
     pub async fn prune_tracking(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let before = to_millis(before);
-        let changes = with_pool!(self, pool => sqlx::query("DELETE FROM tracked_changes WHERE at < $1")
-            .bind(before)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
-        let people = with_pool!(self, pool => sqlx::query(
+        let changes = execute!(self, "DELETE FROM tracked_changes WHERE at < $1", before)?;
+        let people = execute!(
+            self,
             "DELETE FROM tracked_people WHERE NOT listed AND changed_at < $1 \
              AND missing_since IS NOT NULL AND missing_since < $1",
-        )
-        .bind(before)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
+            before
+        )?;
         Ok(changes + people)
     }
 }

@@ -2,7 +2,7 @@
 //! gateway record under each person's row lock.
 
 use super::{ChangeKind, GatewayChange, Observed, TrackedChange, WalkLease, WalkPage, transitions};
-use crate::store::clock::{duration_millis, from_millis, to_millis};
+use crate::store::clock::{duration_millis, from_millis, new_token, to_millis};
 use crate::store::{OutboxEvent, RowLock, Store, StoreError, StoreTx};
 use sqlx::Row;
 use std::collections::HashMap;
@@ -112,7 +112,7 @@ macro_rules! settle_campaign_items {
 /// Starts a new walk from the first page inside `conn`'s transaction; answers its lease.
 macro_rules! start_walk {
     ($conn:expr, $customer:expr, $now:expr) => {{
-        let walk_id = uuid::Uuid::new_v4().simple().to_string();
+        let walk_id = new_token();
         sqlx::query(
             "UPDATE tracker_walks SET walk_id = $2, started_at = $3, page_token = NULL, \
              token_at = NULL, pages = 0, people = 0 WHERE customer = $1",
@@ -145,8 +145,7 @@ impl Store {
         interval: Duration,
         token_validity: Duration,
     ) -> Result<Option<WalkLease>, StoreError> {
-        let now = to_millis(self.clock.now());
-        let until = now.saturating_add(duration_millis(lease));
+        let (now, until) = self.clock.lease(lease);
         let mut tx = self.begin().await?;
         let taken = with_tx!(tx, conn => async {
             let row = sqlx::query(
@@ -195,32 +194,28 @@ impl Store {
     /// when `holder` holds the lease.
     pub async fn restart_walk(&self, customer: &str, holder: &str) -> Result<bool, StoreError> {
         let now = to_millis(self.clock.now());
-        let walk_id = uuid::Uuid::new_v4().simple().to_string();
-        let restarted = with_pool!(self, pool => sqlx::query(
+        let walk_id = new_token();
+        let restarted = execute!(
+            self,
             "UPDATE tracker_walks SET walk_id = $3, started_at = $4, page_token = NULL, \
              token_at = NULL, pages = 0, people = 0 WHERE customer = $1 AND holder = $2",
-        )
-        .bind(customer)
-        .bind(holder)
-        .bind(walk_id)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected() == 1))?;
+            customer,
+            holder,
+            walk_id,
+            now
+        )? == 1;
         Ok(restarted)
     }
 
     /// Gives the tracker lease up (shutdown), so that another replica takes over at once.
     pub async fn release_walk(&self, customer: &str, holder: &str) -> Result<(), StoreError> {
-        with_pool!(self, pool => sqlx::query(
+        execute!(
+            self,
             "UPDATE tracker_walks SET holder = NULL, lease_until = 0 \
              WHERE customer = $1 AND holder = $2",
-        )
-        .bind(customer)
-        .bind(holder)
-        .execute(pool)
-        .await
-        .map(|_| ()))?;
+            customer,
+            holder
+        )?;
         Ok(())
     }
 
