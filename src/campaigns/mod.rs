@@ -21,6 +21,7 @@ pub use crate::store::Reminders;
 use crate::store::{
     CampaignRecord, CampaignState, ItemRecord, NewCampaign, NewItem, Store, StoreError,
 };
+use crate::vocabulary::{ItemErrorCode, ItemOutcome, SourceKind};
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures_util::Stream;
@@ -52,22 +53,6 @@ pub const DEFAULT_PAGE: u32 = 100;
 /// Largest page a list answers.
 pub const MAX_PAGE: u32 = 1000;
 
-/// Every outcome an item can have, in the order the documentation lists them.
-pub const OUTCOMES: [&str; 12] = [
-    "pending",
-    "sent",
-    "resent",
-    "already_invited",
-    "already_accepted",
-    "not_eligible",
-    "skipped",
-    "failed",
-    "accepted",
-    "declined",
-    "would_send",
-    "cancelled",
-];
-
 /// Who asks: the verified caller, and whether it holds `campaigns.admin`.
 #[derive(Debug, Clone)]
 pub struct Viewer {
@@ -90,11 +75,11 @@ pub enum Source {
 }
 
 impl Source {
-    fn kind(&self) -> &'static str {
+    fn kind(&self) -> SourceKind {
         match self {
-            Source::States(_) => "states",
-            Source::Emails(_) => "emails",
-            Source::Roster(_) => "roster",
+            Source::States(_) => SourceKind::States,
+            Source::Emails(_) => SourceKind::Emails,
+            Source::Roster(_) => SourceKind::Roster,
         }
     }
 }
@@ -152,12 +137,11 @@ impl From<StoreUnavailable> for CampaignError {
 #[serde(rename_all = "camelCase")]
 pub struct SourceView {
     /// `states`, `emails` or `roster`.
-    #[schema(example = "states")]
-    pub kind: String,
+    pub kind: SourceKind,
     /// For `states`: the states.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    pub states: Option<Vec<String>>,
+    pub states: Option<Vec<InvitationState>>,
 }
 
 /// A campaign's reminders, as shown.
@@ -213,7 +197,7 @@ pub struct CampaignView {
     /// Its items.
     pub total: u64,
     /// Items per outcome (outcomes with none are left out).
-    pub counts: BTreeMap<String, u64>,
+    pub counts: BTreeMap<ItemOutcome, u64>,
     /// Google calls made for it.
     pub google_calls: u64,
     /// When the remaining Google calls will be done at the background share of the budget;
@@ -254,7 +238,7 @@ pub struct CampaignList {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ItemErrorView {
     /// Stable code (as in send's per-item errors).
-    pub code: String,
+    pub code: ItemErrorCode,
     /// Explanation, without the address.
     pub detail: String,
 }
@@ -268,9 +252,8 @@ pub struct ItemErrorView {
 pub struct ItemView {
     /// The address.
     pub email: String,
-    /// `pending`, `sent`, `resent`, `already_invited`, `already_accepted`, `not_eligible`,
-    /// `skipped`, `failed`, `accepted`, `declined`, `would_send` or `cancelled`.
-    pub outcome: String,
+    /// What became of the person so far.
+    pub outcome: ItemOutcome,
     /// Why (`invalid_email`, `domain_not_allowed`, `duplicate`, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
@@ -411,7 +394,7 @@ impl Campaigns {
                     "source.states: at least one state is required.".into(),
                 ));
             }
-            Source::States(states) => states.iter().map(|s| s.as_str().to_owned()).collect(),
+            Source::States(states) => states.clone(),
             Source::Emails(emails) if emails.is_empty() || emails.len() > MAX_EMAILS => {
                 return Err(CampaignError::Invalid(format!(
                     "source.emails: 1 to {MAX_EMAILS} addresses are required, got {}.",
@@ -429,7 +412,7 @@ impl Campaigns {
                 name: spec.name.trim().to_owned(),
                 dry_run: spec.dry_run,
                 resend: spec.resend,
-                source_kind: source.kind().to_owned(),
+                source_kind: source.kind(),
                 source_states: states,
                 reminders: spec.reminders.filter(|r| r.max > 0 && !spec.dry_run),
                 start_at: spec.start_at.unwrap_or_else(|| store.clock().now()),
@@ -437,7 +420,7 @@ impl Campaigns {
                 planned: false,
             })
             .await?;
-        if record.source_kind == "states" {
+        if record.source_kind == SourceKind::States {
             // A worker walks Google's list and plans it.
             return self.view_of(&id).await;
         }
@@ -517,7 +500,8 @@ impl Campaigns {
             counts,
             eta: eta.map(rfc3339),
             source: SourceView {
-                states: (record.source_kind == "states").then(|| record.source_states.clone()),
+                states: (record.source_kind == SourceKind::States)
+                    .then(|| record.source_states.clone()),
                 kind: record.source_kind,
             },
             reminders: record.reminders.map(|r| RemindersView {
@@ -548,13 +532,13 @@ impl Campaigns {
     fn eta(
         &self,
         record: &CampaignRecord,
-        counts: &BTreeMap<String, u64>,
+        counts: &BTreeMap<ItemOutcome, u64>,
     ) -> Option<DateTime<Utc>> {
         if !record.state.is_active() {
             return None;
         }
-        let pending = counts.get("pending").copied().unwrap_or(0);
-        let per_item = match (record.source_kind == "states", record.dry_run) {
+        let pending = counts.get(&ItemOutcome::Pending).copied().unwrap_or(0);
+        let per_item = match (record.source_kind == SourceKind::States, record.dry_run) {
             (true, true) => 0,
             (true, false) | (false, true) => 1,
             (false, false) => 2,
@@ -603,19 +587,10 @@ impl Campaigns {
         &self,
         id: &str,
         viewer: &Viewer,
-        outcomes: &[String],
+        outcomes: &[ItemOutcome],
         page_size: u32,
         page_token: Option<&str>,
     ) -> Result<ItemList, CampaignError> {
-        // The detail names no value: a query is the caller's text.
-        if outcomes.iter().any(|o| !OUTCOMES.contains(&o.as_str())) {
-            return Err(CampaignError::Invalid(
-                "outcome must be an item outcome (pending, sent, resent, already_invited, \
-                 already_accepted, not_eligible, skipped, failed, accepted, declined, \
-                 would_send, cancelled)."
-                    .into(),
-            ));
-        }
         let after = match page_token {
             None => None,
             Some(token) => Some(token.parse::<i64>().map_err(|_| {
@@ -857,7 +832,7 @@ fn write_report_line(format: ReportFormat, item: &ItemView, columns: &[String], 
                 out,
                 [
                     item.email.as_str(),
-                    &item.outcome,
+                    item.outcome.as_str(),
                     item.reason.as_deref().unwrap_or_default(),
                     &mails,
                     item.last_mail_at.as_deref().unwrap_or_default(),

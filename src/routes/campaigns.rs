@@ -19,6 +19,7 @@ use crate::routes::mutations::{
     IdempotencyErrors, IdempotencyKeyHeader, idempotency_key, stored_campaign,
 };
 use crate::state::AppState;
+use crate::vocabulary::ItemOutcome;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -136,45 +137,13 @@ pub struct PageParams {
     page_token: Option<String>,
 }
 
-/// An item outcome that a campaign's items are filtered by.
-// Documentation only: `paging` reads the parameter and the domain checks it.
-#[derive(Debug, ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
-pub enum ItemOutcomeFilter {
-    /// Not done yet.
-    Pending,
-    /// The first mail went out.
-    Sent,
-    /// Another mail went out (`resend`).
-    Resent,
-    /// Already invited; no mail.
-    AlreadyInvited,
-    /// Already joined; no mail.
-    AlreadyAccepted,
-    /// Not an unmanaged account; no mail.
-    NotEligible,
-    /// Invalid, outside the allowed domains or a duplicate; never sent to Google.
-    Skipped,
-    /// Failed after the retry policy.
-    Failed,
-    /// The person joined (seen by tracking).
-    Accepted,
-    /// The person declined (seen by tracking).
-    Declined,
-    /// A dry run's answer: a real run would mail this person.
-    WouldSend,
-    /// The campaign was cancelled before this item was done.
-    Cancelled,
-}
-
 /// Filter and paging of a campaign's items.
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // Only read by the OpenAPI derive.
 pub struct ItemParams {
     /// Only items with these outcomes (repeat the parameter for several).
-    outcome: Option<Vec<ItemOutcomeFilter>>,
+    outcome: Option<Vec<ItemOutcome>>,
     /// 1 to 1000 (default 100).
     #[param(rename = "pageSize", minimum = 1, maximum = 1000)]
     page_size: Option<u32>,
@@ -697,7 +666,7 @@ pub(crate) async fn create_from_send(
 /// The page size and token of a query; `outcomes` collects `outcome` when allowed.
 fn paging(
     query: &str,
-    mut outcomes: Option<&mut Vec<String>>,
+    mut outcomes: Option<&mut Vec<ItemOutcome>>,
 ) -> Result<(u32, Option<String>), ApiError> {
     let mut size = DEFAULT_PAGE;
     let mut token = None;
@@ -713,7 +682,16 @@ fn paging(
                     })?;
             }
             ("pageToken", _) if value.len() <= 512 => token = Some(value.into_owned()),
-            ("outcome", Some(outcomes)) => outcomes.push(value.into_owned()),
+            ("outcome", Some(outcomes)) => {
+                // The detail names no value: a query is the caller's text.
+                outcomes.push(ItemOutcome::from_name(&value).ok_or_else(|| {
+                    invalid_query(
+                        "outcome must be an item outcome (pending, sent, resent, already_invited, \
+                         already_accepted, not_eligible, skipped, failed, accepted, declined, \
+                         would_send, cancelled).",
+                    )
+                })?);
+            }
             _ => return Err(invalid_query("unknown or invalid parameter")),
         }
     }

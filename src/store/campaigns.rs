@@ -6,6 +6,7 @@
 
 use super::clock::{duration_millis, from_millis, to_millis};
 use super::{Backend, Caller, OutboxEvent, Store, StoreError};
+use crate::vocabulary::{InvitationState, ItemErrorCode, ItemOutcome, SourceKind};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use std::collections::BTreeMap;
@@ -26,11 +27,11 @@ macro_rules! count_outcomes {
             rows.iter()
                 .map(|row| {
                     Ok((
-                        row.try_get::<String, _>("outcome")?,
+                        named(ItemOutcome::from_name, row.try_get("outcome")?)?,
                         u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0),
                     ))
                 })
-                .collect::<Result<BTreeMap<String, u64>, sqlx::Error>>()
+                .collect::<Result<BTreeMap<ItemOutcome, u64>, sqlx::Error>>()
         })
     };
 }
@@ -117,10 +118,10 @@ pub struct NewCampaign {
     pub dry_run: bool,
     /// Mail people who are already INVITED again.
     pub resend: bool,
-    /// `states`, `emails` or `roster`.
-    pub source_kind: String,
+    /// Where its people come from.
+    pub source_kind: SourceKind,
     /// For a `states` source: the invitation states whose accounts it invites.
-    pub source_states: Vec<String>,
+    pub source_states: Vec<InvitationState>,
     /// Reminders, if any.
     pub reminders: Option<Reminders>,
     /// When work starts.
@@ -145,10 +146,10 @@ pub struct CampaignRecord {
     pub dry_run: bool,
     /// Mail INVITED people again.
     pub resend: bool,
-    /// `states`, `emails` or `roster`.
-    pub source_kind: String,
+    /// Where its people come from.
+    pub source_kind: SourceKind,
     /// For a `states` source, its states.
-    pub source_states: Vec<String>,
+    pub source_states: Vec<InvitationState>,
     /// Reminders, if any.
     pub reminders: Option<Reminders>,
     /// When work starts.
@@ -172,8 +173,8 @@ pub struct CampaignRecord {
 /// An invitation as a list page showed it, so that the item's send needs no read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KnownInvitation {
-    /// Its state (Google's name, e.g. `NOT_YET_SENT`).
-    pub state: String,
+    /// Its state.
+    pub state: InvitationState,
     /// Mails sent so far.
     pub mails_sent: i64,
     /// Last update.
@@ -235,7 +236,7 @@ pub struct ItemLease {
     /// The address.
     pub email: String,
     /// Its outcome so far (`pending`, or `sent`/`resent` when a reminder is due).
-    pub outcome: String,
+    pub outcome: ItemOutcome,
     /// The invitation as the source read it.
     pub known: Option<KnownInvitation>,
     /// Mails sent to the person by this campaign.
@@ -263,20 +264,34 @@ impl fmt::Debug for ItemLease {
 }
 
 /// What became of a claimed item.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemUpdate {
     /// Its outcome now.
-    pub outcome: String,
+    pub outcome: ItemOutcome,
     /// Why (for `skipped`, `not_eligible`, ...).
     pub reason: Option<String>,
     /// For `failed`: the error's code and detail.
-    pub error: Option<(String, String)>,
+    pub error: Option<(ItemErrorCode, String)>,
     /// A mail went out: count it (and when).
     pub mailed: bool,
     /// The mail was a reminder.
     pub reminder: bool,
     /// When work is next due (a reminder); None: the item is final.
     pub due_at: Option<DateTime<Utc>>,
+}
+
+impl ItemUpdate {
+    /// The item is now `outcome`, with nothing else to record.
+    pub fn new(outcome: ItemOutcome) -> Self {
+        Self {
+            outcome,
+            reason: None,
+            error: None,
+            mailed: false,
+            reminder: false,
+            due_at: None,
+        }
+    }
 }
 
 /// One item, for pages and reports.
@@ -287,11 +302,11 @@ pub struct ItemRecord {
     /// The address.
     pub email: String,
     /// Its outcome.
-    pub outcome: String,
+    pub outcome: ItemOutcome,
     /// Why, when there is a reason.
     pub reason: Option<String>,
     /// For `failed`: code and detail.
-    pub error: Option<(String, String)>,
+    pub error: Option<(ItemErrorCode, String)>,
     /// Mails sent by the campaign.
     pub mails: u32,
     /// When the last went out.
@@ -346,6 +361,12 @@ fn strings(json: Option<String>) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The value of a closed set stored as its name; a name this version never writes is a
+/// decode error, not a guess.
+fn named<T>(parse: fn(&str) -> Option<T>, name: String) -> Result<T, sqlx::Error> {
+    parse(&name).ok_or_else(|| sqlx::Error::Decode(format!("unknown stored name {name:?}").into()))
+}
+
 /// A non-negative count from a column.
 fn count(n: i64) -> u32 {
     u32::try_from(n.max(0)).unwrap_or(u32::MAX)
@@ -354,7 +375,6 @@ fn count(n: i64) -> u32 {
 macro_rules! campaign_from_row {
     ($row:expr) => {{
         let row = $row;
-        let state: String = row.try_get("state")?;
         let after: Option<i64> = row.try_get("remind_after_secs")?;
         let max: Option<i64> = row.try_get("remind_max")?;
         let states: Option<String> = row.try_get("source_states")?;
@@ -365,19 +385,18 @@ macro_rules! campaign_from_row {
                 sub: row.try_get("owner_sub")?,
             },
             name: row.try_get("name")?,
-            state: CampaignState::parse(&state).ok_or_else(|| {
-                sqlx::Error::Decode(format!("unknown campaign state {state:?}").into())
-            })?,
+            state: named(CampaignState::parse, row.try_get("state")?)?,
             dry_run: row.try_get::<i64, _>("dry_run")? != 0,
             resend: row.try_get::<i64, _>("resend")? != 0,
-            source_kind: row.try_get("source_kind")?,
+            source_kind: named(SourceKind::from_name, row.try_get("source_kind")?)?,
             source_states: states
                 .map(|s| {
                     s.split(',')
                         .filter(|s| !s.is_empty())
-                        .map(str::to_owned)
-                        .collect()
+                        .map(|state| named(InvitationState::from_name, state.to_owned()))
+                        .collect::<Result<_, _>>()
                 })
+                .transpose()?
                 .unwrap_or_default(),
             reminders: after.zip(max).map(|(after, max)| Reminders {
                 after: Duration::from_secs(u64::try_from(after).unwrap_or(0)),
@@ -409,9 +428,11 @@ macro_rules! lease_from_row {
             id: row.try_get("id")?,
             campaign_id: row.try_get("campaign_id")?,
             email: row.try_get("email")?,
-            outcome: row.try_get("outcome")?,
+            outcome: named(ItemOutcome::from_name, row.try_get("outcome")?)?,
             known: known_state.map(|state| KnownInvitation {
-                state,
+                // A state this version does not know is what Google calls unspecified.
+                state: InvitationState::from_name(&state)
+                    .unwrap_or(InvitationState::StateUnspecified),
                 mails_sent: known_mails.unwrap_or(0),
                 updated: known_update.map(from_millis),
             }),
@@ -430,13 +451,16 @@ macro_rules! item_from_row {
     ($row:expr) => {{
         let row = $row;
         let code: Option<String> = row.try_get("error_code")?;
+        let code = code
+            .map(|code| named(ItemErrorCode::from_name, code))
+            .transpose()?;
         let detail: Option<String> = row.try_get("error_detail")?;
-        let outcome: String = row.try_get("outcome")?;
+        let outcome = named(ItemOutcome::from_name, row.try_get("outcome")?)?;
         Ok::<_, sqlx::Error>(ItemRecord {
             id: row.try_get("id")?,
             email: row.try_get("email")?,
             // A pending item keeps the code of a failed attempt only to know it was tried.
-            error: if outcome == "failed" {
+            error: if outcome == ItemOutcome::Failed {
                 code.zip(detail)
             } else {
                 None
@@ -480,7 +504,10 @@ impl Store {
         } else {
             CampaignState::Running
         };
-        let states = (!campaign.source_states.is_empty()).then(|| campaign.source_states.join(","));
+        let states = (!campaign.source_states.is_empty()).then(|| {
+            let names: Vec<&str> = campaign.source_states.iter().map(|s| s.as_str()).collect();
+            names.join(",")
+        });
         let sql = format!(
             "INSERT INTO campaigns (id, owner_iss, owner_sub, name, state, dry_run, resend, \
              source_kind, source_states, remind_after_secs, remind_max, start_at, planned, \
@@ -496,7 +523,7 @@ impl Store {
             .bind(state.as_str())
             .bind(i64::from(campaign.dry_run))
             .bind(i64::from(campaign.resend))
-            .bind(&campaign.source_kind)
+            .bind(campaign.source_kind.as_str())
             .bind(states)
             .bind(campaign.reminders.map(|r| i64::try_from(r.after.as_secs()).unwrap_or(i64::MAX)))
             .bind(campaign.reminders.map(|r| i64::from(r.max)))
@@ -545,7 +572,7 @@ impl Store {
                         .push_bind(pending.then(|| item.email.to_lowercase()))
                         .push_bind(if pending { "pending" } else { "skipped" })
                         .push_bind(item.skipped.clone())
-                        .push_bind(known.map(|k| k.state.clone()))
+                        .push_bind(known.map(|k| k.state.as_str()))
                         .push_bind(known.map(|k| k.mails_sent))
                         .push_bind(known.and_then(|k| k.updated).map(to_millis))
                         .push_bind(pending.then_some(now))
@@ -942,7 +969,7 @@ impl Store {
         )
         .bind(item.id)
         .bind(&item.token)
-        .bind(&update.outcome)
+        .bind(update.outcome.as_str())
         .bind(&update.reason)
         .bind(update.error.as_ref().map(|e| e.0.as_str()))
         .bind(update.error.as_ref().map(|e| e.1.as_str()))
@@ -964,7 +991,7 @@ impl Store {
         &self,
         item: &ItemLease,
         due_at: DateTime<Utc>,
-        error: Option<(&str, &str)>,
+        error: Option<(ItemErrorCode, &str)>,
         nothing_sent: bool,
     ) -> Result<bool, StoreError> {
         let now = to_millis(self.clock.now());
@@ -978,7 +1005,7 @@ impl Store {
         .bind(item.id)
         .bind(&item.token)
         .bind(to_millis(due_at))
-        .bind(error.map(|e| e.0))
+        .bind(error.map(|e| e.0.as_str()))
         .bind(error.map(|e| e.1))
         .bind(now)
         .bind(nothing_sent)
@@ -1012,7 +1039,7 @@ impl Store {
     pub async fn complete_campaign_if_done(
         &self,
         id: &str,
-        announce: impl FnOnce(&str, &BTreeMap<String, u64>) -> OutboxEvent,
+        announce: impl FnOnce(&str, &BTreeMap<ItemOutcome, u64>) -> OutboxEvent,
     ) -> Result<bool, StoreError> {
         let now = to_millis(self.clock.now());
         let mut tx = self.begin().await?;
@@ -1080,7 +1107,10 @@ impl Store {
     }
 
     /// How many items of campaign `id` have each outcome (outcomes with none are absent).
-    pub async fn campaign_counts(&self, id: &str) -> Result<BTreeMap<String, u64>, StoreError> {
+    pub async fn campaign_counts(
+        &self,
+        id: &str,
+    ) -> Result<BTreeMap<ItemOutcome, u64>, StoreError> {
         let counts = with_pool!(self, pool => count_outcomes!(pool, id))?;
         Ok(counts)
     }
@@ -1110,7 +1140,7 @@ impl Store {
     pub async fn campaign_items(
         &self,
         id: &str,
-        outcomes: &[String],
+        outcomes: &[ItemOutcome],
         limit: u32,
         after: Option<i64>,
     ) -> Result<ItemPage, StoreError> {
@@ -1125,7 +1155,7 @@ impl Store {
                 query.push(" AND outcome IN (");
                 let mut list = query.separated(", ");
                 for outcome in outcomes {
-                    list.push_bind(outcome);
+                    list.push_bind(outcome.as_str());
                 }
                 query.push(")");
             }

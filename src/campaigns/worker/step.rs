@@ -5,9 +5,10 @@ use crate::audit::{AuditLog, AuditRecord};
 use crate::invitations::CallerId;
 use crate::invitations::campaign::Seen;
 use crate::invitations::mutation::{self, Action, Done, MutationObserver};
-use crate::invitations::outcome::{InvitationState, ItemError, ItemErrorCode};
+use crate::invitations::outcome::{ItemError, ItemErrorCode};
 use crate::invitations::settle::Settled;
 use crate::store::{ItemLease, ItemUpdate};
+use crate::vocabulary::ItemOutcome;
 use chrono::{DateTime, Utc};
 
 /// What becomes of a claimed item.
@@ -88,24 +89,20 @@ pub(super) fn store_wait_from(
     }
 }
 
-pub(super) fn complete(outcome: &str) -> Step {
-    Step::Complete(ItemUpdate {
-        outcome: outcome.to_owned(),
-        ..ItemUpdate::default()
-    })
+pub(super) fn complete(outcome: ItemOutcome) -> Step {
+    Step::Complete(ItemUpdate::new(outcome))
 }
 
 pub(super) fn failed(error: &ItemError) -> Step {
     Step::Complete(ItemUpdate {
-        outcome: "failed".into(),
-        error: Some((error.code.name(), error.detail.clone())),
-        ..ItemUpdate::default()
+        error: Some((error.code, error.detail.clone())),
+        ..ItemUpdate::new(ItemOutcome::Failed)
     })
 }
 
 pub(super) fn seen_of(item: &ItemLease) -> Option<Seen> {
     item.known.as_ref().map(|known| Seen {
-        state: InvitationState::parse(&known.state).unwrap_or(InvitationState::StateUnspecified),
+        state: known.state,
         mails_sent: known.mails_sent,
         updated: known.updated,
     })
