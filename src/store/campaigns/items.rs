@@ -1,0 +1,289 @@
+//! The item rows of a campaign: adding people, counting outcomes, pages for reports.
+
+use super::named;
+use super::{count, strings};
+use crate::store::clock::{from_millis, to_millis};
+use crate::store::{Store, StoreError};
+use crate::vocabulary::{InvitationState, ItemErrorCode, ItemOutcome};
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// An invitation as a list page showed it, so that the item's send needs no read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownInvitation {
+    /// Its state.
+    pub state: InvitationState,
+    /// Mails sent so far.
+    pub mails_sent: i64,
+    /// Last update.
+    pub updated: Option<DateTime<Utc>>,
+}
+
+/// A person to add to a campaign.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewItem {
+    /// The address (normalised when valid; as given, trimmed, when not). Two pending items
+    /// whose addresses differ only in case are one person (Google ignores case).
+    pub email: String,
+    /// Why it is skipped (invalid, domain not allowed); None: it is pending work.
+    pub skipped: Option<String>,
+    /// The invitation, when the source already read it.
+    pub known: Option<KnownInvitation>,
+    /// For a roster's item: its row and its values of the roster's other columns.
+    pub roster: Option<RosterRow>,
+}
+
+/// Where an item stands in its roster: what joins a report back to it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RosterRow {
+    /// Its row number as a spreadsheet shows it (the header is row 1).
+    pub row: u32,
+    /// Its values of the roster's other columns, in the order the campaign's
+    /// `roster_columns` names them.
+    pub values: Vec<String>,
+}
+
+impl fmt::Debug for NewItem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewItem")
+            .field("skipped", &self.skipped)
+            .field("known", &self.known)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for RosterRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The values are the caller's roster: personal data stays out of logs.
+        f.debug_struct("RosterRow")
+            .field("row", &self.row)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The `reason` of an item that repeats an earlier one of its campaign.
+pub const DUPLICATE_REASON: &str = "duplicate";
+
+/// One item, for pages and reports.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ItemRecord {
+    /// Its id (pages resume after it).
+    pub id: i64,
+    /// The address.
+    pub email: String,
+    /// Its outcome.
+    pub outcome: ItemOutcome,
+    /// Why, when there is a reason.
+    pub reason: Option<String>,
+    /// For `failed`: code and detail.
+    pub error: Option<(ItemErrorCode, String)>,
+    /// Mails sent by the campaign.
+    pub mails: u32,
+    /// When the last went out.
+    pub last_mail_at: Option<DateTime<Utc>>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+    /// For a roster's item: its row and other columns.
+    pub roster: Option<RosterRow>,
+}
+
+impl fmt::Debug for ItemRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ItemRecord")
+            .field("id", &self.id)
+            .field("outcome", &self.outcome)
+            .field("mails", &self.mails)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A page of items, in the order they were added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemPage {
+    /// The items.
+    pub items: Vec<ItemRecord>,
+    /// The id the next page starts after; None on the last.
+    pub next: Option<i64>,
+}
+
+const ITEM_COLUMNS: &str = "id, email, outcome, reason, error_code, error_detail, mails, last_mail_at, updated_at, \
+     roster_row, roster_values";
+
+macro_rules! item_from_row {
+    ($row:expr) => {{
+        let row = $row;
+        let code: Option<String> = row.try_get("error_code")?;
+        let code = code
+            .map(|code| named(ItemErrorCode::from_name, code))
+            .transpose()?;
+        let detail: Option<String> = row.try_get("error_detail")?;
+        let outcome = named(ItemOutcome::from_name, row.try_get("outcome")?)?;
+        Ok::<_, sqlx::Error>(ItemRecord {
+            id: row.try_get("id")?,
+            email: row.try_get("email")?,
+            // A pending item keeps the code of a failed attempt only to know it was tried.
+            error: if outcome == ItemOutcome::Failed {
+                code.zip(detail)
+            } else {
+                None
+            },
+            outcome,
+            reason: row.try_get("reason")?,
+            mails: count(row.try_get("mails")?),
+            last_mail_at: row
+                .try_get::<Option<i64>, _>("last_mail_at")?
+                .map(from_millis),
+            updated_at: from_millis(row.try_get("updated_at")?),
+            roster: match row.try_get::<Option<i64>, _>("roster_row")? {
+                Some(n) => Some(RosterRow {
+                    row: count(n),
+                    values: strings(row.try_get("roster_values")?),
+                }),
+                None => None,
+            },
+        })
+    }};
+}
+
+/// Most items one page answers.
+pub const MAX_ITEM_PAGE: u32 = 1000;
+
+impl Store {
+    /// Adds `items` to a campaign in one transaction (callers pass bounded chunks). A pending
+    /// item repeating a person already in the campaign is added as `skipped` with reason
+    /// [`DUPLICATE_REASON`] (after the chunk's other rows) when `mark_duplicates`, and left out
+    /// otherwise (a walk of Google's list that starts over). Answers how many rows were added.
+    pub async fn add_campaign_items(
+        &self,
+        campaign_id: &str,
+        items: &[NewItem],
+        mark_duplicates: bool,
+    ) -> Result<u64, StoreError> {
+        let now = to_millis(self.clock.now());
+        const INSERT: &str = "INSERT INTO campaign_items (campaign_id, email, person, outcome, \
+             reason, known_state, known_mails, known_update, due_at, updated_at, roster_row, \
+             roster_values) ";
+        let roster_row = |item: &NewItem| item.roster.as_ref().map(|r| i64::from(r.row));
+        let roster_values = |item: &NewItem| {
+            item.roster
+                .as_ref()
+                .map(|r| serde_json::to_string(&r.values).unwrap_or_default())
+        };
+        // One statement per slice (well under both databases' limits on bound values): a
+        // roster of 100,000 rows is 200 statements, not 100,000.
+        const ROWS: usize = 500;
+        let mut tx = self.begin().await?;
+        let added = with_tx!(tx, conn => async {
+            let mut added = 0;
+            for slice in items.chunks(ROWS) {
+                let mut insert = sqlx::QueryBuilder::new(INSERT);
+                insert.push_values(slice, |mut row, item| {
+                    let pending = item.skipped.is_none();
+                    let known = item.known.as_ref();
+                    row.push_bind(campaign_id)
+                        .push_bind(item.email.clone())
+                        .push_bind(pending.then(|| item.email.to_lowercase()))
+                        .push_bind(if pending { "pending" } else { "skipped" })
+                        .push_bind(item.skipped.clone())
+                        .push_bind(known.map(|k| k.state.as_str()))
+                        .push_bind(known.map(|k| k.mails_sent))
+                        .push_bind(known.and_then(|k| k.updated).map(to_millis))
+                        .push_bind(pending.then_some(now))
+                        .push_bind(now)
+                        .push_bind(roster_row(item))
+                        .push_bind(roster_values(item));
+                });
+                insert.push(" ON CONFLICT (campaign_id, person) DO NOTHING RETURNING person");
+                let rows = insert.build().fetch_all(&mut *conn).await?;
+                added += rows.len() as u64;
+                // Each person inserted by this statement, once: the first of its rows in the
+                // slice went in, any other (or one already in the campaign) repeats it.
+                let mut inserted = std::collections::HashSet::new();
+                for row in &rows {
+                    if let Some(person) = row.try_get::<Option<String>, _>("person")? {
+                        inserted.insert(person);
+                    }
+                }
+                let repeats: Vec<&NewItem> = slice
+                    .iter()
+                    .filter(|item| {
+                        item.skipped.is_none() && !inserted.remove(&item.email.to_lowercase())
+                    })
+                    .collect();
+                if mark_duplicates && !repeats.is_empty() {
+                    let mut insert = sqlx::QueryBuilder::new(INSERT);
+                    insert.push_values(&repeats, |mut row, item| {
+                        row.push_bind(campaign_id)
+                            .push_bind(item.email.clone())
+                            .push_bind(None::<String>)
+                            .push_bind("skipped")
+                            .push_bind(DUPLICATE_REASON)
+                            .push_bind(None::<String>)
+                            .push_bind(None::<i64>)
+                            .push_bind(None::<i64>)
+                            .push_bind(None::<i64>)
+                            .push_bind(now)
+                            .push_bind(roster_row(item))
+                            .push_bind(roster_values(item));
+                    });
+                    added += insert.build().execute(&mut *conn).await?.rows_affected();
+                }
+            }
+            Ok::<u64, sqlx::Error>(added)
+        }.await)?;
+        tx.commit().await?;
+        Ok(added)
+    }
+
+    /// How many items of campaign `id` have each outcome (outcomes with none are absent).
+    pub async fn campaign_counts(
+        &self,
+        id: &str,
+    ) -> Result<BTreeMap<ItemOutcome, u64>, StoreError> {
+        let counts = with_pool!(self, pool => count_outcomes!(pool, id))?;
+        Ok(counts)
+    }
+
+    /// A page of campaign `id`'s items in the order they were added, only those with one of
+    /// `outcomes` (all when empty), after item `after`; at most `limit` (1 to 1000).
+    pub async fn campaign_items(
+        &self,
+        id: &str,
+        outcomes: &[ItemOutcome],
+        limit: u32,
+        after: Option<i64>,
+    ) -> Result<ItemPage, StoreError> {
+        let limit = i64::from(limit.clamp(1, MAX_ITEM_PAGE));
+        let mut items = with_pool!(self, pool => {
+            let mut query =
+                sqlx::QueryBuilder::new(format!("SELECT {ITEM_COLUMNS} FROM campaign_items WHERE campaign_id = "));
+            query.push_bind(id);
+            query.push(" AND id > ");
+            query.push_bind(after.unwrap_or(0));
+            if !outcomes.is_empty() {
+                query.push(" AND outcome IN (");
+                let mut list = query.separated(", ");
+                for outcome in outcomes {
+                    list.push_bind(outcome.as_str());
+                }
+                query.push(")");
+            }
+            query.push(" ORDER BY id LIMIT ");
+            query.push_bind(limit + 1);
+            query
+                .build()
+                .fetch_all(pool)
+                .await
+                .and_then(|rows| rows.iter().map(|row| item_from_row!(row)).collect::<Result<Vec<_>, _>>())
+        })?;
+        let next = if items.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
+            items.pop();
+            items.last().map(|i| i.id)
+        } else {
+            None
+        };
+        Ok(ItemPage { items, next })
+    }
+}

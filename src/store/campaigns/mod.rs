@@ -1,0 +1,368 @@
+//! Campaigns: durable bulk invitations. A campaign row holds the job and its lifecycle state;
+//! an item row per person holds its outcome and when work on it is next due. Replicas claim due
+//! items with a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL, a `BEGIN IMMEDIATE` write
+//! transaction on SQLite), so no two replicas work on one item at once, and an item whose
+//! replica died is claimed again once its lease runs out.
+//!
+//! The module is cut by table and job: this file holds the campaign row (its types, reads and
+//! the columns every part shares), `lifecycle` creates, moves and deletes campaigns, `items`
+//! writes and pages the item rows, and `claims` leases items to the worker.
+
+use super::clock::{from_millis, to_millis};
+use super::{Caller, Store, StoreError};
+use crate::vocabulary::{InvitationState, SourceKind};
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use std::time::Duration;
+
+/// How many items of campaign `$id` have each outcome, on `$conn` (a pool or a transaction).
+macro_rules! count_outcomes {
+    ($conn:expr, $id:expr) => {
+        sqlx::query(
+            "SELECT outcome, COUNT(*) AS n FROM campaign_items WHERE campaign_id = $1 \
+             GROUP BY outcome",
+        )
+        .bind($id)
+        .fetch_all($conn)
+        .await
+        .and_then(|rows| {
+            rows.iter()
+                .map(|row| {
+                    Ok((
+                        named(ItemOutcome::from_name, row.try_get("outcome")?)?,
+                        u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0),
+                    ))
+                })
+                .collect::<Result<BTreeMap<ItemOutcome, u64>, sqlx::Error>>()
+        })
+    };
+}
+
+/// Where a campaign is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CampaignState {
+    /// Waits for its `startAt`.
+    Scheduled,
+    /// Being worked on.
+    Running,
+    /// Held until `resumesAt` (mail budget spent, Google unavailable); then running again.
+    Waiting,
+    /// Held by its owner until resumed.
+    Paused,
+    /// Every item is final.
+    Completed,
+    /// Stopped by its owner; no further work.
+    Cancelled,
+}
+
+impl CampaignState {
+    /// Every state.
+    pub const ALL: [CampaignState; 6] = [
+        CampaignState::Scheduled,
+        CampaignState::Running,
+        CampaignState::Waiting,
+        CampaignState::Paused,
+        CampaignState::Completed,
+        CampaignState::Cancelled,
+    ];
+
+    /// The name on the wire and in the table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CampaignState::Scheduled => "scheduled",
+            CampaignState::Running => "running",
+            CampaignState::Waiting => "waiting",
+            CampaignState::Paused => "paused",
+            CampaignState::Completed => "completed",
+            CampaignState::Cancelled => "cancelled",
+        }
+    }
+
+    /// The state named `name`; None for a name the store never writes.
+    pub fn parse(name: &str) -> Option<CampaignState> {
+        CampaignState::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// True for completed and cancelled: nothing will change any more.
+    pub fn is_final(self) -> bool {
+        matches!(self, CampaignState::Completed | CampaignState::Cancelled)
+    }
+
+    /// True while workers may act on the campaign's items (running, or due to run).
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            CampaignState::Scheduled | CampaignState::Running | CampaignState::Waiting
+        )
+    }
+}
+
+/// Reminders of a campaign: another mail `after` the last one to a person still INVITED, at
+/// most `max` more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reminders {
+    /// Time after the last mail.
+    pub after: Duration,
+    /// Most reminders per person.
+    pub max: u32,
+}
+
+/// A campaign to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCampaign {
+    /// Its id.
+    pub id: String,
+    /// Its creator, whose mail budget it spends and who alone sees it (besides admins).
+    pub owner: Caller,
+    /// Its name, for people.
+    pub name: String,
+    /// Classify only, mail nobody.
+    pub dry_run: bool,
+    /// Mail people who are already INVITED again.
+    pub resend: bool,
+    /// Where its people come from.
+    pub source_kind: SourceKind,
+    /// For a `states` source: the invitation states whose accounts it invites.
+    pub source_states: Vec<InvitationState>,
+    /// Reminders, if any.
+    pub reminders: Option<Reminders>,
+    /// When work starts.
+    pub start_at: DateTime<Utc>,
+    /// False while the worker has still to walk Google's list (a `states` source): the items
+    /// are not all known yet.
+    pub planned: bool,
+}
+
+/// A campaign as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignRecord {
+    /// Its id.
+    pub id: String,
+    /// Its creator.
+    pub owner: Caller,
+    /// Its name.
+    pub name: String,
+    /// Its state.
+    pub state: CampaignState,
+    /// Classify only.
+    pub dry_run: bool,
+    /// Mail INVITED people again.
+    pub resend: bool,
+    /// Where its people come from.
+    pub source_kind: SourceKind,
+    /// For a `states` source, its states.
+    pub source_states: Vec<InvitationState>,
+    /// Reminders, if any.
+    pub reminders: Option<Reminders>,
+    /// When work starts.
+    pub start_at: DateTime<Utc>,
+    /// While waiting: when work resumes.
+    pub resumes_at: Option<DateTime<Utc>>,
+    /// Every item is known (the source was walked).
+    pub planned: bool,
+    /// Google calls made for it.
+    pub google_calls: u64,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Completed or cancelled.
+    pub completed_at: Option<DateTime<Utc>>,
+    /// For a roster: the names of its other columns, which its items' values follow.
+    pub roster_columns: Vec<String>,
+}
+
+/// A page of campaigns, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignPage {
+    /// The campaigns.
+    pub campaigns: Vec<CampaignRecord>,
+    /// The token of the next page; None on the last.
+    pub next: Option<String>,
+}
+
+const CAMPAIGN_COLUMNS: &str = "id, owner_iss, owner_sub, name, state, dry_run, resend, \
+    source_kind, source_states, remind_after_secs, remind_max, start_at, resumes_at, planned, \
+    google_calls, created_at, updated_at, completed_at, roster_columns";
+
+/// A JSON array of strings from a column (an empty list for NULL or what is not one).
+fn strings(json: Option<String>) -> Vec<String> {
+    json.and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default()
+}
+
+/// The value of a closed set stored as its name; a name this version never writes is a
+/// decode error, not a guess.
+fn named<T>(parse: fn(&str) -> Option<T>, name: String) -> Result<T, sqlx::Error> {
+    parse(&name).ok_or_else(|| sqlx::Error::Decode(format!("unknown stored name {name:?}").into()))
+}
+
+/// A non-negative count from a column.
+fn count(n: i64) -> u32 {
+    u32::try_from(n.max(0)).unwrap_or(u32::MAX)
+}
+
+macro_rules! campaign_from_row {
+    ($row:expr) => {{
+        let row = $row;
+        let after: Option<i64> = row.try_get("remind_after_secs")?;
+        let max: Option<i64> = row.try_get("remind_max")?;
+        let states: Option<String> = row.try_get("source_states")?;
+        Ok::<_, sqlx::Error>(CampaignRecord {
+            id: row.try_get("id")?,
+            owner: Caller {
+                iss: row.try_get("owner_iss")?,
+                sub: row.try_get("owner_sub")?,
+            },
+            name: row.try_get("name")?,
+            state: named(CampaignState::parse, row.try_get("state")?)?,
+            dry_run: row.try_get::<i64, _>("dry_run")? != 0,
+            resend: row.try_get::<i64, _>("resend")? != 0,
+            source_kind: named(SourceKind::from_name, row.try_get("source_kind")?)?,
+            source_states: states
+                .map(|s| {
+                    s.split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(|state| named(InvitationState::from_name, state.to_owned()))
+                        .collect::<Result<_, _>>()
+                })
+                .transpose()?
+                .unwrap_or_default(),
+            reminders: after.zip(max).map(|(after, max)| Reminders {
+                after: Duration::from_secs(u64::try_from(after).unwrap_or(0)),
+                max: count(max),
+            }),
+            start_at: from_millis(row.try_get("start_at")?),
+            resumes_at: row
+                .try_get::<Option<i64>, _>("resumes_at")?
+                .map(from_millis),
+            planned: row.try_get::<i64, _>("planned")? != 0,
+            google_calls: u64::try_from(row.try_get::<i64, _>("google_calls")?).unwrap_or(0),
+            created_at: from_millis(row.try_get("created_at")?),
+            updated_at: from_millis(row.try_get("updated_at")?),
+            completed_at: row
+                .try_get::<Option<i64>, _>("completed_at")?
+                .map(from_millis),
+            roster_columns: strings(row.try_get("roster_columns")?),
+        })
+    }};
+}
+
+/// A campaign a worker may act on at `$1`: running, scheduled past its start, waiting past its
+/// `resumesAt`.
+const DUE_CAMPAIGN: &str = "(state = 'running' \
+     OR (state = 'scheduled' AND start_at <= $1) \
+     OR (state = 'waiting' AND (resumes_at IS NULL OR resumes_at <= $1)))";
+
+mod claims;
+mod items;
+mod lifecycle;
+
+pub use claims::{ItemLease, ItemUpdate};
+pub use items::{
+    DUPLICATE_REASON, ItemPage, ItemRecord, KnownInvitation, MAX_ITEM_PAGE, NewItem, RosterRow,
+};
+
+impl Store {
+    /// The campaign `id`, if any.
+    pub async fn campaign(&self, id: &str) -> Result<Option<CampaignRecord>, StoreError> {
+        let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = $1");
+        let record = with_pool!(self, pool => sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+            .and_then(|row| row.map(|row| campaign_from_row!(row)).transpose()))?;
+        Ok(record)
+    }
+
+    /// Only the state of campaign `id` (workers re-read it before each step).
+    pub async fn campaign_state(&self, id: &str) -> Result<Option<CampaignState>, StoreError> {
+        let state: Option<String> = with_pool!(self, pool => sqlx::query(
+            "SELECT state FROM campaigns WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+        .and_then(|row| row.map(|r| r.try_get::<String, _>("state")).transpose()))?;
+        Ok(state.as_deref().and_then(CampaignState::parse))
+    }
+
+    /// A page of campaigns (of `owner`, or everybody's), newest first; `page` is the token of
+    /// the previous page's `next`. An import whose items are still being written (a campaign of
+    /// addresses or of a roster not planned yet) is not listed: it exists once its creation
+    /// has answered.
+    pub async fn list_campaigns(
+        &self,
+        owner: Option<&Caller>,
+        limit: u32,
+        page: Option<&str>,
+    ) -> Result<CampaignPage, StoreError> {
+        let limit = i64::from(limit.clamp(1, 1000));
+        // The token is `<created_at>.<id>` of the last campaign shown.
+        let cursor = page.and_then(|p| {
+            let (at, id) = p.split_once('.')?;
+            Some((at.parse::<i64>().ok()?, id.to_owned()))
+        });
+        let sql = format!(
+            "SELECT {CAMPAIGN_COLUMNS} FROM campaigns \
+             WHERE ($1 IS NULL OR (owner_iss = $1 AND owner_sub = $2)) \
+             AND (planned = 1 OR source_kind = 'states') \
+             AND ($3 IS NULL OR created_at < $3 OR (created_at = $3 AND id < $4)) \
+             ORDER BY created_at DESC, id DESC LIMIT $5"
+        );
+        let mut campaigns = with_pool!(self, pool => sqlx::query(&sql)
+            .bind(owner.map(|o| o.iss.as_str()))
+            .bind(owner.map(|o| o.sub.as_str()))
+            .bind(cursor.as_ref().map(|c| c.0))
+            .bind(cursor.as_ref().map(|c| c.1.as_str()))
+            .bind(limit + 1)
+            .fetch_all(pool)
+            .await
+            .and_then(|rows| rows.iter().map(|row| campaign_from_row!(row)).collect::<Result<Vec<_>, _>>()))?;
+        let next = if campaigns.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
+            campaigns.pop();
+            campaigns
+                .last()
+                .map(|c| format!("{}.{}", to_millis(c.created_at), c.id))
+        } else {
+            None
+        };
+        Ok(CampaignPage { campaigns, next })
+    }
+
+    /// Campaigns a worker may act on now: running, scheduled past their start, waiting past
+    /// their `resumesAt`; oldest first.
+    pub async fn due_campaigns(&self) -> Result<Vec<CampaignRecord>, StoreError> {
+        let now = to_millis(self.clock.now());
+        let sql = format!(
+            "SELECT {CAMPAIGN_COLUMNS} FROM campaigns \
+             WHERE {DUE_CAMPAIGN} ORDER BY created_at, id"
+        );
+        let campaigns = with_pool!(self, pool => sqlx::query(&sql)
+            .bind(now)
+            .fetch_all(pool)
+            .await
+            .and_then(|rows| rows.iter().map(|row| campaign_from_row!(row)).collect::<Result<Vec<_>, _>>()))?;
+        Ok(campaigns)
+    }
+
+    /// Pending items due now (the worker backlog): items of the campaigns a worker may act on
+    /// ([`Store::due_campaigns`]) whose time has come. A campaign scheduled for later, paused,
+    /// or waiting for its `resumesAt` has no due work; nor has an import still being written
+    /// (addresses or a roster, unplanned), which may never be.
+    pub async fn campaign_backlog(&self) -> Result<u64, StoreError> {
+        let now = to_millis(self.clock.now());
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM campaign_items \
+             WHERE outcome = 'pending' AND (due_at IS NULL OR due_at <= $1) \
+             AND campaign_id IN (SELECT id FROM campaigns WHERE {DUE_CAMPAIGN} \
+             AND (planned = 1 OR source_kind = 'states'))"
+        );
+        let n: i64 = with_pool!(self, pool => sqlx::query(&sql)
+            .bind(now)
+            .fetch_one(pool)
+            .await
+            .and_then(|row| row.try_get("n")))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}

@@ -1,0 +1,274 @@
+//! Tracking: the latest state of every person, each change with when the gateway learned it,
+//! and the walk of Google's list (one replica at a time, resumable).
+//!
+//! Rules (the tracker's and the gateway's own changes meet here, under the person's row lock,
+//! so that one change is recorded, and announced, once):
+//! - a person first met by a walk is recorded `first_seen` in the state listed; what happened
+//!   before the gateway could see it emits nothing;
+//! - `sent` when the listed `mailsSentCount` went up (a mail the gateway announced already
+//!   raised the stored count, so the walk does not announce it again);
+//! - `accepted` and `declined` when the listed state becomes so; `cancelled` when an invited
+//!   person is listed `NOT_YET_SENT` again;
+//! - a person a finished walk did not list is only marked missing (`missing_since`): absence
+//!   (a cancel, or Google's index lag of 48 to 72 hours) never emits an event, nor concludes a
+//!   state. When they are listed again, the comparison above applies.
+
+use super::events::OutboxEvent;
+use chrono::{DateTime, Utc};
+use std::fmt;
+use std::time::Duration;
+
+mod reads;
+mod walk;
+
+/// What happened to a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ChangeKind {
+    /// The tracker met the person for the first time.
+    FirstSeen,
+    /// A mail went out.
+    Sent,
+    /// The person joined.
+    Accepted,
+    /// The person declined.
+    Declined,
+    /// The pending invitation was withdrawn.
+    Cancelled,
+}
+
+impl ChangeKind {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::FirstSeen => "first_seen",
+            ChangeKind::Sent => "sent",
+            ChangeKind::Accepted => "accepted",
+            ChangeKind::Declined => "declined",
+            ChangeKind::Cancelled => "cancelled",
+        }
+    }
+
+    /// The inverse of [`ChangeKind::as_str`].
+    pub fn parse(name: &str) -> Option<ChangeKind> {
+        [
+            ChangeKind::FirstSeen,
+            ChangeKind::Sent,
+            ChangeKind::Accepted,
+            ChangeKind::Declined,
+            ChangeKind::Cancelled,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == name)
+    }
+}
+
+/// One person as a page of Google's list shows them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Observed {
+    /// The address.
+    pub email: String,
+    /// Google's state name (`INVITED`, ...).
+    pub state: String,
+    /// Google's `mailsSentCount`.
+    pub mails_sent_count: i64,
+    /// Google's `updateTime`.
+    pub update_time: Option<DateTime<Utc>>,
+}
+
+impl fmt::Debug for Observed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Observed")
+            .field("state", &self.state)
+            .field("mails_sent_count", &self.mails_sent_count)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One recorded change.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TrackedChange {
+    /// The address.
+    pub email: String,
+    /// What happened.
+    pub kind: ChangeKind,
+    /// Google's state after it.
+    pub state: String,
+    /// Google's `mailsSentCount` after it.
+    pub mails_sent_count: i64,
+    /// When the gateway learned it (store clock).
+    pub at: DateTime<Utc>,
+    /// Google's `updateTime`, when known.
+    pub update_time: Option<DateTime<Utc>>,
+}
+
+impl fmt::Debug for TrackedChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TrackedChange")
+            .field("kind", &self.kind)
+            .field("state", &self.state)
+            .field("at", &self.at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The latest tracked state of one person.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TrackedPerson {
+    /// The address.
+    pub email: String,
+    /// Google's state name as last known.
+    pub state: String,
+    /// Google's `mailsSentCount` as last known.
+    pub mails_sent_count: i64,
+    /// When the state last changed.
+    pub changed_at: DateTime<Utc>,
+    /// The last finished walk listed the person.
+    pub listed: bool,
+    /// Since when finished walks have not listed the person.
+    pub missing_since: Option<DateTime<Utc>>,
+}
+
+impl fmt::Debug for TrackedPerson {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TrackedPerson")
+            .field("state", &self.state)
+            .field("changed_at", &self.changed_at)
+            .field("listed", &self.listed)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A change the gateway made itself (its own send or cancel), recorded with its event in the
+/// transaction that records the mail's audit outcome.
+#[derive(Clone, PartialEq, Eq)]
+pub struct GatewayChange {
+    /// The Google customer.
+    pub customer: String,
+    /// The address.
+    pub email: String,
+    /// [`ChangeKind::Sent`] or [`ChangeKind::Cancelled`].
+    pub kind: ChangeKind,
+    /// Google's `mailsSentCount` after the change.
+    pub mails_sent_count: i64,
+    /// Google's `updateTime` after the change, when known.
+    pub update_time: Option<DateTime<Utc>>,
+    /// The event announcing it; appended only when the change is new.
+    pub event: OutboxEvent,
+}
+
+impl fmt::Debug for GatewayChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GatewayChange")
+            .field("kind", &self.kind)
+            .field("mails_sent_count", &self.mails_sent_count)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Counts per state of the people the last finished walk listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackedSummary {
+    /// Google's state name and how many people are in it.
+    pub counts: Vec<(String, u64)>,
+    /// When the last walk finished.
+    pub as_of: DateTime<Utc>,
+}
+
+/// The walk the holder of the tracker lease is to continue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalkLease {
+    /// This walk's id (people it lists are marked with it).
+    pub walk_id: String,
+    /// Where to resume; None: from the first page.
+    pub page_token: Option<String>,
+    /// Pages read so far.
+    pub pages: u64,
+    /// When the walk started.
+    pub started_at: DateTime<Utc>,
+}
+
+/// One page of a walk, to record.
+#[derive(Debug, Clone)]
+pub struct WalkPage<'a> {
+    /// The Google customer.
+    pub customer: &'a str,
+    /// Who holds the lease.
+    pub holder: &'a str,
+    /// The walk.
+    pub walk_id: &'a str,
+    /// The token of the next page; None: this was the last, the walk is finished.
+    pub next_page_token: Option<&'a str>,
+    /// The people the page lists.
+    pub people: &'a [Observed],
+    /// How long the lease is extended from now.
+    pub lease: Duration,
+}
+
+/// The changes concluded from the stored state `before` (state name, mails sent) and what the
+/// list shows now; see the module's rules.
+pub fn transitions(
+    before: Option<(&str, i64)>,
+    state: &str,
+    mails_sent_count: i64,
+) -> Vec<ChangeKind> {
+    let Some((was, count)) = before else {
+        return vec![ChangeKind::FirstSeen];
+    };
+    let mut changes = Vec::new();
+    let mailed = state != "NOT_YET_SENT"
+        && was != "ACCEPTED"
+        && (mails_sent_count > count || (was == "NOT_YET_SENT" && state == "INVITED"));
+    if mailed {
+        changes.push(ChangeKind::Sent);
+    }
+    match state {
+        "ACCEPTED" if was != "ACCEPTED" => changes.push(ChangeKind::Accepted),
+        "DECLINED" if was != "DECLINED" || mailed => changes.push(ChangeKind::Declined),
+        "NOT_YET_SENT" if was == "INVITED" => changes.push(ChangeKind::Cancelled),
+        _ => {}
+    }
+    changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ChangeKind::*;
+
+    #[test]
+    fn a_person_met_for_the_first_time_is_only_first_seen() {
+        assert_eq!(transitions(None, "ACCEPTED", 1), vec![FirstSeen]);
+    }
+
+    #[test]
+    fn the_walk_concludes_each_change_once_from_state_and_mail_count() {
+        assert_eq!(transitions(Some(("INVITED", 1)), "INVITED", 1), vec![]);
+        assert_eq!(
+            transitions(Some(("INVITED", 1)), "ACCEPTED", 1),
+            vec![Accepted]
+        );
+        assert_eq!(
+            transitions(Some(("INVITED", 1)), "DECLINED", 1),
+            vec![Declined]
+        );
+        assert_eq!(
+            transitions(Some(("INVITED", 1)), "NOT_YET_SENT", 1),
+            vec![Cancelled]
+        );
+        assert_eq!(
+            transitions(Some(("NOT_YET_SENT", 0)), "INVITED", 1),
+            vec![Sent]
+        );
+        assert_eq!(transitions(Some(("INVITED", 1)), "INVITED", 2), vec![Sent]);
+        assert_eq!(
+            transitions(Some(("NOT_YET_SENT", 0)), "ACCEPTED", 1),
+            vec![Sent, Accepted]
+        );
+        assert_eq!(
+            transitions(Some(("DECLINED", 1)), "DECLINED", 2),
+            vec![Sent, Declined]
+        );
+        assert_eq!(transitions(Some(("ACCEPTED", 1)), "ACCEPTED", 1), vec![]);
+        assert_eq!(transitions(Some(("DECLINED", 1)), "DECLINED", 1), vec![]);
+    }
+}

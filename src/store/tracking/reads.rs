@@ -1,0 +1,222 @@
+//! Reading what tracking recorded: the summary, changes over time, people's histories, and
+//! the retention of tracking's rows.
+
+use super::{ChangeKind, TrackedPerson, TrackedSummary};
+use crate::store::clock::{from_millis, to_millis};
+use crate::store::{Store, StoreError};
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use std::collections::HashMap;
+use std::time::Duration;
+
+impl Store {
+    /// Counts per state of the people the last finished walk listed (and the gateway's own
+    /// changes to them since); None before the first walk finished.
+    pub async fn tracked_summary(
+        &self,
+        customer: &str,
+    ) -> Result<Option<TrackedSummary>, StoreError> {
+        let finished: Option<i64> = with_pool!(self, pool => sqlx::query(
+            "SELECT finished_at FROM tracker_walks WHERE customer = $1",
+        )
+        .bind(customer)
+        .fetch_optional(pool)
+        .await
+        .and_then(|row| row.map(|r| r.try_get::<Option<i64>, _>("finished_at")).transpose()))?
+        .flatten();
+        let Some(finished) = finished else {
+            return Ok(None);
+        };
+        let counts = with_pool!(self, pool => sqlx::query(
+            "SELECT state, COUNT(*) AS n FROM tracked_people WHERE customer = $1 AND listed \
+             GROUP BY state ORDER BY state",
+        )
+        .bind(customer)
+        .fetch_all(pool)
+        .await
+        .and_then(|rows| rows.iter().map(|row| {
+            Ok::<_, sqlx::Error>((
+                row.try_get::<String, _>("state")?,
+                u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0),
+            ))
+        }).collect::<Result<Vec<_>, _>>()))?;
+        Ok(Some(TrackedSummary {
+            counts,
+            as_of: from_millis(finished),
+        }))
+    }
+
+    /// Changes of `kinds` recorded in `[from, to)`, oldest first: (kind, when).
+    pub async fn changes_between(
+        &self,
+        customer: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(ChangeKind, DateTime<Utc>)>, StoreError> {
+        let rows = with_pool!(self, pool => sqlx::query(
+            "SELECT change, at FROM tracked_changes WHERE customer = $1 AND at >= $2 AND at < $3 \
+             AND change IN ('sent', 'accepted', 'declined') ORDER BY at, id",
+        )
+        .bind(customer)
+        .bind(to_millis(from))
+        .bind(to_millis(to))
+        .fetch_all(pool)
+        .await
+        .and_then(|rows| rows.iter().map(|row| {
+            Ok::<_, sqlx::Error>((row.try_get::<String, _>("change")?, row.try_get::<i64, _>("at")?))
+        }).collect::<Result<Vec<_>, _>>()))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(kind, at)| ChangeKind::parse(&kind).map(|k| (k, from_millis(at))))
+            .collect())
+    }
+
+    /// For every acceptance recorded in `[from, to)`: how long after the person's last mail
+    /// before it (people whose mail the gateway never saw are left out).
+    pub async fn accept_delays(
+        &self,
+        customer: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Duration>, StoreError> {
+        let delays = with_pool!(self, pool => sqlx::query(
+            "SELECT c.at AS at, (SELECT MAX(s.at) FROM tracked_changes s WHERE s.customer = c.customer \
+             AND s.email = c.email AND s.change = 'sent' AND s.id < c.id) AS sent_at \
+             FROM tracked_changes c WHERE c.customer = $1 AND c.change = 'accepted' \
+             AND c.at >= $2 AND c.at < $3",
+        )
+        .bind(customer)
+        .bind(to_millis(from))
+        .bind(to_millis(to))
+        .fetch_all(pool)
+        .await
+        .and_then(|rows| rows.iter().map(|row| {
+            Ok::<_, sqlx::Error>((row.try_get::<i64, _>("at")?, row.try_get::<Option<i64>, _>("sent_at")?))
+        }).collect::<Result<Vec<_>, _>>()))?;
+        Ok(delays
+            .into_iter()
+            .filter_map(|(at, sent)| {
+                let ms = at.checked_sub(sent?)?;
+                u64::try_from(ms).ok().map(Duration::from_millis)
+            })
+            .collect())
+    }
+
+    /// The people mailed in `[from, to)`, and how many of them accepted after that mail (up to
+    /// now): the funnel's acceptance rate.
+    pub async fn mailed_cohort(
+        &self,
+        customer: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<(u64, u64), StoreError> {
+        let (mailed, accepted) = with_pool!(self, pool => sqlx::query(
+            "SELECT COUNT(DISTINCT s.email) AS mailed, COUNT(DISTINCT a.email) AS accepted \
+             FROM tracked_changes s LEFT JOIN tracked_changes a ON a.customer = s.customer \
+             AND a.email = s.email AND a.change = 'accepted' AND a.id > s.id \
+             WHERE s.customer = $1 AND s.change = 'sent' AND s.at >= $2 AND s.at < $3",
+        )
+        .bind(customer)
+        .bind(to_millis(from))
+        .bind(to_millis(to))
+        .fetch_one(pool)
+        .await
+        .and_then(|row| Ok((row.try_get::<i64, _>("mailed")?, row.try_get::<i64, _>("accepted")?))))?;
+        Ok((
+            u64::try_from(mailed).unwrap_or(0),
+            u64::try_from(accepted).unwrap_or(0),
+        ))
+    }
+
+    /// Every recorded change of each of `emails` (as stored: normalised), oldest first.
+    pub async fn history(
+        &self,
+        customer: &str,
+        emails: &[String],
+    ) -> Result<HashMap<String, Vec<(ChangeKind, DateTime<Utc>)>>, StoreError> {
+        let mut out: HashMap<String, Vec<(ChangeKind, DateTime<Utc>)>> = HashMap::new();
+        if emails.is_empty() {
+            return Ok(out);
+        }
+        let rows = with_pool!(self, pool => {
+            let mut query = sqlx::QueryBuilder::new(
+                "SELECT email, change, at FROM tracked_changes WHERE customer = ",
+            );
+            query.push_bind(customer);
+            query.push(" AND email IN (");
+            let mut list = query.separated(", ");
+            for email in emails {
+                list.push_bind(email);
+            }
+            query.push(") ORDER BY id");
+            query.build().fetch_all(pool).await.and_then(|rows| rows.iter().map(|row| {
+                Ok::<_, sqlx::Error>((
+                    row.try_get::<String, _>("email")?,
+                    row.try_get::<String, _>("change")?,
+                    row.try_get::<i64, _>("at")?,
+                ))
+            }).collect::<Result<Vec<_>, _>>())
+        })?;
+        for (email, change, at) in rows {
+            if let Some(kind) = ChangeKind::parse(&change) {
+                out.entry(email).or_default().push((kind, from_millis(at)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The latest tracked state of each of `emails` the gateway knows (campaigns read the
+    /// accepted and declined signal here); unknown people are left out.
+    pub async fn latest_tracked(
+        &self,
+        customer: &str,
+        emails: &[String],
+    ) -> Result<Vec<TrackedPerson>, StoreError> {
+        if emails.is_empty() {
+            return Ok(Vec::new());
+        }
+        let people = with_pool!(self, pool => {
+            let mut query = sqlx::QueryBuilder::new(
+                "SELECT email, state, mails_sent_count, changed_at, listed, missing_since \
+                 FROM tracked_people WHERE customer = ",
+            );
+            query.push_bind(customer);
+            query.push(" AND email IN (");
+            let mut list = query.separated(", ");
+            for email in emails {
+                list.push_bind(email);
+            }
+            query.push(") ORDER BY email");
+            query.build().fetch_all(pool).await.and_then(|rows| rows.iter().map(|row| {
+                Ok::<_, sqlx::Error>(TrackedPerson {
+                    email: row.try_get("email")?,
+                    state: row.try_get("state")?,
+                    mails_sent_count: row.try_get("mails_sent_count")?,
+                    changed_at: from_millis(row.try_get("changed_at")?),
+                    listed: row.try_get("listed")?,
+                    missing_since: row.try_get::<Option<i64>, _>("missing_since")?.map(from_millis),
+                })
+            }).collect::<Result<Vec<_>, _>>())
+        })?;
+        Ok(people)
+    }
+
+    /// Deletes changes recorded before `before`, and people no walk has listed since then.
+    pub async fn prune_tracking(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let before = to_millis(before);
+        let changes = with_pool!(self, pool => sqlx::query("DELETE FROM tracked_changes WHERE at < $1")
+            .bind(before)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        let people = with_pool!(self, pool => sqlx::query(
+            "DELETE FROM tracked_people WHERE NOT listed AND changed_at < $1 \
+             AND missing_since IS NOT NULL AND missing_since < $1",
+        )
+        .bind(before)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(changes + people)
+    }
+}
