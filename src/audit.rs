@@ -15,7 +15,6 @@
 
 use crate::auth::Caller;
 use crate::config::AuditSettings;
-use crate::error::{ApiError, ErrorCode};
 use crate::invitations::mutation::{Action, Done};
 use crate::invitations::settle::Settled;
 use serde::Serialize;
@@ -26,7 +25,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// After a failed write, mutations are refused this long before the file is tried again.
-const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(5);
+pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(5);
 
 /// What was done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -194,17 +193,6 @@ impl AuditRecord {
 pub struct AuditError {
     path: PathBuf,
     reason: String,
-}
-
-impl From<AuditError> for ApiError {
-    fn from(err: AuditError) -> Self {
-        ApiError::new(
-            ErrorCode::AuditUnavailable,
-            "The audit trail cannot be written, so no change is made; retry later.",
-        )
-        .with_retry_after(RETRY_AFTER_FAILURE.as_secs())
-        .with_cause(err)
-    }
 }
 
 /// The audit sink: the `audit` log target, plus the optional file.
@@ -382,6 +370,7 @@ impl FileSink {
 mod tests {
     use super::*;
     use crate::auth::ScopeSet;
+    use crate::error::{ApiError, ErrorCode};
 
     fn full_record() -> AuditRecord {
         let caller = Caller {

@@ -314,6 +314,48 @@ impl From<crate::invitations::batch::BatchError> for ApiError {
     }
 }
 
+/// The audit trail cannot be written: nothing is changed; the caller comes back when the
+/// sink retries.
+impl From<crate::audit::AuditError> for ApiError {
+    fn from(err: crate::audit::AuditError) -> Self {
+        ApiError::new(
+            ErrorCode::AuditUnavailable,
+            ErrorCode::AuditUnavailable.example_detail(),
+        )
+        .with_retry_after(crate::audit::RETRY_AFTER_FAILURE.as_secs())
+        .with_cause(err)
+    }
+}
+
+/// A caller over its request rate: 429 with the wait in `Retry-After`.
+impl From<crate::auth::rate_limit::RateLimited> for ApiError {
+    fn from(limited: crate::auth::rate_limit::RateLimited) -> Self {
+        ApiError::new(
+            ErrorCode::RateLimited,
+            ErrorCode::RateLimited.example_detail(),
+        )
+        .with_retry_after(limited.retry_after_secs)
+    }
+}
+
+/// A campaign operation that did nothing, as its problem.
+impl From<crate::campaigns::CampaignError> for ApiError {
+    fn from(error: crate::campaigns::CampaignError) -> Self {
+        use crate::campaigns::CampaignError;
+        match error {
+            CampaignError::NotFound => {
+                ApiError::new(ErrorCode::NotFound, "There is no such campaign.")
+            }
+            CampaignError::Invalid(detail) => ApiError::new(ErrorCode::InvalidRequest, detail),
+            CampaignError::TooLarge(detail) => ApiError::new(ErrorCode::PayloadTooLarge, detail),
+            CampaignError::Conflict(detail) => {
+                ApiError::new(ErrorCode::CampaignStateConflict, detail)
+            }
+            CampaignError::StoreUnavailable => crate::invitations::durable::StoreUnavailable.into(),
+        }
+    }
+}
+
 /// What an error answer says, attached to the response until the body is rendered.
 #[derive(Debug, Clone)]
 pub struct Problem {

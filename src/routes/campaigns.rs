@@ -273,22 +273,6 @@ pub enum RosterErrors {
     StoreUnavailable(ProblemDocument),
 }
 
-impl From<CampaignError> for ApiError {
-    fn from(error: CampaignError) -> Self {
-        match error {
-            CampaignError::NotFound => {
-                ApiError::new(ErrorCode::NotFound, "There is no such campaign.")
-            }
-            CampaignError::Invalid(detail) => ApiError::new(ErrorCode::InvalidRequest, detail),
-            CampaignError::TooLarge(detail) => ApiError::new(ErrorCode::PayloadTooLarge, detail),
-            CampaignError::Conflict(detail) => {
-                ApiError::new(ErrorCode::CampaignStateConflict, detail)
-            }
-            CampaignError::StoreUnavailable => crate::invitations::durable::StoreUnavailable.into(),
-        }
-    }
-}
-
 fn caller_id(caller: &Caller) -> CallerId {
     CallerId::new(caller.issuer.clone(), caller.subject.clone())
 }
