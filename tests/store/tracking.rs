@@ -5,7 +5,7 @@ use invitation_gateway::store::{
     Caller, ChangeKind, GatewayChange, ItemUpdate, NewCampaign, NewItem, Observed, OutboxEvent,
     Reminders, Store, TrackedChange, WalkPage,
 };
-use invitation_gateway::vocabulary::ItemOutcome;
+use invitation_gateway::vocabulary::{InvitationState, ItemOutcome};
 use std::time::Duration;
 
 const LEASE: Duration = Duration::from_secs(60);
@@ -15,7 +15,7 @@ const TOKEN: Duration = Duration::from_secs(600);
 fn seen(email: &str, state: &str, count: i64) -> Observed {
     Observed {
         email: email.to_owned(),
-        state: state.to_owned(),
+        state: InvitationState::from_name(state).expect("a state Google names"),
         mails_sent_count: count,
         update_time: None,
     }
@@ -105,11 +105,11 @@ store_test! {
             ["dev.invitation-gateway.invitation.accepted", "dev.invitation-gateway.invitation.sent"]
         );
         let grace = store.latest_tracked("C01", &["grace@example.com".to_owned()]).await.unwrap();
-        assert_eq!(grace[0].state, "INVITED", "absence concludes nothing");
+        assert_eq!(grace[0].state.as_str(), "INVITED", "absence concludes nothing");
         assert!(!grace[0].listed);
         assert!(grace[0].missing_since.is_some());
         let summary = store.tracked_summary("C01").await.unwrap().expect("a walk finished");
-        assert_eq!(summary.counts, [("ACCEPTED".to_owned(), 1), ("INVITED".to_owned(), 1)]);
+        assert_eq!(summary.counts, [(InvitationState::Accepted, 1), (InvitationState::Invited, 1)]);
         assert_eq!(summary.as_of, clock.now());
         let history = store.history("C01", &["ada@example.com".to_owned(), "nobody@example.com".to_owned()]).await.unwrap();
         let ada: Vec<ChangeKind> = history["ada@example.com"].iter().map(|(k, _)| *k).collect();

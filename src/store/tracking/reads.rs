@@ -1,7 +1,7 @@
 //! Reading what tracking recorded: the summary, changes over time, people's histories, and
 //! the retention of tracking's rows.
 
-use super::{ChangeKind, TrackedPerson, TrackedSummary};
+use super::{ChangeKind, TrackedPerson, TrackedSummary, stored_state};
 use crate::store::clock::{from_millis, to_millis};
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -36,7 +36,7 @@ impl Store {
         .await
         .and_then(|rows| rows.iter().map(|row| {
             Ok::<_, sqlx::Error>((
-                row.try_get::<String, _>("state")?,
+                stored_state(row.try_get("state")?),
                 u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0),
             ))
         }).collect::<Result<Vec<_>, _>>()))?;
@@ -190,7 +190,7 @@ impl Store {
             query.build().fetch_all(pool).await.and_then(|rows| rows.iter().map(|row| {
                 Ok::<_, sqlx::Error>(TrackedPerson {
                     email: row.try_get("email")?,
-                    state: row.try_get("state")?,
+                    state: stored_state(row.try_get("state")?),
                     mails_sent_count: row.try_get("mails_sent_count")?,
                     changed_at: from_millis(row.try_get("changed_at")?),
                     listed: row.try_get("listed")?,
