@@ -326,6 +326,9 @@ pub struct Campaigns {
     import_deadline: Duration,
     /// Most bytes of a keyed roster upload.
     roster_max_bytes: u64,
+    /// The worker's finished passes, counted so that a test can wait for one more whole pass
+    /// (an explicit event) instead of a window of real time.
+    passes: tokio::sync::watch::Sender<u64>,
 }
 
 impl Campaigns {
@@ -342,7 +345,14 @@ impl Campaigns {
             background_per_minute: (f64::from(settings.store.google_per_minute) * share).max(1.0),
             import_deadline: settings.http.body_read_timeout + IMPORT_MARGIN,
             roster_max_bytes: settings.invitations.campaigns.roster_max_bytes,
+            passes: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// The number of passes the worker has finished (each looked at every due campaign and
+    /// worked one batch of each to the end), updated after every pass.
+    pub fn passes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.passes.subscribe()
     }
 
     fn store(&self) -> &Store {

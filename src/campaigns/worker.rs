@@ -57,6 +57,7 @@ impl Campaigns {
                     false
                 }
             };
+            self.passes.send_modify(|n| *n += 1);
             if backlog_at.elapsed() >= self.poll || !worked {
                 backlog_at = tokio::time::Instant::now();
                 if let Ok(pending) = self.store().campaign_backlog().await {

@@ -125,6 +125,12 @@ impl Tracking {
         !self.settings.interval.is_zero()
     }
 
+    /// The webhook endpoints, each delivered to by [`Tracking::deliver_once`] rounds (a test
+    /// runs one itself to show that a round delivers nothing more).
+    pub fn webhook_endpoints(&self) -> &[webhooks::Endpoint] {
+        self.webhooks.endpoints()
+    }
+
     /// The settings.
     pub fn settings(&self) -> &TrackingSettings {
         &self.settings

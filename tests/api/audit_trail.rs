@@ -2,7 +2,8 @@
 //! Google and its outcome after, so no mail goes out unrecorded.
 
 use crate::helpers::{
-    CALLER, admin_token, spawn_app, spawn_app_tuned, spawn_app_with, spawn_google, test_settings,
+    CALLER, admin_token, eventually, spawn_app, spawn_app_tuned, spawn_app_with, spawn_google,
+    test_settings,
 };
 use chrono::{TimeZone, Utc};
 use futures_util::StreamExt;
@@ -100,12 +101,7 @@ async fn a_send_cut_off_during_its_google_call_leaves_its_intent_without_outcome
     let store = app.state.invitations.store();
     // Waits until the send call is at Google, then answers what the store holds.
     let in_flight = async {
-        for _ in 0..500 {
-            if app.calls("send").await == 1 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        app.calls_reach("send", 1).await;
         trail(store).await
     };
     // The work is dropped mid-call, as a shutdown's cut-off or a crash would leave it.
@@ -235,15 +231,10 @@ async fn the_pruning_task_deletes_rows_past_their_retention() {
         .unwrap();
 
     // Written, then expired at once: the next run of the task (every 50 ms) deletes it.
-    let mut left = 1;
-    for _ in 0..200 {
-        left = trail(store).await.len();
-        if left == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(left, 0, "the expired row was pruned");
+    eventually("the expired row is pruned", || async {
+        trail(store).await.is_empty()
+    })
+    .await;
 }
 
 /// Reads the gateway's JSON log lines from `rx` until one satisfies `stop`; answers them all.

@@ -4,7 +4,8 @@
 //! its reason.
 
 use crate::helpers::{
-    TestApp, admin_token, spawn_app_clocked, spawn_app_with, spawn_google, test_settings, token,
+    TestApp, admin_token, campaign_completed, campaign_when, eventually, spawn_app_clocked,
+    spawn_app_with, spawn_google, test_settings, token,
 };
 use invitation_gateway::auth::Scope;
 use invitation_gateway::config::Settings;
@@ -13,6 +14,39 @@ use invitation_gateway::startup::Application;
 use invitation_gateway::store::Clock;
 use serde_json::{Value, json};
 use std::time::Duration;
+
+/// Google answers again: clears the faults and moves the clock past the campaign's lease (and
+/// on by a lease whenever the campaign waits for Google, whose breaker closes after a moment of
+/// real time) until the campaign `id` completed; asserts that `email` was mailed once and has
+/// one audit record, `sent`; answers the outcomes the audit `file` holds for `email`, in
+/// order, and the file's text.
+async fn google_back_mails_once(
+    app: &TestApp,
+    clock: &Clock,
+    id: &str,
+    lease: Duration,
+    email: &str,
+    file: &std::path::Path,
+) -> (Vec<String>, String) {
+    app.clear_faults().await;
+    clock.advance(lease + Duration::from_secs(1));
+    let done = app
+        .completed_moving(clock, id, lease, |c| c["state"] == "waiting")
+        .await;
+    assert_eq!(done["counts"], json!({"sent": 1}), "{done}");
+    assert_eq!(app.stats().await["mailsSent"][email], 1);
+    let records = audit_at(&app.address, email).await;
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["outcome"], "sent", "{records:?}");
+    let text = std::fs::read_to_string(file).expect("the audit file");
+    let outcomes = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("JSON lines"))
+        .filter(|r| r["email"] == email)
+        .map(|r| r["outcome"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    (outcomes, text)
+}
 
 /// Every audit record of `email` in the store, newest first, via `address`.
 async fn audit_at(address: &str, email: &str) -> Vec<Value> {
@@ -78,21 +112,9 @@ async fn a_send_cut_off_before_its_outcome_is_known_answers_and_audits_unknown_a
                 .expect("JSON")
         })
     };
-    let mut started = false;
-    for _ in 0..500 {
-        if app.calls("send").await == 1 {
-            started = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(started, "the send reached Google");
+    app.calls_reach("send", 1).await;
     let body = send.await.expect("the request task");
-    app.client
-        .delete(format!("{}/emulator/v1/faults", app.google.emulator.url()))
-        .send()
-        .await
-        .expect("the emulator answers");
+    app.clear_faults().await;
 
     let result = &body["results"][0];
     assert_eq!(result["outcome"], "unknown", "{body}");
@@ -177,19 +199,14 @@ async fn a_campaign_paced_by_the_google_budget_leaves_one_record_per_person_the_
         .await;
     assert_eq!(created.status, 201, "{}", created.body);
     let id = created.body["id"].as_str().expect("an id").to_owned();
-    let (mut done, mut waited) = (Value::Null, false);
-    for _ in 0..400 {
-        done = app
-            .get_as(&format!("/v1/campaigns/{id}"), &admin_token())
-            .await
-            .body;
-        waited |= done["state"] == "waiting";
-        if done["state"] == "completed" {
-            break;
-        }
-        clock.advance(Duration::from_secs(63));
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let waited = std::cell::Cell::new(false);
+    let done = app
+        .completed_moving(&clock, &id, Duration::from_secs(63), |c| {
+            waited.set(waited.get() || c["state"] == "waiting");
+            true
+        })
+        .await;
+    let waited = waited.get();
     assert_eq!(done["state"], "completed", "{done}");
     assert!(waited, "the campaign waited for budget slots");
     assert_eq!(
@@ -277,32 +294,14 @@ async fn a_campaign_mail_cut_off_before_its_outcome_is_known_is_never_failed_and
         .await;
     assert_eq!(created.status, 201, "{}", created.body);
     let id = created.body["id"].as_str().expect("an id").to_owned();
-    let mut started = false;
-    for _ in 0..500 {
-        if app.calls("send").await == 1 {
-            started = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(started, "the send reached Google");
+    app.calls_reach("send", 1).await;
     // The read that would settle the lost answer fails too.
     app.control(
         "faults",
         json!({"method": "get", "status": 503, "count": 100}),
     )
     .await;
-    let mut waiting = Value::Null;
-    for _ in 0..500 {
-        waiting = app
-            .get_as(&format!("/v1/campaigns/{id}"), &admin_token())
-            .await
-            .body;
-        if waiting["state"] == "waiting" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let waiting = campaign_when(&app.address, &id, |c| c["state"] == "waiting").await;
     assert_eq!(waiting["state"], "waiting", "{waiting}");
     assert_eq!(
         waiting["counts"],
@@ -314,39 +313,8 @@ async fn a_campaign_mail_cut_off_before_its_outcome_is_known_is_never_failed_and
     assert_eq!(records[0]["outcome"], "unknown", "{records:?}");
 
     // Google answers again: the next attempt reads first, finds the mail out, sends nothing.
-    app.client
-        .delete(format!("{}/emulator/v1/faults", app.google.emulator.url()))
-        .send()
-        .await
-        .expect("the emulator answers");
-    clock.advance(lease + Duration::from_secs(1));
-    let mut done = Value::Null;
-    for _ in 0..500 {
-        done = app
-            .get_as(&format!("/v1/campaigns/{id}"), &admin_token())
-            .await
-            .body;
-        if done["state"] == "completed" {
-            break;
-        }
-        if done["state"] == "waiting" {
-            // For Google (its breaker closes after a moment of real time).
-            clock.advance(lease);
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(done["counts"], json!({"sent": 1}), "{done}");
-    assert_eq!(app.stats().await["mailsSent"]["cut@corp.example.com"], 1);
-    let records = audit_at(&app.address, "cut@corp.example.com").await;
-    assert_eq!(records.len(), 1, "{records:?}");
-    assert_eq!(records[0]["outcome"], "sent", "{records:?}");
-    let text = std::fs::read_to_string(&file).expect("the audit file");
-    let outcomes: Vec<String> = text
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).expect("JSON lines"))
-        .filter(|r| r["email"] == "cut@corp.example.com")
-        .map(|r| r["outcome"].as_str().unwrap_or_default().to_owned())
-        .collect();
+    let (outcomes, text) =
+        google_back_mails_once(&app, &clock, &id, lease, "cut@corp.example.com", &file).await;
     assert_eq!(
         outcomes,
         ["unknown", "sent"],
@@ -394,14 +362,15 @@ async fn a_campaign_mail_whose_unknown_outcome_proves_to_be_no_mail_is_withdrawn
         .await;
     assert_eq!(created.status, 201, "{}", created.body);
     let id = created.body["id"].as_str().expect("an id").to_owned();
-    let mut records = Vec::new();
-    for _ in 0..500 {
-        records = audit_at(&app.address, "lost@corp.example.com").await;
+    let records = eventually("the lost answer's outcome is recorded", || async {
+        let records = audit_at(&app.address, "lost@corp.example.com").await;
         if records.iter().any(|r| !r["outcome"].is_null()) {
-            break;
+            Ok(records)
+        } else {
+            Err(format!("{records:?}"))
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    })
+    .await;
     assert_eq!(records.len(), 1, "{records:?}");
     assert_eq!(records[0]["outcome"], "unknown", "{records:?}");
     // The campaign item is not decided: pending (never failed).
@@ -416,39 +385,9 @@ async fn a_campaign_mail_whose_unknown_outcome_proves_to_be_no_mail_is_withdrawn
 
     // Google answers again: the next attempt reads first, finds no mail out, withdraws the
     // intent and mails.
-    app.client
-        .delete(format!("{}/emulator/v1/faults", app.google.emulator.url()))
-        .send()
-        .await
-        .expect("the emulator answers");
-    clock.advance(lease + Duration::from_secs(1));
-    let mut done = Value::Null;
-    for _ in 0..500 {
-        done = app
-            .get_as(&format!("/v1/campaigns/{id}"), &admin_token())
-            .await
-            .body;
-        if done["state"] == "completed" {
-            break;
-        }
-        if done["state"] == "waiting" {
-            clock.advance(lease);
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(done["counts"], json!({"sent": 1}), "{done}");
-    assert_eq!(app.stats().await["mailsSent"]["lost@corp.example.com"], 1);
-    let records = audit_at(&app.address, "lost@corp.example.com").await;
-    assert_eq!(records.len(), 1, "{records:?}");
-    assert_eq!(records[0]["outcome"], "sent", "{records:?}");
+    let (outcomes, text) =
+        google_back_mails_once(&app, &clock, &id, lease, "lost@corp.example.com", &file).await;
     // The file, append-only, says the unknown came to nothing before the mail's record.
-    let text = std::fs::read_to_string(&file).expect("the audit file");
-    let outcomes: Vec<String> = text
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).expect("JSON lines"))
-        .filter(|r| r["email"] == "lost@corp.example.com")
-        .map(|r| r["outcome"].as_str().unwrap_or_default().to_owned())
-        .collect();
     assert_eq!(outcomes, ["unknown", "withdrawn", "sent"], "{text}");
 }
 
@@ -509,17 +448,7 @@ async fn reasons_agree(url: Option<String>) {
         .await;
     assert_eq!(created.status, 201, "{}", created.body);
     let id = created.body["id"].as_str().expect("an id").to_owned();
-    let mut done = Value::Null;
-    for _ in 0..500 {
-        done = app
-            .get_as(&format!("/v1/campaigns/{id}"), &admin_token())
-            .await
-            .body;
-        if done["state"] == "completed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let done = campaign_completed(&app.address, &id).await;
     assert_eq!(done["state"], "completed", "{done}");
     assert_eq!(
         done["counts"],

@@ -2,12 +2,12 @@
 //! `campaign.completed`), and the tracker's accepts and declines reaching campaign items.
 //! In-process gateways on a manual store clock; nothing sleeps for the clock.
 
-use crate::helpers::{TestApp, admin_token, spawn_app_clocked, spawn_google, test_settings};
-use crate::pg::PgDatabase;
-use crate::tracking::{
-    INTERVAL, eventually, feed, feed_at, of_type, start, tracking_on, walk_done,
+use crate::helpers::{
+    TestApp, admin_token, campaign_completed, eventually, quick_worker, spawn_app_at,
+    spawn_app_clocked, spawn_google, test_settings, worker_passes,
 };
-use invitation_gateway::config::Settings;
+use crate::pg::PgDatabase;
+use crate::tracking::{INTERVAL, feed, feed_at, of_type, start, tracking_on, walk_done};
 use invitation_gateway::emulator::Seed;
 use invitation_gateway::startup::Application;
 use invitation_gateway::store::Clock;
@@ -16,10 +16,6 @@ use std::time::Duration;
 
 /// Demo people a campaign can mail (not yet invited, eligible).
 const PEOPLE: [&str; 2] = ["grace+hr@example.com", "donald@example.com"];
-
-fn quick_worker(settings: &mut Settings) {
-    settings.invitations.campaigns.poll = Duration::from_millis(20);
-}
 
 async fn get(address: &str, path: &str) -> Value {
     reqwest::Client::new()
@@ -39,29 +35,16 @@ async fn create(app: &TestApp, body: Value) -> String {
     answer.body["id"].as_str().expect("an id").to_owned()
 }
 
-async fn completed(address: &str, id: &str) -> Value {
-    let path = format!("/v1/campaigns/{id}");
-    eventually("the campaign completes", || {
-        let path = path.clone();
-        async move { get(address, &path).await["state"] == "completed" }
-    })
-    .await;
-    get(address, &path).await
-}
-
 #[tokio::test]
 async fn a_campaign_announces_one_invitation_sent_per_mail_and_one_campaign_completed_with_its_counts()
  {
-    let google = spawn_google(Seed::Demo).await;
-    let mut settings = test_settings(&google);
-    quick_worker(&mut settings);
-    let app = spawn_app_clocked(google, settings, Clock::manual(start())).await;
+    let (app, _clock) = spawn_app_at(start(), Seed::Demo, |_| {}).await;
     let id = create(
         &app,
         json!({"name": "wave 1", "source": {"emails": [PEOPLE[0], PEOPLE[1], "not an address"]}}),
     )
     .await;
-    let done = completed(&app.address, &id).await;
+    let done = campaign_completed(&app.address, &id).await;
     assert_eq!(done["counts"], json!({"sent": 2, "skipped": 1}), "{done}");
     let events = feed(&app).await;
     let sent = of_type(&events, "invitation.sent");
@@ -93,16 +76,13 @@ async fn a_campaign_announces_one_invitation_sent_per_mail_and_one_campaign_comp
 
 #[tokio::test]
 async fn a_dry_run_announces_no_mail_only_its_completion() {
-    let google = spawn_google(Seed::Demo).await;
-    let mut settings = test_settings(&google);
-    quick_worker(&mut settings);
-    let app = spawn_app_clocked(google, settings, Clock::manual(start())).await;
+    let (app, _clock) = spawn_app_at(start(), Seed::Demo, |_| {}).await;
     let id = create(
         &app,
         json!({"name": "what if", "dryRun": true, "source": {"emails": PEOPLE}}),
     )
     .await;
-    completed(&app.address, &id).await;
+    campaign_completed(&app.address, &id).await;
     let events = feed(&app).await;
     assert!(of_type(&events, "invitation.sent").is_empty(), "{events:?}");
     assert_eq!(
@@ -129,6 +109,7 @@ async fn replicas_finishing_a_campaign_together_announce_its_completion_once() {
         .await
         .expect("the replica builds");
     let b_address = format!("http://{}", b.address());
+    let b_state = b.state().clone();
     tokio::spawn(b.run_until_stopped());
     // One after the other: two campaigns mailing one person at once would wait on its ledger
     // claim for a lease of the manual clock.
@@ -140,11 +121,12 @@ async fn replicas_finishing_a_campaign_together_announce_its_completion_once() {
                    "source": {"emails": [PEOPLE[0], PEOPLE[1], "ada@example.com", "alan@example.com"]}}),
         )
         .await;
-        completed(&b_address, &id).await;
+        campaign_completed(&b_address, &id).await;
         ids.push(id);
     }
-    // Both replicas keep polling: give them a few more rounds to (not) announce it again.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Both replicas keep polling: a few more whole passes of each (not) announce it again.
+    a.worker_passes(2).await;
+    worker_passes(&b_state, 2).await;
     let events = feed_at(&b_address).await;
     let announced = of_type(&events, "campaign.completed");
     for id in &ids {
@@ -162,12 +144,7 @@ async fn replicas_finishing_a_campaign_together_announce_its_completion_once() {
 
 #[tokio::test]
 async fn a_person_the_tracker_sees_accept_is_accepted_in_the_campaign_and_never_reminded() {
-    let clock = Clock::manual(start());
-    let google = spawn_google(Seed::Demo).await;
-    let mut settings = test_settings(&google);
-    quick_worker(&mut settings);
-    tracking_on(&mut settings);
-    let app = spawn_app_clocked(google, settings, clock.clone()).await;
+    let (app, clock) = spawn_app_at(start(), Seed::Demo, tracking_on).await;
     walk_done(&app, &clock).await;
     let id = create(
         &app,
@@ -208,10 +185,10 @@ async fn a_person_the_tracker_sees_accept_is_accepted_in_the_campaign_and_never_
         "{items}"
     );
     // Nothing is left to do: the campaign completes without waiting for the reminders.
-    let done = completed(&app.address, &id).await;
+    let done = campaign_completed(&app.address, &id).await;
     assert_eq!(done["counts"], json!({"accepted": 1, "declined": 1}));
     clock.advance(Duration::from_secs(2 * 3600));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.worker_passes(2).await;
     assert_eq!(
         app.stats().await["mailsSent"],
         json!({PEOPLE[0]: 1, PEOPLE[1]: 1}),

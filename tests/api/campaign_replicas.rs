@@ -5,7 +5,9 @@
 //! On SQLite (one replica by design), the only process killed mid-mail and started again on
 //! the same file finishes the campaign without a second mail.
 
-use crate::helpers::{TestGoogle, admin_token, spawn_google};
+use crate::helpers::{
+    TestGoogle, admin_token, campaign_at, campaign_completed, eventually, spawn_google,
+};
 use crate::pg::PgDatabase;
 use crate::replicas::{Replica, control, start_replica, stats, total_mails};
 use invitation_gateway::emulator::{Seed, SeedAccount};
@@ -47,18 +49,6 @@ async fn post(base: &str, path: &str, body: Value) -> (u16, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-async fn campaign(base: &str, id: &str) -> Value {
-    reqwest::Client::new()
-        .get(format!("{base}/v1/campaigns/{id}"))
-        .bearer_auth(admin_token())
-        .send()
-        .await
-        .expect("the replica answers")
-        .json()
-        .await
-        .expect("a campaign")
-}
-
 async fn start_campaign(base: &str) -> String {
     let (status, body) = post(
         base,
@@ -71,24 +61,10 @@ async fn start_campaign(base: &str) -> String {
 }
 
 async fn mails_reach(google: &TestGoogle, at_least: u64) {
-    for _ in 0..1000 {
-        if total_mails(&stats(google).await) >= at_least {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("the campaign never mailed {at_least} people");
-}
-
-async fn completed(base: &str, id: &str) -> Value {
-    for _ in 0..1200 {
-        let campaign = campaign(base, id).await;
-        if campaign["state"] == "completed" {
-            return campaign;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("never completed: {}", campaign(base, id).await);
+    eventually(&format!("the campaign mails {at_least} people"), || async {
+        total_mails(&stats(google).await) >= at_least
+    })
+    .await;
 }
 
 fn each_mailed_once(stats: &Value) {
@@ -113,7 +89,7 @@ async fn a_replica_killed_mid_campaign_leaves_its_items_to_the_others_and_nobody
     doomed.process.0.kill().expect("SIGKILL a replica");
     let _ = doomed.process.0.wait();
 
-    let done = completed(&replicas[1].base, &id).await;
+    let done = campaign_completed(&replicas[1].base, &id).await;
     assert_eq!(done["counts"], json!({"sent": PEOPLE}), "{done}");
     each_mailed_once(&stats(&google).await);
     drop(replicas);
@@ -151,7 +127,7 @@ async fn a_pause_reaches_every_replica_within_the_lease_and_a_resume_finishes_th
         paused_at.elapsed()
     );
     assert!(settled < PEOPLE as u64, "the pause came before the end");
-    assert_eq!(campaign(&replicas[1].base, &id).await["state"], "paused");
+    assert_eq!(campaign_at(&replicas[1].base, &id).await["state"], "paused");
 
     let (status, resumed) = post(
         &replicas[1].base,
@@ -160,7 +136,7 @@ async fn a_pause_reaches_every_replica_within_the_lease_and_a_resume_finishes_th
     )
     .await;
     assert_eq!(status, 200, "{resumed}");
-    let done = completed(&replicas[0].base, &id).await;
+    let done = campaign_completed(&replicas[0].base, &id).await;
     assert_eq!(done["counts"], json!({"sent": PEOPLE}), "{done}");
     each_mailed_once(&stats(&google).await);
     drop(replicas);
@@ -195,7 +171,7 @@ async fn a_replica_stopped_with_sigterm_finishes_or_gives_back_its_items_at_once
     assert!(exited.success(), "{exited:?}");
     let stopped_at = Instant::now();
 
-    let done = completed(&replicas[1].base, &id).await;
+    let done = campaign_completed(&replicas[1].base, &id).await;
     assert!(
         stopped_at.elapsed() < Duration::from_secs(30),
         "the other replica did not have to wait for a lease: {:?}",
@@ -233,7 +209,7 @@ async fn the_only_replica_killed_mid_mail_on_sqlite_finishes_the_campaign_after_
     // A new process on the same file takes the dead one's items over once their lease ran
     // out, reads Google before mailing anyone it may have mailed, and finishes.
     let second = start_replica(&google, &url, &SETTINGS);
-    let done = completed(&second.base, &id).await;
+    let done = campaign_completed(&second.base, &id).await;
     assert_eq!(done["counts"], json!({"sent": PEOPLE}), "{done}");
     each_mailed_once(&stats(&google).await);
 }

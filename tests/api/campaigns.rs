@@ -1,14 +1,14 @@
 //! Campaigns through the HTTP API, in front of the emulator, with the store on a manual clock
 //! (reminders and the next day come by moving it; nothing sleeps for them). The worker polls
-//! every 20 ms of real time; tests wait for what it does with a bounded poll.
+//! every 20 ms of real time; tests wait for what it does with a bounded poll, and for
+//! "nothing more happens" with whole passes of the worker.
 
 use crate::helpers::{
-    Answer, CALLER, TestApp, admin_token, csv_records, ndjson_emails, spawn_app_clocked,
-    spawn_google, test_settings, token, token_for,
+    Answer, CALLER, TestApp, admin_token, campaign_at, campaign_when, csv_records, eventually,
+    ndjson_emails, on_database, spawn_app_at, token, token_for,
 };
 use chrono::{DateTime, TimeZone, Utc};
 use invitation_gateway::auth::Scope;
-use invitation_gateway::config::Settings;
 use invitation_gateway::emulator::{Seed, SeedAccount};
 use invitation_gateway::store::Clock;
 use serde_json::{Value, json};
@@ -20,42 +20,18 @@ fn start() -> DateTime<Utc> {
         .expect("a valid date")
 }
 
-/// A gateway whose store reads a manual clock standing at [`start`], with a quick worker.
-async fn app(seed: Seed, tune: impl FnOnce(&mut Settings)) -> (TestApp, Clock) {
-    let google = spawn_google(seed).await;
-    let mut settings = test_settings(&google);
-    settings.invitations.campaigns.poll = Duration::from_millis(20);
-    tune(&mut settings);
-    let clock = Clock::manual(start());
-    (
-        spawn_app_clocked(google, settings, clock.clone()).await,
-        clock,
-    )
-}
-
 impl TestApp {
     async fn create_campaign(&self, token: &str, body: Value) -> Answer {
         self.post_json("/v1/campaigns", token, body).await
     }
 
     async fn campaign(&self, id: &str) -> Value {
-        let answer = self
-            .get_as(&format!("/v1/campaigns/{id}"), &admin_token())
-            .await;
-        assert_eq!(answer.status, 200, "{}", answer.body);
-        answer.body
+        campaign_at(&self.address, id).await
     }
 
-    /// Polls the campaign (at most 60 s of real time) until `done` holds; answers it.
+    /// Polls the campaign until `done` holds; answers it.
     async fn campaign_when(&self, id: &str, done: impl Fn(&Value) -> bool) -> Value {
-        for _ in 0..3000 {
-            let campaign = self.campaign(id).await;
-            if done(&campaign) {
-                return campaign;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("campaign never got there: {}", self.campaign(id).await);
+        campaign_when(&self.address, id, done).await
     }
 
     async fn lifecycle(&self, id: &str, action: &str, token: &str) -> Answer {
@@ -71,22 +47,13 @@ impl TestApp {
                 break;
             }
             clock.advance(Duration::from_secs(63));
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            self.worker_passes(2).await;
         }
         self.campaign_when(id, state_is("completed")).await
     }
 
     async fn mails(&self) -> Value {
         self.stats().await["mailsSent"].clone()
-    }
-}
-
-/// Settings on the PostgreSQL database `url`, or on the test's own SQLite file when None.
-fn on_database(url: Option<String>) -> impl FnOnce(&mut Settings) {
-    move |s| {
-        if let Some(url) = url {
-            s.store.database_url = url.into();
-        }
     }
 }
 
@@ -104,7 +71,7 @@ async fn a_states_campaign_over_a_thousand_accounts_mails_each_exactly_once_with
     let accounts = (0..1000)
         .map(|i| SeedAccount::new(format!("p{i:04}@corp.example.com"), None))
         .collect();
-    let (app, _clock) = app(Seed::Accounts(accounts), |s| {
+    let (app, _clock) = spawn_app_at(start(), Seed::Accounts(accounts), |s| {
         s.store.google_per_minute = 1_000_000;
     })
     .await;
@@ -169,7 +136,7 @@ async fn a_campaign_uses_only_the_background_share_of_each_window_and_waits_for_
         .map(|i| SeedAccount::new(format!("s{i:02}@corp.example.com"), None))
         .collect();
     // 10 calls a minute, 30% for background work: 3 calls per 62 s window.
-    let (app, clock) = app(Seed::Accounts(accounts), |s| {
+    let (app, clock) = spawn_app_at(start(), Seed::Accounts(accounts), |s| {
         s.store.google_per_minute = 10;
         s.store.google_background_percent = 30;
     })
@@ -183,8 +150,8 @@ async fn a_campaign_uses_only_the_background_share_of_each_window_and_waits_for_
     );
     let waiting = app.campaign_when(&id, state_is("waiting")).await;
     assert!(waiting["resumesAt"].is_string(), "{waiting}");
-    // It keeps trying (every 20 ms) but gets nothing more in this window.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // It keeps trying (a pass every 20 ms) but gets nothing more in this window.
+    app.worker_passes(3).await;
     let calls = app.api_calls().await;
     assert_eq!(
         calls,
@@ -200,7 +167,7 @@ async fn a_campaign_uses_only_the_background_share_of_each_window_and_waits_for_
     clock.advance(Duration::from_secs(62));
     app.campaign_when(&id, |c| c["counts"]["sent"].as_u64() == Some(5))
         .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.worker_passes(3).await;
     assert_eq!(app.calls("send").await, 5, "three in the second window");
     let done = app.windows_until_completed(&clock, &id, 10).await;
     assert_eq!(done["counts"], json!({"sent": 10}), "{done}");
@@ -215,7 +182,7 @@ async fn a_campaign_held_back_by_the_google_budget_still_costs_one_call_per_pers
     let accounts = (0..30)
         .map(|i| SeedAccount::new(format!("q{i:02}@corp.example.com"), None))
         .collect();
-    let (app, clock) = app(Seed::Accounts(accounts), |s| {
+    let (app, clock) = spawn_app_at(start(), Seed::Accounts(accounts), |s| {
         s.store.google_per_minute = 10;
     })
     .await;
@@ -240,7 +207,7 @@ async fn a_campaign_held_back_by_the_google_budget_still_costs_one_call_per_pers
 
 #[tokio::test]
 async fn a_paused_campaign_mails_nobody_until_it_is_resumed() {
-    let (app, clock) = app(Seed::Demo, |_| {}).await;
+    let (app, clock) = spawn_app_at(start(), Seed::Demo, |_| {}).await;
     let starts = (start() + chrono::Duration::hours(1)).to_rfc3339();
     let id = id_of(
         &app.create_campaign(
@@ -257,7 +224,7 @@ async fn a_paused_campaign_mails_nobody_until_it_is_resumed() {
     assert_eq!(paused.body["state"], "paused");
     assert!(paused.body["eta"].is_null());
     clock.advance(Duration::from_secs(2 * 3600));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.worker_passes(2).await;
     assert_eq!(app.calls("send").await, 0, "paused: nobody is mailed");
     assert_eq!(app.campaign(&id).await["state"], "paused");
 
@@ -288,7 +255,7 @@ async fn on_postgresql_a_paused_scheduled_campaign_resumed_before_its_start_wait
 /// A campaign for 2030, paused and resumed now, on the test's SQLite file or the PostgreSQL
 /// database `url`.
 async fn resumed_before_its_start(url: Option<String>) {
-    let (app, clock) = app(Seed::Demo, on_database(url)).await;
+    let (app, clock) = spawn_app_at(start(), Seed::Demo, on_database(url.as_deref())).await;
     let id = id_of(
         &app.create_campaign(
             &admin_token(),
@@ -351,7 +318,7 @@ async fn on_postgresql_a_spent_daily_mail_budget_makes_a_campaign_wait_for_the_n
 async fn waits_for_the_next_day(url: Option<String>) {
     // One item at a time: items in flight when the budget runs out would stop before their
     // call and stay pending too, which makes the count depend on timing.
-    let (app, clock) = app(Seed::Demo, |s| {
+    let (app, clock) = spawn_app_at(start(), Seed::Demo, |s| {
         s.limits.daily_mails_per_caller = 2;
         s.invitations.batch_concurrency = std::num::NonZeroUsize::MIN;
         if let Some(url) = url {
@@ -392,7 +359,7 @@ async fn waits_for_the_next_day(url: Option<String>) {
 async fn cancel_leaves_the_sent_mails_and_cancels_the_rest() {
     // One item at a time: items in flight when the budget runs out would stop before their
     // call and stay pending too, which makes the count depend on timing.
-    let (app, clock) = app(Seed::Demo, |s| {
+    let (app, clock) = spawn_app_at(start(), Seed::Demo, |s| {
         s.limits.daily_mails_per_caller = 2;
         s.invitations.batch_concurrency = std::num::NonZeroUsize::MIN;
     })
@@ -414,7 +381,7 @@ async fn cancel_leaves_the_sent_mails_and_cancels_the_rest() {
     assert_eq!(cancelled.body["state"], "cancelled");
     assert_eq!(cancelled.body["counts"], json!({"sent": 2, "cancelled": 3}));
     clock.advance(Duration::from_secs(2 * 24 * 3600));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.worker_passes(2).await;
     assert_eq!(app.calls("send").await, 2, "no mail after the cancel");
     assert_eq!(
         app.campaign(&id).await["counts"],
@@ -428,7 +395,7 @@ async fn cancel_leaves_the_sent_mails_and_cancels_the_rest() {
 #[tokio::test]
 async fn reminders_go_to_people_still_invited_after_the_pause_at_most_max_and_never_after_accepting()
  {
-    let (app, clock) = app(Seed::Demo, |_| {}).await;
+    let (app, clock) = spawn_app_at(start(), Seed::Demo, |_| {}).await;
     let id = id_of(
         &app.create_campaign(
             &admin_token(),
@@ -447,27 +414,28 @@ async fn reminders_go_to_people_still_invited_after_the_pause_at_most_max_and_ne
         .campaign_when(&id, |c| c["counts"]["accepted"] == 1)
         .await;
     assert_eq!(reminded["state"], "running", "{reminded}");
-    let mut grace = Value::Null;
-    for _ in 0..3000 {
+    let grace = eventually("grace gets her first reminder", || async {
         let items = app
             .get_as(
                 &format!("/v1/campaigns/{id}/items?outcome=sent"),
                 &admin_token(),
             )
             .await;
-        grace = items.body["items"][0].clone();
+        let grace = items.body["items"][0].clone();
         if grace["mails"] == 2 {
-            break;
+            Ok(grace)
+        } else {
+            Err(grace.to_string())
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await;
     assert_eq!(grace["email"], "grace+hr@example.com");
     assert_eq!(grace["mails"], 2, "the first reminder: {grace}");
 
     clock.advance(Duration::from_secs(3600));
     app.campaign_when(&id, state_is("completed")).await;
     clock.advance(Duration::from_secs(3 * 3600));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.worker_passes(2).await;
     assert_eq!(
         app.mails().await,
         json!({"donald@example.com": 1, "grace+hr@example.com": 3}),
@@ -545,7 +513,7 @@ const ROSTER: &str = "email,name\r\nnot an address,X\r\nx@other.org,Y\r\nada@exa
 #[tokio::test]
 async fn a_dry_run_over_a_roster_classifies_every_address_and_mails_nobody_then_the_real_run_mails_who_it_said()
  {
-    let (app, _clock) = app(Seed::Demo, |s| {
+    let (app, _clock) = spawn_app_at(start(), Seed::Demo, |s| {
         s.allowed_domains = vec!["example.com".into()]
     })
     .await;
@@ -614,7 +582,7 @@ async fn a_dry_run_over_a_roster_classifies_every_address_and_mails_nobody_then_
 
 #[tokio::test]
 async fn a_campaign_that_resends_mails_the_invited_again_and_says_resent() {
-    let (app, _clock) = app(Seed::Demo, |_| {}).await;
+    let (app, _clock) = spawn_app_at(start(), Seed::Demo, |_| {}).await;
     let before = app.stats().await["mailsSent"]["ada@example.com"]
         .as_u64()
         .unwrap_or_default();
@@ -643,7 +611,7 @@ async fn a_campaign_that_resends_mails_the_invited_again_and_says_resent() {
 
 #[tokio::test]
 async fn a_campaign_is_its_creators_and_other_callers_get_404_unless_campaigns_admin() {
-    let (app, _clock) = app(Seed::Demo, |_| {}).await;
+    let (app, _clock) = spawn_app_at(start(), Seed::Demo, |_| {}).await;
     let owner = token(&[Scope::Send, Scope::Read]);
     let id = id_of(
         &app.create_campaign(
@@ -684,7 +652,7 @@ async fn a_campaign_is_its_creators_and_other_callers_get_404_unless_campaigns_a
 
 #[tokio::test]
 async fn bad_campaign_requests_are_refused_with_a_problem_and_create_nothing() {
-    let (app, _clock) = app(Seed::Demo, |_| {}).await;
+    let (app, _clock) = spawn_app_at(start(), Seed::Demo, |_| {}).await;
     let all = admin_token();
     for body in [
         json!({"name": "x", "source": {"states": ["NOT_YET_SENT"], "emails": ["a@example.com"]}}),
@@ -745,7 +713,8 @@ async fn bad_campaign_requests_are_refused_with_a_problem_and_create_nothing() {
 async fn every_campaign_mail_reaches_the_audit_file_with_its_campaign_and_creator() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("audit.jsonl");
-    let (app, _clock) = app(Seed::Demo, |s| s.audit.file = Some(file.clone())).await;
+    let (app, _clock) =
+        spawn_app_at(start(), Seed::Demo, |s| s.audit.file = Some(file.clone())).await;
     let id = id_of(
         &app.create_campaign(
             &admin_token(),
@@ -783,7 +752,7 @@ async fn every_campaign_mail_reaches_the_audit_file_with_its_campaign_and_creato
 
 #[tokio::test]
 async fn a_campaign_waits_without_mailing_while_the_audit_file_cannot_take_records() {
-    let (app, _clock) = app(Seed::Demo, |s| {
+    let (app, _clock) = spawn_app_at(start(), Seed::Demo, |s| {
         s.audit.file = Some("/dev/full".into());
         // One mail at a time, so the write that finds the disk full comes before the next.
         s.invitations.batch_concurrency = std::num::NonZeroUsize::MIN;
@@ -811,7 +780,7 @@ async fn a_campaign_waits_without_mailing_while_the_audit_file_cannot_take_recor
 
 #[tokio::test]
 async fn a_campaigns_google_calls_are_counted_as_its_items_finish() {
-    let (app, _clock) = app(Seed::Demo, |_| {}).await;
+    let (app, _clock) = spawn_app_at(start(), Seed::Demo, |_| {}).await;
     // One send is slow: the other items of the same batch finish long before it.
     app.control(
         "faults",
@@ -850,7 +819,7 @@ async fn a_campaigns_google_calls_are_counted_as_its_items_finish() {
 /// `invitations.check`; each scope alone is enough for its own kind, and refused for the other.
 #[tokio::test]
 async fn a_real_run_needs_the_send_scope_and_a_dry_run_the_check_scope() {
-    let (app, _clock) = app(Seed::Demo, |_| {}).await;
+    let (app, _clock) = spawn_app_at(start(), Seed::Demo, |_| {}).await;
     let real = json!({"name": "real", "startAt": "2099-01-01T00:00:00Z",
                       "source": {"emails": ["ada@example.com"]}});
     let dry = json!({"name": "dry", "dryRun": true, "source": {"emails": ["ada@example.com"]}});
@@ -894,7 +863,7 @@ async fn a_real_run_needs_the_send_scope_and_a_dry_run_the_check_scope() {
 
 #[tokio::test]
 async fn a_send_that_prefers_respond_async_becomes_a_campaign() {
-    let (app, _clock) = app(Seed::Demo, |_| {}).await;
+    let (app, _clock) = spawn_app_at(start(), Seed::Demo, |_| {}).await;
     let answer = app
         .client
         .post(format!("{}/v1/invitations/send", app.address))
@@ -915,7 +884,7 @@ async fn a_send_that_prefers_respond_async_becomes_a_campaign() {
 
 #[tokio::test]
 async fn a_roster_streamed_as_csv_becomes_items_and_its_report_lists_every_one() {
-    let (app, _clock) = app(Seed::Demo, |_| {}).await;
+    let (app, _clock) = spawn_app_at(start(), Seed::Demo, |_| {}).await;
     let mut csv = String::from("name,email,team\r\n");
     for i in 0..1498 {
         csv.push_str(&format!("Person {i},bad{i},x\r\n"));
@@ -1012,7 +981,7 @@ async fn a_roster_streamed_as_csv_becomes_items_and_its_report_lists_every_one()
 
 #[tokio::test]
 async fn a_google_outage_makes_a_campaign_wait_without_failing_its_items() {
-    let (app, clock) = app(Seed::Demo, |_| {}).await;
+    let (app, clock) = spawn_app_at(start(), Seed::Demo, |_| {}).await;
     app.control(
         "faults",
         json!({"method": "get", "status": 503, "count": 100000}),
@@ -1048,19 +1017,18 @@ async fn a_google_outage_makes_a_campaign_wait_without_failing_its_items() {
         .await
         .unwrap();
     assert!(cleared.status().is_success());
-    // Let the breaker's open period (real time, 300 ms in tests) pass before the campaign resumes.
-    tokio::time::sleep(Duration::from_millis(400)).await;
     clock.advance((resumes - start()).to_std().unwrap());
-    // A call refused by the breaker while its probe runs holds the campaign again, briefly.
-    let mut done = app.campaign(&id).await;
-    for _ in 0..500 {
-        if done["state"] == "completed" {
-            break;
+    // A call refused by the breaker while its probe runs holds the campaign again, briefly:
+    // each look moves the clock on by a second.
+    let done = eventually("the campaign completes once Google is back", || async {
+        let campaign = app.campaign(&id).await;
+        if campaign["state"] == "completed" {
+            return Ok(campaign);
         }
         clock.advance(Duration::from_secs(1));
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        done = app.campaign(&id).await;
-    }
+        Err(campaign.to_string())
+    })
+    .await;
     assert_eq!(done["state"], "completed", "{done}");
     assert_eq!(done["counts"], json!({"sent": 2}));
 }
@@ -1083,7 +1051,7 @@ impl TestApp {
 
 #[tokio::test]
 async fn a_report_neutralises_roster_values_a_spreadsheet_would_read_as_formulas() {
-    let (app, _clock) = app(Seed::Demo, |_| {}).await;
+    let (app, _clock) = spawn_app_at(start(), Seed::Demo, |_| {}).await;
     let formulas = [
         "=HYPERLINK(\"http://evil.example\",\"a\")",
         "+SUM(1+1)",
@@ -1117,7 +1085,7 @@ async fn a_report_neutralises_roster_values_a_spreadsheet_would_read_as_formulas
 #[tokio::test]
 async fn rosters_as_people_save_them_import_semicolon_and_tab_files_and_the_usual_header_spellings()
 {
-    let (app, _clock) = app(Seed::Demo, |_| {}).await;
+    let (app, _clock) = spawn_app_at(start(), Seed::Demo, |_| {}).await;
     for (csv, separated) in [
         // Excel in most of Europe, with its byte order mark, and Google's own user CSV header.
         (
@@ -1149,7 +1117,7 @@ async fn rosters_as_people_save_them_import_semicolon_and_tab_files_and_the_usua
 
 #[tokio::test]
 async fn a_roster_without_an_email_column_is_refused_naming_the_columns_found() {
-    let (app, _clock) = app(Seed::Demo, |_| {}).await;
+    let (app, _clock) = spawn_app_at(start(), Seed::Demo, |_| {}).await;
     let answer = app
         .create_roster(
             &admin_token(),
@@ -1192,7 +1160,7 @@ async fn on_postgresql_a_report_joins_back_to_the_roster() {
 /// A roster with other columns (formulas among their values, a password column, a value over
 /// two lines, a blank line, a duplicate) on SQLite or on the PostgreSQL database `url`.
 async fn report_joins_back(url: Option<String>) {
-    let (app, _clock) = app(Seed::Demo, on_database(url)).await;
+    let (app, _clock) = spawn_app_at(start(), Seed::Demo, on_database(url.as_deref())).await;
     let roster = "employee_id;email;Password;notes;\r\n\
         E1;ada@example.com;secret1;\"=HYPERLINK(\"\"http://x\"\",\"\"a\"\")\";\r\n\
         \r\n\
@@ -1297,7 +1265,7 @@ async fn report_joins_back(url: Option<String>) {
 
 #[tokio::test]
 async fn a_roster_row_whose_other_columns_are_too_large_is_refused_and_only_64_columns_are_kept() {
-    let (app, _clock) = app(Seed::Demo, |_| {}).await;
+    let (app, _clock) = spawn_app_at(start(), Seed::Demo, |_| {}).await;
     let big = "x".repeat(2050);
     let answer = app
         .create_roster(
@@ -1331,7 +1299,7 @@ async fn a_roster_row_whose_other_columns_are_too_large_is_refused_and_only_64_c
 
 #[tokio::test]
 async fn a_roster_is_its_own_operation_and_the_old_csv_create_still_works_marked_deprecated() {
-    let (app, _clock) = app(Seed::Demo, |s| {
+    let (app, _clock) = spawn_app_at(start(), Seed::Demo, |s| {
         s.allowed_domains = vec!["example.com".into()]
     })
     .await;

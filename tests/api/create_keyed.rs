@@ -2,10 +2,10 @@
 //! or on another replica; JSON or a CSV roster) gets the first `201` and its `Location`, never
 //! a second campaign; the key with another body is `422`.
 
-use crate::helpers::admin_token;
-use crate::send_async::{
-    Sent, app, campaign_ids, completed, each_mailed_once, two_replicas_make_one_campaign,
-};
+use crate::helpers::{admin_token, campaign_completed, on_database, spawn_app_at};
+use crate::send_async::{Sent, campaign_ids, each_mailed_once, two_replicas_make_one_campaign};
+use chrono::Utc;
+use invitation_gateway::emulator::Seed;
 use serde_json::json;
 
 /// People the demo seed has not invited yet: each campaign item is a mail.
@@ -46,7 +46,7 @@ async fn create(base: &str, body: Body<'_>, key: &str) -> Sent {
 
 #[tokio::test]
 async fn a_create_retried_with_its_key_gets_the_first_201_and_makes_one_campaign() {
-    let app = app(None).await;
+    let (app, _clock) = spawn_app_at(Utc::now(), Seed::Demo, on_database(None)).await;
     for (key, body) in [
         ("json-1", Body::Json(&PEOPLE)),
         ("roster-1", Body::Roster(ROSTER)),
@@ -54,7 +54,7 @@ async fn a_create_retried_with_its_key_gets_the_first_201_and_makes_one_campaign
         let first = create(&app.address, body, key).await;
         let id = first.campaign_id(201);
         assert!(!first.replayed, "the first answer is no replay");
-        completed(&app.address, &id).await;
+        campaign_completed(&app.address, &id).await;
 
         let retry = create(&app.address, body, key).await;
         assert_eq!(retry.campaign_id(201), id, "the same Location");
@@ -72,7 +72,7 @@ async fn a_create_retried_with_its_key_gets_the_first_201_and_makes_one_campaign
 
 #[tokio::test]
 async fn a_create_key_used_with_another_body_is_422_and_creates_nothing() {
-    let app = app(None).await;
+    let (app, _clock) = spawn_app_at(Utc::now(), Seed::Demo, on_database(None)).await;
     let id = create(&app.address, Body::Json(&PEOPLE), "wave-1")
         .await
         .campaign_id(201);
@@ -110,7 +110,7 @@ async fn on_postgresql_ten_concurrent_roster_uploads_with_one_key_make_one_campa
 }
 
 async fn ten_at_once_make_one_campaign(url: Option<&str>) {
-    let app = app(url).await;
+    let (app, _clock) = spawn_app_at(Utc::now(), Seed::Demo, on_database(url)).await;
     let answers = futures_util::future::join_all(
         (0..10).map(|_| create(&app.address, Body::Roster(ROSTER), "upload-1")),
     )
@@ -118,7 +118,7 @@ async fn ten_at_once_make_one_campaign(url: Option<&str>) {
 
     let id = Sent::one_campaign_for_all(&answers, 201);
     assert_eq!(campaign_ids(&app.address).await, vec![id.clone()]);
-    completed(&app.address, &id).await;
+    campaign_completed(&app.address, &id).await;
     each_mailed_once(&app.stats().await, &PEOPLE);
 }
 

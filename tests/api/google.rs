@@ -2,7 +2,8 @@
 //! exchange, keyless signing, retries, reconciliation and the circuit breaker.
 
 use crate::helpers::{
-    ADMIN, TestApp, spawn_app, spawn_app_tuned, spawn_app_with, spawn_google, test_settings,
+    ADMIN, TestApp, eventually, spawn_app, spawn_app_tuned, spawn_app_with, spawn_google,
+    test_settings,
 };
 use invitation_gateway::config::{AmbientCredentials, GoogleCredentials};
 use invitation_gateway::emulator::Seed;
@@ -432,13 +433,8 @@ async fn the_breaker_opens_on_repeated_failures_and_closes_after_a_good_probe() 
     );
 
     // Google recovers; after the open period one probe closes it again.
-    reqwest::Client::new()
-        .delete(format!("{}/emulator/v1/faults", app.google.emulator.url()))
-        .send()
-        .await
-        .unwrap();
-    let mut recovered = None;
-    for _ in 0..100 {
+    app.clear_faults().await;
+    eventually("the breaker closes again", || async {
         match app
             .state
             .invitations
@@ -446,15 +442,14 @@ async fn the_breaker_opens_on_repeated_failures_and_closes_after_a_good_probe() 
             .get("ada@example.com", &ctx(&app))
             .await
         {
-            Ok(invitation) => {
-                recovered = Some(invitation);
-                break;
+            Ok(_) => true,
+            Err(err) => {
+                assert_eq!(err.kind, UpstreamErrorKind::CircuitOpen, "{err}");
+                false
             }
-            Err(err) => assert_eq!(err.kind, UpstreamErrorKind::CircuitOpen, "{err}"),
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(recovered.is_some(), "the breaker closed again");
+    })
+    .await;
     assert_eq!(
         app.state.invitations.google().breaker().state(),
         BreakerState::Closed
@@ -587,12 +582,7 @@ async fn the_bulkhead_holds_back_calls_beyond_its_limit() {
         })
     };
     // The slow call holds the only place once the emulator has it.
-    for _ in 0..200 {
-        if app.calls("get").await == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    app.calls_reach("get", 1).await;
     assert_eq!(app.calls("get").await, 1, "the slow call is in flight");
 
     let hurried = CallContext::new(None, Duration::from_millis(200));

@@ -19,6 +19,12 @@ use std::path::PathBuf;
 use std::sync::{Once, OnceLock};
 use std::time::Duration;
 
+mod wait;
+pub use wait::{
+    PATIENCE, campaign_at, campaign_completed, campaign_when, eventually, eventually_every,
+    worker_passes,
+};
+
 static TRACING: Once = Once::new();
 
 /// Tracing is initialised once per test process and printed only with `TEST_LOG=1`.
@@ -198,6 +204,40 @@ pub async fn spawn_app_tuned(tune: impl FnOnce(&mut Settings)) -> TestApp {
     spawn_app_with(google, settings).await
 }
 
+/// The one app builder of tests that drive time: a gateway on `seed` whose store reads a
+/// manual clock standing at `at`, with a quick campaign worker, settings changed by `tune`
+/// last; answers the clock to move.
+pub async fn spawn_app_at(
+    at: chrono::DateTime<chrono::Utc>,
+    seed: Seed,
+    tune: impl FnOnce(&mut Settings),
+) -> (TestApp, Clock) {
+    let google = spawn_google(seed).await;
+    let mut settings = test_settings(&google);
+    quick_worker(&mut settings);
+    tune(&mut settings);
+    let clock = Clock::manual(at);
+    (
+        spawn_app_clocked(google, settings, clock.clone()).await,
+        clock,
+    )
+}
+
+/// A campaign worker that looks for due work every 20 ms of real time.
+pub fn quick_worker(settings: &mut Settings) {
+    settings.invitations.campaigns.poll = Duration::from_millis(20);
+}
+
+/// Settings on the PostgreSQL database `url`, or on the test's own SQLite file when None.
+pub fn on_database(url: Option<&str>) -> impl FnOnce(&mut Settings) {
+    let url = url.map(str::to_owned);
+    move |s| {
+        if let Some(url) = url {
+            s.store.database_url = url.into();
+        }
+    }
+}
+
 /// Starts the real server with the given settings in front of `google`.
 pub async fn spawn_app_with(google: TestGoogle, settings: Settings) -> TestApp {
     spawn_app_clocked(google, settings, Clock::system()).await
@@ -332,6 +372,21 @@ impl TestApp {
         response.json().await.unwrap_or(serde_json::Value::Null)
     }
 
+    /// Clears every fault injected into the emulator: Google answers again.
+    pub async fn clear_faults(&self) {
+        let response = self
+            .client
+            .delete(format!("{}/emulator/v1/faults", self.google.emulator.url()))
+            .send()
+            .await
+            .expect("the emulator answers");
+        assert!(
+            response.status().is_success(),
+            "clear faults: {}",
+            response.status()
+        );
+    }
+
     /// The emulator's statistics.
     pub async fn stats(&self) -> serde_json::Value {
         self.client
@@ -361,14 +416,11 @@ impl TestApp {
 
     /// Waits (bounded) until the credentials check has a verdict other than pending.
     pub async fn credentials_settled(&self) -> CheckState {
-        for _ in 0..250 {
+        eventually("the credentials check has a verdict", || async {
             let state = self.state.readiness.credentials.get();
-            if state != CheckState::Pending {
-                return state;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        self.state.readiness.credentials.get()
+            (state != CheckState::Pending).then_some(state)
+        })
+        .await
     }
 
     /// GET a path.

@@ -4,8 +4,8 @@
 //! assert on series their own scenario moves (at least by what it did) and on families.
 
 use crate::helpers::{
-    TestApp, spawn_app, spawn_app_tuned, spawn_app_with, spawn_google, test_settings, token,
-    token_for,
+    TestApp, eventually, spawn_app, spawn_app_tuned, spawn_app_with, spawn_google, test_settings,
+    token, token_for,
 };
 use invitation_gateway::auth::Scope;
 use invitation_gateway::emulator::Seed;
@@ -259,15 +259,10 @@ async fn a_jwks_deployment_exports_its_fetches_and_the_age_of_its_keys() {
     settings.jwt.hs256_secret = None;
     settings.jwt.jwks_url = Some(serve_jwks(jwk).await);
     let app = spawn_app_with(google, settings).await;
-    let mut ready = false;
-    for _ in 0..100 {
-        if app.get("/readyz").await.status().as_u16() == 200 {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert!(ready, "the JWKS loaded");
+    eventually("the JWKS loaded", || async {
+        app.get("/readyz").await.status().as_u16() == 200
+    })
+    .await;
     let before = scrape(&app).await;
 
     let sign = |kid: &str| {

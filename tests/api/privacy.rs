@@ -69,19 +69,16 @@ async fn a_full_scenario_at_trace_logs_no_email_token_or_key() {
     ];
 
     // Wait until the gateway has its Google token, so the scenario exercises the real path.
-    for _ in 0..200 {
-        if client
+    crate::helpers::eventually("the gateway has its Google token", || async {
+        client
             .get(format!("{base}/readyz"))
             .send()
             .await
             .unwrap()
             .status()
             .is_success()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await;
     reqwest::Client::new()
         .post(format!("{}/emulator/v1/faults", emulator.url()))
         .json(&json!({"method": "send", "status": 503, "count": 1, "afterApply": true}))

@@ -7,7 +7,8 @@
 //! they fail (as the store's own tests do).
 
 use crate::helpers::{
-    ADMIN, JWT_SECRET, Running, TestGoogle, admin_token, spawn_google, start_binary,
+    ADMIN, JWT_SECRET, Running, TestGoogle, admin_token, eventually, eventually_every,
+    spawn_google, start_binary,
 };
 use crate::pg::PgDatabase;
 use invitation_gateway::emulator::Seed;
@@ -296,13 +297,10 @@ async fn a_send_killed_at_google(
         key,
     ));
     // The send is at Google (it waits there): kill the replica now.
-    for _ in 0..200 {
-        if stats(&google).await["calls"]["send"] == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(stats(&google).await["calls"]["send"], 1, "the send started");
+    eventually("the send started", || async {
+        stats(&google).await["calls"]["send"] == 1
+    })
+    .await;
     doomed.process.0.kill().expect("SIGKILL the replica");
     let _ = doomed.process.0.wait();
     first.abort();
@@ -324,17 +322,19 @@ async fn a_replica_killed_mid_send_leaves_no_second_mail_when_the_batch_is_retri
         "{body}"
     );
     // Retried on the survivor until the dead replica's claim has run out.
-    let mut outcome = String::new();
-    for _ in 0..60 {
-        let (status, _, body) = send(&survivor.base, &["radia@example.com"], None).await;
-        assert_eq!(status, 200, "{body}");
-        let item = &body["results"][0];
-        if item["error"]["code"] != "address_busy" {
-            outcome = item["outcome"].as_str().unwrap().to_owned();
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    let outcome = eventually_every(
+        Duration::from_millis(250),
+        Duration::from_secs(15),
+        "the dead replica's claim runs out",
+        || async {
+            let (status, _, body) = send(&survivor.base, &["radia@example.com"], None).await;
+            assert_eq!(status, 200, "{body}");
+            let item = &body["results"][0];
+            (item["error"]["code"] != "address_busy")
+                .then(|| item["outcome"].as_str().unwrap().to_owned())
+        },
+    )
+    .await;
 
     let stats = stats(&google).await;
     assert_eq!(stats["mailsSent"]["radia@example.com"], 1, "{stats}");
@@ -370,26 +370,27 @@ async fn a_key_left_pending_by_a_killed_replica_is_taken_over_and_its_retry_mail
 
     // The dead replica's pending key outlives it for its lease: a retry with the key waits
     // for it, then either is told it is still in progress or takes the key over.
-    let mut answer = None;
-    for _ in 0..60 {
-        let (status, replayed, body) = send(
-            &survivor.base,
-            &["radia@example.com"],
-            Some("onboarding-killed"),
-        )
-        .await;
-        match status {
-            409 => assert_eq!(body["code"], "idempotency_key_in_progress", "{body}"),
-            200 if body["results"][0]["error"]["code"] == "address_busy" => {}
-            200 => {
-                answer = Some((replayed, body));
-                break;
+    let (replayed, body) = eventually_every(
+        Duration::from_millis(250),
+        Duration::from_secs(15),
+        "the key is taken over within its lease",
+        || async {
+            let (status, replayed, body) = send(
+                &survivor.base,
+                &["radia@example.com"],
+                Some("onboarding-killed"),
+            )
+            .await;
+            match status {
+                409 => assert_eq!(body["code"], "idempotency_key_in_progress", "{body}"),
+                200 if body["results"][0]["error"]["code"] == "address_busy" => {}
+                200 => return Some((replayed, body)),
+                other => panic!("unexpected {other}: {body}"),
             }
-            other => panic!("unexpected {other}: {body}"),
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    let (replayed, body) = answer.expect("the key was taken over within its lease");
+            None
+        },
+    )
+    .await;
     assert!(
         !replayed,
         "nothing was stored to replay: the retry executed"

@@ -3,9 +3,8 @@
 //! rows were stored leaves a campaign (listed or not) or a single item row; the import of a
 //! gateway that died mid-upload is swept once it is older than any upload can take.
 
-use crate::helpers::{TestApp, admin_token, spawn_app_clocked, spawn_google, test_settings};
-use chrono::{TimeZone, Utc};
-use invitation_gateway::config::Settings;
+use crate::helpers::{TestApp, admin_token, eventually, spawn_app_at};
+use chrono::{DateTime, TimeZone, Utc};
 use invitation_gateway::emulator::Seed;
 use invitation_gateway::store::{Caller, Clock, NewCampaign, NewItem};
 use serde_json::Value;
@@ -15,21 +14,11 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// A gateway on its own SQLite file, with a quick campaign worker, on a manual clock.
-async fn app(tune: impl FnOnce(&mut Settings)) -> (TestApp, Clock) {
-    let google = spawn_google(Seed::Demo).await;
-    let mut settings = test_settings(&google);
-    settings.invitations.campaigns.poll = Duration::from_millis(20);
-    tune(&mut settings);
-    let clock = Clock::manual(
-        Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0)
-            .single()
-            .expect("a valid date"),
-    );
-    (
-        spawn_app_clocked(google, settings, clock.clone()).await,
-        clock,
-    )
+/// Where the manual clock of these tests starts.
+fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0)
+        .single()
+        .expect("a valid date")
 }
 
 /// The gateway's SQLite file.
@@ -58,29 +47,30 @@ async fn rows_in(path: &Path) -> (i64, i64) {
     (campaigns, items)
 }
 
-/// Waits (at most 10 s) until at least `items` item rows are stored in `path`.
+/// Waits until at least `items` item rows are stored in `path`.
 async fn items_stored(path: &Path, items: i64) {
-    for _ in 0..500 {
-        if rows_in(path).await.1 >= items {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!(
-        "the roster's rows were never stored: {:?}",
-        rows_in(path).await
-    );
+    rows_reach(path, "the roster's rows are stored", |(_, stored)| {
+        stored >= items
+    })
+    .await;
 }
 
-/// Waits (at most 10 s) until no campaign and no item row is left; answers what is left.
+/// Waits until no campaign and no item row is left; answers what is left.
 async fn nothing_left(app: &TestApp) -> (i64, i64) {
-    for _ in 0..500 {
-        if rows(app).await == (0, 0) {
-            break;
+    rows_reach(&database(app), "nothing is left", |rows| rows == (0, 0)).await
+}
+
+/// Waits until the (campaign, item) rows in `path` satisfy `done`; answers them.
+async fn rows_reach(path: &Path, what: &str, done: impl Fn((i64, i64)) -> bool) -> (i64, i64) {
+    eventually(what, || async {
+        let rows = rows_in(path).await;
+        if done(rows) {
+            Ok(rows)
+        } else {
+            Err(format!("{rows:?}"))
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    rows(app).await
+    })
+    .await
 }
 
 async fn listed(app: &TestApp) -> Value {
@@ -114,7 +104,7 @@ async fn start_upload(app: &TestApp, length: usize, body: &str) -> TcpStream {
 
 #[tokio::test]
 async fn a_roster_upload_cut_off_mid_body_leaves_no_campaign_and_no_rows() {
-    let (app, _clock) = app(|_| {}).await;
+    let (app, _clock) = spawn_app_at(start(), Seed::Demo, |_| {}).await;
     let body = roster(2500);
     let stream = start_upload(&app, body.len() * 4, &body).await;
     // Two chunks of a thousand rows are in the store: the import is half-way.
@@ -134,7 +124,10 @@ async fn a_roster_upload_cut_off_mid_body_leaves_no_campaign_and_no_rows() {
 
 #[tokio::test]
 async fn a_roster_upload_past_the_body_read_timeout_is_408_and_leaves_no_campaign_and_no_rows() {
-    let (app, _clock) = app(|s| s.http.body_read_timeout = Duration::from_secs(2)).await;
+    let (app, _clock) = spawn_app_at(start(), Seed::Demo, |s| {
+        s.http.body_read_timeout = Duration::from_secs(2)
+    })
+    .await;
     let body = roster(1500);
     let mut stream = start_upload(&app, body.len() * 4, &body).await;
     items_stored(&database(&app), 1000).await;
@@ -154,7 +147,7 @@ async fn a_roster_upload_past_the_body_read_timeout_is_408_and_leaves_no_campaig
 
 #[tokio::test]
 async fn a_roster_malformed_after_a_thousand_stored_rows_is_400_and_leaves_nothing() {
-    let (app, _clock) = app(|_| {}).await;
+    let (app, _clock) = spawn_app_at(start(), Seed::Demo, |_| {}).await;
     let good = roster(1500);
     // Not UTF-8, on line 1502 (the header is line 1): sent once the first rows are stored.
     let bad = b"Person X,p\xff@corp.example.com\r\nPerson Y,py@corp.example.com\r\n".to_vec();
@@ -230,23 +223,24 @@ async fn half_imported(app: &TestApp, clock: &Clock, id: &str) {
 
 #[tokio::test]
 async fn the_import_of_a_gateway_that_died_mid_upload_is_swept_once_older_than_any_upload() {
-    let (app, clock) = app(|_| {}).await;
+    let (app, clock) = spawn_app_at(start(), Seed::Demo, |_| {}).await;
     half_imported(&app, &clock, "dead0000000000000000000000000000").await;
-    // Younger than an upload may take: it may still be going on, on another replica.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Younger than an upload may take: it may still be going on, on another replica. A sweep
+    // (the worker's, run here at once) keeps it.
+    app.state
+        .campaigns
+        .sweep_abandoned_imports()
+        .await
+        .expect("the sweep reads the store");
     assert_eq!(rows(&app).await, (1, 10), "an import in progress is kept");
 
     clock.advance(Duration::from_secs(3600));
     half_imported(&app, &clock, "live0000000000000000000000000000").await;
 
-    let mut left = rows(&app).await;
-    for _ in 0..500 {
-        if left == (1, 10) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        left = rows(&app).await;
-    }
+    let left = rows_reach(&database(&app), "the old import is swept", |rows| {
+        rows == (1, 10)
+    })
+    .await;
     assert_eq!(left, (1, 10), "only the young import is left");
     let path = database(&app);
     let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))

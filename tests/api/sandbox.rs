@@ -60,8 +60,7 @@ async fn the_sandbox_serves_swagger_ui_against_its_own_emulator() {
 
     // The gateway obtains its token from the emulator through the real credential path.
     let gateway = swagger.trim_end_matches("/swagger-ui/");
-    let mut detail = String::new();
-    for _ in 0..100 {
+    crate::helpers::eventually("the gateway has its Google token", || async {
         let body: serde_json::Value = client
             .get(format!("{gateway}/readyz"))
             .send()
@@ -70,13 +69,14 @@ async fn the_sandbox_serves_swagger_ui_against_its_own_emulator() {
             .json()
             .await
             .unwrap();
-        detail = body["detail"].as_str().unwrap_or("ready").to_owned();
-        if !detail.contains("credentials") {
-            break;
+        let detail = body["detail"].as_str().unwrap_or("ready").to_owned();
+        if detail.contains("credentials") {
+            Err(detail)
+        } else {
+            Ok(())
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(!detail.contains("credentials"), "{detail}");
+    })
+    .await;
     let grants: serde_json::Value = client
         .get(format!("{emulator}/emulator/v1/stats"))
         .send()

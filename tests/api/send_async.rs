@@ -2,12 +2,12 @@
 //! (sequential, concurrent, or on another replica) gets the first `202` and its `Location`,
 //! never a second campaign; the key with another body, or without the preference, is `422`.
 
-use crate::helpers::{TestApp, admin_token, spawn_app_tuned, spawn_google};
+use crate::helpers::{admin_token, campaign_completed, on_database, spawn_app_at, spawn_google};
 use crate::pg::PgDatabase;
 use crate::replicas::{Replica, start_replica, stats};
+use chrono::Utc;
 use invitation_gateway::emulator::Seed;
 use serde_json::{Value, json};
-use std::time::Duration;
 
 /// People the demo seed has not invited yet: each campaign item is a mail.
 const PEOPLE: [&str; 3] = [
@@ -112,44 +112,12 @@ pub async fn campaign_ids(base: &str) -> Vec<String> {
         .collect()
 }
 
-/// Polls campaign `id` (at most 30 s) until it is completed; answers it.
-pub async fn completed(base: &str, id: &str) -> Value {
-    let mut campaign = Value::Null;
-    for _ in 0..1500 {
-        campaign = reqwest::Client::new()
-            .get(format!("{base}/v1/campaigns/{id}"))
-            .bearer_auth(admin_token())
-            .send()
-            .await
-            .expect("the gateway answers")
-            .json()
-            .await
-            .expect("a campaign");
-        if campaign["state"] == "completed" {
-            return campaign;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("never completed: {campaign}");
-}
-
 /// Asserts that every one of `people` got exactly one mail and nobody else got any.
 pub fn each_mailed_once(stats: &Value, people: &[&str]) {
     let mails = stats["mailsSent"].as_object().expect("mails per address");
     assert_eq!(mails.len(), people.len(), "{stats}");
     assert!(people.iter().all(|p| mails[*p] == 1), "{stats}");
     assert_eq!(stats["calls"]["send"], people.len(), "{stats}");
-}
-
-/// A gateway with a quick campaign worker, on its own SQLite file or on PostgreSQL `url`.
-pub async fn app(url: Option<&str>) -> TestApp {
-    spawn_app_tuned(|s| {
-        s.invitations.campaigns.poll = Duration::from_millis(20);
-        if let Some(url) = url {
-            s.store.database_url = url.to_owned().into();
-        }
-    })
-    .await
 }
 
 /// The id of the campaign a `202`'s `Location` names.
@@ -159,11 +127,11 @@ fn id_of(sent: &Sent) -> String {
 
 #[tokio::test]
 async fn a_respond_async_send_retried_with_its_key_gets_the_first_202_and_makes_one_campaign() {
-    let app = app(None).await;
+    let (app, _clock) = spawn_app_at(Utc::now(), Seed::Demo, on_database(None)).await;
     let first = send(&app.address, &PEOPLE, true, Some("wave-7")).await;
     let id = id_of(&first);
     assert!(!first.replayed, "the first answer is no replay");
-    completed(&app.address, &id).await;
+    campaign_completed(&app.address, &id).await;
 
     let retry = send(&app.address, &PEOPLE, true, Some("wave-7")).await;
     assert_eq!(id_of(&retry), id, "the same Location");
@@ -190,7 +158,7 @@ async fn on_postgresql_ten_concurrent_respond_async_sends_with_one_key_make_one_
 }
 
 async fn ten_at_once_make_one_campaign(url: Option<&str>) {
-    let app = app(url).await;
+    let (app, _clock) = spawn_app_at(Utc::now(), Seed::Demo, on_database(url)).await;
     let answers = futures_util::future::join_all(
         (0..10).map(|_| send(&app.address, &PEOPLE, true, Some("wave-8"))),
     )
@@ -198,13 +166,13 @@ async fn ten_at_once_make_one_campaign(url: Option<&str>) {
 
     let id = Sent::one_campaign_for_all(&answers, 202);
     assert_eq!(campaign_ids(&app.address).await, vec![id.clone()]);
-    completed(&app.address, &id).await;
+    campaign_completed(&app.address, &id).await;
     each_mailed_once(&app.stats().await, &PEOPLE);
 }
 
 #[tokio::test]
 async fn a_respond_async_key_used_with_another_body_or_without_the_preference_is_422() {
-    let app = app(None).await;
+    let (app, _clock) = spawn_app_at(Utc::now(), Seed::Demo, on_database(None)).await;
     let first = send(&app.address, &PEOPLE, true, Some("wave-9")).await;
     let id = id_of(&first);
 
@@ -268,7 +236,7 @@ where
     for replica in &replicas {
         assert_eq!(campaign_ids(&replica.base).await, vec![id.clone()]);
     }
-    completed(&replicas[1].base, &id).await;
+    campaign_completed(&replicas[1].base, &id).await;
     each_mailed_once(&stats(&google).await, people);
     drop(replicas);
     db.drop_it().await;

@@ -310,23 +310,20 @@ async fn every_kind_of_event_on_the_feed_conforms_to_exactly_one_documented_even
         .await;
     assert_eq!(campaign.status, 201, "{}", campaign.body);
 
-    let mut events = Vec::new();
-    for _ in 0..1000 {
+    let events = crate::helpers::eventually("the campaign's completion is in the feed", || async {
         let feed = app.get_as("/v1/events?limit=1000", &token).await;
         assert!(
             conforms(schemas, &schemas["EventFeed"], &feed.body, "feed").is_ok(),
             "{:?}",
             conforms(schemas, &schemas["EventFeed"], &feed.body, "feed")
         );
-        events = feed.body["events"].as_array().expect("events").clone();
-        if events
+        let events = feed.body["events"].as_array().expect("events").clone();
+        events
             .iter()
             .any(|e| e["type"] == "dev.invitation-gateway.campaign.completed")
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+            .then_some(events)
+    })
+    .await;
     let mut kinds: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
     kinds.sort_unstable();
     kinds.dedup();

@@ -4,11 +4,13 @@
 //! record carrying its outcome, and the gateway works again by itself once the store can write.
 
 use crate::helpers::{
-    TestApp, admin_token, spawn_app_clocked, spawn_google, start_binary, test_settings,
+    PATIENCE, TestApp, admin_token, campaign_at, campaign_completed, eventually, eventually_every,
+    spawn_app_at, spawn_app_clocked, spawn_google, start_binary, test_settings,
 };
 use crate::pg::PgDatabase;
 use crate::replicas::{listening_address, replica_env};
 use chrono::{DateTime, TimeZone, Utc};
+use invitation_gateway::config::Settings;
 use invitation_gateway::emulator::{Seed, SeedAccount};
 use invitation_gateway::store::Clock;
 use serde_json::{Value, json};
@@ -29,6 +31,21 @@ fn people(prefix: &str, n: usize) -> Vec<String> {
     (0..n)
         .map(|i| format!("{prefix}{i:03}@corp.example.com"))
         .collect()
+}
+
+/// `n` people the emulator knows and has not invited (`people(prefix, n)`), and a gateway in
+/// front of them on a manual clock with a quick campaign worker, its settings changed by
+/// `tune`; answers the people, the gateway, its clock and its campaign lease.
+async fn people_and_app(
+    prefix: &str,
+    n: usize,
+    tune: impl FnOnce(&mut Settings),
+) -> (Vec<String>, TestApp, Clock, Duration) {
+    let who = people(prefix, n);
+    let accounts = who.iter().map(|e| SeedAccount::new(e.clone(), None));
+    let (app, clock) = spawn_app_at(start(), Seed::Accounts(accounts.collect()), tune).await;
+    let lease = app.state.settings.invitations.campaigns.lease;
+    (who, app, clock, lease)
 }
 
 /// A second connection to the gateway's SQLite file, under the same size cap: it takes the
@@ -117,11 +134,7 @@ async fn mails(app: &TestApp) -> BTreeMap<String, u64> {
 }
 
 async fn campaign(app: &TestApp, id: &str) -> Value {
-    let answer = app
-        .get_as(&format!("/v1/campaigns/{id}"), &admin_token())
-        .await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    answer.body
+    campaign_at(&app.address, id).await
 }
 
 async fn store_failed(app: &TestApp) -> bool {
@@ -148,34 +161,21 @@ async fn each_mail_recorded_once(app: &TestApp, who: &[String]) -> Result<usize,
 }
 
 /// [`each_mail_recorded_once`], once the outcomes nobody could record are settled (a background
-/// sweep reads Google again; at most 60 s of real time).
+/// sweep reads Google again; waiting at most [`PATIENCE`]).
 async fn assert_each_mail_recorded_once(app: &TestApp, who: &[String]) -> usize {
-    let mut last = String::new();
-    for _ in 0..600 {
-        match each_mail_recorded_once(app, who).await {
-            Ok(count) => return count,
-            Err(why) => last = why,
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{last}");
+    eventually_every(
+        Duration::from_millis(100),
+        PATIENCE,
+        "each mail is recorded once",
+        || each_mail_recorded_once(app, who),
+    )
+    .await
 }
 
 #[tokio::test]
 async fn a_store_that_fills_mid_campaign_loses_no_record_and_works_again_within_a_lease() {
-    let who = people("full", 60);
-    let google = spawn_google(Seed::Accounts(
-        who.iter()
-            .map(|e| SeedAccount::new(e.clone(), None))
-            .collect(),
-    ))
-    .await;
-    let mut settings = test_settings(&google);
-    settings.store.sqlite_max_mib = Some(CAP_MIB);
-    settings.invitations.campaigns.poll = Duration::from_millis(20);
-    let lease = settings.invitations.campaigns.lease;
-    let clock = Clock::manual(start());
-    let app = spawn_app_clocked(google, settings, clock.clone()).await;
+    let (who, app, clock, lease) =
+        people_and_app("full", 60, |s| s.store.sqlite_max_mib = Some(CAP_MIB)).await;
 
     // The campaign is stored while there is room; it starts once the disk is full.
     let created = app
@@ -194,29 +194,17 @@ async fn a_store_that_fills_mid_campaign_loses_no_record_and_works_again_within_
 
     // The worker meets the full store (its writes fail): wait until the gateway saw it (the
     // campaign waits for the store, or a call failed just now).
-    let mut saw = false;
-    for _ in 0..1500 {
-        if campaign(&app, &id).await["state"] == "waiting" || store_failed(&app).await {
-            saw = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(saw, "the store never failed: {}", campaign(&app, &id).await);
+    eventually("the store fails", || async {
+        campaign(&app, &id).await["state"] == "waiting" || store_failed(&app).await
+    })
+    .await;
 
     // Space comes back. Within one lease (and the outage wait, shorter) it goes on by itself:
     // a wait for the store is dated from the claim that met the failure, so the clock moves
     // on by one lease and no more.
     filler.free().await;
     clock.advance(lease + Duration::from_secs(1));
-    let mut done = Value::Null;
-    for _ in 0..3000 {
-        done = campaign(&app, &id).await;
-        if done["state"] == "completed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let done = campaign_completed(&app.address, &id).await;
     assert_eq!(done["state"], "completed", "{done}");
     assert_eq!(done["counts"], json!({"sent": 60}), "{done}");
     assert_eq!(
@@ -243,19 +231,8 @@ async fn postgres_connections_cut_mid_campaign_lose_no_record_and_the_campaign_c
     let Some(db) = PgDatabase::create().await else {
         return;
     };
-    let who = people("cut", 40);
-    let google = spawn_google(Seed::Accounts(
-        who.iter()
-            .map(|e| SeedAccount::new(e.clone(), None))
-            .collect(),
-    ))
-    .await;
-    let mut settings = test_settings(&google);
-    settings.store.database_url = db.url.clone().into();
-    settings.invitations.campaigns.poll = Duration::from_millis(20);
-    let lease = settings.invitations.campaigns.lease;
-    let clock = Clock::manual(start());
-    let app = spawn_app_clocked(google, settings, clock.clone()).await;
+    let (who, app, clock, lease) =
+        people_and_app("cut", 40, |s| s.store.database_url = db.url.clone().into()).await;
     // Slow enough that the cuts below meet transactions and calls in flight.
     app.control("latency", json!({"ms": 20})).await;
     let created = app
@@ -287,14 +264,7 @@ async fn postgres_connections_cut_mid_campaign_lose_no_record_and_the_campaign_c
 
     // No more cuts: within one lease the campaign goes on by itself and completes.
     clock.advance(lease + Duration::from_secs(1));
-    let mut done = Value::Null;
-    for _ in 0..3000 {
-        done = campaign(&app, &id).await;
-        if done["state"] == "completed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let done = campaign_completed(&app.address, &id).await;
     assert_eq!(done["state"], "completed", "{done}");
     assert_eq!(done["counts"], json!({"sent": 40}), "{done}");
     assert_eq!(assert_each_mail_recorded_once(&app, &who).await, 40);

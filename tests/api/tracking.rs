@@ -1,7 +1,9 @@
 //! The tracker black-box: walks of the emulator's list on a manual store clock, the events they
 //! produce, the summary and funnel they answer, one walker among replicas.
 
-use crate::helpers::{TestApp, admin_token, spawn_app_clocked, spawn_google, test_settings};
+use crate::helpers::{
+    TestApp, admin_token, eventually, spawn_app_clocked, spawn_google, test_settings,
+};
 use crate::pg::PgDatabase;
 use chrono::{DateTime, TimeZone, Utc};
 use invitation_gateway::config::Settings;
@@ -10,7 +12,6 @@ use invitation_gateway::startup::Application;
 use invitation_gateway::store::Clock;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::time::Duration;
 
 /// The tracker's interval in these tests.
@@ -21,22 +22,6 @@ pub fn start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0)
         .single()
         .expect("a valid fixed date")
-}
-
-/// Polls `check` every 20 ms, at most 25 s (in-process background tasks poll every 20 ms; a
-/// gateway process every second).
-pub async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    for _ in 0..1250 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("{what}: not within 25 s");
 }
 
 /// Turns the tracker on in `settings`.
@@ -153,8 +138,8 @@ async fn the_tracker_walks_inside_the_background_share_of_the_google_budget() {
         .await;
     assert_eq!(list.status, 200, "{}", list.body);
     let interactive_lists = app.calls("list").await;
-    // Let the tracker try a few times (it polls every 20 ms).
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A tracker step (the background loop's, run here at once) finds no slot and calls nobody.
+    app.state.tracking.track_once().await;
     assert_eq!(
         app.calls("list").await,
         interactive_lists,
@@ -192,8 +177,9 @@ async fn a_walk_longer_than_the_background_share_waits_for_the_next_window_and_c
         app.calls("list").await >= 3
     })
     .await;
-    // It keeps trying (every 20 ms) but gets no fourth slot in this window.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // It keeps trying (every 20 ms) but gets no fourth slot in this window: nor does a step
+    // run here at once.
+    app.state.tracking.track_once().await;
     assert_eq!(
         app.calls("list").await,
         3,

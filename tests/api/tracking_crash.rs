@@ -9,10 +9,10 @@
 //! deadline.
 
 use crate::events::{Hit, secret};
-use crate::helpers::{TestGoogle, admin_token, metric, spawn_google};
+use crate::helpers::{TestGoogle, admin_token, eventually, metric, spawn_google};
 use crate::pg::PgDatabase;
 use crate::replicas::{Replica, control, start_replica, stats};
-use crate::tracking::{eventually, feed_at, of_type};
+use crate::tracking::{feed_at, of_type};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use chrono::{Days, Utc};
 use invitation_gateway::emulator::{Seed, SeedAccount, State};

@@ -1,0 +1,181 @@
+//! Waiting in tests: one bounded poll for "this eventually holds", and explicit events for
+//! "nothing more happens" (a whole pass of the campaign worker), never a fixed window.
+
+use super::{TestApp, admin_token};
+use invitation_gateway::state::AppState;
+use invitation_gateway::store::Clock;
+use serde_json::Value;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+/// How long [`eventually`] waits before it fails: generous (a thousand-person campaign on a
+/// loaded two-core machine took over a minute), since it is only reached when the awaited
+/// thing never happens.
+pub const PATIENCE: Duration = Duration::from_secs(180);
+
+/// How often [`eventually`] looks: in-process background tasks poll every 20 ms.
+pub const POLL: Duration = Duration::from_millis(20);
+
+/// What a probe of [`eventually`] answers: whether the awaited thing holds, and its value.
+pub trait Settled {
+    /// What [`eventually`] answers once it holds.
+    type Value;
+    /// `Ok` once it holds; otherwise `Err` with what was seen (for the timeout message).
+    fn settled(self) -> Result<Self::Value, String>;
+}
+
+impl Settled for bool {
+    type Value = ();
+    fn settled(self) -> Result<(), String> {
+        if self { Ok(()) } else { Err("false".into()) }
+    }
+}
+
+impl<T> Settled for Option<T> {
+    type Value = T;
+    fn settled(self) -> Result<T, String> {
+        self.ok_or_else(|| "None".into())
+    }
+}
+
+impl<T> Settled for Result<T, String> {
+    type Value = T;
+    fn settled(self) -> Result<T, String> {
+        self
+    }
+}
+
+/// Runs `probe` every [`POLL`] until it holds (`true`, `Some(value)` or `Ok(value)`) and
+/// answers its value; fails the test after [`PATIENCE`], naming `what` and the last thing seen.
+pub async fn eventually<F, Fut>(what: &str, probe: F) -> <Fut::Output as Settled>::Value
+where
+    F: FnMut() -> Fut,
+    Fut: Future,
+    Fut::Output: Settled,
+{
+    eventually_every(POLL, PATIENCE, what, probe).await
+}
+
+/// [`eventually`], looking every `every` (for probes that cost something, such as a request
+/// that may call Google), failing after `within` (where the bound is part of what is asserted).
+pub async fn eventually_every<F, Fut>(
+    every: Duration,
+    within: Duration,
+    what: &str,
+    mut probe: F,
+) -> <Fut::Output as Settled>::Value
+where
+    F: FnMut() -> Fut,
+    Fut: Future,
+    Fut::Output: Settled,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        let seen = match probe().await.settled() {
+            Ok(value) => return value,
+            Err(seen) => seen,
+        };
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not within {within:?} (last seen: {seen})"
+        );
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// The campaign `id` as the gateway at `base` answers it to an admin.
+pub async fn campaign_at(base: &str, id: &str) -> Value {
+    let response = reqwest::Client::new()
+        .get(format!("{base}/v1/campaigns/{id}"))
+        .bearer_auth(admin_token())
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(response.status(), 200, "GET the campaign");
+    response.json().await.expect("a campaign")
+}
+
+/// Waits until the campaign `id` at `base` satisfies `done`; answers it.
+pub async fn campaign_when(base: &str, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    eventually("the campaign gets there", || async {
+        let campaign = campaign_at(base, id).await;
+        if done(&campaign) {
+            Ok(campaign)
+        } else {
+            Err(campaign.to_string())
+        }
+    })
+    .await
+}
+
+/// Waits until the campaign `id` at `base` completed; answers it.
+pub async fn campaign_completed(base: &str, id: &str) -> Value {
+    campaign_when(base, id, |c| c["state"] == "completed").await
+}
+
+/// Waits until the campaign worker of the gateway whose state is `state` has finished `passes`
+/// whole passes that began after this call (see [`TestApp::worker_passes`]).
+pub async fn worker_passes(state: &AppState, passes: u64) {
+    let mut counter = state.campaigns.passes();
+    // The pass under way may have read the clock before the caller moved it.
+    let target = *counter.borrow_and_update() + passes + 1;
+    tokio::time::timeout(PATIENCE, counter.wait_for(|n| *n >= target))
+        .await
+        .expect("the campaign worker finishes its passes")
+        .expect("the campaign worker runs");
+}
+
+impl TestApp {
+    /// Waits until the campaign worker has finished `passes` whole passes that began after
+    /// this call: whatever the worker would do at the store clock's current time, it has done
+    /// (the explicit event that stands for "nothing more happens").
+    pub async fn worker_passes(&self, passes: u64) {
+        worker_passes(&self.state, passes).await;
+    }
+
+    /// Runs one webhook delivery round of every endpoint here and now, as the background loop
+    /// does: whatever is due at the store clock's current time is attempted before this
+    /// answers (the explicit event that stands for "nothing more is delivered").
+    pub async fn delivery_rounds(&self) {
+        let tracking = &self.state.tracking;
+        for endpoint in tracking.webhook_endpoints() {
+            tracking.deliver_once(endpoint).await;
+        }
+    }
+
+    /// Waits until exactly `n` calls of Google's `method` reached the emulator.
+    pub async fn calls_reach(&self, method: &str, n: u64) {
+        eventually(&format!("{n} {method} calls reach Google"), || async {
+            let calls = self.calls(method).await;
+            if calls == n {
+                Ok(())
+            } else {
+                Err(format!("{calls} calls"))
+            }
+        })
+        .await;
+    }
+
+    /// Waits until the campaign `id` completed, moving `clock` on by `step` after every look
+    /// that `moves` holds for (a campaign waiting for budget, for Google or for the store);
+    /// answers it.
+    pub async fn completed_moving(
+        &self,
+        clock: &Clock,
+        id: &str,
+        step: Duration,
+        moves: impl Fn(&Value) -> bool,
+    ) -> Value {
+        eventually("the campaign completes", || async {
+            let campaign = campaign_at(&self.address, id).await;
+            if campaign["state"] == "completed" {
+                return Ok(campaign);
+            }
+            if moves(&campaign) {
+                clock.advance(step);
+            }
+            Err(campaign.to_string())
+        })
+        .await
+    }
+}
