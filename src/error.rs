@@ -179,6 +179,11 @@ impl ApiError {
         self
     }
 
+    /// What the caller is told.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
     /// The stable code of this error.
     pub fn code(&self) -> ErrorCode {
         self.code

@@ -18,6 +18,7 @@ use crate::routes::invitations::export_format;
 use crate::routes::mutations::{
     IdempotencyErrors, IdempotencyKeyHeader, idempotency_key, stored_campaign,
 };
+use crate::routes::query::{Query, QueryParams};
 use crate::state::AppState;
 use crate::vocabulary::ItemOutcome;
 use actix_web::http::header;
@@ -94,10 +95,11 @@ fn default_max() -> u32 {
     2
 }
 
-/// The campaign's fields on a roster upload (`POST /v1/campaigns/roster`), as query parameters.
-#[derive(Debug, IntoParams)]
+/// The campaign's fields on a roster upload (`POST /v1/campaigns/roster`), as query parameters
+/// (a parameter given twice keeps its last value).
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
 pub struct RosterParams {
     /// The campaign's name, 1 to 200 characters, not all spaces; `Roster` when absent.
     #[param(min_length = 1, max_length = 200, pattern = "\\S")]
@@ -105,17 +107,32 @@ pub struct RosterParams {
     /// `true` to mail INVITED people again.
     resend: Option<bool>,
     /// `true` for a dry run.
-    #[param(rename = "dryRun")]
     dry_run: Option<bool>,
     /// When work starts (RFC 3339).
-    #[param(rename = "startAt", format = DateTime)]
+    #[param(format = DateTime)]
     start_at: Option<String>,
     /// Hours between reminders (1 to 8760; 168 when only `reminderMax` is given).
-    #[param(rename = "reminderAfterHours", minimum = 1, maximum = 8760)]
+    #[param(minimum = 1, maximum = 8760)]
     reminder_after_hours: Option<u64>,
     /// Most reminders per person (0 to 10; 2 when only `reminderAfterHours` is given).
-    #[param(rename = "reminderMax", minimum = 0, maximum = 10)]
+    #[param(minimum = 0, maximum = 10)]
     reminder_max: Option<u32>,
+}
+
+impl QueryParams for RosterParams {
+    const LAST_WINS: bool = true;
+
+    fn unknown(_name: &str) -> String {
+        "unknown parameter".to_owned()
+    }
+
+    fn invalid(name: &str) -> String {
+        match name {
+            "startAt" => "startAt must be an RFC 3339 time".to_owned(),
+            "resend" | "dryRun" => format!("{name} must be true or false"),
+            _ => format!("{name} must be a whole number"),
+        }
+    }
 }
 
 /// A roster: a CSV file, sent as its bytes (generated clients take it as a file).
@@ -124,32 +141,88 @@ pub struct RosterParams {
 #[allow(dead_code)] // Only read by the OpenAPI derive.
 pub struct RosterFile(Vec<u8>);
 
-/// Paging of the campaign list.
-#[derive(Debug, IntoParams)]
+/// Paging of the campaign list (a parameter given twice keeps its last value).
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
 pub struct PageParams {
     /// 1 to 1000 (default 100).
-    #[param(rename = "pageSize", minimum = 1, maximum = 1000)]
+    #[param(minimum = 1, maximum = 1000)]
     page_size: Option<u32>,
     /// From the previous page's `nextPageToken`.
-    #[param(rename = "pageToken")]
     page_token: Option<String>,
 }
 
 /// Filter and paging of a campaign's items.
-#[derive(Debug, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
 pub struct ItemParams {
     /// Only items with these outcomes (repeat the parameter for several).
     outcome: Option<Vec<ItemOutcome>>,
     /// 1 to 1000 (default 100).
-    #[param(rename = "pageSize", minimum = 1, maximum = 1000)]
+    #[param(minimum = 1, maximum = 1000)]
     page_size: Option<u32>,
     /// From the previous page's `nextPageToken`.
-    #[param(rename = "pageToken")]
     page_token: Option<String>,
+}
+
+/// The detail of a bad value of a campaign listing's parameter `name` (the detail names no
+/// value: a query is the caller's text).
+fn invalid_listing_param(name: &str) -> String {
+    match name {
+        "pageSize" => format!("pageSize must be a whole number from 1 to {MAX_PAGE}"),
+        "outcome" => "outcome must be an item outcome (pending, sent, resent, already_invited, \
+                      already_accepted, not_eligible, skipped, failed, accepted, declined, \
+                      would_send, cancelled)."
+            .to_owned(),
+        _ => "unknown or invalid parameter".to_owned(),
+    }
+}
+
+impl QueryParams for PageParams {
+    const LAST_WINS: bool = true;
+
+    fn unknown(_name: &str) -> String {
+        invalid_listing_param("")
+    }
+
+    fn invalid(name: &str) -> String {
+        invalid_listing_param(name)
+    }
+}
+
+impl QueryParams for ItemParams {
+    const LAST_WINS: bool = true;
+
+    fn unknown(_name: &str) -> String {
+        invalid_listing_param("")
+    }
+
+    fn invalid(name: &str) -> String {
+        invalid_listing_param(name)
+    }
+}
+
+/// Longest page token passed on.
+const MAX_PAGE_TOKEN_LEN: usize = 512;
+
+/// The page size and token of a listing, checked.
+fn paging(
+    page_size: Option<u32>,
+    page_token: Option<String>,
+) -> Result<(u32, Option<String>), ApiError> {
+    let size = page_size.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&size) {
+        return Err(invalid_query(invalid_listing_param("pageSize")));
+    }
+    if page_token
+        .as_ref()
+        .is_some_and(|token| token.len() > MAX_PAGE_TOKEN_LEN)
+    {
+        return Err(invalid_query(invalid_listing_param("pageToken")));
+    }
+    Ok((size, page_token))
 }
 
 /// Errors of the operations on one campaign.
@@ -331,67 +404,38 @@ fn parse_states(states: &[String]) -> Result<Vec<InvitationState>, ApiError> {
         .collect()
 }
 
-fn bool_param(name: &str, value: &str) -> Result<bool, ApiError> {
-    match value {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(invalid_query(format!("{name} must be true or false"))),
-    }
-}
-
 /// The name of a roster campaign created without one.
 const DEFAULT_ROSTER_NAME: &str = "Roster";
 
 /// The campaign fields of a roster upload, from the query.
 fn roster_spec(query: &str) -> Result<CampaignSpec, ApiError> {
-    let mut spec = CampaignSpec {
-        name: String::new(),
-        resend: false,
-        dry_run: false,
-        reminders: None,
-        start_at: None,
-    };
-    let (mut after, mut max) = (None, None);
-    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-        match name.as_ref() {
-            "name" => spec.name = value.into_owned(),
-            "resend" => spec.resend = bool_param("resend", &value)?,
-            "dryRun" => spec.dry_run = bool_param("dryRun", &value)?,
-            "startAt" => {
-                spec.start_at = Some(
-                    DateTime::parse_from_rfc3339(&value)
-                        .map_err(|_| invalid_query("startAt must be an RFC 3339 time"))?
-                        .to_utc(),
-                );
-            }
-            "reminderAfterHours" => {
-                after = Some(
-                    value
-                        .parse::<u64>()
-                        .map_err(|_| invalid_query("reminderAfterHours must be a whole number"))?,
-                );
-            }
-            "reminderMax" => {
-                max = Some(
-                    value
-                        .parse::<u32>()
-                        .map_err(|_| invalid_query("reminderMax must be a whole number"))?,
-                );
-            }
-            _ => return Err(invalid_query("unknown parameter")),
-        }
-    }
-    if spec.name.is_empty() {
-        // A roster's name is optional (the upload is what matters); the list still needs one.
-        spec.name = DEFAULT_ROSTER_NAME.to_owned();
-    }
-    if after.is_some() || max.is_some() {
-        spec.reminders = Some(reminders(
+    let params = Query::<RosterParams>::parse(query)?;
+    let start_at = params
+        .start_at
+        .map(|text| {
+            DateTime::parse_from_rfc3339(&text)
+                .map(|time| time.to_utc())
+                .map_err(|_| invalid_query(RosterParams::invalid("startAt")))
+        })
+        .transpose()?;
+    let reminders = match (params.reminder_after_hours, params.reminder_max) {
+        (None, None) => None,
+        (after, max) => Some(reminders(
             after.unwrap_or_else(default_after_hours),
             max.unwrap_or_else(default_max),
-        )?);
-    }
-    Ok(spec)
+        )?),
+    };
+    Ok(CampaignSpec {
+        // A roster's name is optional (the upload is what matters); the list still needs one.
+        name: params
+            .name
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| DEFAULT_ROSTER_NAME.to_owned()),
+        resend: params.resend.unwrap_or(false),
+        dry_run: params.dry_run.unwrap_or(false),
+        reminders,
+        start_at,
+    })
 }
 
 /// The spec and source of a JSON create.
@@ -647,41 +691,6 @@ pub(crate) async fn create_from_send(
         .await?)
 }
 
-/// The page size and token of a query; `outcomes` collects `outcome` when allowed.
-fn paging(
-    query: &str,
-    mut outcomes: Option<&mut Vec<ItemOutcome>>,
-) -> Result<(u32, Option<String>), ApiError> {
-    let mut size = DEFAULT_PAGE;
-    let mut token = None;
-    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-        match (name.as_ref(), outcomes.as_mut()) {
-            ("pageSize", _) => {
-                size = value
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|s| (1..=MAX_PAGE).contains(s))
-                    .ok_or_else(|| {
-                        invalid_query("pageSize must be a whole number from 1 to 1000")
-                    })?;
-            }
-            ("pageToken", _) if value.len() <= 512 => token = Some(value.into_owned()),
-            ("outcome", Some(outcomes)) => {
-                // The detail names no value: a query is the caller's text.
-                outcomes.push(ItemOutcome::from_name(&value).ok_or_else(|| {
-                    invalid_query(
-                        "outcome must be an item outcome (pending, sent, resent, already_invited, \
-                         already_accepted, not_eligible, skipped, failed, accepted, declined, \
-                         would_send, cancelled).",
-                    )
-                })?);
-            }
-            _ => return Err(invalid_query("unknown or invalid parameter")),
-        }
-    }
-    Ok((size, token))
-}
-
 /// List campaigns.
 ///
 /// The caller's campaigns, newest first (with `campaigns.admin`: everybody's). A campaign
@@ -702,9 +711,10 @@ fn paging(
 pub async fn list_campaigns(
     caller: Authorized<scope::Read>,
     state: web::Data<AppState>,
-    req: HttpRequest,
+    query: Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let (size, token) = paging(req.query_string(), None)?;
+    let params = query.into_inner()?;
+    let (size, token) = paging(params.page_size, params.page_token)?;
     let list: CampaignList = state
         .campaigns
         .list(&viewer(caller.caller()), size, token.as_deref())
@@ -756,10 +766,11 @@ pub async fn list_campaign_items(
     caller: Authorized<scope::Read>,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    req: HttpRequest,
+    query: Query<ItemParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut outcomes = Vec::new();
-    let (size, token) = paging(req.query_string(), Some(&mut outcomes))?;
+    let params = query.into_inner()?;
+    let (size, token) = paging(params.page_size, params.page_token)?;
+    let outcomes = params.outcome.unwrap_or_default();
     let items: ItemList = state
         .campaigns
         .items(
