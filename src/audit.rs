@@ -151,8 +151,8 @@ impl AuditRecord {
 
     /// Sets the caller.
     pub fn caller(mut self, caller: &Caller) -> Self {
-        self.caller_iss = Some(caller.issuer.clone());
-        self.caller_sub = Some(caller.subject.clone());
+        self.caller_iss = Some(caller.id.iss.clone());
+        self.caller_sub = Some(caller.id.sub.clone());
         self
     }
 
@@ -374,8 +374,7 @@ mod tests {
 
     fn full_record() -> AuditRecord {
         let caller = Caller {
-            issuer: "https://idp.example.com".into(),
-            subject: "hr-system".into(),
+            id: crate::store::Caller::new("https://idp.example.com", "hr-system"),
             scopes: ScopeSet::default(),
         };
         AuditRecord::new(AuditAction::Send, "req-1", "sent")

@@ -74,6 +74,11 @@ pub const CAMPAIGN_ITEMS: &str = "gateway_campaign_items_total";
 /// scheduled or waiting ones past their start or `resumesAt`; not of paused ones.
 pub const CAMPAIGN_BACKLOG: &str = "gateway_campaign_backlog";
 
+/// Counter: store calls that failed, each counted once (at the store's gate). Label: `kind`
+/// (`unavailable`: the store could not answer, readiness marks it failed; `refused_value`: the
+/// database refused a value it was given, the store is healthy).
+pub const STORE_FAILURES: &str = "gateway_store_failures_total";
+
 /// Gauge: 1 while `/readyz` answers ready, else 0 (set at each scrape).
 pub const READY: &str = "gateway_ready";
 /// Gauge: 1 for the current state of each readiness check (set at each scrape). Labels:
@@ -223,6 +228,10 @@ fn describe() {
         CAMPAIGN_ITEMS,
         "Campaign items that reached an outcome, by outcome"
     );
+    describe_counter!(
+        STORE_FAILURES,
+        "Store calls that failed, by kind (unavailable, refused_value)"
+    );
     describe_gauge!(
         CAMPAIGN_BACKLOG,
         "Pending items of every active campaign (the workers' backlog)"
@@ -250,6 +259,9 @@ fn register_zeros() {
     counter!(GOOGLE_BACKOFFS).increment(0);
     gauge!(CAMPAIGN_BACKLOG).set(0.0);
     counter!(AUDIT_WRITE_FAILURES).increment(0);
+    for kind in ["unavailable", "refused_value"] {
+        counter!(STORE_FAILURES, "kind" => kind).increment(0);
+    }
     for trigger in ["scheduled", "unknown_kid"] {
         for result in ["success", "failure"] {
             counter!(JWKS_REFRESHES, "trigger" => trigger, "result" => result).increment(0);
@@ -344,6 +356,11 @@ pub fn google_backoff() {
 /// Records a request refused by the per-caller `limit` (`requests`, `daily_mails`).
 pub fn rate_limited(limit: &'static str) {
     counter!(RATE_LIMITED, "limit" => limit).increment(1);
+}
+
+/// Records a store call that failed (`unavailable` or `refused_value`).
+pub fn store_failure(kind: &'static str) {
+    counter!(STORE_FAILURES, "kind" => kind).increment(1);
 }
 
 /// Records an audit record the audit file could not take.
@@ -445,6 +462,7 @@ mod tests {
             TOKEN_REFRESHES,
             RATE_LIMITED,
             AUDIT_WRITE_FAILURES,
+            STORE_FAILURES,
             JWKS_REFRESHES,
             ELIGIBILITY_LOOKUPS,
         ];

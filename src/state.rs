@@ -5,10 +5,11 @@ use crate::auth::{Authenticator, CallerLimits};
 use crate::campaigns::Campaigns;
 use crate::config::Settings;
 use crate::google;
+use crate::invitations::Invitations;
 use crate::invitations::budget::StoreBudget;
-use crate::invitations::{Invitations, Store, StoreClock};
 use crate::privacy::EmailHasher;
 use crate::readiness::Readiness;
+use crate::store::{Clock as StoreClock, Gate, Store};
 use crate::tracking::Tracking;
 use metrics_exporter_prometheus::PrometheusHandle;
 use rand::RngCore;
@@ -20,6 +21,11 @@ use std::sync::Arc;
 pub struct AppState {
     /// The validated settings.
     pub settings: Arc<Settings>,
+    /// The opened store, for startup, shutdown and tests: the layers reach it through the
+    /// gate only, and handlers never (tests/layering.rs).
+    pub store: Store,
+    /// The Google client, for startup checks and tests: handlers go through the domain.
+    pub google: Arc<google::GoogleClient>,
     /// What `/readyz` reports.
     pub readiness: Arc<Readiness>,
     /// Verifies caller JWTs.
@@ -65,7 +71,9 @@ impl AppState {
         let auth = Authenticator::new(&settings.jwt)?;
         let limits = CallerLimits::new(&settings.limits);
         let audit = Arc::new(AuditLog::new(&settings.audit));
-        let budget = Arc::new(StoreBudget::new(store.clone()));
+        // The one gate every layer reaches the store through, reporting to readiness.
+        let gate = Arc::new(Gate::new(store.clone(), Arc::clone(&readiness)));
+        let budget = Arc::new(StoreBudget::new(Arc::clone(&gate)));
         let google = google::connect(
             &settings.google,
             &settings.customer,
@@ -73,22 +81,24 @@ impl AppState {
             budget,
         )
         .await?;
-        let invitations = Invitations::new(
-            Arc::clone(&google),
-            store,
-            Arc::clone(&readiness),
-            &settings,
-        );
+        let invitations = Invitations::new(Arc::clone(&google), Arc::clone(&gate), &settings);
         // One hasher per process: log tags and event subjects agree.
         let emails = invitations.emails().clone();
         let invitations = Arc::new(invitations);
-        let tracking = Arc::new(Tracking::new(Arc::clone(&invitations), &settings)?);
+        let tracking = Arc::new(Tracking::new(
+            Arc::clone(&invitations),
+            Arc::clone(&gate),
+            &settings,
+        )?);
         Ok(Self {
             campaigns: Arc::new(Campaigns::new(
                 Arc::clone(&invitations),
+                gate,
                 Arc::clone(&audit),
                 &settings,
             )),
+            store,
+            google,
             invitations,
             tracking,
             settings: Arc::new(settings),

@@ -17,7 +17,7 @@ pub mod verifier;
 #[cfg(test)]
 mod tests;
 
-pub use caller::{Caller, CallerKey};
+pub use caller::Caller;
 pub use mint::{TokenRequest, mint_hs256};
 pub use rate_limit::CallerLimits;
 pub use scopes::{RequiredScope, Scope, ScopeSet, scope};

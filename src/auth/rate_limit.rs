@@ -4,7 +4,7 @@
 //! rate. The daily mail budget is exact across replicas: it is in the store
 //! (`invitations::durable`).
 
-use crate::auth::caller::{Caller, CallerKey};
+use crate::auth::caller::Caller;
 use crate::config::LimitSettings;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::NoOpMiddleware;
@@ -20,8 +20,8 @@ const RETAIN_EVERY: u64 = 1024;
 /// The per-caller limits; `C` is governor's clock (a fake one in tests).
 pub struct CallerLimits<C: Clock = DefaultClock> {
     requests: RateLimiter<
-        CallerKey,
-        DefaultKeyedStateStore<CallerKey>,
+        crate::store::Caller,
+        DefaultKeyedStateStore<crate::store::Caller>,
         C,
         NoOpMiddleware<<C as Clock>::Instant>,
     >,
@@ -63,7 +63,7 @@ impl<C: Clock + Clone> CallerLimits<C> {
             self.requests.retain_recent();
             self.requests.shrink_to_fit();
         }
-        self.requests.check_key(&caller.key()).map_err(|not_until| {
+        self.requests.check_key(&caller.id).map_err(|not_until| {
             crate::metrics::rate_limited("requests");
             let wait = not_until.wait_time_from(self.clock.now());
             // Round up: a client that waits the whole seconds we name must get through.
@@ -89,8 +89,7 @@ mod tests {
 
     fn caller(sub: &str) -> Caller {
         Caller {
-            issuer: "iss".into(),
-            subject: sub.into(),
+            id: crate::store::Caller::new("iss", sub),
             scopes: ScopeSet::default(),
         }
     }
@@ -127,7 +126,7 @@ mod tests {
     fn the_same_subject_from_another_issuer_is_another_caller() {
         let (limits, _) = limits(1, 1, 0);
         let mut other = caller("ada");
-        other.issuer = "other-iss".into();
+        other.id.iss = "other-iss".into();
         assert!(limits.check_request(&caller("ada")).is_ok());
         assert!(limits.check_request(&other).is_ok());
         assert!(limits.check_request(&caller("ada")).is_err());

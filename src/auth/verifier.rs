@@ -215,8 +215,10 @@ impl Authenticator {
                     let claims = data.claims;
                     self.rules.check(&claims, now)?;
                     let caller = Caller {
-                        issuer: claims.iss.clone().unwrap_or_default(),
-                        subject: claims.sub.clone().unwrap_or_default(),
+                        id: crate::store::Caller::new(
+                            claims.iss.clone().unwrap_or_default(),
+                            claims.sub.clone().unwrap_or_default(),
+                        ),
                         scopes: self.rules.scopes(&claims),
                     };
                     return Ok(VerifiedToken {

@@ -12,14 +12,14 @@ pub mod worker;
 
 use crate::audit::AuditLog;
 use crate::config::Settings;
+use crate::invitations::Invitations;
 use crate::invitations::csv;
 use crate::invitations::durable::StoreUnavailable;
 use crate::invitations::outcome::InvitationState;
-use crate::invitations::{CallerId, Invitations};
 /// Reminders of a campaign (after how long, how many at most).
 pub use crate::store::Reminders;
 use crate::store::{
-    CampaignRecord, CampaignState, ItemRecord, NewCampaign, NewItem, Store, StoreError,
+    Caller, CampaignRecord, CampaignState, Gate, ItemRecord, NewCampaign, NewItem, StoreError,
 };
 use crate::vocabulary::{ItemErrorCode, ItemOutcome, SourceKind};
 use bytes::Bytes;
@@ -57,7 +57,7 @@ pub const MAX_PAGE: u32 = 1000;
 #[derive(Debug, Clone)]
 pub struct Viewer {
     /// The caller.
-    pub caller: CallerId,
+    pub caller: Caller,
     /// Sees and steers every campaign, not only its own.
     pub admin: bool,
 }
@@ -313,6 +313,8 @@ fn rfc3339(at: DateTime<Utc>) -> String {
 /// The campaign service: one per process.
 pub struct Campaigns {
     invitations: Arc<Invitations>,
+    /// Every store call of campaigns goes through it.
+    gate: Arc<Gate>,
     /// The audit log and file: every campaign mail is recorded there too, and none is sent
     /// while the file cannot take records.
     audit: Arc<AuditLog>,
@@ -332,12 +334,18 @@ pub struct Campaigns {
 }
 
 impl Campaigns {
-    /// The service over `invitations` (and its store), recording its mails in `audit` too, with
-    /// the settings' worker timings.
-    pub fn new(invitations: Arc<Invitations>, audit: Arc<AuditLog>, settings: &Settings) -> Self {
+    /// The service over `invitations` and the store's `gate`, recording its mails in `audit`
+    /// too, with the settings' worker timings.
+    pub fn new(
+        invitations: Arc<Invitations>,
+        gate: Arc<Gate>,
+        audit: Arc<AuditLog>,
+        settings: &Settings,
+    ) -> Self {
         let share = f64::from(settings.store.google_background_percent.min(100)) / 100.0;
         Self {
             invitations,
+            gate,
             audit,
             poll: settings.invitations.campaigns.poll,
             lease: settings.invitations.campaigns.lease,
@@ -353,10 +361,6 @@ impl Campaigns {
     /// worked one batch of each to the end), updated after every pass.
     pub fn passes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.passes.subscribe()
-    }
-
-    fn store(&self) -> &Store {
-        self.invitations.store()
     }
 
     /// Longest a creation takes (its body arriving and its items stored): the body read
@@ -381,7 +385,7 @@ impl Campaigns {
     /// items.
     pub async fn create(
         &self,
-        owner: &CallerId,
+        owner: &Caller,
         spec: CampaignSpec,
         source: Source,
     ) -> Result<CampaignView, CampaignError> {
@@ -414,29 +418,27 @@ impl Campaigns {
             _ => Vec::new(),
         };
         let id = uuid::Uuid::new_v4().simple().to_string();
-        let store = self.store();
-        let record = store
-            .create_campaign(&NewCampaign {
-                id: id.clone(),
-                owner: owner.clone(),
-                name: spec.name.trim().to_owned(),
-                dry_run: spec.dry_run,
-                resend: spec.resend,
-                source_kind: source.kind(),
-                source_states: states,
-                reminders: spec.reminders.filter(|r| r.max > 0 && !spec.dry_run),
-                start_at: spec.start_at.unwrap_or_else(|| store.clock().now()),
-                // Nobody works on it until every item is in.
-                planned: false,
-            })
-            .await?;
+        let campaign = NewCampaign {
+            id: id.clone(),
+            owner: owner.clone(),
+            name: spec.name.trim().to_owned(),
+            dry_run: spec.dry_run,
+            resend: spec.resend,
+            source_kind: source.kind(),
+            source_states: states,
+            reminders: spec.reminders.filter(|r| r.max > 0 && !spec.dry_run),
+            start_at: spec.start_at.unwrap_or_else(|| self.gate.clock().now()),
+            // Nobody works on it until every item is in.
+            planned: false,
+        };
+        let record = self.gate.call(|s| s.create_campaign(&campaign)).await?;
         if record.source_kind == SourceKind::States {
             // A worker walks Google's list and plans it.
             return self.view_of(&id).await;
         }
         // From here until it is planned, the campaign goes again unless the import finishes,
         // whatever stops it (an error, or this future dropped with its request).
-        let importing = Importing::new(store, &id);
+        let importing = Importing::new(&self.gate, &id);
         let added = match source {
             Source::States(_) => Ok(()),
             Source::Emails(emails) => {
@@ -449,8 +451,9 @@ impl Campaigns {
             Source::Roster(body) => planning::import_roster(self, &id, body).await,
         };
         let planned = match added {
-            Ok(()) => store
-                .finish_campaign_planning(&id)
+            Ok(()) => self
+                .gate
+                .call(|s| s.finish_campaign_planning(&id))
                 .await
                 .map_err(CampaignError::from),
             Err(err) => Err(err),
@@ -468,10 +471,12 @@ impl Campaigns {
     /// process died, or the store failed it before it could clean up); answers how many rows
     /// went.
     pub async fn sweep_abandoned_imports(&self) -> Result<u64, StoreError> {
-        let store = self.store();
-        let before = store.clock().now()
+        let before = self.gate.clock().now()
             - chrono::Duration::from_std(self.import_deadline).unwrap_or(chrono::TimeDelta::MAX);
-        let deleted = store.delete_abandoned_imports(before).await?;
+        let deleted = self
+            .gate
+            .call(|s| s.delete_abandoned_imports(before))
+            .await?;
         if deleted > 0 {
             tracing::info!(rows = deleted, "abandoned campaign imports deleted");
         }
@@ -480,14 +485,16 @@ impl Campaigns {
 
     async fn add_items(&self, id: &str, items: &[NewItem]) -> Result<(), CampaignError> {
         for chunk in items.chunks(CHUNK) {
-            self.store().add_campaign_items(id, chunk, true).await?;
+            self.gate
+                .call(|s| s.add_campaign_items(id, chunk, true))
+                .await?;
         }
         Ok(())
     }
 
     /// The campaign `id` if `viewer` may see it.
     async fn visible(&self, id: &str, viewer: &Viewer) -> Result<CampaignRecord, CampaignError> {
-        match self.store().campaign(id).await? {
+        match self.gate.call(|s| s.campaign(id)).await? {
             Some(record) if viewer.admin || record.owner == viewer.caller => Ok(record),
             _ => Err(CampaignError::NotFound),
         }
@@ -495,15 +502,15 @@ impl Campaigns {
 
     async fn view_of(&self, id: &str) -> Result<CampaignView, CampaignError> {
         let record = self
-            .store()
-            .campaign(id)
+            .gate
+            .call(|s| s.campaign(id))
             .await?
             .ok_or(CampaignError::NotFound)?;
         self.view(record).await
     }
 
     async fn view(&self, record: CampaignRecord) -> Result<CampaignView, CampaignError> {
-        let counts = self.store().campaign_counts(&record.id).await?;
+        let counts = self.gate.call(|s| s.campaign_counts(&record.id)).await?;
         let eta = self.eta(&record, &counts);
         Ok(CampaignView {
             total: counts.values().sum(),
@@ -555,7 +562,7 @@ impl Campaigns {
         };
         let calls = pending * per_item;
         let minutes = calls as f64 / self.background_per_minute;
-        let now = self.store().clock().now();
+        let now = self.gate.clock().now();
         let from = record
             .resumes_at
             .filter(|at| *at > now)
@@ -579,8 +586,8 @@ impl Campaigns {
     ) -> Result<CampaignList, CampaignError> {
         let owner = (!viewer.admin).then_some(&viewer.caller);
         let page = self
-            .store()
-            .list_campaigns(owner, page_size.clamp(1, MAX_PAGE), page_token)
+            .gate
+            .call(|s| s.list_campaigns(owner, page_size.clamp(1, MAX_PAGE), page_token))
             .await?;
         let mut campaigns = Vec::with_capacity(page.campaigns.len());
         for record in page.campaigns {
@@ -609,8 +616,8 @@ impl Campaigns {
         };
         let record = self.visible(id, viewer).await?;
         let page = self
-            .store()
-            .campaign_items(id, outcomes, page_size.clamp(1, MAX_PAGE), after)
+            .gate
+            .call(|s| s.campaign_items(id, outcomes, page_size.clamp(1, MAX_PAGE), after))
             .await?;
         Ok(ItemList {
             items: page
@@ -652,7 +659,11 @@ impl Campaigns {
             let columns = Arc::clone(&columns);
             async move {
                 let after = after?;
-                match this.store().campaign_items(&id, &[], MAX_PAGE, after).await {
+                match this
+                    .gate
+                    .call(|s| s.campaign_items(&id, &[], MAX_PAGE, after))
+                    .await
+                {
                     Ok(page) => {
                         let mut out = String::new();
                         for item in page.items {
@@ -681,17 +692,19 @@ impl Campaigns {
     pub async fn pause(&self, id: &str, viewer: &Viewer) -> Result<CampaignView, CampaignError> {
         self.visible(id, viewer).await?;
         let moved = self
-            .store()
-            .set_campaign_state(
-                id,
-                &[
-                    CampaignState::Scheduled,
-                    CampaignState::Running,
-                    CampaignState::Waiting,
-                ],
-                CampaignState::Paused,
-                None,
-            )
+            .gate
+            .call(|s| {
+                s.set_campaign_state(
+                    id,
+                    &[
+                        CampaignState::Scheduled,
+                        CampaignState::Running,
+                        CampaignState::Waiting,
+                    ],
+                    CampaignState::Paused,
+                    None,
+                )
+            })
             .await?;
         self.after_move(
             id,
@@ -705,7 +718,7 @@ impl Campaigns {
     /// after.
     pub async fn resume(&self, id: &str, viewer: &Viewer) -> Result<CampaignView, CampaignError> {
         self.visible(id, viewer).await?;
-        let moved = self.store().resume_campaign(id).await?;
+        let moved = self.gate.call(|s| s.resume_campaign(id)).await?;
         self.after_move(id, moved, "Only a paused campaign can be resumed.")
             .await
     }
@@ -714,7 +727,7 @@ impl Campaigns {
     /// the pending items become `cancelled`.
     pub async fn cancel(&self, id: &str, viewer: &Viewer) -> Result<CampaignView, CampaignError> {
         self.visible(id, viewer).await?;
-        let moved = self.store().cancel_campaign(id).await?;
+        let moved = self.gate.call(|s| s.cancel_campaign(id)).await?;
         self.after_move(
             id,
             moved,
@@ -742,15 +755,15 @@ impl Campaigns {
 /// of its own; should that not run either (the process dies), the worker's sweep of abandoned
 /// imports does it.
 struct Importing {
-    store: Store,
+    gate: Arc<Gate>,
     id: String,
     done: bool,
 }
 
 impl Importing {
-    fn new(store: &Store, id: &str) -> Self {
+    fn new(gate: &Arc<Gate>, id: &str) -> Self {
         Self {
-            store: store.clone(),
+            gate: Arc::clone(gate),
             id: id.to_owned(),
             done: false,
         }
@@ -764,7 +777,7 @@ impl Importing {
     /// The import failed: the campaign and its items are deleted now.
     async fn abandon(mut self) {
         self.done = true;
-        delete_import(&self.store, &self.id).await;
+        delete_import(&self.gate, &self.id).await;
     }
 }
 
@@ -773,18 +786,18 @@ impl Drop for Importing {
         if self.done {
             return;
         }
-        let (store, id) = (self.store.clone(), std::mem::take(&mut self.id));
+        let (gate, id) = (Arc::clone(&self.gate), std::mem::take(&mut self.id));
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
-                runtime.spawn(async move { delete_import(&store, &id).await });
+                runtime.spawn(async move { delete_import(&gate, &id).await });
             }
             Err(_) => tracing::warn!("an interrupted campaign import is left to the sweep"),
         }
     }
 }
 
-async fn delete_import(store: &Store, id: &str) {
-    match store.delete_campaign(id).await {
+async fn delete_import(gate: &Gate, id: &str) {
+    match gate.call(|s| s.delete_campaign(id)).await {
         Ok(()) => tracing::info!(campaign = %id, "an unfinished campaign import was deleted"),
         Err(err) => {
             tracing::error!(error = %err, campaign = %id, "an unfinished campaign import could not be deleted: the sweep will");

@@ -84,9 +84,10 @@ pub(crate) async fn import_roster(
         })?;
         import.store_columns(campaigns, id).await?;
         if import.chunk.len() >= CHUNK {
+            let chunk = std::mem::take(&mut import.chunk);
             campaigns
-                .store()
-                .add_campaign_items(id, &std::mem::take(&mut import.chunk), true)
+                .gate
+                .call(|s| s.add_campaign_items(id, &chunk, true))
                 .await?;
         }
     }
@@ -103,8 +104,8 @@ pub(crate) async fn import_roster(
         ));
     }
     campaigns
-        .store()
-        .add_campaign_items(id, &import.chunk, true)
+        .gate
+        .call(|s| s.add_campaign_items(id, &import.chunk, true))
         .await?;
     Ok(())
 }
@@ -263,7 +264,10 @@ impl Import<'_> {
         id: &str,
     ) -> Result<(), CampaignError> {
         if let Some(columns) = self.columns_to_store.take() {
-            campaigns.store().set_roster_columns(id, &columns).await?;
+            campaigns
+                .gate
+                .call(|s| s.set_roster_columns(id, &columns))
+                .await?;
         }
         Ok(())
     }
@@ -437,8 +441,8 @@ pub(crate) async fn walk_states(
             })
             .collect();
         if let Err(err) = campaigns
-            .store()
-            .add_campaign_items(&record.id, &items, false)
+            .gate
+            .call(|s| s.add_campaign_items(&record.id, &items, false))
             .await
         {
             tracing::error!(error = %err, "a campaign's list page could not be stored");
@@ -449,7 +453,11 @@ pub(crate) async fn walk_states(
             break;
         }
     }
-    if let Err(err) = campaigns.store().finish_campaign_planning(&record.id).await {
+    if let Err(err) = campaigns
+        .gate
+        .call(|s| s.finish_campaign_planning(&record.id))
+        .await
+    {
         tracing::error!(error = %err, "a campaign's walk could not be recorded as done");
         return Err(Failure::Unavailable { retry_after: None });
     }

@@ -4,11 +4,10 @@
 //! before claiming and before each Google call.
 
 use crate::campaigns::{Campaigns, SWEEP_ROUNDS, planning};
-use crate::invitations::CallerId;
 use crate::invitations::campaign::{CampaignSend, DryRunVerdict};
 use crate::invitations::email::Email;
 use crate::invitations::outcome::{InvitationState, ItemError, ItemErrorCode, Outcome};
-use crate::store::{CampaignRecord, CampaignState, ItemLease, ItemUpdate, StoreError};
+use crate::store::{Caller, CampaignRecord, CampaignState, ItemLease, ItemUpdate, StoreError};
 use crate::vocabulary::{ItemOutcome, SourceKind};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
@@ -60,7 +59,7 @@ impl Campaigns {
             self.passes.send_modify(|n| *n += 1);
             if backlog_at.elapsed() >= self.poll || !worked {
                 backlog_at = tokio::time::Instant::now();
-                if let Ok(pending) = self.store().campaign_backlog().await {
+                if let Ok(pending) = self.gate.call(|s| s.campaign_backlog()).await {
                     crate::metrics::campaign_backlog(pending);
                 }
             }
@@ -76,26 +75,28 @@ impl Campaigns {
 
     /// One batch of every due campaign; true when anything was done.
     async fn round(&self, stop: &watch::Receiver<bool>) -> Result<bool, StoreError> {
-        let store = self.store();
         let mut worked = false;
-        for record in store.due_campaigns().await? {
+        for record in self.gate.call(|s| s.due_campaigns()).await? {
             if *stop.borrow() {
                 break;
             }
             if record.state != CampaignState::Running {
-                store
-                    .set_campaign_state(
-                        &record.id,
-                        &[CampaignState::Scheduled, CampaignState::Waiting],
-                        CampaignState::Running,
-                        None,
-                    )
+                self.gate
+                    .call(|s| {
+                        s.set_campaign_state(
+                            &record.id,
+                            &[CampaignState::Scheduled, CampaignState::Waiting],
+                            CampaignState::Running,
+                            None,
+                        )
+                    })
                     .await?;
             }
             if !record.planned {
                 if record.source_kind == SourceKind::States
-                    && store
-                        .claim_campaign_planning(&record.id, self.lease)
+                    && self
+                        .gate
+                        .call(|s| s.claim_campaign_planning(&record.id, self.lease))
                         .await?
                 {
                     self.plan(&record).await?;
@@ -112,8 +113,8 @@ impl Campaigns {
     async fn plan(&self, record: &CampaignRecord) -> Result<(), StoreError> {
         let calls = Arc::new(AtomicU64::new(0));
         let walked = planning::walk_states(self, record, &calls).await;
-        self.store()
-            .add_campaign_calls(&record.id, calls.load(Ordering::Relaxed))
+        self.gate
+            .call(|s| s.add_campaign_calls(&record.id, calls.load(Ordering::Relaxed)))
             .await?;
         if let Err(failure) = walked {
             tracing::warn!(campaign = %record.id, error = %failure.detail(), "a campaign's list walk failed: it waits");
@@ -125,20 +126,22 @@ impl Campaigns {
                 _ => OUTAGE_WAIT,
             };
             let until = self.now() + chrono::Duration::from_std(wait).unwrap_or_default();
-            self.store()
-                .set_campaign_state(
-                    &record.id,
-                    &[CampaignState::Running],
-                    CampaignState::Waiting,
-                    Some(until),
-                )
-                .await?;
+            self.wait_until(&record.id, until).await?;
         }
         Ok(())
     }
 
+    /// Makes campaign `id`, if it runs, wait until `until` (an outage, a spent budget).
+    async fn wait_until(&self, id: &str, until: DateTime<Utc>) -> Result<(), StoreError> {
+        let running = [CampaignState::Running];
+        self.gate
+            .call(|s| s.set_campaign_state(id, &running, CampaignState::Waiting, Some(until)))
+            .await?;
+        Ok(())
+    }
+
     fn now(&self) -> DateTime<Utc> {
-        self.store().clock().now()
+        self.gate.clock().now()
     }
 
     /// Claims and works one batch of the campaign's due items; false when none was due.
@@ -147,15 +150,15 @@ impl Campaigns {
         record: &CampaignRecord,
         stop: &watch::Receiver<bool>,
     ) -> Result<bool, StoreError> {
-        let store = self.store();
         // Paused or cancelled since the list was read: claim nothing.
-        if store.campaign_state(&record.id).await? != Some(CampaignState::Running) {
+        if self.gate.call(|s| s.campaign_state(&record.id)).await? != Some(CampaignState::Running) {
             return Ok(false);
         }
         let limit = u32::try_from(self.concurrency).unwrap_or(u32::MAX);
         let claimed_at = self.now();
-        let items = store
-            .claim_campaign_items(&record.id, limit, self.lease)
+        let items = self
+            .gate
+            .call(|s| s.claim_campaign_items(&record.id, limit, self.lease))
             .await?;
         if items.is_empty() {
             let (events, at) = (self.invitations.events(), self.now());
@@ -172,8 +175,9 @@ impl Campaigns {
                     }),
                 )
             };
-            if store
-                .complete_campaign_if_done(&record.id, announce)
+            if self
+                .gate
+                .call(|s| s.complete_campaign_if_done(&record.id, announce))
                 .await?
             {
                 tracing::info!(campaign = %record.id, "campaign completed");
@@ -191,7 +195,7 @@ impl Campaigns {
                 // Counted before the item is done: a campaign that completes has all its calls
                 // shown, and the count keeps pace with the items.
                 if made > 0
-                    && let Err(err) = store.add_campaign_calls(&record.id, made).await
+                    && let Err(err) = self.gate.call(|s| s.add_campaign_calls(&record.id, made)).await
                 {
                     tracing::warn!(error = %err, "a campaign item's Google calls could not be counted");
                 }
@@ -217,14 +221,14 @@ impl Campaigns {
     async fn step(
         &self,
         record: &CampaignRecord,
-        creator: &CallerId,
+        creator: &Caller,
         item: &ItemLease,
         calls: &Arc<AtomicU64>,
     ) -> Step {
         let Ok(email) = Email::parse(&item.email) else {
             return complete(ItemOutcome::Skipped);
         };
-        match self.store().campaign_state(&record.id).await {
+        match self.gate.call(|s| s.campaign_state(&record.id)).await {
             Ok(Some(CampaignState::Running)) => {}
             Ok(_) => {
                 return Step::Release {
@@ -256,7 +260,7 @@ impl Campaigns {
     async fn first_mail(
         &self,
         record: &CampaignRecord,
-        creator: &CallerId,
+        creator: &Caller,
         item: &ItemLease,
         email: &Email,
         calls: &Arc<AtomicU64>,
@@ -340,7 +344,7 @@ impl Campaigns {
     async fn remind(
         &self,
         record: &CampaignRecord,
-        creator: &CallerId,
+        creator: &Caller,
         item: &ItemLease,
         email: &Email,
         calls: &Arc<AtomicU64>,
@@ -437,7 +441,7 @@ impl Campaigns {
     fn audit_for<'a>(
         &'a self,
         record: &'a CampaignRecord,
-        creator: &'a CallerId,
+        creator: &'a Caller,
     ) -> CampaignAudit<'a> {
         CampaignAudit {
             audit: &self.audit,
@@ -506,10 +510,13 @@ impl Campaigns {
         step: Step,
         nothing_sent: bool,
     ) -> Result<(), StoreError> {
-        let store = self.store();
         match step {
             Step::Complete(update) => {
-                if store.complete_campaign_item(item, &update).await? {
+                if self
+                    .gate
+                    .call(|s| s.complete_campaign_item(item, &update))
+                    .await?
+                {
                     crate::metrics::campaign_item(update.outcome.as_str());
                 } else {
                     tracing::warn!(campaign = %record.id, "a campaign item's lease ran out before its result was stored");
@@ -517,18 +524,11 @@ impl Campaigns {
             }
             Step::Release { due, error, hold } => {
                 let error = error.as_ref().map(|e| (e.code, e.detail.as_str()));
-                store
-                    .release_campaign_item(item, due, error, nothing_sent)
+                self.gate
+                    .call(|s| s.release_campaign_item(item, due, error, nothing_sent))
                     .await?;
                 if hold {
-                    store
-                        .set_campaign_state(
-                            &record.id,
-                            &[CampaignState::Running],
-                            CampaignState::Waiting,
-                            Some(due),
-                        )
-                        .await?;
+                    self.wait_until(&record.id, due).await?;
                 }
             }
         }

@@ -24,12 +24,9 @@ impl Invitations {
         cursor: Option<AuditCursor>,
     ) -> Result<AuditListing, StoreUnavailable> {
         let page_size = page_size.clamp(1, MAX_AUDIT_PAGE_SIZE);
-        self.durable.observe(
-            self.durable
-                .store()
-                .list_audit(filter, page_size, cursor)
-                .await,
-        )
+        self.durable
+            .call(|s| s.list_audit(filter, page_size, cursor))
+            .await
     }
 
     /// Every audit row about the valid addresses of `batch` (compared as stored: normalised),
@@ -40,7 +37,6 @@ impl Invitations {
             .iter()
             .filter_map(|entry| entry.parsed().as_ref().ok().map(ToString::to_string))
             .collect();
-        self.durable
-            .observe(self.durable.store().search_audit(&emails).await)
+        self.durable.call(|s| s.search_audit(&emails)).await
     }
 }

@@ -1,5 +1,6 @@
 //! The project's Google call budget, kept in the store so that every replica shares it: the
-//! transport's [`CallBudget`] on top of [`Store::take_google_slot`] and [`Store::google_backoff`].
+//! transport's [`CallBudget`] on top of
+//! [`crate::store::Store::take_google_slot`] and [`crate::store::Store::google_backoff`].
 //!
 //! While the store cannot be reached, reads must go on (checks, lookups and lists need only
 //! Google; every mutation is refused anyway, because it needs its claim in the store). So the
@@ -8,7 +9,7 @@
 //! backs this replica off.
 
 use crate::google::budget::{BudgetFuture, BudgetRefusal, CallBudget, CallKind};
-use crate::store::{GoogleSlot, SlotKind, Store};
+use crate::store::{Gate, GoogleSlot, SlotKind};
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
@@ -19,7 +20,7 @@ use tokio::time::Instant;
 /// The cluster-wide Google budget: one window of granted calls in the store for every replica.
 #[derive(Clone)]
 pub struct StoreBudget {
-    store: Store,
+    store: Arc<Gate>,
     /// This replica's own bucket, used only while the store cannot be reached.
     fallback: Arc<DefaultDirectRateLimiter>,
 }
@@ -31,8 +32,9 @@ impl std::fmt::Debug for StoreBudget {
 }
 
 impl StoreBudget {
-    /// The budget kept in `store` (its size and background share are the store's settings).
-    pub fn new(store: Store) -> Self {
+    /// The budget kept in the store behind `store` (its size and background share are the
+    /// store's settings).
+    pub fn new(store: Arc<Gate>) -> Self {
         let per_minute =
             NonZeroU32::new(store.settings().google_per_minute).unwrap_or(NonZeroU32::MIN);
         let fallback = Arc::new(RateLimiter::direct(Quota::per_minute(per_minute)));
@@ -70,7 +72,7 @@ impl StoreBudget {
         };
         let mut waited = false;
         loop {
-            match self.store.take_google_slot(slot_kind).await {
+            match self.store.call(|s| s.take_google_slot(slot_kind)).await {
                 Ok(GoogleSlot::Granted) => {
                     if waited {
                         let wait = (clock.now() - started).to_std().unwrap_or_default();
@@ -100,7 +102,7 @@ impl StoreBudget {
         let until = self.store.clock().now()
             + chrono::Duration::from_std(wait).unwrap_or(chrono::TimeDelta::MAX);
         crate::metrics::google_backoff();
-        if let Err(err) = self.store.google_backoff(until).await {
+        if let Err(err) = self.store.call(|s| s.google_backoff(until)).await {
             tracing::error!(error = %err, "the Google backoff could not be written to the store");
         }
     }
@@ -123,7 +125,7 @@ impl CallBudget for StoreBudget {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Clock, StoreSettings};
+    use crate::store::{Clock, Store, StoreSettings};
 
     /// A budget of `per_minute` calls in a fresh SQLite file, on a manual clock.
     async fn budget(per_minute: u32) -> (StoreBudget, Clock, tempfile::TempDir) {
@@ -143,7 +145,12 @@ mod tests {
         let store = Store::connect(&settings, clock.clone())
             .await
             .expect("the store opens");
-        (StoreBudget::new(store), clock, dir)
+        let readiness = Arc::new(crate::readiness::Readiness::default());
+        (
+            StoreBudget::new(Arc::new(Gate::new(store, readiness))),
+            clock,
+            dir,
+        )
     }
 
     fn in_secs(secs: u64) -> Instant {

@@ -7,6 +7,7 @@
 use crate::google::CallContext;
 use crate::google::budget::CallKind;
 use crate::google::wire::{State, UserInvitation};
+use crate::invitations::Invitations;
 use crate::invitations::durable::{Durable, StoreUnavailable, store_unavailable};
 use crate::invitations::email::Email;
 use crate::invitations::listing::{self, InvitationPage, ListQuery};
@@ -14,8 +15,7 @@ use crate::invitations::mutation::{self, MailBudget, MutationObserver, Trail};
 use crate::invitations::outcome::{
     Failure, Invitation, InvitationState, ItemError, ItemErrorCode, Outcome,
 };
-use crate::invitations::{CallerId, Invitations};
-use crate::store::{CampaignState, ItemLease};
+use crate::store::{Caller, CampaignState, ItemLease};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -35,14 +35,14 @@ impl CampaignStep<'_> {
     /// Lets the mail's call go only while the campaign runs and the item's lease holds, and
     /// marks the item as mailing first.
     pub(crate) async fn before_call(&self, durable: &Durable) -> Result<(), ItemError> {
-        let store = durable.store();
         let state = durable
-            .observe(store.campaign_state(&self.lease.campaign_id).await)
+            .call(|s| s.campaign_state(&self.lease.campaign_id))
+            .await
             .map_err(|StoreUnavailable| store_unavailable())?;
         if state != Some(CampaignState::Running) {
             return Err(self.stop("The campaign is no longer running; no mail was sent."));
         }
-        match durable.observe(store.mark_item_mailing(self.lease).await) {
+        match durable.call(|s| s.mark_item_mailing(self.lease)).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(self.stop("The item's lease ran out; no mail was sent.")),
             Err(StoreUnavailable) => Err(store_unavailable()),
@@ -140,7 +140,7 @@ impl Invitations {
     pub async fn send_for_campaign(
         &self,
         item: &ItemLease,
-        creator: &CallerId,
+        creator: &Caller,
         email: &Email,
         resend: bool,
         seen: Option<&Seen>,

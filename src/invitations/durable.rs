@@ -1,15 +1,15 @@
 //! The domain's use of the store: the per-address send ledger, the daily mail budget, and the
 //! store's health as real calls and a periodic ping see it.
 //!
-//! Every store call goes through [`Durable::observe`], so `/readyz` learns of an outage from
-//! the first request that meets it, not only from the next ping.
+//! Every store call goes through the store's [`Gate`], which reports it to readiness, so
+//! `/readyz` learns of an outage from the first request that meets it, not only from the next
+//! ping.
 
 use crate::invitations::email::Email;
 use crate::invitations::events::{EventFactory, InvitationChange};
 use crate::invitations::outcome::{ItemError, ItemErrorCode};
-use crate::readiness::{CheckState, Readiness};
 use crate::store::{
-    AuditId, AuditIntent, AuditOutcome, Caller, ChangeKind, Claim, ClaimToken, GatewayChange,
+    AuditId, AuditIntent, AuditOutcome, Caller, ChangeKind, Claim, ClaimToken, Gate, GatewayChange,
     Store, StoreError,
 };
 use chrono::NaiveDate;
@@ -21,9 +21,6 @@ use tokio::time::Instant;
 /// Longest pause between two claim attempts on an address another replica holds.
 const MAX_CLAIM_POLL: Duration = Duration::from_millis(250);
 
-/// How often the background task pings the store for `/readyz`.
-pub const PING_EVERY: Duration = Duration::from_secs(5);
-
 /// Seconds a caller refused with `503 store_unavailable` is told to wait.
 pub const STORE_RETRY_AFTER_SECS: u64 = 5;
 
@@ -34,8 +31,7 @@ pub struct StoreUnavailable;
 
 /// The store as the domain uses it.
 pub(crate) struct Durable {
-    store: Store,
-    readiness: Arc<Readiness>,
+    gate: Arc<Gate>,
     customer: String,
     daily_mails: u32,
     /// Added to an item's remaining deadline for its claim's lease: the read that settles a
@@ -63,18 +59,14 @@ pub(crate) struct MailChange<'a> {
 
 impl Durable {
     pub(crate) fn new(
-        store: Store,
-        readiness: Arc<Readiness>,
+        gate: Arc<Gate>,
         customer: &str,
         daily_mails: u32,
         lease_margin: Duration,
         events: EventFactory,
     ) -> Self {
-        // The store answered Store::connect, which migrated it.
-        readiness.store.set(CheckState::Ready);
         Self {
-            store,
-            readiness,
+            gate,
             customer: customer.to_owned(),
             daily_mails,
             lease_margin,
@@ -83,8 +75,9 @@ impl Durable {
         }
     }
 
-    pub(crate) fn store(&self) -> &Store {
-        &self.store
+    /// The gate every store call of the domain goes through.
+    pub(crate) fn gate(&self) -> &Gate {
+        &self.gate
     }
 
     /// The factory of the gateway's events.
@@ -97,40 +90,20 @@ impl Durable {
         &self.customer
     }
 
-    /// Records what a store call says about the store's health.
-    pub(crate) fn observe<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreUnavailable> {
-        match result {
-            Ok(value) => {
-                self.readiness.store.set(CheckState::Ready);
-                Ok(value)
-            }
-            // A value the database refused says nothing about its health: the input is wrong
-            // (the HTTP layer refuses the known cases, such as a NUL, before the store).
-            Err(err) if err.is_refused_value() => {
-                // The SQLSTATE only: the database's message may echo the value (22P02 does).
-                let sqlstate = err.sqlstate().unwrap_or_default();
-                tracing::warn!(%sqlstate, "the store refused a value");
-                Err(StoreUnavailable)
-            }
-            Err(err) => {
-                tracing::error!(error = %err, "store call failed");
-                self.readiness.store.set(CheckState::Failed);
-                Err(StoreUnavailable)
-            }
-        }
+    /// Runs one store call through the gate (which reports it): `Err` when it failed.
+    pub(crate) async fn call<'a, T, F>(
+        &'a self,
+        work: impl FnOnce(&'a Store) -> F,
+    ) -> Result<T, StoreUnavailable>
+    where
+        F: std::future::Future<Output = Result<T, StoreError>>,
+    {
+        self.gate.call(work).await.map_err(|_| StoreUnavailable)
     }
 
     /// True while the last ping or call failed.
     pub(crate) fn is_down(&self) -> bool {
-        self.readiness.store.get() == CheckState::Failed
-    }
-
-    /// Pings the store every [`PING_EVERY`], for `/readyz`; runs until dropped.
-    pub(crate) async fn watch(&self) {
-        loop {
-            let _ = self.observe(self.store.ping().await);
-            tokio::time::sleep(PING_EVERY).await;
-        }
+        self.gate.is_down()
     }
 
     /// Takes the claim on `email` for `holder`, waiting for another holder until `deadline`
@@ -149,10 +122,9 @@ impl Durable {
             released.as_mut().enable();
             let lease = deadline.saturating_duration_since(Instant::now()) + self.lease_margin;
             let claim = self
-                .store
-                .claim_address(&self.customer, email.as_str(), holder, lease)
+                .call(|s| s.claim_address(&self.customer, email.as_str(), holder, lease))
                 .await;
-            let until = match self.observe(claim) {
+            let until = match claim {
                 Ok(Claim::Claimed(token)) => return Ok(token),
                 Ok(Claim::Held { until }) => until,
                 Err(StoreUnavailable) => return Err(store_unavailable()),
@@ -165,7 +137,7 @@ impl Durable {
                 ));
             }
             // Until the holder's lease runs out at the latest (then it can be taken over).
-            let lease_left = (until - self.store.clock().now())
+            let lease_left = (until - self.gate.clock().now())
                 .to_std()
                 .unwrap_or(Duration::ZERO);
             let wait = pause.min(lease_left).min(deadline - now);
@@ -179,9 +151,9 @@ impl Durable {
 
     /// Gives a claim back; a claim that was taken over meanwhile is logged.
     pub(crate) async fn release(&self, claim: &ClaimToken) {
-        let released = self.store.release_address(claim).await;
+        let released = self.call(|s| s.release_address(claim)).await;
         self.released.notify_waiters();
-        match self.observe(released) {
+        match released {
             Ok(true) | Err(_) => {}
             Ok(false) => tracing::warn!(
                 "an address claim ran out before its work was done and was taken over"
@@ -191,7 +163,7 @@ impl Durable {
 
     /// The day mails are counted against (UTC, on the store's clock).
     pub(crate) fn today(&self) -> NaiveDate {
-        self.store.clock().now().date_naive()
+        self.gate.clock().now().date_naive()
     }
 
     /// Reserves one mail of `caller`'s budget for `day`.
@@ -200,7 +172,10 @@ impl Durable {
         caller: &Caller,
         day: NaiveDate,
     ) -> Result<(), ItemError> {
-        match self.observe(self.store.reserve_mail(caller, day, self.daily_mails).await) {
+        match self
+            .call(|s| s.reserve_mail(caller, day, self.daily_mails))
+            .await
+        {
             Ok(true) => Ok(()),
             Ok(false) => Err(crate::invitations::mutation::mail_quota_exceeded()),
             Err(StoreUnavailable) => Err(store_unavailable()),
@@ -210,7 +185,8 @@ impl Durable {
     /// Writes a mail's intent before its call to Google; `Err` (`store_unavailable`) means the
     /// call must not be made, so that no change goes out unrecorded.
     pub(crate) async fn record_intent(&self, intent: &AuditIntent) -> Result<AuditId, ItemError> {
-        self.observe(self.store.record_intent(intent).await)
+        self.call(|s| s.record_intent(intent))
+            .await
             .map_err(|StoreUnavailable| store_unavailable())
     }
 
@@ -225,10 +201,10 @@ impl Durable {
         change: Option<MailChange<'_>>,
     ) {
         let Some(change) = change else {
-            let _ = self.observe(self.store.record_outcome(id, outcome).await);
+            let _ = self.call(|s| s.record_outcome(id, outcome)).await;
             return;
         };
-        let at = self.store.clock().now();
+        let at = self.gate.clock().now();
         let state = match change.kind {
             ChangeKind::Cancelled => "NOT_YET_SENT",
             _ => "INVITED",
@@ -243,7 +219,7 @@ impl Durable {
             observed_by: "gateway",
         });
         let Some(event) = event else {
-            let _ = self.observe(self.store.record_outcome(id, outcome).await);
+            let _ = self.call(|s| s.record_outcome(id, outcome)).await;
             return;
         };
         let change = GatewayChange {
@@ -254,11 +230,9 @@ impl Durable {
             update_time: change.update_time,
             event,
         };
-        let _ = self.observe(
-            self.store
-                .record_outcome_tracked(id, outcome, &change)
-                .await,
-        );
+        let _ = self
+            .call(|s| s.record_outcome_tracked(id, outcome, &change))
+            .await;
     }
 
     /// Records an item that has no row in the store yet (it was decided without a change at
@@ -294,20 +268,20 @@ impl Durable {
             google_status: done.google_status,
             detail: reason.as_deref(),
         };
-        let _ = self.observe(self.store.record_decision(&intent, &outcome).await);
+        let _ = self.call(|s| s.record_decision(&intent, &outcome)).await;
     }
 
     /// Removes the intent of a call that provably never reached Google, for an item that is
     /// tried again later; left in place (and settled later) when the store cannot write.
     /// Answers whether the store took the removal.
     pub(crate) async fn withdraw_intent(&self, id: AuditId) -> bool {
-        self.observe(self.store.withdraw_intent(id).await).is_ok()
+        self.call(|s| s.withdraw_intent(id)).await.is_ok()
     }
 
     /// Gives back a reserved mail that did not go out.
     pub(crate) async fn refund_mail(&self, caller: &Caller, day: NaiveDate) {
         // A failed refund only costs the caller one mail of today's budget.
-        let _ = self.observe(self.store.refund_mail(caller, day).await);
+        let _ = self.call(|s| s.refund_mail(caller, day)).await;
     }
 }
 

@@ -107,15 +107,11 @@ where
     let deadline = Instant::now() + lease;
     let mut pause = Duration::from_millis(20);
     let ticket = loop {
-        let start = durable.store().begin_idempotent(
-            &scope.caller,
-            &scope.key,
-            &scope.fingerprint,
-            ttl,
-            lease,
-        );
-        match durable
-            .observe(start.await)
+        let start = durable.call(|s| {
+            s.begin_idempotent(&scope.caller, &scope.key, &scope.fingerprint, ttl, lease)
+        });
+        match start
+            .await
             .map_err(|err| E::from(IdempotencyError::from(err)))?
         {
             IdempotencyStart::Execute(ticket) => break ticket,
@@ -139,7 +135,7 @@ where
         Ok(response) => response,
         Err(err) => {
             // Nothing was done: forget the key so that a retry executes.
-            let _ = durable.observe(durable.store().abandon_idempotent(&ticket).await);
+            let _ = durable.call(|s| s.abandon_idempotent(&ticket)).await;
             return Err(err);
         }
     };
@@ -148,7 +144,10 @@ where
         status,
         body: body.clone(),
     };
-    match durable.observe(durable.store().complete_idempotent(&ticket, &stored).await) {
+    match durable
+        .call(|s| s.complete_idempotent(&ticket, &stored))
+        .await
+    {
         Ok(true) => {}
         // The effects are done: answer them even when the store could not keep the answer (a
         // retry then executes again, and its reads before any mail keep it harmless).

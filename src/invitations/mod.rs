@@ -39,10 +39,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Who a budget or an idempotency key belongs to: the verified caller's `iss` and `sub`.
-pub use crate::store::Caller as CallerId;
-/// The store, as startup opens it and hands it to [`Invitations::new`].
-pub use crate::store::{Clock as StoreClock, Store};
+use crate::store::{Caller, Gate};
 
 /// The invitation service: one per process, shared by every request.
 pub struct Invitations {
@@ -60,27 +57,21 @@ pub struct Invitations {
 }
 
 impl Invitations {
-    /// Builds the service from the settings, over the opened `store`; `readiness` learns the
-    /// store's health from every call.
-    pub fn new(
-        google: Arc<GoogleClient>,
-        store: Store,
-        readiness: Arc<crate::readiness::Readiness>,
-        settings: &Settings,
-    ) -> Self {
+    /// Builds the service from the settings, over the store's `gate` (which reports the
+    /// store's health from every call).
+    pub fn new(google: Arc<GoogleClient>, gate: Arc<Gate>, settings: &Settings) -> Self {
         let invitations = &settings.invitations;
         // The read that settles a lost send runs after the item's deadline, for at most the
         // attempt timeout (at least 5 s); a second on top for the store's own round trips.
         let lease_margin =
             settings.google.timeouts.attempt.max(Duration::from_secs(5)) + Duration::from_secs(1);
-        let local_denials = LocalFolds::new(store.settings().denial_interval);
+        let local_denials = LocalFolds::new(gate.settings().denial_interval);
         Self {
             local_denials,
             google,
             eligibility: EligibilityCache::new(&settings.customer, &invitations.eligibility),
             durable: Durable::new(
-                store,
-                readiness,
+                gate,
                 &settings.customer,
                 settings.limits.daily_mails_per_caller,
                 lease_margin,
@@ -121,11 +112,6 @@ impl Invitations {
         &self.eligibility
     }
 
-    /// The store (startup and tests; handlers go through the methods of this service).
-    pub fn store(&self) -> &Store {
-        self.durable.store()
-    }
-
     /// Counts a refused request of `reason` (an error code) from `peer` (its client address) in
     /// the store, folded per reason, peer and interval, and tells whether it is the first of its
     /// fold. When the store is down (known, or this call fails) a fold kept in this process
@@ -133,15 +119,15 @@ impl Invitations {
     pub async fn record_denial(&self, reason: &str, peer: &str) -> DenialFold {
         // Known down: no wait for a connection per refused request during a flood.
         if !self.durable.is_down() {
-            let counted = self.durable.store().record_denial(reason, peer).await;
-            if let Ok(first) = self.durable.observe(counted) {
+            let counted = self.durable.call(|s| s.record_denial(reason, peer)).await;
+            if let Ok(first) = counted {
                 return DenialFold {
                     first,
                     stored: true,
                 };
             }
         }
-        let now = self.durable.store().clock().now();
+        let now = self.durable.gate().clock().now();
         DenialFold {
             first: self.local_denials.first(reason, peer, now),
             stored: false,
@@ -155,10 +141,7 @@ impl Invitations {
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            if let Ok(rows) = self
-                .durable
-                .observe(self.durable.store().prune_expired().await)
-            {
+            if let Ok(rows) = self.durable.call(|s| s.prune_expired()).await {
                 tracing::info!(rows, "store pruned");
             }
         }
@@ -166,7 +149,7 @@ impl Invitations {
 
     /// Pings the store every few seconds for `/readyz`; runs until dropped.
     pub async fn watch_store(&self) {
-        self.durable.watch().await;
+        self.durable.gate().watch().await;
     }
 
     /// Runs `work` (a send or cancel of a batch of `batch_len` addresses) once per
@@ -233,15 +216,31 @@ impl Invitations {
         .await
     }
 
-    /// The Google client, for startup checks and tests: handlers go through the methods of
-    /// this service, never to the client.
-    pub fn google(&self) -> &Arc<GoogleClient> {
-        &self.google
-    }
-
     /// The state of the circuit breaker in front of Google (for the metrics scrape).
     pub fn breaker_state(&self) -> BreakerState {
         self.google.breaker().state()
+    }
+
+    /// One page of Google's whole list for the tracker's walk `walk_id` (background work, in
+    /// the background share of the Google budget), from `page_token` (the first page when
+    /// None), `page_size` people at most.
+    pub async fn walk_page(
+        &self,
+        page_token: Option<String>,
+        page_size: u32,
+        walk_id: &str,
+    ) -> Result<crate::google::wire::ListUserInvitationsResponse, crate::google::UpstreamError>
+    {
+        let params = crate::google::ListParams {
+            page_size: Some(page_size),
+            page_token,
+            ..crate::google::ListParams::default()
+        };
+        let ctx = self
+            .google
+            .context(Some(format!("tracker-{walk_id}")))
+            .with_kind(crate::google::CallKind::Background);
+        self.google.list(&params, &ctx).await
     }
 
     /// The context of the Google calls made for the request `request_id`: its id, and a call
@@ -336,7 +335,7 @@ impl Invitations {
         &self,
         batch: &EmailBatch,
         resend: bool,
-        caller: &CallerId,
+        caller: &Caller,
         observer: &dyn MutationObserver,
         request_id: &str,
     ) -> Result<MutationResponse, StoreUnavailable> {
@@ -380,7 +379,7 @@ impl Invitations {
     pub async fn cancel(
         &self,
         batch: &EmailBatch,
-        caller: &CallerId,
+        caller: &Caller,
         observer: &dyn MutationObserver,
         request_id: &str,
     ) -> Result<MutationResponse, StoreUnavailable> {
@@ -405,7 +404,7 @@ impl Invitations {
 
     async fn mutate<'a, F>(
         &'a self,
-        (action, caller): (Action, &'a CallerId),
+        (action, caller): (Action, &'a Caller),
         batch: &'a EmailBatch,
         observer: &'a dyn MutationObserver,
         request_id: &str,

@@ -105,8 +105,8 @@ pub(crate) async fn settle(
     email: &Email,
     now: Option<&UserInvitation>,
 ) -> Vec<Settled> {
-    let store = durable.store();
-    let Ok(open) = durable.observe(store.unsettled_intents(&email.to_string()).await) else {
+    let raw = email.to_string();
+    let Ok(open) = durable.call(|s| s.unsettled_intents(&raw)).await else {
         return Vec::new();
     };
     let mut settled = Vec::new();
@@ -127,7 +127,7 @@ pub(crate) async fn settle(
                 detail: Some(detail),
             };
             matches!(
-                durable.observe(store.settle_intent(intent.id, &record).await),
+                durable.call(|s| s.settle_intent(intent.id, &record)).await,
                 Ok(true)
             )
             .then_some(SettledAs::Outcome(outcome))
@@ -153,13 +153,12 @@ impl Invitations {
     /// one read of Google (background work). Every replica's campaign worker calls it now and
     /// then. Answers what it settled, for the audit log and file.
     pub async fn settle_abandoned(&self) -> Vec<Settled> {
-        let now = self.durable.store().clock().now();
-        let Ok(emails) = self.durable.observe(
-            self.durable
-                .store()
-                .unsettled_emails(now, now - RETRY_AFTER, SWEEP_LIMIT)
-                .await,
-        ) else {
+        let now = self.durable.gate().clock().now();
+        let Ok(emails) = self
+            .durable
+            .call(|s| s.unsettled_emails(now, now - RETRY_AFTER, SWEEP_LIMIT))
+            .await
+        else {
             return Vec::new();
         };
         let mut settled = Vec::new();
@@ -171,9 +170,7 @@ impl Invitations {
             match self.settle_claimed(&email, &ctx, "settle").await {
                 Some(done) => settled.extend(done),
                 None => {
-                    let _ = self
-                        .durable
-                        .observe(self.durable.store().settle_failed(&raw).await);
+                    let _ = self.durable.call(|s| s.settle_failed(&raw)).await;
                 }
             }
         }

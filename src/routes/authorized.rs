@@ -1,7 +1,7 @@
 //! `Authorized<S>`: the extractor that puts an endpoint's required scope in its signature.
 //!
 //! ```ignore
-//! async fn send_invitations(caller: Authorized<scope::Send>, ...) -> ... { caller.subject ... }
+//! async fn send_invitations(caller: Authorized<scope::Send>, ...) -> ... { caller.id.sub ... }
 //! ```
 //!
 //! It refuses, in order: a token in the query string (even next to a valid header), a missing
@@ -240,7 +240,7 @@ async fn audit_denial(
     tracing::info!(
         code = code.as_str(),
         reason,
-        caller_sub = caller.map(|c| c.subject.as_str()),
+        caller_sub = caller.map(|c| c.id.sub.as_str()),
         counted_in_store = fold.stored,
         "request denied (first of its fold; the rest of the interval's are only counted)"
     );

@@ -8,7 +8,6 @@ use crate::campaigns::{
     ReportFormat, Source, Viewer,
 };
 use crate::error::{ApiError, ErrorCode, ProblemDocument};
-use crate::invitations::CallerId;
 use crate::invitations::idempotency::IdempotencyScope;
 use crate::invitations::listing::ExportFormat;
 use crate::invitations::outcome::InvitationState;
@@ -346,13 +345,9 @@ pub enum RosterErrors {
     StoreUnavailable(ProblemDocument),
 }
 
-fn caller_id(caller: &Caller) -> CallerId {
-    CallerId::new(caller.issuer.clone(), caller.subject.clone())
-}
-
 fn viewer(caller: &Caller) -> Viewer {
     Viewer {
-        caller: caller_id(caller),
+        caller: caller.id.clone(),
         admin: caller.has_scope(Scope::CampaignsAdmin),
     }
 }
@@ -654,7 +649,7 @@ async fn create(
         Scope::Send
     };
     caller.require(needed, req).await?;
-    let owner = caller_id(caller.caller());
+    let owner = caller.caller().id.clone();
     let Some(key) = idempotency_key(req)? else {
         return Ok(created(state.campaigns.create(&owner, spec, source).await?));
     };
@@ -687,7 +682,7 @@ pub(crate) async fn create_from_send(
     };
     Ok(state
         .campaigns
-        .create(&caller_id(caller), spec, Source::Emails(emails))
+        .create(&caller.id, spec, Source::Emails(emails))
         .await?)
 }
 

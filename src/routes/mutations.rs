@@ -3,7 +3,6 @@
 use crate::audit::AuditRecord;
 use crate::auth::{Caller, scope};
 use crate::error::{ApiError, ErrorCode, ProblemDocument};
-use crate::invitations::CallerId;
 use crate::invitations::batch::EmailBatch;
 use crate::invitations::durable::StoreUnavailable;
 use crate::invitations::idempotency::{Answer, IdempotencyScope};
@@ -228,10 +227,9 @@ async fn mutate(
     let Some(key) = key.as_deref() else {
         return Ok(HttpResponse::Ok().json(run(&observer).await?));
     };
-    let caller_key = caller.key();
     let scope = IdempotencyScope::new(
-        &caller_key.issuer,
-        &caller_key.subject,
+        &caller.id.iss,
+        &caller.id.sub,
         key,
         action.as_str(),
         fingerprint,
@@ -269,10 +267,9 @@ async fn send_as_campaign(
         let view = create.await?;
         return Ok(accepted(Some(&view.id)).json(view));
     };
-    let caller_key = caller.key();
     let scope = IdempotencyScope::new(
-        &caller_key.issuer,
-        &caller_key.subject,
+        &caller.id.iss,
+        &caller.id.sub,
         key,
         Action::Send.as_str(),
         &AsyncSendFingerprint {
@@ -383,8 +380,7 @@ pub async fn send_invitations(
     }
     let request_id = request_id(&req);
     let batch = EmailBatch::parse(emails)?;
-    let key = caller.caller().key();
-    let caller_id = CallerId::new(key.issuer, key.subject);
+    let caller_id = caller.caller().id.clone();
     mutate(
         &state,
         caller.caller(),
@@ -437,8 +433,7 @@ pub async fn cancel_invitations(
 ) -> Result<HttpResponse, ApiError> {
     let batch = EmailBatch::parse(body.into_inner().emails)?;
     let request_id = request_id(&req);
-    let key = caller.caller().key();
-    let caller_id = CallerId::new(key.issuer, key.subject);
+    let caller_id = caller.caller().id.clone();
     mutate(
         &state,
         caller.caller(),

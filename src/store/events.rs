@@ -149,10 +149,7 @@ impl Store {
         let now = to_millis(self.clock.now());
         let batch = i64::from(batch.clamp(1, 1000));
         let mut tx = self.begin().await?;
-        let lock = match &tx.inner {
-            super::TxInner::Sqlite(_) => "",
-            super::TxInner::Postgres(_) => " FOR UPDATE",
-        };
+        let lock = self.lock_suffix(super::RowLock::Wait);
         let scheduled = with_tx!(tx, conn => async {
             sqlx::query(
                 "INSERT INTO webhook_endpoints (endpoint, scheduled) \

@@ -8,7 +8,7 @@
 //! seconds keeps every minute, wherever it starts, under the quota.
 
 use super::clock::{from_millis, to_millis};
-use super::{Backend, Store, StoreError};
+use super::{RowLock, Store, StoreError};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
@@ -95,12 +95,9 @@ impl Store {
         let count = "INSERT INTO google_calls (at_second, calls) VALUES ($1, 1) \
                      ON CONFLICT (at_second) DO UPDATE SET calls = google_calls.calls + 1";
         let prune = "DELETE FROM google_calls WHERE at_second <= $1";
-        let lock = match &self.backend {
-            // `begin` is BEGIN IMMEDIATE on SQLite: the write lock is taken up front, so the read
-            // then write below cannot fail with SQLITE_BUSY when another writer got in between.
-            Backend::Sqlite(_) => lock.to_owned(),
-            Backend::Postgres(_) => format!("{lock} FOR UPDATE"),
-        };
+        // On SQLite `begin` is BEGIN IMMEDIATE: the write lock is taken up front, so the read
+        // then write below cannot fail with SQLITE_BUSY when another writer got in between.
+        let lock = format!("{lock}{}", self.lock_suffix(RowLock::Wait));
         let mut tx = self.begin().await?;
         let slot = with_tx!(tx, conn => async {
             let backoff_until: i64 = sqlx::query(&lock)

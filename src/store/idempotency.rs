@@ -60,46 +60,42 @@ impl Store {
                 key: key.to_owned(),
                 executor: executor.clone(),
             };
+            // Both writes below bind the same eight values: the caller, the key, this request.
+            let write = async |sql: &'static str| -> Result<bool, StoreError> {
+                let written = with_pool!(self, pool => sqlx::query(sql)
+                    .bind(&caller.iss)
+                    .bind(&caller.sub)
+                    .bind(key)
+                    .bind(fingerprint)
+                    .bind(&executor)
+                    .bind(lease_until)
+                    .bind(now)
+                    .bind(expires_at)
+                    .execute(pool)
+                    .await
+                    .map(|r| r.rows_affected() == 1))?;
+                Ok(written)
+            };
             // The primary key makes exactly one of concurrent first requests win.
-            let inserted = with_pool!(self, pool => sqlx::query(
+            let inserted = write(
                 "INSERT INTO idempotency_keys (caller_iss, caller_sub, key, fingerprint, executor, \
                  lease_until, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
                  ON CONFLICT (caller_iss, caller_sub, key) DO NOTHING",
             )
-            .bind(&caller.iss)
-            .bind(&caller.sub)
-            .bind(key)
-            .bind(fingerprint)
-            .bind(&executor)
-            .bind(lease_until)
-            .bind(now)
-            .bind(expires_at)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected() == 1))?;
+            .await?;
             if inserted {
                 return Ok(IdempotencyStart::Execute(ticket));
             }
             // An expired key starts afresh; a pending one whose executor's lease ran out is taken
             // over, but only by the same request (another body is still a reused key).
-            let taken_over = with_pool!(self, pool => sqlx::query(
+            let taken_over = write(
                 "UPDATE idempotency_keys SET fingerprint = $4, executor = $5, lease_until = $6, \
                  status = NULL, body = NULL, created_at = $7, expires_at = $8 \
                  WHERE caller_iss = $1 AND caller_sub = $2 AND key = $3 \
                  AND (expires_at <= $7 \
                       OR (status IS NULL AND lease_until <= $7 AND fingerprint = $4))",
             )
-            .bind(&caller.iss)
-            .bind(&caller.sub)
-            .bind(key)
-            .bind(fingerprint)
-            .bind(&executor)
-            .bind(lease_until)
-            .bind(now)
-            .bind(expires_at)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected() == 1))?;
+            .await?;
             if taken_over {
                 return Ok(IdempotencyStart::Execute(ticket));
             }

@@ -5,7 +5,6 @@ use super::clock::{duration_millis, from_millis, to_millis};
 use super::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
-use std::fmt;
 use std::time::Duration;
 
 /// Proof of a claim on one address; pass it to [`Store::release_address`] when done.
@@ -18,13 +17,7 @@ pub struct ClaimToken {
     token: String,
 }
 
-impl fmt::Debug for ClaimToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClaimToken")
-            .field("token", &self.token)
-            .finish_non_exhaustive()
-    }
-}
+debug_fields!(ClaimToken { token });
 
 /// The answer to a claim.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,10 +37,6 @@ impl Claim {
         matches!(self, Claim::Claimed(_))
     }
 }
-
-/// Longest pause between two attempts of [`Store::wait_for_address`]: a holder usually
-/// releases long before its lease runs out, so the waiter looks again now and then.
-const MAX_POLL: Duration = Duration::from_secs(1);
 
 impl Store {
     /// Claims `email` of `customer` for `holder` (a request id or a campaign id, for operators)
@@ -109,34 +98,6 @@ impl Store {
         Ok(Claim::Held {
             until: self.clock.now(),
         })
-    }
-
-    /// Like [`Store::claim_address`], but waits (with growing pauses, on the store's clock) for
-    /// a held address until `deadline`; then answers the last [`Claim::Held`].
-    pub async fn wait_for_address(
-        &self,
-        customer: &str,
-        email: &str,
-        holder: &str,
-        lease: Duration,
-        deadline: DateTime<Utc>,
-    ) -> Result<Claim, StoreError> {
-        let mut pause = Duration::from_millis(20);
-        loop {
-            let claim = self.claim_address(customer, email, holder, lease).await?;
-            let Claim::Held { until } = claim else {
-                return Ok(claim);
-            };
-            let now = self.clock.now();
-            if now >= deadline {
-                return Ok(claim);
-            }
-            let next = now + chrono::Duration::from_std(pause).unwrap_or(chrono::TimeDelta::MAX);
-            self.clock
-                .sleep_until(next.min(until).min(deadline).max(now))
-                .await;
-            pause = (pause * 2).min(MAX_POLL);
-        }
     }
 
     /// Gives up a claim. Answers false when it was no longer ours (its lease ran out and was

@@ -34,10 +34,25 @@ macro_rules! with_tx {
     };
 }
 
+/// Implements `Debug` for a row that holds personal data: only the fields named, the others
+/// elided (`..`), so that an email never reaches a log or an error through `{:?}`.
+macro_rules! debug_fields {
+    ($ty:ident { $($field:ident),* $(,)? }) => {
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    $(.field(stringify!($field), &self.$field))*
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+
 mod audit;
 mod campaigns;
 mod clock;
 mod events;
+mod gate;
 mod google_budget;
 mod idempotency;
 mod ledger;
@@ -56,6 +71,7 @@ pub use campaigns::{
 };
 pub use clock::Clock;
 pub use events::{Delivery, OutboxEvent, StoredEvent};
+pub use gate::{Gate, PING_EVERY};
 pub use google_budget::{GoogleSlot, SlotKind};
 pub use idempotency::{IdempotencyStart, IdempotencyTicket, StoredResponse};
 pub use ledger::{Claim, ClaimToken};
@@ -150,6 +166,16 @@ impl Caller {
     }
 }
 
+/// How a `SELECT` inside a write transaction locks the rows it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RowLock {
+    /// Waits for another transaction that holds a row (`FOR UPDATE`).
+    Wait,
+    /// Leaves out the rows another transaction holds (`FOR UPDATE SKIP LOCKED`): claimers
+    /// share out work instead of queueing for it.
+    SkipLocked,
+}
+
 /// The connection pool of the configured database.
 #[derive(Debug, Clone)]
 pub(crate) enum Backend {
@@ -225,6 +251,18 @@ impl Store {
         &self.clock
     }
 
+    /// The suffix that makes a `SELECT` lock what it reads (see [`RowLock`]), chosen here for
+    /// every table: PostgreSQL locks the rows; SQLite has nothing to add, because every write
+    /// transaction (`begin`: `BEGIN IMMEDIATE`) already holds the database's one write lock, so
+    /// a read then write inside it sees no other writer between.
+    pub(crate) fn lock_suffix(&self, lock: RowLock) -> &'static str {
+        match (&self.backend, lock) {
+            (Backend::Sqlite(_), _) => "",
+            (Backend::Postgres(_), RowLock::Wait) => " FOR UPDATE",
+            (Backend::Postgres(_), RowLock::SkipLocked) => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+
     /// `"sqlite"` or `"postgres"`, for logs and readiness.
     pub fn backend_name(&self) -> &'static str {
         match self.backend {
@@ -283,6 +321,23 @@ impl Store {
     pub async fn close(&self) {
         with_pool!(self, pool => pool.close().await);
     }
+}
+
+/// Appends ` IN ($n, ...)` to `query`, one bound value per item of `values` (which must not be
+/// empty: `IN ()` is not SQL).
+fn push_in<'args, DB, T>(
+    query: &mut sqlx::QueryBuilder<'args, DB>,
+    values: impl IntoIterator<Item = T>,
+) where
+    DB: sqlx::Database,
+    T: 'args + sqlx::Encode<'args, DB> + sqlx::Type<DB>,
+{
+    query.push(" IN (");
+    let mut list = query.separated(", ");
+    for value in values {
+        list.push_bind(value);
+    }
+    query.push(")");
 }
 
 async fn connect_sqlite(url: &str, settings: &StoreSettings) -> Result<Backend, StoreError> {

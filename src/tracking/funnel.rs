@@ -172,25 +172,27 @@ fn median_seconds(mut delays: Vec<Duration>) -> Option<f64> {
 impl Tracking {
     /// Today on the store's clock (the funnel's default `to`).
     pub fn today(&self) -> NaiveDate {
-        self.store().clock().now().date_naive()
+        self.gate.clock().now().date_naive()
     }
 
     /// The funnel of `query`.
     pub async fn funnel(&self, query: &FunnelQuery) -> Result<Funnel, StoreUnavailable> {
         let from = midnight(query.from);
         let to = midnight(query.to + Days::new(1));
-        let store = self.store();
         let customer = self.customer();
-        let changes = store
-            .changes_between(customer, from, to)
+        let changes = self
+            .gate
+            .call(|s| s.changes_between(customer, from, to))
             .await
             .map_err(|_| StoreUnavailable)?;
-        let delays = store
-            .accept_delays(customer, from, to)
+        let delays = self
+            .gate
+            .call(|s| s.accept_delays(customer, from, to))
             .await
             .map_err(|_| StoreUnavailable)?;
-        let (mailed, accepted) = store
-            .mailed_cohort(customer, from, to)
+        let (mailed, accepted) = self
+            .gate
+            .call(|s| s.mailed_cohort(customer, from, to))
             .await
             .map_err(|_| StoreUnavailable)?;
         let mut buckets = Vec::new();

@@ -16,7 +16,7 @@ use crate::invitations::durable::StoreUnavailable;
 use crate::invitations::email::DomainPolicy;
 use crate::invitations::listing::Summary;
 use crate::invitations::outcome::{Failure, InvitationState, ItemError};
-use crate::store::{ChangeKind, Store};
+use crate::store::{ChangeKind, Gate};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -31,6 +31,8 @@ pub const DEFAULT_FEED_LIMIT: u32 = 100;
 /// The tracking service: one per process, shared by the handlers and the background tasks.
 pub struct Tracking {
     invitations: Arc<Invitations>,
+    /// Every store call of tracking goes through it.
+    gate: Arc<Gate>,
     settings: TrackingSettings,
     policy: DomainPolicy,
     /// This replica's name in leases (the tracker's walk, webhook deliveries).
@@ -108,11 +110,16 @@ pub enum FeedError {
 }
 
 impl Tracking {
-    /// The service over `invitations` (its store, Google client and event factory).
-    /// Fails when the webhooks' HTTP client cannot be built.
-    pub fn new(invitations: Arc<Invitations>, settings: &Settings) -> anyhow::Result<Self> {
+    /// The service over `invitations` (its Google list and event factory) and the store's
+    /// `gate`. Fails when the webhooks' HTTP client cannot be built.
+    pub fn new(
+        invitations: Arc<Invitations>,
+        gate: Arc<Gate>,
+        settings: &Settings,
+    ) -> anyhow::Result<Self> {
         Ok(Self {
             invitations,
+            gate,
             settings: settings.tracking.clone(),
             policy: DomainPolicy::new(settings.allowed_domains.clone()),
             holder: format!("replica-{}", uuid::Uuid::new_v4().simple()),
@@ -136,10 +143,6 @@ impl Tracking {
         &self.settings
     }
 
-    fn store(&self) -> &Store {
-        self.invitations.store()
-    }
-
     fn customer(&self) -> &str {
         self.invitations.customer()
     }
@@ -150,7 +153,7 @@ impl Tracking {
     /// `GATEWAY_SUMMARY_TTL_SECS`).
     pub async fn summary(&self, request_id: &str) -> Result<Arc<Summary>, Failure> {
         if self.enabled()
-            && let Ok(Some(tracked)) = self.store().tracked_summary(self.customer()).await
+            && let Ok(Some(tracked)) = self.gate.call(|s| s.tracked_summary(self.customer())).await
         {
             let mut counts: BTreeMap<InvitationState, u64> = InvitationState::FILTERABLE
                 .into_iter()
@@ -184,8 +187,8 @@ impl Tracking {
             })
             .collect();
         let mut history = self
-            .store()
-            .history(self.customer(), &keys)
+            .gate
+            .call(|s| s.history(self.customer(), &keys))
             .await
             .map_err(|_| StoreUnavailable)?;
         let results = batch
@@ -225,8 +228,8 @@ impl Tracking {
             Some(text) => parse_cursor(text)?,
         };
         let events = self
-            .store()
-            .events_after(cursor, limit.clamp(1, MAX_FEED_LIMIT))
+            .gate
+            .call(|s| s.events_after(cursor, limit.clamp(1, MAX_FEED_LIMIT)))
             .await
             .map_err(|_| StoreUnavailable)?;
         let next = events.last().map_or(cursor, |e| e.position);
@@ -242,8 +245,8 @@ impl Tracking {
         &self,
         emails: &[String],
     ) -> Result<Vec<crate::store::TrackedPerson>, StoreUnavailable> {
-        self.store()
-            .latest_tracked(self.customer(), emails)
+        self.gate
+            .call(|s| s.latest_tracked(self.customer(), emails))
             .await
             .map_err(|_| StoreUnavailable)
     }

@@ -11,8 +11,7 @@
 //! absence included, are in `store::tracking`.
 
 use super::Tracking;
-use crate::google::budget::CallKind;
-use crate::google::{ListParams, Status};
+use crate::google::Status;
 use crate::invitations::email::Email;
 use crate::invitations::events::InvitationChange;
 use crate::store::{Observed, OutboxEvent, TrackedChange, WalkPage};
@@ -57,10 +56,11 @@ impl Tracking {
     /// another replica takes over at once; a store that does not answer within a second is
     /// left alone (the leases then run out).
     pub async fn release_leases(&self) {
-        let store = self.store();
-        let walk = store.release_walk(self.customer(), &self.holder);
+        let walk = self
+            .gate
+            .call(|s| s.release_walk(self.customer(), &self.holder));
         let _ = tokio::time::timeout(Duration::from_secs(1), walk).await;
-        let deliveries = store.release_deliveries(&self.holder);
+        let deliveries = self.gate.call(|s| s.release_deliveries(&self.holder));
         let _ = tokio::time::timeout(Duration::from_secs(1), deliveries).await;
     }
 
@@ -70,16 +70,18 @@ impl Tracking {
         if !self.enabled() {
             return Step::Idle;
         }
-        let store = self.store();
         let customer = self.customer();
-        let lease = match store
-            .take_walk(
-                customer,
-                &self.holder,
-                self.settings.lease,
-                self.settings.interval,
-                PAGE_TOKEN_VALIDITY,
-            )
+        let lease = match self
+            .gate
+            .call(|s| {
+                s.take_walk(
+                    customer,
+                    &self.holder,
+                    self.settings.lease,
+                    self.settings.interval,
+                    PAGE_TOKEN_VALIDITY,
+                )
+            })
             .await
         {
             Ok(Some(lease)) => lease,
@@ -91,7 +93,6 @@ impl Tracking {
         };
         let mut walk_id = lease.walk_id;
         let mut page_token = lease.page_token;
-        let google = self.invitations.google();
         let events = self.invitations.events();
         let announce = |change: &TrackedChange| -> Option<OutboxEvent> {
             events.invitation(&InvitationChange {
@@ -105,20 +106,19 @@ impl Tracking {
             })
         };
         loop {
-            let params = ListParams {
-                page_size: Some(PAGE_SIZE),
-                page_token: page_token.clone(),
-                ..ListParams::default()
-            };
-            let ctx = google
-                .context(Some(format!("tracker-{walk_id}")))
-                .with_kind(CallKind::Background);
-            let page = match google.list(&params, &ctx).await {
+            let page = self
+                .invitations
+                .walk_page(page_token.clone(), PAGE_SIZE, &walk_id)
+                .await;
+            let page = match page {
                 Ok(page) => page,
                 Err(err) if page_token.is_some() && err.status == Some(Status::InvalidArgument) => {
                     // The token expired or is unknown: start over from the first page.
                     tracing::info!("tracker: Google refused the page token; the walk starts over");
-                    let _ = store.restart_walk(customer, &self.holder).await;
+                    let _ = self
+                        .gate
+                        .call(|s| s.restart_walk(customer, &self.holder))
+                        .await;
                     metrics_walk("failed");
                     return Step::Failed;
                 }
@@ -141,18 +141,17 @@ impl Tracking {
                 })
                 .collect();
             let next = page.next_page_token.filter(|t| !t.is_empty());
-            let recorded = store
-                .record_walk_page(
-                    &WalkPage {
-                        customer,
-                        holder: &self.holder,
-                        walk_id: &walk_id,
-                        next_page_token: next.as_deref(),
-                        people: &people,
-                        lease: self.settings.lease,
-                    },
-                    &announce,
-                )
+            let page = WalkPage {
+                customer,
+                holder: &self.holder,
+                walk_id: &walk_id,
+                next_page_token: next.as_deref(),
+                people: &people,
+                lease: self.settings.lease,
+            };
+            let recorded = self
+                .gate
+                .call(|s| s.record_walk_page(&page, &announce))
                 .await;
             match recorded {
                 Ok(Some(changes)) => {

@@ -178,8 +178,8 @@ impl Tracking {
     /// round would miss the events of the requests answered before that round.
     pub async fn register_webhook_endpoints(&self) -> Result<(), crate::store::StoreError> {
         for endpoint in self.webhooks.endpoints() {
-            self.store()
-                .schedule_deliveries(&endpoint.key, SCHEDULE_BATCH)
+            self.gate
+                .call(|s| s.schedule_deliveries(&endpoint.key, SCHEDULE_BATCH))
                 .await?;
         }
         Ok(())
@@ -190,9 +190,9 @@ impl Tracking {
     /// other while an attempt can still end within the lease; answers how many attempts were
     /// made.
     pub async fn deliver_once(&self, endpoint: &Endpoint) -> usize {
-        let store = self.store();
-        if let Err(error) = store
-            .schedule_deliveries(&endpoint.key, SCHEDULE_BATCH)
+        if let Err(error) = self
+            .gate
+            .call(|s| s.schedule_deliveries(&endpoint.key, SCHEDULE_BATCH))
             .await
         {
             tracing::warn!(%error, endpoint = endpoint.index, "webhooks: cannot schedule deliveries");
@@ -201,8 +201,9 @@ impl Tracking {
         let lease = self.settings.lease;
         let timeout = self.settings.webhooks.timeout;
         let claimed = Instant::now();
-        let due = match store
-            .claim_deliveries(&endpoint.key, &self.holder, lease, CLAIM_BATCH)
+        let due = match self
+            .gate
+            .call(|s| s.claim_deliveries(&endpoint.key, &self.holder, lease, CLAIM_BATCH))
             .await
         {
             Ok(due) => due,
@@ -229,13 +230,14 @@ impl Tracking {
             match attempt {
                 Attempt::Delivered => {
                     crate::metrics::webhook_delivery(endpoint.index, "success", elapsed);
-                    let _ = store
-                        .delivery_succeeded(&endpoint.key, position, &self.holder)
+                    let _ = self
+                        .gate
+                        .call(|s| s.delivery_succeeded(&endpoint.key, position, &self.holder))
                         .await;
                 }
                 Attempt::Failed(status) => {
                     let attempts = delivery.attempts + 1;
-                    let now = store.clock().now();
+                    let now = self.gate.clock().now();
                     let retry_at = now
                         + chrono::Duration::from_std(backoff(attempts))
                             .unwrap_or(chrono::TimeDelta::MAX);
@@ -252,13 +254,22 @@ impl Tracking {
                     if retry_at.is_none() {
                         tracing::warn!(endpoint = endpoint.index, event = %delivery.event.id, attempts, "webhooks: delivery given up");
                     }
-                    let _ = store
-                        .delivery_failed(&endpoint.key, position, &self.holder, &status, retry_at)
+                    let _ = self
+                        .gate
+                        .call(|s| {
+                            s.delivery_failed(
+                                &endpoint.key,
+                                position,
+                                &self.holder,
+                                &status,
+                                retry_at,
+                            )
+                        })
                         .await;
                 }
             }
         }
-        if let Ok(backlog) = store.delivery_backlog(&endpoint.key).await {
+        if let Ok(backlog) = self.gate.call(|s| s.delivery_backlog(&endpoint.key)).await {
             crate::metrics::webhook_backlog(endpoint.index, backlog);
         }
         attempts

@@ -368,7 +368,7 @@ async fn bad_filters_and_page_tokens_are_400_and_never_500() {
 async fn with_the_store_down_reading_the_trail_is_503_with_retry_after() {
     let app = spawn_app().await;
     let token = token(&[Scope::AuditRead]);
-    app.state.invitations.store().close().await;
+    app.state.store.close().await;
 
     let listing = app.get_as("/v1/audit", &token).await;
     listing.assert_problem(503, "store_unavailable");

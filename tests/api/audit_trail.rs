@@ -51,7 +51,7 @@ async fn a_send_and_a_cancel_leave_their_intent_and_outcome_in_the_store() {
         cancel.body
     );
 
-    let events = trail(app.state.invitations.store()).await;
+    let events = trail(&app.state.store).await;
     // Newest first.
     let [cancelled, sent] = events.as_slice() else {
         panic!("one row per change: {events:?}");
@@ -98,7 +98,7 @@ async fn a_send_cut_off_during_its_google_call_leaves_its_intent_without_outcome
         .state
         .invitations
         .send(&batch, false, &caller, &Silent, "cut-off-send");
-    let store = app.state.invitations.store();
+    let store = &app.state.store;
     // Waits until the send call is at Google, then answers what the store holds.
     let in_flight = async {
         app.calls_reach("send", 1).await;
@@ -174,8 +174,7 @@ async fn a_flood_of_bad_tokens_is_counted_folded_and_stops_no_send() {
     );
     let folds = app
         .state
-        .invitations
-        .store()
+        .store
         .list_denials(
             Utc.timestamp_opt(0, 0).unwrap(),
             Utc::now() + chrono::Duration::days(1),
@@ -197,7 +196,7 @@ async fn a_flood_of_bad_tokens_is_counted_folded_and_stops_no_send() {
 #[tokio::test]
 async fn with_the_store_down_a_bad_token_is_still_refused_with_401() {
     let app = spawn_app().await;
-    app.state.invitations.store().close().await;
+    app.state.store.close().await;
 
     let answer = app
         .post_json(
@@ -217,7 +216,7 @@ async fn the_pruning_task_deletes_rows_past_their_retention() {
         settings.store.prune_interval = Duration::from_millis(50);
     })
     .await;
-    let store = app.state.invitations.store();
+    let store = &app.state.store;
     store
         .record_intent(&AuditIntent {
             request_id: "old".into(),
@@ -395,7 +394,7 @@ async fn with_the_store_down_a_flood_of_bad_tokens_writes_one_audit_record_per_f
     let mut settings = test_settings(&google);
     settings.audit.file = Some(audit_file.clone());
     let app = spawn_app_with(google, settings).await;
-    app.state.invitations.store().close().await;
+    app.state.store.close().await;
 
     let url = format!("{}/v1/invitations/send", app.address);
     let statuses: Vec<u16> = futures_util::stream::iter(0..1000)
@@ -473,7 +472,7 @@ async fn a_send_whose_intent_cannot_be_written_fails_store_unavailable_and_mails
     assert_eq!(results[1]["outcome"], "already_invited", "{}", send.body);
     assert_eq!(app.calls("send").await, 0, "no intent, no call");
     // The mail reserved for radia was given back: the day's one mail is still there.
-    let store = app.state.invitations.store();
+    let store = &app.state.store;
     let today = store.clock().now().date_naive();
     assert!(
         store

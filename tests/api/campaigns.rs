@@ -449,8 +449,7 @@ async fn reminders_go_to_people_still_invited_after_the_pause_at_most_max_and_ne
     };
     let trail = app
         .state
-        .invitations
-        .store()
+        .store
         .list_audit(&filter, 100, None)
         .await
         .unwrap();

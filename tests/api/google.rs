@@ -16,10 +16,7 @@ use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
 fn ctx(app: &TestApp) -> invitation_gateway::google::CallContext {
-    app.state
-        .invitations
-        .google()
-        .context(Some("test-request".into()))
+    app.state.google.context(Some("test-request".into()))
 }
 
 #[tokio::test]
@@ -29,8 +26,7 @@ async fn the_token_exchange_carries_the_admin_as_subject_and_the_full_scope() {
 
     let invitation = app
         .state
-        .invitations
-        .google()
+        .google
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -58,8 +54,7 @@ async fn keyless_mode_signs_through_iam_and_works_end_to_end() {
 
     let invitable = app
         .state
-        .invitations
-        .google()
+        .google
         .is_invitable("grace+hr@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -86,8 +81,7 @@ async fn emails_with_plus_reach_the_right_invitation() {
     let app = spawn_app().await;
     let invitation = app
         .state
-        .invitations
-        .google()
+        .google
         .get("grace+hr@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -106,13 +100,7 @@ async fn list_passes_filter_order_and_paging_through() {
     };
     let mut emails = Vec::new();
     loop {
-        let page = app
-            .state
-            .invitations
-            .google()
-            .list(&params, &ctx(&app))
-            .await
-            .unwrap();
+        let page = app.state.google.list(&params, &ctx(&app)).await.unwrap();
         assert!(page.user_invitations.len() <= 3);
         emails.extend(page.user_invitations.iter().map(|i| {
             assert_eq!(i.state, State::Invited);
@@ -140,8 +128,7 @@ async fn reads_succeed_through_injected_503s() {
 
     let invitation = app
         .state
-        .invitations
-        .google()
+        .google
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -159,12 +146,7 @@ async fn a_quota_403_is_retried_like_a_429_but_a_permission_403_is_not() {
         json!({"method": "get", "status": 403, "reason": "rateLimitExceeded", "count": 1, "retryAfterSecs": 1}),
     )
     .await;
-    let invitation = app
-        .state
-        .invitations
-        .google()
-        .get("ada@example.com", &ctx(&app))
-        .await;
+    let invitation = app.state.google.get("ada@example.com", &ctx(&app)).await;
     assert_eq!(invitation.unwrap().state, State::Invited);
     assert_eq!(app.calls("get").await, 2, "the quota answer, then success");
 
@@ -175,8 +157,7 @@ async fn a_quota_403_is_retried_like_a_429_but_a_permission_403_is_not() {
     .await;
     let err = app
         .state
-        .invitations
-        .google()
+        .google
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap_err();
@@ -198,8 +179,7 @@ async fn a_429_is_retried_no_sooner_than_retry_after() {
     let started = Instant::now();
     let invitable = app
         .state
-        .invitations
-        .google()
+        .google
         .is_invitable("donald@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -219,8 +199,7 @@ async fn a_400_is_never_retried() {
 
     let err = app
         .state
-        .invitations
-        .google()
+        .google
         .send("nobody@elsewhere.org", None, &ctx(&app))
         .await
         .unwrap_err();
@@ -239,8 +218,7 @@ async fn a_send_whose_answer_is_lost_is_reconciled_without_a_second_mail() {
     let app = spawn_app().await;
     let before = app
         .state
-        .invitations
-        .google()
+        .google
         .get("donald@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -252,8 +230,7 @@ async fn a_send_whose_answer_is_lost_is_reconciled_without_a_second_mail() {
 
     let sent = app
         .state
-        .invitations
-        .google()
+        .google
         .send("donald@example.com", Some(&before), &ctx(&app))
         .await
         .unwrap();
@@ -270,8 +247,7 @@ async fn a_send_refused_with_503_is_sent_again_once_a_read_proves_no_mail_went_o
     let app = spawn_app().await;
     let before = app
         .state
-        .invitations
-        .google()
+        .google
         .get("john@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -283,8 +259,7 @@ async fn a_send_refused_with_503_is_sent_again_once_a_read_proves_no_mail_went_o
 
     let sent = app
         .state
-        .invitations
-        .google()
+        .google
         .send("john@example.com", Some(&before), &ctx(&app))
         .await
         .unwrap();
@@ -307,8 +282,7 @@ async fn a_send_that_times_out_is_never_repeated_because_it_may_still_land() {
     .await;
     let before = app
         .state
-        .invitations
-        .google()
+        .google
         .get("john@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -321,8 +295,7 @@ async fn a_send_that_times_out_is_never_repeated_because_it_may_still_land() {
 
     let err = app
         .state
-        .invitations
-        .google()
+        .google
         .send("john@example.com", Some(&before), &ctx(&app))
         .await
         .unwrap_err();
@@ -343,8 +316,7 @@ async fn a_send_refused_with_429_is_retried() {
 
     let sent = app
         .state
-        .invitations
-        .google()
+        .google
         .send("dennis@example.com", None, &ctx(&app))
         .await
         .unwrap();
@@ -365,8 +337,7 @@ async fn a_cancel_whose_answer_is_lost_is_confirmed_by_a_read() {
 
     let cancelled = app
         .state
-        .invitations
-        .google()
+        .google
         .cancel("edsger@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -396,23 +367,18 @@ async fn the_breaker_opens_on_repeated_failures_and_closes_after_a_good_probe() 
     // Five consecutive upstream failures (threshold 5) open it.
     let err = app
         .state
-        .invitations
-        .google()
+        .google
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap_err();
     assert_eq!(err.http_status, Some(503));
     let err = app
         .state
-        .invitations
-        .google()
+        .google
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap_err();
-    assert_eq!(
-        app.state.invitations.google().breaker().state(),
-        BreakerState::Open
-    );
+    assert_eq!(app.state.google.breaker().state(), BreakerState::Open);
     assert_eq!(err.kind, UpstreamErrorKind::CircuitOpen, "{err}");
     assert!(err.retry_after.is_some());
     let calls_when_opened = app.calls("get").await;
@@ -420,8 +386,7 @@ async fn the_breaker_opens_on_repeated_failures_and_closes_after_a_good_probe() 
 
     let err = app
         .state
-        .invitations
-        .google()
+        .google
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap_err();
@@ -435,13 +400,7 @@ async fn the_breaker_opens_on_repeated_failures_and_closes_after_a_good_probe() 
     // Google recovers; after the open period one probe closes it again.
     app.clear_faults().await;
     eventually("the breaker closes again", || async {
-        match app
-            .state
-            .invitations
-            .google()
-            .get("ada@example.com", &ctx(&app))
-            .await
-        {
+        match app.state.google.get("ada@example.com", &ctx(&app)).await {
             Ok(_) => true,
             Err(err) => {
                 assert_eq!(err.kind, UpstreamErrorKind::CircuitOpen, "{err}");
@@ -450,10 +409,7 @@ async fn the_breaker_opens_on_repeated_failures_and_closes_after_a_good_probe() 
         }
     })
     .await;
-    assert_eq!(
-        app.state.invitations.google().breaker().state(),
-        BreakerState::Closed
-    );
+    assert_eq!(app.state.google.breaker().state(), BreakerState::Closed);
 }
 
 #[tokio::test]
@@ -467,8 +423,7 @@ async fn misconfigured_delegation_is_reported_fast_and_fails_readiness() {
     let started = Instant::now();
     let err = app
         .state
-        .invitations
-        .google()
+        .google
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap_err();
@@ -494,8 +449,7 @@ async fn misconfigured_delegation_is_reported_fast_and_fails_readiness() {
     let token_calls = app.calls("token").await;
     let again = app
         .state
-        .invitations
-        .google()
+        .google
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap_err();
@@ -507,8 +461,7 @@ async fn misconfigured_delegation_is_reported_fast_and_fails_readiness() {
 async fn a_revoked_token_is_replaced_transparently() {
     let app = spawn_app().await;
     app.state
-        .invitations
-        .google()
+        .google
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -516,8 +469,7 @@ async fn a_revoked_token_is_replaced_transparently() {
 
     let invitation = app
         .state
-        .invitations
-        .google()
+        .google
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -535,8 +487,7 @@ async fn the_project_budget_refuses_a_call_whose_slot_would_come_past_its_deadli
     })
     .await;
     app.state
-        .invitations
-        .google()
+        .google
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap();
@@ -544,8 +495,7 @@ async fn the_project_budget_refuses_a_call_whose_slot_would_come_past_its_deadli
     let started = Instant::now();
     let err = app
         .state
-        .invitations
-        .google()
+        .google
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap_err();
@@ -573,12 +523,8 @@ async fn the_bulkhead_holds_back_calls_beyond_its_limit() {
     let slow = {
         let state = app.state.clone();
         tokio::spawn(async move {
-            let ctx = state.invitations.google().context(None);
-            state
-                .invitations
-                .google()
-                .get("ada@example.com", &ctx)
-                .await
+            let ctx = state.google.context(None);
+            state.google.get("ada@example.com", &ctx).await
         })
     };
     // The slow call holds the only place once the emulator has it.
@@ -588,8 +534,7 @@ async fn the_bulkhead_holds_back_calls_beyond_its_limit() {
     let hurried = CallContext::new(None, Duration::from_millis(200));
     let err = app
         .state
-        .invitations
-        .google()
+        .google
         .get("john@example.com", &hurried)
         .await
         .unwrap_err();
@@ -618,8 +563,7 @@ async fn a_token_endpoint_that_hangs_is_given_up_on_at_the_token_timeout() {
     let started = Instant::now();
     let err = app
         .state
-        .invitations
-        .google()
+        .google
         .get("ada@example.com", &ctx(&app))
         .await
         .unwrap_err();

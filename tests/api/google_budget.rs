@@ -75,7 +75,7 @@ async fn a_burst_past_the_quota_reaches_google_at_most_quota_times_and_the_rest_
 #[tokio::test]
 async fn background_calls_keep_to_their_share_and_leave_the_rest_to_interactive_ones() {
     let app = app_with_quota(10).await;
-    let google = app.state.invitations.google();
+    let google = &app.state.google;
     let context = |kind| google.context(Some("budget-test".into())).with_kind(kind);
 
     let mut background = 0;

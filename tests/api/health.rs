@@ -29,12 +29,8 @@ async fn readyz_names_failed_credentials() {
     app.control("tokens/revoke", serde_json::json!({})).await;
     let _ = app
         .state
-        .invitations
-        .google()
-        .get(
-            "ada@example.com",
-            &app.state.invitations.google().context(None),
-        )
+        .google
+        .get("ada@example.com", &app.state.google.context(None))
         .await;
 
     let response = app.get("/readyz").await;

@@ -191,7 +191,7 @@ async fn a_roster_malformed_after_a_thousand_stored_rows_is_400_and_leaves_nothi
 
 /// What a gateway killed mid-upload leaves: a campaign never planned, with some items.
 async fn half_imported(app: &TestApp, clock: &Clock, id: &str) {
-    let store = app.state.invitations.store();
+    let store = &app.state.store;
     store
         .create_campaign(&NewCampaign {
             id: id.into(),

@@ -24,12 +24,8 @@ async fn after_the_cutoff_a_google_call_fails_with_draining_without_reaching_goo
         .stop_upstream_calls_at(tokio::time::Instant::now());
     let err = app
         .state
-        .invitations
-        .google()
-        .get(
-            "grace+hr@example.com",
-            &app.state.invitations.google().context(None),
-        )
+        .google
+        .get("grace+hr@example.com", &app.state.google.context(None))
         .await
         .expect_err("no call after the cutoff");
 

@@ -1,7 +1,7 @@
 //! The store wired in: the send ledger, the daily mail budget and idempotency keys hold across
 //! requests (and, with PostgreSQL, across gateway processes); a store outage refuses mutations.
 
-use crate::helpers::{admin_token, spawn_app};
+use crate::helpers::{admin_token, eventually, spawn_app};
 use serde_json::json;
 
 #[tokio::test]
@@ -46,7 +46,7 @@ async fn with_the_store_down_send_and_cancel_are_refused_with_503_and_checks_go_
     let app = spawn_app().await;
     let token = admin_token();
     // Every connection is gone and none can be made: the store is down.
-    app.state.invitations.store().close().await;
+    app.state.store.close().await;
 
     let send = app
         .post_json(
@@ -84,4 +84,31 @@ async fn with_the_store_down_send_and_cancel_are_refused_with_503_and_checks_go_
     assert_eq!(stats["calls"]["cancel"], 0, "{stats}");
     let ready: serde_json::Value = app.get("/readyz").await.json().await.unwrap();
     assert_eq!(ready["degraded"], json!(["store: failed"]), "{ready}");
+}
+
+#[tokio::test]
+async fn a_store_outage_met_by_tracking_or_campaigns_marks_the_store_failed_at_once() {
+    // Campaigns and tracking reach the store through the gate, which reports every failure to
+    // readiness: `/readyz` learns of the outage from the first call that meets it, not from
+    // the next ping (tracking used to drop the error).
+    for path in ["/v1/events", "/v1/campaigns"] {
+        let app = spawn_app().await;
+        let token = admin_token();
+        eventually("the gateway is ready", || async {
+            let ready: serde_json::Value = app.get("/readyz").await.json().await.unwrap();
+            ready["status"] == "ready"
+        })
+        .await;
+        app.state.store.close().await;
+
+        app.get_as(path, &token)
+            .await
+            .assert_problem(503, "store_unavailable");
+        let ready: serde_json::Value = app.get("/readyz").await.json().await.unwrap();
+        assert_eq!(
+            ready["degraded"],
+            json!(["store: failed"]),
+            "{path}: {ready}"
+        );
+    }
 }

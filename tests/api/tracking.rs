@@ -40,7 +40,7 @@ async fn tracked_app(clock: &Clock, tune: impl FnOnce(&mut Settings)) -> TestApp
 
 /// Waits until a walk finished at the clock's current time.
 pub async fn walk_done(app: &TestApp, clock: &Clock) {
-    let store = app.state.invitations.store().clone();
+    let store = app.state.store.clone();
     let now = clock.now();
     eventually("a walk finishes", || {
         let store = store.clone();
@@ -145,7 +145,7 @@ async fn the_tracker_walks_inside_the_background_share_of_the_google_budget() {
         interactive_lists,
         "the tracker made no call"
     );
-    let store = app.state.invitations.store();
+    let store = &app.state.store;
     assert!(
         store
             .tracked_summary("my_customer")

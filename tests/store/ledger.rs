@@ -67,21 +67,6 @@ store_test! {
 }
 
 store_test! {
-    async fn a_waiter_gets_the_address_when_the_lease_runs_out_or_gives_up_at_its_deadline(db) {
-        let clock = manual_clock();
-        let store = db.store(&clock).await;
-        assert!(store.claim_address("C01", "ada@example.com", "r1", LEASE).await.unwrap().is_claimed());
-        let short = clock.now() + Duration::from_secs(5);
-        let claim = store.wait_for_address("C01", "ada@example.com", "r2", LEASE, short).await.unwrap();
-        assert!(!claim.is_claimed());
-        assert!(clock.now() >= short, "waited on the clock until the deadline");
-        let long = clock.now() + Duration::from_secs(60);
-        let claim = store.wait_for_address("C01", "ada@example.com", "r2", LEASE, long).await.unwrap();
-        assert!(claim.is_claimed(), "{claim:?}");
-    }
-}
-
-store_test! {
     async fn pruning_removes_only_expired_claims(db) {
         let clock = manual_clock();
         let store = db.store(&clock).await;

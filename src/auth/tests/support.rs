@@ -218,8 +218,8 @@ impl Answer {
 
 async fn probe(caller: Authorized<scope::Send>) -> HttpResponse {
     HttpResponse::Ok().json(json!({
-        "iss": caller.issuer,
-        "sub": caller.subject,
+        "iss": caller.id.iss,
+        "sub": caller.id.sub,
         "scopes": caller.scopes.to_string(),
     }))
 }

@@ -15,7 +15,7 @@ async fn a_verified_token_is_kept_and_answers_the_same_caller() {
     assert_eq!(state.auth.token_cache().len(), 1);
     let again = state.auth.verify(&token).await.unwrap();
     assert_eq!(again, first);
-    assert_eq!(again.subject, "hr-system");
+    assert_eq!(again.id.sub, "hr-system");
     assert_eq!(state.auth.token_cache().len(), 1);
 }
 

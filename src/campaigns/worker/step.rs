@@ -2,11 +2,11 @@
 //! campaign's side of the audit trail.
 
 use crate::audit::{AuditLog, AuditRecord};
-use crate::invitations::CallerId;
 use crate::invitations::campaign::Seen;
 use crate::invitations::mutation::{self, Action, Done, MutationObserver};
 use crate::invitations::outcome::{ItemError, ItemErrorCode};
 use crate::invitations::settle::Settled;
+use crate::store::Caller;
 use crate::store::{ItemLease, ItemUpdate};
 use crate::vocabulary::ItemOutcome;
 use chrono::{DateTime, Utc};
@@ -30,7 +30,7 @@ pub(super) enum Step {
 pub(super) struct CampaignAudit<'a> {
     pub(super) audit: &'a AuditLog,
     pub(super) campaign_id: &'a str,
-    pub(super) creator: &'a CallerId,
+    pub(super) creator: &'a Caller,
 }
 
 impl MutationObserver for CampaignAudit<'_> {

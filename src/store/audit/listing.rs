@@ -126,14 +126,11 @@ impl Store {
         }
         let mut events = with_pool!(self, pool => {
             let mut query = sqlx::QueryBuilder::new(format!(
-                "SELECT {EVENT_COLUMNS} FROM audit_events WHERE email IN ("
+                "SELECT {EVENT_COLUMNS} FROM audit_events WHERE email"
             ));
-            let mut list = query.separated(", ");
-            for email in emails {
-                list.push_bind(email);
-            }
+            crate::store::push_in(&mut query, emails);
             // One more than the limit tells whether rows were left out.
-            query.push(") ORDER BY at DESC, id DESC LIMIT ");
+            query.push(" ORDER BY at DESC, id DESC LIMIT ");
             query.push_bind(SEARCH_LIMIT + 1);
             query
                 .build()

@@ -5,7 +5,6 @@ use super::clock::to_millis;
 use super::{Caller, Store, StoreError};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
-use std::fmt;
 
 /// What is about to be done, recorded before Google is called.
 #[derive(Clone, PartialEq, Eq)]
@@ -67,15 +66,11 @@ pub struct UnsettledIntent {
 /// The outcome an intent has while nothing says how it ended: the answer was cut off.
 pub const UNKNOWN_OUTCOME: &str = "unknown";
 
-impl fmt::Debug for AuditIntent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuditIntent")
-            .field("request_id", &self.request_id)
-            .field("action", &self.action)
-            .field("campaign_id", &self.campaign_id)
-            .finish_non_exhaustive()
-    }
-}
+debug_fields!(AuditIntent {
+    request_id,
+    action,
+    campaign_id
+});
 
 /// The id of an audit row, to complete it with [`Store::record_outcome`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -108,18 +103,14 @@ pub struct AuditEvent {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
-impl fmt::Debug for AuditEvent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuditEvent")
-            .field("id", &self.id)
-            .field("at", &self.at)
-            .field("request_id", &self.request_id)
-            .field("action", &self.action)
-            .field("outcome", &self.outcome)
-            .field("google_status", &self.google_status)
-            .finish_non_exhaustive()
-    }
-}
+debug_fields!(AuditEvent {
+    id,
+    at,
+    request_id,
+    action,
+    outcome,
+    google_status
+});
 
 /// Which rows [`Store::list_audit`] answers; every field narrows, None means any.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -6,11 +6,10 @@ use super::count;
 use super::items::KnownInvitation;
 use super::named;
 use crate::store::clock::{duration_millis, from_millis, to_millis};
-use crate::store::{Backend, Store, StoreError};
+use crate::store::{RowLock, Store, StoreError};
 use crate::vocabulary::{InvitationState, ItemErrorCode, ItemOutcome};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
-use std::fmt;
 use std::time::Duration;
 
 /// An item claimed by this replica until its lease runs out.
@@ -38,17 +37,13 @@ pub struct ItemLease {
     token: String,
 }
 
-impl fmt::Debug for ItemLease {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ItemLease")
-            .field("id", &self.id)
-            .field("campaign_id", &self.campaign_id)
-            .field("outcome", &self.outcome)
-            .field("mails", &self.mails)
-            .field("mailing", &self.mailing)
-            .finish_non_exhaustive()
-    }
-}
+debug_fields!(ItemLease {
+    id,
+    campaign_id,
+    outcome,
+    mails,
+    mailing
+});
 
 /// What became of a claimed item.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,14 +130,11 @@ impl Store {
                  claims = claims + 1 WHERE id IN ({pick}) RETURNING {LEASE_COLUMNS}"
             )
         };
-        let sql = match &self.backend {
-            // One writer at a time (`begin` is BEGIN IMMEDIATE): the pick and the update see no
-            // other claimer between.
-            Backend::Sqlite(_) => update(pick),
-            // Rows another claimer is taking are skipped, not waited for; a row it took in the
-            // meantime is re-checked against the WHERE and left out.
-            Backend::Postgres(_) => update(&format!("{pick} FOR UPDATE SKIP LOCKED")),
-        };
+        // On PostgreSQL rows another claimer is taking are skipped, not waited for; a row it
+        // took in the meantime is re-checked against the WHERE and left out. On SQLite one
+        // writer at a time (`begin` is BEGIN IMMEDIATE): the pick and the update see no other
+        // claimer between.
+        let sql = update(&format!("{pick}{}", self.lock_suffix(RowLock::SkipLocked)));
         let mut tx = self.begin().await?;
         let mut leases = with_tx!(tx, conn => async {
             let rows = sqlx::query(&sql)

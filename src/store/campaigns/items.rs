@@ -45,14 +45,7 @@ pub struct RosterRow {
     pub values: Vec<String>,
 }
 
-impl fmt::Debug for NewItem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NewItem")
-            .field("skipped", &self.skipped)
-            .field("known", &self.known)
-            .finish_non_exhaustive()
-    }
-}
+debug_fields!(NewItem { skipped, known });
 
 impl fmt::Debug for RosterRow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -89,15 +82,7 @@ pub struct ItemRecord {
     pub roster: Option<RosterRow>,
 }
 
-impl fmt::Debug for ItemRecord {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ItemRecord")
-            .field("id", &self.id)
-            .field("outcome", &self.outcome)
-            .field("mails", &self.mails)
-            .finish_non_exhaustive()
-    }
-}
+debug_fields!(ItemRecord { id, outcome, mails });
 
 /// A page of items, in the order they were added.
 #[derive(Debug, Clone, PartialEq, Eq)]

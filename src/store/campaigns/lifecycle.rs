@@ -160,12 +160,8 @@ impl Store {
             query.push_bind(to.is_final().then_some(now));
             query.push(" WHERE id = ");
             query.push_bind(id);
-            query.push(" AND state IN (");
-            let mut list = query.separated(", ");
-            for state in &from {
-                list.push_bind(*state);
-            }
-            query.push(")");
+            query.push(" AND state");
+            crate::store::push_in(&mut query, from.iter().copied());
             query.build().execute(pool).await.map(|r| r.rows_affected() == 1)
         })?;
         Ok(moved)

@@ -16,7 +16,6 @@
 use super::events::OutboxEvent;
 use crate::vocabulary::InvitationState;
 use chrono::{DateTime, Utc};
-use std::fmt;
 use std::time::Duration;
 
 mod reads;
@@ -82,14 +81,10 @@ pub struct Observed {
     pub update_time: Option<DateTime<Utc>>,
 }
 
-impl fmt::Debug for Observed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Observed")
-            .field("state", &self.state)
-            .field("mails_sent_count", &self.mails_sent_count)
-            .finish_non_exhaustive()
-    }
-}
+debug_fields!(Observed {
+    state,
+    mails_sent_count
+});
 
 /// One recorded change.
 #[derive(Clone, PartialEq, Eq)]
@@ -108,15 +103,7 @@ pub struct TrackedChange {
     pub update_time: Option<DateTime<Utc>>,
 }
 
-impl fmt::Debug for TrackedChange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TrackedChange")
-            .field("kind", &self.kind)
-            .field("state", &self.state)
-            .field("at", &self.at)
-            .finish_non_exhaustive()
-    }
-}
+debug_fields!(TrackedChange { kind, state, at });
 
 /// The latest tracked state of one person.
 #[derive(Clone, PartialEq, Eq)]
@@ -135,15 +122,11 @@ pub struct TrackedPerson {
     pub missing_since: Option<DateTime<Utc>>,
 }
 
-impl fmt::Debug for TrackedPerson {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TrackedPerson")
-            .field("state", &self.state)
-            .field("changed_at", &self.changed_at)
-            .field("listed", &self.listed)
-            .finish_non_exhaustive()
-    }
-}
+debug_fields!(TrackedPerson {
+    state,
+    changed_at,
+    listed
+});
 
 /// A change the gateway made itself (its own send or cancel), recorded with its event in the
 /// transaction that records the mail's audit outcome.
@@ -163,14 +146,10 @@ pub struct GatewayChange {
     pub event: OutboxEvent,
 }
 
-impl fmt::Debug for GatewayChange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GatewayChange")
-            .field("kind", &self.kind)
-            .field("mails_sent_count", &self.mails_sent_count)
-            .finish_non_exhaustive()
-    }
-}
+debug_fields!(GatewayChange {
+    kind,
+    mails_sent_count
+});
 
 /// Counts per state of the people the last finished walk listed.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -143,12 +143,9 @@ impl Store {
                 "SELECT email, change, at FROM tracked_changes WHERE customer = ",
             );
             query.push_bind(customer);
-            query.push(" AND email IN (");
-            let mut list = query.separated(", ");
-            for email in emails {
-                list.push_bind(email);
-            }
-            query.push(") ORDER BY id");
+            query.push(" AND email");
+            crate::store::push_in(&mut query, emails);
+            query.push(" ORDER BY id");
             query.build().fetch_all(pool).await.and_then(|rows| rows.iter().map(|row| {
                 Ok::<_, sqlx::Error>((
                     row.try_get::<String, _>("email")?,
@@ -181,12 +178,9 @@ impl Store {
                  FROM tracked_people WHERE customer = ",
             );
             query.push_bind(customer);
-            query.push(" AND email IN (");
-            let mut list = query.separated(", ");
-            for email in emails {
-                list.push_bind(email);
-            }
-            query.push(") ORDER BY email");
+            query.push(" AND email");
+            crate::store::push_in(&mut query, emails);
+            query.push(" ORDER BY email");
             query.build().fetch_all(pool).await.and_then(|rows| rows.iter().map(|row| {
                 Ok::<_, sqlx::Error>(TrackedPerson {
                     email: row.try_get("email")?,

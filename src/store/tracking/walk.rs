@@ -6,7 +6,7 @@ use super::{
     transitions,
 };
 use crate::store::clock::{duration_millis, from_millis, to_millis};
-use crate::store::{OutboxEvent, Store, StoreError, StoreTx, TxInner};
+use crate::store::{OutboxEvent, RowLock, Store, StoreError, StoreTx};
 use crate::vocabulary::InvitationState;
 use sqlx::Row;
 use std::collections::HashMap;
@@ -19,13 +19,10 @@ macro_rules! lock_people {
             "SELECT email, state, mails_sent_count FROM tracked_people WHERE customer = ",
         );
         query.push_bind($customer);
-        query.push(" AND email IN (");
-        let mut list = query.separated(", ");
-        for email in $emails {
-            list.push_bind(email);
-        }
+        query.push(" AND email");
+        $crate::store::push_in(&mut query, $emails);
         // In email order: two transactions locking overlapping pages cannot deadlock.
-        query.push(") ORDER BY email");
+        query.push(" ORDER BY email");
         query.push($lock);
         query.build().fetch_all($conn).await.and_then(|rows| {
             rows.iter()
@@ -138,13 +135,6 @@ macro_rules! start_walk {
     }};
 }
 
-fn for_update(tx: &StoreTx) -> &'static str {
-    match tx.inner {
-        TxInner::Sqlite(_) => "",
-        TxInner::Postgres(_) => " FOR UPDATE",
-    }
-}
-
 impl Store {
     /// Takes (or renews) the tracker lease of `customer` for `holder` during `lease`, and
     /// answers the walk to continue: the one in progress (resumed at its page token while that
@@ -253,7 +243,7 @@ impl Store {
         let until = now.saturating_add(duration_millis(page.lease));
         let people = i64::try_from(page.people.len()).unwrap_or(i64::MAX);
         let mut tx = self.begin().await?;
-        let lock = for_update(&tx);
+        let lock = self.lock_suffix(RowLock::Wait);
         let recorded = with_tx!(tx, conn => async {
             // First: fences the page and locks the walk's row until commit.
             let fenced = sqlx::query(
@@ -345,7 +335,7 @@ impl Store {
         change: &GatewayChange,
     ) -> Result<bool, StoreError> {
         let now = to_millis(change.event.at);
-        let lock = for_update(tx);
+        let lock = self.lock_suffix(RowLock::Wait);
         let state = match change.kind {
             ChangeKind::Cancelled => InvitationState::NotYetSent,
             _ => InvitationState::Invited,
