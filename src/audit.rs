@@ -13,6 +13,10 @@
 //! few seconds with a real write, a `resumed` record saying how many records it missed; only a
 //! write that succeeds lets mutations through again.
 
+mod trail;
+
+pub use trail::AuditTrail;
+
 use crate::auth::Caller;
 use crate::config::AuditSettings;
 use crate::invitations::mutation::{Action, Done};

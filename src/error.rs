@@ -321,6 +321,22 @@ impl From<crate::invitations::batch::BatchError> for ApiError {
 
 /// The audit trail cannot be written: nothing is changed; the caller comes back when the
 /// sink retries.
+/// A send or cancel refused as a whole: the audit trail's own `503` beside the idempotency
+/// flow's answers.
+impl From<crate::invitations::idempotency::MutationRefused> for ApiError {
+    fn from(refused: crate::invitations::idempotency::MutationRefused) -> Self {
+        use crate::invitations::idempotency::MutationRefused;
+        match refused {
+            MutationRefused::AuditUnavailable => ApiError::new(
+                ErrorCode::AuditUnavailable,
+                ErrorCode::AuditUnavailable.example_detail(),
+            )
+            .with_retry_after(crate::audit::RETRY_AFTER_FAILURE.as_secs()),
+            MutationRefused::Idempotency(error) => error.into(),
+        }
+    }
+}
+
 impl From<crate::audit::AuditError> for ApiError {
     fn from(err: crate::audit::AuditError) -> Self {
         ApiError::new(

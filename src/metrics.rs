@@ -73,6 +73,9 @@ pub const CAMPAIGN_ITEMS: &str = "gateway_campaign_items_total";
 /// Gauge: pending items due now (the campaign workers' backlog): of running campaigns, and of
 /// scheduled or waiting ones past their start or `resumesAt`; not of paused ones.
 pub const CAMPAIGN_BACKLOG: &str = "gateway_campaign_backlog";
+/// Counter: whole passes the campaign worker finished (each looked at every due campaign and
+/// worked one batch of each): a pass begun after a change has seen it.
+pub const CAMPAIGN_WORKER_PASSES: &str = "gateway_campaign_worker_passes_total";
 
 /// Counter: store calls that failed, each counted once (at the store's gate). Label: `kind`
 /// (`unavailable`: the store could not answer, readiness marks it failed; `refused_value`: the
@@ -236,6 +239,10 @@ fn describe() {
         CAMPAIGN_BACKLOG,
         "Pending items of every active campaign (the workers' backlog)"
     );
+    describe_counter!(
+        CAMPAIGN_WORKER_PASSES,
+        "Whole passes the campaign worker finished over every due campaign"
+    );
 }
 
 /// Starts the counters of rare events at zero, so they are scraped (and alerts on their rate
@@ -258,6 +265,7 @@ fn register_zeros() {
     }
     counter!(GOOGLE_BACKOFFS).increment(0);
     gauge!(CAMPAIGN_BACKLOG).set(0.0);
+    counter!(CAMPAIGN_WORKER_PASSES).increment(0);
     counter!(AUDIT_WRITE_FAILURES).increment(0);
     for kind in ["unavailable", "refused_value"] {
         counter!(STORE_FAILURES, "kind" => kind).increment(0);

@@ -6,6 +6,10 @@
 //!   `emulator`, `startup`, `state` or `middleware`;
 //! - two top-level modules import each other, directly or through others (an import circle);
 //! - a handler in `src/routes/` names `google` or `store` (handlers call the domain only);
+//! - a file of the domain (`src/invitations/`) names a campaign type or table (campaign rules
+//!   live in `campaigns`, which hands the domain's one safe send a guard of its own);
+//! - the audit observer of send and cancel items is implemented other than once, or in a
+//!   handler (requests and campaigns share one, so the send path never climbs back up);
 //! - `src/invitations/` re-exports a store type (`pub use crate::store...`), or `Invitations`
 //!   offers a `fn store(` or `fn google(` escape hatch;
 //! - a file of `src/campaigns/` or `src/tracking/` names the store other than through the gate:
@@ -41,6 +45,15 @@ const WEB_AND_ENTRY_POINTS: &[&str] = &[
 
 /// What handlers must never reach: they call the domain.
 const BEHIND_THE_DOMAIN: &[&str] = &["google", "store", "GoogleClient", "CallContext", "Store"];
+
+/// What the domain must never name: campaigns are a layer above it.
+const CAMPAIGN_WORDS: &[&str] = &[
+    "CampaignState",
+    "ItemLease",
+    "CampaignRecord",
+    "campaign_items",
+    "campaigns",
+];
 
 /// One source file's production code: comments and `#[cfg(test)]` items removed.
 struct Source {
@@ -96,15 +109,45 @@ fn top_level_modules_import_each_other_in_one_direction() {
 
 #[test]
 fn handlers_never_name_google_or_the_store() {
-    let mut violations = Vec::new();
-    for source in sources().iter().filter(|s| s.module == "routes") {
-        for word in BEHIND_THE_DOMAIN {
-            if contains_word(&source.code, word) {
-                violations.push(format!("{} names `{word}`", source.path.display()));
-            }
-        }
+    let violations = named_in("routes", BEHIND_THE_DOMAIN);
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+}
+
+#[test]
+fn the_domain_names_no_campaign_type() {
+    let mut violations = named_in("invitations", CAMPAIGN_WORDS);
+    let campaign_file = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/invitations/campaign.rs");
+    if campaign_file.exists() {
+        violations.push("src/invitations/campaign.rs exists".to_owned());
     }
     assert!(violations.is_empty(), "{}", violations.join("\n"));
+}
+
+#[test]
+fn one_audit_observer_serves_requests_and_campaigns_outside_the_handlers() {
+    let sources = sources();
+    let observers: Vec<String> = sources
+        .iter()
+        .flat_map(|source| {
+            let found = implementations(&source.code, "MutationObserver");
+            std::iter::repeat_n(source.path.display().to_string(), found)
+        })
+        .collect();
+    assert_eq!(
+        observers.len(),
+        1,
+        "`MutationObserver` must be implemented exactly once (the audit trail), found in: {observers:?}"
+    );
+    for source in sources.iter().filter(|s| s.module == "routes") {
+        for name in ["MutationObserver", "SendGuard"] {
+            assert_eq!(
+                implementations(&source.code, name),
+                0,
+                "{} implements `{name}`: a handler parses, calls the domain and renders",
+                source.path.display()
+            );
+        }
+    }
 }
 
 #[test]
@@ -261,6 +304,13 @@ fn the_checker_finds_a_circle_and_a_forbidden_word() {
         BTreeSet::from(["a".to_owned(), "c".to_owned()])
     );
     assert!(!strip("#[cfg(test)]\nmod tests { use crate::routes; }\n").contains("routes"));
+    let observers = "impl MutationObserver for A {}\nimpl<'a> MutationObserver for B<'a> {}\n\
+        fn f(o: &dyn MutationObserver) {}\nimpl X for MutationObserver {}";
+    assert_eq!(implementations(observers, "MutationObserver"), 2);
+    assert!(contains_word(
+        "use crate::store::{CampaignState, X};",
+        "CampaignState"
+    ));
     // The store rules on made-up code: a hatch inside the impl is found, one outside is not.
     let code = "impl Invitations { fn a() { if x { } } pub fn store(&self) {} }\nfn store() {}";
     let blocks = impl_blocks(code, "Invitations");
@@ -482,6 +532,30 @@ fn first_word(text: &str) -> String {
     text.chars()
         .take_while(|c| c.is_alphanumeric() || *c == '_')
         .collect()
+}
+
+/// Where the production code of top-level `module` names one of `words`, one line each.
+fn named_in(module: &str, words: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    for source in sources().iter().filter(|s| s.module == module) {
+        for word in words {
+            if contains_word(&source.code, word) {
+                found.push(format!("{} names `{word}`", source.path.display()));
+            }
+        }
+    }
+    found
+}
+
+/// How many `impl ... {name} for` blocks `code` holds.
+fn implementations(code: &str, name: &str) -> usize {
+    let pattern = format!("{name} for ");
+    code.match_indices(&pattern)
+        .filter(|(at, _)| {
+            let line = code[..*at].rsplit('\n').next().unwrap_or_default();
+            line.trim_start().starts_with("impl")
+        })
+        .count()
 }
 
 fn contains_word(code: &str, word: &str) -> bool {

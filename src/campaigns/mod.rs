@@ -3,7 +3,7 @@
 //! A campaign is created with its source (Google's list in some states, a list of addresses,
 //! or an uploaded roster); its people become items in the store. Every replica runs a
 //! [`worker`] that claims due items with a lease and mails each through the same safe send as
-//! a request's ([`Invitations::send_for_campaign`]), so a campaign survives restarts and the
+//! a request's ([`Invitations::send_item`]), so a campaign survives restarts and the
 //! loss of a replica, and nobody gets a mail twice. Knows nothing of actix-web.
 
 pub mod keyed;

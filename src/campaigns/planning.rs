@@ -50,7 +50,7 @@ pub(crate) fn item(invitations: &Invitations, raw: &str) -> NewItem {
         }
         Ok(email) => NewItem {
             skipped: invitations
-                .admit_for_campaign(&email)
+                .admit_address(&email)
                 .err()
                 .map(|_| "domain_not_allowed".into()),
             email: email.to_string(),
@@ -423,7 +423,14 @@ pub(crate) async fn walk_states(
     loop {
         let page = campaigns
             .invitations
-            .list_for_campaign(&record.id, states, token, calls)
+            .list_in_background(
+                crate::invitations::background::Background {
+                    id: &record.id,
+                    calls,
+                },
+                states,
+                token,
+            )
             .await?;
         let items: Vec<NewItem> = page
             .invitations

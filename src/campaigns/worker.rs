@@ -3,8 +3,9 @@
 //! with bounded concurrency. Pause, resume and cancel are rows in the store that it re-reads
 //! before claiming and before each Google call.
 
+use crate::audit::AuditTrail;
 use crate::campaigns::{Campaigns, SWEEP_ROUNDS, planning};
-use crate::invitations::campaign::{CampaignSend, DryRunVerdict};
+use crate::invitations::background::{Background, DryRunVerdict, ItemMail, ItemSend};
 use crate::invitations::email::Email;
 use crate::invitations::outcome::{InvitationState, ItemError, ItemErrorCode, Outcome};
 use crate::store::{Caller, CampaignRecord, CampaignState, ItemLease, ItemUpdate, StoreError};
@@ -25,7 +26,7 @@ const BUSY_ATTEMPTS: u32 = 10;
 
 mod step;
 
-use step::{CampaignAudit, Step, complete, failed, record_settled, seen_of, store_wait_from};
+use step::{Step, StillOurs, Stop, complete, failed, seen_of, store_wait_from};
 
 impl Campaigns {
     /// Works on due campaigns until `stop` turns true; the items in flight then finish (or
@@ -45,7 +46,7 @@ impl Campaigns {
                 // Outcomes nobody could record (a process cut off, a store that could not
                 // write) are settled by reading Google again.
                 for settled in self.invitations.settle_abandoned().await {
-                    record_settled(&self.audit, &settled);
+                    self.audit.record_settled_by_worker(&settled);
                 }
             }
             sweep_in -= 1;
@@ -57,6 +58,7 @@ impl Campaigns {
                 }
             };
             self.passes.send_modify(|n| *n += 1);
+            metrics::counter!(crate::metrics::CAMPAIGN_WORKER_PASSES).increment(1);
             if backlog_at.elapsed() >= self.poll || !worked {
                 backlog_at = tokio::time::Instant::now();
                 if let Ok(pending) = self.gate.call(|s| s.campaign_backlog()).await {
@@ -276,7 +278,7 @@ impl Campaigns {
                 // An earlier holder stopped after it may have mailed: Google says first.
                 match self
                     .invitations
-                    .read_for_campaign(&record.id, email, calls)
+                    .read_in_background(work(record, calls), email)
                     .await
                 {
                     Ok(seen) => {
@@ -284,10 +286,10 @@ impl Campaigns {
                         // against what Google shows now.
                         for settled in self
                             .invitations
-                            .settle_for_campaign(email, seen.as_ref(), &record.id)
+                            .settle_seen(email, seen.as_ref(), &record.id)
                             .await
                         {
-                            record_settled(&self.audit, &settled);
+                            self.audit.record_settled_by_worker(&settled);
                         }
                         if seen
                             .as_ref()
@@ -307,25 +309,14 @@ impl Campaigns {
         } else {
             seen_of(item)
         };
-        let sent = self
-            .invitations
-            .send_for_campaign(
-                item,
-                creator,
-                email,
-                record.resend,
-                seen.as_ref(),
-                &self.audit_for(record, creator),
-                calls,
-            )
-            .await;
-        match sent {
-            CampaignSend::Stopped => Step::Release {
-                due: self.now(),
-                error: None,
-                hold: false,
-            },
-            CampaignSend::Done { outcome, error } => match outcome {
+        let mail = ItemMail {
+            email,
+            resend: record.resend,
+            seen: seen.as_ref(),
+        };
+        match self.send(record, creator, item, mail, calls).await {
+            ItemSend::Refused(stop) => self.stopped(item, stop),
+            ItemSend::Done { outcome, error } => match outcome {
                 Outcome::Sent | Outcome::Resent => Step::Complete(ItemUpdate {
                     mailed: true,
                     due_at: self.next_reminder(record, 0),
@@ -360,7 +351,7 @@ impl Campaigns {
         // Never remind someone who accepted or declined: read first, always.
         let seen = match self
             .invitations
-            .read_for_campaign(&record.id, email, calls)
+            .read_in_background(work(record, calls), email)
             .await
         {
             Ok(seen) => seen,
@@ -374,41 +365,30 @@ impl Campaigns {
                 keep(true, self.next_reminder(record, item.reminders + 1))
             }
             Some(InvitationState::Invited) => {
-                match self
-                    .invitations
-                    .send_for_campaign(
-                        item,
-                        creator,
-                        email,
-                        true,
-                        seen.as_ref(),
-                        &self.audit_for(record, creator),
-                        calls,
-                    )
-                    .await
-                {
-                    CampaignSend::Stopped => Step::Release {
-                        due: self.now(),
-                        error: None,
-                        hold: false,
-                    },
-                    CampaignSend::Done {
+                let mail = ItemMail {
+                    email,
+                    resend: true,
+                    seen: seen.as_ref(),
+                };
+                match self.send(record, creator, item, mail, calls).await {
+                    ItemSend::Refused(stop) => self.stopped(item, stop),
+                    ItemSend::Done {
                         outcome: Outcome::Sent | Outcome::Resent,
                         ..
                     } => keep(true, self.next_reminder(record, item.reminders + 1)),
-                    CampaignSend::Done {
+                    ItemSend::Done {
                         outcome: Outcome::AlreadyAccepted,
                         ..
                     } => complete(ItemOutcome::Accepted),
-                    CampaignSend::Done {
+                    ItemSend::Done {
                         outcome: Outcome::Failed,
                         error: Some(error),
                     } => self.on_error(item, &error),
-                    CampaignSend::Done {
+                    ItemSend::Done {
                         outcome: Outcome::Unknown,
                         error,
                     } => self.unknown(item, error),
-                    CampaignSend::Done { .. } => keep(false, None),
+                    ItemSend::Done { .. } => keep(false, None),
                 }
             }
             // Withdrawn meanwhile (or gone): no more reminders.
@@ -426,7 +406,7 @@ impl Campaigns {
         let seen = (item.attempts == 0).then(|| seen_of(item)).flatten();
         match self
             .invitations
-            .classify_for_campaign(&record.id, email, record.resend, seen.as_ref(), calls)
+            .dry_run_verdict(work(record, calls), email, record.resend, seen.as_ref())
             .await
         {
             Ok(DryRunVerdict::WouldSend) => complete(ItemOutcome::WouldSend),
@@ -437,16 +417,37 @@ impl Campaigns {
         }
     }
 
-    /// The audit trail of `record`'s mails, made by `creator`.
-    fn audit_for<'a>(
-        &'a self,
-        record: &'a CampaignRecord,
-        creator: &'a Caller,
-    ) -> CampaignAudit<'a> {
-        CampaignAudit {
-            audit: &self.audit,
-            campaign_id: &record.id,
-            creator,
+    /// Mails `item` through the domain's one safe send, with the campaign's check before the
+    /// call and its audit trail, made by `creator`.
+    async fn send(
+        &self,
+        record: &CampaignRecord,
+        creator: &Caller,
+        item: &ItemLease,
+        mail: ItemMail<'_>,
+        calls: &Arc<AtomicU64>,
+    ) -> ItemSend<Stop> {
+        let guard = StillOurs {
+            gate: &self.gate,
+            lease: item,
+        };
+        let sinks = (&*self.audit, self.invitations.emails());
+        let audit = AuditTrail::campaign(sinks, &record.id, creator);
+        self.invitations
+            .send_item(work(record, calls), creator, mail, &guard, &audit)
+            .await
+    }
+
+    /// A mail the campaign's check refused: paused, cancelled or no longer ours, the item
+    /// goes back untouched; the store unable to say is a wait like any outage.
+    fn stopped(&self, item: &ItemLease, stop: Stop) -> Step {
+        match stop {
+            Stop::NotRunning | Stop::LeaseLost => Step::Release {
+                due: self.now(),
+                error: None,
+                hold: false,
+            },
+            Stop::StoreDown(error) => self.on_error(item, &error),
         }
     }
 
@@ -548,5 +549,13 @@ fn item_outcome(outcome: Outcome) -> ItemOutcome {
         Outcome::Cancelled | Outcome::NotInvited | Outcome::Failed | Outcome::Unknown => {
             ItemOutcome::Failed
         }
+    }
+}
+
+/// The background work of `record`: its id and the counter of its Google calls.
+fn work<'a>(record: &'a CampaignRecord, calls: &'a Arc<AtomicU64>) -> Background<'a> {
+    Background {
+        id: &record.id,
+        calls,
     }
 }

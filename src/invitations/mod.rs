@@ -2,9 +2,9 @@
 //! actix-web; the handlers in `routes` call it and serialise what it returns.
 
 pub mod audit;
+pub mod background;
 pub mod batch;
 pub mod budget;
-pub mod campaign;
 pub mod csv;
 pub mod denials;
 pub mod durable;
@@ -27,7 +27,6 @@ use durable::{Durable, StoreUnavailable};
 use eligibility::EligibilityCache;
 use email::{DomainPolicy, Email};
 use futures_util::{Stream, StreamExt};
-use idempotency::{Answer, IdempotencyError, IdempotencyScope};
 use listing::{ExportFormat, InvitationPage, ListQuery, Summary};
 use moka::future::Cache;
 use mutation::{Action, Done, MailBudget, MutationObserver, Trail};
@@ -152,70 +151,6 @@ impl Invitations {
         self.durable.gate().watch().await;
     }
 
-    /// Runs `work` (a send or cancel of a batch of `batch_len` addresses) once per
-    /// Idempotency-Key across every replica; later and concurrent requests with the key get
-    /// its answer.
-    pub async fn run_once<F>(
-        &self,
-        scope: &IdempotencyScope,
-        batch_len: usize,
-        work: F,
-    ) -> Result<Answer, IdempotencyError>
-    where
-        F: Future<Output = Result<MutationResponse, StoreUnavailable>>,
-    {
-        // As long as the batch can take: its rounds of `concurrency` items, each its budget.
-        let rounds = u32::try_from(batch_len.div_ceil(self.concurrency)).unwrap_or(u32::MAX);
-        let lease = self.item_budget.saturating_mul(rounds.max(1));
-        let work = async { work.await.map_err(IdempotencyError::from) };
-        idempotency::run_once(&self.durable, self.idempotency_ttl, lease, scope, 200, work).await
-    }
-
-    /// Runs `work`, which only writes to the store (a campaign made of a send's addresses), once
-    /// per Idempotency-Key across every replica: later and concurrent requests with the key get
-    /// its answer, stored with `status`. An error of `work` must mean that it left nothing
-    /// behind: the key is then forgotten (a retry executes) and the error answered as it is.
-    pub async fn run_once_stored<F, T, E>(
-        &self,
-        scope: &IdempotencyScope,
-        status: u16,
-        work: F,
-    ) -> Result<Answer, E>
-    where
-        F: Future<Output = Result<T, E>>,
-        T: serde::Serialize,
-        E: From<IdempotencyError>,
-    {
-        // A few store round trips: one item's budget is ample.
-        self.run_once_stored_within(scope, status, self.item_budget, work)
-            .await
-    }
-
-    /// As [`Invitations::run_once_stored`], for `work` that may take up to `lease` (a
-    /// campaign whose roster is stored as it arrives).
-    pub async fn run_once_stored_within<F, T, E>(
-        &self,
-        scope: &IdempotencyScope,
-        status: u16,
-        lease: Duration,
-        work: F,
-    ) -> Result<Answer, E>
-    where
-        F: Future<Output = Result<T, E>>,
-        T: serde::Serialize,
-        E: From<IdempotencyError>,
-    {
-        idempotency::run_once(
-            &self.durable,
-            self.idempotency_ttl,
-            lease,
-            scope,
-            status,
-            work,
-        )
-        .await
-    }
-
     /// The state of the circuit breaker in front of Google (for the metrics scrape).
     pub fn breaker_state(&self) -> BreakerState {
         self.google.breaker().state()
@@ -281,34 +216,54 @@ impl Invitations {
         .await
     }
 
-    /// isInvitableUser for every address, through the cache.
-    pub async fn check(&self, batch: &EmailBatch, request_id: &str) -> Vec<EligibilityResult> {
+    /// As [`Invitations::fan_out`], for `work` on each admitted address; an entry that may not
+    /// reach Google is `refused(what the caller sent, trimmed, why)`.
+    async fn fan_out_admitted<'a, T, F, Fut>(
+        &self,
+        batch: &'a EmailBatch,
+        request_id: &str,
+        refused: fn(&str, ItemError) -> T,
+        work: F,
+    ) -> Vec<T>
+    where
+        F: Fn(&'a Email, CallContext) -> Fut,
+        Fut: Future<Output = T>,
+    {
+        let work = &work;
         self.fan_out(batch, request_id, |entry, ctx| async move {
-            let email = match self.admit(entry) {
-                Ok(email) => email,
-                Err(error) => return eligibility_error(entry.raw().trim(), error),
-            };
-            match self.eligibility.check(&self.google, email, &ctx).await {
-                Ok(answer) => EligibilityResult {
-                    email: email.to_string(),
-                    eligible: Some(answer.checked.eligible),
-                    checked_at: Some(answer.checked.checked_at),
-                    cached: Some(answer.cached),
-                    error: None,
-                },
-                Err(err) => eligibility_error(email.as_str(), ItemError::from_upstream(&err)),
+            match self.admit(entry) {
+                Ok(email) => work(email, ctx).await,
+                Err(error) => refused(entry.raw().trim(), error),
             }
         })
         .await
     }
 
+    /// isInvitableUser for every address, through the cache.
+    pub async fn check(&self, batch: &EmailBatch, request_id: &str) -> Vec<EligibilityResult> {
+        self.fan_out_admitted(
+            batch,
+            request_id,
+            eligibility_error,
+            |email, ctx| async move {
+                match self.eligibility.check(&self.google, email, &ctx).await {
+                    Ok(answer) => EligibilityResult {
+                        email: email.to_string(),
+                        eligible: Some(answer.checked.eligible),
+                        checked_at: Some(answer.checked.checked_at),
+                        cached: Some(answer.cached),
+                        error: None,
+                    },
+                    Err(err) => eligibility_error(email.as_str(), ItemError::from_upstream(&err)),
+                }
+            },
+        )
+        .await
+    }
+
     /// The invitation of every address; `not_found` is a per-item error.
     pub async fn lookup(&self, batch: &EmailBatch, request_id: &str) -> Vec<LookupResult> {
-        self.fan_out(batch, request_id, |entry, ctx| async move {
-            let email = match self.admit(entry) {
-                Ok(email) => email,
-                Err(error) => return lookup_error(entry.raw().trim(), error),
-            };
+        self.fan_out_admitted(batch, request_id, lookup_error, |email, ctx| async move {
             match self.google.get(email.as_str(), &ctx).await {
                 Ok(invitation) => LookupResult {
                     email: email.to_string(),
@@ -328,6 +283,33 @@ impl Invitations {
         .await
     }
 
+    /// `caller`'s daily mail budget, for today's sends (UTC).
+    fn mail_budget<'a>(&'a self, caller: &'a Caller) -> MailBudget<'a> {
+        MailBudget {
+            durable: &self.durable,
+            caller,
+            day: self.durable.today(),
+        }
+    }
+
+    /// The audit trails of the items of request `request_id` of `caller` (or of background
+    /// work `context`), with the caller's side `observer`.
+    fn trail<'a>(
+        &'a self,
+        observer: &'a dyn MutationObserver,
+        caller: &'a Caller,
+        request_id: &'a str,
+        context: Option<&'a str>,
+    ) -> Trail<'a> {
+        Trail {
+            observer,
+            durable: &self.durable,
+            caller,
+            request_id,
+            context,
+        }
+    }
+
     /// Sends invitations safely, each mail charged to `caller`'s daily budget; every item is
     /// reported to `observer` as it completes. `Err` when the store is down and nothing was
     /// done.
@@ -339,36 +321,28 @@ impl Invitations {
         observer: &dyn MutationObserver,
         request_id: &str,
     ) -> Result<MutationResponse, StoreUnavailable> {
-        let budget = MailBudget {
-            durable: &self.durable,
-            caller,
-            day: self.durable.today(),
-        };
-        let budget = &budget;
-        let trail = &Trail {
-            observer,
-            durable: &self.durable,
-            caller,
-            request_id,
-            campaign: None,
-        };
+        let budget = &self.mail_budget(caller);
+        let trail = &self.trail(observer, caller, request_id, None);
         self.mutate(
             (Action::Send, caller),
             batch,
             observer,
             request_id,
             async |email, ctx| {
-                mutation::send_one(
+                let sent = mutation::send_one(
                     &self.google,
                     &self.eligibility,
-                    email,
-                    resend,
-                    None,
+                    (email, resend, None),
                     budget,
                     trail,
+                    &mutation::Unguarded,
                     &ctx,
                 )
-                .await
+                .await;
+                match sent {
+                    Ok(done) => done,
+                    Err(never) => match never {},
+                }
             },
         )
         .await
@@ -383,13 +357,7 @@ impl Invitations {
         observer: &dyn MutationObserver,
         request_id: &str,
     ) -> Result<MutationResponse, StoreUnavailable> {
-        let trail = &Trail {
-            observer,
-            durable: &self.durable,
-            caller,
-            request_id,
-            campaign: None,
-        };
+        let trail = &self.trail(observer, caller, request_id, None);
         self.mutate(
             (Action::Cancel, caller),
             batch,

@@ -28,6 +28,27 @@ pub trait MutationObserver: Send + Sync {
     }
 }
 
+/// The caller's own check of a background mail, asked just before its call to Google (after
+/// the claim, the budget and the audit trail said yes): a refusal sends nothing, gives the
+/// mail back to the budget, and comes back to the caller as it was given.
+pub trait SendGuard: Sync {
+    /// Why the caller refused the call.
+    type Refusal: Send;
+    /// `Err` refuses the call; nothing is sent.
+    fn before_call(&self) -> impl std::future::Future<Output = Result<(), Self::Refusal>> + Send;
+}
+
+/// No check of the caller's own: a request's send, which nobody can refuse halfway.
+pub struct Unguarded;
+
+impl SendGuard for Unguarded {
+    type Refusal = std::convert::Infallible;
+
+    async fn before_call(&self) -> Result<(), Self::Refusal> {
+        Ok(())
+    }
+}
+
 /// The two mutations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -161,8 +182,9 @@ pub(crate) struct Trail<'a> {
     pub caller: &'a crate::store::Caller,
     /// The request's id.
     pub request_id: &'a str,
-    /// The campaign item this mail is for, if any: re-checked before the call.
-    pub campaign: Option<&'a crate::invitations::campaign::CampaignStep<'a>>,
+    /// The id of the background work the item is for, if any: recorded with the audit intent,
+    /// and a wait of such work withdraws the intent (the item is tried again).
+    pub context: Option<&'a str>,
 }
 
 impl Trail<'_> {
@@ -176,18 +198,13 @@ impl Trail<'_> {
         email: &Email,
         mails_before: Option<i64>,
     ) -> Result<AuditId, ItemError> {
-        // A campaign's mail goes out only while the campaign runs and its item is still ours;
-        // the item is marked first, so whoever takes it over later reads Google before acting.
-        if let Some(step) = self.campaign {
-            step.before_call(self.durable).await?;
-        }
         self.durable
             .record_intent(&AuditIntent {
                 request_id: self.request_id.to_owned(),
                 caller: self.caller.clone(),
                 action: action.as_str().to_owned(),
                 email: email.to_string(),
-                campaign_id: self.campaign.map(|step| step.campaign_id().to_owned()),
+                campaign_id: self.context.map(str::to_owned),
                 mails_before,
             })
             .await
@@ -195,7 +212,7 @@ impl Trail<'_> {
 
     async fn outcome(&self, id: AuditId, action: Action, email: &Email, mut done: Done) -> Done {
         done.recorded = true;
-        if self.campaign.is_some() && done.is_wait() {
+        if self.context.is_some() && done.is_wait() {
             // Google was not reached and the item is tried again: that attempt is the record.
             self.durable.withdraw_intent(id).await;
             return done;
@@ -243,19 +260,18 @@ pub(crate) async fn read(
     }
 }
 
-/// One send, safely. `known` is the invitation as just read elsewhere (a campaign's list
-/// page, or its own read): then it is not read again.
-#[allow(clippy::too_many_arguments)] // Each is one concern of the send; a struct would only rename them.
-pub(crate) async fn send_one(
+/// One send, safely, of `email` (again when INVITED and `resend`). `known` is the invitation
+/// as just read elsewhere (a list page, or the caller's own read): then it is not read again.
+/// `guard` is asked just before the call to Google; its refusal is the `Err`.
+pub(crate) async fn send_one<G: SendGuard>(
     google: &GoogleClient,
     eligibility: &EligibilityCache,
-    email: &Email,
-    resend: bool,
-    known: Option<UserInvitation>,
+    (email, resend, known): (&Email, bool, Option<UserInvitation>),
     budget: &MailBudget<'_>,
     trail: &Trail<'_>,
+    guard: &G,
     ctx: &CallContext,
-) -> Done {
+) -> Result<Done, G::Refusal> {
     let before = match known {
         Some(known) => Some(known),
         None => match read(google, email, ctx).await {
@@ -263,31 +279,36 @@ pub(crate) async fn send_one(
                 trail.settle(email, before.as_ref()).await;
                 before
             }
-            Err(err) => return failed(email, ItemError::from_upstream(&err), None),
+            Err(err) => return Ok(failed(email, ItemError::from_upstream(&err), None)),
         },
     };
     let outcome = match before.as_ref().map(|b| b.state) {
         Some(State::Accepted) => {
-            return done(email, Outcome::AlreadyAccepted, before.as_ref(), None);
+            return Ok(done(email, Outcome::AlreadyAccepted, before.as_ref(), None));
         }
         Some(State::Invited) if !resend => {
-            return done(email, Outcome::AlreadyInvited, before.as_ref(), None);
+            return Ok(done(email, Outcome::AlreadyInvited, before.as_ref(), None));
         }
         Some(State::Invited) => Outcome::Resent,
         Some(State::NotYetSent | State::Declined) => Outcome::Sent,
         // Not listed yet (new accounts take up to 48 h) or a state we do not know: ask.
         Some(State::StateUnspecified) | None => match eligibility.check(google, email, ctx).await {
             Ok(answer) if answer.checked.eligible => Outcome::Sent,
-            Ok(_) => return done(email, Outcome::NotEligible, before.as_ref(), None),
-            Err(err) => return failed(email, ItemError::from_upstream(&err), None),
+            Ok(_) => return Ok(done(email, Outcome::NotEligible, before.as_ref(), None)),
+            Err(err) => return Ok(failed(email, ItemError::from_upstream(&err), None)),
         },
     };
     if let Err(error) = trail.allow_change() {
-        return failed(email, error, None);
+        return Ok(failed(email, error, None));
     }
     // Reserved before the call, exact across replicas; given back when no mail went out.
     if let Err(error) = budget.reserve().await {
-        return failed(email, error, None);
+        return Ok(failed(email, error, None));
+    }
+    // The caller's own check, last before the call: a refused mail leaves nothing behind.
+    if let Err(refusal) = guard.before_call().await {
+        budget.refund().await;
+        return Err(refusal);
     }
     // No intent on record, no call: the mail would go out unrecorded.
     let before_count = before.as_ref().map_or(0, |b| b.mails_sent_count);
@@ -295,7 +316,7 @@ pub(crate) async fn send_one(
         Ok(id) => id,
         Err(error) => {
             budget.refund().await;
-            return failed(email, error, None);
+            return Ok(failed(email, error, None));
         }
     };
     let result = google.send(email.as_str(), before.as_ref(), ctx).await;
@@ -344,7 +365,7 @@ pub(crate) async fn send_one(
             failed(email, ItemError::from_upstream(&err), err.http_status)
         }
     };
-    trail.outcome(audit_id, Action::Send, email, done).await
+    Ok(trail.outcome(audit_id, Action::Send, email, done).await)
 }
 
 /// One cancel.

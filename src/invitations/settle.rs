@@ -9,7 +9,7 @@ use crate::google::CallContext;
 use crate::google::budget::CallKind;
 use crate::google::wire::{State, UserInvitation};
 use crate::invitations::Invitations;
-use crate::invitations::campaign::Seen;
+use crate::invitations::background::Seen;
 use crate::invitations::durable::Durable;
 use crate::invitations::email::Email;
 use crate::invitations::mutation::{self, Action};
@@ -177,9 +177,9 @@ impl Invitations {
         settled
     }
 
-    /// Settles a campaign's person whose earlier mail may have gone out, against `seen`, the
-    /// invitation as the worker just read it.
-    pub async fn settle_for_campaign(
+    /// Settles, for background work `holder`, a person whose earlier mail may have gone out,
+    /// against `seen`, the invitation as that work just read it.
+    pub async fn settle_seen(
         &self,
         email: &Email,
         seen: Option<&Seen>,

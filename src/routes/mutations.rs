@@ -1,14 +1,11 @@
 //! Changing invitations: send and cancel, audited, quota-checked and idempotent.
 
-use crate::audit::AuditRecord;
+use crate::audit::AuditTrail;
 use crate::auth::{Caller, scope};
 use crate::error::{ApiError, ErrorCode, ProblemDocument};
 use crate::invitations::batch::EmailBatch;
-use crate::invitations::durable::StoreUnavailable;
-use crate::invitations::idempotency::{Answer, IdempotencyScope};
-use crate::invitations::mutation::{self, Action, Done, MutationObserver};
-use crate::invitations::outcome::{ItemError, MutationResponse};
-use crate::invitations::settle::Settled;
+use crate::invitations::idempotency::{Answer, Asked, IdempotencyScope};
+use crate::invitations::outcome::MutationResponse;
 use crate::routes::authorized::Authorized;
 use crate::routes::common::{AuthErrors, BodyErrors, EmailsRequest, request_id};
 use crate::routes::json::Json;
@@ -37,26 +34,6 @@ pub struct SendInvitationsRequest {
     /// get no mail).
     #[serde(default)]
     pub resend: bool,
-}
-
-/// What a send's idempotency fingerprint is taken over: the request as sent, field for field
-/// (serialises exactly as [`SendInvitationsRequest`] does).
-#[derive(Serialize)]
-struct SendFingerprint<'a> {
-    emails: &'a EmailBatch,
-    resend: bool,
-}
-
-/// What the idempotency fingerprint of a send with `Prefer: respond-async` is taken over: the
-/// request as sent and the preference. One key used for a send and for the same send with
-/// `respond-async` names two different requests (their answers differ: `200` with a result per
-/// address, `202` with a campaign), so the second is `idempotency_key_reused`.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct AsyncSendFingerprint<'a> {
-    emails: &'a EmailBatch,
-    resend: bool,
-    respond_async: bool,
 }
 
 /// The id of the campaign in a stored `202` answer.
@@ -138,54 +115,6 @@ pub enum MutationErrors {
     StoreUnavailable(ProblemDocument),
 }
 
-/// Reports every item to the audit trail.
-struct AuditedCaller<'a> {
-    state: &'a AppState,
-    caller: &'a Caller,
-    request_id: &'a str,
-    idempotency_key: Option<&'a str>,
-    route: &'static str,
-}
-
-impl MutationObserver for AuditedCaller<'_> {
-    fn allow_change(&self) -> Result<(), ItemError> {
-        self.state.audit.check_writable().map_err(|err| {
-            tracing::error!(error = %err, "audit trail unavailable: item refused before any change");
-            mutation::audit_unavailable()
-        })
-    }
-
-    fn record(&self, action: Action, done: &Done) {
-        let (result, google_status) = (&done.result, done.google_status);
-        // The application log names the address only by its keyed hash.
-        tracing::info!(
-            action = action.as_str(),
-            outcome = result.outcome.as_str(),
-            email = %self.state.emails.tag(&result.email),
-            google_status,
-            "invitation item done"
-        );
-        let mut record = AuditRecord::of_item(action, self.request_id, done)
-            .caller(self.caller)
-            .route(self.route);
-        if let Some(key) = self.idempotency_key {
-            record = record.idempotency_key(key);
-        }
-        if let Err(err) = self.state.audit.record(&record) {
-            // This item's change is made (its record reached the audit log target); the items
-            // after it are refused by allow_change.
-            tracing::error!(error = %err, email = %self.state.emails.tag(&result.email), "audit record could not be written");
-        }
-    }
-
-    fn record_settled(&self, settled: &Settled) {
-        let record = AuditRecord::of_settled(settled).route(self.route);
-        if let Err(err) = self.state.audit.record(&record) {
-            tracing::error!(error = %err, "audit record of a settled outcome could not be written");
-        }
-    }
-}
-
 /// Reads and checks the Idempotency-Key header: 1 to 255 visible ASCII characters.
 pub(crate) fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     let Some(value) = req.headers().get(&IDEMPOTENCY_KEY) else {
@@ -203,41 +132,27 @@ pub(crate) fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiEr
     })
 }
 
-/// Runs a mutation for a validated request, once per Idempotency-Key.
+/// Runs a send or cancel through the domain: the request's audit trail, its Idempotency-Key,
+/// and its answer (the stored bytes for a replay).
 async fn mutate(
     state: &AppState,
     caller: &Caller,
     req: &HttpRequest,
-    (action, route): (Action, &'static str),
-    fingerprint: &impl Serialize,
-    batch_len: usize,
-    run: impl AsyncFnOnce(&AuditedCaller<'_>) -> Result<MutationResponse, StoreUnavailable>,
+    route: &'static str,
+    run: impl AsyncFnOnce(Asked<'_>) -> Result<Answer, crate::invitations::idempotency::MutationRefused>,
 ) -> Result<HttpResponse, ApiError> {
-    // Nothing is changed unless it can be audited.
-    state.audit.check_writable()?;
     let key = idempotency_key(req)?;
     let request_id = request_id(req);
-    let observer = AuditedCaller {
-        state,
+    let caller = &caller.id;
+    let sinks = (&*state.audit, &state.emails);
+    let observer = AuditTrail::request(sinks, caller, &request_id, route, key.as_deref());
+    let answer = run(Asked {
         caller,
         request_id: &request_id,
         idempotency_key: key.as_deref(),
-        route,
-    };
-    let Some(key) = key.as_deref() else {
-        return Ok(HttpResponse::Ok().json(run(&observer).await?));
-    };
-    let scope = IdempotencyScope::new(
-        &caller.id.iss,
-        &caller.id.sub,
-        key,
-        action.as_str(),
-        fingerprint,
-    );
-    let answer = state
-        .invitations
-        .run_once(&scope, batch_len, run(&observer))
-        .await?;
+        observer: &observer,
+    })
+    .await?;
     let mut response = HttpResponse::Ok();
     response.content_type("application/json");
     if answer.replayed {
@@ -267,17 +182,7 @@ async fn send_as_campaign(
         let view = create.await?;
         return Ok(accepted(Some(&view.id)).json(view));
     };
-    let scope = IdempotencyScope::new(
-        &caller.id.iss,
-        &caller.id.sub,
-        key,
-        Action::Send.as_str(),
-        &AsyncSendFingerprint {
-            emails: &batch,
-            resend,
-            respond_async: true,
-        },
-    );
+    let scope = IdempotencyScope::async_send(&caller.id, key, &batch, resend);
     let answer = state
         .invitations
         .run_once_stored(&scope, 202, create)
@@ -378,26 +283,11 @@ pub async fn send_invitations(
         // RFC 7240: the work becomes a campaign; its Location is where to watch it.
         return send_as_campaign(&state, caller.caller(), &req, emails, resend).await;
     }
-    let request_id = request_id(&req);
     let batch = EmailBatch::parse(emails)?;
-    let caller_id = caller.caller().id.clone();
-    mutate(
-        &state,
-        caller.caller(),
-        &req,
-        (Action::Send, "POST /v1/invitations/send"),
-        &SendFingerprint {
-            emails: &batch,
-            resend,
-        },
-        batch.entries().len(),
-        async |observer| {
-            state
-                .invitations
-                .send(&batch, resend, &caller_id, observer, &request_id)
-                .await
-        },
-    )
+    let route = "POST /v1/invitations/send";
+    mutate(&state, caller.caller(), &req, route, async |asked| {
+        state.invitations.send_once(&batch, resend, asked).await
+    })
     .await
 }
 
@@ -432,28 +322,17 @@ pub async fn cancel_invitations(
     body: Json<EmailsRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let batch = EmailBatch::parse(body.into_inner().emails)?;
-    let request_id = request_id(&req);
-    let caller_id = caller.caller().id.clone();
-    mutate(
-        &state,
-        caller.caller(),
-        &req,
-        (Action::Cancel, "POST /v1/invitations/cancel"),
-        &batch,
-        batch.entries().len(),
-        async |observer| {
-            state
-                .invitations
-                .cancel(&batch, &caller_id, observer, &request_id)
-                .await
-        },
-    )
+    let route = "POST /v1/invitations/cancel";
+    mutate(&state, caller.caller(), &req, route, async |asked| {
+        state.invitations.cancel_once(&batch, asked).await
+    })
     .await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::invitations::idempotency::SendFingerprint;
 
     #[test]
     fn a_sends_fingerprint_is_taken_over_the_request_as_sent() {

@@ -98,7 +98,7 @@ impl Tracking {
             events.invitation(&InvitationChange {
                 kind: change.kind,
                 email: &change.email,
-                state: change.state.as_str(),
+                state: change.state,
                 mails_sent_count: change.mails_sent_count,
                 update_time: change.update_time,
                 at: change.at,

@@ -3,7 +3,7 @@
 //! In-process gateways on a manual store clock; nothing sleeps for the clock.
 
 use crate::helpers::{
-    TestApp, admin_token, campaign_completed, eventually, quick_worker, spawn_app_at,
+    TestApp, admin_get, admin_token, campaign_completed, eventually, quick_worker, spawn_app_at,
     spawn_app_clocked, spawn_google, test_settings, worker_passes,
 };
 use crate::pg::PgDatabase;
@@ -18,15 +18,7 @@ use std::time::Duration;
 const PEOPLE: [&str; 2] = ["grace+hr@example.com", "donald@example.com"];
 
 async fn get(address: &str, path: &str) -> Value {
-    reqwest::Client::new()
-        .get(format!("{address}{path}"))
-        .bearer_auth(admin_token())
-        .send()
-        .await
-        .expect("the gateway answers")
-        .json()
-        .await
-        .expect("JSON")
+    admin_get(address, path).await.body
 }
 
 async fn create(app: &TestApp, body: Value) -> String {

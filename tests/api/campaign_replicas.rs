@@ -7,6 +7,7 @@
 
 use crate::helpers::{
     TestGoogle, admin_token, campaign_at, campaign_completed, eventually, spawn_google,
+    worker_passes_at,
 };
 use crate::pg::PgDatabase;
 use crate::replicas::{Replica, control, start_replica, stats, total_mails};
@@ -67,6 +68,20 @@ async fn mails_reach(google: &TestGoogle, at_least: u64) {
     .await;
 }
 
+/// How many whole passes of every replica's worker stand for "nothing more happens" after a
+/// pause: at the 50 ms poll, longer than the two-second lease.
+const AFTER_PAUSE_PASSES: u64 = 50;
+
+/// Waits until every replica's campaign worker finished `passes` whole passes begun now.
+async fn every_replica_passes(replicas: &[Replica], passes: u64) {
+    futures_util::future::join_all(
+        replicas
+            .iter()
+            .map(|replica| worker_passes_at(&replica.base, passes)),
+    )
+    .await;
+}
+
 fn each_mailed_once(stats: &Value) {
     let mails = stats["mailsSent"].as_object().expect("mails per address");
     assert_eq!(mails.len(), PEOPLE, "{stats}");
@@ -116,10 +131,11 @@ async fn a_pause_reaches_every_replica_within_the_lease_and_a_resume_finishes_th
     .await;
     assert_eq!(status, 200, "{paused}");
     let paused_at = Instant::now();
-    // Within the lease every replica has seen it (items in flight finish).
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // A whole pass begun after the pause: every replica has seen it (its items in flight
+    // finished), and in the passes after that nobody mails anybody.
+    every_replica_passes(&replicas, 1).await;
     let settled = total_mails(&stats(&google).await);
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    every_replica_passes(&replicas, AFTER_PAUSE_PASSES).await;
     assert_eq!(
         total_mails(&stats(&google).await),
         settled,

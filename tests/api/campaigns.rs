@@ -735,6 +735,9 @@ async fn every_campaign_mail_reaches_the_audit_file_with_its_campaign_and_creato
     for record in &mails {
         assert_eq!(record["action"], "send");
         assert_eq!(record["campaign_id"], id.as_str());
+        assert_eq!(record["request_id"], id.as_str());
+        assert_eq!(record["route"], "campaign worker");
+        assert!(record["idempotency_key"].is_null(), "{record}");
         assert_eq!(record["caller_sub"], CALLER, "the creator is the caller");
         assert_eq!(record["caller_iss"], "invitation-gateway");
         assert_eq!(record["google_status"], 200);

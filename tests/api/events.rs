@@ -2,10 +2,8 @@
 //! clock, independent endpoints) and the pull feed.
 
 use crate::helpers::eventually;
-use crate::helpers::{
-    TestApp, admin_token, metric, spawn_app_clocked, spawn_google, test_settings,
-};
-use crate::tracking::{INTERVAL, feed, of_type, start, tracking_on, walk_done};
+use crate::helpers::{TestApp, admin_token, metric, spawn_app_on};
+use crate::tracking::{INTERVAL, feed, of_type, start, tracked_app, walk_done};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -115,13 +113,6 @@ fn with_webhooks(settings: &mut Settings, receivers: &[&Receiver]) {
     settings.tracking.webhooks.timeout = Duration::from_millis(500);
 }
 
-async fn app_with(clock: &Clock, tune: impl FnOnce(&mut Settings)) -> TestApp {
-    let google = spawn_google(Seed::Demo).await;
-    let mut settings = test_settings(&google);
-    tune(&mut settings);
-    spawn_app_clocked(google, settings, clock.clone()).await
-}
-
 /// Waits until the first endpoint's failed attempts, as the metrics count them, reach `n`.
 async fn failures_reach(app: &TestApp, n: usize) {
     let series = "gateway_webhook_deliveries_total{endpoint=\"0\",result=\"failure\"}";
@@ -143,7 +134,10 @@ async fn a_receiver_answering_500_three_times_gets_the_event_on_the_fourth_try_w
         receiver(3, Duration::ZERO).await,
         receiver(0, Duration::ZERO).await,
     );
-    let app = app_with(&clock, |s| with_webhooks(s, &[&flaky, &healthy])).await;
+    let app = spawn_app_on(&clock, Seed::Demo, |s| {
+        with_webhooks(s, &[&flaky, &healthy])
+    })
+    .await;
     let sent = app
         .post_json(
             "/v1/invitations/send",
@@ -207,7 +201,7 @@ async fn a_dead_slow_endpoint_does_not_delay_another() {
         receiver(0, Duration::from_secs(3)).await,
         receiver(0, Duration::ZERO).await,
     );
-    let app = app_with(&clock, |s| with_webhooks(s, &[&slow, &healthy])).await;
+    let app = spawn_app_on(&clock, Seed::Demo, |s| with_webhooks(s, &[&slow, &healthy])).await;
     let sent = app
         .post_json(
             "/v1/invitations/send",
@@ -228,11 +222,7 @@ async fn a_dead_slow_endpoint_does_not_delay_another() {
 async fn an_accept_reaches_the_feed_and_the_receiver_once_within_one_interval() {
     let clock = Clock::manual(start());
     let hook = receiver(0, Duration::ZERO).await;
-    let app = app_with(&clock, |s| {
-        tracking_on(s);
-        with_webhooks(s, &[&hook]);
-    })
-    .await;
+    let app = tracked_app(&clock, |s| with_webhooks(s, &[&hook])).await;
     walk_done(&app, &clock).await;
     app.control("accounts/accept", json!({"email": "katherine@example.com"}))
         .await;
@@ -255,7 +245,7 @@ async fn an_accept_reaches_the_feed_and_the_receiver_once_within_one_interval() 
 #[tokio::test]
 async fn the_feed_resumes_after_its_cursor_without_gaps_or_duplicates() {
     let clock = Clock::manual(start());
-    let app = app_with(&clock, |_| {}).await;
+    let app = spawn_app_on(&clock, Seed::Demo, |_| {}).await;
     let token = admin_token();
     let emails = [
         "grace+hr@example.com",

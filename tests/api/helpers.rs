@@ -22,7 +22,7 @@ use std::time::Duration;
 mod wait;
 pub use wait::{
     PATIENCE, campaign_at, campaign_completed, campaign_when, eventually, eventually_every,
-    worker_passes,
+    worker_passes, worker_passes_at,
 };
 
 static TRACING: Once = Once::new();
@@ -212,15 +212,21 @@ pub async fn spawn_app_at(
     seed: Seed,
     tune: impl FnOnce(&mut Settings),
 ) -> (TestApp, Clock) {
+    let clock = Clock::manual(at);
+    let app = spawn_app_on(&clock, seed, |settings| {
+        quick_worker(settings);
+        tune(settings);
+    })
+    .await;
+    (app, clock)
+}
+
+/// A gateway on `seed` whose store reads `clock` (a test's own), settings changed by `tune`.
+pub async fn spawn_app_on(clock: &Clock, seed: Seed, tune: impl FnOnce(&mut Settings)) -> TestApp {
     let google = spawn_google(seed).await;
     let mut settings = test_settings(&google);
-    quick_worker(&mut settings);
     tune(&mut settings);
-    let clock = Clock::manual(at);
-    (
-        spawn_app_clocked(google, settings, clock.clone()).await,
-        clock,
-    )
+    spawn_app_clocked(google, settings, clock.clone()).await
 }
 
 /// A campaign worker that looks for due work every 20 ms of real time.
@@ -318,6 +324,17 @@ pub fn token_for(subject: &str, scopes: &[Scope]) -> String {
 /// A token with every scope.
 pub fn admin_token() -> String {
     token(&Scope::ALL)
+}
+
+/// GET `path` of the gateway at `base` (a replica's, or a [`TestApp`]'s address) as an admin.
+pub async fn admin_get(base: &str, path: &str) -> Answer {
+    let response = reqwest::Client::new()
+        .get(format!("{base}{path}"))
+        .bearer_auth(admin_token())
+        .send()
+        .await
+        .expect("the gateway answers");
+    Answer::read(response).await
 }
 
 impl TestApp {

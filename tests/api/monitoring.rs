@@ -377,3 +377,16 @@ fn every_alert_links_its_runbook_section_by_runbook_url() {
     assert_eq!(alerts, 10);
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
+
+#[test]
+fn every_declared_metric_has_a_row_in_the_operating_guides_metrics_table() {
+    let table = read("docs/operating.md");
+    let missing: Vec<String> = declared_families()
+        .into_iter()
+        .filter(|name| !table.contains(&format!("| `{name}` |")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "metrics declared in src/metrics.rs without a row in docs/operating.md: {missing:?}"
+    );
+}

@@ -237,6 +237,38 @@ async fn every_send_item_is_audited_once_naming_the_caller() {
     assert!(ada["google_status"].is_null(), "no send was made");
 }
 
+#[tokio::test]
+async fn a_keyed_sends_records_name_its_key_and_route_and_its_replay_writes_none() {
+    let (app, _dir, audit_file) = spawn_audited_app().await;
+    let send_with_key = || {
+        app.client
+            .post(format!("{}/v1/invitations/send", app.address))
+            .bearer_auth(token(&[Scope::Send]))
+            .header("idempotency-key", "audited-batch-1")
+            .json(&json!({"emails": ["radia@example.com"]}))
+            .send()
+    };
+
+    let first = send_with_key().await.unwrap();
+    assert_eq!(first.status().as_u16(), 200);
+    let replay = send_with_key().await.unwrap();
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+
+    let records = audit_records(&audit_file);
+    assert_eq!(
+        records.len(),
+        1,
+        "the replay is not a second item: {records:?}"
+    );
+    let radia = &records[0];
+    assert_eq!(radia["outcome"], "sent");
+    assert_eq!(radia["idempotency_key"], "audited-batch-1");
+    assert_eq!(radia["route"], "POST /v1/invitations/send");
+    assert_eq!(radia["caller_sub"], CALLER);
+    assert!(radia["campaign_id"].is_null(), "{radia}");
+    assert_eq!(mails(&app, "radia@example.com").await, 1);
+}
+
 /// The records of an audit file.
 fn audit_records(path: &std::path::Path) -> Vec<Value> {
     std::fs::read_to_string(path)

@@ -2,7 +2,9 @@
 //! (sequential, concurrent, or on another replica) gets the first `202` and its `Location`,
 //! never a second campaign; the key with another body, or without the preference, is `422`.
 
-use crate::helpers::{admin_token, campaign_completed, on_database, spawn_app_at, spawn_google};
+use crate::helpers::{
+    admin_get, admin_token, campaign_completed, on_database, spawn_app_at, spawn_google,
+};
 use crate::pg::PgDatabase;
 use crate::replicas::{Replica, start_replica, stats};
 use chrono::Utc;
@@ -95,15 +97,7 @@ async fn send(base: &str, emails: &[&str], async_: bool, key: Option<&str>) -> S
 
 /// The ids of every campaign `base` lists (the admin sees everybody's).
 pub async fn campaign_ids(base: &str) -> Vec<String> {
-    let list: Value = reqwest::Client::new()
-        .get(format!("{base}/v1/campaigns"))
-        .bearer_auth(admin_token())
-        .send()
-        .await
-        .expect("the gateway answers")
-        .json()
-        .await
-        .expect("a campaign list");
+    let list = admin_get(base, "/v1/campaigns").await.body;
     list["campaigns"]
         .as_array()
         .expect("campaigns")

@@ -264,16 +264,16 @@ fn conforms(schemas: &Value, schema: &Value, value: &Value, at: &str) -> Result<
 
 #[tokio::test]
 async fn every_kind_of_event_on_the_feed_conforms_to_exactly_one_documented_event_schema() {
-    use crate::helpers::{spawn_app_clocked, spawn_google, test_settings};
+    use crate::helpers::spawn_app_at;
     use crate::tracking::{start, tracking_on, walk_done};
     let spec = spec();
     let schemas = &spec["components"]["schemas"];
-    let clock = invitation_gateway::store::Clock::manual(start());
-    let google = spawn_google(invitation_gateway::emulator::Seed::Demo).await;
-    let mut settings = test_settings(&google);
-    tracking_on(&mut settings);
-    settings.invitations.campaigns.poll = std::time::Duration::from_millis(20);
-    let app = spawn_app_clocked(google, settings, clock.clone()).await;
+    let (app, clock) = spawn_app_at(
+        start(),
+        invitation_gateway::emulator::Seed::Demo,
+        tracking_on,
+    )
+    .await;
     let token = admin_token();
     walk_done(&app, &clock).await;
 

@@ -11,6 +11,20 @@ fn gateway() -> Command {
     command
 }
 
+/// `token --sub s --scope <scope>`, then `--ttl <ttl>` when given, with `secret` as the HS256
+/// secret when given (more settings may be added before it runs).
+fn mint(scope: &str, ttl: Option<&str>, secret: Option<&str>) -> Command {
+    let mut command = gateway();
+    command.args(["token", "--sub", "s", "--scope", scope]);
+    if let Some(ttl) = ttl {
+        command.args(["--ttl", ttl]);
+    }
+    if let Some(secret) = secret {
+        command.env("GATEWAY_JWT_HS256_SECRET", secret);
+    }
+    command
+}
+
 #[test]
 fn token_prints_only_an_hs256_jwt_with_the_requested_claims() {
     let output = gateway()
@@ -59,10 +73,7 @@ fn token_prints_only_an_hs256_jwt_with_the_requested_claims() {
 
 #[test]
 fn token_without_a_secret_names_the_setting() {
-    let output = gateway()
-        .args(["token", "--sub", "s", "--scope", "invitations.read"])
-        .output()
-        .unwrap();
+    let output = mint("invitations.read", None, None).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(output.stdout.is_empty());
     let stderr = String::from_utf8(output.stderr).unwrap();
@@ -71,16 +82,12 @@ fn token_without_a_secret_names_the_setting() {
 
 #[test]
 fn token_refuses_a_short_secret_and_unknown_scopes() {
-    let short = gateway()
-        .args(["token", "--sub", "s", "--scope", "invitations.read"])
-        .env("GATEWAY_JWT_HS256_SECRET", "short")
+    let short = mint("invitations.read", None, Some("short"))
         .output()
         .unwrap();
     assert_eq!(short.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&short.stderr).contains("at least 32 bytes"));
-    let unknown = gateway()
-        .args(["token", "--sub", "s", "--scope", "invitations.admin"])
-        .env("GATEWAY_JWT_HS256_SECRET", SECRET)
+    let unknown = mint("invitations.admin", None, Some(SECRET))
         .output()
         .unwrap();
     assert_eq!(unknown.status.code(), Some(2));
@@ -89,17 +96,7 @@ fn token_refuses_a_short_secret_and_unknown_scopes() {
 
 #[test]
 fn token_refuses_a_bad_ttl() {
-    let output = gateway()
-        .args([
-            "token",
-            "--sub",
-            "s",
-            "--scope",
-            "invitations.read",
-            "--ttl",
-            "1w",
-        ])
-        .env("GATEWAY_JWT_HS256_SECRET", SECRET)
+    let output = mint("invitations.read", Some("1w"), Some(SECRET))
         .output()
         .unwrap();
     assert!(!output.status.success());
@@ -108,26 +105,15 @@ fn token_refuses_a_bad_ttl() {
 
 #[test]
 fn token_refuses_a_ttl_the_gateway_would_refuse_naming_the_setting() {
-    let mint = |ttl: &str, max: Option<&str>| {
-        let mut command = gateway();
-        command
-            .args([
-                "token",
-                "--sub",
-                "s",
-                "--scope",
-                "invitations.read",
-                "--ttl",
-                ttl,
-            ])
-            .env("GATEWAY_JWT_HS256_SECRET", SECRET);
+    let mint_for = |ttl: &str, max: Option<&str>| {
+        let mut command = mint("invitations.read", Some(ttl), Some(SECRET));
         if let Some(max) = max {
             command.env("GATEWAY_JWT_MAX_LIFETIME_SECS", max);
         }
         command.output().unwrap()
     };
     // Past the gateway's default of 24 h.
-    let refused = mint("2d", None);
+    let refused = mint_for("2d", None);
     assert_eq!(refused.status.code(), Some(2));
     assert!(refused.stdout.is_empty());
     let line = String::from_utf8_lossy(&refused.stderr);
@@ -136,9 +122,9 @@ fn token_refuses_a_ttl_the_gateway_would_refuse_naming_the_setting() {
     assert!(line.contains("86400"), "{line}");
 
     assert!(
-        mint("1d", None).status.success(),
+        mint_for("1d", None).status.success(),
         "24 h is the limit itself"
     );
     // A gateway configured for longer tokens: the same setting lets the command mint them.
-    assert!(mint("2d", Some("172800")).status.success());
+    assert!(mint_for("2d", Some("172800")).status.success());
 }

@@ -2,7 +2,8 @@
 //! produce, the summary and funnel they answer, one walker among replicas.
 
 use crate::helpers::{
-    TestApp, admin_token, eventually, spawn_app_clocked, spawn_google, test_settings,
+    TestApp, admin_get, admin_token, eventually, spawn_app_clocked, spawn_app_on, spawn_google,
+    test_settings,
 };
 use crate::pg::PgDatabase;
 use chrono::{DateTime, TimeZone, Utc};
@@ -30,12 +31,12 @@ pub fn tracking_on(settings: &mut Settings) {
 }
 
 /// A gateway with the tracker on, on the demo emulator, its store on `clock`.
-async fn tracked_app(clock: &Clock, tune: impl FnOnce(&mut Settings)) -> TestApp {
-    let google = spawn_google(Seed::Demo).await;
-    let mut settings = test_settings(&google);
-    tracking_on(&mut settings);
-    tune(&mut settings);
-    spawn_app_clocked(google, settings, clock.clone()).await
+pub async fn tracked_app(clock: &Clock, tune: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_on(clock, Seed::Demo, |settings| {
+        tracking_on(settings);
+        tune(settings);
+    })
+    .await
 }
 
 /// Waits until a walk finished at the clock's current time.
@@ -63,15 +64,7 @@ pub async fn feed(app: &TestApp) -> Vec<Value> {
 
 /// Every event of the feed of the gateway at `address`.
 pub async fn feed_at(address: &str) -> Vec<Value> {
-    let answer: Value = reqwest::Client::new()
-        .get(format!("{address}/v1/events?limit=1000"))
-        .bearer_auth(admin_token())
-        .send()
-        .await
-        .expect("the gateway answers")
-        .json()
-        .await
-        .expect("a JSON feed");
+    let answer = admin_get(address, "/v1/events?limit=1000").await.body;
     answer["events"].as_array().cloned().expect("events")
 }
 
@@ -166,12 +159,12 @@ async fn a_walk_longer_than_the_background_share_waits_for_the_next_window_and_c
             invitation_gateway::emulator::SeedAccount::new(format!("t{i:04}@example.com"), None)
         })
         .collect();
-    let google = spawn_google(Seed::Accounts(accounts)).await;
-    let mut settings = test_settings(&google);
-    tracking_on(&mut settings);
-    settings.store.google_per_minute = 10;
-    settings.store.google_background_percent = 30;
-    let app = spawn_app_clocked(google, settings, clock.clone()).await;
+    let app = spawn_app_on(&clock, Seed::Accounts(accounts), |settings| {
+        tracking_on(settings);
+        settings.store.google_per_minute = 10;
+        settings.store.google_background_percent = 30;
+    })
+    .await;
 
     eventually("the tracker reads its share", || async {
         app.calls("list").await >= 3

@@ -9,7 +9,7 @@
 //! deadline.
 
 use crate::events::{Hit, secret};
-use crate::helpers::{TestGoogle, admin_token, eventually, metric, spawn_google};
+use crate::helpers::{TestGoogle, admin_get, admin_token, eventually, metric, spawn_google};
 use crate::pg::PgDatabase;
 use crate::replicas::{Replica, control, start_replica, stats};
 use crate::tracking::{feed_at, of_type};
@@ -70,14 +70,9 @@ async fn list_calls(google: &TestGoogle) -> u64 {
 }
 
 async fn get(base: &str, path: &str) -> Value {
-    let response = reqwest::Client::new()
-        .get(format!("{base}{path}"))
-        .bearer_auth(admin_token())
-        .send()
-        .await
-        .expect("the replica answers");
-    assert_eq!(response.status(), 200, "{path}");
-    response.json().await.expect("JSON")
+    let answer = admin_get(base, path).await;
+    assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+    answer.body
 }
 
 async fn send(base: &str, emails: &[String]) -> Value {

@@ -1,13 +1,11 @@
 //! What becomes of a claimed campaign item ([`Step`]), the helpers that make one, and the
-//! campaign's side of the audit trail.
+//! campaign's check of a mail just before its call to Google ([`StillOurs`]).
 
-use crate::audit::{AuditLog, AuditRecord};
-use crate::invitations::campaign::Seen;
-use crate::invitations::mutation::{self, Action, Done, MutationObserver};
+use crate::invitations::background::Seen;
+use crate::invitations::durable::store_unavailable;
+use crate::invitations::mutation::SendGuard;
 use crate::invitations::outcome::{ItemError, ItemErrorCode};
-use crate::invitations::settle::Settled;
-use crate::store::Caller;
-use crate::store::{ItemLease, ItemUpdate};
+use crate::store::{CampaignState, Gate, ItemLease, ItemUpdate};
 use crate::vocabulary::ItemOutcome;
 use chrono::{DateTime, Utc};
 
@@ -24,48 +22,45 @@ pub(super) enum Step {
     },
 }
 
-/// The campaign's side of the audit trail, as a request's is the caller's: no mail while the
-/// audit file cannot take records (the item waits, it is not failed), and every mail recorded
-/// in the audit log target and file with its campaign and its creator as the caller.
-pub(super) struct CampaignAudit<'a> {
-    pub(super) audit: &'a AuditLog,
-    pub(super) campaign_id: &'a str,
-    pub(super) creator: &'a Caller,
+/// Why a campaign's mail was not let out just before its call to Google.
+#[derive(Debug)]
+pub(super) enum Stop {
+    /// The campaign was paused or cancelled meanwhile: the item goes back as it was.
+    NotRunning,
+    /// The item's lease ran out (another holder may have it): the item goes back as it was.
+    LeaseLost,
+    /// The store could not say: a wait, like any outage.
+    StoreDown(ItemError),
 }
 
-impl MutationObserver for CampaignAudit<'_> {
-    fn allow_change(&self) -> Result<(), ItemError> {
-        self.audit.check_writable().map_err(|err| {
-            tracing::error!(error = %err, "audit trail unavailable: campaign mail held back");
-            mutation::audit_unavailable()
-        })
-    }
+/// The campaign's check of one item's mail: it goes out only while the campaign runs and the
+/// item's lease holds, and the item is marked `mailing` first, so whoever takes it over later
+/// reads Google before acting. Its store calls go through the gate, so a store failure here
+/// reaches readiness like any other.
+pub(super) struct StillOurs<'a> {
+    pub(super) gate: &'a Gate,
+    pub(super) lease: &'a ItemLease,
+}
 
-    fn record(&self, action: Action, done: &Done) {
-        let record = AuditRecord::of_item(action, self.campaign_id, done)
-            .caller_id(&self.creator.iss, &self.creator.sub)
-            .route("campaign worker")
-            .campaign(self.campaign_id);
-        if let Err(err) = self.audit.record(&record) {
-            // This mail is made (its record reached the audit log target); the next one is
-            // held back by allow_change.
-            tracing::error!(error = %err, "audit record of a campaign mail could not be written");
+impl SendGuard for StillOurs<'_> {
+    type Refusal = Stop;
+
+    async fn before_call(&self) -> Result<(), Stop> {
+        let unavailable = |_| Stop::StoreDown(store_unavailable());
+        let campaign_id = &self.lease.campaign_id;
+        let state = self
+            .gate
+            .call(|s| s.campaign_state(campaign_id))
+            .await
+            .map_err(unavailable)?;
+        if state != Some(CampaignState::Running) {
+            return Err(Stop::NotRunning);
         }
-    }
-
-    fn record_settled(&self, settled: &Settled) {
-        record_settled(self.audit, settled);
-    }
-}
-
-/// Writes a settled outcome to the audit log target and file.
-pub(super) fn record_settled(audit: &AuditLog, settled: &Settled) {
-    let mut record = AuditRecord::of_settled(settled);
-    if settled.campaign_id.is_some() {
-        record = record.route("campaign worker");
-    }
-    if let Err(err) = audit.record(&record) {
-        tracing::error!(error = %err, "audit record of a settled outcome could not be written");
+        match self.gate.call(|s| s.mark_item_mailing(self.lease)).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Stop::LeaseLost),
+            Err(err) => Err(unavailable(err)),
+        }
     }
 }
 

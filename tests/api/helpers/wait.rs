@@ -1,7 +1,7 @@
 //! Waiting in tests: one bounded poll for "this eventually holds", and explicit events for
 //! "nothing more happens" (a whole pass of the campaign worker), never a fixed window.
 
-use super::{TestApp, admin_token};
+use super::{TestApp, admin_get, metric};
 use invitation_gateway::state::AppState;
 use invitation_gateway::store::Clock;
 use serde_json::Value;
@@ -85,14 +85,9 @@ where
 
 /// The campaign `id` as the gateway at `base` answers it to an admin.
 pub async fn campaign_at(base: &str, id: &str) -> Value {
-    let response = reqwest::Client::new()
-        .get(format!("{base}/v1/campaigns/{id}"))
-        .bearer_auth(admin_token())
-        .send()
-        .await
-        .expect("the gateway answers");
-    assert_eq!(response.status(), 200, "GET the campaign");
-    response.json().await.expect("a campaign")
+    let answer = admin_get(base, &format!("/v1/campaigns/{id}")).await;
+    assert_eq!(answer.status, 200, "GET the campaign: {}", answer.body);
+    answer.body
 }
 
 /// Waits until the campaign `id` at `base` satisfies `done`; answers it.
@@ -123,6 +118,26 @@ pub async fn worker_passes(state: &AppState, passes: u64) {
         .await
         .expect("the campaign worker finishes its passes")
         .expect("the campaign worker runs");
+}
+
+/// [`worker_passes`] for a gateway process at `base`, read through its `/metrics`: waits
+/// until its campaign worker has finished `passes` whole passes that began after this call.
+pub async fn worker_passes_at(base: &str, passes: u64) {
+    const PASSES: &str = "gateway_campaign_worker_passes_total";
+    // The pass under way may have begun before the caller's change.
+    let target = metric(base, PASSES).await + (passes + 1) as f64;
+    eventually(
+        &format!("{base}'s campaign worker finishes {passes} more passes"),
+        || async {
+            let done = metric(base, PASSES).await;
+            if done >= target {
+                Ok(())
+            } else {
+                Err(format!("{done} of {target} passes"))
+            }
+        },
+    )
+    .await;
 }
 
 impl TestApp {
