@@ -19,7 +19,6 @@ pub use trail::AuditTrail;
 
 use crate::auth::Caller;
 use crate::config::AuditSettings;
-use crate::error::{ApiError, ErrorCode};
 use crate::invitations::mutation::{Action, Done};
 use crate::invitations::settle::Settled;
 use serde::Serialize;
@@ -30,7 +29,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// After a failed write, mutations are refused this long before the file is tried again.
-const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(5);
+pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(5);
 
 /// What was done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -198,33 +197,6 @@ impl AuditRecord {
 pub struct AuditError {
     path: PathBuf,
     reason: String,
-}
-
-impl From<AuditError> for ApiError {
-    fn from(err: AuditError) -> Self {
-        ApiError::new(
-            ErrorCode::AuditUnavailable,
-            ErrorCode::AuditUnavailable.example_detail(),
-        )
-        .with_retry_after(RETRY_AFTER_FAILURE.as_secs())
-        .with_cause(err)
-    }
-}
-
-/// A send or cancel refused as a whole: the audit trail's own `503` beside the idempotency
-/// flow's answers.
-impl From<crate::invitations::idempotency::MutationRefused> for ApiError {
-    fn from(refused: crate::invitations::idempotency::MutationRefused) -> Self {
-        use crate::invitations::idempotency::MutationRefused;
-        match refused {
-            MutationRefused::AuditUnavailable => ApiError::new(
-                ErrorCode::AuditUnavailable,
-                ErrorCode::AuditUnavailable.example_detail(),
-            )
-            .with_retry_after(RETRY_AFTER_FAILURE.as_secs()),
-            MutationRefused::Idempotency(error) => error.into(),
-        }
-    }
 }
 
 /// The audit sink: the `audit` log target, plus the optional file.
@@ -402,6 +374,7 @@ impl FileSink {
 mod tests {
     use super::*;
     use crate::auth::ScopeSet;
+    use crate::error::{ApiError, ErrorCode};
 
     /// The audit file's text, and each of its lines as JSON.
     fn json_lines(path: &std::path::Path) -> (String, Vec<serde_json::Value>) {

@@ -7,6 +7,7 @@
 //! `render_problems` middleware writes the body, because only the middleware knows the request
 //! id. Internal causes are logged there and never serialised.
 
+use crate::vocabulary::ItemErrorCode;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
@@ -24,8 +25,10 @@ pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 pub const EXAMPLE_REQUEST_ID: &str = "3f1b0c1e-8a52-4c1e-9b7e-0d6f2f0f4b11";
 
 macro_rules! error_codes {
-    ($($variant:ident => $code:literal, $status:ident, $title:literal, $example:literal;)+) => {
-        /// Stable, machine-readable error codes: the contract callers program against.
+    ($($variant:ident => $code:expr, $status:ident, $title:literal, $example:literal;)+) => {
+        /// Stable, machine-readable error codes: the contract callers program against. A code that
+        /// is also a per-item error takes its name from [`ItemErrorCode`], so each name is
+        /// spelled once.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum ErrorCode { $($variant,)+ }
 
@@ -63,25 +66,25 @@ error_codes! {
     DuplicateEmails => "duplicate_emails", BAD_REQUEST, "The same email appears twice", "emails[1] repeats emails[0]; send each address once.";
     InvalidToken => "invalid_token", UNAUTHORIZED, "The bearer token is missing or invalid", "A valid bearer token is required in the Authorization header.";
     InsufficientScope => "insufficient_scope", FORBIDDEN, "The token lacks the required scope", "This operation requires the scope invitations.send.";
-    NotFound => "not_found", NOT_FOUND, "No such resource", "There is nothing at this path.";
+    NotFound => ItemErrorCode::NotFound.as_str(), NOT_FOUND, "No such resource", "There is nothing at this path.";
     MethodNotAllowed => "method_not_allowed", METHOD_NOT_ALLOWED, "Method not allowed on this resource", "DELETE is not allowed on this path.";
     NotAcceptable => "not_acceptable", NOT_ACCEPTABLE, "No acceptable representation", "Accept text/csv or application/x-ndjson.";
     IdempotencyKeyReused => "idempotency_key_reused", UNPROCESSABLE_ENTITY, "The idempotency key was used with a different request", "This Idempotency-Key was used for a different request; use a new key for a new request.";
     PayloadTooLarge => "payload_too_large", PAYLOAD_TOO_LARGE, "The request body is too large", "The request body exceeds 16384 bytes.";
     UnsupportedMediaType => "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE, "Unsupported content type", "The request body must be application/json.";
     RateLimited => "rate_limited", TOO_MANY_REQUESTS, "Too many requests", "Too many requests from this caller; retry after the time in Retry-After.";
-    MailQuotaExceeded => "mail_quota_exceeded", TOO_MANY_REQUESTS, "The daily mail quota is used up", "Your daily mail quota is used up; no mail was sent.";
-    QuotaExhausted => "quota_exhausted", TOO_MANY_REQUESTS, "The Google quota is used up for now", "The project's Google quota has no call left in time; Google was not called. Retry later.";
+    MailQuotaExceeded => ItemErrorCode::MailQuotaExceeded.as_str(), TOO_MANY_REQUESTS, "The daily mail quota is used up", "Your daily mail quota is used up; no mail was sent.";
+    QuotaExhausted => ItemErrorCode::QuotaExhausted.as_str(), TOO_MANY_REQUESTS, "The Google quota is used up for now", "The project's Google quota has no call left in time; Google was not called. Retry later.";
     Internal => "internal", INTERNAL_SERVER_ERROR, "Internal error", "An internal error occurred; see the request id in the service logs.";
-    UpstreamRejected => "upstream_rejected", BAD_GATEWAY, "Google rejected the request", "Google refused the request (PERMISSION_DENIED).";
-    CredentialsMisconfigured => "credentials_misconfigured", BAD_GATEWAY, "The Google credentials are misconfigured", "The gateway's Google credentials are misconfigured; an operator has been told how to fix them.";
-    UpstreamUnavailable => "upstream_unavailable", SERVICE_UNAVAILABLE, "Google is unavailable", "Google is unavailable or over quota; retry later.";
+    UpstreamRejected => ItemErrorCode::UpstreamRejected.as_str(), BAD_GATEWAY, "Google rejected the request", "Google refused the request (PERMISSION_DENIED).";
+    CredentialsMisconfigured => ItemErrorCode::CredentialsMisconfigured.as_str(), BAD_GATEWAY, "The Google credentials are misconfigured", "The gateway's Google credentials are misconfigured; an operator has been told how to fix them.";
+    UpstreamUnavailable => ItemErrorCode::UpstreamUnavailable.as_str(), SERVICE_UNAVAILABLE, "Google is unavailable", "Google is unavailable or over quota; retry later.";
     NotReady => "not_ready", SERVICE_UNAVAILABLE, "The service is not ready", "not ready: credentials: pending";
-    AuditUnavailable => "audit_unavailable", SERVICE_UNAVAILABLE, "The audit trail cannot be written", "The audit trail cannot be written, so no change is made; retry later.";
-    StoreUnavailable => "store_unavailable", SERVICE_UNAVAILABLE, "The store cannot be reached", "The gateway's store cannot be reached, so no change is made; retry later.";
+    AuditUnavailable => ItemErrorCode::AuditUnavailable.as_str(), SERVICE_UNAVAILABLE, "The audit trail cannot be written", "The audit trail cannot be written, so no change is made; retry later.";
+    StoreUnavailable => ItemErrorCode::StoreUnavailable.as_str(), SERVICE_UNAVAILABLE, "The store cannot be reached", "The gateway's store cannot be reached, so no change is made; retry later.";
     IdempotencyKeyInProgress => "idempotency_key_in_progress", CONFLICT, "A request with this idempotency key is still running", "A request with this Idempotency-Key is still running; retry after the time in Retry-After to get its answer.";
     RequestTimeout => "request_timeout", REQUEST_TIMEOUT, "The request body did not arrive in time", "The request body did not arrive within 10 s.";
-    UpstreamTimeout => "upstream_timeout", GATEWAY_TIMEOUT, "Google did not answer in time", "Google did not answer in time.";
+    UpstreamTimeout => ItemErrorCode::UpstreamTimeout.as_str(), GATEWAY_TIMEOUT, "Google did not answer in time", "Google did not answer in time.";
     CampaignStateConflict => "campaign_state_conflict", CONFLICT, "The campaign's state does not allow this", "Only a paused campaign can be resumed.";
 }
 
@@ -174,6 +177,11 @@ impl ApiError {
     pub fn with_www_authenticate(mut self, value: impl Into<String>) -> Self {
         self.www_authenticate = Some(value.into());
         self
+    }
+
+    /// What the caller is told.
+    pub fn detail(&self) -> &str {
+        &self.detail
     }
 
     /// The stable code of this error.
@@ -308,6 +316,64 @@ impl From<crate::invitations::batch::BatchError> for ApiError {
             BatchError::Duplicate { .. } => ErrorCode::DuplicateEmails,
         };
         ApiError::new(code, error.to_string())
+    }
+}
+
+/// The audit trail cannot be written: nothing is changed; the caller comes back when the
+/// sink retries.
+/// A send or cancel refused as a whole: the audit trail's own `503` beside the idempotency
+/// flow's answers.
+impl From<crate::invitations::idempotency::MutationRefused> for ApiError {
+    fn from(refused: crate::invitations::idempotency::MutationRefused) -> Self {
+        use crate::invitations::idempotency::MutationRefused;
+        match refused {
+            MutationRefused::AuditUnavailable => ApiError::new(
+                ErrorCode::AuditUnavailable,
+                ErrorCode::AuditUnavailable.example_detail(),
+            )
+            .with_retry_after(crate::audit::RETRY_AFTER_FAILURE.as_secs()),
+            MutationRefused::Idempotency(error) => error.into(),
+        }
+    }
+}
+
+impl From<crate::audit::AuditError> for ApiError {
+    fn from(err: crate::audit::AuditError) -> Self {
+        ApiError::new(
+            ErrorCode::AuditUnavailable,
+            ErrorCode::AuditUnavailable.example_detail(),
+        )
+        .with_retry_after(crate::audit::RETRY_AFTER_FAILURE.as_secs())
+        .with_cause(err)
+    }
+}
+
+/// A caller over its request rate: 429 with the wait in `Retry-After`.
+impl From<crate::auth::rate_limit::RateLimited> for ApiError {
+    fn from(limited: crate::auth::rate_limit::RateLimited) -> Self {
+        ApiError::new(
+            ErrorCode::RateLimited,
+            ErrorCode::RateLimited.example_detail(),
+        )
+        .with_retry_after(limited.retry_after_secs)
+    }
+}
+
+/// A campaign operation that did nothing, as its problem.
+impl From<crate::campaigns::CampaignError> for ApiError {
+    fn from(error: crate::campaigns::CampaignError) -> Self {
+        use crate::campaigns::CampaignError;
+        match error {
+            CampaignError::NotFound => {
+                ApiError::new(ErrorCode::NotFound, "There is no such campaign.")
+            }
+            CampaignError::Invalid(detail) => ApiError::new(ErrorCode::InvalidRequest, detail),
+            CampaignError::TooLarge(detail) => ApiError::new(ErrorCode::PayloadTooLarge, detail),
+            CampaignError::Conflict(detail) => {
+                ApiError::new(ErrorCode::CampaignStateConflict, detail)
+            }
+            CampaignError::StoreUnavailable => crate::invitations::durable::StoreUnavailable.into(),
+        }
     }
 }
 

@@ -22,6 +22,7 @@ pub mod store;
 pub mod telemetry;
 pub mod traces;
 pub mod tracking;
+pub mod vocabulary;
 
 /// Installs ring as the process-wide rustls crypto provider; idempotent.
 ///

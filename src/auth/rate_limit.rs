@@ -6,7 +6,6 @@
 
 use crate::auth::caller::Caller;
 use crate::config::LimitSettings;
-use crate::error::{ApiError, ErrorCode};
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::NoOpMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
@@ -37,6 +36,13 @@ impl CallerLimits<DefaultClock> {
     }
 }
 
+/// A caller over its request rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimited {
+    /// Whole seconds until the caller's next request gets through (at least one).
+    pub retry_after_secs: u64,
+}
+
 impl<C: Clock + Clone> CallerLimits<C> {
     /// Limits with the settings' quotas and a given clock.
     pub fn with_clock(settings: &LimitSettings, clock: C) -> Self {
@@ -50,8 +56,9 @@ impl<C: Clock + Clone> CallerLimits<C> {
         }
     }
 
-    /// Counts one request of `caller`; `429 rate_limited` with `Retry-After` when over.
-    pub fn check_request(&self, caller: &Caller) -> Result<(), ApiError> {
+    /// Counts one request of `caller`; [`RateLimited`] (answered `429 rate_limited` with
+    /// `Retry-After`) when over.
+    pub fn check_request(&self, caller: &Caller) -> Result<(), RateLimited> {
         if self.checks.fetch_add(1, Ordering::Relaxed) % RETAIN_EVERY == RETAIN_EVERY - 1 {
             self.requests.retain_recent();
             self.requests.shrink_to_fit();
@@ -61,11 +68,9 @@ impl<C: Clock + Clone> CallerLimits<C> {
             let wait = not_until.wait_time_from(self.clock.now());
             // Round up: a client that waits the whole seconds we name must get through.
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            ApiError::new(
-                ErrorCode::RateLimited,
-                "Too many requests from this caller; retry after the time in Retry-After.",
-            )
-            .with_retry_after(secs.max(1))
+            RateLimited {
+                retry_after_secs: secs.max(1),
+            }
         })
     }
 
@@ -109,8 +114,8 @@ mod tests {
         let ada = caller("ada");
         assert!(limits.check_request(&ada).is_ok());
         assert!(limits.check_request(&ada).is_ok());
-        let err = limits.check_request(&ada).unwrap_err();
-        assert_eq!(err.code(), ErrorCode::RateLimited);
+        let err = crate::error::ApiError::from(limits.check_request(&ada).unwrap_err());
+        assert_eq!(err.code(), crate::error::ErrorCode::RateLimited);
         let response = actix_web::ResponseError::error_response(&err);
         assert_eq!(response.headers().get("retry-after").unwrap(), "1");
         clock.advance(Duration::from_secs(1));

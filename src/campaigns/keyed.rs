@@ -5,6 +5,7 @@
 //! has the same fingerprint; another body under the same key does not.
 
 use crate::campaigns::{CampaignError, CampaignSpec, Source};
+use crate::vocabulary::InvitationState;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use serde::Serialize;
@@ -25,7 +26,7 @@ pub struct CreationFingerprint {
     dry_run: bool,
     reminders: Option<(u64, u32)>,
     start_at: Option<String>,
-    states: Option<Vec<String>>,
+    states: Option<Vec<InvitationState>>,
     emails: Option<Vec<String>>,
     roster_sha256: Option<String>,
 }
@@ -49,7 +50,7 @@ pub(crate) async fn fingerprint(
     };
     let source = match source {
         Source::States(states) => {
-            fingerprint.states = Some(states.iter().map(|s| s.as_str().to_owned()).collect());
+            fingerprint.states = Some(states.clone());
             Source::States(states)
         }
         Source::Emails(emails) => {

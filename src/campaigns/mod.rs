@@ -6,9 +6,14 @@
 //! a request's ([`Invitations::send_item`]), so a campaign survives restarts and the
 //! loss of a replica, and nobody gets a mail twice. Knows nothing of actix-web.
 
+mod creation;
 pub mod keyed;
 pub mod planning;
+mod views;
 pub mod worker;
+
+pub use views::*;
+use views::{item_view, rfc3339, write_report_line};
 
 use crate::audit::AuditLog;
 use crate::config::Settings;
@@ -21,6 +26,7 @@ pub use crate::store::Reminders;
 use crate::store::{
     Caller, CampaignRecord, CampaignState, Gate, ItemRecord, NewCampaign, NewItem, StoreError,
 };
+use crate::vocabulary::{ItemErrorCode, ItemOutcome, SourceKind};
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures_util::Stream;
@@ -52,22 +58,6 @@ pub const DEFAULT_PAGE: u32 = 100;
 /// Largest page a list answers.
 pub const MAX_PAGE: u32 = 1000;
 
-/// Every outcome an item can have, in the order the documentation lists them.
-pub const OUTCOMES: [&str; 12] = [
-    "pending",
-    "sent",
-    "resent",
-    "already_invited",
-    "already_accepted",
-    "not_eligible",
-    "skipped",
-    "failed",
-    "accepted",
-    "declined",
-    "would_send",
-    "cancelled",
-];
-
 /// Who asks: the verified caller, and whether it holds `campaigns.admin`.
 #[derive(Debug, Clone)]
 pub struct Viewer {
@@ -90,11 +80,11 @@ pub enum Source {
 }
 
 impl Source {
-    fn kind(&self) -> &'static str {
+    fn kind(&self) -> SourceKind {
         match self {
-            Source::States(_) => "states",
-            Source::Emails(_) => "emails",
-            Source::Roster(_) => "roster",
+            Source::States(_) => SourceKind::States,
+            Source::Emails(_) => SourceKind::Emails,
+            Source::Roster(_) => SourceKind::Roster,
         }
     }
 }
@@ -145,186 +135,6 @@ impl From<StoreUnavailable> for CampaignError {
     fn from(_: StoreUnavailable) -> Self {
         CampaignError::StoreUnavailable
     }
-}
-
-/// A campaign's source, as shown.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct SourceView {
-    /// `states`, `emails` or `roster`.
-    #[schema(example = "states")]
-    pub kind: String,
-    /// For `states`: the states.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    pub states: Option<Vec<String>>,
-}
-
-/// A campaign's reminders, as shown.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct RemindersView {
-    /// Hours after the last mail.
-    pub after_hours: u64,
-    /// Most reminders per person.
-    pub max: u32,
-}
-
-/// Who owns a campaign.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct OwnerView {
-    /// The creator's JWT `iss`.
-    pub iss: String,
-    /// The creator's JWT `sub`.
-    pub sub: String,
-}
-
-/// A campaign and its progress.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(example = json!({
-    "id": "5b0f7c9e2d4a4f1b9e8c3a2d1f0e9c8b", "name": "Wave 1", "state": "running",
-    "dryRun": false, "resend": false, "source": {"kind": "states", "states": ["NOT_YET_SENT"]},
-    "reminders": {"afterHours": 168, "max": 2}, "startAt": "2026-12-01T09:00:00.000Z",
-    "resumesAt": null, "total": 1200, "counts": {"pending": 700, "sent": 480, "already_invited": 20},
-    "googleCalls": 500, "eta": "2026-12-01T11:05:00.000Z", "createdAt": "2026-12-01T09:00:00.000Z",
-    "updatedAt": "2026-12-01T09:40:00.000Z", "completedAt": null,
-    "owner": {"iss": "https://idp.example.com", "sub": "hr-onboarding"}
-}))]
-pub struct CampaignView {
-    /// Its id.
-    pub id: String,
-    /// Its name.
-    pub name: String,
-    /// `scheduled`, `running`, `waiting`, `paused`, `completed` or `cancelled`.
-    pub state: String,
-    /// Classify only, nobody is mailed.
-    pub dry_run: bool,
-    /// Mails people who are already INVITED again.
-    pub resend: bool,
-    /// Where its people come from.
-    pub source: SourceView,
-    /// Its reminders, if any.
-    pub reminders: Option<RemindersView>,
-    /// When work starts.
-    pub start_at: String,
-    /// While `waiting`: when work resumes.
-    pub resumes_at: Option<String>,
-    /// Its items.
-    pub total: u64,
-    /// Items per outcome (outcomes with none are left out).
-    pub counts: BTreeMap<String, u64>,
-    /// Google calls made for it.
-    pub google_calls: u64,
-    /// When the remaining Google calls will be done at the background share of the budget;
-    /// null when paused or done.
-    pub eta: Option<String>,
-    /// Created.
-    pub created_at: String,
-    /// Last changed.
-    pub updated_at: String,
-    /// Completed or cancelled.
-    pub completed_at: Option<String>,
-    /// Its creator.
-    pub owner: OwnerView,
-}
-
-/// A page of campaigns.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(example = json!({"campaigns": [{
-    "id": "5b0f7c9e2d4a4f1b9e8c3a2d1f0e9c8b", "name": "Wave 1", "state": "completed",
-    "dryRun": false, "resend": false, "source": {"kind": "roster"},
-    "reminders": null, "startAt": "2026-12-01T09:00:00.000Z", "resumesAt": null,
-    "total": 3, "counts": {"sent": 2, "skipped": 1}, "googleCalls": 4, "eta": null,
-    "createdAt": "2026-12-01T09:00:00.000Z", "updatedAt": "2026-12-01T09:00:05.000Z",
-    "completedAt": "2026-12-01T09:00:05.000Z",
-    "owner": {"iss": "https://idp.example.com", "sub": "hr-onboarding"}
-}], "nextPageToken": "MjAyNi0xMi0wMVQwOTowMDowMC4wMDBa"}))]
-pub struct CampaignList {
-    /// Newest first.
-    pub campaigns: Vec<CampaignView>,
-    /// Pass as `pageToken` for the next page; absent on the last.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    pub next_page_token: Option<String>,
-}
-
-/// An item's error.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ItemErrorView {
-    /// Stable code (as in send's per-item errors).
-    pub code: String,
-    /// Explanation, without the address.
-    pub detail: String,
-}
-
-/// One person of a campaign.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(example = json!({"email": "ada@example.com", "outcome": "sent", "mails": 1,
-    "lastMailAt": "2026-12-01T09:01:00.000Z", "updatedAt": "2026-12-01T09:01:00.000Z",
-    "row": 2, "columns": {"employee_id": "E1001", "name": "Ada Lovelace"}}))]
-pub struct ItemView {
-    /// The address.
-    pub email: String,
-    /// `pending`, `sent`, `resent`, `already_invited`, `already_accepted`, `not_eligible`,
-    /// `skipped`, `failed`, `accepted`, `declined`, `would_send` or `cancelled`.
-    pub outcome: String,
-    /// Why (`invalid_email`, `domain_not_allowed`, `duplicate`, ...).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    pub reason: Option<String>,
-    /// For `failed`: why.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    pub error: Option<ItemErrorView>,
-    /// Mails the campaign sent the person.
-    pub mails: u32,
-    /// When the last went out.
-    pub last_mail_at: Option<String>,
-    /// Last changed.
-    pub updated_at: String,
-    /// For a roster's item: its row number in the roster as a spreadsheet shows it (the
-    /// header is row 1).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false, minimum = 2)]
-    pub row: Option<u32>,
-    /// For a roster's item: its values of the roster's other columns, by column name (the
-    /// columns kept: see the roster upload).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    pub columns: Option<BTreeMap<String, String>>,
-}
-
-/// A page of items.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(example = json!({"items": [
-    {"email": "ada@example.com", "outcome": "sent", "mails": 1, "lastMailAt": "2026-12-01T09:01:00.000Z", "updatedAt": "2026-12-01T09:01:00.000Z"},
-    {"email": "not-an-address", "outcome": "skipped", "reason": "invalid_email", "mails": 0, "lastMailAt": null, "updatedAt": "2026-12-01T09:00:00.000Z"}
-], "nextPageToken": "2"}))]
-pub struct ItemList {
-    /// In the order they were added.
-    pub items: Vec<ItemView>,
-    /// Pass as `pageToken` for the next page; absent on the last.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    pub next_page_token: Option<String>,
-}
-
-/// The formats of a report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReportFormat {
-    /// `text/csv`: `email,outcome,reason,mails,lastMailAt,updatedAt,row` and a roster's other
-    /// columns.
-    Csv,
-    /// `application/x-ndjson`: one item per line.
-    Ndjson,
-}
-
-fn rfc3339(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// The campaign service: one per process.
@@ -386,129 +196,6 @@ impl Campaigns {
         self.import_deadline.saturating_sub(IMPORT_MARGIN)
     }
 
-    /// The fingerprint of a keyed creation of `spec` from `source`, and the source to create
-    /// it from: a roster is read whole (into a temporary file) first, see [`keyed`].
-    pub async fn keyed_source(
-        &self,
-        spec: &CampaignSpec,
-        source: Source,
-    ) -> Result<(keyed::CreationFingerprint, Source), CampaignError> {
-        keyed::fingerprint(spec, source, self.roster_max_bytes).await
-    }
-
-    /// Creates a campaign from `spec` and `source` for `owner`: its items are written to the
-    /// store (a roster as it streams in, in chunks) before this answers; a `states` source is
-    /// walked later by a worker. Invalid, foreign and repeated addresses become `skipped`
-    /// items.
-    pub async fn create(
-        &self,
-        owner: &Caller,
-        spec: CampaignSpec,
-        source: Source,
-    ) -> Result<CampaignView, CampaignError> {
-        // Characters, not bytes (as the document's maxLength counts), and not only spaces.
-        if spec.name.trim().is_empty() || spec.name.chars().count() > 200 {
-            return Err(CampaignError::Invalid(
-                "name: 1 to 200 characters, not all spaces, are required.".into(),
-            ));
-        }
-        if let Some(reminders) = spec.reminders
-            && (reminders.after < Duration::from_secs(3600) || reminders.max > 10)
-        {
-            return Err(CampaignError::Invalid(
-                "reminders: afterHours must be at least 1 and max at most 10.".into(),
-            ));
-        }
-        let states = match &source {
-            Source::States(states) if states.is_empty() => {
-                return Err(CampaignError::Invalid(
-                    "source.states: at least one state is required.".into(),
-                ));
-            }
-            Source::States(states) => states.iter().map(|s| s.as_str().to_owned()).collect(),
-            Source::Emails(emails) if emails.is_empty() || emails.len() > MAX_EMAILS => {
-                return Err(CampaignError::Invalid(format!(
-                    "source.emails: 1 to {MAX_EMAILS} addresses are required, got {}.",
-                    emails.len()
-                )));
-            }
-            _ => Vec::new(),
-        };
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        let campaign = NewCampaign {
-            id: id.clone(),
-            owner: owner.clone(),
-            name: spec.name.trim().to_owned(),
-            dry_run: spec.dry_run,
-            resend: spec.resend,
-            source_kind: source.kind().to_owned(),
-            source_states: states,
-            reminders: spec.reminders.filter(|r| r.max > 0 && !spec.dry_run),
-            start_at: spec.start_at.unwrap_or_else(|| self.gate.clock().now()),
-            // Nobody works on it until every item is in.
-            planned: false,
-        };
-        let record = self.gate.call(|s| s.create_campaign(&campaign)).await?;
-        if record.source_kind == "states" {
-            // A worker walks Google's list and plans it.
-            return self.view_of(&id).await;
-        }
-        // From here until it is planned, the campaign goes again unless the import finishes,
-        // whatever stops it (an error, or this future dropped with its request).
-        let importing = Importing::new(&self.gate, &id);
-        let added = match source {
-            Source::States(_) => Ok(()),
-            Source::Emails(emails) => {
-                let items: Vec<NewItem> = emails
-                    .iter()
-                    .map(|raw| planning::item(&self.invitations, raw))
-                    .collect();
-                self.add_items(&id, &items).await
-            }
-            Source::Roster(body) => planning::import_roster(self, &id, body).await,
-        };
-        let planned = match added {
-            Ok(()) => self
-                .gate
-                .call(|s| s.finish_campaign_planning(&id))
-                .await
-                .map_err(CampaignError::from),
-            Err(err) => Err(err),
-        };
-        if let Err(err) = planned {
-            // Nothing was claimed (an unplanned campaign is never worked on): drop it whole.
-            importing.abandon().await;
-            return Err(err);
-        }
-        importing.finish();
-        self.view_of(&id).await
-    }
-
-    /// Deletes the imports abandoned longer ago than any import can take (their request's
-    /// process died, or the store failed it before it could clean up); answers how many rows
-    /// went.
-    pub async fn sweep_abandoned_imports(&self) -> Result<u64, StoreError> {
-        let before = self.gate.clock().now()
-            - chrono::Duration::from_std(self.import_deadline).unwrap_or(chrono::TimeDelta::MAX);
-        let deleted = self
-            .gate
-            .call(|s| s.delete_abandoned_imports(before))
-            .await?;
-        if deleted > 0 {
-            tracing::info!(rows = deleted, "abandoned campaign imports deleted");
-        }
-        Ok(deleted)
-    }
-
-    async fn add_items(&self, id: &str, items: &[NewItem]) -> Result<(), CampaignError> {
-        for chunk in items.chunks(CHUNK) {
-            self.gate
-                .call(|s| s.add_campaign_items(id, chunk, true))
-                .await?;
-        }
-        Ok(())
-    }
-
     /// The campaign `id` if `viewer` may see it.
     async fn visible(&self, id: &str, viewer: &Viewer) -> Result<CampaignRecord, CampaignError> {
         match self.gate.call(|s| s.campaign(id)).await? {
@@ -534,7 +221,8 @@ impl Campaigns {
             counts,
             eta: eta.map(rfc3339),
             source: SourceView {
-                states: (record.source_kind == "states").then(|| record.source_states.clone()),
+                states: (record.source_kind == SourceKind::States)
+                    .then(|| record.source_states.clone()),
                 kind: record.source_kind,
             },
             reminders: record.reminders.map(|r| RemindersView {
@@ -565,13 +253,13 @@ impl Campaigns {
     fn eta(
         &self,
         record: &CampaignRecord,
-        counts: &BTreeMap<String, u64>,
+        counts: &BTreeMap<ItemOutcome, u64>,
     ) -> Option<DateTime<Utc>> {
         if !record.state.is_active() {
             return None;
         }
-        let pending = counts.get("pending").copied().unwrap_or(0);
-        let per_item = match (record.source_kind == "states", record.dry_run) {
+        let pending = counts.get(&ItemOutcome::Pending).copied().unwrap_or(0);
+        let per_item = match (record.source_kind == SourceKind::States, record.dry_run) {
             (true, true) => 0,
             (true, false) | (false, true) => 1,
             (false, false) => 2,
@@ -620,19 +308,10 @@ impl Campaigns {
         &self,
         id: &str,
         viewer: &Viewer,
-        outcomes: &[String],
+        outcomes: &[ItemOutcome],
         page_size: u32,
         page_token: Option<&str>,
     ) -> Result<ItemList, CampaignError> {
-        // The detail names no value: a query is the caller's text.
-        if outcomes.iter().any(|o| !OUTCOMES.contains(&o.as_str())) {
-            return Err(CampaignError::Invalid(
-                "outcome must be an item outcome (pending, sent, resent, already_invited, \
-                 already_accepted, not_eligible, skipped, failed, accepted, declined, \
-                 would_send, cancelled)."
-                    .into(),
-            ));
-        }
         let after = match page_token {
             None => None,
             Some(token) => Some(token.parse::<i64>().map_err(|_| {
@@ -771,131 +450,5 @@ impl Campaigns {
             return Err(CampaignError::Conflict(refusal.to_owned()));
         }
         self.view_of(id).await
-    }
-}
-
-/// A campaign whose items are being written by its creating request: deleted with them unless
-/// [`Importing::finish`] is called. Dropped unfinished (the request's future was dropped: its
-/// client went away, or the server stopped waiting for it), it deletes the campaign in a task
-/// of its own; should that not run either (the process dies), the worker's sweep of abandoned
-/// imports does it.
-struct Importing {
-    gate: Arc<Gate>,
-    id: String,
-    done: bool,
-}
-
-impl Importing {
-    fn new(gate: &Arc<Gate>, id: &str) -> Self {
-        Self {
-            gate: Arc::clone(gate),
-            id: id.to_owned(),
-            done: false,
-        }
-    }
-
-    /// The import is complete: the campaign stays.
-    fn finish(mut self) {
-        self.done = true;
-    }
-
-    /// The import failed: the campaign and its items are deleted now.
-    async fn abandon(mut self) {
-        self.done = true;
-        delete_import(&self.gate, &self.id).await;
-    }
-}
-
-impl Drop for Importing {
-    fn drop(&mut self) {
-        if self.done {
-            return;
-        }
-        let (gate, id) = (Arc::clone(&self.gate), std::mem::take(&mut self.id));
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(async move { delete_import(&gate, &id).await });
-            }
-            Err(_) => tracing::warn!("an interrupted campaign import is left to the sweep"),
-        }
-    }
-}
-
-async fn delete_import(gate: &Gate, id: &str) {
-    match gate.call(|s| s.delete_campaign(id)).await {
-        Ok(()) => tracing::info!(campaign = %id, "an unfinished campaign import was deleted"),
-        Err(err) => {
-            tracing::error!(error = %err, campaign = %id, "an unfinished campaign import could not be deleted: the sweep will");
-        }
-    }
-}
-
-/// The columns a CSV report begins with (a roster's other columns follow).
-const REPORT_COLUMNS: [&str; 7] = [
-    "email",
-    "outcome",
-    "reason",
-    "mails",
-    "lastMailAt",
-    "updatedAt",
-    "row",
-];
-
-/// The item as shown; `columns` names a roster's other columns, which its values follow.
-fn item_view(item: ItemRecord, columns: &[String]) -> ItemView {
-    let (row, columns) = match item.roster {
-        Some(roster) => (
-            Some(roster.row),
-            Some(columns.iter().cloned().zip(roster.values).collect()),
-        ),
-        None => (None, None),
-    };
-    ItemView {
-        row,
-        columns,
-        email: item.email,
-        outcome: item.outcome,
-        reason: item.reason,
-        error: item
-            .error
-            .map(|(code, detail)| ItemErrorView { code, detail }),
-        mails: item.mails,
-        last_mail_at: item.last_mail_at.map(rfc3339),
-        updated_at: rfc3339(item.updated_at),
-    }
-}
-
-fn write_report_line(format: ReportFormat, item: &ItemView, columns: &[String], out: &mut String) {
-    match format {
-        ReportFormat::Csv => {
-            let mails = item.mails.to_string();
-            let row = item.row.map(|row| row.to_string()).unwrap_or_default();
-            let values = columns.iter().map(|column| {
-                item.columns
-                    .as_ref()
-                    .and_then(|values| values.get(column))
-                    .map_or("", String::as_str)
-            });
-            csv::push_row(
-                out,
-                [
-                    item.email.as_str(),
-                    &item.outcome,
-                    item.reason.as_deref().unwrap_or_default(),
-                    &mails,
-                    item.last_mail_at.as_deref().unwrap_or_default(),
-                    &item.updated_at,
-                    &row,
-                ]
-                .into_iter()
-                .chain(values),
-            );
-        }
-        ReportFormat::Ndjson => {
-            if let Ok(line) = serde_json::to_string(item) {
-                out.push_str(&line);
-                out.push('\n');
-            }
-        }
     }
 }

@@ -6,7 +6,7 @@ use crate::campaigns::{
 };
 use crate::invitations::Invitations;
 use crate::invitations::email::Email;
-use crate::invitations::outcome::{Failure, InvitationState};
+use crate::invitations::outcome::Failure;
 use crate::store::{CampaignRecord, KnownInvitation, NewItem, RosterRow};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -418,11 +418,7 @@ pub(crate) async fn walk_states(
     record: &CampaignRecord,
     calls: &Arc<AtomicU64>,
 ) -> Result<(), Failure> {
-    let states: Vec<InvitationState> = record
-        .source_states
-        .iter()
-        .filter_map(|s| InvitationState::parse(s))
-        .collect();
+    let states = &record.source_states;
     let mut token = None;
     loop {
         let page = campaigns
@@ -432,7 +428,7 @@ pub(crate) async fn walk_states(
                     id: &record.id,
                     calls,
                 },
-                &states,
+                states,
                 token,
             )
             .await?;
@@ -443,7 +439,7 @@ pub(crate) async fn walk_states(
                 let mut item = item(&campaigns.invitations, &invitation.email);
                 if item.skipped.is_none() {
                     item.known = Some(KnownInvitation {
-                        state: invitation.state.as_str().to_owned(),
+                        state: invitation.state,
                         mails_sent: invitation.mails_sent_count,
                         updated: invitation.update_time,
                     });

@@ -4,11 +4,12 @@
 //! before claiming and before each Google call.
 
 use crate::audit::AuditTrail;
-use crate::campaigns::{Campaigns, OUTCOMES, SWEEP_ROUNDS, planning};
+use crate::campaigns::{Campaigns, SWEEP_ROUNDS, planning};
 use crate::invitations::background::{Background, DryRunVerdict, ItemMail, ItemSend};
 use crate::invitations::email::Email;
 use crate::invitations::outcome::{InvitationState, ItemError, ItemErrorCode, Outcome};
 use crate::store::{Caller, CampaignRecord, CampaignState, ItemLease, ItemUpdate, StoreError};
+use crate::vocabulary::{ItemOutcome, SourceKind};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use std::sync::Arc;
@@ -94,7 +95,7 @@ impl Campaigns {
                     .await?;
             }
             if !record.planned {
-                if record.source_kind == "states"
+                if record.source_kind == SourceKind::States
                     && self
                         .gate
                         .call(|s| s.claim_campaign_planning(&record.id, self.lease))
@@ -163,7 +164,7 @@ impl Campaigns {
             .await?;
         if items.is_empty() {
             let (events, at) = (self.invitations.events(), self.now());
-            let announce = |name: &str, counts: &std::collections::BTreeMap<String, u64>| {
+            let announce = |name: &str, counts: &std::collections::BTreeMap<ItemOutcome, u64>| {
                 let total: u64 = counts.values().sum();
                 events.campaign_completed(
                     &record.id,
@@ -227,7 +228,7 @@ impl Campaigns {
         calls: &Arc<AtomicU64>,
     ) -> Step {
         let Ok(email) = Email::parse(&item.email) else {
-            return complete("skipped");
+            return complete(ItemOutcome::Skipped);
         };
         match self.gate.call(|s| s.campaign_state(&record.id)).await {
             Ok(Some(CampaignState::Running)) => {}
@@ -245,7 +246,7 @@ impl Campaigns {
         if record.dry_run {
             return self.dry_run(record, item, &email, calls).await;
         }
-        if item.outcome == "sent" || item.outcome == "resent" {
+        if item.outcome.is_mailed() {
             return self.remind(record, creator, item, &email, calls).await;
         }
         self.first_mail(record, creator, item, &email, calls).await
@@ -295,10 +296,9 @@ impl Campaigns {
                             .is_some_and(|seen| seen.state == InvitationState::Invited)
                         {
                             return Step::Complete(ItemUpdate {
-                                outcome: "sent".into(),
                                 mailed: true,
                                 due_at: self.next_reminder(record, 0),
-                                ..ItemUpdate::default()
+                                ..ItemUpdate::new(ItemOutcome::Sent)
                             });
                         }
                         seen
@@ -318,17 +318,16 @@ impl Campaigns {
             ItemSend::Refused(stop) => self.stopped(item, stop),
             ItemSend::Done { outcome, error } => match outcome {
                 Outcome::Sent | Outcome::Resent => Step::Complete(ItemUpdate {
-                    outcome: outcome.as_str().to_owned(),
                     mailed: true,
                     due_at: self.next_reminder(record, 0),
-                    ..ItemUpdate::default()
+                    ..ItemUpdate::new(item_outcome(outcome))
                 }),
                 Outcome::Failed => match error {
                     Some(error) => self.on_error(item, &error),
-                    None => complete("failed"),
+                    None => complete(ItemOutcome::Failed),
                 },
                 Outcome::Unknown => self.unknown(item, error),
-                other => complete(other.as_str()),
+                other => complete(item_outcome(other)),
             },
         }
     }
@@ -343,11 +342,10 @@ impl Campaigns {
     ) -> Step {
         let keep = |mailed: bool, due_at: Option<DateTime<Utc>>| {
             Step::Complete(ItemUpdate {
-                outcome: item.outcome.clone(),
                 mailed,
                 reminder: mailed,
                 due_at,
-                ..ItemUpdate::default()
+                ..ItemUpdate::new(item.outcome)
             })
         };
         // Never remind someone who accepted or declined: read first, always.
@@ -360,8 +358,8 @@ impl Campaigns {
             Err(error) => return self.on_error(item, &error),
         };
         match seen.as_ref().map(|s| s.state) {
-            Some(InvitationState::Accepted) => complete("accepted"),
-            Some(InvitationState::Declined) => complete("declined"),
+            Some(InvitationState::Accepted) => complete(ItemOutcome::Accepted),
+            Some(InvitationState::Declined) => complete(ItemOutcome::Declined),
             Some(InvitationState::Invited) if item.mailing => {
                 // The reminder of an earlier holder went out, or may have: not another.
                 keep(true, self.next_reminder(record, item.reminders + 1))
@@ -381,7 +379,7 @@ impl Campaigns {
                     ItemSend::Done {
                         outcome: Outcome::AlreadyAccepted,
                         ..
-                    } => complete("accepted"),
+                    } => complete(ItemOutcome::Accepted),
                     ItemSend::Done {
                         outcome: Outcome::Failed,
                         error: Some(error),
@@ -411,10 +409,10 @@ impl Campaigns {
             .dry_run_verdict(work(record, calls), email, record.resend, seen.as_ref())
             .await
         {
-            Ok(DryRunVerdict::WouldSend) => complete("would_send"),
-            Ok(DryRunVerdict::AlreadyInvited) => complete("already_invited"),
-            Ok(DryRunVerdict::AlreadyAccepted) => complete("already_accepted"),
-            Ok(DryRunVerdict::NotEligible) => complete("not_eligible"),
+            Ok(DryRunVerdict::WouldSend) => complete(ItemOutcome::WouldSend),
+            Ok(DryRunVerdict::AlreadyInvited) => complete(ItemOutcome::AlreadyInvited),
+            Ok(DryRunVerdict::AlreadyAccepted) => complete(ItemOutcome::AlreadyAccepted),
+            Ok(DryRunVerdict::NotEligible) => complete(ItemOutcome::NotEligible),
             Err(error) => self.on_error(item, &error),
         }
     }
@@ -520,17 +518,13 @@ impl Campaigns {
                     .call(|s| s.complete_campaign_item(item, &update))
                     .await?
                 {
-                    if let Some(outcome) = OUTCOMES.iter().find(|o| **o == update.outcome) {
-                        crate::metrics::campaign_item(outcome);
-                    }
+                    crate::metrics::campaign_item(update.outcome.as_str());
                 } else {
                     tracing::warn!(campaign = %record.id, "a campaign item's lease ran out before its result was stored");
                 }
             }
             Step::Release { due, error, hold } => {
-                let code = error.as_ref().map(|e| e.code.name());
-                let detail = error.as_ref().map(|e| e.detail.clone());
-                let error = code.as_deref().zip(detail.as_deref());
+                let error = error.as_ref().map(|e| (e.code, e.detail.as_str()));
                 self.gate
                     .call(|s| s.release_campaign_item(item, due, error, nothing_sent))
                     .await?;
@@ -540,6 +534,21 @@ impl Campaigns {
             }
         }
         Ok(())
+    }
+}
+
+/// The item outcome of a send's outcome. A send never answers a cancel's outcomes, and its
+/// `failed` and `unknown` are handled before they get here: those count as failed.
+fn item_outcome(outcome: Outcome) -> ItemOutcome {
+    match outcome {
+        Outcome::Sent => ItemOutcome::Sent,
+        Outcome::Resent => ItemOutcome::Resent,
+        Outcome::AlreadyInvited => ItemOutcome::AlreadyInvited,
+        Outcome::AlreadyAccepted => ItemOutcome::AlreadyAccepted,
+        Outcome::NotEligible => ItemOutcome::NotEligible,
+        Outcome::Cancelled | Outcome::NotInvited | Outcome::Failed | Outcome::Unknown => {
+            ItemOutcome::Failed
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use crate::store::{
     AuditId, AuditIntent, AuditOutcome, Caller, ChangeKind, Claim, ClaimToken, Gate, GatewayChange,
     Store, StoreError,
 };
+use crate::vocabulary::InvitationState;
 use chrono::NaiveDate;
 use std::sync::Arc;
 use std::time::Duration;
@@ -206,8 +207,8 @@ impl Durable {
         };
         let at = self.gate.clock().now();
         let state = match change.kind {
-            ChangeKind::Cancelled => "NOT_YET_SENT",
-            _ => "INVITED",
+            ChangeKind::Cancelled => InvitationState::NotYetSent,
+            _ => InvitationState::Invited,
         };
         let event = self.events.invitation(&InvitationChange {
             kind: change.kind,

@@ -8,6 +8,7 @@
 
 use crate::privacy::EmailHasher;
 use crate::store::{ChangeKind, OutboxEvent};
+use crate::vocabulary::InvitationState;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 
@@ -25,7 +26,7 @@ pub struct InvitationChange<'a> {
     /// The address.
     pub email: &'a str,
     /// Google's state after it.
-    pub state: &'a str,
+    pub state: InvitationState,
     /// Google's `mailsSentCount` after it.
     pub mails_sent_count: i64,
     /// Google's `updateTime`, when known.
@@ -153,7 +154,7 @@ mod tests {
             .invitation(&InvitationChange {
                 kind: ChangeKind::Accepted,
                 email: "ada@example.com",
-                state: "ACCEPTED",
+                state: InvitationState::Accepted,
                 mails_sent_count: 1,
                 update_time: None,
                 at,
@@ -172,7 +173,7 @@ mod tests {
         let first_seen = InvitationChange {
             kind: ChangeKind::FirstSeen,
             email: "ada@example.com",
-            state: "INVITED",
+            state: InvitationState::Invited,
             mails_sent_count: 1,
             update_time: None,
             at,

@@ -96,7 +96,7 @@ impl Done {
     /// of an outcome left unknown), or that a lost answer was reconciled by a read.
     pub fn reason(&self) -> Option<String> {
         match &self.result.error {
-            Some(error) => Some(error.code.name()),
+            Some(error) => Some(error.code.as_str().to_owned()),
             None => self.reconciled.then(|| {
                 "Google's answer was lost; a read showed that the mail went out".to_owned()
             }),

@@ -11,49 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use utoipa::ToSchema;
 
-/// The state of an invitation.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum InvitationState {
-    /// Found, no mail sent (or the invitation was cancelled).
-    NotYetSent,
-    /// Mailed, waiting for the person.
-    Invited,
-    /// The person joined; the account is managed.
-    Accepted,
-    /// The person declined.
-    Declined,
-    /// Google reported a state this version does not know.
-    StateUnspecified,
-}
-
-impl InvitationState {
-    /// Every state a filter may name.
-    pub const FILTERABLE: [InvitationState; 4] = [
-        InvitationState::NotYetSent,
-        InvitationState::Invited,
-        InvitationState::Accepted,
-        InvitationState::Declined,
-    ];
-
-    /// The wire name (`NOT_YET_SENT`, ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            InvitationState::NotYetSent => "NOT_YET_SENT",
-            InvitationState::Invited => "INVITED",
-            InvitationState::Accepted => "ACCEPTED",
-            InvitationState::Declined => "DECLINED",
-            InvitationState::StateUnspecified => "STATE_UNSPECIFIED",
-        }
-    }
-
-    /// Parses a filterable wire name, spelled exactly as documented (`INVITED`, not `invited`).
-    pub fn parse(name: &str) -> Option<InvitationState> {
-        Self::FILTERABLE.into_iter().find(|s| s.as_str() == name)
-    }
-}
+pub use crate::vocabulary::{InvitationState, ItemErrorCode};
 
 impl From<State> for InvitationState {
     fn from(state: State) -> Self {
@@ -92,62 +50,6 @@ impl From<&UserInvitation> for Invitation {
             mails_sent_count: invitation.mails_sent_count,
             update_time: invitation.update_time,
         }
-    }
-}
-
-/// Stable codes of per-item errors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ItemErrorCode {
-    /// The address is not valid.
-    InvalidEmail,
-    /// The address's domain is outside `GATEWAY_ALLOWED_DOMAINS`.
-    DomainNotAllowed,
-    /// Google has no invitation for the address (or not yet: new accounts take up to 48 h).
-    NotFound,
-    /// Google is unavailable or overloaded; retry later.
-    UpstreamUnavailable,
-    /// Google did not answer in time. For a send, the mail may have gone out.
-    UpstreamTimeout,
-    /// Google refused the request.
-    UpstreamRejected,
-    /// The gateway's Google credentials are misconfigured.
-    CredentialsMisconfigured,
-    /// The caller's daily mail quota is used up.
-    MailQuotaExceeded,
-    /// The audit trail cannot be written, so nothing was changed.
-    AuditUnavailable,
-    /// The project's Google quota (shared by every replica) has no call left before the
-    /// item's deadline; Google was not called. Retry after `retryAfterSeconds`.
-    QuotaExhausted,
-    /// The gateway's store cannot be reached, so nothing was changed; retry later.
-    StoreUnavailable,
-    /// Another request held this address for longer than this one could wait; nothing was
-    /// changed. Look the address up before retrying.
-    AddressBusy,
-}
-
-impl ItemErrorCode {
-    /// An outage or a spent budget that passes by itself: nothing was changed, and the same
-    /// item can succeed later (a campaign waits and tries it again, it is not failed).
-    pub fn is_transient(self) -> bool {
-        matches!(
-            self,
-            ItemErrorCode::MailQuotaExceeded
-                | ItemErrorCode::UpstreamUnavailable
-                | ItemErrorCode::UpstreamTimeout
-                | ItemErrorCode::QuotaExhausted
-                | ItemErrorCode::StoreUnavailable
-                | ItemErrorCode::AuditUnavailable
-        )
-    }
-
-    /// The wire name (`quota_exhausted`, ...), as serialised.
-    pub fn name(self) -> String {
-        serde_json::to_value(self)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default()
     }
 }
 

@@ -13,8 +13,9 @@ use crate::invitations::outcome::Outcome;
 use crate::routes::authorized::Authorized;
 use crate::routes::common::{AuthErrors, BodyErrors, EmailsRequest, StoreErrors, invalid_query};
 use crate::routes::json::Json;
+use crate::routes::query::{Query, QueryParams};
 use crate::state::AppState;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -164,16 +165,17 @@ pub enum AuditOutcomeFilter {
     Unknown,
 }
 
-/// The query of `GET /v1/audit` (documentation; the handler parses the query string itself so
-/// that every bad value is a `400 invalid_query` naming the parameter).
-#[derive(Debug, IntoParams)]
+/// The query of `GET /v1/audit`: every bad value is a `400 invalid_query` naming the parameter.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query, rename_all = "camelCase")]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
 pub struct ListAuditParams {
     /// Only records of this action.
-    action: Option<AuditActionFilter>,
+    #[param(value_type = Option<AuditActionFilter>)]
+    action: Option<String>,
     /// Only records with this outcome.
-    outcome: Option<AuditOutcomeFilter>,
+    #[param(value_type = Option<AuditOutcomeFilter>)]
+    outcome: Option<String>,
     /// Only records of callers with this verified `iss` (e.g. `https://idp.example.com`).
     // No `example`: Swagger UI would fill it in on "Try it out" and filter everything away.
     #[param(min_length = 1, max_length = 512)]
@@ -186,10 +188,12 @@ pub struct ListAuditParams {
     #[param(min_length = 1, max_length = 512)]
     campaign: Option<String>,
     /// Only records written at or after this time (RFC 3339, e.g. `2026-11-01T00:00:00Z`).
-    from: Option<DateTime<Utc>>,
+    #[param(value_type = Option<DateTime<Utc>>)]
+    from: Option<String>,
     /// Only records written before this time (RFC 3339, e.g. `2026-12-01T00:00:00Z`); a `to`
     /// at or before `from` lists nothing.
-    to: Option<DateTime<Utc>>,
+    #[param(value_type = Option<DateTime<Utc>>)]
+    to: Option<String>,
     /// Records per page, 1 to 500 (100 when absent).
     #[param(minimum = 1, maximum = 500)]
     page_size: Option<u32>,
@@ -198,7 +202,26 @@ pub struct ListAuditParams {
     page_token: Option<String>,
 }
 
-/// A parsed `GET /v1/audit` query.
+impl QueryParams for ListAuditParams {
+    fn invalid(name: &str) -> String {
+        match name {
+            "action" => "action must be `send` or `cancel`".to_owned(),
+            "outcome" => "outcome must be one of sent, resent, already_invited, \
+                          already_accepted, not_eligible, cancelled, not_invited, failed"
+                .to_owned(),
+            "from" | "to" => {
+                format!("{name} must be an RFC 3339 time such as 2026-11-01T00:00:00Z")
+            }
+            "pageSize" => {
+                format!("pageSize must be a whole number from 1 to {MAX_AUDIT_PAGE_SIZE}")
+            }
+            "pageToken" => "pageToken is not a nextPageToken of this listing".to_owned(),
+            _ => format!("{name} must be 1 to {MAX_FILTER_LEN} characters"),
+        }
+    }
+}
+
+/// A read `GET /v1/audit` query.
 #[derive(Debug, Default)]
 struct AuditQuery {
     filter: AuditFilter,
@@ -206,107 +229,81 @@ struct AuditQuery {
     cursor: Option<AuditCursor>,
 }
 
-fn text_filter(name: &str, value: &str) -> Result<String, ApiError> {
+fn bad(name: &str) -> ApiError {
+    invalid_query(ListAuditParams::invalid(name))
+}
+
+fn text_filter(name: &str, value: Option<String>) -> Result<Option<String>, ApiError> {
     // Characters, as the document's maxLength counts them.
-    if value.is_empty() || value.chars().count() > MAX_FILTER_LEN {
-        return Err(invalid_query(format!(
-            "{name} must be 1 to {MAX_FILTER_LEN} characters"
-        )));
+    match value {
+        Some(text) if text.is_empty() || text.chars().count() > MAX_FILTER_LEN => Err(bad(name)),
+        other => Ok(other),
     }
-    Ok(value.to_owned())
 }
 
-fn time_filter(name: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
-    DateTime::parse_from_rfc3339(value)
-        .map(|time| time.with_timezone(&Utc))
-        .map_err(|_| {
-            invalid_query(format!(
-                "{name} must be an RFC 3339 time such as 2026-11-01T00:00:00Z"
-            ))
+fn time_filter(name: &str, value: Option<String>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    value
+        .map(|text| {
+            DateTime::parse_from_rfc3339(&text)
+                .map(|time| time.with_timezone(&Utc))
+                .map_err(|_| bad(name))
         })
+        .transpose()
 }
 
-/// Parses the query of `GET /v1/audit`; every parameter at most once.
-fn parse_query(query_string: &str) -> Result<AuditQuery, ApiError> {
-    let mut query = AuditQuery::default();
-    let mut seen: Vec<String> = Vec::new();
-    for (name, value) in form_urlencoded::parse(query_string.as_bytes()) {
-        let known = [
-            "action",
-            "outcome",
-            "callerIss",
-            "callerSub",
-            "campaign",
-            "from",
-            "to",
-            "pageSize",
-            "pageToken",
-        ];
-        if !known.contains(&name.as_ref()) {
-            // Name the parameter only when it is a plain word: the query is the caller's text.
-            let plain =
-                name.len() <= 40 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            return Err(invalid_query(if plain {
-                format!("unknown parameter `{name}`")
-            } else {
-                "unknown parameter".to_owned()
-            }));
-        }
-        if seen.iter().any(|s| s == name.as_ref()) {
-            return Err(invalid_query(format!("`{name}` may appear only once")));
-        }
-        seen.push(name.clone().into_owned());
-        let filter = &mut query.filter;
-        match name.as_ref() {
-            "action" => {
-                let action = ACTIONS
+impl TryFrom<ListAuditParams> for AuditQuery {
+    type Error = ApiError;
+
+    fn try_from(params: ListAuditParams) -> Result<Self, ApiError> {
+        let action = params
+            .action
+            .map(|text| {
+                ACTIONS
                     .into_iter()
-                    .find(|a| a.as_str() == value)
-                    .ok_or_else(|| invalid_query("action must be `send` or `cancel`"))?;
-                filter.action = Some(action.as_str().to_owned());
-            }
-            "outcome" => {
-                let outcome = OUTCOMES
+                    .find(|a| a.as_str() == text)
+                    .map(|a| a.as_str().to_owned())
+                    .ok_or_else(|| bad("action"))
+            })
+            .transpose()?;
+        let outcome = params
+            .outcome
+            .map(|text| {
+                OUTCOMES
                     .into_iter()
-                    .find(|o| o.as_str() == value)
-                    .ok_or_else(|| {
-                        invalid_query(
-                            "outcome must be one of sent, resent, already_invited, \
-                             already_accepted, not_eligible, cancelled, not_invited, failed",
-                        )
-                    })?;
-                filter.outcome = Some(outcome.as_str().to_owned());
-            }
-            "callerIss" => filter.caller_iss = Some(text_filter("callerIss", &value)?),
-            "callerSub" => filter.caller_sub = Some(text_filter("callerSub", &value)?),
-            "campaign" => filter.campaign_id = Some(text_filter("campaign", &value)?),
-            "from" => filter.from = Some(time_filter("from", &value)?),
-            "to" => filter.to = Some(time_filter("to", &value)?),
-            "pageSize" => {
-                let size = value
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|size| (1..=MAX_AUDIT_PAGE_SIZE).contains(size))
-                    .ok_or_else(|| {
-                        invalid_query(format!(
-                            "pageSize must be a whole number from 1 to {MAX_AUDIT_PAGE_SIZE}"
-                        ))
-                    })?;
-                query.page_size = Some(size);
-            }
-            _ => {
-                // pageToken, the last known name.
-                let cursor = (value.len() <= MAX_PAGE_TOKEN_LEN)
-                    .then(|| AuditCursor::from_token(&value))
+                    .find(|o| o.as_str() == text)
+                    .map(|o| o.as_str().to_owned())
+                    .ok_or_else(|| bad("outcome"))
+            })
+            .transpose()?;
+        if params
+            .page_size
+            .is_some_and(|size| !(1..=MAX_AUDIT_PAGE_SIZE).contains(&size))
+        {
+            return Err(bad("pageSize"));
+        }
+        let cursor = params
+            .page_token
+            .map(|token| {
+                (token.len() <= MAX_PAGE_TOKEN_LEN)
+                    .then(|| AuditCursor::from_token(&token))
                     .flatten()
-                    .ok_or_else(|| {
-                        invalid_query("pageToken is not a nextPageToken of this listing")
-                    })?;
-                query.cursor = Some(cursor);
-            }
-        }
+                    .ok_or_else(|| bad("pageToken"))
+            })
+            .transpose()?;
+        Ok(AuditQuery {
+            filter: AuditFilter {
+                action,
+                outcome,
+                caller_iss: text_filter("callerIss", params.caller_iss)?,
+                caller_sub: text_filter("callerSub", params.caller_sub)?,
+                campaign_id: text_filter("campaign", params.campaign)?,
+                from: time_filter("from", params.from)?,
+                to: time_filter("to", params.to)?,
+            },
+            page_size: params.page_size,
+            cursor,
+        })
     }
-    Ok(query)
 }
 
 /// List the audit trail, newest first.
@@ -342,9 +339,9 @@ fn parse_query(query_string: &str) -> Result<AuditQuery, ApiError> {
 pub async fn list_audit(
     _caller: Authorized<scope::AuditRead>,
     state: web::Data<AppState>,
-    req: HttpRequest,
+    query: Query<ListAuditParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = parse_query(req.query_string())?;
+    let query = AuditQuery::try_from(query.into_inner()?)?;
     let page = state
         .invitations
         .audit_page(
@@ -405,6 +402,10 @@ pub async fn search_audit(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse_query(query: &str) -> Result<AuditQuery, ApiError> {
+        AuditQuery::try_from(Query::<ListAuditParams>::parse(query)?)
+    }
 
     fn code(query: &str) -> Option<ErrorCode> {
         parse_query(query).err().map(|err| err.code())

@@ -117,7 +117,7 @@ impl<S: RequiredScope> FromRequest for Authorized<S> {
                     .with_www_authenticate(challenge));
                 }
             };
-            if let Err(err) = state.limits.check_request(&caller) {
+            if let Err(err) = state.limits.check_request(&caller).map_err(ApiError::from) {
                 audit_denial(
                     &req,
                     &state,

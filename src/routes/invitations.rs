@@ -12,6 +12,7 @@ use crate::routes::common::{
     AuthErrors, BodyErrors, EmailsRequest, UpstreamErrors, invalid_query, request_id,
 };
 use crate::routes::json::Json;
+use crate::routes::query::{Query, QueryParams};
 use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -63,10 +64,8 @@ pub async fn lookup_invitations(
 
 /// A state that list and export filter by, spelled exactly so (`STATE_UNSPECIFIED` is never a
 /// filter).
-// Documentation only: `parse_query` reads the parameter with `InvitationState::parse`.
-#[derive(Debug, ToSchema)]
-#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum StateFilter {
     /// Found, no mail sent.
     NotYetSent,
@@ -78,11 +77,21 @@ pub enum StateFilter {
     Declined,
 }
 
-/// The query of list (documentation; the handler parses the query string itself because
-/// `state` repeats).
-#[derive(Debug, IntoParams)]
+impl From<StateFilter> for InvitationState {
+    fn from(filter: StateFilter) -> Self {
+        match filter {
+            StateFilter::NotYetSent => InvitationState::NotYetSent,
+            StateFilter::Invited => InvitationState::Invited,
+            StateFilter::Accepted => InvitationState::Accepted,
+            StateFilter::Declined => InvitationState::Declined,
+        }
+    }
+}
+
+/// The query of list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query, rename_all = "camelCase")]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
 pub struct ListInvitationsParams {
     /// Only invitations in these states (repeat the parameter for several); all when absent.
     state: Option<Vec<StateFilter>>,
@@ -100,66 +109,82 @@ pub struct ListInvitationsParams {
     page_token: Option<String>,
 }
 
-/// The query of export (documentation).
-#[derive(Debug, IntoParams)]
+/// The detail of a bad value of list's or export's parameter `name`.
+fn invalid_param(name: &str) -> String {
+    match name {
+        "state" => "state must be NOT_YET_SENT, INVITED, ACCEPTED or DECLINED".to_owned(),
+        "orderBy" => {
+            "orderBy must be `email` or `updateTime`, optionally with ` asc` or ` desc`".to_owned()
+        }
+        "pageSize" => format!("pageSize must be a whole number from 1 to {MAX_PAGE_SIZE}"),
+        _ => format!("pageToken must be 1 to {MAX_PAGE_TOKEN_LEN} characters"),
+    }
+}
+
+impl QueryParams for ListInvitationsParams {
+    fn invalid(name: &str) -> String {
+        invalid_param(name)
+    }
+}
+
+/// The query of export.
+#[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query, rename_all = "camelCase")]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
 pub struct ExportInvitationsParams {
     /// Only invitations in these states (repeat the parameter for several); all when absent.
     state: Option<Vec<StateFilter>>,
 }
 
-/// Parses the query of list or export; `allowed` names the parameters the operation takes.
-fn parse_query(query_string: &str, allowed: &[&str]) -> Result<ListQuery, ApiError> {
-    let mut query = ListQuery::default();
-    let mut seen_order = false;
-    let mut seen_size = false;
-    for (name, value) in form_urlencoded::parse(query_string.as_bytes()) {
-        if !allowed.contains(&name.as_ref()) {
-            // Name the parameter only when it is a plain word: the query is the caller's text.
-            let plain =
-                name.len() <= 40 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            return Err(invalid_query(if plain {
-                format!("unknown parameter `{name}`")
-            } else {
-                "unknown parameter".to_owned()
-            }));
-        }
-        match name.as_ref() {
-            "state" => {
-                let state = InvitationState::parse(&value).ok_or_else(|| {
-                    invalid_query("state must be NOT_YET_SENT, INVITED, ACCEPTED or DECLINED")
-                })?;
-                if !query.states.contains(&state) {
-                    query.states.push(state);
-                }
-            }
-            "orderBy" if !seen_order => {
-                seen_order = true;
-                query.order_by = OrderBy::parse(&value)
-                    .ok_or_else(|| invalid_query("orderBy must be `email` or `updateTime`, optionally with ` asc` or ` desc`"))?;
-            }
-            "pageSize" if !seen_size => {
-                seen_size = true;
-                let size = value
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|size| (1..=MAX_PAGE_SIZE).contains(size))
-                    .ok_or_else(|| {
-                        invalid_query("pageSize must be a whole number from 1 to 200")
-                    })?;
-                query.page_size = Some(size);
-            }
-            "pageToken" if query.page_token.is_none() => {
-                if value.is_empty() || value.len() > MAX_PAGE_TOKEN_LEN {
-                    return Err(invalid_query("pageToken must be 1 to 2048 characters"));
-                }
-                query.page_token = Some(value.into_owned());
-            }
-            _ => return Err(invalid_query(format!("`{name}` may appear only once"))),
+impl QueryParams for ExportInvitationsParams {
+    fn invalid(name: &str) -> String {
+        invalid_param(name)
+    }
+}
+
+/// The states of a filter, each once, in the order given.
+fn states(filter: Option<Vec<StateFilter>>) -> Vec<InvitationState> {
+    let mut states: Vec<InvitationState> = Vec::new();
+    for state in filter
+        .unwrap_or_default()
+        .into_iter()
+        .map(InvitationState::from)
+    {
+        if !states.contains(&state) {
+            states.push(state);
         }
     }
-    Ok(query)
+    states
+}
+
+impl TryFrom<ListInvitationsParams> for ListQuery {
+    type Error = ApiError;
+
+    fn try_from(params: ListInvitationsParams) -> Result<Self, ApiError> {
+        let bad = |name: &str| invalid_query(invalid_param(name));
+        let order_by = match params.order_by {
+            Some(text) => OrderBy::parse(&text).ok_or_else(|| bad("orderBy"))?,
+            None => OrderBy::default(),
+        };
+        if params
+            .page_size
+            .is_some_and(|size| !(1..=MAX_PAGE_SIZE).contains(&size))
+        {
+            return Err(bad("pageSize"));
+        }
+        if params
+            .page_token
+            .as_ref()
+            .is_some_and(|token| token.is_empty() || token.len() > MAX_PAGE_TOKEN_LEN)
+        {
+            return Err(bad("pageToken"));
+        }
+        Ok(ListQuery {
+            states: states(params.state),
+            order_by,
+            page_size: params.page_size,
+            page_token: params.page_token,
+        })
+    }
 }
 
 /// List invitations, one page at a time.
@@ -185,11 +210,9 @@ pub async fn list_invitations(
     _caller: Authorized<scope::Read>,
     state: web::Data<AppState>,
     req: HttpRequest,
+    query: Query<ListInvitationsParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = parse_query(
-        req.query_string(),
-        &["state", "orderBy", "pageSize", "pageToken"],
-    )?;
+    let query = ListQuery::try_from(query.into_inner()?)?;
     let page = state.invitations.list(&query, &request_id(&req)).await?;
     Ok(HttpResponse::Ok().json(page))
 }
@@ -285,8 +308,9 @@ pub async fn export_invitations(
     _caller: Authorized<scope::Read>,
     state: web::Data<AppState>,
     req: HttpRequest,
+    query: Query<ExportInvitationsParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = parse_query(req.query_string(), &["state"])?;
+    let states = states(query.into_inner()?.state);
     let format = export_format(&req).ok_or_else(|| {
         ApiError::new(
             ErrorCode::NotAcceptable,
@@ -295,7 +319,7 @@ pub async fn export_invitations(
     })?;
     let stream = state
         .invitations
-        .export(query.states, format, &request_id(&req))
+        .export(states, format, &request_id(&req))
         .await?;
     Ok(HttpResponse::Ok()
         .content_type(format.content_type())
@@ -310,13 +334,14 @@ pub async fn export_invitations(
 mod tests {
     use super::*;
 
-    const LIST: &[&str] = &["state", "orderBy", "pageSize", "pageToken"];
+    fn parse_query(query: &str) -> Result<ListQuery, ApiError> {
+        ListQuery::try_from(Query::<ListInvitationsParams>::parse(query)?)
+    }
 
     #[test]
     fn list_query_parses_repeated_states_and_the_rest() {
         let query = parse_query(
             "state=INVITED&state=DECLINED&orderBy=updateTime%20desc&pageSize=50&pageToken=abc",
-            LIST,
         )
         .unwrap();
         assert_eq!(
@@ -344,10 +369,10 @@ mod tests {
             "orderBy=email%20%20desc",
             "orderBy=email%20DESC",
         ] {
-            assert!(parse_query(bad, LIST).is_err(), "{bad}");
+            assert!(parse_query(bad).is_err(), "{bad}");
         }
         assert!(
-            parse_query("orderBy=email", &["state"]).is_err(),
+            Query::<ExportInvitationsParams>::parse("orderBy=email").is_err(),
             "export takes state only"
         );
     }

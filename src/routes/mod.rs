@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod mutations;
 pub mod openapi;
 pub mod operations;
+pub mod query;
 pub mod security;
 pub mod tracking;
 

@@ -3,7 +3,7 @@
 
 use crate::error::ProblemDocument;
 use crate::routes::operations::Documented;
-use crate::routes::{audit, campaigns, health, invitations, tracking};
+use crate::routes::{audit, health, invitations, tracking};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -26,7 +26,7 @@ pub const BEARER_SCHEME: &str = "bearerAuth";
         ProblemDocument,
         health::ProbeResponse,
         invitations::StateFilter,
-        campaigns::ItemOutcomeFilter,
+        crate::vocabulary::ItemOutcome,
         audit::AuditActionFilter,
         audit::AuditOutcomeFilter,
         tracking::InvitationSentEvent,

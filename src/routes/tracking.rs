@@ -9,46 +9,17 @@ use crate::routes::common::{
     AuthErrors, BodyErrors, EmailsRequest, QueryErrors, StoreErrors, invalid_query,
 };
 use crate::routes::json::Json;
+use crate::routes::query::{Query, QueryParams};
 use crate::state::AppState;
 use crate::tracking::funnel::{Funnel, FunnelQuery};
 use crate::tracking::{DEFAULT_FEED_LIMIT, FeedError, HistoryResponse, MAX_FEED_LIMIT};
-use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Serialize;
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-/// The query parameters of `query_string`, each of `allowed` at most once.
-fn single_params(query_string: &str, allowed: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
-    let mut params: Vec<(String, String)> = Vec::new();
-    for (name, value) in form_urlencoded::parse(query_string.as_bytes()) {
-        if !allowed.contains(&name.as_ref()) {
-            // Name the parameter only when it is a plain word: the query is the caller's text.
-            let plain =
-                name.len() <= 40 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            return Err(invalid_query(if plain {
-                format!("unknown parameter `{name}`")
-            } else {
-                "unknown parameter".to_owned()
-            }));
-        }
-        if params.iter().any(|(seen, _)| seen == name.as_ref()) {
-            return Err(invalid_query(format!("`{name}` may appear only once")));
-        }
-        params.push((name.into_owned(), value.into_owned()));
-    }
-    Ok(params)
-}
-
-fn param<'p>(params: &'p [(String, String)], name: &str) -> Option<&'p str> {
-    params
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
-}
-
-/// The query of the funnel (documentation; the handler parses the query string itself).
-#[derive(Debug, IntoParams)]
+/// The query of the funnel.
+#[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
 pub struct FunnelParams {
     /// First day (UTC), inclusive; 30 days ending with `to` when absent.
     #[param(value_type = Option<String>, format = Date, example = "2026-11-01")]
@@ -59,6 +30,12 @@ pub struct FunnelParams {
     /// `day` (default) or `week` (ISO weeks, Monday first).
     #[param(value_type = Option<String>, pattern = "^(day|week)$", example = "week")]
     bucket: Option<String>,
+}
+
+impl QueryParams for FunnelParams {
+    fn invalid(name: &str) -> String {
+        format!("{name} is not valid")
+    }
 }
 
 /// The invitation funnel over time.
@@ -85,13 +62,13 @@ pub struct FunnelParams {
 pub async fn invitation_funnel(
     _caller: Authorized<scope::Read>,
     state: web::Data<AppState>,
-    req: HttpRequest,
+    query: Query<FunnelParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = single_params(req.query_string(), &["from", "to", "bucket"])?;
+    let params = query.into_inner()?;
     let query = FunnelQuery::parse(
-        param(&params, "from"),
-        param(&params, "to"),
-        param(&params, "bucket"),
+        params.from.as_deref(),
+        params.to.as_deref(),
+        params.bucket.as_deref(),
         state.tracking.today(),
     )
     .map_err(|err| invalid_query(err.0))?;
@@ -127,10 +104,9 @@ pub async fn invitation_history(
     Ok(HttpResponse::Ok().json(history))
 }
 
-/// The query of the feed (documentation; the handler parses the query string itself).
-#[derive(Debug, IntoParams)]
+/// The query of the feed.
+#[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
 pub struct EventsParams {
     /// `nextCursor` of the previous page; from the oldest event kept (30 days) when absent.
     #[param(value_type = Option<String>, pattern = "^[0-9]{1,18}$", example = "1042")]
@@ -138,6 +114,15 @@ pub struct EventsParams {
     /// Events per page, 1 to 1000 (default 100).
     #[param(minimum = 1, maximum = 1000, example = 100)]
     limit: Option<u32>,
+}
+
+impl QueryParams for EventsParams {
+    fn invalid(name: &str) -> String {
+        if name == "limit" {
+            return format!("limit must be a whole number from 1 to {MAX_FEED_LIMIT}");
+        }
+        format!("{name} is not valid")
+    }
 }
 
 /// One page of the event feed (the `events` are the CloudEvents exactly as delivered to
@@ -362,20 +347,16 @@ event_schema!(
 pub async fn list_events(
     _caller: Authorized<scope::Read>,
     state: web::Data<AppState>,
-    req: HttpRequest,
+    query: Query<EventsParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = single_params(req.query_string(), &["after", "limit"])?;
-    let limit = match param(&params, "limit") {
-        Some(text) => text
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=MAX_FEED_LIMIT).contains(n))
-            .ok_or_else(|| invalid_query("limit must be a whole number from 1 to 1000"))?,
-        None => DEFAULT_FEED_LIMIT,
-    };
+    let params = query.into_inner()?;
+    let limit = params.limit.unwrap_or(DEFAULT_FEED_LIMIT);
+    if !(1..=MAX_FEED_LIMIT).contains(&limit) {
+        return Err(invalid_query(EventsParams::invalid("limit")));
+    }
     let page = state
         .tracking
-        .events(param(&params, "after"), limit)
+        .events(params.after.as_deref(), limit)
         .await
         .map_err(|err| match err {
             FeedError::InvalidCursor(err) => invalid_query(err.to_string()),

@@ -160,8 +160,6 @@ impl Tracking {
                 .map(|s| (s, 0))
                 .collect();
             for (state, count) in tracked.counts {
-                let state =
-                    InvitationState::parse(&state).unwrap_or(InvitationState::StateUnspecified);
                 *counts.entry(state).or_insert(0) += count;
             }
             let total = counts.values().sum();

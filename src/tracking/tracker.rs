@@ -98,7 +98,7 @@ impl Tracking {
             events.invitation(&InvitationChange {
                 kind: change.kind,
                 email: &change.email,
-                state: &change.state,
+                state: change.state,
                 mails_sent_count: change.mails_sent_count,
                 update_time: change.update_time,
                 at: change.at,
@@ -135,7 +135,7 @@ impl Tracking {
                     // Keyed like the gateway's own changes: the identity Google compares.
                     email: Email::parse(invitation.email())
                         .map_or_else(|_| invitation.email().to_lowercase(), |e| e.identity()),
-                    state: invitation.state.as_str().to_owned(),
+                    state: invitation.state.into(),
                     mails_sent_count: invitation.mails_sent_count,
                     update_time: invitation.update_time,
                 })

@@ -199,7 +199,7 @@ async fn half_imported(app: &TestApp, clock: &Clock, id: &str) {
             name: "Roster".into(),
             dry_run: true,
             resend: false,
-            source_kind: "roster".into(),
+            source_kind: invitation_gateway::vocabulary::SourceKind::Roster,
             source_states: Vec::new(),
             reminders: None,
             start_at: clock.now(),

@@ -5,6 +5,7 @@ use invitation_gateway::store::{
     Caller, CampaignState, ItemUpdate, KnownInvitation, NewCampaign, NewItem, OutboxEvent,
     Reminders, Store,
 };
+use invitation_gateway::vocabulary::{InvitationState, ItemErrorCode, ItemOutcome, SourceKind};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -22,7 +23,7 @@ async fn campaign(store: &Store, id: &str) {
             name: format!("campaign {id}"),
             dry_run: false,
             resend: false,
-            source_kind: "emails".into(),
+            source_kind: SourceKind::Emails,
             source_states: Vec::new(),
             reminders: Some(Reminders {
                 after: Duration::from_secs(3600),
@@ -36,7 +37,7 @@ async fn campaign(store: &Store, id: &str) {
 }
 
 /// The completion event of a campaign `name` with `counts` (its body says both).
-fn announce(name: &str, counts: &BTreeMap<String, u64>) -> OutboxEvent {
+fn announce(name: &str, counts: &BTreeMap<ItemOutcome, u64>) -> OutboxEvent {
     OutboxEvent {
         id: uuid::Uuid::new_v4().to_string(),
         kind: "campaign.completed".into(),
@@ -56,9 +57,8 @@ fn pending(email: &str) -> NewItem {
 
 fn sent() -> ItemUpdate {
     ItemUpdate {
-        outcome: "sent".into(),
         mailed: true,
-        ..ItemUpdate::default()
+        ..ItemUpdate::new(ItemOutcome::Sent)
     }
 }
 
@@ -72,7 +72,7 @@ store_test! {
             pending("p1@example.com"),
             NewItem { skipped: Some("invalid_email".into()), ..pending("not an address") },
             NewItem {
-                known: Some(KnownInvitation { state: "NOT_YET_SENT".into(), mails_sent: 0, updated: None }),
+                known: Some(KnownInvitation { state: InvitationState::NotYetSent, mails_sent: 0, updated: None }),
                 ..pending("p9@example.com")
             },
             pending("P9@example.com"),
@@ -83,9 +83,9 @@ store_test! {
         assert_eq!(store.add_campaign_items("c1", &again, false).await.unwrap(), 0, "a walk that starts over adds nobody twice");
 
         let counts = store.campaign_counts("c1").await.unwrap();
-        assert_eq!(counts.get("pending"), Some(&4));
-        assert_eq!(counts.get("skipped"), Some(&3), "a repeat within one call too");
-        let skipped = store.campaign_items("c1", &["skipped".into()], 10, None).await.unwrap();
+        assert_eq!(counts.get(&ItemOutcome::Pending), Some(&4));
+        assert_eq!(counts.get(&ItemOutcome::Skipped), Some(&3), "a repeat within one call too");
+        let skipped = store.campaign_items("c1", &[ItemOutcome::Skipped], 10, None).await.unwrap();
         let reasons: Vec<_> = skipped.items.iter().map(|i| i.reason.clone().unwrap_or_default()).collect();
         assert_eq!(reasons, ["invalid_email", "duplicate", "duplicate"], "repeats follow their chunk");
         let page = store.campaign_items("c1", &[], 4, None).await.unwrap();
@@ -173,7 +173,7 @@ store_test! {
         store.add_campaign_items("c1", &[pending("ada@example.com")], true).await.unwrap();
         let item = store.claim_campaign_items("c1", 1, LEASE).await.unwrap().remove(0);
         let later = clock.now() + Duration::from_secs(30);
-        assert!(store.release_campaign_item(&item, later, Some(("upstream_unavailable", "x")), false).await.unwrap());
+        assert!(store.release_campaign_item(&item, later, Some((ItemErrorCode::UpstreamUnavailable, "x")), false).await.unwrap());
         assert!(store.claim_campaign_items("c1", 1, LEASE).await.unwrap().is_empty());
         clock.advance(Duration::from_secs(30));
         let item = store.claim_campaign_items("c1", 1, LEASE).await.unwrap().remove(0);
@@ -187,7 +187,7 @@ store_test! {
         assert_eq!((reminder.outcome.as_str(), reminder.mails, reminder.reminders), ("sent", 1, 0));
         let update = ItemUpdate { reminder: true, ..sent() };
         assert!(store.complete_campaign_item(&reminder, &update).await.unwrap());
-        let item = &store.campaign_items("c1", &["sent".into()], 10, None).await.unwrap().items[0];
+        let item = &store.campaign_items("c1", &[ItemOutcome::Sent], 10, None).await.unwrap().items[0];
         assert_eq!(item.mails, 2);
         assert!(store.complete_campaign_if_done("c1", announce).await.unwrap());
     }
@@ -218,7 +218,7 @@ store_test! {
         assert_eq!(record.state, CampaignState::Cancelled);
         assert_eq!(record.completed_at, Some(clock.now()));
         let counts = store.campaign_counts("c1").await.unwrap();
-        assert_eq!((counts.get("sent"), counts.get("cancelled")), (Some(&1), Some(&2)));
+        assert_eq!((counts.get(&ItemOutcome::Sent), counts.get(&ItemOutcome::Cancelled)), (Some(&1), Some(&2)));
         assert!(store.claim_campaign_items("c1", 5, LEASE).await.unwrap().is_empty());
     }
 }
@@ -238,8 +238,8 @@ store_test! {
                 name: "theirs".into(),
                 dry_run: true,
                 resend: true,
-                source_kind: "states".into(),
-                source_states: vec!["NOT_YET_SENT".into(), "DECLINED".into()],
+                source_kind: SourceKind::States,
+                source_states: vec![InvitationState::NotYetSent, InvitationState::Declined],
                 reminders: None,
                 start_at: clock.now() + Duration::from_secs(600),
                 planned: false,
@@ -256,7 +256,7 @@ store_test! {
 
         let other = store.campaign("other").await.unwrap().expect("stored");
         assert_eq!(other.state, CampaignState::Scheduled);
-        assert_eq!(other.source_states, ["NOT_YET_SENT", "DECLINED"]);
+        assert_eq!(other.source_states, [InvitationState::NotYetSent, InvitationState::Declined]);
         assert!(other.dry_run && other.resend && !other.planned);
         assert!(store.claim_campaign_planning("other", LEASE).await.unwrap());
         assert!(!store.claim_campaign_planning("other", LEASE).await.unwrap(), "one walker at a time");
@@ -296,13 +296,13 @@ store_test! {
         assert!(store.campaign("cancelled").await.unwrap().is_none());
         assert_eq!(store.campaign_counts("done").await.unwrap(), BTreeMap::new());
         assert!(store.campaign("active").await.unwrap().is_some(), "an active campaign is never pruned");
-        assert_eq!(store.campaign_counts("active").await.unwrap().get("pending"), Some(&1));
+        assert_eq!(store.campaign_counts("active").await.unwrap().get(&ItemOutcome::Pending), Some(&1));
     }
 }
 
 /// A campaign created unplanned, as a creation writing its items (or a `states` campaign
 /// waiting for its walk) leaves it.
-async fn unplanned(store: &Store, id: &str, source_kind: &str) {
+async fn unplanned(store: &Store, id: &str, source_kind: SourceKind) {
     store
         .create_campaign(&NewCampaign {
             id: id.into(),
@@ -310,9 +310,9 @@ async fn unplanned(store: &Store, id: &str, source_kind: &str) {
             name: format!("import {id}"),
             dry_run: true,
             resend: false,
-            source_kind: source_kind.into(),
-            source_states: if source_kind == "states" {
-                vec!["NOT_YET_SENT".into()]
+            source_kind,
+            source_states: if source_kind == SourceKind::States {
+                vec![InvitationState::NotYetSent]
             } else {
                 Vec::new()
             },
@@ -328,9 +328,9 @@ store_test! {
     async fn imports_never_finished_are_unlisted_and_deleted_with_their_items_once_old(db) {
         let clock = manual_clock();
         let store = db.store(&clock).await;
-        unplanned(&store, "old-roster", "roster").await;
-        unplanned(&store, "old-emails", "emails").await;
-        unplanned(&store, "walk", "states").await;
+        unplanned(&store, "old-roster", SourceKind::Roster).await;
+        unplanned(&store, "old-emails", SourceKind::Emails).await;
+        unplanned(&store, "walk", SourceKind::States).await;
         campaign(&store, "done").await;
         for id in ["old-roster", "old-emails", "done"] {
             store.add_campaign_items(id, &[pending("ada@example.com"), pending("alan@example.com")], true).await.unwrap();
@@ -347,7 +347,7 @@ store_test! {
         assert_eq!(store.campaign_backlog().await.unwrap(), 2);
 
         clock.advance(Duration::from_secs(60));
-        unplanned(&store, "young-roster", "roster").await;
+        unplanned(&store, "young-roster", SourceKind::Roster).await;
         store.add_campaign_items("young-roster", &[pending("ada@example.com")], true).await.unwrap();
         assert_eq!(store.delete_abandoned_imports(clock.now() - Duration::from_secs(60)).await.unwrap(), 0, "created at the cut-off: kept");
         assert_eq!(
@@ -362,8 +362,8 @@ store_test! {
         for kept in ["young-roster", "walk", "done"] {
             assert!(store.campaign(kept).await.unwrap().is_some(), "{kept}");
         }
-        assert_eq!(store.campaign_counts("done").await.unwrap().get("pending"), Some(&2));
-        assert_eq!(store.campaign_counts("young-roster").await.unwrap().get("pending"), Some(&1));
+        assert_eq!(store.campaign_counts("done").await.unwrap().get(&ItemOutcome::Pending), Some(&2));
+        assert_eq!(store.campaign_counts("young-roster").await.unwrap().get(&ItemOutcome::Pending), Some(&1));
 
         store.delete_campaign("young-roster").await.unwrap();
         assert!(store.campaign("young-roster").await.unwrap().is_none());
@@ -383,7 +383,7 @@ store_test! {
                 name: "scheduled for later".into(),
                 dry_run: false,
                 resend: false,
-                source_kind: "emails".into(),
+                source_kind: SourceKind::Emails,
                 source_states: Vec::new(),
                 reminders: None,
                 start_at: clock.now() + Duration::from_secs(7200),

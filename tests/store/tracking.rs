@@ -5,6 +5,7 @@ use invitation_gateway::store::{
     Caller, ChangeKind, GatewayChange, ItemUpdate, NewCampaign, NewItem, Observed, OutboxEvent,
     Reminders, Store, TrackedChange, WalkPage,
 };
+use invitation_gateway::vocabulary::{InvitationState, ItemOutcome};
 use std::time::Duration;
 
 const LEASE: Duration = Duration::from_secs(60);
@@ -14,7 +15,7 @@ const TOKEN: Duration = Duration::from_secs(600);
 fn seen(email: &str, state: &str, count: i64) -> Observed {
     Observed {
         email: email.to_owned(),
-        state: state.to_owned(),
+        state: InvitationState::from_name(state).expect("a state Google names"),
         mails_sent_count: count,
         update_time: None,
     }
@@ -104,11 +105,11 @@ store_test! {
             ["dev.invitation-gateway.invitation.accepted", "dev.invitation-gateway.invitation.sent"]
         );
         let grace = store.latest_tracked("C01", &["grace@example.com".to_owned()]).await.unwrap();
-        assert_eq!(grace[0].state, "INVITED", "absence concludes nothing");
+        assert_eq!(grace[0].state.as_str(), "INVITED", "absence concludes nothing");
         assert!(!grace[0].listed);
         assert!(grace[0].missing_since.is_some());
         let summary = store.tracked_summary("C01").await.unwrap().expect("a walk finished");
-        assert_eq!(summary.counts, [("ACCEPTED".to_owned(), 1), ("INVITED".to_owned(), 1)]);
+        assert_eq!(summary.counts, [(InvitationState::Accepted, 1), (InvitationState::Invited, 1)]);
         assert_eq!(summary.as_of, clock.now());
         let history = store.history("C01", &["ada@example.com".to_owned(), "nobody@example.com".to_owned()]).await.unwrap();
         let ada: Vec<ChangeKind> = history["ada@example.com"].iter().map(|(k, _)| *k).collect();
@@ -223,7 +224,7 @@ store_test! {
                 name: "wave".into(),
                 dry_run: false,
                 resend: false,
-                source_kind: "emails".into(),
+                source_kind: invitation_gateway::vocabulary::SourceKind::Emails,
                 source_states: Vec::new(),
                 reminders: Some(Reminders { after: Duration::from_secs(60), max: 2 }),
                 start_at: clock.now(),
@@ -234,7 +235,7 @@ store_test! {
         let ada = NewItem { email: "ada@example.com".into(), skipped: None, known: None, roster: None };
         store.add_campaign_items("c1", &[ada], true).await.unwrap();
         let first = store.claim_campaign_items("c1", 1, LEASE).await.unwrap().remove(0);
-        let sent = |due_at| ItemUpdate { outcome: "sent".into(), mailed: true, due_at, ..ItemUpdate::default() };
+        let sent = |due_at| ItemUpdate { mailed: true, due_at, ..ItemUpdate::new(ItemOutcome::Sent) };
         assert!(store.complete_campaign_item(&first, &sent(Some(clock.now()))).await.unwrap());
         walk(&store, "r1", &[seen("ada@example.com", "INVITED", 1)]).await.unwrap();
         // A worker holds the reminder when the next walk sees the accept.
@@ -245,7 +246,7 @@ store_test! {
         let reminder_at = clock.now() + Duration::from_secs(60);
         assert!(store.complete_campaign_item(&held, &sent(Some(reminder_at))).await.unwrap());
         let counts = store.campaign_counts("c1").await.unwrap();
-        assert_eq!(counts.into_iter().collect::<Vec<_>>(), [("accepted".to_owned(), 1)]);
+        assert_eq!(counts.into_iter().collect::<Vec<_>>(), [(ItemOutcome::Accepted, 1)]);
         clock.advance(Duration::from_secs(120));
         assert!(store.claim_campaign_items("c1", 1, LEASE).await.unwrap().is_empty(), "no reminder");
         assert!(store.complete_campaign_if_done("c1", |_, _| announce_done()).await.unwrap());

@@ -4,8 +4,9 @@
 use crate::invitations::background::Seen;
 use crate::invitations::durable::store_unavailable;
 use crate::invitations::mutation::SendGuard;
-use crate::invitations::outcome::{InvitationState, ItemError, ItemErrorCode};
+use crate::invitations::outcome::{ItemError, ItemErrorCode};
 use crate::store::{CampaignState, Gate, ItemLease, ItemUpdate};
+use crate::vocabulary::ItemOutcome;
 use chrono::{DateTime, Utc};
 
 /// What becomes of a claimed item.
@@ -83,24 +84,20 @@ pub(super) fn store_wait_from(
     }
 }
 
-pub(super) fn complete(outcome: &str) -> Step {
-    Step::Complete(ItemUpdate {
-        outcome: outcome.to_owned(),
-        ..ItemUpdate::default()
-    })
+pub(super) fn complete(outcome: ItemOutcome) -> Step {
+    Step::Complete(ItemUpdate::new(outcome))
 }
 
 pub(super) fn failed(error: &ItemError) -> Step {
     Step::Complete(ItemUpdate {
-        outcome: "failed".into(),
-        error: Some((error.code.name(), error.detail.clone())),
-        ..ItemUpdate::default()
+        error: Some((error.code, error.detail.clone())),
+        ..ItemUpdate::new(ItemOutcome::Failed)
     })
 }
 
 pub(super) fn seen_of(item: &ItemLease) -> Option<Seen> {
     item.known.as_ref().map(|known| Seen {
-        state: InvitationState::parse(&known.state).unwrap_or(InvitationState::StateUnspecified),
+        state: known.state,
         mails_sent: known.mails_sent,
         updated: known.updated,
     })

@@ -4,8 +4,10 @@
 
 use super::count;
 use super::items::KnownInvitation;
+use super::named;
 use crate::store::clock::{from_millis, new_token, to_millis};
 use crate::store::{RowLock, Store, StoreError};
+use crate::vocabulary::{InvitationState, ItemErrorCode, ItemOutcome};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use std::time::Duration;
@@ -20,7 +22,7 @@ pub struct ItemLease {
     /// The address.
     pub email: String,
     /// Its outcome so far (`pending`, or `sent`/`resent` when a reminder is due).
-    pub outcome: String,
+    pub outcome: ItemOutcome,
     /// The invitation as the source read it.
     pub known: Option<KnownInvitation>,
     /// Mails sent to the person by this campaign.
@@ -44,20 +46,34 @@ debug_fields!(ItemLease {
 });
 
 /// What became of a claimed item.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemUpdate {
     /// Its outcome now.
-    pub outcome: String,
+    pub outcome: ItemOutcome,
     /// Why (for `skipped`, `not_eligible`, ...).
     pub reason: Option<String>,
     /// For `failed`: the error's code and detail.
-    pub error: Option<(String, String)>,
+    pub error: Option<(ItemErrorCode, String)>,
     /// A mail went out: count it (and when).
     pub mailed: bool,
     /// The mail was a reminder.
     pub reminder: bool,
     /// When work is next due (a reminder); None: the item is final.
     pub due_at: Option<DateTime<Utc>>,
+}
+
+impl ItemUpdate {
+    /// The item is now `outcome`, with nothing else to record.
+    pub fn new(outcome: ItemOutcome) -> Self {
+        Self {
+            outcome,
+            reason: None,
+            error: None,
+            mailed: false,
+            reminder: false,
+            due_at: None,
+        }
+    }
 }
 
 const LEASE_COLUMNS: &str = "id, campaign_id, email, outcome, known_state, known_mails, \
@@ -73,9 +89,11 @@ macro_rules! lease_from_row {
             id: row.try_get("id")?,
             campaign_id: row.try_get("campaign_id")?,
             email: row.try_get("email")?,
-            outcome: row.try_get("outcome")?,
+            outcome: named(ItemOutcome::from_name, row.try_get("outcome")?)?,
             known: known_state.map(|state| KnownInvitation {
-                state,
+                // A state this version does not know is what Google calls unspecified.
+                state: InvitationState::from_name(&state)
+                    .unwrap_or(InvitationState::StateUnspecified),
                 mails_sent: known_mails.unwrap_or(0),
                 updated: known_update.map(from_millis),
             }),
@@ -175,7 +193,7 @@ impl Store {
              WHERE id = $1 AND lease_token = $2",
             item.id,
             &item.token,
-            &update.outcome,
+            update.outcome.as_str(),
             &update.reason,
             update.error.as_ref().map(|e| e.0.as_str()),
             update.error.as_ref().map(|e| e.1.as_str()),
@@ -195,7 +213,7 @@ impl Store {
         &self,
         item: &ItemLease,
         due_at: DateTime<Utc>,
-        error: Option<(&str, &str)>,
+        error: Option<(ItemErrorCode, &str)>,
         nothing_sent: bool,
     ) -> Result<bool, StoreError> {
         let now = to_millis(self.clock.now());
@@ -209,7 +227,7 @@ impl Store {
             item.id,
             &item.token,
             to_millis(due_at),
-            error.map(|e| e.0),
+            error.map(|e| e.0.as_str()),
             error.map(|e| e.1),
             now,
             nothing_sent

@@ -1,8 +1,10 @@
 //! The item rows of a campaign: adding people, counting outcomes, pages for reports.
 
+use super::named;
 use super::{count, strings};
 use crate::store::clock::{from_millis, to_millis};
 use crate::store::{Store, StoreError};
+use crate::vocabulary::{InvitationState, ItemErrorCode, ItemOutcome};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use std::collections::BTreeMap;
@@ -11,8 +13,8 @@ use std::fmt;
 /// An invitation as a list page showed it, so that the item's send needs no read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KnownInvitation {
-    /// Its state (Google's name, e.g. `NOT_YET_SENT`).
-    pub state: String,
+    /// Its state.
+    pub state: InvitationState,
     /// Mails sent so far.
     pub mails_sent: i64,
     /// Last update.
@@ -65,11 +67,11 @@ pub struct ItemRecord {
     /// The address.
     pub email: String,
     /// Its outcome.
-    pub outcome: String,
+    pub outcome: ItemOutcome,
     /// Why, when there is a reason.
     pub reason: Option<String>,
     /// For `failed`: code and detail.
-    pub error: Option<(String, String)>,
+    pub error: Option<(ItemErrorCode, String)>,
     /// Mails sent by the campaign.
     pub mails: u32,
     /// When the last went out.
@@ -98,13 +100,16 @@ macro_rules! item_from_row {
     ($row:expr) => {{
         let row = $row;
         let code: Option<String> = row.try_get("error_code")?;
+        let code = code
+            .map(|code| named(ItemErrorCode::from_name, code))
+            .transpose()?;
         let detail: Option<String> = row.try_get("error_detail")?;
-        let outcome: String = row.try_get("outcome")?;
+        let outcome = named(ItemOutcome::from_name, row.try_get("outcome")?)?;
         Ok::<_, sqlx::Error>(ItemRecord {
             id: row.try_get("id")?,
             email: row.try_get("email")?,
             // A pending item keeps the code of a failed attempt only to know it was tried.
-            error: if outcome == "failed" {
+            error: if outcome == ItemOutcome::Failed {
                 code.zip(detail)
             } else {
                 None
@@ -167,7 +172,7 @@ impl Store {
                         .push_bind(pending.then(|| item.email.to_lowercase()))
                         .push_bind(if pending { "pending" } else { "skipped" })
                         .push_bind(item.skipped.clone())
-                        .push_bind(known.map(|k| k.state.clone()))
+                        .push_bind(known.map(|k| k.state.as_str()))
                         .push_bind(known.map(|k| k.mails_sent))
                         .push_bind(known.and_then(|k| k.updated).map(to_millis))
                         .push_bind(pending.then_some(now))
@@ -218,7 +223,10 @@ impl Store {
     }
 
     /// How many items of campaign `id` have each outcome (outcomes with none are absent).
-    pub async fn campaign_counts(&self, id: &str) -> Result<BTreeMap<String, u64>, StoreError> {
+    pub async fn campaign_counts(
+        &self,
+        id: &str,
+    ) -> Result<BTreeMap<ItemOutcome, u64>, StoreError> {
         let counts = with_pool!(self, pool => count_outcomes!(pool, id))?;
         Ok(counts)
     }
@@ -228,7 +236,7 @@ impl Store {
     pub async fn campaign_items(
         &self,
         id: &str,
-        outcomes: &[String],
+        outcomes: &[ItemOutcome],
         limit: u32,
         after: Option<i64>,
     ) -> Result<ItemPage, StoreError> {
@@ -241,7 +249,7 @@ impl Store {
             query.push_bind(after.unwrap_or(0));
             if !outcomes.is_empty() {
                 query.push(" AND outcome");
-                crate::store::push_in(&mut query, outcomes);
+                crate::store::push_in(&mut query, outcomes.iter().map(|o| o.as_str()));
             }
             query.push(" ORDER BY id LIMIT ");
             query.push_bind(limit + 1);

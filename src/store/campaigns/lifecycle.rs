@@ -1,11 +1,13 @@
 //! A campaign's life: creating it, planning its source, moving its state, completing,
 //! cancelling and deleting it.
 
+use super::named;
 use super::{
     CAMPAIGN_COLUMNS, CampaignRecord, CampaignState, NewCampaign, Reminders, count, strings,
 };
 use crate::store::clock::{from_millis, new_token, to_millis};
 use crate::store::{Caller, OutboxEvent, Store, StoreError};
+use crate::vocabulary::{InvitationState, ItemOutcome, SourceKind};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use std::collections::BTreeMap;
@@ -23,7 +25,10 @@ impl Store {
         } else {
             CampaignState::Running
         };
-        let states = (!campaign.source_states.is_empty()).then(|| campaign.source_states.join(","));
+        let states = (!campaign.source_states.is_empty()).then(|| {
+            let names: Vec<&str> = campaign.source_states.iter().map(|s| s.as_str()).collect();
+            names.join(",")
+        });
         let sql = format!(
             "INSERT INTO campaigns (id, owner_iss, owner_sub, name, state, dry_run, resend, \
              source_kind, source_states, remind_after_secs, remind_max, start_at, planned, \
@@ -39,7 +44,7 @@ impl Store {
             .bind(state.as_str())
             .bind(i64::from(campaign.dry_run))
             .bind(i64::from(campaign.resend))
-            .bind(&campaign.source_kind)
+            .bind(campaign.source_kind.as_str())
             .bind(states)
             .bind(campaign.reminders.map(|r| i64::try_from(r.after.as_secs()).unwrap_or(i64::MAX)))
             .bind(campaign.reminders.map(|r| i64::from(r.max)))
@@ -238,7 +243,7 @@ impl Store {
     pub async fn complete_campaign_if_done(
         &self,
         id: &str,
-        announce: impl FnOnce(&str, &BTreeMap<String, u64>) -> OutboxEvent,
+        announce: impl FnOnce(&str, &BTreeMap<ItemOutcome, u64>) -> OutboxEvent,
     ) -> Result<bool, StoreError> {
         let now = to_millis(self.clock.now());
         let mut tx = self.begin().await?;

@@ -10,6 +10,7 @@
 
 use super::clock::{from_millis, to_millis};
 use super::{Caller, Store, StoreError};
+use crate::vocabulary::{InvitationState, SourceKind};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use std::time::Duration;
@@ -28,11 +29,11 @@ macro_rules! count_outcomes {
             rows.iter()
                 .map(|row| {
                     Ok((
-                        row.try_get::<String, _>("outcome")?,
+                        named(ItemOutcome::from_name, row.try_get("outcome")?)?,
                         u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0),
                     ))
                 })
-                .collect::<Result<BTreeMap<String, u64>, sqlx::Error>>()
+                .collect::<Result<BTreeMap<ItemOutcome, u64>, sqlx::Error>>()
         })
     };
 }
@@ -119,10 +120,10 @@ pub struct NewCampaign {
     pub dry_run: bool,
     /// Mail people who are already INVITED again.
     pub resend: bool,
-    /// `states`, `emails` or `roster`.
-    pub source_kind: String,
+    /// Where its people come from.
+    pub source_kind: SourceKind,
     /// For a `states` source: the invitation states whose accounts it invites.
-    pub source_states: Vec<String>,
+    pub source_states: Vec<InvitationState>,
     /// Reminders, if any.
     pub reminders: Option<Reminders>,
     /// When work starts.
@@ -147,10 +148,10 @@ pub struct CampaignRecord {
     pub dry_run: bool,
     /// Mail INVITED people again.
     pub resend: bool,
-    /// `states`, `emails` or `roster`.
-    pub source_kind: String,
+    /// Where its people come from.
+    pub source_kind: SourceKind,
     /// For a `states` source, its states.
-    pub source_states: Vec<String>,
+    pub source_states: Vec<InvitationState>,
     /// Reminders, if any.
     pub reminders: Option<Reminders>,
     /// When work starts.
@@ -190,6 +191,12 @@ fn strings(json: Option<String>) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The value of a closed set stored as its name; a name this version never writes is a
+/// decode error, not a guess.
+fn named<T>(parse: fn(&str) -> Option<T>, name: String) -> Result<T, sqlx::Error> {
+    parse(&name).ok_or_else(|| sqlx::Error::Decode(format!("unknown stored name {name:?}").into()))
+}
+
 /// A non-negative count from a column.
 fn count(n: i64) -> u32 {
     u32::try_from(n.max(0)).unwrap_or(u32::MAX)
@@ -198,7 +205,6 @@ fn count(n: i64) -> u32 {
 macro_rules! campaign_from_row {
     ($row:expr) => {{
         let row = $row;
-        let state: String = row.try_get("state")?;
         let after: Option<i64> = row.try_get("remind_after_secs")?;
         let max: Option<i64> = row.try_get("remind_max")?;
         let states: Option<String> = row.try_get("source_states")?;
@@ -209,19 +215,18 @@ macro_rules! campaign_from_row {
                 sub: row.try_get("owner_sub")?,
             },
             name: row.try_get("name")?,
-            state: CampaignState::parse(&state).ok_or_else(|| {
-                sqlx::Error::Decode(format!("unknown campaign state {state:?}").into())
-            })?,
+            state: named(CampaignState::parse, row.try_get("state")?)?,
             dry_run: row.try_get::<i64, _>("dry_run")? != 0,
             resend: row.try_get::<i64, _>("resend")? != 0,
-            source_kind: row.try_get("source_kind")?,
+            source_kind: named(SourceKind::from_name, row.try_get("source_kind")?)?,
             source_states: states
                 .map(|s| {
                     s.split(',')
                         .filter(|s| !s.is_empty())
-                        .map(str::to_owned)
-                        .collect()
+                        .map(|state| named(InvitationState::from_name, state.to_owned()))
+                        .collect::<Result<_, _>>()
                 })
+                .transpose()?
                 .unwrap_or_default(),
             reminders: after.zip(max).map(|(after, max)| Reminders {
                 after: Duration::from_secs(u64::try_from(after).unwrap_or(0)),

@@ -14,11 +14,18 @@
 //!   state. When they are listed again, the comparison above applies.
 
 use super::events::OutboxEvent;
+use crate::vocabulary::InvitationState;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
 mod reads;
 mod walk;
+
+/// A stored state name as the state; a name this version does not know is what Google calls
+/// unspecified (Google may add states; the row stays readable).
+fn stored_state(name: String) -> InvitationState {
+    InvitationState::from_name(&name).unwrap_or(InvitationState::StateUnspecified)
+}
 
 /// What happened to a person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -66,8 +73,8 @@ impl ChangeKind {
 pub struct Observed {
     /// The address.
     pub email: String,
-    /// Google's state name (`INVITED`, ...).
-    pub state: String,
+    /// Google's state.
+    pub state: InvitationState,
     /// Google's `mailsSentCount`.
     pub mails_sent_count: i64,
     /// Google's `updateTime`.
@@ -87,7 +94,7 @@ pub struct TrackedChange {
     /// What happened.
     pub kind: ChangeKind,
     /// Google's state after it.
-    pub state: String,
+    pub state: InvitationState,
     /// Google's `mailsSentCount` after it.
     pub mails_sent_count: i64,
     /// When the gateway learned it (store clock).
@@ -103,8 +110,8 @@ debug_fields!(TrackedChange { kind, state, at });
 pub struct TrackedPerson {
     /// The address.
     pub email: String,
-    /// Google's state name as last known.
-    pub state: String,
+    /// Google's state as last known.
+    pub state: InvitationState,
     /// Google's `mailsSentCount` as last known.
     pub mails_sent_count: i64,
     /// When the state last changed.
@@ -147,8 +154,8 @@ debug_fields!(GatewayChange {
 /// Counts per state of the people the last finished walk listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackedSummary {
-    /// Google's state name and how many people are in it.
-    pub counts: Vec<(String, u64)>,
+    /// Google's state and how many people are in it.
+    pub counts: Vec<(InvitationState, u64)>,
     /// When the last walk finished.
     pub as_of: DateTime<Utc>,
 }
@@ -183,27 +190,28 @@ pub struct WalkPage<'a> {
     pub lease: Duration,
 }
 
-/// The changes concluded from the stored state `before` (state name, mails sent) and what the
+/// The changes concluded from the stored state `before` (state, mails sent) and what the
 /// list shows now; see the module's rules.
 pub fn transitions(
-    before: Option<(&str, i64)>,
-    state: &str,
+    before: Option<(InvitationState, i64)>,
+    state: InvitationState,
     mails_sent_count: i64,
 ) -> Vec<ChangeKind> {
+    use InvitationState::{Accepted, Declined, Invited, NotYetSent};
     let Some((was, count)) = before else {
         return vec![ChangeKind::FirstSeen];
     };
     let mut changes = Vec::new();
-    let mailed = state != "NOT_YET_SENT"
-        && was != "ACCEPTED"
-        && (mails_sent_count > count || (was == "NOT_YET_SENT" && state == "INVITED"));
+    let mailed = state != NotYetSent
+        && was != Accepted
+        && (mails_sent_count > count || (was == NotYetSent && state == Invited));
     if mailed {
         changes.push(ChangeKind::Sent);
     }
     match state {
-        "ACCEPTED" if was != "ACCEPTED" => changes.push(ChangeKind::Accepted),
-        "DECLINED" if was != "DECLINED" || mailed => changes.push(ChangeKind::Declined),
-        "NOT_YET_SENT" if was == "INVITED" => changes.push(ChangeKind::Cancelled),
+        Accepted if was != Accepted => changes.push(ChangeKind::Accepted),
+        Declined if was != Declined || mailed => changes.push(ChangeKind::Declined),
+        NotYetSent if was == Invited => changes.push(ChangeKind::Cancelled),
         _ => {}
     }
     changes
@@ -216,29 +224,82 @@ mod tests {
 
     #[test]
     fn a_person_met_for_the_first_time_is_only_first_seen() {
-        assert_eq!(transitions(None, "ACCEPTED", 1), vec![FirstSeen]);
+        assert_eq!(
+            transitions(None, InvitationState::Accepted, 1),
+            vec![FirstSeen]
+        );
     }
 
     #[test]
     fn the_walk_concludes_each_change_once_from_state_and_mail_count() {
         // (state and mail count before, state now, mail count now, the changes concluded)
         let table = [
-            (("INVITED", 1), "INVITED", 1, vec![]),
-            (("INVITED", 1), "ACCEPTED", 1, vec![Accepted]),
-            (("INVITED", 1), "DECLINED", 1, vec![Declined]),
-            (("INVITED", 1), "NOT_YET_SENT", 1, vec![Cancelled]),
-            (("NOT_YET_SENT", 0), "INVITED", 1, vec![Sent]),
-            (("INVITED", 1), "INVITED", 2, vec![Sent]),
-            (("NOT_YET_SENT", 0), "ACCEPTED", 1, vec![Sent, Accepted]),
-            (("DECLINED", 1), "DECLINED", 2, vec![Sent, Declined]),
-            (("ACCEPTED", 1), "ACCEPTED", 1, vec![]),
-            (("DECLINED", 1), "DECLINED", 1, vec![]),
+            (
+                (InvitationState::Invited, 1),
+                InvitationState::Invited,
+                1,
+                vec![],
+            ),
+            (
+                (InvitationState::Invited, 1),
+                InvitationState::Accepted,
+                1,
+                vec![Accepted],
+            ),
+            (
+                (InvitationState::Invited, 1),
+                InvitationState::Declined,
+                1,
+                vec![Declined],
+            ),
+            (
+                (InvitationState::Invited, 1),
+                InvitationState::NotYetSent,
+                1,
+                vec![Cancelled],
+            ),
+            (
+                (InvitationState::NotYetSent, 0),
+                InvitationState::Invited,
+                1,
+                vec![Sent],
+            ),
+            (
+                (InvitationState::Invited, 1),
+                InvitationState::Invited,
+                2,
+                vec![Sent],
+            ),
+            (
+                (InvitationState::NotYetSent, 0),
+                InvitationState::Accepted,
+                1,
+                vec![Sent, Accepted],
+            ),
+            (
+                (InvitationState::Declined, 1),
+                InvitationState::Declined,
+                2,
+                vec![Sent, Declined],
+            ),
+            (
+                (InvitationState::Accepted, 1),
+                InvitationState::Accepted,
+                1,
+                vec![],
+            ),
+            (
+                (InvitationState::Declined, 1),
+                InvitationState::Declined,
+                1,
+                vec![],
+            ),
         ];
         for (before, state, mails, expected) in table {
             assert_eq!(
                 transitions(Some(before), state, mails),
                 expected,
-                "{before:?} -> {state} with {mails} mails"
+                "{before:?} -> {state:?} with {mails} mails"
             );
         }
     }

@@ -1,7 +1,7 @@
 //! Reading what tracking recorded: the summary, changes over time, people's histories, and
 //! the retention of tracking's rows.
 
-use super::{ChangeKind, TrackedPerson, TrackedSummary};
+use super::{ChangeKind, TrackedPerson, TrackedSummary, stored_state};
 use crate::store::clock::{from_millis, to_millis};
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -34,7 +34,7 @@ impl Store {
             [customer],
             |row| {
                 Ok((
-                    row.try_get::<String, _>("state")?,
+                    stored_state(row.try_get("state")?),
                     u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0),
                 ))
             }
@@ -183,7 +183,7 @@ impl Store {
             decode_rows!(query.build().fetch_all(pool).await, |row| {
                 Ok(TrackedPerson {
                     email: row.try_get("email")?,
-                    state: row.try_get("state")?,
+                    state: stored_state(row.try_get("state")?),
                     mails_sent_count: row.try_get("mails_sent_count")?,
                     changed_at: from_millis(row.try_get("changed_at")?),
                     listed: row.try_get("listed")?,

@@ -1,9 +1,13 @@
 //! The walk of Google's list (one replica at a time, resumable) and the changes it and the
 //! gateway record under each person's row lock.
 
-use super::{ChangeKind, GatewayChange, Observed, TrackedChange, WalkLease, WalkPage, transitions};
+use super::{
+    ChangeKind, GatewayChange, Observed, TrackedChange, WalkLease, WalkPage, stored_state,
+    transitions,
+};
 use crate::store::clock::{duration_millis, from_millis, new_token, to_millis};
 use crate::store::{OutboxEvent, RowLock, Store, StoreError, StoreTx};
+use crate::vocabulary::InvitationState;
 use sqlx::Row;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -26,7 +30,7 @@ macro_rules! lock_people {
                     Ok::<_, sqlx::Error>((
                         row.try_get::<String, _>("email")?,
                         (
-                            row.try_get::<String, _>("state")?,
+                            stored_state(row.try_get("state")?),
                             row.try_get::<i64, _>("mails_sent_count")?,
                         ),
                     ))
@@ -56,7 +60,7 @@ macro_rules! write_person {
         )
         .bind($customer)
         .bind(&person.email)
-        .bind(&person.state)
+        .bind(person.state.as_str())
         .bind(person.mails_sent_count)
         .bind(person.update_time.map(to_millis))
         .bind($now)
@@ -73,7 +77,7 @@ macro_rules! write_person {
             .bind($customer)
             .bind(&person.email)
             .bind(change.as_str())
-            .bind(&person.state)
+            .bind(person.state.as_str())
             .bind(person.mails_sent_count)
             .bind($now)
             .execute(&mut *$conn)
@@ -262,14 +266,14 @@ impl Store {
             };
             let mut recorded = Vec::new();
             for person in page.people {
-                let was = before.get(&person.email).map(|(s, c)| (s.as_str(), *c));
-                let changes = transitions(was, &person.state, person.mails_sent_count);
+                let was = before.get(&person.email).copied();
+                let changes = transitions(was, person.state, person.mails_sent_count);
                 write_person!(conn, page.customer, person, &changes, Some(page.walk_id), now);
                 settle_campaign_items!(conn, &person.email, &changes, now);
                 recorded.extend(changes.into_iter().map(|kind| TrackedChange {
                     email: person.email.clone(),
                     kind,
-                    state: person.state.clone(),
+                    state: person.state,
                     mails_sent_count: person.mails_sent_count,
                     at: now_at,
                     update_time: person.update_time,
@@ -328,12 +332,12 @@ impl Store {
         let now = to_millis(change.event.at);
         let lock = self.lock_suffix(RowLock::Wait);
         let state = match change.kind {
-            ChangeKind::Cancelled => "NOT_YET_SENT",
-            _ => "INVITED",
+            ChangeKind::Cancelled => InvitationState::NotYetSent,
+            _ => InvitationState::Invited,
         };
         let person = Observed {
             email: change.email.clone(),
-            state: state.to_owned(),
+            state,
             mails_sent_count: change.mails_sent_count,
             update_time: change.update_time,
         };
@@ -343,7 +347,7 @@ impl Store {
             let new = match (change.kind, was) {
                 (_, None) => true,
                 (ChangeKind::Sent, Some((_, count))) => *count < change.mails_sent_count,
-                (ChangeKind::Cancelled, Some((state, _))) => state == "INVITED",
+                (ChangeKind::Cancelled, Some((state, _))) => *state == InvitationState::Invited,
                 _ => false,
             };
             if new {

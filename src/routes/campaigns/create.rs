@@ -1,30 +1,7 @@
-//! Campaigns: create (from JSON, or from a streamed CSV roster: two operations), list, read, items, report, pause,
-//! resume, cancel. A campaign is its creator's: other callers get 404 unless they hold
-//! `campaigns.admin`.
+//! Creating campaigns: from JSON (`POST /v1/campaigns`), from a streamed CSV roster
+//! (`POST /v1/campaigns/roster`), and from a send with `Prefer: respond-async`.
 
-use crate::auth::{Caller, Scope, scope};
-use crate::campaigns::{
-    CampaignError, CampaignList, CampaignSpec, CampaignView, DEFAULT_PAGE, ItemList, MAX_PAGE,
-    ReportFormat, Source, Viewer,
-};
-use crate::error::{ApiError, ErrorCode, ProblemDocument};
-use crate::invitations::idempotency::IdempotencyScope;
-use crate::invitations::listing::ExportFormat;
-use crate::invitations::outcome::InvitationState;
-use crate::routes::authorized::Authorized;
-use crate::routes::common::{AuthErrors, QueryErrors, StoreErrors, invalid_query};
-use crate::routes::invitations::export_format;
-use crate::routes::mutations::{
-    IdempotencyErrors, IdempotencyKeyHeader, idempotency_key, stored_campaign,
-};
-use crate::state::AppState;
-use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Utc};
-use futures_util::{StreamExt, TryStreamExt};
-use serde::Deserialize;
-use std::time::Duration;
-use utoipa::{IntoParams, IntoResponses, ToSchema};
+use super::*;
 
 /// The operation a creation's Idempotency-Key belongs to (keys are per operation).
 const CREATE_ACTION: &str = "create_campaign";
@@ -92,10 +69,11 @@ fn default_max() -> u32 {
     2
 }
 
-/// The campaign's fields on a roster upload (`POST /v1/campaigns/roster`), as query parameters.
-#[derive(Debug, IntoParams)]
+/// The campaign's fields on a roster upload (`POST /v1/campaigns/roster`), as query parameters
+/// (a parameter given twice keeps its last value).
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
 pub struct RosterParams {
     /// The campaign's name, 1 to 200 characters, not all spaces; `Roster` when absent.
     #[param(min_length = 1, max_length = 200, pattern = "\\S")]
@@ -103,17 +81,32 @@ pub struct RosterParams {
     /// `true` to mail INVITED people again.
     resend: Option<bool>,
     /// `true` for a dry run.
-    #[param(rename = "dryRun")]
     dry_run: Option<bool>,
     /// When work starts (RFC 3339).
-    #[param(rename = "startAt", format = DateTime)]
+    #[param(format = DateTime)]
     start_at: Option<String>,
     /// Hours between reminders (1 to 8760; 168 when only `reminderMax` is given).
-    #[param(rename = "reminderAfterHours", minimum = 1, maximum = 8760)]
+    #[param(minimum = 1, maximum = 8760)]
     reminder_after_hours: Option<u64>,
     /// Most reminders per person (0 to 10; 2 when only `reminderAfterHours` is given).
-    #[param(rename = "reminderMax", minimum = 0, maximum = 10)]
+    #[param(minimum = 0, maximum = 10)]
     reminder_max: Option<u32>,
+}
+
+impl QueryParams for RosterParams {
+    const LAST_WINS: bool = true;
+
+    fn unknown(_name: &str) -> String {
+        "unknown parameter".to_owned()
+    }
+
+    fn invalid(name: &str) -> String {
+        match name {
+            "startAt" => "startAt must be an RFC 3339 time".to_owned(),
+            "resend" | "dryRun" => format!("{name} must be true or false"),
+            _ => format!("{name} must be a whole number"),
+        }
+    }
 }
 
 /// A roster: a CSV file, sent as its bytes (generated clients take it as a file).
@@ -121,100 +114,6 @@ pub struct RosterParams {
 #[schema(value_type = String, format = Binary)]
 #[allow(dead_code)] // Only read by the OpenAPI derive.
 pub struct RosterFile(Vec<u8>);
-
-/// Paging of the campaign list.
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
-pub struct PageParams {
-    /// 1 to 1000 (default 100).
-    #[param(rename = "pageSize", minimum = 1, maximum = 1000)]
-    page_size: Option<u32>,
-    /// From the previous page's `nextPageToken`.
-    #[param(rename = "pageToken")]
-    page_token: Option<String>,
-}
-
-/// An item outcome that a campaign's items are filtered by.
-// Documentation only: `paging` reads the parameter and the domain checks it.
-#[derive(Debug, ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
-pub enum ItemOutcomeFilter {
-    /// Not done yet.
-    Pending,
-    /// The first mail went out.
-    Sent,
-    /// Another mail went out (`resend`).
-    Resent,
-    /// Already invited; no mail.
-    AlreadyInvited,
-    /// Already joined; no mail.
-    AlreadyAccepted,
-    /// Not an unmanaged account; no mail.
-    NotEligible,
-    /// Invalid, outside the allowed domains or a duplicate; never sent to Google.
-    Skipped,
-    /// Failed after the retry policy.
-    Failed,
-    /// The person joined (seen by tracking).
-    Accepted,
-    /// The person declined (seen by tracking).
-    Declined,
-    /// A dry run's answer: a real run would mail this person.
-    WouldSend,
-    /// The campaign was cancelled before this item was done.
-    Cancelled,
-}
-
-/// Filter and paging of a campaign's items.
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
-pub struct ItemParams {
-    /// Only items with these outcomes (repeat the parameter for several).
-    outcome: Option<Vec<ItemOutcomeFilter>>,
-    /// 1 to 1000 (default 100).
-    #[param(rename = "pageSize", minimum = 1, maximum = 1000)]
-    page_size: Option<u32>,
-    /// From the previous page's `nextPageToken`.
-    #[param(rename = "pageToken")]
-    page_token: Option<String>,
-}
-
-/// Errors of the operations on one campaign.
-#[derive(IntoResponses)]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
-pub enum CampaignErrors {
-    /// No such campaign, or it is another caller's (`not_found`).
-    #[response(
-        status = 404,
-        content_type = "application/problem+json",
-        example = json!(ErrorCode::NotFound.example())
-    )]
-    NotFound(ProblemDocument),
-    /// The store cannot be reached (`store_unavailable`).
-    #[response(
-        status = 503,
-        content_type = "application/problem+json",
-        headers(("Retry-After" = u64, description = "Seconds to wait before trying again")),
-        example = json!(ErrorCode::StoreUnavailable.example())
-    )]
-    StoreUnavailable(ProblemDocument),
-}
-
-/// The error of a lifecycle change the campaign's state does not allow.
-#[derive(IntoResponses)]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
-pub enum LifecycleErrors {
-    /// The campaign's state does not allow it (`campaign_state_conflict`).
-    #[response(
-        status = 409,
-        content_type = "application/problem+json",
-        example = json!(ErrorCode::CampaignStateConflict.example())
-    )]
-    Conflict(ProblemDocument),
-}
 
 /// Errors only the JSON create answers.
 #[derive(IntoResponses)]
@@ -303,34 +202,6 @@ pub enum RosterErrors {
     StoreUnavailable(ProblemDocument),
 }
 
-impl From<CampaignError> for ApiError {
-    fn from(error: CampaignError) -> Self {
-        match error {
-            CampaignError::NotFound => {
-                ApiError::new(ErrorCode::NotFound, "There is no such campaign.")
-            }
-            CampaignError::Invalid(detail) => ApiError::new(ErrorCode::InvalidRequest, detail),
-            CampaignError::TooLarge(detail) => ApiError::new(ErrorCode::PayloadTooLarge, detail),
-            CampaignError::Conflict(detail) => {
-                ApiError::new(ErrorCode::CampaignStateConflict, detail)
-            }
-            CampaignError::StoreUnavailable => crate::invitations::durable::StoreUnavailable.into(),
-        }
-    }
-}
-
-fn viewer(caller: &Caller) -> Viewer {
-    Viewer {
-        caller: caller.id.clone(),
-        admin: caller.has_scope(Scope::CampaignsAdmin),
-    }
-}
-
-/// The `Location` of campaign `id`.
-pub fn location(id: &str) -> String {
-    format!("/v1/campaigns/{id}")
-}
-
 fn created(view: CampaignView) -> HttpResponse {
     HttpResponse::Created()
         .insert_header((header::LOCATION, location(&view.id)))
@@ -373,67 +244,38 @@ fn parse_states(states: &[String]) -> Result<Vec<InvitationState>, ApiError> {
         .collect()
 }
 
-fn bool_param(name: &str, value: &str) -> Result<bool, ApiError> {
-    match value {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(invalid_query(format!("{name} must be true or false"))),
-    }
-}
-
 /// The name of a roster campaign created without one.
 const DEFAULT_ROSTER_NAME: &str = "Roster";
 
 /// The campaign fields of a roster upload, from the query.
 fn roster_spec(query: &str) -> Result<CampaignSpec, ApiError> {
-    let mut spec = CampaignSpec {
-        name: String::new(),
-        resend: false,
-        dry_run: false,
-        reminders: None,
-        start_at: None,
-    };
-    let (mut after, mut max) = (None, None);
-    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-        match name.as_ref() {
-            "name" => spec.name = value.into_owned(),
-            "resend" => spec.resend = bool_param("resend", &value)?,
-            "dryRun" => spec.dry_run = bool_param("dryRun", &value)?,
-            "startAt" => {
-                spec.start_at = Some(
-                    DateTime::parse_from_rfc3339(&value)
-                        .map_err(|_| invalid_query("startAt must be an RFC 3339 time"))?
-                        .to_utc(),
-                );
-            }
-            "reminderAfterHours" => {
-                after = Some(
-                    value
-                        .parse::<u64>()
-                        .map_err(|_| invalid_query("reminderAfterHours must be a whole number"))?,
-                );
-            }
-            "reminderMax" => {
-                max = Some(
-                    value
-                        .parse::<u32>()
-                        .map_err(|_| invalid_query("reminderMax must be a whole number"))?,
-                );
-            }
-            _ => return Err(invalid_query("unknown parameter")),
-        }
-    }
-    if spec.name.is_empty() {
-        // A roster's name is optional (the upload is what matters); the list still needs one.
-        spec.name = DEFAULT_ROSTER_NAME.to_owned();
-    }
-    if after.is_some() || max.is_some() {
-        spec.reminders = Some(reminders(
+    let params = Query::<RosterParams>::parse(query)?;
+    let start_at = params
+        .start_at
+        .map(|text| {
+            DateTime::parse_from_rfc3339(&text)
+                .map(|time| time.to_utc())
+                .map_err(|_| invalid_query(RosterParams::invalid("startAt")))
+        })
+        .transpose()?;
+    let reminders = match (params.reminder_after_hours, params.reminder_max) {
+        (None, None) => None,
+        (after, max) => Some(reminders(
             after.unwrap_or_else(default_after_hours),
             max.unwrap_or_else(default_max),
-        )?);
-    }
-    Ok(spec)
+        )?),
+    };
+    Ok(CampaignSpec {
+        // A roster's name is optional (the upload is what matters); the list still needs one.
+        name: params
+            .name
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| DEFAULT_ROSTER_NAME.to_owned()),
+        resend: params.resend.unwrap_or(false),
+        dry_run: params.dry_run.unwrap_or(false),
+        reminders,
+        start_at,
+    })
 }
 
 /// The spec and source of a JSON create.
@@ -687,264 +529,4 @@ pub(crate) async fn create_from_send(
         .campaigns
         .create(&caller.id, spec, Source::Emails(emails))
         .await?)
-}
-
-/// The page size and token of a query; `outcomes` collects `outcome` when allowed.
-fn paging(
-    query: &str,
-    mut outcomes: Option<&mut Vec<String>>,
-) -> Result<(u32, Option<String>), ApiError> {
-    let mut size = DEFAULT_PAGE;
-    let mut token = None;
-    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-        match (name.as_ref(), outcomes.as_mut()) {
-            ("pageSize", _) => {
-                size = value
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|s| (1..=MAX_PAGE).contains(s))
-                    .ok_or_else(|| {
-                        invalid_query("pageSize must be a whole number from 1 to 1000")
-                    })?;
-            }
-            ("pageToken", _) if value.len() <= 512 => token = Some(value.into_owned()),
-            ("outcome", Some(outcomes)) => outcomes.push(value.into_owned()),
-            _ => return Err(invalid_query("unknown or invalid parameter")),
-        }
-    }
-    Ok((size, token))
-}
-
-/// List campaigns.
-///
-/// The caller's campaigns, newest first (with `campaigns.admin`: everybody's). A campaign
-/// whose roster or addresses are still being stored by its create is not listed until that
-/// create has answered.
-#[utoipa::path(
-    get,
-    path = "/v1/campaigns",
-    tag = "campaigns",
-    params(PageParams),
-    responses(
-        (status = 200, description = "A page of campaigns.", body = CampaignList),
-        QueryErrors,
-        StoreErrors,
-        AuthErrors,
-    )
-)]
-pub async fn list_campaigns(
-    caller: Authorized<scope::Read>,
-    state: web::Data<AppState>,
-    req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
-    let (size, token) = paging(req.query_string(), None)?;
-    let list: CampaignList = state
-        .campaigns
-        .list(&viewer(caller.caller()), size, token.as_deref())
-        .await?;
-    Ok(HttpResponse::Ok().json(list))
-}
-
-/// Read a campaign.
-///
-/// Its state, counts per item outcome, the Google calls it used and when the rest will be done
-/// (`eta`, at the background share of the project's budget; null when paused or done).
-#[utoipa::path(
-    get,
-    path = "/v1/campaigns/{id}",
-    tag = "campaigns",
-    params(("id" = String, Path, description = "The campaign's id.")),
-    responses(
-        (status = 200, description = "The campaign.", body = CampaignView),
-        CampaignErrors,
-        AuthErrors,
-    )
-)]
-pub async fn get_campaign(
-    caller: Authorized<scope::Read>,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let view = state.campaigns.get(&id, &viewer(caller.caller())).await?;
-    Ok(HttpResponse::Ok().json(view))
-}
-
-/// List a campaign's items.
-///
-/// Per-person results in the order they were added, optionally only some outcomes
-/// (`?outcome=sent&outcome=failed`).
-#[utoipa::path(
-    get,
-    path = "/v1/campaigns/{id}/items",
-    tag = "campaigns",
-    params(("id" = String, Path, description = "The campaign's id."), ItemParams),
-    responses(
-        (status = 200, description = "A page of items.", body = ItemList),
-        QueryErrors,
-        CampaignErrors,
-        AuthErrors,
-    )
-)]
-pub async fn list_campaign_items(
-    caller: Authorized<scope::Read>,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-    req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
-    let mut outcomes = Vec::new();
-    let (size, token) = paging(req.query_string(), Some(&mut outcomes))?;
-    let items: ItemList = state
-        .campaigns
-        .items(
-            &id,
-            &viewer(caller.caller()),
-            &outcomes,
-            size,
-            token.as_deref(),
-        )
-        .await
-        .map_err(|err| match err {
-            CampaignError::Invalid(detail) => invalid_query(detail),
-            other => other.into(),
-        })?;
-    Ok(HttpResponse::Ok().json(items))
-}
-
-/// Report every item of a campaign as CSV or NDJSON.
-///
-/// Streamed from the store page by page. `Accept: text/csv` (the default) gives the header
-/// `email,outcome,reason,mails,lastMailAt,updatedAt,row` and a roster's other columns by
-/// name, then one line per item; `Accept: application/x-ndjson` one item JSON object per line
-/// (a roster's item with `row` and `columns`). A CSV cell that begins with `=`, `+`,
-/// `-`, `@`, tab or carriage return is prefixed with `'` (CSV injection); NDJSON keeps values as
-/// they are.
-#[utoipa::path(
-    get,
-    path = "/v1/campaigns/{id}/report",
-    tag = "campaigns",
-    params(("id" = String, Path, description = "The campaign's id.")),
-    responses(
-        (status = 200, description = "Every item, streamed.",
-         content(
-            (String = "text/csv", example = "email,outcome,reason,mails,lastMailAt,updatedAt,row,employee_id\r\nada@example.com,sent,,1,2026-12-01T09:01:00.000Z,2026-12-01T09:01:00.000Z,2,E1001\r\n"),
-            (String = "application/x-ndjson", example = "{\"email\":\"ada@example.com\",\"outcome\":\"sent\",\"mails\":1,\"lastMailAt\":\"2026-12-01T09:01:00.000Z\",\"updatedAt\":\"2026-12-01T09:01:00.000Z\"}\n")
-         )),
-        (status = 406, description = "The caller accepts neither CSV nor NDJSON (`not_acceptable`).",
-         body = ProblemDocument, content_type = "application/problem+json", example = json!(ErrorCode::NotAcceptable.example())),
-        CampaignErrors,
-        AuthErrors,
-    )
-)]
-pub async fn campaign_report(
-    caller: Authorized<scope::Read>,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-    req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
-    let format = match export_format(&req) {
-        Some(ExportFormat::Csv) => ReportFormat::Csv,
-        Some(ExportFormat::Ndjson) => ReportFormat::Ndjson,
-        None => {
-            return Err(ApiError::new(
-                ErrorCode::NotAcceptable,
-                "Accept text/csv or application/x-ndjson.",
-            ));
-        }
-    };
-    let stream = state
-        .campaigns
-        .report(&id, &viewer(caller.caller()), format)
-        .await?;
-    let content_type = match format {
-        ReportFormat::Csv => "text/csv; charset=utf-8",
-        ReportFormat::Ndjson => "application/x-ndjson",
-    };
-    Ok(HttpResponse::Ok()
-        .content_type(content_type)
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .streaming(stream.map_err(|err| {
-            tracing::warn!(error = %err, "campaign report ended early");
-            std::io::Error::other(err.to_string())
-        })))
-}
-
-/// Pause a campaign.
-///
-/// No replica claims its items any more (within the workers' poll interval); an item in flight
-/// finishes. Only a scheduled, running or waiting campaign can be paused.
-#[utoipa::path(
-    post,
-    path = "/v1/campaigns/{id}/pause",
-    tag = "campaigns",
-    params(("id" = String, Path, description = "The campaign's id.")),
-    responses(
-        (status = 200, description = "The campaign, paused.", body = CampaignView),
-        LifecycleErrors,
-        CampaignErrors,
-        AuthErrors,
-    )
-)]
-pub async fn pause_campaign(
-    caller: Authorized<scope::Send>,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let view = state.campaigns.pause(&id, &viewer(caller.caller())).await?;
-    Ok(HttpResponse::Ok().json(view))
-}
-
-/// Resume a paused campaign.
-///
-/// It returns to what it was: `scheduled` while its `startAt` is ahead (nobody is mailed
-/// before it), `running` after.
-#[utoipa::path(
-    post,
-    path = "/v1/campaigns/{id}/resume",
-    tag = "campaigns",
-    params(("id" = String, Path, description = "The campaign's id.")),
-    responses(
-        (status = 200, description = "The campaign, `scheduled` again before its `startAt`, `running` after.", body = CampaignView),
-        LifecycleErrors,
-        CampaignErrors,
-        AuthErrors,
-    )
-)]
-pub async fn resume_campaign(
-    caller: Authorized<scope::Send>,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let view = state
-        .campaigns
-        .resume(&id, &viewer(caller.caller()))
-        .await?;
-    Ok(HttpResponse::Ok().json(view))
-}
-
-/// Cancel a campaign.
-///
-/// Stops all future work: mails already sent stay as they are, pending items become
-/// `cancelled`, no reminder goes out. A completed or cancelled campaign cannot be cancelled.
-#[utoipa::path(
-    post,
-    path = "/v1/campaigns/{id}/cancel",
-    tag = "campaigns",
-    params(("id" = String, Path, description = "The campaign's id.")),
-    responses(
-        (status = 200, description = "The campaign, cancelled.", body = CampaignView),
-        LifecycleErrors,
-        CampaignErrors,
-        AuthErrors,
-    )
-)]
-pub async fn cancel_campaign(
-    caller: Authorized<scope::Send>,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let view = state
-        .campaigns
-        .cancel(&id, &viewer(caller.caller()))
-        .await?;
-    Ok(HttpResponse::Ok().json(view))
 }
