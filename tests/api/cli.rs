@@ -1,3 +1,4 @@
+use crate::helpers::{POLL, poll_blocking};
 use std::process::Command;
 
 fn gateway() -> Command {
@@ -159,18 +160,13 @@ fn a_shutdown_timeout_too_short_to_finish_and_record_a_send_is_refused_at_start(
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
+    let within = std::time::Duration::from_secs(20);
+    let exited = || child.try_wait().unwrap();
+    let status = poll_blocking(POLL, within, exited, Option::is_some);
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
     let status = status.expect("the gateway refuses to start instead of running");
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();

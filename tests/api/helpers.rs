@@ -21,8 +21,8 @@ use std::time::Duration;
 
 mod wait;
 pub use wait::{
-    PATIENCE, campaign_at, campaign_completed, campaign_when, eventually, eventually_every,
-    worker_passes, worker_passes_at,
+    PATIENCE, POLL, campaign_at, campaign_completed, campaign_when, eventually, eventually_every,
+    poll, poll_blocking, worker_passes, worker_passes_at,
 };
 
 static TRACING: Once = Once::new();

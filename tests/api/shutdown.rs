@@ -1,7 +1,9 @@
 //! Shutdown: readiness fails at once, the listener keeps accepting for the drain pause,
 //! in-flight requests finish, no Google call starts after the cutoff, the process exits 0.
 
-use crate::helpers::{spawn_app, spawn_google, test_settings, token};
+use crate::helpers::{
+    POLL, eventually_every, poll, poll_blocking, spawn_app, spawn_google, test_settings, token,
+};
 use invitation_gateway::auth::Scope;
 use invitation_gateway::emulator::Seed;
 use invitation_gateway::google::UpstreamErrorKind;
@@ -12,6 +14,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+/// How often the child-process tests look at Google's counters: a send in flight is timed.
+const STEP: Duration = Duration::from_millis(10);
 
 #[tokio::test]
 async fn after_the_cutoff_a_google_call_fails_with_draining_without_reaching_google() {
@@ -71,12 +76,13 @@ async fn a_stop_fails_readiness_at_once_keeps_accepting_during_the_drain_then_st
 
     let stopping_at = Instant::now();
     stop.send(()).expect("the server listens for the stop");
-    for _ in 0..200 {
-        if readiness.is_draining() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    eventually_every(
+        Duration::from_millis(5),
+        Duration::from_secs(1),
+        "the stop begins the drain",
+        || async { readiness.is_draining() },
+    )
+    .await;
     let readyz = client
         .get(format!("{address}/readyz"))
         .send()
@@ -182,28 +188,24 @@ impl Process {
 
     /// Waits (bounded) for the process to exit.
     fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
+        let child = &mut self.child;
+        poll_blocking(
+            POLL,
+            within,
+            || child.try_wait().expect("try_wait"),
+            Option::is_some,
+        )
     }
 }
 
 /// Polls `/readyz` until it answers 200 (at most 10 s).
 async fn wait_ready(api: &str) -> bool {
     let client = reqwest::Client::new();
-    for _ in 0..500 {
+    let ready = || async {
         let answer = client.get(format!("{api}/readyz")).send().await;
-        if answer.is_ok_and(|a| a.status().as_u16() == 200) {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    false
+        answer.is_ok_and(|a| a.status().as_u16() == 200)
+    };
+    poll(POLL, Duration::from_secs(10), ready, |ready| *ready).await
 }
 
 /// The real binary in sandbox mode.
@@ -280,8 +282,7 @@ async fn sigterm_fails_readiness_lets_in_flight_requests_finish_and_exits_zero()
             })
         })
         .collect();
-    let mut arrived = 0;
-    for _ in 0..250 {
+    let list_calls = || async {
         let stats: serde_json::Value = client
             .get(format!("{}/emulator/v1/stats", gateway.emulator))
             .send()
@@ -290,29 +291,23 @@ async fn sigterm_fails_readiness_lets_in_flight_requests_finish_and_exits_zero()
             .json()
             .await
             .unwrap();
-        arrived = stats["calls"]["list"].as_u64().unwrap_or(0);
-        if arrived >= 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+        stats["calls"]["list"].as_u64().unwrap_or(0)
+    };
+    let arrived = poll(STEP, Duration::from_millis(2500), list_calls, |n| *n >= 3).await;
     assert_eq!(arrived, 3, "the three list calls reached the emulator");
 
     let signalled = Instant::now();
     gateway.process.terminate();
-    let mut readyz = 0;
-    for _ in 0..100 {
-        readyz = client
+    let readiness = || async {
+        client
             .get(format!("{}/readyz", gateway.api))
             .send()
             .await
             .map(|a| a.status().as_u16())
-            .unwrap_or(0);
-        if readyz == 503 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+            .unwrap_or(0)
+    };
+    let (every, at_once) = (Duration::from_millis(5), Duration::from_millis(500));
+    let readyz = poll(every, at_once, readiness, |status| *status == 503).await;
     let still_in_flight = in_flight.iter().filter(|task| !task.is_finished()).count();
 
     assert_eq!(readyz, 503, "readiness fails at once after SIGTERM");
@@ -385,6 +380,13 @@ async fn emulator_stats(google: &crate::helpers::TestGoogle) -> serde_json::Valu
         .expect("stats are JSON")
 }
 
+/// Whether Google counted its first send within 2.5 s, looking every 10 ms (soon enough to
+/// signal the gateway while that send is still in flight).
+async fn first_send_reached(google: &crate::helpers::TestGoogle) -> bool {
+    let one_send = || async { emulator_stats(google).await["calls"]["send"].as_u64() == Some(1) };
+    poll(STEP, Duration::from_millis(2500), one_send, |sent| *sent).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_sigterm_every_mail_google_counted_is_answered_and_audited_and_no_send_starts_that_could_not_finish()
  {
@@ -435,14 +437,7 @@ async fn after_sigterm_every_mail_google_counted_is_answered_and_audited_and_no_
             Ok::<_, reqwest::Error>((status, answer.json::<serde_json::Value>().await?))
         })
     };
-    let mut started = false;
-    for _ in 0..250 {
-        if emulator_stats(&google).await["calls"]["send"].as_u64() == Some(1) {
-            started = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let started = first_send_reached(&google).await;
     assert!(started, "the first send reached Google");
     gateway.process.terminate();
 
@@ -567,14 +562,7 @@ async fn a_send_sigterm_cuts_off_before_its_outcome_can_be_read_answers_and_audi
             Ok::<_, reqwest::Error>((status, answer.json::<serde_json::Value>().await?))
         })
     };
-    let mut started = false;
-    for _ in 0..250 {
-        if emulator_stats(&google).await["calls"]["send"].as_u64() == Some(1) {
-            started = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let started = first_send_reached(&google).await;
     assert!(started, "the send reached Google");
     gateway.process.terminate();
     let (status, body) = request
@@ -620,14 +608,11 @@ async fn a_send_sigterm_cuts_off_before_its_outcome_can_be_read_answers_and_audi
         wait_ready(&restarted.api).await,
         "the restarted gateway became ready"
     );
-    let mut stored = Vec::new();
-    for _ in 0..500 {
-        stored = stored_audit(&db, "donald@example.com").await;
-        if stored.iter().all(|r| r.0.as_deref() == Some("sent")) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let rows = || stored_audit(&db, "donald@example.com");
+    let all_sent = |rows: &Vec<(Option<String>, Option<String>)>| {
+        rows.iter().all(|r| r.0.as_deref() == Some("sent"))
+    };
+    let stored = poll(POLL, Duration::from_secs(10), rows, all_sent).await;
     assert_eq!(stored.len(), 1, "{stored:?}");
     assert_eq!(stored[0].0.as_deref(), Some("sent"), "{stored:?}");
     assert!(
@@ -637,14 +622,8 @@ async fn a_send_sigterm_cuts_off_before_its_outcome_can_be_read_answers_and_audi
             .is_some_and(|d| d.starts_with("settled later")),
         "{stored:?}"
     );
-    let mut outcomes = Vec::new();
-    for _ in 0..500 {
-        outcomes = filed(&audit_path);
-        if outcomes.len() == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let lines = || async { filed(&audit_path) };
+    let outcomes = poll(POLL, Duration::from_secs(10), lines, |o| o.len() == 2).await;
     assert_eq!(outcomes, ["unknown", "sent"], "the file is append-only");
     assert_eq!(
         emulator_stats(&google).await["calls"]["send"],

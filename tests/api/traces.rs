@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 
-use crate::helpers::{Running, start_binary};
+use crate::helpers::{Running, poll, start_binary};
 
 /// The caller's trace and span (W3C `traceparent`).
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -101,17 +101,14 @@ async fn a_request_and_its_google_call_reach_the_receiver_in_the_callers_trace()
 
     // The batch exporter sends within seconds; wait for the spans to arrive (or give up).
     let (trace_id, parent) = (hex(TRACE_ID), hex(CALLER_SPAN_ID));
-    let mut exported = Vec::new();
-    for _ in 0..300 {
-        exported = received.lock().unwrap().concat();
-        if contains(&exported, &trace_id)
-            && contains(&exported, b"google_call")
-            && contains(&exported, b"http_request")
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let spans = || async { received.lock().unwrap().concat() };
+    let complete = |exported: &Vec<u8>| {
+        contains(exported, &trace_id)
+            && contains(exported, b"google_call")
+            && contains(exported, b"http_request")
+    };
+    let (every, within) = (Duration::from_millis(100), Duration::from_secs(30));
+    let exported = poll(every, within, spans, complete).await;
     assert!(
         contains(&exported, &trace_id),
         "no span in the caller's trace"

@@ -69,17 +69,53 @@ where
     Fut: Future,
     Fut::Output: Settled,
 {
+    let look = || {
+        let answer = probe();
+        async move { answer.await.settled() }
+    };
+    poll(every, within, look, Result::is_ok)
+        .await
+        .unwrap_or_else(|seen| panic!("{what}: not within {within:?} (last seen: {seen})"))
+}
+
+/// The one polling loop of the tests: runs `look` every `every` until what it sees `holds`, or
+/// until `within` has passed; answers the last thing seen either way, for the caller to assert
+/// on (where the bound itself is part of what is asserted, such as "at once").
+pub async fn poll<T, F, Fut>(
+    every: Duration,
+    within: Duration,
+    mut look: F,
+    holds: impl Fn(&T) -> bool,
+) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = T>,
+{
     let deadline = Instant::now() + within;
     loop {
-        let seen = match probe().await.settled() {
-            Ok(value) => return value,
-            Err(seen) => seen,
-        };
-        assert!(
-            Instant::now() < deadline,
-            "{what}: not within {within:?} (last seen: {seen})"
-        );
+        let seen = look().await;
+        if holds(&seen) || Instant::now() >= deadline {
+            return seen;
+        }
         tokio::time::sleep(every).await;
+    }
+}
+
+/// [`poll`] for a blocking `look`, such as whether a child process has exited, off any runtime
+/// (or inside `tokio::task::block_in_place`).
+pub fn poll_blocking<T>(
+    every: Duration,
+    within: Duration,
+    mut look: impl FnMut() -> T,
+    holds: impl Fn(&T) -> bool,
+) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        let seen = look();
+        if holds(&seen) || Instant::now() >= deadline {
+            return seen;
+        }
+        std::thread::sleep(every);
     }
 }
 
