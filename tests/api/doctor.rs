@@ -64,6 +64,8 @@ pub const KEY_FILE_CALLS: u64 = 4;
 pub const KEYLESS_CALLS: u64 = 7;
 
 pub async fn stats(url: &str) -> Value {
+    // Run alone, no other test has installed the process-wide rustls provider yet.
+    invitation_gateway::install_crypto_provider();
     reqwest::get(format!("{url}/emulator/v1/stats"))
         .await
         .expect("the emulator answers")
