@@ -10,8 +10,9 @@
 //!   live in `campaigns`, which hands the domain's one safe send a guard of its own);
 //! - the audit observer of send and cancel items is implemented other than once, or in a
 //!   handler (requests and campaigns share one, so the send path never climbs back up);
-//! - `src/invitations/` re-exports a store type (`pub use crate::store...`), or `Invitations`
-//!   offers a `fn store(` or `fn google(` escape hatch;
+//! - `src/invitations/`, `src/campaigns/` or `src/tracking/` re-exports or aliases a store type
+//!   (`pub use crate::store...`, `pub type .. = crate::store::..`), or `Invitations` has a public
+//!   field or offers a `fn store(`, `fn google(` or `fn gate(` escape hatch (whatever the layout);
 //! - a file of `src/campaigns/` or `src/tracking/` names the store other than through the gate:
 //!   the rule is that it never names the type `Store` nor calls a `store()` or `google()`
 //!   accessor, so its only way to the store is the `Gate` startup hands it (`gate.call(|store|
@@ -154,14 +155,34 @@ fn one_audit_observer_serves_requests_and_campaigns_outside_the_handlers() {
 fn the_domain_re_exports_no_store_type_and_has_no_escape_hatch() {
     let mut violations = Vec::new();
     let sources = sources();
-    for source in sources.iter().filter(|s| s.module == "invitations") {
+    for source in sources
+        .iter()
+        .filter(|s| ["invitations", "campaigns", "tracking"].contains(&s.module.as_str()))
+    {
         // Known and open: the audit reading types (filter, cursor, rows) still pass through
         // `invitations::audit` to `GET /v1/audit`; they need types of the domain's own.
         if source.path.ends_with("invitations/audit.rs") {
             continue;
         }
-        if source.code.contains("pub use crate::store") {
+        let code = one_line(&source.code);
+        if code.contains("pub use crate::store") {
             violations.push(format!("{} re-exports a store type", source.path.display()));
+        }
+        if code.contains("pub struct Invitations{")
+            && blocks_after(&code, "pub struct Invitations{")
+                .iter()
+                .any(|fields| fields.contains("pub "))
+        {
+            violations.push(format!(
+                "{}: Invitations has a public field (a way round the domain)",
+                source.path.display()
+            ));
+        }
+        if store_aliases(&code) {
+            violations.push(format!(
+                "{} aliases a store type (`pub type .. = crate::store::..`)",
+                source.path.display()
+            ));
         }
     }
     let impls: Vec<(String, String)> = sources
@@ -177,9 +198,9 @@ fn the_domain_re_exports_no_store_type_and_has_no_escape_hatch() {
         "no `impl Invitations` found: the reader is broken"
     );
     for (path, block) in impls {
-        for hatch in ["fn store(", "fn google("] {
+        for hatch in ["fn store(", "fn google(", "fn gate("] {
             if block.contains(hatch) {
-                violations.push(format!("{path}: Invitations has `{hatch}..)`"));
+                violations.push(format!("{path}: Invitations has `{hatch}..`"));
             }
         }
     }
@@ -240,12 +261,35 @@ fn names_the_store_around_the_gate(code: &str) -> Vec<&'static str> {
     found
 }
 
-/// The bodies of every `impl <name> {` block of `code` (not trait impls for it).
+/// `code` with every run of whitespace made one space and none before `{` or `(`, so that a
+/// rule's pattern cannot be stepped round by layout.
+fn one_line(code: &str) -> String {
+    code.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace(" {", "{")
+        .replace(" (", "(")
+}
+
+/// Whether `code` (from [`one_line`]) declares a public alias of a store type.
+fn store_aliases(code: &str) -> bool {
+    code.match_indices("pub type ").any(|(at, _)| {
+        let statement = code[at..].split(';').next().unwrap_or("");
+        statement.contains("crate::store::") || statement.contains("store::Store")
+    })
+}
+
+/// The bodies of every `impl <name> {` block of `code` (not trait impls for it), whatever the
+/// layout.
 fn impl_blocks(code: &str, name: &str) -> Vec<String> {
-    let opening = format!("impl {name} {{");
+    blocks_after(&one_line(code), &format!("impl {name}{{"))
+}
+
+/// The bodies of the blocks that each `opening` (ending in `{`) in `code` begins.
+fn blocks_after(code: &str, opening: &str) -> Vec<String> {
     let mut blocks = Vec::new();
     let mut rest = code;
-    while let Some(at) = rest.find(&opening) {
+    while let Some(at) = rest.find(opening) {
         let body = &rest[at + opening.len()..];
         let mut depth = 1usize;
         let mut end = body.len();

@@ -61,7 +61,10 @@ impl Campaigns {
             resend: spec.resend,
             source_kind: source.kind(),
             source_states: states,
-            reminders: spec.reminders.filter(|r| r.max > 0 && !spec.dry_run),
+            reminders: spec
+                .reminders
+                .filter(|r| r.max > 0 && !spec.dry_run)
+                .map(Into::into),
             start_at: spec.start_at.unwrap_or_else(|| self.gate.clock().now()),
             // Nobody works on it until every item is in.
             planned: false,

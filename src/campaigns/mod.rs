@@ -21,8 +21,21 @@ use crate::invitations::Invitations;
 use crate::invitations::csv;
 use crate::invitations::durable::StoreUnavailable;
 use crate::invitations::outcome::InvitationState;
-/// Reminders of a campaign (after how long, how many at most).
-pub use crate::store::Reminders;
+/// Reminders of a campaign: another mail `after` the last one to a person still INVITED, at
+/// most `max` more (the campaign's own type; the store keeps its copy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reminders {
+    /// Time after the last mail.
+    pub after: std::time::Duration,
+    /// Most reminders per person.
+    pub max: u32,
+}
+
+impl From<Reminders> for crate::store::Reminders {
+    fn from(Reminders { after, max }: Reminders) -> Self {
+        Self { after, max }
+    }
+}
 use crate::store::{
     Caller, CampaignRecord, CampaignState, Gate, ItemRecord, NewCampaign, NewItem, StoreError,
 };
