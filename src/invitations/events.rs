@@ -7,7 +7,8 @@
 //! id; `data` carries the address itself, for the consumers that act on it.
 
 use crate::privacy::EmailHasher;
-use crate::store::{ChangeKind, OutboxEvent};
+use crate::store::OutboxEvent;
+use crate::vocabulary::ChangeKind;
 use crate::vocabulary::InvitationState;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;

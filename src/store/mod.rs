@@ -103,8 +103,8 @@ pub use audit::{
     AuditSearch, DenialRecord, SEARCH_LIMIT, UNKNOWN_OUTCOME, UnsettledIntent,
 };
 pub use campaigns::{
-    CampaignPage, CampaignRecord, CampaignState, DUPLICATE_REASON, ItemLease, ItemPage, ItemRecord,
-    ItemUpdate, KnownInvitation, MAX_ITEM_PAGE, NewCampaign, NewItem, Reminders, RosterRow,
+    CampaignPage, CampaignRecord, DUPLICATE_REASON, ItemLease, ItemPage, ItemRecord, ItemUpdate,
+    KnownInvitation, MAX_ITEM_PAGE, NewCampaign, NewItem, Reminders, RosterRow,
 };
 pub use clock::Clock;
 pub use events::{Delivery, OutboxEvent, StoredEvent};
@@ -113,8 +113,8 @@ pub use google_budget::{GoogleSlot, SlotKind};
 pub use idempotency::{IdempotencyStart, IdempotencyTicket, StoredResponse};
 pub use ledger::{Claim, ClaimToken};
 pub use tracking::{
-    ChangeKind, GatewayChange, Observed, TrackedChange, TrackedPerson, TrackedSummary, WalkLease,
-    WalkPage, transitions,
+    Before, ChangeRules, GatewayChange, Observed, TrackedChange, TrackedPerson, TrackedSummary,
+    WalkLease, WalkPage,
 };
 
 use secrecy::ExposeSecret;

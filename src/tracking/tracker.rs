@@ -8,7 +8,7 @@
 //! younger than [`PAGE_TOKEN_VALIDITY`]; otherwise, or when Google refuses the token, the walk
 //! starts over from the first page (recording a page twice records nothing twice: changes are
 //! concluded against the stored state). The rules that turn what the list shows into changes,
-//! absence included, are in `store::tracking`.
+//! absence included, are in `rules`.
 
 use super::Tracking;
 use crate::google::Status;
@@ -151,7 +151,7 @@ impl Tracking {
             };
             let recorded = self
                 .gate
-                .call(|s| s.record_walk_page(&page, &announce))
+                .call(|s| s.record_walk_page(&page, &super::rules::RULES, &announce))
                 .await;
             match recorded {
                 Ok(Some(changes)) => {
