@@ -1,7 +1,7 @@
 //! Settings of the HTTP server, and the rule that ties its shutdown timeout to Google's
 //! timeouts.
 
-use super::rules::{at_least, positive_secs};
+use super::rules::{DEFAULTS_CONVERT, at_least, flag_defaults, positive_secs};
 use super::{ConfigError, GoogleTimeouts, env};
 use std::time::Duration;
 
@@ -60,14 +60,11 @@ pub struct HttpSettings {
 }
 
 impl Default for HttpSettings {
+    /// What an empty command line gives.
     fn default() -> Self {
-        Self {
-            json_limit_bytes: 16 * 1024,
-            body_read_timeout: Duration::from_secs(10),
-            shutdown_timeout: Duration::from_secs(25),
-            shutdown_drain: Duration::from_secs(5),
-            workers: 0,
-        }
+        flag_defaults::<HttpArgs>()
+            .and_then(|args| args.settings())
+            .expect(DEFAULTS_CONVERT)
     }
 }
 

@@ -1,6 +1,8 @@
 //! Settings of the domain: batch fan-out, the eligibility cache, idempotency keys, summaries.
 
-use super::rules::{nonzero_usize, positive, positive_ms, positive_secs};
+use super::rules::{
+    DEFAULTS_CONVERT, flag_defaults, nonzero_usize, positive, positive_ms, positive_secs,
+};
 use super::{ConfigError, env};
 use std::num::NonZeroUsize;
 use std::time::Duration;
@@ -34,24 +36,18 @@ pub struct CampaignSettings {
 }
 
 impl Default for CampaignSettings {
+    /// What an empty command line gives.
     fn default() -> Self {
-        Self {
-            poll: Duration::from_millis(1000),
-            lease: Duration::from_secs(60),
-            roster_max_bytes: 400 * 1024 * 1024,
-        }
+        InvitationSettings::default().campaigns
     }
 }
 
 impl Default for InvitationSettings {
+    /// What an empty command line gives.
     fn default() -> Self {
-        Self {
-            batch_concurrency: NonZeroUsize::new(10).expect("10 is not zero"),
-            eligibility: EligibilitySettings::default(),
-            idempotency: IdempotencySettings::default(),
-            summary_ttl: Duration::from_secs(30),
-            campaigns: CampaignSettings::default(),
-        }
+        flag_defaults::<InvitationArgs>()
+            .and_then(|args| args.settings())
+            .expect(DEFAULTS_CONVERT)
     }
 }
 
@@ -67,12 +63,9 @@ pub struct EligibilitySettings {
 }
 
 impl Default for EligibilitySettings {
+    /// What an empty command line gives.
     fn default() -> Self {
-        Self {
-            eligible_ttl: Duration::from_secs(600),
-            not_eligible_ttl: Duration::from_secs(60),
-            capacity: 100_000,
-        }
+        InvitationSettings::default().eligibility
     }
 }
 
@@ -87,11 +80,9 @@ pub struct IdempotencySettings {
 }
 
 impl Default for IdempotencySettings {
+    /// What an empty command line gives.
     fn default() -> Self {
-        Self {
-            ttl: Duration::from_secs(24 * 3600),
-            capacity: 10_000,
-        }
+        InvitationSettings::default().idempotency
     }
 }
 

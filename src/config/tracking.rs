@@ -1,6 +1,6 @@
 //! Settings of tracking and events: how often Google's list is walked, where webhooks go.
 
-use super::rules::{positive, positive_ms, positive_secs};
+use super::rules::{DEFAULTS_CONVERT, flag_defaults, positive, positive_ms, positive_secs};
 use super::{ConfigError, env};
 use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
@@ -9,8 +9,8 @@ use std::time::Duration;
 /// up for longer than an hour.
 pub const MAX_TRACK_LEASE_SECS: u64 = 3600;
 
-/// How long a replica holds the tracker's walk and the webhook deliveries it took, by default.
-pub const DEFAULT_TRACK_LEASE: Duration = Duration::from_secs(120);
+/// How often the background tasks look at the store for work (not a flag).
+const TRACK_POLL_EVERY: Duration = Duration::from_secs(1);
 
 /// Tracking, the event feed and webhooks.
 #[derive(Debug, Clone)]
@@ -29,13 +29,11 @@ pub struct TrackingSettings {
 }
 
 impl Default for TrackingSettings {
+    /// What an empty command line gives.
     fn default() -> Self {
-        Self {
-            interval: Duration::from_secs(900),
-            lease: DEFAULT_TRACK_LEASE,
-            poll_every: Duration::from_secs(1),
-            webhooks: WebhookSettings::default(),
-        }
+        flag_defaults::<TrackingArgs>()
+            .and_then(|args| args.settings())
+            .expect(DEFAULTS_CONVERT)
     }
 }
 
@@ -54,13 +52,9 @@ pub struct WebhookSettings {
 }
 
 impl Default for WebhookSettings {
+    /// What an empty command line gives.
     fn default() -> Self {
-        Self {
-            urls: Vec::new(),
-            secret: None,
-            retry_for: Duration::from_secs(24 * 3600),
-            timeout: Duration::from_secs(10),
-        }
+        TrackingSettings::default().webhooks
     }
 }
 
@@ -149,7 +143,7 @@ impl TrackingArgs {
                     .map(|hours| Duration::from_secs(hours.saturating_mul(3600)))?,
                 timeout: positive_ms(env::WEBHOOK_TIMEOUT_MS, self.webhook_timeout_ms)?,
             },
-            ..TrackingSettings::default()
+            poll_every: TRACK_POLL_EVERY,
         })
     }
 }
