@@ -1,8 +1,6 @@
 //! Settings of callers: how their JWTs are verified, their limits, the audit trail.
 
-use super::rules::{
-    DEFAULTS_CONVERT, at_least, base_url, flag_defaults, non_empty, positive, positive_secs,
-};
+use super::rules::{at_least, base_url, non_empty, positive, positive_secs};
 use super::{ConfigError, env};
 use secrecy::{ExposeSecret, SecretString};
 use std::path::{Path, PathBuf};
@@ -53,16 +51,6 @@ pub const DEFAULT_JWT_ISSUER: &str = "invitation-gateway";
 /// longest `invitation-gateway token` mints).
 pub const DEFAULT_JWT_MAX_LIFETIME_SECS: u64 = 24 * 60 * 60;
 
-impl Default for JwtSettings {
-    /// What an empty command line gives: no key source, so a default alone verifies nothing,
-    /// which is the safe failure.
-    fn default() -> Self {
-        flag_defaults::<JwtArgs>()
-            .and_then(|args| args.values())
-            .expect(DEFAULTS_CONVERT)
-    }
-}
-
 /// Per-caller limits; callers are told apart by their verified (`iss`, `sub`), never by IP.
 #[derive(Debug, Clone)]
 pub struct LimitSettings {
@@ -72,15 +60,6 @@ pub struct LimitSettings {
     pub burst: u32,
     /// Invitation mails one caller may cause per UTC day.
     pub daily_mails_per_caller: u32,
-}
-
-impl Default for LimitSettings {
-    /// What an empty command line gives.
-    fn default() -> Self {
-        flag_defaults::<CallerArgs>()
-            .and_then(|args| args.limits())
-            .expect(DEFAULTS_CONVERT)
-    }
 }
 
 /// The audit trail's optional file sink.
@@ -172,7 +151,7 @@ impl JwtArgs {
     }
 
     /// Each value checked, with or without a key source.
-    fn values(&self) -> Result<JwtSettings, ConfigError> {
+    pub(super) fn values(&self) -> Result<JwtSettings, ConfigError> {
         let shared = &self.token;
         if let Some(secret) = &shared.jwt_hs256_secret
             && secret.expose_secret().len() < MIN_HS256_SECRET_BYTES

@@ -1,10 +1,7 @@
 //! Settings of the upstream: where Google is, how the gateway authenticates to it, and how long
 //! and how often it may call it.
 
-use super::rules::{
-    DEFAULTS_CONVERT, base_url, flag_defaults, non_empty, nonzero_u32, nonzero_usize, positive_ms,
-    positive_secs,
-};
+use super::rules::{base_url, non_empty, nonzero_u32, nonzero_usize, positive_ms, positive_secs};
 use super::{ConfigError, env};
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::PathBuf;
@@ -55,15 +52,6 @@ pub struct GoogleTimeouts {
     pub token: Duration,
 }
 
-impl Default for GoogleTimeouts {
-    /// What an empty command line gives.
-    fn default() -> Self {
-        flag_defaults::<GoogleArgs>()
-            .and_then(|args| args.timeouts())
-            .expect(DEFAULTS_CONVERT)
-    }
-}
-
 /// First backoff step between attempts (before jitter; not a flag).
 const RETRY_MIN_DELAY: Duration = Duration::from_millis(200);
 /// Largest backoff step between attempts (before jitter; not a flag).
@@ -80,15 +68,6 @@ pub struct RetrySettings {
     pub max_delay: Duration,
 }
 
-impl Default for RetrySettings {
-    /// What an empty command line gives.
-    fn default() -> Self {
-        flag_defaults::<GoogleArgs>()
-            .and_then(|args| args.retry())
-            .expect(DEFAULTS_CONVERT)
-    }
-}
-
 /// Protection for Google and for us.
 #[derive(Debug, Clone)]
 pub struct ProtectionSettings {
@@ -98,15 +77,6 @@ pub struct ProtectionSettings {
     pub breaker_failure_threshold: NonZeroU32,
     /// How long the breaker stays open before it lets a probe through.
     pub breaker_open_for: Duration,
-}
-
-impl Default for ProtectionSettings {
-    /// What an empty command line gives.
-    fn default() -> Self {
-        flag_defaults::<GoogleArgs>()
-            .and_then(|args| args.protection())
-            .expect(DEFAULTS_CONVERT)
-    }
 }
 
 /// The two ways of holding Google's domain-wide delegation.
@@ -249,7 +219,7 @@ impl GoogleArgs {
         })
     }
 
-    fn timeouts(&self) -> Result<GoogleTimeouts, ConfigError> {
+    pub(super) fn timeouts(&self) -> Result<GoogleTimeouts, ConfigError> {
         Ok(GoogleTimeouts {
             connect: positive_ms(
                 env::GOOGLE_CONNECT_TIMEOUT_MS,
@@ -264,7 +234,7 @@ impl GoogleArgs {
         })
     }
 
-    fn retry(&self) -> Result<RetrySettings, ConfigError> {
+    pub(super) fn retry(&self) -> Result<RetrySettings, ConfigError> {
         Ok(RetrySettings {
             max_attempts: nonzero_u32(env::GOOGLE_MAX_ATTEMPTS, self.google_max_attempts)?,
             min_delay: RETRY_MIN_DELAY,
@@ -272,7 +242,7 @@ impl GoogleArgs {
         })
     }
 
-    fn protection(&self) -> Result<ProtectionSettings, ConfigError> {
+    pub(super) fn protection(&self) -> Result<ProtectionSettings, ConfigError> {
         Ok(ProtectionSettings {
             max_concurrent_calls: nonzero_usize(
                 env::GOOGLE_MAX_CONCURRENT_CALLS,

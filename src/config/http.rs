@@ -1,7 +1,7 @@
 //! Settings of the HTTP server, and the rule that ties its shutdown timeout to Google's
 //! timeouts.
 
-use super::rules::{DEFAULTS_CONVERT, at_least, flag_defaults, positive_secs};
+use super::rules::{at_least, positive_secs};
 use super::{ConfigError, GoogleTimeouts, env};
 use std::time::Duration;
 
@@ -57,15 +57,6 @@ pub struct HttpSettings {
     pub shutdown_drain: Duration,
     /// Worker threads; 0 means one per core.
     pub workers: usize,
-}
-
-impl Default for HttpSettings {
-    /// What an empty command line gives.
-    fn default() -> Self {
-        flag_defaults::<HttpArgs>()
-            .and_then(|args| args.settings())
-            .expect(DEFAULTS_CONVERT)
-    }
 }
 
 /// The flags of the HTTP server.

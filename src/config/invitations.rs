@@ -1,8 +1,6 @@
 //! Settings of the domain: batch fan-out, the eligibility cache, idempotency keys, summaries.
 
-use super::rules::{
-    DEFAULTS_CONVERT, flag_defaults, nonzero_usize, positive, positive_ms, positive_secs,
-};
+use super::rules::{nonzero_usize, positive, positive_ms, positive_secs};
 use super::{ConfigError, env};
 use std::num::NonZeroUsize;
 use std::time::Duration;
@@ -35,22 +33,6 @@ pub struct CampaignSettings {
     pub roster_max_bytes: u64,
 }
 
-impl Default for CampaignSettings {
-    /// What an empty command line gives.
-    fn default() -> Self {
-        InvitationSettings::default().campaigns
-    }
-}
-
-impl Default for InvitationSettings {
-    /// What an empty command line gives.
-    fn default() -> Self {
-        flag_defaults::<InvitationArgs>()
-            .and_then(|args| args.settings())
-            .expect(DEFAULTS_CONVERT)
-    }
-}
-
 /// Settings of the eligibility cache.
 #[derive(Debug, Clone)]
 pub struct EligibilitySettings {
@@ -62,13 +44,6 @@ pub struct EligibilitySettings {
     pub capacity: u64,
 }
 
-impl Default for EligibilitySettings {
-    /// What an empty command line gives.
-    fn default() -> Self {
-        InvitationSettings::default().eligibility
-    }
-}
-
 /// Settings of Idempotency-Keys (kept in the store).
 #[derive(Debug, Clone)]
 pub struct IdempotencySettings {
@@ -77,13 +52,6 @@ pub struct IdempotencySettings {
     /// Unused since the keys moved to the store (`GATEWAY_IDEMPOTENCY_CAPACITY` is still
     /// accepted and validated, so existing manifests start).
     pub capacity: u64,
-}
-
-impl Default for IdempotencySettings {
-    /// What an empty command line gives.
-    fn default() -> Self {
-        InvitationSettings::default().idempotency
-    }
 }
 
 /// The flags of invitations: batch fan-out, the eligibility cache, summaries, campaigns,

@@ -4,7 +4,7 @@
 
 use super::ConfigError;
 use super::env;
-use super::rules::{DEFAULTS_CONVERT, flag_defaults, positive, positive_ms, positive_secs};
+use super::rules::{flag_defaults, positive, positive_ms, positive_secs};
 use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
 
@@ -51,15 +51,6 @@ const AUDIT_RETENTION: Duration = Duration::from_secs(400 * 24 * 60 * 60);
 const MAIL_BUDGET_RETENTION_DAYS: u32 = 7;
 /// How long outbox events and webhook delivery rows are kept (not a flag).
 const EVENT_RETENTION: Duration = Duration::from_secs(30 * 24 * 60 * 60);
-
-impl Default for StoreSettings {
-    /// What an empty command line gives.
-    fn default() -> Self {
-        flag_defaults::<StoreArgs>()
-            .and_then(|args| args.settings())
-            .expect(DEFAULTS_CONVERT)
-    }
-}
 
 /// The flags of the store, shared by `serve` and `migrate`.
 #[derive(Debug, Clone, clap::Args)]

@@ -1,6 +1,6 @@
 //! Settings of tracking and events: how often Google's list is walked, where webhooks go.
 
-use super::rules::{DEFAULTS_CONVERT, flag_defaults, positive, positive_ms, positive_secs};
+use super::rules::{positive, positive_ms, positive_secs};
 use super::{ConfigError, env};
 use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
@@ -28,15 +28,6 @@ pub struct TrackingSettings {
     pub webhooks: WebhookSettings,
 }
 
-impl Default for TrackingSettings {
-    /// What an empty command line gives.
-    fn default() -> Self {
-        flag_defaults::<TrackingArgs>()
-            .and_then(|args| args.settings())
-            .expect(DEFAULTS_CONVERT)
-    }
-}
-
 /// Webhook delivery (Standard Webhooks).
 #[derive(Debug, Clone)]
 pub struct WebhookSettings {
@@ -49,13 +40,6 @@ pub struct WebhookSettings {
     pub retry_for: Duration,
     /// Timeout of one delivery attempt.
     pub timeout: Duration,
-}
-
-impl Default for WebhookSettings {
-    /// What an empty command line gives.
-    fn default() -> Self {
-        TrackingSettings::default().webhooks
-    }
 }
 
 /// With webhooks, the lease must be longer than one delivery attempt: otherwise no attempt

@@ -102,68 +102,19 @@ mod tests {
 
     #[test]
     fn the_walk_concludes_each_change_once_from_state_and_mail_count() {
+        use InvitationState as S;
         // (state and mail count before, state now, mail count now, the changes concluded)
         let table = [
-            (
-                (InvitationState::Invited, 1),
-                InvitationState::Invited,
-                1,
-                vec![],
-            ),
-            (
-                (InvitationState::Invited, 1),
-                InvitationState::Accepted,
-                1,
-                vec![Accepted],
-            ),
-            (
-                (InvitationState::Invited, 1),
-                InvitationState::Declined,
-                1,
-                vec![Declined],
-            ),
-            (
-                (InvitationState::Invited, 1),
-                InvitationState::NotYetSent,
-                1,
-                vec![Cancelled],
-            ),
-            (
-                (InvitationState::NotYetSent, 0),
-                InvitationState::Invited,
-                1,
-                vec![Sent],
-            ),
-            (
-                (InvitationState::Invited, 1),
-                InvitationState::Invited,
-                2,
-                vec![Sent],
-            ),
-            (
-                (InvitationState::NotYetSent, 0),
-                InvitationState::Accepted,
-                1,
-                vec![Sent, Accepted],
-            ),
-            (
-                (InvitationState::Declined, 1),
-                InvitationState::Declined,
-                2,
-                vec![Sent, Declined],
-            ),
-            (
-                (InvitationState::Accepted, 1),
-                InvitationState::Accepted,
-                1,
-                vec![],
-            ),
-            (
-                (InvitationState::Declined, 1),
-                InvitationState::Declined,
-                1,
-                vec![],
-            ),
+            ((S::Invited, 1), S::Invited, 1, vec![]),
+            ((S::Invited, 1), S::Accepted, 1, vec![Accepted]),
+            ((S::Invited, 1), S::Declined, 1, vec![Declined]),
+            ((S::Invited, 1), S::NotYetSent, 1, vec![Cancelled]),
+            ((S::NotYetSent, 0), S::Invited, 1, vec![Sent]),
+            ((S::Invited, 1), S::Invited, 2, vec![Sent]),
+            ((S::NotYetSent, 0), S::Accepted, 1, vec![Sent, Accepted]),
+            ((S::Declined, 1), S::Declined, 2, vec![Sent, Declined]),
+            ((S::Accepted, 1), S::Accepted, 1, vec![]),
+            ((S::Declined, 1), S::Declined, 1, vec![]),
         ];
         for (before, state, mails, expected) in table {
             assert_eq!(

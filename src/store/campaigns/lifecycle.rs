@@ -72,8 +72,7 @@ impl Store {
 
     /// Deletes campaign `id` and its items, together (a creation that failed half-way).
     pub async fn delete_campaign(&self, id: &str) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        with_tx!(tx, conn => async {
+        in_tx!(self, conn => async {
             sqlx::query("DELETE FROM campaign_items WHERE campaign_id = $1")
                 .bind(id)
                 .execute(&mut *conn)
@@ -83,8 +82,7 @@ impl Store {
                 .execute(&mut *conn)
                 .await?;
             Ok::<_, sqlx::Error>(())
-        }.await)?;
-        tx.commit().await?;
+        }.await);
         Ok(())
     }
 
@@ -188,8 +186,7 @@ impl Store {
     /// items get no reminder; items in flight finish as they are. Answers whether it moved.
     pub async fn cancel_campaign(&self, id: &str) -> Result<bool, StoreError> {
         let now = to_millis(self.clock.now());
-        let mut tx = self.begin().await?;
-        let moved = with_tx!(tx, conn => async {
+        let moved = in_tx!(self, conn => async {
             let moved = sqlx::query(
                 "UPDATE campaigns SET state = $3, resumes_at = NULL, \
                  updated_at = $2, completed_at = $2 \
@@ -225,8 +222,7 @@ impl Store {
                 .await?;
             }
             Ok::<bool, sqlx::Error>(moved)
-        }.await)?;
-        tx.commit().await?;
+        }.await);
         Ok(moved)
     }
 
