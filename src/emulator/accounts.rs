@@ -179,6 +179,16 @@ impl Directory {
         Ok(account.clone())
     }
 
+    /// Google's index catches up with the account (control API): get and list show it from
+    /// now on. Its update time does not change: Google stamps changes, not indexing.
+    pub fn appear(&mut self, email: &str) -> Result<Account, GoogleError> {
+        let account = self
+            .find_mut(email)
+            .ok_or_else(|| GoogleError::not_found("No account uses this address."))?;
+        account.recent = false;
+        Ok(account.clone())
+    }
+
     /// The person answers a pending invitation (control API): ACCEPTED or DECLINED.
     pub fn answer(
         &mut self,
