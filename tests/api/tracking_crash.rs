@@ -50,7 +50,7 @@ async fn thousand_people() -> TestGoogle {
 
 /// A tracking replica: walks every `interval` seconds, short leases, a budget that never holds
 /// it back.
-fn tracking_replica(google: &TestGoogle, db: &PgDatabase, interval: &str) -> Replica {
+pub(crate) fn tracking_replica(google: &TestGoogle, db: &PgDatabase, interval: &str) -> Replica {
     start_replica(
         google,
         &db.url,
@@ -62,10 +62,10 @@ fn tracking_replica(google: &TestGoogle, db: &PgDatabase, interval: &str) -> Rep
     )
 }
 
-const FINISHED_WALKS: &str = "gateway_tracker_walks_total{result=\"finished\"}";
-const ACCEPTS_RECORDED: &str = "gateway_tracker_changes_total{change=\"accepted\"}";
+pub(crate) const FINISHED_WALKS: &str = "gateway_tracker_walks_total{result=\"finished\"}";
+pub(crate) const ACCEPTS_RECORDED: &str = "gateway_tracker_changes_total{change=\"accepted\"}";
 
-async fn list_calls(google: &TestGoogle) -> u64 {
+pub(crate) async fn list_calls(google: &TestGoogle) -> u64 {
     stats(google).await["calls"]["list"].as_u64().unwrap_or(0)
 }
 
@@ -112,7 +112,7 @@ async fn google_states(base: &str) -> BTreeMap<String, String> {
 }
 
 /// Kills a replica with SIGKILL and waits until it is gone.
-fn sigkill(replica: &mut Replica) {
+pub(crate) fn sigkill(replica: &mut Replica) {
     replica.process.0.kill().expect("SIGKILL a replica");
     let _ = replica.process.0.wait();
 }

@@ -4,8 +4,16 @@
 //! a full walk, every `GATEWAY_TRACK_FULL_WALK_HOURS`, finds the accounts Google lists late.
 //! Each change is announced once whichever walk sees it.
 
-use crate::helpers::{TestApp, admin_token, on_database, on_postgresql, spawn_app_on};
-use crate::tracking::{INTERVAL, feed, of_type, start, tracking_on, walk_done};
+use crate::helpers::{
+    TestApp, admin_token, eventually, metric, on_database, on_postgresql, spawn_app_on,
+    spawn_google,
+};
+use crate::pg::PgDatabase;
+use crate::replicas::control;
+use crate::tracking::{INTERVAL, feed, feed_at, of_type, start, tracking_on, walk_done};
+use crate::tracking_crash::{
+    ACCEPTS_RECORDED, FINISHED_WALKS, list_calls, sigkill, tracking_replica,
+};
 use chrono::{DateTime, Utc};
 use invitation_gateway::emulator::{Seed, SeedAccount, State};
 use invitation_gateway::store::Clock;
@@ -247,4 +255,100 @@ async fn an_account_listed_late_with_an_older_update_time_is_found_by_the_next_f
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_postgresql_a_late_account_is_found_by_the_next_full_walk() {
     on_postgresql(|url| a_late_account_waits_for_the_full_walk(Some(url))).await;
+}
+
+/// A thousand people, all INVITED, none changed in the last two days; the changes of the
+/// crash test are made to people 0 to 499.
+const CRASH_PEOPLE: usize = 1000;
+const CANCELLED: std::ops::Range<usize> = 0..50;
+const ANSWERING: std::ops::Range<usize> = 50..500;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_killed_mid_incremental_walk_leaves_it_to_the_other_and_each_change_is_announced_once()
+ {
+    let Some(db) = PgDatabase::create().await else {
+        return;
+    };
+    let at = two_days_ago();
+    let google = spawn_google(Seed::Accounts(
+        (0..CRASH_PEOPLE)
+            .map(|i| SeedAccount {
+                update_time: Some(at - chrono::Duration::minutes(i as i64)),
+                ..SeedAccount::new(person(i), Some(State::Invited))
+            })
+            .collect(),
+    ))
+    .await;
+    // The first replica makes the full walk and then holds the lease without walking again.
+    let mut first = tracking_replica(&google, &db, "3600");
+    eventually("the full walk", || async {
+        metric(&first.base, FINISHED_WALKS).await >= 1.0
+    })
+    .await;
+    let mut replicas = [
+        tracking_replica(&google, &db, "5"),
+        tracking_replica(&google, &db, "5"),
+    ];
+    // 500 changes, newest first: two pages and a half for the incremental walk. The gateway
+    // cancels (and announces) 50; then people accept, or decline, in Google.
+    let cancelled: Vec<String> = CANCELLED.map(person).collect();
+    let answer = reqwest::Client::new()
+        .post(format!("{}/v1/invitations/cancel", replicas[0].base))
+        .bearer_auth(admin_token())
+        .json(&json!({ "emails": cancelled }))
+        .send()
+        .await
+        .expect("the replica answers");
+    assert_eq!(answer.status(), 200);
+    for i in ANSWERING {
+        let path = if i % 3 == 0 {
+            "accounts/decline"
+        } else {
+            "accounts/accept"
+        };
+        control(&google, path, json!({"email": person(i)})).await;
+    }
+    let before = list_calls(&google).await;
+    assert_eq!(before, 5, "the full walk: five pages");
+    control(&google, "latency", json!({"ms": 400})).await;
+
+    sigkill(&mut first);
+    eventually("the incremental walk reads its second page", || async {
+        list_calls(&google).await >= before + 2
+    })
+    .await;
+    let mut recorded = Vec::new();
+    for replica in &replicas {
+        recorded.push(metric(&replica.base, ACCEPTS_RECORDED).await);
+    }
+    let walkers: Vec<usize> = (0..replicas.len()).filter(|&i| recorded[i] > 0.0).collect();
+    assert_eq!(walkers.len(), 1, "one walker: {recorded:?}");
+    let survivor = 1 - walkers[0];
+    sigkill(&mut replicas[walkers[0]]);
+    let base = replicas[survivor].base.clone();
+    eventually("the other replica finishes the walk", || async {
+        metric(&base, FINISHED_WALKS).await >= 1.0
+    })
+    .await;
+    let read = list_calls(&google).await - before;
+    assert!(
+        read <= 4,
+        "three pages of changes, one of them read twice at most: {read} calls"
+    );
+    control(&google, "latency", json!({"ms": 0})).await;
+
+    let mut expected: BTreeMap<(String, String), Vec<String>> = CANCELLED
+        .map(|i| {
+            (
+                ("cancelled".to_owned(), person(i)),
+                vec!["gateway".to_owned()],
+            )
+        })
+        .collect();
+    for i in ANSWERING {
+        let kind = if i % 3 == 0 { "declined" } else { "accepted" };
+        expected.insert((kind.to_owned(), person(i)), vec!["tracker".to_owned()]);
+    }
+    assert_eq!(announced(&feed_at(&base).await), expected);
+    db.drop_it().await;
 }
