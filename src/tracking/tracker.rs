@@ -111,7 +111,7 @@ impl Tracking {
         let cutoff = lease.watermark.filter(|_| !full).and_then(|watermark| {
             chrono::Duration::from_std(WATERMARK_MARGIN)
                 .ok()
-                .map(|m| watermark - m)
+                .and_then(|margin| watermark.checked_sub_signed(margin))
         });
         let mut newest = if full {
             lease.newest
