@@ -84,6 +84,16 @@ impl Tracking {
         let _ = tokio::time::timeout(Duration::from_secs(1), deliveries).await;
     }
 
+    /// When walks are due, from the settings.
+    fn cadence(&self) -> WalkCadence {
+        WalkCadence {
+            lease: self.settings.lease,
+            interval: self.settings.interval,
+            full_every: self.settings.full_walk,
+            token_validity: PAGE_TOKEN_VALIDITY,
+        }
+    }
+
     /// One step: takes the lease, and walks (or resumes) when a walk is due, page by page to
     /// the end or the first failure.
     pub async fn track_once(&self) -> Step {
@@ -211,18 +221,6 @@ impl Tracking {
                     return Step::Finished;
                 }
             }
-        }
-    }
-}
-
-impl Tracking {
-    /// When walks are due, from the settings.
-    fn cadence(&self) -> WalkCadence {
-        WalkCadence {
-            lease: self.settings.lease,
-            interval: self.settings.interval,
-            full_every: self.settings.full_walk,
-            token_validity: PAGE_TOKEN_VALIDITY,
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::pg::PgDatabase;
 use crate::replicas::control;
 use crate::tracking::{INTERVAL, feed, feed_at, of_type, start, tracking_on, walk_done};
 use crate::tracking_crash::{
-    ACCEPTS_RECORDED, FINISHED_WALKS, list_calls, sigkill, tracking_replica,
+    FINISHED_WALKS, first_dies_mid_walk, list_calls, sigkill, tracking_replica,
 };
 use chrono::{DateTime, Utc};
 use invitation_gateway::emulator::{Seed, SeedAccount, State};
@@ -310,21 +310,9 @@ async fn a_replica_killed_mid_incremental_walk_leaves_it_to_the_other_and_each_c
     }
     let before = list_calls(&google).await;
     assert_eq!(before, 5, "the full walk: five pages");
-    control(&google, "latency", json!({"ms": 400})).await;
-
-    sigkill(&mut first);
-    eventually("the incremental walk reads its second page", || async {
-        list_calls(&google).await >= before + 2
-    })
-    .await;
-    let mut recorded = Vec::new();
-    for replica in &replicas {
-        recorded.push(metric(&replica.base, ACCEPTS_RECORDED).await);
-    }
-    let walkers: Vec<usize> = (0..replicas.len()).filter(|&i| recorded[i] > 0.0).collect();
-    assert_eq!(walkers.len(), 1, "one walker: {recorded:?}");
-    let survivor = 1 - walkers[0];
-    sigkill(&mut replicas[walkers[0]]);
+    let walker = first_dies_mid_walk(&google, &mut first, &replicas, before).await;
+    let survivor = 1 - walker;
+    sigkill(&mut replicas[walker]);
     let base = replicas[survivor].base.clone();
     eventually("the other replica finishes the walk", || async {
         metric(&base, FINISHED_WALKS).await >= 1.0
