@@ -112,7 +112,7 @@ pub use idempotency::{IdempotencyStart, IdempotencyTicket, StoredResponse};
 pub use ledger::{Claim, ClaimToken};
 pub use tracking::{
     Before, ChangeRules, GatewayChange, Observed, TrackedChange, TrackedPerson, TrackedSummary,
-    WalkLease, WalkPage,
+    WalkCadence, WalkLease, WalkPage,
 };
 
 use secrecy::ExposeSecret;
