@@ -135,6 +135,12 @@ pub enum CampaignError {
     /// The store cannot be reached.
     #[error("the store cannot be reached")]
     StoreUnavailable,
+    /// The audit trail cannot take records, so nothing may be created that would mail.
+    #[error("the audit trail cannot be written")]
+    AuditUnavailable(#[source] crate::audit::AuditError),
+    /// The Idempotency-Key's flow (or the store under it) refused the creation.
+    #[error(transparent)]
+    Idempotency(crate::invitations::idempotency::IdempotencyError),
 }
 
 impl From<StoreError> for CampaignError {
@@ -205,7 +211,7 @@ impl Campaigns {
 
     /// Longest a creation takes (its body arriving and its items stored): the body read
     /// timeout. A keyed creation's key is leased that long.
-    pub fn creation_lease(&self) -> Duration {
+    fn creation_lease(&self) -> Duration {
         self.import_deadline.saturating_sub(IMPORT_MARGIN)
     }
 

@@ -4,7 +4,7 @@ use crate::audit::AuditTrail;
 use crate::auth::{Caller, scope};
 use crate::error::{ApiError, ErrorCode, ProblemDocument};
 use crate::invitations::batch::EmailBatch;
-use crate::invitations::idempotency::{Answer, Asked, IdempotencyScope};
+use crate::invitations::idempotency::{Answer, Asked};
 use crate::invitations::outcome::MutationResponse;
 use crate::routes::authorized::Authorized;
 use crate::routes::common::{AuthErrors, BodyErrors, EmailsRequest, request_id};
@@ -171,23 +171,17 @@ async fn send_as_campaign(
     emails: Vec<String>,
     resend: bool,
 ) -> Result<HttpResponse, ApiError> {
-    let batch = EmailBatch::parse(emails.clone())?;
-    // Nothing is created unless it can be audited, as for a send answered at once.
-    state.audit.check_writable()?;
+    let batch = EmailBatch::parse(emails)?;
     let key = idempotency_key(req)?;
     let request_id = request_id(req);
-    let create =
-        crate::routes::campaigns::create_from_send(state, caller, emails, resend, &request_id);
-    let Some(key) = key.as_deref() else {
-        let view = create.await?;
-        return Ok(accepted(Some(&view.id)).json(view));
-    };
-    let scope = IdempotencyScope::async_send(&caller.id, key, &batch, resend);
+    let asked = (&caller.id, request_id.as_str(), key.as_deref());
     let answer = state
-        .invitations
-        .run_once_stored(&scope, 202, create)
+        .campaigns
+        .create_from_send_once(asked, &batch, resend)
         .await?;
-    Ok(stored_campaign(accepted(None), answer))
+    let mut response = HttpResponse::Accepted();
+    response.insert_header(("Preference-Applied", "respond-async"));
+    Ok(stored_campaign(response, answer))
 }
 
 /// A keyed campaign creation's answer: `response` with the stored bytes (a replay is the first
@@ -206,16 +200,6 @@ pub(crate) fn stored_campaign(mut response: HttpResponseBuilder, answer: Answer)
         response.insert_header((IDEMPOTENT_REPLAYED, HeaderValue::from_static("true")));
     }
     response.body(answer.body)
-}
-
-/// The start of a `202` for a send that became campaign `id` (its `Location`).
-fn accepted(id: Option<&str>) -> HttpResponseBuilder {
-    let mut response = HttpResponse::Accepted();
-    response.insert_header(("Preference-Applied", "respond-async"));
-    if let Some(id) = id {
-        response.insert_header((LOCATION, crate::routes::campaigns::location(id)));
-    }
-    response
 }
 
 /// True when the request says `Prefer: respond-async` (RFC 7240), in any of its headers.

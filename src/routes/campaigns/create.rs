@@ -1,10 +1,8 @@
 //! Creating campaigns: from JSON (`POST /v1/campaigns`), from a streamed CSV roster
-//! (`POST /v1/campaigns/roster`), and from a send with `Prefer: respond-async`.
+//! (`POST /v1/campaigns/roster`); a send with `Prefer: respond-async` becomes one in
+//! `mutations.rs`.
 
 use super::*;
-
-/// The operation a creation's Idempotency-Key belongs to (keys are per operation).
-const CREATE_ACTION: &str = "create_campaign";
 
 /// Largest JSON body of a create (10,000 addresses and their quotes).
 const MAX_JSON_BODY: usize = 4 * 1024 * 1024;
@@ -200,12 +198,6 @@ pub enum RosterErrors {
         example = json!(ErrorCode::StoreUnavailable.example())
     )]
     StoreUnavailable(ProblemDocument),
-}
-
-fn created(view: CampaignView) -> HttpResponse {
-    HttpResponse::Created()
-        .insert_header((header::LOCATION, location(&view.id)))
-        .json(view)
 }
 
 /// The most reminders one person can get (more would be harassment, not a reminder).
@@ -494,39 +486,11 @@ async fn create(
         Scope::Send
     };
     caller.require(needed, req).await?;
-    let owner = caller.caller().id.clone();
-    let Some(key) = idempotency_key(req)? else {
-        return Ok(created(state.campaigns.create(&owner, spec, source).await?));
-    };
+    let key = idempotency_key(req)?;
     // Once per key (across replicas): a retried upload gets the first 201 and its Location.
-    // Both create operations share the key space: a retry may move to the roster operation.
-    let (fingerprint, source) = state.campaigns.keyed_source(&spec, source).await?;
-    let scope = IdempotencyScope::new(&owner.iss, &owner.sub, &key, CREATE_ACTION, &fingerprint);
-    let create = async { Ok::<_, ApiError>(state.campaigns.create(&owner, spec, source).await?) };
     let answer = state
-        .invitations
-        .run_once_stored_within(&scope, 201, state.campaigns.creation_lease(), create)
+        .campaigns
+        .create_once(&caller.caller().id, spec, source, key.as_deref())
         .await?;
     Ok(stored_campaign(HttpResponse::Created(), answer))
-}
-
-/// Creates a campaign from a send request's addresses (`Prefer: respond-async`).
-pub(crate) async fn create_from_send(
-    state: &AppState,
-    caller: &Caller,
-    emails: Vec<String>,
-    resend: bool,
-    request_id: &str,
-) -> Result<CampaignView, ApiError> {
-    let spec = CampaignSpec {
-        name: format!("send {request_id}"),
-        resend,
-        dry_run: false,
-        reminders: None,
-        start_at: None,
-    };
-    Ok(state
-        .campaigns
-        .create(&caller.id, spec, Source::Emails(emails))
-        .await?)
 }

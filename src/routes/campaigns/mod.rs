@@ -8,7 +8,6 @@ use crate::campaigns::{
     ReportFormat, Source, Viewer,
 };
 use crate::error::{ApiError, ErrorCode, ProblemDocument};
-use crate::invitations::idempotency::IdempotencyScope;
 use crate::invitations::listing::ExportFormat;
 use crate::invitations::outcome::InvitationState;
 use crate::routes::authorized::Authorized;
@@ -30,7 +29,6 @@ use utoipa::{IntoParams, IntoResponses, ToSchema};
 
 mod create;
 
-pub(crate) use create::create_from_send;
 pub use create::{
     __path_create_campaign, __path_create_roster_campaign, create_campaign, create_roster_campaign,
 };
