@@ -4,8 +4,8 @@
 
 use crate::auth::{Caller, Scope, scope};
 use crate::campaigns::{
-    CampaignError, CampaignList, CampaignSpec, CampaignView, DEFAULT_PAGE, ItemList, MAX_PAGE,
-    ReportFormat, Source, Viewer,
+    CampaignError, CampaignList, CampaignSpec, CampaignView, DEFAULT_PAGE, ItemList, Lifecycle,
+    MAX_PAGE, ReportFormat, Source, Viewer,
 };
 use crate::error::{ApiError, ErrorCode, ProblemDocument};
 use crate::invitations::listing::ExportFormat;
@@ -318,83 +318,64 @@ pub async fn campaign_report(
         })))
 }
 
-/// Pause a campaign.
-///
-/// No replica claims its items any more (within the workers' poll interval); an item in flight
-/// finishes. Only a scheduled, running or waiting campaign can be paused.
-#[utoipa::path(
-    post,
-    path = "/v1/campaigns/{id}/pause",
-    tag = "campaigns",
-    params(("id" = String, Path, description = "The campaign's id.")),
-    responses(
-        (status = 200, description = "The campaign, paused.", body = CampaignView),
-        LifecycleErrors,
-        CampaignErrors,
-        AuthErrors,
-    )
-)]
-pub async fn pause_campaign(
-    caller: Authorized<scope::Send>,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let view = state.campaigns.pause(&id, &viewer(caller.caller())).await?;
-    Ok(HttpResponse::Ok().json(view))
+/// A lifecycle operation on one campaign (pause, resume, cancel): its handler and its
+/// documentation, which differ only in the change, the path and the words.
+macro_rules! lifecycle_operation {
+    ($(#[doc = $doc:tt])* $name:ident, $path:tt, $answer:tt, $change:expr) => {
+        $(#[doc = $doc])*
+        #[utoipa::path(
+            post,
+            path = $path,
+            tag = "campaigns",
+            params(("id" = String, Path, description = "The campaign's id.")),
+            responses(
+                (status = 200, description = $answer, body = CampaignView),
+                LifecycleErrors,
+                CampaignErrors,
+                AuthErrors,
+            )
+        )]
+        pub async fn $name(
+            caller: Authorized<scope::Send>,
+            state: web::Data<AppState>,
+            id: web::Path<String>,
+        ) -> Result<HttpResponse, ApiError> {
+            let viewer = viewer(caller.caller());
+            let view = state.campaigns.change(&id, &viewer, $change).await?;
+            Ok(HttpResponse::Ok().json(view))
+        }
+    };
 }
 
-/// Resume a paused campaign.
-///
-/// It returns to what it was: `scheduled` while its `startAt` is ahead (nobody is mailed
-/// before it), `running` after.
-#[utoipa::path(
-    post,
-    path = "/v1/campaigns/{id}/resume",
-    tag = "campaigns",
-    params(("id" = String, Path, description = "The campaign's id.")),
-    responses(
-        (status = 200, description = "The campaign, `scheduled` again before its `startAt`, `running` after.", body = CampaignView),
-        LifecycleErrors,
-        CampaignErrors,
-        AuthErrors,
-    )
-)]
-pub async fn resume_campaign(
-    caller: Authorized<scope::Send>,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let view = state
-        .campaigns
-        .resume(&id, &viewer(caller.caller()))
-        .await?;
-    Ok(HttpResponse::Ok().json(view))
-}
+lifecycle_operation!(
+    /// Pause a campaign.
+    ///
+    /// No replica claims its items any more (within the workers' poll interval); an item in flight
+    /// finishes. Only a scheduled, running or waiting campaign can be paused.
+    pause_campaign,
+    "/v1/campaigns/{id}/pause",
+    "The campaign, paused.",
+    Lifecycle::Pause
+);
 
-/// Cancel a campaign.
-///
-/// Stops all future work: mails already sent stay as they are, pending items become
-/// `cancelled`, no reminder goes out. A completed or cancelled campaign cannot be cancelled.
-#[utoipa::path(
-    post,
-    path = "/v1/campaigns/{id}/cancel",
-    tag = "campaigns",
-    params(("id" = String, Path, description = "The campaign's id.")),
-    responses(
-        (status = 200, description = "The campaign, cancelled.", body = CampaignView),
-        LifecycleErrors,
-        CampaignErrors,
-        AuthErrors,
-    )
-)]
-pub async fn cancel_campaign(
-    caller: Authorized<scope::Send>,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let view = state
-        .campaigns
-        .cancel(&id, &viewer(caller.caller()))
-        .await?;
-    Ok(HttpResponse::Ok().json(view))
-}
+lifecycle_operation!(
+    /// Resume a paused campaign.
+    ///
+    /// It returns to what it was: `scheduled` while its `startAt` is ahead (nobody is mailed
+    /// before it), `running` after.
+    resume_campaign,
+    "/v1/campaigns/{id}/resume",
+    "The campaign, `scheduled` again before its `startAt`, `running` after.",
+    Lifecycle::Resume
+);
+
+lifecycle_operation!(
+    /// Cancel a campaign.
+    ///
+    /// Stops all future work: mails already sent stay as they are, pending items become
+    /// `cancelled`, no reminder goes out. A completed or cancelled campaign cannot be cancelled.
+    cancel_campaign,
+    "/v1/campaigns/{id}/cancel",
+    "The campaign, cancelled.",
+    Lifecycle::Cancel
+);
