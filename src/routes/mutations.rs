@@ -2,12 +2,14 @@
 
 use crate::audit::AuditTrail;
 use crate::auth::{Caller, scope};
-use crate::error::{ApiError, ErrorCode, ProblemDocument};
+use crate::error::{ApiError, ErrorCode};
 use crate::invitations::batch::EmailBatch;
 use crate::invitations::idempotency::{Answer, Asked};
 use crate::invitations::outcome::MutationResponse;
 use crate::routes::authorized::Authorized;
-use crate::routes::common::{AuthErrors, BodyErrors, EmailsRequest, request_id};
+use crate::routes::common::{
+    AuthErrors, BodyErrors, EmailsRequest, Responses, problem, problems, request_id,
+};
 use crate::routes::json::Json;
 use crate::state::AppState;
 use actix_web::http::header::{HeaderName, HeaderValue, LOCATION};
@@ -73,46 +75,42 @@ pub struct PreferHeader {
 }
 
 /// Errors of a request with an `Idempotency-Key` (send, cancel, campaign create).
-#[derive(IntoResponses)]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
-pub enum IdempotencyErrors {
-    /// The Idempotency-Key was used with a different request (`idempotency_key_reused`).
-    #[response(
-        status = 422,
-        content_type = "application/problem+json",
-        example = json!(ErrorCode::IdempotencyKeyReused.example())
-    )]
-    KeyReused(ProblemDocument),
-    /// A request with this Idempotency-Key is still running (`idempotency_key_in_progress`).
-    #[response(
-        status = 409,
-        content_type = "application/problem+json",
-        headers(("Retry-After" = u64, description = "Seconds to wait before asking again")),
-        example = json!(ErrorCode::IdempotencyKeyInProgress.example())
-    )]
-    KeyInProgress(ProblemDocument),
+pub struct IdempotencyErrors;
+
+impl IntoResponses for IdempotencyErrors {
+    fn responses() -> Responses {
+        problems([
+        problem(
+            ErrorCode::IdempotencyKeyReused,
+            "The Idempotency-Key was used with a different request (`idempotency_key_reused`).",
+        ),
+        problem(
+            ErrorCode::IdempotencyKeyInProgress,
+            "A request with this Idempotency-Key is still running (`idempotency_key_in_progress`).",
+        )
+            .retry_after("Seconds to wait before asking again"),
+        ])
+    }
 }
 
 /// Errors only mutations answer.
-#[derive(IntoResponses)]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
-pub enum MutationErrors {
-    /// The audit trail cannot be written (`audit_unavailable`): nothing was changed.
-    #[response(
-        status = 503,
-        content_type = "application/problem+json",
-        headers(("Retry-After" = u64, description = "Seconds to wait before trying again")),
-        example = json!(ErrorCode::AuditUnavailable.example())
-    )]
-    AuditUnavailable(ProblemDocument),
-    /// The store cannot be reached (`store_unavailable`): nothing was changed.
-    #[response(
-        status = 503,
-        content_type = "application/problem+json",
-        headers(("Retry-After" = u64, description = "Seconds to wait before trying again")),
-        example = json!(ErrorCode::StoreUnavailable.example())
-    )]
-    StoreUnavailable(ProblemDocument),
+pub struct MutationErrors;
+
+impl IntoResponses for MutationErrors {
+    fn responses() -> Responses {
+        problems([
+            problem(
+                ErrorCode::AuditUnavailable,
+                "The audit trail cannot be written (`audit_unavailable`): nothing was changed.",
+            )
+            .retry_after("Seconds to wait before trying again"),
+            problem(
+                ErrorCode::StoreUnavailable,
+                "The store cannot be reached (`store_unavailable`): nothing was changed.",
+            )
+            .retry_after("Seconds to wait before trying again"),
+        ])
+    }
 }
 
 /// Reads and checks the Idempotency-Key header: 1 to 255 visible ASCII characters.

@@ -114,90 +114,71 @@ impl QueryParams for RosterParams {
 pub struct RosterFile(Vec<u8>);
 
 /// Errors only the JSON create answers.
-#[derive(IntoResponses)]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
-pub enum CreateErrors {
-    /// The body or the query is invalid: unknown fields, no name, both or neither source, more
-    /// than 10,000 addresses, any query parameter (`invalid_request` or `invalid_query`).
-    /// Nothing was created.
-    #[response(
-        status = 400,
-        content_type = "application/problem+json",
-        example = json!(ErrorCode::InvalidRequest.example())
-    )]
-    BadRequest(ProblemDocument),
-    /// The body did not arrive within `GATEWAY_BODY_READ_TIMEOUT_SECS` (`request_timeout`); the
-    /// connection is closed. Nothing was created.
-    #[response(
-        status = 408,
-        content_type = "application/problem+json",
-        example = json!(ErrorCode::RequestTimeout.example())
-    )]
-    RequestTimeout(ProblemDocument),
-    /// The JSON body is larger than 4 MiB, or a roster uploaded with an `Idempotency-Key` is
-    /// larger than `GATEWAY_CAMPAIGN_ROSTER_MAX_MIB` (`payload_too_large`).
-    #[response(
-        status = 413,
-        content_type = "application/problem+json",
-        example = json!(ErrorCode::PayloadTooLarge.example())
-    )]
-    PayloadTooLarge(ProblemDocument),
-    /// The body is not `application/json` (`unsupported_media_type`).
-    #[response(
-        status = 415,
-        content_type = "application/problem+json",
-        example = json!(ErrorCode::UnsupportedMediaType.example())
-    )]
-    UnsupportedMediaType(ProblemDocument),
-    /// The store cannot be reached (`store_unavailable`): nothing was created.
-    #[response(
-        status = 503,
-        content_type = "application/problem+json",
-        headers(("Retry-After" = u64, description = "Seconds to wait before trying again")),
-        example = json!(ErrorCode::StoreUnavailable.example())
-    )]
-    StoreUnavailable(ProblemDocument),
+pub struct CreateErrors;
+
+impl IntoResponses for CreateErrors {
+    fn responses() -> Responses {
+        problems([
+            problem(
+                ErrorCode::InvalidRequest,
+                "The body or the query is invalid: unknown fields, no name, both or neither source, more\n\
+             than 10,000 addresses, any query parameter (`invalid_request` or `invalid_query`).\n\
+             Nothing was created.",
+            ),
+            problem(
+                ErrorCode::RequestTimeout,
+                "The body did not arrive within `GATEWAY_BODY_READ_TIMEOUT_SECS` (`request_timeout`); the\n\
+             connection is closed. Nothing was created.",
+            ),
+            problem(
+                ErrorCode::PayloadTooLarge,
+                "The JSON body is larger than 4 MiB, or a roster uploaded with an `Idempotency-Key` is\n\
+             larger than `GATEWAY_CAMPAIGN_ROSTER_MAX_MIB` (`payload_too_large`).",
+            ),
+            problem(
+                ErrorCode::UnsupportedMediaType,
+                "The body is not `application/json` (`unsupported_media_type`).",
+            ),
+            problem(
+                ErrorCode::StoreUnavailable,
+                "The store cannot be reached (`store_unavailable`): nothing was created.",
+            )
+            .retry_after("Seconds to wait before trying again"),
+        ])
+    }
 }
 
 /// Errors only the roster upload answers.
-#[derive(IntoResponses)]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
-pub enum RosterErrors {
-    /// The query or the roster is invalid: an unknown or malformed parameter, a roster without
-    /// an email column (the detail names the columns found), with more than 100,000 rows, a row
-    /// whose other columns exceed 4096 bytes or a malformed line (`invalid_request` or
-    /// `invalid_query`, naming the line). Nothing was created: the rows already stored are
-    /// deleted with the campaign.
-    #[response(
-        status = 400,
-        content_type = "application/problem+json",
-        example = json!(ErrorCode::InvalidRequest.example())
-    )]
-    BadRequest(ProblemDocument),
-    /// The roster did not arrive within `GATEWAY_BODY_READ_TIMEOUT_SECS` (`request_timeout`);
-    /// the connection is closed. Nothing was created: the rows already stored are deleted with
-    /// the campaign.
-    #[response(
-        status = 408,
-        content_type = "application/problem+json",
-        example = json!(ErrorCode::RequestTimeout.example())
-    )]
-    RequestTimeout(ProblemDocument),
-    /// The body is not `text/csv` (`unsupported_media_type`).
-    #[response(
-        status = 415,
-        content_type = "application/problem+json",
-        example = json!(ErrorCode::UnsupportedMediaType.example())
-    )]
-    UnsupportedMediaType(ProblemDocument),
-    /// The store cannot be reached (`store_unavailable`): nothing was created.
-    #[response(
-        status = 503,
-        content_type = "application/problem+json",
-        headers(("Retry-After" = u64, description = "Seconds to wait before trying again")),
-        example = json!(ErrorCode::StoreUnavailable.example())
-    )]
-    StoreUnavailable(ProblemDocument),
+pub struct RosterErrors;
+
+impl IntoResponses for RosterErrors {
+    fn responses() -> Responses {
+        problems([
+            problem(
+                ErrorCode::InvalidRequest,
+                "The query or the roster is invalid: an unknown or malformed parameter, a roster without\n\
+             an email column (the detail names the columns found), with more than 100,000 rows, a row\n\
+             whose other columns exceed 4096 bytes or a malformed line (`invalid_request` or\n\
+             `invalid_query`, naming the line). Nothing was created: the rows already stored are\n\
+             deleted with the campaign.",
+            ),
+            problem(
+                ErrorCode::RequestTimeout,
+                "The roster did not arrive within `GATEWAY_BODY_READ_TIMEOUT_SECS` (`request_timeout`);\n\
+             the connection is closed. Nothing was created: the rows already stored are deleted with\n\
+             the campaign.",
+            ),
+            problem(
+                ErrorCode::UnsupportedMediaType,
+                "The body is not `text/csv` (`unsupported_media_type`).",
+            ),
+            problem(
+                ErrorCode::StoreUnavailable,
+                "The store cannot be reached (`store_unavailable`): nothing was created.",
+            )
+            .retry_after("Seconds to wait before trying again"),
+        ])
+    }
 }
 
 /// The most reminders one person can get (more would be harassment, not a reminder).

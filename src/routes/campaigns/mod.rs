@@ -11,7 +11,9 @@ use crate::error::{ApiError, ErrorCode, ProblemDocument};
 use crate::invitations::listing::ExportFormat;
 use crate::invitations::outcome::InvitationState;
 use crate::routes::authorized::Authorized;
-use crate::routes::common::{AuthErrors, QueryErrors, StoreErrors, invalid_query};
+use crate::routes::common::{
+    AuthErrors, QueryErrors, Responses, StoreErrors, invalid_query, problem, problems,
+};
 use crate::routes::invitations::export_format;
 use crate::routes::mutations::{
     IdempotencyErrors, IdempotencyKeyHeader, idempotency_key, stored_campaign,
@@ -118,37 +120,34 @@ fn paging(
 }
 
 /// Errors of the operations on one campaign.
-#[derive(IntoResponses)]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
-pub enum CampaignErrors {
-    /// No such campaign, or it is another caller's (`not_found`).
-    #[response(
-        status = 404,
-        content_type = "application/problem+json",
-        example = json!(ErrorCode::NotFound.example())
-    )]
-    NotFound(ProblemDocument),
-    /// The store cannot be reached (`store_unavailable`).
-    #[response(
-        status = 503,
-        content_type = "application/problem+json",
-        headers(("Retry-After" = u64, description = "Seconds to wait before trying again")),
-        example = json!(ErrorCode::StoreUnavailable.example())
-    )]
-    StoreUnavailable(ProblemDocument),
+pub struct CampaignErrors;
+
+impl IntoResponses for CampaignErrors {
+    fn responses() -> Responses {
+        problems([
+            problem(
+                ErrorCode::NotFound,
+                "No such campaign, or it is another caller's (`not_found`).",
+            ),
+            problem(
+                ErrorCode::StoreUnavailable,
+                "The store cannot be reached (`store_unavailable`).",
+            )
+            .retry_after("Seconds to wait before trying again"),
+        ])
+    }
 }
 
 /// The error of a lifecycle change the campaign's state does not allow.
-#[derive(IntoResponses)]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
-pub enum LifecycleErrors {
-    /// The campaign's state does not allow it (`campaign_state_conflict`).
-    #[response(
-        status = 409,
-        content_type = "application/problem+json",
-        example = json!(ErrorCode::CampaignStateConflict.example())
-    )]
-    Conflict(ProblemDocument),
+pub struct LifecycleErrors;
+
+impl IntoResponses for LifecycleErrors {
+    fn responses() -> Responses {
+        problems([problem(
+            ErrorCode::CampaignStateConflict,
+            "The campaign's state does not allow it (`campaign_state_conflict`).",
+        )])
+    }
 }
 
 fn viewer(caller: &Caller) -> Viewer {
