@@ -96,25 +96,39 @@ pub struct AuthErrors;
 impl IntoResponses for AuthErrors {
     fn responses() -> Responses {
         problems([
-        problem(
-            ErrorCode::InvalidToken,
-            "No valid bearer token (`invalid_token`). `WWW-Authenticate` is `Bearer` alone when the\n\
-             request had no bearer credentials, `Bearer error=\"invalid_token\"` when its token was\n\
-             refused (RFC 6750 section 3.1).",
-        )
-            .www_authenticate("`Bearer` when the request has no bearer credentials (no `Authorization` header, or another scheme); `Bearer error=\"invalid_token\"` when a token is present but refused"),
-        problem(
-            ErrorCode::InsufficientScope,
-            "The token lacks the operation's scope (`insufficient_scope`).",
-        )
-            .www_authenticate("`Bearer error=\"insufficient_scope\", scope=\"...\"`, naming the scope"),
-        problem(
-            ErrorCode::RateLimited,
-            "The caller exceeded its request rate (`rate_limited`), or (list, summary, export) the\n\
-             project's Google quota, shared by every replica, has no call left before the request's\n\
-             deadline (`quota_exhausted`; in batches that is a per-item error); see `Retry-After`.",
-        )
-            .retry_after("Seconds to wait before the next request (for `quota_exhausted`: until the next Google call is free)"),
+            problem(
+                ErrorCode::InvalidToken,
+                "No valid bearer token (`invalid_token`). `WWW-Authenticate` is `Bearer` alone \
+                 when the\n\
+                 request had no bearer credentials, `Bearer error=\"invalid_token\"` when its \
+                 token was\n\
+                 refused (RFC 6750 section 3.1).",
+            )
+            .www_authenticate(
+                "`Bearer` when the request has no bearer credentials (no `Authorization` \
+                 header, or another scheme); `Bearer error=\"invalid_token\"` when a token is \
+                 present but refused",
+            ),
+            problem(
+                ErrorCode::InsufficientScope,
+                "The token lacks the operation's scope (`insufficient_scope`).",
+            )
+            .www_authenticate(
+                "`Bearer error=\"insufficient_scope\", scope=\"...\"`, naming the scope",
+            ),
+            problem(
+                ErrorCode::RateLimited,
+                "The caller exceeded its request rate (`rate_limited`), or (list, summary, \
+                 export) the\n\
+                 project's Google quota, shared by every replica, has no call left before the \
+                 request's\n\
+                 deadline (`quota_exhausted`; in batches that is a per-item error); see \
+                 `Retry-After`.",
+            )
+            .retry_after(
+                "Seconds to wait before the next request (for `quota_exhausted`: until the \
+                 next Google call is free)",
+            ),
         ])
     }
 }
@@ -127,13 +141,16 @@ impl IntoResponses for BodyErrors {
         problems([
             problem(
                 ErrorCode::DuplicateEmails,
-                "The body is not valid JSON, has unknown fields or wrong types, has no address, more than\n\
-             100 (`too_many_emails`) or the same one twice (`duplicate_emails`). Nothing was done.",
+                "The body is not valid JSON, has unknown fields or wrong types, has no \
+                 address, more than\n\
+                 100 (`too_many_emails`) or the same one twice (`duplicate_emails`). Nothing \
+                 was done.",
             ),
             problem(
                 ErrorCode::RequestTimeout,
-                "The body did not arrive within `GATEWAY_BODY_READ_TIMEOUT_SECS` (`request_timeout`); the\n\
-             connection is closed.",
+                "The body did not arrive within `GATEWAY_BODY_READ_TIMEOUT_SECS` \
+                 (`request_timeout`); the\n\
+                 connection is closed.",
             ),
             problem(
                 ErrorCode::PayloadTooLarge,
@@ -155,13 +172,14 @@ impl IntoResponses for UpstreamErrors {
         problems([
             problem(
                 ErrorCode::UpstreamRejected,
-                "Google refused (`upstream_rejected`) or the gateway's credentials are misconfigured\n\
-             (`credentials_misconfigured`).",
+                "Google refused (`upstream_rejected`) or the gateway's credentials are \
+                 misconfigured\n\
+                 (`credentials_misconfigured`).",
             ),
             problem(
                 ErrorCode::UpstreamUnavailable,
                 "Google is unavailable or over quota, or the circuit breaker is open\n\
-             (`upstream_unavailable`); see `Retry-After`.",
+                 (`upstream_unavailable`); see `Retry-After`.",
             )
             .retry_after("Seconds to wait before trying again"),
             problem(

@@ -121,19 +121,23 @@ impl IntoResponses for CreateErrors {
         problems([
             problem(
                 ErrorCode::InvalidRequest,
-                "The body or the query is invalid: unknown fields, no name, both or neither source, more\n\
-             than 10,000 addresses, any query parameter (`invalid_request` or `invalid_query`).\n\
-             Nothing was created.",
+                "The body or the query is invalid: unknown fields, no name, both or neither \
+                 source, more\n\
+                 than 10,000 addresses, any query parameter (`invalid_request` or \
+                 `invalid_query`).\n\
+                 Nothing was created.",
             ),
             problem(
                 ErrorCode::RequestTimeout,
-                "The body did not arrive within `GATEWAY_BODY_READ_TIMEOUT_SECS` (`request_timeout`); the\n\
-             connection is closed. Nothing was created.",
+                "The body did not arrive within `GATEWAY_BODY_READ_TIMEOUT_SECS` \
+                 (`request_timeout`); the\n\
+                 connection is closed. Nothing was created.",
             ),
             problem(
                 ErrorCode::PayloadTooLarge,
-                "The JSON body is larger than 4 MiB, or a roster uploaded with an `Idempotency-Key` is\n\
-             larger than `GATEWAY_CAMPAIGN_ROSTER_MAX_MIB` (`payload_too_large`).",
+                "The JSON body is larger than 4 MiB, or a roster uploaded with an \
+                 `Idempotency-Key` is\n\
+                 larger than `GATEWAY_CAMPAIGN_ROSTER_MAX_MIB` (`payload_too_large`).",
             ),
             problem(
                 ErrorCode::UnsupportedMediaType,
@@ -156,17 +160,23 @@ impl IntoResponses for RosterErrors {
         problems([
             problem(
                 ErrorCode::InvalidRequest,
-                "The query or the roster is invalid: an unknown or malformed parameter, a roster without\n\
-             an email column (the detail names the columns found), with more than 100,000 rows, a row\n\
-             whose other columns exceed 4096 bytes or a malformed line (`invalid_request` or\n\
-             `invalid_query`, naming the line). Nothing was created: the rows already stored are\n\
-             deleted with the campaign.",
+                "The query or the roster is invalid: an unknown or malformed parameter, a \
+                 roster without\n\
+                 an email column (the detail names the columns found), with more than 100,000 \
+                 rows, a row\n\
+                 whose other columns exceed 4096 bytes or a malformed line (`invalid_request` \
+                 or\n\
+                 `invalid_query`, naming the line). Nothing was created: the rows already \
+                 stored are\n\
+                 deleted with the campaign.",
             ),
             problem(
                 ErrorCode::RequestTimeout,
-                "The roster did not arrive within `GATEWAY_BODY_READ_TIMEOUT_SECS` (`request_timeout`);\n\
-             the connection is closed. Nothing was created: the rows already stored are deleted with\n\
-             the campaign.",
+                "The roster did not arrive within `GATEWAY_BODY_READ_TIMEOUT_SECS` \
+                 (`request_timeout`);\n\
+                 the connection is closed. Nothing was created: the rows already stored are \
+                 deleted with\n\
+                 the campaign.",
             ),
             problem(
                 ErrorCode::UnsupportedMediaType,
@@ -305,7 +315,7 @@ fn json_spec(body: &[u8]) -> Result<(CampaignSpec, Source), ApiError> {
     post,
     path = "/v1/campaigns",
     tag = "campaigns",
-    params(IdempotencyKeyHeader),
+    params(IdempotencyKey),
     request_body(content((CreateCampaignRequest = "application/json"))),
     responses(
         (status = 201, description = "The campaign; `Location` names it (for a repeated Idempotency-Key, as it was created).", body = CampaignView,
@@ -320,6 +330,7 @@ pub async fn create_campaign(
     caller: Authorized<scope::SendOrCheck>,
     state: web::Data<AppState>,
     req: HttpRequest,
+    key: IdempotencyKey,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (spec, source) = match media_type(&req).as_str() {
@@ -343,7 +354,7 @@ pub async fn create_campaign(
         }
     };
     let deprecated = matches!(source, Source::Roster(_));
-    let mut answer = create(caller, &state, &req, spec, source).await?;
+    let mut answer = create(caller, &state, (&req, &key), spec, source).await?;
     if deprecated {
         let headers = answer.headers_mut();
         headers.insert(
@@ -377,7 +388,7 @@ pub async fn create_campaign(
     post,
     path = "/v1/campaigns/roster",
     tag = "campaigns",
-    params(RosterParams, IdempotencyKeyHeader),
+    params(RosterParams, IdempotencyKey),
     request_body(content(
         (RosterFile = "text/csv", example = "email,name,employee_id\r\nada@example.com,Ada,E1001\r\ngrace@example.com,Grace,E1002\r\n")
     )),
@@ -394,6 +405,7 @@ pub async fn create_roster_campaign(
     caller: Authorized<scope::SendOrCheck>,
     state: web::Data<AppState>,
     req: HttpRequest,
+    key: IdempotencyKey,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     if media_type(&req) != ROSTER_MEDIA_TYPE {
@@ -403,7 +415,7 @@ pub async fn create_roster_campaign(
         ));
     }
     let (spec, source) = roster_source(&req, body)?;
-    create(caller, &state, &req, spec, source).await
+    create(caller, &state, (&req, &key), spec, source).await
 }
 
 /// The media type of a roster upload.
@@ -456,7 +468,7 @@ fn roster_source(
 async fn create(
     caller: Authorized<scope::SendOrCheck>,
     state: &AppState,
-    req: &HttpRequest,
+    (req, key): (&HttpRequest, &IdempotencyKey),
     spec: CampaignSpec,
     source: Source,
 ) -> Result<HttpResponse, ApiError> {
@@ -467,11 +479,11 @@ async fn create(
         Scope::Send
     };
     caller.require(needed, req).await?;
-    let key = idempotency_key(req)?;
+    let key = key.get()?;
     // Once per key (across replicas): a retried upload gets the first 201 and its Location.
     let answer = state
         .campaigns
-        .create_once(&caller.caller().id, spec, source, key.as_deref())
+        .create_once(&caller.caller().id, spec, source, key)
         .await?;
     Ok(stored_campaign(HttpResponse::Created(), answer))
 }

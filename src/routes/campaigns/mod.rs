@@ -14,10 +14,9 @@ use crate::routes::authorized::Authorized;
 use crate::routes::common::{
     AuthErrors, QueryErrors, Responses, StoreErrors, invalid_query, problem, problems,
 };
+use crate::routes::headers::IdempotencyKey;
 use crate::routes::invitations::export_format;
-use crate::routes::mutations::{
-    IdempotencyErrors, IdempotencyKeyHeader, idempotency_key, stored_campaign,
-};
+use crate::routes::mutations::{IdempotencyErrors, stored_campaign};
 use crate::routes::query::{Query, QueryParams};
 use crate::state::AppState;
 use crate::vocabulary::ItemOutcome;
