@@ -5,7 +5,8 @@
 use crate::auth::scope;
 use crate::error::{ApiError, ErrorCode, ProblemDocument};
 use crate::invitations::audit::{
-    AuditCursor, AuditEvent, AuditFilter, DEFAULT_AUDIT_PAGE_SIZE, MAX_AUDIT_PAGE_SIZE,
+    AuditPage, AuditPageToken, AuditQuery, AuditSearchResponse, DEFAULT_AUDIT_PAGE_SIZE,
+    MAX_AUDIT_PAGE_SIZE,
 };
 use crate::invitations::batch::EmailBatch;
 use crate::invitations::mutation::Action;
@@ -17,7 +18,7 @@ use crate::routes::query::{Query, QueryParams};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 /// Longest `callerIss`, `callerSub` or `campaign` filter.
@@ -41,91 +42,6 @@ const OUTCOMES: [Outcome; 9] = [
     Outcome::Failed,
     Outcome::Unknown,
 ];
-
-/// One record of the audit trail: a send or cancel of one address, written before its call to
-/// Google and completed after it.
-// No Debug: a record that strays into a log must not carry the address there.
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(example = json!({
-    "id": "41", "recordedAt": "2026-11-22T03:30:00.120Z", "requestId": "0c9a6a52-4d0e-4f4c-9a55-0d0f8c3b1e7a",
-    "callerIss": "https://idp.example.com", "callerSub": "hr-onboarding", "action": "send",
-    "email": "grace+hr@example.com", "campaignId": null, "outcome": "sent", "googleStatus": 200,
-    "detail": null, "completedAt": "2026-11-22T03:30:00.410Z"
-}))]
-pub struct AuditRecordView {
-    /// The record's id (ids grow with time within one store).
-    pub id: String,
-    /// When the intent was written, right before the call to Google (for an item decided
-    /// without a change at Google, such as `already_invited`: when it was decided).
-    pub recorded_at: DateTime<Utc>,
-    /// The request's id (`x-request-id`, also in the access log).
-    pub request_id: String,
-    /// The caller's verified `iss`.
-    pub caller_iss: String,
-    /// The caller's verified `sub`.
-    pub caller_sub: String,
-    /// `send` or `cancel`.
-    pub action: String,
-    /// The address acted on.
-    pub email: String,
-    /// The campaign that did it, if any.
-    pub campaign_id: Option<String>,
-    /// The item's outcome (as in the send or cancel answer). `unknown`: the answer was cut
-    /// off before Google's outcome was known (the mail may have gone out); null: the process
-    /// or the store failed between the intent and the outcome. Both are settled later by
-    /// reading the invitation again (`sent` or `not_sent`, `cancelled` or `not_cancelled`).
-    pub outcome: Option<String>,
-    /// Google's HTTP status for the change, when Google answered.
-    pub google_status: Option<u16>,
-    /// Why: the error code of a failed item, or how a lost outcome was settled.
-    pub detail: Option<String>,
-    /// When the outcome was written.
-    pub completed_at: Option<DateTime<Utc>>,
-}
-
-impl From<AuditEvent> for AuditRecordView {
-    fn from(event: AuditEvent) -> Self {
-        Self {
-            id: event.id.0.to_string(),
-            recorded_at: event.at,
-            request_id: event.request_id,
-            caller_iss: event.caller.iss,
-            caller_sub: event.caller.sub,
-            action: event.action,
-            email: event.email,
-            campaign_id: event.campaign_id,
-            outcome: event.outcome,
-            google_status: event.google_status,
-            detail: event.detail,
-            completed_at: event.completed_at,
-        }
-    }
-}
-
-/// One page of the audit trail, newest first.
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AuditPage {
-    /// The records of this page.
-    pub records: Vec<AuditRecordView>,
-    /// Pass as `pageToken` (with the same other parameters) for the next page; absent on the
-    /// last. Records written meanwhile are newer than the page and never shift it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    pub next_page_token: Option<String>,
-}
-
-/// Every record about the addresses searched for, newest first.
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AuditSearchResponse {
-    /// At most 1000 records.
-    pub records: Vec<AuditRecordView>,
-    /// True when more than 1000 records matched: the oldest were left out (search for fewer
-    /// addresses, or list with `GET /v1/audit` and a time range).
-    pub truncated: bool,
-}
 
 /// An action recorded in the trail.
 // Documentation only: `parse_query` reads the parameter.
@@ -223,10 +139,10 @@ impl QueryParams for ListAuditParams {
 
 /// A read `GET /v1/audit` query.
 #[derive(Debug, Default)]
-struct AuditQuery {
-    filter: AuditFilter,
+struct ListRequest {
+    filter: AuditQuery,
     page_size: Option<u32>,
-    cursor: Option<AuditCursor>,
+    after: Option<AuditPageToken>,
 }
 
 fn bad(name: &str) -> ApiError {
@@ -251,7 +167,7 @@ fn time_filter(name: &str, value: Option<String>) -> Result<Option<DateTime<Utc>
         .transpose()
 }
 
-impl TryFrom<ListAuditParams> for AuditQuery {
+impl TryFrom<ListAuditParams> for ListRequest {
     type Error = ApiError;
 
     fn try_from(params: ListAuditParams) -> Result<Self, ApiError> {
@@ -261,7 +177,6 @@ impl TryFrom<ListAuditParams> for AuditQuery {
                 ACTIONS
                     .into_iter()
                     .find(|a| a.as_str() == text)
-                    .map(|a| a.as_str().to_owned())
                     .ok_or_else(|| bad("action"))
             })
             .transpose()?;
@@ -271,7 +186,6 @@ impl TryFrom<ListAuditParams> for AuditQuery {
                 OUTCOMES
                     .into_iter()
                     .find(|o| o.as_str() == text)
-                    .map(|o| o.as_str().to_owned())
                     .ok_or_else(|| bad("outcome"))
             })
             .transpose()?;
@@ -281,17 +195,17 @@ impl TryFrom<ListAuditParams> for AuditQuery {
         {
             return Err(bad("pageSize"));
         }
-        let cursor = params
+        let after = params
             .page_token
             .map(|token| {
                 (token.len() <= MAX_PAGE_TOKEN_LEN)
-                    .then(|| AuditCursor::from_token(&token))
+                    .then(|| AuditPageToken::parse(&token))
                     .flatten()
                     .ok_or_else(|| bad("pageToken"))
             })
             .transpose()?;
-        Ok(AuditQuery {
-            filter: AuditFilter {
+        Ok(ListRequest {
+            filter: AuditQuery {
                 action,
                 outcome,
                 caller_iss: text_filter("callerIss", params.caller_iss)?,
@@ -301,7 +215,7 @@ impl TryFrom<ListAuditParams> for AuditQuery {
                 to: time_filter("to", params.to)?,
             },
             page_size: params.page_size,
-            cursor,
+            after,
         })
     }
 }
@@ -341,19 +255,16 @@ pub async fn list_audit(
     state: web::Data<AppState>,
     query: Query<ListAuditParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = AuditQuery::try_from(query.into_inner()?)?;
-    let page = state
+    let request = ListRequest::try_from(query.into_inner()?)?;
+    let page: AuditPage = state
         .invitations
         .audit_page(
-            &query.filter,
-            query.page_size.unwrap_or(DEFAULT_AUDIT_PAGE_SIZE),
-            query.cursor,
+            &request.filter,
+            request.page_size.unwrap_or(DEFAULT_AUDIT_PAGE_SIZE),
+            request.after,
         )
         .await?;
-    Ok(HttpResponse::Ok().json(AuditPage {
-        records: page.events.into_iter().map(AuditRecordView::from).collect(),
-        next_page_token: page.next.map(AuditCursor::to_token),
-    }))
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// Search the audit trail for people.
@@ -388,23 +299,16 @@ pub async fn search_audit(
     // An invalid address is not a whole-batch error here either (as in every batch): no
     // record can be about it, so it matches nothing.
     let batch = EmailBatch::parse(body.into_inner().emails)?;
-    let found = state.invitations.search_audit(&batch).await?;
-    Ok(HttpResponse::Ok().json(AuditSearchResponse {
-        records: found
-            .events
-            .into_iter()
-            .map(AuditRecordView::from)
-            .collect(),
-        truncated: found.truncated,
-    }))
+    let found: AuditSearchResponse = state.invitations.search_audit(&batch).await?;
+    Ok(HttpResponse::Ok().json(found))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse_query(query: &str) -> Result<AuditQuery, ApiError> {
-        AuditQuery::try_from(Query::<ListAuditParams>::parse(query)?)
+    fn parse_query(query: &str) -> Result<ListRequest, ApiError> {
+        ListRequest::try_from(Query::<ListAuditParams>::parse(query)?)
     }
 
     fn code(query: &str) -> Option<ErrorCode> {
@@ -418,8 +322,8 @@ mod tests {
              &from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00%2B01:00&pageSize=2",
         )
         .unwrap();
-        assert_eq!(query.filter.action.as_deref(), Some("send"));
-        assert_eq!(query.filter.outcome.as_deref(), Some("failed"));
+        assert_eq!(query.filter.action, Some(Action::Send));
+        assert_eq!(query.filter.outcome, Some(Outcome::Failed));
         assert_eq!(query.filter.caller_iss.as_deref(), Some("https://idp"));
         assert_eq!(query.filter.caller_sub.as_deref(), Some("hr"));
         assert_eq!(query.filter.campaign_id.as_deref(), Some("c1"));
