@@ -19,7 +19,9 @@ use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 /// Longest `callerIss`, `callerSub` or `campaign` filter.
 const MAX_FILTER_LEN: usize = 512;
@@ -43,42 +45,45 @@ const OUTCOMES: [Outcome; 9] = [
     Outcome::Unknown,
 ];
 
-/// An action recorded in the trail.
-// Documentation only: `parse_query` reads the parameter.
-#[derive(Debug, ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
-pub enum AuditActionFilter {
-    /// A send (or resend).
-    Send,
-    /// A cancel.
-    Cancel,
+/// A filter's schema: a string type named `$name`, described as `$description`, whose values
+/// are the wire names of `$values` (the list the parameter is parsed against).
+macro_rules! filter_schema {
+    ($(#[doc = $doc:tt])* $name:ident, $description:tt, $values:expr) => {
+        $(#[doc = $doc])*
+        pub struct $name;
+
+        impl PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                let values = $values.map(|value| value.as_str());
+                string_enum($description, &values)
+            }
+        }
+
+        impl ToSchema for $name {}
+    };
 }
 
-/// An outcome recorded in the trail.
-// Documentation only: `parse_query` reads the parameter.
-#[derive(Debug, ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
-pub enum AuditOutcomeFilter {
-    /// The first mail went out.
-    Sent,
-    /// Another mail went out.
-    Resent,
-    /// Already invited; no mail.
-    AlreadyInvited,
-    /// Already joined; no mail.
-    AlreadyAccepted,
-    /// Not an unmanaged account; no mail.
-    NotEligible,
-    /// The invitation was withdrawn.
-    Cancelled,
-    /// Nothing was pending.
-    NotInvited,
-    /// The item failed.
-    Failed,
-    /// Google's answer to a send was lost and not read back yet: the mail may have gone out.
-    Unknown,
+filter_schema!(
+    /// The schema of the `action` filter, made from [`ACTIONS`].
+    AuditActionFilter,
+    "An action recorded in the trail.",
+    ACTIONS
+);
+
+filter_schema!(
+    /// The schema of the `outcome` filter, made from [`OUTCOMES`].
+    AuditOutcomeFilter,
+    "An outcome recorded in the trail.",
+    OUTCOMES
+);
+
+/// A string schema described as `description` whose values are `values`.
+fn string_enum(description: &str, values: &[&str]) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(description))
+        .enum_values(Some(values.iter().copied()))
+        .into()
 }
 
 /// The query of `GET /v1/audit`: every bad value is a `400 invalid_query` naming the parameter.

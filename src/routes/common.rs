@@ -6,7 +6,7 @@ use actix_web::{HttpMessage, HttpRequest};
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
-use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::header::{Header, HeaderBuilder};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder, Schema};
 use utoipa::{IntoResponses, PartialSchema, ToSchema};
 
@@ -68,13 +68,17 @@ impl ProblemResponse {
     }
 
     fn header(mut self, name: &str, schema: RefOr<Schema>, description: &str) -> Self {
-        let header = HeaderBuilder::new()
-            .schema(Some(schema))
-            .description(Some(description))
-            .build();
-        self.response = self.response.header(name, header);
+        self.response = self.response.header(name, header(schema, description));
         self
     }
+}
+
+/// A documented response header of `schema`, described as `description`.
+pub fn header(schema: RefOr<Schema>, description: &str) -> Header {
+    HeaderBuilder::new()
+        .schema(Some(schema))
+        .description(Some(description))
+        .build()
 }
 
 /// The documented answers `problems`, by status.

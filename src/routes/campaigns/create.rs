@@ -3,6 +3,9 @@
 //! `mutations.rs`.
 
 use super::*;
+use crate::routes::common::header;
+use utoipa::PartialSchema;
+use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 
 /// Largest JSON body of a create (10,000 addresses and their quotes).
 const MAX_JSON_BODY: usize = 4 * 1024 * 1024;
@@ -112,6 +115,32 @@ impl QueryParams for RosterParams {
 #[schema(value_type = String, format = Binary)]
 #[allow(dead_code)] // Only read by the OpenAPI derive.
 pub struct RosterFile(Vec<u8>);
+
+/// The `201` of both creates: the campaign, and where it is.
+pub struct CampaignCreated;
+
+impl IntoResponses for CampaignCreated {
+    fn responses() -> Responses {
+        let body = ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name(CampaignView::name())))
+            .build();
+        let response = ResponseBuilder::new()
+            .description(
+                "The campaign; `Location` names it (for a repeated Idempotency-Key, as it was \
+                 created).",
+            )
+            .header("Location", header(String::schema(), "`/v1/campaigns/{id}`"))
+            .header(
+                "Idempotent-Replayed",
+                header(
+                    String::schema(),
+                    "`true` when this is the stored answer to a repeated Idempotency-Key",
+                ),
+            )
+            .content("application/json", body);
+        Responses::from([("201".to_owned(), response.build().into())])
+    }
+}
 
 /// Errors only the JSON create answers.
 pub struct CreateErrors;
@@ -318,9 +347,7 @@ fn json_spec(body: &[u8]) -> Result<(CampaignSpec, Source), ApiError> {
     params(IdempotencyKey),
     request_body(content((CreateCampaignRequest = "application/json"))),
     responses(
-        (status = 201, description = "The campaign; `Location` names it (for a repeated Idempotency-Key, as it was created).", body = CampaignView,
-         headers(("Location" = String, description = "`/v1/campaigns/{id}`"),
-                 ("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to a repeated Idempotency-Key"))),
+        CampaignCreated,
         CreateErrors,
         IdempotencyErrors,
         AuthErrors,
@@ -393,9 +420,7 @@ pub async fn create_campaign(
         (RosterFile = "text/csv", example = "email,name,employee_id\r\nada@example.com,Ada,E1001\r\ngrace@example.com,Grace,E1002\r\n")
     )),
     responses(
-        (status = 201, description = "The campaign; `Location` names it (for a repeated Idempotency-Key, as it was created).", body = CampaignView,
-         headers(("Location" = String, description = "`/v1/campaigns/{id}`"),
-                 ("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to a repeated Idempotency-Key"))),
+        CampaignCreated,
         RosterErrors,
         IdempotencyErrors,
         AuthErrors,
