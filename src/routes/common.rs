@@ -219,6 +219,18 @@ impl IntoResponses for QueryErrors {
     }
 }
 
+/// A download the caller cannot take.
+pub struct NotAcceptableErrors;
+
+impl IntoResponses for NotAcceptableErrors {
+    fn responses() -> Responses {
+        problems([problem(
+            ErrorCode::NotAcceptable,
+            "The caller accepts neither CSV nor NDJSON (`not_acceptable`).",
+        )])
+    }
+}
+
 /// A 400 `invalid_query` problem saying what is wrong with the query.
 pub fn invalid_query(detail: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::InvalidQuery, detail)

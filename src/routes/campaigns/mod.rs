@@ -7,15 +7,16 @@ use crate::campaigns::{
     CampaignError, CampaignList, CampaignSpec, CampaignView, DEFAULT_PAGE, ItemList, Lifecycle,
     MAX_PAGE, ReportFormat, Source, Viewer,
 };
-use crate::error::{ApiError, ErrorCode, ProblemDocument};
+use crate::error::{ApiError, ErrorCode};
 use crate::invitations::listing::ExportFormat;
 use crate::invitations::outcome::InvitationState;
 use crate::routes::authorized::Authorized;
 use crate::routes::common::{
-    AuthErrors, QueryErrors, Responses, StoreErrors, invalid_query, problem, problems,
+    AuthErrors, NotAcceptableErrors, QueryErrors, Responses, StoreErrors, invalid_query, problem,
+    problems,
 };
 use crate::routes::headers::IdempotencyKey;
-use crate::routes::invitations::export_format;
+use crate::routes::invitations::{accepted_format, streamed};
 use crate::routes::mutations::{IdempotencyErrors, stored_campaign};
 use crate::routes::query::{Query, QueryParams};
 use crate::state::AppState;
@@ -277,8 +278,7 @@ pub async fn list_campaign_items(
             (String = "text/csv", example = "email,outcome,reason,mails,lastMailAt,updatedAt,row,employee_id\r\nada@example.com,sent,,1,2026-12-01T09:01:00.000Z,2026-12-01T09:01:00.000Z,2,E1001\r\n"),
             (String = "application/x-ndjson", example = "{\"email\":\"ada@example.com\",\"outcome\":\"sent\",\"mails\":1,\"lastMailAt\":\"2026-12-01T09:01:00.000Z\",\"updatedAt\":\"2026-12-01T09:01:00.000Z\"}\n")
          )),
-        (status = 406, description = "The caller accepts neither CSV nor NDJSON (`not_acceptable`).",
-         body = ProblemDocument, content_type = "application/problem+json", example = json!(ErrorCode::NotAcceptable.example())),
+        NotAcceptableErrors,
         CampaignErrors,
         AuthErrors,
     )
@@ -289,31 +289,25 @@ pub async fn campaign_report(
     id: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let format = match export_format(&req) {
-        Some(ExportFormat::Csv) => ReportFormat::Csv,
-        Some(ExportFormat::Ndjson) => ReportFormat::Ndjson,
-        None => {
-            return Err(ApiError::new(
-                ErrorCode::NotAcceptable,
-                "Accept text/csv or application/x-ndjson.",
-            ));
-        }
+    let format = match accepted_format(&req)? {
+        ExportFormat::Csv => ReportFormat::Csv,
+        ExportFormat::Ndjson => ReportFormat::Ndjson,
     };
     let stream = state
         .campaigns
         .report(&id, &viewer(caller.caller()), format)
         .await?;
     let content_type = match format {
-        ReportFormat::Csv => "text/csv; charset=utf-8",
-        ReportFormat::Ndjson => "application/x-ndjson",
+        ReportFormat::Csv => ExportFormat::Csv,
+        ReportFormat::Ndjson => ExportFormat::Ndjson,
     };
-    Ok(HttpResponse::Ok()
-        .content_type(content_type)
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .streaming(stream.map_err(|err| {
+    Ok(streamed(
+        content_type.content_type(),
+        stream.map_err(|err| {
             tracing::warn!(error = %err, "campaign report ended early");
-            std::io::Error::other(err.to_string())
-        })))
+            err.to_string()
+        }),
+    ))
 }
 
 /// A lifecycle operation on one campaign (pause, resume, cancel): its handler and its
