@@ -172,28 +172,30 @@ fn time_filter(name: &str, value: Option<String>) -> Result<Option<DateTime<Utc>
         .transpose()
 }
 
+/// The one of `values` whose wire name (`wire`) is `text`; a `text` that names none is bad for
+/// parameter `name`.
+fn one_of<T: Copy>(
+    name: &str,
+    values: &[T],
+    wire: fn(T) -> &'static str,
+    text: Option<String>,
+) -> Result<Option<T>, ApiError> {
+    text.map(|text| {
+        values
+            .iter()
+            .copied()
+            .find(|value| wire(*value) == text)
+            .ok_or_else(|| bad(name))
+    })
+    .transpose()
+}
+
 impl TryFrom<ListAuditParams> for ListRequest {
     type Error = ApiError;
 
     fn try_from(params: ListAuditParams) -> Result<Self, ApiError> {
-        let action = params
-            .action
-            .map(|text| {
-                ACTIONS
-                    .into_iter()
-                    .find(|a| a.as_str() == text)
-                    .ok_or_else(|| bad("action"))
-            })
-            .transpose()?;
-        let outcome = params
-            .outcome
-            .map(|text| {
-                OUTCOMES
-                    .into_iter()
-                    .find(|o| o.as_str() == text)
-                    .ok_or_else(|| bad("outcome"))
-            })
-            .transpose()?;
+        let action = one_of("action", &ACTIONS, Action::as_str, params.action)?;
+        let outcome = one_of("outcome", &OUTCOMES, Outcome::as_str, params.outcome)?;
         if params
             .page_size
             .is_some_and(|size| !(1..=MAX_AUDIT_PAGE_SIZE).contains(&size))
