@@ -158,17 +158,20 @@ impl Invitations {
 
     /// One page of Google's whole list for the tracker's walk `walk_id` (background work, in
     /// the background share of the Google budget), from `page_token` (the first page when
-    /// None), `page_size` people at most.
+    /// None), `page_size` people at most; in email order, or most recently updated first
+    /// (`newest_first`).
     pub async fn walk_page(
         &self,
         page_token: Option<String>,
         page_size: u32,
         walk_id: &str,
+        newest_first: bool,
     ) -> Result<crate::google::wire::ListUserInvitationsResponse, crate::google::UpstreamError>
     {
         let params = crate::google::ListParams {
             page_size: Some(page_size),
             page_token,
+            order_by: newest_first.then(|| "update_time desc".to_owned()),
             ..crate::google::ListParams::default()
         };
         let ctx = self

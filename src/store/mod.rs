@@ -113,8 +113,8 @@ pub use google_budget::{GoogleSlot, SlotKind};
 pub use idempotency::{IdempotencyStart, IdempotencyTicket, StoredResponse};
 pub use ledger::{Claim, ClaimToken};
 pub use tracking::{
-    ChangeKind, GatewayChange, Observed, TrackedChange, TrackedPerson, TrackedSummary, WalkLease,
-    WalkPage, transitions,
+    ChangeKind, GatewayChange, Observed, TrackedChange, TrackedPerson, TrackedSummary, WalkCadence,
+    WalkLease, WalkPage, transitions,
 };
 
 use secrecy::ExposeSecret;

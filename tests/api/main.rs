@@ -47,3 +47,4 @@ mod token;
 mod traces;
 mod tracking;
 mod tracking_crash;
+mod tracking_incremental;

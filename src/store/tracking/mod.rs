@@ -171,6 +171,27 @@ pub struct WalkLease {
     pub pages: u64,
     /// When the walk started.
     pub started_at: DateTime<Utc>,
+    /// A full walk (email order; the people it does not list are marked missing), or an
+    /// incremental one (`update_time desc`, down to the watermark).
+    pub full: bool,
+    /// The newest `updateTime` the walk has seen so far (resumed walks carry it on).
+    pub newest: Option<DateTime<Utc>>,
+    /// The newest `updateTime` the complete walks so far account for; None before the first.
+    pub watermark: Option<DateTime<Utc>>,
+}
+
+/// When walks are due and how long their lease and page tokens last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalkCadence {
+    /// How long the lease lasts from now.
+    pub lease: Duration,
+    /// Time between the end of a walk and the start of the next.
+    pub interval: Duration,
+    /// Time between the end of a full walk and the start of the next (walks in between are
+    /// incremental).
+    pub full_every: Duration,
+    /// How long a stored page token is trusted to resume a walk.
+    pub token_validity: Duration,
 }
 
 /// One page of a walk, to record.
@@ -188,6 +209,8 @@ pub struct WalkPage<'a> {
     pub people: &'a [Observed],
     /// How long the lease is extended from now.
     pub lease: Duration,
+    /// The newest `updateTime` the walk has seen, this page included.
+    pub newest: Option<DateTime<Utc>>,
 }
 
 /// The changes concluded from the stored state `before` (state, mails sent) and what the

@@ -2,8 +2,8 @@
 //! gateway record under each person's row lock.
 
 use super::{
-    ChangeKind, GatewayChange, Observed, TrackedChange, WalkLease, WalkPage, stored_state,
-    transitions,
+    ChangeKind, GatewayChange, Observed, TrackedChange, WalkCadence, WalkLease, WalkPage,
+    stored_state, transitions,
 };
 use crate::store::clock::{duration_millis, from_millis, new_token, to_millis};
 use crate::store::{OutboxEvent, RowLock, Store, StoreError, StoreTx};
@@ -113,17 +113,21 @@ macro_rules! settle_campaign_items {
     }};
 }
 
-/// Starts a new walk from the first page inside `conn`'s transaction; answers its lease.
+/// Starts a new walk (`$full` or incremental) from the first page inside `conn`'s
+/// transaction; answers its lease.
 macro_rules! start_walk {
-    ($conn:expr, $customer:expr, $now:expr) => {{
+    ($conn:expr, $customer:expr, $now:expr, $full:expr, $watermark:expr) => {{
         let walk_id = new_token();
+        let full: bool = $full;
         sqlx::query(
             "UPDATE tracker_walks SET walk_id = $2, started_at = $3, page_token = NULL, \
-             token_at = NULL, pages = 0, people = 0 WHERE customer = $1",
+             token_at = NULL, pages = 0, people = 0, walk_full = $4, walk_newest = NULL \
+             WHERE customer = $1",
         )
         .bind($customer)
         .bind(&walk_id)
         .bind($now)
+        .bind(full)
         .execute(&mut *$conn)
         .await
         .map(|_| WalkLease {
@@ -131,25 +135,27 @@ macro_rules! start_walk {
             page_token: None,
             pages: 0,
             started_at: from_millis($now),
+            full,
+            newest: None,
+            watermark: $watermark,
         })
     }};
 }
 
 impl Store {
-    /// Takes (or renews) the tracker lease of `customer` for `holder` during `lease`, and
-    /// answers the walk to continue: the one in progress (resumed at its page token while that
-    /// is younger than `token_validity`, restarted from the first page otherwise), or a new one
-    /// when the last finished `interval` ago. None: another replica holds the lease, or no walk
-    /// is due.
+    /// Takes (or renews) the tracker lease of `customer` for `holder` during `cadence.lease`,
+    /// and answers the walk to continue: the one in progress (resumed at its page token while
+    /// that is younger than `cadence.token_validity`, restarted from the first page otherwise),
+    /// or a new one when the last finished `cadence.interval` ago: a full walk when none
+    /// finished within `cadence.full_every`, an incremental one otherwise. None: another
+    /// replica holds the lease, or no walk is due.
     pub async fn take_walk(
         &self,
         customer: &str,
         holder: &str,
-        lease: Duration,
-        interval: Duration,
-        token_validity: Duration,
+        cadence: WalkCadence,
     ) -> Result<Option<WalkLease>, StoreError> {
-        let (now, until) = self.clock.lease(lease);
+        let (now, until) = self.clock.lease(cadence.lease);
         let mut tx = self.begin().await?;
         let taken = with_tx!(tx, conn => async {
             let row = sqlx::query(
@@ -158,7 +164,8 @@ impl Store {
                  ON CONFLICT (customer) DO UPDATE SET holder = excluded.holder, \
                  lease_until = excluded.lease_until \
                  WHERE tracker_walks.holder = $2 OR tracker_walks.lease_until <= $4 \
-                 RETURNING walk_id, started_at, page_token, token_at, pages, finished_at",
+                 RETURNING walk_id, started_at, page_token, token_at, pages, finished_at, \
+                 walk_full, walk_newest, watermark, full_finished_at",
             )
             .bind(customer)
             .bind(holder)
@@ -173,7 +180,12 @@ impl Store {
             let token_at: Option<i64> = row.try_get("token_at")?;
             let pages: i64 = row.try_get("pages")?;
             let finished_at: Option<i64> = row.try_get("finished_at")?;
-            let stale = token_at.is_some_and(|at| now.saturating_sub(at) >= duration_millis(token_validity));
+            let full: bool = row.try_get("walk_full")?;
+            let newest: Option<i64> = row.try_get("walk_newest")?;
+            let watermark = row.try_get::<Option<i64>, _>("watermark")?.map(from_millis);
+            let full_finished_at: Option<i64> = row.try_get("full_finished_at")?;
+            let elapsed = |at: i64, span: Duration| now.saturating_sub(at) >= duration_millis(span);
+            let stale = token_at.is_some_and(|at| elapsed(at, cadence.token_validity));
             match (walk_id, started_at) {
                 (Some(walk_id), Some(started_at)) if !(page_token.is_some() && stale) => {
                     Ok(Some(WalkLease {
@@ -181,12 +193,18 @@ impl Store {
                         page_token,
                         pages: u64::try_from(pages).unwrap_or(0),
                         started_at: from_millis(started_at),
+                        full,
+                        newest: newest.map(from_millis),
+                        watermark,
                     }))
                 }
-                (Some(_), _) => start_walk!(conn, customer, now).map(Some),
+                (Some(_), _) => start_walk!(conn, customer, now, full, watermark).map(Some),
                 (None, _) => {
-                    let due = finished_at.is_none_or(|at| now.saturating_sub(at) >= duration_millis(interval));
-                    if due { start_walk!(conn, customer, now).map(Some) } else { Ok(None) }
+                    if finished_at.is_some_and(|at| !elapsed(at, cadence.interval)) {
+                        return Ok(None);
+                    }
+                    let full = full_finished_at.is_none_or(|at| elapsed(at, cadence.full_every));
+                    start_walk!(conn, customer, now, full, watermark).map(Some)
                 }
             }
         }.await)?;
@@ -237,14 +255,16 @@ impl Store {
         let now = to_millis(now_at);
         let until = now.saturating_add(duration_millis(page.lease));
         let people = i64::try_from(page.people.len()).unwrap_or(i64::MAX);
+        let newest = page.newest.map(to_millis);
         let mut tx = self.begin().await?;
         let lock = self.lock_suffix(RowLock::Wait);
         let recorded = with_tx!(tx, conn => async {
             // First: fences the page and locks the walk's row until commit.
             let fenced = sqlx::query(
                 "UPDATE tracker_walks SET page_token = $4, token_at = $5, pages = pages + 1, \
-                 people = people + $6, lease_until = $7 \
-                 WHERE customer = $1 AND holder = $2 AND walk_id = $3",
+                 people = people + $6, lease_until = $7, walk_newest = $8 \
+                 WHERE customer = $1 AND holder = $2 AND walk_id = $3 \
+                 RETURNING walk_full, started_at",
             )
             .bind(page.customer)
             .bind(page.holder)
@@ -253,12 +273,14 @@ impl Store {
             .bind(now)
             .bind(people)
             .bind(until)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-            if fenced != 1 {
+            .bind(newest)
+            .fetch_optional(&mut *conn)
+            .await?;
+            let Some(fenced) = fenced else {
                 return Ok::<_, sqlx::Error>(None);
-            }
+            };
+            let full: bool = fenced.try_get("walk_full")?;
+            let started_at: Option<i64> = fenced.try_get("started_at")?;
             let before = if page.people.is_empty() {
                 HashMap::new()
             } else {
@@ -279,7 +301,10 @@ impl Store {
                     update_time: person.update_time,
                 }));
             }
-            if page.next_page_token.is_none() {
+            if page.next_page_token.is_some() {
+                return Ok(Some(recorded));
+            }
+            if full {
                 sqlx::query(
                     "UPDATE tracked_people SET listed = $3, missing_since = COALESCE(missing_since, $4) \
                      WHERE customer = $1 AND listed AND (last_walk IS NULL OR last_walk <> $2)",
@@ -299,17 +324,32 @@ impl Store {
                 .bind(now)
                 .execute(&mut *conn)
                 .await?;
-                sqlx::query(
-                    "UPDATE tracker_walks SET finished_at = $3, finished_walk = walk_id, \
-                     walk_id = NULL, page_token = NULL, token_at = NULL \
-                     WHERE customer = $1 AND walk_id = $2",
-                )
-                .bind(page.customer)
-                .bind(page.walk_id)
-                .bind(now)
-                .execute(&mut *conn)
-                .await?;
             }
+            // The watermark: an incremental walk read everything newer than the one it started
+            // from, so its newest is the new one. A full walk (email order) may have passed a
+            // person who changed during it: it keeps the incremental walks' watermark, and sets
+            // the first one (there was none) to its newest less its own duration.
+            let watermark = match (full, newest, started_at) {
+                (true, Some(newest), Some(started)) => {
+                    Some(newest.saturating_sub(now.saturating_sub(started)))
+                }
+                (true, _, _) => None,
+                (false, newest, _) => newest,
+            };
+            sqlx::query(
+                "UPDATE tracker_walks SET finished_at = $3, finished_walk = walk_id, \
+                 walk_id = NULL, page_token = NULL, token_at = NULL, \
+                 full_finished_at = CASE WHEN walk_full THEN $3 ELSE full_finished_at END, \
+                 watermark = CASE WHEN walk_full THEN COALESCE(watermark, $4) \
+                 ELSE COALESCE($4, watermark) END \
+                 WHERE customer = $1 AND walk_id = $2",
+            )
+            .bind(page.customer)
+            .bind(page.walk_id)
+            .bind(now)
+            .bind(watermark)
+            .execute(&mut *conn)
+            .await?;
             Ok(Some(recorded))
         }.await)?;
         let Some(recorded) = recorded else {
