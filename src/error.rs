@@ -373,6 +373,8 @@ impl From<crate::campaigns::CampaignError> for ApiError {
                 ApiError::new(ErrorCode::CampaignStateConflict, detail)
             }
             CampaignError::StoreUnavailable => crate::invitations::durable::StoreUnavailable.into(),
+            CampaignError::AuditUnavailable(err) => err.into(),
+            CampaignError::Idempotency(error) => error.into(),
         }
     }
 }

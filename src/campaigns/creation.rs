@@ -4,16 +4,6 @@
 use super::*;
 
 impl Campaigns {
-    /// The fingerprint of a keyed creation of `spec` from `source`, and the source to create
-    /// it from: a roster is read whole (into a temporary file) first, see [`keyed`].
-    pub async fn keyed_source(
-        &self,
-        spec: &CampaignSpec,
-        source: Source,
-    ) -> Result<(keyed::CreationFingerprint, Source), CampaignError> {
-        keyed::fingerprint(spec, source, self.roster_max_bytes).await
-    }
-
     /// Creates a campaign from `spec` and `source` for `owner`: its items are written to the
     /// store (a roster as it streams in, in chunks) before this answers; a `states` source is
     /// walked later by a worker. Invalid, foreign and repeated addresses become `skipped`

@@ -114,6 +114,17 @@ pub struct CampaignSpec {
     pub start_at: Option<DateTime<Utc>>,
 }
 
+/// A change of a campaign's life its creator (or an admin) asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// Stop claiming its items.
+    Pause,
+    /// Go on with a paused campaign.
+    Resume,
+    /// Stop all future work.
+    Cancel,
+}
+
 /// Why a campaign operation did nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum CampaignError {
@@ -132,6 +143,12 @@ pub enum CampaignError {
     /// The store cannot be reached.
     #[error("the store cannot be reached")]
     StoreUnavailable,
+    /// The audit trail cannot take records, so nothing may be created that would mail.
+    #[error("the audit trail cannot be written")]
+    AuditUnavailable(#[source] crate::audit::AuditError),
+    /// The Idempotency-Key's flow (or the store under it) refused the creation.
+    #[error(transparent)]
+    Idempotency(crate::invitations::idempotency::IdempotencyError),
 }
 
 impl From<StoreError> for CampaignError {
@@ -202,7 +219,7 @@ impl Campaigns {
 
     /// Longest a creation takes (its body arriving and its items stored): the body read
     /// timeout. A keyed creation's key is leased that long.
-    pub fn creation_lease(&self) -> Duration {
+    fn creation_lease(&self) -> Duration {
         self.import_deadline.saturating_sub(IMPORT_MARGIN)
     }
 
@@ -401,61 +418,43 @@ impl Campaigns {
         ))
     }
 
-    /// Pauses a scheduled, running or waiting campaign: no worker claims its items any more
-    /// (an item in flight finishes).
-    pub async fn pause(&self, id: &str, viewer: &Viewer) -> Result<CampaignView, CampaignError> {
-        self.visible(id, viewer).await?;
-        let moved = self
-            .gate
-            .call(|s| {
-                s.set_campaign_state(
-                    id,
-                    &[
-                        CampaignState::Scheduled,
-                        CampaignState::Running,
-                        CampaignState::Waiting,
-                    ],
-                    CampaignState::Paused,
-                    None,
-                )
-            })
-            .await?;
-        self.after_move(
-            id,
-            moved,
-            "Only a scheduled, running or waiting campaign can be paused.",
-        )
-        .await
-    }
-
-    /// Resumes a paused campaign to what it was: `scheduled` until its `startAt`, `running`
-    /// after.
-    pub async fn resume(&self, id: &str, viewer: &Viewer) -> Result<CampaignView, CampaignError> {
-        self.visible(id, viewer).await?;
-        let moved = self.gate.call(|s| s.resume_campaign(id)).await?;
-        self.after_move(id, moved, "Only a paused campaign can be resumed.")
-            .await
-    }
-
-    /// Cancels a campaign that is not final: no further work; mails already sent stay sent and
-    /// the pending items become `cancelled`.
-    pub async fn cancel(&self, id: &str, viewer: &Viewer) -> Result<CampaignView, CampaignError> {
-        self.visible(id, viewer).await?;
-        let moved = self.gate.call(|s| s.cancel_campaign(id)).await?;
-        self.after_move(
-            id,
-            moved,
-            "A completed or cancelled campaign cannot be cancelled.",
-        )
-        .await
-    }
-
-    async fn after_move(
+    /// Moves campaign `id` as `change` says, when `viewer` may see it and its state allows:
+    /// pause a scheduled, running or waiting campaign (no worker claims its items any more; an
+    /// item in flight finishes); resume a paused one to what it was (`scheduled` until its
+    /// `startAt`, `running` after); cancel one that is not final (no further work; mails
+    /// already sent stay sent and the pending items become `cancelled`).
+    pub async fn change(
         &self,
         id: &str,
-        moved: bool,
-        refusal: &str,
+        viewer: &Viewer,
+        change: Lifecycle,
     ) -> Result<CampaignView, CampaignError> {
+        self.visible(id, viewer).await?;
+        let (moved, refusal) = match change {
+            Lifecycle::Pause => {
+                let from = [
+                    CampaignState::Scheduled,
+                    CampaignState::Running,
+                    CampaignState::Waiting,
+                ];
+                let to = CampaignState::Paused;
+                let moved = self
+                    .gate
+                    .call(|s| s.set_campaign_state(id, &from, to, None));
+                (
+                    moved.await?,
+                    "Only a scheduled, running or waiting campaign can be paused.",
+                )
+            }
+            Lifecycle::Resume => (
+                self.gate.call(|s| s.resume_campaign(id)).await?,
+                "Only a paused campaign can be resumed.",
+            ),
+            Lifecycle::Cancel => (
+                self.gate.call(|s| s.cancel_campaign(id)).await?,
+                "A completed or cancelled campaign cannot be cancelled.",
+            ),
+        };
         if !moved {
             return Err(CampaignError::Conflict(refusal.to_owned()));
         }
