@@ -135,6 +135,14 @@ pub enum CampaignError {
     /// The store cannot be reached.
     #[error("the store cannot be reached")]
     StoreUnavailable,
+    /// The creator has as many pending items queued as it may (nothing was created).
+    #[error("{detail}")]
+    BacklogFull {
+        /// How many it has and may have.
+        detail: String,
+        /// When enough of them will have been worked to try again.
+        retry_after_secs: u64,
+    },
 }
 
 impl From<StoreError> for CampaignError {
@@ -168,6 +176,8 @@ pub struct Campaigns {
     import_deadline: Duration,
     /// Most bytes of a keyed roster upload.
     roster_max_bytes: u64,
+    /// Most pending items one creator may have queued.
+    max_pending_items: u64,
     /// The worker's finished passes, counted so that a test can wait for one more whole pass
     /// (an explicit event) instead of a window of real time.
     passes: tokio::sync::watch::Sender<u64>,
@@ -193,6 +203,7 @@ impl Campaigns {
             background_per_minute: (f64::from(settings.store.google_per_minute) * share).max(1.0),
             import_deadline: settings.http.body_read_timeout + IMPORT_MARGIN,
             roster_max_bytes: settings.invitations.campaigns.roster_max_bytes,
+            max_pending_items: settings.invitations.campaigns.max_pending_items,
             passes: tokio::sync::watch::Sender::new(0),
         }
     }

@@ -75,40 +75,67 @@ impl Campaigns {
         }
     }
 
-    /// One batch of every due campaign; true when anything was done.
+    /// One batch for every creator with due work, in the store's fair order (real runs
+    /// first, then the creator served longest ago): each creator's campaigns are tried in
+    /// their order until one does something. True when anything was done.
     async fn round(&self, stop: &watch::Receiver<bool>) -> Result<bool, StoreError> {
         let mut worked = false;
+        let mut creators: Vec<(Caller, Vec<CampaignRecord>)> = Vec::new();
         for record in self.gate.call(|s| s.due_campaigns()).await? {
-            if *stop.borrow() {
-                break;
+            match creators
+                .iter_mut()
+                .find(|(owner, _)| *owner == record.owner)
+            {
+                Some((_, campaigns)) => campaigns.push(record),
+                None => creators.push((record.owner.clone(), vec![record])),
             }
-            if record.state != CampaignState::Running {
-                self.gate
-                    .call(|s| {
-                        s.set_campaign_state(
-                            &record.id,
-                            &[CampaignState::Scheduled, CampaignState::Waiting],
-                            CampaignState::Running,
-                            None,
-                        )
-                    })
-                    .await?;
-            }
-            if !record.planned {
-                if record.source_kind == SourceKind::States
-                    && self
-                        .gate
-                        .call(|s| s.claim_campaign_planning(&record.id, self.lease))
-                        .await?
-                {
-                    self.plan(&record).await?;
-                    worked = true;
+        }
+        for (_, campaigns) in creators {
+            for record in campaigns {
+                if *stop.borrow() {
+                    return Ok(worked);
                 }
-                continue;
+                if self.turn(&record, stop).await? {
+                    worked = true;
+                    break;
+                }
             }
-            worked |= self.batch(&record, stop).await?;
         }
         Ok(worked)
+    }
+
+    /// One turn of a due campaign: it starts running, is planned, or has a batch worked;
+    /// false when it had nothing to do.
+    async fn turn(
+        &self,
+        record: &CampaignRecord,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<bool, StoreError> {
+        if record.state != CampaignState::Running {
+            self.gate
+                .call(|s| {
+                    s.set_campaign_state(
+                        &record.id,
+                        &[CampaignState::Scheduled, CampaignState::Waiting],
+                        CampaignState::Running,
+                        None,
+                    )
+                })
+                .await?;
+        }
+        if !record.planned {
+            if record.source_kind == SourceKind::States
+                && self
+                    .gate
+                    .call(|s| s.claim_campaign_planning(&record.id, self.lease))
+                    .await?
+            {
+                self.plan(record).await?;
+                return Ok(true);
+            }
+            return Ok(false);
+        }
+        self.batch(record, stop).await
     }
 
     /// Walks the campaign's list; Google unavailable puts it in `waiting`.

@@ -251,6 +251,15 @@ impl StoreTx {
         }
         Ok(())
     }
+
+    /// Undoes everything written in the transaction, now (not when the connection is reused).
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        match self.inner {
+            TxInner::Sqlite(tx) => tx.rollback().await?,
+            TxInner::Postgres(tx) => tx.rollback().await?,
+        }
+        Ok(())
+    }
 }
 
 /// The gateway's durable state, shared by every request and replica; cheap to clone.

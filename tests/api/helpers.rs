@@ -281,7 +281,7 @@ pub struct Answer {
 }
 
 impl Answer {
-    async fn read(response: Response) -> Answer {
+    pub async fn read(response: Response) -> Answer {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let text = response.text().await.unwrap_or_default();

@@ -20,6 +20,7 @@ mod doctor_keyless;
 mod emulator;
 mod errors;
 mod events;
+mod fair_shares;
 mod fault_injection;
 mod google;
 mod google_budget;

@@ -329,12 +329,17 @@ impl Store {
     }
 
     /// Campaigns a worker may act on now: running, scheduled past their start, waiting past
-    /// their `resumesAt`; oldest first.
+    /// their `resumesAt`; in the fair order: real runs before dry runs, then by creator, the
+    /// creator whose items were claimed longest ago first (its campaigns together), and among
+    /// a creator's campaigns the one served longest ago first (then the oldest).
     pub async fn due_campaigns(&self) -> Result<Vec<CampaignRecord>, StoreError> {
         let now = to_millis(self.clock.now());
         let sql = format!(
             "SELECT {CAMPAIGN_COLUMNS} FROM campaigns \
-             WHERE {DUE_CAMPAIGN} ORDER BY created_at, id"
+             WHERE {DUE_CAMPAIGN} ORDER BY dry_run, \
+             (SELECT MAX(o.served_turn) FROM campaigns o \
+              WHERE o.owner_iss = campaigns.owner_iss AND o.owner_sub = campaigns.owner_sub), \
+             owner_iss, owner_sub, served_turn, created_at, id"
         );
         let campaigns = fetch_all!(self, &sql, [now], |row| campaign_from_row!(row))?;
         Ok(campaigns)
