@@ -169,7 +169,8 @@ pub struct Campaigns {
     poll: Duration,
     lease: Duration,
     concurrency: usize,
-    /// Background calls a minute: the share of the project's budget campaigns may use.
+    /// Background calls a minute: what campaigns may use of the project's budget while no
+    /// caller needs it.
     background_per_minute: f64,
     /// Longest an import (a creation writing its items) can take: the body read timeout and
     /// [`IMPORT_MARGIN`]. An import still unfinished after that was abandoned.
@@ -192,7 +193,6 @@ impl Campaigns {
         audit: Arc<AuditLog>,
         settings: &Settings,
     ) -> Self {
-        let share = f64::from(settings.store.google_background_percent.min(100)) / 100.0;
         Self {
             invitations,
             gate,
@@ -200,7 +200,13 @@ impl Campaigns {
             poll: settings.invitations.campaigns.poll,
             lease: settings.invitations.campaigns.lease,
             concurrency: settings.invitations.batch_concurrency.get(),
-            background_per_minute: (f64::from(settings.store.google_per_minute) * share).max(1.0),
+            // With no caller checking, background work has all but the callers' floor.
+            background_per_minute: (crate::store::background_limit(
+                settings.store.google_per_minute,
+                settings.store.google_background_percent,
+                0,
+            ) as f64)
+                .max(1.0),
             import_deadline: settings.http.body_read_timeout + IMPORT_MARGIN,
             roster_max_bytes: settings.invitations.campaigns.roster_max_bytes,
             max_pending_items: settings.invitations.campaigns.max_pending_items,

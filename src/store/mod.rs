@@ -109,7 +109,7 @@ pub use campaigns::{
 pub use clock::Clock;
 pub use events::{Delivery, OutboxEvent, StoredEvent};
 pub use gate::{Gate, PING_EVERY};
-pub use google_budget::{GoogleSlot, SlotKind};
+pub use google_budget::{FLOOR_PERCENT, GoogleSlot, SlotKind, background_limit};
 pub use idempotency::{IdempotencyStart, IdempotencyTicket, StoredResponse};
 pub use ledger::{Claim, ClaimToken};
 pub use tracking::{

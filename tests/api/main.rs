@@ -48,3 +48,4 @@ mod token;
 mod traces;
 mod tracking;
 mod tracking_crash;
+mod work_conserving;
