@@ -264,6 +264,10 @@ impl Campaigns {
             resend: record.resend,
             start_at: rfc3339(record.start_at),
             resumes_at: record.resumes_at.map(rfc3339),
+            waiting_reason: record
+                .waiting_reason
+                .filter(|_| record.state == CampaignState::Waiting)
+                .map(|reason| reason.as_str().to_owned()),
             google_calls: record.google_calls,
             created_at: rfc3339(record.created_at),
             updated_at: rfc3339(record.updated_at),

@@ -8,7 +8,9 @@ use crate::campaigns::{Campaigns, SWEEP_ROUNDS, planning};
 use crate::invitations::background::{Background, DryRunVerdict, ItemMail, ItemSend};
 use crate::invitations::email::Email;
 use crate::invitations::outcome::{InvitationState, ItemError, ItemErrorCode, Outcome};
-use crate::store::{Caller, CampaignRecord, CampaignState, ItemLease, ItemUpdate, StoreError};
+use crate::store::{
+    Caller, CampaignRecord, CampaignState, ItemLease, ItemUpdate, StoreError, WaitingReason,
+};
 use crate::vocabulary::{ItemOutcome, SourceKind};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
@@ -147,24 +149,32 @@ impl Campaigns {
             .await?;
         if let Err(failure) = walked {
             tracing::warn!(campaign = %record.id, error = %failure.detail(), "a campaign's list walk failed: it waits");
-            let wait = match failure {
-                crate::invitations::outcome::Failure::QuotaExhausted { retry_after }
-                | crate::invitations::outcome::Failure::Unavailable {
+            use crate::invitations::outcome::Failure;
+            let (wait, reason) = match failure {
+                Failure::QuotaExhausted { retry_after } => {
+                    (retry_after, WaitingReason::GoogleBudget)
+                }
+                Failure::Unavailable {
                     retry_after: Some(retry_after),
-                } => retry_after,
-                _ => OUTAGE_WAIT,
+                } => (retry_after, WaitingReason::GoogleUnavailable),
+                _ => (OUTAGE_WAIT, WaitingReason::GoogleUnavailable),
             };
             let until = self.now() + chrono::Duration::from_std(wait).unwrap_or_default();
-            self.wait_until(&record.id, until).await?;
+            self.wait_until(&record.id, until, reason).await?;
         }
         Ok(())
     }
 
-    /// Makes campaign `id`, if it runs, wait until `until` (an outage, a spent budget).
-    async fn wait_until(&self, id: &str, until: DateTime<Utc>) -> Result<(), StoreError> {
-        let running = [CampaignState::Running];
+    /// Makes campaign `id`, if it runs, wait until `until` for `reason` (an outage, a spent
+    /// budget).
+    async fn wait_until(
+        &self,
+        id: &str,
+        until: DateTime<Utc>,
+        reason: WaitingReason,
+    ) -> Result<(), StoreError> {
         self.gate
-            .call(|s| s.set_campaign_state(id, &running, CampaignState::Waiting, Some(until)))
+            .call(|s| s.campaign_waits(id, until, reason))
             .await?;
         Ok(())
     }
@@ -233,7 +243,7 @@ impl Campaigns {
                 {
                     // This replica is shutting down (its Google calls are refused): the item
                     // goes back, but the campaign need not wait for the other replicas.
-                    *hold = false;
+                    *hold = None;
                 }
                 // No call of this holder got a Google slot, so none of its mails left: an item
                 // that was not mailing before is not mailing now (its next holder need not read
@@ -263,7 +273,7 @@ impl Campaigns {
                 return Step::Release {
                     due: self.now(),
                     error: None,
-                    hold: false,
+                    hold: None,
                 };
             }
             Err(_) => {
@@ -472,7 +482,7 @@ impl Campaigns {
             Stop::NotRunning | Stop::LeaseLost => Step::Release {
                 due: self.now(),
                 error: None,
-                hold: false,
+                hold: None,
             },
             Stop::StoreDown(error) => self.on_error(item, &error),
         }
@@ -491,28 +501,31 @@ impl Campaigns {
                 Step::Release {
                     due: tomorrow,
                     error: None,
-                    hold: true,
+                    hold: Some(WaitingReason::MailLimit),
                 }
             }
             code if code.is_transient() => {
                 // When the breaker may close, when Google (or the budget) said, or a while.
-                let wait = match self.invitations.google_reopens_in() {
-                    Some(wait) => wait.max(MIN_WAIT),
-                    None => error
-                        .retry_after_seconds
-                        .map_or(OUTAGE_WAIT, Duration::from_secs)
-                        .max(MIN_WAIT),
+                let (wait, reason) = match self.invitations.google_reopens_in() {
+                    Some(wait) => (wait.max(MIN_WAIT), WaitingReason::BreakerOpen),
+                    None => (
+                        error
+                            .retry_after_seconds
+                            .map_or(OUTAGE_WAIT, Duration::from_secs)
+                            .max(MIN_WAIT),
+                        waiting_reason(code),
+                    ),
                 };
                 Step::Release {
                     due: now + chrono::Duration::from_std(wait).unwrap_or_default(),
                     error: Some(error.clone()),
-                    hold: true,
+                    hold: Some(reason),
                 }
             }
             ItemErrorCode::AddressBusy if item.attempts + 1 < BUSY_ATTEMPTS => Step::Release {
                 due: now + chrono::Duration::from_std(self.lease).unwrap_or_default(),
                 error: Some(error.clone()),
-                hold: false,
+                hold: None,
             },
             _ => failed(error),
         }
@@ -526,7 +539,7 @@ impl Campaigns {
             error => Step::Release {
                 due: self.now() + chrono::Duration::from_std(OUTAGE_WAIT).unwrap_or_default(),
                 error,
-                hold: false,
+                hold: None,
             },
         }
     }
@@ -555,12 +568,23 @@ impl Campaigns {
                 self.gate
                     .call(|s| s.release_campaign_item(item, due, error, nothing_sent))
                     .await?;
-                if hold {
-                    self.wait_until(&record.id, due).await?;
+                if let Some(reason) = hold {
+                    self.wait_until(&record.id, due, reason).await?;
                 }
             }
         }
         Ok(())
+    }
+}
+
+/// Why a campaign waits after an item's transient error of `code` (the breaker aside).
+fn waiting_reason(code: ItemErrorCode) -> WaitingReason {
+    match code {
+        ItemErrorCode::MailQuotaExceeded => WaitingReason::MailLimit,
+        ItemErrorCode::QuotaExhausted => WaitingReason::GoogleBudget,
+        ItemErrorCode::StoreUnavailable => WaitingReason::StoreUnavailable,
+        ItemErrorCode::AuditUnavailable => WaitingReason::AuditUnavailable,
+        _ => WaitingReason::GoogleUnavailable,
     }
 }
 

@@ -105,6 +105,7 @@ pub use audit::{
 pub use campaigns::{
     CampaignPage, CampaignRecord, CampaignState, DUPLICATE_REASON, ItemLease, ItemPage, ItemRecord,
     ItemUpdate, KnownInvitation, MAX_ITEM_PAGE, NewCampaign, NewItem, Reminders, RosterRow,
+    WaitingReason,
 };
 pub use clock::Clock;
 pub use events::{Delivery, OutboxEvent, StoredEvent};

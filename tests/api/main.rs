@@ -48,4 +48,5 @@ mod token;
 mod traces;
 mod tracking;
 mod tracking_crash;
+mod waiting_reason;
 mod work_conserving;

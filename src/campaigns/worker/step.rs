@@ -5,7 +5,7 @@ use crate::invitations::background::Seen;
 use crate::invitations::durable::store_unavailable;
 use crate::invitations::mutation::SendGuard;
 use crate::invitations::outcome::{ItemError, ItemErrorCode};
-use crate::store::{CampaignState, Gate, ItemLease, ItemUpdate};
+use crate::store::{CampaignState, Gate, ItemLease, ItemUpdate, WaitingReason};
 use crate::vocabulary::ItemOutcome;
 use chrono::{DateTime, Utc};
 
@@ -14,11 +14,11 @@ pub(super) enum Step {
     /// Its outcome is known.
     Complete(ItemUpdate),
     /// Nothing was done: it is due again at `due`; `hold` puts the whole campaign in
-    /// `waiting` until then (budget spent, Google unavailable).
+    /// `waiting` until then, for its reason (budget spent, Google unavailable).
     Release {
         due: DateTime<Utc>,
         error: Option<ItemError>,
-        hold: bool,
+        hold: Option<WaitingReason>,
     },
 }
 
