@@ -351,6 +351,19 @@ impl TestApp {
         Answer::read(response).await
     }
 
+    /// Creates an admin's campaign over every `NOT_YET_SENT` account; answers its view (201).
+    pub async fn create_states_campaign(&self, name: &str) -> serde_json::Value {
+        let created = self
+            .post_json(
+                "/v1/campaigns",
+                &admin_token(),
+                serde_json::json!({"name": name, "source": {"states": ["NOT_YET_SENT"]}}),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        created.body
+    }
+
     /// GET with a bearer token.
     pub async fn get_as(&self, path: &str, token: &str) -> Answer {
         let response = self

@@ -40,15 +40,8 @@ async fn a_campaign_uses_the_window_and_callers_still_get_theirs(url: Option<Str
         s.store.google_per_minute = PER_MINUTE as u32;
     })
     .await;
-    let created = app
-        .post_json(
-            "/v1/campaigns",
-            &admin_token(),
-            json!({"name": "everyone", "source": {"states": ["NOT_YET_SENT"]}}),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    let id = created.body["id"].as_str().expect("an id").to_owned();
+    let created = app.create_states_campaign("everyone").await;
+    let id = created["id"].as_str().expect("an id").to_owned();
     let campaign = format!("/v1/campaigns/{id}");
 
     // Window 1, nobody checking: the campaign takes all it may, then waits.
