@@ -15,6 +15,7 @@ import json
 import math
 import os
 import platform
+import random
 import secrets
 import shutil
 import signal
@@ -49,6 +50,9 @@ REPLICA = ("r", 100_000)  # checked by the three replicas of (7)
 CAMPAIGN = ("m", None)  # the NOT_YET_SENT people of the campaign, --campaign-people of them
 CHECK = ("q", None)  # checked during the campaign: never seeded, never cached before
 ROSTER = ("x", None)  # the rows of the roster import
+# Figure (9) has an emulator of its own too: --tracker-people INVITED people, a share of them
+# accepting or declining each interval.
+TRACKED = ("t", None)
 BACKGROUND_PERCENT = 80  # GATEWAY_GOOGLE_BACKGROUND_PERCENT's default, which (8) keeps
 WINDOW_S = 62  # the budget's sliding window (src/store/google_budget.rs)
 
@@ -807,6 +811,81 @@ class Bench:
         return {"idle": idle, "rss": rss, "hwm": hwm, "fill_s": fill_s, "errors": errors,
                 "held": held}
 
+    def measure_tracker(self, people, factor, intervals, daily_change):
+        """(9): the tracker's calls at PEOPLE people of whom DAILY_CHANGE (a fraction) change a
+        day, time scaled by FACTOR: the walk interval (900 s) and the emulator's quota and the
+        gateway's budget (60 a minute) scaled by it. Measures the first (full) walk, then
+        INTERVALS incremental walks with each interval's share of the day's changes made
+        before it."""
+        rng = random.Random(9)
+        now = datetime.datetime.now(datetime.timezone.utc)
+        accounts = []
+        for n in range(people):
+            age = datetime.timedelta(seconds=rng.uniform(86400, 30 * 86400))
+            accounts.append({"email": address(TRACKED[0], n), "state": "INVITED",
+                             "updateTime": (now - age).strftime("%Y-%m-%dT%H:%M:%S.%fZ")})
+        seed = os.path.join(self.tmp, "tracker-seed.json")
+        with open(seed, "w") as out:
+            json.dump(accounts, out)
+        quota = 60 * factor
+        interval = 900 / factor
+        emulator, emulator_url, key = self.launch_emulator(seed, quota, "tracker-emulator")
+        _, port, _ = self.start_gateway(
+            per_minute=quota, emulator=(emulator_url, key),
+            extra={"GATEWAY_TRACK_INTERVAL_SECS": str(max(1, round(interval)))})
+
+        def lists():
+            _, stats = http_json("GET", f"{emulator_url}/emulator/v1/stats")
+            return stats["calls"]["list"]
+
+        def walks():
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as page:
+                for line in page.read().decode().splitlines():
+                    if line.startswith('gateway_tracker_walks_total{result="finished"}'):
+                        return float(line.split()[-1])
+            return 0.0
+
+        def wait_walks(count, deadline_s):
+            deadline = time.monotonic() + deadline_s
+            while walks() < count:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"tracker: walk {count} did not finish in {deadline_s} s")
+                time.sleep(0.05)
+
+        started = time.monotonic()
+        wait_walks(1, 1800)
+        full_s = time.monotonic() - started
+        full_calls = lists()
+        per_interval = people * daily_change / (86400 / 900)
+        pending = list(range(people))
+        rng.shuffle(pending)
+        owed = 0.0
+        costs, changed = [], []
+        first_walks, first_lists = walks(), lists()
+        for walk in range(intervals):
+            owed += per_interval
+            made = 0
+            while owed >= 1 and pending:
+                n = pending.pop()
+                path = "accept" if n % 2 else "decline"
+                http_json("POST", f"{emulator_url}/emulator/v1/accounts/{path}",
+                          {"email": address(TRACKED[0], n)})
+                owed -= 1
+                made += 1
+            before = lists()
+            wait_walks(first_walks + walk + 1, 60 + 4 * interval)
+            costs.append(lists() - before)
+            changed.append(made)
+        # Per walk over the whole run: a walk may start while an interval's changes are made.
+        mean = (lists() - first_lists) / max(1.0, walks() - first_walks)
+        stop(emulator)
+        day = (86400 / 900) * mean + full_calls
+        return {"people": people, "factor": factor, "interval_s": interval, "quota": quota,
+                "full_walk_calls": full_calls, "full_walk_s": full_s,
+                "changes_per_interval": changed, "calls_per_interval": costs,
+                "calls_per_interval_mean": mean, "calls_per_day": day,
+                "share_of_daily_quota": day / 86400}
+
     def soak(self, gw_pid, gw_port, token, max_rps, minutes):
         """Half the measured maximum for MINUTES, paced through wrk's delay() hook."""
         target = max_rps / 2.0
@@ -972,9 +1051,48 @@ def run_campaigns_only(args):
                        "campaign_figures": figures}, out, indent=2)
 
 
+def run_tracker_only(args):
+    """Figure (9) alone (--tracker-only): the tracker's calls per interval and per day."""
+    if not os.access(GATEWAY_BIN, os.X_OK):
+        sys.exit(f"missing {GATEWAY_BIN}: run bench/run.sh, which builds it")
+    bench = Bench(args)
+    facts = machine()
+    log(f"(9) tracker at {args.tracker_people:,} people, {args.tracker_daily_change:.0%} changing "
+        f"a day, time scaled x{args.tracker_factor}")
+    t = bench.measure_tracker(args.tracker_people, args.tracker_factor, args.tracker_intervals,
+                              args.tracker_daily_change)
+    stop_all()
+    print()
+    print(f"invitation-gateway benchmark, figure (9) only, {facts['date']}: {facts['nproc']} cores "
+          f"({facts['cpu']}), load average at start {facts['load']}")
+    print(f"time scaled x{t['factor']}: walk interval {t['interval_s']:g} s (900 s / {t['factor']}), "
+          f"emulator quota and gateway budget {t['quota']} calls a minute (60 x {t['factor']}); "
+          f"full walks every 24 h (not scaled: none falls in the run)")
+    print()
+    print("| # | figure | measured | target | result |")
+    print("|---|---|---|---|---|")
+    rows = [
+        ("9", f"first (full) walk of {t['people']:,} people",
+         f"{t['full_walk_calls']} list calls in {t['full_walk_s']:.1f} s", "people / 200", ""),
+        ("9", "calls per interval after it (changes made before each)",
+         f"{t['calls_per_interval']} for {t['changes_per_interval']} changes; "
+         f"{t['calls_per_interval_mean']:.2f} per walk", "", ""),
+        ("9", "calls per day (96 intervals x mean + one full walk)",
+         f"{t['calls_per_day']:.0f} = {t['share_of_daily_quota']:.2%} of 86,400",
+         "<= 1 %", verdict(t["share_of_daily_quota"] <= 0.01)),
+    ]
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump({"machine": facts, "tracker": t}, out, indent=2)
+
+
 def run(args):
     if args.campaigns_only:
         return run_campaigns_only(args)
+    if args.tracker_only:
+        return run_tracker_only(args)
     for binary in (GATEWAY_BIN, HELLO_BIN):
         if not os.access(binary, os.X_OK):
             sys.exit(f"missing {binary}: run bench/run.sh, which builds it")
@@ -1211,8 +1329,23 @@ def main():
                         help="rows of the roster imported in (8)")
     parser.add_argument("--roster-read-timeout", type=int, default=120,
                         help="GATEWAY_BODY_READ_TIMEOUT_SECS of the gateways in (8)")
+    parser.add_argument("--tracker-only", action="store_true",
+                        help="measure (9) alone: the tracker's calls per interval and per day")
+    parser.add_argument("--tracker-people", type=int, default=100_000)
+    parser.add_argument("--tracker-factor", type=int, default=60,
+                        help="time scale of (9): interval 900 s and quota 60/min scaled by it")
+    parser.add_argument("--tracker-intervals", type=int, default=8,
+                        help="incremental walks measured in (9)")
+    parser.add_argument("--tracker-daily-change", type=float, default=0.01,
+                        help="share of the people changing a day in (9)")
+    parser.add_argument("--gateway-bin",
+                        help="the gateway binary to run instead of target/release's (figure (9) "
+                             "counts calls, which do not depend on the build)")
     parser.add_argument("--json", help="also write every raw figure to this file")
     args = parser.parse_args()
+    if args.gateway_bin:
+        global GATEWAY_BIN
+        GATEWAY_BIN = os.path.abspath(args.gateway_bin)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         run(args)

@@ -7,11 +7,11 @@ use crate::audit::AuditTrail;
 use crate::campaigns::{Campaigns, SWEEP_ROUNDS, planning};
 use crate::invitations::background::{Background, DryRunVerdict, ItemMail, ItemSend};
 use crate::invitations::email::Email;
-use crate::invitations::outcome::{InvitationState, ItemError, ItemErrorCode, Outcome};
-use crate::store::{
-    Caller, CampaignRecord, CampaignState, ItemLease, ItemUpdate, StoreError, WaitingReason,
+use crate::invitations::outcome::ItemError;
+use crate::store::{Caller, CampaignRecord, ItemLease, ItemUpdate, StoreError, WaitingReason};
+use crate::vocabulary::{
+    CampaignState, InvitationState, ItemErrorCode, ItemOutcome, Outcome, SourceKind,
 };
-use crate::vocabulary::{ItemOutcome, SourceKind};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use std::sync::Arc;
@@ -28,7 +28,9 @@ const BUSY_ATTEMPTS: u32 = 10;
 
 mod step;
 
-use step::{Step, StillOurs, Stop, complete, failed, seen_of, store_wait_from};
+use step::{
+    Step, StillOurs, Stop, complete, failed, item_outcome, seen_of, store_wait_from, waiting_reason,
+};
 
 impl Campaigns {
     /// Works on due campaigns until `stop` turns true; the items in flight then finish (or
@@ -574,32 +576,6 @@ impl Campaigns {
             }
         }
         Ok(())
-    }
-}
-
-/// Why a campaign waits after an item's transient error of `code` (the breaker aside).
-fn waiting_reason(code: ItemErrorCode) -> WaitingReason {
-    match code {
-        ItemErrorCode::MailQuotaExceeded => WaitingReason::MailLimit,
-        ItemErrorCode::QuotaExhausted => WaitingReason::GoogleBudget,
-        ItemErrorCode::StoreUnavailable => WaitingReason::StoreUnavailable,
-        ItemErrorCode::AuditUnavailable => WaitingReason::AuditUnavailable,
-        _ => WaitingReason::GoogleUnavailable,
-    }
-}
-
-/// The item outcome of a send's outcome. A send never answers a cancel's outcomes, and its
-/// `failed` and `unknown` are handled before they get here: those count as failed.
-fn item_outcome(outcome: Outcome) -> ItemOutcome {
-    match outcome {
-        Outcome::Sent => ItemOutcome::Sent,
-        Outcome::Resent => ItemOutcome::Resent,
-        Outcome::AlreadyInvited => ItemOutcome::AlreadyInvited,
-        Outcome::AlreadyAccepted => ItemOutcome::AlreadyAccepted,
-        Outcome::NotEligible => ItemOutcome::NotEligible,
-        Outcome::Cancelled | Outcome::NotInvited | Outcome::Failed | Outcome::Unknown => {
-            ItemOutcome::Failed
-        }
     }
 }
 

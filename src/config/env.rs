@@ -125,6 +125,8 @@ pub const GCP_PROJECT: &str = "GATEWAY_GCP_PROJECT";
 pub const OTLP_ENDPOINT: &str = "GATEWAY_OTLP_ENDPOINT";
 /// Environment variable of `--track-interval-secs`.
 pub const TRACK_INTERVAL_SECS: &str = "GATEWAY_TRACK_INTERVAL_SECS";
+/// Environment variable of `--track-full-walk-hours`.
+pub const TRACK_FULL_WALK_HOURS: &str = "GATEWAY_TRACK_FULL_WALK_HOURS";
 /// Environment variable of `--track-lease-secs`.
 pub const TRACK_LEASE_SECS: &str = "GATEWAY_TRACK_LEASE_SECS";
 /// Environment variable of `--webhook-urls`.

@@ -9,14 +9,16 @@ use std::time::Duration;
 /// up for longer than an hour.
 pub const MAX_TRACK_LEASE_SECS: u64 = 3600;
 
-/// How long a replica holds the tracker's walk and the webhook deliveries it took, by default.
-pub const DEFAULT_TRACK_LEASE: Duration = Duration::from_secs(120);
+/// How often the background tasks look at the store for work (not a flag).
+const TRACK_POLL_EVERY: Duration = Duration::from_secs(1);
 
 /// Tracking, the event feed and webhooks.
 #[derive(Debug, Clone)]
 pub struct TrackingSettings {
     /// Time between two walks of Google's list; zero turns the tracker off.
     pub interval: Duration,
+    /// Time between two full walks (the walks in between read only what changed).
+    pub full_walk: Duration,
     /// How long a replica holds the walk (renewed with every page) and the webhook deliveries
     /// it took (not renewed: an attempt starts only while it can end within the lease) before
     /// another replica may take them over: how long the work of a replica that died waits.
@@ -26,17 +28,6 @@ pub struct TrackingSettings {
     pub poll_every: Duration,
     /// Webhook endpoints and how deliveries to them go.
     pub webhooks: WebhookSettings,
-}
-
-impl Default for TrackingSettings {
-    fn default() -> Self {
-        Self {
-            interval: Duration::from_secs(900),
-            lease: DEFAULT_TRACK_LEASE,
-            poll_every: Duration::from_secs(1),
-            webhooks: WebhookSettings::default(),
-        }
-    }
 }
 
 /// Webhook delivery (Standard Webhooks).
@@ -51,17 +42,6 @@ pub struct WebhookSettings {
     pub retry_for: Duration,
     /// Timeout of one delivery attempt.
     pub timeout: Duration,
-}
-
-impl Default for WebhookSettings {
-    fn default() -> Self {
-        Self {
-            urls: Vec::new(),
-            secret: None,
-            retry_for: Duration::from_secs(24 * 3600),
-            timeout: Duration::from_secs(10),
-        }
-    }
 }
 
 /// With webhooks, the lease must be longer than one delivery attempt: otherwise no attempt
@@ -88,6 +68,13 @@ pub struct TrackingArgs {
     /// then walks Google on request).
     #[arg(long, env = env::TRACK_INTERVAL_SECS, default_value_t = 900)]
     pub track_interval_secs: u64,
+
+    /// Hours between two full walks of Google's list, at least 1. The walks in between read
+    /// only what changed (newest first, down to the last walk's newest update); a full walk
+    /// reads everybody, to find accounts Google lists late (48 to 72 hours after they were
+    /// made) and to reconcile anything missed.
+    #[arg(long, env = env::TRACK_FULL_WALK_HOURS, default_value_t = 24)]
+    pub track_full_walk_hours: u64,
 
     /// Seconds a replica holds the tracker's walk (renewed with every page) and the webhook
     /// deliveries it took without renewing them: a replica that dies leaves them to the others
@@ -141,17 +128,22 @@ impl TrackingArgs {
         };
         Ok(TrackingSettings {
             interval: Duration::from_secs(self.track_interval_secs),
+            full_walk: positive_hours(env::TRACK_FULL_WALK_HOURS, self.track_full_walk_hours)?,
             lease: track_lease(self.track_lease_secs)?,
             webhooks: WebhookSettings {
                 urls,
                 secret,
-                retry_for: positive(env::WEBHOOK_RETRY_HOURS, self.webhook_retry_hours)
-                    .map(|hours| Duration::from_secs(hours.saturating_mul(3600)))?,
+                retry_for: positive_hours(env::WEBHOOK_RETRY_HOURS, self.webhook_retry_hours)?,
                 timeout: positive_ms(env::WEBHOOK_TIMEOUT_MS, self.webhook_timeout_ms)?,
             },
-            ..TrackingSettings::default()
+            poll_every: TRACK_POLL_EVERY,
         })
     }
+}
+
+/// A number of hours, at least 1.
+fn positive_hours(name: &str, hours: u64) -> Result<Duration, ConfigError> {
+    positive(name, hours).map(|hours| Duration::from_secs(hours.saturating_mul(3600)))
 }
 
 /// The tracker's lease: at least a second, at most [`MAX_TRACK_LEASE_SECS`] (refused, never

@@ -104,6 +104,9 @@ pub fn is_plausible_email(email: &str) -> bool {
 #[derive(Debug, Clone, Default)]
 pub struct Directory {
     accounts: BTreeMap<String, Account>,
+    /// The update time of the latest change: the next is at least a millisecond (the wire's
+    /// precision) later, so `update_time` order is the order changes happened in.
+    last_change: Option<DateTime<Utc>>,
 }
 
 impl Directory {
@@ -131,6 +134,16 @@ impl Directory {
         self.accounts.get_mut(&email.to_lowercase())
     }
 
+    /// The update time of a change made `now`: later than every earlier change.
+    fn stamp(&mut self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let at = match self.last_change {
+            Some(last) => now.max(last + chrono::Duration::milliseconds(1)),
+            None => now,
+        };
+        self.last_change = Some(at);
+        at
+    }
+
     /// Accounts get and list can see (recent ones are not indexed yet).
     pub fn visible(&self) -> impl Iterator<Item = &Account> {
         self.accounts.values().filter(|account| !account.recent)
@@ -150,6 +163,7 @@ impl Directory {
 
     /// send: mails the person (again); Google does not stop duplicates.
     pub fn send(&mut self, email: &str, now: DateTime<Utc>) -> Result<Account, GoogleError> {
+        let now = self.stamp(now);
         let account = self.find_mut(email).ok_or_else(|| {
             GoogleError::failed_precondition(
                 "The user is not invitable: no unmanaged account uses this address.",
@@ -168,6 +182,7 @@ impl Directory {
 
     /// cancel: withdraws a pending invitation; nothing else can be cancelled.
     pub fn cancel(&mut self, email: &str, now: DateTime<Utc>) -> Result<Account, GoogleError> {
+        let now = self.stamp(now);
         let account = self
             .find_mut(email)
             .filter(|account| account.state == State::Invited)
@@ -179,6 +194,16 @@ impl Directory {
         Ok(account.clone())
     }
 
+    /// Google's index catches up with the account (control API): get and list show it from
+    /// now on. Its update time does not change: Google stamps changes, not indexing.
+    pub fn appear(&mut self, email: &str) -> Result<Account, GoogleError> {
+        let account = self
+            .find_mut(email)
+            .ok_or_else(|| GoogleError::not_found("No account uses this address."))?;
+        account.recent = false;
+        Ok(account.clone())
+    }
+
     /// The person answers a pending invitation (control API): ACCEPTED or DECLINED.
     pub fn answer(
         &mut self,
@@ -186,6 +211,7 @@ impl Directory {
         answer: State,
         now: DateTime<Utc>,
     ) -> Result<Account, GoogleError> {
+        let now = self.stamp(now);
         let account = self
             .find_mut(email)
             .ok_or_else(|| GoogleError::not_found("No account uses this address."))?;

@@ -2,7 +2,7 @@
 //! tokens, stats, reset.
 
 use actix_web::{HttpResponse, web};
-use chrono::{SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -27,6 +27,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
             "/accounts/decline",
             web::post().to(decline_invitation),
         ))
+        .service(resource("/accounts/appear", web::post().to(appear)))
         .service(
             resource("/faults", web::post().to(add_fault)).route(web::delete().to(clear_faults)),
         )
@@ -53,6 +54,9 @@ struct AddAccountRequest {
     email: String,
     state: Option<State>,
     recent: Option<bool>,
+    /// The account's last change; now when absent. With `recent`, an account that will appear
+    /// in list (`accounts/appear`) behind changes list already showed.
+    update_time: Option<DateTime<Utc>>,
 }
 
 #[derive(Deserialize)]
@@ -105,7 +109,7 @@ async fn add_account(payload: web::Payload, shared: web::Data<Shared>) -> Answer
         &request.email,
         request.state.unwrap_or(State::NotYetSent),
         request.recent.unwrap_or(false),
-        Utc::now(),
+        request.update_time.unwrap_or_else(Utc::now),
     );
     let mut world = shared.world();
     let added = world.directory.insert(account)?;
@@ -130,6 +134,14 @@ async fn answer_invitation(
         .world()
         .directory
         .answer(request.email.trim(), answer, Utc::now())?;
+    Ok(HttpResponse::Ok().json(account_json(&account)))
+}
+
+/// Google's index catches up with a recent account: get and list show it from now on, with
+/// the update time it had (older, typically, than changes list showed before).
+async fn appear(payload: web::Payload, shared: web::Data<Shared>) -> Answer {
+    let request: EmailRequest = read_json(payload).await?;
+    let account = shared.world().directory.appear(request.email.trim())?;
     Ok(HttpResponse::Ok().json(account_json(&account)))
 }
 

@@ -48,5 +48,6 @@ mod token;
 mod traces;
 mod tracking;
 mod tracking_crash;
+mod tracking_incremental;
 mod waiting_reason;
 mod work_conserving;

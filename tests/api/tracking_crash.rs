@@ -50,7 +50,7 @@ async fn thousand_people() -> TestGoogle {
 
 /// A tracking replica: walks every `interval` seconds, short leases, a budget that never holds
 /// it back.
-fn tracking_replica(google: &TestGoogle, db: &PgDatabase, interval: &str) -> Replica {
+pub(crate) fn tracking_replica(google: &TestGoogle, db: &PgDatabase, interval: &str) -> Replica {
     start_replica(
         google,
         &db.url,
@@ -62,10 +62,10 @@ fn tracking_replica(google: &TestGoogle, db: &PgDatabase, interval: &str) -> Rep
     )
 }
 
-const FINISHED_WALKS: &str = "gateway_tracker_walks_total{result=\"finished\"}";
+pub(crate) const FINISHED_WALKS: &str = "gateway_tracker_walks_total{result=\"finished\"}";
 const ACCEPTS_RECORDED: &str = "gateway_tracker_changes_total{change=\"accepted\"}";
 
-async fn list_calls(google: &TestGoogle) -> u64 {
+pub(crate) async fn list_calls(google: &TestGoogle) -> u64 {
     stats(google).await["calls"]["list"].as_u64().unwrap_or(0)
 }
 
@@ -112,9 +112,38 @@ async fn google_states(base: &str) -> BTreeMap<String, String> {
 }
 
 /// Kills a replica with SIGKILL and waits until it is gone.
-fn sigkill(replica: &mut Replica) {
+pub(crate) fn sigkill(replica: &mut Replica) {
     replica.process.0.kill().expect("SIGKILL a replica");
     let _ = replica.process.0.wait();
+}
+
+/// Slows Google's pages down (each takes 400 ms, so the next walk is visibly mid-way for a few
+/// seconds), kills `first` (which holds the lease) with SIGKILL, waits until the next walk read
+/// its second page (`before` list calls so far), and answers which of `replicas` walks: the
+/// one that recorded an accept (its first page has one); the other recorded nothing.
+pub(crate) async fn first_dies_mid_walk(
+    google: &TestGoogle,
+    first: &mut Replica,
+    replicas: &[Replica],
+    before: u64,
+) -> usize {
+    control(google, "latency", json!({"ms": 400})).await;
+    sigkill(first);
+    eventually("the next walk reads its second page", || async {
+        list_calls(google).await >= before + 2
+    })
+    .await;
+    let mut recorded = Vec::new();
+    for replica in replicas {
+        recorded.push(metric(&replica.base, ACCEPTS_RECORDED).await);
+    }
+    let walkers: Vec<usize> = (0..replicas.len()).filter(|&i| recorded[i] > 0.0).collect();
+    assert_eq!(
+        walkers.len(),
+        1,
+        "exactly one replica walks: accepts recorded {recorded:?}"
+    );
+    walkers[0]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -150,28 +179,7 @@ async fn a_replica_killed_mid_walk_leaves_the_walk_to_the_other_which_resumes_it
     }
     let before = list_calls(&google).await;
     assert_eq!(before, PAGES, "one walk so far, by the first replica");
-    // Each page takes a while: the second walk is visibly mid-way for a few seconds.
-    control(&google, "latency", json!({"ms": 400})).await;
-
-    // The first replica dies between walks; one of the others takes the lease once it runs out
-    // and walks (the interval has passed since the first walk).
-    sigkill(&mut first);
-    eventually("the second walk reads its second page", || async {
-        list_calls(&google).await >= before + 2
-    })
-    .await;
-    // The walker recorded its first page (an accept on it); the other recorded nothing.
-    let mut recorded = Vec::new();
-    for replica in &replicas {
-        recorded.push(metric(&replica.base, ACCEPTS_RECORDED).await);
-    }
-    let walkers: Vec<usize> = (0..replicas.len()).filter(|&i| recorded[i] > 0.0).collect();
-    assert_eq!(
-        walkers.len(),
-        1,
-        "exactly one replica walks: accepts recorded {recorded:?}"
-    );
-    let walker = walkers[0];
+    let walker = first_dies_mid_walk(&google, &mut first, &replicas, before).await;
     let survivor = 1 - walker;
     sigkill(&mut replicas[walker]);
     let read_by_the_dead = list_calls(&google).await - before;

@@ -2,15 +2,23 @@
 
 use crate::helpers::manual_clock;
 use invitation_gateway::store::{
-    Caller, ChangeKind, GatewayChange, ItemUpdate, NewCampaign, NewItem, Observed, OutboxEvent,
-    Reminders, Store, TrackedChange, WalkPage,
+    Caller, GatewayChange, ItemUpdate, NewCampaign, NewItem, Observed, OutboxEvent, Reminders,
+    Store, TrackedChange, WalkCadence, WalkPage,
 };
-use invitation_gateway::vocabulary::{InvitationState, ItemOutcome};
+use invitation_gateway::tracking::rules::RULES;
+use invitation_gateway::vocabulary::{ChangeKind, InvitationState, ItemOutcome};
 use std::time::Duration;
 
 const LEASE: Duration = Duration::from_secs(60);
 const INTERVAL: Duration = Duration::from_secs(900);
 const TOKEN: Duration = Duration::from_secs(600);
+/// Every walk of these tests is a full one (incremental walks: tests/api/tracking_incremental.rs).
+const CADENCE: WalkCadence = WalkCadence {
+    lease: LEASE,
+    interval: INTERVAL,
+    full_every: Duration::ZERO,
+    token_validity: TOKEN,
+};
 
 fn seen(email: &str, state: &str, count: i64) -> Observed {
     Observed {
@@ -33,10 +41,7 @@ fn announce(change: &TrackedChange) -> Option<OutboxEvent> {
 /// One whole walk of one page by `holder`; answers the kinds recorded, or None when the lease
 /// is elsewhere or no walk is due.
 async fn walk(store: &Store, holder: &str, people: &[Observed]) -> Option<Vec<ChangeKind>> {
-    let lease = store
-        .take_walk("C01", holder, LEASE, INTERVAL, TOKEN)
-        .await
-        .unwrap()?;
+    let lease = store.take_walk("C01", holder, CADENCE).await.unwrap()?;
     let page = WalkPage {
         customer: "C01",
         holder,
@@ -44,8 +49,12 @@ async fn walk(store: &Store, holder: &str, people: &[Observed]) -> Option<Vec<Ch
         next_page_token: None,
         people,
         lease: LEASE,
+        newest: None,
     };
-    let changes = store.record_walk_page(&page, &announce).await.unwrap()?;
+    let changes = store
+        .record_walk_page(&page, &RULES, &announce)
+        .await
+        .unwrap()?;
     Some(changes.into_iter().map(|c| c.kind).collect())
 }
 
@@ -67,7 +76,7 @@ store_test! {
         for i in 0..10 {
             let store = if i % 2 == 0 { a.clone() } else { b.clone() };
             tasks.push(tokio::spawn(async move {
-                store.take_walk("C01", &format!("r{i}"), LEASE, INTERVAL, TOKEN).await.unwrap()
+                store.take_walk("C01", &format!("r{i}"), CADENCE).await.unwrap()
             }));
         }
         let mut holders = 0;
@@ -76,12 +85,12 @@ store_test! {
         }
         assert_eq!(holders, 1);
         // The holder died: after its lease another takes over, and the old holder's page is refused.
-        let old = a.take_walk("C01", "old", LEASE, INTERVAL, TOKEN).await.unwrap();
+        let old = a.take_walk("C01", "old", CADENCE).await.unwrap();
         assert!(old.is_none(), "still held by the first");
         clock.advance(LEASE);
-        let new = b.take_walk("C01", "new", LEASE, INTERVAL, TOKEN).await.unwrap().expect("taken over");
-        let page = WalkPage { customer: "C01", holder: "r0", walk_id: &new.walk_id, next_page_token: None, people: &[seen("ada@example.com", "INVITED", 1)], lease: LEASE };
-        assert_eq!(a.record_walk_page(&page, &announce).await.unwrap(), None, "fenced");
+        let new = b.take_walk("C01", "new", CADENCE).await.unwrap().expect("taken over");
+        let page = WalkPage { customer: "C01", holder: "r0", walk_id: &new.walk_id, next_page_token: None, people: &[seen("ada@example.com", "INVITED", 1)], lease: LEASE, newest: None };
+        assert_eq!(a.record_walk_page(&page, &RULES, &announce).await.unwrap(), None, "fenced");
         assert!(a.latest_tracked("C01", &["ada@example.com".to_owned()]).await.unwrap().is_empty());
     }
 }
@@ -132,15 +141,15 @@ store_test! {
             event: OutboxEvent { id: uuid::Uuid::new_v4().to_string(), kind: format!("gateway.{}", kind.as_str()), at: clock.now(), body: "{}".into() },
         };
         let mut tx = store.begin().await.unwrap();
-        assert!(store.record_gateway_change(&mut tx, &change("ada@example.com", ChangeKind::Sent, 1)).await.unwrap());
+        assert!(store.record_gateway_change(&mut tx, &change("ada@example.com", ChangeKind::Sent, 1), &RULES).await.unwrap());
         tx.commit().await.unwrap();
         clock.advance(INTERVAL);
         // The walk sees ada's mail (already announced) and bob's, which it saw first.
         let listed = [seen("ada@example.com", "INVITED", 1), seen("bob@example.com", "INVITED", 1)];
         assert_eq!(walk(&store, "r1", &listed).await, Some(vec![ChangeKind::Sent]));
         let mut tx = store.begin().await.unwrap();
-        assert!(!store.record_gateway_change(&mut tx, &change("bob@example.com", ChangeKind::Sent, 1)).await.unwrap(), "the walk announced it");
-        assert!(store.record_gateway_change(&mut tx, &change("ada@example.com", ChangeKind::Cancelled, 1)).await.unwrap());
+        assert!(!store.record_gateway_change(&mut tx, &change("bob@example.com", ChangeKind::Sent, 1), &RULES).await.unwrap(), "the walk announced it");
+        assert!(store.record_gateway_change(&mut tx, &change("ada@example.com", ChangeKind::Cancelled, 1), &RULES).await.unwrap());
         tx.commit().await.unwrap();
         clock.advance(INTERVAL);
         assert_eq!(walk(&store, "r1", &[seen("ada@example.com", "NOT_YET_SENT", 1), seen("bob@example.com", "INVITED", 1)]).await, Some(vec![]));
@@ -155,19 +164,19 @@ store_test! {
     async fn an_interrupted_walk_resumes_at_its_page_token_or_restarts_when_the_token_is_old(db) {
         let clock = manual_clock();
         let store = db.store(&clock).await;
-        let lease = store.take_walk("C01", "r1", LEASE, INTERVAL, TOKEN).await.unwrap().expect("a walk");
-        let page = WalkPage { customer: "C01", holder: "r1", walk_id: &lease.walk_id, next_page_token: Some("page-2"), people: &[seen("ada@example.com", "INVITED", 1)], lease: LEASE };
-        assert!(store.record_walk_page(&page, &announce).await.unwrap().is_some());
+        let lease = store.take_walk("C01", "r1", CADENCE).await.unwrap().expect("a walk");
+        let page = WalkPage { customer: "C01", holder: "r1", walk_id: &lease.walk_id, next_page_token: Some("page-2"), people: &[seen("ada@example.com", "INVITED", 1)], lease: LEASE, newest: None };
+        assert!(store.record_walk_page(&page, &RULES, &announce).await.unwrap().is_some());
         // r1 crashed; r2 takes over after the lease and resumes at page 2.
         clock.advance(LEASE);
-        let resumed = store.take_walk("C01", "r2", LEASE, INTERVAL, TOKEN).await.unwrap().expect("taken over");
+        let resumed = store.take_walk("C01", "r2", CADENCE).await.unwrap().expect("taken over");
         assert_eq!(resumed.walk_id, lease.walk_id);
         assert_eq!(resumed.page_token.as_deref(), Some("page-2"));
         assert_eq!(resumed.pages, 1);
         assert!(store.tracked_summary("C01").await.unwrap().is_none(), "no walk finished yet");
         // Too late for the token: the walk starts over.
         clock.advance(TOKEN);
-        let restarted = store.take_walk("C01", "r2", LEASE, INTERVAL, TOKEN).await.unwrap().expect("held");
+        let restarted = store.take_walk("C01", "r2", CADENCE).await.unwrap().expect("held");
         assert_ne!(restarted.walk_id, lease.walk_id);
         assert_eq!(restarted.page_token, None);
         assert!(store.restart_walk("C01", "r2").await.unwrap());
@@ -181,11 +190,11 @@ store_test! {
         let (a, b) = (db.store(&clock).await, db.store(&clock).await);
         assert!(walk(&a, "r1", &[seen("ada@example.com", "INVITED", 1)]).await.is_some());
         clock.advance(INTERVAL);
-        let lease = a.take_walk("C01", "r1", LEASE, INTERVAL, TOKEN).await.unwrap().expect("a walk");
+        let lease = a.take_walk("C01", "r1", CADENCE).await.unwrap().expect("a walk");
         let people = [seen("ada@example.com", "ACCEPTED", 1)];
         // Two tasks of the holder race on one page (a retried page, say): the row locks decide.
-        let page = WalkPage { customer: "C01", holder: "r1", walk_id: &lease.walk_id, next_page_token: Some("p2"), people: &people, lease: LEASE };
-        let (x, y) = tokio::join!(a.record_walk_page(&page, &announce), b.record_walk_page(&page, &announce));
+        let page = WalkPage { customer: "C01", holder: "r1", walk_id: &lease.walk_id, next_page_token: Some("p2"), people: &people, lease: LEASE, newest: None };
+        let (x, y) = tokio::join!(a.record_walk_page(&page, &RULES, &announce), b.record_walk_page(&page, &RULES, &announce));
         let total = x.unwrap().unwrap().len() + y.unwrap().unwrap().len();
         assert_eq!(total, 1);
         assert_eq!(feed_kinds(&a).await, ["dev.invitation-gateway.invitation.accepted"]);

@@ -309,3 +309,75 @@ async fn page_tokens_do_not_reveal_addresses() {
         "{text}"
     );
 }
+
+/// The first `n` addresses of `update_time desc`.
+async fn newest(app: &TestEmulator, n: usize) -> Vec<String> {
+    let mut listed = emails(&list(app, "orderBy=update_time%20desc").await);
+    listed.truncate(n);
+    listed
+}
+
+#[tokio::test]
+async fn every_state_change_stamps_update_time_and_leads_update_time_desc() {
+    let app = spawn_emulator().await;
+    // send, a repeat send, cancel, accept, decline: each puts its account first.
+    assert_eq!(app.send("donald@example.com").await.status, 200);
+    assert_eq!(newest(&app, 1).await, ["donald@example.com"]);
+    assert_eq!(app.send("ada@example.com").await.status, 200);
+    assert_eq!(newest(&app, 1).await, ["ada@example.com"]);
+    assert_eq!(app.cancel("edsger@example.com").await.status, 200);
+    assert_eq!(newest(&app, 1).await, ["edsger@example.com"]);
+    for (path, email) in [
+        ("/emulator/v1/accounts/accept", "katherine@example.com"),
+        ("/emulator/v1/accounts/decline", "niklaus@example.com"),
+    ] {
+        let answer = app.control(path, json!({ "email": email })).await;
+        assert_eq!(answer.status, 200, "{path}");
+        assert_eq!(newest(&app, 1).await, [email], "{path}");
+    }
+    assert_eq!(
+        newest(&app, 5).await,
+        [
+            "niklaus@example.com",
+            "katherine@example.com",
+            "edsger@example.com",
+            "ada@example.com",
+            "donald@example.com"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_late_account_appears_in_list_with_its_old_update_time() {
+    let app = spawn_emulator().await;
+    let added = app
+        .control(
+            "/emulator/v1/accounts",
+            json!({"email": "late@example.com", "state": "INVITED", "recent": true,
+                   "updateTime": "2025-06-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(added.status, 201, "{:?}", added.body);
+    assert_eq!(app.get_invitation("late@example.com").await.status, 404);
+    let appeared = app
+        .control(
+            "/emulator/v1/accounts/appear",
+            json!({"email": "late@example.com"}),
+        )
+        .await;
+    assert_eq!(appeared.status, 200, "{:?}", appeared.body);
+    assert_eq!(appeared.body["updateTime"], "2025-06-01T00:00:00.000Z");
+    let listed = emails(&list(&app, "orderBy=update_time%20desc&pageSize=200").await);
+    assert_eq!(
+        listed.last().map(String::as_str),
+        Some("late@example.com"),
+        "older than every other account"
+    );
+    let unknown = app
+        .control(
+            "/emulator/v1/accounts/appear",
+            json!({"email": "nobody@example.com"}),
+        )
+        .await;
+    assert_eq!(unknown.status, 404);
+}
