@@ -149,6 +149,14 @@ pub enum CampaignError {
     /// The Idempotency-Key's flow (or the store under it) refused the creation.
     #[error(transparent)]
     Idempotency(crate::invitations::idempotency::IdempotencyError),
+    /// The creator has as many pending items queued as it may (nothing was created).
+    #[error("{detail}")]
+    BacklogFull {
+        /// How many it has and may have.
+        detail: String,
+        /// When enough of them will have been worked to try again.
+        retry_after_secs: u64,
+    },
 }
 
 impl From<StoreError> for CampaignError {
@@ -175,13 +183,16 @@ pub struct Campaigns {
     poll: Duration,
     lease: Duration,
     concurrency: usize,
-    /// Background calls a minute: the share of the project's budget campaigns may use.
+    /// Background calls a minute: what campaigns may use of the project's budget while no
+    /// caller needs it.
     background_per_minute: f64,
     /// Longest an import (a creation writing its items) can take: the body read timeout and
     /// [`IMPORT_MARGIN`]. An import still unfinished after that was abandoned.
     import_deadline: Duration,
     /// Most bytes of a keyed roster upload.
     roster_max_bytes: u64,
+    /// Most pending items one creator may have queued.
+    max_pending_items: u64,
     /// The worker's finished passes, counted so that a test can wait for one more whole pass
     /// (an explicit event) instead of a window of real time.
     passes: tokio::sync::watch::Sender<u64>,
@@ -196,7 +207,6 @@ impl Campaigns {
         audit: Arc<AuditLog>,
         settings: &Settings,
     ) -> Self {
-        let share = f64::from(settings.store.google_background_percent.min(100)) / 100.0;
         Self {
             invitations,
             gate,
@@ -204,9 +214,16 @@ impl Campaigns {
             poll: settings.invitations.campaigns.poll,
             lease: settings.invitations.campaigns.lease,
             concurrency: settings.invitations.batch_concurrency.get(),
-            background_per_minute: (f64::from(settings.store.google_per_minute) * share).max(1.0),
+            // With no caller checking, background work has all but the callers' floor.
+            background_per_minute: (crate::store::background_limit(
+                settings.store.google_per_minute,
+                settings.store.google_background_percent,
+                0,
+            ) as f64)
+                .max(1.0),
             import_deadline: settings.http.body_read_timeout + IMPORT_MARGIN,
             roster_max_bytes: settings.invitations.campaigns.roster_max_bytes,
+            max_pending_items: settings.invitations.campaigns.max_pending_items,
             passes: tokio::sync::watch::Sender::new(0),
         }
     }
@@ -261,6 +278,10 @@ impl Campaigns {
             resend: record.resend,
             start_at: rfc3339(record.start_at),
             resumes_at: record.resumes_at.map(rfc3339),
+            waiting_reason: record
+                .waiting_reason
+                .filter(|_| record.state == CampaignState::Waiting)
+                .map(|reason| reason.as_str().to_owned()),
             google_calls: record.google_calls,
             created_at: rfc3339(record.created_at),
             updated_at: rfc3339(record.updated_at),
