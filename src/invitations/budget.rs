@@ -157,15 +157,26 @@ mod tests {
         Instant::now() + Duration::from_secs(secs)
     }
 
-    #[tokio::test]
-    async fn a_call_waits_for_a_slot_that_comes_before_its_deadline() {
-        let (budget, clock, _dir) = budget(60).await;
-        for _ in 0..60 {
+    /// Takes `calls` interactive slots, each within 5 s, as a window's worth of earlier calls.
+    async fn fill(budget: &StoreBudget, calls: u32) {
+        for _ in 0..calls {
             budget
                 .acquire(CallKind::Interactive, in_secs(5))
                 .await
                 .expect("the window holds a minute's worth");
         }
+    }
+
+    /// A budget of `per_minute` calls whose window callers have just used up.
+    async fn used_up(per_minute: u32) -> (StoreBudget, Clock, tempfile::TempDir) {
+        let (budget, clock, dir) = budget(per_minute).await;
+        fill(&budget, per_minute).await;
+        (budget, clock, dir)
+    }
+
+    #[tokio::test]
+    async fn a_call_waits_for_a_slot_that_comes_before_its_deadline() {
+        let (budget, clock, _dir) = used_up(60).await;
         let before = clock.now();
 
         let waited = budget.acquire(CallKind::Interactive, in_secs(90)).await;
@@ -180,13 +191,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_call_whose_slot_comes_after_its_deadline_is_refused_at_once_with_the_wait() {
-        let (budget, clock, _dir) = budget(6).await;
-        for _ in 0..6 {
-            budget
-                .acquire(CallKind::Interactive, in_secs(5))
-                .await
-                .expect("the window holds a minute's worth");
-        }
+        let (budget, clock, _dir) = used_up(6).await;
         let before = clock.now();
 
         let refused = budget.acquire(CallKind::Interactive, in_secs(5)).await;
@@ -211,12 +216,19 @@ mod tests {
         granted
     }
 
-    #[tokio::test]
-    async fn background_work_takes_what_callers_do_not_need_and_leaves_them_their_floor() {
+    /// How a budget of 10 calls a minute shares out after `callers` calls of waiting callers:
+    /// the background slots left (taken first), then the interactive ones.
+    async fn shares_after(callers: u32) -> (usize, usize) {
         let (budget, _clock, _dir) = budget(10).await;
-
+        fill(&budget, callers).await;
         let background = take_all(&budget, CallKind::Background).await;
         let interactive = take_all(&budget, CallKind::Interactive).await;
+        (background, interactive)
+    }
+
+    #[tokio::test]
+    async fn background_work_takes_what_callers_do_not_need_and_leaves_them_their_floor() {
+        let (background, interactive) = shares_after(0).await;
 
         assert_eq!(background, 9, "no caller called: all but the floor");
         assert_eq!(interactive, 1, "the floor stayed for callers");
@@ -224,16 +236,7 @@ mod tests {
 
     #[tokio::test]
     async fn callers_calls_hold_background_work_back_up_to_their_promised_share() {
-        let (budget, _clock, _dir) = budget(10).await;
-        for _ in 0..3 {
-            budget
-                .acquire(CallKind::Interactive, in_secs(1))
-                .await
-                .expect("a slot");
-        }
-
-        let background = take_all(&budget, CallKind::Background).await;
-        let interactive = take_all(&budget, CallKind::Interactive).await;
+        let (background, interactive) = shares_after(3).await;
 
         assert_eq!(background, 5, "the reserve grew to the callers' 20 %");
         assert_eq!(interactive, 2, "and stayed theirs");
