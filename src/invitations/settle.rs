@@ -13,7 +13,7 @@ use crate::invitations::background::Seen;
 use crate::invitations::durable::Durable;
 use crate::invitations::email::Email;
 use crate::invitations::mutation;
-use crate::store::{AuditOutcome, Caller, UnsettledIntent};
+use crate::store::{AuditIntent, AuditOutcome, Caller, UnsettledIntent};
 use crate::vocabulary::{Action, Outcome};
 
 /// Intents settled by one sweep at most.
@@ -65,7 +65,7 @@ impl SettledAs {
 /// What the invitation as read now says of `intent`.
 fn settlement(
     action: Action,
-    intent: &UnsettledIntent,
+    intent: &AuditIntent,
     now: Option<&UserInvitation>,
 ) -> (Outcome, &'static str) {
     let state = now.map(|i| i.state);
@@ -110,14 +110,14 @@ pub(crate) async fn settle(
         return Vec::new();
     };
     let mut settled = Vec::new();
-    for intent in open {
+    for UnsettledIntent { id, intent } in open {
         let Some(action) = Action::from_name(&intent.action) else {
             continue;
         };
         let (outcome, detail) = settlement(action, &intent, now);
         let done = if outcome == Outcome::Failed && intent.campaign_id.is_some() {
             durable
-                .withdraw_intent(intent.id)
+                .withdraw_intent(id)
                 .await
                 .then_some(SettledAs::Withdrawn)
         } else {
@@ -127,7 +127,7 @@ pub(crate) async fn settle(
                 detail: Some(detail),
             };
             matches!(
-                durable.call(|s| s.settle_intent(intent.id, &record)).await,
+                durable.call(|s| s.settle_intent(id, &record)).await,
                 Ok(true)
             )
             .then_some(SettledAs::Outcome(outcome))

@@ -52,16 +52,8 @@ impl<'a> AuditOutcome<'a> {
 pub struct UnsettledIntent {
     /// The row.
     pub id: AuditId,
-    /// The request's id (a campaign's id for its mails).
-    pub request_id: String,
-    /// The real caller.
-    pub caller: Caller,
-    /// `send` or `cancel`.
-    pub action: String,
-    /// The campaign whose mail it was, if any.
-    pub campaign_id: Option<String>,
-    /// For a send: Google's mail count before the call, when it was known.
-    pub mails_before: Option<i64>,
+    /// What the row recorded before Google was called.
+    pub intent: AuditIntent,
 }
 
 /// The outcome an intent has while nothing says how it ended: the answer was cut off.
@@ -348,21 +340,24 @@ impl Store {
     pub async fn unsettled_intents(&self, email: &str) -> Result<Vec<UnsettledIntent>, StoreError> {
         let rows = fetch_all!(
             self,
-            "SELECT id, request_id, caller_iss, caller_sub, action, campaign_id, mails_before \
-             FROM audit_events \
+            "SELECT id, request_id, caller_iss, caller_sub, action, email, campaign_id, \
+             mails_before FROM audit_events \
              WHERE email = $1 AND (outcome IS NULL OR outcome = $2) ORDER BY id",
             [email, UNKNOWN_OUTCOME],
             |row| {
                 Ok(UnsettledIntent {
                     id: AuditId(row.try_get("id")?),
-                    request_id: row.try_get("request_id")?,
-                    caller: Caller {
-                        iss: row.try_get("caller_iss")?,
-                        sub: row.try_get("caller_sub")?,
+                    intent: AuditIntent {
+                        request_id: row.try_get("request_id")?,
+                        caller: Caller {
+                            iss: row.try_get("caller_iss")?,
+                            sub: row.try_get("caller_sub")?,
+                        },
+                        action: row.try_get("action")?,
+                        email: row.try_get("email")?,
+                        campaign_id: row.try_get("campaign_id")?,
+                        mails_before: row.try_get("mails_before")?,
                     },
-                    action: row.try_get("action")?,
-                    campaign_id: row.try_get("campaign_id")?,
-                    mails_before: row.try_get("mails_before")?,
                 })
             }
         )?;
