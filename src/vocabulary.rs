@@ -127,9 +127,12 @@ named! {
 }
 
 impl ItemOutcome {
-    /// True for what the tracker records over any other outcome (accepted, declined): it stays.
+    /// What the tracker records over any other outcome: once there, it stays.
+    pub const TRACKED: [ItemOutcome; 2] = [ItemOutcome::Accepted, ItemOutcome::Declined];
+
+    /// True for what the tracker records over any other outcome ([`ItemOutcome::TRACKED`]).
     pub fn is_tracked(self) -> bool {
-        matches!(self, ItemOutcome::Accepted | ItemOutcome::Declined)
+        Self::TRACKED.contains(&self)
     }
 
     /// True when a mail of the campaign went out for it (a reminder may be due).

@@ -174,12 +174,14 @@ impl Store {
         let now = to_millis(self.clock.now());
         let moved = execute!(
             self,
-            "UPDATE campaigns SET state = 'waiting', resumes_at = $2, waiting_reason = $3, \
-             updated_at = $4 WHERE id = $1 AND state = 'running'",
+            "UPDATE campaigns SET state = $5, resumes_at = $2, waiting_reason = $3, \
+             updated_at = $4 WHERE id = $1 AND state = $6",
             id,
             to_millis(until),
             reason.as_str(),
-            now
+            now,
+            CampaignState::Waiting.as_str(),
+            CampaignState::Running.as_str()
         )? == 1;
         Ok(moved)
     }
