@@ -111,6 +111,9 @@ pub struct CampaignSpec {
     pub resend: bool,
     /// Classify only: nobody is mailed.
     pub dry_run: bool,
+    /// Ask isInvitableUser about the people the tracker's fresh snapshot does not show; false
+    /// ends them `not_listed` without a call.
+    pub check_unlisted: bool,
     /// Reminders.
     pub reminders: Option<Reminders>,
     /// When work starts (now when absent).
@@ -168,6 +171,8 @@ pub struct Campaigns {
     import_deadline: Duration,
     /// Most bytes of a keyed roster upload.
     roster_max_bytes: u64,
+    /// Oldest the tracker's last walk may be for its snapshot to stand in for reads.
+    snapshot_max_age: Duration,
     /// The worker's finished passes, counted so that a test can wait for one more whole pass
     /// (an explicit event) instead of a window of real time.
     passes: tokio::sync::watch::Sender<u64>,
@@ -193,6 +198,7 @@ impl Campaigns {
             background_per_minute: (f64::from(settings.store.google_per_minute) * share).max(1.0),
             import_deadline: settings.http.body_read_timeout + IMPORT_MARGIN,
             roster_max_bytes: settings.invitations.campaigns.roster_max_bytes,
+            snapshot_max_age: settings.tracking.interval * worker::FRESH_INTERVALS,
             passes: tokio::sync::watch::Sender::new(0),
         }
     }
@@ -245,6 +251,7 @@ impl Campaigns {
             state: record.state.as_str().to_owned(),
             dry_run: record.dry_run,
             resend: record.resend,
+            check_unlisted: record.check_unlisted,
             start_at: rfc3339(record.start_at),
             resumes_at: record.resumes_at.map(rfc3339),
             google_calls: record.google_calls,

@@ -5,7 +5,7 @@
 
 use crate::audit::AuditTrail;
 use crate::campaigns::{Campaigns, SWEEP_ROUNDS, planning};
-use crate::invitations::background::{Background, DryRunVerdict, ItemMail, ItemSend};
+use crate::invitations::background::{Background, DryRunVerdict, ItemMail, ItemSend, Seen};
 use crate::invitations::email::Email;
 use crate::invitations::outcome::{InvitationState, ItemError, ItemErrorCode, Outcome};
 use crate::store::{Caller, CampaignRecord, CampaignState, ItemLease, ItemUpdate, StoreError};
@@ -24,8 +24,11 @@ const MIN_WAIT: Duration = Duration::from_secs(1);
 /// Attempts on an address another request kept busy before the item fails.
 const BUSY_ATTEMPTS: u32 = 10;
 
+mod snapshot;
 mod step;
 
+pub(crate) use snapshot::FRESH_INTERVALS;
+use snapshot::Listed;
 use step::{Step, StillOurs, Stop, complete, failed, seen_of, store_wait_from};
 
 impl Campaigns {
@@ -188,10 +191,13 @@ impl Campaigns {
         }
         let creator = record.owner.clone();
         let creator_ref = &creator;
+        let snapshot = self.snapshot(record, &items).await;
+        let snapshot = snapshot.as_ref();
         futures_util::stream::iter(items)
             .for_each_concurrent(self.concurrency, |item| async move {
                 let mine = Arc::new(AtomicU64::new(0));
-                let mut step = self.step(record, creator_ref, &item, &mine).await;
+                let listed = snapshot.and_then(|s| s.of(&item));
+                let mut step = self.step(record, creator_ref, &item, listed, &mine).await;
                 store_wait_from(&mut step, claimed_at, self.now());
                 let made = mine.load(Ordering::Relaxed);
                 // Counted before the item is done: a campaign that completes has all its calls
@@ -225,6 +231,7 @@ impl Campaigns {
         record: &CampaignRecord,
         creator: &Caller,
         item: &ItemLease,
+        listed: Option<Listed>,
         calls: &Arc<AtomicU64>,
     ) -> Step {
         let Ok(email) = Email::parse(&item.email) else {
@@ -243,13 +250,19 @@ impl Campaigns {
                 return self.on_error(item, &crate::invitations::durable::store_unavailable());
             }
         }
+        let listed = match listed {
+            Some(Listed::NotListed) => return complete(ItemOutcome::NotListed),
+            Some(Listed::As(seen)) => Some(seen),
+            None => None,
+        };
         if record.dry_run {
-            return self.dry_run(record, item, &email, calls).await;
+            return self.dry_run(record, item, &email, listed, calls).await;
         }
         if item.outcome.is_mailed() {
             return self.remind(record, creator, item, &email, calls).await;
         }
-        self.first_mail(record, creator, item, &email, calls).await
+        self.first_mail(record, creator, item, &email, listed, calls)
+            .await
     }
 
     /// The reminder due after `now`, when the campaign has one left for this item.
@@ -265,12 +278,13 @@ impl Campaigns {
         creator: &Caller,
         item: &ItemLease,
         email: &Email,
+        listed: Option<Seen>,
         calls: &Arc<AtomicU64>,
     ) -> Step {
         // Only a holder that marked the item `mailing` (just before its send) can have mailed:
         // an item released before that (the budget said not yet, a pause) keeps the state the
         // list gave it and costs one send, not a read and a send.
-        let seen = if item.mailing || item.known.is_none() {
+        let seen = if item.mailing || (item.known.is_none() && listed.is_none()) {
             if item.known.is_none() && !item.mailing {
                 // The send reads the invitation itself.
                 None
@@ -307,7 +321,7 @@ impl Campaigns {
                 }
             }
         } else {
-            seen_of(item)
+            listed.or_else(|| seen_of(item))
         };
         let mail = ItemMail {
             email,
@@ -401,9 +415,10 @@ impl Campaigns {
         record: &CampaignRecord,
         item: &ItemLease,
         email: &Email,
+        listed: Option<Seen>,
         calls: &Arc<AtomicU64>,
     ) -> Step {
-        let seen = (item.attempts == 0).then(|| seen_of(item)).flatten();
+        let seen = listed.or_else(|| (item.attempts == 0).then(|| seen_of(item)).flatten());
         match self
             .invitations
             .dry_run_verdict(work(record, calls), email, record.resend, seen.as_ref())
