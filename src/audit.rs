@@ -19,8 +19,9 @@ pub use trail::AuditTrail;
 
 use crate::auth::Caller;
 use crate::config::AuditSettings;
-use crate::invitations::mutation::{Action, Done};
+use crate::invitations::mutation::Done;
 use crate::invitations::settle::Settled;
+use crate::vocabulary::Action;
 use serde::Serialize;
 use std::fs::File;
 use std::io::Write;

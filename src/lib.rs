@@ -1,6 +1,20 @@
 //! invitation-gateway: an OpenAPI-documented gateway in front of Google's Cloud Identity
 //! User Invitation API. See README.md for what it does and how to run it, docs/ for the rest.
 
+/// Implements `Debug` for a type that holds personal data or secrets: only the fields named,
+/// the others elided (`..`), so that an email or a key never reaches a log through `{:?}`.
+macro_rules! debug_fields {
+    ($ty:ident { $($field:ident),* $(,)? }) => {
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    $(.field(stringify!($field), &self.$field))*
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+
 pub mod audit;
 pub mod auth;
 pub mod campaigns;

@@ -81,7 +81,12 @@ impl AppState {
             budget,
         )
         .await?;
-        let invitations = Invitations::new(Arc::clone(&google), Arc::clone(&gate), &settings);
+        let invitations = Invitations::new(
+            Arc::clone(&google),
+            Arc::clone(&gate),
+            &settings,
+            &crate::tracking::rules::RULES,
+        );
         // One hasher per process: log tags and event subjects agree.
         let emails = invitations.emails().clone();
         let invitations = Arc::new(invitations);

@@ -28,7 +28,7 @@ macro_rules! named {
             pub const ALL: &'static [$name] = &[$($name::$variant,)+];
 
             /// The wire name (also the store's column value and the metric label).
-            pub fn as_str(self) -> &'static str {
+            pub const fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $wire,)+ }
             }
 
@@ -143,6 +143,99 @@ impl ItemOutcome {
 }
 
 named! {
+    /// What happened to a person, as tracking records it (the history's `state`).
+    #[derive(
+        Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+    )]
+    pub enum ChangeKind {
+        /// The tracker met the person for the first time.
+        FirstSeen = "first_seen",
+        /// A mail went out.
+        Sent = "sent",
+        /// The person joined.
+        Accepted = "accepted",
+        /// The person declined.
+        Declined = "declined",
+        /// The pending invitation was withdrawn.
+        Cancelled = "cancelled",
+    }
+}
+
+named! {
+    /// Where a campaign is in its life.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+    pub enum CampaignState {
+        /// Waits for its `startAt`.
+        Scheduled = "scheduled",
+        /// Being worked on.
+        Running = "running",
+        /// Held until `resumesAt` (mail budget spent, Google unavailable); then running again.
+        Waiting = "waiting",
+        /// Held by its owner until resumed.
+        Paused = "paused",
+        /// Every item is final.
+        Completed = "completed",
+        /// Stopped by its owner; no further work.
+        Cancelled = "cancelled",
+    }
+}
+
+impl CampaignState {
+    /// True for completed and cancelled: nothing will change any more.
+    pub fn is_final(self) -> bool {
+        matches!(self, CampaignState::Completed | CampaignState::Cancelled)
+    }
+
+    /// True while workers may act on the campaign's items (running, or due to run).
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            CampaignState::Scheduled | CampaignState::Running | CampaignState::Waiting
+        )
+    }
+}
+
+named! {
+    /// The two mutations, as the audit trail records them.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+    pub enum Action {
+        /// A send (or resend).
+        Send = "send",
+        /// A cancel.
+        Cancel = "cancel",
+    }
+}
+
+named! {
+    /// What happened to one address of a send or cancel.
+    #[derive(
+        Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+    )]
+    pub enum Outcome {
+        /// send: the first mail went out.
+        Sent = "sent",
+        /// send with `resend: true`: another mail went out.
+        Resent = "resent",
+        /// send: already INVITED and `resend` was false; no mail.
+        AlreadyInvited = "already_invited",
+        /// send: the person already joined; no mail.
+        AlreadyAccepted = "already_accepted",
+        /// send: not an unmanaged account of a verified domain; no mail.
+        NotEligible = "not_eligible",
+        /// cancel: the invitation was withdrawn.
+        Cancelled = "cancelled",
+        /// cancel: nothing was pending.
+        NotInvited = "not_invited",
+        /// The item failed; see `error`.
+        Failed = "failed",
+        /// send: Google's answer was lost and could not be read back before the item was cut
+        /// off (a timeout, a broken connection, shutdown): the mail may have gone out. `error`
+        /// says why. Look the address up before sending again; the audit trail settles it later.
+        Unknown = "unknown",
+    }
+}
+
+named! {
     /// Stable codes of per-item errors.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
     pub enum ItemErrorCode {
@@ -219,6 +312,14 @@ mod tests {
             ItemOutcome::ALL,
             ItemOutcome::as_str,
             ItemOutcome::from_name,
+        );
+        check(Action::ALL, Action::as_str, Action::from_name);
+        check(Outcome::ALL, Outcome::as_str, Outcome::from_name);
+        check(ChangeKind::ALL, ChangeKind::as_str, ChangeKind::from_name);
+        check(
+            CampaignState::ALL,
+            CampaignState::as_str,
+            CampaignState::from_name,
         );
         check(
             ItemErrorCode::ALL,

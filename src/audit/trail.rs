@@ -3,11 +3,12 @@
 //! and file with its caller, route, Idempotency-Key and campaign, as far as it has them.
 
 use super::{AuditLog, AuditRecord};
-use crate::invitations::mutation::{self, Action, Done, MutationObserver};
+use crate::invitations::mutation::{self, Done, MutationObserver};
 use crate::invitations::outcome::ItemError;
 use crate::invitations::settle::Settled;
 use crate::privacy::EmailHasher;
 use crate::store::Caller;
+use crate::vocabulary::Action;
 
 /// The route the records of a campaign's mails name.
 const CAMPAIGN_ROUTE: &str = "campaign worker";

@@ -7,7 +7,6 @@
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use secrecy::{ExposeSecret, SecretString};
-use std::fmt;
 use std::path::Path;
 
 /// Where a key came from (for logs; never the key itself).
@@ -34,16 +33,12 @@ pub struct VerificationKey {
     pub key: DecodingKey,
 }
 
-impl fmt::Debug for VerificationKey {
-    // Key material never reaches a log, not even a public key.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("VerificationKey")
-            .field("algorithm", &self.algorithm)
-            .field("kid", &self.kid)
-            .field("source", &self.source)
-            .finish_non_exhaustive()
-    }
-}
+// Key material never reaches a log, not even a public key.
+debug_fields!(VerificationKey {
+    algorithm,
+    kid,
+    source
+});
 
 /// A key source that cannot be used.
 #[derive(Debug, thiserror::Error)]

@@ -20,7 +20,6 @@ use crate::config::Settings;
 use crate::invitations::Invitations;
 use crate::invitations::csv;
 use crate::invitations::durable::StoreUnavailable;
-use crate::invitations::outcome::InvitationState;
 /// Reminders of a campaign: another mail `after` the last one to a person still INVITED, at
 /// most `max` more (the campaign's own type; the store keeps its copy).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,10 +35,8 @@ impl From<Reminders> for crate::store::Reminders {
         Self { after, max }
     }
 }
-use crate::store::{
-    Caller, CampaignRecord, CampaignState, Gate, ItemRecord, NewCampaign, NewItem, StoreError,
-};
-use crate::vocabulary::{ItemErrorCode, ItemOutcome, SourceKind};
+use crate::store::{Caller, CampaignRecord, Gate, ItemRecord, NewCampaign, NewItem, StoreError};
+use crate::vocabulary::{CampaignState, InvitationState, ItemErrorCode, ItemOutcome, SourceKind};
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures_util::Stream;
@@ -248,7 +245,7 @@ impl Campaigns {
                 after_hours: r.after.as_secs() / 3600,
                 max: r.max,
             }),
-            state: record.state.as_str().to_owned(),
+            state: record.state,
             dry_run: record.dry_run,
             resend: record.resend,
             check_unlisted: record.check_unlisted,

@@ -50,8 +50,8 @@ pub struct CampaignView {
     pub id: String,
     /// Its name.
     pub name: String,
-    /// `scheduled`, `running`, `waiting`, `paused`, `completed` or `cancelled`.
-    pub state: String,
+    /// Where it is in its life.
+    pub state: CampaignState,
     /// Classify only, nobody is mailed.
     pub dry_run: bool,
     /// Mails people who are already INVITED again.

@@ -7,9 +7,11 @@ use crate::audit::AuditTrail;
 use crate::campaigns::{Campaigns, SWEEP_ROUNDS, planning};
 use crate::invitations::background::{Background, DryRunVerdict, ItemMail, ItemSend, Seen};
 use crate::invitations::email::Email;
-use crate::invitations::outcome::{InvitationState, ItemError, ItemErrorCode, Outcome};
-use crate::store::{Caller, CampaignRecord, CampaignState, ItemLease, ItemUpdate, StoreError};
-use crate::vocabulary::{ItemOutcome, SourceKind};
+use crate::invitations::outcome::ItemError;
+use crate::store::{Caller, CampaignRecord, ItemLease, ItemUpdate, StoreError};
+use crate::vocabulary::{
+    CampaignState, InvitationState, ItemErrorCode, ItemOutcome, Outcome, SourceKind,
+};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use std::sync::Arc;

@@ -51,24 +51,6 @@ pub const DEFAULT_JWT_ISSUER: &str = "invitation-gateway";
 /// longest `invitation-gateway token` mints).
 pub const DEFAULT_JWT_MAX_LIFETIME_SECS: u64 = 24 * 60 * 60;
 
-impl Default for JwtSettings {
-    // No key source: a default alone verifies nothing, which is the safe failure.
-    fn default() -> Self {
-        Self {
-            hs256_secret: None,
-            public_key_file: None,
-            jwks_url: None,
-            issuer: DEFAULT_JWT_ISSUER.to_owned(),
-            audience: DEFAULT_JWT_ISSUER.to_owned(),
-            leeway: Duration::from_secs(30),
-            max_lifetime: Duration::from_secs(DEFAULT_JWT_MAX_LIFETIME_SECS),
-            scope_claim: "scope".to_owned(),
-            jwks_ttl: Duration::from_secs(10 * 60),
-            verified_cache_capacity: 10_000,
-        }
-    }
-}
-
 /// Per-caller limits; callers are told apart by their verified (`iss`, `sub`), never by IP.
 #[derive(Debug, Clone)]
 pub struct LimitSettings {
@@ -78,16 +60,6 @@ pub struct LimitSettings {
     pub burst: u32,
     /// Invitation mails one caller may cause per UTC day.
     pub daily_mails_per_caller: u32,
-}
-
-impl Default for LimitSettings {
-    fn default() -> Self {
-        Self {
-            requests_per_second: 10,
-            burst: 20,
-            daily_mails_per_caller: 1000,
-        }
-    }
 }
 
 /// The audit trail's optional file sink.
@@ -166,6 +138,20 @@ pub struct JwtArgs {
 impl JwtArgs {
     /// The validated verification settings: one key source at least, each value checked.
     pub fn settings(&self) -> Result<JwtSettings, ConfigError> {
+        let jwt = self.values()?;
+        if !jwt.has_key_source() {
+            return Err(ConfigError(format!(
+                "no way to verify caller JWTs: set {}, {} or {}",
+                env::JWT_HS256_SECRET,
+                env::JWT_PUBLIC_KEY_FILE,
+                env::JWT_JWKS_URL
+            )));
+        }
+        Ok(jwt)
+    }
+
+    /// Each value checked, with or without a key source.
+    pub(super) fn values(&self) -> Result<JwtSettings, ConfigError> {
         let shared = &self.token;
         if let Some(secret) = &shared.jwt_hs256_secret
             && secret.expose_secret().len() < MIN_HS256_SECRET_BYTES
@@ -190,7 +176,7 @@ impl JwtArgs {
                 env::JWT_LEEWAY_SECS
             )));
         }
-        let jwt = JwtSettings {
+        Ok(JwtSettings {
             hs256_secret: shared.jwt_hs256_secret.clone(),
             public_key_file: self.jwt_public_key_file.clone(),
             jwks_url: self
@@ -209,16 +195,7 @@ impl JwtArgs {
                 MIN_JWKS_TTL_SECS,
             )?),
             verified_cache_capacity: self.jwt_verified_cache_capacity,
-        };
-        if !jwt.has_key_source() {
-            return Err(ConfigError(format!(
-                "no way to verify caller JWTs: set {}, {} or {}",
-                env::JWT_HS256_SECRET,
-                env::JWT_PUBLIC_KEY_FILE,
-                env::JWT_JWKS_URL
-            )));
-        }
-        Ok(jwt)
+        })
     }
 }
 

@@ -52,16 +52,10 @@ pub struct GoogleTimeouts {
     pub token: Duration,
 }
 
-impl Default for GoogleTimeouts {
-    fn default() -> Self {
-        Self {
-            connect: Duration::from_secs(3),
-            attempt: Duration::from_secs(10),
-            total: Duration::from_secs(30),
-            token: Duration::from_secs(10),
-        }
-    }
-}
+/// First backoff step between attempts (before jitter; not a flag).
+const RETRY_MIN_DELAY: Duration = Duration::from_millis(200);
+/// Largest backoff step between attempts (before jitter; not a flag).
+const RETRY_MAX_DELAY: Duration = Duration::from_secs(5);
 
 /// Full-jitter exponential backoff between attempts.
 #[derive(Debug, Clone)]
@@ -74,16 +68,6 @@ pub struct RetrySettings {
     pub max_delay: Duration,
 }
 
-impl Default for RetrySettings {
-    fn default() -> Self {
-        Self {
-            max_attempts: NonZeroU32::new(4).expect("4 is not zero"),
-            min_delay: Duration::from_millis(200),
-            max_delay: Duration::from_secs(5),
-        }
-    }
-}
-
 /// Protection for Google and for us.
 #[derive(Debug, Clone)]
 pub struct ProtectionSettings {
@@ -93,16 +77,6 @@ pub struct ProtectionSettings {
     pub breaker_failure_threshold: NonZeroU32,
     /// How long the breaker stays open before it lets a probe through.
     pub breaker_open_for: Duration,
-}
-
-impl Default for ProtectionSettings {
-    fn default() -> Self {
-        Self {
-            max_concurrent_calls: NonZeroUsize::new(32).expect("32 is not zero"),
-            breaker_failure_threshold: NonZeroU32::new(5).expect("5 is not zero"),
-            breaker_open_for: Duration::from_secs(30),
-        }
-    }
 }
 
 /// The two ways of holding Google's domain-wide delegation.
@@ -239,36 +213,49 @@ impl GoogleArgs {
             iam_url: base_url(env::GOOGLE_IAM_URL, &self.google_iam_url)?,
             token_url: base_url(env::GOOGLE_TOKEN_URL, &self.google_token_url)?,
             readonly: self.google_readonly,
-            timeouts: GoogleTimeouts {
-                connect: positive_ms(
-                    env::GOOGLE_CONNECT_TIMEOUT_MS,
-                    self.google_connect_timeout_ms,
-                )?,
-                attempt: positive_ms(
-                    env::GOOGLE_ATTEMPT_TIMEOUT_MS,
-                    self.google_attempt_timeout_ms,
-                )?,
-                total: positive_ms(env::GOOGLE_TOTAL_TIMEOUT_MS, self.google_total_timeout_ms)?,
-                token: positive_ms(env::GOOGLE_TOKEN_TIMEOUT_MS, self.google_token_timeout_ms)?,
-            },
-            retry: RetrySettings {
-                max_attempts: nonzero_u32(env::GOOGLE_MAX_ATTEMPTS, self.google_max_attempts)?,
-                ..RetrySettings::default()
-            },
-            protection: ProtectionSettings {
-                max_concurrent_calls: nonzero_usize(
-                    env::GOOGLE_MAX_CONCURRENT_CALLS,
-                    self.google_max_concurrent_calls,
-                )?,
-                breaker_failure_threshold: nonzero_u32(
-                    env::GOOGLE_BREAKER_THRESHOLD,
-                    self.google_breaker_threshold,
-                )?,
-                breaker_open_for: positive_secs(
-                    env::GOOGLE_BREAKER_OPEN_SECS,
-                    self.google_breaker_open_secs,
-                )?,
-            },
+            timeouts: self.timeouts()?,
+            retry: self.retry()?,
+            protection: self.protection()?,
+        })
+    }
+
+    pub(super) fn timeouts(&self) -> Result<GoogleTimeouts, ConfigError> {
+        Ok(GoogleTimeouts {
+            connect: positive_ms(
+                env::GOOGLE_CONNECT_TIMEOUT_MS,
+                self.google_connect_timeout_ms,
+            )?,
+            attempt: positive_ms(
+                env::GOOGLE_ATTEMPT_TIMEOUT_MS,
+                self.google_attempt_timeout_ms,
+            )?,
+            total: positive_ms(env::GOOGLE_TOTAL_TIMEOUT_MS, self.google_total_timeout_ms)?,
+            token: positive_ms(env::GOOGLE_TOKEN_TIMEOUT_MS, self.google_token_timeout_ms)?,
+        })
+    }
+
+    pub(super) fn retry(&self) -> Result<RetrySettings, ConfigError> {
+        Ok(RetrySettings {
+            max_attempts: nonzero_u32(env::GOOGLE_MAX_ATTEMPTS, self.google_max_attempts)?,
+            min_delay: RETRY_MIN_DELAY,
+            max_delay: RETRY_MAX_DELAY,
+        })
+    }
+
+    pub(super) fn protection(&self) -> Result<ProtectionSettings, ConfigError> {
+        Ok(ProtectionSettings {
+            max_concurrent_calls: nonzero_usize(
+                env::GOOGLE_MAX_CONCURRENT_CALLS,
+                self.google_max_concurrent_calls,
+            )?,
+            breaker_failure_threshold: nonzero_u32(
+                env::GOOGLE_BREAKER_THRESHOLD,
+                self.google_breaker_threshold,
+            )?,
+            breaker_open_for: positive_secs(
+                env::GOOGLE_BREAKER_OPEN_SECS,
+                self.google_breaker_open_secs,
+            )?,
         })
     }
 

@@ -59,18 +59,6 @@ pub struct HttpSettings {
     pub workers: usize,
 }
 
-impl Default for HttpSettings {
-    fn default() -> Self {
-        Self {
-            json_limit_bytes: 16 * 1024,
-            body_read_timeout: Duration::from_secs(10),
-            shutdown_timeout: Duration::from_secs(25),
-            shutdown_drain: Duration::from_secs(5),
-            workers: 0,
-        }
-    }
-}
-
 /// The flags of the HTTP server.
 #[derive(Debug, Clone, clap::Args)]
 #[command(next_help_heading = "HTTP server")]

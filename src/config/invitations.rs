@@ -33,28 +33,6 @@ pub struct CampaignSettings {
     pub roster_max_bytes: u64,
 }
 
-impl Default for CampaignSettings {
-    fn default() -> Self {
-        Self {
-            poll: Duration::from_millis(1000),
-            lease: Duration::from_secs(60),
-            roster_max_bytes: 400 * 1024 * 1024,
-        }
-    }
-}
-
-impl Default for InvitationSettings {
-    fn default() -> Self {
-        Self {
-            batch_concurrency: NonZeroUsize::new(10).expect("10 is not zero"),
-            eligibility: EligibilitySettings::default(),
-            idempotency: IdempotencySettings::default(),
-            summary_ttl: Duration::from_secs(30),
-            campaigns: CampaignSettings::default(),
-        }
-    }
-}
-
 /// Settings of the eligibility cache.
 #[derive(Debug, Clone)]
 pub struct EligibilitySettings {
@@ -66,16 +44,6 @@ pub struct EligibilitySettings {
     pub capacity: u64,
 }
 
-impl Default for EligibilitySettings {
-    fn default() -> Self {
-        Self {
-            eligible_ttl: Duration::from_secs(600),
-            not_eligible_ttl: Duration::from_secs(60),
-            capacity: 100_000,
-        }
-    }
-}
-
 /// Settings of Idempotency-Keys (kept in the store).
 #[derive(Debug, Clone)]
 pub struct IdempotencySettings {
@@ -84,15 +52,6 @@ pub struct IdempotencySettings {
     /// Unused since the keys moved to the store (`GATEWAY_IDEMPOTENCY_CAPACITY` is still
     /// accepted and validated, so existing manifests start).
     pub capacity: u64,
-}
-
-impl Default for IdempotencySettings {
-    fn default() -> Self {
-        Self {
-            ttl: Duration::from_secs(24 * 3600),
-            capacity: 10_000,
-        }
-    }
 }
 
 /// The flags of invitations: batch fan-out, the eligibility cache, summaries, campaigns,

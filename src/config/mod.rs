@@ -25,8 +25,41 @@ pub use serve::*;
 pub use store::*;
 pub use tracking::*;
 
+use rules::{DEFAULTS_CONVERT, flag_defaults};
 use secrecy::SecretString;
 use std::net::SocketAddr;
+
+/// `impl Default` for settings an empty command line gives: `$args`' defaults (each written
+/// once, in its flag's `#[arg]`) converted by `$convert`, then the field `$field` of that.
+macro_rules! default_from_flags {
+    ($($settings:ty = $args:ty => $convert:ident $(. $field:ident)*;)+) => {$(
+        impl Default for $settings {
+            fn default() -> Self {
+                flag_defaults::<$args>()
+                    .and_then(|args| args.$convert())
+                    .expect(DEFAULTS_CONVERT)
+                    $(.$field)*
+            }
+        }
+    )+};
+}
+
+default_from_flags! {
+    TrackingSettings = TrackingArgs => settings;
+    WebhookSettings = TrackingArgs => settings.webhooks;
+    HttpSettings = HttpArgs => settings;
+    InvitationSettings = InvitationArgs => settings;
+    CampaignSettings = InvitationArgs => settings.campaigns;
+    EligibilitySettings = InvitationArgs => settings.eligibility;
+    IdempotencySettings = InvitationArgs => settings.idempotency;
+    // No key source: a default alone verifies nothing, which is the safe failure.
+    JwtSettings = JwtArgs => values;
+    LimitSettings = CallerArgs => limits;
+    GoogleTimeouts = GoogleArgs => timeouts;
+    RetrySettings = GoogleArgs => retry;
+    ProtectionSettings = GoogleArgs => protection;
+    StoreSettings = StoreArgs => settings;
+}
 
 /// Everything the gateway needs to run.
 #[derive(Debug, Clone)]

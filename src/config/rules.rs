@@ -5,6 +5,22 @@ use super::ConfigError;
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::time::Duration;
 
+/// An area's flags as they are when none is given, the environment left unread: every default
+/// is written once, in its flag's `#[arg]`, and each area's `Default` converts these (so a test
+/// that builds settings directly gets what an empty command line gets).
+pub fn flag_defaults<A: clap::Args + clap::FromArgMatches>() -> Result<A, ConfigError> {
+    let command = A::augment_args(clap::Command::new("defaults").no_binary_name(true))
+        .mut_args(|arg| arg.env(Option::<&'static str>::None));
+    command
+        .try_get_matches_from(std::iter::empty::<&str>())
+        .and_then(|matches| A::from_arg_matches(&matches))
+        .map_err(|error| ConfigError(format!("a flag's default does not parse: {error}")))
+}
+
+/// Why a `Default` of settings may expect its flags' defaults to convert: a unit test of each
+/// area converts them.
+pub const DEFAULTS_CONVERT: &str = "every flag's default is a valid setting";
+
 /// `value` if it is greater than zero.
 pub fn positive<T: PartialOrd + Default + Copy>(name: &str, value: T) -> Result<T, ConfigError> {
     if value > T::default() {
@@ -112,6 +128,37 @@ pub fn domain_list(name: &str, value: &str) -> Result<Vec<String>, ConfigError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each area's `Default` is its flags' defaults converted: every one converts (none
+    /// panics), and each is what the flag's `#[arg]` says, as an empty command line gives it.
+    #[test]
+    fn every_areas_default_is_its_flags_defaults_converted() {
+        use crate::config::*;
+        let tracking = TrackingSettings::default();
+        assert_eq!(tracking.interval, Duration::from_secs(900));
+        assert_eq!(tracking.lease, Duration::from_secs(120));
+        assert_eq!(WebhookSettings::default().timeout, Duration::from_secs(10));
+        assert_eq!(HttpSettings::default().json_limit_bytes, 16 * 1024);
+        assert_eq!(InvitationSettings::default().batch_concurrency.get(), 10);
+        assert_eq!(EligibilitySettings::default().capacity, 100_000);
+        assert_eq!(
+            IdempotencySettings::default().ttl,
+            Duration::from_secs(86_400)
+        );
+        assert_eq!(CampaignSettings::default().lease, Duration::from_secs(60));
+        let jwt = JwtSettings::default();
+        assert!(!jwt.has_key_source(), "a default alone verifies nothing");
+        assert_eq!(jwt.issuer, DEFAULT_JWT_ISSUER);
+        assert_eq!(LimitSettings::default().daily_mails_per_caller, 1000);
+        assert_eq!(GoogleTimeouts::default().total, Duration::from_secs(30));
+        assert_eq!(RetrySettings::default().max_attempts.get(), 4);
+        assert_eq!(ProtectionSettings::default().max_concurrent_calls.get(), 32);
+        let store = StoreSettings::default();
+        assert_eq!(store.google_per_minute, 60);
+        assert_eq!(store.google_background_percent, 80);
+        assert_eq!(store.prune_interval, Duration::from_secs(3600));
+        assert_eq!(store.connect_timeout, Duration::from_secs(5));
+    }
 
     #[test]
     fn gcp_project_ids_are_checked() {

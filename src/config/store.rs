@@ -4,7 +4,7 @@
 
 use super::ConfigError;
 use super::env;
-use super::rules::{positive, positive_ms, positive_secs};
+use super::rules::{flag_defaults, positive, positive_ms, positive_secs};
 use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
 
@@ -43,24 +43,14 @@ pub struct StoreSettings {
     pub event_retention: Duration,
 }
 
-impl Default for StoreSettings {
-    fn default() -> Self {
-        Self {
-            database_url: SecretString::from(DEFAULT_DATABASE_URL),
-            max_connections: 10,
-            connect_timeout: Duration::from_secs(5),
-            statement_timeout: Duration::from_secs(5),
-            sqlite_max_mib: None,
-            google_per_minute: 60,
-            google_background_percent: 80,
-            denial_interval: Duration::from_secs(60),
-            audit_retention: Duration::from_secs(400 * 24 * 60 * 60),
-            mail_budget_retention_days: 7,
-            prune_interval: Duration::from_secs(3600),
-            event_retention: Duration::from_secs(30 * 24 * 60 * 60),
-        }
-    }
-}
+/// How long denials of one reason from one peer are folded into one audit row (not a flag).
+const DENIAL_INTERVAL: Duration = Duration::from_secs(60);
+/// How long audit rows are kept (not a flag).
+const AUDIT_RETENTION: Duration = Duration::from_secs(400 * 24 * 60 * 60);
+/// How many past UTC days of mail budgets are kept (not a flag).
+const MAIL_BUDGET_RETENTION_DAYS: u32 = 7;
+/// How long outbox events and webhook delivery rows are kept (not a flag).
+const EVENT_RETENTION: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
 /// The flags of the store, shared by `serve` and `migrate`.
 #[derive(Debug, Clone, clap::Args)]
@@ -94,8 +84,9 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    /// The validated store settings (the rest at their defaults); the error names the setting
-    /// (never the URL, which may carry a password).
+    /// The validated store settings (the budget's at its flags' defaults, which `serve` then
+    /// replaces with [`BudgetArgs::settings`]); the error names the setting (never the URL,
+    /// which may carry a password).
     pub fn settings(&self) -> Result<StoreSettings, ConfigError> {
         let database_url = self
             .database_url
@@ -109,7 +100,7 @@ impl StoreArgs {
                 env::DATABASE_URL
             )));
         }
-        Ok(StoreSettings {
+        let store = StoreSettings {
             database_url,
             max_connections: positive(
                 env::DATABASE_MAX_CONNECTIONS,
@@ -127,8 +118,16 @@ impl StoreArgs {
                 .database_sqlite_max_mib
                 .map(|mib| positive(env::DATABASE_SQLITE_MAX_MIB, mib))
                 .transpose()?,
-            ..StoreSettings::default()
-        })
+            denial_interval: DENIAL_INTERVAL,
+            audit_retention: AUDIT_RETENTION,
+            mail_budget_retention_days: MAIL_BUDGET_RETENTION_DAYS,
+            event_retention: EVENT_RETENTION,
+            // Replaced next (the budget's flags at their defaults).
+            google_per_minute: 0,
+            google_background_percent: 0,
+            prune_interval: Duration::ZERO,
+        };
+        flag_defaults::<BudgetArgs>()?.settings(store)
     }
 }
 

@@ -9,8 +9,8 @@ use std::time::Duration;
 /// up for longer than an hour.
 pub const MAX_TRACK_LEASE_SECS: u64 = 3600;
 
-/// How long a replica holds the tracker's walk and the webhook deliveries it took, by default.
-pub const DEFAULT_TRACK_LEASE: Duration = Duration::from_secs(120);
+/// How often the background tasks look at the store for work (not a flag).
+const TRACK_POLL_EVERY: Duration = Duration::from_secs(1);
 
 /// Tracking, the event feed and webhooks.
 #[derive(Debug, Clone)]
@@ -30,18 +30,6 @@ pub struct TrackingSettings {
     pub webhooks: WebhookSettings,
 }
 
-impl Default for TrackingSettings {
-    fn default() -> Self {
-        Self {
-            interval: Duration::from_secs(900),
-            full_walk: Duration::from_secs(24 * 3600),
-            lease: DEFAULT_TRACK_LEASE,
-            poll_every: Duration::from_secs(1),
-            webhooks: WebhookSettings::default(),
-        }
-    }
-}
-
 /// Webhook delivery (Standard Webhooks).
 #[derive(Debug, Clone)]
 pub struct WebhookSettings {
@@ -54,17 +42,6 @@ pub struct WebhookSettings {
     pub retry_for: Duration,
     /// Timeout of one delivery attempt.
     pub timeout: Duration,
-}
-
-impl Default for WebhookSettings {
-    fn default() -> Self {
-        Self {
-            urls: Vec::new(),
-            secret: None,
-            retry_for: Duration::from_secs(24 * 3600),
-            timeout: Duration::from_secs(10),
-        }
-    }
 }
 
 /// With webhooks, the lease must be longer than one delivery attempt: otherwise no attempt
@@ -159,7 +136,7 @@ impl TrackingArgs {
                 retry_for: positive_hours(env::WEBHOOK_RETRY_HOURS, self.webhook_retry_hours)?,
                 timeout: positive_ms(env::WEBHOOK_TIMEOUT_MS, self.webhook_timeout_ms)?,
             },
-            ..TrackingSettings::default()
+            poll_every: TRACK_POLL_EVERY,
         })
     }
 }

@@ -11,7 +11,7 @@ use crate::google::budget::{CallBudget, CallKind};
 use crate::google::credentials::Credentials;
 use crate::google::error::{Method, UpstreamError, UpstreamErrorKind};
 use crate::google::status::Status;
-use crate::google::transport::Transport;
+use crate::google::transport::{Call, Transport};
 use crate::google::wire::{
     IsInvitableUserResponse, ListUserInvitationsResponse, Operation, State, UserInvitation,
 };
@@ -183,7 +183,7 @@ impl GoogleClient {
             self.customer_segment()
         );
         self.transport
-            .call(Method::List, reqwest::Method::GET, &url, &query, ctx, None)
+            .call(Call::get(Method::List, &url, &query), ctx, None)
             .await
     }
 
@@ -227,7 +227,7 @@ impl GoogleClient {
             attempts += 1;
             let result: Result<Operation, UpstreamError> = self
                 .transport
-                .call(Method::Send, reqwest::Method::POST, &url, &[], ctx, None)
+                .call(Call::post(Method::Send, &url), ctx, None)
                 .await;
             let err = match result {
                 Ok(operation) => {
@@ -283,14 +283,7 @@ impl GoogleClient {
         let ambiguous = AtomicBool::new(false);
         let result: Result<Operation, UpstreamError> = self
             .transport
-            .call(
-                Method::Cancel,
-                reqwest::Method::POST,
-                &url,
-                &[],
-                ctx,
-                Some(&ambiguous),
-            )
+            .call(Call::post(Method::Cancel, &url), ctx, Some(&ambiguous))
             .await;
         match result {
             Ok(operation) => operation_result(Method::Cancel, operation),
@@ -331,7 +324,7 @@ impl GoogleClient {
     ) -> Result<T, UpstreamError> {
         let url = self.invitation_url(email, suffix);
         self.transport
-            .call(method, reqwest::Method::GET, &url, &[], ctx, None)
+            .call(Call::get(method, &url, &[]), ctx, None)
             .await
     }
 

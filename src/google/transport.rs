@@ -39,6 +39,37 @@ pub(crate) struct Transport {
     attempt_timeout: Duration,
 }
 
+/// What one call to Google sends: which method, and the HTTP method, URL and query it goes
+/// out with (a POST carries an empty JSON body).
+pub(crate) struct Call<'a> {
+    method: Method,
+    http_method: reqwest::Method,
+    url: &'a str,
+    query: &'a [(&'a str, String)],
+}
+
+impl<'a> Call<'a> {
+    /// A GET of `url` with `query`.
+    pub(crate) fn get(method: Method, url: &'a str, query: &'a [(&'a str, String)]) -> Self {
+        Call {
+            method,
+            http_method: reqwest::Method::GET,
+            url,
+            query,
+        }
+    }
+
+    /// A POST of `url` (no query).
+    pub(crate) fn post(method: Method, url: &'a str) -> Self {
+        Call {
+            method,
+            http_method: reqwest::Method::POST,
+            url,
+            query: &[],
+        }
+    }
+}
+
 impl Transport {
     /// Builds the gates from the settings; `readiness` says when shutdown forbids new calls,
     /// `budget` is the project's quota every attempt takes a slot from.
@@ -82,20 +113,17 @@ impl Transport {
     /// deadline. `ambiguous_seen`, when given, records whether any attempt may have been applied.
     pub(crate) async fn call<T: DeserializeOwned>(
         &self,
-        method: Method,
-        http_method: reqwest::Method,
-        url: &str,
-        query: &[(&str, String)],
+        call: Call<'_>,
         ctx: &CallContext,
         ambiguous_seen: Option<&AtomicBool>,
     ) -> Result<T, UpstreamError> {
+        let method = call.method;
+        let call = &call;
         let attempts = AtomicU32::new(0);
         let attempt = || async {
             let number = attempts.fetch_add(1, Ordering::Relaxed) + 1;
             let started = Instant::now();
-            let result = self
-                .attempt::<T>(method, http_method.clone(), url, query, ctx)
-                .await;
+            let result = self.attempt::<T>(call, ctx).await;
             crate::metrics::google_attempt(
                 method.as_str(),
                 attempt_status(&result),
@@ -135,12 +163,10 @@ impl Transport {
     /// One HTTP attempt through the breaker, the call budget and the bulkhead.
     async fn attempt<T: DeserializeOwned>(
         &self,
-        method: Method,
-        http_method: reqwest::Method,
-        url: &str,
-        query: &[(&str, String)],
+        call: &Call<'_>,
         ctx: &CallContext,
     ) -> Result<T, UpstreamError> {
+        let method = call.method;
         let draining = || {
             UpstreamError::new(
                 method,
@@ -201,8 +227,8 @@ impl Transport {
         let remaining = ctx.deadline.saturating_duration_since(Instant::now());
         let mut request = self
             .http
-            .request(http_method.clone(), url)
-            .query(query)
+            .request(call.http_method.clone(), call.url)
+            .query(call.query)
             .bearer_auth(token.expose_secret())
             .timeout(
                 self.attempt_timeout
@@ -211,7 +237,7 @@ impl Transport {
         if let Some(request_id) = &ctx.request_id {
             request = request.header("x-request-id", request_id);
         }
-        if http_method == reqwest::Method::POST {
+        if call.http_method == reqwest::Method::POST {
             request = request.json(&serde_json::json!({}));
         }
         let result = self.exchange::<T>(method, request).await;

@@ -15,8 +15,9 @@ use crate::invitations::Invitations;
 use crate::invitations::email::Email;
 use crate::invitations::listing::{self, InvitationPage, ListQuery};
 use crate::invitations::mutation::{self, MutationObserver, SendGuard};
-use crate::invitations::outcome::{Failure, Invitation, InvitationState, ItemError, Outcome};
+use crate::invitations::outcome::{Failure, Invitation, ItemError};
 use crate::store::Caller;
+use crate::vocabulary::{InvitationState, Outcome};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
@@ -163,9 +164,15 @@ impl Invitations {
         // attempt is recorded, in the store and the file alike.
         if !done.is_wait() {
             self.durable
-                .record_item_decision(mutation::Action::Send, &done, work.id, owner, Some(work.id))
+                .record_item_decision(
+                    crate::vocabulary::Action::Send,
+                    &done,
+                    work.id,
+                    owner,
+                    Some(work.id),
+                )
                 .await;
-            observer.record(mutation::Action::Send, &done);
+            observer.record(crate::vocabulary::Action::Send, &done);
         }
         ItemSend::Done {
             outcome: done.result.outcome,

@@ -117,7 +117,7 @@ impl Serialize for EmailBatch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::invitations::outcome::ItemErrorCode;
+    use crate::vocabulary::ItemErrorCode;
 
     fn batch(emails: &[&str]) -> Result<EmailBatch, BatchError> {
         EmailBatch::parse(emails.iter().map(|e| (*e).to_owned()).collect())

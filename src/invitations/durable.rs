@@ -7,12 +7,12 @@
 
 use crate::invitations::email::Email;
 use crate::invitations::events::{EventFactory, InvitationChange};
-use crate::invitations::outcome::{ItemError, ItemErrorCode};
+use crate::invitations::outcome::ItemError;
 use crate::store::{
-    AuditId, AuditIntent, AuditOutcome, Caller, ChangeKind, Claim, ClaimToken, Gate, GatewayChange,
-    Store, StoreError,
+    AuditId, AuditIntent, AuditOutcome, Caller, ChangeRules, Claim, ClaimToken, Gate,
+    GatewayChange, Store, StoreError,
 };
-use crate::vocabulary::InvitationState;
+use crate::vocabulary::{ChangeKind, ItemErrorCode};
 use chrono::NaiveDate;
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +43,8 @@ pub(crate) struct Durable {
     released: Notify,
     /// Builds the event of each change the gateway makes.
     events: EventFactory,
+    /// Tracking's rules: whether a change the gateway made is new to the person's row.
+    rules: &'static dyn ChangeRules,
 }
 
 /// A mail that went out, or a cancel that took, to record (and announce) with its outcome.
@@ -65,6 +67,7 @@ impl Durable {
         daily_mails: u32,
         lease_margin: Duration,
         events: EventFactory,
+        rules: &'static dyn ChangeRules,
     ) -> Self {
         Self {
             gate,
@@ -73,6 +76,7 @@ impl Durable {
             lease_margin,
             released: Notify::new(),
             events,
+            rules,
         }
     }
 
@@ -206,10 +210,7 @@ impl Durable {
             return;
         };
         let at = self.gate.clock().now();
-        let state = match change.kind {
-            ChangeKind::Cancelled => InvitationState::NotYetSent,
-            _ => InvitationState::Invited,
-        };
+        let state = self.rules.gateway_state(change.kind);
         let event = self.events.invitation(&InvitationChange {
             kind: change.kind,
             email: change.email,
@@ -232,7 +233,7 @@ impl Durable {
             event,
         };
         let _ = self
-            .call(|s| s.record_outcome_tracked(id, outcome, &change))
+            .call(|s| s.record_outcome_tracked(id, outcome, &change, self.rules))
             .await;
     }
 
@@ -241,7 +242,7 @@ impl Durable {
     /// item, as the audit file does. Nothing is tried while the store is known to be down.
     pub(crate) async fn record_item_decision(
         &self,
-        action: crate::invitations::mutation::Action,
+        action: crate::vocabulary::Action,
         done: &crate::invitations::mutation::Done,
         request_id: &str,
         caller: &Caller,

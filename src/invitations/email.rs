@@ -5,7 +5,8 @@
 //! What Google would refuse is refused here, as a per-item `invalid_email`, so it never costs a
 //! call: no `@`, white space or control characters, quoted local parts, more than 254 bytes.
 
-use crate::invitations::outcome::{ItemError, ItemErrorCode};
+use crate::invitations::outcome::ItemError;
+use crate::vocabulary::ItemErrorCode;
 
 /// Longest address SMTP allows (RFC 5321: 256 octets of path minus the angle brackets).
 const MAX_EMAIL_BYTES: usize = 254;

@@ -7,7 +7,8 @@
 //! id; `data` carries the address itself, for the consumers that act on it.
 
 use crate::privacy::EmailHasher;
-use crate::store::{ChangeKind, OutboxEvent};
+use crate::store::OutboxEvent;
+use crate::vocabulary::ChangeKind;
 use crate::vocabulary::InvitationState;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
@@ -45,13 +46,7 @@ pub struct EventFactory {
     emails: EmailHasher,
 }
 
-impl std::fmt::Debug for EventFactory {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EventFactory")
-            .field("source", &self.source)
-            .finish_non_exhaustive()
-    }
-}
+debug_fields!(EventFactory { source });
 
 fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)

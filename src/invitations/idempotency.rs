@@ -10,9 +10,10 @@
 use crate::invitations::Invitations;
 use crate::invitations::batch::EmailBatch;
 use crate::invitations::durable::StoreUnavailable;
-use crate::invitations::mutation::{Action, MutationObserver};
+use crate::invitations::mutation::MutationObserver;
 use crate::invitations::outcome::MutationResponse;
 use crate::store::{Caller, IdempotencyStart, StoredResponse};
+use crate::vocabulary::Action;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::future::Future;

@@ -2,7 +2,8 @@
 //! streamed (export).
 
 use crate::google::{CallContext, GoogleClient, ListParams, UpstreamError};
-use crate::invitations::outcome::{Failure, Invitation, InvitationState};
+use crate::invitations::outcome::{Failure, Invitation};
+use crate::vocabulary::InvitationState;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures_util::Stream;

@@ -20,6 +20,7 @@ pub mod settle;
 use crate::config::Settings;
 use crate::google::breaker::BreakerState;
 use crate::google::{CallContext, GoogleClient};
+use crate::vocabulary::{Action, InvitationState, ItemErrorCode};
 use batch::{BatchEntry, EmailBatch};
 use bytes::Bytes;
 use denials::{DenialFold, LocalFolds};
@@ -29,16 +30,13 @@ use email::{DomainPolicy, Email};
 use futures_util::{Stream, StreamExt};
 use listing::{ExportFormat, InvitationPage, ListQuery, Summary};
 use moka::future::Cache;
-use mutation::{Action, Done, MailBudget, MutationObserver, Trail};
-use outcome::{
-    EligibilityResult, Failure, Invitation, InvitationState, ItemError, ItemErrorCode,
-    LookupResult, MutationResponse,
-};
+use mutation::{Done, MailBudget, MutationObserver, Trail};
+use outcome::{EligibilityResult, Failure, Invitation, ItemError, LookupResult, MutationResponse};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::store::{Caller, Gate};
+use crate::store::{Caller, ChangeRules, Gate};
 
 /// The invitation service: one per process, shared by every request.
 pub struct Invitations {
@@ -57,8 +55,14 @@ pub struct Invitations {
 
 impl Invitations {
     /// Builds the service from the settings, over the store's `gate` (which reports the
-    /// store's health from every call).
-    pub fn new(google: Arc<GoogleClient>, gate: Arc<Gate>, settings: &Settings) -> Self {
+    /// store's health from every call); `rules` (tracking's) tell whether a change the gateway
+    /// made is new to the person's tracked row.
+    pub fn new(
+        google: Arc<GoogleClient>,
+        gate: Arc<Gate>,
+        settings: &Settings,
+        rules: &'static dyn ChangeRules,
+    ) -> Self {
         let invitations = &settings.invitations;
         // The read that settles a lost send runs after the item's deadline, for at most the
         // attempt timeout (at least 5 s); a second on top for the store's own round trips.
@@ -78,6 +82,7 @@ impl Invitations {
                     &settings.customer,
                     crate::privacy::EmailHasher::from_settings(settings.log_hash_key.as_ref()),
                 ),
+                rules,
             ),
             idempotency_ttl: invitations.idempotency.ttl,
             item_budget: settings.google.timeouts.total + lease_margin,

@@ -10,9 +10,10 @@ use crate::google::{CallContext, GoogleClient, UpstreamError};
 use crate::invitations::durable::{Durable, MailChange};
 use crate::invitations::eligibility::EligibilityCache;
 use crate::invitations::email::Email;
-use crate::invitations::outcome::{Invitation, ItemError, ItemErrorCode, MutationResult, Outcome};
+use crate::invitations::outcome::{Invitation, ItemError, MutationResult};
 use crate::invitations::settle::{self, Settled};
-use crate::store::{AuditId, AuditIntent, AuditOutcome, ChangeKind};
+use crate::store::{AuditId, AuditIntent, AuditOutcome};
+use crate::vocabulary::{Action, ChangeKind, ItemErrorCode, Outcome};
 
 /// What the caller's side needs to hear about each item: the audit trail.
 pub trait MutationObserver: Send + Sync {
@@ -46,32 +47,6 @@ impl SendGuard for Unguarded {
 
     async fn before_call(&self) -> Result<(), Self::Refusal> {
         Ok(())
-    }
-}
-
-/// The two mutations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    /// send
-    Send,
-    /// cancel
-    Cancel,
-}
-
-impl Action {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Send => "send",
-            Action::Cancel => "cancel",
-        }
-    }
-
-    /// The action of a wire name.
-    pub fn parse(name: &str) -> Option<Action> {
-        [Action::Send, Action::Cancel]
-            .into_iter()
-            .find(|a| a.as_str() == name)
     }
 }
 

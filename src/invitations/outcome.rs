@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use utoipa::ToSchema;
 
-pub use crate::vocabulary::{InvitationState, ItemErrorCode};
+use crate::vocabulary::{InvitationState, ItemErrorCode, Outcome};
 
 impl From<State> for InvitationState {
     fn from(state: State) -> Self {
@@ -227,49 +227,6 @@ pub struct LookupResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub error: Option<ItemError>,
-}
-
-/// What happened to one address of a send or cancel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// send: the first mail went out.
-    Sent,
-    /// send with `resend: true`: another mail went out.
-    Resent,
-    /// send: already INVITED and `resend` was false; no mail.
-    AlreadyInvited,
-    /// send: the person already joined; no mail.
-    AlreadyAccepted,
-    /// send: not an unmanaged account of a verified domain; no mail.
-    NotEligible,
-    /// cancel: the invitation was withdrawn.
-    Cancelled,
-    /// cancel: nothing was pending.
-    NotInvited,
-    /// The item failed; see `error`.
-    Failed,
-    /// send: Google's answer was lost and could not be read back before the item was cut off
-    /// (a timeout, a broken connection, shutdown): the mail may have gone out. `error` says
-    /// why. Look the address up before sending again; the audit trail settles it later.
-    Unknown,
-}
-
-impl Outcome {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Sent => "sent",
-            Outcome::Resent => "resent",
-            Outcome::AlreadyInvited => "already_invited",
-            Outcome::AlreadyAccepted => "already_accepted",
-            Outcome::NotEligible => "not_eligible",
-            Outcome::Cancelled => "cancelled",
-            Outcome::NotInvited => "not_invited",
-            Outcome::Failed => "failed",
-            Outcome::Unknown => "unknown",
-        }
-    }
 }
 
 /// One item of a send or cancel answer.

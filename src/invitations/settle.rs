@@ -12,9 +12,9 @@ use crate::invitations::Invitations;
 use crate::invitations::background::Seen;
 use crate::invitations::durable::Durable;
 use crate::invitations::email::Email;
-use crate::invitations::mutation::{self, Action};
-use crate::invitations::outcome::Outcome;
+use crate::invitations::mutation;
 use crate::store::{AuditOutcome, Caller, UnsettledIntent};
+use crate::vocabulary::{Action, Outcome};
 
 /// Intents settled by one sweep at most.
 const SWEEP_LIMIT: u32 = 50;
@@ -111,7 +111,7 @@ pub(crate) async fn settle(
     };
     let mut settled = Vec::new();
     for intent in open {
-        let Some(action) = Action::parse(&intent.action) else {
+        let Some(action) = Action::from_name(&intent.action) else {
             continue;
         };
         let (outcome, detail) = settlement(action, &intent, now);

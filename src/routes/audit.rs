@@ -8,13 +8,12 @@ use crate::invitations::audit::{
     AuditCursor, AuditEvent, AuditFilter, DEFAULT_AUDIT_PAGE_SIZE, MAX_AUDIT_PAGE_SIZE,
 };
 use crate::invitations::batch::EmailBatch;
-use crate::invitations::mutation::Action;
-use crate::invitations::outcome::Outcome;
 use crate::routes::authorized::Authorized;
 use crate::routes::common::{AuthErrors, BodyErrors, EmailsRequest, StoreErrors, invalid_query};
 use crate::routes::json::Json;
 use crate::routes::query::{Query, QueryParams};
 use crate::state::AppState;
+use crate::vocabulary::{Action, Outcome};
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -25,22 +24,6 @@ const MAX_FILTER_LEN: usize = 512;
 
 /// Longest page token accepted (the gateway's are far shorter).
 const MAX_PAGE_TOKEN_LEN: usize = 64;
-
-/// The actions the store's trail records.
-const ACTIONS: [Action; 2] = [Action::Send, Action::Cancel];
-
-/// The outcomes a record can have.
-const OUTCOMES: [Outcome; 9] = [
-    Outcome::Sent,
-    Outcome::Resent,
-    Outcome::AlreadyInvited,
-    Outcome::AlreadyAccepted,
-    Outcome::NotEligible,
-    Outcome::Cancelled,
-    Outcome::NotInvited,
-    Outcome::Failed,
-    Outcome::Unknown,
-];
 
 /// One record of the audit trail: a send or cancel of one address, written before its call to
 /// Google and completed after it.
@@ -257,23 +240,11 @@ impl TryFrom<ListAuditParams> for AuditQuery {
     fn try_from(params: ListAuditParams) -> Result<Self, ApiError> {
         let action = params
             .action
-            .map(|text| {
-                ACTIONS
-                    .into_iter()
-                    .find(|a| a.as_str() == text)
-                    .map(|a| a.as_str().to_owned())
-                    .ok_or_else(|| bad("action"))
-            })
+            .map(|text| Action::from_name(&text).ok_or_else(|| bad("action")))
             .transpose()?;
         let outcome = params
             .outcome
-            .map(|text| {
-                OUTCOMES
-                    .into_iter()
-                    .find(|o| o.as_str() == text)
-                    .map(|o| o.as_str().to_owned())
-                    .ok_or_else(|| bad("outcome"))
-            })
+            .map(|text| Outcome::from_name(&text).ok_or_else(|| bad("outcome")))
             .transpose()?;
         if params
             .page_size
@@ -418,8 +389,8 @@ mod tests {
              &from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00%2B01:00&pageSize=2",
         )
         .unwrap();
-        assert_eq!(query.filter.action.as_deref(), Some("send"));
-        assert_eq!(query.filter.outcome.as_deref(), Some("failed"));
+        assert_eq!(query.filter.action, Some(Action::Send));
+        assert_eq!(query.filter.outcome, Some(Outcome::Failed));
         assert_eq!(query.filter.caller_iss.as_deref(), Some("https://idp"));
         assert_eq!(query.filter.caller_sub.as_deref(), Some("hr"));
         assert_eq!(query.filter.campaign_id.as_deref(), Some("c1"));

@@ -6,7 +6,7 @@ use crate::invitations::batch::EmailBatch;
 use crate::invitations::listing::{
     ExportFormat, InvitationPage, ListQuery, MAX_PAGE_SIZE, OrderBy, Summary,
 };
-use crate::invitations::outcome::{InvitationState, LookupResult};
+use crate::invitations::outcome::LookupResult;
 use crate::routes::authorized::Authorized;
 use crate::routes::common::{
     AuthErrors, BodyErrors, EmailsRequest, UpstreamErrors, invalid_query, request_id,
@@ -14,6 +14,7 @@ use crate::routes::common::{
 use crate::routes::json::Json;
 use crate::routes::query::{Query, QueryParams};
 use crate::state::AppState;
+use crate::vocabulary::InvitationState;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::TryStreamExt;

@@ -146,9 +146,8 @@ impl Store {
     pub async fn schedule_deliveries(&self, endpoint: &str, batch: u32) -> Result<u64, StoreError> {
         let now = to_millis(self.clock.now());
         let batch = i64::from(batch.clamp(1, 1000));
-        let mut tx = self.begin().await?;
         let lock = self.lock_suffix(super::RowLock::Wait);
-        let scheduled = with_tx!(tx, conn => async {
+        let scheduled = in_tx!(self, conn => async {
             sqlx::query(
                 "INSERT INTO webhook_endpoints (endpoint, scheduled) \
                  SELECT $1, COALESCE(MAX(position), 0) FROM event_outbox WHERE TRUE \
@@ -194,8 +193,7 @@ impl Store {
                     .await?;
             }
             Ok::<_, sqlx::Error>(rows.len() as u64)
-        }.await)?;
-        tx.commit().await?;
+        }.await);
         Ok(scheduled)
     }
 

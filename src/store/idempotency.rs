@@ -1,7 +1,7 @@
 //! Idempotency-Keys across replicas: a pending row first, then the stored answer
 //! (Stripe's design, as in zero-to-production's `try_processing`).
 
-use super::clock::{duration_millis, new_token, to_millis};
+use super::clock::{duration_millis, new_token};
 use super::{Caller, Store, StoreError};
 use sqlx::Row;
 use std::time::Duration;
@@ -173,12 +173,6 @@ impl Store {
 
     /// Deletes keys past their time to live; answers how many.
     pub async fn prune_idempotency(&self) -> Result<u64, StoreError> {
-        let now = to_millis(self.clock.now());
-        let pruned = execute!(
-            self,
-            "DELETE FROM idempotency_keys WHERE expires_at <= $1",
-            now
-        )?;
-        Ok(pruned)
+        self.delete_expired("idempotency_keys").await
     }
 }

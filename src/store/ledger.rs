@@ -1,7 +1,7 @@
 //! The send ledger: a claim per (customer, email), taken before any send or cancel, so that two
 //! requests, two replicas, or a request and a campaign never act on one person at once.
 
-use super::clock::{from_millis, new_token, to_millis};
+use super::clock::{from_millis, new_token};
 use super::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -114,12 +114,6 @@ impl Store {
 
     /// Deletes claims whose lease ran out (their holders died); answers how many.
     pub async fn prune_claims(&self) -> Result<u64, StoreError> {
-        let now = to_millis(self.clock.now());
-        let pruned = execute!(
-            self,
-            "DELETE FROM address_claims WHERE expires_at <= $1",
-            now
-        )?;
-        Ok(pruned)
+        self.delete_expired("address_claims").await
     }
 }

@@ -71,18 +71,16 @@ macro_rules! with_tx {
     };
 }
 
-/// Implements `Debug` for a row that holds personal data: only the fields named, the others
-/// elided (`..`), so that an email never reaches a log or an error through `{:?}`.
-macro_rules! debug_fields {
-    ($ty:ident { $($field:ident),* $(,)? }) => {
-        impl std::fmt::Debug for $ty {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_struct(stringify!($ty))
-                    $(.field(stringify!($field), &self.$field))*
-                    .finish_non_exhaustive()
-            }
-        }
-    };
+/// Runs `$body` in a new transaction of `$store` with `$conn` bound to its connection (see
+/// [`with_tx!`]) and commits it when the body succeeds; answers the body's value. On an error
+/// the transaction is dropped, which rolls it back.
+macro_rules! in_tx {
+    ($store:expr, $conn:ident => $body:expr) => {{
+        let mut tx = $store.begin().await?;
+        let value = with_tx!(tx, $conn => $body)?;
+        tx.commit().await?;
+        value
+    }};
 }
 
 mod audit;
@@ -103,8 +101,8 @@ pub use audit::{
     AuditSearch, DenialRecord, SEARCH_LIMIT, UNKNOWN_OUTCOME, UnsettledIntent,
 };
 pub use campaigns::{
-    CampaignPage, CampaignRecord, CampaignState, DUPLICATE_REASON, ItemLease, ItemPage, ItemRecord,
-    ItemUpdate, KnownInvitation, MAX_ITEM_PAGE, NewCampaign, NewItem, Reminders, RosterRow,
+    CampaignPage, CampaignRecord, DUPLICATE_REASON, ItemLease, ItemPage, ItemRecord, ItemUpdate,
+    KnownInvitation, MAX_ITEM_PAGE, NewCampaign, NewItem, Reminders, RosterRow,
 };
 pub use clock::Clock;
 pub use events::{Delivery, OutboxEvent, StoredEvent};
@@ -113,8 +111,8 @@ pub use google_budget::{GoogleSlot, SlotKind};
 pub use idempotency::{IdempotencyStart, IdempotencyTicket, StoredResponse};
 pub use ledger::{Claim, ClaimToken};
 pub use tracking::{
-    ChangeKind, GatewayChange, Observed, TrackedChange, TrackedPerson, TrackedSummary, WalkCadence,
-    WalkLease, WalkPage, transitions,
+    Before, ChangeRules, GatewayChange, Observed, TrackedChange, TrackedPerson, TrackedSummary,
+    WalkCadence, WalkLease, WalkPage,
 };
 
 use secrecy::ExposeSecret;
@@ -311,6 +309,13 @@ impl Store {
     /// The settings the store was opened with.
     pub fn settings(&self) -> &StoreSettings {
         &self.settings
+    }
+
+    /// Deletes the rows of `table` whose `expires_at` has come (store clock); answers how many.
+    async fn delete_expired(&self, table: &'static str) -> Result<u64, StoreError> {
+        let now = clock::to_millis(self.clock.now());
+        let sql = format!("DELETE FROM {table} WHERE expires_at <= $1");
+        Ok(execute!(self, &sql, now)?)
     }
 
     /// Opens a write transaction (SQLite: `BEGIN IMMEDIATE`, so that a read-then-write inside

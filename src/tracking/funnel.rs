@@ -3,7 +3,7 @@
 
 use super::Tracking;
 use crate::invitations::durable::StoreUnavailable;
-use crate::store::ChangeKind;
+use crate::vocabulary::ChangeKind;
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;

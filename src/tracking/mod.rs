@@ -5,6 +5,7 @@
 //! inside: the handlers in `routes` call this service.
 
 pub mod funnel;
+pub mod rules;
 pub mod tracker;
 pub mod webhooks;
 
@@ -15,8 +16,9 @@ use crate::invitations::batch::EmailBatch;
 use crate::invitations::durable::StoreUnavailable;
 use crate::invitations::email::DomainPolicy;
 use crate::invitations::listing::Summary;
-use crate::invitations::outcome::{Failure, InvitationState, ItemError};
-use crate::store::{ChangeKind, Gate};
+use crate::invitations::outcome::{Failure, ItemError};
+use crate::store::Gate;
+use crate::vocabulary::{ChangeKind, InvitationState};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -45,9 +47,9 @@ pub struct Tracking {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryChange {
-    /// `first_seen`, `sent`, `accepted`, `declined` or `cancelled`.
+    /// What happened.
     #[schema(example = "accepted")]
-    pub state: String,
+    pub state: ChangeKind,
     /// When the gateway learned it (the tracker: within one walk interval).
     pub at: DateTime<Utc>,
 }
@@ -203,10 +205,7 @@ impl Tracking {
                             .remove(&key)
                             .unwrap_or_default()
                             .into_iter()
-                            .map(|(kind, at)| HistoryChange {
-                                state: kind.as_str().to_owned(),
-                                at,
-                            })
+                            .map(|(kind, at)| HistoryChange { state: kind, at })
                             .collect(),
                     ),
                     error: None,
@@ -258,14 +257,6 @@ fn parse_cursor(text: &str) -> Result<i64, InvalidCursor> {
         return Err(InvalidCursor);
     }
     text.parse().map_err(|_| InvalidCursor)
-}
-
-/// The change names a history answers, for documentation.
-pub const CHANGE_NAMES: [&str; 5] = ["first_seen", "sent", "accepted", "declined", "cancelled"];
-
-/// Whether `kind` is announced as an event.
-pub fn announced(kind: ChangeKind) -> bool {
-    kind != ChangeKind::FirstSeen
 }
 
 #[cfg(test)]

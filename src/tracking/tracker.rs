@@ -8,7 +8,7 @@
 //! younger than [`PAGE_TOKEN_VALIDITY`]; otherwise, or when Google refuses the token, the walk
 //! starts over from the first page (recording a page twice records nothing twice: changes are
 //! concluded against the stored state). The rules that turn what the list shows into changes,
-//! absence included, are in `store::tracking`.
+//! absence included, are in `rules`.
 //!
 //! Walks are of two kinds. An incremental walk reads the list most recently updated first and
 //! stops at the first page that reaches below the watermark (the newest `updateTime` the
@@ -194,7 +194,7 @@ impl Tracking {
             };
             let recorded = self
                 .gate
-                .call(|s| s.record_walk_page(&page, &announce))
+                .call(|s| s.record_walk_page(&page, &super::rules::RULES, &announce))
                 .await;
             match recorded {
                 Ok(Some(changes)) => {

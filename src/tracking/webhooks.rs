@@ -42,13 +42,7 @@ pub struct Endpoint {
     key: String,
 }
 
-impl std::fmt::Debug for Endpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Endpoint")
-            .field("index", &self.index)
-            .finish_non_exhaustive()
-    }
-}
+debug_fields!(Endpoint { index });
 
 impl Endpoint {
     fn new(index: usize, url: SecretString) -> Self {

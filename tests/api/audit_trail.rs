@@ -10,9 +10,10 @@ use futures_util::StreamExt;
 use invitation_gateway::auth::Scope;
 use invitation_gateway::emulator::Seed;
 use invitation_gateway::invitations::batch::EmailBatch;
-use invitation_gateway::invitations::mutation::{Action, Done, MutationObserver};
+use invitation_gateway::invitations::mutation::{Done, MutationObserver};
 use invitation_gateway::invitations::outcome::ItemError;
 use invitation_gateway::store::{AuditEvent, AuditFilter, AuditIntent, Caller, Store};
+use invitation_gateway::vocabulary::Action;
 use serde_json::json;
 use std::time::Duration;
 

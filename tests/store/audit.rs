@@ -4,6 +4,7 @@ use crate::helpers::{manual_clock, start};
 use invitation_gateway::store::{
     AuditCursor, AuditFilter, AuditIntent, AuditOutcome, Caller, StoreSettings,
 };
+use invitation_gateway::vocabulary::{Action, Outcome};
 use std::time::Duration;
 
 fn intent(email: &str, action: &str, campaign: Option<&str>) -> AuditIntent {
@@ -90,9 +91,9 @@ store_test! {
         assert_eq!(rest.events[1].google_status, Some(200));
         assert_eq!(rest.events[1].email, "ada@example.com");
 
-        let sends = AuditFilter { action: Some("send".into()), ..AuditFilter::default() };
+        let sends = AuditFilter { action: Some(Action::Send), ..AuditFilter::default() };
         assert_eq!(store.list_audit(&sends, 10, None).await.unwrap().events.len(), 3);
-        let failed = AuditFilter { outcome: Some("failed".into()), ..AuditFilter::default() };
+        let failed = AuditFilter { outcome: Some(Outcome::Failed), ..AuditFilter::default() };
         assert_eq!(store.list_audit(&failed, 10, None).await.unwrap().events[0].id, ids[1]);
         let spring = AuditFilter { campaign_id: Some("spring".into()), ..AuditFilter::default() };
         assert_eq!(store.list_audit(&spring, 10, None).await.unwrap().events[0].id, ids[2]);

@@ -2,10 +2,11 @@
 
 use crate::helpers::manual_clock;
 use invitation_gateway::store::{
-    Caller, CampaignState, ItemUpdate, KnownInvitation, NewCampaign, NewItem, OutboxEvent,
-    Reminders, Store,
+    Caller, ItemUpdate, KnownInvitation, NewCampaign, NewItem, OutboxEvent, Reminders, Store,
 };
-use invitation_gateway::vocabulary::{InvitationState, ItemErrorCode, ItemOutcome, SourceKind};
+use invitation_gateway::vocabulary::{
+    CampaignState, InvitationState, ItemErrorCode, ItemOutcome, SourceKind,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 

@@ -2,10 +2,11 @@
 
 use crate::helpers::manual_clock;
 use invitation_gateway::store::{
-    Caller, ChangeKind, GatewayChange, ItemUpdate, NewCampaign, NewItem, Observed, OutboxEvent,
-    Reminders, Store, TrackedChange, WalkCadence, WalkPage,
+    Caller, GatewayChange, ItemUpdate, NewCampaign, NewItem, Observed, OutboxEvent, Reminders,
+    Store, TrackedChange, WalkCadence, WalkPage,
 };
-use invitation_gateway::vocabulary::{InvitationState, ItemOutcome};
+use invitation_gateway::tracking::rules::RULES;
+use invitation_gateway::vocabulary::{ChangeKind, InvitationState, ItemOutcome};
 use std::time::Duration;
 
 const LEASE: Duration = Duration::from_secs(60);
@@ -50,7 +51,10 @@ async fn walk(store: &Store, holder: &str, people: &[Observed]) -> Option<Vec<Ch
         lease: LEASE,
         newest: None,
     };
-    let changes = store.record_walk_page(&page, &announce).await.unwrap()?;
+    let changes = store
+        .record_walk_page(&page, &RULES, &announce)
+        .await
+        .unwrap()?;
     Some(changes.into_iter().map(|c| c.kind).collect())
 }
 
@@ -86,7 +90,7 @@ store_test! {
         clock.advance(LEASE);
         let new = b.take_walk("C01", "new", CADENCE).await.unwrap().expect("taken over");
         let page = WalkPage { customer: "C01", holder: "r0", walk_id: &new.walk_id, next_page_token: None, people: &[seen("ada@example.com", "INVITED", 1)], lease: LEASE, newest: None };
-        assert_eq!(a.record_walk_page(&page, &announce).await.unwrap(), None, "fenced");
+        assert_eq!(a.record_walk_page(&page, &RULES, &announce).await.unwrap(), None, "fenced");
         assert!(a.latest_tracked("C01", &["ada@example.com".to_owned()]).await.unwrap().is_empty());
     }
 }
@@ -137,15 +141,15 @@ store_test! {
             event: OutboxEvent { id: uuid::Uuid::new_v4().to_string(), kind: format!("gateway.{}", kind.as_str()), at: clock.now(), body: "{}".into() },
         };
         let mut tx = store.begin().await.unwrap();
-        assert!(store.record_gateway_change(&mut tx, &change("ada@example.com", ChangeKind::Sent, 1)).await.unwrap());
+        assert!(store.record_gateway_change(&mut tx, &change("ada@example.com", ChangeKind::Sent, 1), &RULES).await.unwrap());
         tx.commit().await.unwrap();
         clock.advance(INTERVAL);
         // The walk sees ada's mail (already announced) and bob's, which it saw first.
         let listed = [seen("ada@example.com", "INVITED", 1), seen("bob@example.com", "INVITED", 1)];
         assert_eq!(walk(&store, "r1", &listed).await, Some(vec![ChangeKind::Sent]));
         let mut tx = store.begin().await.unwrap();
-        assert!(!store.record_gateway_change(&mut tx, &change("bob@example.com", ChangeKind::Sent, 1)).await.unwrap(), "the walk announced it");
-        assert!(store.record_gateway_change(&mut tx, &change("ada@example.com", ChangeKind::Cancelled, 1)).await.unwrap());
+        assert!(!store.record_gateway_change(&mut tx, &change("bob@example.com", ChangeKind::Sent, 1), &RULES).await.unwrap(), "the walk announced it");
+        assert!(store.record_gateway_change(&mut tx, &change("ada@example.com", ChangeKind::Cancelled, 1), &RULES).await.unwrap());
         tx.commit().await.unwrap();
         clock.advance(INTERVAL);
         assert_eq!(walk(&store, "r1", &[seen("ada@example.com", "NOT_YET_SENT", 1), seen("bob@example.com", "INVITED", 1)]).await, Some(vec![]));
@@ -162,7 +166,7 @@ store_test! {
         let store = db.store(&clock).await;
         let lease = store.take_walk("C01", "r1", CADENCE).await.unwrap().expect("a walk");
         let page = WalkPage { customer: "C01", holder: "r1", walk_id: &lease.walk_id, next_page_token: Some("page-2"), people: &[seen("ada@example.com", "INVITED", 1)], lease: LEASE, newest: None };
-        assert!(store.record_walk_page(&page, &announce).await.unwrap().is_some());
+        assert!(store.record_walk_page(&page, &RULES, &announce).await.unwrap().is_some());
         // r1 crashed; r2 takes over after the lease and resumes at page 2.
         clock.advance(LEASE);
         let resumed = store.take_walk("C01", "r2", CADENCE).await.unwrap().expect("taken over");
@@ -190,7 +194,7 @@ store_test! {
         let people = [seen("ada@example.com", "ACCEPTED", 1)];
         // Two tasks of the holder race on one page (a retried page, say): the row locks decide.
         let page = WalkPage { customer: "C01", holder: "r1", walk_id: &lease.walk_id, next_page_token: Some("p2"), people: &people, lease: LEASE, newest: None };
-        let (x, y) = tokio::join!(a.record_walk_page(&page, &announce), b.record_walk_page(&page, &announce));
+        let (x, y) = tokio::join!(a.record_walk_page(&page, &RULES, &announce), b.record_walk_page(&page, &RULES, &announce));
         let total = x.unwrap().unwrap().len() + y.unwrap().unwrap().len();
         assert_eq!(total, 1);
         assert_eq!(feed_kinds(&a).await, ["dev.invitation-gateway.invitation.accepted"]);

@@ -12,8 +12,8 @@
 
 use crate::campaigns::Campaigns;
 use crate::invitations::background::Seen;
-use crate::invitations::outcome::InvitationState;
 use crate::store::{CampaignRecord, ItemLease, KnownInvitation};
+use crate::vocabulary::InvitationState;
 use crate::vocabulary::SourceKind;
 use std::collections::HashMap;
 

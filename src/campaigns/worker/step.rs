@@ -4,9 +4,9 @@
 use crate::invitations::background::Seen;
 use crate::invitations::durable::store_unavailable;
 use crate::invitations::mutation::SendGuard;
-use crate::invitations::outcome::{ItemError, ItemErrorCode};
-use crate::store::{CampaignState, Gate, ItemLease, ItemUpdate};
-use crate::vocabulary::ItemOutcome;
+use crate::invitations::outcome::ItemError;
+use crate::store::{Gate, ItemLease, ItemUpdate};
+use crate::vocabulary::{CampaignState, ItemErrorCode, ItemOutcome};
 use chrono::{DateTime, Utc};
 
 /// What becomes of a claimed item.

@@ -10,7 +10,6 @@ use crate::campaigns::{
 use crate::error::{ApiError, ErrorCode, ProblemDocument};
 use crate::invitations::idempotency::IdempotencyScope;
 use crate::invitations::listing::ExportFormat;
-use crate::invitations::outcome::InvitationState;
 use crate::routes::authorized::Authorized;
 use crate::routes::common::{AuthErrors, QueryErrors, StoreErrors, invalid_query};
 use crate::routes::invitations::export_format;
@@ -19,6 +18,7 @@ use crate::routes::mutations::{
 };
 use crate::routes::query::{Query, QueryParams};
 use crate::state::AppState;
+use crate::vocabulary::InvitationState;
 use crate::vocabulary::ItemOutcome;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};

@@ -6,6 +6,7 @@ use super::{
 use super::{EVENT_COLUMNS, SEARCH_LIMIT};
 use crate::store::clock::{duration_millis, from_millis, to_millis};
 use crate::store::{Caller, Store, StoreError};
+use crate::vocabulary::{Action, Outcome};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
@@ -86,8 +87,8 @@ impl Store {
             self,
             &sql,
             [
-                &filter.action,
-                &filter.outcome,
+                filter.action.map(Action::as_str),
+                filter.outcome.map(Outcome::as_str),
                 &filter.caller_iss,
                 &filter.caller_sub,
                 &filter.campaign_id,

@@ -3,6 +3,7 @@
 
 use super::clock::to_millis;
 use super::{Caller, Store, StoreError};
+use crate::vocabulary::{Action, Outcome};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
@@ -116,9 +117,9 @@ debug_fields!(AuditEvent {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditFilter {
     /// Only this action.
-    pub action: Option<String>,
+    pub action: Option<Action>,
     /// Only this outcome.
-    pub outcome: Option<String>,
+    pub outcome: Option<Outcome>,
     /// Only callers with this verified `iss`.
     pub caller_iss: Option<String>,
     /// Only callers with this verified `sub`.
@@ -314,6 +315,7 @@ impl Store {
         id: AuditId,
         outcome: &AuditOutcome<'_>,
         change: &super::GatewayChange,
+        rules: &dyn super::ChangeRules,
     ) -> Result<(), StoreError> {
         let now = to_millis(self.clock.now());
         let mut tx = self.begin().await?;
@@ -326,7 +328,7 @@ impl Store {
             .execute(&mut *conn)
             .await
             .map(|_| ()))?;
-        self.record_gateway_change(&mut tx, change).await?;
+        self.record_gateway_change(&mut tx, change, rules).await?;
         tx.commit().await
     }
 

@@ -8,7 +8,6 @@ use crate::vocabulary::{InvitationState, ItemErrorCode, ItemOutcome};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use std::collections::BTreeMap;
-use std::fmt;
 
 /// An invitation as a list page showed it, so that the item's send needs no read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,14 +46,8 @@ pub struct RosterRow {
 
 debug_fields!(NewItem { skipped, known });
 
-impl fmt::Debug for RosterRow {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The values are the caller's roster: personal data stays out of logs.
-        f.debug_struct("RosterRow")
-            .field("row", &self.row)
-            .finish_non_exhaustive()
-    }
-}
+// The values are the caller's roster: personal data stays out of logs.
+debug_fields!(RosterRow { row });
 
 /// The `reason` of an item that repeats an earlier one of its campaign.
 pub const DUPLICATE_REASON: &str = "duplicate";
@@ -159,8 +152,7 @@ impl Store {
         // One statement per slice (well under both databases' limits on bound values): a
         // roster of 100,000 rows is 200 statements, not 100,000.
         const ROWS: usize = 500;
-        let mut tx = self.begin().await?;
-        let added = with_tx!(tx, conn => async {
+        let added = in_tx!(self, conn => async {
             let mut added = 0;
             for slice in items.chunks(ROWS) {
                 let mut insert = sqlx::QueryBuilder::new(INSERT);
@@ -217,8 +209,7 @@ impl Store {
                 }
             }
             Ok::<u64, sqlx::Error>(added)
-        }.await)?;
-        tx.commit().await?;
+        }.await);
         Ok(added)
     }
 

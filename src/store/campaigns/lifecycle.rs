@@ -73,8 +73,7 @@ impl Store {
 
     /// Deletes campaign `id` and its items, together (a creation that failed half-way).
     pub async fn delete_campaign(&self, id: &str) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        with_tx!(tx, conn => async {
+        in_tx!(self, conn => async {
             sqlx::query("DELETE FROM campaign_items WHERE campaign_id = $1")
                 .bind(id)
                 .execute(&mut *conn)
@@ -84,8 +83,7 @@ impl Store {
                 .execute(&mut *conn)
                 .await?;
             Ok::<_, sqlx::Error>(())
-        }.await)?;
-        tx.commit().await?;
+        }.await);
         Ok(())
     }
 
@@ -96,8 +94,10 @@ impl Store {
     /// until a worker has walked Google's list, is never touched. Answers how many rows went.
     pub async fn delete_abandoned_imports(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         const ABANDONED: &str = "SELECT id FROM campaigns WHERE planned = 0 \
-             AND source_kind <> 'states' AND created_at < $1";
-        self.delete_campaigns_in(ABANDONED, to_millis(before)).await
+             AND source_kind <> $2 AND created_at < $1";
+        let names = [SourceKind::States.as_str()];
+        self.delete_campaigns_in(ABANDONED, to_millis(before), &names)
+            .await
     }
 
     /// Marks a campaign's items as all known (its source was walked to the end).
@@ -171,11 +171,14 @@ impl Store {
         let now = to_millis(self.clock.now());
         let moved = execute!(
             self,
-            "UPDATE campaigns SET state = CASE WHEN start_at > $2 THEN 'scheduled' \
-             ELSE 'running' END, resumes_at = NULL, updated_at = $2 \
-             WHERE id = $1 AND state = 'paused'",
+            "UPDATE campaigns SET state = CASE WHEN start_at > $2 THEN $3 \
+             ELSE $4 END, resumes_at = NULL, updated_at = $2 \
+             WHERE id = $1 AND state = $5",
             id,
-            now
+            now,
+            CampaignState::Scheduled.as_str(),
+            CampaignState::Running.as_str(),
+            CampaignState::Paused.as_str()
         )? == 1;
         Ok(moved)
     }
@@ -184,27 +187,30 @@ impl Store {
     /// items get no reminder; items in flight finish as they are. Answers whether it moved.
     pub async fn cancel_campaign(&self, id: &str) -> Result<bool, StoreError> {
         let now = to_millis(self.clock.now());
-        let mut tx = self.begin().await?;
-        let moved = with_tx!(tx, conn => async {
+        let moved = in_tx!(self, conn => async {
             let moved = sqlx::query(
-                "UPDATE campaigns SET state = 'cancelled', resumes_at = NULL, \
+                "UPDATE campaigns SET state = $3, resumes_at = NULL, \
                  updated_at = $2, completed_at = $2 \
-                 WHERE id = $1 AND state NOT IN ('completed', 'cancelled')",
+                 WHERE id = $1 AND state NOT IN ($4, $3)",
             )
             .bind(id)
             .bind(now)
+            .bind(CampaignState::Cancelled.as_str())
+            .bind(CampaignState::Completed.as_str())
             .execute(&mut *conn)
             .await?
             .rows_affected()
                 == 1;
             if moved {
                 sqlx::query(
-                    "UPDATE campaign_items SET outcome = 'cancelled', due_at = NULL, \
-                     updated_at = $2 WHERE campaign_id = $1 AND outcome = 'pending' \
+                    "UPDATE campaign_items SET outcome = $3, due_at = NULL, \
+                     updated_at = $2 WHERE campaign_id = $1 AND outcome = $4 \
                      AND mailing = 0",
                 )
                 .bind(id)
                 .bind(now)
+                .bind(ItemOutcome::Cancelled.as_str())
+                .bind(ItemOutcome::Pending.as_str())
                 .execute(&mut *conn)
                 .await?;
                 sqlx::query(
@@ -217,8 +223,7 @@ impl Store {
                 .await?;
             }
             Ok::<bool, sqlx::Error>(moved)
-        }.await)?;
-        tx.commit().await?;
+        }.await);
         Ok(moved)
     }
 
@@ -250,15 +255,19 @@ impl Store {
         let mut tx = self.begin().await?;
         let done = with_tx!(tx, conn => async {
             let name = sqlx::query(
-                "UPDATE campaigns SET state = 'completed', resumes_at = NULL, updated_at = $2, \
+                "UPDATE campaigns SET state = $3, resumes_at = NULL, updated_at = $2, \
                  completed_at = $2 WHERE id = $1 AND planned = 1 \
-                 AND state IN ('scheduled', 'running', 'waiting') \
+                 AND state IN ($4, $5, $6) \
                  AND NOT EXISTS (SELECT 1 FROM campaign_items i \
                      WHERE i.campaign_id = $1 AND (i.due_at IS NOT NULL OR i.lease_token IS NOT NULL)) \
                  RETURNING name",
             )
             .bind(id)
             .bind(now)
+            .bind(CampaignState::Completed.as_str())
+            .bind(super::DUE_STATES[0])
+            .bind(super::DUE_STATES[1])
+            .bind(super::DUE_STATES[2])
             .fetch_optional(&mut *conn)
             .await?;
             let Some(name) = name else {
@@ -282,14 +291,22 @@ impl Store {
     /// their items; answers how many rows went. Active and paused campaigns are kept whatever
     /// their age.
     pub async fn prune_campaigns(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        const FINISHED: &str = "SELECT id FROM campaigns WHERE state IN ('completed', 'cancelled') \
+        const FINISHED: &str = "SELECT id FROM campaigns WHERE state IN ($2, $3) \
              AND COALESCE(completed_at, updated_at) < $1";
-        self.delete_campaigns_in(FINISHED, to_millis(before)).await
+        let names = [CampaignState::Completed, CampaignState::Cancelled].map(CampaignState::as_str);
+        self.delete_campaigns_in(FINISHED, to_millis(before), &names)
+            .await
     }
 
     /// Deletes the campaigns `selection` (a `SELECT id FROM campaigns ...` taking `$1`, bound
-    /// to `millis`) with their items, in one transaction; answers how many rows went.
-    async fn delete_campaigns_in(&self, selection: &str, millis: i64) -> Result<u64, StoreError> {
+    /// to `millis`, then `names` from `$2`) with their items, in one transaction; answers how
+    /// many rows went.
+    async fn delete_campaigns_in(
+        &self,
+        selection: &str,
+        millis: i64,
+        names: &[&str],
+    ) -> Result<u64, StoreError> {
         // Items first: the selection still sees their campaigns.
         let statements = [
             format!("DELETE FROM campaign_items WHERE campaign_id IN ({selection})"),
@@ -299,8 +316,10 @@ impl Store {
         let deleted = with_tx!(tx, conn => async {
             let mut deleted = 0;
             for sql in &statements {
-                deleted += sqlx::query(sql)
-                    .bind(millis)
+                let query = names
+                    .iter()
+                    .fold(sqlx::query(sql).bind(millis), |query, name| query.bind(*name));
+                deleted += query
                     .execute(&mut *conn)
                     .await?
                     .rows_affected();

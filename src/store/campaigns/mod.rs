@@ -10,7 +10,7 @@
 
 use super::clock::{from_millis, to_millis};
 use super::{Caller, Store, StoreError};
-use crate::vocabulary::{InvitationState, SourceKind};
+use crate::vocabulary::{CampaignState, InvitationState, ItemOutcome, SourceKind};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use std::time::Duration;
@@ -36,65 +36,6 @@ macro_rules! count_outcomes {
                 .collect::<Result<BTreeMap<ItemOutcome, u64>, sqlx::Error>>()
         })
     };
-}
-
-/// Where a campaign is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CampaignState {
-    /// Waits for its `startAt`.
-    Scheduled,
-    /// Being worked on.
-    Running,
-    /// Held until `resumesAt` (mail budget spent, Google unavailable); then running again.
-    Waiting,
-    /// Held by its owner until resumed.
-    Paused,
-    /// Every item is final.
-    Completed,
-    /// Stopped by its owner; no further work.
-    Cancelled,
-}
-
-impl CampaignState {
-    /// Every state.
-    pub const ALL: [CampaignState; 6] = [
-        CampaignState::Scheduled,
-        CampaignState::Running,
-        CampaignState::Waiting,
-        CampaignState::Paused,
-        CampaignState::Completed,
-        CampaignState::Cancelled,
-    ];
-
-    /// The name on the wire and in the table.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CampaignState::Scheduled => "scheduled",
-            CampaignState::Running => "running",
-            CampaignState::Waiting => "waiting",
-            CampaignState::Paused => "paused",
-            CampaignState::Completed => "completed",
-            CampaignState::Cancelled => "cancelled",
-        }
-    }
-
-    /// The state named `name`; None for a name the store never writes.
-    pub fn parse(name: &str) -> Option<CampaignState> {
-        CampaignState::ALL.into_iter().find(|s| s.as_str() == name)
-    }
-
-    /// True for completed and cancelled: nothing will change any more.
-    pub fn is_final(self) -> bool {
-        matches!(self, CampaignState::Completed | CampaignState::Cancelled)
-    }
-
-    /// True while workers may act on the campaign's items (running, or due to run).
-    pub fn is_active(self) -> bool {
-        matches!(
-            self,
-            CampaignState::Scheduled | CampaignState::Running | CampaignState::Waiting
-        )
-    }
 }
 
 /// Reminders of a campaign: another mail `after` the last one to a person still INVITED, at
@@ -220,7 +161,7 @@ macro_rules! campaign_from_row {
                 sub: row.try_get("owner_sub")?,
             },
             name: row.try_get("name")?,
-            state: named(CampaignState::parse, row.try_get("state")?)?,
+            state: named(CampaignState::from_name, row.try_get("state")?)?,
             dry_run: row.try_get::<i64, _>("dry_run")? != 0,
             resend: row.try_get::<i64, _>("resend")? != 0,
             check_unlisted: row.try_get::<i64, _>("check_unlisted")? != 0,
@@ -255,10 +196,17 @@ macro_rules! campaign_from_row {
 }
 
 /// A campaign a worker may act on at `$1`: running, scheduled past its start, waiting past its
-/// `resumesAt`.
-const DUE_CAMPAIGN: &str = "(state = 'running' \
-     OR (state = 'scheduled' AND start_at <= $1) \
-     OR (state = 'waiting' AND (resumes_at IS NULL OR resumes_at <= $1)))";
+/// `resumesAt`; `$2`, `$3` and `$4` are bound to [`DUE_STATES`].
+const DUE_CAMPAIGN: &str = "(state = $2 \
+     OR (state = $3 AND start_at <= $1) \
+     OR (state = $4 AND (resumes_at IS NULL OR resumes_at <= $1)))";
+
+/// The names [`DUE_CAMPAIGN`] binds as `$2`, `$3` and `$4`.
+const DUE_STATES: [&str; 3] = [
+    CampaignState::Running.as_str(),
+    CampaignState::Scheduled.as_str(),
+    CampaignState::Waiting.as_str(),
+];
 
 mod claims;
 mod items;
@@ -290,7 +238,7 @@ impl Store {
         .fetch_optional(pool)
         .await
         .and_then(|row| row.map(|r| r.try_get::<String, _>("state")).transpose()))?;
-        Ok(state.as_deref().and_then(CampaignState::parse))
+        Ok(state.as_deref().and_then(CampaignState::from_name))
     }
 
     /// A page of campaigns (of `owner`, or everybody's), newest first; `page` is the token of
@@ -312,7 +260,7 @@ impl Store {
         let sql = format!(
             "SELECT {CAMPAIGN_COLUMNS} FROM campaigns \
              WHERE ($1 IS NULL OR (owner_iss = $1 AND owner_sub = $2)) \
-             AND (planned = 1 OR source_kind = 'states') \
+             AND (planned = 1 OR source_kind = $6) \
              AND ($3 IS NULL OR created_at < $3 OR (created_at = $3 AND id < $4)) \
              ORDER BY created_at DESC, id DESC LIMIT $5"
         );
@@ -324,7 +272,8 @@ impl Store {
                 owner.map(|o| o.sub.as_str()),
                 cursor.as_ref().map(|c| c.0),
                 cursor.as_ref().map(|c| c.1.as_str()),
-                limit + 1
+                limit + 1,
+                SourceKind::States.as_str()
             ],
             |row| campaign_from_row!(row)
         )?;
@@ -342,7 +291,10 @@ impl Store {
             "SELECT {CAMPAIGN_COLUMNS} FROM campaigns \
              WHERE {DUE_CAMPAIGN} ORDER BY created_at, id"
         );
-        let campaigns = fetch_all!(self, &sql, [now], |row| campaign_from_row!(row))?;
+        let [running, scheduled, waiting] = DUE_STATES;
+        let campaigns = fetch_all!(self, &sql, [now, running, scheduled, waiting], |row| {
+            campaign_from_row!(row)
+        })?;
         Ok(campaigns)
     }
 
@@ -354,12 +306,18 @@ impl Store {
         let now = to_millis(self.clock.now());
         let sql = format!(
             "SELECT COUNT(*) AS n FROM campaign_items \
-             WHERE outcome = 'pending' AND (due_at IS NULL OR due_at <= $1) \
+             WHERE outcome = $5 AND (due_at IS NULL OR due_at <= $1) \
              AND campaign_id IN (SELECT id FROM campaigns WHERE {DUE_CAMPAIGN} \
-             AND (planned = 1 OR source_kind = 'states'))"
+             AND (planned = 1 OR source_kind = $6))"
         );
+        let [running, scheduled, waiting] = DUE_STATES;
         let n: i64 = with_pool!(self, pool => sqlx::query(&sql)
             .bind(now)
+            .bind(running)
+            .bind(scheduled)
+            .bind(waiting)
+            .bind(ItemOutcome::Pending.as_str())
+            .bind(SourceKind::States.as_str())
             .fetch_one(pool)
             .await
             .and_then(|row| row.try_get("n")))?;

@@ -1,20 +1,13 @@
 //! Tracking: the latest state of every person, each change with when the gateway learned it,
 //! and the walk of Google's list (one replica at a time, resumable).
 //!
-//! Rules (the tracker's and the gateway's own changes meet here, under the person's row lock,
-//! so that one change is recorded, and announced, once):
-//! - a person first met by a walk is recorded `first_seen` in the state listed; what happened
-//!   before the gateway could see it emits nothing;
-//! - `sent` when the listed `mailsSentCount` went up (a mail the gateway announced already
-//!   raised the stored count, so the walk does not announce it again);
-//! - `accepted` and `declined` when the listed state becomes so; `cancelled` when an invited
-//!   person is listed `NOT_YET_SENT` again;
-//! - a person a finished walk did not list is only marked missing (`missing_since`): absence
-//!   (a cancel, or Google's index lag of 48 to 72 hours) never emits an event, nor concludes a
-//!   state. When they are listed again, the comparison above applies.
+//! The rules (which changes a page or the gateway's own change makes) are tracking's
+//! (`tracking::rules`, through [`ChangeRules`]); the store hands them each person's row under
+//! its row lock and writes what they decide, so that one change is recorded, and announced,
+//! once.
 
 use super::events::OutboxEvent;
-use crate::vocabulary::InvitationState;
+use crate::vocabulary::{ChangeKind, InvitationState, ItemOutcome};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
@@ -25,47 +18,6 @@ mod walk;
 /// unspecified (Google may add states; the row stays readable).
 fn stored_state(name: String) -> InvitationState {
     InvitationState::from_name(&name).unwrap_or(InvitationState::StateUnspecified)
-}
-
-/// What happened to a person.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ChangeKind {
-    /// The tracker met the person for the first time.
-    FirstSeen,
-    /// A mail went out.
-    Sent,
-    /// The person joined.
-    Accepted,
-    /// The person declined.
-    Declined,
-    /// The pending invitation was withdrawn.
-    Cancelled,
-}
-
-impl ChangeKind {
-    /// The stored and wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChangeKind::FirstSeen => "first_seen",
-            ChangeKind::Sent => "sent",
-            ChangeKind::Accepted => "accepted",
-            ChangeKind::Declined => "declined",
-            ChangeKind::Cancelled => "cancelled",
-        }
-    }
-
-    /// The inverse of [`ChangeKind::as_str`].
-    pub fn parse(name: &str) -> Option<ChangeKind> {
-        [
-            ChangeKind::FirstSeen,
-            ChangeKind::Sent,
-            ChangeKind::Accepted,
-            ChangeKind::Declined,
-            ChangeKind::Cancelled,
-        ]
-        .into_iter()
-        .find(|kind| kind.as_str() == name)
-    }
 }
 
 /// One person as a page of Google's list shows them.
@@ -213,117 +165,25 @@ pub struct WalkPage<'a> {
     pub newest: Option<DateTime<Utc>>,
 }
 
-/// The changes concluded from the stored state `before` (state, mails sent) and what the
-/// list shows now; see the module's rules.
-pub fn transitions(
-    before: Option<(InvitationState, i64)>,
-    state: InvitationState,
-    mails_sent_count: i64,
-) -> Vec<ChangeKind> {
-    use InvitationState::{Accepted, Declined, Invited, NotYetSent};
-    let Some((was, count)) = before else {
-        return vec![ChangeKind::FirstSeen];
-    };
-    let mut changes = Vec::new();
-    let mailed = state != NotYetSent
-        && was != Accepted
-        && (mails_sent_count > count || (was == NotYetSent && state == Invited));
-    if mailed {
-        changes.push(ChangeKind::Sent);
-    }
-    match state {
-        Accepted if was != Accepted => changes.push(ChangeKind::Accepted),
-        Declined if was != Declined || mailed => changes.push(ChangeKind::Declined),
-        NotYetSent if was == Invited => changes.push(ChangeKind::Cancelled),
-        _ => {}
-    }
-    changes
-}
+/// What a person's row held before a change: Google's state and `mailsSentCount`.
+pub type Before = (InvitationState, i64);
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use ChangeKind::*;
+/// Tracking's rules, which the store applies under each person's row lock: the store hands
+/// them the rows and writes what they decide (`tracking::rules` implements them).
+pub trait ChangeRules: Send + Sync {
+    /// The changes concluded from the stored `before` (None: a person met for the first time)
+    /// and what a page of the list shows now.
+    fn walk_changes(&self, before: Option<Before>, seen: &Observed) -> Vec<ChangeKind>;
 
-    #[test]
-    fn a_person_met_for_the_first_time_is_only_first_seen() {
-        assert_eq!(
-            transitions(None, InvitationState::Accepted, 1),
-            vec![FirstSeen]
-        );
-    }
+    /// Google's state after a change of `kind` the gateway made (a send or a cancel).
+    fn gateway_state(&self, kind: ChangeKind) -> InvitationState;
 
-    #[test]
-    fn the_walk_concludes_each_change_once_from_state_and_mail_count() {
-        // (state and mail count before, state now, mail count now, the changes concluded)
-        let table = [
-            (
-                (InvitationState::Invited, 1),
-                InvitationState::Invited,
-                1,
-                vec![],
-            ),
-            (
-                (InvitationState::Invited, 1),
-                InvitationState::Accepted,
-                1,
-                vec![Accepted],
-            ),
-            (
-                (InvitationState::Invited, 1),
-                InvitationState::Declined,
-                1,
-                vec![Declined],
-            ),
-            (
-                (InvitationState::Invited, 1),
-                InvitationState::NotYetSent,
-                1,
-                vec![Cancelled],
-            ),
-            (
-                (InvitationState::NotYetSent, 0),
-                InvitationState::Invited,
-                1,
-                vec![Sent],
-            ),
-            (
-                (InvitationState::Invited, 1),
-                InvitationState::Invited,
-                2,
-                vec![Sent],
-            ),
-            (
-                (InvitationState::NotYetSent, 0),
-                InvitationState::Accepted,
-                1,
-                vec![Sent, Accepted],
-            ),
-            (
-                (InvitationState::Declined, 1),
-                InvitationState::Declined,
-                2,
-                vec![Sent, Declined],
-            ),
-            (
-                (InvitationState::Accepted, 1),
-                InvitationState::Accepted,
-                1,
-                vec![],
-            ),
-            (
-                (InvitationState::Declined, 1),
-                InvitationState::Declined,
-                1,
-                vec![],
-            ),
-        ];
-        for (before, state, mails, expected) in table {
-            assert_eq!(
-                transitions(Some(before), state, mails),
-                expected,
-                "{before:?} -> {state:?} with {mails} mails"
-            );
-        }
-    }
+    /// Whether a change the gateway made is new (the person's row does not show it yet).
+    fn gateway_change_is_new(&self, before: Option<Before>, change: &GatewayChange) -> bool;
+
+    /// The outcome a person's mailed campaign items take after `changes`; None: they keep it.
+    fn settled_outcome(&self, changes: &[ChangeKind]) -> Option<ItemOutcome>;
+
+    /// The outcomes of the items [`ChangeRules::settled_outcome`] replaces (never empty).
+    fn settled_from(&self) -> &'static [ItemOutcome];
 }

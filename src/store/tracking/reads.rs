@@ -1,9 +1,10 @@
 //! Reading what tracking recorded: the summary, changes over time, people's histories, and
 //! the retention of tracking's rows.
 
-use super::{ChangeKind, TrackedPerson, TrackedSummary, stored_state};
+use super::{TrackedPerson, TrackedSummary, stored_state};
 use crate::store::clock::{from_millis, to_millis};
 use crate::store::{KnownInvitation, Store, StoreError};
+use crate::vocabulary::ChangeKind;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use std::collections::HashMap;
@@ -103,8 +104,15 @@ impl Store {
         let rows = fetch_all!(
             self,
             "SELECT change, at FROM tracked_changes WHERE customer = $1 AND at >= $2 AND at < $3 \
-             AND change IN ('sent', 'accepted', 'declined') ORDER BY at, id",
-            [customer, to_millis(from), to_millis(to)],
+             AND change IN ($4, $5, $6) ORDER BY at, id",
+            [
+                customer,
+                to_millis(from),
+                to_millis(to),
+                ChangeKind::Sent.as_str(),
+                ChangeKind::Accepted.as_str(),
+                ChangeKind::Declined.as_str(),
+            ],
             |row| {
                 Ok((
                     row.try_get::<String, _>("change")?,
@@ -114,7 +122,7 @@ impl Store {
         )?;
         Ok(rows
             .into_iter()
-            .filter_map(|(kind, at)| ChangeKind::parse(&kind).map(|k| (k, from_millis(at))))
+            .filter_map(|(kind, at)| ChangeKind::from_name(&kind).map(|k| (k, from_millis(at))))
             .collect())
     }
 
@@ -129,10 +137,16 @@ impl Store {
         let delays = fetch_all!(
             self,
             "SELECT c.at AS at, (SELECT MAX(s.at) FROM tracked_changes s WHERE s.customer = c.customer \
-             AND s.email = c.email AND s.change = 'sent' AND s.id < c.id) AS sent_at \
-             FROM tracked_changes c WHERE c.customer = $1 AND c.change = 'accepted' \
+             AND s.email = c.email AND s.change = $4 AND s.id < c.id) AS sent_at \
+             FROM tracked_changes c WHERE c.customer = $1 AND c.change = $5 \
              AND c.at >= $2 AND c.at < $3",
-            [customer, to_millis(from), to_millis(to)],
+            [
+                customer,
+                to_millis(from),
+                to_millis(to),
+                ChangeKind::Sent.as_str(),
+                ChangeKind::Accepted.as_str(),
+            ],
             |row| {
                 Ok((
                     row.try_get::<i64, _>("at")?,
@@ -160,12 +174,14 @@ impl Store {
         let (mailed, accepted) = with_pool!(self, pool => sqlx::query(
             "SELECT COUNT(DISTINCT s.email) AS mailed, COUNT(DISTINCT a.email) AS accepted \
              FROM tracked_changes s LEFT JOIN tracked_changes a ON a.customer = s.customer \
-             AND a.email = s.email AND a.change = 'accepted' AND a.id > s.id \
-             WHERE s.customer = $1 AND s.change = 'sent' AND s.at >= $2 AND s.at < $3",
+             AND a.email = s.email AND a.change = $5 AND a.id > s.id \
+             WHERE s.customer = $1 AND s.change = $4 AND s.at >= $2 AND s.at < $3",
         )
         .bind(customer)
         .bind(to_millis(from))
         .bind(to_millis(to))
+        .bind(ChangeKind::Sent.as_str())
+        .bind(ChangeKind::Accepted.as_str())
         .fetch_one(pool)
         .await
         .and_then(|row| Ok((row.try_get::<i64, _>("mailed")?, row.try_get::<i64, _>("accepted")?))))?;
@@ -202,7 +218,7 @@ impl Store {
             })
         })?;
         for (email, change, at) in rows {
-            if let Some(kind) = ChangeKind::parse(&change) {
+            if let Some(kind) = ChangeKind::from_name(&change) {
                 out.entry(email).or_default().push((kind, from_millis(at)));
             }
         }

@@ -2,12 +2,12 @@
 //! gateway record under each person's row lock.
 
 use super::{
-    ChangeKind, GatewayChange, Observed, TrackedChange, WalkCadence, WalkLease, WalkPage,
-    stored_state, transitions,
+    ChangeRules, GatewayChange, Observed, TrackedChange, WalkCadence, WalkLease, WalkPage,
+    stored_state,
 };
 use crate::store::clock::{duration_millis, from_millis, new_token, to_millis};
 use crate::store::{OutboxEvent, RowLock, Store, StoreError, StoreTx};
-use crate::vocabulary::InvitationState;
+use crate::vocabulary::ChangeKind;
 use sqlx::Row;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -86,29 +86,24 @@ macro_rules! write_person {
     }};
 }
 
-/// A person seen to accept or decline: their mailed items (`sent`, `resent`,
-/// `already_invited`) in every real campaign take that outcome inside `conn`'s transaction,
-/// with no work left (no reminder). A worker holding such an item keeps the outcome when it
-/// stores its own (see `Store::complete_campaign_item`).
+/// A person seen to accept or decline: their mailed items in every real campaign take the
+/// outcome `rules` settle them with inside `conn`'s transaction, with no work left (no
+/// reminder). A worker holding such an item keeps the outcome when it stores its own (see
+/// `Store::complete_campaign_item`).
 macro_rules! settle_campaign_items {
-    ($conn:expr, $email:expr, $changes:expr, $now:expr) => {{
-        let changes: &[ChangeKind] = $changes;
-        let outcome = changes.iter().rev().find_map(|change| match change {
-            ChangeKind::Accepted => Some("accepted"),
-            ChangeKind::Declined => Some("declined"),
-            _ => None,
-        });
-        if let Some(outcome) = outcome {
-            sqlx::query(
-                "UPDATE campaign_items SET outcome = $2, due_at = NULL, updated_at = $3 \
-                 WHERE person = $1 AND outcome IN ('sent', 'resent', 'already_invited') \
-                 AND campaign_id IN (SELECT id FROM campaigns WHERE dry_run = 0)",
-            )
-            .bind($email)
-            .bind(outcome)
-            .bind($now)
-            .execute(&mut *$conn)
-            .await?;
+    ($conn:expr, $rules:expr, $email:expr, $changes:expr, $now:expr) => {{
+        let rules: &dyn ChangeRules = $rules;
+        if let Some(outcome) = rules.settled_outcome($changes) {
+            let mut query = sqlx::QueryBuilder::new("UPDATE campaign_items SET outcome = ");
+            query.push_bind(outcome.as_str());
+            query.push(", due_at = NULL, updated_at = ");
+            query.push_bind($now);
+            query.push(" WHERE person = ");
+            query.push_bind($email);
+            query.push(" AND outcome");
+            $crate::store::push_in(&mut query, rules.settled_from().iter().map(|o| o.as_str()));
+            query.push(" AND campaign_id IN (SELECT id FROM campaigns WHERE dry_run = 0)");
+            query.build().execute(&mut *$conn).await?;
         }
     }};
 }
@@ -249,6 +244,7 @@ impl Store {
     pub async fn record_walk_page(
         &self,
         page: &WalkPage<'_>,
+        rules: &dyn ChangeRules,
         event: &(dyn Fn(&TrackedChange) -> Option<OutboxEvent> + Send + Sync),
     ) -> Result<Option<Vec<TrackedChange>>, StoreError> {
         let now_at = self.clock.now();
@@ -289,9 +285,9 @@ impl Store {
             let mut recorded = Vec::new();
             for person in page.people {
                 let was = before.get(&person.email).copied();
-                let changes = transitions(was, person.state, person.mails_sent_count);
+                let changes = rules.walk_changes(was, person);
                 write_person!(conn, page.customer, person, &changes, Some(page.walk_id), now);
-                settle_campaign_items!(conn, &person.email, &changes, now);
+                settle_campaign_items!(conn, rules, &person.email, &changes, now);
                 recorded.extend(changes.into_iter().map(|kind| TrackedChange {
                     email: person.email.clone(),
                     kind,
@@ -363,33 +359,24 @@ impl Store {
 
     /// Records a change the gateway made (its own send or cancel) inside `tx`, with its event,
     /// unless the person's row already shows it (a walk saw it first): one change, one event.
-    /// Answers whether it was new.
+    /// Answers whether it was new (`rules` decide).
     pub async fn record_gateway_change(
         &self,
         tx: &mut StoreTx,
         change: &GatewayChange,
+        rules: &dyn ChangeRules,
     ) -> Result<bool, StoreError> {
         let now = to_millis(change.event.at);
         let lock = self.lock_suffix(RowLock::Wait);
-        let state = match change.kind {
-            ChangeKind::Cancelled => InvitationState::NotYetSent,
-            _ => InvitationState::Invited,
-        };
         let person = Observed {
             email: change.email.clone(),
-            state,
+            state: rules.gateway_state(change.kind),
             mails_sent_count: change.mails_sent_count,
             update_time: change.update_time,
         };
         let new = with_tx!(tx, conn => async {
             let before = lock_people!(&mut *conn, change.customer.as_str(), std::iter::once(&change.email), lock)?;
-            let was = before.get(&change.email);
-            let new = match (change.kind, was) {
-                (_, None) => true,
-                (ChangeKind::Sent, Some((_, count))) => *count < change.mails_sent_count,
-                (ChangeKind::Cancelled, Some((state, _))) => *state == InvitationState::Invited,
-                _ => false,
-            };
+            let new = rules.gateway_change_is_new(before.get(&change.email).copied(), change);
             if new {
                 write_person!(conn, change.customer.as_str(), &person, &[change.kind], None, now);
             }
