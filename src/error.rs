@@ -86,6 +86,7 @@ error_codes! {
     RequestTimeout => "request_timeout", REQUEST_TIMEOUT, "The request body did not arrive in time", "The request body did not arrive within 10 s.";
     UpstreamTimeout => ItemErrorCode::UpstreamTimeout.as_str(), GATEWAY_TIMEOUT, "Google did not answer in time", "Google did not answer in time.";
     CampaignStateConflict => "campaign_state_conflict", CONFLICT, "The campaign's state does not allow this", "Only a paused campaign can be resumed.";
+    CampaignBacklogFull => "campaign_backlog_full", TOO_MANY_REQUESTS, "Too many pending campaign items", "This caller has 200000 pending campaign items and may have at most 200000; nothing was created. Retry after the time in Retry-After, when earlier campaigns have progressed.";
 }
 
 impl fmt::Display for ErrorCode {
@@ -373,6 +374,13 @@ impl From<crate::campaigns::CampaignError> for ApiError {
                 ApiError::new(ErrorCode::CampaignStateConflict, detail)
             }
             CampaignError::StoreUnavailable => crate::invitations::durable::StoreUnavailable.into(),
+            CampaignError::AuditUnavailable(err) => err.into(),
+            CampaignError::Idempotency(error) => error.into(),
+            CampaignError::BacklogFull {
+                detail,
+                retry_after_secs,
+            } => ApiError::new(ErrorCode::CampaignBacklogFull, detail)
+                .with_retry_after(retry_after_secs),
         }
     }
 }

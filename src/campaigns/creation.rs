@@ -4,16 +4,6 @@
 use super::*;
 
 impl Campaigns {
-    /// The fingerprint of a keyed creation of `spec` from `source`, and the source to create
-    /// it from: a roster is read whole (into a temporary file) first, see [`keyed`].
-    pub async fn keyed_source(
-        &self,
-        spec: &CampaignSpec,
-        source: Source,
-    ) -> Result<(keyed::CreationFingerprint, Source), CampaignError> {
-        keyed::fingerprint(spec, source, self.roster_max_bytes).await
-    }
-
     /// Creates a campaign from `spec` and `source` for `owner`: its items are written to the
     /// store (a roster as it streams in, in chunks) before this answers; a `states` source is
     /// walked later by a worker. Invalid, foreign and repeated addresses become `skipped`
@@ -52,6 +42,14 @@ impl Campaigns {
             }
             _ => Vec::new(),
         };
+        if source.kind() == SourceKind::States {
+            // Its size is Google's list, known only when a worker walks it: the creator must
+            // have room left now.
+            let pending = self.gate.call(|s| s.pending_items(owner)).await?;
+            if pending >= self.max_pending_items {
+                return Err(self.backlog_full(pending));
+            }
+        }
         let id = uuid::Uuid::new_v4().simple().to_string();
         let campaign = NewCampaign {
             id: id.clone(),
@@ -122,13 +120,37 @@ impl Campaigns {
         Ok(deleted)
     }
 
-    async fn add_items(&self, id: &str, items: &[NewItem]) -> Result<(), CampaignError> {
+    /// Adds the items of campaign `id` being created, within its creator's cap on pending
+    /// items: past it nothing of this chunk is added, and the caller abandons the import.
+    pub(crate) async fn add_items(&self, id: &str, items: &[NewItem]) -> Result<(), CampaignError> {
         for chunk in items.chunks(CHUNK) {
-            self.gate
-                .call(|s| s.add_campaign_items(id, chunk, true))
-                .await?;
+            let cap = self.max_pending_items;
+            if let Err(pending) = self
+                .gate
+                .call(|s| s.add_campaign_items_within(id, chunk, cap))
+                .await?
+            {
+                return Err(self.backlog_full(pending));
+            }
         }
         Ok(())
+    }
+
+    /// The refusal of a creation that would leave its creator `pending` items queued: it may
+    /// come back when the excess has been worked at the background pace.
+    fn backlog_full(&self, pending: u64) -> CampaignError {
+        let cap = self.max_pending_items;
+        let excess = pending.saturating_sub(cap).max(1) as f64;
+        let minutes = (excess / self.background_per_minute).ceil().max(1.0);
+        let retry_after_secs = (minutes * 60.0).min(86_400.0) as u64;
+        CampaignError::BacklogFull {
+            detail: format!(
+                "A caller may have at most {cap} pending campaign items, and this campaign \
+                 would take this caller to {pending} or more; nothing was created. Retry after \
+                 the time in Retry-After, when earlier campaigns have progressed (or cancel one)."
+            ),
+            retry_after_secs,
+        }
     }
 }
 

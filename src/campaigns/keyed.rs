@@ -3,8 +3,15 @@
 //! read whole into a temporary file (bounded memory, like the streamed import) while its
 //! SHA-256 is taken; the import then reads the file. A retry of one upload, on any replica,
 //! has the same fingerprint; another body under the same key does not.
+//!
+//! Both keyed creations run here, in the campaigns layer: `POST /v1/campaigns` (and its roster
+//! operation) and a send with `Prefer: respond-async`. The handler hands over the parsed request
+//! and the checked key and renders the [`Answer`]; nothing of the flow returns to it.
 
-use crate::campaigns::{CampaignError, CampaignSpec, Source};
+use crate::campaigns::{CampaignError, CampaignSpec, CampaignView, Campaigns, Source};
+use crate::invitations::batch::EmailBatch;
+use crate::invitations::idempotency::{Answer, IdempotencyError, IdempotencyScope};
+use crate::store::Caller;
 use crate::vocabulary::InvitationState;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -16,11 +23,84 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 /// Bytes read from the temporary file at a time.
 const READ_CHUNK: usize = 64 * 1024;
 
+/// The operation a creation's Idempotency-Key belongs to (keys are per operation; both create
+/// operations share it, so a retry may move to the roster operation).
+const CREATE_ACTION: &str = "create_campaign";
+
+impl From<IdempotencyError> for CampaignError {
+    fn from(error: IdempotencyError) -> Self {
+        CampaignError::Idempotency(error)
+    }
+}
+
+/// A campaign's answer as the handler sends it: its JSON, never a replay (no key was given).
+fn fresh(view: &CampaignView) -> Answer {
+    Answer {
+        body: serde_json::to_vec(view).unwrap_or_default(),
+        replayed: false,
+    }
+}
+
+impl Campaigns {
+    /// Creates a campaign from `spec` and `source` for `owner` (see [`Campaigns::create`]),
+    /// once per Idempotency-Key `key` across every replica: a retry with the same key and
+    /// request gets the first answer byte for byte (`replayed`), another request under the key
+    /// is [`IdempotencyError::KeyReused`].
+    pub async fn create_once(
+        &self,
+        owner: &Caller,
+        spec: CampaignSpec,
+        source: Source,
+        key: Option<&str>,
+    ) -> Result<Answer, CampaignError> {
+        let Some(key) = key else {
+            return Ok(fresh(&self.create(owner, spec, source).await?));
+        };
+        let (fingerprint, source) = fingerprint(&spec, source, self.roster_max_bytes).await?;
+        let scope = IdempotencyScope::new(&owner.iss, &owner.sub, key, CREATE_ACTION, &fingerprint);
+        let create = self.create(owner, spec, source);
+        self.invitations
+            .run_once_stored_within(&scope, 201, self.creation_lease(), create)
+            .await
+    }
+
+    /// Makes a campaign of the addresses of a send with `Prefer: respond-async` by `caller` in
+    /// request `request_id`, once per Idempotency-Key `key` (the preference is part of the
+    /// request: the key of a send answered at once is reused here). Nothing is created unless
+    /// it can be audited, as for a send answered at once.
+    pub async fn create_from_send_once(
+        &self,
+        (caller, request_id, key): (&Caller, &str, Option<&str>),
+        batch: &EmailBatch,
+        resend: bool,
+    ) -> Result<Answer, CampaignError> {
+        self.audit
+            .check_writable()
+            .map_err(CampaignError::AuditUnavailable)?;
+        let spec = CampaignSpec {
+            name: format!("send {request_id}"),
+            resend,
+            dry_run: false,
+            // As any campaign of addresses: unlisted people are checked before a mail.
+            check_unlisted: true,
+            reminders: None,
+            start_at: None,
+        };
+        let emails = batch.entries().iter().map(|e| e.raw().to_owned()).collect();
+        let create = self.create(caller, spec, Source::Emails(emails));
+        let Some(key) = key else {
+            return Ok(fresh(&create.await?));
+        };
+        let scope = IdempotencyScope::async_send(caller, key, batch, resend);
+        self.invitations.run_once_stored(&scope, 202, create).await
+    }
+}
+
 /// What a keyed creation's fingerprint is taken over: the campaign's fields and its source (a
 /// roster by the SHA-256 of its bytes).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct CreationFingerprint {
+struct CreationFingerprint {
     name: String,
     resend: bool,
     dry_run: bool,
@@ -34,7 +114,7 @@ pub struct CreationFingerprint {
 
 /// The fingerprint of creating `spec` from `source`, and the source to create it from (a
 /// roster read back from its temporary file).
-pub(crate) async fn fingerprint(
+async fn fingerprint(
     spec: &CampaignSpec,
     source: Source,
     max_bytes: u64,

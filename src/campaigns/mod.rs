@@ -117,6 +117,17 @@ pub struct CampaignSpec {
     pub start_at: Option<DateTime<Utc>>,
 }
 
+/// A change of a campaign's life its creator (or an admin) asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// Stop claiming its items.
+    Pause,
+    /// Go on with a paused campaign.
+    Resume,
+    /// Stop all future work.
+    Cancel,
+}
+
 /// Why a campaign operation did nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum CampaignError {
@@ -135,6 +146,20 @@ pub enum CampaignError {
     /// The store cannot be reached.
     #[error("the store cannot be reached")]
     StoreUnavailable,
+    /// The audit trail cannot take records, so nothing may be created that would mail.
+    #[error("the audit trail cannot be written")]
+    AuditUnavailable(#[source] crate::audit::AuditError),
+    /// The Idempotency-Key's flow (or the store under it) refused the creation.
+    #[error(transparent)]
+    Idempotency(crate::invitations::idempotency::IdempotencyError),
+    /// The creator has as many pending items queued as it may (nothing was created).
+    #[error("{detail}")]
+    BacklogFull {
+        /// How many it has and may have.
+        detail: String,
+        /// When enough of them will have been worked to try again.
+        retry_after_secs: u64,
+    },
 }
 
 impl From<StoreError> for CampaignError {
@@ -161,7 +186,8 @@ pub struct Campaigns {
     poll: Duration,
     lease: Duration,
     concurrency: usize,
-    /// Background calls a minute: the share of the project's budget campaigns may use.
+    /// Background calls a minute: what campaigns may use of the project's budget while no
+    /// caller needs it.
     background_per_minute: f64,
     /// Longest an import (a creation writing its items) can take: the body read timeout and
     /// [`IMPORT_MARGIN`]. An import still unfinished after that was abandoned.
@@ -170,6 +196,8 @@ pub struct Campaigns {
     roster_max_bytes: u64,
     /// Oldest the tracker's last walk may be for its snapshot to stand in for reads.
     snapshot_max_age: Duration,
+    /// Most pending items one creator may have queued.
+    max_pending_items: u64,
     /// The worker's finished passes, counted so that a test can wait for one more whole pass
     /// (an explicit event) instead of a window of real time.
     passes: tokio::sync::watch::Sender<u64>,
@@ -184,7 +212,6 @@ impl Campaigns {
         audit: Arc<AuditLog>,
         settings: &Settings,
     ) -> Self {
-        let share = f64::from(settings.store.google_background_percent.min(100)) / 100.0;
         Self {
             invitations,
             gate,
@@ -192,10 +219,17 @@ impl Campaigns {
             poll: settings.invitations.campaigns.poll,
             lease: settings.invitations.campaigns.lease,
             concurrency: settings.invitations.batch_concurrency.get(),
-            background_per_minute: (f64::from(settings.store.google_per_minute) * share).max(1.0),
+            // With no caller checking, background work has all but the callers' floor.
+            background_per_minute: (crate::store::background_limit(
+                settings.store.google_per_minute,
+                settings.store.google_background_percent,
+                0,
+            ) as f64)
+                .max(1.0),
             import_deadline: settings.http.body_read_timeout + IMPORT_MARGIN,
             roster_max_bytes: settings.invitations.campaigns.roster_max_bytes,
-            snapshot_max_age: settings.tracking.interval * worker::FRESH_INTERVALS,
+            snapshot_max_age: settings.tracking.interval * worker::snapshot::FRESH_INTERVALS,
+            max_pending_items: settings.invitations.campaigns.max_pending_items,
             passes: tokio::sync::watch::Sender::new(0),
         }
     }
@@ -208,7 +242,7 @@ impl Campaigns {
 
     /// Longest a creation takes (its body arriving and its items stored): the body read
     /// timeout. A keyed creation's key is leased that long.
-    pub fn creation_lease(&self) -> Duration {
+    fn creation_lease(&self) -> Duration {
         self.import_deadline.saturating_sub(IMPORT_MARGIN)
     }
 
@@ -251,6 +285,10 @@ impl Campaigns {
             check_unlisted: record.check_unlisted,
             start_at: rfc3339(record.start_at),
             resumes_at: record.resumes_at.map(rfc3339),
+            waiting_reason: record
+                .waiting_reason
+                .filter(|_| record.state == CampaignState::Waiting)
+                .map(|reason| reason.as_str().to_owned()),
             google_calls: record.google_calls,
             created_at: rfc3339(record.created_at),
             updated_at: rfc3339(record.updated_at),
@@ -408,61 +446,43 @@ impl Campaigns {
         ))
     }
 
-    /// Pauses a scheduled, running or waiting campaign: no worker claims its items any more
-    /// (an item in flight finishes).
-    pub async fn pause(&self, id: &str, viewer: &Viewer) -> Result<CampaignView, CampaignError> {
-        self.visible(id, viewer).await?;
-        let moved = self
-            .gate
-            .call(|s| {
-                s.set_campaign_state(
-                    id,
-                    &[
-                        CampaignState::Scheduled,
-                        CampaignState::Running,
-                        CampaignState::Waiting,
-                    ],
-                    CampaignState::Paused,
-                    None,
-                )
-            })
-            .await?;
-        self.after_move(
-            id,
-            moved,
-            "Only a scheduled, running or waiting campaign can be paused.",
-        )
-        .await
-    }
-
-    /// Resumes a paused campaign to what it was: `scheduled` until its `startAt`, `running`
-    /// after.
-    pub async fn resume(&self, id: &str, viewer: &Viewer) -> Result<CampaignView, CampaignError> {
-        self.visible(id, viewer).await?;
-        let moved = self.gate.call(|s| s.resume_campaign(id)).await?;
-        self.after_move(id, moved, "Only a paused campaign can be resumed.")
-            .await
-    }
-
-    /// Cancels a campaign that is not final: no further work; mails already sent stay sent and
-    /// the pending items become `cancelled`.
-    pub async fn cancel(&self, id: &str, viewer: &Viewer) -> Result<CampaignView, CampaignError> {
-        self.visible(id, viewer).await?;
-        let moved = self.gate.call(|s| s.cancel_campaign(id)).await?;
-        self.after_move(
-            id,
-            moved,
-            "A completed or cancelled campaign cannot be cancelled.",
-        )
-        .await
-    }
-
-    async fn after_move(
+    /// Moves campaign `id` as `change` says, when `viewer` may see it and its state allows:
+    /// pause a scheduled, running or waiting campaign (no worker claims its items any more; an
+    /// item in flight finishes); resume a paused one to what it was (`scheduled` until its
+    /// `startAt`, `running` after); cancel one that is not final (no further work; mails
+    /// already sent stay sent and the pending items become `cancelled`).
+    pub async fn change(
         &self,
         id: &str,
-        moved: bool,
-        refusal: &str,
+        viewer: &Viewer,
+        change: Lifecycle,
     ) -> Result<CampaignView, CampaignError> {
+        self.visible(id, viewer).await?;
+        let (moved, refusal) = match change {
+            Lifecycle::Pause => {
+                let from = [
+                    CampaignState::Scheduled,
+                    CampaignState::Running,
+                    CampaignState::Waiting,
+                ];
+                let to = CampaignState::Paused;
+                let moved = self
+                    .gate
+                    .call(|s| s.set_campaign_state(id, &from, to, None));
+                (
+                    moved.await?,
+                    "Only a scheduled, running or waiting campaign can be paused.",
+                )
+            }
+            Lifecycle::Resume => (
+                self.gate.call(|s| s.resume_campaign(id)).await?,
+                "Only a paused campaign can be resumed.",
+            ),
+            Lifecycle::Cancel => (
+                self.gate.call(|s| s.cancel_campaign(id)).await?,
+                "A completed or cancelled campaign cannot be cancelled.",
+            ),
+        };
         if !moved {
             return Err(CampaignError::Conflict(refusal.to_owned()));
         }

@@ -85,10 +85,7 @@ pub(crate) async fn import_roster(
         import.store_columns(campaigns, id).await?;
         if import.chunk.len() >= CHUNK {
             let chunk = std::mem::take(&mut import.chunk);
-            campaigns
-                .gate
-                .call(|s| s.add_campaign_items(id, &chunk, true))
-                .await?;
+            campaigns.add_items(id, &chunk).await?;
         }
     }
     reader.finish(&mut |record, delimiter| import.record(record, delimiter))?;
@@ -103,10 +100,7 @@ pub(crate) async fn import_roster(
             "roster: at least one row after the header is required.".into(),
         ));
     }
-    campaigns
-        .gate
-        .call(|s| s.add_campaign_items(id, &import.chunk, true))
-        .await?;
+    campaigns.add_items(id, &import.chunk).await?;
     Ok(())
 }
 

@@ -67,6 +67,12 @@ pub struct CampaignView {
     pub start_at: String,
     /// While `waiting`: when work resumes.
     pub resumes_at: Option<String>,
+    /// While `waiting`: why. `mail_limit` (the creator's daily mail limit, until the next UTC
+    /// day), `google_budget` (the project's Google call budget), `breaker_open` (Google failed
+    /// repeatedly; calls pause), `google_unavailable`, `store_unavailable` or
+    /// `audit_unavailable` (the audit trail cannot be written); null otherwise.
+    #[schema(example = "google_budget")]
+    pub waiting_reason: Option<String>,
     /// Its items.
     pub total: u64,
     /// Items per outcome (outcomes with none are left out).

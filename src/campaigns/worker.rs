@@ -8,7 +8,7 @@ use crate::campaigns::{Campaigns, SWEEP_ROUNDS, planning};
 use crate::invitations::background::{Background, DryRunVerdict, ItemMail, ItemSend, Seen};
 use crate::invitations::email::Email;
 use crate::invitations::outcome::ItemError;
-use crate::store::{Caller, CampaignRecord, ItemLease, ItemUpdate, StoreError};
+use crate::store::{Caller, CampaignRecord, ItemLease, ItemUpdate, StoreError, WaitingReason};
 use crate::vocabulary::{
     CampaignState, InvitationState, ItemErrorCode, ItemOutcome, Outcome, SourceKind,
 };
@@ -26,12 +26,12 @@ const MIN_WAIT: Duration = Duration::from_secs(1);
 /// Attempts on an address another request kept busy before the item fails.
 const BUSY_ATTEMPTS: u32 = 10;
 
-mod snapshot;
+pub(crate) mod snapshot;
 mod step;
 
-pub(crate) use snapshot::FRESH_INTERVALS;
-use snapshot::Listed;
-use step::{Step, StillOurs, Stop, complete, failed, seen_of, store_wait_from};
+use step::{
+    Step, StillOurs, Stop, complete, failed, item_outcome, seen_of, store_wait_from, waiting_reason,
+};
 
 impl Campaigns {
     /// Works on due campaigns until `stop` turns true; the items in flight then finish (or
@@ -80,40 +80,67 @@ impl Campaigns {
         }
     }
 
-    /// One batch of every due campaign; true when anything was done.
+    /// One batch for every creator with due work, in the store's fair order (real runs
+    /// first, then the creator served longest ago): each creator's campaigns are tried in
+    /// their order until one does something. True when anything was done.
     async fn round(&self, stop: &watch::Receiver<bool>) -> Result<bool, StoreError> {
         let mut worked = false;
+        let mut creators: Vec<(Caller, Vec<CampaignRecord>)> = Vec::new();
         for record in self.gate.call(|s| s.due_campaigns()).await? {
-            if *stop.borrow() {
-                break;
+            match creators
+                .iter_mut()
+                .find(|(owner, _)| *owner == record.owner)
+            {
+                Some((_, campaigns)) => campaigns.push(record),
+                None => creators.push((record.owner.clone(), vec![record])),
             }
-            if record.state != CampaignState::Running {
-                self.gate
-                    .call(|s| {
-                        s.set_campaign_state(
-                            &record.id,
-                            &[CampaignState::Scheduled, CampaignState::Waiting],
-                            CampaignState::Running,
-                            None,
-                        )
-                    })
-                    .await?;
-            }
-            if !record.planned {
-                if record.source_kind == SourceKind::States
-                    && self
-                        .gate
-                        .call(|s| s.claim_campaign_planning(&record.id, self.lease))
-                        .await?
-                {
-                    self.plan(&record).await?;
-                    worked = true;
+        }
+        for (_, campaigns) in creators {
+            for record in campaigns {
+                if *stop.borrow() {
+                    return Ok(worked);
                 }
-                continue;
+                if self.turn(&record, stop).await? {
+                    worked = true;
+                    break;
+                }
             }
-            worked |= self.batch(&record, stop).await?;
         }
         Ok(worked)
+    }
+
+    /// One turn of a due campaign: it starts running, is planned, or has a batch worked;
+    /// false when it had nothing to do.
+    async fn turn(
+        &self,
+        record: &CampaignRecord,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<bool, StoreError> {
+        if record.state != CampaignState::Running {
+            self.gate
+                .call(|s| {
+                    s.set_campaign_state(
+                        &record.id,
+                        &[CampaignState::Scheduled, CampaignState::Waiting],
+                        CampaignState::Running,
+                        None,
+                    )
+                })
+                .await?;
+        }
+        if !record.planned {
+            if record.source_kind == SourceKind::States
+                && self
+                    .gate
+                    .call(|s| s.claim_campaign_planning(&record.id, self.lease))
+                    .await?
+            {
+                self.plan(record).await?;
+                return Ok(true);
+            }
+            return Ok(false);
+        }
+        self.batch(record, stop).await
     }
 
     /// Walks the campaign's list; Google unavailable puts it in `waiting`.
@@ -125,24 +152,32 @@ impl Campaigns {
             .await?;
         if let Err(failure) = walked {
             tracing::warn!(campaign = %record.id, error = %failure.detail(), "a campaign's list walk failed: it waits");
-            let wait = match failure {
-                crate::invitations::outcome::Failure::QuotaExhausted { retry_after }
-                | crate::invitations::outcome::Failure::Unavailable {
+            use crate::invitations::outcome::Failure;
+            let (wait, reason) = match failure {
+                Failure::QuotaExhausted { retry_after } => {
+                    (retry_after, WaitingReason::GoogleBudget)
+                }
+                Failure::Unavailable {
                     retry_after: Some(retry_after),
-                } => retry_after,
-                _ => OUTAGE_WAIT,
+                } => (retry_after, WaitingReason::GoogleUnavailable),
+                _ => (OUTAGE_WAIT, WaitingReason::GoogleUnavailable),
             };
             let until = self.now() + chrono::Duration::from_std(wait).unwrap_or_default();
-            self.wait_until(&record.id, until).await?;
+            self.wait_until(&record.id, until, reason).await?;
         }
         Ok(())
     }
 
-    /// Makes campaign `id`, if it runs, wait until `until` (an outage, a spent budget).
-    async fn wait_until(&self, id: &str, until: DateTime<Utc>) -> Result<(), StoreError> {
-        let running = [CampaignState::Running];
+    /// Makes campaign `id`, if it runs, wait until `until` for `reason` (an outage, a spent
+    /// budget).
+    async fn wait_until(
+        &self,
+        id: &str,
+        until: DateTime<Utc>,
+        reason: WaitingReason,
+    ) -> Result<(), StoreError> {
         self.gate
-            .call(|s| s.set_campaign_state(id, &running, CampaignState::Waiting, Some(until)))
+            .call(|s| s.campaign_waits(id, until, reason))
             .await?;
         Ok(())
     }
@@ -193,12 +228,11 @@ impl Campaigns {
         }
         let creator = record.owner.clone();
         let creator_ref = &creator;
-        let snapshot = self.snapshot(record, &items).await;
-        let snapshot = snapshot.as_ref();
+        let snapshot = &self.snapshot(record, &items).await;
         futures_util::stream::iter(items)
             .for_each_concurrent(self.concurrency, |item| async move {
                 let mine = Arc::new(AtomicU64::new(0));
-                let listed = snapshot.and_then(|s| s.of(&item));
+                let listed = snapshot.as_ref().and_then(|s| s.of(&item));
                 let mut step = self.step(record, creator_ref, &item, listed, &mine).await;
                 store_wait_from(&mut step, claimed_at, self.now());
                 let made = mine.load(Ordering::Relaxed);
@@ -214,7 +248,7 @@ impl Campaigns {
                 {
                     // This replica is shutting down (its Google calls are refused): the item
                     // goes back, but the campaign need not wait for the other replicas.
-                    *hold = false;
+                    *hold = None;
                 }
                 // No call of this holder got a Google slot, so none of its mails left: an item
                 // that was not mailing before is not mailing now (its next holder need not read
@@ -233,7 +267,7 @@ impl Campaigns {
         record: &CampaignRecord,
         creator: &Caller,
         item: &ItemLease,
-        listed: Option<Listed>,
+        listed: Option<snapshot::Listed>,
         calls: &Arc<AtomicU64>,
     ) -> Step {
         let Ok(email) = Email::parse(&item.email) else {
@@ -245,7 +279,7 @@ impl Campaigns {
                 return Step::Release {
                     due: self.now(),
                     error: None,
-                    hold: false,
+                    hold: None,
                 };
             }
             Err(_) => {
@@ -253,9 +287,8 @@ impl Campaigns {
             }
         }
         let listed = match listed {
-            Some(Listed::NotListed) => return complete(ItemOutcome::NotListed),
-            Some(Listed::As(seen)) => Some(seen),
-            None => None,
+            Some(snapshot::Listed::NotListed) => return complete(ItemOutcome::NotListed),
+            listed => listed.and_then(snapshot::Listed::seen),
         };
         if record.dry_run {
             return self.dry_run(record, item, &email, listed, calls).await;
@@ -462,7 +495,7 @@ impl Campaigns {
             Stop::NotRunning | Stop::LeaseLost => Step::Release {
                 due: self.now(),
                 error: None,
-                hold: false,
+                hold: None,
             },
             Stop::StoreDown(error) => self.on_error(item, &error),
         }
@@ -481,28 +514,31 @@ impl Campaigns {
                 Step::Release {
                     due: tomorrow,
                     error: None,
-                    hold: true,
+                    hold: Some(WaitingReason::MailLimit),
                 }
             }
             code if code.is_transient() => {
                 // When the breaker may close, when Google (or the budget) said, or a while.
-                let wait = match self.invitations.google_reopens_in() {
-                    Some(wait) => wait.max(MIN_WAIT),
-                    None => error
-                        .retry_after_seconds
-                        .map_or(OUTAGE_WAIT, Duration::from_secs)
-                        .max(MIN_WAIT),
+                let (wait, reason) = match self.invitations.google_reopens_in() {
+                    Some(wait) => (wait.max(MIN_WAIT), WaitingReason::BreakerOpen),
+                    None => (
+                        error
+                            .retry_after_seconds
+                            .map_or(OUTAGE_WAIT, Duration::from_secs)
+                            .max(MIN_WAIT),
+                        waiting_reason(code),
+                    ),
                 };
                 Step::Release {
                     due: now + chrono::Duration::from_std(wait).unwrap_or_default(),
                     error: Some(error.clone()),
-                    hold: true,
+                    hold: Some(reason),
                 }
             }
             ItemErrorCode::AddressBusy if item.attempts + 1 < BUSY_ATTEMPTS => Step::Release {
                 due: now + chrono::Duration::from_std(self.lease).unwrap_or_default(),
                 error: Some(error.clone()),
-                hold: false,
+                hold: None,
             },
             _ => failed(error),
         }
@@ -516,7 +552,7 @@ impl Campaigns {
             error => Step::Release {
                 due: self.now() + chrono::Duration::from_std(OUTAGE_WAIT).unwrap_or_default(),
                 error,
-                hold: false,
+                hold: None,
             },
         }
     }
@@ -545,27 +581,12 @@ impl Campaigns {
                 self.gate
                     .call(|s| s.release_campaign_item(item, due, error, nothing_sent))
                     .await?;
-                if hold {
-                    self.wait_until(&record.id, due).await?;
+                if let Some(reason) = hold {
+                    self.wait_until(&record.id, due, reason).await?;
                 }
             }
         }
         Ok(())
-    }
-}
-
-/// The item outcome of a send's outcome. A send never answers a cancel's outcomes, and its
-/// `failed` and `unknown` are handled before they get here: those count as failed.
-fn item_outcome(outcome: Outcome) -> ItemOutcome {
-    match outcome {
-        Outcome::Sent => ItemOutcome::Sent,
-        Outcome::Resent => ItemOutcome::Resent,
-        Outcome::AlreadyInvited => ItemOutcome::AlreadyInvited,
-        Outcome::AlreadyAccepted => ItemOutcome::AlreadyAccepted,
-        Outcome::NotEligible => ItemOutcome::NotEligible,
-        Outcome::Cancelled | Outcome::NotInvited | Outcome::Failed | Outcome::Unknown => {
-            ItemOutcome::Failed
-        }
     }
 }
 

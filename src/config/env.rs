@@ -95,6 +95,8 @@ pub const CAMPAIGN_POLL_MILLIS: &str = "GATEWAY_CAMPAIGN_POLL_MILLIS";
 pub const CAMPAIGN_LEASE_SECS: &str = "GATEWAY_CAMPAIGN_LEASE_SECS";
 /// Most MiB of a roster uploaded with an Idempotency-Key.
 pub const CAMPAIGN_ROSTER_MAX_MIB: &str = "GATEWAY_CAMPAIGN_ROSTER_MAX_MIB";
+/// Most pending campaign items one caller may have queued.
+pub const CAMPAIGN_MAX_PENDING_ITEMS: &str = "GATEWAY_CAMPAIGN_MAX_PENDING_ITEMS";
 /// Environment variable of `--idempotency-ttl-secs`.
 pub const IDEMPOTENCY_TTL_SECS: &str = "GATEWAY_IDEMPOTENCY_TTL_SECS";
 /// Environment variable of `--idempotency-capacity`.

@@ -31,6 +31,9 @@ pub struct CampaignSettings {
     /// Most bytes of a roster uploaded with an Idempotency-Key (spooled to a temporary file
     /// before its items are written): about the row cap times a row's kept bytes.
     pub roster_max_bytes: u64,
+    /// Most pending items one caller may have queued in campaigns that are not final; a
+    /// creation past it is refused with 429 and creates nothing.
+    pub max_pending_items: u64,
 }
 
 /// Settings of the eligibility cache.
@@ -94,6 +97,12 @@ pub struct InvitationArgs {
     #[arg(long, env = env::CAMPAIGN_ROSTER_MAX_MIB, default_value_t = 400)]
     pub campaign_roster_max_mib: u64,
 
+    /// Most pending campaign items one caller may have queued (campaigns not yet completed or
+    /// cancelled); a creation that would pass it is refused with 429 and Retry-After, and
+    /// creates nothing. The default holds two 100,000-person runs (a dry run and its real run).
+    #[arg(long, env = env::CAMPAIGN_MAX_PENDING_ITEMS, default_value_t = 200_000)]
+    pub campaign_max_pending_items: u64,
+
     /// Seconds an Idempotency-Key's answer is kept.
     #[arg(long, env = env::IDEMPOTENCY_TTL_SECS, default_value_t = 86_400)]
     pub idempotency_ttl_secs: u64,
@@ -130,6 +139,10 @@ impl InvitationArgs {
                     self.campaign_roster_max_mib,
                 )?
                 .saturating_mul(1024 * 1024),
+                max_pending_items: positive(
+                    env::CAMPAIGN_MAX_PENDING_ITEMS,
+                    self.campaign_max_pending_items,
+                )?,
             },
         })
     }

@@ -29,7 +29,9 @@ pub struct StoreSettings {
     pub sqlite_max_mib: Option<u32>,
     /// Google calls per minute across every replica (the cluster-wide window's limit).
     pub google_per_minute: u32,
-    /// Share of the Google quota background work may use; the rest is kept for interactive calls.
+    /// Share of the Google quota background work keeps however busy callers are; the rest is
+    /// the most ever reserved for interactive calls (the reserve follows their demand; see
+    /// `store::google_budget`). 0: background work gets nothing.
     pub google_background_percent: u8,
     /// Denials of one reason from one peer within this interval are folded into one audit row.
     pub denial_interval: Duration,
@@ -141,8 +143,10 @@ pub struct BudgetArgs {
     #[arg(long, env = env::GOOGLE_CALLS_PER_MINUTE, default_value_t = 60)]
     pub google_calls_per_minute: u32,
 
-    /// Share (percent, 0 to 100) of that quota background work (campaigns, the tracker) may
-    /// use; the rest stays for callers waiting on an answer.
+    /// Share (percent, 0 to 100) of that quota background work (campaigns, the tracker) keeps
+    /// however busy callers are; the rest is the most ever held back for callers waiting on an
+    /// answer: while they call less, background work uses what they leave (0: no background
+    /// work at all).
     #[arg(long, env = env::GOOGLE_BACKGROUND_PERCENT, default_value_t = 80)]
     pub google_background_percent: u8,
 

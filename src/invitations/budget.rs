@@ -201,31 +201,42 @@ mod tests {
         assert_eq!(clock.now(), before, "no time was spent waiting");
     }
 
+    /// Takes slots of `kind` until the budget refuses one within a second; answers how many.
+    async fn take_all(budget: &StoreBudget, kind: CallKind) -> usize {
+        let mut granted = 0;
+        while budget.acquire(kind, in_secs(1)).await.is_ok() {
+            granted += 1;
+            assert!(granted <= 10, "{kind:?} never stops");
+        }
+        granted
+    }
+
     #[tokio::test]
-    async fn background_work_is_held_to_its_share_while_interactive_calls_still_get_slots() {
+    async fn background_work_takes_what_callers_do_not_need_and_leaves_them_their_floor() {
         let (budget, _clock, _dir) = budget(10).await;
-        let mut background = 0;
-        while budget
-            .acquire(CallKind::Background, in_secs(1))
-            .await
-            .is_ok()
-        {
-            background += 1;
-            assert!(background <= 10, "background never stops");
+
+        let background = take_all(&budget, CallKind::Background).await;
+        let interactive = take_all(&budget, CallKind::Interactive).await;
+
+        assert_eq!(background, 9, "no caller called: all but the floor");
+        assert_eq!(interactive, 1, "the floor stayed for callers");
+    }
+
+    #[tokio::test]
+    async fn callers_calls_hold_background_work_back_up_to_their_promised_share() {
+        let (budget, _clock, _dir) = budget(10).await;
+        for _ in 0..3 {
+            budget
+                .acquire(CallKind::Interactive, in_secs(1))
+                .await
+                .expect("a slot");
         }
 
-        let mut interactive = 0;
-        while budget
-            .acquire(CallKind::Interactive, in_secs(1))
-            .await
-            .is_ok()
-        {
-            interactive += 1;
-            assert!(interactive <= 10, "interactive never stops");
-        }
+        let background = take_all(&budget, CallKind::Background).await;
+        let interactive = take_all(&budget, CallKind::Interactive).await;
 
-        assert_eq!(background, 8, "80% of 10 a minute");
-        assert_eq!(interactive, 2, "the last fifth stayed for callers");
+        assert_eq!(background, 5, "the reserve grew to the callers' 20 %");
+        assert_eq!(interactive, 2, "and stayed theirs");
     }
 
     #[tokio::test]

@@ -5,7 +5,8 @@
 use crate::auth::scope;
 use crate::error::{ApiError, ErrorCode, ProblemDocument};
 use crate::invitations::audit::{
-    AuditCursor, AuditEvent, AuditFilter, DEFAULT_AUDIT_PAGE_SIZE, MAX_AUDIT_PAGE_SIZE,
+    AuditPage, AuditPageToken, AuditQuery, AuditSearchResponse, DEFAULT_AUDIT_PAGE_SIZE,
+    MAX_AUDIT_PAGE_SIZE,
 };
 use crate::invitations::batch::EmailBatch;
 use crate::routes::authorized::Authorized;
@@ -16,8 +17,10 @@ use crate::state::AppState;
 use crate::vocabulary::{Action, Outcome};
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 /// Longest `callerIss`, `callerSub` or `campaign` filter.
 const MAX_FILTER_LEN: usize = 512;
@@ -25,127 +28,61 @@ const MAX_FILTER_LEN: usize = 512;
 /// Longest page token accepted (the gateway's are far shorter).
 const MAX_PAGE_TOKEN_LEN: usize = 64;
 
-/// One record of the audit trail: a send or cancel of one address, written before its call to
-/// Google and completed after it.
-// No Debug: a record that strays into a log must not carry the address there.
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(example = json!({
-    "id": "41", "recordedAt": "2026-11-22T03:30:00.120Z", "requestId": "0c9a6a52-4d0e-4f4c-9a55-0d0f8c3b1e7a",
-    "callerIss": "https://idp.example.com", "callerSub": "hr-onboarding", "action": "send",
-    "email": "grace+hr@example.com", "campaignId": null, "outcome": "sent", "googleStatus": 200,
-    "detail": null, "completedAt": "2026-11-22T03:30:00.410Z"
-}))]
-pub struct AuditRecordView {
-    /// The record's id (ids grow with time within one store).
-    pub id: String,
-    /// When the intent was written, right before the call to Google (for an item decided
-    /// without a change at Google, such as `already_invited`: when it was decided).
-    pub recorded_at: DateTime<Utc>,
-    /// The request's id (`x-request-id`, also in the access log).
-    pub request_id: String,
-    /// The caller's verified `iss`.
-    pub caller_iss: String,
-    /// The caller's verified `sub`.
-    pub caller_sub: String,
-    /// `send` or `cancel`.
-    pub action: String,
-    /// The address acted on.
-    pub email: String,
-    /// The campaign that did it, if any.
-    pub campaign_id: Option<String>,
-    /// The item's outcome (as in the send or cancel answer). `unknown`: the answer was cut
-    /// off before Google's outcome was known (the mail may have gone out); null: the process
-    /// or the store failed between the intent and the outcome. Both are settled later by
-    /// reading the invitation again (`sent` or `not_sent`, `cancelled` or `not_cancelled`).
-    pub outcome: Option<String>,
-    /// Google's HTTP status for the change, when Google answered.
-    pub google_status: Option<u16>,
-    /// Why: the error code of a failed item, or how a lost outcome was settled.
-    pub detail: Option<String>,
-    /// When the outcome was written.
-    pub completed_at: Option<DateTime<Utc>>,
-}
+/// The actions the store's trail records.
+const ACTIONS: [Action; 2] = [Action::Send, Action::Cancel];
 
-impl From<AuditEvent> for AuditRecordView {
-    fn from(event: AuditEvent) -> Self {
-        Self {
-            id: event.id.0.to_string(),
-            recorded_at: event.at,
-            request_id: event.request_id,
-            caller_iss: event.caller.iss,
-            caller_sub: event.caller.sub,
-            action: event.action,
-            email: event.email,
-            campaign_id: event.campaign_id,
-            outcome: event.outcome,
-            google_status: event.google_status,
-            detail: event.detail,
-            completed_at: event.completed_at,
+/// The outcomes a record can have.
+const OUTCOMES: [Outcome; 9] = [
+    Outcome::Sent,
+    Outcome::Resent,
+    Outcome::AlreadyInvited,
+    Outcome::AlreadyAccepted,
+    Outcome::NotEligible,
+    Outcome::Cancelled,
+    Outcome::NotInvited,
+    Outcome::Failed,
+    Outcome::Unknown,
+];
+
+/// A filter's schema: a string type named `$name`, described as `$description`, whose values
+/// are the wire names of `$values` (the list the parameter is parsed against).
+macro_rules! filter_schema {
+    ($(#[doc = $doc:tt])* $name:ident, $description:tt, $values:expr) => {
+        $(#[doc = $doc])*
+        pub struct $name;
+
+        impl PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                let values = $values.map(|value| value.as_str());
+                string_enum($description, &values)
+            }
         }
-    }
+
+        impl ToSchema for $name {}
+    };
 }
 
-/// One page of the audit trail, newest first.
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AuditPage {
-    /// The records of this page.
-    pub records: Vec<AuditRecordView>,
-    /// Pass as `pageToken` (with the same other parameters) for the next page; absent on the
-    /// last. Records written meanwhile are newer than the page and never shift it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    pub next_page_token: Option<String>,
-}
+filter_schema!(
+    /// The schema of the `action` filter, made from [`ACTIONS`].
+    AuditActionFilter,
+    "An action recorded in the trail.",
+    ACTIONS
+);
 
-/// Every record about the addresses searched for, newest first.
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AuditSearchResponse {
-    /// At most 1000 records.
-    pub records: Vec<AuditRecordView>,
-    /// True when more than 1000 records matched: the oldest were left out (search for fewer
-    /// addresses, or list with `GET /v1/audit` and a time range).
-    pub truncated: bool,
-}
+filter_schema!(
+    /// The schema of the `outcome` filter, made from [`OUTCOMES`].
+    AuditOutcomeFilter,
+    "An outcome recorded in the trail.",
+    OUTCOMES
+);
 
-/// An action recorded in the trail.
-// Documentation only: `parse_query` reads the parameter.
-#[derive(Debug, ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
-pub enum AuditActionFilter {
-    /// A send (or resend).
-    Send,
-    /// A cancel.
-    Cancel,
-}
-
-/// An outcome recorded in the trail.
-// Documentation only: `parse_query` reads the parameter.
-#[derive(Debug, ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
-pub enum AuditOutcomeFilter {
-    /// The first mail went out.
-    Sent,
-    /// Another mail went out.
-    Resent,
-    /// Already invited; no mail.
-    AlreadyInvited,
-    /// Already joined; no mail.
-    AlreadyAccepted,
-    /// Not an unmanaged account; no mail.
-    NotEligible,
-    /// The invitation was withdrawn.
-    Cancelled,
-    /// Nothing was pending.
-    NotInvited,
-    /// The item failed.
-    Failed,
-    /// Google's answer to a send was lost and not read back yet: the mail may have gone out.
-    Unknown,
+/// A string schema described as `description` whose values are `values`.
+fn string_enum(description: &str, values: &[&str]) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(description))
+        .enum_values(Some(values.iter().copied()))
+        .into()
 }
 
 /// The query of `GET /v1/audit`: every bad value is a `400 invalid_query` naming the parameter.
@@ -206,10 +143,10 @@ impl QueryParams for ListAuditParams {
 
 /// A read `GET /v1/audit` query.
 #[derive(Debug, Default)]
-struct AuditQuery {
-    filter: AuditFilter,
+struct ListRequest {
+    filter: AuditQuery,
     page_size: Option<u32>,
-    cursor: Option<AuditCursor>,
+    after: Option<AuditPageToken>,
 }
 
 fn bad(name: &str) -> ApiError {
@@ -234,35 +171,47 @@ fn time_filter(name: &str, value: Option<String>) -> Result<Option<DateTime<Utc>
         .transpose()
 }
 
-impl TryFrom<ListAuditParams> for AuditQuery {
+/// The one of `values` whose wire name (`wire`) is `text`; a `text` that names none is bad for
+/// parameter `name`.
+fn one_of<T: Copy>(
+    name: &str,
+    values: &[T],
+    wire: fn(T) -> &'static str,
+    text: Option<String>,
+) -> Result<Option<T>, ApiError> {
+    text.map(|text| {
+        values
+            .iter()
+            .copied()
+            .find(|value| wire(*value) == text)
+            .ok_or_else(|| bad(name))
+    })
+    .transpose()
+}
+
+impl TryFrom<ListAuditParams> for ListRequest {
     type Error = ApiError;
 
     fn try_from(params: ListAuditParams) -> Result<Self, ApiError> {
-        let action = params
-            .action
-            .map(|text| Action::from_name(&text).ok_or_else(|| bad("action")))
-            .transpose()?;
-        let outcome = params
-            .outcome
-            .map(|text| Outcome::from_name(&text).ok_or_else(|| bad("outcome")))
-            .transpose()?;
+        let action = one_of("action", &ACTIONS, Action::as_str, params.action)?;
+        let outcome = one_of("outcome", &OUTCOMES, Outcome::as_str, params.outcome)?;
         if params
             .page_size
             .is_some_and(|size| !(1..=MAX_AUDIT_PAGE_SIZE).contains(&size))
         {
             return Err(bad("pageSize"));
         }
-        let cursor = params
+        let after = params
             .page_token
             .map(|token| {
                 (token.len() <= MAX_PAGE_TOKEN_LEN)
-                    .then(|| AuditCursor::from_token(&token))
+                    .then(|| AuditPageToken::parse(&token))
                     .flatten()
                     .ok_or_else(|| bad("pageToken"))
             })
             .transpose()?;
-        Ok(AuditQuery {
-            filter: AuditFilter {
+        Ok(ListRequest {
+            filter: AuditQuery {
                 action,
                 outcome,
                 caller_iss: text_filter("callerIss", params.caller_iss)?,
@@ -272,7 +221,7 @@ impl TryFrom<ListAuditParams> for AuditQuery {
                 to: time_filter("to", params.to)?,
             },
             page_size: params.page_size,
-            cursor,
+            after,
         })
     }
 }
@@ -312,19 +261,16 @@ pub async fn list_audit(
     state: web::Data<AppState>,
     query: Query<ListAuditParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = AuditQuery::try_from(query.into_inner()?)?;
-    let page = state
+    let request = ListRequest::try_from(query.into_inner()?)?;
+    let page: AuditPage = state
         .invitations
         .audit_page(
-            &query.filter,
-            query.page_size.unwrap_or(DEFAULT_AUDIT_PAGE_SIZE),
-            query.cursor,
+            &request.filter,
+            request.page_size.unwrap_or(DEFAULT_AUDIT_PAGE_SIZE),
+            request.after,
         )
         .await?;
-    Ok(HttpResponse::Ok().json(AuditPage {
-        records: page.events.into_iter().map(AuditRecordView::from).collect(),
-        next_page_token: page.next.map(AuditCursor::to_token),
-    }))
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// Search the audit trail for people.
@@ -359,23 +305,16 @@ pub async fn search_audit(
     // An invalid address is not a whole-batch error here either (as in every batch): no
     // record can be about it, so it matches nothing.
     let batch = EmailBatch::parse(body.into_inner().emails)?;
-    let found = state.invitations.search_audit(&batch).await?;
-    Ok(HttpResponse::Ok().json(AuditSearchResponse {
-        records: found
-            .events
-            .into_iter()
-            .map(AuditRecordView::from)
-            .collect(),
-        truncated: found.truncated,
-    }))
+    let found: AuditSearchResponse = state.invitations.search_audit(&batch).await?;
+    Ok(HttpResponse::Ok().json(found))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse_query(query: &str) -> Result<AuditQuery, ApiError> {
-        AuditQuery::try_from(Query::<ListAuditParams>::parse(query)?)
+    fn parse_query(query: &str) -> Result<ListRequest, ApiError> {
+        ListRequest::try_from(Query::<ListAuditParams>::parse(query)?)
     }
 
     fn code(query: &str) -> Option<ErrorCode> {

@@ -9,7 +9,8 @@ use crate::invitations::listing::{
 use crate::invitations::outcome::LookupResult;
 use crate::routes::authorized::Authorized;
 use crate::routes::common::{
-    AuthErrors, BodyErrors, EmailsRequest, UpstreamErrors, invalid_query, request_id,
+    AuthErrors, BodyErrors, EmailsRequest, NotAcceptableErrors, UpstreamErrors, invalid_query,
+    request_id,
 };
 use crate::routes::json::Json;
 use crate::routes::query::{Query, QueryParams};
@@ -17,7 +18,8 @@ use crate::state::AppState;
 use crate::vocabulary::InvitationState;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use futures_util::TryStreamExt;
+use bytes::Bytes;
+use futures_util::{Stream, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -245,9 +247,31 @@ pub async fn summarize_invitations(
     Ok(HttpResponse::Ok().json(summary.as_ref()))
 }
 
-/// Which format the caller accepts: CSV unless it asks for NDJSON; `None` when it accepts
-/// neither.
-pub(crate) fn export_format(req: &HttpRequest) -> Option<ExportFormat> {
+/// Which format the caller accepts: CSV unless it asks for NDJSON; `not_acceptable` when it
+/// accepts neither.
+pub(crate) fn accepted_format(req: &HttpRequest) -> Result<ExportFormat, ApiError> {
+    export_format(req).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::NotAcceptable,
+            "Accept text/csv or application/x-ndjson.",
+        )
+    })
+}
+
+/// A download streamed as it is made: `content_type`, never cached; a stream that fails part
+/// way ends the transfer early (its error is the reason, already logged).
+pub(crate) fn streamed(
+    content_type: &str,
+    stream: impl Stream<Item = Result<Bytes, String>> + 'static,
+) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .streaming(stream.map_err(std::io::Error::other))
+}
+
+/// CSV unless the caller asks for NDJSON; `None` when it accepts neither.
+fn export_format(req: &HttpRequest) -> Option<ExportFormat> {
     let Some(accept) = req
         .headers()
         .get(header::ACCEPT)
@@ -299,8 +323,7 @@ pub(crate) fn export_format(req: &HttpRequest) -> Option<ExportFormat> {
          )),
         (status = 400, description = "A query parameter is invalid (`invalid_query`).",
          body = ProblemDocument, content_type = "application/problem+json", example = json!(ErrorCode::InvalidQuery.example())),
-        (status = 406, description = "The caller accepts neither CSV nor NDJSON (`not_acceptable`).",
-         body = ProblemDocument, content_type = "application/problem+json", example = json!(ErrorCode::NotAcceptable.example())),
+        NotAcceptableErrors,
         AuthErrors,
         UpstreamErrors,
     )
@@ -312,23 +335,18 @@ pub async fn export_invitations(
     query: Query<ExportInvitationsParams>,
 ) -> Result<HttpResponse, ApiError> {
     let states = states(query.into_inner()?.state);
-    let format = export_format(&req).ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::NotAcceptable,
-            "Accept text/csv or application/x-ndjson.",
-        )
-    })?;
+    let format = accepted_format(&req)?;
     let stream = state
         .invitations
         .export(states, format, &request_id(&req))
         .await?;
-    Ok(HttpResponse::Ok()
-        .content_type(format.content_type())
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .streaming(stream.map_err(|failure| {
+    Ok(streamed(
+        format.content_type(),
+        stream.map_err(|failure| {
             tracing::warn!(detail = %failure.detail(), "export ended early: Google failed mid-stream");
-            std::io::Error::other(failure.detail())
-        })))
+            failure.detail()
+        }),
+    ))
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod campaigns;
 pub mod common;
 pub mod console;
 pub mod eligibility;
+pub mod headers;
 pub mod health;
 pub mod invitations;
 pub mod json;

@@ -2,21 +2,22 @@
 
 use crate::audit::AuditTrail;
 use crate::auth::{Caller, scope};
-use crate::error::{ApiError, ErrorCode, ProblemDocument};
+use crate::error::{ApiError, ErrorCode};
 use crate::invitations::batch::EmailBatch;
-use crate::invitations::idempotency::{Answer, Asked, IdempotencyScope};
+use crate::invitations::idempotency::{Answer, Asked};
 use crate::invitations::outcome::MutationResponse;
 use crate::routes::authorized::Authorized;
-use crate::routes::common::{AuthErrors, BodyErrors, EmailsRequest, request_id};
+use crate::routes::common::{
+    AuthErrors, BodyErrors, EmailsRequest, Responses, problem, problems, request_id,
+};
+use crate::routes::headers::{IdempotencyKey, Prefer};
 use crate::routes::json::Json;
 use crate::state::AppState;
 use actix_web::http::header::{HeaderName, HeaderValue, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, IntoResponses, ToSchema};
+use utoipa::{IntoResponses, ToSchema};
 
-/// The header that makes a send or cancel idempotent.
-pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 /// Set on an answer replayed for a repeated Idempotency-Key.
 pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
@@ -42,94 +43,45 @@ struct StoredCampaign {
     id: String,
 }
 
-/// The optional header of send, cancel and campaign create (documentation; read by
-/// `idempotency_key`).
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Header)]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
-pub struct IdempotencyKeyHeader {
-    /// Makes the request idempotent for 24 h (1 to 255 visible ASCII characters), e.g.
-    /// `onboarding-2026-11-22-batch-7`. Keys are the caller's own, per operation.
-    // No `example`: Swagger UI would pre-fill it, and every "Try it out" would reuse one key.
-    #[param(
-        rename = "Idempotency-Key",
-        required = false,
-        min_length = 1,
-        max_length = 255,
-        pattern = r"^[!-~]+$"
-    )]
-    idempotency_key: String,
-}
-
-/// The optional `Prefer` header of send (documentation; read by `prefers_async`).
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Header)]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
-pub struct PreferHeader {
-    /// `respond-async` (RFC 7240) turns the send into a campaign and answers `202` at once.
-    // No `example`: Swagger UI would pre-fill it, and every "Try it out" would make a campaign.
-    #[param(rename = "Prefer", required = false)]
-    prefer: String,
-}
-
 /// Errors of a request with an `Idempotency-Key` (send, cancel, campaign create).
-#[derive(IntoResponses)]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
-pub enum IdempotencyErrors {
-    /// The Idempotency-Key was used with a different request (`idempotency_key_reused`).
-    #[response(
-        status = 422,
-        content_type = "application/problem+json",
-        example = json!(ErrorCode::IdempotencyKeyReused.example())
-    )]
-    KeyReused(ProblemDocument),
-    /// A request with this Idempotency-Key is still running (`idempotency_key_in_progress`).
-    #[response(
-        status = 409,
-        content_type = "application/problem+json",
-        headers(("Retry-After" = u64, description = "Seconds to wait before asking again")),
-        example = json!(ErrorCode::IdempotencyKeyInProgress.example())
-    )]
-    KeyInProgress(ProblemDocument),
+pub struct IdempotencyErrors;
+
+impl IntoResponses for IdempotencyErrors {
+    fn responses() -> Responses {
+        problems([
+            problem(
+                ErrorCode::IdempotencyKeyReused,
+                "The Idempotency-Key was used with a different request \
+                 (`idempotency_key_reused`).",
+            ),
+            problem(
+                ErrorCode::IdempotencyKeyInProgress,
+                "A request with this Idempotency-Key is still running \
+                 (`idempotency_key_in_progress`).",
+            )
+            .retry_after("Seconds to wait before asking again"),
+        ])
+    }
 }
 
 /// Errors only mutations answer.
-#[derive(IntoResponses)]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
-pub enum MutationErrors {
-    /// The audit trail cannot be written (`audit_unavailable`): nothing was changed.
-    #[response(
-        status = 503,
-        content_type = "application/problem+json",
-        headers(("Retry-After" = u64, description = "Seconds to wait before trying again")),
-        example = json!(ErrorCode::AuditUnavailable.example())
-    )]
-    AuditUnavailable(ProblemDocument),
-    /// The store cannot be reached (`store_unavailable`): nothing was changed.
-    #[response(
-        status = 503,
-        content_type = "application/problem+json",
-        headers(("Retry-After" = u64, description = "Seconds to wait before trying again")),
-        example = json!(ErrorCode::StoreUnavailable.example())
-    )]
-    StoreUnavailable(ProblemDocument),
-}
+pub struct MutationErrors;
 
-/// Reads and checks the Idempotency-Key header: 1 to 255 visible ASCII characters.
-pub(crate) fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
-    let Some(value) = req.headers().get(&IDEMPOTENCY_KEY) else {
-        return Ok(None);
-    };
-    let key = value
-        .to_str()
-        .ok()
-        .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()));
-    key.map(|k| Some(k.to_owned())).ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::InvalidRequest,
-            "Idempotency-Key must be 1 to 255 visible ASCII characters.",
-        )
-    })
+impl IntoResponses for MutationErrors {
+    fn responses() -> Responses {
+        problems([
+            problem(
+                ErrorCode::AuditUnavailable,
+                "The audit trail cannot be written (`audit_unavailable`): nothing was changed.",
+            )
+            .retry_after("Seconds to wait before trying again"),
+            problem(
+                ErrorCode::StoreUnavailable,
+                "The store cannot be reached (`store_unavailable`): nothing was changed.",
+            )
+            .retry_after("Seconds to wait before trying again"),
+        ])
+    }
 }
 
 /// Runs a send or cancel through the domain: the request's audit trail, its Idempotency-Key,
@@ -137,19 +89,19 @@ pub(crate) fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiEr
 async fn mutate(
     state: &AppState,
     caller: &Caller,
-    req: &HttpRequest,
+    (req, key): (&HttpRequest, &IdempotencyKey),
     route: &'static str,
     run: impl AsyncFnOnce(Asked<'_>) -> Result<Answer, crate::invitations::idempotency::MutationRefused>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = idempotency_key(req)?;
+    let key = key.get()?;
     let request_id = request_id(req);
     let caller = &caller.id;
     let sinks = (&*state.audit, &state.emails);
-    let observer = AuditTrail::request(sinks, caller, &request_id, route, key.as_deref());
+    let observer = AuditTrail::request(sinks, caller, &request_id, route, key);
     let answer = run(Asked {
         caller,
         request_id: &request_id,
-        idempotency_key: key.as_deref(),
+        idempotency_key: key,
         observer: &observer,
     })
     .await?;
@@ -167,27 +119,21 @@ async fn mutate(
 async fn send_as_campaign(
     state: &AppState,
     caller: &Caller,
-    req: &HttpRequest,
+    (req, key): (&HttpRequest, &IdempotencyKey),
     emails: Vec<String>,
     resend: bool,
 ) -> Result<HttpResponse, ApiError> {
-    let batch = EmailBatch::parse(emails.clone())?;
-    // Nothing is created unless it can be audited, as for a send answered at once.
-    state.audit.check_writable()?;
-    let key = idempotency_key(req)?;
+    let batch = EmailBatch::parse(emails)?;
+    let key = key.get()?;
     let request_id = request_id(req);
-    let create =
-        crate::routes::campaigns::create_from_send(state, caller, emails, resend, &request_id);
-    let Some(key) = key.as_deref() else {
-        let view = create.await?;
-        return Ok(accepted(Some(&view.id)).json(view));
-    };
-    let scope = IdempotencyScope::async_send(&caller.id, key, &batch, resend);
+    let asked = (&caller.id, request_id.as_str(), key);
     let answer = state
-        .invitations
-        .run_once_stored(&scope, 202, create)
+        .campaigns
+        .create_from_send_once(asked, &batch, resend)
         .await?;
-    Ok(stored_campaign(accepted(None), answer))
+    let mut response = HttpResponse::Accepted();
+    response.insert_header(("Preference-Applied", "respond-async"));
+    Ok(stored_campaign(response, answer))
 }
 
 /// A keyed campaign creation's answer: `response` with the stored bytes (a replay is the first
@@ -206,29 +152,6 @@ pub(crate) fn stored_campaign(mut response: HttpResponseBuilder, answer: Answer)
         response.insert_header((IDEMPOTENT_REPLAYED, HeaderValue::from_static("true")));
     }
     response.body(answer.body)
-}
-
-/// The start of a `202` for a send that became campaign `id` (its `Location`).
-fn accepted(id: Option<&str>) -> HttpResponseBuilder {
-    let mut response = HttpResponse::Accepted();
-    response.insert_header(("Preference-Applied", "respond-async"));
-    if let Some(id) = id {
-        response.insert_header((LOCATION, crate::routes::campaigns::location(id)));
-    }
-    response
-}
-
-/// True when the request says `Prefer: respond-async` (RFC 7240), in any of its headers.
-fn prefers_async(req: &HttpRequest) -> bool {
-    req.headers().get_all("prefer").any(|value| {
-        value.to_str().is_ok_and(|v| {
-            v.split(',').any(|p| {
-                p.split(';')
-                    .next()
-                    .is_some_and(|p| p.trim().eq_ignore_ascii_case("respond-async"))
-            })
-        })
-    })
 }
 
 /// Send invitations, never twice by accident.
@@ -254,7 +177,7 @@ fn prefers_async(req: &HttpRequest) -> bool {
     path = "/v1/invitations/send",
     tag = "invitations",
     request_body = SendInvitationsRequest,
-    params(IdempotencyKeyHeader, PreferHeader),
+    params(IdempotencyKey, Prefer),
     responses(
         (status = 200, description = "One result per address, and counts per outcome.", body = MutationResponse,
          headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to a repeated Idempotency-Key")),
@@ -276,16 +199,18 @@ pub async fn send_invitations(
     caller: Authorized<scope::Send>,
     state: web::Data<AppState>,
     req: HttpRequest,
+    (key, prefer): (IdempotencyKey, Prefer),
     body: Json<SendInvitationsRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let SendInvitationsRequest { emails, resend } = body.into_inner();
-    if prefers_async(&req) {
+    let asked = (&req, &key);
+    if prefer.respond_async() {
         // RFC 7240: the work becomes a campaign; its Location is where to watch it.
-        return send_as_campaign(&state, caller.caller(), &req, emails, resend).await;
+        return send_as_campaign(&state, caller.caller(), asked, emails, resend).await;
     }
     let batch = EmailBatch::parse(emails)?;
     let route = "POST /v1/invitations/send";
-    mutate(&state, caller.caller(), &req, route, async |asked| {
+    mutate(&state, caller.caller(), asked, route, async |asked| {
         state.invitations.send_once(&batch, resend, asked).await
     })
     .await
@@ -301,7 +226,7 @@ pub async fn send_invitations(
     path = "/v1/invitations/cancel",
     tag = "invitations",
     request_body = EmailsRequest,
-    params(IdempotencyKeyHeader),
+    params(IdempotencyKey),
     responses(
         (status = 200, description = "One result per address, and counts per outcome.", body = MutationResponse,
          headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to a repeated Idempotency-Key")),
@@ -319,13 +244,18 @@ pub async fn cancel_invitations(
     caller: Authorized<scope::Cancel>,
     state: web::Data<AppState>,
     req: HttpRequest,
+    key: IdempotencyKey,
     body: Json<EmailsRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let batch = EmailBatch::parse(body.into_inner().emails)?;
     let route = "POST /v1/invitations/cancel";
-    mutate(&state, caller.caller(), &req, route, async |asked| {
-        state.invitations.cancel_once(&batch, asked).await
-    })
+    mutate(
+        &state,
+        caller.caller(),
+        (&req, &key),
+        route,
+        async |asked| state.invitations.cancel_once(&batch, asked).await,
+    )
     .await
 }
 

@@ -73,7 +73,7 @@ async fn a_burst_past_the_quota_reaches_google_at_most_quota_times_and_the_rest_
 }
 
 #[tokio::test]
-async fn background_calls_keep_to_their_share_and_leave_the_rest_to_interactive_ones() {
+async fn background_calls_leave_the_callers_floor_and_interactive_ones_still_get_it() {
     let app = app_with_quota(10).await;
     let google = &app.state.google;
     let context = |kind| google.context(Some("budget-test".into())).with_kind(kind);
@@ -102,8 +102,8 @@ async fn background_calls_keep_to_their_share_and_leave_the_rest_to_interactive_
     assert_eq!(refused.kind, UpstreamErrorKind::QuotaExhausted, "{refused}");
     assert_eq!(
         (background, interactive),
-        (8, 2),
-        "GATEWAY_GOOGLE_BACKGROUND_PERCENT (80) of 10"
+        (9, 1),
+        "no caller called: background work takes all but the callers' floor (one call of 10)"
     );
     assert_eq!(app.calls("get").await, 10);
     assert_eq!(app.stats().await["quotaRejections"], 0);

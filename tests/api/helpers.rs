@@ -281,7 +281,7 @@ pub struct Answer {
 }
 
 impl Answer {
-    async fn read(response: Response) -> Answer {
+    pub async fn read(response: Response) -> Answer {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let text = response.text().await.unwrap_or_default();
@@ -349,6 +349,19 @@ impl TestApp {
             .await
             .expect("request reaches the gateway");
         Answer::read(response).await
+    }
+
+    /// Creates an admin's campaign over every `NOT_YET_SENT` account; answers its view (201).
+    pub async fn create_states_campaign(&self, name: &str) -> serde_json::Value {
+        let created = self
+            .post_json(
+                "/v1/campaigns",
+                &admin_token(),
+                serde_json::json!({"name": name, "source": {"states": ["NOT_YET_SENT"]}}),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        created.body
     }
 
     /// GET with a bearer token.

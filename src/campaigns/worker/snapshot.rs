@@ -38,6 +38,16 @@ pub(super) enum Listed {
     NotListed,
 }
 
+impl Listed {
+    /// The invitation to take the person as; None when they end `not_listed`.
+    pub(super) fn seen(self) -> Option<Seen> {
+        match self {
+            Listed::As(seen) => Some(seen),
+            Listed::NotListed => None,
+        }
+    }
+}
+
 /// An item the snapshot may stand in for: its first mail or its verdict, when nothing is known
 /// of it yet and no earlier holder may have mailed.
 fn stands_in(item: &ItemLease) -> bool {

@@ -5,8 +5,8 @@ use crate::invitations::background::Seen;
 use crate::invitations::durable::store_unavailable;
 use crate::invitations::mutation::SendGuard;
 use crate::invitations::outcome::ItemError;
-use crate::store::{Gate, ItemLease, ItemUpdate};
-use crate::vocabulary::{CampaignState, ItemErrorCode, ItemOutcome};
+use crate::store::{Gate, ItemLease, ItemUpdate, WaitingReason};
+use crate::vocabulary::{CampaignState, ItemErrorCode, ItemOutcome, Outcome};
 use chrono::{DateTime, Utc};
 
 /// What becomes of a claimed item.
@@ -14,11 +14,11 @@ pub(super) enum Step {
     /// Its outcome is known.
     Complete(ItemUpdate),
     /// Nothing was done: it is due again at `due`; `hold` puts the whole campaign in
-    /// `waiting` until then (budget spent, Google unavailable).
+    /// `waiting` until then, for its reason (budget spent, Google unavailable).
     Release {
         due: DateTime<Utc>,
         error: Option<ItemError>,
-        hold: bool,
+        hold: Option<WaitingReason>,
     },
 }
 
@@ -101,4 +101,30 @@ pub(super) fn seen_of(item: &ItemLease) -> Option<Seen> {
         mails_sent: known.mails_sent,
         updated: known.updated,
     })
+}
+
+/// Why a campaign waits after an item's transient error of `code` (the breaker aside).
+pub(super) fn waiting_reason(code: ItemErrorCode) -> WaitingReason {
+    match code {
+        ItemErrorCode::MailQuotaExceeded => WaitingReason::MailLimit,
+        ItemErrorCode::QuotaExhausted => WaitingReason::GoogleBudget,
+        ItemErrorCode::StoreUnavailable => WaitingReason::StoreUnavailable,
+        ItemErrorCode::AuditUnavailable => WaitingReason::AuditUnavailable,
+        _ => WaitingReason::GoogleUnavailable,
+    }
+}
+
+/// The item outcome of a send's outcome. A send never answers a cancel's outcomes, and its
+/// `failed` and `unknown` are handled before they get here: those count as failed.
+pub(super) fn item_outcome(outcome: Outcome) -> ItemOutcome {
+    match outcome {
+        Outcome::Sent => ItemOutcome::Sent,
+        Outcome::Resent => ItemOutcome::Resent,
+        Outcome::AlreadyInvited => ItemOutcome::AlreadyInvited,
+        Outcome::AlreadyAccepted => ItemOutcome::AlreadyAccepted,
+        Outcome::NotEligible => ItemOutcome::NotEligible,
+        Outcome::Cancelled | Outcome::NotInvited | Outcome::Failed | Outcome::Unknown => {
+            ItemOutcome::Failed
+        }
+    }
 }

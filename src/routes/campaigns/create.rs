@@ -1,10 +1,11 @@
 //! Creating campaigns: from JSON (`POST /v1/campaigns`), from a streamed CSV roster
-//! (`POST /v1/campaigns/roster`), and from a send with `Prefer: respond-async`.
+//! (`POST /v1/campaigns/roster`); a send with `Prefer: respond-async` becomes one in
+//! `mutations.rs`.
 
 use super::*;
-
-/// The operation a creation's Idempotency-Key belongs to (keys are per operation).
-const CREATE_ACTION: &str = "create_campaign";
+use crate::routes::common::header;
+use utoipa::PartialSchema;
+use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 
 /// Largest JSON body of a create (10,000 addresses and their quotes).
 const MAX_JSON_BODY: usize = 4 * 1024 * 1024;
@@ -136,97 +137,108 @@ impl QueryParams for RosterParams {
 #[allow(dead_code)] // Only read by the OpenAPI derive.
 pub struct RosterFile(Vec<u8>);
 
+/// The `201` of both creates: the campaign, and where it is.
+pub struct CampaignCreated;
+
+impl IntoResponses for CampaignCreated {
+    fn responses() -> Responses {
+        let body = ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name(CampaignView::name())))
+            .build();
+        let response = ResponseBuilder::new()
+            .description(
+                "The campaign; `Location` names it (for a repeated Idempotency-Key, as it was \
+                 created).",
+            )
+            .header("Location", header(String::schema(), "`/v1/campaigns/{id}`"))
+            .header(
+                "Idempotent-Replayed",
+                header(
+                    String::schema(),
+                    "`true` when this is the stored answer to a repeated Idempotency-Key",
+                ),
+            )
+            .content("application/json", body);
+        Responses::from([("201".to_owned(), response.build().into())])
+    }
+}
+
 /// Errors only the JSON create answers.
-#[derive(IntoResponses)]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
-pub enum CreateErrors {
-    /// The body or the query is invalid: unknown fields, no name, both or neither source, more
-    /// than 10,000 addresses, any query parameter (`invalid_request` or `invalid_query`).
-    /// Nothing was created.
-    #[response(
-        status = 400,
-        content_type = "application/problem+json",
-        example = json!(ErrorCode::InvalidRequest.example())
-    )]
-    BadRequest(ProblemDocument),
-    /// The body did not arrive within `GATEWAY_BODY_READ_TIMEOUT_SECS` (`request_timeout`); the
-    /// connection is closed. Nothing was created.
-    #[response(
-        status = 408,
-        content_type = "application/problem+json",
-        example = json!(ErrorCode::RequestTimeout.example())
-    )]
-    RequestTimeout(ProblemDocument),
-    /// The JSON body is larger than 4 MiB, or a roster uploaded with an `Idempotency-Key` is
-    /// larger than `GATEWAY_CAMPAIGN_ROSTER_MAX_MIB` (`payload_too_large`).
-    #[response(
-        status = 413,
-        content_type = "application/problem+json",
-        example = json!(ErrorCode::PayloadTooLarge.example())
-    )]
-    PayloadTooLarge(ProblemDocument),
-    /// The body is not `application/json` (`unsupported_media_type`).
-    #[response(
-        status = 415,
-        content_type = "application/problem+json",
-        example = json!(ErrorCode::UnsupportedMediaType.example())
-    )]
-    UnsupportedMediaType(ProblemDocument),
-    /// The store cannot be reached (`store_unavailable`): nothing was created.
-    #[response(
-        status = 503,
-        content_type = "application/problem+json",
-        headers(("Retry-After" = u64, description = "Seconds to wait before trying again")),
-        example = json!(ErrorCode::StoreUnavailable.example())
-    )]
-    StoreUnavailable(ProblemDocument),
+pub struct CreateErrors;
+
+impl IntoResponses for CreateErrors {
+    fn responses() -> Responses {
+        problems([
+            problem(
+                ErrorCode::InvalidRequest,
+                "The body or the query is invalid: unknown fields, no name, both or neither \
+                 source, more\n\
+                 than 10,000 addresses, any query parameter (`invalid_request` or \
+                 `invalid_query`).\n\
+                 Nothing was created.",
+            ),
+            problem(
+                ErrorCode::RequestTimeout,
+                "The body did not arrive within `GATEWAY_BODY_READ_TIMEOUT_SECS` \
+                 (`request_timeout`); the\n\
+                 connection is closed. Nothing was created.",
+            ),
+            problem(
+                ErrorCode::PayloadTooLarge,
+                "The JSON body is larger than 4 MiB, or a roster uploaded with an \
+                 `Idempotency-Key` is\n\
+                 larger than `GATEWAY_CAMPAIGN_ROSTER_MAX_MIB` (`payload_too_large`).",
+            ),
+            problem(
+                ErrorCode::UnsupportedMediaType,
+                "The body is not `application/json` (`unsupported_media_type`).",
+            ),
+            problem(
+                ErrorCode::StoreUnavailable,
+                "The store cannot be reached (`store_unavailable`): nothing was created.",
+            )
+            .retry_after("Seconds to wait before trying again"),
+        ])
+    }
 }
 
 /// Errors only the roster upload answers.
-#[derive(IntoResponses)]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
-pub enum RosterErrors {
-    /// The query or the roster is invalid: an unknown or malformed parameter, a roster without
-    /// an email column (the detail names the columns found), with more than 100,000 rows, a row
-    /// whose other columns exceed 4096 bytes or a malformed line (`invalid_request` or
-    /// `invalid_query`, naming the line). Nothing was created: the rows already stored are
-    /// deleted with the campaign.
-    #[response(
-        status = 400,
-        content_type = "application/problem+json",
-        example = json!(ErrorCode::InvalidRequest.example())
-    )]
-    BadRequest(ProblemDocument),
-    /// The roster did not arrive within `GATEWAY_BODY_READ_TIMEOUT_SECS` (`request_timeout`);
-    /// the connection is closed. Nothing was created: the rows already stored are deleted with
-    /// the campaign.
-    #[response(
-        status = 408,
-        content_type = "application/problem+json",
-        example = json!(ErrorCode::RequestTimeout.example())
-    )]
-    RequestTimeout(ProblemDocument),
-    /// The body is not `text/csv` (`unsupported_media_type`).
-    #[response(
-        status = 415,
-        content_type = "application/problem+json",
-        example = json!(ErrorCode::UnsupportedMediaType.example())
-    )]
-    UnsupportedMediaType(ProblemDocument),
-    /// The store cannot be reached (`store_unavailable`): nothing was created.
-    #[response(
-        status = 503,
-        content_type = "application/problem+json",
-        headers(("Retry-After" = u64, description = "Seconds to wait before trying again")),
-        example = json!(ErrorCode::StoreUnavailable.example())
-    )]
-    StoreUnavailable(ProblemDocument),
-}
+pub struct RosterErrors;
 
-fn created(view: CampaignView) -> HttpResponse {
-    HttpResponse::Created()
-        .insert_header((header::LOCATION, location(&view.id)))
-        .json(view)
+impl IntoResponses for RosterErrors {
+    fn responses() -> Responses {
+        problems([
+            problem(
+                ErrorCode::InvalidRequest,
+                "The query or the roster is invalid: an unknown or malformed parameter, a \
+                 roster without\n\
+                 an email column (the detail names the columns found), with more than 100,000 \
+                 rows, a row\n\
+                 whose other columns exceed 4096 bytes or a malformed line (`invalid_request` \
+                 or\n\
+                 `invalid_query`, naming the line). Nothing was created: the rows already \
+                 stored are\n\
+                 deleted with the campaign.",
+            ),
+            problem(
+                ErrorCode::RequestTimeout,
+                "The roster did not arrive within `GATEWAY_BODY_READ_TIMEOUT_SECS` \
+                 (`request_timeout`);\n\
+                 the connection is closed. Nothing was created: the rows already stored are \
+                 deleted with\n\
+                 the campaign.",
+            ),
+            problem(
+                ErrorCode::UnsupportedMediaType,
+                "The body is not `text/csv` (`unsupported_media_type`).",
+            ),
+            problem(
+                ErrorCode::StoreUnavailable,
+                "The store cannot be reached (`store_unavailable`): nothing was created.",
+            )
+            .retry_after("Seconds to wait before trying again"),
+        ])
+    }
 }
 
 /// The most reminders one person can get (more would be harassment, not a reminder).
@@ -361,12 +373,10 @@ fn json_spec(body: &[u8]) -> Result<(CampaignSpec, Source), ApiError> {
     post,
     path = "/v1/campaigns",
     tag = "campaigns",
-    params(IdempotencyKeyHeader),
+    params(IdempotencyKey),
     request_body(content((CreateCampaignRequest = "application/json"))),
     responses(
-        (status = 201, description = "The campaign; `Location` names it (for a repeated Idempotency-Key, as it was created).", body = CampaignView,
-         headers(("Location" = String, description = "`/v1/campaigns/{id}`"),
-                 ("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to a repeated Idempotency-Key"))),
+        CampaignCreated,
         CreateErrors,
         IdempotencyErrors,
         AuthErrors,
@@ -376,6 +386,7 @@ pub async fn create_campaign(
     caller: Authorized<scope::SendOrCheck>,
     state: web::Data<AppState>,
     req: HttpRequest,
+    key: IdempotencyKey,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (spec, source) = match media_type(&req).as_str() {
@@ -399,7 +410,7 @@ pub async fn create_campaign(
         }
     };
     let deprecated = matches!(source, Source::Roster(_));
-    let mut answer = create(caller, &state, &req, spec, source).await?;
+    let mut answer = create(caller, &state, (&req, &key), spec, source).await?;
     if deprecated {
         let headers = answer.headers_mut();
         headers.insert(
@@ -433,14 +444,12 @@ pub async fn create_campaign(
     post,
     path = "/v1/campaigns/roster",
     tag = "campaigns",
-    params(RosterParams, IdempotencyKeyHeader),
+    params(RosterParams, IdempotencyKey),
     request_body(content(
         (RosterFile = "text/csv", example = "email,name,employee_id\r\nada@example.com,Ada,E1001\r\ngrace@example.com,Grace,E1002\r\n")
     )),
     responses(
-        (status = 201, description = "The campaign; `Location` names it (for a repeated Idempotency-Key, as it was created).", body = CampaignView,
-         headers(("Location" = String, description = "`/v1/campaigns/{id}`"),
-                 ("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to a repeated Idempotency-Key"))),
+        CampaignCreated,
         RosterErrors,
         IdempotencyErrors,
         AuthErrors,
@@ -450,6 +459,7 @@ pub async fn create_roster_campaign(
     caller: Authorized<scope::SendOrCheck>,
     state: web::Data<AppState>,
     req: HttpRequest,
+    key: IdempotencyKey,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     if media_type(&req) != ROSTER_MEDIA_TYPE {
@@ -459,7 +469,7 @@ pub async fn create_roster_campaign(
         ));
     }
     let (spec, source) = roster_source(&req, body)?;
-    create(caller, &state, &req, spec, source).await
+    create(caller, &state, (&req, &key), spec, source).await
 }
 
 /// The media type of a roster upload.
@@ -512,7 +522,7 @@ fn roster_source(
 async fn create(
     caller: Authorized<scope::SendOrCheck>,
     state: &AppState,
-    req: &HttpRequest,
+    (req, key): (&HttpRequest, &IdempotencyKey),
     spec: CampaignSpec,
     source: Source,
 ) -> Result<HttpResponse, ApiError> {
@@ -523,40 +533,11 @@ async fn create(
         Scope::Send
     };
     caller.require(needed, req).await?;
-    let owner = caller.caller().id.clone();
-    let Some(key) = idempotency_key(req)? else {
-        return Ok(created(state.campaigns.create(&owner, spec, source).await?));
-    };
+    let key = key.get()?;
     // Once per key (across replicas): a retried upload gets the first 201 and its Location.
-    // Both create operations share the key space: a retry may move to the roster operation.
-    let (fingerprint, source) = state.campaigns.keyed_source(&spec, source).await?;
-    let scope = IdempotencyScope::new(&owner.iss, &owner.sub, &key, CREATE_ACTION, &fingerprint);
-    let create = async { Ok::<_, ApiError>(state.campaigns.create(&owner, spec, source).await?) };
     let answer = state
-        .invitations
-        .run_once_stored_within(&scope, 201, state.campaigns.creation_lease(), create)
+        .campaigns
+        .create_once(&caller.caller().id, spec, source, key)
         .await?;
     Ok(stored_campaign(HttpResponse::Created(), answer))
-}
-
-/// Creates a campaign from a send request's addresses (`Prefer: respond-async`).
-pub(crate) async fn create_from_send(
-    state: &AppState,
-    caller: &Caller,
-    emails: Vec<String>,
-    resend: bool,
-    request_id: &str,
-) -> Result<CampaignView, ApiError> {
-    let spec = CampaignSpec {
-        name: format!("send {request_id}"),
-        resend,
-        dry_run: false,
-        check_unlisted: default_check_unlisted(),
-        reminders: None,
-        start_at: None,
-    };
-    Ok(state
-        .campaigns
-        .create(&caller.id, spec, Source::Emails(emails))
-        .await?)
 }

@@ -4,18 +4,19 @@
 
 use crate::auth::{Caller, Scope, scope};
 use crate::campaigns::{
-    CampaignError, CampaignList, CampaignSpec, CampaignView, DEFAULT_PAGE, ItemList, MAX_PAGE,
-    ReportFormat, Source, Viewer,
+    CampaignError, CampaignList, CampaignSpec, CampaignView, DEFAULT_PAGE, ItemList, Lifecycle,
+    MAX_PAGE, ReportFormat, Source, Viewer,
 };
-use crate::error::{ApiError, ErrorCode, ProblemDocument};
-use crate::invitations::idempotency::IdempotencyScope;
+use crate::error::{ApiError, ErrorCode};
 use crate::invitations::listing::ExportFormat;
 use crate::routes::authorized::Authorized;
-use crate::routes::common::{AuthErrors, QueryErrors, StoreErrors, invalid_query};
-use crate::routes::invitations::export_format;
-use crate::routes::mutations::{
-    IdempotencyErrors, IdempotencyKeyHeader, idempotency_key, stored_campaign,
+use crate::routes::common::{
+    AuthErrors, NotAcceptableErrors, QueryErrors, Responses, StoreErrors, invalid_query, problem,
+    problems,
 };
+use crate::routes::headers::IdempotencyKey;
+use crate::routes::invitations::{accepted_format, streamed};
+use crate::routes::mutations::{IdempotencyErrors, stored_campaign};
 use crate::routes::query::{Query, QueryParams};
 use crate::state::AppState;
 use crate::vocabulary::InvitationState;
@@ -30,7 +31,6 @@ use utoipa::{IntoParams, IntoResponses, ToSchema};
 
 mod create;
 
-pub(crate) use create::create_from_send;
 pub use create::{
     __path_create_campaign, __path_create_roster_campaign, create_campaign, create_roster_campaign,
 };
@@ -120,37 +120,34 @@ fn paging(
 }
 
 /// Errors of the operations on one campaign.
-#[derive(IntoResponses)]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
-pub enum CampaignErrors {
-    /// No such campaign, or it is another caller's (`not_found`).
-    #[response(
-        status = 404,
-        content_type = "application/problem+json",
-        example = json!(ErrorCode::NotFound.example())
-    )]
-    NotFound(ProblemDocument),
-    /// The store cannot be reached (`store_unavailable`).
-    #[response(
-        status = 503,
-        content_type = "application/problem+json",
-        headers(("Retry-After" = u64, description = "Seconds to wait before trying again")),
-        example = json!(ErrorCode::StoreUnavailable.example())
-    )]
-    StoreUnavailable(ProblemDocument),
+pub struct CampaignErrors;
+
+impl IntoResponses for CampaignErrors {
+    fn responses() -> Responses {
+        problems([
+            problem(
+                ErrorCode::NotFound,
+                "No such campaign, or it is another caller's (`not_found`).",
+            ),
+            problem(
+                ErrorCode::StoreUnavailable,
+                "The store cannot be reached (`store_unavailable`).",
+            )
+            .retry_after("Seconds to wait before trying again"),
+        ])
+    }
 }
 
 /// The error of a lifecycle change the campaign's state does not allow.
-#[derive(IntoResponses)]
-#[allow(dead_code)] // Only read by the OpenAPI derive.
-pub enum LifecycleErrors {
-    /// The campaign's state does not allow it (`campaign_state_conflict`).
-    #[response(
-        status = 409,
-        content_type = "application/problem+json",
-        example = json!(ErrorCode::CampaignStateConflict.example())
-    )]
-    Conflict(ProblemDocument),
+pub struct LifecycleErrors;
+
+impl IntoResponses for LifecycleErrors {
+    fn responses() -> Responses {
+        problems([problem(
+            ErrorCode::CampaignStateConflict,
+            "The campaign's state does not allow it (`campaign_state_conflict`).",
+        )])
+    }
 }
 
 fn viewer(caller: &Caller) -> Viewer {
@@ -281,8 +278,7 @@ pub async fn list_campaign_items(
             (String = "text/csv", example = "email,outcome,reason,mails,lastMailAt,updatedAt,row,employee_id\r\nada@example.com,sent,,1,2026-12-01T09:01:00.000Z,2026-12-01T09:01:00.000Z,2,E1001\r\n"),
             (String = "application/x-ndjson", example = "{\"email\":\"ada@example.com\",\"outcome\":\"sent\",\"mails\":1,\"lastMailAt\":\"2026-12-01T09:01:00.000Z\",\"updatedAt\":\"2026-12-01T09:01:00.000Z\"}\n")
          )),
-        (status = 406, description = "The caller accepts neither CSV nor NDJSON (`not_acceptable`).",
-         body = ProblemDocument, content_type = "application/problem+json", example = json!(ErrorCode::NotAcceptable.example())),
+        NotAcceptableErrors,
         CampaignErrors,
         AuthErrors,
     )
@@ -293,110 +289,85 @@ pub async fn campaign_report(
     id: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let format = match export_format(&req) {
-        Some(ExportFormat::Csv) => ReportFormat::Csv,
-        Some(ExportFormat::Ndjson) => ReportFormat::Ndjson,
-        None => {
-            return Err(ApiError::new(
-                ErrorCode::NotAcceptable,
-                "Accept text/csv or application/x-ndjson.",
-            ));
-        }
+    let format = match accepted_format(&req)? {
+        ExportFormat::Csv => ReportFormat::Csv,
+        ExportFormat::Ndjson => ReportFormat::Ndjson,
     };
     let stream = state
         .campaigns
         .report(&id, &viewer(caller.caller()), format)
         .await?;
     let content_type = match format {
-        ReportFormat::Csv => "text/csv; charset=utf-8",
-        ReportFormat::Ndjson => "application/x-ndjson",
+        ReportFormat::Csv => ExportFormat::Csv,
+        ReportFormat::Ndjson => ExportFormat::Ndjson,
     };
-    Ok(HttpResponse::Ok()
-        .content_type(content_type)
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .streaming(stream.map_err(|err| {
+    Ok(streamed(
+        content_type.content_type(),
+        stream.map_err(|err| {
             tracing::warn!(error = %err, "campaign report ended early");
-            std::io::Error::other(err.to_string())
-        })))
+            err.to_string()
+        }),
+    ))
 }
 
-/// Pause a campaign.
-///
-/// No replica claims its items any more (within the workers' poll interval); an item in flight
-/// finishes. Only a scheduled, running or waiting campaign can be paused.
-#[utoipa::path(
-    post,
-    path = "/v1/campaigns/{id}/pause",
-    tag = "campaigns",
-    params(("id" = String, Path, description = "The campaign's id.")),
-    responses(
-        (status = 200, description = "The campaign, paused.", body = CampaignView),
-        LifecycleErrors,
-        CampaignErrors,
-        AuthErrors,
-    )
-)]
-pub async fn pause_campaign(
-    caller: Authorized<scope::Send>,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let view = state.campaigns.pause(&id, &viewer(caller.caller())).await?;
-    Ok(HttpResponse::Ok().json(view))
+/// A lifecycle operation on one campaign (pause, resume, cancel): its handler and its
+/// documentation, which differ only in the change, the path and the words.
+macro_rules! lifecycle_operation {
+    ($(#[doc = $doc:tt])* $name:ident, $path:tt, $answer:tt, $change:expr) => {
+        $(#[doc = $doc])*
+        #[utoipa::path(
+            post,
+            path = $path,
+            tag = "campaigns",
+            params(("id" = String, Path, description = "The campaign's id.")),
+            responses(
+                (status = 200, description = $answer, body = CampaignView),
+                LifecycleErrors,
+                CampaignErrors,
+                AuthErrors,
+            )
+        )]
+        pub async fn $name(
+            caller: Authorized<scope::Send>,
+            state: web::Data<AppState>,
+            id: web::Path<String>,
+        ) -> Result<HttpResponse, ApiError> {
+            let viewer = viewer(caller.caller());
+            let view = state.campaigns.change(&id, &viewer, $change).await?;
+            Ok(HttpResponse::Ok().json(view))
+        }
+    };
 }
 
-/// Resume a paused campaign.
-///
-/// It returns to what it was: `scheduled` while its `startAt` is ahead (nobody is mailed
-/// before it), `running` after.
-#[utoipa::path(
-    post,
-    path = "/v1/campaigns/{id}/resume",
-    tag = "campaigns",
-    params(("id" = String, Path, description = "The campaign's id.")),
-    responses(
-        (status = 200, description = "The campaign, `scheduled` again before its `startAt`, `running` after.", body = CampaignView),
-        LifecycleErrors,
-        CampaignErrors,
-        AuthErrors,
-    )
-)]
-pub async fn resume_campaign(
-    caller: Authorized<scope::Send>,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let view = state
-        .campaigns
-        .resume(&id, &viewer(caller.caller()))
-        .await?;
-    Ok(HttpResponse::Ok().json(view))
-}
+lifecycle_operation!(
+    /// Pause a campaign.
+    ///
+    /// No replica claims its items any more (within the workers' poll interval); an item in flight
+    /// finishes. Only a scheduled, running or waiting campaign can be paused.
+    pause_campaign,
+    "/v1/campaigns/{id}/pause",
+    "The campaign, paused.",
+    Lifecycle::Pause
+);
 
-/// Cancel a campaign.
-///
-/// Stops all future work: mails already sent stay as they are, pending items become
-/// `cancelled`, no reminder goes out. A completed or cancelled campaign cannot be cancelled.
-#[utoipa::path(
-    post,
-    path = "/v1/campaigns/{id}/cancel",
-    tag = "campaigns",
-    params(("id" = String, Path, description = "The campaign's id.")),
-    responses(
-        (status = 200, description = "The campaign, cancelled.", body = CampaignView),
-        LifecycleErrors,
-        CampaignErrors,
-        AuthErrors,
-    )
-)]
-pub async fn cancel_campaign(
-    caller: Authorized<scope::Send>,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let view = state
-        .campaigns
-        .cancel(&id, &viewer(caller.caller()))
-        .await?;
-    Ok(HttpResponse::Ok().json(view))
-}
+lifecycle_operation!(
+    /// Resume a paused campaign.
+    ///
+    /// It returns to what it was: `scheduled` while its `startAt` is ahead (nobody is mailed
+    /// before it), `running` after.
+    resume_campaign,
+    "/v1/campaigns/{id}/resume",
+    "The campaign, `scheduled` again before its `startAt`, `running` after.",
+    Lifecycle::Resume
+);
+
+lifecycle_operation!(
+    /// Cancel a campaign.
+    ///
+    /// Stops all future work: mails already sent stay as they are, pending items become
+    /// `cancelled`, no reminder goes out. A completed or cancelled campaign cannot be cancelled.
+    cancel_campaign,
+    "/v1/campaigns/{id}/cancel",
+    "The campaign, cancelled.",
+    Lifecycle::Cancel
+);

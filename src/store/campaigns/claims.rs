@@ -108,6 +108,11 @@ macro_rules! lease_from_row {
     }};
 }
 
+/// Marks campaign `$1` served: the cluster's next turn (workers serve the creator whose turn
+/// is oldest first, see [`Store::due_campaigns`]).
+const SERVED: &str = "UPDATE campaigns SET served_turn = \
+    (SELECT COALESCE(MAX(served_turn), 0) + 1 FROM campaigns) WHERE id = $1";
+
 impl Store {
     /// Claims up to `limit` due items of campaign `id` for `lease`: items nobody holds, or
     /// whose holder's lease ran out. Two claimers, on any replica, never get the same item.
@@ -148,6 +153,13 @@ impl Store {
                 .iter()
                 .map(|row| lease_from_row!(row))
                 .collect::<Result<Vec<_>, _>>()?;
+            if !leases.is_empty() {
+                // The campaign (and so its creator) had its turn: the next turn in the cluster.
+                sqlx::query(SERVED)
+                    .bind(campaign_id)
+                    .execute(&mut *conn)
+                    .await?;
+            }
             Ok::<Vec<ItemLease>, sqlx::Error>(leases)
         }.await)?;
         tx.commit().await?;

@@ -3,7 +3,7 @@
 use super::named;
 use super::{count, strings};
 use crate::store::clock::{from_millis, to_millis};
-use crate::store::{Store, StoreError};
+use crate::store::{Caller, Store, StoreError};
 use crate::vocabulary::{InvitationState, ItemErrorCode, ItemOutcome};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -125,6 +125,12 @@ macro_rules! item_from_row {
     }};
 }
 
+/// The pending items of the owner `$1`, `$2` in campaigns that are not final.
+const OWNER_PENDING: &str = "SELECT COUNT(*) AS n FROM campaign_items i \
+    JOIN campaigns c ON c.id = i.campaign_id \
+    WHERE c.owner_iss = $1 AND c.owner_sub = $2 AND i.outcome = 'pending' \
+    AND c.state NOT IN ('completed', 'cancelled')";
+
 /// Most items one page answers.
 pub const MAX_ITEM_PAGE: u32 = 1000;
 
@@ -139,6 +145,33 @@ impl Store {
         items: &[NewItem],
         mark_duplicates: bool,
     ) -> Result<u64, StoreError> {
+        let added = self
+            .insert_items(campaign_id, items, mark_duplicates, None)
+            .await?;
+        Ok(added.unwrap_or_default())
+    }
+
+    /// Adds `items` as [`Store::add_campaign_items`] does (duplicates marked), unless the
+    /// campaign's creator would then have more than `cap` pending items in campaigns that are
+    /// not final: then nothing is added and the answer is `Err` with how many they would have.
+    /// Concurrent additions for one creator (on any replica) are serialised, so together they
+    /// never pass the cap.
+    pub async fn add_campaign_items_within(
+        &self,
+        campaign_id: &str,
+        items: &[NewItem],
+        cap: u64,
+    ) -> Result<Result<u64, u64>, StoreError> {
+        self.insert_items(campaign_id, items, true, Some(cap)).await
+    }
+
+    async fn insert_items(
+        &self,
+        campaign_id: &str,
+        items: &[NewItem],
+        mark_duplicates: bool,
+        cap: Option<u64>,
+    ) -> Result<Result<u64, u64>, StoreError> {
         let now = to_millis(self.clock.now());
         const INSERT: &str = "INSERT INTO campaign_items (campaign_id, email, person, outcome, \
              reason, known_state, known_mails, known_update, due_at, updated_at, roster_row, \
@@ -152,7 +185,28 @@ impl Store {
         // One statement per slice (well under both databases' limits on bound values): a
         // roster of 100,000 rows is 200 statements, not 100,000.
         const ROWS: usize = 500;
-        let added = in_tx!(self, conn => async {
+        // The creator's pending items are counted after the insert, under a lock of that
+        // creator's (PostgreSQL: an advisory lock on the owner; SQLite: `begin`'s one writer).
+        let lock = match self.backend {
+            crate::store::Backend::Postgres(_) => {
+                "SELECT pg_advisory_xact_lock(hashtext($1 || ' ' || $2))"
+            }
+            crate::store::Backend::Sqlite(_) => "SELECT $1, $2",
+        };
+        let mut tx = self.begin().await?;
+        let added = with_tx!(tx, conn => async {
+            let owner = match cap {
+                Some(_) => {
+                    let row = sqlx::query("SELECT owner_iss, owner_sub FROM campaigns WHERE id = $1")
+                        .bind(campaign_id)
+                        .fetch_one(&mut *conn)
+                        .await?;
+                    let owner: (String, String) = (row.try_get("owner_iss")?, row.try_get("owner_sub")?);
+                    sqlx::query(lock).bind(&owner.0).bind(&owner.1).execute(&mut *conn).await?;
+                    Some(owner)
+                }
+                None => None,
+            };
             let mut added = 0;
             for slice in items.chunks(ROWS) {
                 let mut insert = sqlx::QueryBuilder::new(INSERT);
@@ -208,9 +262,39 @@ impl Store {
                     added += insert.build().execute(&mut *conn).await?.rows_affected();
                 }
             }
-            Ok::<u64, sqlx::Error>(added)
-        }.await);
+            if let (Some(cap), Some(owner)) = (cap, owner) {
+                let n: i64 = sqlx::query(OWNER_PENDING)
+                    .bind(&owner.0)
+                    .bind(&owner.1)
+                    .fetch_one(&mut *conn)
+                    .await?
+                    .try_get("n")?;
+                let n = u64::try_from(n).unwrap_or(0);
+                if n > cap {
+                    return Ok::<Result<u64, u64>, sqlx::Error>(Err(n));
+                }
+            }
+            Ok(Ok(added))
+        }.await)?;
+        if added.is_err() {
+            // Nothing of this call stays: the transaction is rolled back.
+            tx.rollback().await?;
+            return Ok(added);
+        }
+        tx.commit().await?;
         Ok(added)
+    }
+
+    /// How many pending items `owner` has in campaigns that are not final (the work it has
+    /// queued, which [`Store::add_campaign_items_within`] caps).
+    pub async fn pending_items(&self, owner: &Caller) -> Result<u64, StoreError> {
+        let n: i64 = with_pool!(self, pool => sqlx::query(OWNER_PENDING)
+            .bind(&owner.iss)
+            .bind(&owner.sub)
+            .fetch_one(pool)
+            .await
+            .and_then(|row| row.try_get("n")))?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// How many items of campaign `id` have each outcome (outcomes with none are absent).

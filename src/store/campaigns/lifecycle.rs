@@ -1,6 +1,7 @@
 //! A campaign's life: creating it, planning its source, moving its state, completing,
 //! cancelling and deleting it.
 
+use super::WaitingReason;
 use super::named;
 use super::{
     CAMPAIGN_COLUMNS, CampaignRecord, CampaignState, NewCampaign, Reminders, count, strings,
@@ -160,6 +161,27 @@ impl Store {
             crate::store::push_in(&mut query, from.iter().copied());
             query.build().execute(pool).await.map(|r| r.rows_affected() == 1)
         })?;
+        Ok(moved)
+    }
+
+    /// Makes campaign `id`, if it runs, wait until `until` for `reason`. Answers whether it
+    /// moved.
+    pub async fn campaign_waits(
+        &self,
+        id: &str,
+        until: DateTime<Utc>,
+        reason: WaitingReason,
+    ) -> Result<bool, StoreError> {
+        let now = to_millis(self.clock.now());
+        let moved = execute!(
+            self,
+            "UPDATE campaigns SET state = 'waiting', resumes_at = $2, waiting_reason = $3, \
+             updated_at = $4 WHERE id = $1 AND state = 'running'",
+            id,
+            to_millis(until),
+            reason.as_str(),
+            now
+        )? == 1;
         Ok(moved)
     }
 

@@ -38,6 +38,52 @@ macro_rules! count_outcomes {
     };
 }
 
+/// Why a `waiting` campaign waits until its `resumesAt`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WaitingReason {
+    /// Its creator's daily mail limit is spent: the next UTC day.
+    MailLimit,
+    /// The project's Google call budget has no slot before the next window.
+    GoogleBudget,
+    /// The breaker in front of Google is open.
+    BreakerOpen,
+    /// Google failed or did not answer.
+    GoogleUnavailable,
+    /// The store could not be reached.
+    StoreUnavailable,
+    /// The audit trail could not be written.
+    AuditUnavailable,
+}
+
+impl WaitingReason {
+    /// Every reason.
+    pub const ALL: [WaitingReason; 6] = [
+        WaitingReason::MailLimit,
+        WaitingReason::GoogleBudget,
+        WaitingReason::BreakerOpen,
+        WaitingReason::GoogleUnavailable,
+        WaitingReason::StoreUnavailable,
+        WaitingReason::AuditUnavailable,
+    ];
+
+    /// The name on the wire and in the table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaitingReason::MailLimit => "mail_limit",
+            WaitingReason::GoogleBudget => "google_budget",
+            WaitingReason::BreakerOpen => "breaker_open",
+            WaitingReason::GoogleUnavailable => "google_unavailable",
+            WaitingReason::StoreUnavailable => "store_unavailable",
+            WaitingReason::AuditUnavailable => "audit_unavailable",
+        }
+    }
+
+    /// The reason named `name`; None for a name the store never writes.
+    pub fn parse(name: &str) -> Option<WaitingReason> {
+        WaitingReason::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+}
+
 /// Reminders of a campaign: another mail `after` the last one to a person still INVITED, at
 /// most `max` more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +150,8 @@ pub struct CampaignRecord {
     pub start_at: DateTime<Utc>,
     /// While waiting: when work resumes.
     pub resumes_at: Option<DateTime<Utc>>,
+    /// While waiting: why (None for a wait recorded before reasons were).
+    pub waiting_reason: Option<WaitingReason>,
     /// Every item is known (the source was walked).
     pub planned: bool,
     /// Google calls made for it.
@@ -129,7 +177,8 @@ pub struct CampaignPage {
 
 const CAMPAIGN_COLUMNS: &str = "id, owner_iss, owner_sub, name, state, dry_run, resend, \
     source_kind, source_states, remind_after_secs, remind_max, start_at, resumes_at, planned, \
-    google_calls, created_at, updated_at, completed_at, roster_columns, check_unlisted";
+    google_calls, created_at, updated_at, completed_at, roster_columns, waiting_reason, \
+    check_unlisted";
 
 /// A JSON array of strings from a column (an empty list for NULL or what is not one).
 fn strings(json: Option<String>) -> Vec<String> {
@@ -183,6 +232,10 @@ macro_rules! campaign_from_row {
             resumes_at: row
                 .try_get::<Option<i64>, _>("resumes_at")?
                 .map(from_millis),
+            waiting_reason: row
+                .try_get::<Option<String>, _>("waiting_reason")?
+                .as_deref()
+                .and_then(WaitingReason::parse),
             planned: row.try_get::<i64, _>("planned")? != 0,
             google_calls: u64::try_from(row.try_get::<i64, _>("google_calls")?).unwrap_or(0),
             created_at: from_millis(row.try_get("created_at")?),
@@ -284,12 +337,17 @@ impl Store {
     }
 
     /// Campaigns a worker may act on now: running, scheduled past their start, waiting past
-    /// their `resumesAt`; oldest first.
+    /// their `resumesAt`; in the fair order: real runs before dry runs, then by creator, the
+    /// creator whose items were claimed longest ago first (its campaigns together), and among
+    /// a creator's campaigns the one served longest ago first (then the oldest).
     pub async fn due_campaigns(&self) -> Result<Vec<CampaignRecord>, StoreError> {
         let now = to_millis(self.clock.now());
         let sql = format!(
             "SELECT {CAMPAIGN_COLUMNS} FROM campaigns \
-             WHERE {DUE_CAMPAIGN} ORDER BY created_at, id"
+             WHERE {DUE_CAMPAIGN} ORDER BY dry_run, \
+             (SELECT MAX(o.served_turn) FROM campaigns o \
+              WHERE o.owner_iss = campaigns.owner_iss AND o.owner_sub = campaigns.owner_sub), \
+             owner_iss, owner_sub, served_turn, created_at, id"
         );
         let [running, scheduled, waiting] = DUE_STATES;
         let campaigns = fetch_all!(self, &sql, [now, running, scheduled, waiting], |row| {
