@@ -123,6 +123,10 @@ named! {
         WouldSend = "would_send",
         /// The campaign was cancelled before this item was done.
         Cancelled = "cancelled",
+        /// The tracker's fresh snapshot does not show the person and the campaign was created
+        /// with `checkUnlisted: false`: no call, no mail (an account younger than the list's
+        /// lag, or not an unmanaged account).
+        NotListed = "not_listed",
     }
 }
 
