@@ -123,13 +123,20 @@ named! {
         WouldSend = "would_send",
         /// The campaign was cancelled before this item was done.
         Cancelled = "cancelled",
+        /// The tracker's fresh snapshot does not show the person and the campaign was created
+        /// with `checkUnlisted: false`: no call, no mail (an account younger than the list's
+        /// lag, or not an unmanaged account).
+        NotListed = "not_listed",
     }
 }
 
 impl ItemOutcome {
-    /// True for what the tracker records over any other outcome (accepted, declined): it stays.
+    /// What the tracker records over any other outcome: once there, it stays.
+    pub const TRACKED: [ItemOutcome; 2] = [ItemOutcome::Accepted, ItemOutcome::Declined];
+
+    /// True for what the tracker records over any other outcome ([`ItemOutcome::TRACKED`]).
     pub fn is_tracked(self) -> bool {
-        matches!(self, ItemOutcome::Accepted | ItemOutcome::Declined)
+        Self::TRACKED.contains(&self)
     }
 
     /// True when a mail of the campaign went out for it (a reminder may be due).

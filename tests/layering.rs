@@ -11,8 +11,11 @@
 //! - the audit observer of send and cancel items is implemented other than once, or in a
 //!   handler (requests and campaigns share one, so the send path never climbs back up);
 //! - `src/invitations/`, `src/campaigns/` or `src/tracking/` re-exports or aliases a store type
-//!   (`pub use crate::store...`, `pub type .. = crate::store::..`), or `Invitations` has a public
-//!   field or offers a `fn store(`, `fn google(` or `fn gate(` escape hatch (whatever the layout);
+//!   (`pub use`, `pub(crate) use`, grouped or through `super::`, `type .. = ..store::..`), or
+//!   `Invitations` has a public field, a `fn store(`, `fn google(` or `fn gate(` escape hatch, or
+//!   any method answering a `Gate`, `Durable`, `Store` or `GoogleClient` (whatever its name);
+//! - the store writes a vocabulary name (a state, kind or outcome) as an SQL literal instead of
+//!   binding it from the enum;
 //! - a file of `src/campaigns/` or `src/tracking/` names the store other than through the gate:
 //!   the rule is that it never names the type `Store` nor calls a `store()` or `google()`
 //!   accessor, so its only way to the store is the `Gate` startup hands it (`gate.call(|store|
@@ -20,8 +23,8 @@
 //! - `error` reaches a handler, an entry point or the store (it maps the domain's errors to
 //!   problems; actix-web is its business, `routes` is not);
 //! - a handler hands a layer below it work to run: it calls a public function of the domain
-//!   (`audit`, `google`, `invitations`, `store`, `campaigns`, `tracking`) that takes a future or
-//!   a closure, so that nothing outside `routes` takes or awaits something defined there (the
+//!   (`audit`, `google`, `invitations`, `store`, `campaigns`, `tracking`; `pub` or `pub(crate)`)
+//!   that takes a future or a closure, so that nothing outside `routes` takes or awaits something defined there (the
 //!   walk from a handler to Google and back never returns to `routes/`).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -164,7 +167,7 @@ fn the_domain_re_exports_no_store_type_and_has_no_escape_hatch() {
         .filter(|s| ["invitations", "campaigns", "tracking"].contains(&s.module.as_str()))
     {
         let code = one_line(&source.code);
-        if code.contains("pub use crate::store") {
+        if re_exports_the_store(&code) {
             violations.push(format!("{} re-exports a store type", source.path.display()));
         }
         if code.contains("pub struct Invitations{")
@@ -179,7 +182,7 @@ fn the_domain_re_exports_no_store_type_and_has_no_escape_hatch() {
         }
         if store_aliases(&code) {
             violations.push(format!(
-                "{} aliases a store type (`pub type .. = crate::store::..`)",
+                "{} aliases a store type (`type .. = crate::store::..`)",
                 source.path.display()
             ));
         }
@@ -201,6 +204,11 @@ fn the_domain_re_exports_no_store_type_and_has_no_escape_hatch() {
             if block.contains(hatch) {
                 violations.push(format!("{path}: Invitations has `{hatch}..`"));
             }
+        }
+        for hatch in hands_out_what_it_hides(&block) {
+            violations.push(format!(
+                "{path}: Invitations::{hatch} hands out what the domain hides"
+            ));
         }
     }
     assert!(violations.is_empty(), "{}", violations.join("\n"));
@@ -229,6 +237,59 @@ fn campaigns_and_tracking_reach_the_store_only_through_the_gate() {
         "each of campaigns and tracking holds the gate: the reader is broken"
     );
     assert!(violations.is_empty(), "{}", violations.join("\n"));
+}
+
+#[test]
+fn the_store_spells_no_vocabulary_name_in_sql() {
+    // The names of states, kinds and outcomes are declared once, in `src/vocabulary.rs`; the
+    // store binds them from the enums, so SQL never writes one as a literal.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let vocabulary = std::fs::read_to_string(root.join("vocabulary.rs")).expect("read vocabulary");
+    let names = declared_names(&vocabulary);
+    assert!(
+        names.contains("accepted") && names.contains("running") && names.contains("pending"),
+        "the vocabulary's names were not found: the reader is broken ({names:?})"
+    );
+    let mut files = Vec::new();
+    collect(&root.join("store"), &mut files);
+    let mut violations = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(&path).expect("read a store file");
+        for name in sql_literals(&text) {
+            if names.contains(name.as_str()) {
+                violations.push(format!("{} writes '{name}' in SQL", path.display()));
+            }
+        }
+    }
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+}
+
+/// The wire names `named!` declares in `vocabulary` (`Accepted = "accepted",`).
+fn declared_names(vocabulary: &str) -> BTreeSet<String> {
+    vocabulary
+        .lines()
+        .filter_map(|line| {
+            let (_, value) = line.trim().split_once(" = \"")?;
+            value.strip_suffix("\",").map(str::to_owned)
+        })
+        .collect()
+}
+
+/// The single-quoted SQL literals inside the string literals of `text` (`'accepted'`).
+fn sql_literals(text: &str) -> Vec<String> {
+    text.split('"')
+        .skip(1)
+        .step_by(2)
+        .flat_map(|string| {
+            string
+                .split('\'')
+                .skip(1)
+                .step_by(2)
+                .filter(|word| word.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 #[test]
@@ -276,7 +337,12 @@ fn handlers_hand_the_domain_no_work_to_run() {
 fn takes_work(code: &str) -> Vec<String> {
     let code = one_line(code);
     let mut found = Vec::new();
-    for opening in ["pub fn ", "pub async fn "] {
+    for opening in [
+        "pub fn ",
+        "pub async fn ",
+        "pub(crate) fn ",
+        "pub(crate) async fn ",
+    ] {
         for (at, _) in code.match_indices(opening) {
             let rest = &code[at + opening.len()..];
             let signature = rest.split('{').next().unwrap_or("");
@@ -322,12 +388,86 @@ fn one_line(code: &str) -> String {
         .replace(" (", "(")
 }
 
-/// Whether `code` (from [`one_line`]) declares a public alias of a store type.
+/// Whether `code` (from [`one_line`]) declares an alias of a store type, whatever its
+/// visibility (`type Db = crate::store::Store;`).
 fn store_aliases(code: &str) -> bool {
-    code.match_indices("pub type ").any(|(at, _)| {
-        let statement = code[at..].split(';').next().unwrap_or("");
-        statement.contains("crate::store::") || statement.contains("store::Store")
-    })
+    statements(code, "type ")
+        .iter()
+        .any(|statement| names_the_store_path(statement))
+}
+
+/// Whether `code` (from [`one_line`]) re-exports something of the store, whatever the
+/// visibility, grouping or path (`pub use crate::{store::Store}`, `pub(crate) use
+/// super::super::store::Caller as Id`).
+fn re_exports_the_store(code: &str) -> bool {
+    statements(code, "use ")
+        .iter()
+        .any(|statement| statement.starts_with("pub") && names_the_store_path(statement))
+}
+
+/// The statements of `code` (from [`one_line`]) that are `keyword` items, from their
+/// visibility (if any) to their `;`: `pub(crate) use a::b` for `use `.
+fn statements(code: &str, keyword: &str) -> Vec<String> {
+    code.split(';')
+        .filter_map(|piece| {
+            let at = piece.rfind(keyword)?;
+            if at > 0 && is_ident_char(piece, at - 1) {
+                return None;
+            }
+            let before = piece[..at].trim_end();
+            let start = ["pub(crate)", "pub(super)", "pub"]
+                .iter()
+                .find(|visibility| before.ends_with(*visibility))
+                .map_or(at, |visibility| before.len() - visibility.len());
+            let head = piece[..start].trim_end();
+            // The keyword starts an item (after its visibility at most), not an expression.
+            let starts_an_item = head.is_empty() || head.ends_with(['}', '{', ']']);
+            starts_an_item.then(|| piece[start..].trim().to_owned())
+        })
+        .collect()
+}
+
+fn is_ident_char(text: &str, at: usize) -> bool {
+    text[at..]
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_alphanumeric() || c == '_')
+}
+
+/// Whether a `use` or `type` statement names a path into the store module.
+fn names_the_store_path(statement: &str) -> bool {
+    let path: String = statement.chars().filter(|c| !c.is_whitespace()).collect();
+    let path = format!("{path};");
+    [
+        "::store::",
+        "{store::",
+        ",store::",
+        "::store;",
+        ",store}",
+        "{store}",
+    ]
+    .iter()
+    .any(|needle| path.contains(needle))
+}
+
+/// The methods of an `impl Invitations` body (from [`one_line`]) that answer what the domain
+/// hides (the gate, the durable store, the store or the Google client), whatever their name.
+fn hands_out_what_it_hides(block: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for (at, _) in block.match_indices("fn ") {
+        let rest = &block[at + 3..];
+        let signature = rest.split('{').next().unwrap_or("");
+        let Some((_, answer)) = signature.split_once("->") else {
+            continue;
+        };
+        let hidden = ["Gate", "Durable", "Store", "GoogleClient"]
+            .iter()
+            .any(|name| contains_word(answer, name));
+        if hidden {
+            found.push(first_word(rest));
+        }
+    }
+    found
 }
 
 /// The bodies of every `impl <name> {` block of `code` (not trait impls for it), whatever the
@@ -433,6 +573,46 @@ fn the_checker_finds_a_circle_and_a_forbidden_word() {
     assert_eq!(takes_work(domain), vec![".call(", ".run("]);
     let free = "pub async fn export(google: G, context: impl Fn() -> C) {}";
     assert_eq!(takes_work(free), vec!["::export("]);
+    let crate_wide = "pub(crate) fn later(&self, work: impl FnOnce() -> u8) {}";
+    assert_eq!(takes_work(crate_wide), vec![".later("]);
+    // Re-exports and aliases of the store, however they are spelled, and what is not one.
+    for spelled in [
+        "pub use crate::store::Store;",
+        "pub use crate::{store::Store};",
+        "pub use crate::{error, store::Caller};",
+        "pub(crate) use crate::store::Store as Db;",
+        "pub use super::super::store::Caller;",
+        "pub(super) use crate::store::{Gate, Clock};",
+    ] {
+        assert!(re_exports_the_store(&one_line(spelled)), "{spelled}");
+    }
+    for fine in [
+        "use crate::store::Store;",
+        "pub use crate::vocabulary::ItemOutcome;",
+        "pub use self::restore::Plan;",
+    ] {
+        assert!(!re_exports_the_store(&one_line(fine)), "{fine}");
+    }
+    for spelled in [
+        "pub type Db = crate::store::Store;",
+        "pub(crate) type Db = crate::store::Store;",
+        "type Db = super::super::store::Gate;",
+    ] {
+        assert!(store_aliases(&one_line(spelled)), "{spelled}");
+    }
+    assert!(!store_aliases(&one_line(
+        "pub type Answer = Result<u8, Error>;"
+    )));
+    // A hatch is found by what it answers, whatever its name.
+    let block = one_line(
+        "pub(crate) fn durable(&self) -> &Durable { &self.d } \
+         pub fn backend(&self) -> Arc<Gate> { x } pub fn page(&self) -> Page { p }",
+    );
+    assert_eq!(hands_out_what_it_hides(&block), vec!["durable", "backend"]);
+    // SQL literals are found inside strings, and only there.
+    let sql = r#"execute!(s, "UPDATE t SET state = 'waiting' WHERE a = $1", x); let c = 'x';"#;
+    assert_eq!(sql_literals(sql), vec!["waiting"]);
+    assert!(declared_names("        Running = \"running\",\n").contains("running"));
 }
 
 /// Every production source file under `src/`, except the crate root and `src/**/tests/`.

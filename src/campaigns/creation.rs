@@ -57,6 +57,7 @@ impl Campaigns {
             name: spec.name.trim().to_owned(),
             dry_run: spec.dry_run,
             resend: spec.resend,
+            check_unlisted: spec.check_unlisted,
             source_kind: source.kind(),
             source_states: states,
             reminders: spec

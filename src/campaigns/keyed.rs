@@ -81,6 +81,8 @@ impl Campaigns {
             name: format!("send {request_id}"),
             resend,
             dry_run: false,
+            // As any campaign of addresses: unlisted people are checked before a mail.
+            check_unlisted: true,
             reminders: None,
             start_at: None,
         };
@@ -102,6 +104,7 @@ struct CreationFingerprint {
     name: String,
     resend: bool,
     dry_run: bool,
+    check_unlisted: bool,
     reminders: Option<(u64, u32)>,
     start_at: Option<String>,
     states: Option<Vec<InvitationState>>,
@@ -120,6 +123,7 @@ async fn fingerprint(
         name: spec.name.clone(),
         resend: spec.resend,
         dry_run: spec.dry_run,
+        check_unlisted: spec.check_unlisted,
         reminders: spec.reminders.map(|r| (r.after.as_secs(), r.max)),
         start_at: spec.start_at.map(|at| at.to_rfc3339()),
         states: None,

@@ -108,6 +108,9 @@ pub struct CampaignSpec {
     pub resend: bool,
     /// Classify only: nobody is mailed.
     pub dry_run: bool,
+    /// Ask isInvitableUser about the people the tracker's fresh snapshot does not show; false
+    /// ends them `not_listed` without a call.
+    pub check_unlisted: bool,
     /// Reminders.
     pub reminders: Option<Reminders>,
     /// When work starts (now when absent).
@@ -191,6 +194,8 @@ pub struct Campaigns {
     import_deadline: Duration,
     /// Most bytes of a keyed roster upload.
     roster_max_bytes: u64,
+    /// Oldest the tracker's last walk may be for its snapshot to stand in for reads.
+    snapshot_max_age: Duration,
     /// Most pending items one creator may have queued.
     max_pending_items: u64,
     /// The worker's finished passes, counted so that a test can wait for one more whole pass
@@ -223,6 +228,7 @@ impl Campaigns {
                 .max(1.0),
             import_deadline: settings.http.body_read_timeout + IMPORT_MARGIN,
             roster_max_bytes: settings.invitations.campaigns.roster_max_bytes,
+            snapshot_max_age: settings.tracking.interval * worker::snapshot::FRESH_INTERVALS,
             max_pending_items: settings.invitations.campaigns.max_pending_items,
             passes: tokio::sync::watch::Sender::new(0),
         }
@@ -276,6 +282,7 @@ impl Campaigns {
             state: record.state,
             dry_run: record.dry_run,
             resend: record.resend,
+            check_unlisted: record.check_unlisted,
             start_at: rfc3339(record.start_at),
             resumes_at: record.resumes_at.map(rfc3339),
             waiting_reason: record

@@ -38,7 +38,7 @@ pub struct OwnerView {
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({
     "id": "5b0f7c9e2d4a4f1b9e8c3a2d1f0e9c8b", "name": "Wave 1", "state": "running",
-    "dryRun": false, "resend": false, "source": {"kind": "states", "states": ["NOT_YET_SENT"]},
+    "dryRun": false, "resend": false, "checkUnlisted": true, "source": {"kind": "states", "states": ["NOT_YET_SENT"]},
     "reminders": {"afterHours": 168, "max": 2}, "startAt": "2026-12-01T09:00:00.000Z",
     "resumesAt": null, "total": 1200, "counts": {"pending": 700, "sent": 480, "already_invited": 20},
     "googleCalls": 500, "eta": "2026-12-01T11:05:00.000Z", "createdAt": "2026-12-01T09:00:00.000Z",
@@ -56,6 +56,9 @@ pub struct CampaignView {
     pub dry_run: bool,
     /// Mails people who are already INVITED again.
     pub resend: bool,
+    /// Asks isInvitableUser about the people the tracker's snapshot does not show (false: they
+    /// end `not_listed`); see `POST /v1/campaigns`.
+    pub check_unlisted: bool,
     /// Where its people come from.
     pub source: SourceView,
     /// Its reminders, if any.
@@ -94,7 +97,7 @@ pub struct CampaignView {
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({"campaigns": [{
     "id": "5b0f7c9e2d4a4f1b9e8c3a2d1f0e9c8b", "name": "Wave 1", "state": "completed",
-    "dryRun": false, "resend": false, "source": {"kind": "roster"},
+    "dryRun": false, "resend": false, "checkUnlisted": true, "source": {"kind": "roster"},
     "reminders": null, "startAt": "2026-12-01T09:00:00.000Z", "resumesAt": null,
     "total": 3, "counts": {"sent": 2, "skipped": 1}, "googleCalls": 4, "eta": null,
     "createdAt": "2026-12-01T09:00:00.000Z", "updatedAt": "2026-12-01T09:00:05.000Z",

@@ -5,7 +5,7 @@
 
 use crate::audit::AuditTrail;
 use crate::campaigns::{Campaigns, SWEEP_ROUNDS, planning};
-use crate::invitations::background::{Background, DryRunVerdict, ItemMail, ItemSend};
+use crate::invitations::background::{Background, DryRunVerdict, ItemMail, ItemSend, Seen};
 use crate::invitations::email::Email;
 use crate::invitations::outcome::ItemError;
 use crate::store::{Caller, CampaignRecord, ItemLease, ItemUpdate, StoreError, WaitingReason};
@@ -26,6 +26,7 @@ const MIN_WAIT: Duration = Duration::from_secs(1);
 /// Attempts on an address another request kept busy before the item fails.
 const BUSY_ATTEMPTS: u32 = 10;
 
+pub(crate) mod snapshot;
 mod step;
 
 use step::{
@@ -227,10 +228,12 @@ impl Campaigns {
         }
         let creator = record.owner.clone();
         let creator_ref = &creator;
+        let snapshot = &self.snapshot(record, &items).await;
         futures_util::stream::iter(items)
             .for_each_concurrent(self.concurrency, |item| async move {
                 let mine = Arc::new(AtomicU64::new(0));
-                let mut step = self.step(record, creator_ref, &item, &mine).await;
+                let listed = snapshot.as_ref().and_then(|s| s.of(&item));
+                let mut step = self.step(record, creator_ref, &item, listed, &mine).await;
                 store_wait_from(&mut step, claimed_at, self.now());
                 let made = mine.load(Ordering::Relaxed);
                 // Counted before the item is done: a campaign that completes has all its calls
@@ -264,6 +267,7 @@ impl Campaigns {
         record: &CampaignRecord,
         creator: &Caller,
         item: &ItemLease,
+        listed: Option<snapshot::Listed>,
         calls: &Arc<AtomicU64>,
     ) -> Step {
         let Ok(email) = Email::parse(&item.email) else {
@@ -282,13 +286,18 @@ impl Campaigns {
                 return self.on_error(item, &crate::invitations::durable::store_unavailable());
             }
         }
+        let listed = match listed {
+            Some(snapshot::Listed::NotListed) => return complete(ItemOutcome::NotListed),
+            listed => listed.and_then(snapshot::Listed::seen),
+        };
         if record.dry_run {
-            return self.dry_run(record, item, &email, calls).await;
+            return self.dry_run(record, item, &email, listed, calls).await;
         }
         if item.outcome.is_mailed() {
             return self.remind(record, creator, item, &email, calls).await;
         }
-        self.first_mail(record, creator, item, &email, calls).await
+        self.first_mail(record, creator, item, &email, listed, calls)
+            .await
     }
 
     /// The reminder due after `now`, when the campaign has one left for this item.
@@ -304,12 +313,13 @@ impl Campaigns {
         creator: &Caller,
         item: &ItemLease,
         email: &Email,
+        listed: Option<Seen>,
         calls: &Arc<AtomicU64>,
     ) -> Step {
         // Only a holder that marked the item `mailing` (just before its send) can have mailed:
         // an item released before that (the budget said not yet, a pause) keeps the state the
         // list gave it and costs one send, not a read and a send.
-        let seen = if item.mailing || item.known.is_none() {
+        let seen = if item.mailing || (item.known.is_none() && listed.is_none()) {
             if item.known.is_none() && !item.mailing {
                 // The send reads the invitation itself.
                 None
@@ -346,7 +356,7 @@ impl Campaigns {
                 }
             }
         } else {
-            seen_of(item)
+            listed.or_else(|| seen_of(item))
         };
         let mail = ItemMail {
             email,
@@ -440,9 +450,10 @@ impl Campaigns {
         record: &CampaignRecord,
         item: &ItemLease,
         email: &Email,
+        listed: Option<Seen>,
         calls: &Arc<AtomicU64>,
     ) -> Step {
-        let seen = (item.attempts == 0).then(|| seen_of(item)).flatten();
+        let seen = listed.or_else(|| (item.attempts == 0).then(|| seen_of(item)).flatten());
         match self
             .invitations
             .dry_run_verdict(work(record, calls), email, record.resend, seen.as_ref())

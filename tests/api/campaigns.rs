@@ -1397,6 +1397,7 @@ async fn a_roster_is_its_own_operation_and_the_old_csv_create_still_works_marked
             "name",
             "resend",
             "dryRun",
+            "checkUnlisted",
             "startAt",
             "reminderAfterHours",
             "reminderMax"

@@ -38,6 +38,7 @@ mod reads;
 mod replicas;
 mod request_id;
 mod roster_import;
+mod roster_snapshot;
 mod sandbox;
 mod send_async;
 mod shutdown;

@@ -199,6 +199,7 @@ async fn half_imported(app: &TestApp, clock: &Clock, id: &str) {
             name: "Roster".into(),
             dry_run: true,
             resend: false,
+            check_unlisted: true,
             source_kind: invitation_gateway::vocabulary::SourceKind::Roster,
             source_states: Vec::new(),
             reminders: None,

@@ -387,9 +387,10 @@ async fn the_real_binary_logs_no_non_zero_transaction_depth_after_a_full_store_h
             ("GATEWAY_DATABASE_SQLITE_MAX_MIB", &mib),
             ("GATEWAY_CAMPAIGN_POLL_MILLIS", "20"),
             ("GATEWAY_GOOGLE_CALLS_PER_MINUTE", "100000"),
+            ("GATEWAY_SHUTDOWN_DRAIN_SECS", "0"),
         ],
     );
-    let (_process, lines) = start_binary(&["serve", "--listen", "127.0.0.1:0"], env, true);
+    let (mut process, lines) = start_binary(&["serve", "--listen", "127.0.0.1:0"], env, true);
     let base = format!("http://{}", listening_address(&lines, |_| {}));
 
     let mut filler = Filler::open_file(&db).await;
@@ -406,19 +407,13 @@ async fn the_real_binary_logs_no_non_zero_transaction_depth_after_a_full_store_h
         assert_eq!(answer["results"][0]["outcome"], "sent", "{answer}");
     }
     // The full store was met and logged (so the log is read), and no connection went back to
-    // the pool inside a transaction (sqlx's "non-zero transaction depth").
-    let mut logged = Vec::new();
-    let mut saw_full = false;
-    let until = std::time::Instant::now() + Duration::from_secs(10);
-    while std::time::Instant::now() < until {
-        let quiet = if saw_full { 500 } else { 10_000 };
-        let Ok(line) = lines.recv_timeout(Duration::from_millis(quiet)) else {
-            break;
-        };
-        saw_full |= line.contains("full");
-        logged.push(line);
-    }
-    assert!(saw_full, "the full store was logged: {logged:#?}");
+    // the pool inside a transaction (sqlx's "non-zero transaction depth"), up to the process's
+    // last line: it is stopped, and its whole log read.
+    let logged = process.stop_and_read(lines);
+    assert!(
+        logged.iter().any(|line| line.contains("full")),
+        "the full store was logged: {logged:#?}"
+    );
     let depth: Vec<&String> = logged
         .iter()
         .filter(|l| l.contains("non-zero transaction depth"))

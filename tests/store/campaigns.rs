@@ -24,6 +24,7 @@ async fn campaign(store: &Store, id: &str) {
             name: format!("campaign {id}"),
             dry_run: false,
             resend: false,
+            check_unlisted: true,
             source_kind: SourceKind::Emails,
             source_states: Vec::new(),
             reminders: Some(Reminders {
@@ -239,6 +240,7 @@ store_test! {
                 name: "theirs".into(),
                 dry_run: true,
                 resend: true,
+                check_unlisted: true,
                 source_kind: SourceKind::States,
                 source_states: vec![InvitationState::NotYetSent, InvitationState::Declined],
                 reminders: None,
@@ -311,6 +313,7 @@ async fn unplanned(store: &Store, id: &str, source_kind: SourceKind) {
             name: format!("import {id}"),
             dry_run: true,
             resend: false,
+            check_unlisted: true,
             source_kind,
             source_states: if source_kind == SourceKind::States {
                 vec![InvitationState::NotYetSent]
@@ -384,6 +387,7 @@ store_test! {
                 name: "scheduled for later".into(),
                 dry_run: false,
                 resend: false,
+                check_unlisted: true,
                 source_kind: SourceKind::Emails,
                 source_states: Vec::new(),
                 reminders: None,

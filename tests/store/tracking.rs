@@ -233,6 +233,7 @@ store_test! {
                 name: "wave".into(),
                 dry_run: false,
                 resend: false,
+                check_unlisted: true,
                 source_kind: invitation_gateway::vocabulary::SourceKind::Emails,
                 source_states: Vec::new(),
                 reminders: Some(Reminders { after: Duration::from_secs(60), max: 2 }),

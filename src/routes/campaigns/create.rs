@@ -26,6 +26,14 @@ pub struct CreateCampaignRequest {
     /// Classify every person and mail nobody (needs only `invitations.check`).
     #[serde(default)]
     pub dry_run: bool,
+    /// For an `emails` source: when the tracker's snapshot is fresh, ask isInvitableUser about
+    /// the people it does not show (accounts younger than Google's list lag); `false` ends them
+    /// `not_listed` with no call. Default `true`.
+    #[serde(
+        default = "default_check_unlisted",
+        deserialize_with = "check_unlisted_flag"
+    )]
+    pub check_unlisted: bool,
     /// Remind people still INVITED.
     #[serde(default)]
     pub reminders: Option<RemindersRequest>,
@@ -62,6 +70,16 @@ pub struct RemindersRequest {
     pub max: u32,
 }
 
+fn default_check_unlisted() -> bool {
+    true
+}
+
+/// `checkUnlisted` as a boolean, or a detail that names it (serde's own says only where).
+fn check_unlisted_flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    <bool as Deserialize>::deserialize(d)
+        .map_err(|_| serde::de::Error::custom("checkUnlisted must be true or false"))
+}
+
 fn default_after_hours() -> u64 {
     168
 }
@@ -83,6 +101,9 @@ pub struct RosterParams {
     resend: Option<bool>,
     /// `true` for a dry run.
     dry_run: Option<bool>,
+    /// `false` to end the people the tracker's fresh snapshot does not show `not_listed`
+    /// instead of asking isInvitableUser about each (`true` when absent).
+    check_unlisted: Option<bool>,
     /// When work starts (RFC 3339).
     #[param(format = DateTime)]
     start_at: Option<String>,
@@ -104,7 +125,7 @@ impl QueryParams for RosterParams {
     fn invalid(name: &str) -> String {
         match name {
             "startAt" => "startAt must be an RFC 3339 time".to_owned(),
-            "resend" | "dryRun" => format!("{name} must be true or false"),
+            "resend" | "dryRun" | "checkUnlisted" => format!("{name} must be true or false"),
             _ => format!("{name} must be a whole number"),
         }
     }
@@ -285,6 +306,7 @@ fn roster_spec(query: &str) -> Result<CampaignSpec, ApiError> {
             .unwrap_or_else(|| DEFAULT_ROSTER_NAME.to_owned()),
         resend: params.resend.unwrap_or(false),
         dry_run: params.dry_run.unwrap_or(false),
+        check_unlisted: params.check_unlisted.unwrap_or_else(default_check_unlisted),
         reminders,
         start_at,
     })
@@ -314,6 +336,7 @@ fn json_spec(body: &[u8]) -> Result<(CampaignSpec, Source), ApiError> {
             name: request.name,
             resend: request.resend,
             dry_run: request.dry_run,
+            check_unlisted: request.check_unlisted,
             reminders,
             start_at: request.start_at,
         },
@@ -332,7 +355,13 @@ fn json_spec(body: &[u8]) -> Result<(CampaignSpec, Source), ApiError> {
 /// `POST /v1/campaigns/roster`. Invalid addresses, domains outside the allowed ones and
 /// repeated addresses become `skipped` items; they never fail the campaign. A dry run
 /// (`dryRun: true`) mails nobody and ends each item in `would_send`, `already_invited`,
-/// `already_accepted`, `not_eligible` or `skipped`. A real run needs the scope
+/// `already_accepted`, `not_eligible`, `not_listed` or `skipped`. While the tracker's last walk
+/// is fresh (within two `GATEWAY_TRACK_INTERVAL_SECS`), the people of an `emails` source or a
+/// roster are taken as its snapshot shows them, with no read (a dry run costs nothing for
+/// them, a real run one send per mailed person); people it does not show are asked
+/// isInvitableUser, or end `not_listed` with no call when `checkUnlisted` is `false`. Someone
+/// invited by another caller since that walk is mailed again (as by a `states` campaign). A
+/// real run needs the scope
 /// `invitations.send`, a dry run `invitations.check` (a token with neither is refused before
 /// the body is read; with the other one, after). Each mail counts against the creator's daily
 /// mail budget; when it is spent the campaign is `waiting` until the next UTC day. With an

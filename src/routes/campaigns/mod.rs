@@ -68,7 +68,7 @@ fn invalid_listing_param(name: &str) -> String {
         "pageSize" => format!("pageSize must be a whole number from 1 to {MAX_PAGE}"),
         "outcome" => "outcome must be an item outcome (pending, sent, resent, already_invited, \
                       already_accepted, not_eligible, skipped, failed, accepted, declined, \
-                      would_send, cancelled)."
+                      would_send, cancelled, not_listed)."
             .to_owned(),
         _ => "unknown or invalid parameter".to_owned(),
     }

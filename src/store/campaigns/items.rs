@@ -4,7 +4,7 @@ use super::named;
 use super::{count, strings};
 use crate::store::clock::{from_millis, to_millis};
 use crate::store::{Caller, Store, StoreError};
-use crate::vocabulary::{InvitationState, ItemErrorCode, ItemOutcome};
+use crate::vocabulary::{CampaignState, InvitationState, ItemErrorCode, ItemOutcome};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use std::collections::BTreeMap;
@@ -125,11 +125,19 @@ macro_rules! item_from_row {
     }};
 }
 
-/// The pending items of the owner `$1`, `$2` in campaigns that are not final.
+/// The items of outcome `$3` (pending) of the owner `$1`, `$2` in campaigns whose state is
+/// neither `$4` nor `$5` (the final states): bind them with [`OWNER_PENDING_NAMES`].
 const OWNER_PENDING: &str = "SELECT COUNT(*) AS n FROM campaign_items i \
     JOIN campaigns c ON c.id = i.campaign_id \
-    WHERE c.owner_iss = $1 AND c.owner_sub = $2 AND i.outcome = 'pending' \
-    AND c.state NOT IN ('completed', 'cancelled')";
+    WHERE c.owner_iss = $1 AND c.owner_sub = $2 AND i.outcome = $3 \
+    AND c.state NOT IN ($4, $5)";
+
+/// The names [`OWNER_PENDING`] binds after the owner.
+const OWNER_PENDING_NAMES: [&str; 3] = [
+    ItemOutcome::Pending.as_str(),
+    CampaignState::Completed.as_str(),
+    CampaignState::Cancelled.as_str(),
+];
 
 /// Most items one page answers.
 pub const MAX_ITEM_PAGE: u32 = 1000;
@@ -263,9 +271,11 @@ impl Store {
                 }
             }
             if let (Some(cap), Some(owner)) = (cap, owner) {
-                let n: i64 = sqlx::query(OWNER_PENDING)
-                    .bind(&owner.0)
-                    .bind(&owner.1)
+                let n: i64 = OWNER_PENDING_NAMES
+                    .iter()
+                    .fold(sqlx::query(OWNER_PENDING).bind(&owner.0).bind(&owner.1), |q, name| {
+                        q.bind(*name)
+                    })
                     .fetch_one(&mut *conn)
                     .await?
                     .try_get("n")?;
@@ -288,9 +298,11 @@ impl Store {
     /// How many pending items `owner` has in campaigns that are not final (the work it has
     /// queued, which [`Store::add_campaign_items_within`] caps).
     pub async fn pending_items(&self, owner: &Caller) -> Result<u64, StoreError> {
-        let n: i64 = with_pool!(self, pool => sqlx::query(OWNER_PENDING)
-            .bind(&owner.iss)
-            .bind(&owner.sub)
+        let n: i64 = with_pool!(self, pool => OWNER_PENDING_NAMES
+            .iter()
+            .fold(sqlx::query(OWNER_PENDING).bind(&owner.iss).bind(&owner.sub), |q, name| {
+                q.bind(*name)
+            })
             .fetch_one(pool)
             .await
             .and_then(|row| row.try_get("n")))?;

@@ -33,8 +33,8 @@ impl Store {
         let sql = format!(
             "INSERT INTO campaigns (id, owner_iss, owner_sub, name, state, dry_run, resend, \
              source_kind, source_states, remind_after_secs, remind_max, start_at, planned, \
-             google_calls, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, $14, $14) \
+             google_calls, created_at, updated_at, check_unlisted) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, $14, $14, $15) \
              RETURNING {CAMPAIGN_COLUMNS}"
         );
         let record = with_pool!(self, pool => sqlx::query(&sql)
@@ -52,6 +52,7 @@ impl Store {
             .bind(to_millis(campaign.start_at))
             .bind(i64::from(campaign.planned))
             .bind(to_millis(now))
+            .bind(i64::from(campaign.check_unlisted))
             .fetch_one(pool)
             .await
             .and_then(|row| campaign_from_row!(row)))?;
@@ -174,12 +175,14 @@ impl Store {
         let now = to_millis(self.clock.now());
         let moved = execute!(
             self,
-            "UPDATE campaigns SET state = 'waiting', resumes_at = $2, waiting_reason = $3, \
-             updated_at = $4 WHERE id = $1 AND state = 'running'",
+            "UPDATE campaigns SET state = $5, resumes_at = $2, waiting_reason = $3, \
+             updated_at = $4 WHERE id = $1 AND state = $6",
             id,
             to_millis(until),
             reason.as_str(),
-            now
+            now,
+            CampaignState::Waiting.as_str(),
+            CampaignState::Running.as_str()
         )? == 1;
         Ok(moved)
     }

@@ -107,6 +107,9 @@ pub struct NewCampaign {
     pub dry_run: bool,
     /// Mail people who are already INVITED again.
     pub resend: bool,
+    /// Ask isInvitableUser about people the tracker's snapshot does not show (else they end
+    /// `not_listed`).
+    pub check_unlisted: bool,
     /// Where its people come from.
     pub source_kind: SourceKind,
     /// For a `states` source: the invitation states whose accounts it invites.
@@ -135,6 +138,8 @@ pub struct CampaignRecord {
     pub dry_run: bool,
     /// Mail INVITED people again.
     pub resend: bool,
+    /// Ask isInvitableUser about people the tracker's snapshot does not show.
+    pub check_unlisted: bool,
     /// Where its people come from.
     pub source_kind: SourceKind,
     /// For a `states` source, its states.
@@ -172,7 +177,8 @@ pub struct CampaignPage {
 
 const CAMPAIGN_COLUMNS: &str = "id, owner_iss, owner_sub, name, state, dry_run, resend, \
     source_kind, source_states, remind_after_secs, remind_max, start_at, resumes_at, planned, \
-    google_calls, created_at, updated_at, completed_at, roster_columns, waiting_reason";
+    google_calls, created_at, updated_at, completed_at, roster_columns, waiting_reason, \
+    check_unlisted";
 
 /// A JSON array of strings from a column (an empty list for NULL or what is not one).
 fn strings(json: Option<String>) -> Vec<String> {
@@ -207,6 +213,7 @@ macro_rules! campaign_from_row {
             state: named(CampaignState::from_name, row.try_get("state")?)?,
             dry_run: row.try_get::<i64, _>("dry_run")? != 0,
             resend: row.try_get::<i64, _>("resend")? != 0,
+            check_unlisted: row.try_get::<i64, _>("check_unlisted")? != 0,
             source_kind: named(SourceKind::from_name, row.try_get("source_kind")?)?,
             source_states: states
                 .map(|s| {

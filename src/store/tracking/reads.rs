@@ -3,7 +3,7 @@
 
 use super::{TrackedPerson, TrackedSummary, stored_state};
 use crate::store::clock::{from_millis, to_millis};
-use crate::store::{Store, StoreError};
+use crate::store::{KnownInvitation, Store, StoreError};
 use crate::vocabulary::ChangeKind;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -17,15 +17,7 @@ impl Store {
         &self,
         customer: &str,
     ) -> Result<Option<TrackedSummary>, StoreError> {
-        let finished: Option<i64> = with_pool!(self, pool => sqlx::query(
-            "SELECT finished_at FROM tracker_walks WHERE customer = $1",
-        )
-        .bind(customer)
-        .fetch_optional(pool)
-        .await
-        .and_then(|row| row.map(|r| r.try_get::<Option<i64>, _>("finished_at")).transpose()))?
-        .flatten();
-        let Some(finished) = finished else {
+        let Some(finished) = self.last_walk_finished(customer).await? else {
             return Ok(None);
         };
         let counts = fetch_all!(
@@ -44,6 +36,62 @@ impl Store {
             counts,
             as_of: from_millis(finished),
         }))
+    }
+
+    /// When the last walk (full or incremental) finished, in store milliseconds; None before
+    /// the first.
+    async fn last_walk_finished(&self, customer: &str) -> Result<Option<i64>, StoreError> {
+        let finished: Option<i64> = with_pool!(self, pool => sqlx::query(
+            "SELECT finished_at FROM tracker_walks WHERE customer = $1",
+        )
+        .bind(customer)
+        .fetch_optional(pool)
+        .await
+        .and_then(|row| row.map(|r| r.try_get::<Option<i64>, _>("finished_at")).transpose()))?
+        .flatten();
+        Ok(finished)
+    }
+
+    /// The tracker's snapshot of `emails` (as stored: normalised) if the last walk, full or
+    /// incremental, finished at or after `fresh_since`; None when it is older or there is none.
+    /// The snapshot shows a person until a finished full walk marks them missing (so the rows
+    /// of the gateway's own mails count too); the people it does not show are left out.
+    pub async fn fresh_snapshot(
+        &self,
+        customer: &str,
+        emails: &[String],
+        fresh_since: DateTime<Utc>,
+    ) -> Result<Option<Vec<(String, KnownInvitation)>>, StoreError> {
+        let fresh = self
+            .last_walk_finished(customer)
+            .await?
+            .is_some_and(|at| at >= to_millis(fresh_since));
+        if !fresh {
+            return Ok(None);
+        }
+        if emails.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        let people = with_pool!(self, pool => {
+            let mut query = sqlx::QueryBuilder::new(
+                "SELECT email, state, mails_sent_count, update_time FROM tracked_people \
+                 WHERE missing_since IS NULL AND customer = ",
+            );
+            query.push_bind(customer);
+            query.push(" AND email");
+            crate::store::push_in(&mut query, emails);
+            decode_rows!(query.build().fetch_all(pool).await, |row| {
+                Ok((
+                    row.try_get::<String, _>("email")?,
+                    KnownInvitation {
+                        state: stored_state(row.try_get("state")?),
+                        mails_sent: row.try_get("mails_sent_count")?,
+                        updated: row.try_get::<Option<i64>, _>("update_time")?.map(from_millis),
+                    },
+                ))
+            })
+        })?;
+        Ok(Some(people))
     }
 
     /// Changes of `kinds` recorded in `[from, to)`, oldest first: (kind, when).
