@@ -6,7 +6,7 @@
 //! the same file finishes the campaign without a second mail.
 
 use crate::helpers::{
-    TestGoogle, admin_token, campaign_at, campaign_completed, eventually, spawn_google,
+    TestGoogle, admin_token, campaign_at, campaign_completed, eventually, sigterm, spawn_google,
     worker_passes_at,
 };
 use crate::pg::PgDatabase;
@@ -178,11 +178,7 @@ async fn a_replica_stopped_with_sigterm_finishes_or_gives_back_its_items_at_once
     mails_reach(&google, 6).await;
 
     let stopping = &mut replicas[0];
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &stopping.process.0.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
+    sigterm(&stopping.process.0);
     let exited = stopping.process.0.wait().expect("the replica exits");
     assert!(exited.success(), "{exited:?}");
     let stopped_at = Instant::now();

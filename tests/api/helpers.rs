@@ -512,17 +512,22 @@ pub async fn assert_problem(response: Response, status: u16, code: &str) -> serd
 /// A child process of a test, killed when the test ends, whatever happens.
 pub struct Running(pub std::process::Child);
 
+/// Sends SIGTERM to `child` (the signal a deployment stops a replica with).
+pub fn sigterm(child: &std::process::Child) {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "SIGTERM reaches the process");
+}
+
 impl Running {
     /// Stops the process with SIGTERM and answers every line it printed (`lines`, from
     /// [`start_binary`]) until it exited: the end of its output, not a quiet window, says that
     /// nothing more comes.
     pub fn stop_and_read(&mut self, lines: std::sync::mpsc::Receiver<String>) -> Vec<String> {
         use std::sync::mpsc::RecvTimeoutError;
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "SIGTERM reaches the process");
+        sigterm(&self.0);
         let until = std::time::Instant::now() + PATIENCE;
         let mut read = Vec::new();
         loop {

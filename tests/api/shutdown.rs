@@ -2,7 +2,8 @@
 //! in-flight requests finish, no Google call starts after the cutoff, the process exits 0.
 
 use crate::helpers::{
-    POLL, eventually_every, poll, poll_blocking, spawn_app, spawn_google, test_settings, token,
+    POLL, eventually_every, poll, poll_blocking, sigterm, spawn_app, spawn_google, test_settings,
+    token,
 };
 use invitation_gateway::auth::Scope;
 use invitation_gateway::emulator::Seed;
@@ -179,11 +180,7 @@ impl Process {
     }
 
     fn terminate(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
+        sigterm(&self.child);
     }
 
     /// Waits (bounded) for the process to exit.

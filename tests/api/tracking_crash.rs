@@ -9,7 +9,9 @@
 //! deadline.
 
 use crate::events::{Hit, secret};
-use crate::helpers::{TestGoogle, admin_get, admin_token, eventually, metric, spawn_google};
+use crate::helpers::{
+    TestGoogle, admin_get, admin_token, eventually, metric, sigterm, spawn_google,
+};
 use crate::pg::PgDatabase;
 use crate::replicas::{Replica, control, start_replica, stats};
 use crate::tracking::{feed_at, of_type};
@@ -447,11 +449,7 @@ async fn deliveries_outlive_a_stopped_replica(how: Stop) {
         Stop::Kill => sigkill(&mut replicas[0]),
         Stop::Terminate => {
             let stopping = &mut replicas[0].process.0;
-            let status = std::process::Command::new("kill")
-                .args(["-TERM", &stopping.id().to_string()])
-                .status()
-                .expect("kill runs");
-            assert!(status.success());
+            sigterm(stopping);
             // It stops while its requests are still held: nothing it had leased was finished.
             let exited = stopping.wait().expect("the replica exits");
             assert!(exited.success(), "{exited:?}");
