@@ -998,12 +998,15 @@ class Bench:
 
     def roster_emulator(self, name, accounts, quota):
         """An emulator of its own enforcing QUOTA, seeded with ACCOUNTS (NOT_YET_SENT, last
-        updated two days ago); (process, URL, key, stats reader)."""
-        stamp = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=2)) \
-            .strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        updated 1 to 30 days ago, spread as in (9): with one time for all, every incremental
+        walk would read them all); (process, URL, key, stats reader)."""
+        rng = random.Random(name)
+        now = datetime.datetime.now(datetime.timezone.utc)
         seed = os.path.join(self.tmp, f"{name}-seed.json")
         with open(seed, "w") as out:
-            json.dump([{"email": email, "updateTime": stamp} for email in accounts], out)
+            json.dump([{"email": email, "updateTime": (now - datetime.timedelta(
+                seconds=rng.uniform(86400, 30 * 86400))).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+                for email in accounts], out)
         emulator, url, key = self.launch_emulator(seed, quota, name)
         return emulator, url, key, lambda: http_json("GET", f"{url}/emulator/v1/stats")[1]
 
@@ -1416,7 +1419,7 @@ def run_work_only(args):
         scales.append(f"(12) time x{f}: quota and budget {60 * f}/min (60 x {f}), worker poll "
                       f"{1000 / f:.0f} ms; the budget's 62 s window is not scaled")
     if "13" in figures:
-        f = args.work_factor
+        f = args.backlog_factor
         log(f"(13) a second caller behind {args.backlog_campaigns} dry runs of "
             f"{args.backlog_size:,}, time x{f}")
         raw["backlog"] = b = bench.measure_backlog(f, args.backlog_campaigns, args.backlog_size,
@@ -1685,7 +1688,7 @@ def main():
     parser.add_argument("--work-figures", default="10,11,12,13",
                         help="which of 10,11,12,13 --work-only measures (10 and 11 run together)")
     parser.add_argument("--work-factor", type=int, default=60,
-                        help="time scale of (10), (11), (13): quota 60/min, walk interval 900 s "
+                        help="time scale of (10) and (11): quota 60/min, walk interval 900 s "
                              "and worker poll 1 s scaled by it")
     parser.add_argument("--reconcile-rows", type=int, default=100_000)
     parser.add_argument("--reconcile-listed", type=int, default=5_000,
@@ -1697,13 +1700,17 @@ def main():
                         help="time scale of (12): Q = 60 x it a minute, worker poll 1 s / it")
     parser.add_argument("--pace-people", type=int, default=3000,
                         help="N, the NOT_YET_SENT people of (12)'s campaigns")
+    parser.add_argument("--backlog-factor", type=int, default=10,
+                        help="time scale of (13): quota 60/min and worker poll 1 s scaled by it "
+                             "(small enough that the backlog spends the window, as at Google's "
+                             "60 a minute)")
     parser.add_argument("--backlog-campaigns", type=int, default=20)
     parser.add_argument("--backlog-size", type=int, default=10_000)
     parser.add_argument("--backlog-people", type=int, default=10,
                         help="people of the second caller's campaign in (13)")
     parser.add_argument("--gateway-bin",
-                        help="the gateway binary to run instead of target/release's (figure (9) "
-                             "counts calls, which do not depend on the build)")
+                        help="the gateway binary to run instead of target/release's (counts of "
+                             "calls, as in (9) to (11), do not depend on the build; wall times do)")
     parser.add_argument("--json", help="also write every raw figure to this file")
     args = parser.parse_args()
     if args.gateway_bin:
