@@ -8,6 +8,7 @@
 
 mod creation;
 pub mod keyed;
+mod pace;
 pub mod planning;
 mod views;
 pub mod worker;
@@ -32,6 +33,12 @@ pub struct Reminders {
 
 impl From<Reminders> for crate::store::Reminders {
     fn from(Reminders { after, max }: Reminders) -> Self {
+        Self { after, max }
+    }
+}
+
+impl Reminders {
+    fn from_store(crate::store::Reminders { after, max }: crate::store::Reminders) -> Self {
         Self { after, max }
     }
 }
@@ -198,6 +205,8 @@ pub struct Campaigns {
     snapshot_max_age: Duration,
     /// Most pending items one creator may have queued.
     max_pending_items: u64,
+    /// Mails a creator may send a UTC day: the pace of a campaign's mails.
+    daily_mails: u32,
     /// The worker's finished passes, counted so that a test can wait for one more whole pass
     /// (an explicit event) instead of a window of real time.
     passes: tokio::sync::watch::Sender<u64>,
@@ -230,6 +239,7 @@ impl Campaigns {
             roster_max_bytes: settings.invitations.campaigns.roster_max_bytes,
             snapshot_max_age: settings.tracking.interval * worker::snapshot::FRESH_INTERVALS,
             max_pending_items: settings.invitations.campaigns.max_pending_items,
+            daily_mails: settings.limits.daily_mails_per_caller,
             passes: tokio::sync::watch::Sender::new(0),
         }
     }
@@ -265,11 +275,15 @@ impl Campaigns {
 
     async fn view(&self, record: CampaignRecord) -> Result<CampaignView, CampaignError> {
         let counts = self.gate.call(|s| s.campaign_counts(&record.id)).await?;
-        let eta = self.eta(&record, &counts);
+        let pace = self.pace_of(&record, &counts).await?;
         Ok(CampaignView {
             total: counts.values().sum(),
             counts,
-            eta: eta.map(rfc3339),
+            eta: pace.eta.map(rfc3339),
+            mails_per_day: pace.mails_per_day,
+            initial_mails_finished_at: pace.initial_mails_finished_at.map(rfc3339),
+            next_reminder_at: pace.next_reminder_at.map(rfc3339),
+            ends_at: pace.ends_at.map(rfc3339),
             source: SourceView {
                 states: (record.source_kind == SourceKind::States)
                     .then(|| record.source_states.clone()),
@@ -300,34 +314,6 @@ impl Campaigns {
             id: record.id,
             name: record.name,
         })
-    }
-
-    /// When the remaining Google calls will be done at the background share of the budget:
-    /// a states item costs one call (its send; none in a dry run), any other two (get and send;
-    /// one in a dry run). None when paused or done.
-    fn eta(
-        &self,
-        record: &CampaignRecord,
-        counts: &BTreeMap<ItemOutcome, u64>,
-    ) -> Option<DateTime<Utc>> {
-        if !record.state.is_active() {
-            return None;
-        }
-        let pending = counts.get(&ItemOutcome::Pending).copied().unwrap_or(0);
-        let per_item = match (record.source_kind == SourceKind::States, record.dry_run) {
-            (true, true) => 0,
-            (true, false) | (false, true) => 1,
-            (false, false) => 2,
-        };
-        let calls = pending * per_item;
-        let minutes = calls as f64 / self.background_per_minute;
-        let now = self.gate.clock().now();
-        let from = record
-            .resumes_at
-            .filter(|at| *at > now)
-            .unwrap_or(now)
-            .max(record.start_at);
-        Some(from + chrono::Duration::milliseconds((minutes * 60_000.0).ceil() as i64))
     }
 
     /// The campaign `id`.

@@ -41,7 +41,9 @@ pub struct OwnerView {
     "dryRun": false, "resend": false, "checkUnlisted": true, "source": {"kind": "states", "states": ["NOT_YET_SENT"]},
     "reminders": {"afterHours": 168, "max": 2}, "startAt": "2026-12-01T09:00:00.000Z",
     "resumesAt": null, "total": 1200, "counts": {"pending": 700, "sent": 480, "already_invited": 20},
-    "googleCalls": 500, "eta": "2026-12-01T11:05:00.000Z", "createdAt": "2026-12-01T09:00:00.000Z",
+    "googleCalls": 500, "eta": "2026-12-15T11:05:00.000Z", "mailsPerDay": 1000,
+    "initialMailsFinishedAt": null, "nextReminderAt": "2026-12-08T09:01:00.000Z",
+    "endsAt": "2026-12-15T11:05:00.000Z", "createdAt": "2026-12-01T09:00:00.000Z",
     "updatedAt": "2026-12-01T09:40:00.000Z", "completedAt": null,
     "owner": {"iss": "https://idp.example.com", "sub": "hr-onboarding"}
 }))]
@@ -79,9 +81,25 @@ pub struct CampaignView {
     pub counts: BTreeMap<ItemOutcome, u64>,
     /// Google calls made for it.
     pub google_calls: u64,
-    /// When the remaining Google calls will be done at the background share of the budget;
-    /// null when paused or done.
+    /// When its work will be done: its remaining Google calls at the background share of the
+    /// budget, and its remaining mails at `mailsPerDay` (those beyond the creator's allowance
+    /// left today go to the following UTC days). With reminders left: `endsAt`. Null when
+    /// paused or done (or when the creator may mail nobody).
     pub eta: Option<String>,
+    /// A real run's mail pace: its creator's daily mail limit (`GATEWAY_DAILY_MAIL_LIMIT`),
+    /// shared by all the creator's sends and campaigns; null for a dry run. A campaign of more
+    /// people than this takes days, and its `eta` says how many.
+    #[schema(example = 1000)]
+    pub mails_per_day: Option<u64>,
+    /// When its last first mail went out, once every person has had their first mail (null
+    /// before, and when nobody was mailed).
+    pub initial_mails_finished_at: Option<String>,
+    /// With reminders: the earliest reminder due among its people; null when none is left.
+    pub next_reminder_at: Option<String>,
+    /// With reminders: when its last possible reminder is due (`initialMailsFinishedAt`, or
+    /// the first mails' ETA before then, plus `max` times `afterHours`); null without
+    /// reminders.
+    pub ends_at: Option<String>,
     /// Created.
     pub created_at: String,
     /// Last changed.
@@ -100,6 +118,8 @@ pub struct CampaignView {
     "dryRun": false, "resend": false, "checkUnlisted": true, "source": {"kind": "roster"},
     "reminders": null, "startAt": "2026-12-01T09:00:00.000Z", "resumesAt": null,
     "total": 3, "counts": {"sent": 2, "skipped": 1}, "googleCalls": 4, "eta": null,
+    "mailsPerDay": 1000, "initialMailsFinishedAt": "2026-12-01T09:00:05.000Z",
+    "nextReminderAt": null, "endsAt": null,
     "createdAt": "2026-12-01T09:00:00.000Z", "updatedAt": "2026-12-01T09:00:05.000Z",
     "completedAt": "2026-12-01T09:00:05.000Z",
     "owner": {"iss": "https://idp.example.com", "sub": "hr-onboarding"}

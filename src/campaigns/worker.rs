@@ -30,7 +30,8 @@ pub(crate) mod snapshot;
 mod step;
 
 use step::{
-    Step, StillOurs, Stop, complete, failed, item_outcome, seen_of, store_wait_from, waiting_reason,
+    Step, StillOurs, Stop, complete, failed, item_outcome, list_wait, seen_of, store_wait_from,
+    waiting_reason,
 };
 
 impl Campaigns {
@@ -152,16 +153,7 @@ impl Campaigns {
             .await?;
         if let Err(failure) = walked {
             tracing::warn!(campaign = %record.id, error = %failure.detail(), "a campaign's list walk failed: it waits");
-            use crate::invitations::outcome::Failure;
-            let (wait, reason) = match failure {
-                Failure::QuotaExhausted { retry_after } => {
-                    (retry_after, WaitingReason::GoogleBudget)
-                }
-                Failure::Unavailable {
-                    retry_after: Some(retry_after),
-                } => (retry_after, WaitingReason::GoogleUnavailable),
-                _ => (OUTAGE_WAIT, WaitingReason::GoogleUnavailable),
-            };
+            let (wait, reason) = list_wait(failure, self.invitations.google_reopens_in());
             let until = self.now() + chrono::Duration::from_std(wait).unwrap_or_default();
             self.wait_until(&record.id, until, reason).await?;
         }

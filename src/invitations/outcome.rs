@@ -60,7 +60,8 @@ pub struct ItemError {
     pub code: ItemErrorCode,
     /// Human explanation; never contains the address.
     pub detail: String,
-    /// For `quota_exhausted`: seconds until the project's budget has a call again.
+    /// For `quota_exhausted`: seconds until the project's budget has a call again; for
+    /// `upstream_unavailable`: the seconds Google's `Retry-After` asked for, when it did.
     #[serde(
         rename = "retryAfterSeconds",
         default,
@@ -91,7 +92,12 @@ impl ItemError {
             Failure::QuotaExhausted { .. } => ItemErrorCode::QuotaExhausted,
         };
         let mut error = Self::new(code, failure.detail());
-        if let Failure::QuotaExhausted { retry_after } = failure {
+        // When Google said when to come back (a spent quota, or an outage with Retry-After).
+        if let Failure::QuotaExhausted { retry_after }
+        | Failure::Unavailable {
+            retry_after: Some(retry_after),
+        } = failure
+        {
             error.retry_after_seconds = Some(whole_seconds(retry_after));
         }
         error

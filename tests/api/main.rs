@@ -8,6 +8,7 @@ mod auth_rfc;
 mod bad_input;
 mod body_timeout;
 mod campaign_events;
+mod campaign_pace;
 mod campaign_replicas;
 mod campaigns;
 mod cli;

@@ -1,13 +1,15 @@
 //! What becomes of a claimed campaign item ([`Step`]), the helpers that make one, and the
 //! campaign's check of a mail just before its call to Google ([`StillOurs`]).
 
+use super::{MIN_WAIT, OUTAGE_WAIT};
 use crate::invitations::background::Seen;
 use crate::invitations::durable::store_unavailable;
 use crate::invitations::mutation::SendGuard;
-use crate::invitations::outcome::ItemError;
+use crate::invitations::outcome::{Failure, ItemError};
 use crate::store::{Gate, ItemLease, ItemUpdate, WaitingReason};
 use crate::vocabulary::{CampaignState, ItemErrorCode, ItemOutcome, Outcome};
 use chrono::{DateTime, Utc};
+use std::time::Duration;
 
 /// What becomes of a claimed item.
 pub(super) enum Step {
@@ -111,6 +113,25 @@ pub(super) fn waiting_reason(code: ItemErrorCode) -> WaitingReason {
         ItemErrorCode::StoreUnavailable => WaitingReason::StoreUnavailable,
         ItemErrorCode::AuditUnavailable => WaitingReason::AuditUnavailable,
         _ => WaitingReason::GoogleUnavailable,
+    }
+}
+
+/// How long and why a campaign waits after its list walk failed: while the breaker is open
+/// (`breaker`: when it lets a probe through), until then; else when Google (or the budget)
+/// said, or a while.
+pub(super) fn list_wait(failure: Failure, breaker: Option<Duration>) -> (Duration, WaitingReason) {
+    match (failure, breaker) {
+        (_, Some(wait)) => (wait.max(MIN_WAIT), WaitingReason::BreakerOpen),
+        (Failure::QuotaExhausted { retry_after }, None) => {
+            (retry_after, WaitingReason::GoogleBudget)
+        }
+        (
+            Failure::Unavailable {
+                retry_after: Some(retry_after),
+            },
+            None,
+        ) => (retry_after, WaitingReason::GoogleUnavailable),
+        _ => (OUTAGE_WAIT, WaitingReason::GoogleUnavailable),
     }
 }
 

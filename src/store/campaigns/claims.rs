@@ -200,6 +200,7 @@ impl Store {
              reason = $4, error_code = $5, \
              error_detail = $6, mails = mails + $7, reminders = reminders + $8, \
              last_mail_at = CASE WHEN $7 > 0 THEN $9 ELSE last_mail_at END, \
+             first_mail_at = CASE WHEN $7 > 0 THEN COALESCE(first_mail_at, $9) ELSE first_mail_at END, \
              due_at = CASE WHEN outcome IN ($11, $12) THEN NULL ELSE $10 END, \
              mailing = 0, lease_token = NULL, lease_until = NULL, updated_at = $9 \
              WHERE id = $1 AND lease_token = $2",

@@ -78,6 +78,15 @@ pub struct ItemRecord {
 debug_fields!(ItemRecord { id, outcome, mails });
 
 /// A page of items, in the order they were added.
+/// Where a campaign's mails stand in time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timeline {
+    /// When the last of its first mails went out (None while nobody was mailed).
+    pub last_first_mail: Option<DateTime<Utc>>,
+    /// The earliest reminder due among its people (None when none is left).
+    pub next_reminder: Option<DateTime<Utc>>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemPage {
     /// The items.
@@ -316,6 +325,29 @@ impl Store {
     ) -> Result<BTreeMap<ItemOutcome, u64>, StoreError> {
         let counts = with_pool!(self, pool => count_outcomes!(pool, id))?;
         Ok(counts)
+    }
+
+    /// When campaign `id`'s last first mail went out and when its earliest reminder is due
+    /// (each None when there is none).
+    pub async fn campaign_timeline(&self, id: &str) -> Result<Timeline, StoreError> {
+        let (last_first_mail, next_reminder) = with_pool!(self, pool => sqlx::query(
+            "SELECT MAX(first_mail_at) AS last_first, \
+             MIN(CASE WHEN outcome IN ($2, $3) THEN due_at END) AS next_reminder \
+             FROM campaign_items WHERE campaign_id = $1",
+        )
+        .bind(id)
+        .bind(ItemOutcome::Sent.as_str())
+        .bind(ItemOutcome::Resent.as_str())
+        .fetch_one(pool)
+        .await
+        .and_then(|row| Ok((
+            row.try_get::<Option<i64>, _>("last_first")?,
+            row.try_get::<Option<i64>, _>("next_reminder")?,
+        ))))?;
+        Ok(Timeline {
+            last_first_mail: last_first_mail.map(from_millis),
+            next_reminder: next_reminder.map(from_millis),
+        })
     }
 
     /// A page of campaign `id`'s items in the order they were added, only those with one of

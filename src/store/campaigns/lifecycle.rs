@@ -151,6 +151,10 @@ impl Store {
             query.push_bind(to.as_str());
             query.push(", resumes_at = ");
             query.push_bind(resumes_at.map(to_millis));
+            if to != CampaignState::Waiting {
+                // Its reason went with the wait.
+                query.push(", waiting_reason = NULL");
+            }
             query.push(", updated_at = ");
             query.push_bind(now);
             query.push(", completed_at = ");

@@ -268,6 +268,7 @@ mod lifecycle;
 pub use claims::{ItemLease, ItemUpdate};
 pub use items::{
     DUPLICATE_REASON, ItemPage, ItemRecord, KnownInvitation, MAX_ITEM_PAGE, NewItem, RosterRow,
+    Timeline,
 };
 
 impl Store {
