@@ -84,6 +84,44 @@ pub(crate) struct PaceView {
 }
 
 impl Campaigns {
+    /// The calls and mails `record`'s `pending` items still cost. A `states` item costs its
+    /// send (one call; none in a dry run); a person a list or roster names costs a read and the
+    /// send (two; one in a dry run), except while the tracker's snapshot is fresh: then a
+    /// person it shows costs only the send, and one it does not show costs the read and the
+    /// send with `checkUnlisted`, nothing without (`not_listed`), as the worker decides.
+    async fn left_of(&self, record: &CampaignRecord, pending: u64) -> Result<Left, CampaignError> {
+        let send = u64::from(!record.dry_run);
+        let named = record.source_kind != SourceKind::States;
+        let listed = if named && pending > 0 && record.state.is_active() {
+            let customer = self.invitations.customer();
+            let fresh_since = self.snapshot_fresh_since();
+            self.gate
+                .call(|s| s.pending_listed(customer, &record.id, fresh_since))
+                .await?
+        } else {
+            None
+        };
+        let (calls, mails) = match (named, listed) {
+            (false, _) => (pending * send, pending),
+            (true, None) => (pending * (1 + send), pending),
+            (true, Some(listed)) => {
+                let listed = listed.min(pending);
+                let checked = if record.check_unlisted {
+                    pending - listed
+                } else {
+                    0
+                };
+                (listed * send + checked * (1 + send), listed + checked)
+            }
+        };
+        let mails = mails * send;
+        Ok(Left {
+            calls,
+            mails,
+            calls_per_mail: if mails == 0 { 0 } else { calls.div_ceil(mails) },
+        })
+    }
+
     /// The pace of `record` with these item `counts`.
     pub(super) async fn pace_of(
         &self,
@@ -108,18 +146,7 @@ impl Campaigns {
             .filter(|at| *at > now)
             .unwrap_or(now)
             .max(record.start_at);
-        // A states item costs one call (its send; none in a dry run), any other two (get and
-        // send; one in a dry run).
-        let per_item = match (record.source_kind == SourceKind::States, record.dry_run) {
-            (true, true) => 0,
-            (true, false) | (false, true) => 1,
-            (false, false) => 2,
-        };
-        let left = Left {
-            calls: pending * per_item,
-            mails: if record.dry_run { 0 } else { pending },
-            calls_per_mail: per_item,
-        };
+        let left = self.left_of(record, pending).await?;
         let pace = Pace {
             calls_per_minute: self.background_per_minute,
             mails_per_day: u64::from(self.daily_mails),

@@ -243,3 +243,58 @@ async fn a_check_unlisted_that_is_not_a_boolean_is_a_clear_400_and_creates_nothi
     let list = app.get_as("/v1/campaigns", &admin_token()).await;
     assert_eq!(list.body["campaigns"], json!([]), "nothing was created");
 }
+
+/// Milliseconds from a scheduled campaign's start to its ETA.
+async fn eta_span(app: &TestApp, emails: &[&str]) -> i64 {
+    let mut csv = String::from("email\r\n");
+    for email in emails {
+        csv.push_str(&format!("{email}\r\n"));
+    }
+    let answer = app
+        .client
+        .post(format!(
+            "{}/v1/campaigns/roster?checkUnlisted=false&startAt=2099-01-01T00:00:00Z",
+            app.address
+        ))
+        .bearer_auth(admin_token())
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .expect("the upload is answered");
+    assert_eq!(answer.status(), 201);
+    let created: Value = answer.json().await.expect("a campaign");
+    let at = |field: &str| {
+        chrono::DateTime::parse_from_rfc3339(created[field].as_str().expect(field))
+            .expect("a time")
+            .timestamp_millis()
+    };
+    at("eta") - at("startAt")
+}
+
+/// A roster's ETA counts what the worker will call: with a fresh snapshot one send per listed
+/// person and nothing for an unlisted one (`checkUnlisted: false`); with a stale one a read and
+/// a send each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rosters_eta_counts_the_calls_the_snapshot_saves() {
+    let clock = Clock::manual(start());
+    let app = walked(&clock, None).await;
+    let people = [
+        "ada@example.com",
+        "grace+hr@example.com",
+        "alan@example.com",
+        "barbara@example.com",
+        "donald@example.com",
+        "annie@example.com",
+        "nobody@example.com",
+    ];
+    let fresh = eta_span(&app, &people).await;
+    clock.advance(INTERVAL * 2 + Duration::from_secs(1));
+    let stale = eta_span(&app, &people).await;
+    // Five listed sends against seven reads and seven sends, each span rounded up to a ms.
+    assert!(fresh > 0, "{fresh}");
+    assert!(
+        (stale * 5 - fresh * 14).abs() <= 14,
+        "fresh {fresh} ms, stale {stale} ms"
+    );
+}

@@ -77,6 +77,12 @@ impl Snapshot {
 }
 
 impl Campaigns {
+    /// The oldest a walk may have finished for its snapshot to stand in for reads.
+    pub(crate) fn snapshot_fresh_since(&self) -> chrono::DateTime<chrono::Utc> {
+        self.gate.clock().now()
+            - chrono::Duration::from_std(self.snapshot_max_age).unwrap_or(chrono::TimeDelta::MAX)
+    }
+
     /// The tracker's snapshot of the people of `items` (one store call), when `record` names its
     /// people and the last walk is fresh; None otherwise (each person is read then). A store
     /// that cannot say falls back to reads too.
@@ -96,8 +102,7 @@ impl Campaigns {
         if emails.is_empty() {
             return None;
         }
-        let fresh_since = self.gate.clock().now()
-            - chrono::Duration::from_std(self.snapshot_max_age).unwrap_or(chrono::TimeDelta::MAX);
+        let fresh_since = self.snapshot_fresh_since();
         let customer = self.invitations.customer();
         match self
             .gate

@@ -4,7 +4,7 @@
 use super::{TrackedPerson, TrackedSummary, stored_state};
 use crate::store::clock::{from_millis, to_millis};
 use crate::store::{KnownInvitation, Store, StoreError};
-use crate::vocabulary::ChangeKind;
+use crate::vocabulary::{ChangeKind, ItemOutcome};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use std::collections::HashMap;
@@ -52,6 +52,40 @@ impl Store {
         Ok(finished)
     }
 
+    /// Whether the last walk, full or incremental, finished at or after `since`.
+    async fn walked_since(&self, customer: &str, since: DateTime<Utc>) -> Result<bool, StoreError> {
+        Ok(self
+            .last_walk_finished(customer)
+            .await?
+            .is_some_and(|at| at >= to_millis(since)))
+    }
+
+    /// How many of `campaign`'s pending items the tracker's snapshot shows (as
+    /// [`Store::fresh_snapshot`] would), if the last walk finished at or after `fresh_since`;
+    /// None when it is older or there is none. A campaign's ETA counts their cost apart.
+    pub async fn pending_listed(
+        &self,
+        customer: &str,
+        campaign: &str,
+        fresh_since: DateTime<Utc>,
+    ) -> Result<Option<u64>, StoreError> {
+        if !self.walked_since(customer, fresh_since).await? {
+            return Ok(None);
+        }
+        let listed: i64 = with_pool!(self, pool => sqlx::query(
+            "SELECT COUNT(*) AS listed FROM campaign_items i JOIN tracked_people p \
+             ON p.email = i.email AND p.customer = $1 AND p.missing_since IS NULL \
+             WHERE i.campaign_id = $2 AND i.outcome = $3",
+        )
+        .bind(customer)
+        .bind(campaign)
+        .bind(ItemOutcome::Pending.as_str())
+        .fetch_one(pool)
+        .await
+        .and_then(|row| row.try_get("listed")))?;
+        Ok(Some(u64::try_from(listed).unwrap_or(0)))
+    }
+
     /// The tracker's snapshot of `emails` (as stored: normalised) if the last walk, full or
     /// incremental, finished at or after `fresh_since`; None when it is older or there is none.
     /// The snapshot shows a person until a finished full walk marks them missing (so the rows
@@ -62,11 +96,7 @@ impl Store {
         emails: &[String],
         fresh_since: DateTime<Utc>,
     ) -> Result<Option<Vec<(String, KnownInvitation)>>, StoreError> {
-        let fresh = self
-            .last_walk_finished(customer)
-            .await?
-            .is_some_and(|at| at >= to_millis(fresh_since));
-        if !fresh {
+        if !self.walked_since(customer, fresh_since).await? {
             return Ok(None);
         }
         if emails.is_empty() {
