@@ -216,17 +216,12 @@ impl Invitations {
     /// per Idempotency-Key across every replica: later and concurrent requests with the key get
     /// its answer, stored with `status`. An error of `work` must mean that it left nothing
     /// behind: the key is then forgotten (a retry executes) and the error answered as it is.
-    pub async fn run_once_stored<F, T, E>(
+    pub async fn run_once_stored<T: Serialize, E: From<IdempotencyError>>(
         &self,
         scope: &IdempotencyScope,
         status: u16,
-        work: F,
-    ) -> Result<Answer, E>
-    where
-        F: Future<Output = Result<T, E>>,
-        T: serde::Serialize,
-        E: From<IdempotencyError>,
-    {
+        work: impl Future<Output = Result<T, E>>,
+    ) -> Result<Answer, E> {
         // A few store round trips: one item's budget is ample.
         self.run_once_stored_within(scope, status, self.item_budget, work)
             .await
@@ -236,18 +231,13 @@ impl Invitations {
     /// campaign whose roster is stored as it arrives, a batch of sends): waiting for another
     /// executor ends at `lease`, and a pending key older than that is executed again. The
     /// answer is stored with `status` and replayed byte for byte.
-    pub async fn run_once_stored_within<F, T, E>(
+    pub async fn run_once_stored_within<T: Serialize, E: From<IdempotencyError>>(
         &self,
         scope: &IdempotencyScope,
         status: u16,
         lease: Duration,
-        work: F,
-    ) -> Result<Answer, E>
-    where
-        F: Future<Output = Result<T, E>>,
-        T: serde::Serialize,
-        E: From<IdempotencyError>,
-    {
+        work: impl Future<Output = Result<T, E>>,
+    ) -> Result<Answer, E> {
         let deadline = Instant::now() + lease;
         let mut pause = Duration::from_millis(20);
         let ticket = loop {

@@ -32,7 +32,6 @@ use listing::{ExportFormat, InvitationPage, ListQuery, Summary};
 use moka::future::Cache;
 use mutation::{Done, MailBudget, MutationObserver, Trail};
 use outcome::{EligibilityResult, Failure, Invitation, ItemError, LookupResult, MutationResponse};
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -201,16 +200,12 @@ impl Invitations {
 
     /// Runs `work` for every address with at most `concurrency` at once; answers in input order.
     /// Each item gets its own deadline, starting when the item starts.
-    async fn fan_out<'a, T, F, Fut>(
+    async fn fan_out<'a, T>(
         &self,
         batch: &'a EmailBatch,
         request_id: &str,
-        work: F,
-    ) -> Vec<T>
-    where
-        F: Fn(&'a BatchEntry, CallContext) -> Fut,
-        Fut: Future<Output = T>,
-    {
+        work: impl AsyncFn(&'a BatchEntry, CallContext) -> T,
+    ) -> Vec<T> {
         let work = &work;
         let ctx = &self.context(request_id);
         futures_util::stream::iter(
@@ -226,19 +221,15 @@ impl Invitations {
 
     /// As [`Invitations::fan_out`], for `work` on each admitted address; an entry that may not
     /// reach Google is `refused(what the caller sent, trimmed, why)`.
-    async fn fan_out_admitted<'a, T, F, Fut>(
+    async fn fan_out_admitted<'a, T>(
         &self,
         batch: &'a EmailBatch,
         request_id: &str,
         refused: fn(&str, ItemError) -> T,
-        work: F,
-    ) -> Vec<T>
-    where
-        F: Fn(&'a Email, CallContext) -> Fut,
-        Fut: Future<Output = T>,
-    {
+        work: impl AsyncFn(&'a Email, CallContext) -> T,
+    ) -> Vec<T> {
         let work = &work;
-        self.fan_out(batch, request_id, |entry, ctx| async move {
+        self.fan_out(batch, request_id, async |entry, ctx| {
             match self.admit(entry) {
                 Ok(email) => work(email, ctx).await,
                 Err(error) => refused(entry.raw().trim(), error),
@@ -253,17 +244,15 @@ impl Invitations {
             batch,
             request_id,
             eligibility_error,
-            |email, ctx| async move {
-                match self.eligibility.check(&self.google, email, &ctx).await {
-                    Ok(answer) => EligibilityResult {
-                        email: email.to_string(),
-                        eligible: Some(answer.checked.eligible),
-                        checked_at: Some(answer.checked.checked_at),
-                        cached: Some(answer.cached),
-                        error: None,
-                    },
-                    Err(err) => eligibility_error(email.as_str(), ItemError::from_upstream(&err)),
-                }
+            async |email, ctx| match self.eligibility.check(&self.google, email, &ctx).await {
+                Ok(answer) => EligibilityResult {
+                    email: email.to_string(),
+                    eligible: Some(answer.checked.eligible),
+                    checked_at: Some(answer.checked.checked_at),
+                    cached: Some(answer.cached),
+                    error: None,
+                },
+                Err(err) => eligibility_error(email.as_str(), ItemError::from_upstream(&err)),
             },
         )
         .await
@@ -271,7 +260,7 @@ impl Invitations {
 
     /// The invitation of every address; `not_found` is a per-item error.
     pub async fn lookup(&self, batch: &EmailBatch, request_id: &str) -> Vec<LookupResult> {
-        self.fan_out_admitted(batch, request_id, lookup_error, |email, ctx| async move {
+        self.fan_out_admitted(batch, request_id, lookup_error, async |email, ctx| {
             match self.google.get(email.as_str(), &ctx).await {
                 Ok(invitation) => LookupResult {
                     email: email.to_string(),
@@ -396,7 +385,7 @@ impl Invitations {
         }
         let one = &one;
         let results = self
-            .fan_out(batch, request_id, |entry, ctx| async move {
+            .fan_out(batch, request_id, async |entry, ctx| {
                 let done = match self.admit(entry) {
                     // The claim comes before anything else for this person, so that another
                     // request (on any replica) acting on them waits for this one's outcome.

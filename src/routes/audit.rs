@@ -226,6 +226,17 @@ impl TryFrom<ListAuditParams> for ListRequest {
     }
 }
 
+/// The record the examples of the listing and of the search show.
+fn example_record() -> serde_json::Value {
+    serde_json::json!({
+        "id": "41", "recordedAt": "2026-11-22T03:30:00.120Z",
+        "requestId": "0c9a6a52-4d0e-4f4c-9a55-0d0f8c3b1e7a",
+        "callerIss": "https://idp.example.com", "callerSub": "hr-onboarding", "action": "send",
+        "email": "grace+hr@example.com", "campaignId": null, "outcome": "sent", "googleStatus": 200,
+        "completedAt": "2026-11-22T03:30:00.410Z"
+    })
+}
+
 /// List the audit trail, newest first.
 ///
 /// One record per send or cancel item that went to Google (or was about to): the real caller,
@@ -244,12 +255,7 @@ impl TryFrom<ListAuditParams> for ListRequest {
     params(ListAuditParams),
     responses(
         (status = 200, description = "One page, newest first.", body = AuditPage,
-         example = json!({"records": [{
-            "id": "41", "recordedAt": "2026-11-22T03:30:00.120Z", "requestId": "0c9a6a52-4d0e-4f4c-9a55-0d0f8c3b1e7a",
-            "callerIss": "https://idp.example.com", "callerSub": "hr-onboarding", "action": "send",
-            "email": "grace+hr@example.com", "campaignId": null, "outcome": "sent", "googleStatus": 200,
-            "completedAt": "2026-11-22T03:30:00.410Z"
-         }], "nextPageToken": "YTEuMTc2Mzc4MjIwMDEyMC40MQ"})),
+         example = json!({"records": [example_record()], "nextPageToken": "YTEuMTc2Mzc4MjIwMDEyMC40MQ"})),
         (status = 400, description = "A query parameter is invalid (`invalid_query`): an unknown or repeated parameter, an unknown action or outcome, a time that is not RFC 3339, a page size outside 1 to 500, or a page token this listing did not give.",
          body = ProblemDocument, content_type = "application/problem+json", example = json!(ErrorCode::InvalidQuery.example())),
         AuthErrors,
@@ -286,12 +292,7 @@ pub async fn list_audit(
     request_body = EmailsRequest,
     responses(
         (status = 200, description = "Every record about these people, newest first.", body = AuditSearchResponse,
-         example = json!({"records": [{
-            "id": "41", "recordedAt": "2026-11-22T03:30:00.120Z", "requestId": "0c9a6a52-4d0e-4f4c-9a55-0d0f8c3b1e7a",
-            "callerIss": "https://idp.example.com", "callerSub": "hr-onboarding", "action": "send",
-            "email": "grace+hr@example.com", "campaignId": null, "outcome": "sent", "googleStatus": 200,
-            "completedAt": "2026-11-22T03:30:00.410Z"
-         }], "truncated": false})),
+         example = json!({"records": [example_record()], "truncated": false})),
         BodyErrors,
         AuthErrors,
         StoreErrors,
