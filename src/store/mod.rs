@@ -101,8 +101,9 @@ pub use audit::{
     AuditSearch, DenialRecord, SEARCH_LIMIT, UNKNOWN_OUTCOME, UnsettledIntent,
 };
 pub use campaigns::{
-    CampaignPage, CampaignRecord, DUPLICATE_REASON, ItemLease, ItemPage, ItemRecord, ItemUpdate,
-    KnownInvitation, MAX_ITEM_PAGE, NewCampaign, NewItem, Reminders, RosterRow, WaitingReason,
+    CampaignPage, CampaignRecord, CampaignTerms, DUPLICATE_REASON, ItemLease, ItemPage, ItemRecord,
+    ItemUpdate, KnownInvitation, MAX_ITEM_PAGE, NewCampaign, NewItem, Reminders, RosterRow,
+    WaitingReason,
 };
 pub use clock::Clock;
 pub use events::{Delivery, OutboxEvent, StoredEvent};
