@@ -28,9 +28,9 @@ impl Store {
         let now = to_millis(self.clock.now());
         let sql = format!(
             "SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE at_deadline = $2 \
-             AND deadline_reached_at IS NOT NULL AND id IN (SELECT campaign_id \
-             FROM campaign_items WHERE outcome = $3 AND due_at IS NOT NULL AND due_at <= $1) \
-             ORDER BY deadline, id"
+             AND deadline_reached_at IS NOT NULL AND EXISTS (SELECT 1 FROM campaign_items i \
+             WHERE i.campaign_id = campaigns.id AND i.due_at IS NOT NULL AND i.due_at <= $1 \
+             AND i.outcome = $3) ORDER BY deadline, id"
         );
         let campaigns = fetch_all!(
             self,
