@@ -86,6 +86,8 @@ error_codes! {
     RequestTimeout => "request_timeout", REQUEST_TIMEOUT, "The request body did not arrive in time", "The request body did not arrive within 10 s.";
     UpstreamTimeout => ItemErrorCode::UpstreamTimeout.as_str(), GATEWAY_TIMEOUT, "Google did not answer in time", "Google did not answer in time.";
     CampaignStateConflict => "campaign_state_conflict", CONFLICT, "The campaign's state does not allow this", "Only a paused campaign can be resumed.";
+    DryRunStale => "dry_run_stale", CONFLICT, "The dry run is too old to run", "The dry run completed more than 24 hours ago (GATEWAY_CAMPAIGN_DRY_RUN_MAX_AGE_HOURS): people's states may have changed; start a new dry run.";
+    CampaignNotResolved => "campaign_not_resolved", CONFLICT, "The campaign has no resolution yet", "The campaign's deadline has not been reached yet: its resolution exists from then on.";
     CampaignBacklogFull => "campaign_backlog_full", TOO_MANY_REQUESTS, "Too many pending campaign items", "This caller has 200000 pending campaign items and may have at most 200000; nothing was created. Retry after the time in Retry-After, when earlier campaigns have progressed.";
 }
 
@@ -372,6 +374,10 @@ impl From<crate::campaigns::CampaignError> for ApiError {
             CampaignError::TooLarge(detail) => ApiError::new(ErrorCode::PayloadTooLarge, detail),
             CampaignError::Conflict(detail) => {
                 ApiError::new(ErrorCode::CampaignStateConflict, detail)
+            }
+            CampaignError::Stale(detail) => ApiError::new(ErrorCode::DryRunStale, detail),
+            CampaignError::NotResolved(detail) => {
+                ApiError::new(ErrorCode::CampaignNotResolved, detail)
             }
             CampaignError::StoreUnavailable => crate::invitations::durable::StoreUnavailable.into(),
             CampaignError::AuditUnavailable(err) => err.into(),

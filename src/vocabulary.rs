@@ -127,6 +127,9 @@ named! {
         /// with `checkUnlisted: false`: no call, no mail (an account younger than the list's
         /// lag, or not an unmanaged account).
         NotListed = "not_listed",
+        /// The campaign's deadline passed while the person was still INVITED by it (their
+        /// invitation kept, or cancelled with `atDeadline: cancel`).
+        NoAnswer = "no_answer",
     }
 }
 
@@ -161,6 +164,19 @@ named! {
         Declined = "declined",
         /// The pending invitation was withdrawn.
         Cancelled = "cancelled",
+    }
+}
+
+named! {
+    /// What a campaign does at its deadline to the invitations of the people still INVITED by
+    /// it (both make them `no_answer`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, ToSchema)]
+    pub enum AtDeadline {
+        /// The invitations stay open.
+        #[default]
+        Keep = "keep",
+        /// The invitations are cancelled, through the ledger and the audit trail.
+        Cancel = "cancel",
     }
 }
 

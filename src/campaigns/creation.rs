@@ -2,6 +2,7 @@
 //! an import that did not finish.
 
 use super::*;
+use crate::store::CampaignTerms;
 
 impl Campaigns {
     /// Creates a campaign from `spec` and `source` for `owner`: its items are written to the
@@ -27,6 +28,8 @@ impl Campaigns {
                 "reminders: afterHours must be at least 1 and max at most 10.".into(),
             ));
         }
+        let start_at = spec.start_at.unwrap_or_else(|| self.gate.clock().now());
+        runs::check_deadline(&spec, start_at)?;
         let states = match &source {
             Source::States(states) if states.is_empty() => {
                 return Err(CampaignError::Invalid(
@@ -64,9 +67,17 @@ impl Campaigns {
                 .reminders
                 .filter(|r| r.max > 0 && !spec.dry_run)
                 .map(Into::into),
-            start_at: spec.start_at.unwrap_or_else(|| self.gate.clock().now()),
+            start_at,
             // Nobody works on it until every item is in.
             planned: false,
+            terms: CampaignTerms {
+                deadline: spec.deadline,
+                at_deadline: spec.at_deadline,
+                from_dry_run: match &source {
+                    Source::DryRun(run) => Some(run.id.clone()),
+                    _ => None,
+                },
+            },
         };
         let record = self.gate.call(|s| s.create_campaign(&campaign)).await?;
         if record.source_kind == SourceKind::States {
@@ -86,6 +97,7 @@ impl Campaigns {
                 self.add_items(&id, &items).await
             }
             Source::Roster(body) => planning::import_roster(self, &id, body).await,
+            Source::DryRun(run) => self.copy_would_send(&id, &run).await,
         };
         let planned = match added {
             Ok(()) => self

@@ -12,7 +12,7 @@ use crate::campaigns::{CampaignError, CampaignSpec, CampaignView, Campaigns, Sou
 use crate::invitations::batch::EmailBatch;
 use crate::invitations::idempotency::{Answer, IdempotencyError, IdempotencyScope};
 use crate::store::Caller;
-use crate::vocabulary::InvitationState;
+use crate::vocabulary::{AtDeadline, InvitationState};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use serde::Serialize;
@@ -85,6 +85,8 @@ impl Campaigns {
             check_unlisted: true,
             reminders: None,
             start_at: None,
+            deadline: None,
+            at_deadline: Default::default(),
         };
         let emails = batch.entries().iter().map(|e| e.raw().to_owned()).collect();
         let create = self.create(caller, spec, Source::Emails(emails));
@@ -107,6 +109,9 @@ struct CreationFingerprint {
     check_unlisted: bool,
     reminders: Option<(u64, u32)>,
     start_at: Option<String>,
+    deadline: Option<String>,
+    at_deadline: AtDeadline,
+    from_dry_run: Option<String>,
     states: Option<Vec<InvitationState>>,
     emails: Option<Vec<String>>,
     roster_sha256: Option<String>,
@@ -126,6 +131,9 @@ async fn fingerprint(
         check_unlisted: spec.check_unlisted,
         reminders: spec.reminders.map(|r| (r.after.as_secs(), r.max)),
         start_at: spec.start_at.map(|at| at.to_rfc3339()),
+        deadline: spec.deadline.map(|at| at.to_rfc3339()),
+        at_deadline: spec.at_deadline,
+        from_dry_run: None,
         states: None,
         emails: None,
         roster_sha256: None,
@@ -138,6 +146,10 @@ async fn fingerprint(
         Source::Emails(emails) => {
             fingerprint.emails = Some(emails.clone());
             Source::Emails(emails)
+        }
+        Source::DryRun(run) => {
+            fingerprint.from_dry_run = Some(run.id.clone());
+            Source::DryRun(run)
         }
         Source::Roster(body) => {
             let (digest, file) = spool(body, max_bytes).await?;

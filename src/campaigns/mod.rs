@@ -7,14 +7,18 @@
 //! loss of a replica, and nobody gets a mail twice. Knows nothing of actix-web.
 
 mod creation;
+mod deadline;
 pub mod keyed;
 mod pace;
 pub mod planning;
+mod runs;
 mod views;
 pub mod worker;
 
+pub use deadline::ResolutionLine;
+pub use runs::RunSpec;
 pub use views::*;
-use views::{item_view, rfc3339, write_report_line};
+use views::{item_view, push_json_line, rfc3339, write_report_line};
 
 use crate::audit::AuditLog;
 use crate::config::Settings;
@@ -43,7 +47,9 @@ impl Reminders {
     }
 }
 use crate::store::{Caller, CampaignRecord, Gate, ItemRecord, NewCampaign, NewItem, StoreError};
-use crate::vocabulary::{CampaignState, InvitationState, ItemErrorCode, ItemOutcome, SourceKind};
+use crate::vocabulary::{
+    AtDeadline, CampaignState, InvitationState, ItemErrorCode, ItemOutcome, SourceKind,
+};
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures_util::Stream;
@@ -94,6 +100,9 @@ pub enum Source {
     /// An uploaded roster (CSV, semicolon- or tab-separated) with an email column, read as it
     /// streams in.
     Roster(std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, String>>>>),
+    /// The `would_send` people of a completed dry run (checked by [`Campaigns::run`]), with
+    /// their roster rows and columns.
+    DryRun(Box<CampaignRecord>),
 }
 
 impl Source {
@@ -102,6 +111,9 @@ impl Source {
             Source::States(_) => SourceKind::States,
             Source::Emails(_) => SourceKind::Emails,
             Source::Roster(_) => SourceKind::Roster,
+            // Its people are known addresses now (a roster's keep their rows).
+            Source::DryRun(run) if run.source_kind == SourceKind::Roster => SourceKind::Roster,
+            Source::DryRun(_) => SourceKind::Emails,
         }
     }
 }
@@ -122,6 +134,10 @@ pub struct CampaignSpec {
     pub reminders: Option<Reminders>,
     /// When work starts (now when absent).
     pub start_at: Option<DateTime<Utc>>,
+    /// When the people still INVITED by it become `no_answer` (none when absent).
+    pub deadline: Option<DateTime<Utc>>,
+    /// What happens then to their invitations.
+    pub at_deadline: AtDeadline,
 }
 
 /// A change of a campaign's life its creator (or an admin) asks for.
@@ -150,6 +166,12 @@ pub enum CampaignError {
     /// The campaign's state does not allow it (e.g. pausing a completed campaign).
     #[error("{0}")]
     Conflict(String),
+    /// The dry run to run completed too long ago (the detail says the bound).
+    #[error("{0}")]
+    Stale(String),
+    /// The campaign has no resolution yet (the detail says when it will).
+    #[error("{0}")]
+    NotResolved(String),
     /// The store cannot be reached.
     #[error("the store cannot be reached")]
     StoreUnavailable,
@@ -207,6 +229,8 @@ pub struct Campaigns {
     max_pending_items: u64,
     /// Mails a creator may send a UTC day: the pace of a campaign's mails.
     daily_mails: u32,
+    /// Oldest a completed dry run may be to be run.
+    dry_run_max_age: Duration,
     /// The worker's finished passes, counted so that a test can wait for one more whole pass
     /// (an explicit event) instead of a window of real time.
     passes: tokio::sync::watch::Sender<u64>,
@@ -240,6 +264,7 @@ impl Campaigns {
             snapshot_max_age: settings.tracking.interval * worker::snapshot::FRESH_INTERVALS,
             max_pending_items: settings.invitations.campaigns.max_pending_items,
             daily_mails: settings.limits.daily_mails_per_caller,
+            dry_run_max_age: settings.invitations.campaigns.dry_run_max_age,
             passes: tokio::sync::watch::Sender::new(0),
         }
     }
@@ -307,6 +332,10 @@ impl Campaigns {
             created_at: rfc3339(record.created_at),
             updated_at: rfc3339(record.updated_at),
             completed_at: record.completed_at.map(rfc3339),
+            deadline: record.terms.deadline.map(rfc3339),
+            at_deadline: record.terms.at_deadline,
+            deadline_reached_at: record.deadline_reached_at.map(rfc3339),
+            from_dry_run: record.terms.from_dry_run,
             owner: OwnerView {
                 iss: record.owner.iss,
                 sub: record.owner.sub,
@@ -382,26 +411,37 @@ impl Campaigns {
         viewer: &Viewer,
         format: ReportFormat,
     ) -> Result<impl Stream<Item = Result<Bytes, CampaignError>> + 'static, CampaignError> {
-        let columns = Arc::new(self.visible(id, viewer).await?.roster_columns);
-        let header = match format {
-            ReportFormat::Csv => {
-                let mut line = String::new();
-                csv::push_row(
-                    &mut line,
-                    REPORT_COLUMNS
-                        .into_iter()
-                        .chain(columns.iter().map(String::as_str)),
-                );
-                Some(Bytes::from(line))
-            }
-            ReportFormat::Ndjson => None,
-        };
+        let columns = self.visible(id, viewer).await?.roster_columns;
+        let header = (format == ReportFormat::Csv).then(|| {
+            let mut line = String::new();
+            csv::push_row(
+                &mut line,
+                REPORT_COLUMNS
+                    .into_iter()
+                    .chain(columns.iter().map(String::as_str)),
+            );
+            line
+        });
+        Ok(self.item_lines(id, header, move |item, out| {
+            write_report_line(format, &item_view(item, &columns), &columns, out);
+        }))
+    }
+
+    /// `header`, then every item of campaign `id` written by `line`, read from the store page
+    /// by page as the stream is consumed.
+    fn item_lines(
+        self: &Arc<Self>,
+        id: &str,
+        header: Option<String>,
+        line: impl Fn(ItemRecord, &mut String) + 'static,
+    ) -> impl Stream<Item = Result<Bytes, CampaignError>> + 'static {
         let this = Arc::clone(self);
         let id = id.to_owned();
+        let line = Arc::new(line);
         let pages = futures_util::stream::unfold(Some(None), move |after: Option<Option<i64>>| {
             let this = Arc::clone(&this);
             let id = id.clone();
-            let columns = Arc::clone(&columns);
+            let line = Arc::clone(&line);
             async move {
                 let after = after?;
                 match this
@@ -412,12 +452,7 @@ impl Campaigns {
                     Ok(page) => {
                         let mut out = String::new();
                         for item in page.items {
-                            write_report_line(
-                                format,
-                                &item_view(item, &columns),
-                                &columns,
-                                &mut out,
-                            );
+                            line(item, &mut out);
                         }
                         let next = page.next.map(Some);
                         Some((Ok(Bytes::from(out)), next))
@@ -426,10 +461,10 @@ impl Campaigns {
                 }
             }
         });
-        Ok(futures_util::StreamExt::chain(
-            futures_util::stream::iter(header.map(Ok)),
+        futures_util::StreamExt::chain(
+            futures_util::stream::iter(header.map(|h| Ok(Bytes::from(h)))),
             pages,
-        ))
+        )
     }
 
     /// Moves campaign `id` as `change` says, when `viewer` may see it and its state allows:

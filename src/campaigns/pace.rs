@@ -161,14 +161,20 @@ impl Campaigns {
         let initial_mails_finished_at = (record.planned && pending == 0)
             .then_some(timeline.last_first_mail)
             .flatten();
+        let deadline = record.terms.deadline;
         let reminders = record.reminders.map(Reminders::from_store);
-        let next_reminder_at = reminders.and(timeline.next_reminder);
+        // Reminders stop at the deadline.
+        let next_reminder_at = reminders
+            .and(timeline.next_reminder)
+            .filter(|at| deadline.is_none_or(|deadline| *at < deadline));
         let last_reminder = reminders
             .zip(initial_mails_finished_at.or(first_mails_eta))
-            .map(|(reminders, done)| ends_at(done, reminders, None));
-        // While reminders remain, the campaign is done when its last one is due.
-        let reminding = pending > 0 || next_reminder_at.is_some();
-        let eta = match last_reminder {
+            .map(|(reminders, done)| ends_at(done, reminders, deadline));
+        // A campaign with a deadline ends there (its people still INVITED then become
+        // `no_answer`); one with reminders when its last one is due.
+        let ends = deadline.or(last_reminder);
+        let reminding = pending > 0 || next_reminder_at.is_some() || deadline.is_some();
+        let eta = match ends {
             Some(end) if active && reminding => Some(end),
             _ => first_mails_eta,
         };
@@ -177,7 +183,7 @@ impl Campaigns {
             mails_per_day: (!record.dry_run).then_some(pace.mails_per_day),
             initial_mails_finished_at,
             next_reminder_at,
-            ends_at: last_reminder,
+            ends_at: ends,
         })
     }
 }

@@ -45,6 +45,8 @@ pub struct OwnerView {
     "initialMailsFinishedAt": null, "nextReminderAt": "2026-12-08T09:01:00.000Z",
     "endsAt": "2026-12-15T11:05:00.000Z", "createdAt": "2026-12-01T09:00:00.000Z",
     "updatedAt": "2026-12-01T09:40:00.000Z", "completedAt": null,
+    "deadline": "2026-12-22T17:00:00.000Z", "atDeadline": "keep", "deadlineReachedAt": null,
+    "fromDryRun": "0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f",
     "owner": {"iss": "https://idp.example.com", "sub": "hr-onboarding"}
 }))]
 pub struct CampaignView {
@@ -106,6 +108,14 @@ pub struct CampaignView {
     pub updated_at: String,
     /// Completed or cancelled.
     pub completed_at: Option<String>,
+    /// When the people it still has INVITED become `no_answer` (null: never).
+    pub deadline: Option<String>,
+    /// What happens then to their invitations: `keep` them open or `cancel` them.
+    pub at_deadline: AtDeadline,
+    /// When the deadline was passed (the campaign is then `completed` and has a resolution).
+    pub deadline_reached_at: Option<String>,
+    /// The dry run this campaign was started from (`POST /v1/campaigns/{id}/run`), if any.
+    pub from_dry_run: Option<String>,
     /// Its creator.
     pub owner: OwnerView,
 }
@@ -122,6 +132,7 @@ pub struct CampaignView {
     "nextReminderAt": null, "endsAt": null,
     "createdAt": "2026-12-01T09:00:00.000Z", "updatedAt": "2026-12-01T09:00:05.000Z",
     "completedAt": "2026-12-01T09:00:05.000Z",
+    "deadline": null, "atDeadline": "keep", "deadlineReachedAt": null, "fromDryRun": null,
     "owner": {"iss": "https://idp.example.com", "sub": "hr-onboarding"}
 }], "nextPageToken": "MjAyNi0xMi0wMVQwOTowMDowMC4wMDBa"}))]
 pub struct CampaignList {
@@ -275,11 +286,14 @@ pub(super) fn write_report_line(
                 .chain(values),
             );
         }
-        ReportFormat::Ndjson => {
-            if let Ok(line) = serde_json::to_string(item) {
-                out.push_str(&line);
-                out.push('\n');
-            }
-        }
+        ReportFormat::Ndjson => push_json_line(out, item),
+    }
+}
+
+/// `value` as one NDJSON line.
+pub(super) fn push_json_line(out: &mut String, value: &impl Serialize) {
+    if let Ok(line) = serde_json::to_string(value) {
+        out.push_str(&line);
+        out.push('\n');
     }
 }

@@ -83,9 +83,10 @@ impl Campaigns {
 
     /// One batch for every creator with due work, in the store's fair order (real runs
     /// first, then the creator served longest ago): each creator's campaigns are tried in
-    /// their order until one does something. True when anything was done.
+    /// their order until one does something, after passing the deadlines that came. True when
+    /// anything was done.
     async fn round(&self, stop: &watch::Receiver<bool>) -> Result<bool, StoreError> {
-        let mut worked = false;
+        let mut worked = self.reach_deadlines().await? | self.cancel_at_deadlines().await?;
         let mut creators: Vec<(Caller, Vec<CampaignRecord>)> = Vec::new();
         for record in self.gate.call(|s| s.due_campaigns()).await? {
             match creators
@@ -290,13 +291,6 @@ impl Campaigns {
         }
         self.first_mail(record, creator, item, &email, listed, calls)
             .await
-    }
-
-    /// The reminder due after `now`, when the campaign has one left for this item.
-    fn next_reminder(&self, record: &CampaignRecord, reminders_sent: u32) -> Option<DateTime<Utc>> {
-        let reminders = record.reminders?;
-        (reminders_sent < reminders.max)
-            .then(|| self.now() + chrono::Duration::from_std(reminders.after).unwrap_or_default())
     }
 
     async fn first_mail(

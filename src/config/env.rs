@@ -97,6 +97,8 @@ pub const CAMPAIGN_LEASE_SECS: &str = "GATEWAY_CAMPAIGN_LEASE_SECS";
 pub const CAMPAIGN_ROSTER_MAX_MIB: &str = "GATEWAY_CAMPAIGN_ROSTER_MAX_MIB";
 /// Most pending campaign items one caller may have queued.
 pub const CAMPAIGN_MAX_PENDING_ITEMS: &str = "GATEWAY_CAMPAIGN_MAX_PENDING_ITEMS";
+/// Oldest a completed dry run may be for `POST /v1/campaigns/{id}/run`.
+pub const CAMPAIGN_DRY_RUN_MAX_AGE_HOURS: &str = "GATEWAY_CAMPAIGN_DRY_RUN_MAX_AGE_HOURS";
 /// Environment variable of `--idempotency-ttl-secs`.
 pub const IDEMPOTENCY_TTL_SECS: &str = "GATEWAY_IDEMPOTENCY_TTL_SECS";
 /// Environment variable of `--idempotency-capacity`.

@@ -34,6 +34,8 @@ pub struct CampaignSettings {
     /// Most pending items one caller may have queued in campaigns that are not final; a
     /// creation past it is refused with 429 and creates nothing.
     pub max_pending_items: u64,
+    /// Oldest a completed dry run may be (from its completion) to be started as a real run.
+    pub dry_run_max_age: Duration,
 }
 
 /// Settings of the eligibility cache.
@@ -103,6 +105,12 @@ pub struct InvitationArgs {
     #[arg(long, env = env::CAMPAIGN_MAX_PENDING_ITEMS, default_value_t = 200_000)]
     pub campaign_max_pending_items: u64,
 
+    /// Hours after its completion a dry run may still be started as a real run
+    /// (`POST /v1/campaigns/{id}/run`); an older one is refused with 409 `dry_run_stale`, since
+    /// people's states change.
+    #[arg(long, env = env::CAMPAIGN_DRY_RUN_MAX_AGE_HOURS, default_value_t = 24)]
+    pub campaign_dry_run_max_age_hours: u64,
+
     /// Seconds an Idempotency-Key's answer is kept.
     #[arg(long, env = env::IDEMPOTENCY_TTL_SECS, default_value_t = 86_400)]
     pub idempotency_ttl_secs: u64,
@@ -143,6 +151,13 @@ impl InvitationArgs {
                     env::CAMPAIGN_MAX_PENDING_ITEMS,
                     self.campaign_max_pending_items,
                 )?,
+                dry_run_max_age: Duration::from_secs(
+                    positive(
+                        env::CAMPAIGN_DRY_RUN_MAX_AGE_HOURS,
+                        self.campaign_dry_run_max_age_hours,
+                    )?
+                    .saturating_mul(3600),
+                ),
             },
         })
     }

@@ -180,6 +180,32 @@ impl Invitations {
         }
     }
 
+    /// Withdraws one person's pending invitation for background `work` of `owner`, safely,
+    /// like a cancel request's item: the address's ledger claim, the audit intent before the
+    /// call and its outcome after (with the work as its context and `owner` as the caller).
+    pub async fn cancel_item(
+        &self,
+        work: Background<'_>,
+        owner: &Caller,
+        email: &Email,
+        observer: &dyn MutationObserver,
+    ) -> (Outcome, Option<ItemError>) {
+        let ctx = self.background_context(work);
+        let claim = match self.durable.claim(email, work.id, ctx.deadline).await {
+            Ok(claim) => claim,
+            Err(error) => return (Outcome::Failed, Some(error)),
+        };
+        let trail = self.trail(observer, owner, work.id, Some(work.id));
+        let done = mutation::cancel_one(&self.google, &self.eligibility, email, &trail, &ctx).await;
+        self.durable.release(&claim).await;
+        let action = crate::vocabulary::Action::Cancel;
+        self.durable
+            .record_item_decision(action, &done, work.id, owner, Some(work.id))
+            .await;
+        observer.record(action, &done);
+        (done.result.outcome, done.result.error)
+    }
+
     /// Reads one invitation for background `work`: `Ok(None)` when Google has none (yet).
     pub async fn read_in_background(
         &self,

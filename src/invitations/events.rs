@@ -101,12 +101,34 @@ impl EventFactory {
         &self,
         campaign_id: &str,
         at: DateTime<Utc>,
+        data: serde_json::Value,
+    ) -> OutboxEvent {
+        self.campaign_event("campaign.completed", campaign_id, at, data)
+    }
+
+    /// `campaign.deadline_reached` for `campaign_id`, with `data` (its counts by final
+    /// outcome etc.). Append it in the transaction that passes the deadline.
+    pub fn campaign_deadline_reached(
+        &self,
+        campaign_id: &str,
+        at: DateTime<Utc>,
+        data: serde_json::Value,
+    ) -> OutboxEvent {
+        self.campaign_event("campaign.deadline_reached", campaign_id, at, data)
+    }
+
+    /// The campaign event `name` about `campaign_id`: `data` with its `campaignId`.
+    fn campaign_event(
+        &self,
+        name: &str,
+        campaign_id: &str,
+        at: DateTime<Utc>,
         mut data: serde_json::Value,
     ) -> OutboxEvent {
         if let Some(object) = data.as_object_mut() {
             object.insert("campaignId".into(), json!(campaign_id));
         }
-        self.event("campaign.completed", campaign_id, at, data)
+        self.event(name, campaign_id, at, data)
     }
 
     fn event(

@@ -34,6 +34,7 @@ pub const BEARER_SCHEME: &str = "bearerAuth";
         tracking::InvitationDeclinedEvent,
         tracking::InvitationCancelledEvent,
         tracking::CampaignCompletedEvent,
+        tracking::CampaignDeadlineReachedEvent,
     )),
     modifiers(&BearerJwt, &Documented),
     tags(

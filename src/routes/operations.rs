@@ -157,6 +157,8 @@ operations! {
         campaigns::pause_campaign,
         campaigns::resume_campaign,
         campaigns::cancel_campaign,
+        campaigns::run_campaign,
+        campaigns::campaign_resolution,
     ],
 }
 
@@ -302,6 +304,18 @@ mod tests {
                 "/v1/campaigns/{id}/cancel",
                 Method::POST,
                 &[Scope::Send][..],
+            ),
+            (
+                "run_campaign",
+                "/v1/campaigns/{id}/run",
+                Method::POST,
+                &[Scope::Send][..],
+            ),
+            (
+                "campaign_resolution",
+                "/v1/campaigns/{id}/resolution",
+                Method::GET,
+                &[Scope::Read][..],
             ),
         ];
         assert_eq!(scopes().len(), expected.len());

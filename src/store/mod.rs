@@ -101,8 +101,8 @@ pub use audit::{
     AuditSearch, DenialRecord, SEARCH_LIMIT, UNKNOWN_OUTCOME, UnsettledIntent,
 };
 pub use campaigns::{
-    CampaignPage, CampaignRecord, DUPLICATE_REASON, ItemLease, ItemPage, ItemRecord, ItemUpdate,
-    KnownInvitation, MAX_ITEM_PAGE, NewCampaign, NewItem, Reminders, RosterRow, Timeline,
+    CampaignPage, CampaignRecord, CampaignTerms, DUPLICATE_REASON, ItemLease, ItemPage, ItemRecord,
+    ItemUpdate, KnownInvitation, MAX_ITEM_PAGE, NewCampaign, NewItem, Reminders, RosterRow, Timeline,
     WaitingReason,
 };
 pub use clock::Clock;

@@ -173,6 +173,11 @@ fn request_for(method: &str, path: &str, scope: Scope) -> (Method, String, Optio
             format!("{path}?name=scope%20walk&dryRun={dry_run}&startAt=2099-01-01T00:00:00Z"),
             Some(WalkBody::Csv("email\nada@example.com\n")),
         ),
+        "post" if path.ends_with("/run") => (
+            Method::POST,
+            path.to_owned(),
+            Some(WalkBody::Json(json!({}))),
+        ),
         "post" => (
             Method::POST,
             path.to_owned(),
@@ -216,15 +221,29 @@ async fn every_operation_requires_its_scope_and_refuses_tokens_without_it() {
 
             // A campaign of the test caller's, in a state the operation accepts.
             let path = &if path.contains("{id}") {
-                let created = app
-                    .post_json(
-                        "/v1/campaigns",
+                // A run needs a completed dry run; the others a real campaign not started.
+                let run = path.ends_with("/run");
+                let body = if run {
+                    json!({"name": "walked", "dryRun": true,
+                           "source": {"emails": ["ada@example.com"]}})
+                } else {
+                    json!({"name": "walked", "startAt": "2099-01-01T00:00:00Z",
+                           "source": {"emails": ["ada@example.com"]}})
+                };
+                let created = app.post_json("/v1/campaigns", &admin_token(), body).await;
+                let id = created.body["id"].as_str().expect("created").to_owned();
+                if run {
+                    crate::helpers::campaign_completed(&app.address, &id).await;
+                }
+                // A campaign without a deadline is resolved once finished.
+                if path.ends_with("/resolution") {
+                    app.post_json(
+                        &format!("/v1/campaigns/{id}/cancel"),
                         &admin_token(),
-                        json!({"name": "walked", "startAt": "2099-01-01T00:00:00Z",
-                               "source": {"emails": ["ada@example.com"]}}),
+                        json!({}),
                     )
                     .await;
-                let id = created.body["id"].as_str().expect("created").to_owned();
+                }
                 if path.ends_with("/resume") {
                     app.post_json(
                         &format!("/v1/campaigns/{id}/pause"),
@@ -290,5 +309,5 @@ async fn every_operation_requires_its_scope_and_refuses_tokens_without_it() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 21, "every /v1 operation was walked");
+    assert_eq!(checked, 23, "every /v1 operation was walked");
 }

@@ -1400,7 +1400,9 @@ async fn a_roster_is_its_own_operation_and_the_old_csv_create_still_works_marked
             "checkUnlisted",
             "startAt",
             "reminderAfterHours",
-            "reminderMax"
+            "reminderMax",
+            "deadline",
+            "atDeadline"
         ]
     );
 }

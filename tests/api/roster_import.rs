@@ -205,6 +205,7 @@ async fn half_imported(app: &TestApp, clock: &Clock, id: &str) {
             reminders: None,
             start_at: clock.now(),
             planned: false,
+            terms: Default::default(),
         })
         .await
         .expect("the campaign is stored");

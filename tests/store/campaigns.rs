@@ -33,6 +33,7 @@ async fn campaign(store: &Store, id: &str) {
             }),
             start_at: store.clock().now(),
             planned: true,
+            terms: Default::default(),
         })
         .await
         .expect("the campaign is created");
@@ -246,6 +247,7 @@ store_test! {
                 reminders: None,
                 start_at: clock.now() + Duration::from_secs(600),
                 planned: false,
+                terms: Default::default(),
             })
             .await
             .unwrap();
@@ -323,6 +325,7 @@ async fn unplanned(store: &Store, id: &str, source_kind: SourceKind) {
             reminders: None,
             start_at: store.clock().now(),
             planned: false,
+            terms: Default::default(),
         })
         .await
         .expect("the campaign is created");
@@ -393,6 +396,7 @@ store_test! {
                 reminders: None,
                 start_at: clock.now() + Duration::from_secs(7200),
                 planned: true,
+                terms: Default::default(),
             })
             .await
             .unwrap();

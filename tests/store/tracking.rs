@@ -239,6 +239,7 @@ store_test! {
                 reminders: Some(Reminders { after: Duration::from_secs(60), max: 2 }),
                 start_at: clock.now(),
                 planned: true,
+                terms: Default::default(),
             })
             .await
             .unwrap();

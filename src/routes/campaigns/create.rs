@@ -40,6 +40,14 @@ pub struct CreateCampaignRequest {
     /// When work starts (RFC 3339); now when absent.
     #[serde(default)]
     pub start_at: Option<DateTime<Utc>>,
+    /// When the people still INVITED by the campaign become `no_answer` (RFC 3339): after
+    /// `startAt` and the last reminder; not on a dry run. None when absent.
+    #[serde(default)]
+    pub deadline: Option<DateTime<Utc>>,
+    /// At the deadline, `keep` (default) or `cancel` the invitations of the people still
+    /// INVITED.
+    #[serde(default)]
+    pub at_deadline: AtDeadline,
 }
 
 /// A campaign's source: `states` or `emails`, exactly one.
@@ -113,6 +121,12 @@ pub struct RosterParams {
     /// Most reminders per person (0 to 10; 2 when only `reminderAfterHours` is given).
     #[param(minimum = 0, maximum = 10)]
     reminder_max: Option<u32>,
+    /// When the people still INVITED become `no_answer` (RFC 3339; after `startAt` and the
+    /// last reminder).
+    #[param(format = DateTime)]
+    deadline: Option<String>,
+    /// `keep` (default) or `cancel` the open invitations at the deadline.
+    at_deadline: Option<AtDeadline>,
 }
 
 impl QueryParams for RosterParams {
@@ -124,7 +138,8 @@ impl QueryParams for RosterParams {
 
     fn invalid(name: &str) -> String {
         match name {
-            "startAt" => "startAt must be an RFC 3339 time".to_owned(),
+            "startAt" | "deadline" => format!("{name} must be an RFC 3339 time"),
+            "atDeadline" => "atDeadline must be keep or cancel".to_owned(),
             "resend" | "dryRun" | "checkUnlisted" => format!("{name} must be true or false"),
             _ => format!("{name} must be a whole number"),
         }
@@ -244,7 +259,10 @@ impl IntoResponses for RosterErrors {
 /// The most reminders one person can get (more would be harassment, not a reminder).
 const MAX_REMINDERS: u32 = 10;
 
-fn reminders(after_hours: u64, max: u32) -> Result<crate::campaigns::Reminders, ApiError> {
+pub(super) fn reminders(
+    after_hours: u64,
+    max: u32,
+) -> Result<crate::campaigns::Reminders, ApiError> {
     if after_hours == 0 || after_hours > 24 * 365 {
         return Err(ApiError::new(
             ErrorCode::InvalidRequest,
@@ -283,14 +301,16 @@ const DEFAULT_ROSTER_NAME: &str = "Roster";
 /// The campaign fields of a roster upload, from the query.
 fn roster_spec(query: &str) -> Result<CampaignSpec, ApiError> {
     let params = Query::<RosterParams>::parse(query)?;
-    let start_at = params
-        .start_at
-        .map(|text| {
+    let time = |name: &str, text: Option<String>| {
+        text.map(|text| {
             DateTime::parse_from_rfc3339(&text)
                 .map(|time| time.to_utc())
-                .map_err(|_| invalid_query(RosterParams::invalid("startAt")))
+                .map_err(|_| invalid_query(RosterParams::invalid(name)))
         })
-        .transpose()?;
+        .transpose()
+    };
+    let start_at = time("startAt", params.start_at)?;
+    let deadline = time("deadline", params.deadline)?;
     let reminders = match (params.reminder_after_hours, params.reminder_max) {
         (None, None) => None,
         (after, max) => Some(reminders(
@@ -309,6 +329,8 @@ fn roster_spec(query: &str) -> Result<CampaignSpec, ApiError> {
         check_unlisted: params.check_unlisted.unwrap_or_else(default_check_unlisted),
         reminders,
         start_at,
+        deadline,
+        at_deadline: params.at_deadline.unwrap_or_default(),
     })
 }
 
@@ -339,6 +361,8 @@ fn json_spec(body: &[u8]) -> Result<(CampaignSpec, Source), ApiError> {
             check_unlisted: request.check_unlisted,
             reminders,
             start_at: request.start_at,
+            deadline: request.deadline,
+            at_deadline: request.at_deadline,
         },
         source,
     ))
@@ -476,7 +500,7 @@ pub async fn create_roster_campaign(
 const ROSTER_MEDIA_TYPE: &str = "text/csv";
 
 /// The request's media type, lower case, without parameters (empty when it has none).
-fn media_type(req: &HttpRequest) -> String {
+pub(super) fn media_type(req: &HttpRequest) -> String {
     req.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -486,7 +510,7 @@ fn media_type(req: &HttpRequest) -> String {
 }
 
 /// A JSON create's body, at most [`MAX_JSON_BODY`] bytes.
-async fn json_body(mut body: web::Payload) -> Result<web::BytesMut, ApiError> {
+pub(super) async fn json_body(mut body: web::Payload) -> Result<web::BytesMut, ApiError> {
     let mut bytes = web::BytesMut::new();
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|_| {

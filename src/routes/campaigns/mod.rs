@@ -19,8 +19,8 @@ use crate::routes::invitations::{accepted_format, streamed};
 use crate::routes::mutations::{IdempotencyErrors, stored_campaign};
 use crate::routes::query::{Query, QueryParams};
 use crate::state::AppState;
-use crate::vocabulary::InvitationState;
 use crate::vocabulary::ItemOutcome;
+use crate::vocabulary::{AtDeadline, InvitationState};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -30,10 +30,12 @@ use std::time::Duration;
 use utoipa::{IntoParams, IntoResponses, ToSchema};
 
 mod create;
+mod run;
 
 pub use create::{
     __path_create_campaign, __path_create_roster_campaign, create_campaign, create_roster_campaign,
 };
+pub use run::{__path_campaign_resolution, __path_run_campaign, campaign_resolution, run_campaign};
 
 /// Paging of the campaign list (a parameter given twice keeps its last value).
 #[derive(Debug, Deserialize, IntoParams)]
@@ -68,7 +70,7 @@ fn invalid_listing_param(name: &str) -> String {
         "pageSize" => format!("pageSize must be a whole number from 1 to {MAX_PAGE}"),
         "outcome" => "outcome must be an item outcome (pending, sent, resent, already_invited, \
                       already_accepted, not_eligible, skipped, failed, accepted, declined, \
-                      would_send, cancelled, not_listed)."
+                      would_send, cancelled, not_listed, no_answer)."
             .to_owned(),
         _ => "unknown or invalid parameter".to_owned(),
     }
@@ -289,25 +291,38 @@ pub async fn campaign_report(
     id: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let format = match accepted_format(&req)? {
-        ExportFormat::Csv => ReportFormat::Csv,
-        ExportFormat::Ndjson => ReportFormat::Ndjson,
-    };
+    let format = report_format(&req)?;
     let stream = state
         .campaigns
         .report(&id, &viewer(caller.caller()), format)
         .await?;
+    Ok(report_response(format, stream))
+}
+
+/// The format the request accepts of a report (CSV by default).
+fn report_format(req: &HttpRequest) -> Result<ReportFormat, ApiError> {
+    Ok(match accepted_format(req)? {
+        ExportFormat::Csv => ReportFormat::Csv,
+        ExportFormat::Ndjson => ReportFormat::Ndjson,
+    })
+}
+
+/// A report's lines in `format`, streamed as they are read.
+fn report_response(
+    format: ReportFormat,
+    stream: impl futures_util::Stream<Item = Result<web::Bytes, CampaignError>> + 'static,
+) -> HttpResponse {
     let content_type = match format {
         ReportFormat::Csv => ExportFormat::Csv,
         ReportFormat::Ndjson => ExportFormat::Ndjson,
     };
-    Ok(streamed(
+    streamed(
         content_type.content_type(),
         stream.map_err(|err| {
             tracing::warn!(error = %err, "campaign report ended early");
             err.to_string()
         }),
-    ))
+    )
 }
 
 /// A lifecycle operation on one campaign (pause, resume, cancel): its handler and its

@@ -196,12 +196,12 @@ impl Store {
         let done = execute!(
             self,
             "UPDATE campaign_items SET \
-             outcome = CASE WHEN outcome IN ($11, $12) THEN outcome ELSE $3 END, \
+             outcome = CASE WHEN outcome IN ($11, $12, $13) THEN outcome ELSE $3 END, \
              reason = $4, error_code = $5, \
              error_detail = $6, mails = mails + $7, reminders = reminders + $8, \
              last_mail_at = CASE WHEN $7 > 0 THEN $9 ELSE last_mail_at END, \
              first_mail_at = CASE WHEN $7 > 0 THEN COALESCE(first_mail_at, $9) ELSE first_mail_at END, \
-             due_at = CASE WHEN outcome IN ($11, $12) THEN NULL ELSE $10 END, \
+             due_at = CASE WHEN outcome IN ($11, $12, $13) THEN NULL ELSE $10 END, \
              mailing = 0, lease_token = NULL, lease_until = NULL, updated_at = $9 \
              WHERE id = $1 AND lease_token = $2",
             item.id,
@@ -215,7 +215,9 @@ impl Store {
             now,
             update.due_at.map(to_millis),
             ItemOutcome::TRACKED[0].as_str(),
-            ItemOutcome::TRACKED[1].as_str()
+            ItemOutcome::TRACKED[1].as_str(),
+            // Passed its deadline while the item was held: no answer it stays.
+            ItemOutcome::NoAnswer.as_str()
         )? == 1;
         Ok(done)
     }

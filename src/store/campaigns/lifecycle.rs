@@ -33,8 +33,10 @@ impl Store {
         let sql = format!(
             "INSERT INTO campaigns (id, owner_iss, owner_sub, name, state, dry_run, resend, \
              source_kind, source_states, remind_after_secs, remind_max, start_at, planned, \
-             google_calls, created_at, updated_at, check_unlisted) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, $14, $14, $15) \
+             google_calls, created_at, updated_at, check_unlisted, deadline, at_deadline, \
+             from_dry_run) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, $14, $14, $15, \
+             $16, $17, $18) \
              RETURNING {CAMPAIGN_COLUMNS}"
         );
         let record = with_pool!(self, pool => sqlx::query(&sql)
@@ -53,6 +55,9 @@ impl Store {
             .bind(i64::from(campaign.planned))
             .bind(to_millis(now))
             .bind(i64::from(campaign.check_unlisted))
+            .bind(campaign.terms.deadline.map(to_millis))
+            .bind(campaign.terms.at_deadline.as_str())
+            .bind(campaign.terms.from_dry_run.as_deref())
             .fetch_one(pool)
             .await
             .and_then(|row| campaign_from_row!(row)))?;

@@ -10,7 +10,7 @@
 
 use super::clock::{from_millis, to_millis};
 use super::{Caller, Store, StoreError};
-use crate::vocabulary::{CampaignState, InvitationState, ItemOutcome, SourceKind};
+use crate::vocabulary::{AtDeadline, CampaignState, InvitationState, ItemOutcome, SourceKind};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use std::time::Duration;
@@ -94,6 +94,18 @@ pub struct Reminders {
     pub max: u32,
 }
 
+/// A campaign's end and origin: its deadline, what happens then, and the dry run it was
+/// started from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CampaignTerms {
+    /// When the people still INVITED by it become `no_answer` (None: never).
+    pub deadline: Option<DateTime<Utc>>,
+    /// What happens then to their invitations.
+    pub at_deadline: AtDeadline,
+    /// The dry run whose `would_send` people it mails.
+    pub from_dry_run: Option<String>,
+}
+
 /// A campaign to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewCampaign {
@@ -121,6 +133,8 @@ pub struct NewCampaign {
     /// False while the worker has still to walk Google's list (a `states` source): the items
     /// are not all known yet.
     pub planned: bool,
+    /// Its deadline and origin.
+    pub terms: CampaignTerms,
 }
 
 /// A campaign as stored.
@@ -164,6 +178,10 @@ pub struct CampaignRecord {
     pub completed_at: Option<DateTime<Utc>>,
     /// For a roster: the names of its other columns, which its items' values follow.
     pub roster_columns: Vec<String>,
+    /// Its deadline and origin.
+    pub terms: CampaignTerms,
+    /// When a replica passed its deadline (its people still INVITED became `no_answer`).
+    pub deadline_reached_at: Option<DateTime<Utc>>,
 }
 
 /// A page of campaigns, newest first.
@@ -178,7 +196,7 @@ pub struct CampaignPage {
 const CAMPAIGN_COLUMNS: &str = "id, owner_iss, owner_sub, name, state, dry_run, resend, \
     source_kind, source_states, remind_after_secs, remind_max, start_at, resumes_at, planned, \
     google_calls, created_at, updated_at, completed_at, roster_columns, waiting_reason, \
-    check_unlisted";
+    check_unlisted, deadline, at_deadline, deadline_reached_at, from_dry_run";
 
 /// A JSON array of strings from a column (an empty list for NULL or what is not one).
 fn strings(json: Option<String>) -> Vec<String> {
@@ -244,6 +262,17 @@ macro_rules! campaign_from_row {
                 .try_get::<Option<i64>, _>("completed_at")?
                 .map(from_millis),
             roster_columns: strings(row.try_get("roster_columns")?),
+            terms: $crate::store::CampaignTerms {
+                deadline: row.try_get::<Option<i64>, _>("deadline")?.map(from_millis),
+                at_deadline: named(
+                    $crate::vocabulary::AtDeadline::from_name,
+                    row.try_get("at_deadline")?,
+                )?,
+                from_dry_run: row.try_get("from_dry_run")?,
+            },
+            deadline_reached_at: row
+                .try_get::<Option<i64>, _>("deadline_reached_at")?
+                .map(from_millis),
         })
     }};
 }
@@ -262,10 +291,12 @@ const DUE_STATES: [&str; 3] = [
 ];
 
 mod claims;
+mod deadline;
 mod items;
 mod lifecycle;
 
 pub use claims::{ItemLease, ItemUpdate};
+
 pub use items::{
     DUPLICATE_REASON, ItemPage, ItemRecord, KnownInvitation, MAX_ITEM_PAGE, NewItem, RosterRow,
     Timeline,
