@@ -8,10 +8,12 @@
 
 mod creation;
 pub mod keyed;
+mod people;
 pub mod planning;
 mod views;
 pub mod worker;
 
+pub use people::{MAX_PERSON_ITEMS, PersonItemView};
 pub use views::*;
 use views::{item_view, rfc3339, write_report_line};
 
@@ -126,6 +128,10 @@ pub enum Lifecycle {
     Resume,
     /// Stop all future work.
     Cancel,
+    /// Hide a finished dry run from the list (it stays readable by id).
+    Archive,
+    /// List an archived dry run again.
+    Unarchive,
 }
 
 /// Why a campaign operation did nothing.
@@ -198,6 +204,8 @@ pub struct Campaigns {
     snapshot_max_age: Duration,
     /// Most pending items one creator may have queued.
     max_pending_items: u64,
+    /// Mails one caller may send a day.
+    mails_per_day: u32,
     /// The worker's finished passes, counted so that a test can wait for one more whole pass
     /// (an explicit event) instead of a window of real time.
     passes: tokio::sync::watch::Sender<u64>,
@@ -230,6 +238,7 @@ impl Campaigns {
             roster_max_bytes: settings.invitations.campaigns.roster_max_bytes,
             snapshot_max_age: settings.tracking.interval * worker::snapshot::FRESH_INTERVALS,
             max_pending_items: settings.invitations.campaigns.max_pending_items,
+            mails_per_day: settings.limits.daily_mails_per_caller,
             passes: tokio::sync::watch::Sender::new(0),
         }
     }
@@ -238,6 +247,15 @@ impl Campaigns {
     /// worked one batch of each to the end), updated after every pass.
     pub fn passes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.passes.subscribe()
+    }
+
+    /// The pace campaigns go at: the background share of the Google budget, and each
+    /// caller's daily mails.
+    pub fn pace(&self) -> Pace {
+        Pace {
+            campaign_calls_per_minute: self.background_per_minute,
+            mails_per_day_per_caller: self.mails_per_day,
+        }
     }
 
     /// Longest a creation takes (its body arriving and its items stored): the body read
@@ -293,6 +311,7 @@ impl Campaigns {
             created_at: rfc3339(record.created_at),
             updated_at: rfc3339(record.updated_at),
             completed_at: record.completed_at.map(rfc3339),
+            archived_at: record.archived_at.map(rfc3339),
             owner: OwnerView {
                 iss: record.owner.iss,
                 sub: record.owner.sub,
@@ -336,17 +355,20 @@ impl Campaigns {
         self.view(record).await
     }
 
-    /// The viewer's campaigns (an admin's: everybody's), newest first.
+    /// The viewer's campaigns (an admin's: everybody's), newest first; archived dry runs only
+    /// `with_archived`.
     pub async fn list(
         &self,
         viewer: &Viewer,
         page_size: u32,
         page_token: Option<&str>,
+        with_archived: bool,
     ) -> Result<CampaignList, CampaignError> {
         let owner = (!viewer.admin).then_some(&viewer.caller);
+        let size = page_size.clamp(1, MAX_PAGE);
         let page = self
             .gate
-            .call(|s| s.list_campaigns(owner, page_size.clamp(1, MAX_PAGE), page_token))
+            .call(|s| s.list_campaigns(owner, size, page_token, with_archived))
             .await?;
         let mut campaigns = Vec::with_capacity(page.campaigns.len());
         for record in page.campaigns {
@@ -450,7 +472,8 @@ impl Campaigns {
     /// pause a scheduled, running or waiting campaign (no worker claims its items any more; an
     /// item in flight finishes); resume a paused one to what it was (`scheduled` until its
     /// `startAt`, `running` after); cancel one that is not final (no further work; mails
-    /// already sent stay sent and the pending items become `cancelled`).
+    /// already sent stay sent and the pending items become `cancelled`); archive or unarchive
+    /// a finished dry run (hidden from the list or listed again; nothing else changes).
     pub async fn change(
         &self,
         id: &str,
@@ -481,6 +504,12 @@ impl Campaigns {
             Lifecycle::Cancel => (
                 self.gate.call(|s| s.cancel_campaign(id)).await?,
                 "A completed or cancelled campaign cannot be cancelled.",
+            ),
+            Lifecycle::Archive | Lifecycle::Unarchive => (
+                self.gate
+                    .call(|s| s.archive_campaign(id, change == Lifecycle::Archive))
+                    .await?,
+                "Only a completed or cancelled dry run can be archived or unarchived.",
             ),
         };
         if !moved {

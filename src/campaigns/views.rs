@@ -42,7 +42,7 @@ pub struct OwnerView {
     "reminders": {"afterHours": 168, "max": 2}, "startAt": "2026-12-01T09:00:00.000Z",
     "resumesAt": null, "total": 1200, "counts": {"pending": 700, "sent": 480, "already_invited": 20},
     "googleCalls": 500, "eta": "2026-12-01T11:05:00.000Z", "createdAt": "2026-12-01T09:00:00.000Z",
-    "updatedAt": "2026-12-01T09:40:00.000Z", "completedAt": null,
+    "updatedAt": "2026-12-01T09:40:00.000Z", "completedAt": null, "archivedAt": null,
     "owner": {"iss": "https://idp.example.com", "sub": "hr-onboarding"}
 }))]
 pub struct CampaignView {
@@ -88,6 +88,9 @@ pub struct CampaignView {
     pub updated_at: String,
     /// Completed or cancelled.
     pub completed_at: Option<String>,
+    /// When it was archived (a finished dry run hidden from `GET /v1/campaigns` unless
+    /// `archived=true`); null when it is not.
+    pub archived_at: Option<String>,
     /// Its creator.
     pub owner: OwnerView,
 }
@@ -101,7 +104,7 @@ pub struct CampaignView {
     "reminders": null, "startAt": "2026-12-01T09:00:00.000Z", "resumesAt": null,
     "total": 3, "counts": {"sent": 2, "skipped": 1}, "googleCalls": 4, "eta": null,
     "createdAt": "2026-12-01T09:00:00.000Z", "updatedAt": "2026-12-01T09:00:05.000Z",
-    "completedAt": "2026-12-01T09:00:05.000Z",
+    "completedAt": "2026-12-01T09:00:05.000Z", "archivedAt": null,
     "owner": {"iss": "https://idp.example.com", "sub": "hr-onboarding"}
 }], "nextPageToken": "MjAyNi0xMi0wMVQwOTowMDowMC4wMDBa"}))]
 pub struct CampaignList {
@@ -173,6 +176,17 @@ pub struct ItemList {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub next_page_token: Option<String>,
+}
+
+/// The pace campaigns go at: what the gateway's settings allow.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Pace {
+    /// Google calls a minute campaigns may use (the background share of the budget; a
+    /// roster's person costs at most two: a read and the send).
+    pub campaign_calls_per_minute: f64,
+    /// Mails one caller may send a day (its campaigns wait for the next UTC day after).
+    pub mails_per_day_per_caller: u32,
 }
 
 /// The formats of a report.

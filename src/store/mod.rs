@@ -102,7 +102,8 @@ pub use audit::{
 };
 pub use campaigns::{
     CampaignPage, CampaignRecord, DUPLICATE_REASON, ItemLease, ItemPage, ItemRecord, ItemUpdate,
-    KnownInvitation, MAX_ITEM_PAGE, NewCampaign, NewItem, Reminders, RosterRow, WaitingReason,
+    KnownInvitation, MAX_ITEM_PAGE, NewCampaign, NewItem, PersonItem, Reminders, RosterRow,
+    WaitingReason,
 };
 pub use clock::Clock;
 pub use events::{Delivery, OutboxEvent, StoredEvent};
