@@ -53,7 +53,8 @@ pub struct Overview {
     /// `resolved / people` (0 when nobody is known).
     pub share_resolved: f64,
     /// People resolved a day over the range (the last day's resolved less the first day's,
-    /// over the days between); 0 with a range of one day.
+    /// over the days between; when nobody was known on the first day, the resolved over the
+    /// days since the first day anybody was, that day included); 0 with a range of one day.
     pub resolved_per_day: f64,
     /// The day everybody is resolved at that pace; null when nobody is being resolved (or
     /// everybody is).
@@ -139,11 +140,24 @@ impl Tracking {
             .await
             .map_err(|_| StoreUnavailable)?;
         let days = replay(&changes, today, days);
-        let (first, last) = (days.first(), days.last());
+        let last = days.last();
         let people: u64 = last.map_or(0, |d| d.counts.values().sum());
         let resolved = last.map_or(0, resolved_of);
-        let span = days.len().saturating_sub(1) as f64;
-        let gained = resolved as f64 - first.map_or(0, resolved_of) as f64;
+        // The pace over the range; when the migration began within it, over the days since
+        // (the day it began counted whole, from nobody resolved).
+        let began = days
+            .iter()
+            .position(|d| d.counts.values().sum::<u64>() > 0)
+            .unwrap_or(0);
+        let (span, base) = match began {
+            0 => (
+                days.len().saturating_sub(1),
+                days.first().map_or(0, resolved_of),
+            ),
+            began => (days.len() - began, 0),
+        };
+        let span = span as f64;
+        let gained = resolved as f64 - base as f64;
         let resolved_per_day = if span > 0.0 {
             (gained / span).max(0.0)
         } else {
