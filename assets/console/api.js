@@ -90,18 +90,22 @@ async function failureOf(response) {
   });
 }
 
-/** Calls `path` (relative to /v1/) with the token; resolves to the Response when it is 2xx. */
-export async function call(path, { method = 'GET', accept = 'application/json', body, signal } = {}) {
+/**
+ * Calls `path` (relative to /v1/) with the token; resolves to the Response when it is 2xx.
+ * `body` is sent as JSON; `raw` (a Blob or bytes) as it is, with `contentType`.
+ */
+export async function call(path, { method = 'GET', accept = 'application/json', body, raw, contentType, signal } = {}) {
   const token = getToken();
   if (!token) throw new ApiFailure({ kind: 'no-token' });
   const headers = { Accept: accept, Authorization: `Bearer ${token}` };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (raw !== undefined) headers['Content-Type'] = contentType;
   let response;
   try {
     response = await fetch(new URL(path, API_BASE), {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: raw !== undefined ? raw : body === undefined ? undefined : JSON.stringify(body),
       credentials: 'omit',
       cache: 'no-store',
       redirect: 'error',
@@ -122,7 +126,7 @@ export async function getJson(path, options = {}) {
   return response.json();
 }
 
-/** POST `path` (no body); the answer as JSON when there is one. */
+/** POST `path` (no body, or `options.body` as JSON, or `options.raw`); the answer as JSON when there is one. */
 export async function post(path, options = {}) {
   const response = await call(path, { ...options, method: 'POST' });
   const text = await response.text();

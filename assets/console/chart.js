@@ -140,3 +140,77 @@ export function legend() {
   }
   return list;
 }
+
+/** The states of the overview, bottom of the stack first (resolved people at the bottom). */
+export const STACK = [
+  { key: 'ACCEPTED', label: 'Accepted' },
+  { key: 'DECLINED', label: 'Declined' },
+  { key: 'INVITED', label: 'Invited' },
+  { key: 'NOT_YET_SENT', label: 'Not yet sent' },
+];
+
+/**
+ * People by state over time as stacked bars (one bar a day, one band a state; each band has its
+ * own colour and pattern, and the table under the chart has the numbers).
+ */
+export function stackedChart(days, id = 'overview') {
+  const width = 720;
+  const height = 300;
+  const left = 48;
+  const right = 16;
+  const top = 16;
+  const bottom = 44;
+  const plotWidth = width - left - right;
+  const plotHeight = height - top - bottom;
+  const total = (d) => STACK.reduce((n, s) => n + (Number(d.counts[s.key]) || 0), 0);
+  const { top: yTop, step } = niceScale(Math.max(0, ...days.map(total)));
+  const band = plotWidth / Math.max(days.length, 1);
+  const y = (v) => top + plotHeight - (v / yTop) * plotHeight;
+  const last = days[days.length - 1];
+  const svg = el('svg', {
+    viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-labelledby': `${id}-title ${id}-desc`, class: 'chart stacked',
+    'data-days': days.length, ...Object.fromEntries(STACK.map((s) => [`data-${s.key.toLowerCase().replace(/_/g, '-')}`, last ? Number(last.counts[s.key]) || 0 : 0])),
+  });
+  svg.append(
+    el('title', { id: `${id}-title` }, 'People by state at the end of each day'),
+    el('desc', { id: `${id}-desc` }, last
+      ? `On ${bucketLabel(last.day)}: ${STACK.map((s) => `${s.label.toLowerCase()} ${Number(last.counts[s.key]) || 0}`).join(', ')}.`
+      : 'No data.'),
+  );
+  const grid = el('g', { class: 'grid', 'aria-hidden': 'true' });
+  for (let v = 0; v <= yTop; v += step) {
+    grid.append(el('line', { x1: left, x2: width - right, y1: y(v), y2: y(v) }),
+      el('text', { x: left - 8, y: y(v) + 4, 'text-anchor': 'end', class: 'tick' }, String(v)));
+  }
+  const every = Math.max(1, Math.ceil(days.length / 8));
+  days.forEach((d, i) => {
+    if (i % every === 0) grid.append(el('text', { x: left + band * (i + 0.5), y: height - bottom + 20, 'text-anchor': 'middle', class: 'tick' }, bucketLabel(d.day)));
+  });
+  svg.append(grid);
+  days.forEach((d, i) => {
+    let base = 0;
+    for (const s of STACK) {
+      const n = Number(d.counts[s.key]) || 0;
+      if (n > 0) {
+        const rect = el('rect', { class: `band band-${s.key.toLowerCase()}`, x: left + band * i + band * 0.1, width: band * 0.8, y: y(base + n), height: y(base) - y(base + n) });
+        rect.append(el('title', {}, `${bucketLabel(d.day)}: ${s.label.toLowerCase()} ${n}`));
+        svg.append(rect);
+      }
+      base += n;
+    }
+  });
+  return svg;
+}
+
+/** The legend of the stacked chart. */
+export function stackLegend() {
+  const list = document.createElement('ul');
+  list.className = 'legend';
+  for (const s of STACK) {
+    const item = document.createElement('li');
+    item.append(el('svg', { viewBox: '0 0 14 14', width: 14, height: 14, 'aria-hidden': 'true' },
+      el('rect', { class: `band band-${s.key.toLowerCase()}`, x: 0, y: 0, width: 14, height: 14 })), ` ${s.label}`);
+    list.append(item);
+  }
+  return list;
+}

@@ -3,145 +3,18 @@
 // step. The DOM is built with createElement (never innerHTML with data), so names and addresses
 // from the API are always text.
 
-import { ApiFailure, call, describeToken, explain, forgetToken, getJson, getToken, post, query, setToken } from './api.js';
-import { funnelChart, legend, SERIES } from './chart.js';
+import { ApiFailure, call, describeToken, forgetToken, getJson, getToken, post, query, setToken } from './api.js';
+import { funnelChart, legend, SERIES, STACK, stackedChart, stackLegend } from './chart.js';
+import { showMigration } from './migration.js';
+import { showPerson } from './person.js';
+import {
+  $, ACTIVE, FINISHED, OUTCOMES, STATES, countsText, formatDay, formatDuration, formatEta, formatTime, h, outcomeLabel,
+  itemsTable, progressBar, remindersText, stateBadge, stateNote,
+} from './ui.js';
+import { announce, confirmDialog, facts, failureBox, isCurrent, later, newView, redraw, render, retryLater, stopTimers } from './views.js';
 
-const OUTCOMES = ['pending', 'sent', 'resent', 'already_invited', 'already_accepted', 'not_eligible',
-  'skipped', 'failed', 'accepted', 'declined', 'cancelled', 'would_send'];
-const ACTIVE = new Set(['scheduled', 'running', 'waiting']);
-const FINISHED = new Set(['completed', 'cancelled']);
-const STATES = [['NOT_YET_SENT', 'Not yet sent'], ['INVITED', 'Invited'], ['ACCEPTED', 'Accepted'], ['DECLINED', 'Declined']];
 const POLL_MS = 3000;
 const PAGE_SIZE = 50;
-
-// ---------------------------------------------------------------- small DOM helpers
-
-/** An element with attributes (`class`, `for`, data-*, properties for the rest) and children. */
-function h(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key === 'class') node.className = value;
-    else if (key === 'for') node.htmlFor = value;
-    else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
-    else if (key.startsWith('data-') || key.startsWith('aria-') || key === 'role' || key === 'tabindex' || key === 'scope') node.setAttribute(key, String(value));
-    else node[key] = value;
-  }
-  for (const child of children.flat(Infinity)) {
-    if (child === undefined || child === null || child === false) continue;
-    node.append(child instanceof Node ? child : String(child));
-  }
-  return node;
-}
-
-const $ = (selector) => document.querySelector(selector);
-
-function formatTime(value) {
-  if (!value) return '—';
-  const date = new Date(value);
-  if (Number.isNaN(date.getTime())) return String(value);
-  return date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-}
-
-/** A day (`2026-11-16`, UTC) as the reader writes dates. */
-function formatDay(value) {
-  const date = new Date(value);
-  if (Number.isNaN(date.getTime())) return String(value || '—');
-  return date.toLocaleDateString(undefined, { dateStyle: 'medium', timeZone: 'UTC' });
-}
-
-function formatDuration(seconds) {
-  if (seconds === null || seconds === undefined || !Number.isFinite(Number(seconds))) return '—';
-  let s = Math.max(0, Math.round(Number(seconds)));
-  if (s < 90) return `${s} s`;
-  const days = Math.floor(s / 86400);
-  s -= days * 86400;
-  const hours = Math.floor(s / 3600);
-  const minutes = Math.round((s - hours * 3600) / 60);
-  if (days) return `${days} d ${hours} h`;
-  if (hours) return `${hours} h ${minutes} min`;
-  return `${minutes} min`;
-}
-
-/** The ETA: a time (or a number of seconds from now), said as "in 5 min (10:42)". */
-function formatEta(eta) {
-  if (eta === null || eta === undefined || eta === '') return '—';
-  const at = typeof eta === 'number' ? new Date(Date.now() + eta * 1000) : new Date(eta);
-  if (Number.isNaN(at.getTime())) return String(eta);
-  const seconds = (at.getTime() - Date.now()) / 1000;
-  const clock = at.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
-  return seconds <= 0 ? `any moment (${clock})` : `in ${formatDuration(seconds)} (${clock})`;
-}
-
-const outcomeLabel = (outcome) => outcome.replace(/_/g, ' ');
-
-/** Items done out of all: everything that is no longer pending. A campaign without items
- * yet (its list of people not walked yet) is at 0% until it is over. */
-function progressOf(campaign) {
-  const total = Number(campaign.total) || 0;
-  const pending = Number((campaign.counts || {}).pending) || 0;
-  const done = Math.max(0, total - pending);
-  const over = FINISHED.has(campaign.state);
-  return { total, done, percent: total ? Math.floor((done * 100) / total) : over ? 100 : 0 };
-}
-
-function progressBar(campaign) {
-  const { total, done, percent } = progressOf(campaign);
-  const label = total || FINISHED.has(campaign.state) ? `${done} of ${total} done (${percent}%)` : 'no items yet';
-  return h('div', { class: 'progress' },
-    h('progress', { max: 100, value: percent, 'aria-label': `Progress of ${campaign.name || campaign.id}: ${label}` }),
-    h('span', { class: 'progress-text' }, label));
-}
-
-function stateBadge(state) {
-  return h('span', { class: `badge state-${state}` }, state);
-}
-
-/** When a waiting campaign resumes, or a scheduled one starts. */
-function stateNote(c) {
-  if (c.state === 'waiting' && c.resumesAt) return h('span', { class: 'small' }, ` until ${formatTime(c.resumesAt)}`);
-  if (c.state === 'scheduled' && c.startAt) return h('span', { class: 'small' }, ` for ${formatTime(c.startAt)}`);
-  return null;
-}
-
-function countsText(counts) {
-  const parts = OUTCOMES.filter((o) => Number((counts || {})[o]) > 0).map((o) => `${outcomeLabel(o)} ${counts[o]}`);
-  return parts.length ? parts.join(' · ') : 'none yet';
-}
-
-// ---------------------------------------------------------------- messages
-
-/** Whether the page tries `failure`'s request again by itself (a 429 or 503 with Retry-After). */
-function retriesItself(failure) {
-  return failure instanceof ApiFailure && failure.retryAfter !== null && (failure.status === 429 || failure.status === 503);
-}
-
-/** Calls `fn` again after the Retry-After of `failure`, while the view is shown. */
-function retryLater(view, failure, fn) {
-  if (retriesItself(failure)) later(view, Math.max(failure.retryAfter, 1) * 1000, fn);
-}
-
-/**
- * A message box for `failure` with a Retry button when retrying can help; `retry` is null for
- * actions, which are never repeated by the page.
- */
-function failureBox(failure, what, retry) {
-  const text = explain(failure, what, Boolean(retry) && retriesItself(failure));
-  if (failure instanceof ApiFailure && failure.status === 401) noteTokenRefused();
-  const calm = text.unavailable || (failure instanceof ApiFailure && failure.kind === 'no-token');
-  return h('div', { class: `message ${calm ? 'info' : 'error'}`, role: calm ? 'status' : 'alert', 'data-status': failure.status ?? '' },
-    h('p', { class: 'message-title' }, text.title),
-    text.text ? h('p', {}, text.text) : null,
-    text.retry && retry ? h('button', { type: 'button', onclick: retry }, 'Retry') : null,
-    text.token ? h('button', { type: 'button', onclick: () => $('#token-input').focus() }, 'Go to the token field') : null);
-}
-
-function announce(text) {
-  const region = $('#announce');
-  region.textContent = '';
-  // A fresh text node is read even when the words repeat.
-  setTimeout(() => { region.textContent = text; }, 50);
-}
 
 // ---------------------------------------------------------------- token
 
@@ -166,12 +39,6 @@ function showTokenState() {
   }
   status.textContent = `${parts.join(' ')}.`;
   status.className = `token-status ${claims && claims.expiresAt && claims.expiresAt < new Date() ? 'expired' : 'set'}`;
-}
-
-function noteTokenRefused() {
-  const status = $('#token-status');
-  status.textContent = 'The gateway refused this token (expired or invalid): paste a fresh one.';
-  status.className = 'token-status expired';
 }
 
 function setUpToken() {
@@ -205,37 +72,6 @@ function setUpToken() {
 
 // ---------------------------------------------------------------- views and routing
 
-let current = null; // { controller, timers }
-
-function leaveView() {
-  if (!current) return;
-  current.controller.abort();
-  for (const timer of current.timers) clearTimeout(timer);
-  current = null;
-}
-
-function newView() {
-  leaveView();
-  current = { controller: new AbortController(), timers: new Set() };
-  return current;
-}
-
-/** Calls `fn` again in `ms` while this view is shown (and the tab visible). */
-function later(view, ms, fn) {
-  const timer = setTimeout(() => {
-    view.timers.delete(timer);
-    if (view !== current) return;
-    if (document.hidden) later(view, ms, fn);
-    else fn();
-  }, ms);
-  view.timers.add(timer);
-}
-
-function render(...children) {
-  const main = $('#main');
-  main.replaceChildren(...children);
-}
-
 let navigated = false;
 
 /** Moves focus to the new view's heading after a navigation (not on first load). */
@@ -249,26 +85,19 @@ function route() {
   const hash = location.hash || '#/campaigns';
   const match = /^#\/campaigns\/([^/?]+)$/.exec(hash);
   for (const link of document.querySelectorAll('nav a')) {
-    const active = match ? link.hash === '#/campaigns' : link.hash === hash;
+    const active = match ? link.hash === '#/campaigns' : link.hash === hash || (hash.startsWith('#/new/') && link.hash === '#/new');
     if (active) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
   }
+  const review = /^#\/new\/([^/?]+)$/.exec(hash);
   if (match) showCampaign(decodeURIComponent(match[1]));
+  else if (review) showMigration(decodeURIComponent(review[1]));
+  else if (hash === '#/new') showMigration(null);
+  else if (hash === '#/person') showPerson();
   else if (hash === '#/overview') showOverview();
   else showCampaigns();
   focusHeading();
   navigated = true;
-}
-
-/** Keeps keyboard focus on "the same" control when a part of the page is drawn again. */
-function redraw(container, ...children) {
-  const active = document.activeElement;
-  const key = active && container.contains(active) ? active.dataset.key : null;
-  container.replaceChildren(...children.filter((child) => child !== null && child !== undefined));
-  if (key) {
-    const again = container.querySelector(`[data-key="${CSS.escape(key)}"]`);
-    if (again) again.focus();
-  }
 }
 
 // ---------------------------------------------------------------- campaigns list
@@ -278,6 +107,7 @@ function showCampaigns() {
   document.title = 'Campaigns · invitation-gateway console';
   const body = h('div', { id: 'campaigns-body', 'aria-busy': 'true' }, h('p', {}, 'Loading campaigns…'));
   const updated = h('span', { class: 'updated', role: 'status' });
+  const archived = h('input', { type: 'checkbox', id: 'show-archived', onchange: () => { pages = 1; load(); } });
   let pages = 1;
   let nextToken = null;
 
@@ -286,7 +116,8 @@ function showCampaigns() {
     let token = '';
     try {
       for (let page = 0; page < pages; page += 1) {
-        const answer = await getJson(`campaigns${query({ pageSize: PAGE_SIZE, pageToken: token })}`, { signal: view.controller.signal });
+        const params = { pageSize: PAGE_SIZE, pageToken: token, archived: archived.checked ? 'true' : '' };
+        const answer = await getJson(`campaigns${query(params)}`, { signal: view.controller.signal });
         campaigns.push(...(answer.campaigns || []));
         token = answer.nextPageToken || '';
         if (!token) break;
@@ -298,7 +129,7 @@ function showCampaigns() {
       retryLater(view, failure, load);
       return;
     }
-    if (view !== current) return;
+    if (!isCurrent(view)) return;
     nextToken = token;
     body.setAttribute('aria-busy', 'false');
     redraw(body, campaignsTable(campaigns), nextToken
@@ -311,22 +142,25 @@ function showCampaigns() {
   render(
     h('h2', { tabindex: '-1' }, 'Campaigns'),
     h('div', { class: 'toolbar' },
-      h('button', { type: 'button', onclick: () => load() }, 'Refresh'), updated),
+      h('button', { type: 'button', onclick: () => load() }, 'Refresh'),
+      h('span', { class: 'check' }, archived, h('label', { for: 'show-archived' }, 'Show archived dry runs')),
+      h('a', { href: '#/new', class: 'button-link' }, 'Start a migration'), updated),
     body,
   );
   load();
 }
 
 function campaignsTable(campaigns) {
-  if (!campaigns.length) return h('p', { class: 'empty' }, 'No campaigns yet. Create one with POST /v1/campaigns (see the API documentation).');
+  if (!campaigns.length) return h('p', { class: 'empty' }, 'No campaigns yet. Start a migration from a roster, or create one with POST /v1/campaigns.');
   return h('div', { class: 'table-wrap' }, h('table', { class: 'cards', id: 'campaigns-table' },
     h('caption', { class: 'visually-hidden' }, 'Your campaigns, newest first'),
     h('thead', {}, h('tr', {}, ['Campaign', 'State', 'Progress', 'Counts', 'ETA', 'Created'].map((t) => h('th', { scope: 'col' }, t)))),
-    h('tbody', {}, campaigns.map((c) => h('tr', { 'data-id': c.id, 'data-state': c.state },
+    h('tbody', {}, campaigns.map((c) => h('tr', { 'data-id': c.id, 'data-state': c.state, 'data-archived': c.archivedAt ? 'true' : 'false' },
       // One child per cell: on a phone each cell is a two-column grid (label, content).
       h('td', { 'data-label': 'Campaign' }, h('span', {},
         h('a', { href: `#/campaigns/${encodeURIComponent(c.id)}`, 'data-key': `open-${c.id}` }, c.name || c.id),
-        c.dryRun ? h('span', { class: 'badge dry' }, 'dry run') : null)),
+        c.dryRun ? h('span', { class: 'badge dry' }, 'dry run') : null,
+        c.archivedAt ? h('span', { class: 'badge archived' }, 'archived') : null)),
       h('td', { 'data-label': 'State' }, h('span', {}, stateBadge(c.state), stateNote(c))),
       h('td', { 'data-label': 'Progress' }, progressBar(c)),
       h('td', { 'data-label': 'Counts', class: 'small' }, countsText(c.counts)),
@@ -348,12 +182,16 @@ function showCampaign(id) {
     resume: h('button', { type: 'button', id: 'resume', 'data-key': 'resume', onclick: () => act('resume') }, 'Resume'),
     cancel: h('button', { type: 'button', id: 'cancel', class: 'danger', 'data-key': 'cancel', onclick: confirmCancel }, 'Cancel campaign…'),
     report: h('button', { type: 'button', id: 'report', 'data-key': 'report', onclick: downloadReport }, 'Download report (CSV)'),
+    archive: h('button', { type: 'button', id: 'archive', 'data-key': 'archive', onclick: () => act(campaign && campaign.archivedAt ? 'unarchive' : 'archive') }, 'Archive dry run'),
   };
-  const actions = h('div', { class: 'actions', role: 'group', 'aria-label': 'Campaign actions' }, Object.values(buttons));
+  const runLink = h('a', { href: `#/new/${encodeURIComponent(id)}`, id: 'review-run', class: 'button-link', hidden: true }, 'Review and start the real run');
+  const actions = h('div', { class: 'actions', role: 'group', 'aria-label': 'Campaign actions' }, Object.values(buttons), runLink);
   const filter = h('select', { id: 'outcome-filter', name: 'outcome', onchange: () => { itemPages = 1; loadItems(); } },
     h('option', { value: '' }, 'All outcomes'), OUTCOMES.map((o) => h('option', { value: o }, outcomeLabel(o))));
   const items = h('div', { id: 'items-body' });
   const countsBox = h('div', { id: 'campaign-counts' });
+  const resolutionBox = h('section', { id: 'resolution-body', 'aria-live': 'polite' });
+  let resolutionShown = false;
   let campaign = null;
   let itemPages = 1;
   let lastState = null;
@@ -366,6 +204,11 @@ function showCampaign(id) {
     buttons.resume.disabled = state !== 'paused';
     buttons.cancel.disabled = !campaign || FINISHED.has(state);
     buttons.report.disabled = !campaign;
+    // Only a finished dry run can be archived (the API refuses the rest).
+    const finishedDry = Boolean(campaign && campaign.dryRun && FINISHED.has(state));
+    buttons.archive.hidden = !finishedDry;
+    buttons.archive.textContent = campaign && campaign.archivedAt ? 'Unarchive dry run' : 'Archive dry run';
+    runLink.hidden = !(campaign && campaign.dryRun && state === 'completed');
   }
 
   async function load() {
@@ -383,7 +226,7 @@ function showCampaign(id) {
       retryLater(view, failure, load);
       return;
     }
-    if (view !== current) return;
+    if (!isCurrent(view)) return;
     summary.setAttribute('aria-busy', 'false');
     heading.textContent = `Campaign ${campaign.name || campaign.id}`;
     document.title = `${campaign.name || campaign.id} · invitation-gateway console`;
@@ -395,6 +238,10 @@ function showCampaign(id) {
       loadItems();
     }
     lastState = campaign.state;
+    if (!resolutionShown && resolvable(campaign)) {
+      resolutionShown = true;
+      showResolution(view, path, resolutionBox);
+    }
     if (ACTIVE.has(campaign.state)) later(view, POLL_MS, load);
   }
 
@@ -416,44 +263,46 @@ function showCampaign(id) {
       redraw(items, failureBox(failure, 'the campaign\'s items', loadItems));
       return;
     }
-    if (view !== current) return;
+    if (!isCurrent(view)) return;
     items.setAttribute('aria-busy', 'false');
     redraw(items, itemsTable(rows, outcome), token
       ? h('button', { type: 'button', class: 'more', 'data-key': 'more-items', onclick: () => { itemPages += 1; loadItems(); } }, 'Load more items')
       : null);
   }
 
+  const WORDS = {
+    pause: ['Pausing', 'Paused.'], resume: ['Resuming', 'Resumed.'], cancel: ['Cancelling', 'Cancelled.'],
+    archive: ['Archiving', 'Archived: the list leaves it out unless "Show archived dry runs" is on.'],
+    unarchive: ['Unarchiving', 'Listed again.'],
+  };
+
   async function act(action) {
-    const button = buttons[action];
+    const button = buttons[action] || buttons.archive;
     button.disabled = true;
-    actionStatus.replaceChildren(h('p', {}, `${action === 'pause' ? 'Pausing' : action === 'resume' ? 'Resuming' : 'Cancelling'}…`));
+    actionStatus.replaceChildren(h('p', {}, `${WORDS[action][0]}…`));
     try {
       const answer = await post(`${path}/${action}`, { signal: view.controller.signal });
       if (answer && answer.id) campaign = answer;
-      actionStatus.replaceChildren(h('p', { class: 'ok' }, action === 'pause' ? 'Paused.' : action === 'resume' ? 'Resumed.' : 'Cancelled.'));
+      actionStatus.replaceChildren(h('p', { class: 'ok' }, WORDS[action][1]));
     } catch (failure) {
       if (failure.name === 'AbortError') return;
       actionStatus.replaceChildren(failureBox(failure, `to ${action} campaigns`, null));
     }
     // The server has the last word on the state (and starts the polling again when active).
-    for (const timer of view.timers) clearTimeout(timer);
-    view.timers.clear();
+    stopTimers(view);
     await load();
   }
 
-  function confirmCancel() {
-    const dialog = $('#confirm-dialog');
-    $('#confirm-text').textContent = `Cancel "${campaign ? campaign.name || campaign.id : id}"? No more mails go out; mails already sent stay sent. This cannot be undone.`;
-    const onClose = () => {
-      dialog.removeEventListener('close', onClose);
-      if (dialog.returnValue === 'confirm') act('cancel');
-      else announce('Nothing was cancelled.');
-      buttons.cancel.focus();
-    };
-    dialog.addEventListener('close', onClose);
-    dialog.returnValue = '';
-    dialog.showModal();
-    $('#confirm-no').focus();
+  async function confirmCancel() {
+    const yes = await confirmDialog({
+      title: 'Cancel the campaign?',
+      text: `Cancel "${campaign ? campaign.name || campaign.id : id}"? No more mails go out; mails already sent stay sent. This cannot be undone.`,
+      yes: 'Cancel the campaign',
+      no: 'Keep the campaign',
+    });
+    if (yes) act('cancel');
+    else announce('Nothing was cancelled.');
+    buttons.cancel.focus();
   }
 
   async function downloadReport() {
@@ -482,6 +331,7 @@ function showCampaign(id) {
     actions,
     actionStatus,
     countsBox,
+    resolutionBox,
     h('h3', {}, 'Items'),
     h('form', { class: 'filter', onsubmit: (e) => { e.preventDefault(); loadItems(); } },
       h('label', { for: 'outcome-filter' }, 'Show items with outcome'), filter,
@@ -495,15 +345,19 @@ function showCampaign(id) {
 
 function campaignFacts(c) {
   const owner = c.owner ? [c.owner.sub, c.owner.iss].filter(Boolean).join(' @ ') : '—';
-  const facts = [
+  const pairs = [
     ['State', h('span', {}, stateBadge(c.state), stateNote(c))],
     ['Progress', progressBar(c)],
     ['ETA', FINISHED.has(c.state) ? '—' : formatEta(c.eta)],
     ['Dry run', c.dryRun ? 'yes (nobody is mailed)' : 'no'],
     ['Resend', c.resend ? 'yes' : 'no'],
     ['Source', c.source && c.source.kind ? c.source.kind : '—'],
-    ['Reminders', c.reminders ? `every ${c.reminders.afterHours} h, at most ${c.reminders.max}` : 'none'],
+    ['Reminders', remindersText(c)],
     ['Starts', formatTime(c.startAt)],
+    c.deadline ? ['Deadline', `${formatTime(c.deadline)} (then ${c.atDeadline === 'cancel' ? 'open invitations are cancelled' : 'open invitations are kept'})`] : null,
+    c.deadlineReachedAt ? ['Deadline reached', formatTime(c.deadlineReachedAt)] : null,
+    c.fromDryRun ? ['From dry run', h('a', { href: `#/campaigns/${encodeURIComponent(c.fromDryRun)}` }, c.fromDryRun)] : null,
+    c.archivedAt ? ['Archived', formatTime(c.archivedAt)] : null,
     ['Google calls', String(c.googleCalls ?? '—')],
     ['Created', formatTime(c.createdAt)],
     ['Updated', formatTime(c.updatedAt)],
@@ -511,8 +365,8 @@ function campaignFacts(c) {
     ['Owner', owner],
     ['Id', h('code', {}, c.id)],
   ];
-  return h('div', { class: 'campaign', 'data-state': c.state },
-    h('dl', { class: 'facts' }, facts.map(([term, value]) => [h('dt', {}, term), h('dd', {}, value)])));
+  return h('div', { class: 'campaign', 'data-state': c.state, 'data-archived': c.archivedAt ? 'true' : 'false' },
+    facts(pairs.filter(Boolean)));
 }
 
 function campaignCounts(c) {
@@ -526,19 +380,33 @@ function campaignCounts(c) {
       : h('p', { class: 'empty' }, 'No items yet.'));
 }
 
-function itemsTable(items, outcome) {
-  if (!items.length) return h('p', { class: 'empty' }, outcome ? `No item with outcome ${outcomeLabel(outcome)}.` : 'No items yet.');
-  return h('div', { class: 'table-wrap' }, h('table', { class: 'cards', id: 'items-table' },
-    h('caption', { class: 'visually-hidden' }, outcome ? `Items with outcome ${outcomeLabel(outcome)}` : 'Every item'),
-    h('thead', {}, h('tr', {}, ['Email', 'Outcome', 'Reason or error', 'Mails', 'Last mail', 'Updated'].map((t) => h('th', { scope: 'col' }, t)))),
-    h('tbody', {}, items.map((item) => h('tr', { 'data-outcome': item.outcome },
-      h('td', { 'data-label': 'Email', class: 'email' }, item.email),
-      h('td', { 'data-label': 'Outcome' }, h('span', { class: `badge outcome-${item.outcome}` }, outcomeLabel(item.outcome || ''))),
-      h('td', { 'data-label': 'Reason or error', class: 'small' }, item.error ? `${item.error.code}: ${item.error.detail}` : item.reason || '—'),
-      h('td', { 'data-label': 'Mails', class: 'num' }, String(item.mails ?? 0)),
-      h('td', { 'data-label': 'Last mail' }, formatTime(item.lastMailAt)),
-      h('td', { 'data-label': 'Updated' }, formatTime(item.updatedAt)),
-    )))));
+// ---------------------------------------------------------------- a campaign's resolution
+
+/** A real run has its resolution once its deadline is reached (without a deadline, once completed). */
+const resolvable = (c) => !c.dryRun && (c.deadline ? Boolean(c.deadlineReachedAt) : c.state === 'completed');
+
+/** Every person's final outcome (`GET .../resolution` as NDJSON): counts, then the people. */
+async function showResolution(view, path, box) {
+  box.replaceChildren(h('h3', {}, 'Resolution'), h('p', {}, 'Loading the resolution…'));
+  let rows;
+  try {
+    const response = await call(`${path}/resolution`, { accept: 'application/x-ndjson', signal: view.controller.signal });
+    rows = (await response.text()).split('\n').filter((line) => line.trim()).map((line) => JSON.parse(line));
+  } catch (failure) {
+    if (failure.name === 'AbortError') return;
+    box.replaceChildren(h('h3', {}, 'Resolution'), failureBox(failure, 'campaign resolutions', null));
+    return;
+  }
+  if (!isCurrent(view)) return;
+  const counts = {};
+  for (const row of rows) counts[row.outcome] = (counts[row.outcome] || 0) + 1;
+  box.replaceChildren(h('h3', {}, 'Resolution'),
+    h('p', { class: 'small' }, 'Every person\'s final outcome. The people who declined or did not answer are the hand-off to whoever creates their managed accounts.'),
+    h('div', { class: 'table-wrap' }, h('table', { class: 'counts', id: 'resolution-counts' },
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Final outcome'), h('th', { scope: 'col', class: 'num' }, 'People'))),
+      h('tbody', {}, Object.keys(counts).sort().map((o) => h('tr', { 'data-outcome': o },
+        h('th', { scope: 'row' }, outcomeLabel(o)), h('td', { class: 'num' }, String(counts[o]))))))),
+    itemsTable(rows.map((row) => ({ ...row, mails: row.mails ?? 0 })), '', 'resolution-table'));
 }
 
 // ---------------------------------------------------------------- summary and funnel
@@ -547,7 +415,8 @@ const isoDate = (date) => date.toISOString().slice(0, 10);
 
 function showOverview() {
   const view = newView();
-  document.title = 'Summary and funnel · invitation-gateway console';
+  document.title = 'Overview · invitation-gateway console';
+  const whole = h('div', { id: 'overview-body', 'aria-busy': 'true' }, h('p', {}, 'Loading the overview…'));
   const summary = h('div', { id: 'summary-body', 'aria-busy': 'true' }, h('p', {}, 'Loading the summary…'));
   const funnel = h('div', { id: 'funnel-body', 'aria-busy': 'true' }, h('p', {}, 'Loading the funnel…'));
   const today = new Date();
@@ -555,11 +424,25 @@ function showOverview() {
   const to = h('input', { type: 'date', id: 'funnel-to', name: 'to', required: true, value: isoDate(today) });
   const bucket = h('select', { id: 'funnel-bucket', name: 'bucket' }, h('option', { value: 'day' }, 'day'), h('option', { value: 'week' }, 'week'));
 
+  async function loadOverview() {
+    whole.setAttribute('aria-busy', 'true');
+    try {
+      const answer = await getJson('tracking/overview?days=14', { signal: view.controller.signal });
+      if (!isCurrent(view)) return;
+      redraw(whole, overviewFigure(answer));
+    } catch (failure) {
+      if (failure.name === 'AbortError') return;
+      redraw(whole, failureBox(failure, 'the overview', loadOverview));
+      retryLater(view, failure, loadOverview);
+    }
+    whole.setAttribute('aria-busy', 'false');
+  }
+
   async function loadSummary() {
     summary.setAttribute('aria-busy', 'true');
     try {
       const answer = await getJson('invitations/summary', { signal: view.controller.signal });
-      if (view !== current) return;
+      if (!isCurrent(view)) return;
       redraw(summary, summaryTable(answer));
     } catch (failure) {
       if (failure.name === 'AbortError') return;
@@ -580,7 +463,7 @@ function showOverview() {
     const params = { from: from.value, to: to.value, bucket: bucket.value };
     try {
       const answer = await getJson(`invitations/funnel${query(params)}`, { signal: view.controller.signal });
-      if (view !== current) return;
+      if (!isCurrent(view)) return;
       redraw(funnel, funnelFigure(answer));
     } catch (failure) {
       if (failure.name === 'AbortError') return;
@@ -591,7 +474,11 @@ function showOverview() {
   }
 
   render(
-    h('h2', { tabindex: '-1' }, 'Summary and funnel'),
+    h('h2', { tabindex: '-1' }, 'Overview'),
+    h('section', { 'aria-labelledby': 'overview-heading' },
+      h('div', { class: 'toolbar' }, h('h3', { id: 'overview-heading' }, 'The migration: people by state over time'),
+        h('button', { type: 'button', onclick: loadOverview }, 'Refresh overview')),
+      whole),
     h('section', { 'aria-labelledby': 'summary-heading' },
       h('div', { class: 'toolbar' }, h('h3', { id: 'summary-heading' }, 'Invitations by state'),
         h('button', { type: 'button', onclick: loadSummary }, 'Refresh summary')),
@@ -605,8 +492,29 @@ function showOverview() {
         h('button', { type: 'submit' }, 'Show')),
       funnel),
   );
+  loadOverview();
   loadSummary();
   loadFunnel();
+}
+
+function overviewFigure(answer) {
+  const days = Array.isArray(answer.days) ? answer.days : [];
+  const share = `${(Number(answer.shareResolved) * 100).toFixed(1)}%`;
+  return h('figure', { class: 'funnel', id: 'overview-figure' },
+    facts([
+      ['Resolved (accepted or declined)', h('span', {}, h('span', { id: 'overview-resolved' }, String(answer.resolved)), ' of ',
+        h('span', { id: 'overview-people' }, String(answer.people)), ' people (', h('span', { id: 'overview-share' }, share), ')')],
+      ['Pace', `${Number(answer.resolvedPerDay).toFixed(1)} people resolved a day over the last ${days.length} days`],
+      ['Projected completion', h('span', { id: 'overview-projected' }, answer.projectedCompletion ? formatDay(answer.projectedCompletion) : 'not projected: nobody was resolved in this period')],
+    ]),
+    stackedChart(days, 'overview-chart'),
+    stackLegend(),
+    h('details', {},
+      h('summary', {}, 'The chart\'s numbers as a table'),
+      h('div', { class: 'table-wrap' }, h('table', { class: 'counts', id: 'overview-table' },
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Day'), STACK.map((st) => h('th', { scope: 'col', class: 'num' }, st.label)))),
+        h('tbody', {}, days.map((d) => h('tr', {}, h('th', { scope: 'row' }, formatDay(d.day)),
+          STACK.map((st) => h('td', { class: 'num' }, String(Number(d.counts[st.key]) || 0))))))))));
 }
 
 function summaryTable(answer) {
@@ -648,12 +556,6 @@ function funnelFigure(answer) {
 
 // ---------------------------------------------------------------- start
 
-function setUpDialog() {
-  const dialog = $('#confirm-dialog');
-  $('#confirm-no').addEventListener('click', () => dialog.close('keep'));
-  $('#confirm-yes').addEventListener('click', () => dialog.close('confirm'));
-}
-
 // Whatever goes wrong in here, the page says so instead of going blank.
 function showCrash(error) {
   const alert = $('#alert');
@@ -671,7 +573,6 @@ document.querySelector('.skip').addEventListener('click', (event) => {
   $('#main').focus();
 });
 setUpToken();
-setUpDialog();
 window.addEventListener('hashchange', route);
 route();
 if (!getToken()) $('#token-input').focus();

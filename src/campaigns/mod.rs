@@ -10,6 +10,7 @@ mod creation;
 mod deadline;
 pub mod keyed;
 mod pace;
+mod people;
 pub mod planning;
 mod runs;
 mod views;
@@ -17,6 +18,7 @@ pub mod worker;
 
 pub use deadline::ResolutionLine;
 pub use runs::RunSpec;
+pub use people::{MAX_PERSON_ITEMS, PersonItemView};
 pub use views::*;
 use views::{item_view, push_json_line, rfc3339, write_report_line};
 
@@ -149,6 +151,10 @@ pub enum Lifecycle {
     Resume,
     /// Stop all future work.
     Cancel,
+    /// Hide a finished dry run from the list (it stays readable by id).
+    Archive,
+    /// List an archived dry run again.
+    Unarchive,
 }
 
 /// Why a campaign operation did nothing.
@@ -275,6 +281,15 @@ impl Campaigns {
         self.passes.subscribe()
     }
 
+    /// The pace campaigns go at: the background share of the Google budget, and each
+    /// caller's daily mails.
+    pub fn pace(&self) -> Pace {
+        Pace {
+            campaign_calls_per_minute: self.background_per_minute,
+            mails_per_day_per_caller: self.daily_mails,
+        }
+    }
+
     /// Longest a creation takes (its body arriving and its items stored): the body read
     /// timeout. A keyed creation's key is leased that long.
     fn creation_lease(&self) -> Duration {
@@ -336,6 +351,7 @@ impl Campaigns {
             at_deadline: record.terms.at_deadline,
             deadline_reached_at: record.deadline_reached_at.map(rfc3339),
             from_dry_run: record.terms.from_dry_run,
+            archived_at: record.archived_at.map(rfc3339),
             owner: OwnerView {
                 iss: record.owner.iss,
                 sub: record.owner.sub,
@@ -351,17 +367,20 @@ impl Campaigns {
         self.view(record).await
     }
 
-    /// The viewer's campaigns (an admin's: everybody's), newest first.
+    /// The viewer's campaigns (an admin's: everybody's), newest first; archived dry runs only
+    /// `with_archived`.
     pub async fn list(
         &self,
         viewer: &Viewer,
         page_size: u32,
         page_token: Option<&str>,
+        with_archived: bool,
     ) -> Result<CampaignList, CampaignError> {
         let owner = (!viewer.admin).then_some(&viewer.caller);
+        let size = page_size.clamp(1, MAX_PAGE);
         let page = self
             .gate
-            .call(|s| s.list_campaigns(owner, page_size.clamp(1, MAX_PAGE), page_token))
+            .call(|s| s.list_campaigns(owner, size, page_token, with_archived))
             .await?;
         let mut campaigns = Vec::with_capacity(page.campaigns.len());
         for record in page.campaigns {
@@ -471,7 +490,8 @@ impl Campaigns {
     /// pause a scheduled, running or waiting campaign (no worker claims its items any more; an
     /// item in flight finishes); resume a paused one to what it was (`scheduled` until its
     /// `startAt`, `running` after); cancel one that is not final (no further work; mails
-    /// already sent stay sent and the pending items become `cancelled`).
+    /// already sent stay sent and the pending items become `cancelled`); archive or unarchive
+    /// a finished dry run (hidden from the list or listed again; nothing else changes).
     pub async fn change(
         &self,
         id: &str,
@@ -502,6 +522,12 @@ impl Campaigns {
             Lifecycle::Cancel => (
                 self.gate.call(|s| s.cancel_campaign(id)).await?,
                 "A completed or cancelled campaign cannot be cancelled.",
+            ),
+            Lifecycle::Archive | Lifecycle::Unarchive => (
+                self.gate
+                    .call(|s| s.archive_campaign(id, change == Lifecycle::Archive))
+                    .await?,
+                "Only a completed or cancelled dry run can be archived or unarchived.",
             ),
         };
         if !moved {

@@ -44,7 +44,7 @@ pub struct OwnerView {
     "googleCalls": 500, "eta": "2026-12-15T11:05:00.000Z", "mailsPerDay": 1000,
     "initialMailsFinishedAt": null, "nextReminderAt": "2026-12-08T09:01:00.000Z",
     "endsAt": "2026-12-15T11:05:00.000Z", "createdAt": "2026-12-01T09:00:00.000Z",
-    "updatedAt": "2026-12-01T09:40:00.000Z", "completedAt": null,
+    "updatedAt": "2026-12-01T09:40:00.000Z", "completedAt": null, "archivedAt": null,
     "deadline": "2026-12-22T17:00:00.000Z", "atDeadline": "keep", "deadlineReachedAt": null,
     "fromDryRun": "0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f",
     "owner": {"iss": "https://idp.example.com", "sub": "hr-onboarding"}
@@ -116,6 +116,9 @@ pub struct CampaignView {
     pub deadline_reached_at: Option<String>,
     /// The dry run this campaign was started from (`POST /v1/campaigns/{id}/run`), if any.
     pub from_dry_run: Option<String>,
+    /// When it was archived (a finished dry run hidden from `GET /v1/campaigns` unless
+    /// `archived=true`); null when it is not.
+    pub archived_at: Option<String>,
     /// Its creator.
     pub owner: OwnerView,
 }
@@ -131,7 +134,7 @@ pub struct CampaignView {
     "mailsPerDay": 1000, "initialMailsFinishedAt": "2026-12-01T09:00:05.000Z",
     "nextReminderAt": null, "endsAt": null,
     "createdAt": "2026-12-01T09:00:00.000Z", "updatedAt": "2026-12-01T09:00:05.000Z",
-    "completedAt": "2026-12-01T09:00:05.000Z",
+    "completedAt": "2026-12-01T09:00:05.000Z", "archivedAt": null,
     "deadline": null, "atDeadline": "keep", "deadlineReachedAt": null, "fromDryRun": null,
     "owner": {"iss": "https://idp.example.com", "sub": "hr-onboarding"}
 }], "nextPageToken": "MjAyNi0xMi0wMVQwOTowMDowMC4wMDBa"}))]
@@ -204,6 +207,17 @@ pub struct ItemList {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub next_page_token: Option<String>,
+}
+
+/// The pace campaigns go at: what the gateway's settings allow.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Pace {
+    /// Google calls a minute campaigns may use (the background share of the budget; a
+    /// roster's person costs at most two: a read and the send).
+    pub campaign_calls_per_minute: f64,
+    /// Mails one caller may send a day (its campaigns wait for the next UTC day after).
+    pub mails_per_day_per_caller: u32,
 }
 
 /// The formats of a report.

@@ -50,6 +50,10 @@ const ASSETS: &[Asset] = &[
     asset!("console.js", "text/javascript; charset=utf-8"),
     asset!("api.js", "text/javascript; charset=utf-8"),
     asset!("chart.js", "text/javascript; charset=utf-8"),
+    asset!("ui.js", "text/javascript; charset=utf-8"),
+    asset!("views.js", "text/javascript; charset=utf-8"),
+    asset!("migration.js", "text/javascript; charset=utf-8"),
+    asset!("person.js", "text/javascript; charset=utf-8"),
 ];
 
 /// Registers `/console` (a redirect), the page and its files.

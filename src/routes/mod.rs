@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod mutations;
 pub mod openapi;
 pub mod operations;
+pub mod people;
 pub mod query;
 pub mod security;
 pub mod tracking;

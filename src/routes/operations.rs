@@ -7,7 +7,9 @@
 use crate::auth::{RequiredScope, Scope};
 use crate::routes::authorized::Authorized;
 use crate::routes::security::require_any_scope;
-use crate::routes::{audit, campaigns, eligibility, health, invitations, mutations, tracking};
+use crate::routes::{
+    audit, campaigns, eligibility, health, invitations, mutations, people, tracking,
+};
 use actix_web::http::Method;
 use actix_web::{FromRequest, Handler, Responder, Route, web};
 use std::collections::BTreeMap;
@@ -146,8 +148,10 @@ operations! {
         audit::list_audit,
         audit::search_audit,
         tracking::invitation_funnel,
+        tracking::tracking_overview,
         tracking::invitation_history,
         tracking::list_events,
+        people::lookup_person,
         campaigns::create_campaign,
         campaigns::create_roster_campaign,
         campaigns::list_campaigns,
@@ -159,6 +163,8 @@ operations! {
         campaigns::cancel_campaign,
         campaigns::run_campaign,
         campaigns::campaign_resolution,
+        campaigns::archive_campaign,
+        campaigns::unarchive_campaign,
     ],
 }
 
@@ -245,12 +251,24 @@ mod tests {
                 &[Scope::Read][..],
             ),
             (
+                "tracking_overview",
+                "/v1/tracking/overview",
+                Method::GET,
+                &[Scope::Read][..],
+            ),
+            (
                 "invitation_history",
                 "/v1/invitations/history",
                 Method::POST,
                 &[Scope::Read][..],
             ),
             ("list_events", "/v1/events", Method::GET, &[Scope::Read][..]),
+            (
+                "lookup_person",
+                "/v1/people/lookup",
+                Method::POST,
+                &[Scope::Read][..],
+            ),
             (
                 "create_campaign",
                 "/v1/campaigns",
@@ -316,6 +334,18 @@ mod tests {
                 "/v1/campaigns/{id}/resolution",
                 Method::GET,
                 &[Scope::Read][..],
+            ),
+            (
+                "archive_campaign",
+                "/v1/campaigns/{id}/archive",
+                Method::POST,
+                &[Scope::Send, Scope::Check][..],
+            ),
+            (
+                "unarchive_campaign",
+                "/v1/campaigns/{id}/unarchive",
+                Method::POST,
+                &[Scope::Send, Scope::Check][..],
             ),
         ];
         assert_eq!(scopes().len(), expected.len());

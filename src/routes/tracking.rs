@@ -2,6 +2,7 @@
 //! schema of every event type.
 
 use crate::auth::scope;
+use crate::campaigns::Pace;
 use crate::error::ApiError;
 use crate::invitations::batch::EmailBatch;
 use crate::routes::authorized::Authorized;
@@ -12,6 +13,7 @@ use crate::routes::json::Json;
 use crate::routes::query::{Query, QueryParams};
 use crate::state::AppState;
 use crate::tracking::funnel::{Funnel, FunnelQuery};
+use crate::tracking::overview::{DEFAULT_OVERVIEW_DAYS, MAX_OVERVIEW_DAYS, Overview};
 use crate::tracking::{DEFAULT_FEED_LIMIT, FeedError, HistoryResponse, MAX_FEED_LIMIT};
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -74,6 +76,67 @@ pub async fn invitation_funnel(
     .map_err(|err| invalid_query(err.0))?;
     let funnel = state.tracking.funnel(&query).await?;
     Ok(HttpResponse::Ok().json(funnel))
+}
+
+/// The query of the overview.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OverviewParams {
+    /// Days covered, ending today (UTC): 1 to 366, default 30.
+    #[param(minimum = 1, maximum = 366, example = 30)]
+    days: Option<u32>,
+}
+
+impl QueryParams for OverviewParams {
+    fn invalid(name: &str) -> String {
+        format!("{name} must be a whole number from 1 to {MAX_OVERVIEW_DAYS}")
+    }
+}
+
+/// The overview and the pace campaigns go at.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OverviewResponse {
+    /// The migration as a whole.
+    #[serde(flatten)]
+    overview: Overview,
+    /// The pace campaigns go at (what the settings allow).
+    pace: Pace,
+}
+
+/// The migration as a whole.
+///
+/// People by state at the end of each UTC day of the range (replayed from the changes the
+/// tracker and the gateway recorded, no call to Google; within the tracking retention), the
+/// share resolved (accepted or declined), the pace at which people were resolved over the range
+/// and the day everybody will be resolved at that pace, and the pace campaigns go at.
+#[utoipa::path(
+    get,
+    path = "/v1/tracking/overview",
+    tag = "tracking",
+    params(OverviewParams),
+    responses(
+        (status = 200, description = "The overview.", body = OverviewResponse),
+        QueryErrors,
+        AuthErrors,
+        StoreErrors,
+    )
+)]
+pub async fn tracking_overview(
+    _caller: Authorized<scope::Read>,
+    state: web::Data<AppState>,
+    query: Query<OverviewParams>,
+) -> Result<HttpResponse, ApiError> {
+    let params = query.into_inner()?;
+    let days = params.days.unwrap_or(DEFAULT_OVERVIEW_DAYS);
+    if !(1..=MAX_OVERVIEW_DAYS).contains(&days) {
+        return Err(invalid_query(OverviewParams::invalid("days")));
+    }
+    let overview = state.tracking.overview(days).await?;
+    Ok(HttpResponse::Ok().json(OverviewResponse {
+        overview,
+        pace: state.campaigns.pace(),
+    }))
 }
 
 /// The history of invitations, person by person.

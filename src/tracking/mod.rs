@@ -5,6 +5,7 @@
 //! inside: the handlers in `routes` call this service.
 
 pub mod funnel;
+pub mod overview;
 pub mod rules;
 pub mod tracker;
 pub mod webhooks;

@@ -34,6 +34,7 @@ mod monitoring;
 mod mutations;
 mod nul_input;
 mod openapi;
+mod people;
 mod pg;
 mod privacy;
 mod private_files;

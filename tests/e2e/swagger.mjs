@@ -1,6 +1,7 @@
 // Swagger UI as a person uses it: Authorize with the sandbox's token, then "Try it out" and
 // "Execute" on every operation, and read the status each one answered. The operations on one
-// campaign act on two made beforehand (one to cancel, one to pause and resume).
+// campaign act on three made beforehand (one to cancel, one to pause and resume, a finished dry
+// run to archive and unarchive).
 // Usage: node swagger.mjs <swagger-ui-url> <token> [screenshot.png]
 import { chromium } from 'playwright-core';
 
@@ -22,17 +23,26 @@ try {
   await page.click('.modal-ux button.btn-done');
 
   const api = new URL(url).origin;
-  const campaign = async (name) => {
+  const campaign = async (name, dryRun = false) => {
+    const body = dryRun ? { name, dryRun, source: { emails: ['grace+hr@example.com'] } }
+      : { name, startAt: '2099-01-01T00:00:00Z', source: { emails: ['grace+hr@example.com'] } };
     const answer = await fetch(`${api}/v1/campaigns`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name, startAt: '2099-01-01T00:00:00Z', source: { emails: ['grace+hr@example.com'] } }),
+      body: JSON.stringify(body),
     });
     if (answer.status !== 201) failures.push(`creating the campaign ${name}: ${answer.status}`);
     return (await answer.json()).id;
   };
   const toCancel = await campaign('e2e cancel');
   const toSteer = await campaign('e2e pause and resume');
+  const toArchive = await campaign('e2e dry run to archive', true);
+  // Only a finished dry run can be archived: wait for it (one address, a moment).
+  for (let i = 0; i < 100; i += 1) {
+    const answer = await fetch(`${api}/v1/campaigns/${toArchive}`, { headers: { authorization: `Bearer ${token}` } });
+    if ((await answer.json()).state === 'completed') break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 
   const blocks = await page.$$('.opblock');
   let tried = 0;
@@ -48,7 +58,9 @@ try {
       // Typed as a person would, once "Try it out" has rendered the editable field.
       const input = await block.waitForSelector('input[placeholder="id"]:not([disabled])');
       await input.click();
-      await input.type(path.endsWith('/cancel') ? toCancel : toSteer);
+      // A finished dry run is archived, unarchived, run for real and resolved.
+      const archiving = ['/archive', '/unarchive', '/run', '/resolution'].some((end) => path.endsWith(end));
+      await input.type(path.endsWith('/cancel') ? toCancel : archiving ? toArchive : toSteer);
       // Swagger UI takes a field's value only after its input debounce (300 ms).
       await page.waitForTimeout(600);
     }
@@ -75,7 +87,7 @@ try {
     if (!ok || !sentToken) failures.push(`${method} ${path}: ${status}`);
     tried += 1;
   }
-  if (tried !== 21) failures.push(`expected 21 /v1 operations, tried ${tried}`);
+  if (tried !== 27) failures.push(`expected 27 /v1 operations, tried ${tried}`);
   if (screenshot) await page.screenshot({ path: screenshot, fullPage: false });
 } finally {
   await browser.close();

@@ -251,13 +251,13 @@ store_test! {
             })
             .await
             .unwrap();
-        let page = store.list_campaigns(Some(&owner()), 2, None).await.unwrap();
+        let page = store.list_campaigns(Some(&owner()), 2, None, false).await.unwrap();
         let ids: Vec<_> = page.campaigns.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(ids, ["c3", "c2"]);
-        let rest = store.list_campaigns(Some(&owner()), 2, page.next.as_deref()).await.unwrap();
+        let rest = store.list_campaigns(Some(&owner()), 2, page.next.as_deref(), false).await.unwrap();
         assert_eq!(rest.campaigns.len(), 1);
         assert_eq!(rest.next, None);
-        assert_eq!(store.list_campaigns(None, 10, None).await.unwrap().campaigns.len(), 4);
+        assert_eq!(store.list_campaigns(None, 10, None, false).await.unwrap().campaigns.len(), 4);
 
         let other = store.campaign("other").await.unwrap().expect("stored");
         assert_eq!(other.state, CampaignState::Scheduled);
@@ -347,7 +347,7 @@ store_test! {
         };
         // An import in progress is nobody's campaign yet; a states campaign awaiting its walk is.
         assert_eq!(
-            listed(store.list_campaigns(None, 10, None).await.unwrap()),
+            listed(store.list_campaigns(None, 10, None, false).await.unwrap()),
             BTreeSet::from(["walk".to_owned(), "done".to_owned()])
         );
         // Nor is it the worker's backlog: only the planned campaign's two items are.

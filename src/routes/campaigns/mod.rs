@@ -42,6 +42,8 @@ pub use run::{__path_campaign_resolution, __path_run_campaign, campaign_resoluti
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
+    /// `true`: archived dry runs are listed too (default `false`: they are left out).
+    archived: Option<bool>,
     /// 1 to 1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
     page_size: Option<u32>,
@@ -68,6 +70,7 @@ pub struct ItemParams {
 fn invalid_listing_param(name: &str) -> String {
     match name {
         "pageSize" => format!("pageSize must be a whole number from 1 to {MAX_PAGE}"),
+        "archived" => "archived must be true or false".to_owned(),
         "outcome" => "outcome must be an item outcome (pending, sent, resent, already_invited, \
                       already_accepted, not_eligible, skipped, failed, accepted, declined, \
                       would_send, cancelled, not_listed, no_answer)."
@@ -168,7 +171,7 @@ pub fn location(id: &str) -> String {
 ///
 /// The caller's campaigns, newest first (with `campaigns.admin`: everybody's). A campaign
 /// whose roster or addresses are still being stored by its create is not listed until that
-/// create has answered.
+/// create has answered; an archived dry run only with `archived=true`.
 #[utoipa::path(
     get,
     path = "/v1/campaigns",
@@ -190,7 +193,12 @@ pub async fn list_campaigns(
     let (size, token) = paging(params.page_size, params.page_token)?;
     let list: CampaignList = state
         .campaigns
-        .list(&viewer(caller.caller()), size, token.as_deref())
+        .list(
+            &viewer(caller.caller()),
+            size,
+            token.as_deref(),
+            params.archived.unwrap_or(false),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(list))
 }
@@ -328,7 +336,7 @@ fn report_response(
 /// A lifecycle operation on one campaign (pause, resume, cancel): its handler and its
 /// documentation, which differ only in the change, the path and the words.
 macro_rules! lifecycle_operation {
-    ($(#[doc = $doc:tt])* $name:ident, $path:tt, $answer:tt, $change:expr) => {
+    ($(#[doc = $doc:tt])* $name:ident, $scope:ty, $path:tt, $answer:tt, $change:expr) => {
         $(#[doc = $doc])*
         #[utoipa::path(
             post,
@@ -343,7 +351,7 @@ macro_rules! lifecycle_operation {
             )
         )]
         pub async fn $name(
-            caller: Authorized<scope::Send>,
+            caller: Authorized<$scope>,
             state: web::Data<AppState>,
             id: web::Path<String>,
         ) -> Result<HttpResponse, ApiError> {
@@ -360,6 +368,7 @@ lifecycle_operation!(
     /// No replica claims its items any more (within the workers' poll interval); an item in flight
     /// finishes. Only a scheduled, running or waiting campaign can be paused.
     pause_campaign,
+    scope::Send,
     "/v1/campaigns/{id}/pause",
     "The campaign, paused.",
     Lifecycle::Pause
@@ -371,6 +380,7 @@ lifecycle_operation!(
     /// It returns to what it was: `scheduled` while its `startAt` is ahead (nobody is mailed
     /// before it), `running` after.
     resume_campaign,
+    scope::Send,
     "/v1/campaigns/{id}/resume",
     "The campaign, `scheduled` again before its `startAt`, `running` after.",
     Lifecycle::Resume
@@ -382,7 +392,32 @@ lifecycle_operation!(
     /// Stops all future work: mails already sent stay as they are, pending items become
     /// `cancelled`, no reminder goes out. A completed or cancelled campaign cannot be cancelled.
     cancel_campaign,
+    scope::Send,
     "/v1/campaigns/{id}/cancel",
     "The campaign, cancelled.",
     Lifecycle::Cancel
+);
+
+lifecycle_operation!(
+    /// Archive a finished dry run.
+    ///
+    /// Hides it from `GET /v1/campaigns` (listed again with `archived=true`); it stays readable
+    /// by id, with its items, report and audit records. Only a completed or cancelled dry run
+    /// can be archived; archiving an archived one changes nothing.
+    archive_campaign,
+    scope::SendOrCheck,
+    "/v1/campaigns/{id}/archive",
+    "The dry run, archived (`archivedAt` set).",
+    Lifecycle::Archive
+);
+
+lifecycle_operation!(
+    /// Unarchive a dry run.
+    ///
+    /// Lists it in `GET /v1/campaigns` again. Only a completed or cancelled dry run.
+    unarchive_campaign,
+    scope::SendOrCheck,
+    "/v1/campaigns/{id}/unarchive",
+    "The dry run, listed again (`archivedAt` null).",
+    Lifecycle::Unarchive
 );

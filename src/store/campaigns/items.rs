@@ -151,6 +151,19 @@ const OWNER_PENDING_NAMES: [&str; 3] = [
 /// Most items one page answers.
 pub const MAX_ITEM_PAGE: u32 = 1000;
 
+/// One item of a person, with the campaign it is in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonItem {
+    /// The campaign's id.
+    pub campaign_id: String,
+    /// The campaign's name.
+    pub campaign_name: String,
+    /// The campaign is a dry run.
+    pub dry_run: bool,
+    /// The item.
+    pub item: ItemRecord,
+}
+
 impl Store {
     /// Adds `items` to a campaign in one transaction (callers pass bounded chunks). A pending
     /// item repeating a person already in the campaign is added as `skipped` with reason
@@ -376,5 +389,44 @@ impl Store {
         })?;
         let next = crate::store::next_page(&mut items, limit, |i| i.id);
         Ok(ItemPage { items, next })
+    }
+
+    /// The items of `person` (a normalised address) in every campaign (of `owner`, or
+    /// everybody's), the latest changed first, at most `limit`. Items skipped before they had
+    /// a person (an address that is not valid, or a duplicate row) are not found by address.
+    pub async fn person_items(
+        &self,
+        person: &str,
+        owner: Option<&Caller>,
+        limit: u32,
+    ) -> Result<Vec<PersonItem>, StoreError> {
+        let columns: Vec<String> = ITEM_COLUMNS
+            .split(',')
+            .map(|column| format!("i.{}", column.trim()))
+            .collect();
+        let sql = format!(
+            "SELECT c.id AS campaign_id, c.name AS campaign_name, c.dry_run AS campaign_dry_run, \
+             {} FROM campaign_items i JOIN campaigns c ON c.id = i.campaign_id \
+             WHERE i.person = $1 AND ($2 IS NULL OR (c.owner_iss = $2 AND c.owner_sub = $3)) \
+             ORDER BY i.updated_at DESC, i.id DESC LIMIT $4",
+            columns.join(", ")
+        );
+        let items = fetch_all!(
+            self,
+            &sql,
+            [
+                person,
+                owner.map(|o| o.iss.as_str()),
+                owner.map(|o| o.sub.as_str()),
+                i64::from(limit.clamp(1, MAX_ITEM_PAGE))
+            ],
+            |row| Ok::<_, sqlx::Error>(PersonItem {
+                campaign_id: row.try_get("campaign_id")?,
+                campaign_name: row.try_get("campaign_name")?,
+                dry_run: row.try_get::<i64, _>("campaign_dry_run")? != 0,
+                item: item_from_row!(row)?,
+            })
+        )?;
+        Ok(items)
     }
 }

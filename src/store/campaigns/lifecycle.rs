@@ -260,6 +260,24 @@ impl Store {
         Ok(moved)
     }
 
+    /// Archives campaign `id` (`archived`: sets `archived_at` to now unless it is set already)
+    /// or unarchives it, if it is a finished (completed or cancelled) dry run. Nothing else
+    /// changes: its items, counts and audit records stay. Answers whether it is one.
+    pub async fn archive_campaign(&self, id: &str, archived: bool) -> Result<bool, StoreError> {
+        let at = archived.then(|| to_millis(self.clock.now()));
+        let changed = execute!(
+            self,
+            "UPDATE campaigns SET archived_at = CASE WHEN $2 IS NULL THEN NULL \
+             ELSE COALESCE(archived_at, $2) END \
+             WHERE id = $1 AND dry_run = 1 AND state IN ($3, $4)",
+            id,
+            at,
+            CampaignState::Completed.as_str(),
+            CampaignState::Cancelled.as_str()
+        )? == 1;
+        Ok(changed)
+    }
+
     /// Counts `calls` more Google calls for campaign `id`.
     pub async fn add_campaign_calls(&self, id: &str, calls: u64) -> Result<(), StoreError> {
         if calls == 0 {

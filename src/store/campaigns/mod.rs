@@ -182,6 +182,8 @@ pub struct CampaignRecord {
     pub terms: CampaignTerms,
     /// When a replica passed its deadline (its people still INVITED became `no_answer`).
     pub deadline_reached_at: Option<DateTime<Utc>>,
+    /// When it was archived (a finished dry run hidden from the list); None: not archived.
+    pub archived_at: Option<DateTime<Utc>>,
 }
 
 /// A page of campaigns, newest first.
@@ -196,7 +198,7 @@ pub struct CampaignPage {
 const CAMPAIGN_COLUMNS: &str = "id, owner_iss, owner_sub, name, state, dry_run, resend, \
     source_kind, source_states, remind_after_secs, remind_max, start_at, resumes_at, planned, \
     google_calls, created_at, updated_at, completed_at, roster_columns, waiting_reason, \
-    check_unlisted, deadline, at_deadline, deadline_reached_at, from_dry_run";
+    check_unlisted, deadline, at_deadline, deadline_reached_at, from_dry_run, archived_at";
 
 /// A JSON array of strings from a column (an empty list for NULL or what is not one).
 fn strings(json: Option<String>) -> Vec<String> {
@@ -273,6 +275,9 @@ macro_rules! campaign_from_row {
             deadline_reached_at: row
                 .try_get::<Option<i64>, _>("deadline_reached_at")?
                 .map(from_millis),
+            archived_at: row
+                .try_get::<Option<i64>, _>("archived_at")?
+                .map(from_millis),
         })
     }};
 }
@@ -298,8 +303,8 @@ mod lifecycle;
 pub use claims::{ItemLease, ItemUpdate};
 
 pub use items::{
-    DUPLICATE_REASON, ItemPage, ItemRecord, KnownInvitation, MAX_ITEM_PAGE, NewItem, RosterRow,
-    Timeline,
+    DUPLICATE_REASON, ItemPage, ItemRecord, KnownInvitation, MAX_ITEM_PAGE, NewItem, PersonItem,
+    RosterRow, Timeline,
 };
 
 impl Store {
@@ -327,7 +332,7 @@ impl Store {
     }
 
     /// A page of campaigns (of `owner`, or everybody's), newest first; `page` is the token of
-    /// the previous page's `next`. An import whose items are still being written (a campaign of
+    /// the previous page's `next`; archived ones only `with_archived`. An import whose items are still being written (a campaign of
     /// addresses or of a roster not planned yet) is not listed: it exists once its creation
     /// has answered.
     pub async fn list_campaigns(
@@ -335,6 +340,7 @@ impl Store {
         owner: Option<&Caller>,
         limit: u32,
         page: Option<&str>,
+        with_archived: bool,
     ) -> Result<CampaignPage, StoreError> {
         let limit = i64::from(limit.clamp(1, 1000));
         // The token is `<created_at>.<id>` of the last campaign shown.
@@ -347,6 +353,7 @@ impl Store {
              WHERE ($1 IS NULL OR (owner_iss = $1 AND owner_sub = $2)) \
              AND (planned = 1 OR source_kind = $6) \
              AND ($3 IS NULL OR created_at < $3 OR (created_at = $3 AND id < $4)) \
+             AND ($7 OR archived_at IS NULL) \
              ORDER BY created_at DESC, id DESC LIMIT $5"
         );
         let mut campaigns = fetch_all!(
@@ -358,7 +365,8 @@ impl Store {
                 cursor.as_ref().map(|c| c.0),
                 cursor.as_ref().map(|c| c.1.as_str()),
                 limit + 1,
-                SourceKind::States.as_str()
+                SourceKind::States.as_str(),
+                with_archived
             ],
             |row| campaign_from_row!(row)
         )?;

@@ -4,7 +4,7 @@
 use super::{TrackedPerson, TrackedSummary, stored_state};
 use crate::store::clock::{from_millis, to_millis};
 use crate::store::{KnownInvitation, Store, StoreError};
-use crate::vocabulary::{ChangeKind, ItemOutcome};
+use crate::vocabulary::{ChangeKind, InvitationState, ItemOutcome};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use std::collections::HashMap;
@@ -299,5 +299,26 @@ impl Store {
             before
         )?;
         Ok(changes + people)
+    }
+
+    /// Every recorded change of `customer` before `until` as (person, state after it, when),
+    /// each person's in the order recorded: what the overview replays day by day.
+    pub async fn state_changes_before(
+        &self,
+        customer: &str,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<(String, InvitationState, DateTime<Utc>)>, StoreError> {
+        let rows = fetch_all!(
+            self,
+            "SELECT email, state, at FROM tracked_changes WHERE customer = $1 AND at < $2 \
+             ORDER BY email, id",
+            [customer, to_millis(until)],
+            |row| Ok::<_, sqlx::Error>((
+                row.try_get::<String, _>("email")?,
+                stored_state(row.try_get("state")?),
+                from_millis(row.try_get("at")?),
+            ))
+        )?;
+        Ok(rows)
     }
 }
