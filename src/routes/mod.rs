@@ -21,11 +21,12 @@ pub mod tracking;
 
 use crate::error::{ApiError, ErrorCode, sanitize_parse_error};
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, guard, web};
 use utoipa_swagger_ui::SwaggerUi;
 
-/// Registers every route (the documented operations from `operations`, the scrape, the console
-/// and Swagger UI), the extractor error handlers and the fallback for unknown paths.
+/// Registers every route (the documented operations from `operations`, the scrape, the console,
+/// the OpenAPI document and Swagger UI), the extractor error handlers and the fallback for
+/// unknown paths.
 pub fn configure(json_limit_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         cfg.app_data(json_config(json_limit_bytes))
@@ -34,7 +35,15 @@ pub fn configure(json_limit_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig
             .configure(operations::register)
             .configure(console::register)
             .service(web::resource("/swagger-ui").route(web::get().to(redirect_to_swagger_ui)))
-            .service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", openapi::document()))
+            .service(
+                web::resource(openapi::DOCUMENT_PATH)
+                    .guard(guard::Get())
+                    .to(openapi::serve_document),
+            )
+            .service(
+                SwaggerUi::new("/swagger-ui/{_:.*}")
+                    .config(utoipa_swagger_ui::Config::new([openapi::DOCUMENT_PATH])),
+            )
             .default_service(web::to(no_route));
     }
 }

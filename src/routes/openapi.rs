@@ -4,6 +4,10 @@
 use crate::error::ProblemDocument;
 use crate::routes::operations::Documented;
 use crate::routes::{audit, health, invitations, tracking};
+use actix_web::HttpResponse;
+use actix_web::http::header::ContentType;
+use actix_web::web::Bytes;
+use std::sync::OnceLock;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -73,6 +77,24 @@ impl Modify for BearerJwt {
 /// The document as served at `/openapi.json` and printed by `invitation-gateway openapi`.
 pub fn document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
+}
+
+/// Where the document is served (and where Swagger UI fetches it).
+pub const DOCUMENT_PATH: &str = "/openapi.json";
+
+/// `GET /openapi.json`: the document as compact JSON, rendered once per process. Each actix
+/// worker used to hold its own `OpenApi` value (about 3 MiB of heap each) and serialise it
+/// per request; the bytes are now shared by every worker.
+pub async fn serve_document() -> HttpResponse {
+    static RENDERED: OnceLock<Bytes> = OnceLock::new();
+    let body = RENDERED.get_or_init(|| {
+        Bytes::from(
+            serde_json::to_vec(&document()).expect("the OpenAPI document always serialises"),
+        )
+    });
+    HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(body.clone())
 }
 
 /// The document as pretty JSON with a trailing newline: the form committed in

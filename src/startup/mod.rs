@@ -97,6 +97,9 @@ impl Application {
         // Secret and PEM keys are ready now; a JWKS is fetched in the background.
         state.auth.start(state.readiness.clone());
 
+        // The route table is read from the OpenAPI paths once, here, rather than by the first
+        // worker: what building it frees then stays out of the workers' malloc arenas.
+        routes::operations::locations();
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {
             App::new()
