@@ -17,8 +17,8 @@ mod views;
 pub mod worker;
 
 pub use deadline::ResolutionLine;
-pub use runs::RunSpec;
 pub use people::{MAX_PERSON_ITEMS, PersonItemView};
+pub use runs::RunSpec;
 pub use views::*;
 use views::{item_view, push_json_line, rfc3339, write_report_line};
 

@@ -102,9 +102,8 @@ pub use audit::{
 };
 pub use campaigns::{
     CampaignPage, CampaignRecord, CampaignTerms, DUPLICATE_REASON, ItemLease, ItemPage, ItemRecord,
-    ItemUpdate, KnownInvitation, MAX_ITEM_PAGE, NewCampaign, NewItem, PersonItem, Reminders, RosterRow,
-    Timeline,
-    WaitingReason,
+    ItemUpdate, KnownInvitation, MAX_ITEM_PAGE, NewCampaign, NewItem, PersonItem, Reminders,
+    RosterRow, Timeline, WaitingReason,
 };
 pub use clock::Clock;
 pub use events::{Delivery, OutboxEvent, StoredEvent};
