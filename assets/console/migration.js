@@ -170,7 +170,7 @@ function runForm(view, dry) {
   const reminders = h('input', { type: 'checkbox', id: 'run-reminders', name: 'reminders' });
   const afterHours = h('input', { type: 'number', id: 'run-after-hours', name: 'afterHours', min: 1, max: 8760, value: 168 });
   const max = h('input', { type: 'number', id: 'run-max', name: 'max', min: 0, max: 10, value: 2 });
-  const deadline = h('input', { type: 'datetime-local', id: 'run-deadline', name: 'deadline' });
+  const deadline = h('input', { type: 'datetime-local', id: 'run-deadline', name: 'deadline', step: 1 });
   const atDeadline = h('select', { id: 'run-at-deadline', name: 'atDeadline' },
     h('option', { value: 'keep' }, 'keep their invitations open'), h('option', { value: 'cancel' }, 'cancel their invitations'));
   const submit = h('button', { type: 'submit', id: 'start-real-run', class: 'primary', disabled: wouldSend === 0 }, 'Start the real run…');

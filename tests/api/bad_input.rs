@@ -173,6 +173,11 @@ fn request_for(method: &str, path: &str, scope: Scope) -> (Method, String, Optio
             format!("{path}?name=scope%20walk&dryRun={dry_run}&startAt=2099-01-01T00:00:00Z"),
             Some(WalkBody::Csv("email\nada@example.com\n")),
         ),
+        "post" if path == "/v1/people/lookup" => (
+            Method::POST,
+            path.to_owned(),
+            Some(WalkBody::Json(json!({"email": "ada@example.com"}))),
+        ),
         "post" if path.ends_with("/run") => (
             Method::POST,
             path.to_owned(),
@@ -221,8 +226,11 @@ async fn every_operation_requires_its_scope_and_refuses_tokens_without_it() {
 
             // A campaign of the test caller's, in a state the operation accepts.
             let path = &if path.contains("{id}") {
-                // A run needs a completed dry run; the others a real campaign not started.
-                let run = path.ends_with("/run");
+                // A run, an archive and an unarchive need a completed dry run; the others a real
+                // campaign not started.
+                let run = ["/run", "/archive", "/unarchive"]
+                    .iter()
+                    .any(|end| path.ends_with(end));
                 let body = if run {
                     json!({"name": "walked", "dryRun": true,
                            "source": {"emails": ["ada@example.com"]}})
@@ -309,5 +317,5 @@ async fn every_operation_requires_its_scope_and_refuses_tokens_without_it() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 23, "every /v1 operation was walked");
+    assert_eq!(checked, 27, "every /v1 operation was walked");
 }
