@@ -242,7 +242,9 @@ function showCampaign(id) {
       resolutionShown = true;
       showResolution(view, path, resolutionBox);
     }
-    if (ACTIVE.has(campaign.state)) later(view, POLL_MS, load);
+    // A run may complete before its deadline: it is watched until the deadline is passed.
+    const deadlinePending = campaign.deadline && !campaign.deadlineReachedAt && campaign.state !== 'cancelled';
+    if (ACTIVE.has(campaign.state) || deadlinePending) later(view, POLL_MS, load);
   }
 
   async function loadItems() {
