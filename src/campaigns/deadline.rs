@@ -13,6 +13,14 @@ const CANCEL_BATCH: u32 = 100;
 /// How long a withdrawal that failed (Google or the store unavailable) waits to be tried again.
 const CANCEL_RETRY: Duration = Duration::from_secs(30);
 
+/// The reason of a `no_answer` whose invitation the deadline cancelled.
+const CANCELLED: Option<&str> = Some("invitation_cancelled");
+/// The reason of a `no_answer` whose invitation was not pending any more at the deadline.
+const NOT_INVITED: Option<&str> = Some("not_invited");
+
+/// What a withdrawal at the deadline settles an item with: its outcome and reason.
+type Settled = (ItemOutcome, Option<&'static str>);
+
 /// The columns of a resolution in CSV.
 const RESOLUTION_COLUMNS: [&str; 4] = ["row", "email", "outcome", "reason"];
 
@@ -101,9 +109,14 @@ impl Campaigns {
                         let cancel =
                             self.invitations
                                 .cancel_item(work, &record.owner, &email, &audit);
-                        Some(cancel.await.0)
+                        match cancel.await.0 {
+                            Outcome::Cancelled => Some((ItemOutcome::NoAnswer, CANCELLED)),
+                            // No longer INVITED: the person may have answered meanwhile.
+                            Outcome::NotInvited => self.answered(work, &email).await,
+                            _ => None,
+                        }
                     }
-                    Err(_) => Some(Outcome::NotInvited),
+                    Err(_) => Some((ItemOutcome::NoAnswer, NOT_INVITED)),
                 };
                 self.settle_cancel(item, outcome).await?;
             }
@@ -115,28 +128,41 @@ impl Campaigns {
         Ok(worked)
     }
 
-    /// Records the withdrawal of `item`'s invitation: done (`cancelled`, or nothing was
-    /// pending any more) or given back to be tried again.
+    /// What a withdrawal that found nothing INVITED any more means: the person's answer when
+    /// Google reads `ACCEPTED` or `DECLINED`, else still no answer (`None`, to be tried again,
+    /// when Google cannot say).
+    async fn answered(&self, work: Background<'_>, email: &Email) -> Option<Settled> {
+        let seen = self
+            .invitations
+            .read_in_background(work, email)
+            .await
+            .ok()?;
+        Some(match seen.map(|seen| seen.state) {
+            Some(InvitationState::Accepted) => (ItemOutcome::Accepted, None),
+            Some(InvitationState::Declined) => (ItemOutcome::Declined, None),
+            _ => (ItemOutcome::NoAnswer, NOT_INVITED),
+        })
+    }
+
+    /// Records the withdrawal of `item`'s invitation: done (`no_answer` with its invitation
+    /// cancelled or nothing pending any more, or the person's answer) or, `None`, given back to
+    /// be tried again.
     async fn settle_cancel(
         &self,
         item: &ItemLease,
-        outcome: Option<Outcome>,
+        settled: Option<Settled>,
     ) -> Result<(), StoreError> {
-        let reason = match outcome {
-            Some(Outcome::Cancelled) => "invitation_cancelled",
-            Some(Outcome::NotInvited) => "not_invited",
-            _ => {
-                let again = self.gate.clock().now()
-                    + chrono::Duration::from_std(CANCEL_RETRY).unwrap_or_default();
-                self.gate
-                    .call(|s| s.release_campaign_item(item, again, None, true))
-                    .await?;
-                return Ok(());
-            }
+        let Some((outcome, reason)) = settled else {
+            let again = self.gate.clock().now()
+                + chrono::Duration::from_std(CANCEL_RETRY).unwrap_or_default();
+            self.gate
+                .call(|s| s.release_campaign_item(item, again, None, true))
+                .await?;
+            return Ok(());
         };
         let update = ItemUpdate {
-            reason: Some(reason.to_owned()),
-            ..ItemUpdate::new(ItemOutcome::NoAnswer)
+            reason: reason.map(str::to_owned),
+            ..ItemUpdate::new(outcome)
         };
         self.gate
             .call(|s| s.complete_campaign_item(item, &update))

@@ -11,7 +11,8 @@
 //!   (a cancel, or Google's index lag of 48 to 72 hours) never emits an event, nor concludes a
 //!   state. When they are listed again, the comparison above applies;
 //! - a person seen to accept or decline settles their mailed campaign items (`sent`, `resent`,
-//!   `already_invited`) in every real campaign with that outcome.
+//!   `already_invited`, and `no_answer`: an answer after the deadline corrects it) in every
+//!   real campaign with that outcome.
 
 use crate::store::{Before, ChangeRules, GatewayChange, Observed};
 use crate::vocabulary::{ChangeKind, InvitationState, ItemOutcome};
@@ -57,6 +58,8 @@ impl ChangeRules for Rules {
             ItemOutcome::Sent,
             ItemOutcome::Resent,
             ItemOutcome::AlreadyInvited,
+            // The deadline's last known outcome: a later answer is the person's true one.
+            ItemOutcome::NoAnswer,
         ]
     }
 }

@@ -285,3 +285,71 @@ async fn two_replicas_passing_one_deadline_at_once_write_its_event_once() {
         db.drop_it().await;
     }
 }
+
+/// james accepts after his reminder and before the deadline, while nothing has read Google
+/// since: with `atDeadline: cancel`, the withdrawal finds him ACCEPTED and records his answer,
+/// and his invitation is not touched; the mails stay what they were.
+#[tokio::test]
+async fn an_accept_found_by_the_deadline_cancel_is_recorded_as_accepted() {
+    let (app, clock) = spawn_app_at(start(), Seed::Demo, |_| {}).await;
+    let id = up_to_the_deadline(&app, &clock, "cancel").await;
+    app.control("accounts/accept", json!({"email": "james@example.com"}))
+        .await;
+    clock.advance(24 * HOUR);
+    let expected = "row,email,outcome,reason\r\n2,radia@example.com,accepted,\r\n\
+        3,bjarne@example.com,declined,\r\n4,james@example.com,accepted,\r\n\
+        5,guido@example.com,no_answer,invitation_cancelled\r\n\
+        6,vint@example.com,already_accepted,\r\n7,'=1+2,skipped,invalid_email\r\n";
+    eventually("the resolution shows james's answer", || async {
+        let (status, csv) = app.resolution(&id, "text/csv").await;
+        if status == 200 && csv == expected {
+            Ok(())
+        } else {
+            Err(format!("{status} {csv}"))
+        }
+    })
+    .await;
+    let states = app
+        .google_states(&["james@example.com", "guido@example.com"])
+        .await;
+    assert_eq!(
+        states,
+        json!({"james@example.com": "ACCEPTED", "guido@example.com": "NOT_YET_SENT"})
+    );
+    let mails = json!({"radia@example.com": 1, "bjarne@example.com": 1, "james@example.com": 2});
+    assert_eq!(app.deadline_mails().await, mails);
+}
+
+/// The same late accept with `atDeadline: keep` and a tracker whose next walk comes after the
+/// deadline: james is `no_answer` at the deadline, and `accepted` once the walk sees him.
+#[tokio::test]
+async fn an_accept_the_tracker_sees_after_the_deadline_replaces_no_answer() {
+    let walks = 72 * HOUR;
+    let (app, clock) = spawn_app_at(start(), Seed::Demo, |s| s.tracking.interval = walks).await;
+    crate::tracking::walk_done(&app, &clock).await;
+    let id = up_to_the_deadline(&app, &clock, "keep").await;
+    app.control("accounts/accept", json!({"email": "james@example.com"}))
+        .await;
+    clock.advance(24 * HOUR);
+    let of_james = |outcome: &'static str| {
+        let app = &app;
+        let id = &id;
+        async move {
+            eventually("james's outcome in the resolution", || async {
+                let (status, csv) = app.resolution(id, "text/csv").await;
+                if status == 200 && csv.contains(&format!("4,james@example.com,{outcome},")) {
+                    Ok(())
+                } else {
+                    Err(format!("{status} {csv}"))
+                }
+            })
+            .await
+        }
+    };
+    of_james("no_answer").await;
+    clock.advance(24 * HOUR);
+    crate::tracking::walk_done(&app, &clock).await;
+    of_james("accepted").await;
+    let done = campaign_when(&app.address, &id, |c| c["counts"]["accepted"] == 2).await;
+    assert_eq!(done["counts"]["no_answer"], 1, "guido only: {done}");
+}

@@ -2,7 +2,8 @@
 
 use crate::helpers::manual_clock;
 use invitation_gateway::store::{
-    Caller, ItemUpdate, KnownInvitation, NewCampaign, NewItem, OutboxEvent, Reminders, Store,
+    Caller, CampaignTerms, ItemUpdate, KnownInvitation, NewCampaign, NewItem, OutboxEvent,
+    Reminders, Store,
 };
 use invitation_gateway::vocabulary::{
     CampaignState, InvitationState, ItemErrorCode, ItemOutcome, SourceKind,
@@ -17,6 +18,10 @@ fn owner() -> Caller {
 }
 
 async fn campaign(store: &Store, id: &str) {
+    campaign_with(store, id, CampaignTerms::default()).await;
+}
+
+async fn campaign_with(store: &Store, id: &str, terms: CampaignTerms) {
     store
         .create_campaign(&NewCampaign {
             id: id.into(),
@@ -33,7 +38,7 @@ async fn campaign(store: &Store, id: &str) {
             }),
             start_at: store.clock().now(),
             planned: true,
-            terms: Default::default(),
+            terms,
         })
         .await
         .expect("the campaign is created");
@@ -416,5 +421,37 @@ store_test! {
         assert_eq!(store.campaign_backlog().await.unwrap(), 2, "waiting past its resumesAt: due");
         clock.advance(Duration::from_secs(3600));
         assert_eq!(store.campaign_backlog().await.unwrap(), 4, "past its start: due");
+    }
+}
+
+store_test! {
+    async fn an_item_held_when_the_deadline_passes_is_marked_for_no_mail_and_keeps_its_end(db) {
+        let clock = manual_clock();
+        let store = db.store(&clock).await;
+        const HELD: Duration = Duration::from_secs(7200);
+        let deadline = clock.now() + Duration::from_secs(600);
+        let terms = CampaignTerms { deadline: Some(deadline), ..Default::default() };
+        campaign_with(&store, "c1", terms).await;
+        let people = [pending("ada@example.com"), pending("bob@example.com")];
+        store.add_campaign_items("c1", &people, true).await.unwrap();
+        let ada = store.claim_campaign_items("c1", 1, HELD).await.unwrap().remove(0);
+        let in_an_hour = clock.now() + Duration::from_secs(3600);
+        assert!(store.mark_item_mailing(&ada).await.unwrap());
+        let update = ItemUpdate { due_at: Some(in_an_hour), ..sent() };
+        assert!(store.complete_campaign_item(&ada, &update).await.unwrap());
+        // Both held (bob's first mail, ada's reminder a while later) when the deadline passes.
+        let bob = store.claim_campaign_items("c1", 1, HELD).await.unwrap().remove(0);
+        clock.advance(Duration::from_secs(3600));
+        let ada = store.claim_campaign_items("c1", 1, HELD).await.unwrap().remove(0);
+        assert!(store.reach_campaign_deadline("c1", |n, _, c| announce(n, c)).await.unwrap());
+        assert!(!store.mark_item_mailing(&bob).await.unwrap(), "cancelled: no mail");
+        assert!(!store.mark_item_mailing(&ada).await.unwrap(), "no_answer: no reminder");
+        // A holder that stores a result anyway changes neither end.
+        assert!(store.complete_campaign_item(&bob, &sent()).await.unwrap());
+        assert!(store.complete_campaign_item(&ada, &sent()).await.unwrap());
+        let counts = store.campaign_counts("c1").await.unwrap();
+        assert_eq!(counts.get(&ItemOutcome::Cancelled), Some(&1), "{counts:?}");
+        assert_eq!(counts.get(&ItemOutcome::NoAnswer), Some(&1), "{counts:?}");
+        assert_eq!(counts.len(), 2, "{counts:?}");
     }
 }

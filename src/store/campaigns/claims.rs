@@ -3,6 +3,7 @@
 //! completes or releases it; a lease that runs out lets another replica claim the item.
 
 use super::count;
+use super::deadline::OPEN_OUTCOMES;
 use super::items::KnownInvitation;
 use super::named;
 use crate::store::clock::{from_millis, new_token, to_millis};
@@ -169,16 +170,23 @@ impl Store {
 
     /// Records that the item's mail is about to be sent (after its audit intent, before the
     /// call): a holder that takes it over later reads Google first. False when the lease was
-    /// lost (then no call may be made).
+    /// lost, or the item is no longer one to mail (its campaign's deadline made it `cancelled`
+    /// or `no_answer`, the tracker settled it): then no call may be made.
     pub async fn mark_item_mailing(&self, item: &ItemLease) -> Result<bool, StoreError> {
         let now = to_millis(self.clock.now());
+        let [sent, resent, invited] = OPEN_OUTCOMES.map(ItemOutcome::as_str);
         let marked = execute!(
             self,
             "UPDATE campaign_items SET mailing = 1, updated_at = $3 \
-             WHERE id = $1 AND lease_token = $2 AND lease_until > $3",
+             WHERE id = $1 AND lease_token = $2 AND lease_until > $3 \
+             AND outcome IN ($4, $5, $6, $7)",
             item.id,
             &item.token,
-            now
+            now,
+            ItemOutcome::Pending.as_str(),
+            sent,
+            resent,
+            invited
         )? == 1;
         Ok(marked)
     }
@@ -186,7 +194,9 @@ impl Store {
     /// Writes a claimed item's outcome and gives up its lease. False when the lease was taken
     /// over meanwhile (the other holder's result stands). An item the tracker saw accepted or
     /// declined while it was held keeps that outcome, with no work left: a person who accepted
-    /// is counted once, as accepted, and never reminded.
+    /// is counted once, as accepted, and never reminded. An item its campaign's deadline made
+    /// `cancelled` stays so (its mark was refused: no mail went out), and one it made
+    /// `no_answer` stays so unless the update is the person's answer (`accepted`/`declined`).
     pub async fn complete_campaign_item(
         &self,
         item: &ItemLease,
@@ -196,12 +206,13 @@ impl Store {
         let done = execute!(
             self,
             "UPDATE campaign_items SET \
-             outcome = CASE WHEN outcome IN ($11, $12, $13) THEN outcome ELSE $3 END, \
+             outcome = CASE WHEN outcome IN ($11, $12, $14) \
+             OR (outcome = $13 AND $3 NOT IN ($11, $12)) THEN outcome ELSE $3 END, \
              reason = $4, error_code = $5, \
              error_detail = $6, mails = mails + $7, reminders = reminders + $8, \
              last_mail_at = CASE WHEN $7 > 0 THEN $9 ELSE last_mail_at END, \
              first_mail_at = CASE WHEN $7 > 0 THEN COALESCE(first_mail_at, $9) ELSE first_mail_at END, \
-             due_at = CASE WHEN outcome IN ($11, $12, $13) THEN NULL ELSE $10 END, \
+             due_at = CASE WHEN outcome IN ($11, $12, $13, $14) THEN NULL ELSE $10 END, \
              mailing = 0, lease_token = NULL, lease_until = NULL, updated_at = $9 \
              WHERE id = $1 AND lease_token = $2",
             item.id,
@@ -216,8 +227,10 @@ impl Store {
             update.due_at.map(to_millis),
             ItemOutcome::TRACKED[0].as_str(),
             ItemOutcome::TRACKED[1].as_str(),
-            // Passed its deadline while the item was held: no answer it stays.
-            ItemOutcome::NoAnswer.as_str()
+            // Passed its deadline while the item was held: no answer it stays (unless this is
+            // the person's answer), and never mailed it stays.
+            ItemOutcome::NoAnswer.as_str(),
+            ItemOutcome::Cancelled.as_str()
         )? == 1;
         Ok(done)
     }

@@ -15,7 +15,7 @@ use std::time::Duration;
 const DEADLINE_REASON: &str = "deadline";
 
 /// The outcomes of a person a campaign has INVITED and who has not answered yet.
-const OPEN_OUTCOMES: [ItemOutcome; 3] = [
+pub(super) const OPEN_OUTCOMES: [ItemOutcome; 3] = [
     ItemOutcome::Sent,
     ItemOutcome::Resent,
     ItemOutcome::AlreadyInvited,
