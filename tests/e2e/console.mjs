@@ -524,7 +524,7 @@ try {
     await keys.waitForSelector('#confirm-dialog[open]');
     check(await keys.evaluate(() => document.activeElement.id === 'confirm-no'), 'keyboard: the confirmation opens with focus on "Not now"');
     await keys.keyboard.press('Enter');
-    await keys.waitForSelector('#confirm-dialog:not([open])');
+    await keys.waitForFunction(() => !document.querySelector('#confirm-dialog').open);
     check((await api('GET', 'campaigns?pageSize=100')).json.campaigns.length === runsBefore, 'keyboard: "Not now" starts nothing');
   }
   check(await tabTo(keys, '#nav-person', 80), 'keyboard: Tab reaches "Find a person"');
