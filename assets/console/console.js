@@ -207,6 +207,7 @@ function showCampaign(id) {
     // Only a finished dry run can be archived (the API refuses the rest).
     const finishedDry = Boolean(campaign && campaign.dryRun && FINISHED.has(state));
     buttons.archive.hidden = !finishedDry;
+    buttons.archive.disabled = !finishedDry;
     buttons.archive.textContent = campaign && campaign.archivedAt ? 'Unarchive dry run' : 'Archive dry run';
     runLink.hidden = !(campaign && campaign.dryRun && state === 'completed');
   }
@@ -293,6 +294,8 @@ function showCampaign(id) {
     // The server has the last word on the state (and starts the polling again when active).
     stopTimers(view);
     await load();
+    // Disabling it while acting took the focus away: a keyboard user gets it back.
+    if (isCurrent(view) && !button.disabled && !button.hidden) button.focus();
   }
 
   async function confirmCancel() {
@@ -408,7 +411,7 @@ async function showResolution(view, path, box) {
       h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Final outcome'), h('th', { scope: 'col', class: 'num' }, 'People'))),
       h('tbody', {}, Object.keys(counts).sort().map((o) => h('tr', { 'data-outcome': o },
         h('th', { scope: 'row' }, outcomeLabel(o)), h('td', { class: 'num' }, String(counts[o]))))))),
-    itemsTable(rows.map((row) => ({ ...row, mails: row.mails ?? 0 })), '', 'resolution-table'));
+    itemsTable(rows, '', 'resolution-table', true));
 }
 
 // ---------------------------------------------------------------- summary and funnel
@@ -506,7 +509,9 @@ function overviewFigure(answer) {
     facts([
       ['Resolved (accepted or declined)', h('span', {}, h('span', { id: 'overview-resolved' }, String(answer.resolved)), ' of ',
         h('span', { id: 'overview-people' }, String(answer.people)), ' people (', h('span', { id: 'overview-share' }, share), ')')],
-      ['Pace', `${Number(answer.resolvedPerDay).toFixed(1)} people resolved a day over the last ${days.length} days`],
+      ['Pace', h('span', { id: 'overview-pace', 'data-days': answer.paceDays ?? '' }, answer.paceDays
+        ? `${Number(answer.resolvedPerDay).toFixed(1)} people resolved a day over ${answer.paceDays} ${answer.paceDays === 1 ? 'day' : 'days'} (since ${formatDay(answer.paceSince)}; people first seen already resolved do not count)`
+        : 'no pace yet: nobody is known')],
       ['Projected completion', h('span', { id: 'overview-projected' }, answer.projectedCompletion ? formatDay(answer.projectedCompletion) : 'not projected: nobody was resolved in this period')],
     ]),
     stackedChart(days, 'overview-chart'),

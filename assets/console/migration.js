@@ -132,7 +132,7 @@ function showReview(id) {
     }
     if (!isCurrent(view)) return;
     items.setAttribute('aria-busy', 'false');
-    redraw(items, itemsTable(rows, filter.value, 'review-table'), token ? h('p', { class: 'small' }, 'The first 1000 rows; the report has them all.') : null);
+    redraw(items, itemsTable(rows, filter.value, 'review-table', true), token ? h('p', { class: 'small' }, 'The first 1000 rows; the report has them all.') : null);
   }
 
   render(
@@ -183,13 +183,15 @@ function runForm(view, dry) {
       body.deadline = new Date(deadline.value).toISOString();
       body.atDeadline = atDeadline.value;
     }
-    const pace = await paceText(view, wouldSend);
+    const pacing = { people: String(wouldSend) };
+    const pace = await paceText(view, wouldSend, pacing);
     const yes = await confirmDialog({
       title: 'Start the real run?',
       text: `${wouldSend} ${wouldSend === 1 ? 'person' : 'people'} will be mailed (the dry run's "would send" rows). ${pace}`,
       yes: `Mail ${wouldSend} ${wouldSend === 1 ? 'person' : 'people'}`,
       no: 'Not now',
       danger: false,
+      data: pacing,
     });
     if (!yes) {
       announce('Nothing was started.');
@@ -223,17 +225,19 @@ function runForm(view, dry) {
 }
 
 /** How long mailing `people` takes at the current pace, from the API's pace figures. */
-async function paceText(view, people) {
+async function paceText(view, people, pacing = {}) {
   try {
     const overview = await getJson('tracking/overview', { signal: view.controller.signal });
     const pace = overview.pace || {};
-    // A roster's person costs at most two Google calls (a read and the send).
+    // A roster's person costs at most two Google calls (a read and the send), as the API's own
+    // campaign ETA counts it while the tracker's snapshot is not fresh.
     const perMinute = Number(pace.campaignCallsPerMinute) || 0;
     const byCalls = perMinute > 0 ? (people * 2 * 60) / perMinute : null;
     const perDay = Number(pace.mailsPerDayPerCaller) || 0;
     const byMails = perDay > 0 ? Math.floor(Math.max(0, people - 1) / perDay) * 86400 : 0;
     if (byCalls === null) return 'The pace is unknown.';
     const seconds = Math.max(byCalls, byMails);
+    Object.assign(pacing, { seconds: String(seconds), callsPerMinute: String(perMinute), mailsPerDay: String(perDay) });
     return `At the current pace (${perMinute} Google calls a minute for campaigns, ${perDay || 'no'} mails a day per caller) that takes about ${formatDuration(seconds)}, until about ${formatTime(new Date(Date.now() + seconds * 1000))}.`;
   } catch {
     return 'The pace could not be read.';

@@ -77,6 +77,7 @@ const REASONS = {
   duplicate: 'The same person is on an earlier row of this roster.',
   not_found: 'Google has no unmanaged account with this address.',
   deadline: 'The deadline passed before the person answered.',
+  invitation_cancelled: 'The deadline passed; the open invitation was withdrawn.',
   upstream_unavailable: 'Google was unavailable.',
   upstream_timeout: 'Google did not answer in time.',
   upstream_rejected: 'Google refused the request.',
@@ -96,6 +97,8 @@ const OUTCOME_WORDS = {
   not_eligible: 'Google says the account cannot be invited.',
   not_listed: 'Not in the tracker\'s latest list of accounts: not checked.',
   no_answer: 'Did not answer by the deadline.',
+  accepted: 'Accepted the invitation.',
+  declined: 'Declined the invitation.',
 };
 
 /** The reason of `item` (an item, or a code) as a sentence; '—' when there is none. */
@@ -116,9 +119,14 @@ const WAITING = {
   audit_unavailable: 'the audit trail cannot be written',
 };
 
+/** A real run's items mailed (or found already invited) whose person has not answered yet. */
+export const WAITING_FOR_ANSWER = ['sent', 'resent', 'already_invited'];
+
 /**
- * Progress counts only people decided: neither pending, nor skipped (rows that are nobody to
- * decide), nor cancelled (never done). A cancelled run therefore stays at what it reached.
+ * Progress counts only people decided: neither pending, nor (in a real run) waiting for an
+ * answer after their mail, nor skipped (rows that are nobody to decide), nor cancelled (never
+ * done). In a dry run the classification is the decision. A cancelled run therefore stays at
+ * what it reached.
  */
 export function progressOf(campaign) {
   const counts = campaign.counts || {};
@@ -127,17 +135,19 @@ export function progressOf(campaign) {
   const skipped = n('skipped');
   const cancelled = n('cancelled');
   const people = Math.max(0, total - skipped);
-  const decided = Math.max(0, people - n('pending') - cancelled);
-  return { total, people, decided, skipped, cancelled, percent: people ? Math.floor((decided * 100) / people) : 0 };
+  const waiting = campaign.dryRun ? 0 : WAITING_FOR_ANSWER.reduce((sum, key) => sum + n(key), 0);
+  const decided = Math.max(0, people - n('pending') - cancelled - waiting);
+  return { total, people, decided, waiting, skipped, cancelled, percent: people ? Math.floor((decided * 100) / people) : 0 };
 }
 
 export function progressBar(campaign) {
-  const { people, decided, skipped, cancelled, percent } = progressOf(campaign);
+  const { people, decided, waiting, skipped, cancelled, percent } = progressOf(campaign);
   const label = people ? `${decided} of ${people} decided (${percent}%)` : 'nobody to decide yet';
   const apart = [skipped ? `${skipped} skipped` : '', cancelled ? `${cancelled} cancelled` : ''].filter(Boolean).join(', ');
-  return h('div', { class: 'progress', 'data-decided': decided, 'data-people': people },
+  return h('div', { class: 'progress', 'data-decided': decided, 'data-waiting': waiting, 'data-people': people, 'data-percent': percent },
     h('progress', { max: 100, value: percent, 'aria-label': `Progress of ${campaign.name || campaign.id}: ${label}` }),
     h('span', { class: 'progress-text' }, label),
+    waiting ? h('span', { class: 'progress-waiting small' }, ` · ${waiting} waiting for an answer`) : null,
     apart ? h('span', { class: 'progress-apart small' }, ` · not counted: ${apart}`) : null);
 }
 
@@ -170,19 +180,23 @@ export function remindersText(c) {
   return parts.join('; ');
 }
 
-/** The items of a campaign as a table: row number, address, outcome, the reason in words. */
-export function itemsTable(items, outcome, id = 'items-table') {
+/**
+ * The items of a campaign as a table: row number, address, outcome, the reason in words, and
+ * (unless `brief`: a dry run's review or a resolution, which have no mails) the mails sent.
+ */
+export function itemsTable(items, outcome, id = 'items-table', brief = false) {
   if (!items.length) return h('p', { class: 'empty' }, outcome ? `No item with outcome ${outcomeLabel(outcome)}.` : 'No items yet.');
+  const columns = ['Row', 'Email', 'Outcome', 'Reason', ...(brief ? [] : ['Mails', 'Last mail', 'Updated'])];
   return h('div', { class: 'table-wrap' }, h('table', { class: 'cards', id },
     h('caption', { class: 'visually-hidden' }, outcome ? `Items with outcome ${outcomeLabel(outcome)}` : 'Every item'),
-    h('thead', {}, h('tr', {}, ['Row', 'Email', 'Outcome', 'Reason', 'Mails', 'Last mail', 'Updated'].map((t) => h('th', { scope: 'col' }, t)))),
+    h('thead', {}, h('tr', {}, columns.map((t) => h('th', { scope: 'col' }, t)))),
     h('tbody', {}, items.map((item) => h('tr', { 'data-outcome': item.outcome, 'data-row': item.row ?? '' },
       h('td', { 'data-label': 'Row', class: 'num' }, item.row ? String(item.row) : '—'),
       h('td', { 'data-label': 'Email', class: 'email' }, item.email),
       h('td', { 'data-label': 'Outcome' }, h('span', { class: `badge outcome-${item.outcome}` }, outcomeLabel(item.outcome || ''))),
       h('td', { 'data-label': 'Reason', class: 'small reason' }, reasonText(item)),
-      h('td', { 'data-label': 'Mails', class: 'num' }, String(item.mails ?? 0)),
-      h('td', { 'data-label': 'Last mail' }, formatTime(item.lastMailAt)),
-      h('td', { 'data-label': 'Updated' }, formatTime(item.updatedAt)),
+      brief ? null : h('td', { 'data-label': 'Mails', class: 'num' }, String(item.mails ?? 0)),
+      brief ? null : h('td', { 'data-label': 'Last mail' }, formatTime(item.lastMailAt)),
+      brief ? null : h('td', { 'data-label': 'Updated' }, formatTime(item.updatedAt)),
     )))));
 }

@@ -102,10 +102,14 @@ export function facts(pairs, attrs = {}) {
  * Asks with the page's one dialog; resolves to true when the person confirms. `no` has focus
  * first (the safe answer); Escape says no.
  */
-export function confirmDialog({ title, text, yes, no, danger = true }) {
+export function confirmDialog({ title, text, yes, no, danger = true, data = {} }) {
   const dialog = $('#confirm-dialog');
   $('#confirm-title').textContent = title;
-  $('#confirm-text').textContent = text;
+  const said = $('#confirm-text');
+  said.textContent = text;
+  // The figures the text says, as data-* (a test compares them with the API's).
+  for (const key of Object.keys(said.dataset)) delete said.dataset[key];
+  Object.assign(said.dataset, data);
   const yesButton = $('#confirm-yes');
   const noButton = $('#confirm-no');
   yesButton.textContent = yes;

@@ -40,8 +40,8 @@ pub struct OverviewDay {
 #[schema(example = json!({
     "days": [{"day": "2026-11-30", "counts": {"NOT_YET_SENT": 40, "INVITED": 50, "ACCEPTED": 8, "DECLINED": 2}},
              {"day": "2026-12-01", "counts": {"NOT_YET_SENT": 30, "INVITED": 52, "ACCEPTED": 15, "DECLINED": 3}}],
-    "people": 100, "resolved": 18, "shareResolved": 0.18, "resolvedPerDay": 8.0,
-    "projectedCompletion": "2026-12-12"
+    "people": 100, "resolved": 18, "shareResolved": 0.18, "resolvedPerDay": 4.5,
+    "paceSince": "2026-11-30", "paceDays": 2, "projectedCompletion": "2026-12-20"
 }))]
 pub struct Overview {
     /// One entry per day of the range, oldest first.
@@ -52,10 +52,17 @@ pub struct Overview {
     pub resolved: u64,
     /// `resolved / people` (0 when nobody is known).
     pub share_resolved: f64,
-    /// People resolved a day over the range (the last day's resolved less the first day's,
-    /// over the days between; when nobody was known on the first day, the resolved over the
-    /// days since the first day anybody was, that day included); 0 with a range of one day.
+    /// People resolved a day: the changes from not yet sent or invited to accepted or declined
+    /// seen on the `paceDays` days from `paceSince` to the range's end, over those days. A
+    /// person first seen already accepted or declined is no resolution of that day.
     pub resolved_per_day: f64,
+    /// The first day the pace counts: the range's first, or the first day anybody was known
+    /// when that is later; null when nobody is known.
+    #[schema(value_type = Option<String>, format = Date)]
+    pub pace_since: Option<NaiveDate>,
+    /// The days the pace is over (`paceSince` to the range's end, both included; 0 when nobody
+    /// is known).
+    pub pace_days: u32,
     /// The day everybody is resolved at that pace; null when nobody is being resolved (or
     /// everybody is).
     #[schema(value_type = Option<String>, format = Date)]
@@ -120,11 +127,40 @@ fn replay(
         .collect()
 }
 
+const RESOLVED: [InvitationState; 2] = [InvitationState::Accepted, InvitationState::Declined];
+
 fn resolved_of(day: &OverviewDay) -> u64 {
-    [InvitationState::Accepted, InvitationState::Declined]
+    RESOLVED
         .iter()
         .map(|s| day.counts.get(s).copied().unwrap_or(0))
         .sum()
+}
+
+/// The resolutions among `changes` (as `replay` takes them) on each of the `days` days ending
+/// with `last`: a person's change to accepted or declined from a state that is neither. A
+/// person's first change (first seen) is no resolution, whatever its state.
+fn resolutions(
+    changes: &[(String, InvitationState, DateTime<Utc>)],
+    last: NaiveDate,
+    days: u32,
+) -> Vec<u64> {
+    let first = last - Days::new(u64::from(days.saturating_sub(1)));
+    let mut per_day = vec![0; days as usize];
+    for pair in changes.windows(2) {
+        let (before, after) = (&pair[0], &pair[1]);
+        let day = after.2.date_naive();
+        if before.0 == after.0
+            && RESOLVED.contains(&after.1)
+            && !RESOLVED.contains(&before.1)
+            && day >= first
+            && let Some(n) = usize::try_from((day - first).num_days())
+                .ok()
+                .and_then(|i| per_day.get_mut(i))
+        {
+            *n += 1;
+        }
+    }
+    per_day
 }
 
 impl Tracking {
@@ -139,27 +175,19 @@ impl Tracking {
             .call(|s| s.state_changes_before(customer, until))
             .await
             .map_err(|_| StoreUnavailable)?;
+        let per_day = resolutions(&changes, today, days);
         let days = replay(&changes, today, days);
         let last = days.last();
         let people: u64 = last.map_or(0, |d| d.counts.values().sum());
         let resolved = last.map_or(0, resolved_of);
         // The pace over the range; when the migration began within it, over the days since
-        // (the day it began counted whole, from nobody resolved).
-        let began = days
-            .iter()
-            .position(|d| d.counts.values().sum::<u64>() > 0)
-            .unwrap_or(0);
-        let (span, base) = match began {
-            0 => (
-                days.len().saturating_sub(1),
-                days.first().map_or(0, resolved_of),
-            ),
-            began => (days.len() - began, 0),
-        };
-        let span = span as f64;
-        let gained = resolved as f64 - base as f64;
-        let resolved_per_day = if span > 0.0 {
-            (gained / span).max(0.0)
+        // (the day it began counted whole).
+        let began = days.iter().position(|d| d.counts.values().sum::<u64>() > 0);
+        let pace_since = began.map(|i| days[i].day);
+        let span = began.map_or(0, |i| days.len() - i);
+        let gained: u64 = began.map_or(0, |i| per_day[i..].iter().sum());
+        let resolved_per_day = if span > 0 {
+            gained as f64 / span as f64
         } else {
             0.0
         };
@@ -177,6 +205,8 @@ impl Tracking {
             people,
             resolved,
             resolved_per_day,
+            pace_since,
+            pace_days: u32::try_from(span).unwrap_or(0),
             projected_completion,
         })
     }
@@ -211,5 +241,12 @@ mod tests {
         assert_eq!(row(&days[1]), [1, 1, 1, 0]);
         assert_eq!(row(&days[2]), [1, 0, 1, 1]);
         assert_eq!(resolved_of(&days[2]), 2);
+        // Ada accepts on the range's first day, Bob declines on its last; Cy never resolves.
+        assert_eq!(resolutions(&changes, last, 3), [1, 0, 1]);
+        // A change before the range is none of its days'.
+        assert_eq!(resolutions(&changes, last, 2), [0, 1]);
+        // Somebody first seen already accepted is no resolution.
+        let seen = vec![("dee".to_owned(), Accepted, at(4, 9))];
+        assert_eq!(resolutions(&seen, last, 3), [0, 0, 0]);
     }
 }

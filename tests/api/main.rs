@@ -54,5 +54,6 @@ mod traces;
 mod tracking;
 mod tracking_crash;
 mod tracking_incremental;
+mod tracking_overview;
 mod waiting_reason;
 mod work_conserving;

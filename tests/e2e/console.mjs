@@ -78,6 +78,34 @@ async function tabTo(page, selector, max = 40) {
   return false;
 }
 
+/**
+ * What the API's counts of campaign `c` mean for progress: the people (skipped rows apart), those
+ * decided, and (in a real run) those mailed or already invited and waiting for an answer.
+ */
+function apiProgress(c) {
+  const n = (key) => Number((c.counts || {})[key]) || 0;
+  const people = n('skipped') > c.total ? 0 : c.total - n('skipped');
+  const waiting = c.dryRun ? 0 : n('sent') + n('resent') + n('already_invited');
+  return { people, waiting, decided: people - n('pending') - n('cancelled') - waiting };
+}
+
+/** The progress bar's figures under `scope` on `page`. */
+async function shownProgress(page, scope) {
+  return page.$eval(`${scope} .progress`, (el) => ({
+    people: Number(el.dataset.people), waiting: Number(el.dataset.waiting), decided: Number(el.dataset.decided), percent: Number(el.dataset.percent),
+  }));
+}
+
+/** The page's progress under `scope` equals what the API's counts of campaign `id` say. */
+async function checkProgress(page, scope, id, what) {
+  const c = (await api('GET', `campaigns/${id}`)).json;
+  const want = apiProgress(c);
+  const shown = await shownProgress(page, scope);
+  check(shown.people === want.people && shown.decided === want.decided && shown.waiting === want.waiting,
+    `${what}: progress ${JSON.stringify(shown)} as the API's counts say (${JSON.stringify(c.counts)})`);
+  return shown;
+}
+
 /** The focused element has a visible focus indicator (an outline of some width). */
 async function focusVisible(page) {
   return page.evaluate(() => {
@@ -189,6 +217,10 @@ try {
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#report')]);
     const csv = await readFile(await download.path(), 'utf8');
     check(emails.every((e) => csv.includes(e)), 'the report download holds every address');
+    // Mailed is not decided: nobody has answered yet.
+    const mailed = await checkProgress(page, '#campaign-summary', real.json.id, 'a completed run nobody answered');
+    check(mailed.decided === 0 && mailed.waiting === emails.length && mailed.percent === 0,
+      `a completed run nobody answered is not done: ${mailed.waiting} waiting for an answer, ${mailed.percent}%`);
     await page.screenshot({ path: `${shots}/07-campaign-completed.png`, fullPage: true });
 
     // Pause and resume the scheduled one; cancel the other behind the confirmation.
@@ -211,6 +243,8 @@ try {
     await page.click('#confirm-yes');
     await page.waitForSelector('.campaign[data-state="cancelled"]');
     check((await api('GET', `campaigns/${doomed.json.id}`)).json.state === 'cancelled', 'cancel, confirmed: the campaign is cancelled');
+    const cancelled = await checkProgress(page, '#campaign-summary', doomed.json.id, 'a cancelled run');
+    check(cancelled.percent < 100, `a cancelled run is not at 100% (${cancelled.percent}%)`);
     await page.click('#nav-campaigns');
     await page.waitForSelector(`#campaigns-table tr[data-id="${doomed.json.id}"][data-state="cancelled"]`);
     await page.screenshot({ path: `${shots}/09-campaigns-after.png` });
@@ -273,31 +307,59 @@ try {
 
   let runId = null;
   if (!offers('/v1/campaigns/{id}/run')) {
-    console.log('SKIP the real run, its deadline and resolution: this gateway has no POST /v1/campaigns/{id}/run');
+    failures.push('the real run: this gateway has no POST /v1/campaigns/{id}/run');
   } else {
-    // A deadline a little ahead: the run completes, two people answer, the rest end no_answer.
-    const deadline = new Date(Date.now() + 25000);
+    // A deadline well ahead of what comes before it: the run mails, two people answer, and the
+    // walk waits until the API has seen both answers before it waits for the deadline; if the
+    // deadline passed first, that is said as a failure, not left to luck. The rest end no_answer.
+    const deadline = new Date(Date.now() + 60000);
     const local = new Date(deadline.getTime() - deadline.getTimezoneOffset() * 60000).toISOString().slice(0, 19);
     await page.fill('#run-deadline', local);
     await page.click('#start-real-run');
     await page.waitForSelector('#confirm-dialog[open]');
     const confirmText = await page.textContent('#confirm-text');
     check(confirmText.includes(`${wouldSend.length} people will be mailed`) && confirmText.includes('takes about'), `the confirmation says who is mailed and how long (${confirmText.trim()})`);
+    // Its figures are the API's: the dry run's would-send count and the pace the API gives.
+    const said = await page.$eval('#confirm-text', (el) => ({ ...el.dataset }));
+    const pace = (await api('GET', 'tracking/overview')).json.pace;
+    check(Number(said.people) === dry.counts.would_send && Number(said.callsPerMinute) === pace.campaignCallsPerMinute
+      && Number(said.mailsPerDay) === pace.mailsPerDayPerCaller && confirmText.includes(`${pace.campaignCallsPerMinute} Google calls a minute`),
+    `the confirmation's figures are the API's (${JSON.stringify(said)}; would_send ${dry.counts.would_send}, pace ${JSON.stringify(pace)})`);
+    const seconds = Math.max((dry.counts.would_send * 2 * 60) / pace.campaignCallsPerMinute,
+      pace.mailsPerDayPerCaller > 0 ? Math.floor((dry.counts.would_send - 1) / pace.mailsPerDayPerCaller) * 86400 : 0);
+    check(Math.abs(Number(said.seconds) - seconds) < 1e-6, `the confirmation's duration is the API's pace at two calls a person (${said.seconds} s, ${seconds} s)`);
     await page.click('#confirm-yes');
     await page.waitForURL(/#\/campaigns\/[^/]+$/);
     runId = decodeURIComponent(new URL(page.url()).hash.slice('#/campaigns/'.length));
     const run = (await api('GET', `campaigns/${runId}`)).json;
     check(run.fromDryRun === dryId && run.total === wouldSend.length, `the real run is the dry run's would-send people (${run.fromDryRun}, ${run.total})`);
+    // Mailed, nobody answered: everybody waits for an answer, nobody is decided.
     await page.waitForFunction((n) => {
       const bar = document.querySelector('#campaign-summary .progress');
-      return bar && bar.dataset.decided === String(n);
-    }, wouldSend.length, { timeout: 90000 });
+      return bar && bar.dataset.waiting === String(n);
+    }, wouldSend.length, { timeout: 30000 });
     const sent = (await api('GET', `campaigns/${runId}`)).json;
     check((sent.counts.sent || 0) === wouldSend.length, `the real run mailed them once each (${JSON.stringify(sent.counts)})`);
+    const waiting = await checkProgress(page, '#campaign-summary', runId, 'the real run, mailed');
+    check(waiting.decided === 0 && waiting.percent === 0, `mailed is not decided (${JSON.stringify(waiting)})`);
     await page.screenshot({ path: `${shots}/real-run.png`, fullPage: true });
     check(await control('accounts/accept', { email: wouldSend[0] }) === 200, 'the emulator accepts one invitation');
     check(await control('accounts/decline', { email: wouldSend[1] }) === 200, 'the emulator declines one');
-    await page.waitForSelector('#resolution-table', { timeout: 90000 });
+    // The API sees both answers (the tracker's walk) before the deadline.
+    let answered = false;
+    while (!answered && Date.now() < deadline.getTime()) {
+      const items = (await api('GET', `campaigns/${runId}/items`)).json.items || [];
+      const outcome = (email) => (items.find((i) => i.email === email) || {}).outcome;
+      answered = outcome(wouldSend[0]) === 'accepted' && outcome(wouldSend[1]) === 'declined';
+      if (!answered) await page.waitForTimeout(500);
+    }
+    check(answered, `the API saw the accept and the decline before the deadline (${Math.round((deadline.getTime() - Date.now()) / 1000)} s left)`);
+    await page.waitForFunction((n) => {
+      const bar = document.querySelector('#campaign-summary .progress');
+      return bar && bar.dataset.decided === '2' && bar.dataset.waiting === String(n - 2);
+    }, wouldSend.length, { timeout: Math.max(1000, deadline.getTime() - Date.now()) }).catch(() => {});
+    if (Date.now() < deadline.getTime()) await checkProgress(page, '#campaign-summary', runId, 'the real run, two answered');
+    await page.waitForSelector('#resolution-table', { timeout: Math.max(0, deadline.getTime() - Date.now()) + 60000 });
     const resolution = (await api('GET', `campaigns/${runId}`)).json;
     const shownCounts = Object.fromEntries(await page.$$eval('#resolution-counts tbody tr', (trs) => trs.map((tr) => [tr.dataset.outcome, Number(tr.querySelector('td').textContent)])));
     const response = await fetch(`${origin}/v1/campaigns/${runId}/resolution`, { headers: { Authorization: `Bearer ${token}`, Accept: 'application/x-ndjson' } });
@@ -309,6 +371,19 @@ try {
     check(JSON.stringify(shownCounts) === JSON.stringify(Object.fromEntries(Object.entries(apiCounts).sort())),
       `the resolution on the page is the API's (${JSON.stringify(shownCounts)})`);
     check(Boolean(resolution.deadlineReachedAt) && (apiCounts.no_answer || 0) === wouldSend.length - 2, `past the deadline the rest did not answer (${JSON.stringify(apiCounts)})`);
+    // Its rows are the API's, with the resolution's own columns only and reasons in words.
+    const apiRows = (await (await fetch(`${origin}/v1/campaigns/${runId}/resolution`, { headers: { Authorization: `Bearer ${token}`, Accept: 'application/x-ndjson' } })).text())
+      .split('\n').filter(Boolean).map((line) => JSON.parse(line));
+    const shownRows = await page.$$eval('#resolution-table tbody tr', (trs) => trs.map((tr) => ({
+      row: tr.dataset.row, email: tr.querySelector('td.email').textContent, outcome: tr.dataset.outcome, reason: tr.querySelector('td.reason').textContent,
+    })));
+    const headers = await page.$$eval('#resolution-table thead th', (ths) => ths.map((th) => th.textContent));
+    check(JSON.stringify(headers) === JSON.stringify(['Row', 'Email', 'Outcome', 'Reason']), `the resolution shows its own columns only (${headers})`);
+    check(JSON.stringify(shownRows.map((r) => [r.row, r.email, r.outcome])) === JSON.stringify(apiRows.map((r) => [String(r.row ?? ''), r.email, r.outcome])),
+      `the resolution's rows are the API's (${shownRows.length} rows)`);
+    check(shownRows.every((r) => r.reason.length > 0 && !/^[a-z_]+$/.test(r.reason)), `the resolution's reasons are in words (${[...new Set(shownRows.map((r) => r.reason))].join(' | ')})`);
+    const resolved = await checkProgress(page, '#campaign-summary', runId, 'the real run past its deadline');
+    check(resolved.decided === wouldSend.length && resolved.percent === 100, `past the deadline everybody is decided (${JSON.stringify(resolved)})`);
     await page.screenshot({ path: `${shots}/resolution.png`, fullPage: true });
   }
 
@@ -345,12 +420,15 @@ try {
   for (let i = 0; i < 5 && !same; i += 1) {
     await page.click('text=Refresh overview');
     await page.waitForSelector('#overview-body[aria-busy="false"] #overview-figure');
-    const shown = await page.evaluate(() => ['#overview-resolved', '#overview-people', '#overview-share'].map((s) => document.querySelector(s).textContent));
+    const shown = await page.evaluate(() => ['#overview-resolved', '#overview-people', '#overview-share', '#overview-pace'].map((s) => document.querySelector(s).textContent)
+      .concat(document.querySelector('#overview-pace').dataset.days));
     const o = (await api('GET', 'tracking/overview?days=14')).json;
-    seen = `${shown} / ${o.resolved},${o.people},${(o.shareResolved * 100).toFixed(1)}%`;
-    same = shown[0] === String(o.resolved) && shown[1] === String(o.people) && shown[2] === `${(o.shareResolved * 100).toFixed(1)}%`;
+    const pace = `${Number(o.resolvedPerDay).toFixed(1)} people resolved a day over ${o.paceDays} `;
+    seen = `${shown} / ${o.resolved},${o.people},${(o.shareResolved * 100).toFixed(1)}%,${pace}`;
+    same = shown[0] === String(o.resolved) && shown[1] === String(o.people) && shown[2] === `${(o.shareResolved * 100).toFixed(1)}%`
+      && shown[3].startsWith(pace) && shown[4] === String(o.paceDays);
   }
-  check(same, `overview: resolved, people and share are the API's (${seen})`);
+  check(same, `overview: resolved, people, share and the pace over its span are the API's (${seen})`);
   check(Number(await page.getAttribute('#overview-chart svg.chart, #overview-figure svg.stacked', 'data-days')) === 14, 'overview: one stacked bar a day for 14 days');
   await page.screenshot({ path: `${shots}/overview.png`, fullPage: true });
 
@@ -409,6 +487,54 @@ try {
     await keys.keyboard.press('ArrowDown');
     check(await tabTo(keys, '#report', 60) || await tabTo(keys, '#report', 60), 'keyboard: Tab reaches the report download');
   }
+  // The migration's views by keyboard only: the upload, the archived dry run (unarchive, archive
+  // again), its review and the real run's confirmation (kept: nothing started), find a person.
+  check(await tabTo(keys, '#nav-new', 80), 'keyboard: Tab reaches "Start a migration"');
+  await keys.keyboard.press('Enter');
+  await keys.waitForSelector('#upload-form');
+  check(await tabTo(keys, '#roster-file'), 'keyboard: Tab reaches the roster file picker');
+  check(await tabTo(keys, '#migration-name'), 'keyboard: Tab reaches the migration\'s name');
+  check(await tabTo(keys, '#start-dry-run'), 'keyboard: Tab reaches "Upload and start the dry run"');
+  check(await tabTo(keys, '#nav-campaigns', 60), 'keyboard: Tab reaches "Campaigns" again');
+  await keys.keyboard.press('Enter');
+  await keys.waitForSelector('#campaigns-body[aria-busy="false"]');
+  check(await tabTo(keys, '#show-archived'), 'keyboard: Tab reaches "Show archived dry runs"');
+  await keys.keyboard.press('Space');
+  await keys.waitForSelector(`#campaigns-table tr[data-id="${dryId}"]`);
+  check(await tabTo(keys, `#campaigns-table tr[data-id="${dryId}"] a`, 80), 'keyboard: Tab reaches the archived dry run');
+  await keys.keyboard.press('Enter');
+  await keys.waitForSelector('.campaign[data-archived="true"]');
+  check(await tabTo(keys, '#archive', 80), 'keyboard: Tab reaches "Unarchive dry run"');
+  await keys.keyboard.press('Enter');
+  await keys.waitForSelector('.campaign[data-archived="false"]');
+  check(!(await api('GET', `campaigns/${dryId}`)).json.archivedAt, 'keyboard: the dry run is unarchived (the API says so)');
+  // The button acted on may keep the focus.
+  check(await keys.evaluate(() => document.activeElement.id === 'archive') || await tabTo(keys, '#archive', 120), 'keyboard: Tab reaches "Archive dry run"');
+  await keys.keyboard.press('Enter');
+  await keys.waitForSelector('.campaign[data-archived="true"]');
+  check(Boolean((await api('GET', `campaigns/${dryId}`)).json.archivedAt), 'keyboard: the dry run is archived again (the API says so)');
+  check(await tabTo(keys, '#review-run', 80), 'keyboard: Tab reaches "Review and start the real run"');
+  await keys.keyboard.press('Enter');
+  await keys.waitForSelector('#review-table');
+  check(await tabTo(keys, '#review-filter'), 'keyboard: Tab reaches the review\'s filter');
+  if (runId) {
+    const runsBefore = (await api('GET', 'campaigns?pageSize=100')).json.campaigns.length;
+    check(await tabTo(keys, '#start-real-run', 60), 'keyboard: Tab reaches "Start the real run"');
+    await keys.keyboard.press('Enter');
+    await keys.waitForSelector('#confirm-dialog[open]');
+    check(await keys.evaluate(() => document.activeElement.id === 'confirm-no'), 'keyboard: the confirmation opens with focus on "Not now"');
+    await keys.keyboard.press('Enter');
+    await keys.waitForFunction(() => !document.querySelector('#confirm-dialog').open);
+    check((await api('GET', 'campaigns?pageSize=100')).json.campaigns.length === runsBefore, 'keyboard: "Not now" starts nothing');
+  }
+  check(await tabTo(keys, '#nav-person', 80), 'keyboard: Tab reaches "Find a person"');
+  await keys.keyboard.press('Enter');
+  await keys.waitForSelector('#person-form');
+  check(await tabTo(keys, '#person-email'), 'keyboard: Tab reaches the address field');
+  await keys.keyboard.insertText(wouldSend[0] || people[0]);
+  await keys.keyboard.press('Enter');
+  await keys.waitForSelector('#person-view');
+  check(true, 'keyboard: an address and Enter find the person');
   const hashBefore = await keys.evaluate(() => location.hash);
   check(await tabTo(keys, 'a.skip', 80), 'keyboard: Tab reaches the skip link');
   await keys.keyboard.press('Enter');
