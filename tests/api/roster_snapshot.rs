@@ -49,15 +49,13 @@ fn difference(before: &Value, after: &Value) -> Value {
     made
 }
 
-/// Uploads a roster of `emails` with `query`, waits for the campaign to complete; answers it
-/// and the Google calls it made.
-async fn roster(app: &TestApp, query: &str, emails: &[&str]) -> (Value, Value) {
+/// Uploads a roster of `emails` with `query`; answers the campaign created.
+async fn upload(app: &TestApp, query: &str, emails: &[&str]) -> Value {
     let mut csv = String::from("email\r\n");
     for email in emails {
         csv.push_str(email);
         csv.push_str("\r\n");
     }
-    let before = calls(app).await;
     let answer = app
         .client
         .post(format!("{}/v1/campaigns/roster?{query}", app.address))
@@ -68,7 +66,14 @@ async fn roster(app: &TestApp, query: &str, emails: &[&str]) -> (Value, Value) {
         .await
         .expect("the upload is answered");
     assert_eq!(answer.status(), 201);
-    let created: Value = answer.json().await.expect("a campaign");
+    answer.json().await.expect("a campaign")
+}
+
+/// Uploads a roster of `emails` with `query`, waits for the campaign to complete; answers it
+/// and the Google calls it made.
+async fn roster(app: &TestApp, query: &str, emails: &[&str]) -> (Value, Value) {
+    let before = calls(app).await;
+    let created = upload(app, query, emails).await;
     let id = created["id"].as_str().expect("an id");
     let done = campaign_when(&app.address, id, |c| c["state"] == "completed").await;
     (done, difference(&before, &calls(app).await))
@@ -246,24 +251,12 @@ async fn a_check_unlisted_that_is_not_a_boolean_is_a_clear_400_and_creates_nothi
 
 /// Milliseconds from a scheduled campaign's start to its ETA.
 async fn eta_span(app: &TestApp, emails: &[&str]) -> i64 {
-    let mut csv = String::from("email\r\n");
-    for email in emails {
-        csv.push_str(&format!("{email}\r\n"));
-    }
-    let answer = app
-        .client
-        .post(format!(
-            "{}/v1/campaigns/roster?checkUnlisted=false&startAt=2099-01-01T00:00:00Z",
-            app.address
-        ))
-        .bearer_auth(admin_token())
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .expect("the upload is answered");
-    assert_eq!(answer.status(), 201);
-    let created: Value = answer.json().await.expect("a campaign");
+    let created = upload(
+        app,
+        "checkUnlisted=false&startAt=2099-01-01T00:00:00Z",
+        emails,
+    )
+    .await;
     let at = |field: &str| {
         chrono::DateTime::parse_from_rfc3339(created[field].as_str().expect(field))
             .expect("a time")
